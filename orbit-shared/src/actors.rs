@@ -1,0 +1,3 @@
+//! Interfaces of the actor kinds every stock node registers.
+
+pub mod counter;

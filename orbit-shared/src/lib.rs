@@ -1,0 +1,34 @@
+//! Orbit's shared vocabulary, used by the server, the client and the front doors.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`actor_id`] | [`ActorId`]: an actor's kind and binary-safe key |
+//! | [`slot`] | the Redis Cluster slot function (CRC16, `{hash tag}`, 16384 slots) |
+//! | [`invocation`] | [`Invocation`] and [`Reply`]: a method call as JSON and its answer |
+//! | [`message`] | typed actor interfaces: [`ActorInterface`], [`Message`], [`Accepts`] |
+//! | [`actors`] | the interfaces of the built-in actor kinds (`counter`) |
+//! | [`error`] | [`Error`] and its wire-level [`ErrorKind`] |
+//! | [`gateway`] | [`ActorGateway`], the one seam every front door calls |
+//! | [`proto`] | the generated gRPC types and their conversions |
+//!
+//! ```
+//! use orbit_shared::{ActorId, slot};
+//! let id = ActorId::new("counter", "visits");
+//! assert_eq!(slot::slot_of(b"foo"), 12182);
+//! assert_eq!(id.slot(), slot::slot_of(b"visits"));
+//! ```
+
+pub mod actor_id;
+pub mod actors;
+pub mod error;
+pub mod gateway;
+pub mod invocation;
+pub mod message;
+pub mod proto;
+pub mod slot;
+
+pub use actor_id::ActorId;
+pub use error::{Error, ErrorKind};
+pub use gateway::ActorGateway;
+pub use invocation::{Invocation, Reply};
+pub use message::{Accepts, ActorInterface, Message};
