@@ -1,1 +1,198 @@
+//! Rust client for Orbit over gRPC.
+//!
+//! ```no_run
+//! use orbit_client::Client;
+//! use orbit_shared::actors::counter::{Counter, Increment};
+//!
+//! # async fn run() -> Result<(), orbit_client::ClientError> {
+//! let client = Client::connect("http://127.0.0.1:50051").await?;
+//! let visits = client.actor::<Counter>("visits");
+//! let now = visits.call(Increment { by: 1 }).await?;
+//! // The same call, dynamically: any kind, any method, JSON arguments.
+//! let again = client.call_json("counter", "visits", "get", serde_json::json!({})).await?;
+//! assert_eq!(again, serde_json::json!(now));
+//! # Ok(()) }
+//! ```
+//!
+//! A [`Client`] is cheap to clone; clones share one HTTP/2 connection, which
+//! is re-established on the next call after it breaks. Every call has a
+//! deadline ([`ClientBuilder::timeout`], 30 s by default).
 
+use bytes::Bytes;
+use orbit_shared::proto::InvokeRequest;
+use orbit_shared::proto::actor_service_client::ActorServiceClient;
+use orbit_shared::{Accepts, ActorGateway, ActorId, ActorInterface, ErrorKind, Invocation, Message, Reply};
+use std::marker::PhantomData;
+use std::time::Duration;
+use tonic::transport::{Channel, Endpoint};
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    #[error("invalid address '{addr}': {reason}")]
+    InvalidAddress { addr: String, reason: String },
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect { addr: String, reason: String },
+    #[error("transport failure: {0}")]
+    Transport(#[from] tonic::Status),
+    #[error("no reply within {0:?}")]
+    Timeout(Duration),
+    /// The node answered with an error.
+    #[error(transparent)]
+    Remote(#[from] orbit_shared::Error),
+}
+
+impl ClientError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ClientError::InvalidAddress { .. } => ErrorKind::InvalidArgument,
+            ClientError::Connect { .. } | ClientError::Transport(_) => ErrorKind::Unavailable,
+            ClientError::Timeout(_) => ErrorKind::Timeout,
+            ClientError::Remote(e) => e.kind(),
+        }
+    }
+}
+
+pub struct ClientBuilder {
+    addr: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl ClientBuilder {
+    /// Deadline of each call.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Connects now, so a wrong address fails here rather than on first use.
+    pub async fn connect(self) -> Result<Client, ClientError> {
+        let uri = if self.addr.contains("://") { self.addr.clone() } else { format!("http://{}", self.addr) };
+        let endpoint = Endpoint::from_shared(uri)
+            .map_err(|e| ClientError::InvalidAddress { addr: self.addr.clone(), reason: e.to_string() })?
+            .connect_timeout(self.connect_timeout)
+            .tcp_nodelay(true);
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| ClientError::Connect { addr: self.addr.clone(), reason: source_chain(&e) })?;
+        Ok(Client { rpc: ActorServiceClient::new(channel), timeout: self.timeout })
+    }
+}
+
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+#[derive(Clone)]
+pub struct Client {
+    rpc: ActorServiceClient<Channel>,
+    timeout: Duration,
+}
+
+impl Client {
+    /// Connects to a node's gRPC address (`host:port` or `http://host:port`).
+    pub async fn connect(addr: impl Into<String>) -> Result<Client, ClientError> {
+        Client::builder(addr).connect().await
+    }
+
+    pub fn builder(addr: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            addr: addr.into(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// A typed reference to actor `key` of interface `I`.
+    pub fn actor<I: ActorInterface>(&self, key: impl Into<Bytes>) -> ActorRef<I> {
+        ActorRef { client: self.clone(), id: ActorId::new(I::KIND, key), interface: PhantomData }
+    }
+
+    /// Calls any method of any actor with JSON arguments.
+    pub async fn call_json(
+        &self,
+        kind: &str,
+        key: impl Into<Bytes>,
+        method: &str,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let args = serde_json::to_vec(&args).map_err(|e| orbit_shared::Error::InvalidArguments {
+            method: method.to_string(),
+            reason: e.to_string(),
+        })?;
+        let reply = self.invoke(ActorId::new(kind, key), Invocation::new(method, args)).await?;
+        Ok(reply.decode()?)
+    }
+
+    /// The raw dynamic call.
+    pub async fn invoke(&self, id: ActorId, invocation: Invocation) -> Result<Reply, ClientError> {
+        let request = InvokeRequest {
+            id: 0,
+            kind: id.kind,
+            key: id.key,
+            method: invocation.method,
+            args: invocation.args,
+        };
+        let mut rpc = self.rpc.clone();
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(self.timeout);
+        let response = tokio::time::timeout(self.timeout, rpc.invoke(request))
+            .await
+            .map_err(|_| ClientError::Timeout(self.timeout))?;
+        let response = match response {
+            Ok(response) => response,
+            Err(status) if status.code() == tonic::Code::DeadlineExceeded => {
+                return Err(ClientError::Timeout(self.timeout));
+            }
+            Err(status) => return Err(ClientError::Transport(status)),
+        };
+        Ok(response.into_inner().into_result()?)
+    }
+}
+
+impl ActorGateway for Client {
+    async fn invoke(&self, id: ActorId, invocation: Invocation) -> Result<Reply, orbit_shared::Error> {
+        Client::invoke(self, id, invocation).await.map_err(|e| match e {
+            ClientError::Remote(e) => e,
+            ClientError::Timeout(after) => orbit_shared::Error::Timeout { after_ms: after.as_millis() as u64 },
+            other => orbit_shared::Error::Unreachable { reason: other.to_string() },
+        })
+    }
+}
+
+/// A typed reference to a remote actor.
+pub struct ActorRef<I> {
+    client: Client,
+    id: ActorId,
+    interface: PhantomData<fn() -> I>,
+}
+
+impl<I: ActorInterface> ActorRef<I> {
+    pub fn id(&self) -> &ActorId {
+        &self.id
+    }
+
+    pub async fn call<M: Message>(&self, msg: M) -> Result<M::Reply, ClientError>
+    where
+        I: Accepts<M>,
+    {
+        let invocation = Invocation::of(&msg)?;
+        let reply = self.client.invoke(self.id.clone(), invocation).await?;
+        Ok(reply.decode()?)
+    }
+}

@@ -1,1 +1,45 @@
+//! The Orbit node: it hosts persistent virtual actors and serves them over
+//! gRPC, with metrics and health over HTTP.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`node`] | [`Node`], its builder, [`NodeHandle`], the ordered shutdown |
+//! | [`actor`] | the [`Actor`]/[`Handler`] traits and the turn-based runtime |
+//! | [`actor_ref`] | [`LocalRef`]: typed in-process calls |
+//! | [`actors`] | built-in kinds (`counter`) |
+//! | [`partition`] | slot ranges and each partition's commit path |
+//! | [`storage`] | the backend trait, `memory`, `lsm` (fjall), group commit |
+//! | [`config`] | [`Config`]: defaults < TOML < `ORBIT__*` env < flags |
+//! | `rpc`, `http` | the gRPC and HTTP listeners |
+//! | [`metrics`] | the node's Prometheus registry |
+//!
+//! ```
+//! use orbit_server::{Config, Node};
+//! use orbit_server::actors::counter::CounterActor;
+//! use orbit_shared::actors::counter::Increment;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let node = Node::builder(Config::ephemeral()).with_builtin_kinds().build().await?;
+//! let visits = node.actor::<CounterActor>("visits");
+//! assert_eq!(visits.call(Increment { by: 2 }).await?, 2);
+//! node.shutdown().await?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 
+pub mod actor;
+pub mod actor_ref;
+pub mod actors;
+pub mod cli;
+pub mod config;
+mod http;
+pub mod metrics;
+pub mod node;
+pub mod partition;
+mod rpc;
+pub mod storage;
+
+pub use actor::{Actor, Context, Handler, MethodTable};
+pub use actor_ref::LocalRef;
+pub use config::Config;
+pub use node::{Node, NodeBuilder, NodeError, NodeHandle};

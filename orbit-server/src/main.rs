@@ -1,1 +1,33 @@
-fn main(){}
+//! `orbit-server`: runs one Orbit node until SIGTERM or SIGINT, then shuts it
+//! down in order (see `orbit_server::node`).
+
+use anyhow::Context as _;
+use clap::Parser;
+use orbit_server::Node;
+use orbit_server::cli::Cli;
+use tokio::signal::unix::{SignalKind, signal};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = cli.config()?;
+    if cli.print_config {
+        print!("{}", toml::to_string_pretty(&config)?);
+        return Ok(());
+    }
+    let node = Node::builder(config).with_builtin_kinds().start().await.context("cannot start the node")?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+    }
+    node.shutdown().await.context("shutdown failed")?;
+    Ok(())
+}

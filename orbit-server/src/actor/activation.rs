@@ -1,0 +1,241 @@
+//! One resident actor.
+//!
+//! Invariants:
+//! - The turn lock is held for a whole turn: load (if needed), handler,
+//!   persist. Nothing else touches the actor value.
+//! - During a turn the actor is taken out of its cell. If the turn ends
+//!   early (the caller is cancelled, persisting fails) the cell stays
+//!   `Unloaded`, and the next turn reloads the state from storage, which is
+//!   the source of truth.
+//! - A write reaches storage before the turn ends, but the reply waits for
+//!   its durability only after the turn is released, so the next turn's
+//!   write can share the same fsync. Every reply, read-only ones included,
+//!   waits until the state it observed (`last_seq`) is durable.
+//! - `Retired` is final: the activation has left the directory, and callers
+//!   that were queued on it retry with a fresh activation.
+
+use super::{Actor, Context, Handler, MethodEntry, MethodTable};
+use crate::metrics::KindMetrics;
+use crate::node::NodeHandle;
+use crate::partition::Partition;
+use crate::storage::layout::Record;
+use crate::storage::{Op, Seq};
+use bytes::Bytes;
+use orbit_shared::{ActorId, Error, Invocation, Message, Reply};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use tokio::sync::{Mutex, MutexGuard};
+
+/// What an activation shares with every other activation of its kind.
+pub(crate) struct KindState<A> {
+    pub methods: MethodTable<A>,
+    pub metrics: KindMetrics,
+}
+
+pub(crate) struct Activation<A: Actor> {
+    id: ActorId,
+    key: Bytes,
+    partition: Arc<Partition>,
+    kind: Arc<KindState<A>>,
+    cell: Mutex<Cell<A>>,
+    waiting: AtomicUsize,
+    last_turn_ms: AtomicU64,
+}
+
+enum Cell<A> {
+    Unloaded,
+    Active(Loaded<A>),
+    Retired,
+}
+
+struct Loaded<A> {
+    actor: Box<A>,
+    version: u64,
+    /// Hash of the last stored state, to skip writes that change nothing.
+    stored_hash: u64,
+    /// The write this state depends on; replies wait for it to be durable.
+    last_seq: Seq,
+}
+
+pub(crate) enum TurnError {
+    /// The activation was deactivated while the caller waited: retry.
+    Retired,
+    Failed(Error),
+}
+
+impl From<Error> for TurnError {
+    fn from(e: Error) -> Self {
+        TurnError::Failed(e)
+    }
+}
+
+/// A turn in progress: the lock and the actor taken out of its cell.
+pub(crate) struct Turn<'a, A> {
+    cell: MutexGuard<'a, Cell<A>>,
+    loaded: Loaded<A>,
+}
+
+/// Counts a caller as waiting until it gets the turn or gives up.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn hash_state(state: &[u8]) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    state.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl<A: Actor> Activation<A> {
+    pub fn new(id: ActorId, partition: Arc<Partition>, kind: Arc<KindState<A>>, now_ms: u64) -> Self {
+        let key = crate::storage::layout::actor_key(partition.id, &id);
+        Activation {
+            id,
+            key,
+            partition,
+            kind,
+            cell: Mutex::new(Cell::Unloaded),
+            waiting: AtomicUsize::new(0),
+            last_turn_ms: AtomicU64::new(now_ms),
+        }
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    pub fn last_turn_ms(&self) -> u64 {
+        self.last_turn_ms.load(Ordering::Relaxed)
+    }
+
+    /// Runs typed message `msg` in a turn taken with [`Activation::enter`]:
+    /// no serialization on the way in or out.
+    pub async fn run<M: Message>(&self, mut turn: Turn<'_, A>, node: &NodeHandle, msg: M) -> Result<M::Reply, Error>
+    where
+        A: Handler<M>,
+    {
+        let reply = turn.loaded.actor.handle(msg, &Context::new(&self.id, node)).await;
+        let seq = self.finish(turn, node, !M::READ_ONLY)?;
+        node.store().wait_durable(seq).await?;
+        reply
+    }
+
+    /// Calls a method by name with JSON arguments.
+    pub async fn call_json(&self, node: &NodeHandle, invocation: &Invocation) -> Result<Reply, TurnError> {
+        let Some(&MethodEntry { read_only, call }) = self.kind.methods.get(&invocation.method) else {
+            return Err(TurnError::Failed(Error::UnknownMethod {
+                kind: self.id.kind.clone(),
+                method: invocation.method.clone(),
+            }));
+        };
+        let mut turn = self.enter(node).await?;
+        let ctx = Context::new(&self.id, node);
+        let reply = call(&mut turn.loaded.actor, invocation, &ctx).await;
+        let seq = self.finish(turn, node, !read_only)?;
+        node.store().wait_durable(seq).await.map_err(Error::from)?;
+        Ok(reply?)
+    }
+
+    /// Waits for the turn (or refuses when the mailbox is full).
+    pub async fn enter(&self, node: &NodeHandle) -> Result<Turn<'_, A>, TurnError> {
+        let capacity = node.config().actors.mailbox_capacity;
+        let waiting = Waiting(&self.waiting);
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= capacity {
+            self.kind.metrics.mailbox_rejections.inc();
+            return Err(TurnError::Failed(Error::MailboxFull { actor: self.id.clone(), capacity }));
+        }
+        let mut cell = self.cell.lock().await;
+        drop(waiting);
+        let loaded = match std::mem::replace(&mut *cell, Cell::Unloaded) {
+            Cell::Active(loaded) => loaded,
+            Cell::Unloaded => self.load(node).await?,
+            Cell::Retired => {
+                *cell = Cell::Retired;
+                return Err(TurnError::Retired);
+            }
+        };
+        Ok(Turn { cell, loaded })
+    }
+
+    async fn load(&self, node: &NodeHandle) -> Result<Loaded<A>, Error> {
+        let store = node.store();
+        // Whatever is in storage may not be durable yet (a cancelled turn's
+        // write): depend on everything appended so far.
+        let last_seq = store.last_appended();
+        let (mut actor, version, stored_hash) = match store.get(self.key.clone()).await? {
+            None => (A::default(), 0, 0),
+            Some(bytes) => {
+                let record = Record::decode(&self.key, bytes)?;
+                let actor = serde_json::from_slice(&record.state).map_err(|e| Error::Storage {
+                    reason: format!("stored state of {} does not decode: {e}", self.id),
+                })?;
+                (actor, record.version, hash_state(&record.state))
+            }
+        };
+        actor.on_activate(&Context::new(&self.id, node)).await?;
+        self.kind.metrics.activations.inc();
+        self.kind.metrics.active.inc();
+        Ok(Loaded { actor: Box::new(actor), version, stored_hash, last_seq })
+    }
+
+    /// Persists a changed state, puts the actor back and releases the turn.
+    /// Returns the write the reply must wait for.
+    fn finish(&self, mut turn: Turn<'_, A>, node: &NodeHandle, wrote: bool) -> Result<Seq, Error> {
+        if wrote {
+            self.persist(&mut turn.loaded)?;
+        }
+        let seq = turn.loaded.last_seq;
+        *turn.cell = Cell::Active(turn.loaded);
+        self.last_turn_ms.store(node.now_ms(), Ordering::Relaxed);
+        Ok(seq)
+    }
+
+    fn persist(&self, loaded: &mut Loaded<A>) -> Result<(), Error> {
+        let state = serde_json::to_vec(&*loaded.actor).map_err(|e| Error::Internal {
+            reason: format!("state of {} does not encode: {e}", self.id),
+        })?;
+        let hash = hash_state(&state);
+        if hash == loaded.stored_hash {
+            return Ok(());
+        }
+        let record = Record { version: loaded.version + 1, state: state.into() };
+        loaded.last_seq = self.partition.append(&[Op::Put(self.key.clone(), record.encode())])?;
+        loaded.version = record.version;
+        loaded.stored_hash = hash;
+        Ok(())
+    }
+
+    /// Runs `on_deactivate`, persists, and retires the activation. With
+    /// `idle_ms`, gives up unless the actor is free and has been idle that
+    /// long. Returns whether the activation was retired.
+    pub async fn deactivate(&self, node: &NodeHandle, reason: &'static str, idle_ms: Option<u64>) -> bool {
+        let mut cell = match idle_ms {
+            None => self.cell.lock().await,
+            Some(idle_ms) => match self.cell.try_lock() {
+                Ok(cell) if self.waiting() == 0 && node.now_ms() >= self.last_turn_ms() + idle_ms => cell,
+                _ => return false,
+            },
+        };
+        if let Cell::Active(mut loaded) = std::mem::replace(&mut *cell, Cell::Retired) {
+            let ctx = Context::new(&self.id, node);
+            if let Err(e) = loaded.actor.on_deactivate(&ctx).await {
+                tracing::warn!(actor = %self.id, error = %e, "on_deactivate failed");
+            }
+            let persisted = match self.persist(&mut loaded) {
+                Ok(()) => node.store().wait_durable(loaded.last_seq).await.map_err(Error::from),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = persisted {
+                tracing::error!(actor = %self.id, error = %e, "state not persisted on deactivation");
+            }
+            self.kind.metrics.deactivated(reason);
+        }
+        node.directory().remove(&self.id, self);
+        true
+    }
+}

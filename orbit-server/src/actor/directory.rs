@@ -1,0 +1,131 @@
+//! The activation table: which actors are resident on this node, plus idle
+//! and bulk deactivation.
+
+use super::activation::{Activation, TurnError};
+use super::Actor;
+use crate::node::NodeHandle;
+use dashmap::DashMap;
+use futures::future::BoxFuture;
+use futures::stream::StreamExt;
+use orbit_shared::{ActorId, Invocation, Reply};
+use std::any::Any;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// An activation with its actor type erased, for dynamic calls and upkeep.
+pub(crate) trait AnyActivation: Any + Send + Sync {
+    fn call_json<'a>(
+        &'a self,
+        node: &'a NodeHandle,
+        invocation: &'a Invocation,
+    ) -> BoxFuture<'a, Result<Reply, TurnError>>;
+    fn deactivate<'a>(
+        &'a self,
+        node: &'a NodeHandle,
+        reason: &'static str,
+        idle_ms: Option<u64>,
+    ) -> BoxFuture<'a, bool>;
+    fn waiting(&self) -> usize;
+    fn last_turn_ms(&self) -> u64;
+}
+
+impl<A: Actor> AnyActivation for Activation<A> {
+    fn call_json<'a>(
+        &'a self,
+        node: &'a NodeHandle,
+        invocation: &'a Invocation,
+    ) -> BoxFuture<'a, Result<Reply, TurnError>> {
+        Box::pin(Activation::call_json(self, node, invocation))
+    }
+
+    fn deactivate<'a>(
+        &'a self,
+        node: &'a NodeHandle,
+        reason: &'static str,
+        idle_ms: Option<u64>,
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(Activation::deactivate(self, node, reason, idle_ms))
+    }
+
+    fn waiting(&self) -> usize {
+        Activation::waiting(self)
+    }
+
+    fn last_turn_ms(&self) -> u64 {
+        Activation::last_turn_ms(self)
+    }
+}
+
+/// How many deactivations run at once during shutdown.
+const DEACTIVATION_CONCURRENCY: usize = 256;
+
+#[derive(Default)]
+pub(crate) struct Directory {
+    map: DashMap<ActorId, Arc<dyn AnyActivation>>,
+}
+
+impl Directory {
+    pub fn get_or_activate(
+        &self,
+        id: &ActorId,
+        activate: impl FnOnce() -> Arc<dyn AnyActivation>,
+    ) -> Arc<dyn AnyActivation> {
+        if let Some(found) = self.map.get(id) {
+            return found.clone();
+        }
+        self.map.entry(id.clone()).or_insert_with(activate).clone()
+    }
+
+    pub fn get(&self, id: &ActorId) -> Option<Arc<dyn AnyActivation>> {
+        self.map.get(id).map(|a| a.clone())
+    }
+
+    /// Removes `activation` if it is still the one registered for `id`.
+    pub fn remove<A: Actor>(&self, id: &ActorId, activation: &Activation<A>) {
+        let target = activation as *const Activation<A> as *const ();
+        self.map.remove_if(id, |_, current| Arc::as_ptr(current) as *const () == target);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn all(&self) -> Vec<Arc<dyn AnyActivation>> {
+        self.map.iter().map(|e| e.value().clone()).collect()
+    }
+}
+
+/// Deactivates actors idle for `actors.idle_timeout`, checking every
+/// `actors.idle_check_interval`, until cancelled. Each deactivation runs as a
+/// task of the node so that it finishes even if this loop is cancelled.
+pub(crate) async fn reap_idle(node: NodeHandle, cancel: CancellationToken) {
+    let idle_ms = node.config().actors.idle_timeout.as_millis() as u64;
+    let mut ticks = tokio::time::interval(node.config().actors.idle_check_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while cancel.run_until_cancelled(ticks.tick()).await.is_some() {
+        let now = node.now_ms();
+        for activation in node.directory().all() {
+            if activation.waiting() == 0 && now >= activation.last_turn_ms() + idle_ms {
+                let node = node.clone();
+                node.tasks().clone().spawn(async move {
+                    activation.deactivate(&node, "idle", Some(idle_ms)).await;
+                });
+            }
+        }
+    }
+}
+
+/// Deactivates every resident actor (on shutdown), persisting each.
+pub(crate) async fn deactivate_all(node: &NodeHandle) {
+    loop {
+        let all = node.directory().all();
+        if all.is_empty() {
+            return;
+        }
+        futures::stream::iter(all)
+            .for_each_concurrent(DEACTIVATION_CONCURRENCY, |a| async move {
+                a.deactivate(node, "shutdown", None).await;
+            })
+            .await;
+    }
+}

@@ -1,0 +1,142 @@
+//! The actor runtime: what a user implements ([`Actor`], [`Handler`]) and how
+//! the node runs it.
+//!
+//! | file | concept |
+//! |---|---|
+//! | `mod.rs` | the traits, [`Context`] and the [`MethodTable`] for dynamic calls |
+//! | `activation.rs` | one resident actor: its turn, loading and persisting |
+//! | `registry.rs` | the kinds a node hosts |
+//! | `directory.rs` | the activation table, idle and explicit deactivation |
+//!
+//! Turns: an activation runs one message at a time. A caller that finds the
+//! actor idle takes the turn and runs the handler on its own task (no hop to
+//! another task); callers that find it busy wait in FIFO order, at most
+//! `mailbox_capacity` of them, and the next one is refused with
+//! `MailboxFull`.
+
+mod activation;
+mod directory;
+mod registry;
+
+pub(crate) use activation::{Activation, TurnError};
+pub(crate) use directory::{AnyActivation, Directory, deactivate_all, reap_idle};
+pub(crate) use registry::{EntryFactory, KindEntry, Registry, entry_of};
+pub use registry::KindInfo;
+
+use crate::node::NodeHandle;
+use futures::future::BoxFuture;
+use orbit_shared::{ActorId, ActorInterface, Error, Invocation, Message, Reply};
+use serde::{Serialize, de::DeserializeOwned};
+use std::collections::HashMap;
+use std::future::Future;
+
+/// A virtual actor. The value itself is the actor's persistent state: it is
+/// loaded (or `Default`ed) on activation and written after every turn of a
+/// method that is not read-only and changed it. Fields that should not be
+/// stored can be `#[serde(skip)]`.
+pub trait Actor: Serialize + DeserializeOwned + Default + Send + 'static {
+    type Interface: ActorInterface;
+
+    /// Declares the messages this actor answers, for dynamic invocation.
+    fn methods(table: &mut MethodTable<Self>);
+
+    /// Runs after the state is loaded, before the first message.
+    fn on_activate(&mut self, _ctx: &Context<'_>) -> impl Future<Output = Result<(), Error>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Runs before the activation goes away; the state is persisted after it.
+    fn on_deactivate(&mut self, _ctx: &Context<'_>) -> impl Future<Output = Result<(), Error>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// How an actor answers message `M`.
+pub trait Handler<M: Message>: Actor {
+    fn handle(&mut self, msg: M, ctx: &Context<'_>) -> impl Future<Output = Result<M::Reply, Error>> + Send;
+}
+
+/// What a handler knows about where it runs: its own id and the node, through
+/// which it can call other actors.
+pub struct Context<'a> {
+    id: &'a ActorId,
+    node: &'a NodeHandle,
+}
+
+impl<'a> Context<'a> {
+    pub(crate) fn new(id: &'a ActorId, node: &'a NodeHandle) -> Self {
+        Context { id, node }
+    }
+
+    pub fn id(&self) -> &ActorId {
+        self.id
+    }
+
+    /// The node, e.g. `ctx.node().actor::<Other>(key).call(msg)`. A call back
+    /// into an actor whose turn is waiting on this one deadlocks until the
+    /// caller's timeout, as in Orleans without reentrancy.
+    pub fn node(&self) -> &NodeHandle {
+        self.node
+    }
+}
+
+type JsonCall<A> =
+    for<'a> fn(&'a mut A, &'a Invocation, &'a Context<'a>) -> BoxFuture<'a, Result<Reply, Error>>;
+
+pub(crate) struct MethodEntry<A> {
+    pub read_only: bool,
+    pub call: JsonCall<A>,
+}
+
+/// The messages an actor kind answers by name.
+pub struct MethodTable<A> {
+    entries: HashMap<&'static str, MethodEntry<A>>,
+}
+
+/// A method as listed to front doors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MethodInfo {
+    pub name: &'static str,
+    pub read_only: bool,
+}
+
+impl<A: Actor> MethodTable<A> {
+    pub(crate) fn of() -> Self {
+        let mut table = MethodTable { entries: HashMap::new() };
+        A::methods(&mut table);
+        table
+    }
+
+    /// Makes `M` callable by its method name with JSON arguments.
+    pub fn add<M: Message>(&mut self) -> &mut Self
+    where
+        A: Handler<M>,
+    {
+        let entry = MethodEntry { read_only: M::READ_ONLY, call: call_json::<A, M> as JsonCall<A> };
+        self.entries.insert(M::METHOD, entry);
+        self
+    }
+
+    pub(crate) fn get(&self, method: &str) -> Option<&MethodEntry<A>> {
+        self.entries.get(method)
+    }
+
+    pub(crate) fn infos(&self) -> Vec<MethodInfo> {
+        let mut infos: Vec<_> =
+            self.entries.iter().map(|(name, e)| MethodInfo { name, read_only: e.read_only }).collect();
+        infos.sort_by_key(|m| m.name);
+        infos
+    }
+}
+
+fn call_json<'a, A: Handler<M>, M: Message>(
+    actor: &'a mut A,
+    invocation: &'a Invocation,
+    ctx: &'a Context<'a>,
+) -> BoxFuture<'a, Result<Reply, Error>> {
+    Box::pin(async move {
+        let msg: M = invocation.decode_args()?;
+        let reply = actor.handle(msg, ctx).await?;
+        Reply::encode(&reply)
+    })
+}

@@ -1,0 +1,78 @@
+//! The actor kinds a node hosts. A registry is a value owned by its node, so
+//! two nodes in one process can host different kinds.
+
+use super::activation::{Activation, KindState};
+use super::directory::AnyActivation;
+use super::{Actor, MethodInfo, MethodTable};
+use crate::metrics::{KindMetrics, Metrics};
+use crate::partition::Partition;
+use orbit_shared::{ActorId, ActorInterface};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A kind and its methods, as listed to front doors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KindInfo {
+    pub kind: &'static str,
+    pub methods: Vec<MethodInfo>,
+}
+
+/// One registered kind, with its concrete actor type erased.
+pub(crate) trait KindEntry: Send + Sync {
+    fn info(&self) -> KindInfo;
+    fn metrics(&self) -> &KindMetrics;
+    fn activate(&self, id: ActorId, partition: Arc<Partition>, now_ms: u64) -> Arc<dyn AnyActivation>;
+}
+
+struct Kind<A: Actor>(Arc<KindState<A>>);
+
+impl<A: Actor> KindEntry for Kind<A> {
+    fn info(&self) -> KindInfo {
+        KindInfo { kind: A::Interface::KIND, methods: self.0.methods.infos() }
+    }
+
+    fn metrics(&self) -> &KindMetrics {
+        &self.0.metrics
+    }
+
+    fn activate(&self, id: ActorId, partition: Arc<Partition>, now_ms: u64) -> Arc<dyn AnyActivation> {
+        Arc::new(Activation::new(id, partition, self.0.clone(), now_ms))
+    }
+}
+
+/// Builds the entry of kind `A`; a fn pointer so builders can hold a list.
+pub(crate) fn entry_of<A: Actor>(metrics: &Metrics) -> Arc<dyn KindEntry> {
+    let state = KindState { methods: MethodTable::<A>::of(), metrics: metrics.kind(A::Interface::KIND) };
+    Arc::new(Kind(Arc::new(state)))
+}
+
+pub(crate) type EntryFactory = fn(&Metrics) -> Arc<dyn KindEntry>;
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    kinds: HashMap<&'static str, Arc<dyn KindEntry>>,
+}
+
+impl Registry {
+    /// Registers every factory; a kind registered twice is an error.
+    pub fn build(factories: &[(&'static str, EntryFactory)], metrics: &Metrics) -> Result<Self, &'static str> {
+        let mut kinds = HashMap::new();
+        for &(kind, factory) in factories {
+            if kinds.insert(kind, factory(metrics)).is_some() {
+                return Err(kind);
+            }
+        }
+        Ok(Registry { kinds })
+    }
+
+    pub fn get(&self, kind: &str) -> Option<&Arc<dyn KindEntry>> {
+        self.kinds.get(kind)
+    }
+
+    pub fn infos(&self) -> Vec<KindInfo> {
+        let mut infos: Vec<_> = self.kinds.values().map(|k| k.info()).collect();
+        infos.sort_by_key(|k| k.kind);
+        infos
+    }
+}

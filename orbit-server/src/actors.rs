@@ -1,0 +1,3 @@
+//! Built-in actor kinds, registered by the stock binary.
+
+pub mod counter;

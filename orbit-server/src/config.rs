@@ -1,0 +1,233 @@
+//! The node's configuration: defaults < TOML file < `ORBIT__SECTION__KEY`
+//! environment variables < command-line flags (applied by `main`).
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub node: NodeConfig,
+    pub storage: StorageConfig,
+    pub actors: ActorsConfig,
+    pub grpc: GrpcConfig,
+    pub http: HttpConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    /// Fixed when the data directory is created; a restart with another
+    /// count is refused.
+    pub partitions: u16,
+    /// How long shutdown waits for in-flight requests before deactivating.
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: StorageKind,
+    pub durability: Durability,
+    /// fsync interval under `durability = "periodic"`.
+    #[serde(with = "humantime_serde")]
+    pub sync_interval: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum StorageKind {
+    Memory,
+    Lsm,
+}
+
+/// When an acknowledged write is on disk (like Redis `appendfsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// Fsynced before the reply (group commit shares fsyncs).
+    Always,
+    /// Fsynced every `sync_interval`; a crash may lose that much.
+    Periodic,
+    /// Left to the OS; a machine crash may lose recent writes.
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActorsConfig {
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub idle_check_interval: Duration,
+    /// Calls that may wait for one actor's turn; more are refused.
+    pub mailbox_capacity: usize,
+    /// Deadline of calls arriving through a front door.
+    #[serde(with = "humantime_serde")]
+    pub call_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcConfig {
+    pub addr: SocketAddr,
+    /// Calls one `InvokeStream` may have in flight.
+    pub stream_window: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub addr: SocketAddr,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            data_dir: PathBuf::from("./orbit-data"),
+            partitions: 64,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            backend: StorageKind::Lsm,
+            durability: Durability::Always,
+            sync_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Default for ActorsConfig {
+    fn default() -> Self {
+        ActorsConfig {
+            idle_timeout: Duration::from_secs(300),
+            idle_check_interval: Duration::from_secs(30),
+            mailbox_capacity: 1024,
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig { addr: ([0, 0, 0, 0], 50051).into(), stream_window: 1024 }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { addr: ([0, 0, 0, 0], 8080).into() }
+    }
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot load configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then `ORBIT__SECTION__KEY` variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!("config file {} not found", file.display())));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("ORBIT__").split("__"))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A node for tests and embedding: in-memory storage, ephemeral ports on
+    /// loopback.
+    pub fn ephemeral() -> Config {
+        let mut config = Config::default();
+        config.storage.backend = StorageKind::Memory;
+        config.grpc.addr = ([127, 0, 0, 1], 0).into();
+        config.http.addr = ([127, 0, 0, 1], 0).into();
+        config
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.node.partitions == 0 || self.node.partitions > orbit_shared::slot::SLOT_COUNT {
+            return invalid("node.partitions must be between 1 and 16384");
+        }
+        if self.actors.mailbox_capacity == 0 {
+            return invalid("actors.mailbox_capacity must be at least 1");
+        }
+        if self.actors.idle_check_interval.is_zero() || self.actors.call_timeout.is_zero() {
+            return invalid("actors.idle_check_interval and actors.call_timeout must be positive");
+        }
+        if self.storage.sync_interval.is_zero() {
+            return invalid("storage.sync_interval must be positive");
+        }
+        if self.grpc.stream_window == 0 {
+            return invalid("grpc.stream_window must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_toml_deserialises_and_validates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/orbit-server.example.toml");
+        let text = std::fs::read_to_string(&path).expect("example config exists");
+        let config: Config = toml::from_str(&text).expect("example config parses");
+        config.validate().expect("example config is valid");
+        assert_eq!(config.storage.backend, StorageKind::Lsm);
+        assert_eq!(config.grpc.addr.port(), 50051);
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("orbit.toml", "[actors]\nidle_timeout = \"1m\"\nmailbox_capacity = 7\n")?;
+            jail.set_env("ORBIT__ACTORS__MAILBOX_CAPACITY", "9");
+            jail.set_env("ORBIT__STORAGE__BACKEND", "memory");
+            let config = Config::load(Some(Path::new("orbit.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.actors.idle_timeout, Duration::from_secs(60));
+            assert_eq!(config.actors.mailbox_capacity, 9);
+            assert_eq!(config.storage.backend, StorageKind::Memory);
+            assert_eq!(config.node.partitions, 64);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_a_reason() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ORBIT__NODE__PARTITIONS", "0");
+            let err = Config::load(None).expect_err("zero partitions");
+            assert!(err.to_string().contains("partitions"), "{err}");
+            jail.set_env("ORBIT__NODE__PARTITIONS", "8");
+            jail.set_env("ORBIT__STORAGE__BACKEND", "floppy");
+            let err = Config::load(None).expect_err("unknown backend");
+            assert!(err.to_string().contains("floppy"), "{err}");
+            Ok(())
+        });
+    }
+}

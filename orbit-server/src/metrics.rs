@@ -1,0 +1,173 @@
+//! Prometheus metrics, one registry per node (two nodes in one process keep
+//! separate counts). Hot paths hold pre-resolved handles, never look up labels.
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    activations: IntCounterVec,
+    deactivations: IntCounterVec,
+    active: IntGaugeVec,
+    invocations: IntCounterVec,
+    invocation_seconds: HistogramVec,
+    mailbox_rejections: IntCounterVec,
+    pub storage: StorageMetrics,
+    pub storage_disk_bytes: IntGauge,
+}
+
+/// Storage-side handles, shared with the commit path.
+#[derive(Clone)]
+pub struct StorageMetrics {
+    pub reads: IntCounter,
+    pub writes: IntCounter,
+    pub write_seconds: Histogram,
+    pub fsyncs: IntCounter,
+    pub fsync_seconds: Histogram,
+}
+
+/// The handles of one actor kind.
+#[derive(Clone)]
+pub struct KindMetrics {
+    pub activations: IntCounter,
+    pub active: IntGauge,
+    pub invocations_ok: IntCounter,
+    pub invocation_seconds: Histogram,
+    pub mailbox_rejections: IntCounter,
+    deactivations: IntCounterVec,
+    invocations: IntCounterVec,
+    kind: &'static str,
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+fn must<T>(r: prometheus::Result<T>) -> T {
+    // Only fails on malformed names or duplicate registration, both fixed at
+    // compile time here; a test registers everything once.
+    r.unwrap_or_else(|e| panic!("metric definition is invalid: {e}"))
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let reg = |c: Box<dyn prometheus::core::Collector>| must(registry.register(c));
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+            let c = must(IntCounterVec::new(Opts::new(name, help), labels));
+            reg(Box::new(c.clone()));
+            c
+        };
+        let histogram = |name: &str, help: &str| {
+            let h = must(Histogram::with_opts(
+                HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+            ));
+            reg(Box::new(h.clone()));
+            h
+        };
+        let counter = |name: &str, help: &str| {
+            let c = must(IntCounter::new(name, help));
+            reg(Box::new(c.clone()));
+            c
+        };
+        let activations = counter_vec("orbit_activations_total", "Actor activations", &["kind"]);
+        let deactivations = counter_vec(
+            "orbit_deactivations_total",
+            "Actor deactivations by reason",
+            &["kind", "reason"],
+        );
+        let active = must(IntGaugeVec::new(Opts::new("orbit_active_actors", "Resident activations"), &["kind"]));
+        reg(Box::new(active.clone()));
+        let invocations = counter_vec(
+            "orbit_invocations_total",
+            "Actor invocations by kind and outcome",
+            &["kind", "outcome"],
+        );
+        let invocation_seconds = must(HistogramVec::new(
+            HistogramOpts::new("orbit_invocation_duration_seconds", "Invocation latency")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            &["kind"],
+        ));
+        reg(Box::new(invocation_seconds.clone()));
+        let mailbox_rejections = counter_vec(
+            "orbit_mailbox_rejections_total",
+            "Calls refused because an actor's mailbox was full",
+            &["kind"],
+        );
+        let storage = StorageMetrics {
+            reads: counter("orbit_storage_reads_total", "Backend reads"),
+            writes: counter("orbit_storage_writes_total", "Atomic batches written"),
+            write_seconds: histogram("orbit_storage_write_duration_seconds", "Time to append a batch"),
+            fsyncs: counter("orbit_storage_fsyncs_total", "Fsyncs (each may cover many writes)"),
+            fsync_seconds: histogram("orbit_storage_fsync_duration_seconds", "Fsync latency"),
+        };
+        let storage_disk_bytes = must(IntGauge::new("orbit_storage_disk_bytes", "Bytes the backend holds on disk"));
+        reg(Box::new(storage_disk_bytes.clone()));
+        Metrics {
+            registry,
+            activations,
+            deactivations,
+            active,
+            invocations,
+            invocation_seconds,
+            mailbox_rejections,
+            storage,
+            storage_disk_bytes,
+        }
+    }
+
+    pub fn kind(&self, kind: &'static str) -> KindMetrics {
+        KindMetrics {
+            activations: self.activations.with_label_values(&[kind]),
+            active: self.active.with_label_values(&[kind]),
+            invocations_ok: self.invocations.with_label_values(&[kind, "ok"]),
+            invocation_seconds: self.invocation_seconds.with_label_values(&[kind]),
+            mailbox_rejections: self.mailbox_rejections.with_label_values(&[kind]),
+            deactivations: self.deactivations.clone(),
+            invocations: self.invocations.clone(),
+            kind,
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus::TextEncoder::new().encode_utf8(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl KindMetrics {
+    pub fn record(&self, outcome: Result<(), orbit_shared::ErrorKind>, seconds: f64) {
+        self.invocation_seconds.observe(seconds);
+        match outcome {
+            Ok(()) => self.invocations_ok.inc(),
+            Err(kind) => self.invocations.with_label_values(&[self.kind, kind.as_str()]).inc(),
+        }
+    }
+
+    pub fn deactivated(&self, reason: &'static str) {
+        self.active.dec();
+        self.deactivations.with_label_values(&[self.kind, reason]).inc();
+    }
+}
+
+impl StorageMetrics {
+    /// Handles registered nowhere, for components tested alone.
+    #[cfg(test)]
+    pub fn unregistered() -> StorageMetrics {
+        Metrics::new().storage
+    }
+}

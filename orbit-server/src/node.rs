@@ -1,0 +1,332 @@
+//! The node: what it owns, how it starts, and its one ordered shutdown.
+//!
+//! Start: open storage, check the partition count, build the registry, start
+//! background upkeep (idle deactivation, periodic fsync), bind the gRPC and
+//! HTTP listeners, then report ready.
+//!
+//! Shutdown ([`Node::shutdown`]): (1) report not ready and stop accepting
+//! connections; (2) let in-flight requests drain, up to
+//! `node.drain_timeout`; (3) refuse new calls and deactivate every actor,
+//! persisting its state; (4) stop upkeep and fsync storage, which closes
+//! when the node is dropped.
+
+use crate::actor::{self, Actor, Directory, KindEntry, KindInfo, Registry};
+use crate::actor_ref::LocalRef;
+use crate::config::{Config, ConfigError, Durability};
+use crate::metrics::Metrics;
+use crate::partition::PartitionMap;
+use crate::storage::layout::system_key;
+use crate::storage::{self, Op, StorageError, Store};
+use crate::{http, rpc};
+use bytes::Bytes;
+use orbit_shared::{ActorGateway, ActorId, Error, Invocation, Reply};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Why a node could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("actor kind '{0}' is registered twice")]
+    DuplicateKind(&'static str),
+}
+
+pub struct NodeBuilder {
+    config: Config,
+    kinds: Vec<(&'static str, actor::EntryFactory)>,
+}
+
+impl NodeBuilder {
+    /// Hosts actor kind `A` on this node.
+    pub fn register<A: Actor>(mut self) -> Self {
+        use orbit_shared::ActorInterface;
+        self.kinds.push((A::Interface::KIND, actor::entry_of::<A>));
+        self
+    }
+
+    /// Registers the kinds every stock node hosts (`counter`).
+    pub fn with_builtin_kinds(self) -> Self {
+        self.register::<crate::actors::counter::CounterActor>()
+    }
+
+    /// A node without listeners, for embedding and in-process use.
+    pub async fn build(self) -> Result<Node, NodeError> {
+        self.config.validate()?;
+        let metrics = Metrics::new();
+        let registry = Registry::build(&self.kinds, &metrics).map_err(NodeError::DuplicateKind)?;
+        let backend = storage::open_backend(&self.config.storage, &self.config.node.data_dir)?;
+        let store = Arc::new(Store::new(backend, self.config.storage.durability, metrics.storage.clone()));
+        check_partition_count(&store, self.config.node.partitions).await?;
+        let shared = Arc::new(NodeShared {
+            partitions: PartitionMap::new(self.config.node.partitions, store.clone()),
+            config: self.config,
+            registry,
+            directory: Directory::default(),
+            store,
+            metrics,
+            epoch: tokio::time::Instant::now(),
+            closing: AtomicBool::new(false),
+            ready: AtomicBool::new(false),
+            tasks: TaskTracker::new(),
+        });
+        let handle = NodeHandle { shared };
+        let upkeep = CancellationToken::new();
+        let tasks = handle.shared.tasks.clone();
+        tasks.spawn(actor::reap_idle(handle.clone(), upkeep.clone()));
+        if handle.config().storage.durability == Durability::Periodic {
+            let interval = handle.config().storage.sync_interval;
+            tasks.spawn(handle.store().run_periodic(interval, upkeep.clone()));
+        }
+        Ok(Node { handle, upkeep, servers: None })
+    }
+
+    /// A node serving gRPC and HTTP on the configured addresses.
+    pub async fn start(self) -> Result<Node, NodeError> {
+        let mut node = self.build().await?;
+        let servers = Servers::start(&node.handle).await?;
+        node.handle.shared.ready.store(true, Ordering::Release);
+        tracing::info!(grpc = %servers.grpc_addr, http = %servers.http_addr, "node ready");
+        node.servers = Some(servers);
+        Ok(node)
+    }
+}
+
+/// Refuses to open a data directory created with another partition count.
+async fn check_partition_count(store: &Store, configured: u16) -> Result<(), StorageError> {
+    let key = system_key("partitions");
+    match store.get(key.clone()).await? {
+        Some(found) => {
+            let found = <[u8; 2]>::try_from(found.as_ref()).map(u16::from_be_bytes).map_err(|_| {
+                StorageError::Corrupt { key: "partitions".into(), reason: "not a u16".into() }
+            })?;
+            if found != configured {
+                return Err(StorageError::PartitionCountMismatch { found, configured });
+            }
+            Ok(())
+        }
+        None => {
+            store.append(&[Op::Put(key, Bytes::copy_from_slice(&configured.to_be_bytes()))])?;
+            store.sync_now().await
+        }
+    }
+}
+
+struct Servers {
+    grpc_addr: SocketAddr,
+    http_addr: SocketAddr,
+    accept: CancellationToken,
+    tasks: TaskTracker,
+    health: tonic_health::server::HealthReporter,
+}
+
+impl Servers {
+    async fn start(node: &NodeHandle) -> Result<Servers, NodeError> {
+        let bind = |addr: SocketAddr| async move {
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr, source })
+        };
+        let grpc = bind(node.config().grpc.addr).await?;
+        let http = bind(node.config().http.addr).await?;
+        let local = |l: &tokio::net::TcpListener, addr| {
+            l.local_addr().map_err(|source| NodeError::Bind { addr, source })
+        };
+        let grpc_addr = local(&grpc, node.config().grpc.addr)?;
+        let http_addr = local(&http, node.config().http.addr)?;
+        let accept = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let health = rpc::serve(grpc, node.clone(), accept.clone(), &tasks).await;
+        tasks.spawn(http::serve(http, node.clone(), accept.clone()));
+        Ok(Servers { grpc_addr, http_addr, accept, tasks, health })
+    }
+}
+
+/// A running node. Dropping it without [`Node::shutdown`] skips the orderly
+/// deactivation (acknowledged writes are already in storage).
+pub struct Node {
+    handle: NodeHandle,
+    upkeep: CancellationToken,
+    servers: Option<Servers>,
+}
+
+impl Node {
+    pub fn builder(config: Config) -> NodeBuilder {
+        NodeBuilder { config, kinds: Vec::new() }
+    }
+
+    pub fn handle(&self) -> &NodeHandle {
+        &self.handle
+    }
+
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.servers.as_ref().map(|s| s.grpc_addr)
+    }
+
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.servers.as_ref().map(|s| s.http_addr)
+    }
+
+    /// The ordered shutdown described in the module docs.
+    pub async fn shutdown(self) -> Result<(), NodeError> {
+        let shared = &self.handle.shared;
+        shared.ready.store(false, Ordering::Release);
+        if let Some(servers) = self.servers {
+            servers.health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+            servers.accept.cancel();
+            servers.tasks.close();
+            let drain = shared.config.node.drain_timeout;
+            if tokio::time::timeout(drain, servers.tasks.wait()).await.is_err() {
+                tracing::warn!(?drain, "requests still in flight after the drain deadline");
+            }
+        }
+        shared.closing.store(true, Ordering::Release);
+        self.upkeep.cancel();
+        actor::deactivate_all(&self.handle).await;
+        shared.tasks.close();
+        shared.tasks.wait().await;
+        shared.store.sync_now().await?;
+        tracing::info!("node stopped");
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Node {
+    type Target = NodeHandle;
+    fn deref(&self) -> &NodeHandle {
+        &self.handle
+    }
+}
+
+pub(crate) struct NodeShared {
+    config: Config,
+    registry: Registry,
+    directory: Directory,
+    partitions: PartitionMap,
+    store: Arc<Store>,
+    metrics: Metrics,
+    epoch: tokio::time::Instant,
+    closing: AtomicBool,
+    ready: AtomicBool,
+    /// Work the node owns beyond requests: upkeep loops and deactivations.
+    tasks: TaskTracker,
+}
+
+/// A cheap, cloneable handle to a node: call actors, inspect state.
+#[derive(Clone)]
+pub struct NodeHandle {
+    shared: Arc<NodeShared>,
+}
+
+impl NodeHandle {
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// Ready means storage is open and the listeners are up.
+    pub fn is_ready(&self) -> bool {
+        self.shared.ready.load(Ordering::Acquire)
+    }
+
+    /// A typed reference to actor `key` of kind `A`, hosted here.
+    pub fn actor<A: Actor>(&self, key: impl Into<Bytes>) -> LocalRef<A> {
+        use orbit_shared::ActorInterface;
+        LocalRef::new(self.clone(), ActorId::new(A::Interface::KIND, key))
+    }
+
+    pub fn kinds(&self) -> Vec<KindInfo> {
+        self.shared.registry.infos()
+    }
+
+    /// Resident activations.
+    pub fn active_actors(&self) -> usize {
+        self.shared.directory.len()
+    }
+
+    /// Deactivates `id` now if it is resident (state persisted first).
+    pub async fn deactivate(&self, id: &ActorId) -> bool {
+        let Some(activation) = self.shared.directory.get(id) else { return false };
+        let node = self.clone();
+        // A task of the node's, so the caller going away cannot cut it short.
+        let task = self.shared.tasks.spawn(async move { activation.deactivate(&node, "request", None).await });
+        task.await.unwrap_or(false)
+    }
+
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.shared.store
+    }
+
+    pub(crate) fn directory(&self) -> &Directory {
+        &self.shared.directory
+    }
+
+    pub(crate) fn tasks(&self) -> &TaskTracker {
+        &self.shared.tasks
+    }
+
+    /// Milliseconds since the node started (follows paused tokio time).
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.shared.epoch.elapsed().as_millis() as u64
+    }
+
+    pub(crate) fn check_open(&self) -> Result<(), Error> {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(Error::ShuttingDown);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn kind(&self, kind: &str) -> Result<&Arc<dyn KindEntry>, Error> {
+        self.shared.registry.get(kind).ok_or_else(|| Error::UnknownKind { kind: kind.to_string() })
+    }
+
+    pub(crate) fn activation(
+        &self,
+        id: &ActorId,
+        kind: &Arc<dyn KindEntry>,
+    ) -> Arc<dyn actor::AnyActivation> {
+        self.shared.directory.get_or_activate(id, || {
+            let partition = self.shared.partitions.for_slot(id.slot()).clone();
+            kind.activate(id.clone(), partition, self.now_ms())
+        })
+    }
+
+    async fn invoke_untimed(&self, id: ActorId, invocation: Invocation) -> Result<Reply, Error> {
+        id.validate()?;
+        let kind = self.kind(&id.kind)?;
+        let started = std::time::Instant::now();
+        let result = async {
+            loop {
+                self.check_open()?;
+                match self.activation(&id, kind).call_json(self, &invocation).await {
+                    Err(actor::TurnError::Retired) => continue,
+                    Err(actor::TurnError::Failed(e)) => return Err(e),
+                    Ok(reply) => return Ok(reply),
+                }
+            }
+        }
+        .await;
+        kind.metrics().record(result.as_ref().map(|_| ()).map_err(Error::kind), started.elapsed().as_secs_f64());
+        result
+    }
+}
+
+impl ActorGateway for NodeHandle {
+    /// Dynamic invocation with the node's `actors.call_timeout`.
+    async fn invoke(&self, id: ActorId, invocation: Invocation) -> Result<Reply, Error> {
+        let limit = self.config().actors.call_timeout;
+        tokio::time::timeout(limit, self.invoke_untimed(id, invocation))
+            .await
+            .unwrap_or(Err(Error::Timeout { after_ms: limit.as_millis() as u64 }))
+    }
+}

@@ -1,0 +1,102 @@
+//! The gRPC front door: `orbit.v1.ActorService` (used by `orbit-client`) and
+//! the standard `grpc.health.v1.Health` service.
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use orbit_shared::proto::actor_service_server::{ActorService, ActorServiceServer};
+use orbit_shared::proto::{InvokeRequest, InvokeResponse};
+use orbit_shared::{ActorGateway, ActorId, Invocation};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status, Streaming};
+use tonic_health::server::HealthReporter;
+
+/// Serves gRPC on `listener` until `accept` is cancelled; the server runs as
+/// a task of `tasks`. Returns the health reporter, already `SERVING`.
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    node: crate::NodeHandle,
+    accept: CancellationToken,
+    tasks: &TaskTracker,
+) -> HealthReporter {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<ActorServiceServer<ActorRpc<crate::NodeHandle>>>().await;
+    health.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    let window = node.config().grpc.stream_window;
+    let rpc = ActorRpc { gateway: Arc::new(node), window, accept: accept.clone(), tasks: tasks.clone() };
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    tasks.spawn(async move {
+        let served = Server::builder()
+            .add_service(health_service)
+            .add_service(ActorServiceServer::new(rpc))
+            .serve_with_incoming_shutdown(incoming, accept.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "gRPC server failed");
+        }
+    });
+    health
+}
+
+pub struct ActorRpc<G> {
+    gateway: Arc<G>,
+    window: usize,
+    accept: CancellationToken,
+    tasks: TaskTracker,
+}
+
+async fn invoke_one<G: ActorGateway>(gateway: &G, request: InvokeRequest) -> InvokeResponse {
+    let id = ActorId::new(request.kind, request.key);
+    let result = gateway.invoke(id, Invocation::new(request.method, request.args)).await;
+    InvokeResponse::from_result(request.id, result)
+}
+
+#[tonic::async_trait]
+impl<G: ActorGateway> ActorService for ActorRpc<G> {
+    async fn invoke(&self, request: Request<InvokeRequest>) -> Result<Response<InvokeResponse>, Status> {
+        Ok(Response::new(invoke_one(self.gateway.as_ref(), request.into_inner()).await))
+    }
+
+    type InvokeStreamStream = ReceiverStream<Result<InvokeResponse, Status>>;
+
+    /// Runs up to `grpc.stream_window` calls of the stream at once and sends
+    /// each reply as soon as it is ready. On shutdown it stops reading, lets
+    /// the calls in flight finish, and ends the stream.
+    async fn invoke_stream(
+        &self,
+        request: Request<Streaming<InvokeRequest>>,
+    ) -> Result<Response<Self::InvokeStreamStream>, Status> {
+        let mut requests = request.into_inner();
+        let (replies, rx) = mpsc::channel(self.window);
+        let (gateway, window, accept) = (self.gateway.clone(), self.window, self.accept.clone());
+        self.tasks.spawn(async move {
+            let mut in_flight = FuturesUnordered::new();
+            let mut reading = true;
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
+                        if replies.send(Ok(reply)).await.is_err() {
+                            return;
+                        }
+                    }
+                    next = requests.message(), if reading && in_flight.len() < window => match next {
+                        Ok(Some(request)) => in_flight.push(invoke_one(gateway.as_ref(), request)),
+                        Ok(None) => reading = false,
+                        Err(status) => {
+                            tracing::debug!(%status, "invoke stream ended by the client");
+                            reading = false;
+                        }
+                    },
+                    _ = accept.cancelled(), if reading => reading = false,
+                    else => return,
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
