@@ -1,0 +1,289 @@
+//! The actor runtime in process: turns, activation, deactivation, mailboxes,
+//! typed errors, restarts.
+
+use orbit_server::actors::counter::CounterActor;
+use orbit_server::config::StorageKind;
+use orbit_server::{Actor, Config, Context, Handler, MethodTable, Node};
+use orbit_shared::actors::counter::{Get, Increment, Reset};
+use orbit_shared::{ActorGateway, ActorId, ActorInterface, Error, ErrorKind, Invocation, Message};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A test kind whose `nap` holds its turn for a while, and whose `relay`
+/// calls a counter (actor-to-actor).
+#[derive(Default, Serialize, Deserialize)]
+struct Napper {
+    naps: u32,
+}
+
+struct NapperApi;
+impl ActorInterface for NapperApi {
+    const KIND: &'static str = "napper";
+}
+
+#[derive(Serialize, Deserialize)]
+struct Nap {
+    ms: u64,
+}
+impl Message for Nap {
+    const METHOD: &'static str = "nap";
+    const READ_ONLY: bool = false;
+    type Reply = u32;
+}
+
+#[derive(Serialize, Deserialize)]
+struct Relay {
+    counter: String,
+    by: i64,
+}
+impl Message for Relay {
+    const METHOD: &'static str = "relay";
+    const READ_ONLY: bool = true;
+    type Reply = i64;
+}
+
+impl Actor for Napper {
+    type Interface = NapperApi;
+    fn methods(table: &mut MethodTable<Self>) {
+        table.add::<Nap>().add::<Relay>();
+    }
+}
+
+impl Handler<Nap> for Napper {
+    async fn handle(&mut self, msg: Nap, _ctx: &Context<'_>) -> Result<u32, Error> {
+        tokio::time::sleep(Duration::from_millis(msg.ms)).await;
+        self.naps += 1;
+        Ok(self.naps)
+    }
+}
+
+impl Handler<Relay> for Napper {
+    async fn handle(&mut self, msg: Relay, ctx: &Context<'_>) -> Result<i64, Error> {
+        ctx.node().actor::<CounterActor>(msg.counter).call(Increment { by: msg.by }).await
+    }
+}
+
+fn lsm_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::ephemeral();
+    config.storage.backend = StorageKind::Lsm;
+    config.node.data_dir = dir.to_path_buf();
+    config
+}
+
+async fn node(config: Config) -> Node {
+    Node::builder(config).with_builtin_kinds().register::<Napper>().build().await.expect("node starts")
+}
+
+async fn concurrent_increments_are_turn_based(config: Config) {
+    let node = node(config).await;
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let counter = node.actor::<CounterActor>("hits");
+            tokio::spawn(async move { counter.call(Increment { by: 1 }).await })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.expect("task").expect("increment"));
+    }
+    seen.sort_unstable();
+    // Every increment saw a distinct value: no two turns overlapped.
+    assert_eq!(seen, (1..=1000).collect::<Vec<i64>>());
+    assert_eq!(node.actor::<CounterActor>("hits").call(Get {}).await.unwrap(), 1000);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousand_concurrent_increments_end_at_1000_in_memory() {
+    concurrent_increments_are_turn_based(Config::ephemeral()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousand_concurrent_durable_increments_end_at_1000_on_lsm() {
+    let dir = tempfile::tempdir().unwrap();
+    concurrent_increments_are_turn_based(lsm_config(dir.path())).await;
+    // And the value is on disk.
+    let node = node(lsm_config(dir.path())).await;
+    assert_eq!(node.actor::<CounterActor>("hits").call(Get {}).await.unwrap(), 1000);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_actor_is_deactivated_and_reactivates_with_its_state() {
+    let mut config = Config::ephemeral();
+    config.actors.idle_timeout = Duration::from_secs(60);
+    config.actors.idle_check_interval = Duration::from_secs(10);
+    let node = node(config).await;
+    let counter = node.actor::<CounterActor>("idle");
+    assert_eq!(counter.call(Increment { by: 5 }).await.unwrap(), 5);
+    assert_eq!(node.active_actors(), 1);
+
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    assert_eq!(node.active_actors(), 1, "deactivated before the idle timeout");
+
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(node.active_actors(), 0, "still active after the idle timeout");
+    let metrics = node.metrics().render();
+    assert!(metrics.contains(r#"orbit_deactivations_total{kind="counter",reason="idle"} 1"#), "{metrics}");
+
+    assert_eq!(counter.call(Get {}).await.unwrap(), 5, "state restored on reactivation");
+    assert!(node.metrics().render().contains(r#"orbit_activations_total{kind="counter"} 2"#));
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn busy_actor_is_not_deactivated_by_the_idle_check() {
+    let mut config = Config::ephemeral();
+    config.actors.idle_timeout = Duration::from_secs(10);
+    config.actors.idle_check_interval = Duration::from_secs(1);
+    let node = node(config).await;
+    let napper = node.actor::<Napper>("long");
+    // A 60 s turn outlives the idle timeout several times over.
+    assert_eq!(napper.call(Nap { ms: 60_000 }).await.unwrap(), 1);
+    assert_eq!(napper.call(Nap { ms: 0 }).await.unwrap(), 2, "state kept across the long turn");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn full_mailbox_returns_unavailable() {
+    let mut config = Config::ephemeral();
+    config.actors.mailbox_capacity = 3;
+    let node = node(config).await;
+    let napper = node.actor::<Napper>("busy");
+    let mut calls = Vec::new();
+    // One call takes the turn; three wait.
+    for _ in 0..4 {
+        let napper = node.actor::<Napper>("busy");
+        calls.push(tokio::spawn(async move { napper.call(Nap { ms: 1000 }).await }));
+        tokio::task::yield_now().await;
+    }
+    let refused = napper.call(Nap { ms: 0 }).await.expect_err("mailbox is full");
+    assert!(matches!(refused, Error::MailboxFull { capacity: 3, .. }), "{refused:?}");
+    assert_eq!(refused.kind(), ErrorKind::Unavailable);
+    for call in calls {
+        call.await.unwrap().expect("queued calls still complete");
+    }
+    assert_eq!(napper.call(Nap { ms: 0 }).await.unwrap(), 5, "the refused call changed nothing");
+    assert!(node.metrics().render().contains(r#"orbit_mailbox_rejections_total{kind="napper"} 1"#));
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_kind_method_and_bad_arguments_are_typed_errors() {
+    let node = node(Config::ephemeral()).await;
+    let gateway = node.handle();
+    let call = |kind: &str, method: &str, args: &str| {
+        gateway.invoke(ActorId::new(kind, "k"), Invocation::new(method, args.as_bytes().to_vec()))
+    };
+    let e = call("nope", "get", "{}").await.unwrap_err();
+    assert_eq!(e, Error::UnknownKind { kind: "nope".into() });
+    let e = call("counter", "explode", "{}").await.unwrap_err();
+    assert_eq!(e, Error::UnknownMethod { kind: "counter".into(), method: "explode".into() });
+    let e = call("counter", "increment", "{\"by\": \"ten\"}").await.unwrap_err();
+    assert!(matches!(&e, Error::InvalidArguments { method, .. } if method == "increment"), "{e:?}");
+    let e = call("counter", "increment", "not json").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    let e = call("counter", "increment", "{\"by\": 1, \"extra\": 2}").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    let e = call("", "get", "{}").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    // The node is unharmed and the actor untouched.
+    let reply = call("counter", "increment", "").await.unwrap();
+    assert_eq!(reply.decode::<i64>().unwrap(), 1);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn handler_errors_reach_the_caller_and_keep_state() {
+    let node = node(Config::ephemeral()).await;
+    let counter = node.actor::<CounterActor>("edge");
+    counter.call(Increment { by: i64::MAX }).await.unwrap();
+    let e = counter.call(Increment { by: 1 }).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.to_string().contains("overflow"), "{e}");
+    assert_eq!(counter.call(Get {}).await.unwrap(), i64::MAX);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn actors_call_other_actors() {
+    let node = node(Config::ephemeral()).await;
+    let relay = node.actor::<Napper>("relay");
+    assert_eq!(relay.call(Relay { counter: "target".into(), by: 3 }).await.unwrap(), 3);
+    assert_eq!(relay.call(Relay { counter: "target".into(), by: 4 }).await.unwrap(), 7);
+    assert_eq!(node.actor::<CounterActor>("target").call(Get {}).await.unwrap(), 7);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn deactivation_on_request_persists_and_reactivation_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(lsm_config(dir.path())).await;
+    let counter = node.actor::<CounterActor>("asked");
+    counter.call(Increment { by: 9 }).await.unwrap();
+    assert!(node.deactivate(counter.id()).await);
+    assert!(!node.deactivate(counter.id()).await, "already gone");
+    assert_eq!(node.active_actors(), 0);
+    assert_eq!(counter.call(Get {}).await.unwrap(), 9);
+    assert_eq!(counter.call(Reset {}).await.unwrap(), 9);
+    assert_eq!(counter.call(Get {}).await.unwrap(), 0);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn graceful_restart_brings_every_actor_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = node(lsm_config(dir.path())).await;
+    for i in 0..50i64 {
+        first.actor::<CounterActor>(format!("c{i}")).call(Increment { by: i }).await.unwrap();
+    }
+    first.shutdown().await.unwrap();
+    let second = node(lsm_config(dir.path())).await;
+    for i in 0..50i64 {
+        assert_eq!(second.actor::<CounterActor>(format!("c{i}")).call(Get {}).await.unwrap(), i);
+    }
+    second.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_data_dir_refuses_another_partition_count() {
+    let dir = tempfile::tempdir().unwrap();
+    node(lsm_config(dir.path())).await.shutdown().await.unwrap();
+    let mut config = lsm_config(dir.path());
+    config.node.partitions = 32;
+    let err = Node::builder(config).build().await.err().expect("mismatch refused");
+    assert!(err.to_string().contains("64 partitions"), "{err}");
+}
+
+#[tokio::test]
+async fn calls_after_shutdown_began_are_refused() {
+    let node = node(Config::ephemeral()).await;
+    let handle = node.handle().clone();
+    node.shutdown().await.unwrap();
+    let e = handle.actor::<CounterActor>("late").call(Get {}).await.unwrap_err();
+    assert_eq!(e, Error::ShuttingDown);
+}
+
+#[tokio::test]
+async fn two_nodes_run_in_one_process_without_sharing_state() {
+    let a = node(Config::ephemeral()).await;
+    let b = Node::builder(Config::ephemeral()).with_builtin_kinds().start().await.unwrap();
+    a.actor::<CounterActor>("same").call(Increment { by: 1 }).await.unwrap();
+    b.actor::<CounterActor>("same").call(Increment { by: 10 }).await.unwrap();
+    assert_eq!(a.actor::<CounterActor>("same").call(Get {}).await.unwrap(), 1);
+    assert_eq!(b.actor::<CounterActor>("same").call(Get {}).await.unwrap(), 10);
+    assert!(a.metrics().render().contains(r#"orbit_invocations_total{kind="counter",outcome="ok"} 2"#));
+    assert_eq!(a.kinds().len(), 2);
+    assert_eq!(b.kinds().len(), 1);
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn kinds_list_their_methods() {
+    let node = node(Config::ephemeral()).await;
+    let counter = node.kinds().into_iter().find(|k| k.kind == "counter").unwrap();
+    let names: Vec<_> = counter.methods.iter().map(|m| (m.name, m.read_only)).collect();
+    assert_eq!(names, vec![("get", true), ("increment", false), ("reset", false)]);
+    node.shutdown().await.unwrap();
+}
