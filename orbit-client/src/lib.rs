@@ -149,18 +149,9 @@ impl Client {
             args: invocation.args,
         };
         let mut rpc = self.rpc.clone();
-        let mut request = tonic::Request::new(request);
-        request.set_timeout(self.timeout);
         let response = tokio::time::timeout(self.timeout, rpc.invoke(request))
             .await
-            .map_err(|_| ClientError::Timeout(self.timeout))?;
-        let response = match response {
-            Ok(response) => response,
-            Err(status) if status.code() == tonic::Code::DeadlineExceeded => {
-                return Err(ClientError::Timeout(self.timeout));
-            }
-            Err(status) => return Err(ClientError::Transport(status)),
-        };
+            .map_err(|_| ClientError::Timeout(self.timeout))??;
         Ok(response.into_inner().into_result()?)
     }
 }

@@ -1,74 +1,14 @@
 //! The actor runtime in process: turns, activation, deactivation, mailboxes,
 //! typed errors, restarts.
 
+mod common;
+
+use common::{Nap, Napper, Relay, lsm_config};
 use orbit_server::actors::counter::CounterActor;
-use orbit_server::config::StorageKind;
-use orbit_server::{Actor, Config, Context, Handler, MethodTable, Node};
+use orbit_server::{Config, Node};
 use orbit_shared::actors::counter::{Get, Increment, Reset};
-use orbit_shared::{ActorGateway, ActorId, ActorInterface, Error, ErrorKind, Invocation, Message};
-use serde::{Deserialize, Serialize};
+use orbit_shared::{ActorGateway, ActorId, Error, ErrorKind, Invocation};
 use std::time::Duration;
-
-/// A test kind whose `nap` holds its turn for a while, and whose `relay`
-/// calls a counter (actor-to-actor).
-#[derive(Default, Serialize, Deserialize)]
-struct Napper {
-    naps: u32,
-}
-
-struct NapperApi;
-impl ActorInterface for NapperApi {
-    const KIND: &'static str = "napper";
-}
-
-#[derive(Serialize, Deserialize)]
-struct Nap {
-    ms: u64,
-}
-impl Message for Nap {
-    const METHOD: &'static str = "nap";
-    const READ_ONLY: bool = false;
-    type Reply = u32;
-}
-
-#[derive(Serialize, Deserialize)]
-struct Relay {
-    counter: String,
-    by: i64,
-}
-impl Message for Relay {
-    const METHOD: &'static str = "relay";
-    const READ_ONLY: bool = true;
-    type Reply = i64;
-}
-
-impl Actor for Napper {
-    type Interface = NapperApi;
-    fn methods(table: &mut MethodTable<Self>) {
-        table.add::<Nap>().add::<Relay>();
-    }
-}
-
-impl Handler<Nap> for Napper {
-    async fn handle(&mut self, msg: Nap, _ctx: &Context<'_>) -> Result<u32, Error> {
-        tokio::time::sleep(Duration::from_millis(msg.ms)).await;
-        self.naps += 1;
-        Ok(self.naps)
-    }
-}
-
-impl Handler<Relay> for Napper {
-    async fn handle(&mut self, msg: Relay, ctx: &Context<'_>) -> Result<i64, Error> {
-        ctx.node().actor::<CounterActor>(msg.counter).call(Increment { by: msg.by }).await
-    }
-}
-
-fn lsm_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::ephemeral();
-    config.storage.backend = StorageKind::Lsm;
-    config.node.data_dir = dir.to_path_buf();
-    config
-}
 
 async fn node(config: Config) -> Node {
     Node::builder(config).with_builtin_kinds().register::<Napper>().build().await.expect("node starts")

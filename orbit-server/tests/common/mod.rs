@@ -1,0 +1,87 @@
+//! Test actors and helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use orbit_server::actors::counter::CounterActor;
+use orbit_server::config::StorageKind;
+use orbit_server::{Actor, Config, Context, Handler, MethodTable};
+use orbit_shared::actors::counter::Increment;
+use orbit_shared::{Accepts, ActorInterface, Error, Message};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A test kind whose `nap` holds its turn for a while, and whose `relay`
+/// calls a counter (actor-to-actor).
+#[derive(Default, Serialize, Deserialize)]
+pub struct Napper {
+    naps: u32,
+}
+
+pub struct NapperApi;
+impl ActorInterface for NapperApi {
+    const KIND: &'static str = "napper";
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Nap {
+    pub ms: u64,
+}
+impl Message for Nap {
+    const METHOD: &'static str = "nap";
+    const READ_ONLY: bool = false;
+    type Reply = u32;
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Relay {
+    pub counter: String,
+    pub by: i64,
+}
+impl Message for Relay {
+    const METHOD: &'static str = "relay";
+    const READ_ONLY: bool = true;
+    type Reply = i64;
+}
+
+impl Accepts<Nap> for NapperApi {}
+impl Accepts<Relay> for NapperApi {}
+
+impl Actor for Napper {
+    type Interface = NapperApi;
+    fn methods(table: &mut MethodTable<Self>) {
+        table.add::<Nap>().add::<Relay>();
+    }
+}
+
+impl Handler<Nap> for Napper {
+    async fn handle(&mut self, msg: Nap, _ctx: &Context<'_>) -> Result<u32, Error> {
+        tokio::time::sleep(Duration::from_millis(msg.ms)).await;
+        self.naps += 1;
+        Ok(self.naps)
+    }
+}
+
+impl Handler<Relay> for Napper {
+    async fn handle(&mut self, msg: Relay, ctx: &Context<'_>) -> Result<i64, Error> {
+        ctx.node().actor::<CounterActor>(msg.counter).call(Increment { by: msg.by }).await
+    }
+}
+
+pub fn lsm_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::ephemeral();
+    config.storage.backend = StorageKind::Lsm;
+    config.node.data_dir = dir.to_path_buf();
+    config
+}
+
+/// A plain HTTP/1.1 GET; returns the status code and the body.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to HTTP port");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}

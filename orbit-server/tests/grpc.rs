@@ -1,0 +1,191 @@
+//! The node over real sockets: orbit-client over gRPC, grpc.health.v1, and
+//! the HTTP port.
+
+mod common;
+
+use common::{Nap, NapperApi, http_get, lsm_config};
+use orbit_client::{Client, ClientError};
+use orbit_server::{Config, Node};
+use orbit_shared::actors::counter::{Counter, Get, Increment};
+use orbit_shared::{Error, ErrorKind};
+use std::time::Duration;
+
+async fn start(config: Config) -> Node {
+    Node::builder(config).with_builtin_kinds().register::<common::Napper>().start().await.expect("node starts")
+}
+
+async fn client(node: &Node) -> Client {
+    Client::connect(node.grpc_addr().unwrap().to_string()).await.expect("client connects")
+}
+
+#[tokio::test]
+async fn typed_and_dynamic_calls_reach_the_same_actor() {
+    let node = start(Config::ephemeral()).await;
+    let client = client(&node).await;
+    let counter = client.actor::<Counter>("shared");
+    assert_eq!(counter.call(Increment { by: 2 }).await.unwrap(), 2);
+    let value = client.call_json("counter", "shared", "increment", serde_json::json!({"by": 3})).await.unwrap();
+    assert_eq!(value, serde_json::json!(5));
+    assert_eq!(client.call_json("counter", "shared", "get", serde_json::json!({})).await.unwrap(), 5);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousand_concurrent_increments_over_grpc_end_at_1000() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(lsm_config(dir.path())).await;
+    let client = client(&node).await;
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let counter = client.actor::<Counter>("busy");
+            tokio::spawn(async move { counter.call(Increment { by: 1 }).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("increment acknowledged");
+    }
+    assert_eq!(client.actor::<Counter>("busy").call(Get {}).await.unwrap(), 1000);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn errors_arrive_typed_over_the_wire() {
+    let node = start(Config::ephemeral()).await;
+    let client = client(&node).await;
+    let remote = |e: ClientError| match e {
+        ClientError::Remote(e) => e,
+        other => panic!("expected a remote error, got {other:?}"),
+    };
+    let e = remote(client.call_json("ghost", "k", "get", serde_json::json!({})).await.unwrap_err());
+    assert_eq!(e, Error::UnknownKind { kind: "ghost".into() });
+    let e = remote(client.call_json("counter", "k", "divide", serde_json::json!({})).await.unwrap_err());
+    assert_eq!(e, Error::UnknownMethod { kind: "counter".into(), method: "divide".into() });
+    let e = client.call_json("counter", "k", "increment", serde_json::json!({"by": []})).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    let e = client.call_json("counter", vec![0u8; 40_000], "get", serde_json::json!({})).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn calls_time_out_with_a_timeout_error() {
+    let node = start(Config::ephemeral()).await;
+    let addr = node.grpc_addr().unwrap().to_string();
+    let client = Client::builder(addr).timeout(Duration::from_millis(100)).connect().await.unwrap();
+    let e = client.actor::<NapperApi>("slow").call(Nap { ms: 5_000 }).await.unwrap_err();
+    assert!(matches!(e, ClientError::Timeout(_)), "{e:?}");
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn node_side_call_timeout_is_reported() {
+    let mut config = Config::ephemeral();
+    config.actors.call_timeout = Duration::from_millis(50);
+    let node = start(config).await;
+    let client = client(&node).await;
+    let e = client.actor::<NapperApi>("slow").call(Nap { ms: 5_000 }).await.unwrap_err();
+    assert!(matches!(e, ClientError::Remote(Error::Timeout { after_ms: 50 })), "{e:?}");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn connecting_to_nothing_is_a_clear_error() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let e = Client::connect(unused.to_string()).await.err().expect("nothing listens there");
+    assert!(matches!(e, ClientError::Connect { .. }), "{e:?}");
+    let e = Client::connect("not a uri").await.err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+}
+
+#[tokio::test]
+async fn client_reconnects_after_the_node_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(lsm_config(dir.path())).await;
+    let addr = node.grpc_addr().unwrap();
+    let client = client(&node).await;
+    let counter = client.actor::<Counter>("phoenix");
+    assert_eq!(counter.call(Increment { by: 1 }).await.unwrap(), 1);
+    node.shutdown().await.unwrap();
+
+    let mut config = lsm_config(dir.path());
+    config.grpc.addr = addr;
+    let node = start(config).await;
+    let mut last = None;
+    for _ in 0..3 {
+        match counter.call(Increment { by: 1 }).await {
+            Ok(value) => {
+                last = Some(value);
+                break;
+            }
+            // The first call may learn that the old connection is gone.
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}"),
+        }
+    }
+    assert_eq!(last, Some(2), "the same client works against the restarted node");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn grpc_health_reports_serving() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let node = start(Config::ephemeral()).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", node.grpc_addr().unwrap()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    for service in ["", "orbit.v1.ActorService"] {
+        let reply = health.check(HealthCheckRequest { service: service.into() }).await.unwrap();
+        assert_eq!(reply.into_inner().status, ServingStatus::Serving as i32, "service {service:?}");
+    }
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn http_serves_health_and_prometheus_metrics() {
+    let node = start(Config::ephemeral()).await;
+    let http = node.http_addr().unwrap();
+    assert_eq!(http_get(http, "/health/live").await.0, 200);
+    assert_eq!(http_get(http, "/health/ready").await, (200, "ready\n".to_string()));
+    let writes_before = metric(&http_get(http, "/metrics").await.1, "orbit_storage_writes_total");
+    let client = client(&node).await;
+    client.actor::<Counter>("m").call(Increment { by: 1 }).await.unwrap();
+    client.call_json("counter", "m", "nope", serde_json::json!({})).await.unwrap_err();
+    let (status, metrics) = http_get(http, "/metrics").await;
+    assert_eq!(status, 200);
+    for expected in [
+        r#"orbit_activations_total{kind="counter"} 1"#,
+        r#"orbit_invocations_total{kind="counter",outcome="ok"} 1"#,
+        r#"orbit_invocations_total{kind="counter",outcome="not_found"} 1"#,
+        "orbit_invocation_duration_seconds_bucket",
+        "orbit_mailbox_rejections_total",
+        "orbit_storage_write_duration_seconds_count",
+        "orbit_storage_fsyncs_total",
+        "orbit_storage_disk_bytes",
+    ] {
+        assert!(metrics.contains(expected), "missing {expected} in\n{metrics}");
+    }
+    assert_eq!(metric(&metrics, "orbit_storage_writes_total"), writes_before + 1.0);
+    assert_eq!(http_get(http, "/nowhere").await.0, 404);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_node_without_listeners_is_not_ready() {
+    let node = Node::builder(Config::ephemeral()).build().await.unwrap();
+    assert!(!node.is_ready());
+    node.shutdown().await.unwrap();
+    let node = start(Config::ephemeral()).await;
+    assert!(node.is_ready());
+    node.shutdown().await.unwrap();
+}
+
+/// The value of an unlabelled metric in a text exposition.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
+}
