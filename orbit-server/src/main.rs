@@ -3,6 +3,7 @@
 
 use anyhow::Context as _;
 use clap::Parser;
+use std::io::IsTerminal;
 use orbit_server::Node;
 use orbit_server::cli::Cli;
 use tokio::signal::unix::{SignalKind, signal};
@@ -15,6 +16,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let config = cli.config()?;

@@ -1,0 +1,130 @@
+//! The `orbit-server` binary as a process: crash safety after `kill -9`,
+//! graceful SIGTERM, configuration output.
+
+use orbit_client::Client;
+use orbit_shared::actors::counter::{Counter, Get, Increment};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+struct Server {
+    child: Child,
+    grpc: SocketAddr,
+    http: SocketAddr,
+}
+
+/// Starts the binary on ephemeral ports and waits for its "node ready" line.
+async fn start(data_dir: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orbit-server"))
+        .args(["--data-dir", data_dir.to_str().unwrap()])
+        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("orbit-server starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let ready = loop {
+        let line = lines.next_line().await.unwrap().expect("server exited before it was ready");
+        if line.contains("node ready") {
+            break line;
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let field = |name: &str| -> SocketAddr {
+        let start = ready.find(&format!("{name}=")).expect("address in ready line") + name.len() + 1;
+        ready[start..].split_whitespace().next().unwrap().parse().unwrap()
+    };
+    Server { grpc: field("grpc"), http: field("http"), child }
+}
+
+impl Server {
+    async fn client(&self) -> Client {
+        Client::connect(self.grpc.to_string()).await.expect("client connects")
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path()).await;
+    let client = server.client().await;
+    // Acknowledged writes, from concurrent callers on several actors.
+    let tasks: Vec<_> = (0..8)
+        .map(|k| {
+            let counter = client.actor::<Counter>(format!("crash-{k}"));
+            tokio::spawn(async move {
+                for _ in 0..25 {
+                    counter.call(Increment { by: 1 }).await.expect("acknowledged");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    server.child.kill().await.unwrap(); // SIGKILL: no shutdown code runs.
+
+    let server = start(dir.path()).await;
+    let client = server.client().await;
+    for k in 0..8 {
+        let value = client.actor::<Counter>(format!("crash-{k}")).call(Get {}).await.unwrap();
+        assert_eq!(value, 25, "crash-{k} lost acknowledged increments");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_cleanly_and_restart_restores_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path()).await;
+    let client = server.client().await;
+    assert_eq!(client.actor::<Counter>("graceful").call(Increment { by: 7 }).await.unwrap(), 7);
+    server.signal("-TERM");
+    let status = server.child.wait().await.unwrap();
+    assert!(status.success(), "SIGTERM exit status {status}");
+
+    let server = start(dir.path()).await;
+    let client = server.client().await;
+    assert_eq!(client.actor::<Counter>("graceful").call(Get {}).await.unwrap(), 7);
+    let readiness = std::net::TcpStream::connect(server.http);
+    assert!(readiness.is_ok(), "HTTP port is up after restart");
+}
+
+#[tokio::test]
+async fn print_config_shows_flags_and_environment() {
+    let output = Command::new(env!("CARGO_BIN_EXE_orbit-server"))
+        .args(["--print-config", "--storage", "memory", "--grpc-addr", "127.0.0.1:7000"])
+        .env("ORBIT__ACTORS__MAILBOX_CAPACITY", "77")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let config: toml::Value = toml::from_str(&text).expect("printed config is TOML");
+    assert_eq!(config["storage"]["backend"].as_str(), Some("memory"));
+    assert_eq!(config["grpc"]["addr"].as_str(), Some("127.0.0.1:7000"));
+    assert_eq!(config["actors"]["mailbox_capacity"].as_integer(), Some(77));
+    assert_eq!(config["http"]["addr"].as_str(), Some("0.0.0.0:8080"));
+}
+
+#[tokio::test]
+async fn bad_configuration_exits_with_a_clear_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_orbit-server"))
+        .args(["--print-config"])
+        .env("ORBIT__NODE__PARTITIONS", "0")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("partitions must be between 1 and 16384"), "{stderr}");
+}
