@@ -1,1 +1,34 @@
-fn main(){}
+//! `orbit-bench`: load against a running node, and resource measurements.
+//!
+//! ```text
+//! orbit-bench grpc --addr 127.0.0.1:50051 --concurrency 64 --seconds 10
+//! orbit-bench idle-memory --server-bin target/release/orbit-server
+//! ```
+
+mod grpc;
+mod idle_memory;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "orbit-bench", about = "Orbit load generator and measurements")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Concurrent counter calls over gRPC through orbit-client.
+    Grpc(grpc::Args),
+    /// Resident memory of an idle orbit-server process.
+    IdleMemory(idle_memory::Args),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Grpc(args) => grpc::run(args).await,
+        Command::IdleMemory(args) => idle_memory::run(args).await,
+    }
+}

@@ -14,15 +14,21 @@
 //! # Ok(()) }
 //! ```
 //!
-//! A [`Client`] is cheap to clone; clones share one HTTP/2 connection, which
-//! is re-established on the next call after it breaks. Every call has a
-//! deadline ([`ClientBuilder::timeout`], 30 s by default).
+//! A [`Client`] is cheap to clone; clones share one HTTP/2 connection and
+//! one multiplexed call stream, both re-established on the next call after
+//! they break. Every call has a deadline ([`ClientBuilder::timeout`], 30 s by
+//! default). For more parallelism than one connection gives, use several
+//! clients.
+
+mod mux;
 
 use bytes::Bytes;
 use orbit_shared::proto::InvokeRequest;
 use orbit_shared::proto::actor_service_client::ActorServiceClient;
 use orbit_shared::{Accepts, ActorGateway, ActorId, ActorInterface, ErrorKind, Invocation, Message, Reply};
+use mux::{Call, Mux};
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
@@ -58,6 +64,7 @@ pub struct ClientBuilder {
     addr: String,
     timeout: Duration,
     connect_timeout: Duration,
+    window: usize,
 }
 
 impl ClientBuilder {
@@ -72,6 +79,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Calls in flight at once on the connection; keep it at or below the
+    /// node's `grpc.stream_window` (1024 by default).
+    pub fn window(mut self, window: usize) -> Self {
+        self.window = window.max(1);
+        self
+    }
+
     /// Connects now, so a wrong address fails here rather than on first use.
     pub async fn connect(self) -> Result<Client, ClientError> {
         let uri = if self.addr.contains("://") { self.addr.clone() } else { format!("http://{}", self.addr) };
@@ -83,7 +97,10 @@ impl ClientBuilder {
             .connect()
             .await
             .map_err(|e| ClientError::Connect { addr: self.addr.clone(), reason: source_chain(&e) })?;
-        Ok(Client { rpc: ActorServiceClient::new(channel), timeout: self.timeout })
+        let rpc = ActorServiceClient::new(channel);
+        let mux = Mux::open(rpc.clone(), self.window).await?;
+        let shared = Shared { rpc, mux: Mutex::new(mux), window: self.window };
+        Ok(Client { shared: Arc::new(shared), timeout: self.timeout })
     }
 }
 
@@ -100,8 +117,31 @@ fn source_chain(error: &dyn std::error::Error) -> String {
 
 #[derive(Clone)]
 pub struct Client {
-    rpc: ActorServiceClient<Channel>,
+    shared: Arc<Shared>,
     timeout: Duration,
+}
+
+struct Shared {
+    rpc: ActorServiceClient<Channel>,
+    mux: Mutex<Mux>,
+    window: usize,
+}
+
+impl Shared {
+    fn mux(&self) -> Mux {
+        self.mux.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The current stream, or a new one if it broke.
+    async fn open_mux(&self) -> Result<Mux, ClientError> {
+        let current = self.mux();
+        if !current.is_closed() {
+            return Ok(current);
+        }
+        let fresh = Mux::open(self.rpc.clone(), self.window).await?;
+        *self.mux.lock().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+        Ok(fresh)
+    }
 }
 
 impl Client {
@@ -115,6 +155,7 @@ impl Client {
             addr: addr.into(),
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
+            window: 1024,
         }
     }
 
@@ -148,11 +189,31 @@ impl Client {
             method: invocation.method,
             args: invocation.args,
         };
-        let mut rpc = self.rpc.clone();
-        let response = tokio::time::timeout(self.timeout, rpc.invoke(request))
+        tokio::time::timeout(self.timeout, self.send(request))
             .await
-            .map_err(|_| ClientError::Timeout(self.timeout))??;
-        Ok(response.into_inner().into_result()?)
+            .map_err(|_| ClientError::Timeout(self.timeout))?
+    }
+
+    async fn send(&self, request: InvokeRequest) -> Result<Reply, ClientError> {
+        let mut mux = self.shared.open_mux().await?;
+        let permit = mux.permits.clone().acquire_owned().await.map_err(|_| {
+            ClientError::Transport(tonic::Status::unavailable("the call stream closed"))
+        })?;
+        let (reply, replied) = tokio::sync::oneshot::channel();
+        let mut call = Call { request, reply, permit };
+        // A stream that broke since the last call hands the call back unsent:
+        // it is safe to send it once on a fresh stream.
+        if let Err(unsent) = mux.send(call).await {
+            mux = self.shared.open_mux().await?;
+            call = unsent;
+            call.permit = mux.permits.clone().acquire_owned().await.map_err(|_| {
+                ClientError::Transport(tonic::Status::unavailable("the call stream closed"))
+            })?;
+            mux.send(call).await.map_err(|_| {
+                ClientError::Transport(tonic::Status::unavailable("the call stream closed"))
+            })?;
+        }
+        replied.await.map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?
     }
 }
 

@@ -72,7 +72,7 @@ async fn calls_time_out_with_a_timeout_error() {
     let node = start(Config::ephemeral()).await;
     let addr = node.grpc_addr().unwrap().to_string();
     let client = Client::builder(addr).timeout(Duration::from_millis(100)).connect().await.unwrap();
-    let e = client.actor::<NapperApi>("slow").call(Nap { ms: 5_000 }).await.unwrap_err();
+    let e = client.actor::<NapperApi>("slow").call(Nap { ms: 1_000 }).await.unwrap_err();
     assert!(matches!(e, ClientError::Timeout(_)), "{e:?}");
     assert_eq!(e.kind(), ErrorKind::Timeout);
     node.shutdown().await.unwrap();
@@ -84,7 +84,7 @@ async fn node_side_call_timeout_is_reported() {
     config.actors.call_timeout = Duration::from_millis(50);
     let node = start(config).await;
     let client = client(&node).await;
-    let e = client.actor::<NapperApi>("slow").call(Nap { ms: 5_000 }).await.unwrap_err();
+    let e = client.actor::<NapperApi>("slow").call(Nap { ms: 1_000 }).await.unwrap_err();
     assert!(matches!(e, ClientError::Remote(Error::Timeout { after_ms: 50 })), "{e:?}");
     node.shutdown().await.unwrap();
 }
@@ -188,4 +188,46 @@ fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
+}
+
+#[tokio::test]
+async fn unary_invoke_serves_generic_grpc_clients() {
+    use orbit_shared::proto::InvokeRequest;
+    use orbit_shared::proto::actor_service_client::ActorServiceClient;
+    let node = start(Config::ephemeral()).await;
+    let mut rpc = ActorServiceClient::connect(format!("http://{}", node.grpc_addr().unwrap())).await.unwrap();
+    let request = |method: &str, args: &str| InvokeRequest {
+        id: 42,
+        kind: "counter".into(),
+        key: "unary".into(),
+        method: method.into(),
+        args: args.as_bytes().to_vec().into(),
+    };
+    let reply = rpc.invoke(request("increment", r#"{"by": 4}"#)).await.unwrap().into_inner();
+    assert_eq!(reply.id, 42);
+    assert_eq!(reply.into_result().unwrap().decode::<i64>().unwrap(), 4);
+    let reply = rpc.invoke(request("increment", "[")).await.unwrap().into_inner();
+    assert_eq!(reply.into_result().unwrap_err().kind(), ErrorKind::InvalidArgument);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_concurrent_calls_than_the_window_all_complete() {
+    let mut config = Config::ephemeral();
+    config.grpc.stream_window = 4;
+    let node = start(config).await;
+    let client = Client::builder(node.grpc_addr().unwrap().to_string()).window(4).connect().await.unwrap();
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let counter = client.actor::<Counter>(format!("w{}", i % 10));
+            tokio::spawn(async move { counter.call(Increment { by: 1 }).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("call completes");
+    }
+    for i in 0..10 {
+        assert_eq!(client.actor::<Counter>(format!("w{i}")).call(Get {}).await.unwrap(), 20);
+    }
+    node.shutdown().await.unwrap();
 }
