@@ -3,8 +3,10 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
-    tonic_prost_build::configure()
-        .bytes(".orbit.v1")
-        .compile_with_config(config, &["proto/orbit.proto"], &["proto"])?;
+    tonic_prost_build::configure().bytes(".orbit.v1").compile_with_config(
+        config,
+        &["proto/orbit.proto"],
+        &["proto"],
+    )?;
     Ok(())
 }

@@ -3,6 +3,8 @@
 //!
 //! `cargo bench -p orbit-benchmarks --bench actor_calls`
 
+#![allow(clippy::unwrap_used)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use orbit_server::actors::counter::CounterActor;
 use orbit_server::{Config, Node};

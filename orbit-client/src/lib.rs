@@ -23,10 +23,10 @@
 mod mux;
 
 use bytes::Bytes;
+use mux::{Call, Mux};
 use orbit_shared::proto::InvokeRequest;
 use orbit_shared::proto::actor_service_client::ActorServiceClient;
 use orbit_shared::{Accepts, ActorGateway, ActorId, ActorInterface, ErrorKind, Invocation, Message, Reply};
-use mux::{Call, Mux};
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -196,9 +196,12 @@ impl Client {
 
     async fn send(&self, request: InvokeRequest) -> Result<Reply, ClientError> {
         let mut mux = self.shared.open_mux().await?;
-        let permit = mux.permits.clone().acquire_owned().await.map_err(|_| {
-            ClientError::Transport(tonic::Status::unavailable("the call stream closed"))
-        })?;
+        let permit = mux
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?;
         let (reply, replied) = tokio::sync::oneshot::channel();
         let mut call = Call { request, reply, permit };
         // A stream that broke since the last call hands the call back unsent:
@@ -206,14 +209,17 @@ impl Client {
         if let Err(unsent) = mux.send(call).await {
             mux = self.shared.open_mux().await?;
             call = unsent;
-            call.permit = mux.permits.clone().acquire_owned().await.map_err(|_| {
-                ClientError::Transport(tonic::Status::unavailable("the call stream closed"))
-            })?;
-            mux.send(call).await.map_err(|_| {
-                ClientError::Transport(tonic::Status::unavailable("the call stream closed"))
-            })?;
+            call.permit =
+                mux.permits.clone().acquire_owned().await.map_err(|_| {
+                    ClientError::Transport(tonic::Status::unavailable("the call stream closed"))
+                })?;
+            mux.send(call)
+                .await
+                .map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?;
         }
-        replied.await.map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?
+        replied
+            .await
+            .map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?
     }
 }
 
@@ -221,7 +227,9 @@ impl ActorGateway for Client {
     async fn invoke(&self, id: ActorId, invocation: Invocation) -> Result<Reply, orbit_shared::Error> {
         Client::invoke(self, id, invocation).await.map_err(|e| match e {
             ClientError::Remote(e) => e,
-            ClientError::Timeout(after) => orbit_shared::Error::Timeout { after_ms: after.as_millis() as u64 },
+            ClientError::Timeout(after) => {
+                orbit_shared::Error::Timeout { after_ms: after.as_millis() as u64 }
+            }
             other => orbit_shared::Error::Unreachable { reason: other.to_string() },
         })
     }

@@ -1,5 +1,7 @@
 //! The `counter` example against a fresh node: two runs print 1, then 2.
 
+#![allow(clippy::unwrap_used)]
+
 use orbit_server::{Config, Node};
 use std::path::PathBuf;
 

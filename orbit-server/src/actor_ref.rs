@@ -47,7 +47,8 @@ impl<A: Actor> LocalRef<A> {
             }
         }
         .await;
-        kind.metrics().record(result.as_ref().map(|_| ()).map_err(Error::kind), started.elapsed().as_secs_f64());
+        kind.metrics()
+            .record(result.as_ref().map(|_| ()).map_err(Error::kind), started.elapsed().as_secs_f64());
         result
     }
 }

@@ -149,10 +149,8 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        let config: Config = figment
-            .merge(Env::prefixed("ORBIT__").split("__"))
-            .extract()
-            .map_err(Box::new)?;
+        let config: Config =
+            figment.merge(Env::prefixed("ORBIT__").split("__")).extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)
     }
@@ -189,6 +187,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment's test jail returns its own large error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

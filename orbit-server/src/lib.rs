@@ -43,3 +43,8 @@ pub use actor::{Actor, Context, Handler, MethodTable};
 pub use actor_ref::LocalRef;
 pub use config::Config;
 pub use node::{Node, NodeBuilder, NodeError, NodeHandle};
+
+/// The README's Rust snippets compile as doctests, so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

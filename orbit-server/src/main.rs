@@ -3,9 +3,9 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use std::io::IsTerminal;
 use orbit_server::Node;
 use orbit_server::cli::Cli;
+use std::io::IsTerminal;
 use tokio::signal::unix::{SignalKind, signal};
 
 #[tokio::main]

@@ -2,8 +2,7 @@
 //! separate counts). Hot paths hold pre-resolved handles, never look up labels.
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 #[derive(Clone)]
@@ -43,8 +42,8 @@ pub struct KindMetrics {
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
-    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
-    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -63,9 +62,8 @@ impl Metrics {
             c
         };
         let histogram = |name: &str, help: &str| {
-            let h = must(Histogram::with_opts(
-                HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
-            ));
+            let h =
+                must(Histogram::with_opts(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec())));
             reg(Box::new(h.clone()));
             h
         };
@@ -75,12 +73,10 @@ impl Metrics {
             c
         };
         let activations = counter_vec("orbit_activations_total", "Actor activations", &["kind"]);
-        let deactivations = counter_vec(
-            "orbit_deactivations_total",
-            "Actor deactivations by reason",
-            &["kind", "reason"],
-        );
-        let active = must(IntGaugeVec::new(Opts::new("orbit_active_actors", "Resident activations"), &["kind"]));
+        let deactivations =
+            counter_vec("orbit_deactivations_total", "Actor deactivations by reason", &["kind", "reason"]);
+        let active =
+            must(IntGaugeVec::new(Opts::new("orbit_active_actors", "Resident activations"), &["kind"]));
         reg(Box::new(active.clone()));
         let invocations = counter_vec(
             "orbit_invocations_total",
@@ -105,7 +101,8 @@ impl Metrics {
             fsyncs: counter("orbit_storage_fsyncs_total", "Fsyncs (each may cover many writes)"),
             fsync_seconds: histogram("orbit_storage_fsync_duration_seconds", "Fsync latency"),
         };
-        let storage_disk_bytes = must(IntGauge::new("orbit_storage_disk_bytes", "Bytes the backend holds on disk"));
+        let storage_disk_bytes =
+            must(IntGauge::new("orbit_storage_disk_bytes", "Bytes the backend holds on disk"));
         reg(Box::new(storage_disk_bytes.clone()));
         Metrics {
             registry,

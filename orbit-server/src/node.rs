@@ -258,7 +258,8 @@ impl NodeHandle {
         let Some(activation) = self.shared.directory.get(id) else { return false };
         let node = self.clone();
         // A task of the node's, so the caller going away cannot cut it short.
-        let task = self.shared.tasks.spawn(async move { activation.deactivate(&node, "request", None).await });
+        let task =
+            self.shared.tasks.spawn(async move { activation.deactivate(&node, "request", None).await });
         task.await.unwrap_or(false)
     }
 
@@ -316,7 +317,8 @@ impl NodeHandle {
             }
         }
         .await;
-        kind.metrics().record(result.as_ref().map(|_| ()).map_err(Error::kind), started.elapsed().as_secs_f64());
+        kind.metrics()
+            .record(result.as_ref().map(|_| ()).map_err(Error::kind), started.elapsed().as_secs_f64());
         result
     }
 }

@@ -1,6 +1,8 @@
 //! The node over real sockets: orbit-client over gRPC, grpc.health.v1, and
 //! the HTTP port.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Nap, NapperApi, http_get, lsm_config};
@@ -11,7 +13,12 @@ use orbit_shared::{Error, ErrorKind};
 use std::time::Duration;
 
 async fn start(config: Config) -> Node {
-    Node::builder(config).with_builtin_kinds().register::<common::Napper>().start().await.expect("node starts")
+    Node::builder(config)
+        .with_builtin_kinds()
+        .register::<common::Napper>()
+        .start()
+        .await
+        .expect("node starts")
 }
 
 async fn client(node: &Node) -> Client {
@@ -24,7 +31,8 @@ async fn typed_and_dynamic_calls_reach_the_same_actor() {
     let client = client(&node).await;
     let counter = client.actor::<Counter>("shared");
     assert_eq!(counter.call(Increment { by: 2 }).await.unwrap(), 2);
-    let value = client.call_json("counter", "shared", "increment", serde_json::json!({"by": 3})).await.unwrap();
+    let value =
+        client.call_json("counter", "shared", "increment", serde_json::json!({"by": 3})).await.unwrap();
     assert_eq!(value, serde_json::json!(5));
     assert_eq!(client.call_json("counter", "shared", "get", serde_json::json!({})).await.unwrap(), 5);
     node.shutdown().await.unwrap();

@@ -1,6 +1,8 @@
 //! The `orbit-server` binary as a process: crash safety after `kill -9`,
 //! graceful SIGTERM, configuration output.
 
+#![allow(clippy::unwrap_used)]
+
 use orbit_client::Client;
 use orbit_shared::actors::counter::{Counter, Get, Increment};
 use std::net::SocketAddr;

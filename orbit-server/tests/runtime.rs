@@ -1,10 +1,13 @@
 //! The actor runtime in process: turns, activation, deactivation, mailboxes,
 //! typed errors, restarts.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Nap, Napper, Relay, lsm_config};
 use orbit_server::actors::counter::CounterActor;
+use orbit_server::config::Durability;
 use orbit_server::{Config, Node};
 use orbit_shared::actors::counter::{Get, Increment, Reset};
 use orbit_shared::{ActorGateway, ActorId, Error, ErrorKind, Invocation};
@@ -225,5 +228,52 @@ async fn kinds_list_their_methods() {
     let counter = node.kinds().into_iter().find(|k| k.kind == "counter").unwrap();
     let names: Vec<_> = counter.methods.iter().map(|m| (m.name, m.read_only)).collect();
     assert_eq!(names, vec![("get", true), ("increment", false), ("reset", false)]);
+    node.shutdown().await.unwrap();
+}
+
+fn fsyncs(node: &Node) -> f64 {
+    let text = node.metrics().render();
+    text.lines()
+        .find_map(|l| l.strip_prefix("orbit_storage_fsyncs_total ")?.parse().ok())
+        .expect("fsync counter")
+}
+
+async fn durability_node(dir: &std::path::Path, durability: Durability) -> Node {
+    let mut config = lsm_config(dir);
+    config.storage.durability = durability;
+    config.storage.sync_interval = Duration::from_millis(20);
+    node(config).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durability_modes_decide_when_writes_are_fsynced() {
+    let dir = tempfile::tempdir().unwrap();
+    // always: every acknowledged write was covered by an fsync.
+    let node = durability_node(&dir.path().join("always"), Durability::Always).await;
+    let before = fsyncs(&node);
+    node.actor::<CounterActor>("a").call(Increment { by: 1 }).await.unwrap();
+    assert!(fsyncs(&node) > before, "always acknowledged without an fsync");
+    node.shutdown().await.unwrap();
+
+    // none: writes are acknowledged and no fsync runs for them.
+    let node = durability_node(&dir.path().join("none"), Durability::None).await;
+    let before = fsyncs(&node);
+    for _ in 0..10 {
+        node.actor::<CounterActor>("n").call(Increment { by: 1 }).await.unwrap();
+    }
+    assert_eq!(fsyncs(&node), before, "durability none fsynced");
+    node.shutdown().await.unwrap();
+
+    // periodic: acknowledged at once, fsynced by the timer soon after.
+    let node = durability_node(&dir.path().join("periodic"), Durability::Periodic).await;
+    let before = fsyncs(&node);
+    node.actor::<CounterActor>("p").call(Increment { by: 1 }).await.unwrap();
+    let waited = tokio::time::timeout(Duration::from_secs(10), async {
+        while fsyncs(&node) == before {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the periodic fsync never ran");
     node.shutdown().await.unwrap();
 }

@@ -67,9 +67,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::UnknownKind { .. } | Error::UnknownMethod { .. } => ErrorKind::NotFound,
-            Error::InvalidArguments { .. } | Error::InvalidActorId { .. } => {
-                ErrorKind::InvalidArgument
-            }
+            Error::InvalidArguments { .. } | Error::InvalidActorId { .. } => ErrorKind::InvalidArgument,
             Error::MailboxFull { .. }
             | Error::ShuttingDown
             | Error::Storage { .. }

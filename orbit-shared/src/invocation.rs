@@ -19,9 +19,8 @@ impl Invocation {
 
     /// An invocation of a typed message.
     pub fn of<M: crate::Message>(msg: &M) -> Result<Self, crate::Error> {
-        let args = serde_json::to_vec(msg).map_err(|e| crate::Error::Internal {
-            reason: format!("cannot encode {}: {e}", M::METHOD),
-        })?;
+        let args = serde_json::to_vec(msg)
+            .map_err(|e| crate::Error::Internal { reason: format!("cannot encode {}: {e}", M::METHOD) })?;
         Ok(Invocation::new(M::METHOD, args))
     }
 

@@ -115,7 +115,12 @@ impl<A: Actor> Activation<A> {
 
     /// Runs typed message `msg` in a turn taken with [`Activation::enter`]:
     /// no serialization on the way in or out.
-    pub async fn run<M: Message>(&self, mut turn: Turn<'_, A>, node: &NodeHandle, msg: M) -> Result<M::Reply, Error>
+    pub async fn run<M: Message>(
+        &self,
+        mut turn: Turn<'_, A>,
+        node: &NodeHandle,
+        msg: M,
+    ) -> Result<M::Reply, Error>
     where
         A: Handler<M>,
     {
@@ -196,9 +201,8 @@ impl<A: Actor> Activation<A> {
     }
 
     fn persist(&self, loaded: &mut Loaded<A>) -> Result<(), Error> {
-        let state = serde_json::to_vec(&*loaded.actor).map_err(|e| Error::Internal {
-            reason: format!("state of {} does not encode: {e}", self.id),
-        })?;
+        let state = serde_json::to_vec(&*loaded.actor)
+            .map_err(|e| Error::Internal { reason: format!("state of {} does not encode: {e}", self.id) })?;
         let hash = hash_state(&state);
         if hash == loaded.stored_hash {
             return Ok(());

@@ -1,8 +1,8 @@
 //! The activation table: which actors are resident on this node, plus idle
 //! and bulk deactivation.
 
-use super::activation::{Activation, TurnError};
 use super::Actor;
+use super::activation::{Activation, TurnError};
 use crate::node::NodeHandle;
 use dashmap::DashMap;
 use futures::future::BoxFuture;

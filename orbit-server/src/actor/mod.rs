@@ -20,8 +20,8 @@ mod registry;
 
 pub(crate) use activation::{Activation, TurnError};
 pub(crate) use directory::{AnyActivation, Directory, deactivate_all, reap_idle};
-pub(crate) use registry::{EntryFactory, KindEntry, Registry, entry_of};
 pub use registry::KindInfo;
+pub(crate) use registry::{EntryFactory, KindEntry, Registry, entry_of};
 
 use crate::node::NodeHandle;
 use futures::future::BoxFuture;

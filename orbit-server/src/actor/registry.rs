@@ -56,7 +56,10 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// Registers every factory; a kind registered twice is an error.
-    pub fn build(factories: &[(&'static str, EntryFactory)], metrics: &Metrics) -> Result<Self, &'static str> {
+    pub fn build(
+        factories: &[(&'static str, EntryFactory)],
+        metrics: &Metrics,
+    ) -> Result<Self, &'static str> {
         let mut kinds = HashMap::new();
         for &(kind, factory) in factories {
             if kinds.insert(kind, factory(metrics)).is_some() {

@@ -20,10 +20,9 @@ impl Actor for CounterActor {
 
 impl Handler<Increment> for CounterActor {
     async fn handle(&mut self, msg: Increment, _ctx: &Context<'_>) -> Result<i64, Error> {
-        self.value = self
-            .value
-            .checked_add(msg.by)
-            .ok_or_else(|| Error::invalid(format!("increment by {} would overflow {}", msg.by, self.value)))?;
+        self.value = self.value.checked_add(msg.by).ok_or_else(|| {
+            Error::invalid(format!("increment by {} would overflow {}", msg.by, self.value))
+        })?;
         Ok(self.value)
     }
 }

@@ -198,11 +198,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writers_share_fsyncs() {
         let backend = Arc::new(SlowSync::default());
-        let committer = Arc::new(Committer::new(
-            backend.clone(),
-            Durability::Always,
-            StorageMetrics::unregistered(),
-        ));
+        let committer =
+            Arc::new(Committer::new(backend.clone(), Durability::Always, StorageMetrics::unregistered()));
         let writers: Vec<_> = (0..64)
             .map(|i| {
                 let c = committer.clone();
@@ -216,7 +213,7 @@ mod tests {
             w.await.expect("writer task").expect("durable write");
         }
         let syncs = backend.syncs.load(Ordering::Relaxed);
-        assert!(syncs >= 1 && syncs < 64, "64 writers used {syncs} fsyncs");
+        assert!((1..64).contains(&syncs), "64 writers used {syncs} fsyncs");
         assert_eq!(committer.durable.load(Ordering::Relaxed), 64);
     }
 

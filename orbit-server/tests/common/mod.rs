@@ -1,5 +1,5 @@
 //! Test actors and helpers shared by the integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use orbit_server::actors::counter::CounterActor;
 use orbit_server::config::StorageKind;
