@@ -203,6 +203,22 @@ mod tests {
     }
 
     #[test]
+    fn kubernetes_configmap_holds_a_valid_config() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../k8s/configmap.yaml");
+        let yaml = std::fs::read_to_string(&path).expect("configmap exists");
+        // The TOML is the block scalar under `orbit.toml: |`, indented 4 spaces.
+        let toml_text: String = yaml
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("orbit.toml: |"))
+            .skip(1)
+            .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+            .collect();
+        let config: Config = toml::from_str(&toml_text).expect("configmap TOML parses");
+        config.validate().expect("configmap config is valid");
+        assert_eq!(config.node.data_dir, PathBuf::from("/var/lib/orbit"));
+    }
+
+    #[test]
     fn environment_overrides_file_and_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("orbit.toml", "[actors]\nidle_timeout = \"1m\"\nmailbox_capacity = 7\n")?;
