@@ -23,6 +23,7 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, node: NodeHandle, a
 async fn metrics(State(node): State<NodeHandle>) -> impl IntoResponse {
     let disk = node.store().backend().disk_bytes();
     node.metrics().storage_disk_bytes.set(i64::try_from(disk).unwrap_or(i64::MAX));
+    node.metrics().active_actors.set(i64::try_from(node.active_actors()).unwrap_or(i64::MAX));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], node.metrics().render())
 }
 

@@ -2,7 +2,7 @@
 //! separate counts). Hot paths hold pre-resolved handles, never look up labels.
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
 
 #[derive(Clone)]
@@ -10,12 +10,13 @@ pub struct Metrics {
     pub registry: Registry,
     activations: IntCounterVec,
     deactivations: IntCounterVec,
-    active: IntGaugeVec,
     invocations: IntCounterVec,
     invocation_seconds: HistogramVec,
     mailbox_rejections: IntCounterVec,
     pub storage: StorageMetrics,
     pub storage_disk_bytes: IntGauge,
+    /// Set from the directory when metrics are rendered.
+    pub active_actors: IntGauge,
 }
 
 /// Storage-side handles, shared with the commit path.
@@ -32,7 +33,6 @@ pub struct StorageMetrics {
 #[derive(Clone)]
 pub struct KindMetrics {
     pub activations: IntCounter,
-    pub active: IntGauge,
     pub invocations_ok: IntCounter,
     pub invocation_seconds: Histogram,
     pub mailbox_rejections: IntCounter,
@@ -75,9 +75,8 @@ impl Metrics {
         let activations = counter_vec("orbit_activations_total", "Actor activations", &["kind"]);
         let deactivations =
             counter_vec("orbit_deactivations_total", "Actor deactivations by reason", &["kind", "reason"]);
-        let active =
-            must(IntGaugeVec::new(Opts::new("orbit_active_actors", "Resident activations"), &["kind"]));
-        reg(Box::new(active.clone()));
+        let active_actors = must(IntGauge::new("orbit_active_actors", "Resident activations"));
+        reg(Box::new(active_actors.clone()));
         let invocations = counter_vec(
             "orbit_invocations_total",
             "Actor invocations by kind and outcome",
@@ -108,19 +107,18 @@ impl Metrics {
             registry,
             activations,
             deactivations,
-            active,
             invocations,
             invocation_seconds,
             mailbox_rejections,
             storage,
             storage_disk_bytes,
+            active_actors,
         }
     }
 
     pub fn kind(&self, kind: &'static str) -> KindMetrics {
         KindMetrics {
             activations: self.activations.with_label_values(&[kind]),
-            active: self.active.with_label_values(&[kind]),
             invocations_ok: self.invocations.with_label_values(&[kind, "ok"]),
             invocation_seconds: self.invocation_seconds.with_label_values(&[kind]),
             mailbox_rejections: self.mailbox_rejections.with_label_values(&[kind]),
@@ -156,7 +154,6 @@ impl KindMetrics {
     }
 
     pub fn deactivated(&self, reason: &'static str) {
-        self.active.dec();
         self.deactivations.with_label_values(&[self.kind, reason]).inc();
     }
 }

@@ -7,8 +7,8 @@
 //! Shutdown ([`Node::shutdown`]): (1) report not ready and stop accepting
 //! connections; (2) let in-flight requests drain, up to
 //! `node.drain_timeout`; (3) refuse new calls and deactivate every actor,
-//! persisting its state; (4) stop upkeep and fsync storage, which closes
-//! when the node is dropped.
+//! persisting its state; (4) stop upkeep, fsync and close storage (even if
+//! handles to the node remain; their calls then fail).
 
 use crate::actor::{self, Actor, Directory, KindEntry, KindInfo, Registry};
 use crate::actor_ref::LocalRef;
@@ -191,7 +191,7 @@ impl Node {
         actor::deactivate_all(&self.handle).await;
         shared.tasks.close();
         shared.tasks.wait().await;
-        shared.store.sync_now().await?;
+        shared.store.close().await?;
         tracing::info!("node stopped");
         Ok(())
     }

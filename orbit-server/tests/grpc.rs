@@ -173,6 +173,7 @@ async fn http_serves_health_and_prometheus_metrics() {
         "orbit_storage_write_duration_seconds_count",
         "orbit_storage_fsyncs_total",
         "orbit_storage_disk_bytes",
+        "orbit_active_actors 1",
     ] {
         assert!(metrics.contains(expected), "missing {expected} in\n{metrics}");
     }

@@ -277,3 +277,65 @@ async fn durability_modes_decide_when_writes_are_fsynced() {
     assert!(waited.is_ok(), "the periodic fsync never ran");
     node.shutdown().await.unwrap();
 }
+
+/// Counts its own lifecycle hooks in its persistent state.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Lifecycle {
+    activations: u32,
+    deactivations: u32,
+}
+
+struct LifecycleApi;
+impl orbit_shared::ActorInterface for LifecycleApi {
+    const KIND: &'static str = "lifecycle";
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stats {}
+impl orbit_shared::Message for Stats {
+    const METHOD: &'static str = "stats";
+    const READ_ONLY: bool = true;
+    type Reply = (u32, u32);
+}
+
+impl orbit_server::Actor for Lifecycle {
+    type Interface = LifecycleApi;
+    fn methods(table: &mut orbit_server::MethodTable<Self>) {
+        table.add::<Stats>();
+    }
+    async fn on_activate(&mut self, _ctx: &orbit_server::Context<'_>) -> Result<(), Error> {
+        self.activations += 1;
+        Ok(())
+    }
+    async fn on_deactivate(&mut self, _ctx: &orbit_server::Context<'_>) -> Result<(), Error> {
+        self.deactivations += 1;
+        Ok(())
+    }
+}
+
+impl orbit_server::Handler<Stats> for Lifecycle {
+    async fn handle(&mut self, _msg: Stats, _ctx: &orbit_server::Context<'_>) -> Result<(u32, u32), Error> {
+        Ok((self.activations, self.deactivations))
+    }
+}
+
+#[tokio::test]
+async fn lifecycle_hooks_run_and_on_deactivate_changes_are_persisted() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::builder(lsm_config(dir.path())).register::<Lifecycle>().build().await.unwrap();
+    let actor = node.actor::<Lifecycle>("one");
+    // on_activate ran before the first message (its change is not stored yet:
+    // `stats` is read-only).
+    assert_eq!(actor.call(Stats {}).await.unwrap(), (1, 0));
+    assert!(node.deactivate(actor.id()).await);
+    // The stored state includes on_activate's and on_deactivate's changes.
+    assert_eq!(actor.call(Stats {}).await.unwrap(), (2, 1));
+    node.shutdown().await.unwrap();
+    let node = Node::builder(lsm_config(dir.path())).register::<Lifecycle>().build().await.unwrap();
+    assert_eq!(
+        node.actor::<Lifecycle>("one").call(Stats {}).await.unwrap(),
+        (3, 2),
+        "shutdown deactivated it"
+    );
+    node.shutdown().await.unwrap();
+}

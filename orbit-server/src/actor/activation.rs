@@ -184,7 +184,6 @@ impl<A: Actor> Activation<A> {
         };
         actor.on_activate(&Context::new(&self.id, node)).await?;
         self.kind.metrics.activations.inc();
-        self.kind.metrics.active.inc();
         Ok(Loaded { actor: Box::new(actor), version, stored_hash, last_seq })
     }
 

@@ -183,6 +183,9 @@ mod tests {
             self.syncs.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
+        fn close(&self) -> Result<(), StorageError> {
+            Ok(())
+        }
         fn does_io(&self) -> bool {
             true
         }

@@ -55,6 +55,10 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
+    fn close(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     fn does_io(&self) -> bool {
         false
     }

@@ -35,6 +35,8 @@ pub enum StorageError {
     Corrupt { key: String, reason: String },
     #[error("storage refuses writes after an earlier failure: {reason}")]
     Failed { reason: String },
+    #[error("storage is closed")]
+    Closed,
     #[error("data directory holds {found} partitions but the config asks for {configured}")]
     PartitionCountMismatch { found: u16, configured: u16 },
 }
@@ -70,6 +72,9 @@ pub trait Backend: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<(Bytes, Bytes)>, StorageError>;
     fn sync(&self) -> Result<(), StorageError>;
+    /// Syncs and releases the files (and their lock); later calls fail with
+    /// [`StorageError::Closed`].
+    fn close(&self) -> Result<(), StorageError>;
     /// Whether calls touch the disk (and so must leave the async threads).
     fn does_io(&self) -> bool;
     fn disk_bytes(&self) -> u64;
@@ -139,6 +144,12 @@ impl Store {
     /// Makes everything written so far durable, whatever the mode.
     pub async fn sync_now(&self) -> Result<(), StorageError> {
         self.committer.sync_now().await
+    }
+
+    /// Fsyncs and closes the backend, even while handles to the node remain.
+    pub async fn close(&self) -> Result<(), StorageError> {
+        self.sync_now().await?;
+        self.blocking(|b| b.close()).await
     }
 
     /// The `periodic` durability loop: fsyncs every `interval` until cancelled.
