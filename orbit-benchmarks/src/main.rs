@@ -3,10 +3,15 @@
 //! ```text
 //! orbit-bench grpc --addr 127.0.0.1:50051 --concurrency 64 --seconds 10
 //! orbit-bench idle-memory --server-bin target/release/orbit-server
+//! orbit-bench storage --all-backends
+//! orbit-bench recovery --actors 1000000
 //! ```
 
 mod grpc;
 mod idle_memory;
+mod recovery;
+mod spawn;
+mod storage;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +28,10 @@ enum Command {
     Grpc(grpc::Args),
     /// Resident memory of an idle orbit-server process.
     IdleMemory(idle_memory::Args),
+    /// Every storage backend side by side: fill, read and YCSB workloads.
+    Storage(storage::Args),
+    /// Restart time after kill -9 with many actors stored.
+    Recovery(recovery::Args),
 }
 
 #[tokio::main]
@@ -30,5 +39,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Grpc(args) => grpc::run(args).await,
         Command::IdleMemory(args) => idle_memory::run(args).await,
+        Command::Storage(args) => storage::run(args).await,
+        Command::Recovery(args) => recovery::run(args).await,
     }
 }

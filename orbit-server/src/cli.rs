@@ -1,14 +1,65 @@
-//! Command-line flags of `orbit-server`; each overrides the config file and
-//! the environment.
+//! `orbit-server`'s command line: `serve` (the default) and the offline and
+//! admin subcommands. Flags override the config file and the environment.
 
-use crate::config::{Config, ConfigError, Durability, StorageKind};
-use clap::Parser;
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use orbit_server::backup;
+use orbit_server::config::{Config, Durability, StorageKind};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(name = "orbit-server", version, about = "Orbit node: persistent virtual actors over gRPC")]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the node (the default).
+    Serve(ServeArgs),
+    /// Take a consistent online backup of a running node (through its admin API).
+    Backup {
+        /// Directory on the node's machine; must be empty or absent.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// The node's HTTP address.
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        admin: String,
+        /// Bearer token, when the node sets `http.admin_token`.
+        #[arg(long, env = "ORBIT_ADMIN_TOKEN")]
+        token: Option<String>,
+        /// Backend of the backup (the node's own by default).
+        #[arg(long, value_enum)]
+        storage: Option<StorageKind>,
+    },
+    /// Build a fresh data directory from a backup, verifying its checksum.
+    Restore {
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Backend of the new data directory (the backup's by default).
+        #[arg(long, value_enum)]
+        storage: Option<StorageKind>,
+    },
+    /// Copy a stopped node's data directory to another backend, verified by checksum.
+    Migrate {
+        /// `BACKEND:PATH`, e.g. `lsm:./orbit-data`.
+        #[arg(long, value_parser = parse_backend_path)]
+        from: (StorageKind, PathBuf),
+        /// `BACKEND:PATH` of a new data directory.
+        #[arg(long, value_parser = parse_backend_path)]
+        to: (StorageKind, PathBuf),
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
     /// TOML configuration file (see config/orbit-server.example.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -27,9 +78,18 @@ pub struct Cli {
     pub print_config: bool,
 }
 
-impl Cli {
+fn parse_backend_path(text: &str) -> Result<(StorageKind, PathBuf), String> {
+    let (kind, path) = text.split_once(':').ok_or("expected BACKEND:PATH, e.g. lsm:./orbit-data")?;
+    let kind = StorageKind::from_name(kind).ok_or_else(|| format!("unknown backend '{kind}'"))?;
+    if kind == StorageKind::Memory {
+        return Err("the memory backend has no data directory".into());
+    }
+    Ok((kind, PathBuf::from(path)))
+}
+
+impl ServeArgs {
     /// The effective configuration: file and environment, then these flags.
-    pub fn config(&self) -> Result<Config, ConfigError> {
+    pub fn config(&self) -> anyhow::Result<Config> {
         let mut config = Config::load(self.config.as_deref())?;
         if let Some(dir) = &self.data_dir {
             config.node.data_dir = dir.clone();
@@ -49,4 +109,51 @@ impl Cli {
         config.validate()?;
         Ok(config)
     }
+}
+
+/// Runs the offline subcommands; prints what was done as JSON.
+pub async fn run_tool(command: Command) -> anyhow::Result<()> {
+    let report = match command {
+        Command::Serve(_) => bail!("serve is not a tool"),
+        Command::Backup { to, admin, token, storage } => request_backup(&admin, token, to, storage).await?,
+        Command::Restore { from, data_dir, storage } => {
+            let manifest =
+                tokio::task::spawn_blocking(move || backup::restore(&from, &data_dir, storage)).await??;
+            serde_json::to_value(manifest)?
+        }
+        Command::Migrate { from, to } => {
+            let copied =
+                tokio::task::spawn_blocking(move || backup::migrate((from.0, &from.1), (to.0, &to.1)))
+                    .await??;
+            serde_json::to_value(copied)?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+async fn request_backup(
+    admin: &str,
+    token: Option<String>,
+    to: PathBuf,
+    storage: Option<StorageKind>,
+) -> anyhow::Result<serde_json::Value> {
+    use http_body_util::{BodyExt, Full};
+    let body = serde_json::json!({ "to": to, "backend": storage.map(StorageKind::name) });
+    let uri = format!("http://{}/admin/backup", admin.trim_start_matches("http://"));
+    let mut request = hyper::Request::post(&uri).header(hyper::header::CONTENT_TYPE, "application/json");
+    if let Some(token) = token {
+        request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request.body(Full::new(bytes::Bytes::from(serde_json::to_vec(&body)?)))?;
+    let client =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let response = client.request(request).await.with_context(|| format!("cannot reach {uri}"))?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    let reply: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|_| serde_json::json!({}));
+    if !status.is_success() {
+        bail!("backup failed ({status}): {}", reply["error"].as_str().unwrap_or("no reason given"));
+    }
+    Ok(reply)
 }

@@ -16,6 +16,7 @@ pub struct Config {
     pub actors: ActorsConfig,
     pub grpc: GrpcConfig,
     pub http: HttpConfig,
+    pub backup: BackupConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +46,27 @@ pub struct StorageConfig {
 pub enum StorageKind {
     Memory,
     Lsm,
+    CowBtree,
+    /// Only in builds with the `rocksdb` cargo feature.
+    Rocksdb,
+}
+
+impl StorageKind {
+    /// The name used in flags, config files and data directories.
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageKind::Memory => "memory",
+            StorageKind::Lsm => "lsm",
+            StorageKind::CowBtree => "cow-btree",
+            StorageKind::Rocksdb => "rocksdb",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<StorageKind> {
+        [StorageKind::Memory, StorageKind::Lsm, StorageKind::CowBtree, StorageKind::Rocksdb]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
 }
 
 /// When an acknowledged write is on disk (like Redis `appendfsync`).
@@ -85,6 +107,27 @@ pub struct GrpcConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     pub addr: SocketAddr,
+    /// Bearer token for the admin API (`/admin/...`). Without one, only
+    /// loopback clients may use it.
+    pub admin_token: Option<String>,
+}
+
+/// Scheduled online backups: every `interval` into a new `backup-<unix ms>`
+/// directory under `dir`, keeping the newest `keep`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Where scheduled backups go; no scheduled backups when absent.
+    pub dir: Option<PathBuf>,
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    pub keep: usize,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig { dir: None, interval: Duration::from_secs(24 * 3600), keep: 7 }
+    }
 }
 
 impl Default for NodeConfig {
@@ -126,7 +169,7 @@ impl Default for GrpcConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { addr: ([0, 0, 0, 0], 8080).into() }
+        HttpConfig { addr: ([0, 0, 0, 0], 8080).into(), admin_token: None }
     }
 }
 
@@ -178,6 +221,9 @@ impl Config {
         }
         if self.storage.sync_interval.is_zero() {
             return invalid("storage.sync_interval must be positive");
+        }
+        if self.backup.interval.is_zero() || self.backup.keep == 0 {
+            return invalid("backup.interval must be positive and backup.keep at least 1");
         }
         if self.grpc.stream_window == 0 {
             return invalid("grpc.stream_window must be at least 1");

@@ -9,8 +9,9 @@
 //! | [`actors`] | built-in kinds (`counter`) |
 //! | [`partition`] | slot ranges and each partition's commit path |
 //! | [`storage`] | the backend trait, `memory`, `lsm` (fjall), group commit |
+//! | [`backup`] | online backups, restores, offline migrations between backends |
 //! | [`config`] | [`Config`]: defaults < TOML < `ORBIT__*` env < flags |
-//! | `rpc`, `http` | the gRPC and HTTP listeners |
+//! | `rpc`, `http` | the gRPC listener; the HTTP listener with metrics, health, admin API |
 //! | [`metrics`] | the node's Prometheus registry |
 //!
 //! ```
@@ -30,7 +31,7 @@
 pub mod actor;
 pub mod actor_ref;
 pub mod actors;
-pub mod cli;
+pub mod backup;
 pub mod config;
 mod http;
 pub mod metrics;

@@ -1,10 +1,12 @@
 //! `orbit-server`: runs one Orbit node until SIGTERM or SIGINT, then shuts it
-//! down in order (see `orbit_server::node`).
+//! down in order (see `orbit_server::node`); or runs a tool subcommand.
+
+mod cli;
 
 use anyhow::Context as _;
 use clap::Parser;
+use cli::{Cli, Command};
 use orbit_server::Node;
-use orbit_server::cli::Cli;
 use std::io::IsTerminal;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -19,8 +21,13 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
-    let config = cli.config()?;
-    if cli.print_config {
+    let serve = match cli.command {
+        None => cli.serve,
+        Some(Command::Serve(serve)) => serve,
+        Some(tool) => return cli::run_tool(tool).await,
+    };
+    let config = serve.config()?;
+    if serve.print_config {
         print!("{}", toml::to_string_pretty(&config)?);
         return Ok(());
     }

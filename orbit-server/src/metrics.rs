@@ -2,7 +2,7 @@
 //! separate counts). Hot paths hold pre-resolved handles, never look up labels.
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 #[derive(Clone)]
@@ -14,7 +14,11 @@ pub struct Metrics {
     invocation_seconds: HistogramVec,
     mailbox_rejections: IntCounterVec,
     pub storage: StorageMetrics,
-    pub storage_disk_bytes: IntGauge,
+    /// Set from the backend's stats when metrics are rendered.
+    pub storage_keys: IntGaugeVec,
+    pub storage_disk_bytes: IntGaugeVec,
+    pub storage_compactions: IntGaugeVec,
+    backups: IntCounterVec,
     /// Set from the directory when metrics are rendered.
     pub active_actors: IntGauge,
 }
@@ -100,9 +104,17 @@ impl Metrics {
             fsyncs: counter("orbit_storage_fsyncs_total", "Fsyncs (each may cover many writes)"),
             fsync_seconds: histogram("orbit_storage_fsync_duration_seconds", "Fsync latency"),
         };
-        let storage_disk_bytes =
-            must(IntGauge::new("orbit_storage_disk_bytes", "Bytes the backend holds on disk"));
-        reg(Box::new(storage_disk_bytes.clone()));
+        let gauge_vec = |name: &str, help: &str| {
+            let g = must(IntGaugeVec::new(Opts::new(name, help), &["backend"]));
+            reg(Box::new(g.clone()));
+            g
+        };
+        let backups = counter_vec("orbit_backups_total", "Scheduled backups by outcome", &["outcome"]);
+        let storage_keys =
+            gauge_vec("orbit_storage_keys", "Keys in the backend (an estimate for lsm and rocksdb)");
+        let storage_disk_bytes = gauge_vec("orbit_storage_disk_bytes", "Bytes the backend holds on disk");
+        let storage_compactions =
+            gauge_vec("orbit_storage_compactions", "Compactions the backend has completed");
         Metrics {
             registry,
             activations,
@@ -111,7 +123,10 @@ impl Metrics {
             invocation_seconds,
             mailbox_rejections,
             storage,
+            backups,
+            storage_keys,
             storage_disk_bytes,
+            storage_compactions,
             active_actors,
         }
     }
@@ -126,6 +141,20 @@ impl Metrics {
             invocations: self.invocations.clone(),
             kind,
         }
+    }
+
+    /// Records what a backend reports about itself.
+    pub fn set_backend_stats(&self, backend: &str, stats: &crate::storage::BackendStats) {
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.storage_keys.with_label_values(&[backend]).set(clamp(stats.keys));
+        self.storage_disk_bytes.with_label_values(&[backend]).set(clamp(stats.disk_bytes));
+        if let Some(compactions) = stats.compactions {
+            self.storage_compactions.with_label_values(&[backend]).set(clamp(compactions));
+        }
+    }
+
+    pub fn backup_done(&self, ok: bool) {
+        self.backups.with_label_values(&[if ok { "ok" } else { "error" }]).inc();
     }
 
     /// The text exposition of every metric.

@@ -12,9 +12,10 @@
 
 use crate::actor::{self, Actor, Directory, KindEntry, KindInfo, Registry};
 use crate::actor_ref::LocalRef;
-use crate::config::{Config, ConfigError, Durability};
+use crate::config::{Config, ConfigError, Durability, StorageKind};
 use crate::metrics::Metrics;
 use crate::partition::PartitionMap;
+use crate::storage::copy::Fingerprint;
 use crate::storage::layout::system_key;
 use crate::storage::{self, Op, StorageError, Store};
 use crate::{http, rpc};
@@ -63,7 +64,7 @@ impl NodeBuilder {
         self.config.validate()?;
         let metrics = Metrics::new();
         let registry = Registry::build(&self.kinds, &metrics).map_err(NodeError::DuplicateKind)?;
-        let backend = storage::open_backend(&self.config.storage, &self.config.node.data_dir)?;
+        let backend = storage::open_backend(self.config.storage.backend, &self.config.node.data_dir)?;
         let store = Arc::new(Store::new(backend, self.config.storage.durability, metrics.storage.clone()));
         check_partition_count(&store, self.config.node.partitions).await?;
         let shared = Arc::new(NodeShared {
@@ -76,12 +77,16 @@ impl NodeBuilder {
             epoch: tokio::time::Instant::now(),
             closing: AtomicBool::new(false),
             ready: AtomicBool::new(false),
+            switching: AtomicBool::new(false),
             tasks: TaskTracker::new(),
         });
         let handle = NodeHandle { shared };
         let upkeep = CancellationToken::new();
         let tasks = handle.shared.tasks.clone();
         tasks.spawn(actor::reap_idle(handle.clone(), upkeep.clone()));
+        if let Some(dir) = handle.config().backup.dir.clone() {
+            tasks.spawn(crate::backup::run_schedule(handle.clone(), dir, upkeep.clone()));
+        }
         if handle.config().storage.durability == Durability::Periodic {
             let interval = handle.config().storage.sync_interval;
             tasks.spawn(handle.store().run_periodic(interval, upkeep.clone()));
@@ -214,6 +219,8 @@ pub(crate) struct NodeShared {
     epoch: tokio::time::Instant,
     closing: AtomicBool,
     ready: AtomicBool,
+    /// A hot swap is running.
+    switching: AtomicBool,
     /// Work the node owns beyond requests: upkeep loops and deactivations.
     tasks: TaskTracker,
 }
@@ -261,6 +268,42 @@ impl NodeHandle {
         let task =
             self.shared.tasks.spawn(async move { activation.deactivate(&node, "request", None).await });
         task.await.unwrap_or(false)
+    }
+
+    /// Hot swap: copies the node's data into a new `kind` backend in its data
+    /// directory while it keeps serving, catches up, and switches over. The
+    /// old backend's files stay on disk until removed. Restart the node with
+    /// `storage.backend` set to `kind` afterwards.
+    pub async fn switch_backend(&self, kind: StorageKind) -> Result<Fingerprint, StorageError> {
+        let refuse = |reason: String| Err(StorageError::SwitchRefused { reason });
+        let current = self.store().backend().name();
+        if kind == StorageKind::Memory || kind.name() == current {
+            return refuse(format!(
+                "from {current} to {} is not a switch to another durable backend",
+                kind.name()
+            ));
+        }
+        if self.shared.switching.swap(true, Ordering::AcqRel) {
+            return refuse("another switch is running".into());
+        }
+        let data_dir = self.config().node.data_dir.clone();
+        let result = async {
+            let engine_dir = data_dir.join(kind.name());
+            if std::fs::read_dir(&engine_dir).is_ok_and(|mut d| d.next().is_some()) {
+                return refuse(format!("{} already exists; remove it first", engine_dir.display()));
+            }
+            let dir = data_dir.clone();
+            let target = tokio::task::spawn_blocking(move || storage::open_engine(kind, &dir))
+                .await
+                .map_err(|e| StorageError::Io { backend: kind.name(), reason: e.to_string() })??;
+            self.store().swap_to(target, move || storage::set_marker(kind, &data_dir)).await
+        }
+        .await;
+        self.shared.switching.store(false, Ordering::Release);
+        if let Ok(copied) = &result {
+            tracing::info!(from = current, to = kind.name(), keys = copied.keys, "storage backend switched");
+        }
+        result
     }
 
     pub(crate) fn store(&self) -> &Arc<Store> {

@@ -172,7 +172,8 @@ async fn http_serves_health_and_prometheus_metrics() {
         "orbit_mailbox_rejections_total",
         "orbit_storage_write_duration_seconds_count",
         "orbit_storage_fsyncs_total",
-        "orbit_storage_disk_bytes",
+        r#"orbit_storage_keys{backend="memory"} 2"#,
+        r#"orbit_storage_disk_bytes{backend="memory"} 0"#,
         "orbit_active_actors 1",
     ] {
         assert!(metrics.contains(expected), "missing {expected} in\n{metrics}");

@@ -11,7 +11,11 @@
 //!   clears `syncing`, so a waiter that is cancelled cannot wedge the group.
 //! - After any write or fsync error the committer is failed: it refuses every
 //!   later append and wait, rather than acknowledging what may be lost.
+//! - The committer owns the backend, so a hot swap (`swap_to`) replaces it
+//!   between two appends: appends made while the copy runs are teed and
+//!   replayed into the new backend, which is fsynced before it takes over.
 
+use super::copy::{Fingerprint, copy_all};
 use super::{Backend, Op, StorageError};
 use crate::config::Durability;
 use crate::metrics::StorageMetrics;
@@ -25,28 +29,36 @@ use tokio_util::sync::CancellationToken;
 pub type Seq = u64;
 
 pub struct Committer {
-    backend: Arc<dyn Backend>,
     durability: Durability,
+    /// Whether the current backend does I/O; when not, nothing needs an fsync.
+    does_io: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
     durable: AtomicU64,
     progress: watch::Sender<Seq>,
     metrics: StorageMetrics,
 }
 
-#[derive(Default)]
 struct State {
+    backend: Arc<dyn Backend>,
     written: Seq,
     durable: Seq,
     syncing: bool,
     failed: Option<String>,
+    /// Appends made while a hot swap copies, to replay into the new backend.
+    tee: Option<Vec<Op>>,
 }
+
+/// Ops per write when replaying teed appends.
+const REPLAY_BATCH: usize = 1000;
 
 impl Committer {
     pub fn new(backend: Arc<dyn Backend>, durability: Durability, metrics: StorageMetrics) -> Self {
+        let does_io = std::sync::atomic::AtomicBool::new(backend.does_io());
+        let state = State { backend, written: 0, durable: 0, syncing: false, failed: None, tee: None };
         Committer {
-            backend,
             durability,
-            state: Mutex::new(State::default()),
+            does_io,
+            state: Mutex::new(state),
             durable: AtomicU64::new(0),
             progress: watch::channel(0).0,
             metrics,
@@ -62,9 +74,12 @@ impl Committer {
         if let Some(reason) = &state.failed {
             return Err(StorageError::Failed { reason: reason.clone() });
         }
-        if let Err(e) = self.backend.write(ops) {
+        if let Err(e) = state.backend.write(ops) {
             state.failed = Some(e.to_string());
             return Err(e);
+        }
+        if let Some(tee) = &mut state.tee {
+            tee.extend_from_slice(ops);
         }
         state.written += 1;
         Ok(state.written)
@@ -74,9 +89,77 @@ impl Committer {
         self.lock().written
     }
 
+    /// The backend appends currently go to.
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        self.lock().backend.clone()
+    }
+
+    /// Moves everything to `target` while appends go on (blocking; run off
+    /// the async threads). `cut_over` runs at the switch, under the commit
+    /// lock, after `target` holds every append and is fsynced; it records
+    /// the switch durably (the data directory's marker). On any error the
+    /// old backend stays in place.
+    pub fn swap_to(
+        &self,
+        target: Arc<dyn Backend>,
+        cut_over: impl FnOnce() -> Result<(), StorageError>,
+    ) -> Result<Fingerprint, StorageError> {
+        let result = self.copy_and_cut_over(target, cut_over);
+        if result.is_err() {
+            self.lock().tee = None;
+        }
+        result
+    }
+
+    fn copy_and_cut_over(
+        &self,
+        target: Arc<dyn Backend>,
+        cut_over: impl FnOnce() -> Result<(), StorageError>,
+    ) -> Result<Fingerprint, StorageError> {
+        let mut state = Some(self.lock());
+        let source = state.as_ref().map(|s| s.backend.clone()).ok_or(StorageError::Closed)?;
+        if let Some(s) = state.as_mut() {
+            s.tee = Some(Vec::new());
+        }
+        // The snapshot and the tee start under the same lock: every append
+        // is either in the snapshot or in the tee.
+        let mut copied = None;
+        source.with_snapshot(&mut |snapshot| {
+            drop(state.take());
+            copied = Some(copy_all(snapshot, target.as_ref())?);
+            Ok(())
+        })?;
+        drop(state);
+        loop {
+            let teed = std::mem::take(self.lock().tee.get_or_insert_with(Vec::new));
+            for chunk in teed.chunks(REPLAY_BATCH) {
+                target.write(chunk)?;
+            }
+            if teed.len() < REPLAY_BATCH {
+                break;
+            }
+        }
+        let mut state = self.lock();
+        if let Some(reason) = &state.failed {
+            return Err(StorageError::Failed { reason: reason.clone() });
+        }
+        let rest = state.tee.take().unwrap_or_default();
+        for chunk in rest.chunks(REPLAY_BATCH) {
+            target.write(chunk)?;
+        }
+        target.sync()?;
+        cut_over()?;
+        self.does_io.store(target.does_io(), Ordering::Release);
+        state.backend = target;
+        state.durable = state.written;
+        self.durable.store(state.durable, Ordering::Release);
+        self.progress.send_replace(state.durable);
+        copied.ok_or(StorageError::Closed)
+    }
+
     pub async fn wait_durable(self: &Arc<Self>, seq: Seq) -> Result<(), StorageError> {
         match self.durability {
-            Durability::Always if self.backend.does_io() => self.until_durable(seq).await,
+            Durability::Always => self.until_durable(seq).await,
             _ => Ok(()),
         }
     }
@@ -103,6 +186,9 @@ impl Committer {
             if self.durable.load(Ordering::Acquire) >= seq {
                 return Ok(());
             }
+            if !self.does_io.load(Ordering::Acquire) {
+                return Ok(());
+            }
             let mut progress = self.progress.subscribe();
             let lead = {
                 let mut state = self.lock();
@@ -126,9 +212,12 @@ impl Committer {
     }
 
     fn sync_group(&self) {
-        let target = self.lock().written;
+        let (target, backend) = {
+            let state = self.lock();
+            (state.written, state.backend.clone())
+        };
         let started = Instant::now();
-        let result = self.backend.sync();
+        let result = backend.sync();
         self.metrics.fsyncs.inc();
         self.metrics.fsync_seconds.observe(started.elapsed().as_secs_f64());
         let mut state = self.lock();
@@ -178,6 +267,12 @@ mod tests {
         fn scan(&self, p: &[u8], a: Option<&[u8]>, l: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
             self.inner.scan(p, a, l)
         }
+        fn with_snapshot(
+            &self,
+            read: &mut dyn FnMut(&dyn crate::storage::Snapshot) -> Result<(), StorageError>,
+        ) -> Result<(), StorageError> {
+            self.inner.with_snapshot(read)
+        }
         fn sync(&self) -> Result<(), StorageError> {
             std::thread::sleep(Duration::from_millis(20));
             self.syncs.fetch_add(1, Ordering::Relaxed);
@@ -189,8 +284,8 @@ mod tests {
         fn does_io(&self) -> bool {
             true
         }
-        fn disk_bytes(&self) -> u64 {
-            0
+        fn stats(&self) -> crate::storage::BackendStats {
+            self.inner.stats()
         }
     }
 

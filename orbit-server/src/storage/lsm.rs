@@ -1,12 +1,12 @@
 //! `lsm`: the `fjall` LSM-tree, the default backend. Writes go to fjall's
 //! journal (handed to the OS at once, so a killed process loses nothing) and
-//! `sync` fsyncs the journal.
+//! `sync` fsyncs the journal. Reads go through fjall snapshots.
 
-use super::{Backend, Op, StorageError};
+use super::{Backend, BackendStats, Op, Snapshot, StorageError, scan};
 use bytes::Bytes;
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 use std::path::Path;
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::RwLock;
 
 /// The open database; `None` once closed. Only appends (already serialised
 /// by the commit path) and activation loads take the lock.
@@ -19,8 +19,30 @@ struct Open {
     actors: Keyspace,
 }
 
+struct LsmSnapshot<'a> {
+    snapshot: fjall::Snapshot,
+    actors: &'a Keyspace,
+}
+
 fn io(e: impl std::fmt::Display) -> StorageError {
     StorageError::Io { backend: "lsm", reason: e.to_string() }
+}
+
+impl Snapshot for LsmSnapshot<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        Ok(self.snapshot.get(self.actors, key).map_err(io)?.map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        let range = (scan::start(prefix, after), std::ops::Bound::Unbounded);
+        let iter = self.snapshot.range::<&[u8], _>(self.actors, range).map(|g| g.into_inner().map_err(io));
+        scan::collect(iter, prefix, limit)
+    }
 }
 
 impl LsmBackend {
@@ -32,8 +54,15 @@ impl LsmBackend {
     }
 
     fn with<T>(&self, f: impl FnOnce(&Open) -> Result<T, StorageError>) -> Result<T, StorageError> {
-        let guard: RwLockReadGuard<'_, Option<Open>> = self.open.read().unwrap_or_else(|p| p.into_inner());
+        let guard = self.open.read().unwrap_or_else(|p| p.into_inner());
         f(guard.as_ref().ok_or(StorageError::Closed)?)
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&LsmSnapshot<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        self.with(|o| f(&LsmSnapshot { snapshot: o.db.snapshot(), actors: &o.actors }))
     }
 }
 
@@ -43,7 +72,7 @@ impl Backend for LsmBackend {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
-        self.with(|o| Ok(o.actors.get(key).map_err(io)?.map(|v| Bytes::copy_from_slice(&v))))
+        self.read(|s| s.get(key))
     }
 
     fn write(&self, ops: &[Op]) -> Result<(), StorageError> {
@@ -65,23 +94,14 @@ impl Backend for LsmBackend {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        self.with(|o| {
-            let iter = match after {
-                Some(a) if a >= prefix => {
-                    o.actors.range::<&[u8], _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))
-                }
-                _ => o.actors.range::<&[u8], _>(prefix..),
-            };
-            let mut out = Vec::new();
-            for guard in iter {
-                let (k, v) = guard.into_inner().map_err(io)?;
-                if !k.starts_with(prefix) || out.len() == limit {
-                    break;
-                }
-                out.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)));
-            }
-            Ok(out)
-        })
+        self.read(|s| s.scan(prefix, after, limit))
+    }
+
+    fn with_snapshot(
+        &self,
+        read: &mut dyn FnMut(&dyn Snapshot) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        self.read(|s| read(s))
     }
 
     fn sync(&self) -> Result<(), StorageError> {
@@ -100,7 +120,14 @@ impl Backend for LsmBackend {
         true
     }
 
-    fn disk_bytes(&self) -> u64 {
-        self.with(|o| Ok(o.db.disk_space().unwrap_or(0))).unwrap_or(0)
+    fn stats(&self) -> BackendStats {
+        self.with(|o| {
+            Ok(BackendStats {
+                keys: o.actors.approximate_len() as u64,
+                disk_bytes: o.db.disk_space().unwrap_or(0),
+                compactions: Some(o.db.compactions_completed() as u64),
+            })
+        })
+        .unwrap_or_default()
     }
 }

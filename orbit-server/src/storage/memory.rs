@@ -1,14 +1,41 @@
 //! `memory`: an ordered map behind a lock. Nothing survives a restart.
+//! Snapshots share the map; a write after a snapshot copies it once
+//! (`Arc::make_mut`).
 
-use super::{Backend, Op, StorageError};
+use super::{Backend, BackendStats, Op, Snapshot, StorageError, scan};
 use bytes::Bytes;
 use std::collections::BTreeMap;
-use std::ops::Bound;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
+
+type Map = BTreeMap<Bytes, Bytes>;
 
 #[derive(Default)]
 pub struct MemoryBackend {
-    map: RwLock<BTreeMap<Bytes, Bytes>>,
+    map: RwLock<Arc<Map>>,
+}
+
+struct MemorySnapshot(Arc<Map>);
+
+impl Snapshot for MemorySnapshot {
+    fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        Ok(self.0.get(key).cloned())
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        let range = self.0.range::<[u8], _>((scan::start(prefix, after), std::ops::Bound::Unbounded));
+        scan::collect(range.map(Ok), prefix, limit)
+    }
+}
+
+impl MemoryBackend {
+    fn current(&self) -> MemorySnapshot {
+        MemorySnapshot(self.map.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
 }
 
 impl Backend for MemoryBackend {
@@ -17,12 +44,12 @@ impl Backend for MemoryBackend {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
-        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
-        Ok(map.get(key).cloned())
+        Ok(self.map.read().unwrap_or_else(|p| p.into_inner()).get(key).cloned())
     }
 
     fn write(&self, ops: &[Op]) -> Result<(), StorageError> {
-        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.map.write().unwrap_or_else(|p| p.into_inner());
+        let map = Arc::make_mut(&mut guard);
         for op in ops {
             match op {
                 Op::Put(k, v) => map.insert(k.clone(), v.clone()),
@@ -38,17 +65,14 @@ impl Backend for MemoryBackend {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
-        let start = match after {
-            Some(a) if a >= prefix => Bound::Excluded(a),
-            _ => Bound::Included(prefix),
-        };
-        Ok(map
-            .range::<[u8], _>((start, Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .take(limit)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        self.current().scan(prefix, after, limit)
+    }
+
+    fn with_snapshot(
+        &self,
+        read: &mut dyn FnMut(&dyn Snapshot) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        read(&self.current())
     }
 
     fn sync(&self) -> Result<(), StorageError> {
@@ -63,7 +87,8 @@ impl Backend for MemoryBackend {
         false
     }
 
-    fn disk_bytes(&self) -> u64 {
-        0
+    fn stats(&self) -> BackendStats {
+        let keys = self.map.read().unwrap_or_else(|p| p.into_inner()).len() as u64;
+        BackendStats { keys, disk_bytes: 0, compactions: None }
     }
 }

@@ -5,19 +5,30 @@
 //! |---|---|
 //! | `memory.rs` | ordered in-memory map; no durability |
 //! | `lsm.rs` | `fjall` LSM-tree; the default embedded backend |
+//! | `cow_btree.rs` | `redb` copy-on-write B+tree in one file |
+//! | `rocks.rs` | `rocksdb`, behind the cargo feature `rocksdb` |
+//! | `scan.rs` | the prefix/after/limit rules every backend's scan shares |
 //! | `commit.rs` | group commit: ordered appends, shared fsyncs |
 //! | `layout.rs` | key encoding `partition | kind | key` and the actor record |
 
 mod commit;
+pub mod copy;
+mod cow_btree;
 pub mod layout;
 mod lsm;
 mod memory;
+#[cfg(feature = "rocksdb")]
+mod rocks;
+mod scan;
 
 pub use commit::Seq;
+pub use cow_btree::CowBTreeBackend;
 pub use lsm::LsmBackend;
 pub use memory::MemoryBackend;
+#[cfg(feature = "rocksdb")]
+pub use rocks::RocksBackend;
 
-use crate::config::{Durability, StorageConfig, StorageKind};
+use crate::config::{Durability, StorageKind};
 use crate::metrics::StorageMetrics;
 use bytes::Bytes;
 use commit::Committer;
@@ -37,6 +48,14 @@ pub enum StorageError {
     Failed { reason: String },
     #[error("storage is closed")]
     Closed,
+    #[error("cannot switch backends: {reason}")]
+    SwitchRefused { reason: String },
+    #[error("backend {backend} is not available: {reason}")]
+    Unsupported { backend: &'static str, reason: &'static str },
+    #[error(
+        "the data directory holds a {found} backend but {configured} was asked for (use --storage {found}, or `orbit-server migrate`)"
+    )]
+    BackendMismatch { found: String, configured: &'static str },
     #[error("data directory holds {found} partitions but the config asks for {configured}")]
     PartitionCountMismatch { found: u16, configured: u16 },
 }
@@ -71,39 +90,130 @@ pub trait Backend: Send + Sync + 'static {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Bytes, Bytes)>, StorageError>;
+    /// Runs `read` against a consistent view as of now; writes made while it
+    /// runs are not visible to it.
+    fn with_snapshot(
+        &self,
+        read: &mut dyn FnMut(&dyn Snapshot) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError>;
     fn sync(&self) -> Result<(), StorageError>;
     /// Syncs and releases the files (and their lock); later calls fail with
     /// [`StorageError::Closed`].
     fn close(&self) -> Result<(), StorageError>;
     /// Whether calls touch the disk (and so must leave the async threads).
     fn does_io(&self) -> bool;
-    fn disk_bytes(&self) -> u64;
+    fn stats(&self) -> BackendStats;
 }
 
-/// Opens the configured backend under `data_dir`.
-pub fn open_backend(config: &StorageConfig, data_dir: &Path) -> Result<Arc<dyn Backend>, StorageError> {
-    Ok(match config.backend {
+/// A consistent read-only view of a backend.
+pub trait Snapshot {
+    fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError>;
+    /// As [`Backend::scan`].
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Bytes, Bytes)>, StorageError>;
+}
+
+/// What a backend reports about itself (exported in `/metrics`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BackendStats {
+    /// Number of keys; an estimate where the engine only keeps one.
+    pub keys: u64,
+    pub disk_bytes: u64,
+    /// Compactions completed, for engines that compact.
+    pub compactions: Option<u64>,
+}
+
+/// The file in a data directory that names the backend holding its data.
+pub const BACKEND_MARKER: &str = "BACKEND";
+
+/// Opens a backend of `kind` under `data_dir`. A data directory remembers
+/// its backend: opening it with another kind is refused rather than
+/// silently serving an empty store.
+pub fn open_backend(kind: StorageKind, data_dir: &Path) -> Result<Arc<dyn Backend>, StorageError> {
+    if kind != StorageKind::Memory {
+        check_marker(kind, data_dir)?;
+    }
+    open_engine(kind, data_dir)
+}
+
+/// Opens the engine of `kind` under `data_dir` without consulting the
+/// marker (a hot swap opens its target this way, and sets the marker when
+/// it switches).
+pub fn open_engine(kind: StorageKind, data_dir: &Path) -> Result<Arc<dyn Backend>, StorageError> {
+    Ok(match kind {
         StorageKind::Memory => Arc::new(MemoryBackend::default()),
         StorageKind::Lsm => Arc::new(LsmBackend::open(&data_dir.join("lsm"))?),
+        StorageKind::CowBtree => Arc::new(CowBTreeBackend::open(&data_dir.join("cow-btree"))?),
+        #[cfg(feature = "rocksdb")]
+        StorageKind::Rocksdb => Arc::new(RocksBackend::open(&data_dir.join("rocksdb"))?),
+        #[cfg(not(feature = "rocksdb"))]
+        StorageKind::Rocksdb => {
+            return Err(StorageError::Unsupported {
+                backend: "rocksdb",
+                reason: "this build lacks the `rocksdb` cargo feature (cargo build --features rocksdb)",
+            });
+        }
     })
+}
+
+fn check_marker(kind: StorageKind, data_dir: &Path) -> Result<(), StorageError> {
+    let io = |e: std::io::Error| StorageError::Io { backend: kind.name(), reason: e.to_string() };
+    let marker = data_dir.join(BACKEND_MARKER);
+    match std::fs::read_to_string(&marker) {
+        Ok(found) if found.trim() == kind.name() => Ok(()),
+        Ok(found) => {
+            Err(StorageError::BackendMismatch { found: found.trim().to_string(), configured: kind.name() })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir).map_err(io)?;
+            set_marker(kind, data_dir)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Records that `data_dir` now holds a `kind` backend (atomically: write and
+/// rename).
+pub fn set_marker(kind: StorageKind, data_dir: &Path) -> Result<(), StorageError> {
+    let io = |e: std::io::Error| StorageError::Io { backend: kind.name(), reason: e.to_string() };
+    let temp = data_dir.join(format!("{BACKEND_MARKER}.tmp"));
+    std::fs::write(&temp, format!("{}\n", kind.name())).map_err(io)?;
+    std::fs::rename(&temp, data_dir.join(BACKEND_MARKER)).map_err(io)
 }
 
 /// The node's storage: a backend plus the group-commit path every partition
 /// writes through.
 pub struct Store {
-    backend: Arc<dyn Backend>,
     committer: Arc<Committer>,
     metrics: StorageMetrics,
 }
 
 impl Store {
     pub fn new(backend: Arc<dyn Backend>, durability: Durability, metrics: StorageMetrics) -> Self {
-        let committer = Arc::new(Committer::new(backend.clone(), durability, metrics.clone()));
-        Store { backend, committer, metrics }
+        let committer = Arc::new(Committer::new(backend, durability, metrics.clone()));
+        Store { committer, metrics }
     }
 
-    pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.backend
+    /// The current backend (a hot swap may replace it).
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        self.committer.backend()
+    }
+
+    /// Hot swap: copies everything into `target` while writes go on, then
+    /// switches to it (see `Committer::swap_to`).
+    pub async fn swap_to(
+        &self,
+        target: Arc<dyn Backend>,
+        cut_over: impl FnOnce() -> Result<(), StorageError> + Send + 'static,
+    ) -> Result<copy::Fingerprint, StorageError> {
+        let committer = self.committer.clone();
+        tokio::task::spawn_blocking(move || committer.swap_to(target, cut_over))
+            .await
+            .map_err(|e| StorageError::Io { backend: "runtime", reason: e.to_string() })?
     }
 
     pub async fn get(&self, key: Bytes) -> Result<Option<Bytes>, StorageError> {
@@ -146,6 +256,10 @@ impl Store {
         self.committer.sync_now().await
     }
 
+    pub async fn stats(&self) -> Result<BackendStats, StorageError> {
+        self.blocking(|b| Ok(b.stats())).await
+    }
+
     /// Fsyncs and closes the backend, even while handles to the node remain.
     pub async fn close(&self) -> Result<(), StorageError> {
         self.sync_now().await?;
@@ -165,10 +279,10 @@ impl Store {
         &self,
         f: impl FnOnce(&dyn Backend) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
-        if !self.backend.does_io() {
-            return f(self.backend.as_ref());
+        let backend = self.backend();
+        if !backend.does_io() {
+            return f(backend.as_ref());
         }
-        let backend = self.backend.clone();
         tokio::task::spawn_blocking(move || f(backend.as_ref()))
             .await
             .map_err(|e| StorageError::Io { backend: "runtime", reason: e.to_string() })?
