@@ -160,6 +160,7 @@ async fn run_one(store: Arc<Store>, run: Run) -> anyhow::Result<(u64, Histogram<
             let (store, done, logical) = (store.clone(), done.clone(), logical.clone());
             tokio::spawn(async move {
                 let mut latencies = Histogram::<u64>::new(3)?;
+                let backend = store.backend();
                 let mut rng = 0x2545_F491_4F6C_DD1D ^ (w as u64 + 1);
                 let mut n = 0u64;
                 loop {
@@ -174,12 +175,11 @@ async fn run_one(store: Arc<Store>, run: Run) -> anyhow::Result<(u64, Histogram<
                     };
                     let started = Instant::now();
                     let write = next(&mut rng) % 100 < run.workload.write_percent();
-                    let backend = store.backend();
                     if run.workload == Workload::YcsbF || !write {
                         backend.get(&key(i))?;
                     }
                     if write || run.workload == Workload::YcsbF {
-                        let seq = store.append(&[Op::Put(key(i), value(n))])?;
+                        let seq = store.append(&[Op::Put(key(i), value(n))]).await?;
                         store.wait_durable(seq).await?;
                         logical.fetch_add(112, Ordering::Relaxed);
                     }

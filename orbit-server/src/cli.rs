@@ -139,6 +139,8 @@ async fn request_backup(
     storage: Option<StorageKind>,
 ) -> anyhow::Result<serde_json::Value> {
     use http_body_util::{BodyExt, Full};
+    // The node resolves the path on its side: send it absolute, as the user meant it here.
+    let to = std::path::absolute(&to).with_context(|| format!("bad path {}", to.display()))?;
     let body = serde_json::json!({ "to": to, "backend": storage.map(StorageKind::name) });
     let uri = format!("http://{}/admin/backup", admin.trim_start_matches("http://"));
     let mut request = hyper::Request::post(&uri).header(hyper::header::CONTENT_TYPE, "application/json");

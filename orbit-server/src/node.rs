@@ -119,7 +119,7 @@ async fn check_partition_count(store: &Store, configured: u16) -> Result<(), Sto
             Ok(())
         }
         None => {
-            store.append(&[Op::Put(key, Bytes::copy_from_slice(&configured.to_be_bytes()))])?;
+            store.append(&[Op::Put(key, Bytes::copy_from_slice(&configured.to_be_bytes()))]).await?;
             store.sync_now().await
         }
     }
@@ -296,7 +296,15 @@ impl NodeHandle {
             let target = tokio::task::spawn_blocking(move || storage::open_engine(kind, &dir))
                 .await
                 .map_err(|e| StorageError::Io { backend: kind.name(), reason: e.to_string() })??;
-            self.store().swap_to(target, move || storage::set_marker(kind, &data_dir)).await
+            let marker_dir = data_dir.clone();
+            let switched = self.store().swap_to(target, move || storage::set_marker(kind, &marker_dir)).await;
+            if switched.is_err() {
+                // The partial copy is of no use; leave the directory as it was.
+                if let Err(e) = std::fs::remove_dir_all(&engine_dir) {
+                    tracing::warn!(dir = %engine_dir.display(), error = %e, "cannot remove a failed switch's files");
+                }
+            }
+            switched
         }
         .await;
         self.shared.switching.store(false, Ordering::Release);

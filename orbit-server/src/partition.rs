@@ -17,8 +17,8 @@ pub struct Partition {
 
 impl Partition {
     /// Appends an atomic batch of this partition's keys; see [`Store::append`].
-    pub fn append(&self, ops: &[Op]) -> Result<Seq, StorageError> {
-        self.store.append(ops)
+    pub async fn append(&self, ops: &[Op]) -> Result<Seq, StorageError> {
+        self.store.append(ops).await
     }
 }
 

@@ -7,7 +7,8 @@
 //! The short run (3 cycles per backend) is part of the normal suite. The long
 //! run is ignored by default:
 //! `ORBIT_CRASH_CYCLES=100 cargo test -p orbit-server --test crash -- --ignored`
-//! (add `--features rocksdb` to include RocksDB).
+//! (add `--features rocksdb` to include RocksDB; `ORBIT_CRASH_BACKENDS=rocksdb`
+//! picks backends).
 
 #![allow(clippy::unwrap_used)]
 
@@ -140,6 +141,9 @@ async fn long_crash_run_every_durable_backend() {
     if cfg!(feature = "rocksdb") {
         backends.push("rocksdb");
     }
+    // ORBIT_CRASH_BACKENDS=rocksdb,lsm picks a subset.
+    let chosen = std::env::var("ORBIT_CRASH_BACKENDS").ok();
+    backends.retain(|b| chosen.as_deref().is_none_or(|c| c.split(',').any(|x| x == *b)));
     for backend in backends {
         let started = std::time::Instant::now();
         crash_cycles(backend, "always", cycles).await;

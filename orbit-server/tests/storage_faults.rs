@@ -166,6 +166,52 @@ async fn full_disk_refuses_writes_and_keeps_acknowledged_ones_cow_btree() {
     fill_until_full(StorageKind::CowBtree).await;
 }
 
+/// A disk that turns read-only (Linux refuses that while files are open for
+/// writing, so it happens between two runs of the node): the node refuses to
+/// start, saying why, and loses nothing once the disk is writable again.
+async fn disk_turns_read_only(storage: StorageKind) {
+    let mount_point = tempfile::tempdir().unwrap();
+    let Some(tmpfs) = Tmpfs::mount(mount_point.path(), "64m") else {
+        return skip_or_fail("cannot mount a tmpfs (needs root)");
+    };
+    let data_dir = mount_point.path().join("data");
+    let mut config = lsm_config(&data_dir);
+    config.storage.backend = storage;
+    let node = Node::builder(config.clone()).register::<Blob>().build().await.unwrap();
+    for i in 0..20u64 {
+        node.actor::<Blob>(format!("b{i}")).call(Put { data: incompressible(i) }).await.unwrap();
+    }
+    node.shutdown().await.unwrap();
+    let remount = |mode: &str| {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,{mode}"), mount_point.path().to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount {mode}");
+    };
+    remount("ro");
+    let err = Node::builder(config.clone()).register::<Blob>().build().await.err().expect("read-only disk refused");
+    let message = err.to_string();
+    assert!(message.contains("Read-only file system") && message.contains(storage.name()), "{message}");
+    remount("rw");
+    let node = Node::builder(config).register::<Blob>().build().await.unwrap();
+    for i in 0..20u64 {
+        assert_eq!(node.actor::<Blob>(format!("b{i}")).call(Read {}).await.unwrap(), incompressible(i));
+    }
+    node.shutdown().await.unwrap();
+    drop(tmpfs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_disk_stops_startup_and_loses_nothing_lsm() {
+    disk_turns_read_only(StorageKind::Lsm).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_disk_stops_startup_and_loses_nothing_cow_btree() {
+    disk_turns_read_only(StorageKind::CowBtree).await;
+}
+
 #[tokio::test]
 async fn a_corrupt_record_is_an_error_never_garbage() {
     let dir = tempfile::tempdir().unwrap();

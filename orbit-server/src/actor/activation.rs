@@ -125,7 +125,7 @@ impl<A: Actor> Activation<A> {
         A: Handler<M>,
     {
         let reply = turn.loaded.actor.handle(msg, &Context::new(&self.id, node)).await;
-        let seq = self.finish(turn, node, !M::READ_ONLY)?;
+        let seq = self.finish(turn, node, !M::READ_ONLY).await?;
         node.store().wait_durable(seq).await?;
         reply
     }
@@ -141,7 +141,7 @@ impl<A: Actor> Activation<A> {
         let mut turn = self.enter(node).await?;
         let ctx = Context::new(&self.id, node);
         let reply = call(&mut turn.loaded.actor, invocation, &ctx).await;
-        let seq = self.finish(turn, node, !read_only)?;
+        let seq = self.finish(turn, node, !read_only).await?;
         node.store().wait_durable(seq).await.map_err(Error::from)?;
         Ok(reply?)
     }
@@ -189,9 +189,9 @@ impl<A: Actor> Activation<A> {
 
     /// Persists a changed state, puts the actor back and releases the turn.
     /// Returns the write the reply must wait for.
-    fn finish(&self, mut turn: Turn<'_, A>, node: &NodeHandle, wrote: bool) -> Result<Seq, Error> {
+    async fn finish(&self, mut turn: Turn<'_, A>, node: &NodeHandle, wrote: bool) -> Result<Seq, Error> {
         if wrote {
-            self.persist(&mut turn.loaded)?;
+            self.persist(&mut turn.loaded).await?;
         }
         let seq = turn.loaded.last_seq;
         *turn.cell = Cell::Active(turn.loaded);
@@ -199,7 +199,7 @@ impl<A: Actor> Activation<A> {
         Ok(seq)
     }
 
-    fn persist(&self, loaded: &mut Loaded<A>) -> Result<(), Error> {
+    async fn persist(&self, loaded: &mut Loaded<A>) -> Result<(), Error> {
         let state = serde_json::to_vec(&*loaded.actor)
             .map_err(|e| Error::Internal { reason: format!("state of {} does not encode: {e}", self.id) })?;
         let hash = hash_state(&state);
@@ -207,7 +207,7 @@ impl<A: Actor> Activation<A> {
             return Ok(());
         }
         let record = Record { version: loaded.version + 1, state: state.into() };
-        loaded.last_seq = self.partition.append(&[Op::Put(self.key.clone(), record.encode())])?;
+        loaded.last_seq = self.partition.append(&[Op::Put(self.key.clone(), record.encode())]).await?;
         loaded.version = record.version;
         loaded.stored_hash = hash;
         Ok(())
@@ -229,7 +229,7 @@ impl<A: Actor> Activation<A> {
             if let Err(e) = loaded.actor.on_deactivate(&ctx).await {
                 tracing::warn!(actor = %self.id, error = %e, "on_deactivate failed");
             }
-            let persisted = match self.persist(&mut loaded) {
+            let persisted = match self.persist(&mut loaded).await {
                 Ok(()) => node.store().wait_durable(loaded.last_seq).await.map_err(Error::from),
                 Err(e) => Err(e),
             };

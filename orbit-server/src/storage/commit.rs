@@ -1,10 +1,17 @@
-//! Group commit. Writers append in order and get a sequence number; whoever
-//! waits for durability while no fsync is running starts one that covers
-//! every append so far, and everyone waiting on an earlier sequence shares
-//! it. With an fsync costing ~8 ms, concurrent writers then pay one fsync per
-//! group instead of one each.
+//! Group append and group commit. Appends queue their ops and get a
+//! sequence number; whoever finds no write in progress becomes the writer
+//! and writes everything queued as one atomic batch (outside the lock, so
+//! more appends queue meanwhile), and the others wait for it. Likewise
+//! whoever waits for durability while no fsync is running starts one that
+//! covers every write so far, and everyone waiting on an earlier sequence
+//! shares it. Concurrent writers thus share both engine writes (one redb
+//! transaction, one journal append) and fsyncs.
 //!
 //! Invariants:
+//! - Each append's ops stay atomic: a merged write is all or nothing.
+//! - `written` is the highest sequence whose ops are in the backend; the
+//!   queue holds exactly the appends above it. A cancelled waiter's ops are
+//!   still written (its turn reloads state from storage anyway).
 //! - `durable <= written`; a sequence is acknowledged under `always` only once
 //!   `durable >= seq`.
 //! - At most one fsync runs at a time; the blocking task that runs it also
@@ -35,11 +42,18 @@ pub struct Committer {
     state: Mutex<State>,
     durable: AtomicU64,
     progress: watch::Sender<Seq>,
+    /// Wakes appenders when a group write finishes.
+    appended: tokio::sync::Notify,
     metrics: StorageMetrics,
 }
 
 struct State {
     backend: Arc<dyn Backend>,
+    /// Ops of appends not yet written, in order; `queued` is the last one's sequence.
+    queue: Vec<Op>,
+    queued: Seq,
+    /// A writer is writing (outside the lock).
+    writing: bool,
     written: Seq,
     durable: Seq,
     syncing: bool,
@@ -54,13 +68,24 @@ const REPLAY_BATCH: usize = 1000;
 impl Committer {
     pub fn new(backend: Arc<dyn Backend>, durability: Durability, metrics: StorageMetrics) -> Self {
         let does_io = std::sync::atomic::AtomicBool::new(backend.does_io());
-        let state = State { backend, written: 0, durable: 0, syncing: false, failed: None, tee: None };
+        let state = State {
+            backend,
+            queue: Vec::new(),
+            queued: 0,
+            writing: false,
+            written: 0,
+            durable: 0,
+            syncing: false,
+            failed: None,
+            tee: None,
+        };
         Committer {
             durability,
             does_io,
             state: Mutex::new(state),
             durable: AtomicU64::new(0),
             progress: watch::channel(0).0,
+            appended: tokio::sync::Notify::new(),
             metrics,
         }
     }
@@ -69,20 +94,68 @@ impl Committer {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn append(&self, ops: &[Op]) -> Result<Seq, StorageError> {
-        let mut state = self.lock();
-        if let Some(reason) = &state.failed {
-            return Err(StorageError::Failed { reason: reason.clone() });
+    /// Queues `ops` as one atomic batch and returns once it is written
+    /// (visible; durable only after `wait_durable`).
+    pub async fn append(&self, ops: &[Op]) -> Result<Seq, StorageError> {
+        let (seq, lead) = {
+            let mut state = self.lock();
+            if let Some(reason) = &state.failed {
+                return Err(StorageError::Failed { reason: reason.clone() });
+            }
+            state.queue.extend_from_slice(ops);
+            state.queued += 1;
+            (state.queued, !std::mem::replace(&mut state.writing, true))
+        };
+        if lead {
+            // Synchronous: once begun, the group write cannot be cancelled.
+            self.write_queued();
         }
-        if let Err(e) = state.backend.write(ops) {
-            state.failed = Some(e.to_string());
-            return Err(e);
+        loop {
+            let appended = self.appended.notified();
+            tokio::pin!(appended);
+            appended.as_mut().enable();
+            {
+                let state = self.lock();
+                if state.written >= seq {
+                    return Ok(seq);
+                }
+                if let Some(reason) = &state.failed {
+                    return Err(StorageError::Failed { reason: reason.clone() });
+                }
+            }
+            appended.await;
         }
-        if let Some(tee) = &mut state.tee {
-            tee.extend_from_slice(ops);
+    }
+
+    /// Writes queued appends in groups until the queue is empty.
+    fn write_queued(&self) {
+        loop {
+            let (ops, upto, backend) = {
+                let mut state = self.lock();
+                if state.queue.is_empty() || state.failed.is_some() {
+                    state.writing = false;
+                    break;
+                }
+                (std::mem::take(&mut state.queue), state.queued, state.backend.clone())
+            };
+            let result = backend.write(&ops);
+            let mut state = self.lock();
+            match result {
+                Ok(()) => {
+                    if let Some(tee) = &mut state.tee {
+                        tee.extend(ops);
+                    }
+                    state.written = upto;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "storage write failed; refusing further writes");
+                    state.failed = Some(e.to_string());
+                }
+            }
+            drop(state);
+            self.appended.notify_waiters();
         }
-        state.written += 1;
-        Ok(state.written)
+        self.appended.notify_waiters();
     }
 
     pub fn written(&self) -> Seq {
@@ -139,7 +212,16 @@ impl Committer {
                 break;
             }
         }
-        let mut state = self.lock();
+        // Cut over between two group writes: with no write in flight the
+        // queue is empty too (whoever queues while no one writes, writes).
+        let mut state = loop {
+            let state = self.lock();
+            if !state.writing {
+                break state;
+            }
+            drop(state);
+            std::thread::yield_now();
+        };
         if let Some(reason) = &state.failed {
             return Err(StorageError::Failed { reason: reason.clone() });
         }
@@ -302,7 +384,7 @@ mod tests {
             .map(|i| {
                 let c = committer.clone();
                 tokio::spawn(async move {
-                    let seq = c.append(&put(i))?;
+                    let seq = c.append(&put(i)).await?;
                     c.wait_durable(seq).await
                 })
             })
@@ -320,11 +402,11 @@ mod tests {
         let backend = Arc::new(SlowSync::default());
         let committer =
             Arc::new(Committer::new(backend.clone(), Durability::Always, StorageMetrics::unregistered()));
-        committer.append(&put(1)).expect("first write");
+        committer.append(&put(1)).await.expect("first write");
         backend.fail_writes.store(true, Ordering::Relaxed);
-        assert!(committer.append(&put(2)).is_err());
+        assert!(committer.append(&put(2)).await.is_err());
         backend.fail_writes.store(false, Ordering::Relaxed);
-        let err = committer.append(&put(3)).expect_err("committer stays failed");
+        let err = committer.append(&put(3)).await.expect_err("committer stays failed");
         assert!(matches!(err, StorageError::Failed { .. }), "{err}");
         assert!(committer.wait_durable(1).await.is_err());
     }

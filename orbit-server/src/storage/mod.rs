@@ -230,11 +230,12 @@ impl Store {
         self.blocking(move |b| b.scan(&prefix, after.as_deref(), limit)).await
     }
 
-    /// Applies `ops` in commit order and returns their sequence number. The
-    /// write is visible at once and durable after [`Store::wait_durable`].
-    pub fn append(&self, ops: &[Op]) -> Result<Seq, StorageError> {
+    /// Applies `ops` atomically, in commit order (concurrent appends share
+    /// one engine write), and returns their sequence number. The write is
+    /// visible on return and durable after [`Store::wait_durable`].
+    pub async fn append(&self, ops: &[Op]) -> Result<Seq, StorageError> {
         let started = Instant::now();
-        let seq = self.committer.append(ops);
+        let seq = self.committer.append(ops).await;
         self.metrics.writes.inc();
         self.metrics.write_seconds.observe(started.elapsed().as_secs_f64());
         seq

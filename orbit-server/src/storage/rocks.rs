@@ -11,6 +11,8 @@ use std::sync::RwLock;
 
 pub struct RocksBackend {
     db: RwLock<Option<DB>>,
+    /// Kept for its statistics (compaction count).
+    options: Options,
 }
 
 fn io(e: impl std::fmt::Display) -> StorageError {
@@ -50,8 +52,9 @@ impl RocksBackend {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        options.enable_statistics();
         let db = DB::open(&options, path).map_err(io)?;
-        Ok(RocksBackend { db: RwLock::new(Some(db)) })
+        Ok(RocksBackend { db: RwLock::new(Some(db)), options })
     }
 
     fn with<T>(&self, f: impl FnOnce(&DB) -> Result<T, StorageError>) -> Result<T, StorageError> {
@@ -127,7 +130,9 @@ impl Backend for RocksBackend {
             Ok(BackendStats {
                 keys: int("rocksdb.estimate-num-keys"),
                 disk_bytes: int("rocksdb.total-sst-files-size") + int("rocksdb.cur-size-all-mem-tables"),
-                compactions: None,
+                compactions: Some(
+                    self.options.get_histogram_data(rocksdb::statistics::Histogram::CompactionTime).count(),
+                ),
             })
         })
         .unwrap_or_default()
