@@ -190,7 +190,8 @@ async fn disk_turns_read_only(storage: StorageKind) {
         assert!(status.success(), "remount {mode}");
     };
     remount("ro");
-    let err = Node::builder(config.clone()).register::<Blob>().build().await.err().expect("read-only disk refused");
+    let err =
+        Node::builder(config.clone()).register::<Blob>().build().await.err().expect("read-only disk refused");
     let message = err.to_string();
     assert!(message.contains("Read-only file system") && message.contains(storage.name()), "{message}");
     remount("rw");

@@ -52,6 +52,8 @@ struct State {
     /// Ops of appends not yet written, in order; `queued` is the last one's sequence.
     queue: Vec<Op>,
     queued: Seq,
+    /// The last group's buffer, kept for its capacity.
+    spare: Vec<Op>,
     /// A writer is writing (outside the lock).
     writing: bool,
     written: Seq,
@@ -71,6 +73,7 @@ impl Committer {
         let state = State {
             backend,
             queue: Vec::new(),
+            spare: Vec::new(),
             queued: 0,
             writing: false,
             written: 0,
@@ -94,22 +97,85 @@ impl Committer {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues `ops` as one atomic batch and returns once it is written
-    /// (visible; durable only after `wait_durable`).
+    /// Writes `ops` as one atomic batch, sharing the engine write with
+    /// concurrent appends, and returns once it is written (visible; durable
+    /// only after `wait_durable`).
     pub async fn append(&self, ops: &[Op]) -> Result<Seq, StorageError> {
         let (seq, lead) = {
             let mut state = self.lock();
             if let Some(reason) = &state.failed {
                 return Err(StorageError::Failed { reason: reason.clone() });
             }
-            state.queue.extend_from_slice(ops);
             state.queued += 1;
-            (state.queued, !std::mem::replace(&mut state.writing, true))
+            if state.writing {
+                state.queue.extend_from_slice(ops);
+                (state.queued, None)
+            } else {
+                // No write in flight, so the queue is empty: write our own ops.
+                state.writing = true;
+                (state.queued, Some(state.backend.clone()))
+            }
         };
-        if lead {
-            // Synchronous: once begun, the group write cannot be cancelled.
-            self.write_queued();
+        match lead {
+            // Synchronous: once begun, a group write cannot be cancelled.
+            Some(backend) => self.lead(backend, ops, seq),
+            None => self.follow(seq).await,
         }
+    }
+
+    /// Writes the leader's `ops`, then every group that queued meanwhile,
+    /// until the queue is empty.
+    fn lead(&self, backend: Arc<dyn Backend>, ops: &[Op], seq: Seq) -> Result<Seq, StorageError> {
+        let result = backend.write(ops);
+        let mut state = self.lock();
+        let mine = Self::wrote(&mut state, result, ops, seq);
+        let mut woke_followers = false;
+        while !state.queue.is_empty() && state.failed.is_none() {
+            let spare = std::mem::take(&mut state.spare);
+            let mut group = std::mem::replace(&mut state.queue, spare);
+            let (upto, backend) = (state.queued, state.backend.clone());
+            drop(state);
+            let result = backend.write(&group);
+            state = self.lock();
+            let _ = Self::wrote(&mut state, result, &group, upto);
+            group.clear();
+            state.spare = group;
+            woke_followers = true;
+        }
+        state.writing = false;
+        let failed = state.failed.is_some();
+        drop(state);
+        if woke_followers || failed {
+            self.appended.notify_waiters();
+        }
+        mine.map(|()| seq)
+    }
+
+    /// Records the outcome of a group write of the appends up to `upto`.
+    fn wrote(
+        state: &mut State,
+        result: Result<(), StorageError>,
+        ops: &[Op],
+        upto: Seq,
+    ) -> Result<(), StorageError> {
+        match result {
+            Ok(()) => {
+                if let Some(tee) = &mut state.tee {
+                    tee.extend_from_slice(ops);
+                }
+                state.written = upto;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storage write failed; refusing further writes");
+                state.failed = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits until the leader has written append `seq`.
+    async fn follow(&self, seq: Seq) -> Result<Seq, StorageError> {
         loop {
             let appended = self.appended.notified();
             tokio::pin!(appended);
@@ -125,37 +191,6 @@ impl Committer {
             }
             appended.await;
         }
-    }
-
-    /// Writes queued appends in groups until the queue is empty.
-    fn write_queued(&self) {
-        loop {
-            let (ops, upto, backend) = {
-                let mut state = self.lock();
-                if state.queue.is_empty() || state.failed.is_some() {
-                    state.writing = false;
-                    break;
-                }
-                (std::mem::take(&mut state.queue), state.queued, state.backend.clone())
-            };
-            let result = backend.write(&ops);
-            let mut state = self.lock();
-            match result {
-                Ok(()) => {
-                    if let Some(tee) = &mut state.tee {
-                        tee.extend(ops);
-                    }
-                    state.written = upto;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "storage write failed; refusing further writes");
-                    state.failed = Some(e.to_string());
-                }
-            }
-            drop(state);
-            self.appended.notify_waiters();
-        }
-        self.appended.notify_waiters();
     }
 
     pub fn written(&self) -> Seq {
