@@ -65,16 +65,7 @@ fn now_ms() -> u64 {
 /// Copies a consistent snapshot of `source` into a new `kind` store in `dir`
 /// and writes the manifest. Writes to `source` go on meanwhile.
 pub fn backup_backend(source: &dyn Backend, dir: &Path, kind: StorageKind) -> Result<Manifest, BackupError> {
-    ensure_empty(dir)?;
-    let target = storage::open_backend(kind, dir)?;
-    let mut copied = None;
-    source.with_snapshot(&mut |snapshot| {
-        copied = Some(copy_all(snapshot, target.as_ref())?);
-        Ok(())
-    })?;
-    let fingerprint = copied.ok_or(StorageError::Closed)?;
-    verify(&fingerprint, target.as_ref())?;
-    target.close()?;
+    let fingerprint = migrate_backends(source, dir, kind)?;
     let manifest =
         Manifest { format: 1, backend: kind.name().to_string(), fingerprint, created_unix_ms: now_ms() };
     write_manifest(dir, &manifest)?;

@@ -124,12 +124,14 @@ impl Committer {
     }
 
     /// Writes the leader's `ops`, then every group that queued meanwhile,
-    /// until the queue is empty.
+    /// until the queue is empty, waking each group's appenders as soon as it
+    /// is written. (The queue is bounded by the number of concurrent
+    /// appenders, each waiting for its own group, so it drains; the leader
+    /// pays for the groups that formed while it wrote.)
     fn lead(&self, backend: Arc<dyn Backend>, ops: &[Op], seq: Seq) -> Result<Seq, StorageError> {
         let result = backend.write(ops);
         let mut state = self.lock();
         let mine = Self::wrote(&mut state, result, ops, seq);
-        let mut woke_followers = false;
         while !state.queue.is_empty() && state.failed.is_none() {
             let spare = std::mem::take(&mut state.spare);
             let mut group = std::mem::replace(&mut state.queue, spare);
@@ -140,12 +142,13 @@ impl Committer {
             let _ = Self::wrote(&mut state, result, &group, upto);
             group.clear();
             state.spare = group;
-            woke_followers = true;
+            self.appended.notify_waiters();
         }
         state.writing = false;
         let failed = state.failed.is_some();
         drop(state);
-        if woke_followers || failed {
+        if failed {
+            // Appenders still queued behind a failed write learn of it.
             self.appended.notify_waiters();
         }
         mine.map(|()| seq)

@@ -64,10 +64,6 @@ impl CowBTreeBackend {
         f(guard.as_ref().ok_or(StorageError::Closed)?)
     }
 
-    fn read<T>(&self, f: impl FnOnce(&CowSnapshot) -> Result<T, StorageError>) -> Result<T, StorageError> {
-        self.with(|db| f(&CowSnapshot(db.begin_read().map_err(io)?)))
-    }
-
     fn commit(db: &Database, durability: Durability, ops: &[Op]) -> Result<(), StorageError> {
         let mut txn = db.begin_write().map_err(io)?;
         txn.set_durability(durability).map_err(io)?;
@@ -93,28 +89,15 @@ impl Backend for CowBTreeBackend {
         "cow-btree"
     }
 
-    fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
-        self.read(|s| s.get(key))
-    }
-
     fn write(&self, ops: &[Op]) -> Result<(), StorageError> {
         self.with(|db| Self::commit(db, Durability::None, ops))
-    }
-
-    fn scan(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        self.read(|s| s.scan(prefix, after, limit))
     }
 
     fn with_snapshot(
         &self,
         read: &mut dyn FnMut(&dyn Snapshot) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
-        self.read(|s| read(s))
+        self.with(|db| read(&CowSnapshot(db.begin_read().map_err(io)?)))
     }
 
     fn sync(&self) -> Result<(), StorageError> {
@@ -134,7 +117,9 @@ impl Backend for CowBTreeBackend {
     }
 
     fn stats(&self) -> BackendStats {
-        let keys = self.read(|s| s.0.open_table(ACTORS).map_err(io)?.len().map_err(io)).unwrap_or(0);
+        let keys = self
+            .with(|db| db.begin_read().map_err(io)?.open_table(ACTORS).map_err(io)?.len().map_err(io))
+            .unwrap_or(0);
         let disk_bytes = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
         BackendStats { keys, disk_bytes, compactions: None }
     }

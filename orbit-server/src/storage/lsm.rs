@@ -57,22 +57,11 @@ impl LsmBackend {
         let guard = self.open.read().unwrap_or_else(|p| p.into_inner());
         f(guard.as_ref().ok_or(StorageError::Closed)?)
     }
-
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&LsmSnapshot<'_>) -> Result<T, StorageError>,
-    ) -> Result<T, StorageError> {
-        self.with(|o| f(&LsmSnapshot { snapshot: o.db.snapshot(), actors: &o.actors }))
-    }
 }
 
 impl Backend for LsmBackend {
     fn name(&self) -> &'static str {
         "lsm"
-    }
-
-    fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
-        self.read(|s| s.get(key))
     }
 
     fn write(&self, ops: &[Op]) -> Result<(), StorageError> {
@@ -88,20 +77,11 @@ impl Backend for LsmBackend {
         })
     }
 
-    fn scan(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        self.read(|s| s.scan(prefix, after, limit))
-    }
-
     fn with_snapshot(
         &self,
         read: &mut dyn FnMut(&dyn Snapshot) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
-        self.read(|s| read(s))
+        self.with(|o| read(&LsmSnapshot { snapshot: o.db.snapshot(), actors: &o.actors }))
     }
 
     fn sync(&self) -> Result<(), StorageError> {

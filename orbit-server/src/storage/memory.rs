@@ -59,15 +59,6 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
-    fn scan(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        self.current().scan(prefix, after, limit)
-    }
-
     fn with_snapshot(
         &self,
         read: &mut dyn FnMut(&dyn Snapshot) -> Result<(), StorageError>,

@@ -79,9 +79,24 @@ pub enum Op {
 /// `spawn_blocking`.
 pub trait Backend: Send + Sync + 'static {
     fn name(&self) -> &'static str;
-    fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError>;
     /// Applies `ops` atomically (all or none after a crash).
     fn write(&self, ops: &[Op]) -> Result<(), StorageError>;
+    /// Runs `read` against a consistent view as of now; writes made while it
+    /// runs are not visible to it.
+    fn with_snapshot(
+        &self,
+        read: &mut dyn FnMut(&dyn Snapshot) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError>;
+    /// The current value of `key` (from a fresh snapshot, unless the engine
+    /// has a cheaper way).
+    fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        let mut value = None;
+        self.with_snapshot(&mut |s| {
+            value = s.get(key)?;
+            Ok(())
+        })?;
+        Ok(value)
+    }
     /// Up to `limit` pairs whose key starts with `prefix` and sorts after
     /// `after` (exclusive), in key order.
     fn scan(
@@ -89,13 +104,14 @@ pub trait Backend: Send + Sync + 'static {
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Bytes, Bytes)>, StorageError>;
-    /// Runs `read` against a consistent view as of now; writes made while it
-    /// runs are not visible to it.
-    fn with_snapshot(
-        &self,
-        read: &mut dyn FnMut(&dyn Snapshot) -> Result<(), StorageError>,
-    ) -> Result<(), StorageError>;
+    ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        let mut pairs = Vec::new();
+        self.with_snapshot(&mut |s| {
+            pairs = s.scan(prefix, after, limit)?;
+            Ok(())
+        })?;
+        Ok(pairs)
+    }
     fn sync(&self) -> Result<(), StorageError>;
     /// Syncs and releases the files (and their lock); later calls fail with
     /// [`StorageError::Closed`].

@@ -61,13 +61,6 @@ impl RocksBackend {
         let guard = self.db.read().unwrap_or_else(|p| p.into_inner());
         f(guard.as_ref().ok_or(StorageError::Closed)?)
     }
-
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&RocksSnapshot<'_>) -> Result<T, StorageError>,
-    ) -> Result<T, StorageError> {
-        self.with(|db| f(&RocksSnapshot(db.snapshot())))
-    }
 }
 
 impl Backend for RocksBackend {
@@ -92,20 +85,11 @@ impl Backend for RocksBackend {
         })
     }
 
-    fn scan(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        self.read(|s| s.scan(prefix, after, limit))
-    }
-
     fn with_snapshot(
         &self,
         read: &mut dyn FnMut(&dyn Snapshot) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
-        self.read(|s| read(s))
+        self.with(|db| read(&RocksSnapshot(db.snapshot())))
     }
 
     fn sync(&self) -> Result<(), StorageError> {
