@@ -30,6 +30,53 @@ async fn node_at(dir: &Path, storage: StorageKind) -> Node {
     Node::builder(config).with_builtin_kinds().start().await.unwrap()
 }
 
+/// Four writers incrementing `{prefix}0..3` until stopped, each recording
+/// the last value acknowledged to it.
+struct Load {
+    stop: Arc<AtomicBool>,
+    acked: Vec<Arc<AtomicI64>>,
+    writers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(node: &Node, prefix: &str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked: Vec<_> = (0..4).map(|_| Arc::new(AtomicI64::new(0))).collect();
+        let writers = (0..4)
+            .map(|w| {
+                let counter = node.actor::<CounterActor>(format!("{prefix}{w}"));
+                let (stop, acked) = (stop.clone(), acked[w].clone());
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        let value = counter.call(Increment { by: 1 }).await.expect("writes go on meanwhile");
+                        acked.store(value, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        Load { stop, acked, writers }
+    }
+
+    fn acked(&self) -> Vec<i64> {
+        self.acked.iter().map(|a| a.load(Ordering::Relaxed)).collect()
+    }
+
+    /// Waits until every writer has had `n` more writes acknowledged than in `since`.
+    async fn progress(&self, since: &[i64], n: i64) {
+        while self.acked().iter().zip(since).any(|(a, s)| *a < s + n) {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn stop(self) -> Vec<i64> {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.writers {
+            w.await.unwrap();
+        }
+        self.acked.iter().map(|a| a.load(Ordering::Relaxed)).collect()
+    }
+}
+
 async fn get(node: &Node, key: &str) -> i64 {
     node.actor::<CounterActor>(key.to_string()).call(Get {}).await.unwrap()
 }
@@ -42,24 +89,9 @@ async fn online_backup_during_load_restores_onto_a_fresh_node() {
         node.actor::<CounterActor>(format!("c{i}")).call(Increment { by: i }).await.unwrap();
     }
     // Writers keep going while the backup runs.
-    let stop = Arc::new(AtomicBool::new(false));
-    let acked_before: Vec<_> = (0..4).map(|_| Arc::new(AtomicI64::new(0))).collect();
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
-            let counter = node.actor::<CounterActor>(format!("load{w}"));
-            let (stop, acked) = (stop.clone(), acked_before[w].clone());
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let value = counter.call(Increment { by: 1 }).await.unwrap();
-                    acked.store(value, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    while acked_before.iter().any(|a| a.load(Ordering::Relaxed) < 5) {
-        tokio::task::yield_now().await;
-    }
-    let floor: Vec<i64> = acked_before.iter().map(|a| a.load(Ordering::Relaxed)).collect();
+    let load = Load::start(&node, "load");
+    load.progress(&[0; 4], 5).await;
+    let floor = load.acked();
     let backup_dir = dirs.path().join("backup");
     let admin = node.http_addr().unwrap().to_string();
     let args = ["backup", "--to", backup_dir.to_str().unwrap(), "--admin", admin.as_str()];
@@ -67,10 +99,7 @@ async fn online_backup_during_load_restores_onto_a_fresh_node() {
     assert!(ok, "backup failed: {stderr}");
     let manifest: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(manifest["backend"], "lsm");
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        w.await.unwrap();
-    }
+    load.stop().await;
     let ceiling: Vec<i64> = futures_values(&node).await;
     node.shutdown().await.unwrap();
 
@@ -191,34 +220,14 @@ async fn hot_swap_moves_a_serving_node_to_another_backend_without_losing_writes(
     for i in 0..500i64 {
         node.actor::<CounterActor>(format!("pre{i}")).call(Increment { by: i }).await.unwrap();
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let acked: Vec<_> = (0..4).map(|_| Arc::new(AtomicI64::new(0))).collect();
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
-            let counter = node.actor::<CounterActor>(format!("swap{w}"));
-            let (stop, acked) = (stop.clone(), acked[w].clone());
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let value =
-                        counter.call(Increment { by: 1 }).await.expect("writes go on during the swap");
-                    acked.store(value, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
+    let load = Load::start(&node, "swap");
     let http = node.http_addr().unwrap();
     let (status, body) =
         common::http_post_json(http, "/admin/storage", &serde_json::json!({"backend": "cow-btree"})).await;
     assert_eq!(status, 200, "{body}");
-    let during: Vec<i64> = acked.iter().map(|a| a.load(Ordering::Relaxed)).collect();
     // Writes keep landing after the cut-over too.
-    while acked.iter().zip(&during).any(|(a, d)| a.load(Ordering::Relaxed) < d + 10) {
-        tokio::task::yield_now().await;
-    }
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        w.await.unwrap();
-    }
+    load.progress(&load.acked(), 10).await;
+    let acked = load.stop().await;
     let (status, body) =
         common::http_post_json(http, "/admin/storage", &serde_json::json!({"backend": "cow-btree"})).await;
     assert_eq!(status, 409, "switching to the current backend: {body}");
@@ -233,7 +242,7 @@ async fn hot_swap_moves_a_serving_node_to_another_backend_without_losing_writes(
         assert_eq!(get(&node, &format!("pre{i}")).await, i);
     }
     for (w, acked) in acked.iter().enumerate() {
-        assert_eq!(get(&node, &format!("swap{w}")).await, acked.load(Ordering::Relaxed), "swap{w}");
+        assert_eq!(get(&node, &format!("swap{w}")).await, *acked, "swap{w}");
     }
     node.shutdown().await.unwrap();
 }

@@ -139,6 +139,9 @@ async fn fill_until_full(storage: StorageKind) {
     // From now on every write is refused, even a small one.
     let refused = node.actor::<Blob>("small").call(Put { data: "tiny".into() }).await.unwrap_err();
     assert!(refused.to_string().contains("refuses writes"), "{refused}");
+    // Durable state is still served while writes are refused.
+    let first = acknowledged[0];
+    assert_eq!(node.actor::<Blob>(format!("b{first}")).call(Read {}).await.unwrap(), incompressible(first));
     let _ = node.shutdown().await;
 
     // Everything acknowledged is on the full disk: copy it somewhere roomy.

@@ -8,16 +8,15 @@
 //! under `durability = "none"` or `"periodic"` a `kill -9` can lose the
 //! writes since the last fsync (`always` loses nothing).
 
-use super::{Backend, BackendStats, Op, Snapshot, StorageError, scan};
+use super::{Backend, BackendStats, Engine, Op, Snapshot, StorageError, scan};
 use bytes::Bytes;
 use redb::{Database, Durability, ReadTransaction, ReadableDatabase, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
-use std::sync::RwLock;
 
 const ACTORS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("actors");
 
 pub struct CowBTreeBackend {
-    db: RwLock<Option<Database>>,
+    db: Engine<Database>,
     path: std::path::PathBuf,
 }
 
@@ -56,12 +55,7 @@ impl CowBTreeBackend {
         let txn = db.begin_write().map_err(io)?;
         txn.open_table(ACTORS).map_err(io)?;
         txn.commit().map_err(io)?;
-        Ok(CowBTreeBackend { db: RwLock::new(Some(db)), path })
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&Database) -> Result<T, StorageError>) -> Result<T, StorageError> {
-        let guard = self.db.read().unwrap_or_else(|p| p.into_inner());
-        f(guard.as_ref().ok_or(StorageError::Closed)?)
+        Ok(CowBTreeBackend { db: Engine::new(db), path })
     }
 
     fn commit(db: &Database, durability: Durability, ops: &[Op]) -> Result<(), StorageError> {
@@ -90,23 +84,22 @@ impl Backend for CowBTreeBackend {
     }
 
     fn write(&self, ops: &[Op]) -> Result<(), StorageError> {
-        self.with(|db| Self::commit(db, Durability::None, ops))
+        self.db.with(|db| Self::commit(db, Durability::None, ops))
     }
 
     fn with_snapshot(
         &self,
         read: &mut dyn FnMut(&dyn Snapshot) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
-        self.with(|db| read(&CowSnapshot(db.begin_read().map_err(io)?)))
+        self.db.with(|db| read(&CowSnapshot(db.begin_read().map_err(io)?)))
     }
 
     fn sync(&self) -> Result<(), StorageError> {
-        self.with(|db| Self::commit(db, Durability::Immediate, &[]))
+        self.db.with(|db| Self::commit(db, Durability::Immediate, &[]))
     }
 
     fn close(&self) -> Result<(), StorageError> {
-        let mut db = self.db.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(open) = db.take() {
+        if let Some(open) = self.db.take() {
             Self::commit(&open, Durability::Immediate, &[])?;
         }
         Ok(())
@@ -118,6 +111,7 @@ impl Backend for CowBTreeBackend {
 
     fn stats(&self) -> BackendStats {
         let keys = self
+            .db
             .with(|db| db.begin_read().map_err(io)?.open_table(ACTORS).map_err(io)?.len().map_err(io))
             .unwrap_or(0);
         let disk_bytes = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);

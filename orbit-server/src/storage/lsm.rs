@@ -2,16 +2,13 @@
 //! journal (handed to the OS at once, so a killed process loses nothing) and
 //! `sync` fsyncs the journal. Reads go through fjall snapshots.
 
-use super::{Backend, BackendStats, Op, Snapshot, StorageError, scan};
+use super::{Backend, BackendStats, Engine, Op, Snapshot, StorageError, scan};
 use bytes::Bytes;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 use std::path::Path;
-use std::sync::RwLock;
 
-/// The open database; `None` once closed. Only appends (already serialised
-/// by the commit path) and activation loads take the lock.
 pub struct LsmBackend {
-    open: RwLock<Option<Open>>,
+    open: Engine<Open>,
 }
 
 struct Open {
@@ -50,12 +47,7 @@ impl LsmBackend {
         std::fs::create_dir_all(path).map_err(io)?;
         let db = Database::builder(path).open().map_err(io)?;
         let actors = db.keyspace("actors", KeyspaceCreateOptions::default).map_err(io)?;
-        Ok(LsmBackend { open: RwLock::new(Some(Open { db, actors })) })
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&Open) -> Result<T, StorageError>) -> Result<T, StorageError> {
-        let guard = self.open.read().unwrap_or_else(|p| p.into_inner());
-        f(guard.as_ref().ok_or(StorageError::Closed)?)
+        Ok(LsmBackend { open: Engine::new(Open { db, actors }) })
     }
 }
 
@@ -65,7 +57,7 @@ impl Backend for LsmBackend {
     }
 
     fn write(&self, ops: &[Op]) -> Result<(), StorageError> {
-        self.with(|o| {
+        self.open.with(|o| {
             let mut batch = o.db.batch();
             for op in ops {
                 match op {
@@ -81,16 +73,15 @@ impl Backend for LsmBackend {
         &self,
         read: &mut dyn FnMut(&dyn Snapshot) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
-        self.with(|o| read(&LsmSnapshot { snapshot: o.db.snapshot(), actors: &o.actors }))
+        self.open.with(|o| read(&LsmSnapshot { snapshot: o.db.snapshot(), actors: &o.actors }))
     }
 
     fn sync(&self) -> Result<(), StorageError> {
-        self.with(|o| o.db.persist(PersistMode::SyncAll).map_err(io))
+        self.open.with(|o| o.db.persist(PersistMode::SyncAll).map_err(io))
     }
 
     fn close(&self) -> Result<(), StorageError> {
-        let mut open = self.open.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(o) = open.take() {
+        if let Some(o) = self.open.take() {
             o.db.persist(PersistMode::SyncAll).map_err(io)?;
         }
         Ok(())
@@ -101,13 +92,14 @@ impl Backend for LsmBackend {
     }
 
     fn stats(&self) -> BackendStats {
-        self.with(|o| {
-            Ok(BackendStats {
-                keys: o.actors.approximate_len() as u64,
-                disk_bytes: o.db.disk_space().unwrap_or(0),
-                compactions: Some(o.db.compactions_completed() as u64),
+        self.open
+            .with(|o| {
+                Ok(BackendStats {
+                    keys: o.actors.approximate_len() as u64,
+                    disk_bytes: o.db.disk_space().unwrap_or(0),
+                    compactions: Some(o.db.compactions_completed() as u64),
+                })
             })
-        })
-        .unwrap_or_default()
+            .unwrap_or_default()
     }
 }

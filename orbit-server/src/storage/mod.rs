@@ -143,6 +143,27 @@ pub struct BackendStats {
     pub compactions: Option<u64>,
 }
 
+/// An engine handle that [`Backend::close`] can release (files, lock) even
+/// while other parts of the node still hold the backend; calls after that
+/// fail with [`StorageError::Closed`].
+pub(crate) struct Engine<T>(std::sync::RwLock<Option<T>>);
+
+impl<T> Engine<T> {
+    pub(crate) fn new(engine: T) -> Self {
+        Engine(std::sync::RwLock::new(Some(engine)))
+    }
+
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&T) -> Result<R, StorageError>) -> Result<R, StorageError> {
+        let guard = self.0.read().unwrap_or_else(|p| p.into_inner());
+        f(guard.as_ref().ok_or(StorageError::Closed)?)
+    }
+
+    /// Takes the engine out (once); waits for calls in progress.
+    pub(crate) fn take(&self) -> Option<T> {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 /// The file in a data directory that names the backend holding its data.
 pub const BACKEND_MARKER: &str = "BACKEND";
 

@@ -2,15 +2,14 @@
 //! go to the WAL without fsync (in the OS at once, so a killed process loses
 //! nothing); `sync` fsyncs the WAL.
 
-use super::{Backend, BackendStats, Op, Snapshot, StorageError, scan};
+use super::{Backend, BackendStats, Engine, Op, Snapshot, StorageError, scan};
 use bytes::Bytes;
 use rocksdb::{DB, Direction, IteratorMode, Options, SnapshotWithThreadMode, WriteBatch, WriteOptions};
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::RwLock;
 
 pub struct RocksBackend {
-    db: RwLock<Option<DB>>,
+    db: Engine<DB>,
     /// Kept for its statistics (compaction count).
     options: Options,
 }
@@ -54,12 +53,7 @@ impl RocksBackend {
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
         options.enable_statistics();
         let db = DB::open(&options, path).map_err(io)?;
-        Ok(RocksBackend { db: RwLock::new(Some(db)), options })
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&DB) -> Result<T, StorageError>) -> Result<T, StorageError> {
-        let guard = self.db.read().unwrap_or_else(|p| p.into_inner());
-        f(guard.as_ref().ok_or(StorageError::Closed)?)
+        Ok(RocksBackend { db: Engine::new(db), options })
     }
 }
 
@@ -69,11 +63,11 @@ impl Backend for RocksBackend {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
-        self.with(|db| Ok(db.get(key).map_err(io)?.map(Bytes::from)))
+        self.db.with(|db| Ok(db.get(key).map_err(io)?.map(Bytes::from)))
     }
 
     fn write(&self, ops: &[Op]) -> Result<(), StorageError> {
-        self.with(|db| {
+        self.db.with(|db| {
             let mut batch = WriteBatch::default();
             for op in ops {
                 match op {
@@ -89,16 +83,15 @@ impl Backend for RocksBackend {
         &self,
         read: &mut dyn FnMut(&dyn Snapshot) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
-        self.with(|db| read(&RocksSnapshot(db.snapshot())))
+        self.db.with(|db| read(&RocksSnapshot(db.snapshot())))
     }
 
     fn sync(&self) -> Result<(), StorageError> {
-        self.with(|db| db.flush_wal(true).map_err(io))
+        self.db.with(|db| db.flush_wal(true).map_err(io))
     }
 
     fn close(&self) -> Result<(), StorageError> {
-        let mut db = self.db.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(open) = db.take() {
+        if let Some(open) = self.db.take() {
             open.flush_wal(true).map_err(io)?;
         }
         Ok(())
@@ -109,16 +102,19 @@ impl Backend for RocksBackend {
     }
 
     fn stats(&self) -> BackendStats {
-        self.with(|db| {
-            let int = |name: &str| db.property_int_value(name).ok().flatten().unwrap_or(0);
-            Ok(BackendStats {
-                keys: int("rocksdb.estimate-num-keys"),
-                disk_bytes: int("rocksdb.total-sst-files-size") + int("rocksdb.cur-size-all-mem-tables"),
-                compactions: Some(
-                    self.options.get_histogram_data(rocksdb::statistics::Histogram::CompactionTime).count(),
-                ),
+        self.db
+            .with(|db| {
+                let int = |name: &str| db.property_int_value(name).ok().flatten().unwrap_or(0);
+                Ok(BackendStats {
+                    keys: int("rocksdb.estimate-num-keys"),
+                    disk_bytes: int("rocksdb.total-sst-files-size") + int("rocksdb.cur-size-all-mem-tables"),
+                    compactions: Some(
+                        self.options
+                            .get_histogram_data(rocksdb::statistics::Histogram::CompactionTime)
+                            .count(),
+                    ),
+                })
             })
-        })
-        .unwrap_or_default()
+            .unwrap_or_default()
     }
 }
