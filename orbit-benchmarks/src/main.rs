@@ -5,11 +5,13 @@
 //! orbit-bench idle-memory --server-bin target/release/orbit-server
 //! orbit-bench storage --all-backends
 //! orbit-bench recovery --actors 1000000
+//! orbit-bench resp-vs-redis --requests 100000 --pipelines 1,16
 //! ```
 
 mod grpc;
 mod idle_memory;
 mod recovery;
+mod resp_vs_redis;
 mod spawn;
 mod storage;
 
@@ -32,6 +34,8 @@ enum Command {
     Storage(storage::Args),
     /// Restart time after kill -9 with many actors stored.
     Recovery(recovery::Args),
+    /// redis-benchmark against Orbit's RESP front door and a real redis-server.
+    RespVsRedis(resp_vs_redis::Args),
 }
 
 #[tokio::main]
@@ -41,5 +45,6 @@ async fn main() -> anyhow::Result<()> {
         Command::IdleMemory(args) => idle_memory::run(args).await,
         Command::Storage(args) => storage::run(args).await,
         Command::Recovery(args) => recovery::run(args).await,
+        Command::RespVsRedis(args) => resp_vs_redis::run(args).await,
     }
 }

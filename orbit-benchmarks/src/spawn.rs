@@ -1,10 +1,11 @@
-//! Starting an `orbit-server` process on ephemeral ports and waiting for it
-//! to report ready.
+//! Starting server processes (`orbit-server`, and `redis-server` for
+//! comparisons) and waiting for each to report ready. Every child is killed
+//! when its handle drops, so an error path leaves no server behind.
 
 use anyhow::{Context, bail};
 use std::path::Path;
 use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Child;
 
 pub struct Server {
@@ -14,24 +15,28 @@ pub struct Server {
 
 impl Server {
     pub async fn start(bin: &str, data_dir: &Path, storage: &str) -> anyhow::Result<Server> {
+        Server::start_with(bin, data_dir, storage, &[]).await
+    }
+
+    /// Like `start`, with `extra` flags after the common ones (e.g. `--resp-addr`).
+    pub async fn start_with(
+        bin: &str,
+        data_dir: &Path,
+        storage: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Server> {
         let mut child = tokio::process::Command::new(bin)
             .args(["--data-dir", data_dir.to_str().context("data dir path")?, "--storage", storage])
             .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .args(extra)
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .with_context(|| {
                 format!("cannot start {bin} (build it with cargo build --release -p orbit-server)")
             })?;
-        let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
-        let ready = loop {
-            match lines.next_line().await? {
-                Some(line) if line.contains("node ready") => break line,
-                Some(_) => {}
-                None => bail!("orbit-server exited before it was ready"),
-            }
-        };
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let stderr = child.stderr.take().context("stderr")?;
+        let ready = ready_line(stderr, "node ready", "orbit-server").await?;
         let start = ready.find("grpc=").context("grpc address in the ready line")? + 5;
         let grpc = ready[start..].split_whitespace().next().context("grpc address")?.to_string();
         Ok(Server { child, grpc })
@@ -46,4 +51,52 @@ impl Server {
         self.child.kill().await?;
         Ok(())
     }
+}
+
+/// A `redis-server` on 127.0.0.1:`port` with `dir` as its working directory.
+pub struct Redis {
+    child: Child,
+}
+
+impl Redis {
+    /// `config` is more `--name value` pairs, e.g. `["--appendonly", "no"]`.
+    pub async fn start(port: u16, dir: &Path, config: &[&str]) -> anyhow::Result<Redis> {
+        let mut child = tokio::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--dir", dir.to_str().context("redis dir path")?])
+            .args(config)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start redis-server (apt-get install redis-server)")?;
+        let stdout = child.stdout.take().context("stdout")?;
+        ready_line(stdout, "Ready to accept connections", "redis-server").await?;
+        Ok(Redis { child })
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub async fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill().await?;
+        Ok(())
+    }
+}
+
+/// Reads `output` up to the first line containing `needle` and returns it;
+/// the rest is drained in the background so the process never blocks on a
+/// full pipe (the task ends when the process does).
+async fn ready_line<R>(output: R, needle: &str, what: &str) -> anyhow::Result<String>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    let mut lines = BufReader::new(output).lines();
+    let mut last = String::new();
+    let ready = loop {
+        match lines.next_line().await? {
+            Some(line) if line.contains(needle) => break line,
+            Some(line) => last = line,
+            None => bail!("{what} exited before it was ready; last output: {last}"),
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(ready)
 }

@@ -24,9 +24,11 @@ mod mux;
 
 use bytes::Bytes;
 use mux::{Call, Mux};
-use orbit_shared::proto::InvokeRequest;
 use orbit_shared::proto::actor_service_client::ActorServiceClient;
-use orbit_shared::{Accepts, ActorGateway, ActorId, ActorInterface, ErrorKind, Invocation, Message, Reply};
+use orbit_shared::proto::{InvokeRequest, ListActorsRequest};
+use orbit_shared::{
+    Accepts, ActorGateway, ActorId, ActorInterface, ActorPage, ErrorKind, Invocation, Message, Reply,
+};
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -194,6 +196,26 @@ impl Client {
             .map_err(|_| ClientError::Timeout(self.timeout))?
     }
 
+    /// Lists stored actors of `kind` (see [`ActorGateway::list_actors`]).
+    pub async fn list_actors(
+        &self,
+        kind: &str,
+        cursor: Option<Bytes>,
+        limit: usize,
+    ) -> Result<ActorPage, ClientError> {
+        let request = ListActorsRequest {
+            kind: kind.to_string(),
+            cursor: cursor.unwrap_or_default(),
+            limit: u32::try_from(limit).unwrap_or(u32::MAX),
+        };
+        let mut rpc = self.shared.rpc.clone();
+        let response = tokio::time::timeout(self.timeout, rpc.list_actors(request))
+            .await
+            .map_err(|_| ClientError::Timeout(self.timeout))?
+            .map_err(ClientError::Transport)?;
+        Ok(response.into_inner().into_result()?)
+    }
+
     async fn send(&self, request: InvokeRequest) -> Result<Reply, ClientError> {
         let mut mux = self.shared.open_mux().await?;
         let permit = mux
@@ -225,13 +247,29 @@ impl Client {
 
 impl ActorGateway for Client {
     async fn invoke(&self, id: ActorId, invocation: Invocation) -> Result<Reply, orbit_shared::Error> {
-        Client::invoke(self, id, invocation).await.map_err(|e| match e {
+        Client::invoke(self, id, invocation).await.map_err(ClientError::into_shared)
+    }
+
+    async fn list_actors(
+        &self,
+        kind: &str,
+        cursor: Option<Bytes>,
+        limit: usize,
+    ) -> Result<ActorPage, orbit_shared::Error> {
+        Client::list_actors(self, kind, cursor, limit).await.map_err(ClientError::into_shared)
+    }
+}
+
+impl ClientError {
+    /// The shared error a gateway caller sees.
+    fn into_shared(self) -> orbit_shared::Error {
+        match self {
             ClientError::Remote(e) => e,
             ClientError::Timeout(after) => {
                 orbit_shared::Error::Timeout { after_ms: after.as_millis() as u64 }
             }
             other => orbit_shared::Error::Unreachable { reason: other.to_string() },
-        })
+        }
     }
 }
 

@@ -1,4 +1,11 @@
-//! Orbit's protocol front doors (Redis RESP, PostgreSQL wire, MCP) will live
-//! here, each talking only to [`orbit_shared::ActorGateway`], so that this
-//! crate never depends on the node. None is implemented yet: the only front
-//! door today is gRPC, served by `orbit-server` itself.
+//! Orbit's protocol front doors. Each talks only to
+//! [`orbit_shared::ActorGateway`], so this crate never depends on the node.
+//!
+//! | module | front door |
+//! |---|---|
+//! | [`resp`] | Redis (RESP2/RESP3): every Redis key is an actor of kind `redis` |
+//!
+//! The node (`orbit-server`) starts each front door with its `serve`
+//! function, hosts the actor kinds they need, and stops them on shutdown.
+
+pub mod resp;

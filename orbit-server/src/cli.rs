@@ -73,6 +73,9 @@ pub struct ServeArgs {
     pub grpc_addr: Option<SocketAddr>,
     #[arg(long, value_name = "ADDR")]
     pub http_addr: Option<SocketAddr>,
+    /// The Redis (RESP) listener, default 0.0.0.0:6379.
+    #[arg(long, value_name = "ADDR")]
+    pub resp_addr: Option<SocketAddr>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -105,6 +108,9 @@ impl ServeArgs {
         }
         if let Some(addr) = self.http_addr {
             config.http.addr = addr;
+        }
+        if let Some(addr) = self.resp_addr {
+            config.resp.addr = addr;
         }
         config.validate()?;
         Ok(config)

@@ -16,6 +16,7 @@ pub struct Config {
     pub actors: ActorsConfig,
     pub grpc: GrpcConfig,
     pub http: HttpConfig,
+    pub resp: RespSection,
     pub backup: BackupConfig,
 }
 
@@ -81,6 +82,16 @@ pub enum Durability {
     None,
 }
 
+impl Durability {
+    pub fn name(self) -> &'static str {
+        match self {
+            Durability::Always => "always",
+            Durability::Periodic => "periodic",
+            Durability::None => "none",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ActorsConfig {
@@ -110,6 +121,53 @@ pub struct HttpConfig {
     /// Bearer token for the admin API (`/admin/...`). Without one, only
     /// loopback clients may use it.
     pub admin_token: Option<String>,
+}
+
+/// The Redis front door (`[resp]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RespSection {
+    /// Serve RESP at all.
+    pub enabled: bool,
+    pub addr: SocketAddr,
+    /// Password of the `default` user; clients must AUTH when set.
+    pub requirepass: Option<String>,
+    /// More users (ACL), each with all permissions.
+    pub users: Vec<RespUser>,
+    pub maxclients: usize,
+    /// Largest bulk string a client may send (Redis' `proto-max-bulk-len`).
+    pub proto_max_bulk_len: usize,
+    /// Most unparsed bytes buffered per client (`client-query-buffer-limit`).
+    pub client_query_buffer_limit: usize,
+    /// Messages queued per pub/sub subscriber before it is disconnected.
+    pub pubsub_buffer: usize,
+    /// How often the background sweep looks for expired keys.
+    #[serde(with = "humantime_serde")]
+    pub expiry_sweep_interval: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RespUser {
+    pub name: String,
+    /// `None`: the user needs no password (`nopass`).
+    pub password: Option<String>,
+}
+
+impl Default for RespSection {
+    fn default() -> Self {
+        RespSection {
+            enabled: true,
+            addr: ([0, 0, 0, 0], 6379).into(),
+            requirepass: None,
+            users: Vec::new(),
+            maxclients: 10_000,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            pubsub_buffer: 4096,
+            expiry_sweep_interval: Duration::from_millis(100),
+        }
+    }
 }
 
 /// Scheduled online backups: every `interval` into a new `backup-<unix ms>`
@@ -205,6 +263,7 @@ impl Config {
         config.storage.backend = StorageKind::Memory;
         config.grpc.addr = ([127, 0, 0, 1], 0).into();
         config.http.addr = ([127, 0, 0, 1], 0).into();
+        config.resp.addr = ([127, 0, 0, 1], 0).into();
         config
     }
 
@@ -227,6 +286,17 @@ impl Config {
         }
         if self.grpc.stream_window == 0 {
             return invalid("grpc.stream_window must be at least 1");
+        }
+        let resp = &self.resp;
+        if resp.maxclients == 0 || resp.pubsub_buffer == 0 || resp.expiry_sweep_interval.is_zero() {
+            return invalid(
+                "resp.maxclients, resp.pubsub_buffer and resp.expiry_sweep_interval must be positive",
+            );
+        }
+        if resp.proto_max_bulk_len < 1024 || resp.client_query_buffer_limit < 1024 * 1024 {
+            return invalid(
+                "resp.proto_max_bulk_len must be at least 1 KiB, resp.client_query_buffer_limit at least 1 MiB",
+            );
         }
         Ok(())
     }

@@ -16,11 +16,11 @@ use crate::config::{Config, ConfigError, Durability, StorageKind};
 use crate::metrics::Metrics;
 use crate::partition::PartitionMap;
 use crate::storage::copy::Fingerprint;
-use crate::storage::layout::system_key;
+use crate::storage::layout::{self, system_key};
 use crate::storage::{self, Op, StorageError, Store};
 use crate::{http, rpc};
 use bytes::Bytes;
-use orbit_shared::{ActorGateway, ActorId, Error, Invocation, Reply};
+use orbit_shared::{ActorGateway, ActorId, ActorPage, Error, Invocation, Reply, StoredActor};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,15 +48,26 @@ pub struct NodeBuilder {
 
 impl NodeBuilder {
     /// Hosts actor kind `A` on this node.
-    pub fn register<A: Actor>(mut self) -> Self {
+    pub fn register<A: Actor>(self) -> Self {
         use orbit_shared::ActorInterface;
-        self.kinds.push((A::Interface::KIND, actor::entry_of::<A>));
+        self.register_as::<A>(A::Interface::KIND)
+    }
+
+    /// Hosts actor type `A` under the kind name `kind` as well (one type,
+    /// several keyspaces: Redis databases 1-15 are kinds `redis:1`...).
+    pub fn register_as<A: Actor>(mut self, kind: &'static str) -> Self {
+        self.kinds.push((kind, actor::entry_of::<A>));
         self
     }
 
-    /// Registers the kinds every stock node hosts (`counter`).
+    /// Registers the kinds every stock node hosts: `counter` and the Redis
+    /// keyspaces `redis`, `redis:1` ... `redis:15`.
     pub fn with_builtin_kinds(self) -> Self {
-        self.register::<crate::actors::counter::CounterActor>()
+        use crate::actors::redis::RedisKey;
+        let node = self.register::<crate::actors::counter::CounterActor>();
+        orbit_protocols::resp::DATABASE_KINDS
+            .iter()
+            .fold(node, |node, kind| node.register_as::<RedisKey>(kind))
     }
 
     /// A node without listeners, for embedding and in-process use.
@@ -99,7 +110,8 @@ impl NodeBuilder {
         let mut node = self.build().await?;
         let servers = Servers::start(&node.handle).await?;
         node.handle.shared.ready.store(true, Ordering::Release);
-        tracing::info!(grpc = %servers.grpc_addr, http = %servers.http_addr, "node ready");
+        let resp = servers.resp_addr.map_or_else(|| "off".to_string(), |a| a.to_string());
+        tracing::info!(grpc = %servers.grpc_addr, http = %servers.http_addr, resp = %resp, "node ready");
         node.servers = Some(servers);
         Ok(node)
     }
@@ -128,6 +140,7 @@ async fn check_partition_count(store: &Store, configured: u16) -> Result<(), Sto
 struct Servers {
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
+    resp_addr: Option<SocketAddr>,
     accept: CancellationToken,
     tasks: TaskTracker,
     health: tonic_health::server::HealthReporter,
@@ -147,9 +160,43 @@ impl Servers {
         let http_addr = local(&http, node.config().http.addr)?;
         let accept = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let resp_addr = match node.config().resp.enabled {
+            false => None,
+            true => {
+                let listener = bind(node.config().resp.addr).await?;
+                let addr = local(&listener, node.config().resp.addr)?;
+                let config = resp_config(node.config(), addr);
+                let gateway = Arc::new(node.clone());
+                let serve =
+                    orbit_protocols::resp::serve(listener, gateway, config, accept.clone(), tasks.clone());
+                tasks.spawn(serve);
+                Some(addr)
+            }
+        };
         let health = rpc::serve(grpc, node.clone(), accept.clone(), &tasks).await;
         tasks.spawn(http::serve(http, node.clone(), accept.clone()));
-        Ok(Servers { grpc_addr, http_addr, accept, tasks, health })
+        Ok(Servers { grpc_addr, http_addr, resp_addr, accept, tasks, health })
+    }
+}
+
+/// The front door's settings from the `[resp]` section.
+fn resp_config(config: &Config, addr: SocketAddr) -> orbit_protocols::resp::RespConfig {
+    let resp = &config.resp;
+    let users = resp.users.iter().map(|u| orbit_protocols::resp::AclUser {
+        name: u.name.clone(),
+        password: u.password.clone(),
+        enabled: true,
+    });
+    orbit_protocols::resp::RespConfig {
+        requirepass: resp.requirepass.clone(),
+        users: users.collect(),
+        maxclients: resp.maxclients,
+        proto_max_bulk_len: resp.proto_max_bulk_len,
+        client_query_buffer_limit: resp.client_query_buffer_limit,
+        pubsub_buffer: resp.pubsub_buffer,
+        expiry_sweep_interval: resp.expiry_sweep_interval,
+        port: addr.port(),
+        durability: config.storage.durability.name().to_string(),
     }
 }
 
@@ -176,6 +223,11 @@ impl Node {
 
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.servers.as_ref().map(|s| s.http_addr)
+    }
+
+    /// The Redis listener, if serving.
+    pub fn resp_addr(&self) -> Option<SocketAddr> {
+        self.servers.as_ref().and_then(|s| s.resp_addr)
     }
 
     /// The ordered shutdown described in the module docs.
@@ -381,5 +433,57 @@ impl ActorGateway for NodeHandle {
         tokio::time::timeout(limit, self.invoke_untimed(id, invocation))
             .await
             .unwrap_or(Err(Error::Timeout { after_ms: limit.as_millis() as u64 }))
+    }
+
+    /// Walks the kind's prefix partition by partition; the cursor is the
+    /// storage key to continue after.
+    async fn list_actors(&self, kind: &str, cursor: Option<Bytes>, limit: usize) -> Result<ActorPage, Error> {
+        self.check_open()?;
+        self.kind(kind)?;
+        let limit = limit.clamp(1, orbit_shared::gateway::MAX_LIST_LIMIT);
+        let count = self.config().node.partitions;
+        let bad_cursor =
+            || Error::InvalidArguments { method: "list_actors".into(), reason: "bad cursor".into() };
+        let (mut partition, mut after) = match cursor {
+            None => (0, None),
+            Some(c) => {
+                let p = layout::partition_of_key(&c).filter(|&p| p < count).ok_or_else(bad_cursor)?;
+                if !c.starts_with(&layout::kind_prefix(p, kind)) {
+                    return Err(bad_cursor());
+                }
+                (p, Some(c))
+            }
+        };
+        let mut actors = Vec::new();
+        while partition < count {
+            let prefix = layout::kind_prefix(partition, kind);
+            let want = ((limit - actors.len()) * 2).max(64);
+            let page = self.store().scan(prefix, after.take(), want).await?;
+            let full = page.len() == want;
+            let mut last_record: Option<Bytes> = None;
+            let mut last_key = None;
+            for (stored, value) in page {
+                if actors.len() == limit {
+                    break;
+                }
+                if let Some(key) = layout::record_actor_key(&stored) {
+                    let record = layout::Record::decode(&stored, value)?;
+                    actors.push(StoredActor { key: Bytes::copy_from_slice(key), state: record.state });
+                    last_record = Some(stored.clone());
+                }
+                last_key = Some(stored);
+            }
+            // Continue after the last record's entries (or after orphans).
+            let resume = last_record.map(|r| layout::after_entries(&r)).or(last_key);
+            if actors.len() == limit {
+                return Ok(ActorPage { actors, cursor: resume });
+            }
+            if full {
+                after = resume;
+            } else {
+                partition += 1;
+            }
+        }
+        Ok(ActorPage { actors, cursor: None })
     }
 }

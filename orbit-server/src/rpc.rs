@@ -3,7 +3,7 @@
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use orbit_shared::proto::actor_service_server::{ActorService, ActorServiceServer};
-use orbit_shared::proto::{InvokeRequest, InvokeResponse};
+use orbit_shared::proto::{InvokeRequest, InvokeResponse, ListActorsRequest, ListActorsResponse};
 use orbit_shared::{ActorGateway, ActorId, Invocation};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -98,5 +98,15 @@ impl<G: ActorGateway> ActorService for ActorRpc<G> {
             }
         });
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn list_actors(
+        &self,
+        request: Request<ListActorsRequest>,
+    ) -> Result<Response<ListActorsResponse>, Status> {
+        let request = request.into_inner();
+        let cursor = (!request.cursor.is_empty()).then_some(request.cursor);
+        let page = self.gateway.list_actors(&request.kind, cursor, request.limit as usize).await;
+        Ok(Response::new(ListActorsResponse::from_result(page)))
     }
 }

@@ -6,7 +6,27 @@
 //! run inside the node or beside it.
 
 use crate::{ActorId, Error, Invocation, Reply};
+use bytes::Bytes;
 use std::future::Future;
+
+/// The most actors one [`ActorGateway::list_actors`] call returns.
+pub const MAX_LIST_LIMIT: usize = 10_000;
+
+/// An actor as stored: its key and its record's state, read from storage
+/// without activating it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredActor {
+    pub key: Bytes,
+    pub state: Bytes,
+}
+
+/// One page of [`ActorGateway::list_actors`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ActorPage {
+    pub actors: Vec<StoredActor>,
+    /// Where the next page starts; `None` after the last page. Opaque.
+    pub cursor: Option<Bytes>,
+}
 
 pub trait ActorGateway: Send + Sync + 'static {
     /// Calls `invocation.method` on the actor `id`, activating it if needed.
@@ -15,4 +35,15 @@ pub trait ActorGateway: Send + Sync + 'static {
         id: ActorId,
         invocation: Invocation,
     ) -> impl Future<Output = Result<Reply, Error>> + Send;
+
+    /// Stored actors of `kind`, at most `limit` (capped at
+    /// [`MAX_LIST_LIMIT`]), starting at `cursor` (`None` for the first
+    /// page). An actor present for a whole listing is returned once; one
+    /// created or deleted meanwhile may or may not be.
+    fn list_actors(
+        &self,
+        kind: &str,
+        cursor: Option<Bytes>,
+        limit: usize,
+    ) -> impl Future<Output = Result<ActorPage, Error>> + Send;
 }

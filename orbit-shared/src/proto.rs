@@ -73,6 +73,34 @@ impl InvokeResponse {
     }
 }
 
+impl ListActorsResponse {
+    pub fn from_result(result: Result<crate::ActorPage, Error>) -> Self {
+        let outcome = match result {
+            Ok(page) => list_actors_response::Outcome::Page(ActorPage {
+                actors: page.actors.into_iter().map(|a| StoredActor { key: a.key, state: a.state }).collect(),
+                cursor: page.cursor.unwrap_or_default(),
+            }),
+            Err(error) => list_actors_response::Outcome::Error(Failure::from(&error)),
+        };
+        ListActorsResponse { outcome: Some(outcome) }
+    }
+
+    pub fn into_result(self) -> Result<crate::ActorPage, Error> {
+        match self.outcome {
+            Some(list_actors_response::Outcome::Page(page)) => Ok(crate::ActorPage {
+                actors: page
+                    .actors
+                    .into_iter()
+                    .map(|a| crate::StoredActor { key: a.key, state: a.state })
+                    .collect(),
+                cursor: (!page.cursor.is_empty()).then_some(page.cursor),
+            }),
+            Some(list_actors_response::Outcome::Error(failure)) => Err(failure.into()),
+            None => Err(Error::Internal { reason: "response without outcome".into() }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,11 +14,11 @@
 //! - `Retired` is final: the activation has left the directory, and callers
 //!   that were queued on it retry with a fresh activation.
 
-use super::{Actor, Context, Handler, MethodEntry, MethodTable};
+use super::{Actor, Context, EntryOp, Handler, MethodEntry, MethodTable};
 use crate::metrics::KindMetrics;
 use crate::node::NodeHandle;
 use crate::partition::Partition;
-use crate::storage::layout::Record;
+use crate::storage::layout::{self, Record};
 use crate::storage::{Op, Seq};
 use bytes::Bytes;
 use orbit_shared::{ActorId, Error, Invocation, Message, Reply};
@@ -52,8 +52,9 @@ enum Cell<A> {
 struct Loaded<A> {
     actor: Box<A>,
     version: u64,
-    /// Hash of the last stored state, to skip writes that change nothing.
-    stored_hash: u64,
+    /// Hash of the stored record (`None`: nothing stored), to skip writes
+    /// that change nothing.
+    stored_hash: Option<u64>,
     /// The write this state depends on; replies wait for it to be durable.
     last_seq: Seq,
 }
@@ -173,18 +174,38 @@ impl<A: Actor> Activation<A> {
         // write): depend on everything appended so far.
         let last_seq = store.last_appended();
         let (mut actor, version, stored_hash) = match store.get(self.key.clone()).await? {
-            None => (A::default(), 0, 0),
+            None => (A::default(), 0, None),
             Some(bytes) => {
                 let record = Record::decode(&self.key, bytes)?;
-                let actor = serde_json::from_slice(&record.state).map_err(|e| Error::Storage {
+                let mut actor: A = serde_json::from_slice(&record.state).map_err(|e| Error::Storage {
                     reason: format!("stored state of {} does not decode: {e}", self.id),
                 })?;
-                (actor, record.version, hash_state(&record.state))
+                if A::ENTRIES {
+                    actor.load_entries(self.load_entries(node).await?)?;
+                }
+                (actor, record.version, Some(hash_state(&record.state)))
             }
         };
         actor.on_activate(&Context::new(&self.id, node)).await?;
         self.kind.metrics.activations.inc();
         Ok(Loaded { actor: Box::new(actor), version, stored_hash, last_seq })
+    }
+
+    /// Every entry of this actor, sub-keys without the actor prefix.
+    async fn load_entries(&self, node: &NodeHandle) -> Result<Vec<(Bytes, Bytes)>, Error> {
+        const PAGE: usize = 4096;
+        let prefix = layout::entry_prefix(&self.key);
+        let mut entries = Vec::new();
+        let mut after: Option<Bytes> = None;
+        loop {
+            let page = node.store().scan(prefix.clone(), after.take(), PAGE).await?;
+            let full = page.len() == PAGE;
+            after = page.last().map(|(k, _)| k.clone());
+            entries.extend(page.into_iter().map(|(k, v)| (k.slice(prefix.len()..), v)));
+            if !full {
+                return Ok(entries);
+            }
+        }
     }
 
     /// Persists a changed state, puts the actor back and releases the turn.
@@ -199,17 +220,36 @@ impl<A: Actor> Activation<A> {
         Ok(seq)
     }
 
+    /// Writes the record (or deletes it when the actor is empty) and the
+    /// queued entry changes, as one batch; writes nothing if nothing changed.
     async fn persist(&self, loaded: &mut Loaded<A>) -> Result<(), Error> {
-        let state = serde_json::to_vec(&*loaded.actor)
-            .map_err(|e| Error::Internal { reason: format!("state of {} does not encode: {e}", self.id) })?;
-        let hash = hash_state(&state);
-        if hash == loaded.stored_hash {
+        let mut ops = Vec::new();
+        let mut stored_hash = None;
+        if !loaded.actor.is_empty() {
+            let state = serde_json::to_vec(&*loaded.actor).map_err(|e| Error::Internal {
+                reason: format!("state of {} does not encode: {e}", self.id),
+            })?;
+            let hash = hash_state(&state);
+            stored_hash = Some(hash);
+            if loaded.stored_hash != stored_hash {
+                let record = Record { version: loaded.version + 1, state: state.into() };
+                ops.push(Op::Put(self.key.clone(), record.encode()));
+            }
+        } else if loaded.stored_hash.is_some() {
+            ops.push(Op::Delete(self.key.clone()));
+        }
+        for op in loaded.actor.drain_entry_ops() {
+            ops.push(match op {
+                EntryOp::Put(sub, value) => Op::Put(layout::entry_key(&self.key, &sub), value),
+                EntryOp::Delete(sub) => Op::Delete(layout::entry_key(&self.key, &sub)),
+            });
+        }
+        if ops.is_empty() {
             return Ok(());
         }
-        let record = Record { version: loaded.version + 1, state: state.into() };
-        loaded.last_seq = self.partition.append(&[Op::Put(self.key.clone(), record.encode())]).await?;
-        loaded.version = record.version;
-        loaded.stored_hash = hash;
+        loaded.last_seq = self.partition.append(&ops).await?;
+        loaded.version += 1;
+        loaded.stored_hash = stored_hash;
         Ok(())
     }
 

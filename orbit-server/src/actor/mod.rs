@@ -24,6 +24,7 @@ pub use registry::KindInfo;
 pub(crate) use registry::{EntryFactory, KindEntry, Registry, entry_of};
 
 use crate::node::NodeHandle;
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use orbit_shared::{ActorId, ActorInterface, Error, Invocation, Message, Reply};
 use serde::{Serialize, de::DeserializeOwned};
@@ -34,11 +35,38 @@ use std::future::Future;
 /// loaded (or `Default`ed) on activation and written after every turn of a
 /// method that is not read-only and changed it. Fields that should not be
 /// stored can be `#[serde(skip)]`.
+///
+/// A large state (a Redis hash of a million fields) keeps its parts in
+/// *entries* beside the record, so that a turn rewrites only what changed:
+/// set [`Actor::ENTRIES`], queue changes as [`EntryOp`]s, and hand them over
+/// in [`Actor::drain_entry_ops`]; they are written in one batch with the
+/// record after the turn, and given back to [`Actor::load_entries`] on
+/// activation.
 pub trait Actor: Serialize + DeserializeOwned + Default + Send + 'static {
     type Interface: ActorInterface;
 
+    /// Whether this kind stores entries beside its record.
+    const ENTRIES: bool = false;
+
     /// Declares the messages this actor answers, for dynamic invocation.
     fn methods(table: &mut MethodTable<Self>);
+
+    /// Receives the stored entries (sub-key, value), in sub-key order, after
+    /// the record is decoded. Only called when [`Actor::ENTRIES`] is set.
+    fn load_entries(&mut self, _entries: Vec<(Bytes, Bytes)>) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// The entry changes made since the last call, in order.
+    fn drain_entry_ops(&mut self) -> Vec<EntryOp> {
+        Vec::new()
+    }
+
+    /// An empty actor takes no storage: its record is deleted instead of
+    /// written (e.g. a deleted Redis key).
+    fn is_empty(&self) -> bool {
+        false
+    }
 
     /// Runs after the state is loaded, before the first message.
     fn on_activate(&mut self, _ctx: &Context<'_>) -> impl Future<Output = Result<(), Error>> + Send {
@@ -49,6 +77,13 @@ pub trait Actor: Serialize + DeserializeOwned + Default + Send + 'static {
     fn on_deactivate(&mut self, _ctx: &Context<'_>) -> impl Future<Output = Result<(), Error>> + Send {
         async { Ok(()) }
     }
+}
+
+/// A change to one entry of an actor, by sub-key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryOp {
+    Put(Bytes, Bytes),
+    Delete(Bytes),
 }
 
 /// How an actor answers message `M`.
@@ -80,12 +115,15 @@ impl<'a> Context<'a> {
     }
 }
 
-type JsonCall<A> =
+/// A method called with an [`Invocation`]'s bytes as they are. Typed
+/// messages use JSON; a kind may also take its own encoding (the Redis
+/// keyspace takes a command line and answers a reply value).
+pub type DynamicCall<A> =
     for<'a> fn(&'a mut A, &'a Invocation, &'a Context<'a>) -> BoxFuture<'a, Result<Reply, Error>>;
 
 pub(crate) struct MethodEntry<A> {
     pub read_only: bool,
-    pub call: JsonCall<A>,
+    pub call: DynamicCall<A>,
 }
 
 /// The messages an actor kind answers by name.
@@ -112,8 +150,13 @@ impl<A: Actor> MethodTable<A> {
     where
         A: Handler<M>,
     {
-        let entry = MethodEntry { read_only: M::READ_ONLY, call: call_json::<A, M> as JsonCall<A> };
-        self.entries.insert(M::METHOD, entry);
+        self.add_dynamic(M::METHOD, M::READ_ONLY, call_json::<A, M>)
+    }
+
+    /// Makes `call` callable as `method`, with the invocation's bytes as
+    /// they come (no JSON decoding).
+    pub fn add_dynamic(&mut self, method: &'static str, read_only: bool, call: DynamicCall<A>) -> &mut Self {
+        self.entries.insert(method, MethodEntry { read_only, call });
         self
     }
 

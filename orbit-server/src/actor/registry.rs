@@ -6,7 +6,7 @@ use super::directory::AnyActivation;
 use super::{Actor, MethodInfo, MethodTable};
 use crate::metrics::{KindMetrics, Metrics};
 use crate::partition::Partition;
-use orbit_shared::{ActorId, ActorInterface};
+use orbit_shared::ActorId;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,29 +25,33 @@ pub(crate) trait KindEntry: Send + Sync {
     fn activate(&self, id: ActorId, partition: Arc<Partition>, now_ms: u64) -> Arc<dyn AnyActivation>;
 }
 
-struct Kind<A: Actor>(Arc<KindState<A>>);
+struct Kind<A: Actor> {
+    name: &'static str,
+    state: Arc<KindState<A>>,
+}
 
 impl<A: Actor> KindEntry for Kind<A> {
     fn info(&self) -> KindInfo {
-        KindInfo { kind: A::Interface::KIND, methods: self.0.methods.infos() }
+        KindInfo { kind: self.name, methods: self.state.methods.infos() }
     }
 
     fn metrics(&self) -> &KindMetrics {
-        &self.0.metrics
+        &self.state.metrics
     }
 
     fn activate(&self, id: ActorId, partition: Arc<Partition>, now_ms: u64) -> Arc<dyn AnyActivation> {
-        Arc::new(Activation::new(id, partition, self.0.clone(), now_ms))
+        Arc::new(Activation::new(id, partition, self.state.clone(), now_ms))
     }
 }
 
-/// Builds the entry of kind `A`; a fn pointer so builders can hold a list.
-pub(crate) fn entry_of<A: Actor>(metrics: &Metrics) -> Arc<dyn KindEntry> {
-    let state = KindState { methods: MethodTable::<A>::of(), metrics: metrics.kind(A::Interface::KIND) };
-    Arc::new(Kind(Arc::new(state)))
+/// Builds the entry of actor type `A` hosted as kind `name` (usually
+/// `A::Interface::KIND`); a fn pointer so builders can hold a list.
+pub(crate) fn entry_of<A: Actor>(name: &'static str, metrics: &Metrics) -> Arc<dyn KindEntry> {
+    let state = KindState { methods: MethodTable::<A>::of(), metrics: metrics.kind(name) };
+    Arc::new(Kind { name, state: Arc::new(state) })
 }
 
-pub(crate) type EntryFactory = fn(&Metrics) -> Arc<dyn KindEntry>;
+pub(crate) type EntryFactory = fn(&'static str, &Metrics) -> Arc<dyn KindEntry>;
 
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -62,7 +66,7 @@ impl Registry {
     ) -> Result<Self, &'static str> {
         let mut kinds = HashMap::new();
         for &(kind, factory) in factories {
-            if kinds.insert(kind, factory(metrics)).is_some() {
+            if kinds.insert(kind, factory(kind, metrics)).is_some() {
                 return Err(kind);
             }
         }

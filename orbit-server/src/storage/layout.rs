@@ -7,6 +7,11 @@
 //!
 //! Record: `format (u8 = 1) | version (u64 LE) | JSON state`. The version
 //! grows by one with every write of the actor; it is what fencing will check.
+//!
+//! Entries of an actor (parts of a large state, see `Actor::ENTRIES`):
+//! `actor key | '/' | sub-key`. They sort right after their record, and no
+//! other actor's key starts with an actor key (the key length is part of it),
+//! so `actor key | '/'` is the prefix of exactly that actor's entries.
 
 use super::StorageError;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -25,6 +30,57 @@ pub fn actor_key(partition: u16, id: &ActorId) -> Bytes {
     key.put_u32(id.key.len() as u32);
     key.put_slice(&id.key);
     key.freeze()
+}
+
+const ENTRY_SEPARATOR: u8 = b'/';
+
+/// The prefix of every entry of the actor stored at `actor_key`.
+pub fn entry_prefix(actor_key: &[u8]) -> Bytes {
+    let mut prefix = BytesMut::with_capacity(actor_key.len() + 1);
+    prefix.put_slice(actor_key);
+    prefix.put_u8(ENTRY_SEPARATOR);
+    prefix.freeze()
+}
+
+pub fn entry_key(actor_key: &[u8], sub: &[u8]) -> Bytes {
+    let mut key = BytesMut::with_capacity(actor_key.len() + 1 + sub.len());
+    key.put_slice(actor_key);
+    key.put_u8(ENTRY_SEPARATOR);
+    key.put_slice(sub);
+    key.freeze()
+}
+
+/// A key that sorts after every entry of `actor_key` and before the next
+/// actor (no stored key lies strictly between the two).
+pub fn after_entries(actor_key: &[u8]) -> Bytes {
+    let mut key = BytesMut::with_capacity(actor_key.len() + 1);
+    key.put_slice(actor_key);
+    key.put_u8(ENTRY_SEPARATOR + 1);
+    key.freeze()
+}
+
+/// The actor key of a stored record, `None` for an entry or a system key.
+/// Returns the actor's key bytes (without partition and kind).
+pub fn record_actor_key(stored: &[u8]) -> Option<&[u8]> {
+    let kind_len = usize::from(*stored.get(2)?);
+    let len_at = 3 + kind_len;
+    let len: [u8; 4] = stored.get(len_at..len_at + 4)?.try_into().ok()?;
+    let key = &stored[len_at + 4..];
+    (key.len() == u32::from_be_bytes(len) as usize).then_some(key)
+}
+
+/// The scan prefix of every actor of `kind` in `partition`.
+pub fn kind_prefix(partition: u16, kind: &str) -> Bytes {
+    let mut prefix = BytesMut::with_capacity(3 + kind.len());
+    prefix.put_u16(partition);
+    prefix.put_u8(kind.len() as u8);
+    prefix.put_slice(kind.as_bytes());
+    prefix.freeze()
+}
+
+/// The partition a stored key belongs to.
+pub fn partition_of_key(stored: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes(stored.get(..2)?.try_into().ok()?))
 }
 
 pub fn system_key(name: &str) -> Bytes {
@@ -79,6 +135,20 @@ mod tests {
         let c = actor_key(2, &ActorId::new("a", "b"));
         assert!(b < c);
         assert!(c < system_key("meta"));
+    }
+
+    #[test]
+    fn entries_sort_between_their_record_and_the_next_actor() {
+        let a = actor_key(1, &ActorId::new("redis", "a"));
+        let b = actor_key(1, &ActorId::new("redis", "b"));
+        let e = entry_key(&a, b"\xff\xff");
+        assert!(a < e && e < after_entries(&a) && after_entries(&a) < b);
+        assert!(e.starts_with(&entry_prefix(&a)));
+        assert_eq!(record_actor_key(&a), Some(&b"a"[..]));
+        assert_eq!(record_actor_key(&e), None);
+        assert_eq!(record_actor_key(&entry_key(&a, b"")), None);
+        assert!(a.starts_with(&kind_prefix(1, "redis")));
+        assert_eq!(partition_of_key(&b), Some(1));
     }
 
     #[test]

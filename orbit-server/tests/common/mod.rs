@@ -106,3 +106,20 @@ pub async fn http_post_json(
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
 }
+
+/// Whether the external program `program` (e.g. `redis-server`) can run. A
+/// test that needs one and does not find it prints why it is skipped and
+/// returns; under CI (`CI` set) a missing program fails the test instead.
+pub fn require_program(program: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(std::env::var_os("CI").is_none(), "{program} is required under CI but was not found");
+        eprintln!("skipped: {program} is not installed");
+    }
+    found
+}

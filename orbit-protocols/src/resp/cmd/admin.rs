@@ -1,0 +1,613 @@
+//! Connection and server commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT,
+//! RESET, CLIENT, INFO, CONFIG, COMMAND, TIME, ACL, and ACTOR.CALL (any
+//! actor, JSON in and out).
+
+use crate::resp::DATABASE_KINDS;
+use crate::resp::connection::{Conn, Outcome};
+use crate::resp::keyspace::{Meta, glob, parse_i64};
+use crate::resp::server::{AclUser, Server, lock, now_ms};
+use crate::resp::table::{self, Spec};
+use crate::resp::value::{Value, errors};
+use bytes::Bytes;
+use orbit_shared::{ActorGateway, ActorId, Invocation};
+use std::sync::atomic::Ordering;
+
+/// The Redis version Orbit answers as (semantics followed: 7.2).
+pub const REDIS_VERSION: &str = "7.2.4";
+
+pub(crate) async fn run<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &[Bytes]) -> Outcome {
+    let reply = match name {
+        "ping" => ping(conn, argv),
+        "echo" => Value::Bulk(argv[1].clone()),
+        "quit" => {
+            conn.closing = true;
+            Value::ok()
+        }
+        "hello" => hello(conn, &argv[1..]),
+        "auth" => auth(conn, &argv[1..]),
+        "select" => select(conn, &argv[1]),
+        "reset" => reset(conn),
+        "client" => client(conn, &argv[1..]),
+        "info" => info(conn, &argv[1..]).await,
+        "config" => config(conn, &argv[1..]),
+        "command" => command(&argv[1..]),
+        "time" => time(),
+        "acl" => acl(conn, &argv[1..]),
+        "actor.call" => actor_call(conn, &argv[1..]).await,
+        _ => Value::err(format!("ERR unknown command '{name}'")),
+    };
+    reply.into()
+}
+
+fn ping<G: ActorGateway>(conn: &Conn<G>, argv: &[Bytes]) -> Value {
+    if argv.len() > 2 {
+        return Value::err(errors::arity("ping"));
+    }
+    if conn.subs.active() && !conn.resp3 {
+        let message = argv.get(1).cloned().unwrap_or_default();
+        return Value::Array(vec![Value::bulk("pong"), Value::Bulk(message)]);
+    }
+    match argv.get(1) {
+        Some(m) => Value::Bulk(m.clone()),
+        None => Value::Simple("PONG".into()),
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// HELLO [protover [AUTH user pass] [SETNAME name]]
+fn hello<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
+    let mut proto = if conn.resp3 { 3 } else { 2 };
+    if let Some(version) = args.first() {
+        match parse_i64(version) {
+            Ok(v @ (2 | 3)) => proto = v,
+            Ok(_) => return Value::err("NOPROTO unsupported protocol version"),
+            Err(_) => return Value::err("ERR Protocol version is not an integer or out of range"),
+        }
+    }
+    let mut i = 1;
+    let mut name = None;
+    while i < args.len() {
+        match super::lower(&args[i]).as_slice() {
+            b"auth" if i + 2 < args.len() => {
+                if let Err(e) = conn.server.authenticate(&text(&args[i + 1]), &args[i + 2]) {
+                    return Value::err(e);
+                }
+                conn.user = Some(text(&args[i + 1]));
+                i += 3;
+            }
+            b"setname" if i + 1 < args.len() => {
+                if let Err(e) = check_name(&args[i + 1]) {
+                    return e;
+                }
+                name = Some(args[i + 1].clone());
+                i += 2;
+            }
+            other => return Value::err(format!("ERR Syntax error in HELLO option '{}'", text(other))),
+        }
+    }
+    if conn.user.is_none() {
+        return Value::err(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
+    }
+    conn.resp3 = proto == 3;
+    let mut info = lock(&conn.info);
+    info.resp = proto as u8;
+    if let Some(user) = &conn.user {
+        info.user = user.clone();
+    }
+    if name.is_some() {
+        info.name = name;
+    }
+    Value::Map(vec![
+        (Value::bulk("server"), Value::bulk("redis")),
+        (Value::bulk("version"), Value::bulk(REDIS_VERSION)),
+        (Value::bulk("proto"), Value::Int(proto)),
+        (Value::bulk("id"), Value::Int(conn.id as i64)),
+        (Value::bulk("mode"), Value::bulk("standalone")),
+        (Value::bulk("role"), Value::bulk("master")),
+        (Value::bulk("modules"), Value::Array(Vec::new())),
+    ])
+}
+
+/// AUTH [username] password
+fn auth<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
+    let (user, password) = match args {
+        [password] => {
+            if !conn.server.auth_required() {
+                return Value::err(
+                    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                );
+            }
+            ("default".to_string(), password)
+        }
+        [user, password] => (text(user), password),
+        _ => return Value::err(errors::SYNTAX),
+    };
+    match conn.server.authenticate(&user, password) {
+        Ok(()) => {
+            lock(&conn.info).user = user.clone();
+            conn.user = Some(user);
+            Value::ok()
+        }
+        Err(e) => Value::err(e),
+    }
+}
+
+fn select<G: ActorGateway>(conn: &mut Conn<G>, index: &[u8]) -> Value {
+    match parse_i64(index) {
+        Ok(db) if (0..DATABASE_KINDS.len() as i64).contains(&db) => {
+            conn.db = db as usize;
+            lock(&conn.info).db = conn.db;
+            Value::ok()
+        }
+        Ok(_) => Value::err("ERR DB index is out of range"),
+        Err(e) => e,
+    }
+}
+
+fn reset<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
+    conn.multi = None;
+    conn.server.watches.unwatch(&mut conn.watch);
+    conn.server.pubsub.unsubscribe_all(&mut conn.subs);
+    conn.resp3 = false;
+    conn.db = 0;
+    conn.user = (!conn.server.auth_required()).then(|| "default".to_string());
+    let mut info = lock(&conn.info);
+    info.db = 0;
+    info.resp = 2;
+    info.name = None;
+    info.in_multi = false;
+    info.subscriptions = 0;
+    info.patterns = 0;
+    Value::Simple("RESET".into())
+}
+
+fn check_name(name: &[u8]) -> Result<(), Value> {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(Value::err("ERR Client names cannot contain spaces, newlines or special characters."));
+    }
+    Ok(())
+}
+
+fn client_line(info: &crate::resp::server::ClientInfo) -> String {
+    let name = |b: &Option<Bytes>| b.as_ref().map(|b| text(b)).unwrap_or_default();
+    let flags = match (info.subscriptions + info.patterns > 0, info.in_multi) {
+        (true, _) => "P",
+        (_, true) => "x",
+        _ => "N",
+    };
+    format!(
+        "id={} addr={} name={} age={} idle={} flags={} db={} sub={} psub={} multi={} cmd={} user={} resp={} lib-name={} lib-ver={}",
+        info.id,
+        info.addr,
+        name(&info.name),
+        info.created.elapsed().as_secs(),
+        info.last_active.elapsed().as_secs(),
+        flags,
+        info.db,
+        info.subscriptions,
+        info.patterns,
+        if info.in_multi { 0 } else { -1 },
+        info.last_command,
+        info.user,
+        info.resp,
+        name(&info.lib_name),
+        name(&info.lib_ver),
+    )
+}
+
+fn client<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
+    let sub = super::lower(&args[0]);
+    let rest = &args[1..];
+    match (sub.as_slice(), rest) {
+        (b"id", []) => Value::Int(conn.id as i64),
+        (b"getname", []) => lock(&conn.info).name.clone().map_or(Value::Nil, Value::Bulk),
+        (b"setname", [name]) => match check_name(name) {
+            Ok(()) => {
+                lock(&conn.info).name = (!name.is_empty()).then(|| name.clone());
+                Value::ok()
+            }
+            Err(e) => e,
+        },
+        (b"setinfo", [attr, value]) => {
+            let mut info = lock(&conn.info);
+            match super::lower(attr).as_slice() {
+                b"lib-name" => info.lib_name = Some(value.clone()),
+                b"lib-ver" => info.lib_ver = Some(value.clone()),
+                _ => return Value::err(format!("ERR Unrecognized option '{}'", text(attr))),
+            }
+            Value::ok()
+        }
+        (b"info", []) => Value::Verbatim(format!("{}\n", client_line(&lock(&conn.info)))),
+        (b"list", filters) => client_list(conn, filters),
+        (b"kill", filters) => client_kill(conn, filters),
+        (b"no-evict" | b"no-touch", [flag]) if matches!(super::lower(flag).as_slice(), b"on" | b"off") => {
+            Value::ok()
+        }
+        _ => Value::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            text(&args[0])
+        )),
+    }
+}
+
+fn client_list<G: ActorGateway>(conn: &Conn<G>, filters: &[Bytes]) -> Value {
+    let ids: Option<Vec<u64>> = match filters {
+        [] => None,
+        [id, rest @ ..] if super::lower(id) == b"id" && !rest.is_empty() => {
+            Some(rest.iter().filter_map(|r| text(r).parse().ok()).collect())
+        }
+        [t, kind] if super::lower(t) == b"type" => match super::lower(kind).as_slice() {
+            b"normal" | b"pubsub" | b"master" | b"replica" => None,
+            _ => return Value::err(format!("ERR Unknown client type '{}'", text(kind))),
+        },
+        _ => return Value::err(errors::SYNTAX),
+    };
+    let clients = lock(&conn.server.clients);
+    let mut out = String::new();
+    for (id, info) in clients.iter() {
+        if ids.as_ref().is_none_or(|ids| ids.contains(id)) {
+            out.push_str(&client_line(&lock(info)));
+            out.push('\n');
+        }
+    }
+    Value::Verbatim(out)
+}
+
+/// CLIENT KILL addr | CLIENT KILL ID id | ADDR addr | USER name ...
+fn client_kill<G: ActorGateway>(conn: &mut Conn<G>, filters: &[Bytes]) -> Value {
+    let clients: Vec<_> = lock(&conn.server.clients).values().cloned().collect();
+    let matches = |info: &crate::resp::server::ClientInfo, key: &[u8], value: &str| match key {
+        b"id" => value.parse::<u64>().is_ok_and(|id| id == info.id),
+        b"addr" => info.addr.to_string() == value,
+        b"user" => info.user == value,
+        _ => false,
+    };
+    let (pairs, old_form): (Vec<(Vec<u8>, String)>, bool) = match filters {
+        [addr] => (vec![(b"addr".to_vec(), text(addr))], true),
+        pairs if !pairs.is_empty() && pairs.len() % 2 == 0 => {
+            (pairs.chunks(2).map(|p| (super::lower(&p[0]), text(&p[1]))).collect(), false)
+        }
+        _ => return Value::err(errors::SYNTAX),
+    };
+    if pairs.iter().any(|(k, _)| !matches!(k.as_slice(), b"id" | b"addr" | b"user" | b"skipme")) {
+        return Value::err(errors::SYNTAX);
+    }
+    let mut killed = 0;
+    for client in clients {
+        let info = lock(&client);
+        if pairs.iter().filter(|(k, _)| k != b"skipme").all(|(k, v)| matches(&info, k, v)) {
+            if info.id == conn.id {
+                conn.closing = true;
+            } else {
+                info.kill.cancel();
+            }
+            killed += 1;
+        }
+    }
+    if old_form {
+        return if killed > 0 { Value::ok() } else { Value::err("ERR No such client") };
+    }
+    Value::Int(killed)
+}
+
+async fn info<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
+    let wanted: Vec<String> = args.iter().map(|a| text(a).to_ascii_lowercase()).collect();
+    let all =
+        wanted.is_empty() || wanted.iter().any(|w| matches!(w.as_str(), "all" | "everything" | "default"));
+    let show = |s: &str| all || wanted.iter().any(|w| w == s);
+    let server = &conn.server;
+    let config = lock(&server.config).clone();
+    let mut out = String::new();
+    if show("server") {
+        let uptime = server.started.elapsed().as_secs();
+        out.push_str(&format!(
+            "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:standalone\r\norbit_version:{}\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\n\r\n",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::process::id(),
+            config.port,
+            uptime / 86_400,
+        ));
+    }
+    if show("clients") {
+        let clients = lock(&server.clients).len();
+        out.push_str(&format!(
+            "# Clients\r\nconnected_clients:{clients}\r\nmaxclients:{}\r\n\r\n",
+            config.maxclients
+        ));
+    }
+    if show("persistence") {
+        out.push_str(&format!(
+            "# Persistence\r\nloading:0\r\naof_enabled:{}\r\norbit_durability:{}\r\n\r\n",
+            u8::from(config.durability != "none"),
+            config.durability
+        ));
+    }
+    if show("stats") {
+        let s = &server.stats;
+        out.push_str(&format!(
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\n\r\n",
+            s.connections_received.load(Ordering::Relaxed),
+            s.commands_processed.load(Ordering::Relaxed),
+            s.rejected_connections.load(Ordering::Relaxed),
+            s.expired_keys.load(Ordering::Relaxed),
+        ));
+    }
+    if show("replication") {
+        out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+    }
+    if show("keyspace") {
+        out.push_str("# Keyspace\r\n");
+        for (db, kind) in DATABASE_KINDS.iter().enumerate() {
+            match keyspace_counts(server, kind).await {
+                Ok((0, _)) => {}
+                Ok((keys, expires)) => {
+                    out.push_str(&format!("db{db}:keys={keys},expires={expires},avg_ttl=0\r\n"))
+                }
+                Err(e) => return e,
+            }
+        }
+        out.push_str("\r\n");
+    }
+    Value::Verbatim(out.trim_end_matches("\r\n").to_string() + "\r\n")
+}
+
+async fn keyspace_counts<G: ActorGateway>(server: &Server<G>, kind: &str) -> Result<(u64, u64), Value> {
+    let now = now_ms();
+    let (mut keys, mut expires, mut cursor) = (0, 0, None);
+    loop {
+        let page = server
+            .gateway
+            .list_actors(kind, cursor, 1000)
+            .await
+            .map_err(|e| crate::resp::server::error_reply(&e))?;
+        for actor in &page.actors {
+            if let Ok(meta) = serde_json::from_slice::<Meta>(&actor.state)
+                && meta.is_live(now)
+            {
+                keys += 1;
+                expires += u64::from(meta.expire_at.is_some());
+            }
+        }
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok((keys, expires)),
+        }
+    }
+}
+
+/// The parameters CONFIG GET reports; `settable` ones take CONFIG SET.
+fn parameters(config: &crate::resp::RespConfig) -> Vec<(&'static str, String)> {
+    let fsync = match config.durability.as_str() {
+        "always" => "always",
+        "periodic" => "everysec",
+        _ => "no",
+    };
+    vec![
+        ("save", String::new()),
+        ("appendonly", if config.durability == "none" { "no" } else { "yes" }.into()),
+        ("appendfsync", fsync.into()),
+        ("databases", DATABASE_KINDS.len().to_string()),
+        ("maxmemory", "0".into()),
+        ("maxmemory-policy", "noeviction".into()),
+        ("maxclients", config.maxclients.to_string()),
+        ("requirepass", config.requirepass.clone().unwrap_or_default()),
+        ("proto-max-bulk-len", config.proto_max_bulk_len.to_string()),
+        ("client-query-buffer-limit", config.client_query_buffer_limit.to_string()),
+        ("port", config.port.to_string()),
+        ("timeout", "0".into()),
+        ("notify-keyspace-events", String::new()),
+    ]
+}
+
+fn config<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
+    let sub = super::lower(&args[0]);
+    match (sub.as_slice(), &args[1..]) {
+        (b"get", patterns) if !patterns.is_empty() => {
+            let params = parameters(&lock(&conn.server.config));
+            let pairs = params
+                .into_iter()
+                .filter(|(name, _)| patterns.iter().any(|p| glob::matches(&super::lower(p), name.as_bytes())))
+                .map(|(name, value)| (Value::bulk(name), Value::bulk(value)))
+                .collect();
+            Value::Map(pairs)
+        }
+        (b"set", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => {
+            for pair in pairs.chunks(2) {
+                if let Err(e) = config_set(&conn.server, &text(&super::lower(&pair[0])), &pair[1]) {
+                    return e;
+                }
+            }
+            Value::ok()
+        }
+        (b"resetstat", []) => {
+            let s = &conn.server.stats;
+            for counter in
+                [&s.connections_received, &s.commands_processed, &s.expired_keys, &s.rejected_connections]
+            {
+                counter.store(0, Ordering::Relaxed);
+            }
+            Value::ok()
+        }
+        _ => Value::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
+            text(&args[0])
+        )),
+    }
+}
+
+fn config_set<G: ActorGateway>(server: &Server<G>, name: &str, value: &Bytes) -> Result<(), Value> {
+    let number = || {
+        parse_i64(value)
+            .ok()
+            .and_then(|v| usize::try_from(v).ok())
+            .ok_or_else(|| Value::err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer")))
+    };
+    let mut config = lock(&server.config);
+    match name {
+        "requirepass" => {
+            let password = (!value.is_empty()).then(|| text(value));
+            config.requirepass = password.clone();
+            if let Some(user) = lock(&server.acl).get_mut("default") {
+                user.password = password;
+            }
+        }
+        "maxclients" => config.maxclients = number()?,
+        "proto-max-bulk-len" => config.proto_max_bulk_len = number()?,
+        "client-query-buffer-limit" => config.client_query_buffer_limit = number()?,
+        _ => {
+            return Err(Value::err(format!(
+                "ERR CONFIG SET of '{name}' is not supported (settable: requirepass, maxclients, proto-max-bulk-len, client-query-buffer-limit)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn command_info(spec: &Spec) -> Value {
+    let flags = spec.flag_names().into_iter().map(|f| Value::Simple(f.into())).collect();
+    Value::Array(vec![
+        Value::bulk(spec.name),
+        Value::Int(i64::from(spec.arity)),
+        Value::Set(flags),
+        Value::Int(i64::from(spec.first_key)),
+        Value::Int(i64::from(spec.last_key)),
+        Value::Int(i64::from(spec.step)),
+        Value::Set(Vec::new()),
+        Value::Set(Vec::new()),
+        Value::Array(Vec::new()),
+        Value::Array(Vec::new()),
+    ])
+}
+
+fn command(args: &[Bytes]) -> Value {
+    let Some(sub) = args.first() else {
+        return Value::Array(table::all().iter().map(command_info).collect());
+    };
+    let names = &args[1..];
+    let find = |n: &Bytes| table::lookup(&text(&super::lower(n)));
+    match super::lower(sub).as_slice() {
+        b"count" if names.is_empty() => Value::Int(table::all().len() as i64),
+        b"info" => {
+            if names.is_empty() {
+                return Value::Array(table::all().iter().map(command_info).collect());
+            }
+            Value::Array(names.iter().map(|n| find(n).map_or(Value::NilArray, command_info)).collect())
+        }
+        b"list" if names.is_empty() => {
+            Value::Array(table::all().iter().map(|s| Value::bulk(s.name)).collect())
+        }
+        // Orbit carries no command documentation: each known command maps
+        // to an empty document.
+        b"docs" => {
+            let specs: Vec<&Spec> = if names.is_empty() {
+                table::all().iter().collect()
+            } else {
+                names.iter().filter_map(find).collect()
+            };
+            Value::Map(specs.into_iter().map(|s| (Value::bulk(s.name), Value::Map(Vec::new()))).collect())
+        }
+        _ => Value::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+            text(sub)
+        )),
+    }
+}
+
+fn time() -> Value {
+    let micros =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    Value::Array(vec![
+        Value::Bulk(Bytes::from((micros / 1_000_000).to_string())),
+        Value::Bulk(Bytes::from((micros % 1_000_000).to_string())),
+    ])
+}
+
+fn acl_line(user: &AclUser) -> String {
+    use sha2::Digest;
+    let password = match &user.password {
+        None => "nopass".to_string(),
+        Some(p) => format!("#{}", hex::encode(sha2::Sha256::digest(p.as_bytes()))),
+    };
+    format!("user {} {} {password} ~* &* +@all", user.name, if user.enabled { "on" } else { "off" })
+}
+
+/// ACL WHOAMI | LIST | USERS | SETUSER name rules... | DELUSER name...
+/// Users have all permissions: rules limiting keys or commands are refused.
+fn acl<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
+    let sub = super::lower(&args[0]);
+    let mut acl = lock(&conn.server.acl);
+    match (sub.as_slice(), &args[1..]) {
+        (b"whoami", []) => Value::bulk(conn.user.clone().unwrap_or_else(|| "default".into())),
+        (b"list", []) => Value::Array(acl.values().map(|u| Value::bulk(acl_line(u))).collect()),
+        (b"users", []) => Value::Array(acl.keys().map(|n| Value::bulk(n.clone())).collect()),
+        (b"setuser", [name, rules @ ..]) => {
+            let name = text(name);
+            let mut user = acl.get(&name).cloned().unwrap_or(AclUser {
+                name: name.clone(),
+                password: None,
+                enabled: false,
+            });
+            let new_user = !acl.contains_key(&name);
+            for rule in rules {
+                let rule = text(rule);
+                match rule.to_ascii_lowercase().as_str() {
+                    "on" => user.enabled = true,
+                    "off" => user.enabled = false,
+                    "nopass" => user.password = None,
+                    "resetpass" => user.password = Some(String::new()),
+                    "~*" | "&*" | "+@all" | "allkeys" | "allchannels" | "allcommands" | "reset" => {}
+                    _ if rule.starts_with('>') => user.password = Some(rule[1..].to_string()),
+                    _ => {
+                        return Value::err(format!(
+                            "ERR Error in ACL SETUSER modifier '{rule}': Orbit users have all permissions; only on, off, >password, nopass, resetpass, ~*, &*, +@all are supported"
+                        ));
+                    }
+                }
+            }
+            if new_user && user.password.is_none() && !rules.iter().any(|r| super::lower(r) == b"nopass") {
+                // A new user without a password rule cannot log in, as in Redis.
+                user.password = Some(String::new());
+            }
+            acl.insert(name, user);
+            Value::ok()
+        }
+        (b"deluser", names) if !names.is_empty() => {
+            let mut removed = 0;
+            for name in names {
+                let name = text(name);
+                if name == "default" {
+                    return Value::err("ERR The 'default' user cannot be removed");
+                }
+                removed += i64::from(acl.remove(&name).is_some());
+            }
+            Value::Int(removed)
+        }
+        _ => Value::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+            text(&args[0])
+        )),
+    }
+}
+
+/// ACTOR.CALL kind key method [json-args]
+async fn actor_call<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
+    let (kind, key, method) = (text(&args[0]), args[1].clone(), text(&args[2]));
+    let payload = match &args[3..] {
+        [] => Bytes::new(),
+        [json] => json.clone(),
+        _ => return Value::err(errors::arity("actor.call")),
+    };
+    if DATABASE_KINDS.contains(&kind.as_str()) {
+        return Value::err("ERR ACTOR.CALL cannot call Redis keys; use the Redis commands");
+    }
+    match conn.server.gateway.invoke(ActorId::new(kind, key), Invocation::new(method, payload)).await {
+        Ok(reply) => Value::Bulk(reply.value),
+        Err(e) => crate::resp::server::error_reply(&e),
+    }
+}

@@ -1,0 +1,318 @@
+//! Blocking commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
+//! BZPOPMAX.
+//!
+//! A command that finds its keys empty registers a waiter on each key, in
+//! FIFO order, while it still holds the keyspace lock (so no push can slip in
+//! between its try and its registration). A client whose command writes a key
+//! with waiters serves them after the command ([`serve`]): the first waiter
+//! is claimed (removed from every key it waits on), its operation runs under
+//! the exclusive lock, and the result is sent to it; if the key was emptied
+//! meanwhile the waiter goes back to the front. A waiter that times out or
+//! whose client leaves withdraws itself; if it was claimed at that moment it
+//! still takes the result.
+
+use crate::resp::connection::{Conn, Outcome};
+use crate::resp::keyspace::{KeyType, parse_f64};
+use crate::resp::server::{Server, lock};
+use crate::resp::value::{Value, errors};
+use bytes::Bytes;
+use orbit_shared::ActorGateway;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+#[derive(Debug, Clone)]
+enum BlockOp {
+    Pop { left: bool },
+    Move { dst: Bytes, from_left: bool, to_left: bool },
+    MPop { left: bool, count: i64 },
+    ZPop { min: bool },
+}
+
+pub struct Waiter {
+    id: u64,
+    db: usize,
+    keys: Vec<Bytes>,
+    op: BlockOp,
+    claimed: AtomicBool,
+    reply: Mutex<Option<oneshot::Sender<Value>>>,
+}
+
+#[derive(Default)]
+pub struct Waiters {
+    map: Mutex<HashMap<(usize, Bytes), VecDeque<Arc<Waiter>>>>,
+    count: AtomicUsize,
+    next_id: AtomicU64,
+}
+
+impl Waiters {
+    pub fn has_waiters(&self, db: usize, key: &Bytes) -> bool {
+        self.count.load(Ordering::Acquire) > 0 && lock(&self.map).contains_key(&(db, key.clone()))
+    }
+
+    fn register(&self, waiter: &Arc<Waiter>, front: bool) {
+        let mut map = lock(&self.map);
+        for key in &waiter.keys {
+            let queue = map.entry((waiter.db, key.clone())).or_default();
+            if front { queue.push_front(waiter.clone()) } else { queue.push_back(waiter.clone()) }
+        }
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Removes `waiter` from every queue; false if it was claimed already.
+    fn remove(&self, waiter: &Arc<Waiter>, map: &mut HashMap<(usize, Bytes), VecDeque<Arc<Waiter>>>) -> bool {
+        if waiter.claimed.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        for key in &waiter.keys {
+            let slot = (waiter.db, key.clone());
+            if let Some(queue) = map.get_mut(&slot) {
+                queue.retain(|w| w.id != waiter.id);
+                if queue.is_empty() {
+                    map.remove(&slot);
+                }
+            }
+        }
+        self.count.fetch_sub(1, Ordering::AcqRel);
+        true
+    }
+
+    /// Withdraws a waiter that gave up; false if it was claimed meanwhile.
+    pub fn withdraw(&self, waiter: &Arc<Waiter>) -> bool {
+        let mut map = lock(&self.map);
+        self.remove(waiter, &mut map)
+    }
+
+    /// Claims the first waiter on `key`.
+    fn claim(&self, db: usize, key: &Bytes) -> Option<Arc<Waiter>> {
+        let mut map = lock(&self.map);
+        let first = map.get(&(db, key.clone()))?.front()?.clone();
+        self.remove(&first, &mut map).then_some(first)
+    }
+
+    fn unclaim(&self, waiter: &Arc<Waiter>) {
+        waiter.claimed.store(false, Ordering::Release);
+        self.register(waiter, true);
+    }
+}
+
+/// A blocked command: wait with [`Blocked::wait`].
+pub struct Blocked {
+    pub waiter: Arc<Waiter>,
+    rx: oneshot::Receiver<Value>,
+    deadline: Option<Instant>,
+    on_timeout: Value,
+}
+
+impl Blocked {
+    pub async fn wait<G: ActorGateway>(mut self, server: &Server<G>) -> Value {
+        let outcome = match self.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, &mut self.rx).await.ok(),
+            None => Some((&mut self.rx).await),
+        };
+        if let Some(Ok(value)) = outcome {
+            return value;
+        }
+        if server.blocking.withdraw(&self.waiter) {
+            return self.on_timeout;
+        }
+        // Claimed just now: the result is on its way.
+        self.rx.await.unwrap_or(self.on_timeout)
+    }
+}
+
+fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, Value> {
+    let secs = parse_f64(arg).map_err(|_| Value::err("ERR timeout is not a float or out of range"))?;
+    if secs < 0.0 {
+        return Err(Value::err("ERR timeout is negative"));
+    }
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    let wait = std::time::Duration::try_from_secs_f64(secs)
+        .map_err(|_| Value::err("ERR timeout is out of range"))?;
+    Ok(Some(Instant::now().checked_add(wait).ok_or_else(|| Value::err("ERR timeout is out of range"))?))
+}
+
+fn side(arg: &[u8]) -> Result<bool, Value> {
+    match super::lower(arg).as_slice() {
+        b"left" => Ok(true),
+        b"right" => Ok(false),
+        _ => Err(Value::err(errors::SYNTAX)),
+    }
+}
+
+/// Parses a blocking command into its keys, operation, deadline and the
+/// reply on timeout.
+fn parse(name: &str, argv: &[Bytes]) -> Result<(Vec<Bytes>, BlockOp, Option<Instant>, Value), Value> {
+    let last = argv.len() - 1;
+    Ok(match name {
+        "blpop" | "brpop" => (
+            argv[1..last].to_vec(),
+            BlockOp::Pop { left: name == "blpop" },
+            parse_timeout(&argv[last])?,
+            Value::NilArray,
+        ),
+        "bzpopmin" | "bzpopmax" => (
+            argv[1..last].to_vec(),
+            BlockOp::ZPop { min: name == "bzpopmin" },
+            parse_timeout(&argv[last])?,
+            Value::NilArray,
+        ),
+        "brpoplpush" => {
+            let op = BlockOp::Move { dst: argv[2].clone(), from_left: false, to_left: true };
+            (vec![argv[1].clone()], op, parse_timeout(&argv[3])?, Value::Nil)
+        }
+        "blmove" => {
+            let op =
+                BlockOp::Move { dst: argv[2].clone(), from_left: side(&argv[3])?, to_left: side(&argv[4])? };
+            (vec![argv[1].clone()], op, parse_timeout(&argv[5])?, Value::Nil)
+        }
+        _ => {
+            let deadline = parse_timeout(&argv[1])?;
+            let (keys, left, count) = super::keys::parse_mpop(&argv[2..])?;
+            (keys, BlockOp::MPop { left, count }, deadline, Value::NilArray)
+        }
+    })
+}
+
+pub(crate) async fn run<G: ActorGateway>(
+    conn: &mut Conn<G>,
+    name: &str,
+    argv: &[Bytes],
+    locked: bool,
+) -> Outcome {
+    let (keys, op, deadline, on_timeout) = match parse(name, argv) {
+        Ok(parsed) => parsed,
+        Err(e) => return e.into(),
+    };
+    let server = conn.server.clone();
+    let _guard = server.exclusive(locked).await;
+    for key in &keys {
+        match perform(&server, conn.db, key, &op).await {
+            Ok(Some(value)) => {
+                conn.wrote(key);
+                if let BlockOp::Move { dst, .. } = &op {
+                    conn.wrote(dst);
+                }
+                return value.into();
+            }
+            Ok(None) => {}
+            Err(e) => return e.into(),
+        }
+    }
+    if locked {
+        // Inside MULTI a blocking command does not block.
+        return on_timeout.into();
+    }
+    let (tx, rx) = oneshot::channel();
+    let waiter = Arc::new(Waiter {
+        id: server.blocking.next_id.fetch_add(1, Ordering::Relaxed),
+        db: conn.db,
+        keys,
+        op,
+        claimed: AtomicBool::new(false),
+        reply: Mutex::new(Some(tx)),
+    });
+    server.blocking.register(&waiter, false);
+    Outcome::Block(Blocked { waiter, rx, deadline, on_timeout })
+}
+
+async fn call<G: ActorGateway>(
+    server: &Server<G>,
+    db: usize,
+    name: &'static str,
+    key: &Bytes,
+    args: &[Bytes],
+) -> Result<Value, Value> {
+    let v = server.key_command(db, name, key, args).await;
+    if v.is_error() { Err(v) } else { Ok(v) }
+}
+
+/// Runs a waiter's operation on `key`: `Ok(None)` if there is nothing to take.
+async fn perform<G: ActorGateway>(
+    server: &Server<G>,
+    db: usize,
+    key: &Bytes,
+    op: &BlockOp,
+) -> Result<Option<Value>, Value> {
+    let some = |v| Ok(Some(v));
+    match op {
+        BlockOp::Pop { left } => match call(server, db, if *left { "lpop" } else { "rpop" }, key, &[]).await?
+        {
+            Value::Bulk(e) => some(Value::Array(vec![Value::Bulk(key.clone()), Value::Bulk(e)])),
+            _ => Ok(None),
+        },
+        BlockOp::ZPop { min } => {
+            match call(server, db, if *min { "zpopmin" } else { "zpopmax" }, key, &[]).await? {
+                Value::Array(mut items) if items.len() == 2 => {
+                    let score = items.pop().unwrap_or(Value::Nil);
+                    let member = items.pop().unwrap_or(Value::Nil);
+                    some(Value::Array(vec![Value::Bulk(key.clone()), member, score]))
+                }
+                Value::Pairs(mut pairs) if pairs.len() == 1 => {
+                    let (member, score) = pairs.remove(0);
+                    some(Value::Array(vec![Value::Bulk(key.clone()), member, score]))
+                }
+                _ => Ok(None),
+            }
+        }
+        BlockOp::MPop { left, count } => {
+            let count = Bytes::from(count.to_string());
+            match call(server, db, if *left { "lpop" } else { "rpop" }, key, &[count]).await? {
+                Value::Array(items) if !items.is_empty() => {
+                    some(Value::Array(vec![Value::Bulk(key.clone()), Value::Array(items)]))
+                }
+                _ => Ok(None),
+            }
+        }
+        BlockOp::Move { dst, from_left, to_left } => {
+            if let Value::Simple(t) = call(server, db, "type", dst, &[]).await?
+                && KeyType::parse(t.as_bytes()).is_some_and(|t| t != KeyType::List)
+            {
+                return Err(Value::err(errors::WRONGTYPE));
+            }
+            let Value::Bulk(e) = call(server, db, if *from_left { "lpop" } else { "rpop" }, key, &[]).await?
+            else {
+                return Ok(None);
+            };
+            call(server, db, if *to_left { "lpush" } else { "rpush" }, dst, std::slice::from_ref(&e)).await?;
+            some(Value::Bulk(e))
+        }
+    }
+}
+
+/// Serves the clients blocked on `written` keys, FIFO per key, following
+/// the chain when a served BLMOVE pushes onto another watched key.
+pub(crate) async fn serve<G: ActorGateway>(server: &Arc<Server<G>>, written: Vec<(usize, Bytes)>) {
+    let mut pending: VecDeque<(usize, Bytes)> = written.into();
+    while let Some((db, key)) = pending.pop_front() {
+        while let Some(waiter) = server.blocking.claim(db, &key) {
+            let guard = server.keyspace.write().await;
+            let result = perform(server, db, &key, &waiter.op).await;
+            drop(guard);
+            let value = match result {
+                Ok(None) => {
+                    server.blocking.unclaim(&waiter);
+                    break;
+                }
+                Ok(Some(value)) => {
+                    server.watches.touch(db, &key);
+                    if let BlockOp::Move { dst, .. } = &waiter.op {
+                        server.watches.touch(db, dst);
+                        if server.blocking.has_waiters(db, dst) {
+                            pending.push_back((db, dst.clone()));
+                        }
+                    }
+                    value
+                }
+                Err(error) => error,
+            };
+            if let Some(tx) = lock(&waiter.reply).take() {
+                let _ = tx.send(value);
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! MULTI/EXEC/DISCARD/WATCH/UNWATCH.
+//!
+//! EXEC holds the keyspace lock exclusively while it runs the queued
+//! commands, so nothing interleaves with them. A command refused while
+//! queueing (unknown, wrong arity) makes EXEC answer `EXECABORT`; runtime
+//! errors are elements of EXEC's reply. WATCH marks the client dirty when any
+//! watched key is written (by anyone, including itself), and EXEC then
+//! answers a null array.
+
+use crate::resp::connection::{Conn, Outcome};
+use crate::resp::server::lock;
+use crate::resp::table::Spec;
+use crate::resp::value::Value;
+use bytes::Bytes;
+use orbit_shared::ActorGateway;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The commands queued since MULTI.
+#[derive(Default)]
+pub struct Queue {
+    pub commands: Vec<(&'static Spec, Vec<Bytes>)>,
+    /// A command was refused while queueing.
+    pub failed: bool,
+}
+
+/// What one client watches.
+#[derive(Default)]
+pub struct ClientWatch {
+    keys: Vec<(usize, Bytes)>,
+    dirty: Arc<AtomicBool>,
+}
+
+/// Who watches which key.
+#[derive(Default)]
+pub struct Watches {
+    map: Mutex<HashMap<(usize, Bytes), Vec<Arc<AtomicBool>>>>,
+    /// Watched keys in total: writes skip the map when nobody watches.
+    count: AtomicUsize,
+}
+
+impl Watches {
+    pub fn touch(&self, db: usize, key: &Bytes) {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        if let Some(watchers) = lock(&self.map).get(&(db, key.clone())) {
+            watchers.iter().for_each(|d| d.store(true, Ordering::Release));
+        }
+    }
+
+    pub fn touch_db(&self, db: usize) {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        for ((d, _), watchers) in lock(&self.map).iter() {
+            if *d == db {
+                watchers.iter().for_each(|w| w.store(true, Ordering::Release));
+            }
+        }
+    }
+
+    fn watch(&self, client: &mut ClientWatch, db: usize, key: Bytes) {
+        if client.keys.iter().any(|(d, k)| *d == db && *k == key) {
+            return;
+        }
+        lock(&self.map).entry((db, key.clone())).or_default().push(client.dirty.clone());
+        self.count.fetch_add(1, Ordering::AcqRel);
+        client.keys.push((db, key));
+    }
+
+    /// Forgets everything `client` watches and clears its dirty flag.
+    pub fn unwatch(&self, client: &mut ClientWatch) {
+        if client.keys.is_empty() {
+            client.dirty.store(false, Ordering::Release);
+            return;
+        }
+        let mut map = lock(&self.map);
+        for key in client.keys.drain(..) {
+            if let Some(watchers) = map.get_mut(&key) {
+                watchers.retain(|d| !Arc::ptr_eq(d, &client.dirty));
+                if watchers.is_empty() {
+                    map.remove(&key);
+                }
+            }
+            self.count.fetch_sub(1, Ordering::AcqRel);
+        }
+        drop(map);
+        client.dirty = Arc::new(AtomicBool::new(false));
+    }
+}
+
+pub(crate) async fn run<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &[Bytes]) -> Outcome {
+    match name {
+        "multi" => {
+            if conn.multi.is_some() {
+                return Value::err("ERR MULTI calls can not be nested").into();
+            }
+            conn.multi = Some(Queue::default());
+            lock(&conn.info).in_multi = true;
+            Value::ok().into()
+        }
+        "discard" => {
+            if conn.multi.take().is_none() {
+                return Value::err("ERR DISCARD without MULTI").into();
+            }
+            lock(&conn.info).in_multi = false;
+            conn.server.watches.unwatch(&mut conn.watch);
+            Value::ok().into()
+        }
+        "watch" => {
+            if conn.multi.is_some() {
+                return Value::err("ERR WATCH inside MULTI is not allowed").into();
+            }
+            for key in &argv[1..] {
+                conn.server.watches.watch(&mut conn.watch, conn.db, key.clone());
+            }
+            Value::ok().into()
+        }
+        "unwatch" => {
+            conn.server.watches.unwatch(&mut conn.watch);
+            Value::ok().into()
+        }
+        _ => exec(conn).await.into(),
+    }
+}
+
+async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
+    let Some(queue) = conn.multi.take() else { return Value::err("ERR EXEC without MULTI") };
+    lock(&conn.info).in_multi = false;
+    if queue.failed {
+        conn.server.watches.unwatch(&mut conn.watch);
+        return Value::err("EXECABORT Transaction discarded because of previous errors.");
+    }
+    let server = conn.server.clone();
+    let guard = server.keyspace.write().await;
+    if conn.watch.dirty.load(Ordering::Acquire) {
+        conn.server.watches.unwatch(&mut conn.watch);
+        return Value::NilArray;
+    }
+    let mut replies = Vec::with_capacity(queue.commands.len());
+    for (spec, argv) in queue.commands {
+        let outcome = Box::pin(conn.execute(spec, argv, true)).await;
+        replies.push(match outcome {
+            Outcome::Reply(v) => v,
+            Outcome::Replies(vs) => Value::Array(vs),
+            Outcome::Block(_) => Value::NilArray,
+        });
+    }
+    drop(guard);
+    conn.server.watches.unwatch(&mut conn.watch);
+    Value::Array(replies)
+}

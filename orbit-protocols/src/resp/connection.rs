@@ -1,0 +1,325 @@
+//! One client connection: read what arrived, run every complete request in
+//! order, write the replies in one go (pipelining), repeat. While a blocking
+//! command waits, the socket is still watched so a hang-up cancels the wait.
+
+use super::cmd::{self, blocking::Blocked, pubsub::Subscriber, tx};
+use super::frame::{self, FrameError};
+use super::server::{ClientInfo, Server, lock};
+use super::table::{self, NOAUTH, Route, Spec};
+use super::value::Value;
+use bytes::{Bytes, BytesMut};
+use orbit_shared::ActorGateway;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+/// Replies are written once this many bytes are pending, even mid-pipeline.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// What running a request produced.
+pub(crate) enum Outcome {
+    Reply(Value),
+    /// Several replies (SUBSCRIBE a b gives one per channel).
+    Replies(Vec<Value>),
+    /// A blocking command found nothing: wait for a push or the timeout.
+    Block(Blocked),
+}
+
+impl From<Value> for Outcome {
+    fn from(v: Value) -> Self {
+        Outcome::Reply(v)
+    }
+}
+
+pub(crate) struct Conn<G> {
+    pub server: Arc<Server<G>>,
+    pub info: Arc<Mutex<ClientInfo>>,
+    pub id: u64,
+    pub resp3: bool,
+    pub db: usize,
+    /// The authenticated user; `None` until AUTH when a password is set.
+    pub user: Option<String>,
+    pub multi: Option<tx::Queue>,
+    pub watch: tx::ClientWatch,
+    pub subs: Subscriber,
+    /// Close after the replies so far are written (QUIT, CLIENT KILL self).
+    pub closing: bool,
+    /// Keys written by the last command, for waking blocked clients.
+    pub written: Vec<(usize, Bytes)>,
+    pub kill: CancellationToken,
+}
+
+pub(crate) async fn run<G: ActorGateway>(server: Arc<Server<G>>, stream: TcpStream, peer: SocketAddr) {
+    server.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+    let _ = stream.set_nodelay(true);
+    let maxclients = lock(&server.config).maxclients;
+    if lock(&server.clients).len() >= maxclients {
+        server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        let mut stream = stream;
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        return;
+    }
+    let mut conn = Conn::new(server.clone(), peer);
+    lock(&server.clients).insert(conn.id, conn.info.clone());
+    if let Err(e) = conn.serve(stream).await {
+        tracing::debug!(client = conn.id, error = %e, "RESP connection ended");
+    }
+    conn.leave();
+}
+
+impl<G: ActorGateway> Conn<G> {
+    fn new(server: Arc<Server<G>>, peer: SocketAddr) -> Self {
+        let id = server.next_client_id();
+        let kill = server.shutdown.child_token();
+        let now = Instant::now();
+        let user = (!server.auth_required()).then(|| "default".to_string());
+        let info = ClientInfo {
+            id,
+            addr: peer,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            db: 0,
+            resp: 2,
+            user: "default".into(),
+            last_command: "NULL",
+            created: now,
+            last_active: now,
+            subscriptions: 0,
+            patterns: 0,
+            in_multi: false,
+            kill: kill.clone(),
+        };
+        let pubsub_buffer = lock(&server.config).pubsub_buffer;
+        Conn {
+            info: Arc::new(Mutex::new(info)),
+            id,
+            resp3: false,
+            db: 0,
+            user,
+            multi: None,
+            watch: tx::ClientWatch::default(),
+            subs: Subscriber::new(id, pubsub_buffer),
+            closing: false,
+            written: Vec::new(),
+            kill,
+            server,
+        }
+    }
+
+    /// Unregisters everything this client holds in shared state.
+    fn leave(&mut self) {
+        lock(&self.server.clients).remove(&self.id);
+        self.server.pubsub.unsubscribe_all(&mut self.subs);
+        self.server.watches.unwatch(&mut self.watch);
+    }
+
+    async fn serve(&mut self, mut stream: TcpStream) -> std::io::Result<()> {
+        let mut input = BytesMut::with_capacity(16 * 1024);
+        let mut out = BytesMut::with_capacity(16 * 1024);
+        let (max_bulk, query_limit) = {
+            let config = lock(&self.server.config);
+            (config.proto_max_bulk_len, config.client_query_buffer_limit)
+        };
+        loop {
+            loop {
+                let argv = match frame::next_request(&mut input, max_bulk) {
+                    Ok(Some(argv)) => argv,
+                    Ok(None) => break,
+                    Err(FrameError::Protocol(text)) => {
+                        Value::err(format!("ERR Protocol error: {text}")).write_resp(&mut out, self.resp3);
+                        stream.write_all(&out).await?;
+                        return Ok(());
+                    }
+                };
+                if argv.is_empty() {
+                    continue;
+                }
+                match self.handle(argv).await {
+                    Outcome::Reply(v) => v.write_resp(&mut out, self.resp3),
+                    Outcome::Replies(vs) => vs.iter().for_each(|v| v.write_resp(&mut out, self.resp3)),
+                    Outcome::Block(blocked) => {
+                        stream.write_all(&out).await?;
+                        out.clear();
+                        let Some(v) = self.wait(blocked, &mut stream, &mut input).await? else {
+                            return Ok(());
+                        };
+                        v.write_resp(&mut out, self.resp3);
+                    }
+                }
+                self.wake_blocked().await;
+                if self.closing {
+                    stream.write_all(&out).await?;
+                    return Ok(());
+                }
+                if out.len() >= FLUSH_AT {
+                    stream.write_all(&out).await?;
+                    out.clear();
+                }
+            }
+            if !out.is_empty() {
+                stream.write_all(&out).await?;
+                out.clear();
+            }
+            if input.len() > query_limit {
+                tracing::warn!(client = self.id, "closing a client over the query buffer limit");
+                return Ok(());
+            }
+            tokio::select! {
+                read = stream.read_buf(&mut input) => {
+                    if read? == 0 {
+                        return Ok(());
+                    }
+                }
+                Some(message) = self.subs.next(), if self.subs.active() => {
+                    message.write_resp(&mut out, self.resp3);
+                }
+                () = self.kill.cancelled() => return Ok(()),
+            }
+            if self.subs.overflowed() {
+                tracing::warn!(client = self.id, "closing a subscriber that does not keep up");
+                return Ok(());
+            }
+        }
+    }
+
+    /// Waits for a blocked command's result while buffering what the client
+    /// sends meanwhile; `None` when the client left (the wait is withdrawn).
+    async fn wait(
+        &mut self,
+        blocked: Blocked,
+        stream: &mut TcpStream,
+        input: &mut BytesMut,
+    ) -> std::io::Result<Option<Value>> {
+        let server = self.server.clone();
+        let waiter = blocked.waiter.clone();
+        let mut waiting = std::pin::pin!(blocked.wait(&server));
+        let mut open = true;
+        loop {
+            tokio::select! {
+                value = &mut waiting => return Ok(Some(value)),
+                read = stream.read_buf(input), if open => {
+                    if read? == 0 {
+                        open = false;
+                    }
+                }
+                () = self.kill.cancelled() => break,
+            }
+            if !open {
+                break;
+            }
+        }
+        server.blocking.withdraw(&waiter);
+        Ok(None)
+    }
+
+    /// Serves clients blocked on the keys the last command wrote.
+    async fn wake_blocked(&mut self) {
+        if self.written.is_empty() {
+            return;
+        }
+        let written = std::mem::take(&mut self.written);
+        cmd::blocking::serve(&self.server, written).await;
+    }
+
+    /// Checks a request (auth, arity, context) and runs or queues it.
+    async fn handle(&mut self, mut argv: Vec<Bytes>) -> Outcome {
+        self.server.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
+        let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
+        let spec = table::lookup(&name);
+        if let Some(spec) = spec {
+            argv[0] = Bytes::from_static(spec.name.as_bytes());
+            let mut info = lock(&self.info);
+            info.last_command = spec.name;
+            info.last_active = Instant::now();
+        }
+        if self.user.is_none() && spec.is_none_or(|s| s.flags & NOAUTH == 0) {
+            return Value::err("NOAUTH Authentication required.").into();
+        }
+        let refused = match spec {
+            None => Some(Value::err(unknown_command(&argv))),
+            Some(spec) if !spec.arity_ok(argv.len()) => {
+                Some(Value::err(super::value::errors::arity(spec.name)))
+            }
+            Some(_) => None,
+        };
+        if let Some(error) = refused {
+            if let Some(queue) = &mut self.multi {
+                queue.failed = true;
+            }
+            return error.into();
+        }
+        let Some(spec) = spec else { return Value::err("ERR unknown command").into() };
+        if self.subs.active() && !self.resp3 && !cmd::pubsub::allowed_when_subscribed(spec.name) {
+            return Value::err(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            ))
+            .into();
+        }
+        if let Some(queue) = &mut self.multi
+            && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+        {
+            queue.commands.push((spec, argv));
+            return Value::Simple("QUEUED".into()).into();
+        }
+        self.execute(spec, argv, false).await
+    }
+
+    /// Runs a checked command. `locked`: the caller (EXEC) already holds the
+    /// keyspace lock exclusively.
+    pub async fn execute(&mut self, spec: &'static Spec, argv: Vec<Bytes>, locked: bool) -> Outcome {
+        match spec.route {
+            Route::Key => {
+                let guard = if locked { None } else { Some(self.server.keyspace.read().await) };
+                let reply = self.server.call_key(self.db, &argv, spec.is_write()).await;
+                drop(guard);
+                if spec.is_write() && !reply.is_error() {
+                    self.wrote(&argv[1]);
+                }
+                reply.into()
+            }
+            Route::Door => cmd::dispatch(self, spec, argv, locked).await,
+        }
+    }
+
+    /// Records a successful write of `key`: WATCH and blocked clients.
+    pub fn wrote(&mut self, key: &Bytes) {
+        self.server.watches.touch(self.db, key);
+        if self.server.blocking.has_waiters(self.db, key) {
+            self.written.push((self.db, key.clone()));
+        }
+    }
+}
+
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, as Redis.
+fn unknown_command(argv: &[Bytes]) -> String {
+    let name = String::from_utf8_lossy(&argv[0]);
+    let mut text = format!("ERR unknown command '{}', with args beginning with: ", truncate(&name, 128));
+    let mut budget = 128usize;
+    for arg in &argv[1..] {
+        if budget == 0 {
+            break;
+        }
+        let arg = String::from_utf8_lossy(arg);
+        let shown = truncate(&arg, budget);
+        budget = budget.saturating_sub(shown.len());
+        text.push_str(&format!("'{shown}' "));
+    }
+    text
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}

@@ -1,0 +1,244 @@
+//! Reading requests: RESP arrays of bulk strings (framed by the
+//! `redis-protocol` crate) and inline commands (`PING\r\n`), with Redis'
+//! limits checked before anything big is buffered.
+
+use bytes::{Bytes, BytesMut};
+use redis_protocol::resp2::decode::decode_bytes_mut;
+use redis_protocol::resp2::types::BytesFrame;
+
+/// Longest inline request, as in Redis (`PROTO_INLINE_MAX_SIZE`).
+pub const MAX_INLINE: usize = 64 * 1024;
+/// Most arguments in one request (`1024*1024`, as Redis).
+pub const MAX_ARGS: i64 = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameError {
+    /// Replied as `-ERR Protocol error: <text>`, then the connection closes.
+    Protocol(String),
+}
+
+impl FrameError {
+    fn protocol(text: impl Into<String>) -> Self {
+        FrameError::Protocol(text.into())
+    }
+}
+
+/// Takes the next complete request from `buf`: `Ok(None)` if more bytes are
+/// needed, `Ok(Some(argv))` (possibly empty for a blank inline line).
+pub fn next_request(buf: &mut BytesMut, max_bulk: usize) -> Result<Option<Vec<Bytes>>, FrameError> {
+    match buf.first() {
+        None => Ok(None),
+        Some(b'*') => next_multibulk(buf, max_bulk),
+        Some(_) => next_inline(buf),
+    }
+}
+
+fn next_multibulk(buf: &mut BytesMut, max_bulk: usize) -> Result<Option<Vec<Bytes>>, FrameError> {
+    if !check_headers(buf, max_bulk)? {
+        return Ok(None);
+    }
+    let decoded = decode_bytes_mut(buf).map_err(|e| FrameError::protocol(e.details().to_string()))?;
+    let Some((frame, _, _)) = decoded else { return Ok(None) };
+    match frame {
+        BytesFrame::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                BytesFrame::BulkString(b) => Ok(b),
+                _ => Err(FrameError::protocol("expected '$', got something else")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        BytesFrame::Null => Ok(Some(Vec::new())),
+        _ => Err(FrameError::protocol("expected an array of bulk strings")),
+    }
+}
+
+/// Reads one `\r\n`-terminated header line starting at `at`.
+fn header(buf: &[u8], at: usize, what: &str) -> Result<Option<(i64, usize)>, FrameError> {
+    let Some(rest) = buf.get(at..) else { return Ok(None) };
+    let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+        if rest.len() > MAX_INLINE {
+            return Err(FrameError::protocol(format!("too big {what} count string")));
+        }
+        return Ok(None);
+    };
+    let line = rest[1..end].strip_suffix(b"\r").unwrap_or(&rest[1..end]);
+    let n = std::str::from_utf8(line)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(|| FrameError::protocol(format!("invalid {what} length")))?;
+    Ok(Some((n, at + end + 1)))
+}
+
+/// Checks the array and bulk headers received so far against the limits;
+/// `true` once the whole request is buffered.
+fn check_headers(buf: &[u8], max_bulk: usize) -> Result<bool, FrameError> {
+    let Some((count, mut at)) = header(buf, 0, "multibulk")? else { return Ok(false) };
+    if count > MAX_ARGS {
+        return Err(FrameError::protocol("invalid multibulk length"));
+    }
+    for _ in 0..count.max(0) {
+        match buf.get(at) {
+            None => return Ok(false),
+            Some(b'$') => {}
+            Some(&other) => {
+                return Err(FrameError::protocol(format!("expected '$', got '{}'", other as char)));
+            }
+        }
+        let Some((len, body)) = header(buf, at, "bulk")? else { return Ok(false) };
+        if len < 0 || len as u64 > max_bulk as u64 {
+            return Err(FrameError::protocol("invalid bulk length"));
+        }
+        at = body + len as usize + 2;
+        if at > buf.len() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn next_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, FrameError> {
+    let Some(end) = buf.iter().position(|&b| b == b'\n') else {
+        if buf.len() > MAX_INLINE {
+            return Err(FrameError::protocol("too big inline request"));
+        }
+        return Ok(None);
+    };
+    let line = buf.split_to(end + 1);
+    let line = line.strip_suffix(b"\n").unwrap_or(&line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    split_args(line).map(Some).ok_or_else(|| FrameError::protocol("unbalanced quotes in request"))
+}
+
+/// Splits an inline line like `redis-cli` and Redis' `sdssplitargs`:
+/// whitespace-separated, with "double quotes" (C escapes, `\xHH`) and
+/// 'single quotes'. `None` for unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+    let mut args = Vec::new();
+    let mut i = 0;
+    while i < line.len() {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == line.len() {
+            break;
+        }
+        let mut arg = Vec::new();
+        match line[i] {
+            b'"' => i = double_quoted(line, i + 1, &mut arg)?,
+            b'\'' => i = single_quoted(line, i + 1, &mut arg)?,
+            _ => {
+                while i < line.len() && !line[i].is_ascii_whitespace() {
+                    arg.push(line[i]);
+                    i += 1;
+                }
+            }
+        }
+        args.push(Bytes::from(arg));
+    }
+    Some(args)
+}
+
+/// Returns the index after the closing quote (which must end the argument).
+fn double_quoted(line: &[u8], mut i: usize, arg: &mut Vec<u8>) -> Option<usize> {
+    loop {
+        match *line.get(i)? {
+            b'"' => break,
+            b'\\' if line.get(i + 1) == Some(&b'x') => {
+                let hex = line.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok());
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(byte) => {
+                        arg.push(byte);
+                        i += 4;
+                    }
+                    None => {
+                        arg.push(b'x');
+                        i += 2;
+                    }
+                }
+            }
+            b'\\' => {
+                let c = *line.get(i + 1)?;
+                arg.push(match c {
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'b' => 8,
+                    b'a' => 7,
+                    other => other,
+                });
+                i += 2;
+            }
+            c => {
+                arg.push(c);
+                i += 1;
+            }
+        }
+    }
+    let next = i + 1;
+    (next == line.len() || line[next].is_ascii_whitespace()).then_some(next)
+}
+
+fn single_quoted(line: &[u8], mut i: usize, arg: &mut Vec<u8>) -> Option<usize> {
+    loop {
+        match *line.get(i)? {
+            b'\'' => break,
+            b'\\' if line.get(i + 1) == Some(&b'\'') => {
+                arg.push(b'\'');
+                i += 2;
+            }
+            c => {
+                arg.push(c);
+                i += 1;
+            }
+        }
+    }
+    let next = i + 1;
+    (next == line.len() || line[next].is_ascii_whitespace()).then_some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(input: &[u8]) -> Result<Option<Vec<Bytes>>, FrameError> {
+        next_request(&mut BytesMut::from(input), 512 * 1024 * 1024)
+    }
+
+    fn args(v: &[&str]) -> Vec<Bytes> {
+        v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+    }
+
+    #[test]
+    fn multibulk_requests_parse_when_complete() {
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPI"[..]);
+        assert_eq!(next_request(&mut buf, 1024).unwrap(), Some(args(&["GET", "k"])));
+        assert_eq!(next_request(&mut buf, 1024).unwrap(), None);
+        buf.extend_from_slice(b"NG\r\n");
+        assert_eq!(next_request(&mut buf, 1024).unwrap(), Some(args(&["PING"])));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn inline_requests_split_like_redis_cli() {
+        assert_eq!(parse(b"PING\r\n").unwrap(), Some(args(&["PING"])));
+        assert_eq!(parse(b"\r\n").unwrap(), Some(vec![]));
+        assert_eq!(
+            parse(b"set 'a b' \"c\\x41\\n\"\n").unwrap(),
+            Some(vec![Bytes::from("set"), Bytes::from("a b"), Bytes::from("cA\n")])
+        );
+        assert!(parse(b"set \"abc\r\n").is_err());
+        assert!(parse(b"set \"a\"b\r\n").is_err());
+    }
+
+    #[test]
+    fn limits_are_checked_before_buffering() {
+        let huge = next_request(&mut BytesMut::from(&b"*1\r\n$2000\r\nab"[..]), 1024);
+        assert_eq!(huge, Err(FrameError::Protocol("invalid bulk length".into())));
+        assert!(parse(b"*99999999\r\n").is_err());
+        assert!(parse(b"*1\r\n$-5\r\n").is_err());
+        assert!(parse(b"*x\r\n").is_err());
+        assert!(parse(b"*1\r\n:5\r\n").is_err());
+        assert!(parse(&vec![b'a'; MAX_INLINE + 1]).is_err());
+    }
+}

@@ -1,0 +1,200 @@
+//! What every connection of the front door shares.
+
+use super::cmd::blocking::Waiters;
+use super::cmd::pubsub::Broker;
+use super::cmd::tx::Watches;
+use super::keyspace;
+use super::value::Value;
+use bytes::Bytes;
+use orbit_shared::{ActorGateway, ActorId, Error, Invocation};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio_util::sync::CancellationToken;
+
+/// The front door's settings (the `[resp]` config section).
+#[derive(Debug, Clone)]
+pub struct RespConfig {
+    /// Password of the `default` user (`requirepass`); `None`: no password.
+    pub requirepass: Option<String>,
+    /// More ACL users.
+    pub users: Vec<AclUser>,
+    pub maxclients: usize,
+    /// Largest bulk string accepted (`proto-max-bulk-len`).
+    pub proto_max_bulk_len: usize,
+    /// Most unparsed bytes buffered per client (`client-query-buffer-limit`).
+    pub client_query_buffer_limit: usize,
+    /// Pub/sub messages queued per subscriber before it is disconnected.
+    pub pubsub_buffer: usize,
+    /// How often the background sweep looks for expired keys.
+    pub expiry_sweep_interval: Duration,
+    /// Reported by INFO (`tcp_port`).
+    pub port: u16,
+    /// Reported by INFO and CONFIG GET (`appendonly`, `appendfsync`).
+    pub durability: String,
+}
+
+impl Default for RespConfig {
+    fn default() -> Self {
+        RespConfig {
+            requirepass: None,
+            users: Vec::new(),
+            maxclients: 10_000,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            pubsub_buffer: 4096,
+            expiry_sweep_interval: Duration::from_millis(100),
+            port: 6379,
+            durability: "always".into(),
+        }
+    }
+}
+
+/// An ACL user: a name, a password (`None`: `nopass`) and whether it is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclUser {
+    pub name: String,
+    pub password: Option<String>,
+    pub enabled: bool,
+}
+
+/// A connected client, as CLIENT LIST shows it.
+#[derive(Debug)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub name: Option<Bytes>,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+    pub db: usize,
+    pub resp: u8,
+    pub user: String,
+    pub last_command: &'static str,
+    pub created: Instant,
+    pub last_active: Instant,
+    pub subscriptions: usize,
+    pub patterns: usize,
+    pub in_multi: bool,
+    pub kill: CancellationToken,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub rejected_connections: AtomicU64,
+}
+
+pub struct Server<G> {
+    pub gateway: Arc<G>,
+    pub config: Mutex<RespConfig>,
+    pub acl: Mutex<BTreeMap<String, AclUser>>,
+    pub clients: Mutex<BTreeMap<u64, Arc<Mutex<ClientInfo>>>>,
+    next_client: AtomicU64,
+    /// Shared by single-key commands, exclusive for multi-key ones and EXEC.
+    pub keyspace: tokio::sync::RwLock<()>,
+    pub stats: Stats,
+    pub pubsub: Broker,
+    pub blocking: Waiters,
+    pub watches: Watches,
+    pub cursors: Mutex<super::cmd::scan::Cursors>,
+    pub started: Instant,
+    pub shutdown: CancellationToken,
+}
+
+/// Locks a std mutex, tolerating a poisoned one (a panicked holder left
+/// plain data behind, still usable).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A gateway failure as a Redis error reply.
+pub fn error_reply(e: &Error) -> Value {
+    match e {
+        Error::InvalidActorId { reason } => Value::err(format!("ERR invalid key: {reason}")),
+        Error::Timeout { .. } => Value::err(format!("ERR timeout: {e}")),
+        Error::MailboxFull { .. } => Value::err(format!("BUSY {e}")),
+        _ => Value::err(format!("ERR {e}")),
+    }
+}
+
+impl<G: ActorGateway> Server<G> {
+    pub fn new(gateway: Arc<G>, config: RespConfig, shutdown: CancellationToken) -> Self {
+        let mut acl = BTreeMap::new();
+        let default = AclUser { name: "default".into(), password: config.requirepass.clone(), enabled: true };
+        acl.insert(default.name.clone(), default);
+        for user in &config.users {
+            acl.insert(user.name.clone(), user.clone());
+        }
+        Server {
+            gateway,
+            config: Mutex::new(config),
+            acl: Mutex::new(acl),
+            clients: Mutex::new(BTreeMap::new()),
+            next_client: AtomicU64::new(1),
+            keyspace: tokio::sync::RwLock::new(()),
+            stats: Stats::default(),
+            pubsub: Broker::default(),
+            blocking: Waiters::default(),
+            watches: Watches::default(),
+            cursors: Mutex::new(Default::default()),
+            started: Instant::now(),
+            shutdown,
+        }
+    }
+
+    /// Takes the keyspace lock exclusively unless the caller (EXEC) holds it.
+    pub async fn exclusive(&self, locked: bool) -> Option<tokio::sync::RwLockWriteGuard<'_, ()>> {
+        if locked { None } else { Some(self.keyspace.write().await) }
+    }
+
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether a client must authenticate before its first command.
+    pub fn auth_required(&self) -> bool {
+        lock(&self.acl).get("default").is_none_or(|u| u.password.is_some() || !u.enabled)
+    }
+
+    /// Checks a user's password; `Err` carries Redis' reply text.
+    pub fn authenticate(&self, user: &str, password: &[u8]) -> Result<(), &'static str> {
+        let acl = lock(&self.acl);
+        let ok = acl
+            .get(user)
+            .is_some_and(|u| u.enabled && u.password.as_deref().is_none_or(|p| p.as_bytes() == password));
+        if ok { Ok(()) } else { Err("WRONGPASS invalid username-password pair or user is disabled.") }
+    }
+
+    /// Runs one command line on the key `argv[1]` of database `db`
+    /// (`argv[0]` the lower-case name). The caller holds the keyspace lock.
+    pub async fn call_key(&self, db: usize, argv: &[Bytes], write: bool) -> Value {
+        let Some(key) = argv.get(1) else { return Value::err("ERR missing key") };
+        let id = ActorId::new(super::DATABASE_KINDS[db % 16], key.clone());
+        let method = if write { "write" } else { "read" };
+        let invocation = Invocation::new(method, keyspace::encode_call(now_ms(), argv));
+        match self.gateway.invoke(id, invocation).await {
+            Ok(reply) => Value::decode(&reply.value)
+                .unwrap_or_else(|| Value::err("ERR internal error: malformed keyspace reply")),
+            Err(e) => error_reply(&e),
+        }
+    }
+
+    /// `call_key` with the command name and key given apart.
+    pub async fn key_command(&self, db: usize, name: &'static str, key: &Bytes, args: &[Bytes]) -> Value {
+        let mut argv = Vec::with_capacity(2 + args.len());
+        argv.push(Bytes::from_static(name.as_bytes()));
+        argv.push(key.clone());
+        argv.extend_from_slice(args);
+        let write = super::table::lookup(name).is_none_or(|s| s.is_write()) || name.starts_with("orbit.");
+        let write = write && name != "orbit.dump";
+        self.call_key(db, &argv, write).await
+    }
+}

@@ -1,0 +1,301 @@
+//! The command table: every command the front door answers, with Redis'
+//! arity, flags and key positions (what `COMMAND INFO` reports, what `WATCH`
+//! and MULTI need to know), and how it is executed.
+//!
+//! Arity as in Redis: `n > 0` exactly n words (name included), `-n` at
+//! least n.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub const WRITE: u16 = 1;
+pub const READONLY: u16 = 2;
+pub const FAST: u16 = 4;
+pub const ADMIN: u16 = 8;
+pub const PUBSUB: u16 = 16;
+pub const BLOCKING: u16 = 32;
+pub const NOAUTH: u16 = 64;
+pub const LOADING: u16 = 128;
+pub const STALE: u16 = 256;
+/// Not allowed inside MULTI (queued commands).
+pub const NO_MULTI: u16 = 512;
+
+/// How a command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// On the one key actor named by `argv[1]`.
+    Key,
+    /// By the front door (several keys, the keyspace, the connection, the server).
+    Door,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u16,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub route: Route,
+}
+
+impl Spec {
+    pub fn is_write(&self) -> bool {
+        self.flags & WRITE != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = i64::from(self.arity);
+        if arity >= 0 { argc == arity } else { argc >= -arity }
+    }
+
+    pub fn flag_names(&self) -> Vec<&'static str> {
+        let names = [
+            (WRITE, "write"),
+            (READONLY, "readonly"),
+            (FAST, "fast"),
+            (ADMIN, "admin"),
+            (PUBSUB, "pubsub"),
+            (BLOCKING, "blocking"),
+            (NOAUTH, "no_auth"),
+            (LOADING, "loading"),
+            (STALE, "stale"),
+            (NO_MULTI, "no_multi"),
+        ];
+        names.iter().filter(|(f, _)| self.flags & f != 0).map(|(_, n)| *n).collect()
+    }
+
+    /// The key arguments of `argv`, by the spec's positions (commands whose
+    /// keys follow a count, like ZUNIONSTORE, are handled by `keys_of`).
+    pub fn keys<'a>(&self, argv: &'a [bytes::Bytes]) -> Vec<&'a bytes::Bytes> {
+        if self.first_key <= 0 {
+            return Vec::new();
+        }
+        let last = if self.last_key < 0 { argv.len() as i32 + self.last_key } else { self.last_key };
+        let step = self.step.max(1) as usize;
+        (self.first_key as usize..=last.max(0) as usize).step_by(step).filter_map(|i| argv.get(i)).collect()
+    }
+}
+
+const R: u16 = READONLY;
+const RF: u16 = READONLY | FAST;
+const W: u16 = WRITE;
+const WF: u16 = WRITE | FAST;
+
+const fn c(name: &'static str, arity: i32, flags: u16, first: i32, last: i32, route: Route) -> Spec {
+    Spec { name, arity, flags, first_key: first, last_key: last, step: 1, route }
+}
+
+const fn s(name: &'static str, arity: i32, flags: u16, first: i32, last: i32, step: i32) -> Spec {
+    Spec { name, arity, flags, first_key: first, last_key: last, step, route: Route::Door }
+}
+
+use Route::Key as K;
+
+static SPECS: &[Spec] = &[
+    // Strings (one key).
+    c("get", 2, RF, 1, 1, K),
+    c("set", -3, W, 1, 1, K),
+    c("setnx", 3, WF, 1, 1, K),
+    c("setex", 4, W, 1, 1, K),
+    c("psetex", 4, W, 1, 1, K),
+    c("getex", -2, WF, 1, 1, K),
+    c("getdel", 2, WF, 1, 1, K),
+    c("getset", 3, WF, 1, 1, K),
+    c("incr", 2, WF, 1, 1, K),
+    c("decr", 2, WF, 1, 1, K),
+    c("incrby", 3, WF, 1, 1, K),
+    c("decrby", 3, WF, 1, 1, K),
+    c("incrbyfloat", 3, WF, 1, 1, K),
+    c("append", 3, WF, 1, 1, K),
+    c("strlen", 2, RF, 1, 1, K),
+    c("getrange", 4, R, 1, 1, K),
+    c("substr", 4, R, 1, 1, K),
+    c("setrange", 4, W, 1, 1, K),
+    s("mget", -2, RF, 1, -1, 1),
+    s("mset", -3, W, 1, -1, 2),
+    s("msetnx", -3, W, 1, -1, 2),
+    // Keys.
+    s("del", -2, W, 1, -1, 1),
+    s("unlink", -2, WF, 1, -1, 1),
+    s("exists", -2, RF, 1, -1, 1),
+    s("touch", -2, RF, 1, -1, 1),
+    c("type", 2, RF, 1, 1, K),
+    c("ttl", 2, RF, 1, 1, K),
+    c("pttl", 2, RF, 1, 1, K),
+    c("expiretime", 2, RF, 1, 1, K),
+    c("pexpiretime", 2, RF, 1, 1, K),
+    c("expire", -3, WF, 1, 1, K),
+    c("pexpire", -3, WF, 1, 1, K),
+    c("expireat", -3, WF, 1, 1, K),
+    c("pexpireat", -3, WF, 1, 1, K),
+    c("persist", 2, WF, 1, 1, K),
+    s("rename", 3, W, 1, 2, 1),
+    s("renamenx", 3, WF, 1, 2, 1),
+    s("copy", -3, W, 1, 2, 1),
+    s("scan", -2, R, 0, 0, 0),
+    s("keys", 2, R, 0, 0, 0),
+    s("randomkey", 1, R, 0, 0, 0),
+    s("dbsize", 1, RF, 0, 0, 0),
+    s("flushdb", -1, W, 0, 0, 0),
+    s("flushall", -1, W, 0, 0, 0),
+    // Hashes.
+    c("hset", -4, WF, 1, 1, K),
+    c("hsetnx", 4, WF, 1, 1, K),
+    c("hmset", -4, WF, 1, 1, K),
+    c("hget", 3, RF, 1, 1, K),
+    c("hmget", -3, RF, 1, 1, K),
+    c("hgetall", 2, R, 1, 1, K),
+    c("hdel", -3, WF, 1, 1, K),
+    c("hexists", 3, RF, 1, 1, K),
+    c("hlen", 2, RF, 1, 1, K),
+    c("hkeys", 2, R, 1, 1, K),
+    c("hvals", 2, R, 1, 1, K),
+    c("hincrby", 4, WF, 1, 1, K),
+    c("hincrbyfloat", 4, WF, 1, 1, K),
+    c("hstrlen", 3, RF, 1, 1, K),
+    c("hrandfield", -2, R, 1, 1, K),
+    c("hscan", -3, R, 1, 1, K),
+    // Lists.
+    c("lpush", -3, WF, 1, 1, K),
+    c("rpush", -3, WF, 1, 1, K),
+    c("lpushx", -3, WF, 1, 1, K),
+    c("rpushx", -3, WF, 1, 1, K),
+    c("lpop", -2, WF, 1, 1, K),
+    c("rpop", -2, WF, 1, 1, K),
+    c("lrange", 4, R, 1, 1, K),
+    c("llen", 2, RF, 1, 1, K),
+    c("lindex", 3, R, 1, 1, K),
+    c("lset", 4, W, 1, 1, K),
+    c("linsert", 5, W, 1, 1, K),
+    c("lrem", 4, W, 1, 1, K),
+    c("ltrim", 4, W, 1, 1, K),
+    c("lpos", -3, R, 1, 1, K),
+    s("lmove", 5, W, 1, 2, 1),
+    s("rpoplpush", 3, W, 1, 2, 1),
+    s("lmpop", -4, W, 0, 0, 0),
+    s("blpop", -3, W | BLOCKING, 1, -2, 1),
+    s("brpop", -3, W | BLOCKING, 1, -2, 1),
+    s("blmove", 6, W | BLOCKING, 1, 2, 1),
+    s("brpoplpush", 4, W | BLOCKING, 1, 2, 1),
+    s("blmpop", -5, W | BLOCKING, 0, 0, 0),
+    // Sets.
+    c("sadd", -3, WF, 1, 1, K),
+    c("srem", -3, WF, 1, 1, K),
+    c("smembers", 2, R, 1, 1, K),
+    c("sismember", 3, RF, 1, 1, K),
+    c("smismember", -3, RF, 1, 1, K),
+    c("scard", 2, RF, 1, 1, K),
+    c("spop", -2, WF, 1, 1, K),
+    c("srandmember", -2, R, 1, 1, K),
+    c("sscan", -3, R, 1, 1, K),
+    s("smove", 4, WF, 1, 2, 1),
+    s("sinter", -2, R, 1, -1, 1),
+    s("sunion", -2, R, 1, -1, 1),
+    s("sdiff", -2, R, 1, -1, 1),
+    s("sinterstore", -3, W, 1, -1, 1),
+    s("sunionstore", -3, W, 1, -1, 1),
+    s("sdiffstore", -3, W, 1, -1, 1),
+    s("sintercard", -3, R, 0, 0, 0),
+    // Sorted sets.
+    c("zadd", -4, WF, 1, 1, K),
+    c("zincrby", 4, WF, 1, 1, K),
+    c("zscore", 3, RF, 1, 1, K),
+    c("zmscore", -3, RF, 1, 1, K),
+    c("zrem", -3, WF, 1, 1, K),
+    c("zcard", 2, RF, 1, 1, K),
+    c("zcount", 4, RF, 1, 1, K),
+    c("zlexcount", 4, RF, 1, 1, K),
+    c("zrank", -3, RF, 1, 1, K),
+    c("zrevrank", -3, RF, 1, 1, K),
+    c("zrange", -4, R, 1, 1, K),
+    c("zrangebyscore", -4, R, 1, 1, K),
+    c("zrevrangebyscore", -4, R, 1, 1, K),
+    c("zrangebylex", -4, R, 1, 1, K),
+    c("zrevrangebylex", -4, R, 1, 1, K),
+    c("zrevrange", -4, R, 1, 1, K),
+    c("zremrangebyrank", 4, W, 1, 1, K),
+    c("zremrangebyscore", 4, W, 1, 1, K),
+    c("zremrangebylex", 4, W, 1, 1, K),
+    c("zpopmin", -2, WF, 1, 1, K),
+    c("zpopmax", -2, WF, 1, 1, K),
+    c("zrandmember", -2, R, 1, 1, K),
+    c("zscan", -3, R, 1, 1, K),
+    s("zunionstore", -4, W, 1, 1, 1),
+    s("zinterstore", -4, W, 1, 1, 1),
+    s("zdiffstore", -4, W, 1, 1, 1),
+    s("zunion", -3, R, 0, 0, 0),
+    s("zinter", -3, R, 0, 0, 0),
+    s("zdiff", -3, R, 0, 0, 0),
+    s("zrangestore", -5, W, 1, 2, 1),
+    s("bzpopmin", -3, W | BLOCKING, 1, -2, 1),
+    s("bzpopmax", -3, W | BLOCKING, 1, -2, 1),
+    // Pub/sub.
+    s("subscribe", -2, PUBSUB | LOADING | STALE, 0, 0, 0),
+    s("unsubscribe", -1, PUBSUB | LOADING | STALE, 0, 0, 0),
+    s("psubscribe", -2, PUBSUB | LOADING | STALE, 0, 0, 0),
+    s("punsubscribe", -1, PUBSUB | LOADING | STALE, 0, 0, 0),
+    s("publish", 3, PUBSUB | FAST | LOADING | STALE, 0, 0, 0),
+    s("pubsub", -2, PUBSUB | LOADING | STALE, 0, 0, 0),
+    // Transactions.
+    s("multi", 1, FAST | LOADING | STALE | NO_MULTI, 0, 0, 0),
+    s("exec", 1, LOADING | STALE, 0, 0, 0),
+    s("discard", 1, FAST | LOADING | STALE, 0, 0, 0),
+    s("watch", -2, FAST | LOADING | STALE | NO_MULTI, 1, -1, 1),
+    s("unwatch", 1, FAST | LOADING | STALE, 0, 0, 0),
+    // Connection.
+    s("ping", -1, FAST, 0, 0, 0),
+    s("echo", 2, FAST, 0, 0, 0),
+    s("quit", -1, FAST | NOAUTH | LOADING | STALE, 0, 0, 0),
+    s("hello", -1, FAST | NOAUTH | LOADING | STALE, 0, 0, 0),
+    s("auth", -2, FAST | NOAUTH | LOADING | STALE, 0, 0, 0),
+    s("select", 2, FAST | LOADING | STALE, 0, 0, 0),
+    s("reset", 1, FAST | NOAUTH | LOADING | STALE, 0, 0, 0),
+    s("client", -2, LOADING | STALE, 0, 0, 0),
+    // Server.
+    s("info", -1, LOADING | STALE, 0, 0, 0),
+    s("config", -2, ADMIN | LOADING | STALE, 0, 0, 0),
+    s("command", -1, LOADING | STALE, 0, 0, 0),
+    s("time", 1, FAST | LOADING | STALE, 0, 0, 0),
+    s("acl", -2, ADMIN | LOADING | STALE, 0, 0, 0),
+    s("actor.call", -4, W, 0, 0, 0),
+];
+
+fn index() -> &'static HashMap<&'static str, &'static Spec> {
+    static INDEX: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
+    INDEX.get_or_init(|| SPECS.iter().map(|s| (s.name, s)).collect())
+}
+
+/// The spec of a command by its lower-case name.
+pub fn lookup(name: &str) -> Option<&'static Spec> {
+    index().get(name).copied()
+}
+
+pub fn all() -> &'static [Spec] {
+    SPECS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_lower_case() {
+        assert_eq!(index().len(), SPECS.len());
+        assert!(SPECS.iter().all(|s| s.name == s.name.to_ascii_lowercase()));
+    }
+
+    #[test]
+    fn arity_and_keys_follow_redis_conventions() {
+        let get = lookup("get").unwrap();
+        assert!(get.arity_ok(2) && !get.arity_ok(3));
+        let mset = lookup("mset").unwrap();
+        let argv: Vec<bytes::Bytes> = ["mset", "a", "1", "b", "2"].map(bytes::Bytes::from).to_vec();
+        assert_eq!(mset.keys(&argv), vec!["a", "b"]);
+        let blpop = lookup("blpop").unwrap();
+        let argv: Vec<bytes::Bytes> = ["blpop", "a", "b", "0"].map(bytes::Bytes::from).to_vec();
+        assert_eq!(blpop.keys(&argv), vec!["a", "b"]);
+    }
+}
