@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # System packages Orbit needs beyond a Rust toolchain. Idempotent; run as root.
 #   --rocksdb   libclang for the `rocksdb` cargo feature (bindgen)
+#   --peers     redis-server, redis-tools (redis-cli, redis-benchmark) and postgresql:
+#               the real servers the differential tests and benchmarks compare against
 set -euo pipefail
 packages=()
 for arg in "$@"; do
     case "$arg" in
         --rocksdb) packages+=(libclang-dev) ;;
+        --peers) packages+=(redis-server redis-tools postgresql) ;;
         *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
     esac
 done

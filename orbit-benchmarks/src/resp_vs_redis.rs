@@ -95,10 +95,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for persistence in [Persistence::None, Persistence::Always] {
         let durability = persistence.orbit_durability();
         let dir = tempfile::tempdir_in(std::env::current_dir()?)?;
-        let port = free_port()?;
-        let resp_addr = format!("127.0.0.1:{port}");
-        let extra = ["--resp-addr", resp_addr.as_str(), "--durability", durability];
+        let extra = ["--durability", durability];
         let orbit = Server::start_with(&args.server_bin, dir.path(), "lsm", &extra).await?;
+        let port = orbit.resp.rsplit_once(':').and_then(|(_, p)| p.parse().ok());
+        let port = port.with_context(|| format!("RESP address {:?} has no port", orbit.resp))?;
         let orbit_results = bench_server(&args, &format!("orbit {durability}"), port).await;
         orbit.kill().await?;
 

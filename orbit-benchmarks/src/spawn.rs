@@ -11,6 +11,8 @@ use tokio::process::Child;
 pub struct Server {
     child: Child,
     pub grpc: String,
+    /// The RESP address, on an ephemeral port like gRPC and HTTP.
+    pub resp: String,
 }
 
 impl Server {
@@ -18,7 +20,7 @@ impl Server {
         Server::start_with(bin, data_dir, storage, &[]).await
     }
 
-    /// Like `start`, with `extra` flags after the common ones (e.g. `--resp-addr`).
+    /// Like `start`, with `extra` flags after the common ones (e.g. `--durability`).
     pub async fn start_with(
         bin: &str,
         data_dir: &Path,
@@ -27,7 +29,7 @@ impl Server {
     ) -> anyhow::Result<Server> {
         let mut child = tokio::process::Command::new(bin)
             .args(["--data-dir", data_dir.to_str().context("data dir path")?, "--storage", storage])
-            .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--resp-addr", "127.0.0.1:0"])
             .args(extra)
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -37,9 +39,9 @@ impl Server {
             })?;
         let stderr = child.stderr.take().context("stderr")?;
         let ready = ready_line(stderr, "node ready", "orbit-server").await?;
-        let start = ready.find("grpc=").context("grpc address in the ready line")? + 5;
-        let grpc = ready[start..].split_whitespace().next().context("grpc address")?.to_string();
-        Ok(Server { child, grpc })
+        let grpc = ready_field(&ready, "grpc=")?;
+        let resp = ready_field(&ready, "resp=")?;
+        Ok(Server { child, grpc, resp })
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -79,6 +81,13 @@ impl Redis {
         self.child.kill().await?;
         Ok(())
     }
+}
+
+/// The value after `name` (e.g. `grpc=`) in orbit-server's ready line.
+fn ready_field(ready: &str, name: &str) -> anyhow::Result<String> {
+    let start = ready.find(name).with_context(|| format!("no {name} in the ready line: {ready}"))?;
+    let value = ready[start + name.len()..].split_whitespace().next();
+    Ok(value.with_context(|| format!("empty {name} in the ready line"))?.to_string())
 }
 
 /// Reads `output` up to the first line containing `needle` and returns it;

@@ -1,6 +1,8 @@
 //! Test actors and helpers shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod resp;
+
 use orbit_server::actors::counter::CounterActor;
 use orbit_server::config::StorageKind;
 use orbit_server::{Actor, Config, Context, Handler, MethodTable};

@@ -1,0 +1,86 @@
+//! The Redis front door from the `redis` crate: a node with a RESP listener,
+//! connections in RESP2 and RESP3, and a compact rendering of replies that
+//! assertions and the differential test compare.
+
+use orbit_server::{Config, Node};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Value};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How long a reply may take before the test fails. The `redis` crate's
+/// default (500 ms) is too short for a debug build on a busy machine, and
+/// blocking commands wait on purpose.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Starts a node with its RESP listener on an ephemeral loopback port.
+pub async fn start_with(mut config: Config) -> (Node, SocketAddr) {
+    config.resp.addr = ([127, 0, 0, 1], 0).into();
+    let node = Node::builder(config).with_builtin_kinds().start().await.expect("node starts");
+    let addr = node.resp_addr().expect("the node serves RESP");
+    (node, addr)
+}
+
+pub async fn connect_url(url: &str) -> MultiplexedConnection {
+    let client = redis::Client::open(url).unwrap();
+    let config =
+        AsyncConnectionConfig::new().set_connection_timeout(Some(PATIENCE)).set_response_timeout(Some(PATIENCE));
+    client.get_multiplexed_async_connection_with_config(&config).await.expect("the redis crate connects")
+}
+
+/// A RESP2 connection (the `redis` crate's default).
+pub async fn resp2(addr: SocketAddr) -> MultiplexedConnection {
+    connect_url(&format!("redis://{addr}/")).await
+}
+
+/// A RESP3 connection: the client sends `HELLO 3` first.
+pub async fn resp3(addr: SocketAddr) -> MultiplexedConnection {
+    connect_url(&format!("redis://{addr}/?protocol=resp3")).await
+}
+
+/// Sends one command given as words; errors come back as
+/// `Value::ServerError`, a lost connection or a timeout as `Err`.
+pub async fn try_call<W: AsRef<str>>(con: &mut MultiplexedConnection, words: &[W]) -> redis::RedisResult<Value> {
+    let mut cmd = redis::Cmd::new();
+    for word in words {
+        cmd.arg(word.as_ref());
+    }
+    con.req_packed_command(&cmd).await
+}
+
+/// [`try_call`] that panics without a reply.
+pub async fn call<W: AsRef<str>>(con: &mut MultiplexedConnection, words: &[W]) -> Value {
+    let names: Vec<&str> = words.iter().map(AsRef::as_ref).collect();
+    try_call(con, words).await.unwrap_or_else(|e| panic!("{names:?}: no reply: {e}"))
+}
+
+/// A compact rendering of a reply: `nil`, `3` (integer), `"text"` (bulk
+/// string), `+OK` (status), `-ERR ...` (error, its full text), `1.5` (RESP3
+/// double, always with a dot, or `inf`), `true`, `[a, b]` (array), `~[a]`
+/// (RESP3 set), `{k: v}` (RESP3 map), `>Kind[...]` (push).
+pub fn show(v: &Value) -> String {
+    let list = |items: &[Value]| items.iter().map(show).collect::<Vec<_>>().join(", ");
+    match v {
+        Value::Nil => "nil".into(),
+        Value::Int(i) => i.to_string(),
+        Value::BulkString(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        Value::SimpleString(s) => format!("+{s}"),
+        Value::Okay => "+OK".into(),
+        Value::Double(d) => format!("{d:?}"),
+        Value::Boolean(b) => b.to_string(),
+        Value::Array(items) => format!("[{}]", list(items)),
+        Value::Set(items) => format!("~[{}]", list(items)),
+        Value::Map(pairs) => {
+            let pairs: Vec<String> = pairs.iter().map(|(k, v)| format!("{}: {}", show(k), show(v))).collect();
+            format!("{{{}}}", pairs.join(", "))
+        }
+        Value::VerbatimString { text, .. } => format!("={text:?}"),
+        Value::Push { kind, data } => format!(">{kind:?}[{}]", list(data)),
+        Value::Attribute { data, .. } => show(data),
+        Value::ServerError(e) => match e.details() {
+            Some(detail) => format!("-{} {detail}", e.code()),
+            None => format!("-{}", e.code()),
+        },
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,429 @@
+//! Differential test: random command sequences go to a real `redis-server`
+//! (the Debian package, Redis 7.0) and to an Orbit node, and every reply must
+//! be the same, errors included (code and text).
+//!
+//! Five keys shared by every type, so commands collide and WRONGTYPE comes
+//! up. Only deterministic commands: nothing random, no cursors, no INFO; a
+//! TTL is compared only as missing (-2), none (-1) or some. Replies whose
+//! order Redis leaves unspecified (SMEMBERS, SINTER, HGETALL, KEYS...) are
+//! sorted first. Scores and float increments stay on values whose text is
+//! the same in Redis 7.0 (`%.17g`) and 7.2 (shortest round trip).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::resp::{PATIENCE, connect_url, show, start_with, try_call};
+use orbit_server::{Config, Node};
+use proptest::prelude::*;
+use proptest::strategy::Union;
+use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
+use redis::Value;
+use redis::aio::MultiplexedConnection;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+type Words = Vec<String>;
+/// One step: a command, or several that belong together (MULTI ... EXEC).
+type Step = Vec<Words>;
+
+// ---------------------------------------------------------------------------
+// The two servers
+
+/// Starts `redis-server` on a free loopback port without persistence, and
+/// waits for "Ready to accept connections". The port is found by binding
+/// port 0 and releasing it, so another process may take it first: then the
+/// server exits and another port is tried.
+async fn start_redis(dir: &std::path::Path) -> (Child, SocketAddr) {
+    for _ in 0..5 {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let mut child = Command::new("redis-server")
+            .args(["--port", &addr.port().to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir", dir.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut ready = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("Ready to accept connections") {
+                ready = true;
+                break;
+            }
+        }
+        if ready {
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return (child, addr);
+        }
+    }
+    panic!("redis-server did not start on any of 5 ports");
+}
+
+struct Servers {
+    _redis: Child,
+    _dir: tempfile::TempDir,
+    node: Node,
+    redis: MultiplexedConnection,
+    orbit: MultiplexedConnection,
+}
+
+async fn servers(resp3: bool) -> Servers {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, redis_addr) = start_redis(dir.path()).await;
+    let (node, orbit_addr) = start_with(Config::ephemeral()).await;
+    let query = if resp3 { "?protocol=resp3" } else { "" };
+    let redis = connect_url(&format!("redis://{redis_addr}/{query}")).await;
+    let orbit = connect_url(&format!("redis://{orbit_addr}/{query}")).await;
+    Servers { _redis: child, _dir: dir, node, redis, orbit }
+}
+
+// ---------------------------------------------------------------------------
+// Commands
+
+const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4"];
+const VALUES: &[&str] = &["a", "b", "ab", "", "0", "1", "-1", "10", "1.5", "9223372036854775807"];
+const FIELDS: &[&str] = &["f0", "f1", "f2"];
+const MEMBERS: &[&str] = &["a", "b", "c", "d"];
+const INTS: &[&str] = &["-2", "-1", "0", "1", "2", "3", "10"];
+const INDEXES: &[&str] = &["-3", "-1", "0", "1", "2", "5"];
+const FLOATS: &[&str] = &["0.5", "1.5", "-2", "3", "1e2", "0", "x"];
+/// Sums of these stay exact and print the same in Redis 7.0 and 7.2.
+const SCORES: &[&str] = &["0", "1", "2", "-1", "1.5", "-2.5", "10", "inf", "-inf", "+inf"];
+const SCORE_BOUNDS: &[&str] = &["-inf", "+inf", "0", "(1", "1", "2", "(2.5", "10", "x"];
+const LEX_BOUNDS: &[&str] = &["-", "+", "[a", "(a", "[b", "(c", "[d", "x"];
+
+type Part = BoxedStrategy<Words>;
+
+fn lit(word: &'static str) -> Part {
+    Just(vec![word.to_string()]).boxed()
+}
+
+fn pick(items: &'static [&'static str]) -> Part {
+    prop::sample::select(items).prop_map(|s| vec![s.to_string()]).boxed()
+}
+
+fn key() -> Part {
+    pick(KEYS)
+}
+
+fn keys(min: usize, max: usize) -> Part {
+    prop::collection::vec(prop::sample::select(KEYS), min..=max)
+        .prop_map(|ks| ks.iter().map(|k| k.to_string()).collect())
+        .boxed()
+}
+
+/// `numkeys key...`, as SINTERCARD, LMPOP and ZUNIONSTORE take them.
+fn counted_keys() -> BoxedStrategy<(usize, Words)> {
+    prop::collection::vec(prop::sample::select(KEYS), 1..=3)
+        .prop_map(|ks| {
+            let mut words = vec![ks.len().to_string()];
+            words.extend(ks.iter().map(|k| k.to_string()));
+            (ks.len(), words)
+        })
+        .boxed()
+}
+
+fn maybe(part: Part) -> Part {
+    prop::option::of(part).prop_map(Option::unwrap_or_default).boxed()
+}
+
+/// `count` repetitions of a part, flattened (field value pairs...).
+fn repeat(part: Part, min: usize, max: usize) -> Part {
+    prop::collection::vec(part, min..=max).prop_map(|parts| parts.concat()).boxed()
+}
+
+fn seq(parts: Vec<Part>) -> Part {
+    parts.prop_map(|parts| parts.concat()).boxed()
+}
+
+fn one_of(parts: Vec<Part>) -> Part {
+    Union::new(parts).boxed()
+}
+
+fn strings() -> Vec<Part> {
+    let expiry = one_of(vec![lit("KEEPTTL"), seq(vec![lit("EX"), lit("100")]), seq(vec![lit("PX"), lit("100000")])]);
+    vec![
+        seq(vec![lit("SET"), key(), pick(VALUES), maybe(pick(&["NX", "XX"])), maybe(lit("GET")), maybe(expiry)]),
+        seq(vec![pick(&["GET", "GETDEL", "STRLEN", "INCR", "DECR"]), key()]),
+        seq(vec![pick(&["SETNX", "GETSET", "APPEND"]), key(), pick(VALUES)]),
+        seq(vec![pick(&["INCRBY", "DECRBY"]), key(), pick(INTS)]),
+        seq(vec![lit("INCRBYFLOAT"), key(), pick(FLOATS)]),
+        seq(vec![lit("GETRANGE"), key(), pick(INDEXES), pick(INDEXES)]),
+        seq(vec![lit("SETRANGE"), key(), pick(&["0", "1", "3", "-1"]), pick(VALUES)]),
+        seq(vec![pick(&["MSET", "MSETNX"]), repeat(seq(vec![key(), pick(VALUES)]), 1, 3)]),
+        seq(vec![lit("MGET"), keys(1, 3)]),
+        seq(vec![lit("GETEX"), key(), maybe(pick(&["PERSIST"]))]),
+        seq(vec![lit("SETEX"), key(), pick(&["100", "0", "-5"]), pick(VALUES)]),
+    ]
+}
+
+fn generic() -> Vec<Part> {
+    vec![
+        seq(vec![pick(&["DEL", "UNLINK", "EXISTS", "TOUCH"]), keys(1, 3)]),
+        seq(vec![pick(&["TYPE", "TTL", "PTTL", "PERSIST"]), key()]),
+        seq(vec![lit("EXPIRE"), key(), pick(&["100", "1000", "-1"]), maybe(pick(&["NX", "XX", "GT", "LT"]))]),
+        seq(vec![lit("PEXPIRE"), key(), pick(&["100000", "1000000"]), maybe(pick(&["NX", "XX", "GT", "LT"]))]),
+        seq(vec![pick(&["RENAME", "RENAMENX"]), key(), key()]),
+        seq(vec![lit("COPY"), key(), key(), maybe(lit("REPLACE"))]),
+        seq(vec![lit("KEYS"), pick(&["*", "k[0-2]", "k?", "x*"])]),
+        lit("DBSIZE"),
+    ]
+}
+
+fn hashes() -> Vec<Part> {
+    vec![
+        seq(vec![pick(&["HSET", "HMSET"]), key(), repeat(seq(vec![pick(FIELDS), pick(VALUES)]), 1, 3)]),
+        seq(vec![lit("HSETNX"), key(), pick(FIELDS), pick(VALUES)]),
+        seq(vec![pick(&["HGET", "HEXISTS", "HSTRLEN"]), key(), pick(FIELDS)]),
+        seq(vec![pick(&["HMGET", "HDEL"]), key(), repeat(pick(FIELDS), 1, 3)]),
+        seq(vec![pick(&["HLEN", "HKEYS", "HVALS", "HGETALL"]), key()]),
+        seq(vec![lit("HINCRBY"), key(), pick(FIELDS), pick(INTS)]),
+        seq(vec![lit("HINCRBYFLOAT"), key(), pick(FIELDS), pick(FLOATS)]),
+    ]
+}
+
+fn lists() -> Vec<Part> {
+    let side = || pick(&["LEFT", "RIGHT"]);
+    vec![
+        seq(vec![pick(&["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]), key(), repeat(pick(MEMBERS), 1, 3)]),
+        seq(vec![pick(&["LPOP", "RPOP"]), key(), maybe(pick(&["0", "1", "2", "5", "-1"]))]),
+        seq(vec![pick(&["LRANGE", "LTRIM"]), key(), pick(INDEXES), pick(INDEXES)]),
+        seq(vec![pick(&["LLEN"]), key()]),
+        seq(vec![lit("LINDEX"), key(), pick(INDEXES)]),
+        seq(vec![lit("LSET"), key(), pick(INDEXES), pick(MEMBERS)]),
+        seq(vec![lit("LINSERT"), key(), pick(&["BEFORE", "AFTER"]), pick(MEMBERS), pick(MEMBERS)]),
+        seq(vec![lit("LREM"), key(), pick(&["-2", "-1", "0", "1", "2"]), pick(MEMBERS)]),
+        seq(vec![
+            lit("LPOS"),
+            key(),
+            pick(MEMBERS),
+            maybe(seq(vec![lit("RANK"), pick(&["1", "-1", "2", "0"])])),
+            maybe(seq(vec![lit("COUNT"), pick(&["0", "1", "2"])])),
+            maybe(seq(vec![lit("MAXLEN"), pick(&["0", "2"])])),
+        ]),
+        seq(vec![lit("LMOVE"), key(), key(), side(), side()]),
+        seq(vec![lit("RPOPLPUSH"), key(), key()]),
+        (counted_keys(), side(), maybe(seq(vec![lit("COUNT"), pick(&["1", "2", "5"])])))
+            .prop_map(|((_, keys), side, count)| [vec!["LMPOP".to_string()], keys, side, count].concat())
+            .boxed(),
+    ]
+}
+
+fn sets() -> Vec<Part> {
+    vec![
+        seq(vec![pick(&["SADD", "SREM", "SMISMEMBER"]), key(), repeat(pick(MEMBERS), 1, 3)]),
+        seq(vec![pick(&["SMEMBERS", "SCARD"]), key()]),
+        seq(vec![lit("SISMEMBER"), key(), pick(MEMBERS)]),
+        seq(vec![pick(&["SINTER", "SUNION", "SDIFF"]), keys(1, 3)]),
+        seq(vec![pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), key(), keys(1, 3)]),
+        (counted_keys(), maybe(seq(vec![lit("LIMIT"), pick(&["0", "1"])])))
+            .prop_map(|((_, keys), limit)| [vec!["SINTERCARD".to_string()], keys, limit].concat())
+            .boxed(),
+        seq(vec![lit("SMOVE"), key(), key(), pick(MEMBERS)]),
+    ]
+}
+
+/// `WEIGHTS w...` for `n` keys and `AGGREGATE`, each maybe.
+fn combine_options(n: usize) -> Part {
+    let weights = prop::collection::vec(prop::sample::select(&["1", "2", "0", "-1", "0.5"][..]), n)
+        .prop_map(|ws| [vec!["WEIGHTS".to_string()], ws.iter().map(|w| w.to_string()).collect()].concat())
+        .boxed();
+    seq(vec![maybe(weights), maybe(seq(vec![lit("AGGREGATE"), pick(&["SUM", "MIN", "MAX"])]))])
+}
+
+fn zsets() -> Vec<Part> {
+    let limit = || maybe(seq(vec![lit("LIMIT"), pick(&["0", "1"]), pick(&["1", "2", "-1"])]));
+    let withscores = || maybe(lit("WITHSCORES"));
+    vec![
+        seq(vec![
+            lit("ZADD"),
+            key(),
+            maybe(pick(&["NX", "XX"])),
+            maybe(pick(&["GT", "LT"])),
+            maybe(lit("CH")),
+            maybe(lit("INCR")),
+            repeat(seq(vec![pick(SCORES), pick(MEMBERS)]), 1, 2),
+        ]),
+        seq(vec![lit("ZINCRBY"), key(), pick(SCORES), pick(MEMBERS)]),
+        seq(vec![pick(&["ZSCORE", "ZRANK", "ZREVRANK"]), key(), pick(MEMBERS)]),
+        seq(vec![pick(&["ZMSCORE", "ZREM"]), key(), repeat(pick(MEMBERS), 1, 3)]),
+        seq(vec![lit("ZCARD"), key()]),
+        seq(vec![lit("ZCOUNT"), key(), pick(SCORE_BOUNDS), pick(SCORE_BOUNDS)]),
+        seq(vec![lit("ZLEXCOUNT"), key(), pick(LEX_BOUNDS), pick(LEX_BOUNDS)]),
+        seq(vec![lit("ZRANGE"), key(), pick(INDEXES), pick(INDEXES), maybe(lit("REV")), withscores()]),
+        seq(vec![
+            lit("ZRANGE"),
+            key(),
+            pick(SCORE_BOUNDS),
+            pick(SCORE_BOUNDS),
+            lit("BYSCORE"),
+            maybe(lit("REV")),
+            limit(),
+            withscores(),
+        ]),
+        seq(vec![lit("ZRANGE"), key(), pick(LEX_BOUNDS), pick(LEX_BOUNDS), lit("BYLEX"), maybe(lit("REV")), limit()]),
+        seq(vec![
+            pick(&["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"]),
+            key(),
+            pick(SCORE_BOUNDS),
+            pick(SCORE_BOUNDS),
+            withscores(),
+            limit(),
+        ]),
+        seq(vec![pick(&["ZRANGEBYLEX", "ZREVRANGEBYLEX"]), key(), pick(LEX_BOUNDS), pick(LEX_BOUNDS), limit()]),
+        seq(vec![lit("ZREVRANGE"), key(), pick(INDEXES), pick(INDEXES), withscores()]),
+        seq(vec![lit("ZREMRANGEBYRANK"), key(), pick(INDEXES), pick(INDEXES)]),
+        seq(vec![lit("ZREMRANGEBYSCORE"), key(), pick(SCORE_BOUNDS), pick(SCORE_BOUNDS)]),
+        seq(vec![lit("ZREMRANGEBYLEX"), key(), pick(LEX_BOUNDS), pick(LEX_BOUNDS)]),
+        seq(vec![pick(&["ZPOPMIN", "ZPOPMAX"]), key(), maybe(pick(&["1", "2", "5", "0", "-1"]))]),
+        (pick(&["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]), key(), counted_keys())
+            .prop_flat_map(|(name, dst, (n, keys))| {
+                let options = if name[0] == "ZDIFFSTORE" { Just(Vec::new()).boxed() } else { combine_options(n) };
+                options.prop_map(move |opts| [name.clone(), dst.clone(), keys.clone(), opts].concat())
+            })
+            .boxed(),
+        (pick(&["ZUNION", "ZINTER", "ZDIFF"]), counted_keys(), maybe(lit("WITHSCORES")))
+            .prop_flat_map(|(name, (n, keys), scores)| {
+                let options = if name[0] == "ZDIFF" { Just(Vec::new()).boxed() } else { combine_options(n) };
+                options.prop_map(move |opts| [name.clone(), keys.clone(), opts, scores.clone()].concat())
+            })
+            .boxed(),
+        seq(vec![lit("ZRANGESTORE"), key(), key(), pick(INDEXES), pick(INDEXES)]),
+    ]
+}
+
+/// Commands whose replies do not depend on unordered collections, for
+/// transactions (EXEC replies are compared as they come).
+fn ordered() -> Vec<Part> {
+    vec![
+        seq(vec![lit("SET"), key(), pick(VALUES)]),
+        seq(vec![pick(&["GET", "INCR", "TYPE", "SCARD", "LLEN", "HLEN", "ZCARD"]), key()]),
+        seq(vec![pick(&["RPUSH", "SADD"]), key(), pick(MEMBERS)]),
+        seq(vec![lit("HSET"), key(), pick(FIELDS), pick(VALUES)]),
+        seq(vec![lit("ZADD"), key(), pick(SCORES), pick(MEMBERS)]),
+        seq(vec![lit("LPOP"), key()]),
+        seq(vec![pick(&["DEL", "EXISTS"]), keys(1, 2)]),
+        seq(vec![lit("RENAME"), key(), key()]),
+        seq(vec![lit("ZRANGE"), key(), lit("0"), lit("-1"), lit("WITHSCORES")]),
+    ]
+}
+
+fn step() -> BoxedStrategy<Step> {
+    let single = |parts: Vec<Part>, weight: u32| (weight, one_of(parts).prop_map(|w| vec![w]).boxed());
+    let transaction = (prop::collection::vec(one_of(ordered()), 0..=3), prop::bool::weighted(0.8))
+        .prop_map(|(commands, exec)| {
+            let mut step = vec![vec!["MULTI".to_string()]];
+            step.extend(commands);
+            step.push(vec![if exec { "EXEC" } else { "DISCARD" }.to_string()]);
+            step
+        })
+        .boxed();
+    let db = one_of(vec![seq(vec![lit("SELECT"), pick(&["0", "1"])]), lit("FLUSHDB")]).prop_map(|w| vec![w]).boxed();
+    Union::new_weighted(vec![
+        single(strings(), 6),
+        single(generic(), 5),
+        single(hashes(), 5),
+        single(lists(), 6),
+        single(sets(), 5),
+        single(zsets(), 8),
+        (1, transaction),
+        (1, db),
+    ])
+    .boxed()
+}
+
+// ---------------------------------------------------------------------------
+// Comparison
+
+/// The reply as compared: rendered, with unordered collections sorted and
+/// TTLs reduced to missing, none or some.
+fn normalise(words: &[String], reply: redis::RedisResult<Value>) -> String {
+    let reply = match reply {
+        Ok(reply) => reply,
+        Err(e) => return format!("<no reply: {e}>"),
+    };
+    let sorted = |items: &[Value]| {
+        let mut items: Vec<String> = items.iter().map(show).collect();
+        items.sort();
+        format!("[{}]", items.join(", "))
+    };
+    let name = words[0].to_ascii_lowercase();
+    match (name.as_str(), &reply) {
+        ("smembers" | "sinter" | "sunion" | "sdiff" | "hkeys" | "hvals" | "keys", Value::Array(items) | Value::Set(items)) => {
+            sorted(items)
+        }
+        ("hgetall", Value::Array(flat)) => {
+            let mut pairs: Vec<String> = flat.chunks(2).map(|p| format!("{}: {}", show(&p[0]), show(&p[1]))).collect();
+            pairs.sort();
+            format!("{{{}}}", pairs.join(", "))
+        }
+        ("hgetall", Value::Map(map)) => {
+            let mut pairs: Vec<String> = map.iter().map(|(k, v)| format!("{}: {}", show(k), show(v))).collect();
+            pairs.sort();
+            format!("{{{}}}", pairs.join(", "))
+        }
+        ("ttl" | "pttl", Value::Int(t)) if *t >= 0 => "<some ttl>".into(),
+        _ => show(&reply),
+    }
+}
+
+/// Runs the steps on both servers from empty databases; the first reply that
+/// differs fails the case with the whole history.
+async fn compare(redis: &mut MultiplexedConnection, orbit: &mut MultiplexedConnection, steps: &[Step]) -> Result<(), TestCaseError> {
+    for con in [&mut *redis, &mut *orbit] {
+        // A failed case may have left a transaction open or another database selected.
+        try_call(con, &["DISCARD"]).await.ok();
+        for reset in [["SELECT", "0"].as_slice(), &["FLUSHALL"]] {
+            let reply = try_call(con, reset).await.map(|v| show(&v));
+            assert_eq!(reply.ok().as_deref(), Some("+OK"), "{reset:?}");
+        }
+    }
+    let mut history = Vec::new();
+    for words in steps.iter().flatten() {
+        let want = normalise(words, try_call(redis, words.as_slice()).await);
+        let got = normalise(words, try_call(orbit, words.as_slice()).await);
+        history.push(format!("{:>3}  {}  ->  {want}", history.len() + 1, words.join(" ")));
+        if want != got {
+            return Err(TestCaseError::fail(format!(
+                "\ncommand {}: {}\n  redis: {want}\n  orbit: {got}\nhistory (FLUSHALL first; redis replies):\n{}\n",
+                history.len(),
+                words.join(" "),
+                history.join("\n")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn differential(resp3: bool, cases: u32) {
+    if !common::require_program("redis-server") {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let servers = rt.block_on(servers(resp3));
+    let config = ProptestConfig { cases, failure_persistence: None, max_shrink_iters: 2048, ..ProptestConfig::default() };
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&prop::collection::vec(step(), 1..=40), |steps| {
+        let (mut redis, mut orbit) = (servers.redis.clone(), servers.orbit.clone());
+        let case = async { tokio::time::timeout(PATIENCE * 4, compare(&mut redis, &mut orbit, &steps)).await };
+        rt.block_on(case).unwrap_or_else(|_| Err(TestCaseError::fail("the case took too long")))
+    });
+    let Servers { node, .. } = servers;
+    rt.block_on(node.shutdown()).unwrap();
+    if let Err(e) = result {
+        panic!("Orbit and redis-server disagree: {e}");
+    }
+}
+
+#[test]
+fn orbit_replies_like_redis_in_resp2() {
+    differential(false, 64);
+}
+
+#[test]
+fn orbit_replies_like_redis_in_resp3() {
+    differential(true, 32);
+}
