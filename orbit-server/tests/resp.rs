@@ -226,14 +226,18 @@ async fn resp2_and_resp3_encode_nulls_doubles_maps_and_sets_like_redis() {
     let mut v2 = Raw::connect(addr).await;
     v2.send(b"GET missing\r\nLPOP missing 2\r\nZADD z 1.5 m\r\nZSCORE z m\r\nHSET h f v\r\nHGETALL h\r\nSADD s a\r\nSMEMBERS s\r\n")
         .await;
-    v2.expect(b"$-1\r\n*-1\r\n:1\r\n$3\r\n1.5\r\n:1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n:1\r\n*1\r\n$1\r\na\r\n").await;
+    v2.expect(b"$-1\r\n*-1\r\n:1\r\n$3\r\n1.5\r\n:1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n:1\r\n*1\r\n$1\r\na\r\n")
+        .await;
     v2.send(b"ZRANGE z 0 -1 WITHSCORES\r\n").await;
     v2.expect(b"*2\r\n$1\r\nm\r\n$3\r\n1.5\r\n").await;
 
     let mut v3 = Raw::connect(addr).await;
     v3.hello3().await;
     v3.send(b"GET missing\r\nLPOP missing 2\r\nZSCORE z m\r\nHGETALL h\r\nSMEMBERS s\r\nZRANGE z 0 -1 WITHSCORES\r\n").await;
-    v3.expect(b"_\r\n_\r\n,1.5\r\n%1\r\n$1\r\nf\r\n$1\r\nv\r\n~1\r\n$1\r\na\r\n*1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n").await;
+    v3.expect(
+        b"_\r\n_\r\n,1.5\r\n%1\r\n$1\r\nf\r\n$1\r\nv\r\n~1\r\n$1\r\na\r\n*1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n",
+    )
+    .await;
     node.shutdown().await.unwrap();
 }
 
@@ -562,7 +566,9 @@ async fn type_rename_renamenx_copy_and_wrongtype() {
     run(&mut c, "HSET h f v").await;
     run(&mut c, "SADD set m").await;
     run(&mut c, "ZADD z 1 m").await;
-    for (key, ty) in [("s", "string"), ("l", "list"), ("h", "hash"), ("set", "set"), ("z", "zset"), ("nope", "none")] {
+    for (key, ty) in
+        [("s", "string"), ("l", "list"), ("h", "hash"), ("set", "set"), ("z", "zset"), ("nope", "none")]
+    {
         assert_eq!(run(&mut c, &format!("TYPE {key}")).await, format!("+{ty}"));
     }
     let wrongtype = "-WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -826,8 +832,14 @@ async fn zadd_options_follow_redis() {
     assert_eq!(run(&mut c, "ZADD z LT CH 7 b 1 c").await, "1");
     assert_eq!(run(&mut c, "ZADD z INCR 2 a").await, r#""7""#);
     assert_eq!(run(&mut c, "ZADD z NX INCR 1 a").await, "nil");
-    assert_eq!(run(&mut c, "ZADD z NX XX 1 a").await, "-ERR XX and NX options at the same time are not compatible");
-    assert_eq!(run(&mut c, "ZADD z GT LT 1 a").await, "-ERR GT, LT, and/or NX options at the same time are not compatible");
+    assert_eq!(
+        run(&mut c, "ZADD z NX XX 1 a").await,
+        "-ERR XX and NX options at the same time are not compatible"
+    );
+    assert_eq!(
+        run(&mut c, "ZADD z GT LT 1 a").await,
+        "-ERR GT, LT, and/or NX options at the same time are not compatible"
+    );
     assert_eq!(run(&mut c, "ZADD z 1 a 2").await, "-ERR syntax error");
     assert_eq!(run(&mut c, "ZADD z x a").await, "-ERR value is not a valid float");
     assert_eq!(run(&mut c, "ZADD z nan a").await, "-ERR value is not a valid float");
@@ -888,7 +900,10 @@ async fn zpop_zunionstore_zinterstore_and_zscan() {
     assert_eq!(run(&mut c, "ZADD z1 1 a 2 b 3 c").await, "3");
     assert_eq!(run(&mut c, "ZADD z2 10 b 20 c 30 d").await, "3");
     assert_eq!(run(&mut c, "ZUNIONSTORE u 2 z1 z2 WEIGHTS 2 1").await, "4");
-    assert_eq!(run(&mut c, "ZRANGE u 0 -1 WITHSCORES").await, r#"["a", "2", "b", "14", "c", "26", "d", "30"]"#);
+    assert_eq!(
+        run(&mut c, "ZRANGE u 0 -1 WITHSCORES").await,
+        r#"["a", "2", "b", "14", "c", "26", "d", "30"]"#
+    );
     assert_eq!(run(&mut c, "ZINTERSTORE i 2 z1 z2 AGGREGATE MAX").await, "2");
     assert_eq!(run(&mut c, "ZRANGE i 0 -1 WITHSCORES").await, r#"["b", "10", "c", "20"]"#);
     assert_eq!(run(&mut c, "ZINTERSTORE i 2 z1 z2 WEIGHTS 1 2 AGGREGATE MIN").await, "2");
@@ -897,7 +912,10 @@ async fn zpop_zunionstore_zinterstore_and_zscan() {
     assert_eq!(run(&mut c, "SADD s b x").await, "2");
     assert_eq!(run(&mut c, "ZUNIONSTORE u2 2 z1 s").await, "4");
     assert_eq!(run(&mut c, "ZRANGE u2 0 -1 WITHSCORES").await, r#"["a", "1", "x", "1", "b", "3", "c", "3"]"#);
-    assert_eq!(run(&mut c, "ZUNIONSTORE u3 0 z1").await, "-ERR at least 1 input key is needed for 'zunionstore' command");
+    assert_eq!(
+        run(&mut c, "ZUNIONSTORE u3 0 z1").await,
+        "-ERR at least 1 input key is needed for 'zunionstore' command"
+    );
     assert_eq!(run(&mut c, "ZUNIONSTORE u3 2 z1").await, "-ERR syntax error");
     assert_eq!(run(&mut c, "ZINTERSTORE u 2 z1 nope").await, "0");
     assert_eq!(run(&mut c, "EXISTS u").await, "0", "an empty result deletes the destination");
@@ -1314,8 +1332,14 @@ async fn acl_setuser_whoami_list_and_deluser() {
 async fn actor_call_invokes_any_actor_with_json() {
     let (node, addr) = start().await;
     let mut c = resp2(addr).await;
-    assert_eq!(show(&call(&mut c, &["ACTOR.CALL", "counter", "k", "increment", r#"{"by":2}"#]).await), r#""2""#);
-    assert_eq!(show(&call(&mut c, &["ACTOR.CALL", "counter", "k", "increment", r#"{"by":3}"#]).await), r#""5""#);
+    assert_eq!(
+        show(&call(&mut c, &["ACTOR.CALL", "counter", "k", "increment", r#"{"by":2}"#]).await),
+        r#""2""#
+    );
+    assert_eq!(
+        show(&call(&mut c, &["ACTOR.CALL", "counter", "k", "increment", r#"{"by":3}"#]).await),
+        r#""5""#
+    );
     assert_eq!(show(&call(&mut c, &["ACTOR.CALL", "counter", "k", "get", "{}"]).await), r#""5""#);
     let ghost = show(&call(&mut c, &["ACTOR.CALL", "ghost", "k", "get", "{}"]).await);
     assert!(ghost.starts_with("-ERR "), "{ghost}");
@@ -1362,7 +1386,8 @@ async fn redis_cli_sets_gets_and_pipes() {
     let mut commands = Vec::new();
     for (key, value) in [("p1", "one"), ("p2", "two"), ("p3", "three")] {
         commands.extend_from_slice(
-            format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n", key.len(), value.len()).as_bytes(),
+            format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n", key.len(), value.len())
+                .as_bytes(),
         );
     }
     commands.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n");

@@ -144,9 +144,17 @@ fn one_of(parts: Vec<Part>) -> Part {
 }
 
 fn strings() -> Vec<Part> {
-    let expiry = one_of(vec![lit("KEEPTTL"), seq(vec![lit("EX"), lit("100")]), seq(vec![lit("PX"), lit("100000")])]);
+    let expiry =
+        one_of(vec![lit("KEEPTTL"), seq(vec![lit("EX"), lit("100")]), seq(vec![lit("PX"), lit("100000")])]);
     vec![
-        seq(vec![lit("SET"), key(), pick(VALUES), maybe(pick(&["NX", "XX"])), maybe(lit("GET")), maybe(expiry)]),
+        seq(vec![
+            lit("SET"),
+            key(),
+            pick(VALUES),
+            maybe(pick(&["NX", "XX"])),
+            maybe(lit("GET")),
+            maybe(expiry),
+        ]),
         seq(vec![pick(&["GET", "GETDEL", "STRLEN", "INCR", "DECR"]), key()]),
         seq(vec![pick(&["SETNX", "GETSET", "APPEND"]), key(), pick(VALUES)]),
         seq(vec![pick(&["INCRBY", "DECRBY"]), key(), pick(INTS)]),
@@ -165,7 +173,12 @@ fn generic() -> Vec<Part> {
         seq(vec![pick(&["DEL", "UNLINK", "EXISTS", "TOUCH"]), keys(1, 3)]),
         seq(vec![pick(&["TYPE", "TTL", "PTTL", "PERSIST"]), key()]),
         seq(vec![lit("EXPIRE"), key(), pick(&["100", "1000", "-1"]), maybe(pick(&["NX", "XX", "GT", "LT"]))]),
-        seq(vec![lit("PEXPIRE"), key(), pick(&["100000", "1000000"]), maybe(pick(&["NX", "XX", "GT", "LT"]))]),
+        seq(vec![
+            lit("PEXPIRE"),
+            key(),
+            pick(&["100000", "1000000"]),
+            maybe(pick(&["NX", "XX", "GT", "LT"])),
+        ]),
         seq(vec![pick(&["RENAME", "RENAMENX"]), key(), key()]),
         seq(vec![lit("COPY"), key(), key(), maybe(lit("REPLACE"))]),
         seq(vec![lit("KEYS"), pick(&["*", "k[0-2]", "k?", "x*"])]),
@@ -264,7 +277,15 @@ fn zsets() -> Vec<Part> {
             limit(),
             withscores(),
         ]),
-        seq(vec![lit("ZRANGE"), key(), pick(LEX_BOUNDS), pick(LEX_BOUNDS), lit("BYLEX"), maybe(lit("REV")), limit()]),
+        seq(vec![
+            lit("ZRANGE"),
+            key(),
+            pick(LEX_BOUNDS),
+            pick(LEX_BOUNDS),
+            lit("BYLEX"),
+            maybe(lit("REV")),
+            limit(),
+        ]),
         seq(vec![
             pick(&["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"]),
             key(),
@@ -273,7 +294,13 @@ fn zsets() -> Vec<Part> {
             withscores(),
             limit(),
         ]),
-        seq(vec![pick(&["ZRANGEBYLEX", "ZREVRANGEBYLEX"]), key(), pick(LEX_BOUNDS), pick(LEX_BOUNDS), limit()]),
+        seq(vec![
+            pick(&["ZRANGEBYLEX", "ZREVRANGEBYLEX"]),
+            key(),
+            pick(LEX_BOUNDS),
+            pick(LEX_BOUNDS),
+            limit(),
+        ]),
         seq(vec![lit("ZREVRANGE"), key(), pick(INDEXES), pick(INDEXES), withscores()]),
         seq(vec![lit("ZREMRANGEBYRANK"), key(), pick(INDEXES), pick(INDEXES)]),
         seq(vec![lit("ZREMRANGEBYSCORE"), key(), pick(SCORE_BOUNDS), pick(SCORE_BOUNDS)]),
@@ -281,7 +308,8 @@ fn zsets() -> Vec<Part> {
         seq(vec![pick(&["ZPOPMIN", "ZPOPMAX"]), key(), maybe(pick(&["1", "2", "5", "0", "-1"]))]),
         (pick(&["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]), key(), counted_keys())
             .prop_flat_map(|(name, dst, (n, keys))| {
-                let options = if name[0] == "ZDIFFSTORE" { Just(Vec::new()).boxed() } else { combine_options(n) };
+                let options =
+                    if name[0] == "ZDIFFSTORE" { Just(Vec::new()).boxed() } else { combine_options(n) };
                 options.prop_map(move |opts| [name.clone(), dst.clone(), keys.clone(), opts].concat())
             })
             .boxed(),
@@ -321,7 +349,9 @@ fn step() -> BoxedStrategy<Step> {
             step
         })
         .boxed();
-    let db = one_of(vec![seq(vec![lit("SELECT"), pick(&["0", "1"])]), lit("FLUSHDB")]).prop_map(|w| vec![w]).boxed();
+    let db = one_of(vec![seq(vec![lit("SELECT"), pick(&["0", "1"])]), lit("FLUSHDB")])
+        .prop_map(|w| vec![w])
+        .boxed();
     Union::new_weighted(vec![
         single(strings(), 6),
         single(generic(), 5),
@@ -352,16 +382,19 @@ fn normalise(words: &[String], reply: redis::RedisResult<Value>) -> String {
     };
     let name = words[0].to_ascii_lowercase();
     match (name.as_str(), &reply) {
-        ("smembers" | "sinter" | "sunion" | "sdiff" | "hkeys" | "hvals" | "keys", Value::Array(items) | Value::Set(items)) => {
-            sorted(items)
-        }
+        (
+            "smembers" | "sinter" | "sunion" | "sdiff" | "hkeys" | "hvals" | "keys",
+            Value::Array(items) | Value::Set(items),
+        ) => sorted(items),
         ("hgetall", Value::Array(flat)) => {
-            let mut pairs: Vec<String> = flat.chunks(2).map(|p| format!("{}: {}", show(&p[0]), show(&p[1]))).collect();
+            let mut pairs: Vec<String> =
+                flat.chunks(2).map(|p| format!("{}: {}", show(&p[0]), show(&p[1]))).collect();
             pairs.sort();
             format!("{{{}}}", pairs.join(", "))
         }
         ("hgetall", Value::Map(map)) => {
-            let mut pairs: Vec<String> = map.iter().map(|(k, v)| format!("{}: {}", show(k), show(v))).collect();
+            let mut pairs: Vec<String> =
+                map.iter().map(|(k, v)| format!("{}: {}", show(k), show(v))).collect();
             pairs.sort();
             format!("{{{}}}", pairs.join(", "))
         }
@@ -372,7 +405,11 @@ fn normalise(words: &[String], reply: redis::RedisResult<Value>) -> String {
 
 /// Runs the steps on both servers from empty databases; the first reply that
 /// differs fails the case with the whole history.
-async fn compare(redis: &mut MultiplexedConnection, orbit: &mut MultiplexedConnection, steps: &[Step]) -> Result<(), TestCaseError> {
+async fn compare(
+    redis: &mut MultiplexedConnection,
+    orbit: &mut MultiplexedConnection,
+    steps: &[Step],
+) -> Result<(), TestCaseError> {
     for con in [&mut *redis, &mut *orbit] {
         // A failed case may have left a transaction open or another database selected.
         try_call(con, &["DISCARD"]).await.ok();
@@ -404,11 +441,17 @@ fn differential(resp3: bool, cases: u32) {
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let servers = rt.block_on(servers(resp3));
-    let config = ProptestConfig { cases, failure_persistence: None, max_shrink_iters: 2048, ..ProptestConfig::default() };
+    let config = ProptestConfig {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 2048,
+        ..ProptestConfig::default()
+    };
     let mut runner = TestRunner::new(config);
     let result = runner.run(&prop::collection::vec(step(), 1..=40), |steps| {
         let (mut redis, mut orbit) = (servers.redis.clone(), servers.orbit.clone());
-        let case = async { tokio::time::timeout(PATIENCE * 4, compare(&mut redis, &mut orbit, &steps)).await };
+        let case =
+            async { tokio::time::timeout(PATIENCE * 4, compare(&mut redis, &mut orbit, &steps)).await };
         rt.block_on(case).unwrap_or_else(|_| Err(TestCaseError::fail("the case took too long")))
     });
     let Servers { node, .. } = servers;

@@ -181,8 +181,10 @@ impl<G: ActorGateway> Server<G> {
         let method = if write { "write" } else { "read" };
         let invocation = Invocation::new(method, keyspace::encode_call(now_ms(), argv));
         match self.gateway.invoke(id, invocation).await {
-            Ok(reply) => Value::decode(&reply.value)
-                .unwrap_or_else(|| Value::err("ERR internal error: malformed keyspace reply")),
+            Ok(reply) => match Value::decode(&reply.value) {
+                Some(value) => pairs_reply(&argv[0], value),
+                None => Value::err("ERR internal error: malformed keyspace reply"),
+            },
             Err(e) => error_reply(&e),
         }
     }
@@ -196,5 +198,42 @@ impl<G: ActorGateway> Server<G> {
         let write = super::table::lookup(name).is_none_or(|s| s.is_write()) || name.starts_with("orbit.");
         let write = write && name != "orbit.dump";
         self.call_key(db, &argv, write).await
+    }
+}
+
+/// Commands whose reply is a list of pairs (WITHSCORES, WITHVALUES, a
+/// counted pop): nested in RESP3, flat in RESP2.
+fn pairs_reply(name: &[u8], reply: Value) -> Value {
+    let pairs = matches!(
+        name,
+        b"zrange"
+            | b"zrangebyscore"
+            | b"zrevrangebyscore"
+            | b"zrevrange"
+            | b"zrandmember"
+            | b"hrandfield"
+            | b"zpopmin"
+            | b"zpopmax"
+    );
+    match reply {
+        Value::Array(items)
+            if pairs
+                && !items.is_empty()
+                && items.iter().all(|i| matches!(i, Value::Array(p) if p.len() == 2)) =>
+        {
+            Value::Pairs(
+                items
+                    .into_iter()
+                    .filter_map(|i| match i {
+                        Value::Array(mut p) => {
+                            let second = p.pop()?;
+                            Some((p.pop()?, second))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        }
+        other => other,
     }
 }

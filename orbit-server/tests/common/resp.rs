@@ -23,8 +23,9 @@ pub async fn start_with(mut config: Config) -> (Node, SocketAddr) {
 
 pub async fn connect_url(url: &str) -> MultiplexedConnection {
     let client = redis::Client::open(url).unwrap();
-    let config =
-        AsyncConnectionConfig::new().set_connection_timeout(Some(PATIENCE)).set_response_timeout(Some(PATIENCE));
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(PATIENCE))
+        .set_response_timeout(Some(PATIENCE));
     client.get_multiplexed_async_connection_with_config(&config).await.expect("the redis crate connects")
 }
 
@@ -40,7 +41,10 @@ pub async fn resp3(addr: SocketAddr) -> MultiplexedConnection {
 
 /// Sends one command given as words; errors come back as
 /// `Value::ServerError`, a lost connection or a timeout as `Err`.
-pub async fn try_call<W: AsRef<str>>(con: &mut MultiplexedConnection, words: &[W]) -> redis::RedisResult<Value> {
+pub async fn try_call<W: AsRef<str>>(
+    con: &mut MultiplexedConnection,
+    words: &[W],
+) -> redis::RedisResult<Value> {
     let mut cmd = redis::Cmd::new();
     for word in words {
         cmd.arg(word.as_ref());

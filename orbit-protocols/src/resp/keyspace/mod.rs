@@ -315,14 +315,22 @@ pub fn parse_f64(arg: &[u8]) -> Result<f64, Value> {
     Ok(v)
 }
 
-/// Formats a double the way Redis prints scores and INCRBYFLOAT results:
-/// the shortest text that round-trips, `inf`/`-inf`, no trailing `.0`.
+/// Formats a double the way Redis 7.2 prints scores: the shortest digits
+/// that round-trip, `inf`/`-inf`, no trailing `.0`, and `%g`'s exponent form
+/// (`1e+300`, `1e-05`) below 1e-4 and from 1e17 on.
 pub fn format_f64(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    if v == v.trunc() && v.abs() < 1e17 {
-        return format!("{}", v as i64);
+    if v == 0.0 {
+        return "0".into();
+    }
+    let scientific = format!("{v:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if !(-4..17).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exponent.unsigned_abs());
     }
     format!("{v}")
 }
