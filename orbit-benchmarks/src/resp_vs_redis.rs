@@ -164,8 +164,10 @@ async fn redis_benchmark(
     if !output.status.success() {
         // redis-benchmark 7 exits on the first error reply, naming it on stderr.
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("no message");
-        bail!("{}: {}", output.status, last.trim());
+        match stderr.lines().rfind(|l| !l.trim().is_empty()) {
+            Some(last) => bail!("{}", last.trim()),
+            None => bail!("redis-benchmark {}", output.status),
+        }
     }
     parse_csv(&String::from_utf8_lossy(&output.stdout))
 }

@@ -317,8 +317,9 @@ async fn info<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
     if show("clients") {
         let clients = lock(&server.clients).len();
         out.push_str(&format!(
-            "# Clients\r\nconnected_clients:{clients}\r\nmaxclients:{}\r\n\r\n",
-            config.maxclients
+            "# Clients\r\nconnected_clients:{clients}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n\r\n",
+            config.maxclients,
+            server.blocking.blocked()
         ));
     }
     if show("persistence") {

@@ -48,6 +48,11 @@ pub struct Waiters {
 }
 
 impl Waiters {
+    /// Clients blocked right now (INFO `blocked_clients`).
+    pub fn blocked(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
     pub fn has_waiters(&self, db: usize, key: &Bytes) -> bool {
         self.count.load(Ordering::Acquire) > 0 && lock(&self.map).contains_key(&(db, key.clone()))
     }
