@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::partition::PartitionMap;
 use crate::storage::copy::Fingerprint;
 use crate::storage::layout::{self, system_key};
-use crate::storage::{self, Op, StorageError, Store};
+use crate::storage::{self, Op, Seq, StorageError, Store};
 use crate::{http, rpc};
 use bytes::Bytes;
 use orbit_shared::{ActorGateway, ActorId, ActorPage, Error, Invocation, Reply, StoredActor};
@@ -405,34 +405,59 @@ impl NodeHandle {
         })
     }
 
-    async fn invoke_untimed(&self, id: ActorId, invocation: Invocation) -> Result<Reply, Error> {
+    /// One dynamic call, returning once its write is visible; the reply is
+    /// not to be shown before `Seq` is durable.
+    async fn invoke_untimed(&self, id: ActorId, invocation: Invocation) -> Result<(Reply, Seq), Error> {
         id.validate()?;
         let kind = self.kind(&id.kind)?;
         let started = std::time::Instant::now();
         let result = async {
             loop {
-                self.check_open()?;
+                self.check_open().map_err(|e| (e, None))?;
                 match self.activation(&id, kind).call_json(self, &invocation).await {
                     Err(actor::TurnError::Retired) => continue,
-                    Err(actor::TurnError::Failed(e)) => return Err(e),
-                    Ok(reply) => return Ok(reply),
+                    Err(actor::TurnError::Failed(e)) => return Err((e, None)),
+                    Ok((Ok(reply), seq)) => return Ok((reply, seq)),
+                    Ok((Err(e), seq)) => return Err((e, Some(seq))),
                 }
             }
         }
         .await;
         kind.metrics()
-            .record(result.as_ref().map(|_| ()).map_err(Error::kind), started.elapsed().as_secs_f64());
-        result
+            .record(result.as_ref().map(|_| ()).map_err(|(e, _)| e.kind()), started.elapsed().as_secs_f64());
+        match result {
+            Ok(done) => Ok(done),
+            // An error reply may report state that is not durable yet.
+            Err((e, Some(seq))) => {
+                self.store().wait_durable(seq).await?;
+                Err(e)
+            }
+            Err((e, None)) => Err(e),
+        }
+    }
+
+    async fn invoke_timed(&self, id: ActorId, invocation: Invocation) -> Result<(Reply, Seq), Error> {
+        let limit = self.config().actors.call_timeout;
+        tokio::time::timeout(limit, self.invoke_untimed(id, invocation))
+            .await
+            .unwrap_or(Err(Error::Timeout { after_ms: limit.as_millis() as u64 }))
     }
 }
 
 impl ActorGateway for NodeHandle {
     /// Dynamic invocation with the node's `actors.call_timeout`.
     async fn invoke(&self, id: ActorId, invocation: Invocation) -> Result<Reply, Error> {
-        let limit = self.config().actors.call_timeout;
-        tokio::time::timeout(limit, self.invoke_untimed(id, invocation))
-            .await
-            .unwrap_or(Err(Error::Timeout { after_ms: limit.as_millis() as u64 }))
+        let (reply, seq) = self.invoke_timed(id, invocation).await?;
+        self.store().wait_durable(seq).await?;
+        Ok(reply)
+    }
+
+    async fn invoke_visible(&self, id: ActorId, invocation: Invocation) -> Result<(Reply, u64), Error> {
+        self.invoke_timed(id, invocation).await
+    }
+
+    async fn wait_durable(&self, token: u64) -> Result<(), Error> {
+        Ok(self.store().wait_durable(token).await?)
     }
 
     /// Walks the kind's prefix partition by partition; the cursor is the

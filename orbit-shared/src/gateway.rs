@@ -36,6 +36,26 @@ pub trait ActorGateway: Send + Sync + 'static {
         invocation: Invocation,
     ) -> impl Future<Output = Result<Reply, Error>> + Send;
 
+    /// Like [`ActorGateway::invoke`], but returns as soon as the call's
+    /// effects are visible to later calls, with a durability token: the reply
+    /// must not be shown to anyone before [`ActorGateway::wait_durable`] on
+    /// that token (or a later one) returns. A front door uses it to pipeline:
+    /// run a client's queued commands back to back, then wait once.
+    fn invoke_visible(
+        &self,
+        id: ActorId,
+        invocation: Invocation,
+    ) -> impl Future<Output = Result<(Reply, u64), Error>> + Send {
+        let call = self.invoke(id, invocation);
+        async move { call.await.map(|reply| (reply, 0)) }
+    }
+
+    /// Waits until every write up to `token` is durable.
+    fn wait_durable(&self, token: u64) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = token;
+        async { Ok(()) }
+    }
+
     /// Stored actors of `kind`, at most `limit` (capped at
     /// [`MAX_LIST_LIMIT`]), starting at `cursor` (`None` for the first
     /// page). An actor present for a whole listing is returned once; one

@@ -50,6 +50,8 @@ pub(crate) struct Conn<G> {
     pub closing: bool,
     /// Keys written by the last command, for waking blocked clients.
     pub written: Vec<(usize, Bytes)>,
+    /// Durability token the replies not yet sent depend on (0: none).
+    pub unsynced: u64,
     pub kill: CancellationToken,
 }
 
@@ -106,6 +108,7 @@ impl<G: ActorGateway> Conn<G> {
             subs: Subscriber::new(id, pubsub_buffer),
             closing: false,
             written: Vec::new(),
+            unsynced: 0,
             kill,
             server,
         }
@@ -132,7 +135,7 @@ impl<G: ActorGateway> Conn<G> {
                     Ok(None) => break,
                     Err(FrameError::Protocol(text)) => {
                         Value::err(format!("ERR Protocol error: {text}")).write_resp(&mut out, self.resp3);
-                        stream.write_all(&out).await?;
+                        self.flush(&mut stream, &mut out).await?;
                         return Ok(());
                     }
                 };
@@ -143,8 +146,7 @@ impl<G: ActorGateway> Conn<G> {
                     Outcome::Reply(v) => v.write_resp(&mut out, self.resp3),
                     Outcome::Replies(vs) => vs.iter().for_each(|v| v.write_resp(&mut out, self.resp3)),
                     Outcome::Block(blocked) => {
-                        stream.write_all(&out).await?;
-                        out.clear();
+                        self.flush(&mut stream, &mut out).await?;
                         let Some(v) = self.wait(blocked, &mut stream, &mut input).await? else {
                             return Ok(());
                         };
@@ -153,17 +155,15 @@ impl<G: ActorGateway> Conn<G> {
                 }
                 self.wake_blocked().await;
                 if self.closing {
-                    stream.write_all(&out).await?;
+                    self.flush(&mut stream, &mut out).await?;
                     return Ok(());
                 }
                 if out.len() >= FLUSH_AT {
-                    stream.write_all(&out).await?;
-                    out.clear();
+                    self.flush(&mut stream, &mut out).await?;
                 }
             }
             if !out.is_empty() {
-                stream.write_all(&out).await?;
-                out.clear();
+                self.flush(&mut stream, &mut out).await?;
             }
             if input.len() > query_limit {
                 tracing::warn!(client = self.id, "closing a client over the query buffer limit");
@@ -185,6 +185,22 @@ impl<G: ActorGateway> Conn<G> {
                 return Ok(());
             }
         }
+    }
+
+    /// Writes the pending replies once what they report is durable. If it
+    /// cannot become durable the connection closes without them: a client
+    /// must never see an acknowledgement of a write that may be lost.
+    async fn flush(&mut self, stream: &mut TcpStream, out: &mut BytesMut) -> std::io::Result<()> {
+        if self.unsynced != 0 {
+            let token = std::mem::take(&mut self.unsynced);
+            if let Err(e) = self.server.gateway.wait_durable(token).await {
+                tracing::error!(client = self.id, error = %e, "replies withheld: writes not durable");
+                return Err(std::io::Error::other(e.to_string()));
+            }
+        }
+        stream.write_all(out).await?;
+        out.clear();
+        Ok(())
     }
 
     /// Waits for a blocked command's result while buffering what the client
@@ -276,8 +292,9 @@ impl<G: ActorGateway> Conn<G> {
         match spec.route {
             Route::Key => {
                 let guard = if locked { None } else { Some(self.server.keyspace.read().await) };
-                let reply = self.server.call_key(self.db, &argv, spec.is_write()).await;
+                let (reply, token) = self.server.call_key_visible(self.db, &argv, spec.is_write()).await;
                 drop(guard);
+                self.unsynced = self.unsynced.max(token);
                 if spec.is_write() && !reply.is_error() {
                     self.wrote(&argv[1]);
                 }

@@ -174,18 +174,29 @@ impl<G: ActorGateway> Server<G> {
     }
 
     /// Runs one command line on the key `argv[1]` of database `db`
-    /// (`argv[0]` the lower-case name). The caller holds the keyspace lock.
+    /// (`argv[0]` the lower-case name), its reply durable. The caller holds
+    /// the keyspace lock.
     pub async fn call_key(&self, db: usize, argv: &[Bytes], write: bool) -> Value {
-        let Some(key) = argv.get(1) else { return Value::err("ERR missing key") };
+        let (value, token) = self.call_key_visible(db, argv, write).await;
+        match self.gateway.wait_durable(token).await {
+            Ok(()) => value,
+            Err(e) => error_reply(&e),
+        }
+    }
+
+    /// `call_key` returning once the command's effect is visible, with the
+    /// durability token to wait for before the reply is sent.
+    pub async fn call_key_visible(&self, db: usize, argv: &[Bytes], write: bool) -> (Value, u64) {
+        let Some(key) = argv.get(1) else { return (Value::err("ERR missing key"), 0) };
         let id = ActorId::new(super::DATABASE_KINDS[db % 16], key.clone());
         let method = if write { "write" } else { "read" };
         let invocation = Invocation::new(method, keyspace::encode_call(now_ms(), argv));
-        match self.gateway.invoke(id, invocation).await {
-            Ok(reply) => match Value::decode(&reply.value) {
-                Some(value) => pairs_reply(&argv[0], value),
-                None => Value::err("ERR internal error: malformed keyspace reply"),
+        match self.gateway.invoke_visible(id, invocation).await {
+            Ok((reply, token)) => match Value::decode(&reply.value) {
+                Some(value) => (pairs_reply(&argv[0], value), token),
+                None => (Value::err("ERR internal error: malformed keyspace reply"), token),
             },
-            Err(e) => error_reply(&e),
+            Err(e) => (error_reply(&e), 0),
         }
     }
 

@@ -131,8 +131,14 @@ impl<A: Actor> Activation<A> {
         reply
     }
 
-    /// Calls a method by name with JSON arguments.
-    pub async fn call_json(&self, node: &NodeHandle, invocation: &Invocation) -> Result<Reply, TurnError> {
+    /// Calls a method by name with its dynamic arguments. Returns as soon as
+    /// the turn is over and its write visible, with the write the reply
+    /// depends on: the caller waits for it to be durable before answering.
+    pub async fn call_json(
+        &self,
+        node: &NodeHandle,
+        invocation: &Invocation,
+    ) -> Result<(Result<Reply, Error>, Seq), TurnError> {
         let Some(&MethodEntry { read_only, call }) = self.kind.methods.get(&invocation.method) else {
             return Err(TurnError::Failed(Error::UnknownMethod {
                 kind: self.id.kind.clone(),
@@ -143,8 +149,7 @@ impl<A: Actor> Activation<A> {
         let ctx = Context::new(&self.id, node);
         let reply = call(&mut turn.loaded.actor, invocation, &ctx).await;
         let seq = self.finish(turn, node, !read_only).await?;
-        node.store().wait_durable(seq).await.map_err(Error::from)?;
-        Ok(reply?)
+        Ok((reply, seq))
     }
 
     /// Waits for the turn (or refuses when the mailbox is full).

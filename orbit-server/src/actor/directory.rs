@@ -4,6 +4,7 @@
 use super::Actor;
 use super::activation::{Activation, TurnError};
 use crate::node::NodeHandle;
+use crate::storage::Seq;
 use dashmap::DashMap;
 use futures::future::BoxFuture;
 use futures::stream::StreamExt;
@@ -18,7 +19,7 @@ pub(crate) trait AnyActivation: Any + Send + Sync {
         &'a self,
         node: &'a NodeHandle,
         invocation: &'a Invocation,
-    ) -> BoxFuture<'a, Result<Reply, TurnError>>;
+    ) -> BoxFuture<'a, Result<(Result<Reply, orbit_shared::Error>, Seq), TurnError>>;
     fn deactivate<'a>(
         &'a self,
         node: &'a NodeHandle,
@@ -34,7 +35,7 @@ impl<A: Actor> AnyActivation for Activation<A> {
         &'a self,
         node: &'a NodeHandle,
         invocation: &'a Invocation,
-    ) -> BoxFuture<'a, Result<Reply, TurnError>> {
+    ) -> BoxFuture<'a, Result<(Result<Reply, orbit_shared::Error>, Seq), TurnError>> {
         Box::pin(Activation::call_json(self, node, invocation))
     }
 
