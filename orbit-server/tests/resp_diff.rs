@@ -2,12 +2,18 @@
 //! (the Debian package, Redis 7.0) and to an Orbit node, and every reply must
 //! be the same, errors included (code and text).
 //!
-//! Five keys shared by every type, so commands collide and WRONGTYPE comes
-//! up. Only deterministic commands: nothing random, no cursors, no INFO; a
-//! TTL is compared only as missing (-2), none (-1) or some. Replies whose
-//! order Redis leaves unspecified (SMEMBERS, SINTER, HGETALL, KEYS...) are
-//! sorted first. Scores and float increments stay on values whose text is
-//! the same in Redis 7.0 (`%.17g`) and 7.2 (shortest round trip).
+//! Four keys shared by every type, so commands collide and WRONGTYPE comes
+//! up. Only deterministic commands: nothing random (SPOP, SRANDMEMBER,
+//! HRANDFIELD and ZRANDMEMBER only with a count that takes everything), no
+//! cursors, no INFO. Time: a TTL or an expiry time set relative to now is
+//! compared only as missing (-2), none (-1) or some; EXPIRE's GT and LT are
+//! left out because whether `now + 100 s` beats a TTL set a moment earlier
+//! with the same duration depends on the clock; absolute expiry times (year
+//! 2100) are compared exactly. Blocking commands wait 10 ms, so they return
+//! at once or time out. Replies whose order Redis leaves unspecified
+//! (SMEMBERS, SINTER, HGETALL, KEYS...) are sorted first. Scores stay on
+//! values whose text is the same in Redis 7.0 (`%.17g`) and 7.2 (shortest
+//! round trip).
 
 #![allow(clippy::unwrap_used)]
 
@@ -83,13 +89,18 @@ async fn servers(resp3: bool) -> Servers {
 // ---------------------------------------------------------------------------
 // Commands
 
-const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4"];
-const VALUES: &[&str] = &["a", "b", "ab", "", "0", "1", "-1", "10", "1.5", "9223372036854775807"];
+const KEYS: &[&str] = &["k0", "k1", "k2", "k3"];
+const VALUES: &[&str] =
+    &["a", "b", "ab", "", "0", "1", "-1", "10", "1.5", "01", "+1", " 1", "inf", "9223372036854775807"];
 const FIELDS: &[&str] = &["f0", "f1", "f2"];
 const MEMBERS: &[&str] = &["a", "b", "c", "d"];
-const INTS: &[&str] = &["-2", "-1", "0", "1", "2", "3", "10"];
-const INDEXES: &[&str] = &["-3", "-1", "0", "1", "2", "5"];
-const FLOATS: &[&str] = &["0.5", "1.5", "-2", "3", "1e2", "0", "x"];
+const INTS: &[&str] =
+    &["-2", "-1", "0", "1", "2", "3", "10", "+1", "01", "9223372036854775807", "-9223372036854775808"];
+const INDEXES: &[&str] = &["-100", "-3", "-1", "0", "1", "2", "5", "100"];
+const FLOATS: &[&str] = &["0.5", "1.5", "-2", "3", "1e2", "0", "0.1", "inf", "-inf", "1e308", "x"];
+/// An absolute expiry time (2100-01-01), in seconds and in milliseconds.
+const FAR_SECS: &str = "4102444800";
+const FAR_MS: &str = "4102444800000";
 /// Sums of these stay exact and print the same in Redis 7.0 and 7.2.
 const SCORES: &[&str] = &["0", "1", "2", "-1", "1.5", "-2.5", "10", "inf", "-inf", "+inf"];
 const SCORE_BOUNDS: &[&str] = &["-inf", "+inf", "0", "(1", "1", "2", "(2.5", "10", "x"];
@@ -144,8 +155,19 @@ fn one_of(parts: Vec<Part>) -> Part {
 }
 
 fn strings() -> Vec<Part> {
-    let expiry =
-        one_of(vec![lit("KEEPTTL"), seq(vec![lit("EX"), lit("100")]), seq(vec![lit("PX"), lit("100000")])]);
+    let expiry = one_of(vec![
+        lit("KEEPTTL"),
+        seq(vec![lit("EX"), lit("100")]),
+        seq(vec![lit("PX"), lit("100000")]),
+        seq(vec![lit("EXAT"), lit(FAR_SECS)]),
+        seq(vec![lit("PXAT"), lit(FAR_MS)]),
+    ]);
+    let getex = one_of(vec![
+        lit("PERSIST"),
+        seq(vec![lit("EX"), pick(&["100", "0"])]),
+        seq(vec![lit("EXAT"), lit(FAR_SECS)]),
+        seq(vec![lit("PXAT"), lit(FAR_MS)]),
+    ]);
     vec![
         seq(vec![
             lit("SET"),
@@ -159,28 +181,32 @@ fn strings() -> Vec<Part> {
         seq(vec![pick(&["SETNX", "GETSET", "APPEND"]), key(), pick(VALUES)]),
         seq(vec![pick(&["INCRBY", "DECRBY"]), key(), pick(INTS)]),
         seq(vec![lit("INCRBYFLOAT"), key(), pick(FLOATS)]),
-        seq(vec![lit("GETRANGE"), key(), pick(INDEXES), pick(INDEXES)]),
+        seq(vec![pick(&["GETRANGE", "SUBSTR"]), key(), pick(INDEXES), pick(INDEXES)]),
         seq(vec![lit("SETRANGE"), key(), pick(&["0", "1", "3", "-1"]), pick(VALUES)]),
         seq(vec![pick(&["MSET", "MSETNX"]), repeat(seq(vec![key(), pick(VALUES)]), 1, 3)]),
         seq(vec![lit("MGET"), keys(1, 3)]),
-        seq(vec![lit("GETEX"), key(), maybe(pick(&["PERSIST"]))]),
+        seq(vec![lit("GETEX"), key(), maybe(getex)]),
         seq(vec![lit("SETEX"), key(), pick(&["100", "0", "-5"]), pick(VALUES)]),
+        seq(vec![lit("PSETEX"), key(), pick(&["100000", "0"]), pick(VALUES)]),
     ]
 }
 
 fn generic() -> Vec<Part> {
     vec![
         seq(vec![pick(&["DEL", "UNLINK", "EXISTS", "TOUCH"]), keys(1, 3)]),
-        seq(vec![pick(&["TYPE", "TTL", "PTTL", "PERSIST"]), key()]),
-        seq(vec![lit("EXPIRE"), key(), pick(&["100", "1000", "-1"]), maybe(pick(&["NX", "XX", "GT", "LT"]))]),
-        seq(vec![
-            lit("PEXPIRE"),
-            key(),
-            pick(&["100000", "1000000"]),
-            maybe(pick(&["NX", "XX", "GT", "LT"])),
-        ]),
+        seq(vec![pick(&["TYPE", "TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "PERSIST"]), key()]),
+        seq(vec![lit("EXPIRE"), key(), pick(&["100", "1000", "-1", "x"]), maybe(pick(&["NX", "XX"]))]),
+        seq(vec![lit("PEXPIRE"), key(), pick(&["100000", "1000000"]), maybe(pick(&["NX", "XX"]))]),
+        seq(vec![lit("EXPIREAT"), key(), pick(&[FAR_SECS, "1"]), maybe(pick(&["NX", "XX", "GT", "LT"]))]),
+        seq(vec![lit("PEXPIREAT"), key(), pick(&[FAR_MS, "1"]), maybe(pick(&["NX", "XX", "GT", "LT"]))]),
         seq(vec![pick(&["RENAME", "RENAMENX"]), key(), key()]),
-        seq(vec![lit("COPY"), key(), key(), maybe(lit("REPLACE"))]),
+        seq(vec![
+            lit("COPY"),
+            key(),
+            key(),
+            maybe(seq(vec![lit("DB"), pick(&["0", "1", "16"])])),
+            maybe(lit("REPLACE")),
+        ]),
         seq(vec![lit("KEYS"), pick(&["*", "k[0-2]", "k?", "x*"])]),
         lit("DBSIZE"),
     ]
@@ -195,6 +221,7 @@ fn hashes() -> Vec<Part> {
         seq(vec![pick(&["HLEN", "HKEYS", "HVALS", "HGETALL"]), key()]),
         seq(vec![lit("HINCRBY"), key(), pick(FIELDS), pick(INTS)]),
         seq(vec![lit("HINCRBYFLOAT"), key(), pick(FIELDS), pick(FLOATS)]),
+        seq(vec![lit("HRANDFIELD"), key(), pick(&["0", "10"])]),
     ]
 }
 
@@ -217,8 +244,14 @@ fn lists() -> Vec<Part> {
             maybe(seq(vec![lit("COUNT"), pick(&["0", "1", "2"])])),
             maybe(seq(vec![lit("MAXLEN"), pick(&["0", "2"])])),
         ]),
+        seq(vec![pick(&["BLPOP", "BRPOP"]), keys(1, 3), lit("0.01")]),
         (counted_keys(), side(), maybe(seq(vec![lit("COUNT"), pick(&["1", "2", "5"])])))
             .prop_map(|((_, keys), side, count)| [vec!["LMPOP".to_string()], keys, side, count].concat())
+            .boxed(),
+        (counted_keys(), side(), maybe(seq(vec![lit("COUNT"), pick(&["1", "5"])])))
+            .prop_map(|((_, keys), side, count)| {
+                [vec!["BLMPOP".to_string(), "0.01".to_string()], keys, side, count].concat()
+            })
             .boxed(),
     ]
 }
@@ -227,10 +260,11 @@ fn sets() -> Vec<Part> {
     vec![
         seq(vec![pick(&["SADD", "SREM", "SMISMEMBER"]), key(), repeat(pick(MEMBERS), 1, 3)]),
         seq(vec![pick(&["SMEMBERS", "SCARD"]), key()]),
+        seq(vec![pick(&["SPOP", "SRANDMEMBER"]), key(), pick(&["0", "10"])]),
         seq(vec![lit("SISMEMBER"), key(), pick(MEMBERS)]),
         seq(vec![pick(&["SINTER", "SUNION", "SDIFF"]), keys(1, 3)]),
         seq(vec![pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), key(), keys(1, 3)]),
-        (counted_keys(), maybe(seq(vec![lit("LIMIT"), pick(&["0", "1"])])))
+        (counted_keys(), maybe(seq(vec![lit("LIMIT"), pick(&["0", "1", "-1"])])))
             .prop_map(|((_, keys), limit)| [vec!["SINTERCARD".to_string()], keys, limit].concat())
             .boxed(),
     ]
@@ -238,7 +272,7 @@ fn sets() -> Vec<Part> {
 
 /// `WEIGHTS w...` for `n` keys and `AGGREGATE`, each maybe.
 fn combine_options(n: usize) -> Part {
-    let weights = prop::collection::vec(prop::sample::select(&["1", "2", "0", "-1", "0.5"][..]), n)
+    let weights = prop::collection::vec(prop::sample::select(&["1", "2", "0.5"][..]), n)
         .prop_map(|ws| [vec!["WEIGHTS".to_string()], ws.iter().map(|w| w.to_string()).collect()].concat())
         .boxed();
     seq(vec![maybe(weights), maybe(seq(vec![lit("AGGREGATE"), pick(&["SUM", "MIN", "MAX"])]))])
@@ -303,6 +337,8 @@ fn zsets() -> Vec<Part> {
         seq(vec![lit("ZREMRANGEBYSCORE"), key(), pick(SCORE_BOUNDS), pick(SCORE_BOUNDS)]),
         seq(vec![lit("ZREMRANGEBYLEX"), key(), pick(LEX_BOUNDS), pick(LEX_BOUNDS)]),
         seq(vec![pick(&["ZPOPMIN", "ZPOPMAX"]), key(), maybe(pick(&["1", "2", "5", "0", "-1"]))]),
+        seq(vec![pick(&["BZPOPMIN", "BZPOPMAX"]), keys(1, 3), lit("0.01")]),
+        seq(vec![lit("ZRANDMEMBER"), key(), pick(&["0", "10"])]),
         (pick(&["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]), key(), counted_keys())
             .prop_flat_map(|(name, dst, (n, keys))| {
                 let options =
@@ -316,7 +352,17 @@ fn zsets() -> Vec<Part> {
                 options.prop_map(move |opts| [name.clone(), keys.clone(), opts, scores.clone()].concat())
             })
             .boxed(),
-        seq(vec![lit("ZRANGESTORE"), key(), key(), pick(INDEXES), pick(INDEXES)]),
+        seq(vec![lit("ZRANGESTORE"), key(), key(), pick(INDEXES), pick(INDEXES), maybe(lit("REV"))]),
+        seq(vec![
+            lit("ZRANGESTORE"),
+            key(),
+            key(),
+            pick(&["-inf", "(1", "2"]),
+            pick(&["+inf", "(1", "2"]),
+            lit("BYSCORE"),
+            maybe(lit("REV")),
+            limit(),
+        ]),
     ]
 }
 
@@ -372,22 +418,23 @@ fn normalise(words: &[String], reply: redis::RedisResult<Value>) -> String {
         Ok(reply) => reply,
         Err(e) => return format!("<no reply: {e}>"),
     };
-    let sorted = |items: &[Value]| {
+    let sorted = |items: &[Value], set: bool| {
         let mut items: Vec<String> = items.iter().map(show).collect();
         items.sort();
-        format!("[{}]", items.join(", "))
+        format!("{}[{}]", if set { "~" } else { "" }, items.join(", "))
     };
     let name = words[0].to_ascii_lowercase();
     match (name.as_str(), &reply) {
         (
-            "smembers" | "sinter" | "sunion" | "sdiff" | "hkeys" | "hvals" | "keys",
+            "smembers" | "sinter" | "sunion" | "sdiff" | "hkeys" | "hvals" | "keys" | "spop" | "srandmember"
+            | "hrandfield" | "zrandmember",
             Value::Array(items) | Value::Set(items),
-        ) => sorted(items),
+        ) => sorted(items, matches!(reply, Value::Set(_))),
         ("hgetall", Value::Array(flat)) => {
             let mut pairs: Vec<String> =
                 flat.chunks(2).map(|p| format!("{}: {}", show(&p[0]), show(&p[1]))).collect();
             pairs.sort();
-            format!("{{{}}}", pairs.join(", "))
+            format!("[{}]", pairs.join(", "))
         }
         ("hgetall", Value::Map(map)) => {
             let mut pairs: Vec<String> =
@@ -396,12 +443,40 @@ fn normalise(words: &[String], reply: redis::RedisResult<Value>) -> String {
             format!("{{{}}}", pairs.join(", "))
         }
         ("ttl" | "pttl", Value::Int(t)) if *t >= 0 => "<some ttl>".into(),
+        // Relative to now unless set to the absolute FAR_SECS / FAR_MS.
+        ("expiretime", Value::Int(t)) if (0..4_000_000_000).contains(t) => "<some time>".into(),
+        ("pexpiretime", Value::Int(t)) if (0..4_000_000_000_000).contains(t) => "<some time>".into(),
         _ => show(&reply),
     }
 }
 
+/// Whether a command selects by lexicographic range: Redis leaves the result
+/// unspecified unless every score in the set is the same.
+fn is_lex_range(words: &[String]) -> bool {
+    let name = words[0].to_ascii_lowercase();
+    matches!(name.as_str(), "zrangebylex" | "zrevrangebylex" | "zlexcount" | "zremrangebylex")
+        || (name == "zrange" && words.iter().any(|w| w.eq_ignore_ascii_case("bylex")))
+}
+
+/// Whether `key` is a sorted set whose lowest and highest scores differ.
+async fn mixed_scores(con: &mut MultiplexedConnection, key: &str) -> bool {
+    fn last_leaf(v: &Value) -> Option<String> {
+        match v {
+            Value::Array(items) => items.last().and_then(last_leaf),
+            other => Some(show(other)),
+        }
+    }
+    let lowest = try_call(con, &["ZRANGE", key, "0", "0", "WITHSCORES"]).await;
+    let highest = try_call(con, &["ZRANGE", key, "-1", "-1", "WITHSCORES"]).await;
+    match (lowest, highest) {
+        (Ok(lowest), Ok(highest)) => last_leaf(&lowest) != last_leaf(&highest),
+        _ => false,
+    }
+}
+
 /// Runs the steps on both servers from empty databases; the first reply that
-/// differs fails the case with the whole history.
+/// differs fails the case with the whole history. A lexicographic range over
+/// a set with mixed scores is skipped (on both).
 async fn compare(
     redis: &mut MultiplexedConnection,
     orbit: &mut MultiplexedConnection,
@@ -417,6 +492,16 @@ async fn compare(
     }
     let mut history = Vec::new();
     for words in steps.iter().flatten() {
+        if is_lex_range(words)
+            && (mixed_scores(redis, &words[1]).await || mixed_scores(orbit, &words[1]).await)
+        {
+            history.push(format!(
+                "{:>3}  {}  ->  (skipped: scores differ)",
+                history.len() + 1,
+                words.join(" ")
+            ));
+            continue;
+        }
         let want = normalise(words, try_call(redis, words.as_slice()).await);
         let got = normalise(words, try_call(orbit, words.as_slice()).await);
         history.push(format!("{:>3}  {}  ->  {want}", history.len() + 1, words.join(" ")));
@@ -445,7 +530,7 @@ fn differential(resp3: bool, cases: u32) {
         ..ProptestConfig::default()
     };
     let mut runner = TestRunner::new(config);
-    let result = runner.run(&prop::collection::vec(step(), 1..=40), |steps| {
+    let result = runner.run(&prop::collection::vec(step(), 10..=60), |steps| {
         let (mut redis, mut orbit) = (servers.redis.clone(), servers.orbit.clone());
         let case =
             async { tokio::time::timeout(PATIENCE * 4, compare(&mut redis, &mut orbit, &steps)).await };
@@ -460,10 +545,10 @@ fn differential(resp3: bool, cases: u32) {
 
 #[test]
 fn orbit_replies_like_redis_in_resp2() {
-    differential(false, 1000);
+    differential(false, 2000);
 }
 
 #[test]
 fn orbit_replies_like_redis_in_resp3() {
-    differential(true, 500);
+    differential(true, 1000);
 }
