@@ -297,6 +297,9 @@ impl<G: ActorGateway> Conn<G> {
                 self.unsynced = self.unsynced.max(token);
                 if spec.is_write() && !reply.is_error() {
                     self.wrote(&argv[1]);
+                    if cmd::expiry::sets_ttl(spec.name, argv.len()) {
+                        self.server.expiry.candidate(self.db, &argv[1]);
+                    }
                 }
                 reply.into()
             }

@@ -11,6 +11,7 @@
 //! | `connection.rs` | one client: the read/execute/write loop and dispatch |
 //! | `cmd/keys.rs` | commands over several keys (MGET, RENAME, SUNIONSTORE...) |
 //! | `cmd/scan.rs` | commands over the whole keyspace (SCAN, KEYS, DBSIZE, FLUSHDB...) |
+//! | `cmd/expiry.rs` | active expiry: the index of keys with a TTL |
 //! | `cmd/admin.rs` | connection and server commands (HELLO, CLIENT, INFO, CONFIG, COMMAND, ACL...) |
 //! | `cmd/pubsub.rs` | channels and patterns |
 //! | `cmd/tx.rs` | MULTI/EXEC/WATCH |
@@ -51,7 +52,7 @@ pub const DATABASE_KINDS: [&str; 16] = [
 ];
 
 /// Serves RESP on `listener` until `shutdown` is cancelled; each connection
-/// is a task of `tasks`. Also runs the background expiry sweep.
+/// is a task of `tasks`. Also runs active expiry (`cmd/expiry.rs`).
 pub async fn serve<G: ActorGateway>(
     listener: TcpListener,
     gateway: Arc<G>,
@@ -60,7 +61,7 @@ pub async fn serve<G: ActorGateway>(
     tasks: TaskTracker,
 ) {
     let server = Arc::new(server::Server::new(gateway, config, shutdown.clone()));
-    tasks.spawn(cmd::scan::sweep_expired(server.clone(), shutdown.clone()));
+    tasks.spawn(cmd::expiry::run(server.clone(), shutdown.clone()));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,

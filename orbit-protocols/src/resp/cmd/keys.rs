@@ -75,6 +75,9 @@ pub(crate) async fn restore_in<G: ActorGateway>(
     key: &Bytes,
     value: Option<&Dumped>,
 ) -> Result<()> {
+    if value.is_some_and(|v| v.expire_at.is_some()) {
+        conn.server.expiry.candidate(db, key);
+    }
     let payload = value.map(Dumped::encode).unwrap_or_default();
     let v = conn.server.key_command(db, "orbit.restore", key, &[payload]).await;
     if v.is_error() {

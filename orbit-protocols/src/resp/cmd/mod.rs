@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod blocking;
+pub mod expiry;
 pub mod keys;
 pub mod pubsub;
 pub mod scan;

@@ -1,6 +1,5 @@
 //! Commands over a whole database, read from storage through
-//! `ActorGateway::list_actors` (no key is activated to be listed), and the
-//! background sweep that deletes expired keys nobody touches.
+//! `ActorGateway::list_actors` (no key is activated to be listed).
 //!
 //! A SCAN cursor is a number standing for a listing position kept here (the
 //! gateway's cursor is opaque bytes). The most recent [`MAX_CURSORS`]
@@ -14,9 +13,6 @@ use crate::resp::value::{Value, errors};
 use bytes::Bytes;
 use orbit_shared::{ActorGateway, StoredActor};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use tokio_util::sync::CancellationToken;
 
 pub const MAX_CURSORS: usize = 65_536;
 const PAGE: usize = 1000;
@@ -48,12 +44,15 @@ impl Cursors {
     }
 }
 
-fn meta_of(actor: &StoredActor) -> Option<Meta> {
+pub(crate) fn meta_of(actor: &StoredActor) -> Option<Meta> {
     serde_json::from_slice(&actor.state).ok()
 }
 
 /// Every live key of database `db` (with its type), page by page.
-async fn all_keys<G: ActorGateway>(server: &Server<G>, db: usize) -> Result<Vec<(Bytes, KeyType)>, Value> {
+pub(crate) async fn all_keys<G: ActorGateway>(
+    server: &Server<G>,
+    db: usize,
+) -> Result<Vec<(Bytes, KeyType)>, Value> {
     let now = now_ms();
     let mut keys = Vec::new();
     let mut cursor = None;
@@ -186,42 +185,4 @@ async fn flush<G: ActorGateway>(
         server.watches.touch_db(db);
     }
     Ok(Value::ok())
-}
-
-/// Deletes expired keys that nobody reads, walking every database a page
-/// per tick (reads alone already never see an expired key).
-pub(crate) async fn sweep_expired<G: ActorGateway>(server: Arc<Server<G>>, cancel: CancellationToken) {
-    let interval = lock(&server.config).expiry_sweep_interval;
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut db = 0usize;
-    let mut cursor: Option<Bytes> = None;
-    while cancel.run_until_cancelled(ticks.tick()).await.is_some() {
-        let page = match server.gateway.list_actors(DATABASE_KINDS[db], cursor.take(), PAGE).await {
-            Ok(page) => page,
-            Err(e) => {
-                tracing::debug!(error = %e, "expiry sweep could not list keys");
-                continue;
-            }
-        };
-        let now = now_ms();
-        for actor in &page.actors {
-            let expired = meta_of(actor).is_some_and(|m| m.expire_at.is_some_and(|at| at <= now));
-            if expired && sweep_one(&server, db, &actor.key).await {
-                server.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
-                server.watches.touch(db, &actor.key);
-            }
-        }
-        cursor = page.cursor;
-        if cursor.is_none() {
-            db = (db + 1) % DATABASE_KINDS.len();
-        }
-    }
-}
-
-/// Runs a write turn on the key so that it expires itself; true if it did.
-async fn sweep_one<G: ActorGateway>(server: &Server<G>, db: usize, key: &Bytes) -> bool {
-    let _shared = server.keyspace.read().await;
-    let argv = [Bytes::from_static(b"exists"), key.clone()];
-    server.call_key(db, &argv, true).await == Value::Int(0)
 }

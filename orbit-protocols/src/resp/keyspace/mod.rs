@@ -13,9 +13,10 @@
 //! | `dump.rs` | [`Dumped`]: a whole value, for RENAME/COPY/*STORE |
 //! | `glob.rs` | Redis glob patterns (KEYS, SCAN MATCH, HSCAN...) |
 //!
-//! Storage. The actor's record is the small [`Meta`] (type, expiry, list
-//! head); the data lives in entries beside it, one per element, so a command
-//! rewrites only what it changed:
+//! Storage. The actor's record is the small [`Meta`] (type and expiry); the
+//! data lives in entries beside it, one per element, so a command rewrites
+//! only what it changed (a push writes one entry, not the record: a list's
+//! head is the position of its first entry):
 //!
 //! | type | entry sub-key | entry value |
 //! |---|---|---|
@@ -125,13 +126,6 @@ pub struct Meta {
     /// Unix milliseconds.
     #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
     pub expire_at: Option<u64>,
-    /// Storage position of a list's first element.
-    #[serde(rename = "h", default, skip_serializing_if = "is_zero")]
-    pub list_head: i64,
-}
-
-fn is_zero(v: &i64) -> bool {
-    *v == 0
 }
 
 impl Meta {
@@ -172,11 +166,7 @@ impl KeyState {
 
     /// The record to store for the current state.
     pub fn meta(&self) -> Meta {
-        let list_head = match &self.data {
-            Some(Data::List(list)) => list.head(),
-            _ => 0,
-        };
-        Meta { key_type: self.data.as_ref().map(Data::key_type), expire_at: self.expire_at, list_head }
+        Meta { key_type: self.data.as_ref().map(Data::key_type), expire_at: self.expire_at }
     }
 
     /// Rebuilds the data from the entries (sub-key, value) of a key whose
@@ -190,7 +180,10 @@ impl KeyState {
                 let value = entries.into_iter().find(|(sub, _)| sub.is_empty()).map(|(_, v)| v);
                 Some(Data::Str(value.ok_or("string key without its value entry")?))
             }
-            Some(KeyType::List) => Some(Data::List(List::load(meta.list_head, entries)?)),
+            Some(KeyType::List) => {
+                let head = entries.first().and_then(|(sub, _)| parse_list_position(sub)).unwrap_or(0);
+                Some(Data::List(List::load(head, entries)?))
+            }
             Some(KeyType::Hash) => Some(Data::Hash(Hash::load(entries)?)),
             Some(KeyType::Set) => Some(Data::Set(Set::load(entries)?)),
             Some(KeyType::Zset) => Some(Data::ZSet(ZSet::load(entries)?)),

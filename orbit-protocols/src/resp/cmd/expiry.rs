@@ -1,0 +1,160 @@
+//! Active expiry: deleting expired keys that nobody reads (a read never
+//! sees an expired key anyway; this gives the storage back).
+//!
+//! Like Redis' `expires` dictionary, the front door keeps the keys that have
+//! a TTL in a deadline-ordered index. It learns them from the commands that
+//! set a TTL (they become *candidates*; the sweep asks each key for its
+//! expiry time) and, after a restart, from one paced pass over every
+//! database. A due key gets a write turn in which it expires itself; a key
+//! whose TTL moved since is asked again.
+
+use crate::resp::DATABASE_KINDS;
+use crate::resp::cmd::scan::meta_of;
+use crate::resp::server::{Server, lock, now_ms};
+use crate::resp::value::Value;
+use bytes::Bytes;
+use orbit_shared::ActorGateway;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use tokio_util::sync::CancellationToken;
+
+/// Keys listed per page by the start-up pass.
+const PAGE: usize = 1000;
+
+#[derive(Default)]
+pub struct Expiry {
+    /// Keys whose TTL may have been set: their deadline is still to be read.
+    candidates: Mutex<Vec<(usize, Bytes)>>,
+    /// (deadline in Unix ms, database, key).
+    due: Mutex<BTreeSet<(u64, usize, Bytes)>>,
+}
+
+impl Expiry {
+    pub fn candidate(&self, db: usize, key: &Bytes) {
+        lock(&self.candidates).push((db, key.clone()));
+    }
+
+    fn schedule(&self, at: u64, db: usize, key: Bytes) {
+        lock(&self.due).insert((at, db, key));
+    }
+
+    fn take_due(&self, now: u64) -> Vec<(u64, usize, Bytes)> {
+        let mut due = lock(&self.due);
+        let later = due.split_off(&(now + 1, 0, Bytes::new()));
+        std::mem::replace(&mut *due, later).into_iter().collect()
+    }
+
+    /// Keys with a TTL known to the index.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        lock(&self.due).len()
+    }
+}
+
+/// Whether a successful command may have given `argv[1]` a TTL.
+pub fn sets_ttl(name: &str, argc: usize) -> bool {
+    match name {
+        "expire" | "pexpire" | "expireat" | "pexpireat" | "setex" | "psetex" => true,
+        // Only with options (EX, PX, EXAT, PXAT, KEEPTTL...).
+        "set" => argc > 3,
+        "getex" => argc > 2,
+        _ => false,
+    }
+}
+
+/// Runs until cancelled: first the start-up pass, then every `interval`
+/// the candidates and the due keys.
+pub(crate) async fn run<G: ActorGateway>(server: Arc<Server<G>>, cancel: CancellationToken) {
+    let interval = lock(&server.config).expiry_sweep_interval;
+    let startup = async {
+        for db in 0..DATABASE_KINDS.len() {
+            index_database(&server, db).await;
+        }
+    };
+    if cancel.run_until_cancelled(startup).await.is_none() {
+        return;
+    }
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while cancel.run_until_cancelled(ticks.tick()).await.is_some() {
+        let candidates = std::mem::take(&mut *lock(&server.expiry.candidates));
+        for (db, key) in candidates {
+            learn(&server, db, key).await;
+        }
+        for (_, db, key) in server.expiry.take_due(now_ms()) {
+            if expire_one(&server, db, &key).await {
+                server.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+                server.watches.touch(db, &key);
+            } else {
+                // Its TTL moved (or was removed) since it was indexed.
+                learn(&server, db, key).await;
+            }
+        }
+    }
+}
+
+/// Indexes every key of `db` that has a TTL, a page at a time.
+async fn index_database<G: ActorGateway>(server: &Server<G>, db: usize) {
+    let mut cursor = None;
+    loop {
+        let page = match server.gateway.list_actors(DATABASE_KINDS[db], cursor, PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(db, error = %e, "cannot list keys for the expiry index");
+                return;
+            }
+        };
+        for actor in &page.actors {
+            if let Some(at) = meta_of(actor).and_then(|m| m.expire_at) {
+                server.expiry.schedule(at, db, actor.key.clone());
+            }
+        }
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => return,
+        }
+    }
+}
+
+/// Reads a key's deadline and indexes it if it has one.
+async fn learn<G: ActorGateway>(server: &Server<G>, db: usize, key: Bytes) {
+    let argv = [Bytes::from_static(b"pexpiretime"), key.clone()];
+    if let Value::Int(at) = server.call_key(db, &argv, false).await
+        && at > 0
+    {
+        server.expiry.schedule(at as u64, db, key);
+    }
+}
+
+/// Runs a write turn in which the key expires itself if due; true if it did.
+async fn expire_one<G: ActorGateway>(server: &Server<G>, db: usize, key: &Bytes) -> bool {
+    let _shared = server.keyspace.read().await;
+    let argv = [Bytes::from_static(b"exists"), key.clone()];
+    server.call_key(db, &argv, true).await == Value::Int(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_keys_come_out_in_deadline_order_and_later_ones_stay() {
+        let expiry = Expiry::default();
+        expiry.schedule(300, 0, Bytes::from_static(b"c"));
+        expiry.schedule(100, 0, Bytes::from_static(b"a"));
+        expiry.schedule(200, 1, Bytes::from_static(b"b"));
+        let due: Vec<_> = expiry.take_due(200).into_iter().map(|(at, _, _)| at).collect();
+        assert_eq!(due, vec![100, 200]);
+        assert_eq!(expiry.len(), 1);
+    }
+
+    #[test]
+    fn only_ttl_setting_commands_are_candidates() {
+        assert!(sets_ttl("expire", 3));
+        assert!(sets_ttl("set", 5));
+        assert!(!sets_ttl("set", 3));
+        assert!(!sets_ttl("get", 2));
+    }
+}
