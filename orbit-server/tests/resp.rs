@@ -377,6 +377,26 @@ async fn unknown_commands_and_wrong_arity_get_redis_error_texts() {
 }
 
 #[tokio::test]
+async fn subcommand_errors_use_the_redis_7_texts() {
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    for (line, error) in [
+        ("CLIENT FOO", "-ERR unknown subcommand 'FOO'. Try CLIENT HELP."),
+        ("ACL FOO", "-ERR unknown subcommand 'FOO'. Try ACL HELP."),
+        ("PUBSUB FOO", "-ERR unknown subcommand 'FOO'. Try PUBSUB HELP."),
+        ("CONFIG GET", "-ERR wrong number of arguments for 'config|get' command"),
+        ("CLIENT SETNAME", "-ERR wrong number of arguments for 'client|setname' command"),
+        ("CLIENT KILL", "-ERR wrong number of arguments for 'client|kill' command"),
+        ("ACL WHOAMI x", "-ERR wrong number of arguments for 'acl|whoami' command"),
+        ("PUBSUB NUMPAT x", "-ERR wrong number of arguments for 'pubsub|numpat' command"),
+        ("COMMAND COUNT x", "-ERR wrong number of arguments for 'command|count' command"),
+    ] {
+        assert_eq!(run(&mut c, line).await, error, "{line}");
+    }
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_protocol_error_is_reported_and_closes_the_connection() {
     let (node, addr) = start().await;
     let mut raw = Raw::connect(addr).await;
@@ -775,6 +795,22 @@ async fn list_commands_follow_redis() {
     node.shutdown().await.unwrap();
 }
 
+#[tokio::test]
+async fn moving_from_a_missing_list_returns_nil_whatever_the_destination_holds() {
+    // Redis looks at the source first: nothing to move, no type check.
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    run(&mut c, "SET str v").await;
+    assert_eq!(run(&mut c, "LMOVE nope str LEFT RIGHT").await, "nil");
+    assert_eq!(run(&mut c, "RPOPLPUSH nope str").await, "nil");
+    assert_eq!(run(&mut c, "BLMOVE nope str LEFT LEFT 0.01").await, "nil");
+    assert_eq!(run(&mut c, "BRPOPLPUSH nope str 0.01").await, "nil");
+    run(&mut c, "RPUSH l x").await;
+    let wrongtype = "-WRONGTYPE Operation against a key holding the wrong kind of value";
+    assert_eq!(run(&mut c, "LMOVE l str LEFT LEFT").await, wrongtype);
+    node.shutdown().await.unwrap();
+}
+
 // ---------------------------------------------------------------------------
 // Sets
 
@@ -815,6 +851,18 @@ async fn set_commands_and_set_algebra_follow_redis() {
 
     let mut c3 = resp3(addr).await;
     assert_eq!(show(&call(&mut c3, &["SMEMBERS", "c"]).await).chars().next(), Some('~'), "a RESP3 set");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn smove_from_a_missing_set_returns_0_whatever_the_destination_holds() {
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    run(&mut c, "SET str v").await;
+    assert_eq!(run(&mut c, "SMOVE nope str m").await, "0");
+    run(&mut c, "SADD s m").await;
+    let wrongtype = "-WRONGTYPE Operation against a key holding the wrong kind of value";
+    assert_eq!(run(&mut c, "SMOVE s str m").await, wrongtype);
     node.shutdown().await.unwrap();
 }
 
@@ -930,6 +978,34 @@ async fn zpop_zunionstore_zinterstore_and_zscan() {
     assert_eq!(run(&mut c, "ZPOPMIN z1").await, r#"["a", "1"]"#);
     assert_eq!(run(&mut c, "ZPOPMAX z1 5").await, r#"["c", "3", "b", "2"]"#);
     assert_eq!(run(&mut c, "EXISTS z1").await, "0");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn zrange_and_zrangestore_check_the_range_before_the_source_type() {
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    run(&mut c, "SET str v").await;
+    assert_eq!(run(&mut c, "ZRANGE str x 1 BYSCORE").await, "-ERR min or max is not a float");
+    assert_eq!(run(&mut c, "ZRANGESTORE d str x 1 BYSCORE").await, "-ERR min or max is not a float");
+    assert_eq!(run(&mut c, "ZRANGE str 0 1 BYLEX").await, "-ERR min or max not valid string range item");
+    assert_eq!(
+        run(&mut c, "ZRANGESTORE d str 0 1 BYLEX").await,
+        "-ERR min or max not valid string range item"
+    );
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_negative_zero_score_prints_as_minus_zero() {
+    // 0 * -1 is -0.0; Redis prints it "-0" (7.0 `%.17g`, 7.2 `d2string`).
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    run(&mut c, "ZADD z 0 a").await;
+    assert_eq!(run(&mut c, "ZUNION 1 z WEIGHTS -1 WITHSCORES").await, r#"["a", "-0"]"#);
+    assert_eq!(run(&mut c, "ZINTER 1 z WEIGHTS -1 WITHSCORES").await, r#"["a", "-0"]"#);
+    let mut c3 = resp3(addr).await;
+    assert_eq!(run(&mut c3, "ZUNION 1 z WEIGHTS -1 WITHSCORES").await, r#"[["a", -0.0]]"#);
     node.shutdown().await.unwrap();
 }
 
@@ -1097,6 +1173,43 @@ async fn watch_then_a_change_from_another_connection_makes_exec_return_nil() {
 }
 
 #[tokio::test]
+async fn watch_ignores_writes_that_change_nothing() {
+    // Redis signals a watched key only when a command modifies it.
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    let mut other = resp2(addr).await;
+    run(&mut c, "SADD s a").await;
+    run(&mut c, "RPUSH l a").await;
+    run(&mut c, "HSET h f v").await;
+    run(&mut c, "SET k v").await;
+    assert_eq!(run(&mut c, "WATCH s l h k").await, "+OK");
+    assert_eq!(run(&mut other, "SADD s a").await, "0");
+    assert_eq!(run(&mut other, "SREM s zz").await, "0");
+    assert_eq!(run(&mut other, "LREM l 0 zz").await, "0");
+    assert_eq!(run(&mut other, "HDEL h zz").await, "0");
+    assert_eq!(run(&mut other, "SET k x NX").await, "nil");
+    assert_eq!(run(&mut c, "MULTI").await, "+OK");
+    assert_eq!(run(&mut c, "PING").await, "+QUEUED");
+    assert_eq!(run(&mut c, "EXEC").await, "[+PONG]");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_watched_key_that_expires_before_exec_aborts_it() {
+    // Redis 6.0.9 and later: an expiry counts as a change.
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    assert_eq!(run(&mut c, "SET k v PX 100").await, "+OK");
+    assert_eq!(run(&mut c, "WATCH k").await, "+OK");
+    // Expiry is the behaviour under test: real time must pass.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(run(&mut c, "MULTI").await, "+OK");
+    assert_eq!(run(&mut c, "GET k").await, "+QUEUED");
+    assert_eq!(run(&mut c, "EXEC").await, "nil");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn discard_drops_the_queue_and_the_watches() {
     let (node, addr) = start().await;
     let mut c = resp2(addr).await;
@@ -1233,6 +1346,22 @@ async fn a_waiter_on_several_keys_takes_the_first_key_that_gets_an_element() {
     node.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_keeps_waiting_while_its_key_holds_another_type() {
+    // Redis wakes a list waiter only for a list; a string in between is not
+    // an error for it.
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    let mut w = resp2(addr).await;
+    let waiter = tokio::spawn(async move { run(&mut w, "BLPOP k 0").await });
+    wait_for_blocked(&mut c, 1).await;
+    assert_eq!(run(&mut c, "SET k v").await, "+OK");
+    assert_eq!(run(&mut c, "DEL k").await, "1");
+    assert_eq!(run(&mut c, "RPUSH k z").await, "1");
+    assert_eq!(tokio::time::timeout(PATIENCE, waiter).await.unwrap().unwrap(), r#"["k", "z"]"#);
+    node.shutdown().await.unwrap();
+}
+
 // ---------------------------------------------------------------------------
 // Many clients
 
@@ -1283,6 +1412,35 @@ async fn requirepass_demands_auth_before_any_command() {
     assert_eq!(run(&mut c2, "GET k").await, r#""v""#);
     let mut c3 = connect_url(&format!("redis://:s3cret@{addr}/?protocol=resp3")).await;
     assert_eq!(run(&mut c3, "GET k").await, r#""v""#);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unauthenticated_clients_cannot_send_big_requests() {
+    // Redis' limits before AUTH: at most 10 arguments, bulks of 16 KiB.
+    let mut config = Config::ephemeral();
+    config.resp.requirepass = Some("s3cret".into());
+    let (node, addr) = start_with(config).await;
+    let mut raw = Raw::connect(addr).await;
+    raw.send(b"*2\r\n$4\r\nECHO\r\n$16385\r\n").await;
+    let reply = raw.read_to_close().await;
+    assert_eq!(String::from_utf8_lossy(&reply), "-ERR Protocol error: unauthenticated bulk length\r\n");
+    let mut raw = Raw::connect(addr).await;
+    raw.send(b"*11\r\n").await;
+    let reply = raw.read_to_close().await;
+    assert_eq!(String::from_utf8_lossy(&reply), "-ERR Protocol error: unauthenticated multibulk length\r\n");
+    // The limits end with AUTH.
+    let mut raw = Raw::connect(addr).await;
+    raw.send(b"AUTH s3cret\r\n").await;
+    raw.expect(b"+OK\r\n").await;
+    let mut big = b"*2\r\n$4\r\nECHO\r\n$20000\r\n".to_vec();
+    big.extend_from_slice(&[b'x'; 20_000]);
+    big.extend_from_slice(b"\r\n");
+    raw.send(&big).await;
+    let mut want = b"$20000\r\n".to_vec();
+    want.extend_from_slice(&[b'x'; 20_000]);
+    want.extend_from_slice(b"\r\n");
+    raw.expect(&want).await;
     node.shutdown().await.unwrap();
 }
 

@@ -65,6 +65,10 @@ pub(crate) enum TurnError {
     Failed(Error),
 }
 
+/// A finished dynamic call: the reply (or the handler's error) and the write
+/// it depends on.
+pub(crate) type Called = Result<(Result<Reply, Error>, Seq), TurnError>;
+
 impl From<Error> for TurnError {
     fn from(e: Error) -> Self {
         TurnError::Failed(e)
@@ -134,11 +138,7 @@ impl<A: Actor> Activation<A> {
     /// Calls a method by name with its dynamic arguments. Returns as soon as
     /// the turn is over and its write visible, with the write the reply
     /// depends on: the caller waits for it to be durable before answering.
-    pub async fn call_json(
-        &self,
-        node: &NodeHandle,
-        invocation: &Invocation,
-    ) -> Result<(Result<Reply, Error>, Seq), TurnError> {
+    pub async fn call_json(&self, node: &NodeHandle, invocation: &Invocation) -> Called {
         let Some(&MethodEntry { read_only, call }) = self.kind.methods.get(&invocation.method) else {
             return Err(TurnError::Failed(Error::UnknownMethod {
                 kind: self.id.kind.clone(),

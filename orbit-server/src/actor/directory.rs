@@ -2,24 +2,19 @@
 //! and bulk deactivation.
 
 use super::Actor;
-use super::activation::{Activation, TurnError};
+use super::activation::{Activation, Called};
 use crate::node::NodeHandle;
-use crate::storage::Seq;
 use dashmap::DashMap;
 use futures::future::BoxFuture;
 use futures::stream::StreamExt;
-use orbit_shared::{ActorId, Invocation, Reply};
+use orbit_shared::{ActorId, Invocation};
 use std::any::Any;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// An activation with its actor type erased, for dynamic calls and upkeep.
 pub(crate) trait AnyActivation: Any + Send + Sync {
-    fn call_json<'a>(
-        &'a self,
-        node: &'a NodeHandle,
-        invocation: &'a Invocation,
-    ) -> BoxFuture<'a, Result<(Result<Reply, orbit_shared::Error>, Seq), TurnError>>;
+    fn call_json<'a>(&'a self, node: &'a NodeHandle, invocation: &'a Invocation) -> BoxFuture<'a, Called>;
     fn deactivate<'a>(
         &'a self,
         node: &'a NodeHandle,
@@ -31,11 +26,7 @@ pub(crate) trait AnyActivation: Any + Send + Sync {
 }
 
 impl<A: Actor> AnyActivation for Activation<A> {
-    fn call_json<'a>(
-        &'a self,
-        node: &'a NodeHandle,
-        invocation: &'a Invocation,
-    ) -> BoxFuture<'a, Result<(Result<Reply, orbit_shared::Error>, Seq), TurnError>> {
+    fn call_json<'a>(&'a self, node: &'a NodeHandle, invocation: &'a Invocation) -> BoxFuture<'a, Called> {
         Box::pin(Activation::call_json(self, node, invocation))
     }
 

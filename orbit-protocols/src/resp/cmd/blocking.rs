@@ -40,9 +40,12 @@ pub struct Waiter {
     reply: Mutex<Option<oneshot::Sender<Value>>>,
 }
 
+/// Waiters per (database, key), first come first served.
+type Queues = HashMap<(usize, Bytes), VecDeque<Arc<Waiter>>>;
+
 #[derive(Default)]
 pub struct Waiters {
-    map: Mutex<HashMap<(usize, Bytes), VecDeque<Arc<Waiter>>>>,
+    map: Mutex<Queues>,
     count: AtomicUsize,
     next_id: AtomicU64,
 }
@@ -67,7 +70,7 @@ impl Waiters {
     }
 
     /// Removes `waiter` from every queue; false if it was claimed already.
-    fn remove(&self, waiter: &Arc<Waiter>, map: &mut HashMap<(usize, Bytes), VecDeque<Arc<Waiter>>>) -> bool {
+    fn remove(&self, waiter: &Arc<Waiter>, map: &mut Queues) -> bool {
         if waiter.claimed.swap(true, Ordering::AcqRel) {
             return false;
         }

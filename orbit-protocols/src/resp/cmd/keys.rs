@@ -116,7 +116,7 @@ async fn mget<G: ActorGateway>(conn: &Conn<G>, keys: &[Bytes]) -> Result<Value> 
 }
 
 async fn mset<G: ActorGateway>(conn: &mut Conn<G>, name: &str, pairs: &[Bytes]) -> Result<Value> {
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(Value::err(errors::arity(name)));
     }
     if name == "msetnx" {

@@ -32,10 +32,13 @@ pub struct ClientWatch {
     dirty: Arc<AtomicBool>,
 }
 
+/// The dirty flags of the clients watching each (database, key).
+type Watchers = HashMap<(usize, Bytes), Vec<Arc<AtomicBool>>>;
+
 /// Who watches which key.
 #[derive(Default)]
 pub struct Watches {
-    map: Mutex<HashMap<(usize, Bytes), Vec<Arc<AtomicBool>>>>,
+    map: Mutex<Watchers>,
     /// Watched keys in total: writes skip the map when nobody watches.
     count: AtomicUsize,
 }

@@ -287,7 +287,7 @@ impl KeyState {
 pub fn parse_i64(arg: &[u8]) -> Result<i64, Value> {
     std::str::from_utf8(arg)
         .ok()
-        .filter(|s| !s.starts_with('+') && !(s.len() > 1 && s.starts_with('0')) && !s.starts_with("-0"))
+        .filter(|s| !(s.starts_with('+') || s.starts_with("-0") || (s.len() > 1 && s.starts_with('0'))))
         .and_then(|s| s.parse::<i64>().ok())
         .ok_or_else(|| Value::err(errors::NOT_INTEGER))
 }
