@@ -1603,6 +1603,24 @@ async fn acknowledged_redis_writes_survive_kill_9() {
     assert_eq!(run(&mut c, "SET k db3").await, "+OK");
     assert_eq!(run(&mut c, "SET gone v").await, "+OK");
     assert_eq!(run(&mut c, "DEL gone").await, "1");
+    // Pipelined writes from several clients: every acknowledged one counts.
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let addr = server.resp;
+            tokio::spawn(async move {
+                let mut c = resp2(addr).await;
+                let mut pipe = redis::pipe();
+                for i in 0..250 {
+                    pipe.cmd("INCR").arg(format!("n{}", i % 10)).ignore();
+                    pipe.cmd("RPUSH").arg(format!("log{w}")).arg(i).ignore();
+                }
+                pipe.query_async::<()>(&mut c).await.expect("pipeline acknowledged");
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
     server.child.kill().await.unwrap(); // SIGKILL: no shutdown code runs.
     drop(c);
 
@@ -1618,4 +1636,12 @@ async fn acknowledged_redis_writes_survive_kill_9() {
     assert_eq!(run(&mut c, "SELECT 3").await, "+OK");
     assert_eq!(run(&mut c, "GET k").await, r#""db3""#);
     assert_eq!(run(&mut c, "EXISTS gone").await, "0");
+    assert_eq!(run(&mut c, "SELECT 0").await, "+OK");
+    for i in 0..10 {
+        assert_eq!(run(&mut c, &format!("GET n{i}")).await, r#""100""#, "n{i}");
+    }
+    for w in 0..4 {
+        assert_eq!(run(&mut c, &format!("LLEN log{w}")).await, "250", "log{w}");
+        assert_eq!(run(&mut c, &format!("LINDEX log{w} -1")).await, r#""249""#);
+    }
 }

@@ -277,6 +277,13 @@ async fn perform<G: ActorGateway>(
             }
         }
         BlockOp::Move { dst, from_left, to_left } => {
+            // Redis' order: an empty source blocks, then the source's type,
+            // then the destination's.
+            match call(server, db, "type", key, &[]).await? {
+                Value::Simple(t) if t == "none" => return Ok(None),
+                Value::Simple(t) if t != "list" => return Err(Value::err(errors::WRONGTYPE)),
+                _ => {}
+            }
             if let Value::Simple(t) = call(server, db, "type", dst, &[]).await?
                 && KeyType::parse(t.as_bytes()).is_some_and(|t| t != KeyType::List)
             {

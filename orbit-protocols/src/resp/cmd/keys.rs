@@ -197,10 +197,10 @@ async fn copy<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Result<Val
 
 async fn smove<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Result<Value> {
     let (src, dst, member) = (&args[0], &args[1], &args[2]);
-    for key in [src, dst] {
-        if type_of(conn, key).await?.is_some_and(|t| t != KeyType::Set) {
-            return Err(Value::err(errors::WRONGTYPE));
-        }
+    // Redis' order: a missing source is 0, then both types.
+    let Some(src_type) = type_of(conn, src).await? else { return Ok(Value::Int(0)) };
+    if src_type != KeyType::Set || type_of(conn, dst).await?.is_some_and(|t| t != KeyType::Set) {
+        return Err(Value::err(errors::WRONGTYPE));
     }
     if call(conn, "srem", src, std::slice::from_ref(member)).await? != Value::Int(1) {
         return Ok(Value::Int(0));
@@ -228,6 +228,13 @@ pub(crate) async fn move_element<G: ActorGateway>(
     from_left: bool,
     to_left: bool,
 ) -> Result<Value> {
+    // Redis' order: a missing source is nil, then the source's type, then
+    // the destination's.
+    match type_of(conn, src).await? {
+        None => return Ok(Value::Nil),
+        Some(KeyType::List) => {}
+        Some(_) => return Err(Value::err(errors::WRONGTYPE)),
+    }
     if type_of(conn, dst).await?.is_some_and(|t| t != KeyType::List) {
         return Err(Value::err(errors::WRONGTYPE));
     }
@@ -505,9 +512,6 @@ async fn zcombine<G: ActorGateway>(conn: &Conn<G>, name: &str, args: &[Bytes]) -
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
 async fn zrangestore<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Result<Value> {
     let (dst, src) = (&args[0], &args[1]);
-    if type_of(conn, src).await?.is_some_and(|t| t != KeyType::Zset) {
-        return Err(Value::err(errors::WRONGTYPE));
-    }
     let range = &args[2..];
     if range.iter().any(|a| super::lower(a) == b"withscores") {
         return Err(Value::err(errors::SYNTAX));
