@@ -130,7 +130,7 @@ impl<G: ActorGateway> Conn<G> {
         };
         loop {
             loop {
-                let argv = match frame::next_request(&mut input, max_bulk) {
+                let argv = match frame::next_request(&mut input, max_bulk, self.user.is_some()) {
                     Ok(Some(argv)) => argv,
                     Ok(None) => break,
                     Err(FrameError::Protocol(text)) => {
@@ -292,10 +292,11 @@ impl<G: ActorGateway> Conn<G> {
         match spec.route {
             Route::Key => {
                 let guard = if locked { None } else { Some(self.server.keyspace.read().await) };
-                let (reply, token) = self.server.call_key_visible(self.db, &argv, spec.is_write()).await;
+                let (reply, token, changed) =
+                    self.server.call_key_visible(self.db, &argv, spec.is_write()).await;
                 drop(guard);
                 self.unsynced = self.unsynced.max(token);
-                if spec.is_write() && !reply.is_error() {
+                if changed {
                     self.wrote(&argv[1]);
                     if cmd::expiry::sets_ttl(spec.name, argv.len()) {
                         self.server.expiry.candidate(self.db, &argv[1]);

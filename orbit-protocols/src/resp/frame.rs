@@ -23,18 +23,32 @@ impl FrameError {
     }
 }
 
+/// Most arguments and largest bulk a client may send before it has
+/// authenticated (as Redis: a stranger cannot make the server buffer much).
+pub const UNAUTHENTICATED_ARGS: i64 = 10;
+pub const UNAUTHENTICATED_BULK: usize = 16 * 1024;
+
 /// Takes the next complete request from `buf`: `Ok(None)` if more bytes are
 /// needed, `Ok(Some(argv))` (possibly empty for a blank inline line).
-pub fn next_request(buf: &mut BytesMut, max_bulk: usize) -> Result<Option<Vec<Bytes>>, FrameError> {
+/// `authenticated: false` applies the tighter limits.
+pub fn next_request(
+    buf: &mut BytesMut,
+    max_bulk: usize,
+    authenticated: bool,
+) -> Result<Option<Vec<Bytes>>, FrameError> {
     match buf.first() {
         None => Ok(None),
-        Some(b'*') => next_multibulk(buf, max_bulk),
+        Some(b'*') => next_multibulk(buf, max_bulk, authenticated),
         Some(_) => next_inline(buf),
     }
 }
 
-fn next_multibulk(buf: &mut BytesMut, max_bulk: usize) -> Result<Option<Vec<Bytes>>, FrameError> {
-    if !check_headers(buf, max_bulk)? {
+fn next_multibulk(
+    buf: &mut BytesMut,
+    max_bulk: usize,
+    authenticated: bool,
+) -> Result<Option<Vec<Bytes>>, FrameError> {
+    if !check_headers(buf, max_bulk, authenticated)? {
         return Ok(None);
     }
     let decoded = decode_bytes_mut(buf).map_err(|e| FrameError::protocol(e.details().to_string()))?;
@@ -72,10 +86,13 @@ fn header(buf: &[u8], at: usize, what: &str) -> Result<Option<(i64, usize)>, Fra
 
 /// Checks the array and bulk headers received so far against the limits;
 /// `true` once the whole request is buffered.
-fn check_headers(buf: &[u8], max_bulk: usize) -> Result<bool, FrameError> {
+fn check_headers(buf: &[u8], max_bulk: usize, authenticated: bool) -> Result<bool, FrameError> {
     let Some((count, mut at)) = header(buf, 0, "multibulk")? else { return Ok(false) };
     if count > MAX_ARGS {
         return Err(FrameError::protocol("invalid multibulk length"));
+    }
+    if !authenticated && count > UNAUTHENTICATED_ARGS {
+        return Err(FrameError::protocol("unauthenticated multibulk length"));
     }
     for _ in 0..count.max(0) {
         match buf.get(at) {
@@ -88,6 +105,9 @@ fn check_headers(buf: &[u8], max_bulk: usize) -> Result<bool, FrameError> {
         let Some((len, body)) = header(buf, at, "bulk")? else { return Ok(false) };
         if len < 0 || len as u64 > max_bulk as u64 {
             return Err(FrameError::protocol("invalid bulk length"));
+        }
+        if !authenticated && len as u64 > UNAUTHENTICATED_BULK as u64 {
+            return Err(FrameError::protocol("unauthenticated bulk length"));
         }
         at = body + len as usize + 2;
         if at > buf.len() {
@@ -202,7 +222,7 @@ mod tests {
     use super::*;
 
     fn parse(input: &[u8]) -> Result<Option<Vec<Bytes>>, FrameError> {
-        next_request(&mut BytesMut::from(input), 512 * 1024 * 1024)
+        next_request(&mut BytesMut::from(input), 512 * 1024 * 1024, true)
     }
 
     fn args(v: &[&str]) -> Vec<Bytes> {
@@ -212,10 +232,10 @@ mod tests {
     #[test]
     fn multibulk_requests_parse_when_complete() {
         let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPI"[..]);
-        assert_eq!(next_request(&mut buf, 1024).unwrap(), Some(args(&["GET", "k"])));
-        assert_eq!(next_request(&mut buf, 1024).unwrap(), None);
+        assert_eq!(next_request(&mut buf, 1024, true).unwrap(), Some(args(&["GET", "k"])));
+        assert_eq!(next_request(&mut buf, 1024, true).unwrap(), None);
         buf.extend_from_slice(b"NG\r\n");
-        assert_eq!(next_request(&mut buf, 1024).unwrap(), Some(args(&["PING"])));
+        assert_eq!(next_request(&mut buf, 1024, true).unwrap(), Some(args(&["PING"])));
         assert!(buf.is_empty());
     }
 
@@ -233,12 +253,24 @@ mod tests {
 
     #[test]
     fn limits_are_checked_before_buffering() {
-        let huge = next_request(&mut BytesMut::from(&b"*1\r\n$2000\r\nab"[..]), 1024);
+        let huge = next_request(&mut BytesMut::from(&b"*1\r\n$2000\r\nab"[..]), 1024, true);
         assert_eq!(huge, Err(FrameError::Protocol("invalid bulk length".into())));
         assert!(parse(b"*99999999\r\n").is_err());
         assert!(parse(b"*1\r\n$-5\r\n").is_err());
         assert!(parse(b"*x\r\n").is_err());
         assert!(parse(b"*1\r\n:5\r\n").is_err());
         assert!(parse(&vec![b'a'; MAX_INLINE + 1]).is_err());
+    }
+
+    #[test]
+    fn strangers_get_tighter_limits() {
+        let stranger = |input: &[u8]| next_request(&mut BytesMut::from(input), 1 << 20, false);
+        assert_eq!(
+            stranger(b"*11\r\n"),
+            Err(FrameError::Protocol("unauthenticated multibulk length".into()))
+        );
+        let big = stranger(b"*2\r\n$4\r\nECHO\r\n$16385\r\n");
+        assert_eq!(big, Err(FrameError::Protocol("unauthenticated bulk length".into())));
+        assert!(stranger(b"*2\r\n$4\r\nAUTH\r\n$3\r\npwd\r\n").unwrap().is_some());
     }
 }

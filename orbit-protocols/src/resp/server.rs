@@ -179,7 +179,7 @@ impl<G: ActorGateway> Server<G> {
     /// (`argv[0]` the lower-case name), its reply durable. The caller holds
     /// the keyspace lock.
     pub async fn call_key(&self, db: usize, argv: &[Bytes], write: bool) -> Value {
-        let (value, token) = self.call_key_visible(db, argv, write).await;
+        let (value, token, _) = self.call_key_visible(db, argv, write).await;
         match self.gateway.wait_durable(token).await {
             Ok(()) => value,
             Err(e) => error_reply(&e),
@@ -187,18 +187,19 @@ impl<G: ActorGateway> Server<G> {
     }
 
     /// `call_key` returning once the command's effect is visible, with the
-    /// durability token to wait for before the reply is sent.
-    pub async fn call_key_visible(&self, db: usize, argv: &[Bytes], write: bool) -> (Value, u64) {
-        let Some(key) = argv.get(1) else { return (Value::err("ERR missing key"), 0) };
+    /// durability token to wait for before the reply is sent, and whether
+    /// the key changed.
+    pub async fn call_key_visible(&self, db: usize, argv: &[Bytes], write: bool) -> (Value, u64, bool) {
+        let Some(key) = argv.get(1) else { return (Value::err("ERR missing key"), 0, false) };
         let id = ActorId::new(super::DATABASE_KINDS[db % 16], key.clone());
         let method = if write { "write" } else { "read" };
         let invocation = Invocation::new(method, keyspace::encode_call(now_ms(), argv));
         match self.gateway.invoke_visible(id, invocation).await {
-            Ok((reply, token)) => match Value::decode(&reply.value) {
-                Some(value) => (pairs_reply(&argv[0], value), token),
-                None => (Value::err("ERR internal error: malformed keyspace reply"), token),
+            Ok((reply, token)) => match keyspace::decode_reply(&reply.value) {
+                Some((value, changed)) => (pairs_reply(&argv[0], value), token, changed),
+                None => (Value::err("ERR internal error: malformed keyspace reply"), token, false),
             },
-            Err(e) => (error_reply(&e), 0),
+            Err(e) => (error_reply(&e), 0, false),
         }
     }
 

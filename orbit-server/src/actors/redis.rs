@@ -62,7 +62,10 @@ fn run<'a>(
     _ctx: &'a Context<'a>,
 ) -> BoxFuture<'a, Result<Reply, Error>> {
     let reply = match keyspace::decode_call(&invocation.args) {
-        Some((now_ms, argv)) => Ok(Reply { value: key.state.exec(&argv, now_ms).encode() }),
+        Some((now_ms, argv)) => {
+            let (value, changed) = key.state.exec_tracked(&argv, now_ms);
+            Ok(Reply { value: keyspace::encode_reply(&value, changed) })
+        }
         None => Err(Error::InvalidArguments {
             method: invocation.method.clone(),
             reason: "not a keyspace command line".into(),

@@ -228,10 +228,11 @@ fn client<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
         (b"no-evict" | b"no-touch", [flag]) if matches!(super::lower(flag).as_slice(), b"on" | b"off") => {
             Value::ok()
         }
-        _ => Value::err(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            text(&args[0])
-        )),
+        _ => super::subcommand_error(
+            "client",
+            &args[0],
+            &["id", "getname", "setname", "setinfo", "info", "list", "kill", "no-evict", "no-touch"],
+        ),
     }
 }
 
@@ -267,6 +268,9 @@ fn client_kill<G: ActorGateway>(conn: &mut Conn<G>, filters: &[Bytes]) -> Value 
         b"user" => info.user == value,
         _ => false,
     };
+    if filters.is_empty() {
+        return super::subcommand_error("client", b"kill", &["kill"]);
+    }
     let (pairs, old_form): (Vec<(Vec<u8>, String)>, bool) = match filters {
         [addr] => (vec![(b"addr".to_vec(), text(addr))], true),
         pairs if !pairs.is_empty() && pairs.len() % 2 == 0 => {
@@ -435,10 +439,7 @@ fn config<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
             }
             Value::ok()
         }
-        _ => Value::err(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
-            text(&args[0])
-        )),
+        _ => super::subcommand_error("config", &args[0], &["get", "set", "resetstat"]),
     }
 }
 
@@ -513,10 +514,7 @@ fn command(args: &[Bytes]) -> Value {
             };
             Value::Map(specs.into_iter().map(|s| (Value::bulk(s.name), Value::Map(Vec::new()))).collect())
         }
-        _ => Value::err(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
-            text(sub)
-        )),
+        _ => super::subcommand_error("command", sub, &["count", "info", "list", "docs"]),
     }
 }
 
@@ -589,10 +587,7 @@ fn acl<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
             }
             Value::Int(removed)
         }
-        _ => Value::err(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
-            text(&args[0])
-        )),
+        _ => super::subcommand_error("acl", &args[0], &["whoami", "list", "users", "setuser", "deluser"]),
     }
 }
 

@@ -323,7 +323,12 @@ pub(crate) async fn serve<G: ActorGateway>(server: &Arc<Server<G>>, written: Vec
                     }
                     value
                 }
-                Err(error) => error,
+                Err(_) => {
+                    // The key holds another type now: Redis keeps the
+                    // client blocked until a list (or zset) is there again.
+                    server.blocking.unclaim(&waiter);
+                    break;
+                }
             };
             if let Some(tx) = lock(&waiter.reply).take() {
                 let _ = tx.send(value);

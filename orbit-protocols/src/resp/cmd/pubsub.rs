@@ -217,9 +217,6 @@ fn introspect(broker: &Broker, args: &[Bytes]) -> Value {
             )
         }
         (b"numpat", []) => Value::Int(lock(&broker.patterns).len() as i64),
-        (sub, _) => Value::err(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
-            String::from_utf8_lossy(sub)
-        )),
+        _ => crate::resp::cmd::subcommand_error("pubsub", &args[0], &["channels", "numsub", "numpat"]),
     }
 }

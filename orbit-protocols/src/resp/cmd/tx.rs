@@ -29,6 +29,9 @@ pub struct Queue {
 #[derive(Default)]
 pub struct ClientWatch {
     keys: Vec<(usize, Bytes)>,
+    /// Watched keys that existed at WATCH time: if one is gone at EXEC
+    /// without a write having marked the client, it expired meanwhile.
+    existed: Vec<(usize, Bytes)>,
     dirty: Arc<AtomicBool>,
 }
 
@@ -75,6 +78,7 @@ impl Watches {
 
     /// Forgets everything `client` watches and clears its dirty flag.
     pub fn unwatch(&self, client: &mut ClientWatch) {
+        client.existed.clear();
         if client.keys.is_empty() {
             client.dirty.store(false, Ordering::Release);
             return;
@@ -118,6 +122,9 @@ pub(crate) async fn run<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &
             }
             for key in &argv[1..] {
                 conn.server.watches.watch(&mut conn.watch, conn.db, key.clone());
+                if conn.server.key_command(conn.db, "exists", key, &[]).await == Value::Int(1) {
+                    conn.watch.existed.push((conn.db, key.clone()));
+                }
             }
             Value::ok().into()
         }
@@ -129,6 +136,17 @@ pub(crate) async fn run<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &
     }
 }
 
+/// Whether a watched key that existed at WATCH time is gone (expired: a
+/// delete would have marked the client dirty).
+async fn expired_since_watch<G: ActorGateway>(conn: &Conn<G>) -> bool {
+    for (db, key) in &conn.watch.existed {
+        if conn.server.key_command(*db, "exists", key, &[]).await == Value::Int(0) {
+            return true;
+        }
+    }
+    false
+}
+
 async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
     let Some(queue) = conn.multi.take() else { return Value::err("ERR EXEC without MULTI") };
     lock(&conn.info).in_multi = false;
@@ -138,7 +156,7 @@ async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
     }
     let server = conn.server.clone();
     let guard = server.keyspace.write().await;
-    if conn.watch.dirty.load(Ordering::Acquire) {
+    if conn.watch.dirty.load(Ordering::Acquire) || expired_since_watch(conn).await {
         conn.server.watches.unwatch(&mut conn.watch);
         return Value::NilArray;
     }

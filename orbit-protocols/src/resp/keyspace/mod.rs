@@ -260,6 +260,16 @@ impl KeyState {
         }
     }
 
+    /// [`KeyState::exec`], also telling whether the key changed (a write
+    /// that changes nothing, like `SADD` of a present member, does not
+    /// count: WATCH and blocked clients only hear of real changes).
+    pub fn exec_tracked(&mut self, argv: &[Bytes], now_ms: u64) -> (Value, bool) {
+        let before = (self.pending.len(), self.expire_at, self.data.is_some());
+        let reply = self.exec(argv, now_ms);
+        let changed = before != (self.pending.len(), self.expire_at, self.data.is_some());
+        (reply, changed)
+    }
+
     /// Runs one command on this key. `argv[0]` is the command name in lower
     /// case, `argv[1]` the key; the rest are its arguments. Errors come back
     /// as `Value::Error` with Redis' texts.
@@ -316,7 +326,7 @@ pub fn format_f64(v: f64) -> String {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if v == 0.0 {
-        return "0".into();
+        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     let scientific = format!("{v:e}");
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
@@ -364,4 +374,23 @@ pub fn decode_call(args: &Bytes) -> Option<(u64, Vec<Bytes>)> {
         argv.push(input.split_to(len));
     }
     (!input.has_remaining()).then_some((now_ms, argv))
+}
+
+/// A keyspace actor's reply: whether the key changed (`1`/`0`), then the
+/// value in [`Value::encode`]'s form.
+pub fn encode_reply(value: &Value, changed: bool) -> Bytes {
+    let mut out = bytes::BytesMut::new();
+    bytes::BufMut::put_u8(&mut out, u8::from(changed));
+    out.extend_from_slice(&value.encode());
+    out.freeze()
+}
+
+/// The inverse of [`encode_reply`]; `None` if malformed.
+pub fn decode_reply(reply: &Bytes) -> Option<(Value, bool)> {
+    let changed = match reply.first()? {
+        0 => false,
+        1 => true,
+        _ => return None,
+    };
+    Some((Value::decode(&reply.slice(1..))?, changed))
 }
