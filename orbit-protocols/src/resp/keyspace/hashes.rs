@@ -7,7 +7,7 @@ pub(super) mod random;
 pub(super) mod scan;
 
 use super::strings::long_double::{self, LongDouble};
-use super::{Data, EntryOp, KeyState, parse_i64};
+use super::{Arity, Data, EntryOp, Handler, KeyState, arg, parse_i64, run_checked};
 use crate::resp::value::{Value, errors};
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -70,15 +70,6 @@ impl Hash {
     }
 }
 
-/// A command's body: the reply, or an error reply through `?`.
-type Handler = fn(&mut KeyState, &[Bytes], u64) -> Result<Value, Value>;
-
-/// How many arguments after the key a command takes.
-enum Arity {
-    Exact(usize),
-    AtLeast(usize),
-}
-
 pub(super) fn exec(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) -> Option<Value> {
     use Arity::{AtLeast, Exact};
     let (arity, run): (Arity, Handler) = match name {
@@ -100,19 +91,7 @@ pub(super) fn exec(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) -
         "hscan" => (AtLeast(1), hscan),
         _ => return None,
     };
-    let fits = match arity {
-        Exact(n) => args.len() == n,
-        AtLeast(n) => args.len() >= n,
-    };
-    if !fits {
-        return Some(Value::err(errors::arity(name)));
-    }
-    Some(run(ks, args, now_ms).unwrap_or_else(|err| err))
-}
-
-/// Argument `i`; the arity check guarantees it, this keeps it panic-free.
-fn arg(args: &[Bytes], i: usize) -> Bytes {
-    args.get(i).cloned().unwrap_or_default()
+    Some(run_checked(ks, name, arity, run, args, now_ms))
 }
 
 /// The hash at this key (expiring it first), `None` if there is none,

@@ -292,6 +292,39 @@ impl KeyState {
     }
 }
 
+/// A command's body: the reply, or an error reply through `?`.
+type Handler = fn(&mut KeyState, &[Bytes], u64) -> Result<Value, Value>;
+
+/// How many arguments after the key a command takes.
+enum Arity {
+    Exact(usize),
+    AtLeast(usize),
+}
+
+/// Checks a command's argument count, then runs its body.
+fn run_checked(
+    ks: &mut KeyState,
+    name: &str,
+    arity: Arity,
+    run: Handler,
+    args: &[Bytes],
+    now_ms: u64,
+) -> Value {
+    let fits = match arity {
+        Arity::Exact(n) => args.len() == n,
+        Arity::AtLeast(n) => args.len() >= n,
+    };
+    if !fits {
+        return Value::err(errors::arity(name));
+    }
+    run(ks, args, now_ms).unwrap_or_else(|err| err)
+}
+
+/// Argument `i`; the arity check guarantees it, this keeps it panic-free.
+fn arg(args: &[Bytes], i: usize) -> Bytes {
+    args.get(i).cloned().unwrap_or_default()
+}
+
 /// Parses an integer argument the way Redis does (`ERR value is not an
 /// integer or out of range` otherwise).
 pub fn parse_i64(arg: &[u8]) -> Result<i64, Value> {

@@ -9,7 +9,7 @@
 
 use super::hashes::random::Rng;
 use super::hashes::{random_picks, scan};
-use super::{Data, EntryOp, KeyState, parse_i64};
+use super::{Arity, Data, EntryOp, Handler, KeyState, parse_i64, run_checked};
 use crate::resp::value::{Value, errors};
 use bytes::Bytes;
 use indexmap::IndexSet;
@@ -114,15 +114,6 @@ impl Set {
     }
 }
 
-/// A command's body: the reply, or an error reply through `?`.
-type Handler = fn(&mut KeyState, &[Bytes], u64) -> Result<Value, Value>;
-
-/// How many arguments after the key a command takes.
-enum Arity {
-    Exact(usize),
-    AtLeast(usize),
-}
-
 pub(super) fn exec(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) -> Option<Value> {
     use Arity::{AtLeast, Exact};
     let (arity, run): (Arity, Handler) = match name {
@@ -137,14 +128,7 @@ pub(super) fn exec(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) -
         "sscan" => (AtLeast(1), sscan),
         _ => return None,
     };
-    let fits = match arity {
-        Exact(n) => args.len() == n,
-        AtLeast(n) => args.len() >= n,
-    };
-    if !fits {
-        return Some(Value::err(errors::arity(name)));
-    }
-    Some(run(ks, args, now_ms).unwrap_or_else(|err| err))
+    Some(run_checked(ks, name, arity, run, args, now_ms))
 }
 
 /// The set at this key (expiring it first), `None` if there is none,

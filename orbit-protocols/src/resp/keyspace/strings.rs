@@ -4,7 +4,7 @@
 
 pub(super) mod long_double;
 
-use super::{Data, EntryOp, KeyState, parse_i64};
+use super::{Arity, Data, EntryOp, Handler, KeyState, arg, parse_i64, run_checked};
 use crate::resp::value::{Value, errors};
 use bytes::{Bytes, BytesMut};
 use long_double::LongDouble;
@@ -13,15 +13,6 @@ use long_double::LongDouble;
 /// SETRANGE may build.
 const MAX_STRING_LEN: u64 = 512 * 1024 * 1024;
 const TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
-
-/// A command's body: the reply, or an error reply through `?`.
-type Handler = fn(&mut KeyState, &[Bytes], u64) -> Result<Value, Value>;
-
-/// How many arguments after the key a command takes.
-enum Arity {
-    Exact(usize),
-    AtLeast(usize),
-}
 
 pub(super) fn exec(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) -> Option<Value> {
     use Arity::{AtLeast, Exact};
@@ -45,19 +36,7 @@ pub(super) fn exec(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) -
         "psetex" => (Exact(2), |ks, args, now| setex(ks, args, now, Expiry::Px, "psetex")),
         _ => return None,
     };
-    let fits = match arity {
-        Exact(n) => args.len() == n,
-        AtLeast(n) => args.len() >= n,
-    };
-    if !fits {
-        return Some(Value::err(errors::arity(name)));
-    }
-    Some(run(ks, args, now_ms).unwrap_or_else(|err| err))
-}
-
-/// Argument `i`; the arity check guarantees it, this keeps it panic-free.
-fn arg(args: &[Bytes], i: usize) -> Bytes {
-    args.get(i).cloned().unwrap_or_default()
+    Some(run_checked(ks, name, arity, run, args, now_ms))
 }
 
 /// The string at this key (expiring it first): `None` if there is none,
