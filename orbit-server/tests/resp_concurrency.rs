@@ -126,3 +126,41 @@ async fn ten_blocked_consumers_take_every_pushed_element_exactly_once() {
     assert_eq!(int(&call(&mut con, &["LLEN", "jobs"]).await), 0);
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_pipeline_on_one_key_replies_as_if_run_one_by_one() {
+    // Consecutive commands on one key share one actor turn; the replies,
+    // errors and effects must be those of running them in order.
+    let (node, addr) = start_with(Config::ephemeral()).await;
+    let mut con = resp2(addr).await;
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    pipe.cmd("SET").arg("k").arg("1");
+    pipe.cmd("INCR").arg("k");
+    pipe.cmd("LPUSH").arg("k").arg("x");
+    pipe.cmd("GET").arg("k");
+    pipe.cmd("DEL").arg("k");
+    pipe.cmd("RPUSH").arg("k").arg("a").arg("b");
+    pipe.cmd("LRANGE").arg("k").arg("0").arg("-1");
+    pipe.cmd("SET").arg("other").arg("o");
+    pipe.cmd("GET").arg("k");
+    let replies: Vec<Value> =
+        pipe.query_async::<Vec<Value>>(&mut con).await.unwrap_or_else(|e| panic!("{e}"));
+    let shown: Vec<String> = replies.iter().map(common::resp::show).collect();
+    assert_eq!(
+        shown,
+        [
+            "+OK",
+            "2",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value",
+            "\"2\"",
+            "1",
+            "2",
+            "[\"a\", \"b\"]",
+            "+OK",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value",
+        ]
+    );
+    assert_eq!(int(&call(&mut con, &["LLEN", "k"]).await), 2);
+    node.shutdown().await.unwrap();
+}

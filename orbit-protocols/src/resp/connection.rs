@@ -1,6 +1,8 @@
 //! One client connection: read what arrived, run every complete request in
-//! order, write the replies in one go (pipelining), repeat. While a blocking
-//! command waits, the socket is still watched so a hang-up cancels the wait.
+//! order, write the replies in one go (pipelining), repeat. Consecutive
+//! pipelined commands on the same key run in one turn of its actor. While a
+//! blocking command waits, the socket is still watched so a hang-up cancels
+//! the wait.
 
 use super::cmd::{self, blocking::Blocked, pubsub::Subscriber, tx};
 use super::frame::{self, FrameError};
@@ -19,6 +21,10 @@ use tokio_util::sync::CancellationToken;
 
 /// Replies are written once this many bytes are pending, even mid-pipeline.
 const FLUSH_AT: usize = 64 * 1024;
+/// Most requests parsed before they are run.
+const ROUND: usize = 256;
+/// Most consecutive same-key commands run in one actor turn.
+const SAME_KEY_RUN: usize = 64;
 
 /// What running a request produced.
 pub(crate) enum Outcome {
@@ -129,20 +135,19 @@ impl<G: ActorGateway> Conn<G> {
             (config.proto_max_bulk_len, config.client_query_buffer_limit)
         };
         loop {
-            loop {
-                let argv = match frame::next_request(&mut input, max_bulk, self.user.is_some()) {
-                    Ok(Some(argv)) => argv,
-                    Ok(None) => break,
-                    Err(FrameError::Protocol(text)) => {
-                        Value::err(format!("ERR Protocol error: {text}")).write_resp(&mut out, self.resp3);
-                        self.flush(&mut stream, &mut out).await?;
-                        return Ok(());
-                    }
+            let (mut requests, protocol_error) = self.parse_round(&mut input, max_bulk);
+            let mut i = 0;
+            while i < requests.len() {
+                let same_key = self.same_key_run(&requests[i..]);
+                let outcome = if same_key > 1 {
+                    let replies = self.execute_same_key(&mut requests[i..i + same_key]).await;
+                    i += same_key;
+                    Outcome::Replies(replies)
+                } else {
+                    i += 1;
+                    self.handle(std::mem::take(&mut requests[i - 1])).await
                 };
-                if argv.is_empty() {
-                    continue;
-                }
-                match self.handle(argv).await {
+                match outcome {
                     Outcome::Reply(v) => v.write_resp(&mut out, self.resp3),
                     Outcome::Replies(vs) => vs.iter().for_each(|v| v.write_resp(&mut out, self.resp3)),
                     Outcome::Block(blocked) => {
@@ -161,6 +166,15 @@ impl<G: ActorGateway> Conn<G> {
                 if out.len() >= FLUSH_AT {
                     self.flush(&mut stream, &mut out).await?;
                 }
+            }
+            if let Some(FrameError::Protocol(text)) = protocol_error {
+                Value::err(format!("ERR Protocol error: {text}")).write_resp(&mut out, self.resp3);
+                self.flush(&mut stream, &mut out).await?;
+                return Ok(());
+            }
+            if !requests.is_empty() && !input.is_empty() {
+                // More complete requests may be buffered: parse another round.
+                continue;
             }
             if !out.is_empty() {
                 self.flush(&mut stream, &mut out).await?;
@@ -185,6 +199,89 @@ impl<G: ActorGateway> Conn<G> {
                 return Ok(());
             }
         }
+    }
+
+    /// Takes the complete requests buffered now, up to [`ROUND`]; stops
+    /// after AUTH or HELLO, which change the limits that apply to parsing.
+    fn parse_round(&self, input: &mut BytesMut, max_bulk: usize) -> (Vec<Vec<Bytes>>, Option<FrameError>) {
+        let mut requests = Vec::new();
+        let mut authenticated = self.user.is_some();
+        while requests.len() < ROUND {
+            match frame::next_request(input, max_bulk, authenticated) {
+                Ok(Some(argv)) if argv.is_empty() => {}
+                Ok(Some(argv)) => {
+                    let changes_auth =
+                        argv[0].eq_ignore_ascii_case(b"auth") || argv[0].eq_ignore_ascii_case(b"hello");
+                    requests.push(argv);
+                    if changes_auth {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return (requests, Some(e)),
+            }
+            authenticated = self.user.is_some();
+        }
+        (requests, None)
+    }
+
+    /// The spec of a request that may join a same-key run: a valid
+    /// single-key command outside MULTI and subscribed mode.
+    fn keyed(&self, argv: &[Bytes]) -> Option<&'static Spec> {
+        if self.user.is_none() || self.multi.is_some() || self.subs.active() {
+            return None;
+        }
+        let spec = table::lookup(&String::from_utf8_lossy(&argv[0]).to_ascii_lowercase())?;
+        (spec.route == Route::Key && spec.arity_ok(argv.len())).then_some(spec)
+    }
+
+    /// How many requests from the start of `requests` are single-key
+    /// commands on the same key (at most [`SAME_KEY_RUN`]).
+    fn same_key_run(&self, requests: &[Vec<Bytes>]) -> usize {
+        let Some(first) = requests.first() else { return 0 };
+        if self.keyed(first).is_none() {
+            return 0;
+        }
+        let key = &first[1];
+        let run = requests
+            .iter()
+            .take(SAME_KEY_RUN)
+            .take_while(|r| r.get(1) == Some(key) && self.keyed(r).is_some());
+        run.count()
+    }
+
+    /// Runs a same-key run in one turn of the key's actor (one lock, one
+    /// storage batch); the replies are those of running them one by one.
+    async fn execute_same_key(&mut self, run: &mut [Vec<Bytes>]) -> Vec<Value> {
+        let mut specs = Vec::with_capacity(run.len());
+        for argv in run.iter_mut() {
+            let Some(spec) = self.keyed(argv) else { continue };
+            argv[0] = Bytes::from_static(spec.name.as_bytes());
+            specs.push(spec);
+        }
+        self.server.stats.commands_processed.fetch_add(run.len() as u64, Ordering::Relaxed);
+        if let Some(last) = specs.last() {
+            let mut info = lock(&self.info);
+            info.last_command = last.name;
+            info.last_active = Instant::now();
+        }
+        let write = specs.iter().any(|s| s.is_write());
+        let commands: Vec<&[Bytes]> = run.iter().map(Vec::as_slice).collect();
+        let guard = self.server.keyspace.read().await;
+        let (results, token) = self.server.call_key_batch(self.db, &commands, write).await;
+        drop(guard);
+        self.unsynced = self.unsynced.max(token);
+        let mut replies = Vec::with_capacity(results.len());
+        for ((value, changed), (argv, spec)) in results.into_iter().zip(run.iter().zip(&specs)) {
+            if changed {
+                self.wrote(&argv[1]);
+                if cmd::expiry::sets_ttl(spec.name, argv.len()) {
+                    self.server.expiry.candidate(self.db, &argv[1]);
+                }
+            }
+            replies.push(value);
+        }
+        replies
     }
 
     /// Writes the pending replies once what they report is durable. If it

@@ -190,16 +190,43 @@ impl<G: ActorGateway> Server<G> {
     /// durability token to wait for before the reply is sent, and whether
     /// the key changed.
     pub async fn call_key_visible(&self, db: usize, argv: &[Bytes], write: bool) -> (Value, u64, bool) {
-        let Some(key) = argv.get(1) else { return (Value::err("ERR missing key"), 0, false) };
+        let (mut results, token) = self.call_key_batch(db, &[argv], write).await;
+        let (value, changed) = results.pop().unwrap_or((Value::err("ERR internal error: no reply"), false));
+        (value, token, changed)
+    }
+
+    /// Runs several command lines on one key (`commands[i][1]`, the same
+    /// for all) in one turn of its actor: one reply and "changed" flag per
+    /// command, and the durability token of the turn.
+    pub async fn call_key_batch(
+        &self,
+        db: usize,
+        commands: &[&[Bytes]],
+        write: bool,
+    ) -> (Vec<(Value, bool)>, u64) {
+        let fail = |value: Value| (commands.iter().map(|_| (value.clone(), false)).collect(), 0);
+        let Some(key) = commands.first().and_then(|argv| argv.get(1)) else {
+            return fail(Value::err("ERR missing key"));
+        };
         let id = ActorId::new(super::DATABASE_KINDS[db % 16], key.clone());
         let method = if write { "write" } else { "read" };
-        let invocation = Invocation::new(method, keyspace::encode_call(now_ms(), argv));
+        let invocation = Invocation::new(method, keyspace::encode_call(now_ms(), commands));
         match self.gateway.invoke_visible(id, invocation).await {
             Ok((reply, token)) => match keyspace::decode_reply(&reply.value) {
-                Some((value, changed)) => (pairs_reply(&argv[0], value), token, changed),
-                None => (Value::err("ERR internal error: malformed keyspace reply"), token, false),
+                Some(results) if results.len() == commands.len() => {
+                    let results = results
+                        .into_iter()
+                        .zip(commands)
+                        .map(|((value, changed), argv)| (pairs_reply(&argv[0], value), changed))
+                        .collect();
+                    (results, token)
+                }
+                _ => {
+                    let (results, _) = fail(Value::err("ERR internal error: malformed keyspace reply"));
+                    (results, token)
+                }
             },
-            Err(e) => (error_reply(&e), 0, false),
+            Err(e) => fail(error_reply(&e)),
         }
     }
 

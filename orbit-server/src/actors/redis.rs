@@ -32,8 +32,9 @@ impl Actor for RedisKey {
     type Interface = RedisKeyspace;
     const ENTRIES: bool = true;
 
-    /// `read` runs a read-only command (nothing is written after the turn),
-    /// `write` any other; the front door picks by the command's flags.
+    /// `read` runs read-only commands (nothing is written after the turn),
+    /// `write` any others; the front door picks by the commands' flags. A
+    /// call carries one or more command lines on this key, run in one turn.
     fn methods(table: &mut MethodTable<Self>) {
         table.add_dynamic("read", true, run).add_dynamic("write", false, run);
     }
@@ -62,9 +63,9 @@ fn run<'a>(
     _ctx: &'a Context<'a>,
 ) -> BoxFuture<'a, Result<Reply, Error>> {
     let reply = match keyspace::decode_call(&invocation.args) {
-        Some((now_ms, argv)) => {
-            let (value, changed) = key.state.exec_tracked(&argv, now_ms);
-            Ok(Reply { value: keyspace::encode_reply(&value, changed) })
+        Some((now_ms, commands)) => {
+            let results: Vec<_> = commands.iter().map(|argv| key.state.exec_tracked(argv, now_ms)).collect();
+            Ok(Reply { value: keyspace::encode_reply(&results) })
         }
         None => Err(Error::InvalidArguments {
             method: invocation.method.clone(),

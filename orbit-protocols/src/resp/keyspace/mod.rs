@@ -371,59 +371,106 @@ pub fn format_f64(v: f64) -> String {
     format!("{v}")
 }
 
-/// The arguments of a keyspace actor call: `now_ms (u64 LE) | count (u32 LE)
-/// | (len u32 LE, bytes)*` — the command line, not JSON.
-pub fn encode_call(now_ms: u64, argv: &[Bytes]) -> Bytes {
+/// The arguments of a keyspace actor call: one or more command lines on the
+/// same key, run in one turn. `now_ms (u64 LE) | commands (u32 LE) | per
+/// command: words (u32 LE) | (len u32 LE, bytes)*` — not JSON.
+pub fn encode_call(now_ms: u64, commands: &[&[Bytes]]) -> Bytes {
     use bytes::BufMut;
-    let size = 12 + argv.iter().map(|a| 4 + a.len()).sum::<usize>();
-    let mut out = bytes::BytesMut::with_capacity(size);
+    let words: usize = commands.iter().map(|argv| 4 + argv.iter().map(|a| 4 + a.len()).sum::<usize>()).sum();
+    let mut out = bytes::BytesMut::with_capacity(12 + words);
     out.put_u64_le(now_ms);
-    out.put_u32_le(argv.len() as u32);
-    for arg in argv {
-        out.put_u32_le(arg.len() as u32);
-        out.put_slice(arg);
+    out.put_u32_le(commands.len() as u32);
+    for argv in commands {
+        out.put_u32_le(argv.len() as u32);
+        for arg in *argv {
+            out.put_u32_le(arg.len() as u32);
+            out.put_slice(arg);
+        }
     }
     out.freeze()
 }
 
 /// The inverse of [`encode_call`] (zero-copy); `None` if malformed.
-pub fn decode_call(args: &Bytes) -> Option<(u64, Vec<Bytes>)> {
+pub fn decode_call(args: &Bytes) -> Option<(u64, Vec<Vec<Bytes>>)> {
     use bytes::Buf;
     let mut input = args.clone();
-    if input.remaining() < 12 {
+    let take_u32 = |input: &mut Bytes| (input.remaining() >= 4).then(|| input.get_u32_le() as usize);
+    if input.remaining() < 8 {
         return None;
     }
     let now_ms = input.get_u64_le();
-    let count = input.get_u32_le() as usize;
-    let mut argv = Vec::with_capacity(count.min(input.remaining() / 4));
+    let count = take_u32(&mut input)?;
+    let mut commands = Vec::with_capacity(count.min(input.remaining() / 4));
     for _ in 0..count {
-        if input.remaining() < 4 {
-            return None;
+        let words = take_u32(&mut input)?;
+        let mut argv = Vec::with_capacity(words.min(input.remaining() / 4));
+        for _ in 0..words {
+            let len = take_u32(&mut input)?;
+            if input.remaining() < len {
+                return None;
+            }
+            argv.push(input.split_to(len));
         }
-        let len = input.get_u32_le() as usize;
-        if input.remaining() < len {
-            return None;
-        }
-        argv.push(input.split_to(len));
+        commands.push(argv);
     }
-    (!input.has_remaining()).then_some((now_ms, argv))
+    (!input.has_remaining()).then_some((now_ms, commands))
 }
 
-/// A keyspace actor's reply: whether the key changed (`1`/`0`), then the
-/// value in [`Value::encode`]'s form.
-pub fn encode_reply(value: &Value, changed: bool) -> Bytes {
+/// A keyspace actor's reply: per command, whether the key changed (`1`/`0`)
+/// and the value in [`Value::encode`]'s form, after a `u32 LE` count.
+pub fn encode_reply(results: &[(Value, bool)]) -> Bytes {
+    use bytes::BufMut;
     let mut out = bytes::BytesMut::new();
-    bytes::BufMut::put_u8(&mut out, u8::from(changed));
-    out.extend_from_slice(&value.encode());
+    out.put_u32_le(results.len() as u32);
+    for (value, changed) in results {
+        out.put_u8(u8::from(*changed));
+        let encoded = value.encode();
+        out.put_u32_le(encoded.len() as u32);
+        out.extend_from_slice(&encoded);
+    }
     out.freeze()
 }
 
 /// The inverse of [`encode_reply`]; `None` if malformed.
-pub fn decode_reply(reply: &Bytes) -> Option<(Value, bool)> {
-    let changed = match reply.first()? {
-        0 => false,
-        1 => true,
-        _ => return None,
-    };
-    Some((Value::decode(&reply.slice(1..))?, changed))
+pub fn decode_reply(reply: &Bytes) -> Option<Vec<(Value, bool)>> {
+    use bytes::Buf;
+    let mut input = reply.clone();
+    if input.remaining() < 4 {
+        return None;
+    }
+    let count = input.get_u32_le() as usize;
+    let mut results = Vec::with_capacity(count.min(input.remaining() / 5));
+    for _ in 0..count {
+        if input.remaining() < 5 {
+            return None;
+        }
+        let changed = match input.get_u8() {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let len = input.get_u32_le() as usize;
+        if input.remaining() < len {
+            return None;
+        }
+        results.push((Value::decode(&input.split_to(len))?, changed));
+    }
+    (!input.has_remaining()).then_some(results)
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+
+    #[test]
+    fn calls_and_replies_round_trip_and_reject_garbage() {
+        let a = [Bytes::from_static(b"set"), Bytes::from_static(b"k"), Bytes::from_static(b"v")];
+        let b = [Bytes::from_static(b"get"), Bytes::from_static(b"k")];
+        let call = encode_call(7, &[&a, &b]);
+        assert_eq!(decode_call(&call), Some((7, vec![a.to_vec(), b.to_vec()])));
+        assert_eq!(decode_call(&call.slice(..call.len() - 1)), None);
+        let results = vec![(Value::ok(), true), (Value::bulk("v"), false)];
+        assert_eq!(decode_reply(&encode_reply(&results)), Some(results));
+        assert_eq!(decode_reply(&Bytes::from_static(b"\x01\x00\x00\x00\x07")), None);
+    }
 }
