@@ -3,45 +3,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use orbit_client::Client;
 use orbit_shared::actors::counter::{Counter, Get, Increment};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-struct Server {
-    child: Child,
-    grpc: SocketAddr,
-    http: SocketAddr,
-}
-
-/// Starts the binary on ephemeral ports and waits for its "node ready" line.
-async fn start(data_dir: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_orbit-server"))
-        .args(["--data-dir", data_dir.to_str().unwrap()])
-        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--resp-addr", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("orbit-server starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let ready = loop {
-        let line = lines.next_line().await.unwrap().expect("server exited before it was ready");
-        if line.contains("node ready") {
-            break line;
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let field = |name: &str| -> SocketAddr {
-        let start = ready.find(&format!("{name}=")).expect("address in ready line") + name.len() + 1;
-        ready[start..].split_whitespace().next().unwrap().parse().unwrap()
-    };
-    Server { grpc: field("grpc"), http: field("http"), child }
-}
+use common::{Spawned as Server, spawn_node as start};
 
 impl Server {
     async fn client(&self) -> Client {

@@ -20,7 +20,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 // ---------------------------------------------------------------------------
@@ -1558,39 +1558,10 @@ async fn redis_cli_sets_gets_and_pipes() {
 // ---------------------------------------------------------------------------
 // The binary: acknowledged writes survive kill -9
 
-struct Process {
-    child: tokio::process::Child,
-    resp: SocketAddr,
-}
-
-/// Starts `orbit-server` on ephemeral ports and waits for its "node ready"
-/// line, which carries `resp=ADDR`.
-async fn spawn_server(data_dir: &std::path::Path) -> Process {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orbit-server"))
-        .args(["--data-dir", data_dir.to_str().unwrap()])
-        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--resp-addr", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("orbit-server starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let ready = loop {
-        let line = lines.next_line().await.unwrap().expect("server exited before it was ready");
-        if line.contains("node ready") {
-            break line;
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let start = ready.find("resp=").expect("resp= in the ready line") + "resp=".len();
-    let resp = ready[start..].split_whitespace().next().unwrap().parse().unwrap();
-    Process { child, resp }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_redis_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = spawn_server(dir.path()).await;
+    let mut server = common::spawn_node(dir.path()).await;
     let mut c = resp2(server.resp).await;
     assert_eq!(run(&mut c, "SET k v").await, "+OK");
     assert_eq!(run(&mut c, "HSET h f1 a f2 b").await, "2");
@@ -1624,7 +1595,7 @@ async fn acknowledged_redis_writes_survive_kill_9() {
     server.child.kill().await.unwrap(); // SIGKILL: no shutdown code runs.
     drop(c);
 
-    let server = spawn_server(dir.path()).await;
+    let server = common::spawn_node(dir.path()).await;
     let mut c = resp2(server.resp).await;
     assert_eq!(run(&mut c, "GET k").await, r#""v""#);
     assert_eq!(run_sorted(&mut c, "HGETALL h").await, r#"["a", "b", "f1", "f2"]"#);

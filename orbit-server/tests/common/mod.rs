@@ -125,3 +125,39 @@ pub fn require_program(program: &str) -> bool {
     }
     found
 }
+
+/// The `orbit-server` binary running on ephemeral ports.
+pub struct Spawned {
+    pub child: tokio::process::Child,
+    pub grpc: std::net::SocketAddr,
+    pub http: std::net::SocketAddr,
+    pub resp: std::net::SocketAddr,
+}
+
+/// Starts the binary with `data_dir` on ephemeral loopback ports and waits
+/// for its "node ready" line, which carries the addresses.
+pub async fn spawn_node(data_dir: &std::path::Path) -> Spawned {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orbit-server"))
+        .args(["--data-dir", data_dir.to_str().unwrap()])
+        .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--resp-addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("orbit-server starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let ready = loop {
+        let line = lines.next_line().await.unwrap().expect("server exited before it was ready");
+        if line.contains("node ready") {
+            break line;
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let field = |name: &str| -> std::net::SocketAddr {
+        let start = ready.find(&format!("{name}=")).expect("address in ready line") + name.len() + 1;
+        ready[start..].split_whitespace().next().unwrap().parse().unwrap()
+    };
+    Spawned { grpc: field("grpc"), http: field("http"), resp: field("resp"), child }
+}
