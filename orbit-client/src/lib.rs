@@ -25,9 +25,10 @@ mod mux;
 use bytes::Bytes;
 use mux::{Call, Mux};
 use orbit_shared::proto::actor_service_client::ActorServiceClient;
-use orbit_shared::proto::{InvokeRequest, ListActorsRequest};
+use orbit_shared::proto::{DescribeRequest, InvokeRequest, ListActorsRequest, ReadActorRequest};
 use orbit_shared::{
-    Accepts, ActorGateway, ActorId, ActorInterface, ActorPage, ErrorKind, Invocation, Message, Reply,
+    Accepts, ActorGateway, ActorId, ActorInterface, ActorPage, ErrorKind, Invocation, Message, NodeDescription,
+    Reply,
 };
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
@@ -216,6 +217,27 @@ impl Client {
         Ok(response.into_inner().into_result()?)
     }
 
+    /// One stored actor's record state (see [`ActorGateway::read_actor`]).
+    pub async fn read_actor(&self, id: ActorId) -> Result<Option<Bytes>, ClientError> {
+        let request = ReadActorRequest { kind: id.kind, key: id.key };
+        let mut rpc = self.shared.rpc.clone();
+        let response = tokio::time::timeout(self.timeout, rpc.read_actor(request))
+            .await
+            .map_err(|_| ClientError::Timeout(self.timeout))?
+            .map_err(ClientError::Transport)?;
+        Ok(response.into_inner().into_result()?)
+    }
+
+    /// The node's kinds, partitions and key metrics (see [`ActorGateway::describe`]).
+    pub async fn describe(&self) -> Result<NodeDescription, ClientError> {
+        let mut rpc = self.shared.rpc.clone();
+        let response = tokio::time::timeout(self.timeout, rpc.describe(DescribeRequest {}))
+            .await
+            .map_err(|_| ClientError::Timeout(self.timeout))?
+            .map_err(ClientError::Transport)?;
+        Ok(response.into_inner().into_result()?)
+    }
+
     async fn send(&self, request: InvokeRequest) -> Result<Reply, ClientError> {
         let mut mux = self.shared.open_mux().await?;
         let permit = mux
@@ -257,6 +279,14 @@ impl ActorGateway for Client {
         limit: usize,
     ) -> Result<ActorPage, orbit_shared::Error> {
         Client::list_actors(self, kind, cursor, limit).await.map_err(ClientError::into_shared)
+    }
+
+    async fn read_actor(&self, id: ActorId) -> Result<Option<Bytes>, orbit_shared::Error> {
+        Client::read_actor(self, id).await.map_err(ClientError::into_shared)
+    }
+
+    async fn describe(&self) -> Result<NodeDescription, orbit_shared::Error> {
+        Client::describe(self).await.map_err(ClientError::into_shared)
     }
 }
 

@@ -20,7 +20,10 @@ use crate::storage::layout::{self, system_key};
 use crate::storage::{self, Op, Seq, StorageError, Store};
 use crate::{http, rpc};
 use bytes::Bytes;
-use orbit_shared::{ActorGateway, ActorId, ActorPage, Error, Invocation, Reply, StoredActor};
+use orbit_shared::{
+    ActorGateway, ActorId, ActorPage, Error, Invocation, KindDescription, MethodDescription, NodeDescription,
+    PartitionDescription, Reply, StoredActor,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -90,6 +93,7 @@ impl NodeBuilder {
             ready: AtomicBool::new(false),
             switching: AtomicBool::new(false),
             tasks: TaskTracker::new(),
+            grpc_addr: std::sync::OnceLock::new(),
         });
         let handle = NodeHandle { shared };
         let upkeep = CancellationToken::new();
@@ -109,6 +113,7 @@ impl NodeBuilder {
     pub async fn start(self) -> Result<Node, NodeError> {
         let mut node = self.build().await?;
         let servers = Servers::start(&node.handle).await?;
+        let _ = node.handle.shared.grpc_addr.set(servers.grpc_addr);
         node.handle.shared.ready.store(true, Ordering::Release);
         let resp = servers.resp_addr.map_or_else(|| "off".to_string(), |a| a.to_string());
         tracing::info!(grpc = %servers.grpc_addr, http = %servers.http_addr, resp = %resp, "node ready");
@@ -275,6 +280,8 @@ pub(crate) struct NodeShared {
     switching: AtomicBool,
     /// Work the node owns beyond requests: upkeep loops and deactivations.
     tasks: TaskTracker,
+    /// The bound gRPC address, once the listeners are up.
+    grpc_addr: std::sync::OnceLock<SocketAddr>,
 }
 
 /// A cheap, cloneable handle to a node: call actors, inspect state.
@@ -510,5 +517,72 @@ impl ActorGateway for NodeHandle {
             }
         }
         Ok(ActorPage { actors, cursor: None })
+    }
+
+    async fn read_actor(&self, id: ActorId) -> Result<Option<Bytes>, Error> {
+        self.check_open()?;
+        id.validate()?;
+        self.kind(&id.kind)?;
+        let partition = self.shared.partitions.for_slot(id.slot()).id;
+        let key = layout::actor_key(partition, &id);
+        match self.store().get(key.clone()).await? {
+            Some(bytes) => Ok(Some(layout::Record::decode(&key, bytes)?.state)),
+            None => Ok(None),
+        }
+    }
+
+    async fn describe(&self) -> Result<NodeDescription, Error> {
+        let stats = self.store().stats().await.ok();
+        let storage = &self.metrics().storage;
+        let leader = self.shared.grpc_addr.get().map_or_else(|| "local".to_string(), |a| a.to_string());
+        let kinds = self
+            .shared
+            .registry
+            .infos()
+            .into_iter()
+            .map(|info| {
+                let metrics = self.kind(info.kind).map(|k| k.metrics().clone()).ok();
+                let mut methods: Vec<_> = info
+                    .methods
+                    .iter()
+                    .map(|m| MethodDescription { name: m.name.to_string(), read_only: m.read_only })
+                    .collect();
+                methods.sort_by(|a, b| a.name.cmp(&b.name));
+                KindDescription {
+                    kind: info.kind.to_string(),
+                    methods,
+                    activations: metrics.as_ref().map_or(0, |m| m.activations.get()),
+                    invocations_ok: metrics.as_ref().map_or(0, |m| m.invocations_ok.get()),
+                    mailbox_rejections: metrics.as_ref().map_or(0, |m| m.mailbox_rejections.get()),
+                }
+            })
+            .collect();
+        let partitions = self
+            .shared
+            .partitions
+            .iter()
+            .map(|p| PartitionDescription {
+                id: u32::from(p.id),
+                first_slot: u32::from(p.slots.start),
+                end_slot: u32::from(p.slots.end),
+                leader: leader.clone(),
+            })
+            .collect();
+        Ok(NodeDescription {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            ready: self.is_ready(),
+            backend: self.store().backend().name().to_string(),
+            durability: self.config().storage.durability.name().to_string(),
+            uptime_ms: self.shared.epoch.elapsed().as_millis() as u64,
+            grpc_addr: leader,
+            kinds,
+            partitions,
+            active_actors: self.active_actors() as u64,
+            storage_reads: storage.reads.get(),
+            storage_writes: storage.writes.get(),
+            storage_fsyncs: storage.fsyncs.get(),
+            storage_keys: stats.as_ref().map_or(0, |s| s.keys),
+            storage_disk_bytes: stats.as_ref().map_or(0, |s| s.disk_bytes),
+        })
     }
 }

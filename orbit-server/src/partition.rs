@@ -59,6 +59,10 @@ impl PartitionMap {
     pub fn is_empty(&self) -> bool {
         self.partitions.is_empty()
     }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Partition>> {
+        self.partitions.iter()
+    }
 }
 
 #[cfg(test)]

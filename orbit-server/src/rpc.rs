@@ -3,7 +3,10 @@
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use orbit_shared::proto::actor_service_server::{ActorService, ActorServiceServer};
-use orbit_shared::proto::{InvokeRequest, InvokeResponse, ListActorsRequest, ListActorsResponse};
+use orbit_shared::proto::{
+    DescribeRequest, DescribeResponse, InvokeRequest, InvokeResponse, ListActorsRequest, ListActorsResponse,
+    ReadActorRequest, ReadActorResponse,
+};
 use orbit_shared::{ActorGateway, ActorId, Invocation};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -108,5 +111,18 @@ impl<G: ActorGateway> ActorService for ActorRpc<G> {
         let cursor = (!request.cursor.is_empty()).then_some(request.cursor);
         let page = self.gateway.list_actors(&request.kind, cursor, request.limit as usize).await;
         Ok(Response::new(ListActorsResponse::from_result(page)))
+        }
+
+    async fn read_actor(
+        &self,
+        request: Request<ReadActorRequest>,
+    ) -> Result<Response<ReadActorResponse>, Status> {
+        let request = request.into_inner();
+        let state = self.gateway.read_actor(ActorId::new(request.kind, request.key)).await;
+        Ok(Response::new(ReadActorResponse::from_result(state)))
+    }
+
+    async fn describe(&self, _request: Request<DescribeRequest>) -> Result<Response<DescribeResponse>, Status> {
+        Ok(Response::new(DescribeResponse::from_result(self.gateway.describe().await)))
     }
 }

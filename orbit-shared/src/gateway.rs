@@ -7,6 +7,7 @@
 
 use crate::{ActorId, Error, Invocation, Reply};
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 use std::future::Future;
 
 /// The most actors one [`ActorGateway::list_actors`] call returns.
@@ -26,6 +27,57 @@ pub struct ActorPage {
     pub actors: Vec<StoredActor>,
     /// Where the next page starts; `None` after the last page. Opaque.
     pub cursor: Option<Bytes>,
+}
+
+/// What a node hosts and how it is doing ([`ActorGateway::describe`]).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct NodeDescription {
+    pub version: String,
+    /// Storage is open, the listeners are up and shutdown has not begun.
+    pub ready: bool,
+    /// The storage backend (`memory`, `cow-btree`, `lsm`, `rocksdb`).
+    pub backend: String,
+    /// `always`, `periodic` or `none`.
+    pub durability: String,
+    pub uptime_ms: u64,
+    /// The node's gRPC address.
+    pub grpc_addr: String,
+    pub kinds: Vec<KindDescription>,
+    pub partitions: Vec<PartitionDescription>,
+    /// Resident activations.
+    pub active_actors: u64,
+    pub storage_reads: u64,
+    pub storage_writes: u64,
+    pub storage_fsyncs: u64,
+    /// Keys in the backend (an estimate where the engine keeps one).
+    pub storage_keys: u64,
+    pub storage_disk_bytes: u64,
+}
+
+/// A registered actor kind, its methods and its counters.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct KindDescription {
+    pub kind: String,
+    pub methods: Vec<MethodDescription>,
+    pub activations: u64,
+    pub invocations_ok: u64,
+    pub mailbox_rejections: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MethodDescription {
+    pub name: String,
+    /// Declared not to change the actor's state.
+    pub read_only: bool,
+}
+
+/// A partition: slots `first_slot..end_slot` and the node serving them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PartitionDescription {
+    pub id: u32,
+    pub first_slot: u32,
+    pub end_slot: u32,
+    pub leader: String,
 }
 
 pub trait ActorGateway: Send + Sync + 'static {
@@ -66,4 +118,11 @@ pub trait ActorGateway: Send + Sync + 'static {
         cursor: Option<Bytes>,
         limit: usize,
     ) -> impl Future<Output = Result<ActorPage, Error>> + Send;
+
+    /// The stored record state of actor `id`, read from storage without
+    /// activating it; `None` when it has no record.
+    fn read_actor(&self, id: ActorId) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send;
+
+    /// The node's kinds, partitions, storage and key metrics.
+    fn describe(&self) -> impl Future<Output = Result<NodeDescription, Error>> + Send;
 }

@@ -29,6 +29,9 @@ pub mod slot;
 
 pub use actor_id::ActorId;
 pub use error::{Error, ErrorKind};
-pub use gateway::{ActorGateway, ActorPage, StoredActor};
+pub use gateway::{
+    ActorGateway, ActorPage, KindDescription, MethodDescription, NodeDescription, PartitionDescription,
+    StoredActor,
+};
 pub use invocation::{Invocation, Reply};
 pub use message::{Accepts, ActorInterface, Message};

@@ -101,6 +101,118 @@ impl ListActorsResponse {
     }
 }
 
+impl ReadActorResponse {
+    pub fn from_result(result: Result<Option<bytes::Bytes>, Error>) -> Self {
+        let outcome = match result {
+            Ok(state) => read_actor_response::Outcome::Found(StoredState { state }),
+            Err(error) => read_actor_response::Outcome::Error(Failure::from(&error)),
+        };
+        ReadActorResponse { outcome: Some(outcome) }
+    }
+
+    pub fn into_result(self) -> Result<Option<bytes::Bytes>, Error> {
+        match self.outcome {
+            Some(read_actor_response::Outcome::Found(found)) => Ok(found.state),
+            Some(read_actor_response::Outcome::Error(failure)) => Err(failure.into()),
+            None => Err(Error::Internal { reason: "response without outcome".into() }),
+        }
+    }
+}
+
+impl DescribeResponse {
+    pub fn from_result(result: Result<crate::NodeDescription, Error>) -> Self {
+        let outcome = match result {
+            Ok(node) => describe_response::Outcome::Node(NodeDescription {
+                version: node.version,
+                ready: node.ready,
+                backend: node.backend,
+                durability: node.durability,
+                uptime_ms: node.uptime_ms,
+                grpc_addr: node.grpc_addr,
+                kinds: node
+                    .kinds
+                    .into_iter()
+                    .map(|k| KindDescription {
+                        kind: k.kind,
+                        methods: k
+                            .methods
+                            .into_iter()
+                            .map(|m| MethodDescription { name: m.name, read_only: m.read_only })
+                            .collect(),
+                        activations: k.activations,
+                        invocations_ok: k.invocations_ok,
+                        mailbox_rejections: k.mailbox_rejections,
+                    })
+                    .collect(),
+                partitions: node
+                    .partitions
+                    .into_iter()
+                    .map(|p| PartitionDescription {
+                        id: p.id,
+                        first_slot: p.first_slot,
+                        end_slot: p.end_slot,
+                        leader: p.leader,
+                    })
+                    .collect(),
+                active_actors: node.active_actors,
+                storage_reads: node.storage_reads,
+                storage_writes: node.storage_writes,
+                storage_fsyncs: node.storage_fsyncs,
+                storage_keys: node.storage_keys,
+                storage_disk_bytes: node.storage_disk_bytes,
+            }),
+            Err(error) => describe_response::Outcome::Error(Failure::from(&error)),
+        };
+        DescribeResponse { outcome: Some(outcome) }
+    }
+
+    pub fn into_result(self) -> Result<crate::NodeDescription, Error> {
+        match self.outcome {
+            Some(describe_response::Outcome::Node(node)) => Ok(crate::NodeDescription {
+                version: node.version,
+                ready: node.ready,
+                backend: node.backend,
+                durability: node.durability,
+                uptime_ms: node.uptime_ms,
+                grpc_addr: node.grpc_addr,
+                kinds: node
+                    .kinds
+                    .into_iter()
+                    .map(|k| crate::KindDescription {
+                        kind: k.kind,
+                        methods: k
+                            .methods
+                            .into_iter()
+                            .map(|m| crate::MethodDescription { name: m.name, read_only: m.read_only })
+                            .collect(),
+                        activations: k.activations,
+                        invocations_ok: k.invocations_ok,
+                        mailbox_rejections: k.mailbox_rejections,
+                    })
+                    .collect(),
+                partitions: node
+                    .partitions
+                    .into_iter()
+                    .map(|p| crate::PartitionDescription {
+                        id: p.id,
+                        first_slot: p.first_slot,
+                        end_slot: p.end_slot,
+                        leader: p.leader,
+                    })
+                    .collect(),
+                active_actors: node.active_actors,
+                storage_reads: node.storage_reads,
+                storage_writes: node.storage_writes,
+                storage_fsyncs: node.storage_fsyncs,
+                storage_keys: node.storage_keys,
+                storage_disk_bytes: node.storage_disk_bytes,
+            }),
+            Some(describe_response::Outcome::Error(failure)) => Err(failure.into()),
+            None => Err(Error::Internal { reason: "response without outcome".into() }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +230,42 @@ mod tests {
             assert_eq!(response.id, 7);
             assert_eq!(response.into_result(), Err(error));
         }
+    }
+
+    #[test]
+    fn a_node_description_survives_the_wire() {
+        let node = crate::NodeDescription {
+            version: "0.1.0".into(),
+            ready: true,
+            backend: "lsm".into(),
+            durability: "always".into(),
+            uptime_ms: 5,
+            grpc_addr: "127.0.0.1:1".into(),
+            kinds: vec![crate::KindDescription {
+                kind: "counter".into(),
+                methods: vec![crate::MethodDescription { name: "get".into(), read_only: true }],
+                activations: 1,
+                invocations_ok: 2,
+                mailbox_rejections: 3,
+            }],
+            partitions: vec![crate::PartitionDescription {
+                id: 0,
+                first_slot: 0,
+                end_slot: 16384,
+                leader: "127.0.0.1:1".into(),
+            }],
+            active_actors: 4,
+            storage_reads: 5,
+            storage_writes: 6,
+            storage_fsyncs: 7,
+            storage_keys: 8,
+            storage_disk_bytes: 9,
+        };
+        assert_eq!(DescribeResponse::from_result(Ok(node.clone())).into_result(), Ok(node));
+        let missing = ReadActorResponse::from_result(Ok(None)).into_result();
+        assert_eq!(missing, Ok(None));
+        let found = ReadActorResponse::from_result(Ok(Some("{}".into()))).into_result();
+        assert_eq!(found, Ok(Some(bytes::Bytes::from_static(b"{}"))));
     }
 
     #[test]
