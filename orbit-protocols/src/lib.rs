@@ -4,8 +4,10 @@
 //! | module | front door |
 //! |---|---|
 //! | [`resp`] | Redis (RESP2/RESP3): every Redis key is an actor of kind `redis` |
+//! | [`mcp`] | Model Context Protocol for LLM agents (streamable HTTP and stdio) |
 //!
 //! The node (`orbit-server`) starts each front door with its `serve`
 //! function, hosts the actor kinds they need, and stops them on shutdown.
 
+pub mod mcp;
 pub mod resp;

@@ -47,6 +47,17 @@ pub enum Command {
         #[arg(long, value_enum)]
         storage: Option<StorageKind>,
     },
+    /// Serve MCP on stdin/stdout for an LLM agent, against a running node
+    /// reached over gRPC. The `[mcp]` section of the config (file or
+    /// ORBIT__MCP__* environment) applies, read-only by default.
+    Mcp {
+        /// The node's gRPC address.
+        #[arg(long, default_value = "127.0.0.1:50051", value_name = "ADDR")]
+        connect: String,
+        /// TOML configuration file (its `[mcp]` section is used).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Copy a stopped node's data directory to another backend, verified by checksum.
     Migrate {
         /// `BACKEND:PATH`, e.g. `lsm:./orbit-data`.
@@ -121,6 +132,7 @@ impl ServeArgs {
 pub async fn run_tool(command: Command) -> anyhow::Result<()> {
     let report = match command {
         Command::Serve(_) => bail!("serve is not a tool"),
+        Command::Mcp { connect, config } => return serve_mcp(&connect, config.as_deref()).await,
         Command::Backup { to, admin, token, storage } => request_backup(&admin, token, to, storage).await?,
         Command::Restore { from, data_dir, storage } => {
             let manifest =
@@ -135,6 +147,20 @@ pub async fn run_tool(command: Command) -> anyhow::Result<()> {
         }
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// The stdio MCP bridge: nothing but MCP on stdout (logs go to stderr).
+async fn serve_mcp(connect: &str, config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let config = Config::load(config)?;
+    config.validate()?;
+    let (mcp, _) = config.mcp.front_door();
+    let client = orbit_client::Client::builder(connect)
+        .timeout(mcp.timeout)
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the node at {connect}"))?;
+    orbit_protocols::mcp::serve_stdio(std::sync::Arc::new(client), mcp).await?;
     Ok(())
 }
 

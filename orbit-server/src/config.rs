@@ -17,6 +17,7 @@ pub struct Config {
     pub grpc: GrpcConfig,
     pub http: HttpConfig,
     pub resp: RespSection,
+    pub mcp: McpSection,
     pub backup: BackupConfig,
 }
 
@@ -170,6 +171,66 @@ impl Default for RespSection {
     }
 }
 
+/// The MCP front door (`[mcp]`): streamable HTTP at `/mcp` on the HTTP
+/// port; the `mcp` subcommand's stdio bridge reads it too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpSection {
+    /// Serve `/mcp` on the HTTP port.
+    pub enabled: bool,
+    /// Refuse tools that change data until an operator sets this to false.
+    pub read_only: bool,
+    /// When set, HTTP clients must send `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Accepted `Host` headers (`host` or `host:port`); `"*"` accepts any.
+    /// Loopback names by default: add the names clients use to reach the
+    /// node (the Service's DNS name in Kubernetes).
+    pub allowed_hosts: Vec<String>,
+    /// Accepted browser `Origin`s (`scheme://host:port`, `:*` for any
+    /// port); empty: no Origin check.
+    pub allowed_origins: Vec<String>,
+    /// The largest tool result or resource, in bytes of JSON.
+    pub max_result_bytes: usize,
+    /// The most items a tool returns or examines per call.
+    pub max_items: usize,
+    /// How long one tool call, resource read or prompt may take.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for McpSection {
+    fn default() -> Self {
+        McpSection {
+            enabled: true,
+            read_only: true,
+            token: None,
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            allowed_origins: Vec::new(),
+            max_result_bytes: 1 << 20,
+            max_items: 1000,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl McpSection {
+    /// The front door's settings and who may reach its HTTP endpoint.
+    pub fn front_door(&self) -> (orbit_protocols::mcp::McpConfig, orbit_protocols::mcp::HttpAccess) {
+        let config = orbit_protocols::mcp::McpConfig {
+            read_only: self.read_only,
+            max_result_bytes: self.max_result_bytes,
+            max_items: self.max_items,
+            timeout: self.timeout,
+        };
+        let access = orbit_protocols::mcp::HttpAccess {
+            token: self.token.clone(),
+            allowed_hosts: self.allowed_hosts.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+        };
+        (config, access)
+    }
+}
+
 /// Scheduled online backups: every `interval` into a new `backup-<unix ms>`
 /// directory under `dir`, keeping the newest `keep`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -286,6 +347,12 @@ impl Config {
         }
         if self.grpc.stream_window == 0 {
             return invalid("grpc.stream_window must be at least 1");
+        }
+        let mcp = &self.mcp;
+        if mcp.max_result_bytes < 1024 || mcp.max_items == 0 || mcp.timeout.is_zero() {
+            return invalid(
+                "mcp.max_result_bytes must be at least 1 KiB, mcp.max_items and mcp.timeout positive",
+            );
         }
         let resp = &self.resp;
         if resp.maxclients == 0 || resp.pubsub_buffer == 0 || resp.expiry_sweep_interval.is_zero() {

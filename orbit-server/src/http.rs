@@ -1,5 +1,6 @@
 //! The HTTP port: Prometheus `/metrics`, `/health/live`, `/health/ready`,
-//! and the admin API (`POST /admin/backup`, `POST /admin/storage`).
+//! the admin API (`POST /admin/backup`, `POST /admin/storage`), and the MCP
+//! front door at `/mcp` (`orbit_protocols::mcp`, `[mcp]` in the config).
 //!
 //! The admin API can write to the node's filesystem, so it answers only
 //! loopback clients, or any client presenting `http.admin_token` as a
@@ -17,6 +18,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) async fn serve(listener: tokio::net::TcpListener, node: NodeHandle, accept: CancellationToken) {
@@ -24,12 +26,16 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, node: NodeHandle, a
         .route("/admin/backup", post(backup))
         .route("/admin/storage", post(switch_storage))
         .layer(middleware::from_fn_with_state(node.clone(), authorize_admin));
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/metrics", get(metrics))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .merge(admin)
-        .with_state(node);
+        .with_state(node.clone());
+    if node.config().mcp.enabled {
+        let (config, access) = node.config().mcp.front_door();
+        app = app.merge(orbit_protocols::mcp::router(Arc::new(node.clone()), config, access, accept.clone()));
+    }
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(accept.cancelled_owned())
         .await;

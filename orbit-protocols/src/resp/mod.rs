@@ -29,7 +29,7 @@ mod server;
 pub mod table;
 pub mod value;
 
-pub use server::{AclUser, RespConfig};
+pub use server::{AclUser, RespConfig, now_ms};
 pub use value::Value;
 
 use orbit_shared::{ActorGateway, ActorInterface};
