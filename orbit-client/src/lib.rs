@@ -27,8 +27,8 @@ use mux::{Call, Mux};
 use orbit_shared::proto::actor_service_client::ActorServiceClient;
 use orbit_shared::proto::{DescribeRequest, InvokeRequest, ListActorsRequest, ReadActorRequest};
 use orbit_shared::{
-    Accepts, ActorGateway, ActorId, ActorInterface, ActorPage, ErrorKind, Invocation, Message, NodeDescription,
-    Reply,
+    Accepts, ActorGateway, ActorId, ActorInterface, ActorPage, ErrorKind, Invocation, Message,
+    NodeDescription, Reply,
 };
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};

@@ -111,7 +111,7 @@ impl<G: ActorGateway> ActorService for ActorRpc<G> {
         let cursor = (!request.cursor.is_empty()).then_some(request.cursor);
         let page = self.gateway.list_actors(&request.kind, cursor, request.limit as usize).await;
         Ok(Response::new(ListActorsResponse::from_result(page)))
-        }
+    }
 
     async fn read_actor(
         &self,
@@ -122,7 +122,10 @@ impl<G: ActorGateway> ActorService for ActorRpc<G> {
         Ok(Response::new(ReadActorResponse::from_result(state)))
     }
 
-    async fn describe(&self, _request: Request<DescribeRequest>) -> Result<Response<DescribeResponse>, Status> {
+    async fn describe(
+        &self,
+        _request: Request<DescribeRequest>,
+    ) -> Result<Response<DescribeResponse>, Status> {
         Ok(Response::new(DescribeResponse::from_result(self.gateway.describe().await)))
     }
 }

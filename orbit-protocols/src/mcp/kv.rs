@@ -156,7 +156,12 @@ pub async fn key_type<G: ActorGateway>(gateway: &G, db: u8, key: &str) -> Result
 }
 
 /// Everything in `key`, at most `max_items` elements of a collection.
-pub async fn get<G: ActorGateway>(gateway: &G, db: u8, key: &str, max_items: usize) -> Result<KeyValue, String> {
+pub async fn get<G: ActorGateway>(
+    gateway: &G,
+    db: u8,
+    key: &str,
+    max_items: usize,
+) -> Result<KeyValue, String> {
     let k = key.as_bytes();
     let last = max_items.saturating_sub(1).to_string();
     let last = last.as_bytes();
@@ -200,7 +205,14 @@ pub async fn get<G: ActorGateway>(gateway: &G, db: u8, key: &str, max_items: usi
             (Some(json!(members)), int(&scard)?)
         }
         "zset" => {
-            let flat = items(zset)?;
+            // WITHSCORES: [member, score] pairs, or one flat array.
+            let mut flat = Vec::new();
+            for item in items(zset)? {
+                match item {
+                    Value::Array(pair) => flat.extend(pair),
+                    other => flat.push(other),
+                }
+            }
             let pairs = flat.chunks(2).map(|p| {
                 let score = bulk_text(p.get(1).unwrap_or(&Value::Nil));
                 let score = score.parse::<f64>().map_or(json!(score), |s| json!(s));
@@ -262,7 +274,9 @@ pub async fn scan<G: ActorGateway>(
 ) -> Result<ScanPage, String> {
     let cursor = match cursor.filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => Some(Bytes::from(hex::decode(c).map_err(|_| format!("bad cursor '{c}': pass back a cursor this tool returned"))?)),
+        Some(c) => Some(Bytes::from(
+            hex::decode(c).map_err(|_| format!("bad cursor '{c}': pass back a cursor this tool returned"))?,
+        )),
     };
     let page = gateway.list_actors(database_kind(db)?, cursor, count).await.map_err(|e| e.to_string())?;
     let now = crate::resp::now_ms();

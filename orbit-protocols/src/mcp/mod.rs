@@ -23,10 +23,10 @@ use axum::response::{IntoResponse, Response};
 use orbit_shared::{ActorGateway, ActorId, NodeDescription};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
-    GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, Prompt,
-    PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    Resource, ResourceContents, ResourceTemplate, Role, ServerCapabilities, ServerConfig,
+    GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, Prompt, PromptArgument,
+    PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ResourceTemplate, Role, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -55,7 +55,12 @@ pub struct McpConfig {
 
 impl Default for McpConfig {
     fn default() -> Self {
-        McpConfig { read_only: true, max_result_bytes: 1 << 20, max_items: 1000, timeout: Duration::from_secs(10) }
+        McpConfig {
+            read_only: true,
+            max_result_bytes: 1 << 20,
+            max_items: 1000,
+            timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -80,7 +85,11 @@ pub struct OrbitMcp<G> {
 
 impl<G> Clone for OrbitMcp<G> {
     fn clone(&self) -> Self {
-        OrbitMcp { gateway: self.gateway.clone(), config: self.config.clone(), tool_router: self.tool_router.clone() }
+        OrbitMcp {
+            gateway: self.gateway.clone(),
+            config: self.config.clone(),
+            tool_router: self.tool_router.clone(),
+        }
     }
 }
 
@@ -152,8 +161,12 @@ impl<G: ActorGateway> OrbitMcp<G> {
             } else if let Some(rest) = uri.strip_prefix("orbit://redis/") {
                 let Some((db, key)) = rest.split_once('/') else { return Ok(None) };
                 let db: u8 = db.parse().map_err(|_| format!("bad database '{db}' in {uri}"))?;
-                let value = kv::get(self.gateway.as_ref(), db, &percent_decode(key)?, self.config.max_items).await?;
-                (value.key_type != "none").then(|| serde_json::to_value(value)).transpose().map_err(|e| e.to_string())?
+                let value =
+                    kv::get(self.gateway.as_ref(), db, &percent_decode(key)?, self.config.max_items).await?;
+                (value.key_type != "none")
+                    .then(|| serde_json::to_value(value))
+                    .transpose()
+                    .map_err(|e| e.to_string())?
             } else {
                 None
             };
@@ -202,7 +215,8 @@ fn template(uri: &str, name: &str, description: &str) -> ResourceTemplate {
 #[tool_handler(router = self.tool_router)]
 impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder().enable_tools().enable_resources().enable_prompts().build();
+        let capabilities =
+            ServerCapabilities::builder().enable_tools().enable_resources().enable_prompts().build();
         ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new("orbit", env!("CARGO_PKG_VERSION"))
@@ -218,7 +232,11 @@ impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         Ok(ListResourcesResult::with_all_items(vec![
-            json_resource("orbit://node", "node", "The node: version, storage, partitions, kinds and key metrics."),
+            json_resource(
+                "orbit://node",
+                "node",
+                "The node: version, storage, partitions, kinds and key metrics.",
+            ),
             json_resource("orbit://kinds", "kinds", "The actor kinds with their methods."),
         ]))
     }
@@ -273,7 +291,11 @@ impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
                 Some("Survey what this Orbit node holds: its kinds, Redis keys and health."),
                 None,
             ),
-            Prompt::new("inspect_actor", Some("Explain one actor: its stored state and what can be called."), Some(actor_args)),
+            Prompt::new(
+                "inspect_actor",
+                Some("Explain one actor: its stored state and what can be called."),
+                Some(actor_args),
+            ),
         ]))
     }
 
@@ -290,7 +312,9 @@ impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
                 .and_then(|a| a.get(name))
                 .and_then(|v| v.as_str())
                 .map(str::to_string)
-                .ok_or_else(|| ErrorData::invalid_params(format!("prompt argument '{name}' is required"), None))
+                .ok_or_else(|| {
+                    ErrorData::invalid_params(format!("prompt argument '{name}' is required"), None)
+                })
         };
         let text = match request.name.as_str() {
             "explore_database" => {
@@ -332,7 +356,8 @@ impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
                 let id = ActorId::new(kind.clone(), key.clone().into_bytes());
                 let state = self.gateway.read_actor(id).await.map_err(|e| internal(e.to_string()))?;
                 let state = match state {
-                    Some(s) => serde_json::to_string_pretty(&tools::state_json(&s)).map_err(|e| internal(e.to_string()))?,
+                    Some(s) => serde_json::to_string_pretty(&tools::state_json(&s))
+                        .map_err(|e| internal(e.to_string()))?,
                     None => "(no stored state)".to_string(),
                 };
                 format!(
@@ -385,11 +410,7 @@ async fn require_token(State(token): State<Arc<Option<String>>>, request: Reques
                 "id": null,
                 "error": { "code": -32001, "message": "unauthorized: this MCP endpoint needs its bearer token" }
             });
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                axum::Json(body),
-            )
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], axum::Json(body))
                 .into_response();
         }
     }

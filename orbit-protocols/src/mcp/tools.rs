@@ -236,8 +236,6 @@ pub struct KindMetrics {
     pub mailbox_rejections: u64,
 }
 
-type Out<T> = Result<Json<T>, String>;
-
 /// A stored state as JSON when it is, else as text.
 pub(super) fn state_json(state: &[u8]) -> serde_json::Value {
     serde_json::from_slice(state).unwrap_or_else(|_| serde_json::Value::String(kv::text(state)))
@@ -249,16 +247,21 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "Read a Redis key with everything in it: type, TTL and value (a string; a hash as an object; a list or set as an array; a sorted set as [{member, score}]). The same data redis-cli sees.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn kv_get(&self, Parameters(args): Parameters<GetArgs>) -> Out<kv::KeyValue> {
+    async fn kv_get(&self, Parameters(args): Parameters<GetArgs>) -> Result<Json<kv::KeyValue>, String> {
         let max = args.max_items.unwrap_or(self.config.max_items).min(self.config.max_items);
         self.bounded(kv::get(self.gateway.as_ref(), args.db, &args.key, max)).await
     }
 
     #[tool(
         description = "Set a Redis string key (SET key value [PX ttl_ms]), replacing any value. Refused while the server is read-only.",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn kv_set(&self, Parameters(args): Parameters<SetArgs>) -> Out<Done> {
+    async fn kv_set(&self, Parameters(args): Parameters<SetArgs>) -> Result<Json<Done>, String> {
         self.writable("kv_set")?;
         let fut = async {
             kv::set(self.gateway.as_ref(), args.db, &args.key, &args.value, args.ttl_ms).await?;
@@ -269,14 +272,20 @@ impl<G: ActorGateway> OrbitMcp<G> {
 
     #[tool(
         description = "Delete Redis keys of any type (DEL). Returns how many existed. Refused while the server is read-only.",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
-    async fn kv_delete(&self, Parameters(args): Parameters<DeleteArgs>) -> Out<Deleted> {
+    async fn kv_delete(&self, Parameters(args): Parameters<DeleteArgs>) -> Result<Json<Deleted>, String> {
         self.writable("kv_delete")?;
         if args.keys.len() > self.config.max_items {
             return Err(format!("at most {} keys per call", self.config.max_items));
         }
-        let fut = async { Ok(Deleted { deleted: kv::delete(self.gateway.as_ref(), args.db, &args.keys).await? }) };
+        let fut =
+            async { Ok(Deleted { deleted: kv::delete(self.gateway.as_ref(), args.db, &args.keys).await? }) };
         self.bounded(fut).await
     }
 
@@ -284,7 +293,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "List Redis keys matching a glob pattern, a page at a time (like SCAN MATCH COUNT): pass back the returned cursor until none is returned. A page may hold few or no matches and still have a cursor.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn kv_scan(&self, Parameters(args): Parameters<ScanArgs>) -> Out<kv::ScanPage> {
+    async fn kv_scan(&self, Parameters(args): Parameters<ScanArgs>) -> Result<Json<kv::ScanPage>, String> {
         let count = args.count.unwrap_or(100).clamp(1, self.config.max_items);
         let fut = kv::scan(self.gateway.as_ref(), args.db, &args.pattern, args.cursor.as_deref(), count);
         self.bounded(fut).await
@@ -294,7 +303,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "The type (string, list, set, zset, hash, or none) and remaining TTL in milliseconds of a Redis key.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn kv_type(&self, Parameters(args): Parameters<KeyArgs>) -> Out<kv::KeyInfo> {
+    async fn kv_type(&self, Parameters(args): Parameters<KeyArgs>) -> Result<Json<kv::KeyInfo>, String> {
         self.bounded(kv::key_type(self.gateway.as_ref(), args.db, &args.key)).await
     }
 
@@ -302,12 +311,16 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "The actor kinds this node hosts, with their methods (and which are read-only) and call counters. Redis keys are actors of kind `redis` (database 0) and `redis:N`.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn list_actor_kinds(&self) -> Out<Kinds> {
+    async fn list_actor_kinds(&self) -> Result<Json<Kinds>, String> {
         let fut = async {
             let node = self.describe().await?;
             let kinds = node.kinds.into_iter().map(|k| Kind {
                 kind: k.kind,
-                methods: k.methods.into_iter().map(|m| Method { name: m.name, read_only: m.read_only }).collect(),
+                methods: k
+                    .methods
+                    .into_iter()
+                    .map(|m| Method { name: m.name, read_only: m.read_only })
+                    .collect(),
                 activations: k.activations,
                 invocations_ok: k.invocations_ok,
             });
@@ -320,16 +333,21 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "List the stored actors of one kind with their state, a page at a time, without activating them: pass back the returned cursor until none is returned.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn list_actors(&self, Parameters(args): Parameters<ListActorsArgs>) -> Out<ActorPage> {
+    async fn list_actors(
+        &self,
+        Parameters(args): Parameters<ListActorsArgs>,
+    ) -> Result<Json<ActorPage>, String> {
         let fut = async {
             let cursor = match args.cursor.as_deref().filter(|c| !c.is_empty()) {
                 None => None,
                 Some(c) => Some(bytes::Bytes::from(
-                    hex::decode(c).map_err(|_| format!("bad cursor '{c}': pass back a cursor this tool returned"))?,
+                    hex::decode(c)
+                        .map_err(|_| format!("bad cursor '{c}': pass back a cursor this tool returned"))?,
                 )),
             };
             let limit = args.limit.unwrap_or(100).clamp(1, self.config.max_items);
-            let page = self.gateway.list_actors(&args.kind, cursor, limit).await.map_err(|e| e.to_string())?;
+            let page =
+                self.gateway.list_actors(&args.kind, cursor, limit).await.map_err(|e| e.to_string())?;
             let actors = page
                 .actors
                 .iter()
@@ -344,7 +362,10 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "Read one actor's stored state without activating it or calling it.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn get_actor_state(&self, Parameters(args): Parameters<ActorArgs>) -> Out<ActorState> {
+    async fn get_actor_state(
+        &self,
+        Parameters(args): Parameters<ActorArgs>,
+    ) -> Result<Json<ActorState>, String> {
         let fut = async {
             let id = ActorId::new(args.kind.clone(), args.key.clone().into_bytes());
             let state = self.gateway.read_actor(id).await.map_err(|e| e.to_string())?;
@@ -362,15 +383,14 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "Call a method of an actor with JSON arguments and return its JSON reply (the actor is activated if needed). While the server is read-only only methods declared read-only may be called.",
         annotations(read_only_hint = false, destructive_hint = true, open_world_hint = false)
     )]
-    async fn call_actor(&self, Parameters(args): Parameters<CallArgs>) -> Out<CallReply> {
+    async fn call_actor(&self, Parameters(args): Parameters<CallArgs>) -> Result<Json<CallReply>, String> {
         let fut = async {
             if self.config.read_only {
                 let node = self.describe().await?;
-                let kind = node
-                    .kinds
-                    .iter()
-                    .find(|k| k.kind == args.kind)
-                    .ok_or_else(|| format!("unknown actor kind '{}' (see list_actor_kinds)", args.kind))?;
+                let kind =
+                    node.kinds.iter().find(|k| k.kind == args.kind).ok_or_else(|| {
+                        format!("unknown actor kind '{}' (see list_actor_kinds)", args.kind)
+                    })?;
                 let method = kind.methods.iter().find(|m| m.name == args.method).ok_or_else(|| {
                     format!("kind '{}' has no method '{}' (see list_actor_kinds)", args.kind, args.method)
                 })?;
@@ -383,7 +403,11 @@ impl<G: ActorGateway> OrbitMcp<G> {
             }
             let body = serde_json::to_vec(&args.args.unwrap_or_default()).map_err(|e| e.to_string())?;
             let id = ActorId::new(args.kind, args.key.into_bytes());
-            let reply = self.gateway.invoke(id, Invocation::new(args.method, body)).await.map_err(|e| e.to_string())?;
+            let reply = self
+                .gateway
+                .invoke(id, Invocation::new(args.method, body))
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(CallReply { reply: state_json(&reply.value) })
         };
         self.bounded(fut).await
@@ -393,7 +417,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "The node's health: version, readiness, storage backend and durability, uptime, counts of partitions, kinds and resident actors, and whether this MCP server is read-only.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn node_status(&self) -> Out<NodeStatus> {
+    async fn node_status(&self) -> Result<Json<NodeStatus>, String> {
         let fut = async {
             let node = self.describe().await?;
             Ok(NodeStatus {
@@ -416,7 +440,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "The partitions: each one's hash-slot range (Redis Cluster CRC16 slots) and the node serving it.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn list_partitions(&self) -> Out<Partitions> {
+    async fn list_partitions(&self) -> Result<Json<Partitions>, String> {
         let fut = async {
             let node = self.describe().await?;
             let partitions = node.partitions.into_iter().map(|p| Partition {
@@ -434,7 +458,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "Key metrics: resident actors, storage reads/writes/fsyncs, keys and disk bytes, and per-kind activations, successful calls and mailbox rejections.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn node_metrics(&self) -> Out<Metrics> {
+    async fn node_metrics(&self) -> Result<Json<Metrics>, String> {
         let fut = async {
             let node: NodeDescription = self.describe().await?;
             let kinds = node.kinds.into_iter().map(|k| KindMetrics {
