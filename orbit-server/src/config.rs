@@ -383,6 +383,7 @@ mod tests {
         config.validate().expect("example config is valid");
         assert_eq!(config.storage.backend, StorageKind::Lsm);
         assert_eq!(config.grpc.addr.port(), 50051);
+        assert!(config.mcp.read_only, "the example keeps MCP read-only");
     }
 
     #[test]
@@ -399,6 +400,11 @@ mod tests {
         let config: Config = toml::from_str(&toml_text).expect("configmap TOML parses");
         config.validate().expect("configmap config is valid");
         assert_eq!(config.node.data_dir, PathBuf::from("/var/lib/orbit"));
+        assert!(config.mcp.read_only);
+        assert!(
+            config.mcp.allowed_hosts.iter().any(|h| h == "orbit.default.svc"),
+            "agents reach /mcp by Service name"
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! revision) and over stdio through `orbit-server mcp --connect`. Effects
 //! are checked through the Redis front door and the actors themselves.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::resp::{call, resp2, start_with};
@@ -107,6 +109,11 @@ async fn http_client_lists_every_tool_with_schemas() {
         let output = t.output_schema.as_ref().unwrap_or_else(|| panic!("{} has no output schema", t.name));
         assert_eq!(output.get("type"), Some(&json!("object")), "{} output schema", t.name);
         assert!(t.description.as_ref().is_some_and(|d| d.len() > 20), "{} needs a description", t.name);
+        // Plain JSON Schema: no Rust integer formats, no boolean subschemas.
+        let text =
+            format!("{} {}", Value::Object((*t.input_schema).clone()), Value::Object((**output).clone()));
+        assert!(!text.contains("\"format\""), "{}: {text}", t.name);
+        assert!(!text.contains(":true"), "{}: {text}", t.name);
         let read_only = t.annotations.as_ref().and_then(|a| a.read_only_hint);
         let writes = matches!(t.name.as_ref(), "kv_set" | "kv_delete" | "call_actor");
         assert_eq!(read_only, Some(!writes), "{} read-only hint", t.name);

@@ -14,6 +14,7 @@ use serde_json::json;
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct KeyValue {
     pub key: String,
+    #[schemars(schema_with = "super::tools::database")]
     pub db: u8,
     /// `none` when the key does not exist.
     #[serde(rename = "type")]
@@ -36,6 +37,7 @@ pub struct KeyValue {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct KeyInfo {
     pub key: String,
+    #[schemars(schema_with = "super::tools::database")]
     pub db: u8,
     /// `string`, `list`, `set`, `zset`, `hash`, or `none` for a missing key.
     #[serde(rename = "type")]

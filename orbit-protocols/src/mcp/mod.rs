@@ -101,7 +101,15 @@ read-only (node_status tells).";
 
 impl<G: ActorGateway> OrbitMcp<G> {
     pub fn new(gateway: Arc<G>, config: McpConfig) -> Self {
-        OrbitMcp { gateway, config: Arc::new(config), tool_router: Self::tool_router() }
+        let mut tool_router = Self::tool_router();
+        for route in tool_router.map.values_mut() {
+            let tool = &mut route.attr;
+            tools::portable(Arc::make_mut(&mut tool.input_schema));
+            if let Some(output) = tool.output_schema.as_mut() {
+                tools::portable(Arc::make_mut(output));
+            }
+        }
+        OrbitMcp { gateway, config: Arc::new(config), tool_router }
     }
 
     /// Runs a tool's work under the timeout and the result-size limit.
@@ -430,6 +438,35 @@ pub async fn serve_stdio<G: ActorGateway>(gateway: Arc<G>, config: McpConfig) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schemas_are_portable_json_schema() {
+        let mut schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "n": { "type": "integer", "format": "uint8" },
+                "m": { "type": ["integer", "null"], "format": "int64" },
+                "when": { "type": "string", "format": "date-time" },
+                "any": true,
+                "nested": { "items": true, "enum": [true] }
+            }
+        });
+        let serde_json::Value::Object(map) = &mut schema else { unreachable!() };
+        tools::portable(map);
+        assert_eq!(
+            schema,
+            serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "n": { "type": "integer" },
+                    "m": { "type": ["integer", "null"] },
+                    "when": { "type": "string", "format": "date-time" },
+                    "any": {},
+                    "nested": { "items": {}, "enum": [true] }
+                }
+            })
+        );
+    }
 
     #[test]
     fn percent_decoding() {

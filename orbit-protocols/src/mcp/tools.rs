@@ -17,13 +17,66 @@ fn default_pattern() -> String {
     "*".into()
 }
 
+/// A Redis database number: an integer 0-15.
+pub(super) fn database(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 15,
+        "default": 0,
+        "description": "The Redis database, 0-15 (SELECT); 0 by default."
+    })
+}
+
+/// Makes a generated schema plain JSON Schema that every client accepts:
+/// `true` subschemas (schemars' `serde_json::Value`) become `{}`, and Rust
+/// integer formats (`uint8`, `int64`...), which JSON Schema does not
+/// define, are dropped.
+pub(super) fn portable(schema: &mut serde_json::Map<String, serde_json::Value>) {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Bool(true) => *value = serde_json::Value::Object(Default::default()),
+            serde_json::Value::Object(map) => {
+                let rust_format = map.get("format").and_then(|f| f.as_str()).is_some_and(|f| {
+                    matches!(
+                        f.trim_start_matches('u').trim_start_matches("int"),
+                        "" | "8" | "16" | "32" | "64"
+                    ) || f == "double"
+                        || f == "float"
+                });
+                if rust_format {
+                    map.remove("format");
+                }
+                for (key, child) in map.iter_mut() {
+                    // Property names and enum values are data, not schemas.
+                    if key != "enum" && key != "const" && key != "default" && key != "examples" {
+                        walk(child);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    for (key, child) in schema.iter_mut() {
+        if key != "enum" && key != "const" && key != "default" {
+            walk(child);
+        }
+    }
+}
+
+/// A count: a positive integer.
+pub(super) fn count(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": ["integer", "null"], "minimum": 1 })
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyArgs {
     /// The Redis key (UTF-8).
     pub key: String,
-    /// The Redis database, 0-15 (`SELECT`); 0 by default.
     #[serde(default)]
+    #[schemars(schema_with = "database")]
     pub db: u8,
 }
 
@@ -32,11 +85,12 @@ pub struct KeyArgs {
 pub struct GetArgs {
     /// The Redis key (UTF-8).
     pub key: String,
-    /// The Redis database, 0-15; 0 by default.
     #[serde(default)]
+    #[schemars(schema_with = "database")]
     pub db: u8,
     /// The most elements of a list, set, hash or sorted set to return
     /// (capped by the server's `max_items`).
+    #[schemars(schema_with = "count")]
     pub max_items: Option<usize>,
 }
 
@@ -49,8 +103,8 @@ pub struct SetArgs {
     pub value: String,
     /// Time to live in milliseconds; the key has no TTL when omitted.
     pub ttl_ms: Option<u64>,
-    /// The Redis database, 0-15; 0 by default.
     #[serde(default)]
+    #[schemars(schema_with = "database")]
     pub db: u8,
 }
 
@@ -59,8 +113,8 @@ pub struct SetArgs {
 pub struct DeleteArgs {
     /// The keys to delete (keys that do not exist are ignored).
     pub keys: Vec<String>,
-    /// The Redis database, 0-15; 0 by default.
     #[serde(default)]
+    #[schemars(schema_with = "database")]
     pub db: u8,
 }
 
@@ -70,13 +124,14 @@ pub struct ScanArgs {
     /// A Redis glob pattern (`*`, `?`, `[a-z]`, `\` escapes); `*` by default.
     #[serde(default = "default_pattern")]
     pub pattern: String,
-    /// The Redis database, 0-15; 0 by default.
     #[serde(default)]
+    #[schemars(schema_with = "database")]
     pub db: u8,
     /// The `cursor` of the previous page; omit it for the first page.
     pub cursor: Option<String>,
     /// Keys to examine in this call (like SCAN's COUNT), 100 by default,
     /// capped by the server's `max_items`.
+    #[schemars(schema_with = "count")]
     pub count: Option<usize>,
 }
 
@@ -88,6 +143,7 @@ pub struct ListActorsArgs {
     /// The `cursor` of the previous page; omit it for the first page.
     pub cursor: Option<String>,
     /// Actors per page, 100 by default, capped by the server's `max_items`.
+    #[schemars(schema_with = "count")]
     pub limit: Option<usize>,
 }
 
