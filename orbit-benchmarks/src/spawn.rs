@@ -30,6 +30,7 @@ impl Server {
         let mut child = tokio::process::Command::new(bin)
             .args(["--data-dir", data_dir.to_str().context("data dir path")?, "--storage", storage])
             .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--resp-addr", "127.0.0.1:0"])
+            .args(["--pg-addr", "127.0.0.1:0"])
             .args(extra)
             .stderr(Stdio::piped())
             .kill_on_drop(true)

@@ -87,6 +87,9 @@ pub struct ServeArgs {
     /// The Redis (RESP) listener, default 0.0.0.0:6379.
     #[arg(long, value_name = "ADDR")]
     pub resp_addr: Option<SocketAddr>,
+    /// The PostgreSQL listener, default 0.0.0.0:5432.
+    #[arg(long, value_name = "ADDR")]
+    pub pg_addr: Option<SocketAddr>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -122,6 +125,9 @@ impl ServeArgs {
         }
         if let Some(addr) = self.resp_addr {
             config.resp.addr = addr;
+        }
+        if let Some(addr) = self.pg_addr {
+            config.postgres.addr = addr;
         }
         config.validate()?;
         Ok(config)

@@ -18,6 +18,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub resp: RespSection,
     pub mcp: McpSection,
+    pub postgres: PostgresSection,
     pub backup: BackupConfig,
 }
 
@@ -168,6 +169,58 @@ impl Default for RespSection {
             pubsub_buffer: 4096,
             expiry_sweep_interval: Duration::from_millis(100),
         }
+    }
+}
+
+/// The PostgreSQL front door (`[postgres]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresSection {
+    /// Serve the PostgreSQL protocol at all.
+    pub enabled: bool,
+    pub addr: SocketAddr,
+    /// `trust` (no password), `password` (cleartext) or `scram-sha-256`.
+    /// Without users only `trust` is possible.
+    pub auth: PgAuth,
+    pub users: Vec<PostgresUser>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PgAuth {
+    Trust,
+    Password,
+    ScramSha256,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresUser {
+    pub name: String,
+    pub password: String,
+}
+
+impl Default for PostgresSection {
+    fn default() -> Self {
+        PostgresSection {
+            enabled: true,
+            addr: ([0, 0, 0, 0], 5432).into(),
+            auth: PgAuth::Trust,
+            users: Vec::new(),
+        }
+    }
+}
+
+impl PostgresSection {
+    pub fn front_door(&self) -> orbit_protocols::postgres::PgConfig {
+        use orbit_protocols::postgres::{AuthMethod, PgConfig, PgUser};
+        let auth = match self.auth {
+            PgAuth::Trust => AuthMethod::Trust,
+            PgAuth::Password => AuthMethod::Password,
+            PgAuth::ScramSha256 => AuthMethod::ScramSha256,
+        };
+        let users = self.users.iter().map(|u| PgUser { name: u.name.clone(), password: u.password.clone() });
+        PgConfig { auth, users: users.collect() }
     }
 }
 
@@ -325,6 +378,7 @@ impl Config {
         config.grpc.addr = ([127, 0, 0, 1], 0).into();
         config.http.addr = ([127, 0, 0, 1], 0).into();
         config.resp.addr = ([127, 0, 0, 1], 0).into();
+        config.postgres.addr = ([127, 0, 0, 1], 0).into();
         config
     }
 
@@ -347,6 +401,9 @@ impl Config {
         }
         if self.grpc.stream_window == 0 {
             return invalid("grpc.stream_window must be at least 1");
+        }
+        if self.postgres.auth != PgAuth::Trust && self.postgres.users.is_empty() {
+            return invalid("postgres.auth needs postgres.users (or auth = \"trust\")");
         }
         let mcp = &self.mcp;
         if mcp.max_result_bytes < 1024 || mcp.max_items == 0 || mcp.timeout.is_zero() {

@@ -63,11 +63,23 @@ impl NodeBuilder {
         self
     }
 
-    /// Registers the kinds every stock node hosts: `counter` and the Redis
-    /// keyspaces `redis`, `redis:1` ... `redis:15`.
+    /// Hosts actor type `A` as a family of kinds: `family` ends in `:*`
+    /// (`row:*`), and every kind with that prefix (`row:accounts`) is an
+    /// instance of `A` with its own keys. Counted in metrics under `family`.
+    pub fn register_family<A: Actor>(self, family: &'static str) -> Self {
+        assert!(family.ends_with(":*"), "a family of kinds is named `prefix:*`, not '{family}'");
+        self.register_as::<A>(family)
+    }
+
+    /// Registers the kinds every stock node hosts: `counter`, the Redis
+    /// keyspaces `redis`, `redis:1` ... `redis:15`, and SQL: table rows
+    /// (`row:*`) and the table catalog (`sql:table`).
     pub fn with_builtin_kinds(self) -> Self {
         use crate::actors::redis::RedisKey;
-        let node = self.register::<crate::actors::counter::CounterActor>();
+        let node = self
+            .register::<crate::actors::counter::CounterActor>()
+            .register_family::<crate::actors::row::RowActor>(orbit_protocols::postgres::ROW_FAMILY)
+            .register_as::<crate::actors::row::RowActor>(orbit_protocols::postgres::CATALOG_KIND);
         orbit_protocols::resp::DATABASE_KINDS
             .iter()
             .fold(node, |node, kind| node.register_as::<RedisKey>(kind))
@@ -115,8 +127,9 @@ impl NodeBuilder {
         let servers = Servers::start(&node.handle).await?;
         let _ = node.handle.shared.grpc_addr.set(servers.grpc_addr);
         node.handle.shared.ready.store(true, Ordering::Release);
-        let resp = servers.resp_addr.map_or_else(|| "off".to_string(), |a| a.to_string());
-        tracing::info!(grpc = %servers.grpc_addr, http = %servers.http_addr, resp = %resp, "node ready");
+        let off = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
+        let (resp, pg) = (off(servers.resp_addr), off(servers.pg_addr));
+        tracing::info!(grpc = %servers.grpc_addr, http = %servers.http_addr, resp = %resp, pg = %pg, "node ready");
         node.servers = Some(servers);
         Ok(node)
     }
@@ -146,6 +159,7 @@ struct Servers {
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
     resp_addr: Option<SocketAddr>,
+    pg_addr: Option<SocketAddr>,
     accept: CancellationToken,
     tasks: TaskTracker,
     health: tonic_health::server::HealthReporter,
@@ -178,9 +192,26 @@ impl Servers {
                 Some(addr)
             }
         };
+        let pg_addr = match node.config().postgres.enabled {
+            false => None,
+            true => {
+                let listener = bind(node.config().postgres.addr).await?;
+                let addr = local(&listener, node.config().postgres.addr)?;
+                let config = node.config().postgres.front_door();
+                let serve = orbit_protocols::postgres::serve(
+                    listener,
+                    Arc::new(node.clone()),
+                    config,
+                    accept.clone(),
+                    tasks.clone(),
+                );
+                tasks.spawn(serve);
+                Some(addr)
+            }
+        };
         let health = rpc::serve(grpc, node.clone(), accept.clone(), &tasks).await;
         tasks.spawn(http::serve(http, node.clone(), accept.clone()));
-        Ok(Servers { grpc_addr, http_addr, resp_addr, accept, tasks, health })
+        Ok(Servers { grpc_addr, http_addr, resp_addr, pg_addr, accept, tasks, health })
     }
 }
 
@@ -231,6 +262,11 @@ impl Node {
     }
 
     /// The Redis listener, if serving.
+    /// The PostgreSQL listener's address, when it is enabled.
+    pub fn pg_addr(&self) -> Option<SocketAddr> {
+        self.servers.as_ref().and_then(|s| s.pg_addr)
+    }
+
     pub fn resp_addr(&self) -> Option<SocketAddr> {
         self.servers.as_ref().and_then(|s| s.resp_addr)
     }
@@ -541,7 +577,7 @@ impl ActorGateway for NodeHandle {
             .infos()
             .into_iter()
             .map(|info| {
-                let metrics = self.kind(info.kind).map(|k| k.metrics().clone()).ok();
+                let metrics = self.shared.registry.registered(info.kind).map(|k| k.metrics().clone());
                 let mut methods: Vec<_> = info
                     .methods
                     .iter()

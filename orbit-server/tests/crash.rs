@@ -28,6 +28,7 @@ async fn start(data_dir: &Path, storage: &str, durability: &str) -> (Child, Clie
     let mut child = Command::new(env!("CARGO_BIN_EXE_orbit-server"))
         .args(["--data-dir", data_dir.to_str().unwrap(), "--storage", storage, "--durability", durability])
         .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--resp-addr", "127.0.0.1:0"])
+        .args(["--pg-addr", "127.0.0.1:0"])
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .kill_on_drop(true)

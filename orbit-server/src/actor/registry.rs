@@ -53,9 +53,14 @@ pub(crate) fn entry_of<A: Actor>(name: &'static str, metrics: &Metrics) -> Arc<d
 
 pub(crate) type EntryFactory = fn(&'static str, &Metrics) -> Arc<dyn KindEntry>;
 
+/// The kinds a node hosts: exact names (`counter`, `redis:3`) and families,
+/// registered as a name ending in `:*` (`row:*`), which host every kind
+/// with that prefix (`row:accounts`, `row:orders`...).
 #[derive(Default)]
 pub(crate) struct Registry {
     kinds: HashMap<&'static str, Arc<dyn KindEntry>>,
+    /// Family prefixes with their `:` (`row:`), and the family's entry.
+    families: Vec<(&'static str, Arc<dyn KindEntry>)>,
 }
 
 impl Registry {
@@ -65,21 +70,63 @@ impl Registry {
         metrics: &Metrics,
     ) -> Result<Self, &'static str> {
         let mut kinds = HashMap::new();
+        let mut families = Vec::new();
         for &(kind, factory) in factories {
             if kinds.insert(kind, factory(kind, metrics)).is_some() {
                 return Err(kind);
             }
+            if let Some(prefix) = kind.strip_suffix('*').filter(|p| p.ends_with(':')) {
+                families.push((prefix, kinds[kind].clone()));
+            }
         }
-        Ok(Registry { kinds })
+        Ok(Registry { kinds, families })
     }
 
+    /// The entry hosting `kind`: its own, else its family's. A family's
+    /// pattern (`row:*`) is not itself a kind, nor is the bare prefix.
     pub fn get(&self, kind: &str) -> Option<&Arc<dyn KindEntry>> {
-        self.kinds.get(kind)
+        if kind.ends_with('*') {
+            return None;
+        }
+        self.kinds.get(kind).or_else(|| {
+            let (prefix, _) = kind.split_at(kind.find(':')? + 1);
+            let rest = &kind[prefix.len()..];
+            if rest.is_empty() {
+                return None;
+            }
+            self.families.iter().find(|(p, _)| *p == prefix).map(|(_, entry)| entry)
+        })
+    }
+
+    /// The entry registered under exactly `name` (a family by its pattern).
+    pub fn registered(&self, name: &str) -> Option<&Arc<dyn KindEntry>> {
+        self.kinds.get(name)
     }
 
     pub fn infos(&self) -> Vec<KindInfo> {
         let mut infos: Vec<_> = self.kinds.values().map(|k| k.info()).collect();
         infos.sort_by_key(|k| k.kind);
         infos
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actors::counter::CounterActor;
+
+    #[test]
+    fn families_host_every_kind_with_their_prefix() {
+        let metrics = Metrics::new();
+        let factories: [(&'static str, EntryFactory); 2] =
+            [("counter", entry_of::<CounterActor>), ("row:*", entry_of::<CounterActor>)];
+        let registry = Registry::build(&factories, &metrics).unwrap();
+        assert!(registry.get("counter").is_some());
+        assert_eq!(registry.get("row:accounts").map(|e| e.info().kind), Some("row:*"));
+        assert_eq!(registry.get("row:a:b").map(|e| e.info().kind), Some("row:*"));
+        for not_a_kind in ["row:*", "row:", "row", "rows:x", "counter:x", ""] {
+            assert!(registry.get(not_a_kind).is_none(), "{not_a_kind}");
+        }
+        assert!(registry.registered("row:*").is_some());
     }
 }

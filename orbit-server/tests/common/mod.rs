@@ -141,6 +141,7 @@ pub async fn spawn_node(data_dir: &std::path::Path) -> Spawned {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orbit-server"))
         .args(["--data-dir", data_dir.to_str().unwrap()])
         .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--resp-addr", "127.0.0.1:0"])
+        .args(["--pg-addr", "127.0.0.1:0"])
         .env("RUST_LOG", "info")
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)

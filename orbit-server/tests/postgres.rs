@@ -1,0 +1,240 @@
+//! The PostgreSQL front door with `tokio-postgres` and `psql` over real
+//! sockets: startup and authentication, and the statements that run today
+//! (docs/postgres.md), with PostgreSQL's SQLSTATEs for bad input.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use orbit_server::config::{PgAuth, PostgresUser};
+use orbit_server::{Config, Node};
+use tokio_postgres::{NoTls, SimpleQueryMessage};
+
+async fn start(config: Config) -> (Node, std::net::SocketAddr) {
+    let node = Node::builder(config).with_builtin_kinds().start().await.expect("node starts");
+    let addr = node.pg_addr().expect("the node serves PostgreSQL");
+    (node, addr)
+}
+
+async fn connect(
+    addr: std::net::SocketAddr,
+    user: &str,
+    password: Option<&str>,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let mut config = tokio_postgres::Config::new();
+    config.host(addr.ip().to_string()).port(addr.port()).user(user).dbname("orbit");
+    if let Some(password) = password {
+        config.password(password);
+    }
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// The rows of a simple query, as text (None for NULL).
+async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    let messages = client.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    messages
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => {
+                Some((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The SQLSTATE of a failing statement.
+async fn sqlstate(client: &tokio_postgres::Client, sql: &str) -> String {
+    let error = client.simple_query(sql).await.expect_err(sql);
+    error.code().unwrap_or_else(|| panic!("{sql}: no SQLSTATE in {error}")).code().to_string()
+}
+
+fn some(values: &[&str]) -> Vec<Option<String>> {
+    values.iter().map(|v| Some(v.to_string())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsupported_statements_say_so() {
+    let (node, addr) = start(Config::ephemeral()).await;
+    let client = connect(addr, "anyone", None).await.unwrap();
+    for sql in ["SHOW server_version", "BEGIN", "UPDATE t SET a = 1", "SELECT 1"] {
+        let error = client.simple_query(sql).await.expect_err(sql);
+        let db = error.as_db_error().unwrap_or_else(|| panic!("{sql}: {error}"));
+        assert_eq!(db.code().code(), "0A000", "{sql}");
+        assert!(db.message().contains("not supported by Orbit yet"), "{sql}: {}", db.message());
+    }
+    // The connection still works after refusals.
+    client.simple_query("CREATE TABLE ok (id INT PRIMARY KEY)").await.unwrap();
+    drop(client);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_insert_and_read_by_primary_key() {
+    let (node, addr) = start(Config::ephemeral()).await;
+    let client = connect(addr, "app", None).await.unwrap();
+    client
+        .simple_query(
+            "CREATE TABLE accounts (id INT PRIMARY KEY, owner TEXT NOT NULL, balance BIGINT DEFAULT 0, active BOOLEAN, rate DOUBLE PRECISION)",
+        )
+        .await
+        .unwrap();
+    let inserted = client
+        .simple_query("INSERT INTO accounts VALUES (1, 'ada', 100, true, 0.5), (2, 'bob', -7, false, 1e3)")
+        .await
+        .unwrap();
+    assert!(matches!(inserted.last(), Some(SimpleQueryMessage::CommandComplete(2))), "{inserted:?}");
+    client.simple_query("INSERT INTO accounts (owner, id) VALUES ('cy', 3)").await.unwrap();
+
+    assert_eq!(
+        rows(&client, "SELECT * FROM accounts WHERE id = 1").await,
+        vec![some(&["1", "ada", "100", "t", "0.5"])]
+    );
+    assert_eq!(
+        rows(&client, "SELECT owner, balance FROM accounts WHERE id = 2").await,
+        vec![some(&["bob", "-7"])]
+    );
+    assert_eq!(
+        rows(&client, "select OWNER as who, rate from ACCOUNTS where 3 = id").await,
+        vec![vec![Some("cy".into()), None]],
+        "defaults fill omitted columns; unquoted names fold to lower case"
+    );
+    assert_eq!(rows(&client, "SELECT balance FROM accounts WHERE id = 3").await, vec![some(&["0"])]);
+    assert!(rows(&client, "SELECT * FROM accounts WHERE id = 99").await.is_empty());
+
+    // PostgreSQL's errors.
+    assert_eq!(sqlstate(&client, "INSERT INTO accounts VALUES (1, 'again')").await, "23505");
+    assert_eq!(sqlstate(&client, "INSERT INTO accounts (id, owner) VALUES (7)").await, "42601");
+    assert_eq!(sqlstate(&client, "INSERT INTO accounts VALUES (7, 'a', 1, true, 1, 'extra')").await, "42601");
+    assert_eq!(sqlstate(&client, "INSERT INTO accounts (id) VALUES (4)").await, "23502");
+    assert_eq!(sqlstate(&client, "INSERT INTO accounts VALUES ('x', 'y')").await, "22P02");
+    assert_eq!(
+        sqlstate(&client, "INSERT INTO accounts (id, owner, balance) VALUES (5, 'e', 99999999999999999999)")
+            .await,
+        "22003"
+    );
+    assert_eq!(sqlstate(&client, "SELECT * FROM nope WHERE id = 1").await, "42P01");
+    assert_eq!(sqlstate(&client, "SELECT missing FROM accounts WHERE id = 1").await, "42703");
+    assert_eq!(sqlstate(&client, "INSERT INTO accounts (nope) VALUES (1)").await, "42703");
+    assert_eq!(sqlstate(&client, "SELEC 1").await, "42601");
+    assert_eq!(sqlstate(&client, "CREATE TABLE accounts (id INT PRIMARY KEY)").await, "42P07");
+    assert_eq!(sqlstate(&client, "SELECT * FROM accounts").await, "0A000");
+    // A failed row leaves the statement's other rows unwritten.
+    assert_eq!(sqlstate(&client, "INSERT INTO accounts VALUES (10, 'ok'), (11, NULL)").await, "23502");
+    assert!(rows(&client, "SELECT * FROM accounts WHERE id = 10").await.is_empty());
+    // So does a duplicate key, in the statement or in the table.
+    assert_eq!(sqlstate(&client, "INSERT INTO accounts VALUES (20, 'a'), (20, 'b')").await, "23505");
+    assert_eq!(sqlstate(&client, "INSERT INTO accounts VALUES (21, 'a'), (1, 'b')").await, "23505");
+    assert!(rows(&client, "SELECT * FROM accounts WHERE id = 20").await.is_empty());
+    assert!(rows(&client, "SELECT * FROM accounts WHERE id = 21").await.is_empty());
+    // An explicit NULL is not a default.
+    client.simple_query("INSERT INTO accounts VALUES (22, 'n', NULL)").await.unwrap();
+    assert_eq!(rows(&client, "SELECT balance FROM accounts WHERE id = 22").await, vec![vec![None]]);
+    // A query stops at its first error, as PostgreSQL's does.
+    assert_eq!(sqlstate(&client, "INSERT INTO accounts VALUES (12, 'a'); SELECT * FROM nope WHERE id = 1; INSERT INTO accounts VALUES (13, 'b')").await, "42P01");
+    assert_eq!(rows(&client, "SELECT owner FROM accounts WHERE id = 12").await, vec![some(&["a"])]);
+    assert!(rows(&client, "SELECT owner FROM accounts WHERE id = 13").await.is_empty());
+
+    client.simple_query("CREATE TABLE IF NOT EXISTS accounts (id INT PRIMARY KEY)").await.unwrap();
+    client.simple_query("DROP TABLE accounts").await.unwrap();
+    assert_eq!(sqlstate(&client, "SELECT * FROM accounts WHERE id = 1").await, "42P01");
+    assert_eq!(sqlstate(&client, "DROP TABLE accounts").await, "42P01");
+    client.simple_query("DROP TABLE IF EXISTS accounts").await.unwrap();
+    // Recreated, it is empty: the rows went with the table.
+    client.simple_query("CREATE TABLE accounts (id INT PRIMARY KEY)").await.unwrap();
+    assert!(rows(&client, "SELECT * FROM accounts WHERE id = 1").await.is_empty());
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serial_columns_number_rows() {
+    let (node, addr) = start(Config::ephemeral()).await;
+    let client = connect(addr, "app", None).await.unwrap();
+    client.simple_query("CREATE TABLE events (id SERIAL PRIMARY KEY, name TEXT)").await.unwrap();
+    client.simple_query("INSERT INTO events (name) VALUES ('a'), ('b')").await.unwrap();
+    client.simple_query("INSERT INTO events VALUES (DEFAULT, 'c')").await.unwrap();
+    for (id, name) in [("1", "a"), ("2", "b"), ("3", "c")] {
+        assert_eq!(
+            rows(&client, &format!("SELECT name FROM events WHERE id = {id}")).await,
+            vec![some(&[name])]
+        );
+    }
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scram_and_cleartext_authentication() {
+    for auth in [PgAuth::ScramSha256, PgAuth::Password] {
+        let mut config = Config::ephemeral();
+        config.postgres.auth = auth;
+        config.postgres.users = vec![PostgresUser { name: "app".into(), password: "s3cret".into() }];
+        let (node, addr) = start(config).await;
+        let client = connect(addr, "app", Some("s3cret")).await.unwrap();
+        client.simple_query("CREATE TABLE t (k TEXT PRIMARY KEY)").await.unwrap();
+        let wrong = connect(addr, "app", Some("nope")).await.expect_err("wrong password");
+        assert_eq!(wrong.code().map(|c| c.code()), Some("28P01"), "{auth:?}: {wrong}");
+        let unknown = connect(addr, "eve", Some("s3cret")).await.expect_err("unknown user");
+        assert_eq!(unknown.code().map(|c| c.code()), Some("28P01"), "{auth:?}: {unknown}");
+        node.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::lsm_config(dir.path());
+    let (node, addr) = start(config.clone()).await;
+    let client = connect(addr, "app", None).await.unwrap();
+    client.simple_query("CREATE TABLE kv (k TEXT PRIMARY KEY, v INT)").await.unwrap();
+    client.simple_query("INSERT INTO kv VALUES ('a', 1), ('b', 2)").await.unwrap();
+    drop(client);
+    node.shutdown().await.unwrap();
+    let (node, addr) = start(config).await;
+    let client = connect(addr, "app", None).await.unwrap();
+    assert_eq!(rows(&client, "SELECT v FROM kv WHERE k = 'b'").await, vec![some(&["2"])]);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn psql_runs_statements() {
+    if !common::require_program("psql") {
+        return;
+    }
+    let (node, addr) = start(Config::ephemeral()).await;
+    let psql = |sql: &str| {
+        let sql = sql.to_string();
+        async move {
+            tokio::process::Command::new("psql")
+                .args([
+                    "-h",
+                    &addr.ip().to_string(),
+                    "-p",
+                    &addr.port().to_string(),
+                    "-U",
+                    "app",
+                    "-d",
+                    "orbit",
+                ])
+                .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", &sql])
+                .env("PGCONNECT_TIMEOUT", "10")
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let created = psql("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)").await;
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert_eq!(String::from_utf8_lossy(&created.stdout).trim(), "CREATE TABLE");
+    let inserted = psql("INSERT INTO notes VALUES (1, 'hello from psql')").await;
+    assert_eq!(String::from_utf8_lossy(&inserted.stdout).trim(), "INSERT 0 1");
+    let selected = psql("SELECT body FROM notes WHERE id = 1").await;
+    assert_eq!(String::from_utf8_lossy(&selected.stdout).trim(), "hello from psql");
+    let failed = psql("SELECT * FROM missing WHERE id = 1").await;
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("relation \"missing\" does not exist"));
+    node.shutdown().await.unwrap();
+}
