@@ -151,6 +151,79 @@ async fn create_insert_and_read_by_primary_key() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn extended_protocol_with_typed_parameters_and_binary_results() {
+    let (node, addr) = start(Config::ephemeral()).await;
+    let client = connect(addr, "app", None).await.unwrap();
+    client
+        .batch_execute("CREATE TABLE accounts (id INT PRIMARY KEY, owner TEXT NOT NULL, balance BIGINT, active BOOLEAN, rate DOUBLE PRECISION, small SMALLINT, ratio REAL)")
+        .await
+        .unwrap();
+    let insert = client.prepare("INSERT INTO accounts VALUES ($1, $2, $3, $4, $5, $6, $7)").await.unwrap();
+    let types: Vec<_> = insert.params().iter().map(|t| t.name().to_string()).collect();
+    assert_eq!(types, ["int4", "text", "int8", "bool", "float8", "int2", "float4"]);
+    assert!(insert.columns().is_empty());
+    let n = client
+        .execute(&insert, &[&1i32, &"ada", &-9_000_000_000i64, &true, &0.1f64, &7i16, &1.5f32])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    client
+        .execute(
+            &insert,
+            &[&2i32, &"bob", &None::<i64>, &None::<bool>, &None::<f64>, &None::<i16>, &None::<f32>],
+        )
+        .await
+        .unwrap();
+
+    let select = client
+        .prepare("SELECT owner, balance, active, rate, small, ratio FROM accounts WHERE id = $1")
+        .await
+        .unwrap();
+    assert_eq!(select.params().iter().map(|t| t.name()).collect::<Vec<_>>(), ["int4"]);
+    let columns: Vec<_> =
+        select.columns().iter().map(|c| (c.name().to_string(), c.type_().name().to_string())).collect();
+    assert_eq!(columns[0], ("owner".to_string(), "text".to_string()));
+    assert_eq!(columns[1], ("balance".to_string(), "int8".to_string()));
+    let row = client.query_one(&select, &[&1i32]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "ada");
+    assert_eq!(row.get::<_, i64>(1), -9_000_000_000);
+    assert!(row.get::<_, bool>(2));
+    assert_eq!(row.get::<_, f64>(3), 0.1);
+    assert_eq!(row.get::<_, i16>(4), 7);
+    assert_eq!(row.get::<_, f32>(5), 1.5);
+    let row = client.query_one(&select, &[&2i32]).await.unwrap();
+    assert_eq!(row.get::<_, Option<i64>>(1), None);
+    assert!(client.query(&select, &[&3i32]).await.unwrap().is_empty());
+    // A parameter on the left of the key comparison.
+    let rows = client.query("SELECT owner FROM accounts WHERE $1 = id", &[&1i32]).await.unwrap();
+    assert_eq!(rows[0].get::<_, String>(0), "ada");
+
+    // Errors at Parse and at Execute, with SQLSTATEs; the connection goes on.
+    let code =
+        |e: tokio_postgres::Error| e.code().map(|c| c.code().to_string()).unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(code(client.prepare("SELECT * FROM missing WHERE id = $1").await.unwrap_err()), "42P01");
+    assert_eq!(code(client.prepare("SELECT * FROM accounts").await.unwrap_err()), "0A000");
+    assert_eq!(code(client.prepare("SELECT 1; SELECT 2").await.unwrap_err()), "42601");
+    assert_eq!(
+        code(
+            client.execute(&insert, &[&1i32, &"dup", &0i64, &false, &0f64, &0i16, &0f32]).await.unwrap_err()
+        ),
+        "23505"
+    );
+    assert_eq!(
+        code(
+            client
+                .execute(&insert, &[&3i32, &None::<String>, &0i64, &false, &0f64, &0i16, &0f32])
+                .await
+                .unwrap_err()
+        ),
+        "23502"
+    );
+    assert_eq!(client.query_one(&select, &[&1i32]).await.unwrap().get::<_, String>(0), "ada");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn serial_columns_number_rows() {
     let (node, addr) = start(Config::ephemeral()).await;
     let client = connect(addr, "app", None).await.unwrap();

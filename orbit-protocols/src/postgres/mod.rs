@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `mod.rs` | the listener, per-connection handlers, startup and authentication |
 //! | `catalog.rs` | table schemas, SQL types and values, the row encoding |
-//! | `session.rs` | the simple query protocol: statements and their results |
+//! | `session.rs` | statements and their results, in the simple and extended protocols |
 //!
 //! What runs today is listed in docs/postgres.md; every other statement is
 //! refused with SQLSTATE 0A000 naming it.
@@ -90,7 +90,7 @@ pub async fn serve<G: ActorGateway>(
         };
         match accepted {
             Ok((stream, _)) => {
-                let handlers = Handlers { session: Arc::new(session::Session::new(shared.clone())) };
+                let handlers = Handlers { session: session::Session::new(shared.clone()) };
                 let shutdown = shutdown.clone();
                 tasks.spawn(async move {
                     tokio::select! {
@@ -125,6 +125,10 @@ struct Handlers<G> {
 
 impl<G: ActorGateway> PgWireServerHandlers for Handlers<G> {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.session.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl pgwire::api::query::ExtendedQueryHandler> {
         self.session.clone()
     }
 

@@ -1,11 +1,14 @@
-//! One connection's SQL: the simple query protocol. Statements run one at
-//! a time, each committed on its own (no transactions yet); a query stops
-//! at its first error, as PostgreSQL does.
+//! One connection's SQL, in the simple and the extended query protocols.
+//! Statements run one at a time, each committed on its own (no
+//! transactions yet); a simple query stops at its first error, as
+//! PostgreSQL's does. In the extended protocol, Parse types each `$n` from
+//! the column it meets, and Execute binds the values into the statement.
 //!
 //! Runs today: CREATE TABLE [IF NOT EXISTS] (one-column primary key; types
 //! of `catalog::SqlType`; NOT NULL, DEFAULT constants, SERIAL/BIGSERIAL),
 //! DROP TABLE [IF EXISTS], INSERT ... VALUES (several rows), and SELECT of
-//! columns or `*` from one table WHERE its primary key = a constant.
+//! columns or `*` from one table WHERE its primary key = a constant or
+//! parameter.
 
 use super::Shared;
 use super::catalog::{self, Column, Literal, SqlType, Table};
@@ -13,8 +16,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream;
 use orbit_shared::{ActorGateway, ActorId, Invocation};
-use pgwire::api::query::SimpleQueryHandler;
+use pgwire::api::Type;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::QueryParser;
 use pgwire::api::{ClientInfo, ClientPortalStore};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use serde_json::{Map, Value as Json};
@@ -28,6 +34,7 @@ use std::sync::Arc;
 
 pub(crate) struct Session<G> {
     pub shared: Arc<Shared<G>>,
+    parser: Arc<PgParser<G>>,
 }
 
 /// A statement's failure: SQLSTATE and message.
@@ -60,8 +67,8 @@ impl From<orbit_shared::Error> for SqlError {
 }
 
 impl<G: ActorGateway> Session<G> {
-    pub fn new(shared: Arc<Shared<G>>) -> Self {
-        Session { shared }
+    pub fn new(shared: Arc<Shared<G>>) -> Arc<Self> {
+        Arc::new_cyclic(|me| Session { shared, parser: Arc::new(PgParser { session: me.clone() }) })
     }
 
     async fn execute(&self, statement: Statement) -> Result<Response> {
@@ -71,7 +78,7 @@ impl<G: ActorGateway> Session<G> {
                 self.drop_tables(&names, if_exists).await
             }
             Statement::Insert(insert) => self.insert(insert).await,
-            Statement::Query(query) => self.select(*query).await,
+            Statement::Query(query) => self.select(*query, &Format::UnifiedText).await,
             other => Err(unsupported(format_args!("the statement \"{}\"", first_words(&other.to_string())))),
         }
     }
@@ -316,8 +323,9 @@ impl<G: ActorGateway> Session<G> {
         catalog::coerce(column.sql_type, &Literal::Number(value.to_string())).map_err(Into::into)
     }
 
-    /// SELECT columns FROM table WHERE primary key = constant.
-    async fn select(&self, query: ast::Query) -> Result<Response> {
+    /// The table, output columns and key expression of a point query:
+    /// SELECT columns FROM table WHERE primary key = value.
+    async fn point_query(&self, query: &ast::Query) -> Result<(Table, Vec<(String, usize)>, Expr)> {
         let general = || {
             unsupported(
                 "this query (only SELECT ... FROM one table WHERE its primary key = a constant runs today)",
@@ -326,7 +334,7 @@ impl<G: ActorGateway> Session<G> {
         if query.with.is_some() || query.order_by.is_some() || query.limit_clause.is_some() {
             return Err(general());
         }
-        let SetExpr::Select(select) = *query.body else { return Err(general()) };
+        let SetExpr::Select(select) = query.body.as_ref() else { return Err(general()) };
         if select.distinct.is_some() || select.having.is_some() {
             return Err(general());
         }
@@ -361,7 +369,13 @@ impl<G: ActorGateway> Session<G> {
         if self.column_index(&table, column)? != table.primary_key {
             return Err(general());
         }
-        let key = catalog::coerce(table.pk().sql_type, &literal(value)?)?;
+        Ok((table, output, value.clone()))
+    }
+
+    /// A point query; result columns in `formats` (text in the simple protocol).
+    async fn select(&self, query: ast::Query, formats: &Format) -> Result<Response> {
+        let (table, output, value) = self.point_query(&query).await?;
+        let key = catalog::coerce(table.pk().sql_type, &literal(&value)?)?;
         let rows: Vec<Map<String, Json>> = match catalog::key_of(&key) {
             None => Vec::new(), // = NULL matches nothing
             Some(key) => {
@@ -372,20 +386,22 @@ impl<G: ActorGateway> Session<G> {
                 row.into_iter().collect()
             }
         };
-        let fields: Vec<FieldInfo> = output
-            .iter()
-            .map(|(name, i)| {
-                FieldInfo::new(name.clone(), None, None, table.columns[*i].sql_type.pg(), FieldFormat::Text)
-            })
-            .collect();
-        let fields = Arc::new(fields);
+        let columns: Vec<(String, SqlType)> =
+            output.iter().map(|(name, i)| (name.clone(), table.columns[*i].sql_type)).collect();
+        let fields = Arc::new(field_infos(&columns, formats));
         let mut encoder = DataRowEncoder::new(fields.clone());
         let mut data = Vec::with_capacity(rows.len());
         for row in rows {
-            for (_, i) in &output {
+            for (j, (_, i)) in output.iter().enumerate() {
                 let column = &table.columns[*i];
-                let text = row.get(&column.name).and_then(|v| catalog::text_of(column.sql_type, v));
-                encoder.encode_field(&text).map_err(|e| error("XX000", e.to_string()))?;
+                let value = row.get(&column.name);
+                if formats.format_for(j) == FieldFormat::Text {
+                    // PostgreSQL's text output (floats, booleans as t/f).
+                    let text = value.and_then(|v| catalog::text_of(column.sql_type, v));
+                    encoder.encode_field(&text).map_err(|e| error("XX000", e.to_string()))?;
+                } else {
+                    encode(&mut encoder, column.sql_type, value)?;
+                }
             }
             data.push(Ok(encoder.take_row()));
         }
@@ -401,7 +417,263 @@ impl<G: ActorGateway> Session<G> {
     }
 }
 
-/// The unique violation of a primary key.
+/// Result columns in the client's formats.
+fn field_infos(columns: &[(String, SqlType)], formats: &Format) -> Vec<FieldInfo> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, (name, t))| FieldInfo::new(name.clone(), None, None, t.pg(), formats.format_for(i)))
+        .collect()
+}
+
+/// One stored value as its column's Rust type, so text and binary formats
+/// both encode it right.
+fn encode(encoder: &mut DataRowEncoder, sql_type: SqlType, value: Option<&Json>) -> Result<()> {
+    let value = value.filter(|v| !v.is_null());
+    let mismatch = || error("XX000", format!("a stored value is not of type {}", sql_type.name()));
+    let encoded = match sql_type {
+        SqlType::Bool => encoder.encode_field(&value.map(|v| v.as_bool().ok_or_else(mismatch)).transpose()?),
+        SqlType::Int2 => encoder.encode_field(
+            &value
+                .map(|v| v.as_i64().and_then(|n| i16::try_from(n).ok()).ok_or_else(mismatch))
+                .transpose()?,
+        ),
+        SqlType::Int4 => encoder.encode_field(
+            &value
+                .map(|v| v.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(mismatch))
+                .transpose()?,
+        ),
+        SqlType::Int8 => encoder.encode_field(&value.map(|v| v.as_i64().ok_or_else(mismatch)).transpose()?),
+        SqlType::Float4 => encoder
+            .encode_field(&value.map(|v| v.as_f64().map(|f| f as f32).ok_or_else(mismatch)).transpose()?),
+        SqlType::Float8 => encoder.encode_field(&value.map(|v| v.as_f64().ok_or_else(mismatch)).transpose()?),
+        SqlType::Text => encoder.encode_field(&value.map(|v| v.as_str().ok_or_else(mismatch)).transpose()?),
+    };
+    encoded.map_err(|e| error("XX000", e.to_string()))
+}
+
+/// The number of a `$n` placeholder.
+fn placeholder(expr: &Expr) -> Option<usize> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::Placeholder(p) => p.strip_prefix('$')?.parse().ok().filter(|&n| n >= 1),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Records that `$n` has `sql_type`.
+fn note_param(params: &mut Vec<Option<SqlType>>, n: usize, sql_type: SqlType) -> Result<()> {
+    if n > 65_535 {
+        return Err(error("42P02", format!("there is no parameter ${n}")));
+    }
+    if params.len() < n {
+        params.resize(n, None);
+    }
+    match params[n - 1] {
+        Some(t) if t != sql_type => Err(error(
+            "42P08",
+            format!("inconsistent types deduced for parameter ${n}: {} versus {}", t.name(), sql_type.name()),
+        )),
+        _ => {
+            params[n - 1] = Some(sql_type);
+            Ok(())
+        }
+    }
+}
+
+/// A bound parameter as a literal, decoded by its type (the client's, or
+/// the one Orbit deduced), in text or binary.
+fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWireResult<Literal> {
+    let number = |n: Option<String>| n.map_or(Literal::Null, Literal::Number);
+    Ok(match *pg_type {
+        Type::BOOL => portal.parameter::<bool>(index, pg_type)?.map_or(Literal::Null, Literal::Bool),
+        Type::INT2 => number(portal.parameter::<i16>(index, pg_type)?.map(|n| n.to_string())),
+        Type::INT4 => number(portal.parameter::<i32>(index, pg_type)?.map(|n| n.to_string())),
+        Type::INT8 => number(portal.parameter::<i64>(index, pg_type)?.map(|n| n.to_string())),
+        Type::FLOAT4 => number(portal.parameter::<f32>(index, pg_type)?.map(|n| n.to_string())),
+        Type::FLOAT8 => number(portal.parameter::<f64>(index, pg_type)?.map(|n| n.to_string())),
+        _ => portal.parameter::<String>(index, &Type::TEXT)?.map_or(Literal::Null, Literal::String),
+    })
+}
+
+/// The literal's expression, to put in place of a placeholder.
+fn literal_expr(literal: Literal) -> Expr {
+    match literal {
+        Literal::Null => Expr::value(Value::Null),
+        Literal::Bool(b) => Expr::value(Value::Boolean(b)),
+        Literal::Number(n) => match n.strip_prefix('-') {
+            Some(abs) => Expr::UnaryOp {
+                op: ast::UnaryOperator::Minus,
+                expr: Box::new(Expr::value(Value::Number(abs.to_string(), false))),
+            },
+            None => Expr::value(Value::Number(n, false)),
+        },
+        Literal::String(s) => Expr::value(Value::SingleQuotedString(s)),
+    }
+}
+
+fn user_error(e: SqlError) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".to_string(), e.code.to_string(), e.message)))
+}
+
+/// A prepared statement: what Parse produced, with the parameter types and
+/// result columns Describe reports.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    statement: Statement,
+    params: Vec<SqlType>,
+    columns: Vec<(String, SqlType)>,
+}
+
+/// Parses and describes statements for the extended protocol.
+pub(crate) struct PgParser<G> {
+    /// The connection's session (which owns this parser).
+    session: std::sync::Weak<Session<G>>,
+}
+
+impl<G: ActorGateway> Session<G> {
+    /// The parameter types and result columns of a statement that runs.
+    async fn describe(&self, statement: &Statement) -> Result<(Vec<SqlType>, Vec<(String, SqlType)>)> {
+        let mut params: Vec<Option<SqlType>> = Vec::new();
+        let mut columns = Vec::new();
+        match statement {
+            Statement::Insert(insert) => {
+                if let (TableObject::TableName(name), Some(source)) = (&insert.table, &insert.source) {
+                    let table = self.existing_table(&object_name(name)?).await?;
+                    let targets: Vec<usize> = if insert.columns.is_empty() {
+                        (0..table.columns.len()).collect()
+                    } else {
+                        let names: Vec<String> =
+                            insert.columns.iter().map(object_name).collect::<Result<_>>()?;
+                        names.iter().filter_map(|n| table.column(n).map(|(i, _)| i)).collect()
+                    };
+                    if let SetExpr::Values(values) = source.body.as_ref() {
+                        for row in &values.rows {
+                            for (expr, &index) in row.iter().zip(&targets) {
+                                if let Some(n) = placeholder(expr) {
+                                    note_param(&mut params, n, table.columns[index].sql_type)?;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Statement::Query(query) => {
+                let (table, output, value) = self.point_query(query).await?;
+                if let Some(n) = placeholder(&value) {
+                    note_param(&mut params, n, table.pk().sql_type)?;
+                }
+                columns = output.iter().map(|(name, i)| (name.clone(), table.columns[*i].sql_type)).collect();
+            }
+            Statement::CreateTable(_) | Statement::Drop { object_type: ObjectType::Table, .. } => {}
+            other => {
+                return Err(unsupported(format_args!(
+                    "the statement \"{}\"",
+                    first_words(&other.to_string())
+                )));
+            }
+        }
+        // A parameter used nowhere Orbit can type is text, as PostgreSQL's unknown.
+        Ok((params.into_iter().map(|t| t.unwrap_or(SqlType::Text)).collect(), columns))
+    }
+}
+
+#[async_trait]
+impl<G: ActorGateway> QueryParser for PgParser<G> {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(
+        &self,
+        _client: &C,
+        sql: &str,
+        _types: &[Option<Type>],
+    ) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .map_err(|e| user_error(error("42601", format!("syntax error: {e}"))))?;
+        if statements.len() > 1 {
+            return Err(user_error(error(
+                "42601",
+                "cannot insert multiple commands into a prepared statement",
+            )));
+        }
+        let Some(statement) = statements.pop() else { return Ok(None) };
+        let session =
+            self.session.upgrade().ok_or_else(|| user_error(error("08006", "the connection is closing")))?;
+        let (params, columns) = session.describe(&statement).await.map_err(user_error)?;
+        Ok(Some(Prepared { statement, params, columns }))
+    }
+
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        Ok(stmt.params.iter().map(|t| t.pg()).collect())
+    }
+
+    fn get_result_schema(&self, stmt: &Prepared, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        Ok(field_infos(&stmt.columns, format.unwrap_or(&Format::UnifiedText)))
+    }
+}
+
+#[async_trait]
+impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
+    type Statement = Prepared;
+    type QueryParser = PgParser<G>;
+
+    fn query_parser(&self) -> Arc<PgParser<G>> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<Prepared>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo
+            + ClientPortalStore
+            + futures::Sink<pgwire::messages::PgWireBackendMessage>
+            + Unpin
+            + Send
+            + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Prepared>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+    {
+        let stored = &portal.statement;
+        let prepared = &stored.statement;
+        let mut statement = prepared.statement.clone();
+        let mut bound = Vec::with_capacity(portal.parameter_len());
+        for index in 0..portal.parameter_len() {
+            let declared = stored.parameter_types.get(index).cloned().flatten();
+            let pg_type =
+                declared.unwrap_or_else(|| prepared.params.get(index).map_or(Type::TEXT, |t| t.pg()));
+            bound.push(parameter(portal, index, &pg_type)?);
+        }
+        let mut missing = None;
+        let _ = ast::visit_expressions_mut(&mut statement, |expr| {
+            if let Some(n) = placeholder(expr) {
+                match bound.get(n - 1).cloned() {
+                    Some(literal) => *expr = literal_expr(literal),
+                    None => missing = Some(n),
+                }
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        if let Some(n) = missing {
+            return Err(user_error(error("08P01", format!("no value bound for parameter ${n}"))));
+        }
+        let response = match statement {
+            Statement::Query(query) => self.select(*query, &portal.result_column_format).await,
+            other => self.execute(other).await,
+        };
+        response.map_err(user_error)
+    }
+}
+
 fn duplicate(table: &str, pk: &Column, row: &Map<String, Json>) -> SqlError {
     let value = row.get(&pk.name).and_then(|v| catalog::text_of(pk.sql_type, v)).unwrap_or_default();
     error(
