@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 
 type Client = RunningService<RoleClient, ClientConfig>;
 
-const TOOLS: [&str; 12] = [
+const TOOLS: [&str; 16] = [
     "call_actor",
     "get_actor_state",
     "kv_delete",
@@ -37,6 +37,10 @@ const TOOLS: [&str; 12] = [
     "list_partitions",
     "node_metrics",
     "node_status",
+    "sql_describe_table",
+    "sql_execute",
+    "sql_list_tables",
+    "sql_query",
 ];
 
 fn writable() -> Config {
@@ -115,7 +119,7 @@ async fn http_client_lists_every_tool_with_schemas() {
         assert!(!text.contains("\"format\""), "{}: {text}", t.name);
         assert!(!text.contains(":true"), "{}: {text}", t.name);
         let read_only = t.annotations.as_ref().and_then(|a| a.read_only_hint);
-        let writes = matches!(t.name.as_ref(), "kv_set" | "kv_delete" | "call_actor");
+        let writes = matches!(t.name.as_ref(), "kv_set" | "kv_delete" | "call_actor" | "sql_execute");
         assert_eq!(read_only, Some(!writes), "{} read-only hint", t.name);
     }
     client.cancel().await.unwrap();
@@ -329,6 +333,7 @@ async fn read_only_by_default() {
         ("kv_set", json!({"key": "k", "value": "changed"})),
         ("kv_delete", json!({"keys": ["k"]})),
         ("call_actor", json!({"kind": "counter", "key": "c", "method": "increment"})),
+        ("sql_execute", json!({"sql": "CREATE TABLE t (id INT PRIMARY KEY)"})),
     ] {
         let text = failure(&client, name, args).await;
         assert!(text.contains("read-only") && text.contains("ORBIT__MCP__READ_ONLY=false"), "{name}: {text}");
@@ -383,7 +388,7 @@ async fn resources_and_prompts() {
     let uris: BTreeSet<_> = resources.iter().map(|r| r.uri.clone()).collect();
     assert_eq!(uris, ["orbit://kinds", "orbit://node"].into_iter().map(String::from).collect());
     let templates = client.list_all_resource_templates().await.unwrap();
-    assert_eq!(templates.len(), 2);
+    assert_eq!(templates.len(), 3);
 
     let read = |uri: &str| {
         let params = ReadResourceRequestParams::new(uri);
@@ -428,6 +433,68 @@ async fn resources_and_prompts() {
         client.get_prompt(GetPromptRequestParams::new("inspect_actor")).await.expect_err("needs arguments");
     assert_eq!(protocol_code(error), -32602);
 
+    client.cancel().await.unwrap();
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sql_tools_share_tables_with_postgres_clients() {
+    let (node, http, _) = start(writable()).await;
+    let pg = node.pg_addr().expect("PostgreSQL address");
+    let client = connect(http).await;
+
+    let created = ok(
+        &client,
+        "sql_execute",
+        json!({"sql": "CREATE TABLE users (id SERIAL PRIMARY KEY, name TEXT NOT NULL, score DOUBLE PRECISION); INSERT INTO users (name, score) VALUES ('ada', 9.5), ('bob', NULL)"}),
+    )
+    .await;
+    let commands: Vec<_> =
+        created["results"].as_array().unwrap().iter().map(|r| r["command"].clone()).collect();
+    assert_eq!(commands, [json!("CREATE TABLE"), json!("INSERT 0 2")]);
+
+    let listed = ok(&client, "sql_list_tables", json!({})).await;
+    assert_eq!(listed["tables"], json!([{"name": "users", "columns": 3, "primary_key": "id"}]));
+    let schema = ok(&client, "sql_describe_table", json!({"table": "users"})).await;
+    assert_eq!(schema["primary_key"], "id");
+    assert_eq!(
+        schema["columns"][0],
+        json!({"name": "id", "type": "integer", "not_null": true, "serial": true})
+    );
+    assert_eq!(schema["columns"][2]["type"], "double precision");
+    assert!(
+        failure(&client, "sql_describe_table", json!({"table": "nope"})).await.contains("does not exist")
+    );
+
+    let selected =
+        ok(&client, "sql_query", json!({"sql": "SELECT name, score FROM users WHERE id = 1"})).await;
+    assert_eq!(
+        selected["results"][0],
+        json!({"command": "SELECT", "columns": ["name", "score"], "rows": [["ada", 9.5]], "truncated": false})
+    );
+    let text = failure(&client, "sql_query", json!({"sql": "INSERT INTO users (name) VALUES ('eve')"})).await;
+    assert!(text.contains("read-only") && text.contains("25006"), "{text}");
+    let text = failure(&client, "sql_query", json!({"sql": "SELECT * FROM missing WHERE id = 1"})).await;
+    assert!(text.contains("42P01"), "{text}");
+
+    // A PostgreSQL client sees the rows MCP wrote, and MCP sees the rows it writes.
+    let (pg_client, connection) = tokio_postgres::Config::new()
+        .host(pg.ip().to_string())
+        .port(pg.port())
+        .user("app")
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let row = pg_client.query_one("SELECT name FROM users WHERE id = $1", &[&2i32]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "bob");
+    pg_client.batch_execute("INSERT INTO users VALUES (10, 'cy', 1)").await.unwrap();
+    let selected = ok(&client, "sql_query", json!({"sql": "SELECT name FROM users WHERE id = 10"})).await;
+    assert_eq!(selected["results"][0]["rows"], json!([["cy"]]));
+
+    let resource = client.read_resource(ReadResourceRequestParams::new("orbit://table/users")).await.unwrap();
+    let ResourceContents::TextResourceContents { text, .. } = &resource.contents[0] else { panic!("text") };
+    assert_eq!(serde_json::from_str::<Value>(text).unwrap()["name"], "users");
     client.cancel().await.unwrap();
     node.shutdown().await.unwrap();
 }

@@ -93,11 +93,11 @@ impl<G> Clone for OrbitMcp<G> {
     }
 }
 
-const INSTRUCTIONS: &str = "Orbit is a virtual-actor server: every Redis key, and every actor of a user's kind, \
-is a persistent actor. Start with node_status and list_actor_kinds. Redis data: kv_scan to find keys, kv_get to \
-read one, kv_type for its type and TTL. Actors: list_actors of a kind, get_actor_state, call_actor. Tools that \
-change data (kv_set, kv_delete, call_actor of a method that is not read-only) are refused while the server is \
-read-only (node_status tells).";
+const INSTRUCTIONS: &str = "Orbit is a virtual-actor server: every Redis key, every SQL row, and every actor of a \
+user's kind, is a persistent actor. Start with node_status and list_actor_kinds. Redis data: kv_scan to find keys, \
+kv_get to read one, kv_type for its type and TTL. SQL: sql_list_tables, sql_describe_table, sql_query. Actors: \
+list_actors of a kind, get_actor_state, call_actor. Tools that change data (kv_set, kv_delete, sql_execute, \
+call_actor of a method that is not read-only) are refused while the server is read-only (node_status tells).";
 
 impl<G: ActorGateway> OrbitMcp<G> {
     pub fn new(gateway: Arc<G>, config: McpConfig) -> Self {
@@ -148,6 +148,28 @@ impl<G: ActorGateway> OrbitMcp<G> {
         if self.config.read_only { Err(self.read_only_refusal(tool)) } else { Ok(()) }
     }
 
+    async fn table_schema(&self, name: &str) -> Result<tools::TableSchema, String> {
+        let id = ActorId::new(crate::postgres::CATALOG_KIND, name.as_bytes().to_vec());
+        let state = self.gateway.read_actor(id).await.map_err(|e| e.to_string())?;
+        let state = state.ok_or_else(|| format!("table \"{name}\" does not exist (see sql_list_tables)"))?;
+        let table: crate::postgres::catalog::Table = serde_json::from_slice(&state)
+            .map_err(|e| format!("the catalog entry of \"{name}\" is unreadable: {e}"))?;
+        Ok(table.into())
+    }
+
+    async fn run_sql(&self, args: tools::SqlArgs, read_only: bool) -> Result<tools::SqlResults, String> {
+        let max = args.max_rows.unwrap_or(self.config.max_items).min(self.config.max_items);
+        let outcomes = crate::postgres::run_sql(self.gateway.clone(), &args.sql, read_only)
+            .await
+            .map_err(|f| format!("{} (SQLSTATE {})", f.message, f.code))?;
+        let results = outcomes.into_iter().map(|mut o| {
+            let truncated = o.rows.len() > max;
+            o.rows.truncate(max);
+            tools::SqlResult { command: o.command, columns: o.columns, rows: o.rows, truncated }
+        });
+        Ok(tools::SqlResults { results: results.collect() })
+    }
+
     async fn describe(&self) -> Result<NodeDescription, String> {
         self.gateway.describe().await.map_err(|e| e.to_string())
     }
@@ -166,6 +188,11 @@ impl<G: ActorGateway> OrbitMcp<G> {
                 let id = ActorId::new(kind, key.into_bytes());
                 let state = self.gateway.read_actor(id).await.map_err(|e| e.to_string())?;
                 state.as_deref().map(tools::state_json)
+            } else if let Some(name) = uri.strip_prefix("orbit://table/") {
+                match self.table_schema(&percent_decode(name)?).await {
+                    Ok(schema) => Some(serde_json::to_value(schema).map_err(|e| e.to_string())?),
+                    Err(_) => None,
+                }
             } else if let Some(rest) = uri.strip_prefix("orbit://redis/") {
                 let Some((db, key)) = rest.split_once('/') else { return Ok(None) };
                 let db: u8 = db.parse().map_err(|_| format!("bad database '{db}' in {uri}"))?;
@@ -259,6 +286,11 @@ impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
                 "orbit://actor/{kind}/{key}",
                 "actor state",
                 "One actor's stored state (percent-encode '/' in the key as %2F).",
+            ),
+            template(
+                "orbit://table/{name}",
+                "table schema",
+                "One SQL table's columns, types and primary key.",
             ),
             template(
                 "orbit://redis/{db}/{key}",

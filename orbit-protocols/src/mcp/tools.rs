@@ -170,6 +170,92 @@ pub struct CallArgs {
     pub args: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TableArgs {
+    /// The table's name.
+    pub table: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SqlArgs {
+    /// SQL text in PostgreSQL's dialect: one or more statements separated
+    /// by `;` (see docs/postgres.md for what runs today).
+    pub sql: String,
+    /// The most rows to return per statement (capped by the server's
+    /// `max_items`).
+    #[schemars(schema_with = "count")]
+    pub max_rows: Option<usize>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Tables {
+    pub tables: Vec<TableSummary>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TableSummary {
+    pub name: String,
+    pub columns: usize,
+    pub primary_key: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TableSchema {
+    pub name: String,
+    pub primary_key: String,
+    pub columns: Vec<ColumnSchema>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ColumnSchema {
+    pub name: String,
+    /// PostgreSQL's name of the type.
+    #[serde(rename = "type")]
+    pub sql_type: String,
+    pub not_null: bool,
+    /// A constant default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    /// Numbered from a sequence (SERIAL).
+    pub serial: bool,
+}
+
+impl From<crate::postgres::catalog::Table> for TableSchema {
+    fn from(table: crate::postgres::catalog::Table) -> Self {
+        let columns = table.columns.iter().map(|c| ColumnSchema {
+            name: c.name.clone(),
+            sql_type: c.sql_type.name().to_string(),
+            not_null: c.not_null,
+            default: c.default.clone(),
+            serial: c.serial,
+        });
+        TableSchema {
+            primary_key: table.pk().name.clone(),
+            name: table.name.clone(),
+            columns: columns.collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SqlResults {
+    /// One result per statement, in order.
+    pub results: Vec<SqlResult>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SqlResult {
+    /// The command tag, as psql prints it (`SELECT`, `INSERT 0 2`...).
+    pub command: String,
+    pub columns: Vec<String>,
+    /// Rows as arrays of JSON values, in column order (null for NULL).
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// More rows exist than were returned (see `max_rows`).
+    pub truncated: bool,
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Done {
     pub ok: bool,
@@ -467,6 +553,51 @@ impl<G: ActorGateway> OrbitMcp<G> {
             Ok(CallReply { reply: state_json(&reply.value) })
         };
         self.bounded(fut).await
+    }
+
+    #[tool(
+        description = "The SQL tables (the PostgreSQL front door's), with their column count and primary key.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn sql_list_tables(&self) -> Result<Json<Tables>, String> {
+        let fut = async {
+            let tables = crate::postgres::tables(self.gateway.as_ref()).await.map_err(|e| e.to_string())?;
+            let tables = tables.iter().map(|t| TableSummary {
+                name: t.name.clone(),
+                columns: t.columns.len(),
+                primary_key: t.pk().name.clone(),
+            });
+            Ok(Tables { tables: tables.collect() })
+        };
+        self.bounded(fut).await
+    }
+
+    #[tool(
+        description = "A SQL table's schema: columns with their PostgreSQL types, NOT NULL, defaults, and the primary key.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn sql_describe_table(
+        &self,
+        Parameters(args): Parameters<TableArgs>,
+    ) -> Result<Json<TableSchema>, String> {
+        self.bounded(async { self.table_schema(&args.table).await }).await
+    }
+
+    #[tool(
+        description = "Run read-only SQL (PostgreSQL dialect; statements that change data are refused) and return each statement's columns and rows. What runs today is in docs/postgres.md.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn sql_query(&self, Parameters(args): Parameters<SqlArgs>) -> Result<Json<SqlResults>, String> {
+        self.bounded(self.run_sql(args, true)).await
+    }
+
+    #[tool(
+        description = "Execute SQL that may change data (CREATE TABLE, INSERT, DROP TABLE...; PostgreSQL dialect) and return each statement's result. Refused while the server is read-only.",
+        annotations(read_only_hint = false, destructive_hint = true, open_world_hint = false)
+    )]
+    async fn sql_execute(&self, Parameters(args): Parameters<SqlArgs>) -> Result<Json<SqlResults>, String> {
+        self.writable("sql_execute")?;
+        self.bounded(self.run_sql(args, false)).await
     }
 
     #[tool(

@@ -12,7 +12,7 @@
 //! What runs today is listed in docs/postgres.md; every other statement is
 //! refused with SQLSTATE 0A000 naming it.
 
-mod catalog;
+pub mod catalog;
 mod session;
 
 use async_trait::async_trait;
@@ -109,6 +109,52 @@ pub async fn serve<G: ActorGateway>(
             }
         }
     }
+}
+
+/// One statement's result for callers other than PostgreSQL clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlOutcome {
+    /// The command tag (`SELECT`, `INSERT 0 2`, `CREATE TABLE`...).
+    pub command: String,
+    /// Result columns; empty for commands.
+    pub columns: Vec<String>,
+    /// Rows, one JSON value per column (null for NULL).
+    pub rows: Vec<Vec<serde_json::Value>>,
+}
+
+/// A statement's failure: PostgreSQL's SQLSTATE and message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlFailure {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Runs SQL text through the same statements a PostgreSQL client gets
+/// (for MCP); with `read_only`, only queries run.
+pub async fn run_sql<G: ActorGateway>(
+    gateway: Arc<G>,
+    sql: &str,
+    read_only: bool,
+) -> Result<Vec<SqlOutcome>, SqlFailure> {
+    let config = PgConfig { auth: AuthMethod::Trust, users: Vec::new() };
+    let shared = Arc::new(Shared { gateway, config, connections: Arc::new(ConnectionManager::new()) });
+    session::Session::new(shared).run_json(sql, read_only).await
+}
+
+/// The schema of every table, by name (the `sql:table` catalog actors).
+pub async fn tables<G: ActorGateway>(gateway: &G) -> Result<Vec<catalog::Table>, orbit_shared::Error> {
+    let mut tables = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = gateway.list_actors(CATALOG_KIND, cursor, 1000).await?;
+        tables.extend(page.actors.iter().filter_map(|a| serde_json::from_slice(&a.state).ok()));
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    tables.sort_by(|a: &catalog::Table, b| a.name.cmp(&b.name));
+    Ok(tables)
 }
 
 /// What every connection shares.

@@ -372,9 +372,12 @@ impl<G: ActorGateway> Session<G> {
         Ok((table, output, value.clone()))
     }
 
-    /// A point query; result columns in `formats` (text in the simple protocol).
-    async fn select(&self, query: ast::Query, formats: &Format) -> Result<Response> {
-        let (table, output, value) = self.point_query(&query).await?;
+    /// A point query's table, output columns and rows.
+    async fn fetch(
+        &self,
+        query: &ast::Query,
+    ) -> Result<(Table, Vec<(String, usize)>, Vec<Map<String, Json>>)> {
+        let (table, output, value) = self.point_query(query).await?;
         let key = catalog::coerce(table.pk().sql_type, &literal(&value)?)?;
         let rows: Vec<Map<String, Json>> = match catalog::key_of(&key) {
             None => Vec::new(), // = NULL matches nothing
@@ -386,6 +389,62 @@ impl<G: ActorGateway> Session<G> {
                 row.into_iter().collect()
             }
         };
+        Ok((table, output, rows))
+    }
+
+    /// Runs statements for a caller other than a PostgreSQL client (MCP):
+    /// rows as JSON, commands as their tags. With `read_only`, only
+    /// queries run. Stops at the first error.
+    pub async fn run_json(
+        &self,
+        sql: &str,
+        read_only: bool,
+    ) -> std::result::Result<Vec<super::SqlOutcome>, super::SqlFailure> {
+        let fail = |e: SqlError| super::SqlFailure { code: e.code, message: e.message };
+        let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .map_err(|e| fail(error("42601", format!("syntax error: {e}"))))?;
+        let mut outcomes = Vec::with_capacity(statements.len());
+        for statement in statements {
+            match statement {
+                Statement::Query(query) => {
+                    let (table, output, rows) = self.fetch(&query).await.map_err(fail)?;
+                    let columns = output.iter().map(|(name, _)| name.clone()).collect();
+                    let rows = rows
+                        .iter()
+                        .map(|row| {
+                            output
+                                .iter()
+                                .map(|(_, i)| row.get(&table.columns[*i].name).cloned().unwrap_or(Json::Null))
+                                .collect()
+                        })
+                        .collect();
+                    outcomes.push(super::SqlOutcome { command: "SELECT".into(), columns, rows });
+                }
+                _ if read_only => {
+                    return Err(fail(error(
+                        "25006",
+                        format!(
+                            "cannot execute \"{}\" in a read-only query",
+                            first_words(&statement.to_string())
+                        ),
+                    )));
+                }
+                statement => match self.execute(statement).await.map_err(fail)? {
+                    Response::Execution(tag) => outcomes.push(super::SqlOutcome {
+                        command: pgwire::messages::response::CommandComplete::from(tag).tag,
+                        columns: Vec::new(),
+                        rows: Vec::new(),
+                    }),
+                    _ => return Err(fail(error("XX000", "unexpected result"))),
+                },
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// A point query; result columns in `formats` (text in the simple protocol).
+    async fn select(&self, query: ast::Query, formats: &Format) -> Result<Response> {
+        let (table, output, rows) = self.fetch(&query).await?;
         let columns: Vec<(String, SqlType)> =
             output.iter().map(|(name, i)| (name.clone(), table.columns[*i].sql_type)).collect();
         let fields = Arc::new(field_infos(&columns, formats));
