@@ -25,7 +25,9 @@ mod mux;
 use bytes::Bytes;
 use mux::{Call, Mux};
 use orbit_shared::proto::actor_service_client::ActorServiceClient;
-use orbit_shared::proto::{DescribeRequest, InvokeRequest, ListActorsRequest, ReadActorRequest};
+use orbit_shared::proto::{
+    DescribeRequest, InvokeAtomicRequest, InvokeRequest, ListActorsRequest, ReadActorRequest,
+};
 use orbit_shared::{
     Accepts, ActorGateway, ActorId, ActorInterface, ActorPage, ErrorKind, Invocation, Message,
     NodeDescription, Reply,
@@ -228,6 +230,26 @@ impl Client {
         Ok(response.into_inner().into_result()?)
     }
 
+    /// Several calls as one atomic group (see [`ActorGateway::invoke_atomic`]).
+    pub async fn invoke_atomic(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, ClientError> {
+        let calls = calls
+            .into_iter()
+            .map(|(id, invocation)| InvokeRequest {
+                id: 0,
+                kind: id.kind,
+                key: id.key,
+                method: invocation.method,
+                args: invocation.args,
+            })
+            .collect();
+        let mut rpc = self.shared.rpc.clone();
+        let response = tokio::time::timeout(self.timeout, rpc.invoke_atomic(InvokeAtomicRequest { calls }))
+            .await
+            .map_err(|_| ClientError::Timeout(self.timeout))?
+            .map_err(ClientError::Transport)?;
+        Ok(response.into_inner().into_result()?)
+    }
+
     /// The node's kinds, partitions and key metrics (see [`ActorGateway::describe`]).
     pub async fn describe(&self) -> Result<NodeDescription, ClientError> {
         let mut rpc = self.shared.rpc.clone();
@@ -279,6 +301,13 @@ impl ActorGateway for Client {
         limit: usize,
     ) -> Result<ActorPage, orbit_shared::Error> {
         Client::list_actors(self, kind, cursor, limit).await.map_err(ClientError::into_shared)
+    }
+
+    async fn invoke_atomic(
+        &self,
+        calls: Vec<(ActorId, Invocation)>,
+    ) -> Result<Vec<Reply>, orbit_shared::Error> {
+        Client::invoke_atomic(self, calls).await.map_err(ClientError::into_shared)
     }
 
     async fn read_actor(&self, id: ActorId) -> Result<Option<Bytes>, orbit_shared::Error> {

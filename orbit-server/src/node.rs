@@ -479,6 +479,60 @@ impl NodeHandle {
         }
     }
 
+    /// [`ActorGateway::invoke_atomic`] without the time limit.
+    async fn invoke_atomic_untimed(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, Error> {
+        let mut ids: Vec<ActorId> = Vec::with_capacity(calls.len());
+        for (id, _) in &calls {
+            id.validate()?;
+            self.kind(&id.kind)?;
+            ids.push(id.clone());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let slots: Vec<usize> =
+            calls.iter().map(|(id, _)| ids.binary_search(id).unwrap_or_default()).collect();
+        let started = std::time::Instant::now();
+        'retry: loop {
+            self.check_open()?;
+            let mut activations = Vec::with_capacity(ids.len());
+            for id in &ids {
+                activations.push(self.activation(id, self.kind(&id.kind)?));
+            }
+            let mut held = Vec::with_capacity(ids.len());
+            for activation in &activations {
+                match activation.hold(self).await {
+                    Ok(turn) => held.push(turn),
+                    // Dropping the turns taken so far changes nothing.
+                    Err(actor::TurnError::Retired) => continue 'retry,
+                    Err(actor::TurnError::Failed(e)) => return Err(e),
+                }
+            }
+            let mut replies = Vec::with_capacity(calls.len());
+            for ((id, invocation), &slot) in calls.iter().zip(&slots) {
+                let reply = held[slot].call(self, invocation).await;
+                if let Ok(kind) = self.kind(&id.kind) {
+                    kind.metrics().record(
+                        reply.as_ref().map(|_| ()).map_err(|e| e.kind()),
+                        started.elapsed().as_secs_f64(),
+                    );
+                }
+                // A failed call drops every held turn unwritten: rollback.
+                replies.push(reply?);
+            }
+            let mut ops = Vec::new();
+            for turn in &mut held {
+                ops.extend(turn.writes()?);
+            }
+            let seq = if ops.is_empty() { None } else { Some(self.store().append(&ops).await?) };
+            let mut depends_on = seq.unwrap_or_default();
+            for turn in held {
+                depends_on = depends_on.max(turn.commit(self, seq));
+            }
+            self.store().wait_durable(depends_on).await?;
+            return Ok(replies);
+        }
+    }
+
     async fn invoke_timed(&self, id: ActorId, invocation: Invocation) -> Result<(Reply, Seq), Error> {
         let limit = self.config().actors.call_timeout;
         tokio::time::timeout(limit, self.invoke_untimed(id, invocation))
@@ -493,6 +547,14 @@ impl ActorGateway for NodeHandle {
         let (reply, seq) = self.invoke_timed(id, invocation).await?;
         self.store().wait_durable(seq).await?;
         Ok(reply)
+    }
+
+    /// An atomic group with the node's `actors.call_timeout`.
+    async fn invoke_atomic(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, Error> {
+        let limit = self.config().actors.call_timeout;
+        tokio::time::timeout(limit, self.invoke_atomic_untimed(calls))
+            .await
+            .unwrap_or(Err(Error::Timeout { after_ms: limit.as_millis() as u64 }))
     }
 
     async fn invoke_visible(&self, id: ActorId, invocation: Invocation) -> Result<(Reply, u64), Error> {

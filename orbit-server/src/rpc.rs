@@ -4,8 +4,8 @@
 use futures::stream::{FuturesUnordered, StreamExt};
 use orbit_shared::proto::actor_service_server::{ActorService, ActorServiceServer};
 use orbit_shared::proto::{
-    DescribeRequest, DescribeResponse, InvokeRequest, InvokeResponse, ListActorsRequest, ListActorsResponse,
-    ReadActorRequest, ReadActorResponse,
+    DescribeRequest, DescribeResponse, InvokeAtomicRequest, InvokeAtomicResponse, InvokeRequest,
+    InvokeResponse, ListActorsRequest, ListActorsResponse, ReadActorRequest, ReadActorResponse,
 };
 use orbit_shared::{ActorGateway, ActorId, Invocation};
 use std::sync::Arc;
@@ -120,6 +120,19 @@ impl<G: ActorGateway> ActorService for ActorRpc<G> {
         let request = request.into_inner();
         let state = self.gateway.read_actor(ActorId::new(request.kind, request.key)).await;
         Ok(Response::new(ReadActorResponse::from_result(state)))
+    }
+
+    async fn invoke_atomic(
+        &self,
+        request: Request<InvokeAtomicRequest>,
+    ) -> Result<Response<InvokeAtomicResponse>, Status> {
+        let calls = request
+            .into_inner()
+            .calls
+            .into_iter()
+            .map(|c| (ActorId::new(c.kind, c.key), Invocation::new(c.method, c.args)))
+            .collect();
+        Ok(Response::new(InvokeAtomicResponse::from_result(self.gateway.invoke_atomic(calls).await)))
     }
 
     async fn describe(

@@ -102,6 +102,18 @@ pub trait ActorGateway: Send + Sync + 'static {
         async move { call.await.map(|reply| (reply, 0)) }
     }
 
+    /// Runs `calls` in order as one atomic group: the turns of every actor
+    /// they name are taken (in one global order, so groups never deadlock
+    /// each other), the calls run, and all their writes are appended as one
+    /// storage batch, durable before the replies return. If any call fails,
+    /// nothing is written, the touched actors reload what storage holds, and
+    /// that call's error is returned. A call must not call another actor of
+    /// its own group.
+    fn invoke_atomic(
+        &self,
+        calls: Vec<(ActorId, Invocation)>,
+    ) -> impl Future<Output = Result<Vec<Reply>, Error>> + Send;
+
     /// Waits until every write up to `token` is durable.
     fn wait_durable(&self, token: u64) -> impl Future<Output = Result<(), Error>> + Send {
         let _ = token;

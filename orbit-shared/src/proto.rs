@@ -73,6 +73,28 @@ impl InvokeResponse {
     }
 }
 
+impl InvokeAtomicResponse {
+    pub fn from_result(result: Result<Vec<Reply>, Error>) -> Self {
+        let outcome = match result {
+            Ok(replies) => invoke_atomic_response::Outcome::Replies(AtomicReplies {
+                values: replies.into_iter().map(|r| r.value).collect(),
+            }),
+            Err(e) => invoke_atomic_response::Outcome::Error(Failure::from(&e)),
+        };
+        InvokeAtomicResponse { outcome: Some(outcome) }
+    }
+
+    pub fn into_result(self) -> Result<Vec<Reply>, Error> {
+        match self.outcome {
+            Some(invoke_atomic_response::Outcome::Replies(r)) => {
+                Ok(r.values.into_iter().map(|value| Reply { value }).collect())
+            }
+            Some(invoke_atomic_response::Outcome::Error(failure)) => Err(failure.into()),
+            None => Err(Error::Internal { reason: "empty InvokeAtomic response".into() }),
+        }
+    }
+}
+
 impl ListActorsResponse {
     pub fn from_result(result: Result<crate::ActorPage, Error>) -> Self {
         let outcome = match result {

@@ -7,13 +7,21 @@
 //! |---|---|
 //! | `mod.rs` | the listener, per-connection handlers, startup and authentication |
 //! | `catalog.rs` | table schemas, SQL types and values, the row encoding |
-//! | `session.rs` | statements and their results, in the simple and extended protocols |
+//! | `sql.rs` | one connection's statements and their outcomes, independent of the wire |
+//! | `txn.rs` | row locks and a transaction's uncommitted writes |
+//! | `query.rs` | general queries through DataFusion over the row actors |
+//! | `expr.rs` | the expressions Orbit evaluates itself on the fast paths |
+//! | `session.rs` | the simple and extended protocols over a connection's engine |
 //!
 //! What runs today is listed in docs/postgres.md; every other statement is
 //! refused with SQLSTATE 0A000 naming it.
 
 pub mod catalog;
+mod expr;
+mod query;
 mod session;
+mod sql;
+mod txn;
 
 use async_trait::async_trait;
 use futures::Sink;
@@ -82,7 +90,12 @@ pub async fn serve<G: ActorGateway>(
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let shared = Arc::new(Shared { gateway, config, connections: Arc::new(ConnectionManager::new()) });
+    let shared = Arc::new(Shared {
+        gateway,
+        config,
+        connections: Arc::new(ConnectionManager::new()),
+        locks: Arc::new(txn::Locks::default()),
+    });
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -137,7 +150,12 @@ pub async fn run_sql<G: ActorGateway>(
     read_only: bool,
 ) -> Result<Vec<SqlOutcome>, SqlFailure> {
     let config = PgConfig { auth: AuthMethod::Trust, users: Vec::new() };
-    let shared = Arc::new(Shared { gateway, config, connections: Arc::new(ConnectionManager::new()) });
+    let shared = Arc::new(Shared {
+        gateway,
+        config,
+        connections: Arc::new(ConnectionManager::new()),
+        locks: Arc::new(txn::Locks::default()),
+    });
     session::Session::new(shared).run_json(sql, read_only).await
 }
 
@@ -157,11 +175,28 @@ pub async fn tables<G: ActorGateway>(gateway: &G) -> Result<Vec<catalog::Table>,
     Ok(tables)
 }
 
+/// The schema of table `name`, from its `sql:table` catalog actor (read
+/// without activating it).
+pub(crate) async fn load_table<G: ActorGateway>(
+    gateway: &G,
+    name: &str,
+) -> Result<Option<catalog::Table>, orbit_shared::Error> {
+    let id = orbit_shared::ActorId::new(CATALOG_KIND, bytes::Bytes::copy_from_slice(name.as_bytes()));
+    match gateway.read_actor(id).await? {
+        None => Ok(None),
+        Some(state) => serde_json::from_slice(&state).map_err(|e| orbit_shared::Error::Storage {
+            reason: format!("the catalog entry of \"{name}\" is unreadable: {e}"),
+        }),
+    }
+}
+
 /// What every connection shares.
 pub(crate) struct Shared<G> {
     pub gateway: Arc<G>,
     config: PgConfig,
     connections: Arc<ConnectionManager>,
+    /// Row locks of every connection.
+    pub locks: Arc<txn::Locks>,
 }
 
 /// One connection's handlers (pgwire asks for them once per connection).

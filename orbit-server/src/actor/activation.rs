@@ -228,6 +228,19 @@ impl<A: Actor> Activation<A> {
     /// Writes the record (or deletes it when the actor is empty) and the
     /// queued entry changes, as one batch; writes nothing if nothing changed.
     async fn persist(&self, loaded: &mut Loaded<A>) -> Result<(), Error> {
+        let (ops, stored_hash) = self.pending_writes(loaded)?;
+        if ops.is_empty() {
+            return Ok(());
+        }
+        loaded.last_seq = self.partition.append(&ops).await?;
+        loaded.version += 1;
+        loaded.stored_hash = stored_hash;
+        Ok(())
+    }
+
+    /// The writes that would store the actor as it is now, and the hash of
+    /// the record they store.
+    fn pending_writes(&self, loaded: &mut Loaded<A>) -> Result<(Vec<Op>, Option<u64>), Error> {
         let mut ops = Vec::new();
         let mut stored_hash = None;
         if !loaded.actor.is_empty() {
@@ -249,13 +262,13 @@ impl<A: Actor> Activation<A> {
                 EntryOp::Delete(sub) => Op::Delete(layout::entry_key(&self.key, &sub)),
             });
         }
-        if ops.is_empty() {
-            return Ok(());
-        }
-        loaded.last_seq = self.partition.append(&ops).await?;
-        loaded.version += 1;
-        loaded.stored_hash = stored_hash;
-        Ok(())
+        Ok((ops, stored_hash))
+    }
+
+    /// Takes the turn for a call group ([`HeldTurn`]).
+    pub async fn hold(&self, node: &NodeHandle) -> Result<Held<'_, A>, TurnError> {
+        let turn = self.enter(node).await?;
+        Ok(Held { activation: self, turn, wrote: false, pending: None })
     }
 
     /// Runs `on_deactivate`, persists, and retires the activation. With
@@ -285,5 +298,79 @@ impl<A: Actor> Activation<A> {
         }
         node.directory().remove(&self.id, self);
         true
+    }
+}
+
+/// A turn held by an atomic call group (`NodeHandle::invoke_atomic`): calls
+/// run on the actor while every actor of the group is held; `writes` gives
+/// what would store the result; `commit` puts the actor back as written.
+/// Dropping a held turn without committing leaves the actor unloaded, so
+/// its next turn reloads what storage holds: that is the group's rollback.
+pub(crate) trait HeldTurn: Send {
+    fn call<'b>(
+        &'b mut self,
+        node: &'b NodeHandle,
+        invocation: &'b Invocation,
+    ) -> futures::future::BoxFuture<'b, Result<Reply, Error>>;
+
+    /// The writes the calls so far need (empty if they changed nothing).
+    fn writes(&mut self) -> Result<Vec<Op>, Error>;
+
+    /// Puts the actor back; `seq` is the group's write, if it wrote.
+    /// Returns the write the replies depend on.
+    fn commit(self: Box<Self>, node: &NodeHandle, seq: Option<Seq>) -> Seq;
+}
+
+pub(crate) struct Held<'a, A: Actor> {
+    activation: &'a Activation<A>,
+    turn: Turn<'a, A>,
+    /// A call that is not read-only ran.
+    wrote: bool,
+    /// The record hash `writes` computed, when it returned writes.
+    pending: Option<Option<u64>>,
+}
+
+impl<A: Actor> HeldTurn for Held<'_, A> {
+    fn call<'b>(
+        &'b mut self,
+        node: &'b NodeHandle,
+        invocation: &'b Invocation,
+    ) -> futures::future::BoxFuture<'b, Result<Reply, Error>> {
+        Box::pin(async move {
+            let id = &self.activation.id;
+            let Some(&MethodEntry { read_only, call }) = self.activation.kind.methods.get(&invocation.method)
+            else {
+                return Err(Error::UnknownMethod {
+                    kind: id.kind.clone(),
+                    method: invocation.method.clone(),
+                });
+            };
+            self.wrote |= !read_only;
+            call(&mut self.turn.loaded.actor, invocation, &Context::new(id, node)).await
+        })
+    }
+
+    fn writes(&mut self) -> Result<Vec<Op>, Error> {
+        if !self.wrote {
+            return Ok(Vec::new());
+        }
+        let (ops, hash) = self.activation.pending_writes(&mut self.turn.loaded)?;
+        if !ops.is_empty() {
+            self.pending = Some(hash);
+        }
+        Ok(ops)
+    }
+
+    fn commit(self: Box<Self>, node: &NodeHandle, seq: Option<Seq>) -> Seq {
+        let Held { activation, mut turn, pending, .. } = *self;
+        if let (Some(seq), Some(hash)) = (seq, pending) {
+            turn.loaded.last_seq = seq;
+            turn.loaded.version += 1;
+            turn.loaded.stored_hash = hash;
+        }
+        let depends_on = turn.loaded.last_seq;
+        *turn.cell = Cell::Active(turn.loaded);
+        activation.last_turn_ms.store(node.now_ms(), Ordering::Relaxed);
+        depends_on
     }
 }

@@ -2,7 +2,7 @@
 //! and bulk deactivation.
 
 use super::Actor;
-use super::activation::{Activation, Called};
+use super::activation::{Activation, Called, HeldTurn, TurnError};
 use crate::node::NodeHandle;
 use dashmap::DashMap;
 use futures::future::BoxFuture;
@@ -23,6 +23,8 @@ pub(crate) trait AnyActivation: Any + Send + Sync {
     ) -> BoxFuture<'a, bool>;
     fn waiting(&self) -> usize;
     fn last_turn_ms(&self) -> u64;
+    /// Takes the actor's turn for an atomic call group.
+    fn hold<'a>(&'a self, node: &'a NodeHandle) -> BoxFuture<'a, Result<Box<dyn HeldTurn + 'a>, TurnError>>;
 }
 
 impl<A: Actor> AnyActivation for Activation<A> {
@@ -45,6 +47,13 @@ impl<A: Actor> AnyActivation for Activation<A> {
 
     fn last_turn_ms(&self) -> u64 {
         Activation::last_turn_ms(self)
+    }
+
+    fn hold<'a>(&'a self, node: &'a NodeHandle) -> BoxFuture<'a, Result<Box<dyn HeldTurn + 'a>, TurnError>> {
+        Box::pin(async move {
+            let held = Activation::hold(self, node).await?;
+            Ok(Box::new(held) as Box<dyn HeldTurn + 'a>)
+        })
     }
 }
 

@@ -1,0 +1,470 @@
+//! General queries through DataFusion (decision 0006): each table is a
+//! `TableProvider` whose scan reads the table's row actors (a point read
+//! when a filter pins the primary key) plus the session's uncommitted
+//! writes, as one Arrow batch; DataFusion plans and runs the rest (joins,
+//! aggregates, sorting, functions, subqueries, CTEs). Results come back as
+//! rows of JSON values with their SQL types, as every other statement's do.
+
+use super::catalog::{self, SqlType, Table};
+use super::txn::Staged;
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, BooleanBuilder, Float32Array, Float32Builder, Float64Array,
+    Float64Builder, Int8Array, Int16Array, Int16Builder, Int32Array, Int32Builder, Int64Array, Int64Builder,
+    LargeStringArray, StringArray, StringBuilder, StringViewArray, UInt8Array, UInt16Array, UInt32Array,
+    UInt64Array,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::common::ScalarValue;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{
+    Expr as DfExpr, LogicalPlan, Operator, TableProviderFilterPushDown, TableType,
+};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DfStatement;
+use orbit_shared::{ActorGateway, ActorId};
+use serde_json::{Map, Value as Json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Uncommitted writes of a session, by table then key.
+pub(crate) type Writes = BTreeMap<String, BTreeMap<Vec<u8>, Staged>>;
+
+/// The Arrow type a column of `sql_type` scans as.
+pub(crate) fn arrow_type(sql_type: SqlType) -> DataType {
+    match sql_type {
+        SqlType::Bool => DataType::Boolean,
+        SqlType::Int2 => DataType::Int16,
+        SqlType::Int4 => DataType::Int32,
+        SqlType::Int8 => DataType::Int64,
+        SqlType::Float4 => DataType::Float32,
+        SqlType::Float8 => DataType::Float64,
+        SqlType::Text => DataType::Utf8,
+    }
+}
+
+/// The SQL type a result column of Arrow type `data_type` is sent as;
+/// types without an Orbit column type are sent as their text.
+pub(crate) fn sql_type_of(data_type: &DataType) -> SqlType {
+    match data_type {
+        DataType::Boolean => SqlType::Bool,
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => SqlType::Int2,
+        DataType::Int32 | DataType::UInt16 => SqlType::Int4,
+        DataType::Int64 | DataType::UInt32 => SqlType::Int8,
+        DataType::Float16 | DataType::Float32 => SqlType::Float4,
+        DataType::Float64 => SqlType::Float8,
+        _ => SqlType::Text,
+    }
+}
+
+fn table_schema(table: &Table) -> SchemaRef {
+    let fields: Vec<Field> =
+        table.columns.iter().map(|c| Field::new(&c.name, arrow_type(c.sql_type), !c.not_null)).collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// A table's rows as one Arrow batch of `schema`.
+fn to_batch(table: &Table, schema: SchemaRef, rows: &[Map<String, Json>]) -> DfResult<RecordBatch> {
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
+    for column in &table.columns {
+        let values = rows.iter().map(|row| row.get(&column.name).filter(|v| !v.is_null()));
+        let array: ArrayRef = match column.sql_type {
+            SqlType::Bool => {
+                let mut b = BooleanBuilder::with_capacity(rows.len());
+                values.for_each(|v| b.append_option(v.and_then(Json::as_bool)));
+                Arc::new(b.finish())
+            }
+            SqlType::Int2 => {
+                let mut b = Int16Builder::with_capacity(rows.len());
+                values.for_each(|v| b.append_option(v.and_then(Json::as_i64).map(|n| n as i16)));
+                Arc::new(b.finish())
+            }
+            SqlType::Int4 => {
+                let mut b = Int32Builder::with_capacity(rows.len());
+                values.for_each(|v| b.append_option(v.and_then(Json::as_i64).map(|n| n as i32)));
+                Arc::new(b.finish())
+            }
+            SqlType::Int8 => {
+                let mut b = Int64Builder::with_capacity(rows.len());
+                values.for_each(|v| b.append_option(v.and_then(Json::as_i64)));
+                Arc::new(b.finish())
+            }
+            SqlType::Float4 => {
+                let mut b = Float32Builder::with_capacity(rows.len());
+                values.for_each(|v| b.append_option(v.and_then(Json::as_f64).map(|f| f as f32)));
+                Arc::new(b.finish())
+            }
+            SqlType::Float8 => {
+                let mut b = Float64Builder::with_capacity(rows.len());
+                values.for_each(|v| b.append_option(v.and_then(Json::as_f64)));
+                Arc::new(b.finish())
+            }
+            SqlType::Text => {
+                let mut b = StringBuilder::new();
+                values.for_each(|v| b.append_option(v.and_then(Json::as_str)));
+                Arc::new(b.finish())
+            }
+        };
+        arrays.push(array);
+    }
+    Ok(RecordBatch::try_new(schema, arrays)?)
+}
+
+/// Reads one stored row (no activation).
+pub(crate) async fn read_row<G: ActorGateway>(
+    gateway: &G,
+    table: &Table,
+    key: &[u8],
+) -> Result<Option<Map<String, Json>>, orbit_shared::Error> {
+    let id = ActorId::new(table.row_kind(), bytes::Bytes::copy_from_slice(key));
+    match gateway.read_actor(id).await? {
+        None => Ok(None),
+        Some(state) => serde_json::from_slice(&state).map_err(|e| orbit_shared::Error::Storage {
+            reason: format!("a row of \"{}\" does not decode: {e}", table.name),
+        }),
+    }
+}
+
+/// Every committed row of `table`, by key.
+pub(crate) async fn read_all<G: ActorGateway>(
+    gateway: &G,
+    table: &Table,
+) -> Result<BTreeMap<Vec<u8>, Map<String, Json>>, orbit_shared::Error> {
+    let kind = table.row_kind();
+    let mut rows = BTreeMap::new();
+    let mut cursor = None;
+    loop {
+        let page = gateway.list_actors(&kind, cursor, orbit_shared::gateway::MAX_LIST_LIMIT).await?;
+        for actor in page.actors {
+            if let Ok(Some(row)) = serde_json::from_slice::<Option<Map<String, Json>>>(&actor.state) {
+                rows.insert(actor.key.to_vec(), row);
+            }
+        }
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(rows),
+        }
+    }
+}
+
+/// A table as DataFusion sees it.
+struct RowsTable<G> {
+    gateway: Arc<G>,
+    table: Table,
+    schema: SchemaRef,
+    /// The session's uncommitted writes to this table.
+    staged: BTreeMap<Vec<u8>, Staged>,
+}
+
+impl<G> std::fmt::Debug for RowsTable<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowsTable").field("table", &self.table.name).finish()
+    }
+}
+
+impl<G: ActorGateway> RowsTable<G> {
+    /// The primary key a filter pins (`pk = constant`), as stored.
+    fn pinned_key(&self, filter: &DfExpr) -> Option<Vec<u8>> {
+        let DfExpr::BinaryExpr(binary) = filter else { return None };
+        if binary.op != Operator::Eq {
+            return None;
+        }
+        let (column, value) = match (binary.left.as_ref(), binary.right.as_ref()) {
+            (DfExpr::Column(c), DfExpr::Literal(v, _)) | (DfExpr::Literal(v, _), DfExpr::Column(c)) => (c, v),
+            _ => return None,
+        };
+        let pk = self.table.pk();
+        if column.name != pk.name {
+            return None;
+        }
+        let literal = match value {
+            ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+                catalog::Literal::String(s.clone())
+            }
+            ScalarValue::Boolean(Some(b)) => catalog::Literal::Bool(*b),
+            v if v.data_type().is_integer() && !v.is_null() => catalog::Literal::Number(v.to_string()),
+            _ => return None,
+        };
+        catalog::coerce(pk.sql_type, &literal).ok().as_ref().and_then(catalog::key_of)
+    }
+}
+
+#[async_trait::async_trait]
+impl<G: ActorGateway> TableProvider for RowsTable<G> {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&DfExpr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        // A pinned key narrows the scan; DataFusion still applies every filter.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[DfExpr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let external = |e: orbit_shared::Error| DataFusionError::External(Box::new(e));
+        let rows: Vec<Map<String, Json>> = match filters.iter().find_map(|f| self.pinned_key(f)) {
+            Some(key) => {
+                let row = match self.staged.get(&key) {
+                    Some(staged) => staged.clone(),
+                    None => read_row(self.gateway.as_ref(), &self.table, &key).await.map_err(external)?,
+                };
+                row.into_iter().collect()
+            }
+            None => {
+                let mut rows = read_all(self.gateway.as_ref(), &self.table).await.map_err(external)?;
+                for (key, staged) in &self.staged {
+                    match staged {
+                        Some(row) => rows.insert(key.clone(), row.clone()),
+                        None => rows.remove(key),
+                    };
+                }
+                rows.into_values().collect()
+            }
+        };
+        let batch = to_batch(&self.table, self.schema.clone(), &rows)?;
+        let exec =
+            MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection.cloned())?;
+        Ok(exec)
+    }
+}
+
+/// The `public` schema: every table of the catalog.
+struct OrbitSchema<G> {
+    gateway: Arc<G>,
+    /// The session's uncommitted writes, as of the statement being planned.
+    writes: Mutex<Arc<Writes>>,
+    /// Table names as of the last refresh (for `information_schema`).
+    names: Mutex<Vec<String>>,
+}
+
+impl<G> std::fmt::Debug for OrbitSchema<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrbitSchema").finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
+    fn table_names(&self) -> Vec<String> {
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let table = super::load_table(self.gateway.as_ref(), name)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let Some(table) = table else { return Ok(None) };
+        let staged = {
+            let writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+            writes.get(&table.name).cloned().unwrap_or_default()
+        };
+        let schema = table_schema(&table);
+        Ok(Some(Arc::new(RowsTable { gateway: self.gateway.clone(), table, schema, staged })))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|n| n == name)
+    }
+}
+
+/// A query's result: column names and types, and rows.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Rows {
+    pub columns: Vec<(String, SqlType)>,
+    pub rows: Vec<Vec<Json>>,
+}
+
+/// One connection's DataFusion context.
+pub(crate) struct Planner<G> {
+    ctx: SessionContext,
+    schema: Arc<OrbitSchema<G>>,
+}
+
+/// A planned query: its plan, parameter types and result columns.
+#[derive(Debug, Clone)]
+pub(crate) struct Planned {
+    pub plan: LogicalPlan,
+    pub params: Vec<SqlType>,
+    pub columns: Vec<(String, SqlType)>,
+}
+
+impl<G: ActorGateway> Planner<G> {
+    pub fn new(gateway: Arc<G>) -> Self {
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema("orbit", "public")
+            .with_information_schema(true)
+            .with_target_partitions(1);
+        let ctx = SessionContext::new_with_config(config);
+        let schema = Arc::new(OrbitSchema {
+            gateway,
+            writes: Mutex::new(Arc::new(Writes::new())),
+            names: Mutex::new(Vec::new()),
+        });
+        let catalog = MemoryCatalogProvider::new();
+        // A fresh catalog provider accepts its first schema.
+        let _ = catalog.register_schema("public", schema.clone());
+        ctx.register_catalog("orbit", Arc::new(catalog));
+        Planner { ctx, schema }
+    }
+
+    /// Refreshes the table names `information_schema` lists.
+    pub async fn refresh_names(&self) -> Result<(), orbit_shared::Error> {
+        let gateway = self.schema.gateway.clone();
+        let names = super::tables(gateway.as_ref()).await?.into_iter().map(|t| t.name).collect();
+        *self.schema.names.lock().unwrap_or_else(|e| e.into_inner()) = names;
+        Ok(())
+    }
+
+    /// Plans a query over the catalog as it is, seeing `writes`.
+    pub async fn plan(&self, statement: sqlparser::ast::Statement, writes: Arc<Writes>) -> DfResult<Planned> {
+        *self.schema.writes.lock().unwrap_or_else(|e| e.into_inner()) = writes;
+        let plan = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(statement))).await?;
+        let types = plan.get_parameter_types()?;
+        let mut params = vec![SqlType::Text; types.len()];
+        for (name, data_type) in types {
+            let n: usize = name.trim_start_matches('$').parse().unwrap_or(0);
+            if n >= 1 && n <= params.len() {
+                params[n - 1] = data_type.as_ref().map_or(SqlType::Text, sql_type_of);
+            } else if n > params.len() {
+                params.resize(n, SqlType::Text);
+                params[n - 1] = data_type.as_ref().map_or(SqlType::Text, sql_type_of);
+            }
+        }
+        let columns = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| (f.name().to_string(), sql_type_of(f.data_type())))
+            .collect();
+        Ok(Planned { plan, params, columns })
+    }
+
+    /// Runs a planned query (its parameters bound), seeing `writes`.
+    pub async fn run(&self, planned: &Planned, writes: Arc<Writes>) -> DfResult<Rows> {
+        *self.schema.writes.lock().unwrap_or_else(|e| e.into_inner()) = writes;
+        let batches = self.ctx.execute_logical_plan(planned.plan.clone()).await?.collect().await?;
+        let mut rows = Vec::new();
+        for batch in &batches {
+            let columns: Vec<Vec<Json>> =
+                batch.columns().iter().map(|a| json_values(a.as_ref())).collect::<DfResult<_>>()?;
+            for r in 0..batch.num_rows() {
+                rows.push(columns.iter().map(|c| c[r].clone()).collect());
+            }
+        }
+        Ok(Rows { columns: planned.columns.clone(), rows })
+    }
+}
+
+/// An Arrow column as JSON values (null for NULL); types without an Orbit
+/// column type become their text.
+fn json_values(array: &dyn Array) -> DfResult<Vec<Json>> {
+    macro_rules! each {
+        ($t:ty, $f:expr) => {{
+            let a = array
+                .as_any()
+                .downcast_ref::<$t>()
+                .ok_or_else(|| DataFusionError::Internal("unexpected array type".into()))?;
+            (0..a.len()).map(|i| if a.is_null(i) { Json::Null } else { $f(a.value(i)) }).collect()
+        }};
+    }
+    let number =
+        |f: f64| serde_json::Number::from_f64(f).map_or_else(|| Json::String(f.to_string()), Json::Number);
+    Ok(match array.data_type() {
+        DataType::Null => vec![Json::Null; array.len()],
+        DataType::Boolean => each!(BooleanArray, Json::Bool),
+        DataType::Int8 => each!(Int8Array, |v: i8| Json::from(v)),
+        DataType::Int16 => each!(Int16Array, |v: i16| Json::from(v)),
+        DataType::Int32 => each!(Int32Array, |v: i32| Json::from(v)),
+        DataType::Int64 => each!(Int64Array, |v: i64| Json::from(v)),
+        DataType::UInt8 => each!(UInt8Array, |v: u8| Json::from(v)),
+        DataType::UInt16 => each!(UInt16Array, |v: u16| Json::from(v)),
+        DataType::UInt32 => each!(UInt32Array, |v: u32| Json::from(v)),
+        DataType::UInt64 => each!(UInt64Array, |v: u64| Json::String(v.to_string())),
+        DataType::Float32 => each!(Float32Array, |v: f32| number(f64::from(v))),
+        DataType::Float64 => each!(Float64Array, number),
+        DataType::Utf8 => each!(StringArray, |v: &str| Json::String(v.to_string())),
+        DataType::LargeUtf8 => each!(LargeStringArray, |v: &str| Json::String(v.to_string())),
+        DataType::Utf8View => each!(StringViewArray, |v: &str| Json::String(v.to_string())),
+        _ => {
+            let options = FormatOptions::default();
+            let formatter = ArrayFormatter::try_new(array, &options)?;
+            (0..array.len())
+                .map(
+                    |i| {
+                        if array.is_null(i) {
+                            Json::Null
+                        } else {
+                            Json::String(formatter.value(i).to_string())
+                        }
+                    },
+                )
+                .collect()
+        }
+    })
+}
+
+/// PostgreSQL's SQLSTATE and message for a DataFusion error.
+pub(crate) fn sqlstate(error: &DataFusionError) -> (&'static str, String) {
+    use datafusion::common::SchemaError;
+    let root = error.find_root();
+    match root {
+        DataFusionError::SchemaError(e, _) => match e.as_ref() {
+            SchemaError::FieldNotFound { field, .. } => {
+                ("42703", format!("column \"{}\" does not exist", field.name))
+            }
+            SchemaError::AmbiguousReference { field } => {
+                ("42702", format!("column reference \"{}\" is ambiguous", field.name))
+            }
+            other => ("42P01", other.to_string()),
+        },
+        DataFusionError::SQL(e, _) => ("42601", format!("syntax error: {e}")),
+        DataFusionError::NotImplemented(m) => ("0A000", format!("{m} is not supported by Orbit yet")),
+        DataFusionError::ArrowError(e, _) => {
+            let message = e.to_string();
+            if message.contains("Divide by zero") {
+                ("22012", "division by zero".to_string())
+            } else if message.contains("Cast error") || message.contains("Cannot cast") {
+                ("22P02", message)
+            } else if message.contains("overflow") {
+                ("22003", message)
+            } else {
+                ("XX000", message)
+            }
+        }
+        DataFusionError::External(e) => ("XX000", format!("actor call failed: {e}")),
+        DataFusionError::Plan(m) => {
+            if let Some(rest) = m.strip_prefix("table '").and_then(|r| r.split_once("' not found")) {
+                let name = rest.0.rsplit('.').next().unwrap_or(rest.0);
+                ("42P01", format!("relation \"{name}\" does not exist"))
+            } else if m.contains("Invalid function") || m.contains("No function matches") {
+                ("42883", m.clone())
+            } else if m.contains("Cannot infer common") || m.contains("cannot be coerced") {
+                ("42804", m.clone())
+            } else {
+                ("42601", m.clone())
+            }
+        }
+        other => {
+            let message = other.to_string();
+            if message.contains("Divide by zero") || message.contains("division by zero") {
+                ("22012", "division by zero".to_string())
+            } else {
+                ("XX000", message)
+            }
+        }
+    }
+}

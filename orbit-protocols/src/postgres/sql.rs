@@ -1,0 +1,1135 @@
+//! One connection's SQL engine, independent of the wire: statements in,
+//! [`Outcome`]s out. The PostgreSQL handlers (`session.rs`) and the MCP SQL
+//! tools (`run_sql`) both drive it.
+//!
+//! | statement | how it runs |
+//! |---|---|
+//! | BEGIN / COMMIT / ROLLBACK | the connection's [`TxnState`]; COMMIT is one atomic actor group |
+//! | SET / SHOW / RESET | the connection's parameters |
+//! | CREATE TABLE / DROP TABLE | the `sql:table` catalog actors, at once (not transactional) |
+//! | INSERT | rows checked, locked and staged in the transaction |
+//! | UPDATE / DELETE | by primary key directly; otherwise rows found by DataFusion, then locked and staged |
+//! | SELECT ... WHERE pk = constant | a point read of one row actor |
+//! | any other query | DataFusion ([`super::query`]) |
+//!
+//! A statement outside BEGIN runs in a transaction of its own, committed
+//! when it succeeds.
+
+use super::catalog::{self, Column, Literal, SqlType, Table};
+use super::expr::{self, Val};
+use super::query::{self, Planned, Planner, Rows, Writes};
+use super::txn::{LockError, Locks, RowRef, Txn, TxnState};
+use bytes::Bytes;
+use orbit_shared::{ActorGateway, ActorId, Invocation};
+use serde_json::{Map, Value as Json};
+use sqlparser::ast::{
+    self, Assignment, AssignmentTarget, ColumnOption, DataType, Expr, FromTable, ObjectName, ObjectType,
+    OnConflictAction, OnInsert, SelectItem, SetExpr, Statement, TableConstraint, TableFactor, TableObject,
+    TableWithJoins, Value,
+};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// A statement's failure: SQLSTATE and message.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SqlError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+pub(crate) type Result<T> = std::result::Result<T, SqlError>;
+
+pub(crate) fn error(code: &'static str, message: impl Into<String>) -> SqlError {
+    SqlError { code, message: message.into() }
+}
+
+pub(crate) fn unsupported(what: impl std::fmt::Display) -> SqlError {
+    error("0A000", format!("{what} is not supported by Orbit yet"))
+}
+
+impl From<catalog::ValueError> for SqlError {
+    fn from(e: catalog::ValueError) -> Self {
+        SqlError { code: e.code, message: e.message }
+    }
+}
+
+impl From<orbit_shared::Error> for SqlError {
+    fn from(e: orbit_shared::Error) -> Self {
+        error("XX000", format!("actor call failed: {e}"))
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for SqlError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        let (code, message) = query::sqlstate(&e);
+        SqlError { code, message }
+    }
+}
+
+/// What a statement did.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Outcome {
+    /// Rows, and the command tag without its count (`SELECT`, `INSERT 0`,
+    /// `UPDATE`...): the count of rows sent is appended.
+    Rows(Rows, String),
+    /// A command and its tag (`CREATE TABLE`, `INSERT 0 2`, `SET`).
+    Done(String),
+    /// BEGIN (the connection is now in a transaction block).
+    Begin,
+    /// COMMIT or ROLLBACK: the tag (a failed block's COMMIT says ROLLBACK).
+    End(&'static str),
+}
+
+/// Session parameters: (name, default, settable).
+const PARAMETERS: &[(&str, &str, bool)] = &[
+    ("application_name", "", true),
+    ("client_encoding", "UTF8", true),
+    ("client_min_messages", "notice", true),
+    ("datestyle", "ISO, MDY", true),
+    ("default_transaction_isolation", "read committed", true),
+    ("extra_float_digits", "1", true),
+    ("integer_datetimes", "on", false),
+    ("intervalstyle", "postgres", true),
+    ("lock_timeout", "0", true),
+    ("max_identifier_length", "63", false),
+    ("search_path", "\"$user\", public", true),
+    ("server_encoding", "UTF8", false),
+    ("server_version", "16.6", false),
+    ("server_version_num", "160006", false),
+    ("standard_conforming_strings", "on", true),
+    ("statement_timeout", "0", true),
+    ("timezone", "UTC", true),
+    ("transaction_isolation", "read committed", false),
+    ("transaction_read_only", "off", false),
+];
+
+/// Session ids for row locks.
+static SESSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+pub(crate) struct Engine<G> {
+    gateway: Arc<G>,
+    locks: Arc<Locks>,
+    id: u64,
+    state: Mutex<TxnState>,
+    params: Mutex<BTreeMap<String, String>>,
+    planner: Planner<G>,
+}
+
+impl<G> Drop for Engine<G> {
+    /// A connection that goes away mid-transaction rolls it back.
+    fn drop(&mut self) {
+        let state = std::mem::take(self.state.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if let TxnState::Block(txn) | TxnState::Failed(txn) = state {
+            self.locks.release(self.id, txn.locked);
+        }
+    }
+}
+
+impl<G: ActorGateway> Engine<G> {
+    pub fn new(gateway: Arc<G>, locks: Arc<Locks>) -> Self {
+        Engine {
+            planner: Planner::new(gateway.clone()),
+            gateway,
+            locks,
+            id: SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            state: Mutex::new(TxnState::Autocommit),
+            params: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Marks a transaction block failed (an error outside [`Engine::execute`],
+    /// such as a Parse that failed).
+    pub fn fail_block(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let TxnState::Block(txn) = std::mem::take(&mut *state) {
+            *state = TxnState::Failed(txn);
+        }
+    }
+
+    /// Runs one statement (its parameters already bound).
+    pub async fn execute(&self, statement: Statement) -> Result<Outcome> {
+        let state = std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()));
+        let (outcome, state) = self.step(statement, state).await;
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
+        outcome
+    }
+
+    /// The current transaction's writes, for a query to see.
+    fn writes(&self) -> Arc<Writes> {
+        match &*self.state.lock().unwrap_or_else(|e| e.into_inner()) {
+            TxnState::Block(txn) => Arc::new(txn.writes.clone()),
+            _ => Arc::new(Writes::new()),
+        }
+    }
+
+    async fn step(&self, statement: Statement, state: TxnState) -> (Result<Outcome>, TxnState) {
+        match statement {
+            Statement::StartTransaction { .. } => match state {
+                TxnState::Autocommit => (Ok(Outcome::Begin), TxnState::Block(Txn::default())),
+                // PostgreSQL warns and stays in the block.
+                other => (Ok(Outcome::Begin), other),
+            },
+            Statement::Commit { chain: false, .. } => match state {
+                TxnState::Block(txn) => {
+                    (self.commit(txn).await.map(|()| Outcome::End("COMMIT")), TxnState::Autocommit)
+                }
+                TxnState::Failed(txn) => {
+                    self.rollback(txn);
+                    (Ok(Outcome::End("ROLLBACK")), TxnState::Autocommit)
+                }
+                TxnState::Autocommit => (Ok(Outcome::End("COMMIT")), TxnState::Autocommit),
+            },
+            Statement::Rollback { chain: false, savepoint: None } => {
+                if let TxnState::Block(txn) | TxnState::Failed(txn) = state {
+                    self.rollback(txn);
+                }
+                (Ok(Outcome::End("ROLLBACK")), TxnState::Autocommit)
+            }
+            statement @ (Statement::Set(_) | Statement::ShowVariable { .. } | Statement::Reset(_))
+                if !matches!(state, TxnState::Failed(_)) =>
+            {
+                (self.parameters(statement), state)
+            }
+            _ if matches!(state, TxnState::Failed(_)) => (Err(aborted()), state),
+            statement => match state {
+                TxnState::Block(mut txn) => match self.run(statement, &mut txn).await {
+                    Ok(outcome) => (Ok(outcome), TxnState::Block(txn)),
+                    Err(e) => (Err(e), TxnState::Failed(txn)),
+                },
+                _ => {
+                    let mut txn = Txn::default();
+                    let outcome = self.run(statement, &mut txn).await;
+                    let outcome = match outcome {
+                        Ok(outcome) => self.commit(txn).await.map(|()| outcome),
+                        Err(e) => {
+                            self.rollback(txn);
+                            Err(e)
+                        }
+                    };
+                    (outcome, TxnState::Autocommit)
+                }
+            },
+        }
+    }
+
+    /// Writes every staged row as one atomic group, then releases the locks.
+    async fn commit(&self, txn: Txn) -> Result<()> {
+        let mut calls = Vec::new();
+        for (table, rows) in &txn.writes {
+            for (key, staged) in rows {
+                let id = ActorId::new(format!("row:{table}"), Bytes::copy_from_slice(key));
+                let invocation = match staged {
+                    Some(row) => Invocation::new("put", json_bytes(&serde_json::json!({ "row": row }))?),
+                    None => Invocation::new("delete", Bytes::new()),
+                };
+                calls.push((id, invocation));
+            }
+        }
+        let written = if calls.is_empty() { Ok(Vec::new()) } else { self.gateway.invoke_atomic(calls).await };
+        self.locks.release(self.id, txn.locked);
+        written.map(|_| ()).map_err(|e| error("XX000", format!("the transaction did not commit: {e}")))
+    }
+
+    fn rollback(&self, txn: Txn) {
+        self.locks.release(self.id, txn.locked);
+    }
+
+    async fn lock(&self, txn: &mut Txn, table: &str, key: &[u8]) -> Result<()> {
+        let row: RowRef = (table.to_string(), key.to_vec());
+        if txn.locked.contains(&row) {
+            return Ok(());
+        }
+        match self.locks.lock(self.id, &row).await {
+            Ok(()) => {
+                txn.locked.push(row);
+                Ok(())
+            }
+            Err(LockError::Deadlock) => Err(error("40P01", "deadlock detected")),
+            Err(LockError::Timeout) => {
+                Err(error("55P03", format!("could not obtain lock on a row of \"{table}\"")))
+            }
+        }
+    }
+
+    /// A row as this transaction sees it.
+    async fn current(&self, txn: &Txn, table: &Table, key: &[u8]) -> Result<Option<Map<String, Json>>> {
+        match txn.staged(&table.name, key) {
+            Some(staged) => Ok(staged.clone()),
+            None => Ok(query::read_row(self.gateway.as_ref(), table, key).await?),
+        }
+    }
+
+    async fn run(&self, statement: Statement, txn: &mut Txn) -> Result<Outcome> {
+        match statement {
+            Statement::CreateTable(create) => self.create_table(create).await,
+            Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
+                self.drop_tables(&names, if_exists).await
+            }
+            Statement::Insert(insert) => self.insert(insert, txn).await,
+            Statement::Update(update) => self.update(update, txn).await,
+            Statement::Delete(delete) => self.delete(delete, txn).await,
+            Statement::Query(query) => self.query(*query, txn).await,
+            other => Err(unsupported(format_args!("the statement \"{}\"", first_words(&other.to_string())))),
+        }
+    }
+
+    // --- queries -------------------------------------------------------
+
+    async fn query(&self, query: ast::Query, txn: &Txn) -> Result<Outcome> {
+        if let Some((table, output, value)) = self.point_query(&query).await? {
+            let rows = self.point_rows(&table, &value, txn).await?;
+            let columns = output.iter().map(|(name, i)| (name.clone(), table.columns[*i].sql_type)).collect();
+            let rows = rows
+                .iter()
+                .map(|row| {
+                    output
+                        .iter()
+                        .map(|(_, i)| row.get(&table.columns[*i].name).cloned().unwrap_or(Json::Null))
+                        .collect()
+                })
+                .collect();
+            return Ok(Outcome::Rows(Rows { columns, rows }, "SELECT".into()));
+        }
+        let statement = Statement::Query(Box::new(query));
+        let planned = self.plan(statement, txn).await?;
+        let rows = self.planner.run(&planned, Arc::new(txn.writes.clone())).await?;
+        Ok(Outcome::Rows(rows, "SELECT".into()))
+    }
+
+    /// Plans a query with DataFusion.
+    pub async fn plan(&self, statement: Statement, txn: &Txn) -> Result<Planned> {
+        if statement.to_string().to_lowercase().contains("information_schema") {
+            self.planner.refresh_names().await?;
+        }
+        Ok(self.planner.plan(statement, Arc::new(txn.writes.clone())).await?)
+    }
+
+    /// Plans a query for the extended protocol, seeing this session's writes.
+    pub async fn plan_query(&self, statement: Statement) -> Result<Planned> {
+        let writes = self.writes();
+        if statement.to_string().to_lowercase().contains("information_schema") {
+            self.planner.refresh_names().await?;
+        }
+        Ok(self.planner.plan(statement, writes).await?)
+    }
+
+    async fn point_rows(&self, table: &Table, value: &Expr, txn: &Txn) -> Result<Vec<Map<String, Json>>> {
+        let key = catalog::coerce(table.pk().sql_type, &literal(value)?)?;
+        match catalog::key_of(&key) {
+            None => Ok(Vec::new()), // = NULL matches nothing
+            Some(key) => Ok(self.current(txn, table, &key).await?.into_iter().collect()),
+        }
+    }
+
+    /// A point query (SELECT columns FROM table WHERE primary key =
+    /// constant): its table, output columns and key expression; `None` for
+    /// any other query.
+    pub async fn point_query(
+        &self,
+        query: &ast::Query,
+    ) -> Result<Option<(Table, Vec<(String, usize)>, Expr)>> {
+        if query.with.is_some() || query.order_by.is_some() || query.limit_clause.is_some() {
+            return Ok(None);
+        }
+        let SetExpr::Select(select) = query.body.as_ref() else { return Ok(None) };
+        if select.distinct.is_some()
+            || select.having.is_some()
+            || !matches!(select.group_by, ast::GroupByExpr::Expressions(ref e, _) if e.is_empty())
+        {
+            return Ok(None);
+        }
+        let [from] = select.from.as_slice() else { return Ok(None) };
+        if !from.joins.is_empty() {
+            return Ok(None);
+        }
+        let TableFactor::Table { name, alias: None, args: None, .. } = &from.relation else {
+            return Ok(None);
+        };
+        let Ok(name) = object_name(name) else { return Ok(None) };
+        let Some(table) = super::load_table(self.gateway.as_ref(), &name).await? else { return Ok(None) };
+        let Some(value) = pk_equals(&table, select.selection.as_ref()) else { return Ok(None) };
+        if literal(&value).is_err() && placeholder(&value).is_none() {
+            return Ok(None);
+        }
+        let mut output: Vec<(String, usize)> = Vec::new();
+        for item in &select.projection {
+            match item {
+                SelectItem::Wildcard(_) => {
+                    output.extend(table.columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)));
+                }
+                SelectItem::UnnamedExpr(Expr::Identifier(id)) => match table.column(&ident(id)) {
+                    Some((i, c)) => output.push((c.name.clone(), i)),
+                    None => return Ok(None),
+                },
+                SelectItem::ExprWithAlias { expr: Expr::Identifier(id), alias } => {
+                    match table.column(&ident(id)) {
+                        Some((i, _)) => output.push((ident(alias), i)),
+                        None => return Ok(None),
+                    }
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some((table, output, value)))
+    }
+
+    // --- parameters ----------------------------------------------------
+
+    fn parameters(&self, statement: Statement) -> Result<Outcome> {
+        let mut params = self.params.lock().unwrap_or_else(|e| e.into_inner());
+        let lookup = |name: &str| PARAMETERS.iter().find(|(n, _, _)| *n == name);
+        match statement {
+            Statement::Set(set) => match set {
+                ast::Set::SingleAssignment { variable, values, .. } => {
+                    let name = variable.to_string().to_lowercase();
+                    let name = if name == "time zone" { "timezone".to_string() } else { name };
+                    let Some(&(name, _, settable)) = lookup(&name) else {
+                        return Err(error(
+                            "42704",
+                            format!("unrecognized configuration parameter \"{name}\""),
+                        ));
+                    };
+                    if !settable {
+                        return Err(error("55P02", format!("parameter \"{name}\" cannot be changed")));
+                    }
+                    let value = values
+                        .iter()
+                        .map(|v| match v {
+                            Expr::Value(v) => match &v.value {
+                                Value::SingleQuotedString(s) => s.clone(),
+                                other => other.to_string(),
+                            },
+                            Expr::Identifier(id) => id.value.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    if value.eq_ignore_ascii_case("default") {
+                        params.remove(name);
+                    } else {
+                        params.insert(name.to_string(), value);
+                    }
+                    Ok(Outcome::Done("SET".into()))
+                }
+                ast::Set::SetTimeZone { value, .. } => {
+                    let value = match value {
+                        Expr::Value(v) => match &v.value {
+                            Value::SingleQuotedString(s) => s.clone(),
+                            other => other.to_string(),
+                        },
+                        other => other.to_string(),
+                    };
+                    params.insert("timezone".into(), value);
+                    Ok(Outcome::Done("SET".into()))
+                }
+                ast::Set::SetTransaction { modes, .. } => {
+                    for mode in &modes {
+                        match mode {
+                            ast::TransactionMode::IsolationLevel(
+                                ast::TransactionIsolationLevel::ReadCommitted,
+                            )
+                            | ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => {}
+                            other => return Err(unsupported(format_args!("the transaction mode {other}"))),
+                        }
+                    }
+                    Ok(Outcome::Done("SET".into()))
+                }
+                other => Err(unsupported(format_args!("\"{}\"", first_words(&other.to_string())))),
+            },
+            Statement::ShowVariable { variable } => {
+                let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
+                if name == "all" {
+                    let rows = PARAMETERS
+                        .iter()
+                        .map(|(n, d, _)| {
+                            let value = params.get(*n).cloned().unwrap_or_else(|| d.to_string());
+                            vec![Json::String(n.to_string()), Json::String(value)]
+                        })
+                        .collect();
+                    let columns = vec![("name".into(), SqlType::Text), ("setting".into(), SqlType::Text)];
+                    return Ok(Outcome::Rows(Rows { columns, rows }, "SHOW".into()));
+                }
+                let name = if name == "time zone" { "timezone".to_string() } else { name };
+                let Some(&(name, default, _)) = lookup(&name) else {
+                    return Err(error("42704", format!("unrecognized configuration parameter \"{name}\"")));
+                };
+                let value = params.get(name).cloned().unwrap_or_else(|| default.to_string());
+                let columns = vec![(name.to_string(), SqlType::Text)];
+                Ok(Outcome::Rows(Rows { columns, rows: vec![vec![Json::String(value)]] }, "SHOW".into()))
+            }
+            Statement::Reset(reset) => {
+                match reset.reset {
+                    ast::Reset::ALL => params.clear(),
+                    ast::Reset::ConfigurationParameter(name) => {
+                        let name = name.to_string().to_lowercase();
+                        if lookup(&name).is_none() {
+                            return Err(error(
+                                "42704",
+                                format!("unrecognized configuration parameter \"{name}\""),
+                            ));
+                        }
+                        params.remove(&name);
+                    }
+                }
+                Ok(Outcome::Done("RESET".into()))
+            }
+            other => Err(unsupported(format_args!("\"{}\"", first_words(&other.to_string())))),
+        }
+    }
+
+    // --- DDL -----------------------------------------------------------
+
+    async fn create_table(&self, create: ast::CreateTable) -> Result<Outcome> {
+        let name = object_name(&create.name)?;
+        let mut columns: Vec<Column> = Vec::new();
+        let mut primary_key = None;
+        for def in &create.columns {
+            let column_name = ident(&def.name);
+            if columns.iter().any(|c| c.name == column_name) {
+                return Err(error("42701", format!("column \"{column_name}\" specified more than once")));
+            }
+            let (sql_type, serial) = sql_type(&def.data_type)?;
+            let mut column = Column { name: column_name, sql_type, not_null: serial, default: None, serial };
+            for option in &def.options {
+                match &option.option {
+                    ColumnOption::NotNull => column.not_null = true,
+                    ColumnOption::Null => column.not_null = false,
+                    ColumnOption::PrimaryKey(_) => {
+                        if primary_key.replace(columns.len()).is_some() {
+                            return Err(error(
+                                "42P16",
+                                format!("multiple primary keys for table \"{name}\" are not allowed"),
+                            ));
+                        }
+                        column.not_null = true;
+                    }
+                    ColumnOption::Default(expr) => {
+                        let value = catalog::coerce(sql_type, &literal(expr)?)?;
+                        column.default = (!value.is_null()).then_some(value);
+                    }
+                    other => return Err(unsupported(format_args!("the column option \"{other}\""))),
+                }
+            }
+            columns.push(column);
+        }
+        for constraint in &create.constraints {
+            match constraint {
+                TableConstraint::PrimaryKey(pk) => {
+                    let [column] = pk.columns.as_slice() else {
+                        return Err(unsupported("a primary key of several columns"));
+                    };
+                    let column_name = match &column.column.expr {
+                        Expr::Identifier(id) => ident(id),
+                        other => return Err(unsupported(format_args!("the primary key \"{other}\""))),
+                    };
+                    let Some(index) = columns.iter().position(|c| c.name == column_name) else {
+                        return Err(error(
+                            "42703",
+                            format!("column \"{column_name}\" named in key does not exist"),
+                        ));
+                    };
+                    if primary_key.replace(index).is_some() {
+                        return Err(error(
+                            "42P16",
+                            format!("multiple primary keys for table \"{name}\" are not allowed"),
+                        ));
+                    }
+                    columns[index].not_null = true;
+                }
+                other => return Err(unsupported(format_args!("the table constraint \"{other}\""))),
+            }
+        }
+        let Some(primary_key) = primary_key else {
+            return Err(unsupported("a table without a primary key"));
+        };
+        let table = Table { name: name.clone(), columns, primary_key };
+        let args = json_bytes(&serde_json::json!({ "row": table }))?;
+        let id = ActorId::new(super::CATALOG_KIND, Bytes::copy_from_slice(name.as_bytes()));
+        let reply = self.gateway.invoke(id, Invocation::new("insert", args)).await?;
+        if reply.value.as_ref() != b"true" && !create.if_not_exists {
+            return Err(error("42P07", format!("relation \"{name}\" already exists")));
+        }
+        Ok(Outcome::Done("CREATE TABLE".into()))
+    }
+
+    async fn drop_tables(&self, names: &[ObjectName], if_exists: bool) -> Result<Outcome> {
+        let mut tables = Vec::new();
+        for name in names {
+            let name = object_name(name)?;
+            match super::load_table(self.gateway.as_ref(), &name).await? {
+                Some(table) => tables.push(table),
+                None if if_exists => {}
+                None => return Err(error("42P01", format!("table \"{name}\" does not exist"))),
+            }
+        }
+        for table in tables {
+            // Rows first, so a crash part-way leaves a table that can be dropped again.
+            let kind = table.row_kind();
+            loop {
+                let page = self.gateway.list_actors(&kind, None, 1000).await?;
+                if page.actors.is_empty() {
+                    break;
+                }
+                let calls = page
+                    .actors
+                    .into_iter()
+                    .map(|a| (ActorId::new(kind.clone(), a.key), Invocation::new("delete", Bytes::new())));
+                self.gateway.invoke_atomic(calls.collect()).await?;
+            }
+            let id = ActorId::new(super::CATALOG_KIND, Bytes::copy_from_slice(table.name.as_bytes()));
+            self.gateway.invoke(id, Invocation::new("delete", Bytes::new())).await?;
+        }
+        Ok(Outcome::Done("DROP TABLE".into()))
+    }
+
+    // --- DML -----------------------------------------------------------
+
+    async fn insert(&self, insert: ast::Insert, txn: &mut Txn) -> Result<Outcome> {
+        let name = match &insert.table {
+            TableObject::TableName(name) => object_name(name)?,
+            other => return Err(unsupported(format_args!("INSERT INTO {other}"))),
+        };
+        let table = existing_table(self.gateway.as_ref(), &name).await?;
+        let do_nothing = match &insert.on {
+            None => false,
+            Some(OnInsert::OnConflict(conflict)) => match &conflict.action {
+                OnConflictAction::DoNothing => true,
+                OnConflictAction::DoUpdate(_) => return Err(unsupported("INSERT ... ON CONFLICT DO UPDATE")),
+            },
+            Some(other) => return Err(unsupported(format_args!("INSERT ... {other}"))),
+        };
+        let targets = insert_targets(&table, &insert.columns)?;
+        let rows = match insert.source.as_deref().map(|q| q.body.as_ref()) {
+            Some(SetExpr::Values(values)) => &values.rows,
+            _ => return Err(unsupported("INSERT without VALUES")),
+        };
+        // Check every row before staging any.
+        let mut prepared = Vec::with_capacity(rows.len());
+        for exprs in rows {
+            if exprs.len() > targets.len() {
+                return Err(error("42601", "INSERT has more expressions than target columns"));
+            }
+            // Without a column list, the values fill the first columns and
+            // the rest take their defaults, as in PostgreSQL.
+            if exprs.len() < targets.len() && !insert.columns.is_empty() {
+                return Err(error("42601", "INSERT has more target columns than expressions"));
+            }
+            let mut values: Vec<Option<Json>> = vec![None; table.columns.len()];
+            for (expr, &index) in exprs.iter().zip(&targets) {
+                let column = &table.columns[index];
+                values[index] = match expr {
+                    // DEFAULT: filled below like an omitted column.
+                    Expr::Identifier(id) if ident(id) == "default" && id.quote_style.is_none() => None,
+                    expr => Some(catalog::coerce(column.sql_type, &constant(expr)?)?),
+                };
+            }
+            prepared.push(values);
+        }
+        let mut complete: Vec<(Vec<u8>, Map<String, Json>)> = Vec::with_capacity(prepared.len());
+        for values in prepared {
+            let mut row = Map::new();
+            for (column, value) in table.columns.iter().zip(values) {
+                // An explicit value (NULL included) as given; an omitted
+                // column or DEFAULT takes the column's default.
+                let value = match value {
+                    Some(v) => v,
+                    None if column.serial => self.next_serial(&table, column).await?,
+                    None => column.default.clone().unwrap_or(Json::Null),
+                };
+                if value.is_null() {
+                    check_not_null(&table, column)?;
+                    continue;
+                }
+                row.insert(column.name.clone(), value);
+            }
+            let key = row_key(&table, &row)?;
+            complete.push((key, row));
+        }
+        let mut inserted = Vec::with_capacity(complete.len());
+        for (key, row) in complete {
+            self.lock(txn, &table.name, &key).await?;
+            if self.current(txn, &table, &key).await?.is_some() {
+                if do_nothing {
+                    continue;
+                }
+                return Err(duplicate(&table, &row));
+            }
+            txn.stage(&table.name, key, Some(row.clone()));
+            inserted.push(row);
+        }
+        self.finish_dml(&table, "INSERT 0", inserted, insert.returning.as_deref())
+    }
+
+    async fn next_serial(&self, table: &Table, column: &Column) -> Result<Json> {
+        let id = ActorId::new("counter", Bytes::from(table.sequence_key(&column.name)));
+        let reply =
+            self.gateway.invoke(id, Invocation::new("increment", Bytes::from_static(b"{\"by\":1}"))).await?;
+        let value: i64 = serde_json::from_slice(&reply.value).map_err(|e| error("XX000", e.to_string()))?;
+        catalog::coerce(column.sql_type, &Literal::Number(value.to_string())).map_err(Into::into)
+    }
+
+    async fn update(&self, update: ast::Update, txn: &mut Txn) -> Result<Outcome> {
+        if update.from.is_some() {
+            return Err(unsupported("UPDATE ... FROM"));
+        }
+        let table = existing_table(self.gateway.as_ref(), &dml_table(&update.table)?).await?;
+        let mut sets: Vec<(usize, Expr)> = Vec::with_capacity(update.assignments.len());
+        for Assignment { target, value } in &update.assignments {
+            let AssignmentTarget::ColumnName(name) = target else {
+                return Err(unsupported("a tuple of columns in UPDATE ... SET"));
+            };
+            let column = object_name(name)?;
+            let (index, _) = table.column(&column).ok_or_else(|| {
+                error("42703", format!("column \"{column}\" of relation \"{}\" does not exist", table.name))
+            })?;
+            if sets.iter().any(|(i, _)| *i == index) {
+                return Err(error("42601", format!("multiple assignments to same column \"{column}\"")));
+            }
+            sets.push((index, value.clone()));
+        }
+        // Fast path: one row by primary key, expressions Orbit evaluates.
+        if let Some(value) = pk_equals(&table, update.selection.as_ref()) {
+            if let Ok(literal) = literal(&value) {
+                let key = catalog::coerce(table.pk().sql_type, &literal)?;
+                let Some(key) = catalog::key_of(&key) else {
+                    return self.finish_dml(&table, "UPDATE", Vec::new(), update.returning.as_deref());
+                };
+                self.lock(txn, &table.name, &key).await?;
+                let Some(row) = self.current(txn, &table, &key).await? else {
+                    return self.finish_dml(&table, "UPDATE", Vec::new(), update.returning.as_deref());
+                };
+                let mut computed = Vec::with_capacity(sets.len());
+                for (index, expr) in &sets {
+                    match expr::eval(expr, &table, &row) {
+                        Some(v) => computed.push((*index, v?.literal())),
+                        None => break,
+                    }
+                }
+                if computed.len() == sets.len() {
+                    let updated = self.apply_update(txn, &table, key, row, computed).await?;
+                    return self.finish_dml(&table, "UPDATE", vec![updated], update.returning.as_deref());
+                }
+            }
+        }
+        // General path: DataFusion finds the rows and computes the values;
+        // the rows are locked first and the values computed again, so they
+        // come from rows no one else can change.
+        let mut projection = vec![pk_expr(&table)];
+        projection.extend(sets.iter().map(|(_, e)| e.clone()));
+        let mut locked = std::collections::BTreeSet::new();
+        let rows = loop {
+            let rows = self.shadow_select(&table, projection.clone(), update.selection.clone(), txn).await?;
+            let mut fresh = false;
+            for row in &rows {
+                let key = key_from(&table, &row[0])?;
+                if locked.insert(key.clone()) {
+                    self.lock(txn, &table.name, &key).await?;
+                    fresh = true;
+                }
+            }
+            if !fresh {
+                break rows;
+            }
+        };
+        let mut updated = Vec::with_capacity(rows.len());
+        for values in rows {
+            let key = key_from(&table, &values[0])?;
+            let Some(row) = self.current(txn, &table, &key).await? else { continue };
+            let computed = sets.iter().zip(&values[1..]).map(|((i, _), v)| (*i, json_literal(v))).collect();
+            updated.push(self.apply_update(txn, &table, key, row, computed).await?);
+        }
+        self.finish_dml(&table, "UPDATE", updated, update.returning.as_deref())
+    }
+
+    /// Stages `row` with `computed` values set; a changed primary key moves
+    /// the row. Returns the new row.
+    async fn apply_update(
+        &self,
+        txn: &mut Txn,
+        table: &Table,
+        key: Vec<u8>,
+        mut row: Map<String, Json>,
+        computed: Vec<(usize, Literal)>,
+    ) -> Result<Map<String, Json>> {
+        for (index, literal) in computed {
+            let column = &table.columns[index];
+            let value = catalog::coerce(column.sql_type, &literal)?;
+            if value.is_null() {
+                check_not_null(table, column)?;
+                row.remove(&column.name);
+            } else {
+                row.insert(column.name.clone(), value);
+            }
+        }
+        let new_key = row_key(table, &row)?;
+        if new_key != key {
+            self.lock(txn, &table.name, &new_key).await?;
+            if self.current(txn, table, &new_key).await?.is_some() {
+                return Err(duplicate(table, &row));
+            }
+            txn.stage(&table.name, key, None);
+        }
+        txn.stage(&table.name, new_key, Some(row.clone()));
+        Ok(row)
+    }
+
+    async fn delete(&self, delete: ast::Delete, txn: &mut Txn) -> Result<Outcome> {
+        let tables = match &delete.from {
+            FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+        };
+        if delete.using.is_some() || !delete.tables.is_empty() {
+            return Err(unsupported("DELETE ... USING"));
+        }
+        let [from] = tables.as_slice() else { return Err(unsupported("DELETE from several tables")) };
+        let table = existing_table(self.gateway.as_ref(), &dml_table(from)?).await?;
+        let keys: Vec<Vec<u8>> = match pk_equals(&table, delete.selection.as_ref()).map(|v| literal(&v)) {
+            Some(Ok(literal)) => {
+                let key = catalog::coerce(table.pk().sql_type, &literal)?;
+                catalog::key_of(&key).into_iter().collect()
+            }
+            _ => {
+                let mut locked = std::collections::BTreeSet::new();
+                loop {
+                    let rows = self
+                        .shadow_select(&table, vec![pk_expr(&table)], delete.selection.clone(), txn)
+                        .await?;
+                    let mut fresh = false;
+                    for row in &rows {
+                        let key = key_from(&table, &row[0])?;
+                        if locked.insert(key.clone()) {
+                            self.lock(txn, &table.name, &key).await?;
+                            fresh = true;
+                        }
+                    }
+                    if !fresh {
+                        break rows.iter().map(|r| key_from(&table, &r[0])).collect::<Result<_>>()?;
+                    }
+                }
+            }
+        };
+        let mut deleted = Vec::with_capacity(keys.len());
+        for key in keys {
+            self.lock(txn, &table.name, &key).await?;
+            if let Some(row) = self.current(txn, &table, &key).await? {
+                txn.stage(&table.name, key, None);
+                deleted.push(row);
+            }
+        }
+        self.finish_dml(&table, "DELETE", deleted, delete.returning.as_deref())
+    }
+
+    /// `SELECT projection FROM table WHERE selection` through DataFusion,
+    /// seeing this transaction's writes.
+    async fn shadow_select(
+        &self,
+        table: &Table,
+        projection: Vec<Expr>,
+        selection: Option<Expr>,
+        txn: &Txn,
+    ) -> Result<Vec<Vec<Json>>> {
+        let statement = shadow_statement(table, projection, selection);
+        let planned = self.plan(statement, txn).await?;
+        Ok(self.planner.run(&planned, Arc::new(txn.writes.clone())).await?.rows)
+    }
+
+    /// A DML statement's outcome: its tag and count, or its RETURNING rows.
+    fn finish_dml(
+        &self,
+        table: &Table,
+        tag: &str,
+        rows: Vec<Map<String, Json>>,
+        returning: Option<&[SelectItem]>,
+    ) -> Result<Outcome> {
+        let Some(items) = returning else {
+            return Ok(Outcome::Done(format!("{tag} {}", rows.len())));
+        };
+        let mut output: Vec<(String, Option<usize>, Option<&Expr>)> = Vec::new();
+        for item in items {
+            match item {
+                SelectItem::Wildcard(_) => {
+                    output.extend(
+                        table.columns.iter().enumerate().map(|(i, c)| (c.name.clone(), Some(i), None)),
+                    );
+                }
+                SelectItem::UnnamedExpr(expr) => output.push((output_name(expr), None, Some(expr))),
+                SelectItem::ExprWithAlias { expr, alias } => output.push((ident(alias), None, Some(expr))),
+                other => return Err(unsupported(format_args!("RETURNING {other}"))),
+            }
+        }
+        let mut columns = Vec::with_capacity(output.len());
+        let first = rows.first().cloned().unwrap_or_default();
+        for (name, index, expr) in &output {
+            let sql_type = match (index, expr) {
+                (Some(i), _) => table.columns[*i].sql_type,
+                (None, Some(expr)) => match expr::eval(expr, table, &first) {
+                    Some(Ok(v)) => val_type(&v, expr, table),
+                    Some(Err(e)) => return Err(e),
+                    None => return Err(unsupported(format_args!("RETURNING {expr}"))),
+                },
+                (None, None) => SqlType::Text,
+            };
+            columns.push((name.clone(), sql_type));
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut values = Vec::with_capacity(output.len());
+            for ((_, index, expr), (_, sql_type)) in output.iter().zip(&columns) {
+                values.push(match (index, expr) {
+                    (Some(i), _) => row.get(&table.columns[*i].name).cloned().unwrap_or(Json::Null),
+                    (None, Some(expr)) => match expr::eval(expr, table, row) {
+                        Some(v) => catalog::coerce(*sql_type, &v?.literal())?,
+                        None => return Err(unsupported(format_args!("RETURNING {expr}"))),
+                    },
+                    (None, None) => Json::Null,
+                });
+            }
+            out.push(values);
+        }
+        Ok(Outcome::Rows(Rows { columns, rows: out }, tag.to_string()))
+    }
+}
+
+/// The error for statements in a failed transaction block.
+pub(crate) fn aborted() -> SqlError {
+    error("25P02", "current transaction is aborted, commands ignored until end of transaction block")
+}
+
+fn json_bytes(value: &Json) -> Result<Bytes> {
+    serde_json::to_vec(value).map(Bytes::from).map_err(|e| error("XX000", e.to_string()))
+}
+
+pub(crate) async fn existing_table<G: ActorGateway>(gateway: &G, name: &str) -> Result<Table> {
+    super::load_table(gateway, name)
+        .await?
+        .ok_or_else(|| error("42P01", format!("relation \"{name}\" does not exist")))
+}
+
+/// The columns an INSERT fills, in order.
+pub(crate) fn insert_targets(table: &Table, columns: &[ObjectName]) -> Result<Vec<usize>> {
+    if columns.is_empty() {
+        return Ok((0..table.columns.len()).collect());
+    }
+    let mut targets = Vec::new();
+    for column in columns {
+        let name = object_name(column)?;
+        let (index, _) = table.column(&name).ok_or_else(|| {
+            error("42703", format!("column \"{name}\" of relation \"{}\" does not exist", table.name))
+        })?;
+        if targets.contains(&index) {
+            return Err(error("42701", format!("column \"{name}\" specified more than once")));
+        }
+        targets.push(index);
+    }
+    Ok(targets)
+}
+
+fn check_not_null(table: &Table, column: &Column) -> Result<()> {
+    if column.not_null {
+        return Err(error(
+            "23502",
+            format!(
+                "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                column.name, table.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn row_key(table: &Table, row: &Map<String, Json>) -> Result<Vec<u8>> {
+    let pk = table.pk();
+    row.get(&pk.name)
+        .and_then(catalog::key_of)
+        .ok_or_else(|| error("XX000", format!("the primary key \"{}\" has no stored form", pk.name)))
+}
+
+/// The stored key of a primary-key value DataFusion returned.
+fn key_from(table: &Table, value: &Json) -> Result<Vec<u8>> {
+    let value = catalog::coerce(table.pk().sql_type, &json_literal(value))?;
+    catalog::key_of(&value).ok_or_else(|| error("XX000", "a row without a primary key"))
+}
+
+fn json_literal(value: &Json) -> Literal {
+    match value {
+        Json::Null => Literal::Null,
+        Json::Bool(b) => Literal::Bool(*b),
+        Json::Number(n) => Literal::Number(n.to_string()),
+        Json::String(s) => Literal::String(s.clone()),
+        other => Literal::String(other.to_string()),
+    }
+}
+
+fn duplicate(table: &Table, row: &Map<String, Json>) -> SqlError {
+    let pk = table.pk();
+    let value = row.get(&pk.name).and_then(|v| catalog::text_of(pk.sql_type, v)).unwrap_or_default();
+    error(
+        "23505",
+        format!(
+            "duplicate key value violates unique constraint \"{}_pkey\" (Key ({})=({value}) already exists.)",
+            table.name, pk.name
+        ),
+    )
+}
+
+/// The value `selection` pins the primary key to (`pk = value`).
+fn pk_equals(table: &Table, selection: Option<&Expr>) -> Option<Expr> {
+    let Some(Expr::BinaryOp { left, op: ast::BinaryOperator::Eq, right }) = selection else { return None };
+    let (column, value) = match (left.as_ref(), right.as_ref()) {
+        (Expr::Identifier(id), value) if !matches!(value, Expr::Identifier(_)) => (id, value),
+        (value, Expr::Identifier(id)) if !matches!(value, Expr::Identifier(_)) => (id, value),
+        _ => return None,
+    };
+    (table.column(&ident(column))?.0 == table.primary_key).then(|| value.clone())
+}
+
+fn pk_expr(table: &Table) -> Expr {
+    Expr::Identifier(ast::Ident::with_quote('"', table.pk().name.clone()))
+}
+
+/// `SELECT projection FROM "table" WHERE selection`.
+pub(crate) fn shadow_statement(table: &Table, projection: Vec<Expr>, selection: Option<Expr>) -> Statement {
+    let sql = format!("SELECT 1 FROM \"{}\"", table.name.replace('"', "\"\""));
+    let mut statement = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql)
+        .ok()
+        .and_then(|mut s| s.pop())
+        .unwrap_or(Statement::Commit { chain: false, end: false, modifier: None });
+    if let Statement::Query(query) = &mut statement
+        && let SetExpr::Select(select) = query.body.as_mut()
+    {
+        select.projection = projection.into_iter().map(SelectItem::UnnamedExpr).collect();
+        select.selection = selection;
+    }
+    statement
+}
+
+/// The table an UPDATE or DELETE names (no alias, no joins).
+fn dml_table(from: &TableWithJoins) -> Result<String> {
+    if !from.joins.is_empty() {
+        return Err(unsupported("joins in UPDATE or DELETE"));
+    }
+    match &from.relation {
+        TableFactor::Table { name, alias: None, .. } => object_name(name),
+        TableFactor::Table { alias: Some(_), .. } => Err(unsupported("a table alias in UPDATE or DELETE")),
+        other => Err(unsupported(format_args!("\"{other}\" in UPDATE or DELETE"))),
+    }
+}
+
+fn output_name(expr: &Expr) -> String {
+    match expr {
+        Expr::Identifier(id) => ident(id),
+        _ => "?column?".into(),
+    }
+}
+
+fn val_type(v: &Val, expr: &Expr, table: &Table) -> SqlType {
+    if let Expr::Identifier(id) = expr
+        && let Some((_, c)) = table.column(&ident(id))
+    {
+        return c.sql_type;
+    }
+    match v {
+        Val::Bool(_) => SqlType::Bool,
+        Val::Int(_) => SqlType::Int8,
+        Val::Float(_) => SqlType::Float8,
+        Val::Null | Val::Text(_) => SqlType::Text,
+    }
+}
+
+/// An identifier as PostgreSQL reads it: unquoted ones fold to lower case.
+pub(crate) fn ident(id: &ast::Ident) -> String {
+    if id.quote_style.is_some() { id.value.clone() } else { id.value.to_lowercase() }
+}
+
+/// A one-part name (`public.` accepted as the only schema).
+pub(crate) fn object_name(name: &ObjectName) -> Result<String> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| p.as_ident().map(ident).ok_or_else(|| unsupported(format_args!("the name {name}"))))
+        .collect::<Result<_>>()?;
+    match parts.as_slice() {
+        [table] => Ok(table.clone()),
+        [schema, table] if schema == "public" => Ok(table.clone()),
+        _ => Err(error("3F000", format!("schema of \"{name}\" does not exist (only public exists)"))),
+    }
+}
+
+/// A constant: a number (with its sign), a string, a boolean or NULL.
+pub(crate) fn literal(expr: &Expr) -> Result<Literal> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Ok(Literal::Number(n.clone())),
+            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Ok(Literal::String(s.clone())),
+            Value::Boolean(b) => Ok(Literal::Bool(*b)),
+            Value::Null => Ok(Literal::Null),
+            Value::Placeholder(p) => Err(error("08P01", format!("no value bound for parameter {p}"))),
+            other => Err(unsupported(format_args!("the value {other}"))),
+        },
+        Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => match literal(expr)? {
+            Literal::Number(n) => Ok(Literal::Number(match n.strip_prefix('-') {
+                Some(abs) => abs.to_string(),
+                None => format!("-{n}"),
+            })),
+            _ => Err(error("42883", format!("operator does not exist: - {expr}"))),
+        },
+        Expr::UnaryOp { op: ast::UnaryOperator::Plus, expr } => literal(expr),
+        Expr::Nested(inner) => literal(inner),
+        Expr::Cast { expr, .. } => literal(expr),
+        other => Err(unsupported(format_args!("the expression \"{other}\" here (only constants)"))),
+    }
+}
+
+/// A constant, or an expression of constants Orbit evaluates.
+fn constant(expr: &Expr) -> Result<Literal> {
+    match literal(expr) {
+        Ok(l) => Ok(l),
+        Err(e) => {
+            let empty = Table { name: String::new(), columns: Vec::new(), primary_key: 0 };
+            match expr::eval(expr, &empty, &Map::new()) {
+                Some(v) => Ok(v?.literal()),
+                None => Err(e),
+            }
+        }
+    }
+}
+
+/// The column type and whether it is serial.
+fn sql_type(data_type: &DataType) -> Result<(SqlType, bool)> {
+    let t = match data_type {
+        DataType::Boolean | DataType::Bool => SqlType::Bool,
+        DataType::SmallInt(_) | DataType::Int2(_) => SqlType::Int2,
+        DataType::Int(_) | DataType::Integer(_) | DataType::Int4(_) => SqlType::Int4,
+        DataType::BigInt(_) | DataType::Int8(_) => SqlType::Int8,
+        DataType::Real | DataType::Float4 => SqlType::Float4,
+        DataType::DoublePrecision | DataType::Float8 | DataType::Double(_) => SqlType::Float8,
+        DataType::Text | DataType::Varchar(_) | DataType::CharacterVarying(_) | DataType::String(_) => {
+            SqlType::Text
+        }
+        DataType::Custom(name, modifiers) if modifiers.is_empty() => {
+            match name.to_string().to_lowercase().as_str() {
+                "serial" | "serial4" => return Ok((SqlType::Int4, true)),
+                "bigserial" | "serial8" => return Ok((SqlType::Int8, true)),
+                "smallserial" | "serial2" => return Ok((SqlType::Int2, true)),
+                _ => return Err(unsupported(format_args!("the type {data_type}"))),
+            }
+        }
+        other => return Err(unsupported(format_args!("the type {other}"))),
+    };
+    Ok((t, false))
+}
+
+/// The number of a `$n` placeholder.
+pub(crate) fn placeholder(expr: &Expr) -> Option<usize> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::Placeholder(p) => p.strip_prefix('$')?.parse().ok().filter(|&n| n >= 1),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The first words of a statement, for messages.
+pub(crate) fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
