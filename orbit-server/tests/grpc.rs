@@ -241,3 +241,20 @@ async fn more_concurrent_calls_than_the_window_all_complete() {
     }
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn atomic_groups_over_grpc() {
+    use orbit_shared::{ActorId, Invocation};
+    let node = start(Config::ephemeral()).await;
+    let client = client(&node).await;
+    let inc = |key: &str, args: &str| {
+        (ActorId::new("counter", key.to_string()), Invocation::new("increment", args.to_string()))
+    };
+    let replies = client.invoke_atomic(vec![inc("g1", "{\"by\":2}"), inc("g2", "{\"by\":3}")]).await.unwrap();
+    assert_eq!(replies.iter().map(|r| r.decode::<i64>().unwrap()).collect::<Vec<_>>(), [2, 3]);
+    let err =
+        client.invoke_atomic(vec![inc("g1", "{\"by\":2}"), inc("g2", "{\"by\":[]}")]).await.unwrap_err();
+    assert!(matches!(err, ClientError::Remote(ref e) if e.kind() == ErrorKind::InvalidArgument), "{err}");
+    assert_eq!(client.actor::<Counter>("g1").call(Get {}).await.unwrap(), 2);
+    node.shutdown().await.unwrap();
+}

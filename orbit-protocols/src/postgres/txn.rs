@@ -103,6 +103,8 @@ impl Locks {
             }
         }
         table.waits_for.remove(&session);
+        // Whoever waited for this session waits for no one until it looks again.
+        table.waits_for.retain(|_, holder| *holder != session);
         drop(table);
         if any {
             self.released.notify_waiters();

@@ -132,6 +132,7 @@ pub struct Spawned {
     pub grpc: std::net::SocketAddr,
     pub http: std::net::SocketAddr,
     pub resp: std::net::SocketAddr,
+    pub pg: std::net::SocketAddr,
 }
 
 /// Starts the binary with `data_dir` on ephemeral loopback ports and waits
@@ -160,5 +161,5 @@ pub async fn spawn_node(data_dir: &std::path::Path) -> Spawned {
         let start = ready.find(&format!("{name}=")).expect("address in ready line") + name.len() + 1;
         ready[start..].split_whitespace().next().unwrap().parse().unwrap()
     };
-    Spawned { grpc: field("grpc"), http: field("http"), resp: field("resp"), child }
+    Spawned { grpc: field("grpc"), http: field("http"), resp: field("resp"), pg: field("pg"), child }
 }
