@@ -373,3 +373,82 @@ async fn kill_9_keeps_committed_rows_and_drops_open_transactions() {
     let client = connect(node.pg).await;
     assert_eq!(rows(&client, "SELECT id, v FROM k ORDER BY id").await, ["1|tx", "2|tx", "3|tx"]);
 }
+
+/// The whole output of a COPY ... TO STDOUT.
+async fn copy_out(client: &tokio_postgres::Client, sql: &str) -> String {
+    use futures::TryStreamExt;
+    let stream = client.copy_out(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let chunks: Vec<bytes::Bytes> = stream.try_collect().await.unwrap();
+    chunks.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect()
+}
+
+/// Sends `data` with COPY ... FROM STDIN; returns the row count.
+async fn copy_in(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    data: &str,
+) -> Result<u64, tokio_postgres::Error> {
+    use futures::SinkExt;
+    let sink = client.copy_in::<_, bytes::Bytes>(sql).await?;
+    futures::pin_mut!(sink);
+    // In two pieces, split inside a row: the server must not care.
+    let (a, b) = data.split_at(data.len() / 2);
+    sink.send(bytes::Bytes::copy_from_slice(a.as_bytes())).await?;
+    sink.send(bytes::Bytes::copy_from_slice(b.as_bytes())).await?;
+    sink.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_from_stdin_and_to_stdout_in_text_and_csv() {
+    let (node, addr) = start().await;
+    let client = connect(addr).await;
+    client
+        .batch_execute("CREATE TABLE c (id INT PRIMARY KEY, name TEXT, score DOUBLE PRECISION, ok BOOLEAN)")
+        .await
+        .unwrap();
+
+    let text = "1\tada\t1.5\tt\n2\t\\N\t\\N\tf\n3\ttab\\there\t-2\tt\n";
+    assert_eq!(copy_in(&client, "COPY c FROM STDIN", text).await.unwrap(), 3);
+    let csv = "id,name\n4,\"a, b\"\n5,\"say \"\"hi\"\"\"\n";
+    assert_eq!(
+        copy_in(&client, "COPY c (id, name) FROM STDIN WITH (FORMAT csv, HEADER true)", csv).await.unwrap(),
+        2
+    );
+    assert_eq!(rows(&client, "SELECT count(*), sum(score) FROM c").await, ["5|-0.5"]);
+
+    assert_eq!(copy_out(&client, "COPY c TO STDOUT").await.lines().count(), 5);
+    assert_eq!(
+        copy_out(&client, "COPY (SELECT id, name, ok FROM c WHERE id <= 3 ORDER BY id) TO STDOUT").await,
+        "1\tada\tt\n2\t\\N\tf\n3\ttab\\there\tt\n"
+    );
+    assert_eq!(
+        copy_out(
+            &client,
+            "COPY (SELECT id, name FROM c WHERE id >= 4 ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER true)"
+        )
+        .await,
+        "id,name\n4,\"a, b\"\n5,\"say \"\"hi\"\"\"\n"
+    );
+
+    // Bad data fails the whole COPY with PostgreSQL's codes; nothing is stored.
+    let code =
+        |e: tokio_postgres::Error| e.code().map(|c| c.code().to_string()).unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(
+        code(
+            copy_in(&client, "COPY c FROM STDIN", "6\tok\t1\tt\n7\tx\tnot-a-number\tt\n").await.unwrap_err()
+        ),
+        "22P02"
+    );
+    assert_eq!(code(copy_in(&client, "COPY c FROM STDIN", "8\tshort\n").await.unwrap_err()), "22P04");
+    assert_eq!(code(copy_in(&client, "COPY c FROM STDIN", "1\tdup\t1\tt\n").await.unwrap_err()), "23505");
+    assert_eq!(rows(&client, "SELECT count(*) FROM c").await, ["5"]);
+    assert_eq!(sqlstate(&client, "COPY c FROM '/etc/passwd'").await, "0A000");
+    assert_eq!(sqlstate(&client, "COPY nothing FROM STDIN").await, "42P01");
+
+    // Inside a transaction, COPY's rows commit or roll back with it.
+    client.batch_execute("BEGIN").await.unwrap();
+    assert_eq!(copy_in(&client, "COPY c (id) FROM STDIN", "10\n11\n").await.unwrap(), 2);
+    client.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(rows(&client, "SELECT count(*) FROM c").await, ["5"]);
+    node.shutdown().await.unwrap();
+}

@@ -11,12 +11,14 @@
 //! | `txn.rs` | row locks and a transaction's uncommitted writes |
 //! | `query.rs` | general queries through DataFusion over the row actors |
 //! | `expr.rs` | the expressions Orbit evaluates itself on the fast paths |
+//! | `copy.rs` | COPY's text and CSV data formats |
 //! | `session.rs` | the simple and extended protocols over a connection's engine |
 //!
 //! What runs today is listed in docs/postgres.md; every other statement is
 //! refused with SQLSTATE 0A000 naming it.
 
 pub mod catalog;
+mod copy;
 mod expr;
 mod query;
 mod session;
@@ -215,6 +217,10 @@ impl<G: ActorGateway> PgWireServerHandlers for Handlers<G> {
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         Arc::new(Startup::new(&self.session.shared.config, self.session.shared.connections.clone()))
+    }
+
+    fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
+        self.session.clone()
     }
 
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {

@@ -7,15 +7,22 @@ use super::Shared;
 use super::catalog::{self, Literal, SqlType};
 use super::sql::{self, Engine, Outcome, SqlError, error, first_words, ident, object_name, placeholder};
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures::SinkExt;
 use futures::stream;
 use orbit_shared::ActorGateway;
 use pgwire::api::Type;
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{
+    CopyResponse, DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag,
+};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::{ClientInfo, ClientPortalStore};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use serde_json::Value as Json;
 use sqlparser::ast::{self, Expr, SelectItem, SetExpr, Statement, TableObject, Value};
 use sqlparser::dialect::PostgreSqlDialect;
@@ -28,12 +35,19 @@ pub(crate) struct Session<G> {
     pub shared: Arc<Shared<G>>,
     pub engine: Engine<G>,
     parser: Arc<PgParser<G>>,
+    /// A COPY FROM STDIN in progress and the data received so far.
+    copying: std::sync::Mutex<Option<(sql::PendingCopy, Vec<u8>)>>,
 }
 
 impl<G: ActorGateway> Session<G> {
     pub fn new(shared: Arc<Shared<G>>) -> Arc<Self> {
         let engine = Engine::new(shared.gateway.clone(), shared.locks.clone());
-        Arc::new_cyclic(|me| Session { shared, engine, parser: Arc::new(PgParser { session: me.clone() }) })
+        Arc::new_cyclic(|me| Session {
+            shared,
+            engine,
+            parser: Arc::new(PgParser { session: me.clone() }),
+            copying: std::sync::Mutex::new(None),
+        })
     }
 
     /// Runs statements for a caller other than a PostgreSQL client (MCP):
@@ -77,10 +91,79 @@ impl<G: ActorGateway> Session<G> {
                 Outcome::End(tag) => {
                     super::SqlOutcome { command: tag.into(), columns: Vec::new(), rows: Vec::new() }
                 }
+                Outcome::CopyIn(_) | Outcome::CopyOut { .. } => {
+                    return Err(fail(sql::unsupported(
+                        "COPY ... STDIN/STDOUT outside a PostgreSQL connection",
+                    )));
+                }
             };
             outcomes.push(outcome);
         }
         Ok(outcomes)
+    }
+}
+
+impl<G: ActorGateway> Session<G> {
+    /// A statement's outcome as a pgwire response; rows in `formats`.
+    fn respond(&self, outcome: Outcome, formats: &Format) -> Result<Response> {
+        match outcome {
+            Outcome::CopyIn(pending) => {
+                let columns = pending.targets.len();
+                *self.copying.lock().unwrap_or_else(|e| e.into_inner()) = Some((pending, Vec::new()));
+                Ok(Response::CopyIn(CopyResponse::new(0, columns, stream::empty())))
+            }
+            Outcome::CopyOut { lines, columns, .. } => {
+                let data = lines.into_iter().map(|line| Ok(CopyData::new(Bytes::from(line))));
+                Ok(Response::CopyOut(CopyResponse::new(0, columns, stream::iter(data.collect::<Vec<_>>()))))
+            }
+            other => respond(other, formats),
+        }
+    }
+}
+
+#[async_trait]
+impl<G: ActorGateway> CopyHandler for Session<G> {
+    async fn on_copy_data<C>(&self, _client: &mut C, data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + futures::Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut copying = self.copying.lock().unwrap_or_else(|e| e.into_inner());
+        match copying.as_mut() {
+            Some((_, buffer)) => {
+                buffer.extend_from_slice(&data.data);
+                Ok(())
+            }
+            None => Err(user_error(error("08P01", "CopyData without a COPY in progress"))),
+        }
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + futures::Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
+    {
+        let taken = self.copying.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some((pending, data)) = taken else {
+            return Err(user_error(error("08P01", "CopyDone without a COPY in progress")));
+        };
+        let rows = self.engine.copy_in(pending, data).await.map_err(user_error)?;
+        let tag = Tag::new("COPY").with_rows(rows as usize);
+        client.send(PgWireBackendMessage::CommandComplete(tag.into())).await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, _client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + futures::Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.copying.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.engine.fail_block();
+        user_error(error("57014", format!("COPY from stdin failed: {}", fail.message)))
     }
 }
 
@@ -110,6 +193,9 @@ fn respond(outcome: Outcome, formats: &Format) -> Result<Response> {
         Outcome::Done(tag) => Response::Execution(Tag::new(&tag)),
         Outcome::Begin => Response::TransactionStart(Tag::new("BEGIN")),
         Outcome::End(tag) => Response::TransactionEnd(Tag::new(tag)),
+        Outcome::CopyIn(_) | Outcome::CopyOut { .. } => {
+            return Err(error("XX000", "COPY reached the row encoder"));
+        }
     })
 }
 
@@ -375,7 +461,7 @@ impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
             return Err(user_error(error("08P01", format!("no value bound for parameter ${n}"))));
         }
         let outcome = self.engine.execute(statement).await.map_err(user_error)?;
-        respond(outcome, &portal.result_column_format).map_err(user_error)
+        self.respond(outcome, &portal.result_column_format).map_err(user_error)
     }
 }
 

@@ -16,6 +16,7 @@
 //! when it succeeds.
 
 use super::catalog::{self, Column, Literal, SqlType, Table};
+use super::copy::CopyFormat;
 use super::expr::{self, Val};
 use super::query::{self, Planned, Planner, Rows, Writes};
 use super::txn::{LockError, Locks, RowRef, Txn, TxnState};
@@ -23,9 +24,9 @@ use bytes::Bytes;
 use orbit_shared::{ActorGateway, ActorId, Invocation};
 use serde_json::{Map, Value as Json};
 use sqlparser::ast::{
-    self, Assignment, AssignmentTarget, ColumnOption, DataType, Expr, FromTable, ObjectName, ObjectType,
-    OnConflictAction, OnInsert, SelectItem, SetExpr, Statement, TableConstraint, TableFactor, TableObject,
-    TableWithJoins, Value,
+    self, Assignment, AssignmentTarget, ColumnOption, CopySource, CopyTarget, DataType, Expr, FromTable,
+    ObjectName, ObjectType, OnConflictAction, OnInsert, SelectItem, SetExpr, Statement, TableConstraint,
+    TableFactor, TableObject, TableWithJoins, Value,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -78,6 +79,26 @@ pub(crate) enum Outcome {
     Begin,
     /// COMMIT or ROLLBACK: the tag (a failed block's COMMIT says ROLLBACK).
     End(&'static str),
+    /// COPY ... TO STDOUT: the data, one line per row, and the column count.
+    CopyOut { lines: Vec<String>, columns: usize, csv: bool },
+    /// COPY ... FROM STDIN: the client sends the data next, then
+    /// [`Engine::copy_in`] stores it.
+    CopyIn(PendingCopy),
+}
+
+/// A COPY FROM STDIN waiting for its data.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PendingCopy {
+    pub table: String,
+    /// The columns the data fills, in order.
+    pub targets: Vec<usize>,
+    pub format: CopyFormat,
+}
+
+/// What a step runs: a statement, or the data of a COPY FROM STDIN.
+enum Work {
+    Statement(Box<Statement>),
+    CopyIn(PendingCopy, Vec<u8>),
 }
 
 /// Session parameters: (name, default, settable).
@@ -148,8 +169,21 @@ impl<G: ActorGateway> Engine<G> {
 
     /// Runs one statement (its parameters already bound).
     pub async fn execute(&self, statement: Statement) -> Result<Outcome> {
+        self.perform(Work::Statement(Box::new(statement))).await
+    }
+
+    /// Stores the data of a COPY FROM STDIN, as one statement; returns the
+    /// number of rows.
+    pub async fn copy_in(&self, pending: PendingCopy, data: Vec<u8>) -> Result<u64> {
+        match self.perform(Work::CopyIn(pending, data)).await? {
+            Outcome::Done(tag) => Ok(tag.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0)),
+            _ => Err(error("XX000", "COPY did not finish")),
+        }
+    }
+
+    async fn perform(&self, work: Work) -> Result<Outcome> {
         let state = std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()));
-        let (outcome, state) = self.step(statement, state).await;
+        let (outcome, state) = self.step(work, state).await;
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
         outcome
     }
@@ -162,7 +196,13 @@ impl<G: ActorGateway> Engine<G> {
         }
     }
 
-    async fn step(&self, statement: Statement, state: TxnState) -> (Result<Outcome>, TxnState) {
+    async fn step(&self, work: Work, state: TxnState) -> (Result<Outcome>, TxnState) {
+        let statement = match work {
+            Work::Statement(statement) => *statement,
+            Work::CopyIn(pending, data) => {
+                return self.in_transaction(Work::CopyIn(pending, data), state).await;
+            }
+        };
         match statement {
             Statement::StartTransaction { .. } => match state {
                 TxnState::Autocommit => (Ok(Outcome::Begin), TxnState::Block(Txn::default())),
@@ -190,25 +230,30 @@ impl<G: ActorGateway> Engine<G> {
             {
                 (self.parameters(statement), state)
             }
-            _ if matches!(state, TxnState::Failed(_)) => (Err(aborted()), state),
-            statement => match state {
-                TxnState::Block(mut txn) => match self.run(statement, &mut txn).await {
-                    Ok(outcome) => (Ok(outcome), TxnState::Block(txn)),
-                    Err(e) => (Err(e), TxnState::Failed(txn)),
-                },
-                _ => {
-                    let mut txn = Txn::default();
-                    let outcome = self.run(statement, &mut txn).await;
-                    let outcome = match outcome {
-                        Ok(outcome) => self.commit(txn).await.map(|()| outcome),
-                        Err(e) => {
-                            self.rollback(txn);
-                            Err(e)
-                        }
-                    };
-                    (outcome, TxnState::Autocommit)
-                }
+            statement => self.in_transaction(Work::Statement(Box::new(statement)), state).await,
+        }
+    }
+
+    /// Runs work in the block's transaction, or in one of its own.
+    async fn in_transaction(&self, work: Work, state: TxnState) -> (Result<Outcome>, TxnState) {
+        match state {
+            TxnState::Failed(txn) => (Err(aborted()), TxnState::Failed(txn)),
+            TxnState::Block(mut txn) => match self.run(work, &mut txn).await {
+                Ok(outcome) => (Ok(outcome), TxnState::Block(txn)),
+                Err(e) => (Err(e), TxnState::Failed(txn)),
             },
+            TxnState::Autocommit => {
+                let mut txn = Txn::default();
+                let outcome = match self.run(work, &mut txn).await {
+                    // COPY FROM's data is still to come: nothing to commit yet.
+                    Ok(outcome) => self.commit(txn).await.map(|()| outcome),
+                    Err(e) => {
+                        self.rollback(txn);
+                        Err(e)
+                    }
+                };
+                (outcome, TxnState::Autocommit)
+            }
         }
     }
 
@@ -259,7 +304,11 @@ impl<G: ActorGateway> Engine<G> {
         }
     }
 
-    async fn run(&self, statement: Statement, txn: &mut Txn) -> Result<Outcome> {
+    async fn run(&self, work: Work, txn: &mut Txn) -> Result<Outcome> {
+        let statement = match work {
+            Work::Statement(statement) => *statement,
+            Work::CopyIn(pending, data) => return self.copy_rows(pending, &data, txn).await,
+        };
         match statement {
             Statement::CreateTable(create) => self.create_table(create).await,
             Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
@@ -269,6 +318,29 @@ impl<G: ActorGateway> Engine<G> {
             Statement::Update(update) => self.update(update, txn).await,
             Statement::Delete(delete) => self.delete(delete, txn).await,
             Statement::Query(query) => self.query(*query, txn).await,
+            Statement::Copy { source, to, target, options, legacy_options, values } => {
+                if !values.is_empty() {
+                    return Err(unsupported("COPY with inline data"));
+                }
+                let format = CopyFormat::from_options(&options, &legacy_options)?;
+                match (to, target) {
+                    (true, CopyTarget::Stdout) => self.copy_out(source, format, txn).await,
+                    (false, CopyTarget::Stdin) => {
+                        let CopySource::Table { table_name, columns } = source else {
+                            return Err(error("42601", "COPY FROM needs a table"));
+                        };
+                        let table = existing_table(self.gateway.as_ref(), &object_name(&table_name)?).await?;
+                        let names: Vec<ObjectName> =
+                            columns.into_iter().map(|c| ObjectName::from(vec![c])).collect();
+                        let targets = insert_targets(&table, &names)?;
+                        Ok(Outcome::CopyIn(PendingCopy { table: table.name, targets, format }))
+                    }
+                    (_, target) => Err(unsupported(format_args!(
+                        "COPY {} {target} (the server's files and programs; use STDIN or STDOUT)",
+                        if to { "TO" } else { "FROM" }
+                    ))),
+                }
+            }
             other => Err(unsupported(format_args!("the statement \"{}\"", first_words(&other.to_string())))),
         }
     }
@@ -625,6 +697,21 @@ impl<G: ActorGateway> Engine<G> {
             }
             prepared.push(values);
         }
+        let inserted = self.stage_inserts(&table, prepared, do_nothing, txn).await?;
+        self.finish_dml(&table, "INSERT 0", inserted, insert.returning.as_deref())
+    }
+
+    /// Completes rows (defaults, serials, NOT NULL), then locks and stages
+    /// each; a row whose key exists is a 23505, or skipped with
+    /// `do_nothing`. Returns the rows staged.
+    async fn stage_inserts(
+        &self,
+        table: &Table,
+        prepared: Vec<Vec<Option<Json>>>,
+        do_nothing: bool,
+        txn: &mut Txn,
+    ) -> Result<Vec<Map<String, Json>>> {
+        let table = table.clone();
         let mut complete: Vec<(Vec<u8>, Map<String, Json>)> = Vec::with_capacity(prepared.len());
         for values in prepared {
             let mut row = Map::new();
@@ -657,7 +744,78 @@ impl<G: ActorGateway> Engine<G> {
             txn.stage(&table.name, key, Some(row.clone()));
             inserted.push(row);
         }
-        self.finish_dml(&table, "INSERT 0", inserted, insert.returning.as_deref())
+        Ok(inserted)
+    }
+
+    /// COPY FROM STDIN's rows, inserted as INSERT inserts.
+    async fn copy_rows(&self, pending: PendingCopy, data: &[u8], txn: &mut Txn) -> Result<Outcome> {
+        let table = existing_table(self.gateway.as_ref(), &pending.table).await?;
+        let rows = pending.format.parse(data)?;
+        let mut prepared = Vec::with_capacity(rows.len());
+        for (line, fields) in rows.into_iter().enumerate() {
+            if fields.len() != pending.targets.len() {
+                return Err(error(
+                    "22P04",
+                    format!(
+                        "COPY {}, line {}: expected {} columns, got {}",
+                        table.name,
+                        line + 1,
+                        pending.targets.len(),
+                        fields.len()
+                    ),
+                ));
+            }
+            let mut values: Vec<Option<Json>> = vec![None; table.columns.len()];
+            for (field, &index) in fields.into_iter().zip(&pending.targets) {
+                let literal = field.map_or(Literal::Null, Literal::String);
+                values[index] = Some(catalog::coerce(table.columns[index].sql_type, &literal)?);
+            }
+            prepared.push(values);
+        }
+        let inserted = self.stage_inserts(&table, prepared, false, txn).await?;
+        Ok(Outcome::Done(format!("COPY {}", inserted.len())))
+    }
+
+    /// COPY table or (query) TO STDOUT.
+    async fn copy_out(&self, source: CopySource, format: CopyFormat, txn: &mut Txn) -> Result<Outcome> {
+        let query = match source {
+            CopySource::Query(query) => *query,
+            CopySource::Table { table_name, columns } => {
+                let table = existing_table(self.gateway.as_ref(), &object_name(&table_name)?).await?;
+                let projection: Vec<Expr> = if columns.is_empty() {
+                    table
+                        .columns
+                        .iter()
+                        .map(|c| Expr::Identifier(ast::Ident::with_quote('"', c.name.clone())))
+                        .collect()
+                } else {
+                    columns.into_iter().map(Expr::Identifier).collect()
+                };
+                let Statement::Query(query) = shadow_statement(&table, projection, None) else {
+                    return Err(error("XX000", "COPY could not build its query"));
+                };
+                *query
+            }
+        };
+        let Outcome::Rows(rows, _) = self.query(query, txn).await? else {
+            return Err(error("XX000", "COPY's query returned no rows"));
+        };
+        let mut lines = Vec::with_capacity(rows.rows.len());
+        for row in &rows.rows {
+            let fields: Vec<Option<String>> =
+                rows.columns.iter().zip(row).map(|((_, t), v)| catalog::text_of(*t, v)).collect();
+            lines.push(format.format(&fields));
+        }
+        if format.header {
+            // In the first message, so the row count excludes it.
+            let names: Vec<Option<String>> = rows.columns.iter().map(|(n, _)| Some(n.clone())).collect();
+            let header = format.format(&names);
+            match lines.first_mut() {
+                Some(first) => first.insert_str(0, &header),
+                None => lines.push(header),
+            }
+        }
+        Ok(Outcome::CopyOut { lines, columns: rows.columns.len(), csv: format.csv })
     }
 
     async fn next_serial(&self, table: &Table, column: &Column) -> Result<Json> {
@@ -688,27 +846,27 @@ impl<G: ActorGateway> Engine<G> {
             sets.push((index, value.clone()));
         }
         // Fast path: one row by primary key, expressions Orbit evaluates.
-        if let Some(value) = pk_equals(&table, update.selection.as_ref()) {
-            if let Ok(literal) = literal(&value) {
-                let key = catalog::coerce(table.pk().sql_type, &literal)?;
-                let Some(key) = catalog::key_of(&key) else {
-                    return self.finish_dml(&table, "UPDATE", Vec::new(), update.returning.as_deref());
-                };
-                self.lock(txn, &table.name, &key).await?;
-                let Some(row) = self.current(txn, &table, &key).await? else {
-                    return self.finish_dml(&table, "UPDATE", Vec::new(), update.returning.as_deref());
-                };
-                let mut computed = Vec::with_capacity(sets.len());
-                for (index, expr) in &sets {
-                    match expr::eval(expr, &table, &row) {
-                        Some(v) => computed.push((*index, v?.literal())),
-                        None => break,
-                    }
+        if let Some(value) = pk_equals(&table, update.selection.as_ref())
+            && let Ok(literal) = literal(&value)
+        {
+            let key = catalog::coerce(table.pk().sql_type, &literal)?;
+            let Some(key) = catalog::key_of(&key) else {
+                return self.finish_dml(&table, "UPDATE", Vec::new(), update.returning.as_deref());
+            };
+            self.lock(txn, &table.name, &key).await?;
+            let Some(row) = self.current(txn, &table, &key).await? else {
+                return self.finish_dml(&table, "UPDATE", Vec::new(), update.returning.as_deref());
+            };
+            let mut computed = Vec::with_capacity(sets.len());
+            for (index, expr) in &sets {
+                match expr::eval(expr, &table, &row) {
+                    Some(v) => computed.push((*index, v?.literal())),
+                    None => break,
                 }
-                if computed.len() == sets.len() {
-                    let updated = self.apply_update(txn, &table, key, row, computed).await?;
-                    return self.finish_dml(&table, "UPDATE", vec![updated], update.returning.as_deref());
-                }
+            }
+            if computed.len() == sets.len() {
+                let updated = self.apply_update(txn, &table, key, row, computed).await?;
+                return self.finish_dml(&table, "UPDATE", vec![updated], update.returning.as_deref());
             }
         }
         // General path: DataFusion finds the rows and computes the values;

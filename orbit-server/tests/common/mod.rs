@@ -1,6 +1,7 @@
 //! Test actors and helpers shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod pg;
 pub mod resp;
 
 use orbit_server::actors::counter::CounterActor;

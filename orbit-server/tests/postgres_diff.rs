@@ -1,0 +1,111 @@
+//! The differential test: the statements of `tests/sql/diff.sql` run, in
+//! order, against a real PostgreSQL (started by the test) and against
+//! Orbit, each over one `tokio-postgres` connection in the simple query
+//! protocol. Each statement's rows (as PostgreSQL's text), row count and
+//! SQLSTATE must match. Skips with a message when PostgreSQL is absent;
+//! under CI its absence is a failure.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use orbit_server::{Config, Node};
+use tokio_postgres::SimpleQueryMessage;
+
+/// What a statement did, comparably.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Rows { rows: Vec<Vec<Option<String>>>, count: Option<u64> },
+    Error(String),
+}
+
+async fn run(client: &tokio_postgres::Client, sql: &str) -> Outcome {
+    match client.simple_query(sql).await {
+        Ok(messages) => {
+            let mut rows = Vec::new();
+            let mut count = None;
+            for message in messages {
+                match message {
+                    SimpleQueryMessage::Row(row) => {
+                        rows.push((0..row.len()).map(|i| row.get(i).map(normalize)).collect());
+                    }
+                    SimpleQueryMessage::CommandComplete(n) => count = Some(n),
+                    _ => {}
+                }
+            }
+            Outcome::Rows { rows, count }
+        }
+        Err(e) => {
+            Outcome::Error(e.code().map_or_else(|| format!("no SQLSTATE: {e}"), |c| c.code().to_string()))
+        }
+    }
+}
+
+/// Numbers that are equal print alike (`2.50` and `2.5`).
+fn normalize(text: &str) -> String {
+    match text.parse::<f64>() {
+        Ok(f) if text.contains('.') && f.is_finite() => format!("{f}"),
+        _ => text.to_string(),
+    }
+}
+
+/// The corpus' statements: each ends with `;` at the end of a line.
+fn statements() -> Vec<String> {
+    let corpus = include_str!("sql/diff.sql");
+    let mut statements = Vec::new();
+    let mut current = String::new();
+    for line in corpus.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("--") {
+            continue;
+        }
+        current.push_str(line);
+        current.push(' ');
+        if line.ends_with(';') {
+            statements.push(current.trim().trim_end_matches(';').to_string());
+            current.clear();
+        }
+    }
+    assert!(current.trim().is_empty(), "unterminated statement at the end of the corpus");
+    statements
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn orbit_answers_the_corpus_as_postgresql_does() {
+    let Some(postgres) = common::pg::start() else { return };
+    let reference = postgres.connect().await;
+    let node = Node::builder(Config::ephemeral()).with_builtin_kinds().start().await.unwrap();
+    let addr = node.pg_addr().unwrap();
+    let mut config = tokio_postgres::Config::new();
+    config.host(addr.ip().to_string()).port(addr.port()).user("postgres").dbname("postgres");
+    let (orbit, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+
+    let statements = statements();
+    assert!(statements.len() >= 100, "the corpus has {} statements", statements.len());
+    let mut differences = Vec::new();
+    for sql in &statements {
+        let mut expected = run(&reference, sql).await;
+        let mut actual = run(&orbit, sql).await;
+        // PostgreSQL tags SHOW without a count; pgwire appends the row count
+        // to every row-returning command's tag (docs/postgres.md).
+        if sql.to_uppercase().starts_with("SHOW ") {
+            for outcome in [&mut expected, &mut actual] {
+                if let Outcome::Rows { count, .. } = outcome {
+                    *count = None;
+                }
+            }
+        }
+        if expected != actual {
+            differences.push(format!("{sql}\n  postgres: {expected:?}\n  orbit:    {actual:?}"));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} of {} statements differ:\n{}",
+        differences.len(),
+        statements.len(),
+        differences.join("\n")
+    );
+    node.shutdown().await.unwrap();
+}
