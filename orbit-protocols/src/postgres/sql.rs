@@ -874,21 +874,7 @@ impl<G: ActorGateway> Engine<G> {
         // come from rows no one else can change.
         let mut projection = vec![pk_expr(&table)];
         projection.extend(sets.iter().map(|(_, e)| e.clone()));
-        let mut locked = std::collections::BTreeSet::new();
-        let rows = loop {
-            let rows = self.shadow_select(&table, projection.clone(), update.selection.clone(), txn).await?;
-            let mut fresh = false;
-            for row in &rows {
-                let key = key_from(&table, &row[0])?;
-                if locked.insert(key.clone()) {
-                    self.lock(txn, &table.name, &key).await?;
-                    fresh = true;
-                }
-            }
-            if !fresh {
-                break rows;
-            }
-        };
+        let rows = self.locked_matches(&table, projection, update.selection.clone(), txn).await?;
         let mut updated = Vec::with_capacity(rows.len());
         for values in rows {
             let key = key_from(&table, &values[0])?;
@@ -946,23 +932,9 @@ impl<G: ActorGateway> Engine<G> {
                 catalog::key_of(&key).into_iter().collect()
             }
             _ => {
-                let mut locked = std::collections::BTreeSet::new();
-                loop {
-                    let rows = self
-                        .shadow_select(&table, vec![pk_expr(&table)], delete.selection.clone(), txn)
-                        .await?;
-                    let mut fresh = false;
-                    for row in &rows {
-                        let key = key_from(&table, &row[0])?;
-                        if locked.insert(key.clone()) {
-                            self.lock(txn, &table.name, &key).await?;
-                            fresh = true;
-                        }
-                    }
-                    if !fresh {
-                        break rows.iter().map(|r| key_from(&table, &r[0])).collect::<Result<_>>()?;
-                    }
-                }
+                let rows =
+                    self.locked_matches(&table, vec![pk_expr(&table)], delete.selection.clone(), txn).await?;
+                rows.iter().map(|r| key_from(&table, &r[0])).collect::<Result<_>>()?
             }
         };
         let mut deleted = Vec::with_capacity(keys.len());
@@ -974,6 +946,34 @@ impl<G: ActorGateway> Engine<G> {
             }
         }
         self.finish_dml(&table, "DELETE", deleted, delete.returning.as_deref())
+    }
+
+    /// The rows matching `selection` (`projection` starts with the primary
+    /// key), locked: DataFusion finds them, their locks are taken, and the
+    /// query runs again until it matches no row it has not locked, so the
+    /// values come from rows no one else can change.
+    async fn locked_matches(
+        &self,
+        table: &Table,
+        projection: Vec<Expr>,
+        selection: Option<Expr>,
+        txn: &mut Txn,
+    ) -> Result<Vec<Vec<Json>>> {
+        let mut locked = std::collections::BTreeSet::new();
+        loop {
+            let rows = self.shadow_select(table, projection.clone(), selection.clone(), txn).await?;
+            let mut fresh = false;
+            for row in &rows {
+                let key = key_from(table, &row[0])?;
+                if locked.insert(key.clone()) {
+                    self.lock(txn, &table.name, &key).await?;
+                    fresh = true;
+                }
+            }
+            if !fresh {
+                return Ok(rows);
+            }
+        }
     }
 
     /// `SELECT projection FROM table WHERE selection` through DataFusion,
