@@ -316,6 +316,7 @@ impl<G: ActorGateway> Engine<G> {
             }
             Statement::Insert(insert) => self.insert(insert, txn).await,
             Statement::Update(update) => self.update(update, txn).await,
+            Statement::Truncate(truncate) => self.truncate(truncate, txn).await,
             Statement::Delete(delete) => self.delete(delete, txn).await,
             Statement::Query(query) => self.query(*query, txn).await,
             Statement::Copy { source, to, target, options, legacy_options, values } => {
@@ -883,6 +884,35 @@ impl<G: ActorGateway> Engine<G> {
             updated.push(self.apply_update(txn, &table, key, row, computed).await?);
         }
         self.finish_dml(&table, "UPDATE", updated, update.returning.as_deref())
+    }
+
+    /// TRUNCATE: every row of every table named is deleted in the
+    /// transaction (so it commits or rolls back with it).
+    async fn truncate(&self, truncate: ast::Truncate, txn: &mut Txn) -> Result<Outcome> {
+        if truncate.partitions.is_some() || truncate.identity == Some(ast::TruncateIdentityOption::Restart) {
+            return Err(unsupported("TRUNCATE ... RESTART IDENTITY or PARTITION"));
+        }
+        let mut tables = Vec::with_capacity(truncate.table_names.len());
+        for target in &truncate.table_names {
+            let name = object_name(&target.name)?;
+            match super::load_table(self.gateway.as_ref(), &name).await? {
+                Some(table) => tables.push(table),
+                None if truncate.if_exists => {}
+                None => return Err(error("42P01", format!("relation \"{name}\" does not exist"))),
+            }
+        }
+        for table in tables {
+            let mut keys: Vec<Vec<u8>> =
+                query::read_all(self.gateway.as_ref(), &table).await?.into_keys().collect();
+            if let Some(staged) = txn.writes.get(&table.name) {
+                keys.extend(staged.iter().filter(|(_, row)| row.is_some()).map(|(k, _)| k.clone()));
+            }
+            for key in keys {
+                self.lock(txn, &table.name, &key).await?;
+                txn.stage(&table.name, key, None);
+            }
+        }
+        Ok(Outcome::Done("TRUNCATE TABLE".into()))
     }
 
     /// Stages `row` with `computed` values set; a changed primary key moves
