@@ -10,6 +10,7 @@
 //! The node (`orbit-server`) starts each front door with its `serve`
 //! function, hosts the actor kinds they need, and stops them on shutdown.
 
+mod listener;
 pub mod mcp;
 pub mod postgres;
 pub mod resp;

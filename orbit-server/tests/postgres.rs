@@ -311,6 +311,24 @@ async fn psql_runs_statements() {
     assert_eq!(String::from_utf8_lossy(&inserted.stdout).trim(), "INSERT 0 1");
     let selected = psql("SELECT body FROM notes WHERE id = 1").await;
     assert_eq!(String::from_utf8_lossy(&selected.stdout).trim(), "hello from psql");
+    // COPY in the simple query protocol, as psql sends it, data on stdin.
+    let mut copy = tokio::process::Command::new("psql")
+        .args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string(), "-U", "app", "-d", "orbit"])
+        .args(["-X", "-v", "ON_ERROR_STOP=1", "-c", "COPY notes FROM STDIN WITH (FORMAT csv)"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = copy.stdin.take().unwrap();
+    stdin.write_all(b"2,\"from, csv\"\n3,\n").await.unwrap();
+    drop(stdin);
+    let copied = copy.wait_with_output().await.unwrap();
+    assert!(copied.status.success(), "{}", String::from_utf8_lossy(&copied.stderr));
+    assert_eq!(String::from_utf8_lossy(&copied.stdout).trim(), "COPY 2");
+    let out = psql("COPY (SELECT id, body FROM notes ORDER BY id) TO STDOUT").await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\thello from psql\n2\tfrom, csv\n3\t\\N\n");
     let failed = psql("SELECT * FROM missing WHERE id = 1").await;
     assert!(!failed.status.success());
     assert!(String::from_utf8_lossy(&failed.stderr).contains("relation \"missing\" does not exist"));

@@ -7,7 +7,6 @@
 mod common;
 
 use orbit_server::{Config, Node};
-use std::sync::Arc;
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 async fn start() -> (Node, std::net::SocketAddr) {
@@ -247,11 +246,11 @@ async fn transactions_commit_roll_back_and_fail() {
     tx.commit().await.unwrap();
     assert_eq!(rows(&b, "SELECT name FROM dept WHERE id = 12").await, ["tx"]);
 
-    // A connection that closes mid-transaction rolls back and frees its locks.
+    // A connection that closes mid-transaction rolls back and frees its
+    // locks: b's update waits for the lock until the server sees the close.
     let c = connect(addr).await;
     c.batch_execute("BEGIN; UPDATE dept SET name = 'locked' WHERE id = 1").await.unwrap();
     drop(c);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(count(&b, "UPDATE dept SET name = 'free' WHERE id = 1").await, 1);
     assert_eq!(rows(&b, "SELECT name FROM dept WHERE id = 1").await, ["free"]);
     node.shutdown().await.unwrap();
@@ -303,26 +302,39 @@ async fn concurrent_transactions_lose_no_update() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lock_cycle_is_a_deadlock_error() {
     let (node, addr) = start().await;
-    let a = Arc::new(connect(addr).await);
+    let a = connect(addr).await;
     let b = connect(addr).await;
     a.batch_execute("CREATE TABLE r (id INT PRIMARY KEY, v INT); INSERT INTO r VALUES (1, 0), (2, 0)")
         .await
         .unwrap();
     a.batch_execute("BEGIN; UPDATE r SET v = 1 WHERE id = 1").await.unwrap();
     b.batch_execute("BEGIN; UPDATE r SET v = 2 WHERE id = 2").await.unwrap();
-    // a waits for b's row...
-    let waiting = tokio::spawn({
-        let a = a.clone();
-        async move { a.batch_execute("UPDATE r SET v = 1 WHERE id = 2").await }
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(!waiting.is_finished(), "a waits for b's lock");
-    // ...and b waiting for a's would close the cycle.
-    assert_eq!(sqlstate(&b, "UPDATE r SET v = 2 WHERE id = 1").await, "40P01");
-    b.batch_execute("ROLLBACK").await.unwrap();
-    waiting.await.unwrap().unwrap();
-    a.batch_execute("COMMIT").await.unwrap();
-    assert_eq!(rows(&b, "SELECT v FROM r ORDER BY id").await, ["1", "1"]);
+    // Each now wants the other's row: whichever waits second closes the
+    // cycle and gets 40P01; it rolls back, and the other then goes on.
+    async fn cross(client: &tokio_postgres::Client, sql: &str) -> Result<(), Option<String>> {
+        client.batch_execute(sql).await.map_err(|e| e.code().map(|c| c.code().to_string()))
+    }
+    let (from_a, from_b) = tokio::join!(
+        async {
+            let result = cross(&a, "UPDATE r SET v = 1 WHERE id = 2").await;
+            if result.is_err() {
+                a.batch_execute("ROLLBACK").await.unwrap();
+            }
+            result
+        },
+        async {
+            let result = cross(&b, "UPDATE r SET v = 2 WHERE id = 1").await;
+            if result.is_err() {
+                b.batch_execute("ROLLBACK").await.unwrap();
+            }
+            result
+        }
+    );
+    let deadlocks = [&from_a, &from_b].iter().filter(|r| ***r == Err(Some("40P01".to_string()))).count();
+    assert_eq!(deadlocks, 1, "a: {from_a:?}, b: {from_b:?}");
+    let (winner, expected) = if from_a.is_ok() { (&a, ["1", "1"]) } else { (&b, ["2", "2"]) };
+    winner.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(rows(&a, "SELECT v FROM r ORDER BY id").await, expected);
     node.shutdown().await.unwrap();
 }
 

@@ -12,6 +12,7 @@
 //! | `query.rs` | general queries through DataFusion over the row actors |
 //! | `expr.rs` | the expressions Orbit evaluates itself on the fast paths |
 //! | `copy.rs` | COPY's text and CSV data formats |
+//! | `params.rs` | session parameters: SET, SHOW, RESET |
 //! | `session.rs` | the simple and extended protocols over a connection's engine |
 //!
 //! What runs today is listed in docs/postgres.md; every other statement is
@@ -20,6 +21,7 @@
 pub mod catalog;
 mod copy;
 mod expr;
+mod params;
 mod query;
 mod session;
 mod sql;
@@ -98,32 +100,21 @@ pub async fn serve<G: ActorGateway>(
         connections: Arc::new(ConnectionManager::new()),
         locks: Arc::new(txn::Locks::default()),
     });
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = shutdown.cancelled() => return,
-        };
-        match accepted {
-            Ok((stream, _)) => {
-                let handlers = Handlers { session: session::Session::new(shared.clone()) };
-                let shutdown = shutdown.clone();
-                tasks.spawn(async move {
-                    tokio::select! {
-                        served = pgwire::tokio::process_socket(stream, None, handlers) => {
-                            if let Err(e) = served {
-                                tracing::debug!(error = %e, "PostgreSQL connection ended");
-                            }
-                        }
-                        () = shutdown.cancelled() => {}
+    crate::listener::accept_loop("PostgreSQL", listener, shutdown.clone(), tasks, move |stream, _| {
+        let handlers = Handlers { session: session::Session::new(shared.clone()) };
+        let shutdown = shutdown.clone();
+        async move {
+            tokio::select! {
+                served = pgwire::tokio::process_socket(stream, None, handlers) => {
+                    if let Err(e) = served {
+                        tracing::debug!(error = %e, "PostgreSQL connection ended");
                     }
-                });
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "PostgreSQL accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                () = shutdown.cancelled() => {}
             }
         }
-    }
+    })
+    .await;
 }
 
 /// One statement's result for callers other than PostgreSQL clients.

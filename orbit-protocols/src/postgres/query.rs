@@ -247,8 +247,6 @@ struct OrbitSchema<G> {
     gateway: Arc<G>,
     /// The session's uncommitted writes, as of the statement being planned.
     writes: Mutex<Arc<Writes>>,
-    /// Table names as of the last refresh (for `information_schema`).
-    names: Mutex<Vec<String>>,
 }
 
 impl<G> std::fmt::Debug for OrbitSchema<G> {
@@ -259,8 +257,11 @@ impl<G> std::fmt::Debug for OrbitSchema<G> {
 
 #[async_trait::async_trait]
 impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
+    /// Tables are found one by one through `table` (the catalog actors are
+    /// read asynchronously); DataFusion lists names only for its own
+    /// `information_schema`, which Orbit does not enable.
     fn table_names(&self) -> Vec<String> {
-        self.names.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        Vec::new()
     }
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
@@ -276,8 +277,9 @@ impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
         Ok(Some(Arc::new(RowsTable { gateway: self.gateway.clone(), table, schema, staged })))
     }
 
-    fn table_exist(&self, name: &str) -> bool {
-        self.names.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|n| n == name)
+    /// Only DataFusion's own DDL asks, and Orbit runs its DDL itself.
+    fn table_exist(&self, _name: &str) -> bool {
+        false
     }
 }
 
@@ -304,29 +306,15 @@ pub(crate) struct Planned {
 
 impl<G: ActorGateway> Planner<G> {
     pub fn new(gateway: Arc<G>) -> Self {
-        let config = SessionConfig::new()
-            .with_default_catalog_and_schema("orbit", "public")
-            .with_information_schema(true)
-            .with_target_partitions(1);
+        let config =
+            SessionConfig::new().with_default_catalog_and_schema("orbit", "public").with_target_partitions(1);
         let ctx = SessionContext::new_with_config(config);
-        let schema = Arc::new(OrbitSchema {
-            gateway,
-            writes: Mutex::new(Arc::new(Writes::new())),
-            names: Mutex::new(Vec::new()),
-        });
+        let schema = Arc::new(OrbitSchema { gateway, writes: Mutex::new(Arc::new(Writes::new())) });
         let catalog = MemoryCatalogProvider::new();
         // A fresh catalog provider accepts its first schema.
         let _ = catalog.register_schema("public", schema.clone());
         ctx.register_catalog("orbit", Arc::new(catalog));
         Planner { ctx, schema }
-    }
-
-    /// Refreshes the table names `information_schema` lists.
-    pub async fn refresh_names(&self) -> Result<(), orbit_shared::Error> {
-        let gateway = self.schema.gateway.clone();
-        let names = super::tables(gateway.as_ref()).await?.into_iter().map(|t| t.name).collect();
-        *self.schema.names.lock().unwrap_or_else(|e| e.into_inner()) = names;
-        Ok(())
     }
 
     /// Plans a query over the catalog as it is, seeing `writes`.

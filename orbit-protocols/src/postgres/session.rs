@@ -112,11 +112,11 @@ impl<G: ActorGateway> Session<G> {
                 *self.copying.lock().unwrap_or_else(|e| e.into_inner()) = Some((pending, Vec::new()));
                 Ok(Response::CopyIn(CopyResponse::new(0, columns, stream::empty())))
             }
-            Outcome::CopyOut { lines, columns, .. } => {
+            Outcome::CopyOut { lines, columns } => {
                 let data = lines.into_iter().map(|line| Ok(CopyData::new(Bytes::from(line))));
                 Ok(Response::CopyOut(CopyResponse::new(0, columns, stream::iter(data.collect::<Vec<_>>()))))
             }
-            other => respond(other, formats),
+            other => encode_outcome(other, formats),
         }
     }
 }
@@ -167,8 +167,9 @@ impl<G: ActorGateway> CopyHandler for Session<G> {
     }
 }
 
-/// A statement's outcome as a pgwire response; rows in `formats`.
-fn respond(outcome: Outcome, formats: &Format) -> Result<Response> {
+/// A statement's outcome other than COPY as a pgwire response; rows in
+/// `formats`.
+fn encode_outcome(outcome: Outcome, formats: &Format) -> Result<Response> {
     Ok(match outcome {
         Outcome::Rows(rows, tag) => {
             let fields = Arc::new(field_infos(&rows.columns, formats));
@@ -495,7 +496,7 @@ impl<G: ActorGateway> SimpleQueryHandler for Session<G> {
         let mut responses = Vec::with_capacity(statements.len());
         for statement in statements {
             let response =
-                self.engine.execute(statement).await.and_then(|o| respond(o, &Format::UnifiedText));
+                self.engine.execute(statement).await.and_then(|o| self.respond(o, &Format::UnifiedText));
             match response {
                 Ok(response) => responses.push(response),
                 Err(e) => {

@@ -18,6 +18,7 @@
 use super::catalog::{self, Column, Literal, SqlType, Table};
 use super::copy::CopyFormat;
 use super::expr::{self, Val};
+use super::params::Parameters;
 use super::query::{self, Planned, Planner, Rows, Writes};
 use super::txn::{LockError, Locks, RowRef, Txn, TxnState};
 use bytes::Bytes;
@@ -28,7 +29,6 @@ use sqlparser::ast::{
     ObjectName, ObjectType, OnConflictAction, OnInsert, SelectItem, SetExpr, Statement, TableConstraint,
     TableFactor, TableObject, TableWithJoins, Value,
 };
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// A statement's failure: SQLSTATE and message.
@@ -80,7 +80,7 @@ pub(crate) enum Outcome {
     /// COMMIT or ROLLBACK: the tag (a failed block's COMMIT says ROLLBACK).
     End(&'static str),
     /// COPY ... TO STDOUT: the data, one line per row, and the column count.
-    CopyOut { lines: Vec<String>, columns: usize, csv: bool },
+    CopyOut { lines: Vec<String>, columns: usize },
     /// COPY ... FROM STDIN: the client sends the data next, then
     /// [`Engine::copy_in`] stores it.
     CopyIn(PendingCopy),
@@ -101,29 +101,6 @@ enum Work {
     CopyIn(PendingCopy, Vec<u8>),
 }
 
-/// Session parameters: (name, default, settable).
-const PARAMETERS: &[(&str, &str, bool)] = &[
-    ("application_name", "", true),
-    ("client_encoding", "UTF8", true),
-    ("client_min_messages", "notice", true),
-    ("datestyle", "ISO, MDY", true),
-    ("default_transaction_isolation", "read committed", true),
-    ("extra_float_digits", "1", true),
-    ("integer_datetimes", "on", false),
-    ("intervalstyle", "postgres", true),
-    ("lock_timeout", "0", true),
-    ("max_identifier_length", "63", false),
-    ("search_path", "\"$user\", public", true),
-    ("server_encoding", "UTF8", false),
-    ("server_version", "16.6", false),
-    ("server_version_num", "160006", false),
-    ("standard_conforming_strings", "on", true),
-    ("statement_timeout", "0", true),
-    ("timezone", "UTC", true),
-    ("transaction_isolation", "read committed", false),
-    ("transaction_read_only", "off", false),
-];
-
 /// Session ids for row locks.
 static SESSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -132,7 +109,7 @@ pub(crate) struct Engine<G> {
     locks: Arc<Locks>,
     id: u64,
     state: Mutex<TxnState>,
-    params: Mutex<BTreeMap<String, String>>,
+    params: Mutex<Parameters>,
     planner: Planner<G>,
 }
 
@@ -154,7 +131,7 @@ impl<G: ActorGateway> Engine<G> {
             locks,
             id: SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             state: Mutex::new(TxnState::Autocommit),
-            params: Mutex::new(BTreeMap::new()),
+            params: Mutex::new(Parameters::default()),
         }
     }
 
@@ -228,7 +205,7 @@ impl<G: ActorGateway> Engine<G> {
             statement @ (Statement::Set(_) | Statement::ShowVariable { .. } | Statement::Reset(_))
                 if !matches!(state, TxnState::Failed(_)) =>
             {
-                (self.parameters(statement), state)
+                (self.params.lock().unwrap_or_else(|e| e.into_inner()).apply(statement), state)
             }
             statement => self.in_transaction(Work::Statement(Box::new(statement)), state).await,
         }
@@ -369,21 +346,15 @@ impl<G: ActorGateway> Engine<G> {
         Ok(Outcome::Rows(rows, "SELECT".into()))
     }
 
-    /// Plans a query with DataFusion.
-    pub async fn plan(&self, statement: Statement, txn: &Txn) -> Result<Planned> {
-        if statement.to_string().to_lowercase().contains("information_schema") {
-            self.planner.refresh_names().await?;
-        }
+    /// Plans a query with DataFusion, seeing `txn`'s writes.
+    async fn plan(&self, statement: Statement, txn: &Txn) -> Result<Planned> {
         Ok(self.planner.plan(statement, Arc::new(txn.writes.clone())).await?)
     }
 
-    /// Plans a query for the extended protocol, seeing this session's writes.
+    /// Plans a query for the extended protocol's Parse, seeing this
+    /// session's writes.
     pub async fn plan_query(&self, statement: Statement) -> Result<Planned> {
-        let writes = self.writes();
-        if statement.to_string().to_lowercase().contains("information_schema") {
-            self.planner.refresh_names().await?;
-        }
-        Ok(self.planner.plan(statement, writes).await?)
+        Ok(self.planner.plan(statement, self.writes()).await?)
     }
 
     async fn point_rows(&self, table: &Table, value: &Expr, txn: &Txn) -> Result<Vec<Map<String, Json>>> {
@@ -444,110 +415,6 @@ impl<G: ActorGateway> Engine<G> {
             }
         }
         Ok(Some((table, output, value)))
-    }
-
-    // --- parameters ----------------------------------------------------
-
-    fn parameters(&self, statement: Statement) -> Result<Outcome> {
-        let mut params = self.params.lock().unwrap_or_else(|e| e.into_inner());
-        let lookup = |name: &str| PARAMETERS.iter().find(|(n, _, _)| *n == name);
-        match statement {
-            Statement::Set(set) => match set {
-                ast::Set::SingleAssignment { variable, values, .. } => {
-                    let name = variable.to_string().to_lowercase();
-                    let name = if name == "time zone" { "timezone".to_string() } else { name };
-                    let Some(&(name, _, settable)) = lookup(&name) else {
-                        return Err(error(
-                            "42704",
-                            format!("unrecognized configuration parameter \"{name}\""),
-                        ));
-                    };
-                    if !settable {
-                        return Err(error("55P02", format!("parameter \"{name}\" cannot be changed")));
-                    }
-                    let value = values
-                        .iter()
-                        .map(|v| match v {
-                            Expr::Value(v) => match &v.value {
-                                Value::SingleQuotedString(s) => s.clone(),
-                                other => other.to_string(),
-                            },
-                            Expr::Identifier(id) => id.value.clone(),
-                            other => other.to_string(),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    if value.eq_ignore_ascii_case("default") {
-                        params.remove(name);
-                    } else {
-                        params.insert(name.to_string(), value);
-                    }
-                    Ok(Outcome::Done("SET".into()))
-                }
-                ast::Set::SetTimeZone { value, .. } => {
-                    let value = match value {
-                        Expr::Value(v) => match &v.value {
-                            Value::SingleQuotedString(s) => s.clone(),
-                            other => other.to_string(),
-                        },
-                        other => other.to_string(),
-                    };
-                    params.insert("timezone".into(), value);
-                    Ok(Outcome::Done("SET".into()))
-                }
-                ast::Set::SetTransaction { modes, .. } => {
-                    for mode in &modes {
-                        match mode {
-                            ast::TransactionMode::IsolationLevel(
-                                ast::TransactionIsolationLevel::ReadCommitted,
-                            )
-                            | ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => {}
-                            other => return Err(unsupported(format_args!("the transaction mode {other}"))),
-                        }
-                    }
-                    Ok(Outcome::Done("SET".into()))
-                }
-                other => Err(unsupported(format_args!("\"{}\"", first_words(&other.to_string())))),
-            },
-            Statement::ShowVariable { variable } => {
-                let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
-                if name == "all" {
-                    let rows = PARAMETERS
-                        .iter()
-                        .map(|(n, d, _)| {
-                            let value = params.get(*n).cloned().unwrap_or_else(|| d.to_string());
-                            vec![Json::String(n.to_string()), Json::String(value)]
-                        })
-                        .collect();
-                    let columns = vec![("name".into(), SqlType::Text), ("setting".into(), SqlType::Text)];
-                    return Ok(Outcome::Rows(Rows { columns, rows }, "SHOW".into()));
-                }
-                let name = if name == "time zone" { "timezone".to_string() } else { name };
-                let Some(&(name, default, _)) = lookup(&name) else {
-                    return Err(error("42704", format!("unrecognized configuration parameter \"{name}\"")));
-                };
-                let value = params.get(name).cloned().unwrap_or_else(|| default.to_string());
-                let columns = vec![(name.to_string(), SqlType::Text)];
-                Ok(Outcome::Rows(Rows { columns, rows: vec![vec![Json::String(value)]] }, "SHOW".into()))
-            }
-            Statement::Reset(reset) => {
-                match reset.reset {
-                    ast::Reset::ALL => params.clear(),
-                    ast::Reset::ConfigurationParameter(name) => {
-                        let name = name.to_string().to_lowercase();
-                        if lookup(&name).is_none() {
-                            return Err(error(
-                                "42704",
-                                format!("unrecognized configuration parameter \"{name}\""),
-                            ));
-                        }
-                        params.remove(&name);
-                    }
-                }
-                Ok(Outcome::Done("RESET".into()))
-            }
-            other => Err(unsupported(format_args!("\"{}\"", first_words(&other.to_string())))),
-        }
     }
 
     // --- DDL -----------------------------------------------------------
@@ -816,7 +683,7 @@ impl<G: ActorGateway> Engine<G> {
                 None => lines.push(header),
             }
         }
-        Ok(Outcome::CopyOut { lines, columns: rows.columns.len(), csv: format.csv })
+        Ok(Outcome::CopyOut { lines, columns: rows.columns.len() })
     }
 
     async fn next_serial(&self, table: &Table, column: &Column) -> Result<Json> {

@@ -62,20 +62,8 @@ pub async fn serve<G: ActorGateway>(
 ) {
     let server = Arc::new(server::Server::new(gateway, config, shutdown.clone()));
     tasks.spawn(cmd::expiry::run(server.clone(), shutdown.clone()));
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = shutdown.cancelled() => return,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let server = server.clone();
-                tasks.spawn(async move { connection::run(server, stream, peer).await });
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "RESP accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-    }
+    crate::listener::accept_loop("RESP", listener, shutdown, tasks, |stream, peer| {
+        connection::run(server.clone(), stream, peer)
+    })
+    .await;
 }

@@ -46,6 +46,8 @@ SELECT avg(salary)::float8 FROM emp;
 SELECT sum(rate) FROM emp;
 SELECT e.name, d.name FROM emp e JOIN dept d ON e.dept = d.id ORDER BY e.id;
 SELECT e.name, d.name FROM emp e LEFT JOIN dept d ON e.dept = d.id ORDER BY e.id;
+SELECT e.name, d.name FROM emp e RIGHT JOIN dept d ON e.dept = d.id ORDER BY d.id, e.id;
+SELECT e.id, d.id FROM emp e FULL JOIN dept d ON e.dept = d.id ORDER BY e.id, d.id;
 SELECT d.name, count(e.id) FROM dept d LEFT JOIN emp e ON e.dept = d.id GROUP BY d.name ORDER BY d.name;
 SELECT name FROM emp WHERE dept IN (SELECT id FROM dept WHERE budget > 600) ORDER BY name;
 SELECT name FROM emp WHERE salary = (SELECT max(salary) FROM emp);
