@@ -198,13 +198,15 @@ pub struct Tables {
 pub struct TableSummary {
     pub name: String,
     pub columns: usize,
-    pub primary_key: String,
+    /// Null for a table without a primary key.
+    pub primary_key: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TableSchema {
     pub name: String,
-    pub primary_key: String,
+    /// Null for a table without a primary key.
+    pub primary_key: Option<String>,
     pub columns: Vec<ColumnSchema>,
 }
 
@@ -226,13 +228,13 @@ impl From<crate::postgres::catalog::Table> for TableSchema {
     fn from(table: crate::postgres::catalog::Table) -> Self {
         let columns = table.columns.iter().map(|c| ColumnSchema {
             name: c.name.clone(),
-            sql_type: c.sql_type.name().to_string(),
+            sql_type: c.type_name(),
             not_null: c.not_null,
             default: c.default.clone(),
             serial: c.serial,
         });
         TableSchema {
-            primary_key: table.pk().name.clone(),
+            primary_key: table.pk().map(|c| c.name.clone()),
             name: table.name.clone(),
             columns: columns.collect(),
         }
@@ -565,7 +567,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
             let tables = tables.iter().map(|t| TableSummary {
                 name: t.name.clone(),
                 columns: t.columns.len(),
-                primary_key: t.pk().name.clone(),
+                primary_key: t.pk().map(|c| c.name.clone()),
             });
             Ok(Tables { tables: tables.collect() })
         };

@@ -17,6 +17,15 @@ pub enum SqlType {
     Float4,
     Float8,
     Text,
+    /// `varchar(n)`: text of at most the column's `length` characters.
+    Varchar,
+    /// `char(n)` (`bpchar`): text blank-padded to the column's `length`.
+    Char,
+    Date,
+    /// `timestamp` (without time zone), microseconds.
+    Timestamp,
+    /// `timestamptz`, microseconds, stored and shown in UTC.
+    TimestampTz,
 }
 
 impl SqlType {
@@ -29,7 +38,17 @@ impl SqlType {
             SqlType::Float4 => Type::FLOAT4,
             SqlType::Float8 => Type::FLOAT8,
             SqlType::Text => Type::TEXT,
+            SqlType::Varchar => Type::VARCHAR,
+            SqlType::Char => Type::BPCHAR,
+            SqlType::Date => Type::DATE,
+            SqlType::Timestamp => Type::TIMESTAMP,
+            SqlType::TimestampTz => Type::TIMESTAMPTZ,
         }
+    }
+
+    /// Whether values are strings (text of any kind).
+    pub fn is_text(self) -> bool {
+        matches!(self, SqlType::Text | SqlType::Varchar | SqlType::Char)
     }
 
     /// PostgreSQL's name of the type, as in error messages.
@@ -42,7 +61,17 @@ impl SqlType {
             SqlType::Float4 => "real",
             SqlType::Float8 => "double precision",
             SqlType::Text => "text",
+            SqlType::Varchar => "character varying",
+            SqlType::Char => "character",
+            SqlType::Date => "date",
+            SqlType::Timestamp => "timestamp without time zone",
+            SqlType::TimestampTz => "timestamp with time zone",
         }
+    }
+
+    /// The type's OID in `pg_type`.
+    pub fn oid(self) -> u32 {
+        self.pg().oid()
     }
 }
 
@@ -59,23 +88,103 @@ pub struct Column {
     /// table's sequence for this column.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub serial: bool,
+    /// The `n` of `char(n)` and `varchar(n)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u32>,
+    /// A default computed at each insert (`now()`, `CURRENT_TIMESTAMP`), as
+    /// SQL text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_expr: Option<String>,
+}
+
+impl Column {
+    /// The column's type as PostgreSQL prints it (`format_type`).
+    pub fn type_name(&self) -> String {
+        match (self.sql_type, self.length) {
+            (SqlType::Varchar | SqlType::Char, Some(n)) => format!("{}({n})", self.sql_type.name()),
+            (t, _) => t.name().to_string(),
+        }
+    }
+
+    /// A literal as a value of this column.
+    pub fn coerce(&self, literal: &Literal) -> Result<Json, ValueError> {
+        self.fit(coerce(self.sql_type, literal)?)
+    }
+
+    /// A value of the column's type checked against its length: `char(n)`
+    /// is padded with blanks, and text longer than `n` (trailing blanks
+    /// aside) is a 22001, as in PostgreSQL.
+    pub fn fit(&self, value: Json) -> Result<Json, ValueError> {
+        let (Some(n), Json::String(s)) = (self.length, &value) else { return Ok(value) };
+        let n = n as usize;
+        let chars = s.chars().count();
+        if chars > n {
+            if s.chars().skip(n).all(|c| c == ' ') {
+                return Ok(Json::String(s.chars().take(n).collect()));
+            }
+            return Err(invalid("22001", format!("value too long for type {}", self.type_name())));
+        }
+        if self.sql_type == SqlType::Char && chars < n {
+            let mut padded = s.clone();
+            padded.extend(std::iter::repeat_n(' ', n - chars));
+            return Ok(Json::String(padded));
+        }
+        Ok(value)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     pub name: String,
     pub columns: Vec<Column>,
-    /// Index into `columns` of the primary key.
-    pub primary_key: usize,
+    /// Index into `columns` of the primary key; a table without one keys
+    /// its rows by a hidden row number ([`hidden_key`]).
+    #[serde(default)]
+    pub primary_key: Option<usize>,
+    /// The table's OID in `pg_class` (0 in tables created before OIDs
+    /// were kept: [`Table::oid`] derives one from the name).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub oid: u32,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The stored key of a row of a table without a primary key: a NUL (which
+/// no PostgreSQL text holds, so no primary key's text starts with it) and
+/// the row number, zero-padded so keys sort in insertion order.
+pub fn hidden_key(n: i64) -> Vec<u8> {
+    format!("\0{n:019}").into_bytes()
+}
+
+/// The first OID PostgreSQL gives to user objects.
+pub const FIRST_USER_OID: u32 = 16384;
 
 impl Table {
     pub fn column(&self, name: &str) -> Option<(usize, &Column)> {
         self.columns.iter().enumerate().find(|(_, c)| c.name == name)
     }
 
-    pub fn pk(&self) -> &Column {
-        &self.columns[self.primary_key]
+    pub fn pk(&self) -> Option<&Column> {
+        self.primary_key.map(|i| &self.columns[i])
+    }
+
+    /// The table's OID, and its primary key index's (the next one).
+    pub fn oid(&self) -> u32 {
+        if self.oid != 0 {
+            return self.oid;
+        }
+        // FNV-1a of the name, above the OIDs of built-in objects, even.
+        let hash =
+            self.name.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        FIRST_USER_OID + (hash % 0x3fff_0000) / 2 * 2
+    }
+
+    /// The actor key of the sequence numbering rows of a table without a
+    /// primary key.
+    pub fn rowid_sequence(&self) -> String {
+        format!("{}\0rowid", self.name)
     }
 
     /// The actor kind of this table's rows.
@@ -110,9 +219,16 @@ pub fn coerce(sql_type: SqlType, literal: &Literal) -> Result<Json, ValueError> 
     };
     match (sql_type, literal) {
         (_, Literal::Null) => Ok(Json::Null),
-        (SqlType::Text, Literal::String(s)) => Ok(Json::String(s.clone())),
-        (SqlType::Text, Literal::Number(n)) => Ok(Json::String(n.clone())),
-        (SqlType::Text, Literal::Bool(b)) => Ok(Json::String(b.to_string())),
+        (t, Literal::String(s)) if t.is_text() => Ok(Json::String(s.clone())),
+        (t, Literal::Number(n)) if t.is_text() => Ok(Json::String(n.clone())),
+        (t, Literal::Bool(b)) if t.is_text() => Ok(Json::String(b.to_string())),
+        (SqlType::Date | SqlType::Timestamp | SqlType::TimestampTz, Literal::String(s)) => {
+            time::parse(sql_type, s).map(Json::String).ok_or_else(|| bad_text(s))
+        }
+        (SqlType::Date | SqlType::Timestamp | SqlType::TimestampTz, Literal::Number(_)) => Err(invalid(
+            "42804",
+            format!("column is of type {} but expression is of type integer", sql_type.name()),
+        )),
         (SqlType::Bool, Literal::Bool(b)) => Ok(Json::Bool(*b)),
         (SqlType::Bool, Literal::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
             "t" | "true" | "y" | "yes" | "on" | "1" => Ok(Json::Bool(true)),
@@ -166,6 +282,106 @@ pub fn coerce(sql_type: SqlType, literal: &Literal) -> Result<Json, ValueError> 
         (SqlType::Bool, Literal::Number(_)) => {
             Err(invalid("42804", "column is of type boolean but expression is of type integer".to_string()))
         }
+        (_, Literal::Number(_) | Literal::String(_)) => Err(invalid(
+            "42804",
+            format!("a value of type {} cannot be read from this literal", sql_type.name()),
+        )),
+    }
+}
+
+/// Dates and timestamps: PostgreSQL's ISO text in, and the canonical text
+/// Orbit stores (`2026-11-26`, `2026-11-26 19:49:09.5`, `... +00` for
+/// timestamptz, always in UTC).
+pub mod time {
+    use super::SqlType;
+    use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+
+    const DATE: &str = "%Y-%m-%d";
+    const TIMESTAMP: &str = "%Y-%m-%d %H:%M:%S%.f";
+    pub const EPOCH_DATE: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
+
+    /// Reads `text` as a value of `sql_type` and returns its stored text.
+    pub fn parse(sql_type: SqlType, text: &str) -> Option<String> {
+        let text = text.trim();
+        match sql_type {
+            SqlType::Date => Some(parse_date(text)?.format(DATE).to_string()),
+            SqlType::Timestamp => Some(show_timestamp(&parse_naive(text)?)),
+            _ => Some(show_timestamptz(&parse_utc(text)?)),
+        }
+    }
+
+    fn parse_date(text: &str) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(text, DATE).ok().or_else(|| parse_naive(text).map(|t| t.date()))
+    }
+
+    /// A timestamp without zone: ISO date and time (space or `T`), or a
+    /// date alone (midnight); a zone given is ignored, as PostgreSQL does.
+    pub fn parse_naive(text: &str) -> Option<NaiveDateTime> {
+        let text = text.trim();
+        for format in [TIMESTAMP, "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+            if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+                return Some(t);
+            }
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(text, DATE) {
+            return Some(d.and_time(NaiveTime::MIN));
+        }
+        parse_zoned(text).map(|t| t.naive_local())
+    }
+
+    /// A timestamp with zone: with an offset (`+02`, `+02:00`, `Z`), or
+    /// without one, read in UTC (the session's TimeZone).
+    pub fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
+        match parse_zoned(text) {
+            Some(t) => Some(t.with_timezone(&Utc)),
+            None => parse_naive_only(&text.trim().replacen('T', " ", 1)).map(|t| t.and_utc()),
+        }
+    }
+
+    /// A timestamp written with a zone.
+    fn parse_zoned(text: &str) -> Option<DateTime<FixedOffset>> {
+        let spaced = text.trim().replacen('T', " ", 1);
+        if let Some(rest) = spaced.strip_suffix('Z').or_else(|| spaced.strip_suffix(" UTC")) {
+            return parse_naive_only(rest.trim_end()).map(|t| t.and_utc().fixed_offset());
+        }
+        for candidate in [spaced.clone(), format!("{spaced}:00"), format!("{spaced}00")] {
+            for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f %#z"] {
+                if let Ok(t) = DateTime::parse_from_str(&candidate, format) {
+                    return Some(t);
+                }
+            }
+        }
+        None
+    }
+
+    fn parse_naive_only(text: &str) -> Option<NaiveDateTime> {
+        for format in [TIMESTAMP, "%Y-%m-%d %H:%M"] {
+            if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+                return Some(t);
+            }
+        }
+        NaiveDate::parse_from_str(text, DATE).ok().map(|d| d.and_time(NaiveTime::MIN))
+    }
+
+    /// PostgreSQL's output: seconds' fraction without trailing zeros.
+    pub fn show_timestamp(t: &NaiveDateTime) -> String {
+        let mut text = t.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+        while text.ends_with('0') {
+            text.pop();
+        }
+        if text.ends_with('.') {
+            text.pop();
+        }
+        text
+    }
+
+    pub fn show_timestamptz(t: &DateTime<Utc>) -> String {
+        format!("{}+00", show_timestamp(&t.naive_utc()))
+    }
+
+    /// The current time as a stored timestamptz.
+    pub fn now() -> String {
+        show_timestamptz(&Utc::now())
     }
 }
 

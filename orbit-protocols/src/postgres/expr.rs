@@ -27,7 +27,7 @@ impl Val {
                 v.as_i64().map_or(Val::Null, Val::Int)
             }
             (SqlType::Float4 | SqlType::Float8, Some(v)) => v.as_f64().map_or(Val::Null, Val::Float),
-            (SqlType::Text, Some(v)) => Val::Text(v.as_str().map_or_else(|| v.to_string(), str::to_string)),
+            (_, Some(v)) => Val::Text(v.as_str().map_or_else(|| v.to_string(), str::to_string)),
         }
     }
 
@@ -145,6 +145,8 @@ mod tests {
             not_null: false,
             default: None,
             serial: false,
+            length: None,
+            default_expr: None,
         };
         Table {
             name: "t".into(),
@@ -153,7 +155,8 @@ mod tests {
                 column("n", SqlType::Int8),
                 column("s", SqlType::Text),
             ],
-            primary_key: 0,
+            primary_key: Some(0),
+            oid: 0,
         }
     }
 

@@ -5,15 +5,16 @@
 //! aggregates, sorting, functions, subqueries, CTEs). Results come back as
 //! rows of JSON values with their SQL types, as every other statement's do.
 
-use super::catalog::{self, SqlType, Table};
+use super::catalog::{self, SqlType, Table, time};
 use super::txn::Staged;
+use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, BooleanBuilder, Float32Array, Float32Builder, Float64Array,
-    Float64Builder, Int8Array, Int16Array, Int16Builder, Int32Array, Int32Builder, Int64Array, Int64Builder,
-    LargeStringArray, StringArray, StringBuilder, StringViewArray, UInt8Array, UInt16Array, UInt32Array,
-    UInt64Array,
+    Array, ArrayRef, BooleanArray, BooleanBuilder, Date32Array, Date32Builder, Float32Array, Float32Builder,
+    Float64Array, Float64Builder, Int8Array, Int16Array, Int16Builder, Int32Array, Int32Builder, Int64Array,
+    Int64Builder, LargeStringArray, StringArray, StringBuilder, StringViewArray, TimestampMicrosecondArray,
+    TimestampMicrosecondBuilder, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, SchemaProvider, Session, TableProvider};
@@ -34,6 +35,10 @@ use std::sync::{Arc, Mutex};
 /// Uncommitted writes of a session, by table then key.
 pub(crate) type Writes = BTreeMap<String, BTreeMap<Vec<u8>, Staged>>;
 
+/// The column a table without a primary key shows its hidden row keys
+/// in, for UPDATE and DELETE to find rows ([`Planner::plan_keyed`]).
+pub(crate) const ROW_KEY: &str = "ctid";
+
 /// The Arrow type a column of `sql_type` scans as.
 pub(crate) fn arrow_type(sql_type: SqlType) -> DataType {
     match sql_type {
@@ -43,7 +48,10 @@ pub(crate) fn arrow_type(sql_type: SqlType) -> DataType {
         SqlType::Int8 => DataType::Int64,
         SqlType::Float4 => DataType::Float32,
         SqlType::Float8 => DataType::Float64,
-        SqlType::Text => DataType::Utf8,
+        SqlType::Text | SqlType::Varchar | SqlType::Char => DataType::Utf8,
+        SqlType::Date => DataType::Date32,
+        SqlType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        SqlType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
     }
 }
 
@@ -57,19 +65,32 @@ pub(crate) fn sql_type_of(data_type: &DataType) -> SqlType {
         DataType::Int64 | DataType::UInt32 => SqlType::Int8,
         DataType::Float16 | DataType::Float32 => SqlType::Float4,
         DataType::Float64 => SqlType::Float8,
+        DataType::Date32 | DataType::Date64 => SqlType::Date,
+        DataType::Timestamp(_, None) => SqlType::Timestamp,
+        DataType::Timestamp(_, Some(_)) => SqlType::TimestampTz,
         _ => SqlType::Text,
     }
 }
 
-fn table_schema(table: &Table) -> SchemaRef {
-    let fields: Vec<Field> =
+/// A table's Arrow schema; with `keyed`, a table without a primary key
+/// shows its hidden row keys as a last column, [`ROW_KEY`].
+fn table_schema(table: &Table, keyed: bool) -> SchemaRef {
+    let mut fields: Vec<Field> =
         table.columns.iter().map(|c| Field::new(&c.name, arrow_type(c.sql_type), !c.not_null)).collect();
+    if keyed && table.primary_key.is_none() {
+        fields.push(Field::new(ROW_KEY, DataType::Utf8, false));
+    }
     Arc::new(Schema::new(fields))
 }
 
-/// A table's rows as one Arrow batch of `schema`.
-fn to_batch(table: &Table, schema: SchemaRef, rows: &[Map<String, Json>]) -> DfResult<RecordBatch> {
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
+/// A table's rows (and their keys) as one Arrow batch of `schema`.
+fn to_batch(
+    table: &Table,
+    schema: SchemaRef,
+    keyed: &[(Vec<u8>, Map<String, Json>)],
+) -> DfResult<RecordBatch> {
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    let rows: Vec<&Map<String, Json>> = keyed.iter().map(|(_, r)| r).collect();
     for column in &table.columns {
         let values = rows.iter().map(|row| row.get(&column.name).filter(|v| !v.is_null()));
         let array: ArrayRef = match column.sql_type {
@@ -103,13 +124,45 @@ fn to_batch(table: &Table, schema: SchemaRef, rows: &[Map<String, Json>]) -> DfR
                 values.for_each(|v| b.append_option(v.and_then(Json::as_f64)));
                 Arc::new(b.finish())
             }
-            SqlType::Text => {
+            SqlType::Text | SqlType::Varchar | SqlType::Char => {
                 let mut b = StringBuilder::new();
                 values.for_each(|v| b.append_option(v.and_then(Json::as_str)));
                 Arc::new(b.finish())
             }
+            SqlType::Date => {
+                let mut b = Date32Builder::with_capacity(rows.len());
+                values.for_each(|v| {
+                    let date =
+                        v.and_then(Json::as_str).and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok());
+                    b.append_option(date.map(|d| (d - NaiveDate::default()).num_days() as i32));
+                });
+                Arc::new(b.finish())
+            }
+            SqlType::Timestamp | SqlType::TimestampTz => {
+                let mut b = TimestampMicrosecondBuilder::with_capacity(rows.len());
+                values.for_each(|v| {
+                    let text = v.and_then(Json::as_str);
+                    let micros = match column.sql_type {
+                        SqlType::Timestamp => {
+                            text.and_then(time::parse_naive).map(|t| t.and_utc().timestamp_micros())
+                        }
+                        _ => text.and_then(time::parse_utc).map(|t| t.timestamp_micros()),
+                    };
+                    b.append_option(micros);
+                });
+                let array = b.finish();
+                match column.sql_type {
+                    SqlType::TimestampTz => Arc::new(array.with_timezone("+00:00")),
+                    _ => Arc::new(array),
+                }
+            }
         };
         arrays.push(array);
+    }
+    if schema.fields().len() > table.columns.len() {
+        let mut b = StringBuilder::new();
+        keyed.iter().for_each(|(key, _)| b.append_value(String::from_utf8_lossy(key)));
+        arrays.push(Arc::new(b.finish()));
     }
     Ok(RecordBatch::try_new(schema, arrays)?)
 }
@@ -177,7 +230,7 @@ impl<G: ActorGateway> RowsTable<G> {
             (DfExpr::Column(c), DfExpr::Literal(v, _)) | (DfExpr::Literal(v, _), DfExpr::Column(c)) => (c, v),
             _ => return None,
         };
-        let pk = self.table.pk();
+        let pk = self.table.pk()?;
         if column.name != pk.name {
             return None;
         }
@@ -189,7 +242,7 @@ impl<G: ActorGateway> RowsTable<G> {
             v if v.data_type().is_integer() && !v.is_null() => catalog::Literal::Number(v.to_string()),
             _ => return None,
         };
-        catalog::coerce(pk.sql_type, &literal).ok().as_ref().and_then(catalog::key_of)
+        pk.coerce(&literal).ok().as_ref().and_then(catalog::key_of)
     }
 }
 
@@ -216,13 +269,13 @@ impl<G: ActorGateway> TableProvider for RowsTable<G> {
         _limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let external = |e: orbit_shared::Error| DataFusionError::External(Box::new(e));
-        let rows: Vec<Map<String, Json>> = match filters.iter().find_map(|f| self.pinned_key(f)) {
+        let rows: Vec<(Vec<u8>, Map<String, Json>)> = match filters.iter().find_map(|f| self.pinned_key(f)) {
             Some(key) => {
                 let row = match self.staged.get(&key) {
                     Some(staged) => staged.clone(),
                     None => read_row(self.gateway.as_ref(), &self.table, &key).await.map_err(external)?,
                 };
-                row.into_iter().collect()
+                row.into_iter().map(|r| (key.clone(), r)).collect()
             }
             None => {
                 let mut rows = read_all(self.gateway.as_ref(), &self.table).await.map_err(external)?;
@@ -232,7 +285,7 @@ impl<G: ActorGateway> TableProvider for RowsTable<G> {
                         None => rows.remove(key),
                     };
                 }
-                rows.into_values().collect()
+                rows.into_iter().collect()
             }
         };
         let batch = to_batch(&self.table, self.schema.clone(), &rows)?;
@@ -247,6 +300,9 @@ struct OrbitSchema<G> {
     gateway: Arc<G>,
     /// The session's uncommitted writes, as of the statement being planned.
     writes: Mutex<Arc<Writes>>,
+    /// Whether tables without a primary key show [`ROW_KEY`] (set while
+    /// UPDATE and DELETE plan their searches).
+    keyed: std::sync::atomic::AtomicBool,
 }
 
 impl<G> std::fmt::Debug for OrbitSchema<G> {
@@ -273,7 +329,7 @@ impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
             let writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
             writes.get(&table.name).cloned().unwrap_or_default()
         };
-        let schema = table_schema(&table);
+        let schema = table_schema(&table, self.keyed.load(std::sync::atomic::Ordering::Relaxed));
         Ok(Some(Arc::new(RowsTable { gateway: self.gateway.clone(), table, schema, staged })))
     }
 
@@ -309,7 +365,11 @@ impl<G: ActorGateway> Planner<G> {
         let config =
             SessionConfig::new().with_default_catalog_and_schema("orbit", "public").with_target_partitions(1);
         let ctx = SessionContext::new_with_config(config);
-        let schema = Arc::new(OrbitSchema { gateway, writes: Mutex::new(Arc::new(Writes::new())) });
+        let schema = Arc::new(OrbitSchema {
+            gateway,
+            writes: Mutex::new(Arc::new(Writes::new())),
+            keyed: std::sync::atomic::AtomicBool::new(false),
+        });
         let catalog = MemoryCatalogProvider::new();
         // A fresh catalog provider accepts its first schema.
         let _ = catalog.register_schema("public", schema.clone());
@@ -339,6 +399,19 @@ impl<G: ActorGateway> Planner<G> {
             .map(|f| (f.name().to_string(), sql_type_of(f.data_type())))
             .collect();
         Ok(Planned { plan, params, columns })
+    }
+
+    /// Plans a query in which tables without a primary key show their
+    /// hidden row keys as [`ROW_KEY`] (UPDATE and DELETE find rows so).
+    pub async fn plan_keyed(
+        &self,
+        statement: sqlparser::ast::Statement,
+        writes: Arc<Writes>,
+    ) -> DfResult<Planned> {
+        self.schema.keyed.store(true, std::sync::atomic::Ordering::Relaxed);
+        let planned = self.plan(statement, writes).await;
+        self.schema.keyed.store(false, std::sync::atomic::Ordering::Relaxed);
+        planned
     }
 
     /// Runs a planned query (its parameters bound), seeing `writes`.
@@ -387,6 +460,29 @@ fn json_values(array: &dyn Array) -> DfResult<Vec<Json>> {
         DataType::Utf8 => each!(StringArray, |v: &str| Json::String(v.to_string())),
         DataType::LargeUtf8 => each!(LargeStringArray, |v: &str| Json::String(v.to_string())),
         DataType::Utf8View => each!(StringViewArray, |v: &str| Json::String(v.to_string())),
+        DataType::Date32 => each!(Date32Array, |v: i32| Json::String(
+            NaiveDate::default()
+                .checked_add_signed(chrono::TimeDelta::days(i64::from(v)))
+                .map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string())
+        )),
+        DataType::Timestamp(_, zone) => {
+            let micros =
+                datafusion::arrow::compute::cast(array, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+            let zoned = zone.is_some();
+            let show = move |v: i64| {
+                let t = chrono::DateTime::from_timestamp_micros(v).unwrap_or_default();
+                Json::String(if zoned {
+                    time::show_timestamptz(&t)
+                } else {
+                    time::show_timestamp(&t.naive_utc())
+                })
+            };
+            let a = micros
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .ok_or_else(|| DataFusionError::Internal("unexpected array type".into()))?;
+            (0..a.len()).map(|i| if a.is_null(i) { Json::Null } else { show(a.value(i)) }).collect()
+        }
         _ => {
             let options = FormatOptions::default();
             let formatter = ArrayFormatter::try_new(array, &options)?;

@@ -25,8 +25,6 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use serde_json::Value as Json;
 use sqlparser::ast::{self, Expr, SelectItem, SetExpr, Statement, TableObject, Value};
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 use std::sync::Arc;
 
 type Result<T> = std::result::Result<T, SqlError>;
@@ -59,8 +57,7 @@ impl<G: ActorGateway> Session<G> {
         read_only: bool,
     ) -> std::result::Result<Vec<super::SqlOutcome>, super::SqlFailure> {
         let fail = |e: SqlError| super::SqlFailure { code: e.code, message: e.message };
-        let statements = Parser::parse_sql(&PostgreSqlDialect {}, text)
-            .map_err(|e| fail(error("42601", format!("syntax error: {e}"))))?;
+        let statements = sql::parse(text).map_err(fail)?;
         let mut outcomes = Vec::with_capacity(statements.len());
         for statement in statements {
             if read_only && !matches!(statement, Statement::Query(_) | Statement::ShowVariable { .. }) {
@@ -290,8 +287,8 @@ impl<G: ActorGateway> Session<G> {
             }
             Statement::Query(query) => match self.engine.point_query(query).await? {
                 Some((table, output, value)) => {
-                    if let Some(n) = placeholder(&value) {
-                        note_param(&mut params, n, table.pk().sql_type)?;
+                    if let (Some(n), Some(pk)) = (placeholder(&value), table.pk()) {
+                        note_param(&mut params, n, pk.sql_type)?;
                     }
                     columns =
                         output.iter().map(|(name, i)| (name.clone(), table.columns[*i].sql_type)).collect();
@@ -381,8 +378,7 @@ impl<G: ActorGateway> QueryParser for PgParser<G> {
         let session =
             self.session.upgrade().ok_or_else(|| user_error(error("08006", "the connection is closing")))?;
         let parsed = async {
-            let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, text)
-                .map_err(|e| error("42601", format!("syntax error: {e}")))?;
+            let mut statements = sql::parse(text)?;
             if statements.len() > 1 {
                 return Err(error("42601", "cannot insert multiple commands into a prepared statement"));
             }
@@ -483,11 +479,11 @@ impl<G: ActorGateway> SimpleQueryHandler for Session<G> {
         let error_response = |e: SqlError| {
             Response::Error(Box::new(ErrorInfo::new("ERROR".to_string(), e.code.to_string(), e.message)))
         };
-        let statements = match Parser::parse_sql(&PostgreSqlDialect {}, query) {
+        let statements = match sql::parse(query) {
             Ok(statements) => statements,
             Err(e) => {
                 self.engine.fail_block();
-                return Ok(vec![error_response(error("42601", format!("syntax error: {e}")))]);
+                return Ok(vec![error_response(e)]);
             }
         };
         if statements.is_empty() {
@@ -539,7 +535,26 @@ fn encode(encoder: &mut DataRowEncoder, sql_type: SqlType, value: Option<&Json>)
         SqlType::Float4 => encoder
             .encode_field(&value.map(|v| v.as_f64().map(|f| f as f32).ok_or_else(mismatch)).transpose()?),
         SqlType::Float8 => encoder.encode_field(&value.map(|v| v.as_f64().ok_or_else(mismatch)).transpose()?),
-        SqlType::Text => encoder.encode_field(&value.map(|v| v.as_str().ok_or_else(mismatch)).transpose()?),
+        SqlType::Text | SqlType::Varchar | SqlType::Char => {
+            encoder.encode_field(&value.map(|v| v.as_str().ok_or_else(mismatch)).transpose()?)
+        }
+        SqlType::Date => encoder.encode_field(
+            &value
+                .map(|v| {
+                    v.as_str()
+                        .and_then(|t| chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
+                        .ok_or_else(mismatch)
+                })
+                .transpose()?,
+        ),
+        SqlType::Timestamp => encoder.encode_field(
+            &value
+                .map(|v| v.as_str().and_then(catalog::time::parse_naive).ok_or_else(mismatch))
+                .transpose()?,
+        ),
+        SqlType::TimestampTz => encoder.encode_field(
+            &value.map(|v| v.as_str().and_then(catalog::time::parse_utc).ok_or_else(mismatch)).transpose()?,
+        ),
     };
     encoded.map_err(|e| error("XX000", e.to_string()))
 }
@@ -548,6 +563,7 @@ fn encode(encoder: &mut DataRowEncoder, sql_type: SqlType, value: Option<&Json>)
 /// the one Orbit deduced), in text or binary.
 fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWireResult<Literal> {
     let number = |n: Option<String>| n.map_or(Literal::Null, Literal::Number);
+    let text = |t: Option<String>| t.map_or(Literal::Null, Literal::String);
     Ok(match *pg_type {
         Type::BOOL => portal.parameter::<bool>(index, pg_type)?.map_or(Literal::Null, Literal::Bool),
         Type::INT2 => number(portal.parameter::<i16>(index, pg_type)?.map(|n| n.to_string())),
@@ -555,6 +571,17 @@ fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWi
         Type::INT8 => number(portal.parameter::<i64>(index, pg_type)?.map(|n| n.to_string())),
         Type::FLOAT4 => number(portal.parameter::<f32>(index, pg_type)?.map(|n| n.to_string())),
         Type::FLOAT8 => number(portal.parameter::<f64>(index, pg_type)?.map(|n| n.to_string())),
+        Type::DATE => text(portal.parameter::<chrono::NaiveDate>(index, pg_type)?.map(|d| d.to_string())),
+        Type::TIMESTAMP => text(
+            portal
+                .parameter::<chrono::NaiveDateTime>(index, pg_type)?
+                .map(|t| catalog::time::show_timestamp(&t)),
+        ),
+        Type::TIMESTAMPTZ => text(
+            portal
+                .parameter::<chrono::DateTime<chrono::FixedOffset>>(index, pg_type)?
+                .map(|t| catalog::time::show_timestamptz(&t.to_utc())),
+        ),
         _ => portal.parameter::<String>(index, &Type::TEXT)?.map_or(Literal::Null, Literal::String),
     })
 }

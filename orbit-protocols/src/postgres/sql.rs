@@ -207,6 +207,9 @@ impl<G: ActorGateway> Engine<G> {
             {
                 (self.params.lock().unwrap_or_else(|e| e.into_inner()).apply(statement), state)
             }
+            Statement::Vacuum(_) if !matches!(state, TxnState::Autocommit) => {
+                (Err(error("25001", "VACUUM cannot run inside a transaction block")), state)
+            }
             statement => self.in_transaction(Work::Statement(Box::new(statement)), state).await,
         }
     }
@@ -291,6 +294,21 @@ impl<G: ActorGateway> Engine<G> {
             Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
                 self.drop_tables(&names, if_exists).await
             }
+            Statement::AlterTable(alter) => self.alter_table(alter).await,
+            // Rows are actors: no dead row versions to reclaim and no
+            // planner statistics to gather. The tables must exist.
+            Statement::Vacuum(ast::VacuumStatement { table_name, .. }) => {
+                if let Some(name) = table_name {
+                    existing_table(self.gateway.as_ref(), &object_name(&name)?).await?;
+                }
+                Ok(Outcome::Done("VACUUM".into()))
+            }
+            Statement::Analyze(ast::Analyze { table_name, .. }) => {
+                if let Some(name) = table_name {
+                    existing_table(self.gateway.as_ref(), &object_name(&name)?).await?;
+                }
+                Ok(Outcome::Done("ANALYZE".into()))
+            }
             Statement::Insert(insert) => self.insert(insert, txn).await,
             Statement::Update(update) => self.update(update, txn).await,
             Statement::Truncate(truncate) => self.truncate(truncate, txn).await,
@@ -358,8 +376,7 @@ impl<G: ActorGateway> Engine<G> {
     }
 
     async fn point_rows(&self, table: &Table, value: &Expr, txn: &Txn) -> Result<Vec<Map<String, Json>>> {
-        let key = catalog::coerce(table.pk().sql_type, &literal(value)?)?;
-        match catalog::key_of(&key) {
+        match pk_key(table, &literal(value)?)? {
             None => Ok(Vec::new()), // = NULL matches nothing
             Some(key) => Ok(self.current(txn, table, &key).await?.into_iter().collect()),
         }
@@ -428,8 +445,16 @@ impl<G: ActorGateway> Engine<G> {
             if columns.iter().any(|c| c.name == column_name) {
                 return Err(error("42701", format!("column \"{column_name}\" specified more than once")));
             }
-            let (sql_type, serial) = sql_type(&def.data_type)?;
-            let mut column = Column { name: column_name, sql_type, not_null: serial, default: None, serial };
+            let (sql_type, serial, length) = sql_type(&def.data_type)?;
+            let mut column = Column {
+                name: column_name,
+                sql_type,
+                not_null: serial,
+                default: None,
+                serial,
+                length,
+                default_expr: None,
+            };
             for option in &def.options {
                 match &option.option {
                     ColumnOption::NotNull => column.not_null = true,
@@ -443,10 +468,18 @@ impl<G: ActorGateway> Engine<G> {
                         }
                         column.not_null = true;
                     }
-                    ColumnOption::Default(expr) => {
-                        let value = catalog::coerce(sql_type, &literal(expr)?)?;
-                        column.default = (!value.is_null()).then_some(value);
-                    }
+                    ColumnOption::Default(expr) => match literal(expr) {
+                        Ok(value) => {
+                            let value = column.coerce(&value)?;
+                            column.default = (!value.is_null()).then_some(value);
+                        }
+                        // An expression of constants (now()): checked now,
+                        // computed at each insert.
+                        Err(e) => {
+                            column.coerce(&constant(expr).map_err(|_| e)?)?;
+                            column.default_expr = Some(expr.to_string());
+                        }
+                    },
                     other => return Err(unsupported(format_args!("the column option \"{other}\""))),
                 }
             }
@@ -455,19 +488,7 @@ impl<G: ActorGateway> Engine<G> {
         for constraint in &create.constraints {
             match constraint {
                 TableConstraint::PrimaryKey(pk) => {
-                    let [column] = pk.columns.as_slice() else {
-                        return Err(unsupported("a primary key of several columns"));
-                    };
-                    let column_name = match &column.column.expr {
-                        Expr::Identifier(id) => ident(id),
-                        other => return Err(unsupported(format_args!("the primary key \"{other}\""))),
-                    };
-                    let Some(index) = columns.iter().position(|c| c.name == column_name) else {
-                        return Err(error(
-                            "42703",
-                            format!("column \"{column_name}\" named in key does not exist"),
-                        ));
-                    };
+                    let index = primary_key_column(&pk.columns, &columns)?;
                     if primary_key.replace(index).is_some() {
                         return Err(error(
                             "42P16",
@@ -479,10 +500,9 @@ impl<G: ActorGateway> Engine<G> {
                 other => return Err(unsupported(format_args!("the table constraint \"{other}\""))),
             }
         }
-        let Some(primary_key) = primary_key else {
-            return Err(unsupported("a table without a primary key"));
-        };
-        let table = Table { name: name.clone(), columns, primary_key };
+        check_table_options(&create)?;
+        let oid = self.next_oid().await?;
+        let table = Table { name: name.clone(), columns, primary_key, oid };
         let args = json_bytes(&serde_json::json!({ "row": table }))?;
         let id = ActorId::new(super::CATALOG_KIND, Bytes::copy_from_slice(name.as_bytes()));
         let reply = self.gateway.invoke(id, Invocation::new("insert", args)).await?;
@@ -490,6 +510,102 @@ impl<G: ActorGateway> Engine<G> {
             return Err(error("42P07", format!("relation \"{name}\" already exists")));
         }
         Ok(Outcome::Done("CREATE TABLE".into()))
+    }
+
+    /// A new table's OID: user objects' OIDs, two apart (the table and its
+    /// primary key index).
+    async fn next_oid(&self) -> Result<u32> {
+        let id = ActorId::new("counter", Bytes::from_static(b"pg_class_oid"));
+        let reply =
+            self.gateway.invoke(id, Invocation::new("increment", Bytes::from_static(b"{\"by\":1}"))).await?;
+        let n: u32 = serde_json::from_slice(&reply.value).map_err(|e| error("XX000", e.to_string()))?;
+        Ok(catalog::FIRST_USER_OID + 2 * n)
+    }
+
+    async fn alter_table(&self, alter: ast::AlterTable) -> Result<Outcome> {
+        let name = object_name(&alter.name)?;
+        let Some(mut table) = super::load_table(self.gateway.as_ref(), &name).await? else {
+            if alter.if_exists {
+                return Ok(Outcome::Done("ALTER TABLE".into()));
+            }
+            return Err(error("42P01", format!("relation \"{name}\" does not exist")));
+        };
+        let [operation] = alter.operations.as_slice() else {
+            return Err(unsupported("ALTER TABLE with several operations"));
+        };
+        match operation {
+            ast::AlterTableOperation::AddConstraint {
+                constraint: TableConstraint::PrimaryKey(pk), ..
+            } => {
+                let column = primary_key_column(&pk.columns, &table.columns)?;
+                self.add_primary_key(&mut table, column).await?;
+                Ok(Outcome::Done("ALTER TABLE".into()))
+            }
+            other => Err(unsupported(format_args!("ALTER TABLE ... {other}"))),
+        }
+    }
+
+    /// ALTER TABLE ... ADD PRIMARY KEY: every row is checked (NOT NULL,
+    /// unique), moved to the actor of its key, then the catalog names the
+    /// key. Rows move in atomic groups; a crash part-way leaves rows under
+    /// either key, all readable, and running the statement again finishes.
+    /// Writes to the table while it runs are not locked out.
+    async fn add_primary_key(&self, table: &mut Table, index: usize) -> Result<()> {
+        if table.primary_key.is_some() {
+            return Err(error(
+                "42P16",
+                format!("multiple primary keys for table \"{}\" are not allowed", table.name),
+            ));
+        }
+        let column = table.columns[index].clone();
+        let rows = query::read_all(self.gateway.as_ref(), table).await?;
+        let mut moves = Vec::new();
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        for (key, row) in rows {
+            let Some(new_key) = row.get(&column.name).and_then(catalog::key_of) else {
+                return Err(error(
+                    "23502",
+                    format!("column \"{}\" of relation \"{}\" contains null values", column.name, table.name),
+                ));
+            };
+            if !seen.insert(new_key.clone()) {
+                let value = row.get(&column.name).and_then(|v| catalog::text_of(column.sql_type, v));
+                return Err(error(
+                    "23505",
+                    format!(
+                        "could not create unique index \"{}_pkey\" (Key ({})=({}) is duplicated.)",
+                        table.name,
+                        column.name,
+                        value.unwrap_or_default()
+                    ),
+                ));
+            }
+            if new_key != key {
+                moves.push((key, new_key, row));
+            }
+        }
+        let kind = table.row_kind();
+        for chunk in moves.chunks(500) {
+            let mut calls = Vec::with_capacity(chunk.len() * 2);
+            for (old, new, row) in chunk {
+                calls.push((
+                    ActorId::new(kind.clone(), Bytes::copy_from_slice(old)),
+                    Invocation::new("delete", Bytes::new()),
+                ));
+                let args = json_bytes(&serde_json::json!({ "row": row }))?;
+                calls.push((
+                    ActorId::new(kind.clone(), Bytes::copy_from_slice(new)),
+                    Invocation::new("put", args),
+                ));
+            }
+            self.gateway.invoke_atomic(calls).await?;
+        }
+        table.primary_key = Some(index);
+        table.columns[index].not_null = true;
+        let args = json_bytes(&serde_json::json!({ "row": table }))?;
+        let id = ActorId::new(super::CATALOG_KIND, Bytes::copy_from_slice(table.name.as_bytes()));
+        self.gateway.invoke(id, Invocation::new("put", args)).await?;
+        Ok(())
     }
 
     async fn drop_tables(&self, names: &[ObjectName], if_exists: bool) -> Result<Outcome> {
@@ -560,7 +676,7 @@ impl<G: ActorGateway> Engine<G> {
                 values[index] = match expr {
                     // DEFAULT: filled below like an omitted column.
                     Expr::Identifier(id) if ident(id) == "default" && id.quote_style.is_none() => None,
-                    expr => Some(catalog::coerce(column.sql_type, &constant(expr)?)?),
+                    expr => Some(column.coerce(&constant(expr)?)?),
                 };
             }
             prepared.push(values);
@@ -580,6 +696,13 @@ impl<G: ActorGateway> Engine<G> {
         txn: &mut Txn,
     ) -> Result<Vec<Map<String, Json>>> {
         let table = table.clone();
+        // Rows of a table without a primary key get new hidden keys, which
+        // nothing else can hold: no lock or check needed.
+        let mut hidden = match table.primary_key {
+            Some(_) => None,
+            None => Some(self.next_rowids(&table, prepared.len()).await?),
+        };
+        let mut inserted = Vec::with_capacity(prepared.len());
         let mut complete: Vec<(Vec<u8>, Map<String, Json>)> = Vec::with_capacity(prepared.len());
         for values in prepared {
             let mut row = Map::new();
@@ -589,7 +712,10 @@ impl<G: ActorGateway> Engine<G> {
                 let value = match value {
                     Some(v) => v,
                     None if column.serial => self.next_serial(&table, column).await?,
-                    None => column.default.clone().unwrap_or(Json::Null),
+                    None => match &column.default_expr {
+                        Some(sql) => column.coerce(&constant(&parse_expr(sql)?)?)?,
+                        None => column.default.clone().unwrap_or(Json::Null),
+                    },
                 };
                 if value.is_null() {
                     check_not_null(&table, column)?;
@@ -597,10 +723,15 @@ impl<G: ActorGateway> Engine<G> {
                 }
                 row.insert(column.name.clone(), value);
             }
-            let key = row_key(&table, &row)?;
-            complete.push((key, row));
+            match hidden.as_mut() {
+                Some(next) => {
+                    let key = catalog::hidden_key(next.next().unwrap_or_default());
+                    txn.stage(&table.name, key, Some(row.clone()));
+                    inserted.push(row);
+                }
+                None => complete.push((row_key(&table, &row)?, row)),
+            }
         }
-        let mut inserted = Vec::with_capacity(complete.len());
         for (key, row) in complete {
             self.lock(txn, &table.name, &key).await?;
             if self.current(txn, &table, &key).await?.is_some() {
@@ -636,7 +767,7 @@ impl<G: ActorGateway> Engine<G> {
             let mut values: Vec<Option<Json>> = vec![None; table.columns.len()];
             for (field, &index) in fields.into_iter().zip(&pending.targets) {
                 let literal = field.map_or(Literal::Null, Literal::String);
-                values[index] = Some(catalog::coerce(table.columns[index].sql_type, &literal)?);
+                values[index] = Some(table.columns[index].coerce(&literal)?);
             }
             prepared.push(values);
         }
@@ -686,12 +817,21 @@ impl<G: ActorGateway> Engine<G> {
         Ok(Outcome::CopyOut { lines, columns: rows.columns.len() })
     }
 
+    /// `count` new row numbers for a table without a primary key.
+    async fn next_rowids(&self, table: &Table, count: usize) -> Result<std::ops::RangeInclusive<i64>> {
+        let id = ActorId::new("counter", Bytes::from(table.rowid_sequence()));
+        let args = json_bytes(&serde_json::json!({ "by": count }))?;
+        let reply = self.gateway.invoke(id, Invocation::new("increment", args)).await?;
+        let last: i64 = serde_json::from_slice(&reply.value).map_err(|e| error("XX000", e.to_string()))?;
+        Ok(last - count as i64 + 1..=last)
+    }
+
     async fn next_serial(&self, table: &Table, column: &Column) -> Result<Json> {
         let id = ActorId::new("counter", Bytes::from(table.sequence_key(&column.name)));
         let reply =
             self.gateway.invoke(id, Invocation::new("increment", Bytes::from_static(b"{\"by\":1}"))).await?;
         let value: i64 = serde_json::from_slice(&reply.value).map_err(|e| error("XX000", e.to_string()))?;
-        catalog::coerce(column.sql_type, &Literal::Number(value.to_string())).map_err(Into::into)
+        column.coerce(&Literal::Number(value.to_string())).map_err(Into::into)
     }
 
     async fn update(&self, update: ast::Update, txn: &mut Txn) -> Result<Outcome> {
@@ -717,8 +857,7 @@ impl<G: ActorGateway> Engine<G> {
         if let Some(value) = pk_equals(&table, update.selection.as_ref())
             && let Ok(literal) = literal(&value)
         {
-            let key = catalog::coerce(table.pk().sql_type, &literal)?;
-            let Some(key) = catalog::key_of(&key) else {
+            let Some(key) = pk_key(&table, &literal)? else {
                 return self.finish_dml(&table, "UPDATE", Vec::new(), update.returning.as_deref());
             };
             self.lock(txn, &table.name, &key).await?;
@@ -740,7 +879,7 @@ impl<G: ActorGateway> Engine<G> {
         // General path: DataFusion finds the rows and computes the values;
         // the rows are locked first and the values computed again, so they
         // come from rows no one else can change.
-        let mut projection = vec![pk_expr(&table)];
+        let mut projection = vec![key_expr(&table)];
         projection.extend(sets.iter().map(|(_, e)| e.clone()));
         let rows = self.locked_matches(&table, projection, update.selection.clone(), txn).await?;
         let mut updated = Vec::with_capacity(rows.len());
@@ -794,7 +933,7 @@ impl<G: ActorGateway> Engine<G> {
     ) -> Result<Map<String, Json>> {
         for (index, literal) in computed {
             let column = &table.columns[index];
-            let value = catalog::coerce(column.sql_type, &literal)?;
+            let value = column.coerce(&literal)?;
             if value.is_null() {
                 check_not_null(table, column)?;
                 row.remove(&column.name);
@@ -802,7 +941,7 @@ impl<G: ActorGateway> Engine<G> {
                 row.insert(column.name.clone(), value);
             }
         }
-        let new_key = row_key(table, &row)?;
+        let new_key = if table.primary_key.is_some() { row_key(table, &row)? } else { key.clone() };
         if new_key != key {
             self.lock(txn, &table.name, &new_key).await?;
             if self.current(txn, table, &new_key).await?.is_some() {
@@ -824,13 +963,11 @@ impl<G: ActorGateway> Engine<G> {
         let [from] = tables.as_slice() else { return Err(unsupported("DELETE from several tables")) };
         let table = existing_table(self.gateway.as_ref(), &dml_table(from)?).await?;
         let keys: Vec<Vec<u8>> = match pk_equals(&table, delete.selection.as_ref()).map(|v| literal(&v)) {
-            Some(Ok(literal)) => {
-                let key = catalog::coerce(table.pk().sql_type, &literal)?;
-                catalog::key_of(&key).into_iter().collect()
-            }
+            Some(Ok(literal)) => pk_key(&table, &literal)?.into_iter().collect(),
             _ => {
-                let rows =
-                    self.locked_matches(&table, vec![pk_expr(&table)], delete.selection.clone(), txn).await?;
+                let rows = self
+                    .locked_matches(&table, vec![key_expr(&table)], delete.selection.clone(), txn)
+                    .await?;
                 rows.iter().map(|r| key_from(&table, &r[0])).collect::<Result<_>>()?
             }
         };
@@ -883,7 +1020,8 @@ impl<G: ActorGateway> Engine<G> {
         txn: &Txn,
     ) -> Result<Vec<Vec<Json>>> {
         let statement = shadow_statement(table, projection, selection);
-        let planned = self.plan(statement, txn).await?;
+        let writes = Arc::new(txn.writes.clone());
+        let planned = self.planner.plan_keyed(statement, writes).await?;
         Ok(self.planner.run(&planned, Arc::new(txn.writes.clone())).await?.rows)
     }
 
@@ -991,17 +1129,30 @@ fn check_not_null(table: &Table, column: &Column) -> Result<()> {
     Ok(())
 }
 
+/// The stored key of a primary-key value: `None` for NULL.
+fn pk_key(table: &Table, literal: &Literal) -> Result<Option<Vec<u8>>> {
+    let pk = table.pk().ok_or_else(|| error("XX000", format!("\"{}\" has no primary key", table.name)))?;
+    Ok(catalog::key_of(&pk.coerce(literal)?))
+}
+
+/// The stored key of a row of a table with a primary key.
 fn row_key(table: &Table, row: &Map<String, Json>) -> Result<Vec<u8>> {
-    let pk = table.pk();
+    let pk = table.pk().ok_or_else(|| error("XX000", format!("\"{}\" has no primary key", table.name)))?;
     row.get(&pk.name)
         .and_then(catalog::key_of)
         .ok_or_else(|| error("XX000", format!("the primary key \"{}\" has no stored form", pk.name)))
 }
 
-/// The stored key of a primary-key value DataFusion returned.
+/// The stored key of a row from the key DataFusion returned for it
+/// ([`key_expr`]): the primary key's value, or the hidden key itself.
 fn key_from(table: &Table, value: &Json) -> Result<Vec<u8>> {
-    let value = catalog::coerce(table.pk().sql_type, &json_literal(value))?;
-    catalog::key_of(&value).ok_or_else(|| error("XX000", "a row without a primary key"))
+    match table.pk() {
+        Some(pk) => catalog::key_of(&pk.coerce(&json_literal(value))?)
+            .ok_or_else(|| error("XX000", "a row without a primary key")),
+        None => {
+            value.as_str().map(|k| k.as_bytes().to_vec()).ok_or_else(|| error("XX000", "a row without a key"))
+        }
+    }
 }
 
 fn json_literal(value: &Json) -> Literal {
@@ -1015,7 +1166,7 @@ fn json_literal(value: &Json) -> Literal {
 }
 
 fn duplicate(table: &Table, row: &Map<String, Json>) -> SqlError {
-    let pk = table.pk();
+    let Some(pk) = table.pk() else { return error("23505", "duplicate key value") };
     let value = row.get(&pk.name).and_then(|v| catalog::text_of(pk.sql_type, v)).unwrap_or_default();
     error(
         "23505",
@@ -1034,11 +1185,14 @@ fn pk_equals(table: &Table, selection: Option<&Expr>) -> Option<Expr> {
         (value, Expr::Identifier(id)) if !matches!(value, Expr::Identifier(_)) => (id, value),
         _ => return None,
     };
-    (table.column(&ident(column))?.0 == table.primary_key).then(|| value.clone())
+    (Some(table.column(&ident(column))?.0) == table.primary_key).then(|| value.clone())
 }
 
-fn pk_expr(table: &Table) -> Expr {
-    Expr::Identifier(ast::Ident::with_quote('"', table.pk().name.clone()))
+/// What identifies a row in a query: its primary key, or the hidden key
+/// the planner shows as `ctid` when asked ([`Planner::plan_keyed`]).
+fn key_expr(table: &Table) -> Expr {
+    let name = table.pk().map_or(query::ROW_KEY, |pk| pk.name.as_str());
+    Expr::Identifier(ast::Ident::with_quote('"', name))
 }
 
 /// `SELECT projection FROM "table" WHERE selection`.
@@ -1134,12 +1288,29 @@ pub(crate) fn literal(expr: &Expr) -> Result<Literal> {
     }
 }
 
-/// A constant, or an expression of constants Orbit evaluates.
+/// A constant, or an expression of constants Orbit evaluates (including
+/// the current time: `now()`, `CURRENT_TIMESTAMP`, `CURRENT_DATE`).
 fn constant(expr: &Expr) -> Result<Literal> {
+    if let Expr::Function(function) = expr
+        && matches!(function.args, ast::FunctionArguments::None)
+            | matches!(&function.args, ast::FunctionArguments::List(l) if l.args.is_empty())
+    {
+        let name = function.name.to_string().to_lowercase();
+        match name.trim_start_matches("pg_catalog.") {
+            "now"
+            | "current_timestamp"
+            | "localtimestamp"
+            | "transaction_timestamp"
+            | "statement_timestamp"
+            | "clock_timestamp" => return Ok(Literal::String(catalog::time::now())),
+            "current_date" => return Ok(Literal::String(catalog::time::now()[..10].to_string())),
+            _ => {}
+        }
+    }
     match literal(expr) {
         Ok(l) => Ok(l),
         Err(e) => {
-            let empty = Table { name: String::new(), columns: Vec::new(), primary_key: 0 };
+            let empty = Table { name: String::new(), columns: Vec::new(), primary_key: None, oid: 0 };
             match expr::eval(expr, &empty, &Map::new()) {
                 Some(v) => Ok(v?.literal()),
                 None => Err(e),
@@ -1148,8 +1319,21 @@ fn constant(expr: &Expr) -> Result<Literal> {
     }
 }
 
-/// The column type and whether it is serial.
-fn sql_type(data_type: &DataType) -> Result<(SqlType, bool)> {
+/// The column type, whether it is serial, and its length (`char(n)`,
+/// `varchar(n)`).
+fn sql_type(data_type: &DataType) -> Result<(SqlType, bool, Option<u32>)> {
+    let length = |l: &Option<ast::CharacterLength>| -> Result<Option<u32>> {
+        match l {
+            None => Ok(None),
+            Some(ast::CharacterLength::IntegerLength { length, .. }) => match u32::try_from(*length) {
+                Ok(n) if (1..=10_485_760).contains(&n) => Ok(Some(n)),
+                _ => {
+                    Err(error("22023", format!("length for type {data_type} must be between 1 and 10485760")))
+                }
+            },
+            Some(ast::CharacterLength::Max) => Err(unsupported(format_args!("the type {data_type}"))),
+        }
+    };
     let t = match data_type {
         DataType::Boolean | DataType::Bool => SqlType::Bool,
         DataType::SmallInt(_) | DataType::Int2(_) => SqlType::Int2,
@@ -1157,20 +1341,179 @@ fn sql_type(data_type: &DataType) -> Result<(SqlType, bool)> {
         DataType::BigInt(_) | DataType::Int8(_) => SqlType::Int8,
         DataType::Real | DataType::Float4 => SqlType::Float4,
         DataType::DoublePrecision | DataType::Float8 | DataType::Double(_) => SqlType::Float8,
-        DataType::Text | DataType::Varchar(_) | DataType::CharacterVarying(_) | DataType::String(_) => {
-            SqlType::Text
+        DataType::Text | DataType::String(_) => SqlType::Text,
+        DataType::Varchar(l) | DataType::CharacterVarying(l) | DataType::CharVarying(l) => {
+            return Ok((SqlType::Varchar, false, length(l)?));
+        }
+        // char without a length is char(1), as in PostgreSQL.
+        DataType::Char(l) | DataType::Character(l) => {
+            return Ok((SqlType::Char, false, Some(length(l)?.unwrap_or(1))));
+        }
+        DataType::Date => SqlType::Date,
+        DataType::Timestamp(_, ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone) => {
+            SqlType::Timestamp
+        }
+        DataType::Timestamp(_, ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz) => {
+            SqlType::TimestampTz
         }
         DataType::Custom(name, modifiers) if modifiers.is_empty() => {
             match name.to_string().to_lowercase().as_str() {
-                "serial" | "serial4" => return Ok((SqlType::Int4, true)),
-                "bigserial" | "serial8" => return Ok((SqlType::Int8, true)),
-                "smallserial" | "serial2" => return Ok((SqlType::Int2, true)),
+                "serial" | "serial4" => return Ok((SqlType::Int4, true, None)),
+                "bigserial" | "serial8" => return Ok((SqlType::Int8, true, None)),
+                "smallserial" | "serial2" => return Ok((SqlType::Int2, true, None)),
+                "bpchar" => return Ok((SqlType::Char, false, None)),
+                "timestamptz" => SqlType::TimestampTz,
                 _ => return Err(unsupported(format_args!("the type {data_type}"))),
             }
         }
         other => return Err(unsupported(format_args!("the type {other}"))),
     };
-    Ok((t, false))
+    Ok((t, false, None))
+}
+
+/// The column a PRIMARY KEY (...) constraint names.
+fn primary_key_column(key: &[ast::IndexColumn], columns: &[Column]) -> Result<usize> {
+    let [column] = key else {
+        return Err(unsupported("a primary key of several columns"));
+    };
+    let column_name = match &column.column.expr {
+        Expr::Identifier(id) => ident(id),
+        other => return Err(unsupported(format_args!("the primary key \"{other}\""))),
+    };
+    columns
+        .iter()
+        .position(|c| c.name == column_name)
+        .ok_or_else(|| error("42703", format!("column \"{column_name}\" named in key does not exist")))
+}
+
+/// Statements from SQL text. PostgreSQL's `VACUUM [FULL] [FREEZE]
+/// [VERBOSE] [ANALYZE] [(options)] [table]` is read here (sqlparser reads
+/// Redshift's form).
+pub(crate) fn parse(sql: &str) -> Result<Vec<Statement>> {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let trimmed = sql.trim().trim_end_matches(';').trim();
+    let mut words = trimmed.split_whitespace();
+    if words.next().is_some_and(|w| w.eq_ignore_ascii_case("vacuum")) && !trimmed.contains(';') {
+        let mut rest = trimmed["vacuum".len()..].trim_start();
+        if let Some(options) = rest.strip_prefix('(') {
+            rest = options.split_once(')').map_or("", |(_, r)| r).trim_start();
+        }
+        loop {
+            let word = rest.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+            if !matches!(word.as_str(), "full" | "freeze" | "verbose" | "analyze" | "analyse") {
+                break;
+            }
+            rest = rest[word.len()..].trim_start();
+        }
+        if rest.contains(',') {
+            return Err(unsupported("VACUUM of several tables in one statement"));
+        }
+        let table_name = if rest.is_empty() {
+            None
+        } else {
+            let mut parser = sqlparser::parser::Parser::new(&dialect)
+                .try_with_sql(rest)
+                .map_err(|e| error("42601", format!("syntax error: {e}")))?;
+            Some(parser.parse_object_name(false).map_err(|e| error("42601", format!("syntax error: {e}")))?)
+        };
+        return Ok(vec![Statement::Vacuum(ast::VacuumStatement {
+            full: false,
+            sort_only: false,
+            delete_only: false,
+            reindex: false,
+            recluster: false,
+            table_name,
+            threshold: None,
+            boost: false,
+        })]);
+    }
+    let copy_options;
+    let sql = match copy_boolean_options(trimmed) {
+        Some(rewritten) => {
+            copy_options = rewritten;
+            copy_options.as_str()
+        }
+        None => sql,
+    };
+    sqlparser::parser::Parser::parse_sql(&dialect, sql)
+        .map_err(|e| error("42601", format!("syntax error: {e}")))
+}
+
+/// COPY's boolean options written `on`/`off` (`WITH (freeze on)`, as
+/// pgbench sends), which PostgreSQL accepts and sqlparser does not, as
+/// `true`/`false`.
+fn copy_boolean_options(sql: &str) -> Option<String> {
+    let lower = sql.to_ascii_lowercase();
+    if !lower.starts_with("copy") || sql.contains(';') {
+        return None;
+    }
+    let open = lower.rfind("with")? + lower[lower.rfind("with")?..].find('(')?;
+    let close = open + sql[open..].rfind(')')?;
+    // The options, split at commas outside quotes.
+    let mut parts = vec![String::new()];
+    let mut quoted = false;
+    for c in sql[open + 1..close].chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        parts.last_mut()?.push(c);
+    }
+    let options: Vec<String> = parts
+        .iter()
+        .map(|option| {
+            let words: Vec<&str> = option.split_whitespace().collect();
+            match words.as_slice() {
+                [name, value] if value.eq_ignore_ascii_case("on") => format!("{name} true"),
+                [name, value] if value.eq_ignore_ascii_case("off") => format!("{name} false"),
+                _ => option.trim().to_string(),
+            }
+        })
+        .collect();
+    Some(format!("{}({}){}", &sql[..open], options.join(", "), &sql[close + 1..]))
+}
+
+/// An expression from its SQL text (a stored default).
+fn parse_expr(sql: &str) -> Result<Expr> {
+    sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| error("XX000", format!("a stored default does not parse: {e}")))
+}
+
+/// `CREATE TABLE ... WITH (...)`: PostgreSQL's storage parameters that
+/// mean nothing for actor rows (`fillfactor`) are accepted; others are not.
+fn check_table_options(create: &ast::CreateTable) -> Result<()> {
+    if create.temporary || create.query.is_some() || create.like.is_some() || create.partition_by.is_some() {
+        return Err(unsupported("CREATE TEMPORARY TABLE, CREATE TABLE AS, LIKE or PARTITION BY"));
+    }
+    let options = match &create.table_options {
+        ast::CreateTableOptions::None => return Ok(()),
+        ast::CreateTableOptions::With(options) => options,
+        other => return Err(unsupported(format_args!("the table options {other}"))),
+    };
+    for option in options {
+        match option {
+            ast::SqlOption::KeyValue { key, value } if ident(key) == "fillfactor" => {
+                let fill: i64 = literal(value)
+                    .ok()
+                    .and_then(|l| if let Literal::Number(n) = l { n.parse().ok() } else { None })
+                    .ok_or_else(|| error("22023", "fillfactor must be an integer"))?;
+                if !(10..=100).contains(&fill) {
+                    return Err(error(
+                        "22023",
+                        format!("value {fill} out of bounds for option \"fillfactor\""),
+                    ));
+                }
+            }
+            other => return Err(unsupported(format_args!("the storage parameter \"{other}\""))),
+        }
+    }
+    Ok(())
 }
 
 /// The number of a `$n` placeholder.
