@@ -6,10 +6,12 @@
 //! orbit-bench storage --all-backends
 //! orbit-bench recovery --actors 1000000
 //! orbit-bench resp-vs-redis --requests 100000 --pipelines 1,16
+//! orbit-bench pg-vs-postgres --clients 16 --threads 2 --seconds 30
 //! ```
 
 mod grpc;
 mod idle_memory;
+mod pg_vs_postgres;
 mod recovery;
 mod resp_vs_redis;
 mod spawn;
@@ -36,6 +38,8 @@ enum Command {
     Recovery(recovery::Args),
     /// redis-benchmark against Orbit's RESP front door and a real redis-server.
     RespVsRedis(resp_vs_redis::Args),
+    /// pgbench (select-only and TPC-B) against Orbit's PostgreSQL front door and a real PostgreSQL.
+    PgVsPostgres(pg_vs_postgres::Args),
 }
 
 #[tokio::main]
@@ -46,5 +50,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Storage(args) => storage::run(args).await,
         Command::Recovery(args) => recovery::run(args).await,
         Command::RespVsRedis(args) => resp_vs_redis::run(args).await,
+        Command::PgVsPostgres(args) => pg_vs_postgres::run(args).await,
     }
 }

@@ -13,6 +13,8 @@ pub struct Server {
     pub grpc: String,
     /// The RESP address, on an ephemeral port like gRPC and HTTP.
     pub resp: String,
+    /// The PostgreSQL address, on an ephemeral port like RESP.
+    pub pg: String,
 }
 
 impl Server {
@@ -42,7 +44,8 @@ impl Server {
         let ready = ready_line(stderr, "node ready", "orbit-server").await?;
         let grpc = ready_field(&ready, "grpc=")?;
         let resp = ready_field(&ready, "resp=")?;
-        Ok(Server { child, grpc, resp })
+        let pg = ready_field(&ready, "pg=")?;
+        Ok(Server { child, grpc, resp, pg })
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -10,6 +10,7 @@
 //! | `sql.rs` | one connection's statements and their outcomes, independent of the wire |
 //! | `txn.rs` | row locks and a transaction's uncommitted writes |
 //! | `query.rs` | general queries through DataFusion over the row actors |
+//! | `pg_catalog.rs` | `pg_catalog` and `information_schema`, and PostgreSQL's catalog functions |
 //! | `expr.rs` | the expressions Orbit evaluates itself on the fast paths |
 //! | `copy.rs` | COPY's text and CSV data formats |
 //! | `params.rs` | session parameters: SET, SHOW, RESET |
@@ -22,6 +23,7 @@ pub mod catalog;
 mod copy;
 mod expr;
 mod params;
+mod pg_catalog;
 mod query;
 mod session;
 mod sql;
@@ -219,10 +221,18 @@ impl<G: ActorGateway> PgWireServerHandlers for Handlers<G> {
     }
 }
 
+/// The PostgreSQL version Orbit speaks as.
+const SERVER_VERSION: &str = "16.6";
+
+/// `version()`.
+pub(crate) fn version_text() -> String {
+    format!("PostgreSQL {SERVER_VERSION} (Orbit {}) on {}", env!("CARGO_PKG_VERSION"), std::env::consts::ARCH)
+}
+
 /// The parameters sent after authentication, as PostgreSQL 16 sends them.
 fn server_parameters() -> DefaultServerParameterProvider {
     let mut params = DefaultServerParameterProvider::default();
-    params.server_version = format!("16.6 (Orbit {})", env!("CARGO_PKG_VERSION"));
+    params.server_version = format!("{SERVER_VERSION} (Orbit {})", env!("CARGO_PKG_VERSION"));
     params.date_style = "ISO, MDY".into();
     params.time_zone = "UTC".into();
     params.is_superuser = false;

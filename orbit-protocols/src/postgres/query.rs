@@ -6,6 +6,7 @@
 //! rows of JSON values with their SQL types, as every other statement's do.
 
 use super::catalog::{self, SqlType, Table, time};
+use super::pg_catalog;
 use super::txn::Staged;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
@@ -303,6 +304,9 @@ struct OrbitSchema<G> {
     /// Whether tables without a primary key show [`ROW_KEY`] (set while
     /// UPDATE and DELETE plan their searches).
     keyed: std::sync::atomic::AtomicBool,
+    /// The system catalogs' snapshot (`pg_class` and friends resolve
+    /// unqualified, as `pg_catalog` is first on PostgreSQL's search path).
+    system: pg_catalog::SnapshotCell,
 }
 
 impl<G> std::fmt::Debug for OrbitSchema<G> {
@@ -321,6 +325,9 @@ impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
     }
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        if let Some(system) = pg_catalog::SystemSchema::pg_table(&self.system, name)? {
+            return Ok(Some(system));
+        }
         let table = super::load_table(self.gateway.as_ref(), name)
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
@@ -339,6 +346,102 @@ impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
     }
 }
 
+/// Result columns named as PostgreSQL names them: an expression without
+/// an alias is named after its function (`count`, `sum`), its cast's type
+/// or `?column?`. DataFusion names such columns after the whole expression
+/// and refuses two of the same name (`SELECT NULL, NULL`), so each gets a
+/// unique alias for planning and the PostgreSQL name is returned, by
+/// position, for the client. `None` for statements that are not plain
+/// queries or that select `*`.
+pub(crate) fn output_names(statement: &mut sqlparser::ast::Statement) -> Option<Vec<Option<String>>> {
+    use sqlparser::ast::{Ident, SelectItem, SetExpr, Statement};
+    let Statement::Query(query) = statement else { return None };
+    let mut names: Option<Vec<Option<String>>> = None;
+    let mut selects = Vec::new();
+    let mut stack = vec![query.body.as_mut()];
+    while let Some(body) = stack.pop() {
+        match body {
+            SetExpr::Select(select) => selects.push(select),
+            SetExpr::SetOperation { left, right, .. } => {
+                stack.push(right.as_mut());
+                stack.push(left.as_mut());
+            }
+            SetExpr::Query(inner) => stack.push(inner.body.as_mut()),
+            _ => return None,
+        }
+    }
+    for select in selects {
+        if select
+            .projection
+            .iter()
+            .any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)))
+        {
+            return None;
+        }
+        let first = names.is_none();
+        let mut these = Vec::with_capacity(select.projection.len());
+        for (i, item) in select.projection.iter_mut().enumerate() {
+            if let SelectItem::UnnamedExpr(expr) = item {
+                match pg_column_name(expr) {
+                    None => these.push(None),
+                    Some(name) => {
+                        let expr =
+                            std::mem::replace(expr, sqlparser::ast::Expr::value(sqlparser::ast::Value::Null));
+                        *item = SelectItem::ExprWithAlias {
+                            expr,
+                            alias: Ident::new(format!("__orbit_column_{i}")),
+                        };
+                        these.push(Some(name));
+                    }
+                }
+            } else {
+                these.push(None);
+            }
+        }
+        if first {
+            names = Some(these);
+        }
+    }
+    names
+}
+
+/// PostgreSQL's name for an unaliased result expression; `None` for a
+/// column (DataFusion names it the same).
+fn pg_column_name(expr: &sqlparser::ast::Expr) -> Option<String> {
+    use sqlparser::ast::Expr;
+    match expr {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => None,
+        Expr::Nested(inner) => pg_column_name(inner),
+        Expr::Function(f) => Some(f.name.0.last().map_or_else(String::new, |p| p.to_string().to_lowercase())),
+        Expr::Cast { expr, data_type, .. } => match pg_column_name(expr) {
+            None => match expr.as_ref() {
+                Expr::Identifier(id) => Some(super::sql::ident(id)),
+                Expr::CompoundIdentifier(parts) => parts.last().map(super::sql::ident),
+                _ => None,
+            },
+            Some(name) if name != "?column?" => Some(name),
+            Some(_) => {
+                Some(data_type.to_string().to_lowercase().split('(').next().unwrap_or_default().to_string())
+            }
+        },
+        Expr::Case { .. } => Some("case".into()),
+        Expr::Exists { .. } => Some("exists".into()),
+        Expr::Subquery(query) => match query.body.as_ref() {
+            sqlparser::ast::SetExpr::Select(select) => match select.projection.as_slice() {
+                [sqlparser::ast::SelectItem::ExprWithAlias { alias, .. }] => Some(super::sql::ident(alias)),
+                [sqlparser::ast::SelectItem::UnnamedExpr(e)] => match e {
+                    Expr::Identifier(id) => Some(super::sql::ident(id)),
+                    Expr::CompoundIdentifier(parts) => parts.last().map(super::sql::ident),
+                    other => pg_column_name(other),
+                },
+                _ => Some("?column?".into()),
+            },
+            _ => Some("?column?".into()),
+        },
+        _ => Some("?column?".into()),
+    }
+}
+
 /// A query's result: column names and types, and rows.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Rows {
@@ -350,6 +453,7 @@ pub(crate) struct Rows {
 pub(crate) struct Planner<G> {
     ctx: SessionContext,
     schema: Arc<OrbitSchema<G>>,
+    system: pg_catalog::SnapshotCell,
 }
 
 /// A planned query: its plan, parameter types and result columns.
@@ -365,21 +469,44 @@ impl<G: ActorGateway> Planner<G> {
         let config =
             SessionConfig::new().with_default_catalog_and_schema("orbit", "public").with_target_partitions(1);
         let ctx = SessionContext::new_with_config(config);
+        let system: pg_catalog::SnapshotCell = Arc::default();
         let schema = Arc::new(OrbitSchema {
             gateway,
             writes: Mutex::new(Arc::new(Writes::new())),
             keyed: std::sync::atomic::AtomicBool::new(false),
+            system: system.clone(),
         });
         let catalog = MemoryCatalogProvider::new();
-        // A fresh catalog provider accepts its first schema.
+        // A fresh catalog provider accepts its schemas.
         let _ = catalog.register_schema("public", schema.clone());
+        let _ = catalog
+            .register_schema("pg_catalog", Arc::new(pg_catalog::SystemSchema::pg_catalog(system.clone())));
+        let _ = catalog.register_schema(
+            "information_schema",
+            Arc::new(pg_catalog::SystemSchema::information_schema(system.clone())),
+        );
         ctx.register_catalog("orbit", Arc::new(catalog));
-        Planner { ctx, schema }
+        pg_catalog::register_functions(&ctx, &system, &super::version_text());
+        Planner { ctx, schema, system }
     }
 
     /// Plans a query over the catalog as it is, seeing `writes`.
-    pub async fn plan(&self, statement: sqlparser::ast::Statement, writes: Arc<Writes>) -> DfResult<Planned> {
+    pub async fn plan(
+        &self,
+        mut statement: sqlparser::ast::Statement,
+        writes: Arc<Writes>,
+    ) -> DfResult<Planned> {
         *self.schema.writes.lock().unwrap_or_else(|e| e.into_inner()) = writes;
+        if pg_catalog::reads_catalog(&statement) {
+            let tables = super::tables(self.schema.gateway.as_ref())
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let snapshot =
+                pg_catalog::Snapshot { tables, owner: "postgres".into(), database: "postgres".into() };
+            *self.system.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+        }
+        pg_catalog::rewrite(&mut statement);
+        let names = output_names(&mut statement);
         let plan = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(statement))).await?;
         let types = plan.get_parameter_types()?;
         let mut params = vec![SqlType::Text; types.len()];
@@ -392,11 +519,14 @@ impl<G: ActorGateway> Planner<G> {
                 params[n - 1] = data_type.as_ref().map_or(SqlType::Text, sql_type_of);
             }
         }
-        let columns = plan
-            .schema()
-            .fields()
+        let fields = plan.schema().fields();
+        let columns = fields
             .iter()
-            .map(|f| (f.name().to_string(), sql_type_of(f.data_type())))
+            .enumerate()
+            .map(|(i, f)| {
+                let name = names.as_ref().filter(|n| n.len() == fields.len()).and_then(|n| n[i].clone());
+                (name.unwrap_or_else(|| f.name().to_string()), sql_type_of(f.data_type()))
+            })
             .collect();
         Ok(Planned { plan, params, columns })
     }

@@ -1,0 +1,1735 @@
+//! The system catalogs clients read: `pg_catalog` and
+//! `information_schema` tables built from the `sql:table` catalog actors,
+//! the PostgreSQL functions psql and drivers call on them, and the rewrites
+//! that let DataFusion plan PostgreSQL's catalog SQL (`OPERATOR(pg_catalog.~)`,
+//! `COLLATE pg_catalog.default`, `::regclass`, `pg_catalog.`-qualified
+//! functions and types).
+//!
+//! The tables are a snapshot taken when a statement that names them is
+//! planned. Catalogs of features Orbit does not have (inheritance,
+//! partitions, policies, publications, extended statistics, comments) exist
+//! and are empty, as they are in a PostgreSQL database that uses none.
+
+use super::catalog::{SqlType, Table};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
+use datafusion::common::ScalarValue;
+use datafusion::error::Result as DfResult;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+use sqlparser::ast::{self, BinaryOperator, DataType as SqlDataType, Expr, ObjectName, Statement};
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
+
+/// OIDs of the built-in objects Orbit shows (PostgreSQL's own).
+const PG_CATALOG_NS: i64 = 11;
+const PUBLIC_NS: i64 = 2200;
+const INFORMATION_SCHEMA_NS: i64 = 13_000;
+const OWNER: i64 = 10;
+const HEAP_AM: i64 = 2;
+const BTREE_AM: i64 = 403;
+const DEFAULT_COLLATION: i64 = 100;
+const DATABASE_OID: i64 = 5;
+const UTF8_ENCODING: i64 = 6;
+
+/// What the catalog tables show: the tables, and who and where the client is.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Snapshot {
+    pub tables: Vec<Table>,
+    /// The role that owns everything (the first configured user, or
+    /// `postgres` when authentication is trust).
+    pub owner: String,
+    pub database: String,
+}
+
+impl Snapshot {
+    fn table_by_oid(&self, oid: i64) -> Option<&Table> {
+        self.tables.iter().find(|t| i64::from(t.oid()) == oid)
+    }
+
+    /// The table whose primary key index has this OID.
+    fn index_by_oid(&self, oid: i64) -> Option<&Table> {
+        self.tables.iter().find(|t| t.primary_key.is_some() && i64::from(t.oid()) + 1 == oid)
+    }
+
+    fn relation_name(&self, oid: i64) -> Option<String> {
+        if let Some(t) = self.table_by_oid(oid) {
+            return Some(t.name.clone());
+        }
+        self.index_by_oid(oid).map(|t| format!("{}_pkey", t.name))
+    }
+
+    fn relation_oid(&self, name: &str) -> Option<i64> {
+        let name = name.strip_prefix("public.").unwrap_or(name).trim_matches('"');
+        if let Some(t) = self.tables.iter().find(|t| t.name == name) {
+            return Some(i64::from(t.oid()));
+        }
+        let table = name.strip_suffix("_pkey")?;
+        self.tables
+            .iter()
+            .find(|t| t.name == table && t.primary_key.is_some())
+            .map(|t| i64::from(t.oid()) + 1)
+    }
+}
+
+/// The built-in types, as `pg_type` lists them: OID, name, length, category,
+/// element type (arrays).
+const TYPES: &[(i64, &str, i64, &str, i64)] = &[
+    (16, "bool", 1, "B", 0),
+    (17, "bytea", -1, "U", 0),
+    (18, "char", 1, "Z", 0),
+    (19, "name", 64, "S", 0),
+    (20, "int8", 8, "N", 0),
+    (21, "int2", 2, "N", 0),
+    (23, "int4", 4, "N", 0),
+    (25, "text", -1, "S", 0),
+    (26, "oid", 4, "N", 0),
+    (114, "json", -1, "U", 0),
+    (700, "float4", 4, "N", 0),
+    (701, "float8", 8, "N", 0),
+    (1000, "_bool", -1, "A", 16),
+    (1005, "_int2", -1, "A", 21),
+    (1007, "_int4", -1, "A", 23),
+    (1009, "_text", -1, "A", 25),
+    (1014, "_bpchar", -1, "A", 1042),
+    (1015, "_varchar", -1, "A", 1043),
+    (1016, "_int8", -1, "A", 20),
+    (1021, "_float4", -1, "A", 700),
+    (1022, "_float8", -1, "A", 701),
+    (1042, "bpchar", -1, "S", 0),
+    (1043, "varchar", -1, "S", 0),
+    (1082, "date", 4, "D", 0),
+    (1083, "time", 8, "D", 0),
+    (1114, "timestamp", 8, "D", 0),
+    (1115, "_timestamp", -1, "A", 1114),
+    (1182, "_date", -1, "A", 1082),
+    (1184, "timestamptz", 8, "D", 0),
+    (1185, "_timestamptz", -1, "A", 1184),
+    (1700, "numeric", -1, "N", 0),
+    (2950, "uuid", 16, "U", 0),
+    (3802, "jsonb", -1, "U", 0),
+];
+
+/// PostgreSQL's `format_type(oid, typmod)`.
+fn format_type(oid: i64, typmod: Option<i64>) -> Option<String> {
+    let name = match oid {
+        16 => "boolean",
+        17 => "bytea",
+        18 => "\"char\"",
+        19 => "name",
+        20 => "bigint",
+        21 => "smallint",
+        23 => "integer",
+        25 => "text",
+        26 => "oid",
+        114 => "json",
+        700 => "real",
+        701 => "double precision",
+        1042 | 1043 => {
+            let base = if oid == 1042 { "character" } else { "character varying" };
+            return Some(match typmod {
+                Some(m) if m >= 4 => format!("{base}({})", m - 4),
+                _ => base.to_string(),
+            });
+        }
+        1082 => "date",
+        1083 => "time without time zone",
+        1114 => "timestamp without time zone",
+        1184 => "timestamp with time zone",
+        1700 => "numeric",
+        2950 => "uuid",
+        3802 => "jsonb",
+        other => {
+            let (_, name, _, _, elem) = TYPES.iter().find(|t| t.0 == other)?;
+            return match elem {
+                0 => Some((*name).to_string()),
+                elem => format_type(*elem, typmod).map(|n| format!("{n}[]")),
+            };
+        }
+    };
+    Some(name.to_string())
+}
+
+fn typmod(table: &Table, column: usize) -> i64 {
+    table.columns[column].length.map_or(-1, |n| i64::from(n) + 4)
+}
+
+fn collation(sql_type: SqlType) -> i64 {
+    if sql_type.is_text() { DEFAULT_COLLATION } else { 0 }
+}
+
+/// A column's default as `pg_get_expr` shows it.
+fn default_text(table: &Table, column: usize) -> Option<String> {
+    let c = &table.columns[column];
+    if c.serial {
+        return Some(format!("nextval('{}'::regclass)", table.sequence_key(&c.name)));
+    }
+    if let Some(sql) = &c.default_expr {
+        return Some(sql.clone());
+    }
+    let value = c.default.as_ref()?;
+    let text = super::catalog::text_of(c.sql_type, value)?;
+    Some(match c.sql_type {
+        SqlType::Int2 | SqlType::Int4 | SqlType::Int8 | SqlType::Float4 | SqlType::Float8 => text,
+        SqlType::Bool => if text == "t" { "true" } else { "false" }.to_string(),
+        t => format!("'{}'::{}", text.replace('\'', "''"), format_type(i64::from(t.oid()), None)?),
+    })
+}
+
+// --- tables ------------------------------------------------------------
+
+use DataType::{Boolean as B, Float32 as F4, Int16 as I2, Int32 as I4, Int64 as I8, Utf8 as T};
+
+/// A table under construction: columns, then rows of scalars.
+struct Builder {
+    fields: Vec<Field>,
+    rows: Vec<Vec<ScalarValue>>,
+}
+
+impl Builder {
+    fn new(columns: &[(&str, DataType)]) -> Self {
+        Builder {
+            fields: columns.iter().map(|(n, t)| Field::new(*n, t.clone(), true)).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, values: Vec<ScalarValue>) {
+        debug_assert_eq!(values.len(), self.fields.len());
+        self.rows.push(values);
+    }
+
+    fn build(self) -> DfResult<Arc<dyn TableProvider>> {
+        let schema: SchemaRef = Arc::new(Schema::new(self.fields));
+        if self.rows.is_empty() {
+            // An empty catalog is a view of no rows, which the optimizer
+            // sees through: queries over it (psql's over pg_policy, with a
+            // correlated ARRAY(...) DataFusion cannot run) reduce to no rows.
+            let empty = datafusion::logical_expr::EmptyRelation {
+                produce_one_row: false,
+                schema: Arc::new(datafusion::common::DFSchema::try_from(schema.as_ref().clone())?),
+            };
+            let plan = datafusion::logical_expr::LogicalPlan::EmptyRelation(empty);
+            return Ok(Arc::new(datafusion::datasource::ViewTable::new(plan, None)));
+        }
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        for (i, field) in schema.fields().iter().enumerate() {
+            let array = if self.rows.is_empty() {
+                datafusion::arrow::array::new_empty_array(field.data_type())
+            } else {
+                ScalarValue::iter_to_array(self.rows.iter().map(|r| r[i].clone()))?
+            };
+            arrays.push(array);
+        }
+        let batch = RecordBatch::try_new(schema.clone(), arrays)?;
+        Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
+    }
+}
+
+fn i8v(n: i64) -> ScalarValue {
+    ScalarValue::Int64(Some(n))
+}
+fn i4v(n: i64) -> ScalarValue {
+    ScalarValue::Int32(Some(n as i32))
+}
+fn i2v(n: i64) -> ScalarValue {
+    ScalarValue::Int16(Some(n as i16))
+}
+fn tv(s: &str) -> ScalarValue {
+    ScalarValue::Utf8(Some(s.to_string()))
+}
+fn bv(b: bool) -> ScalarValue {
+    ScalarValue::Boolean(Some(b))
+}
+fn null(t: &DataType) -> ScalarValue {
+    ScalarValue::try_from(t).unwrap_or(ScalarValue::Null)
+}
+
+/// The names of the tables of `pg_catalog`.
+const PG_TABLES: &[&str] = &[
+    "pg_am",
+    "pg_attrdef",
+    "pg_attribute",
+    "pg_auth_members",
+    "pg_class",
+    "pg_collation",
+    "pg_constraint",
+    "pg_database",
+    "pg_description",
+    "pg_index",
+    "pg_inherits",
+    "pg_namespace",
+    "pg_partitioned_table",
+    "pg_policy",
+    "pg_publication",
+    "pg_publication_namespace",
+    "pg_publication_rel",
+    "pg_roles",
+    "pg_statistic_ext",
+    "pg_tables",
+    "pg_type",
+    "pg_user",
+];
+
+/// The catalogs of features Orbit does not have: always empty.
+const EMPTY_TABLES: &[&str] = &[
+    "pg_auth_members",
+    "pg_description",
+    "pg_inherits",
+    "pg_partitioned_table",
+    "pg_policy",
+    "pg_publication",
+    "pg_publication_namespace",
+    "pg_publication_rel",
+    "pg_statistic_ext",
+];
+
+/// The names of the tables of `information_schema`.
+const INFORMATION_TABLES: &[&str] = &["columns", "schemata", "tables"];
+
+/// Builds `pg_catalog.name` from the snapshot.
+fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>> {
+    let mut b;
+    match name {
+        "pg_namespace" => {
+            b = Builder::new(&[("oid", I8), ("nspname", T), ("nspowner", I8), ("nspacl", T)]);
+            for (oid, name) in [
+                (PG_CATALOG_NS, "pg_catalog"),
+                (PUBLIC_NS, "public"),
+                (INFORMATION_SCHEMA_NS, "information_schema"),
+            ] {
+                b.row(vec![i8v(oid), tv(name), i8v(OWNER), null(&T)]);
+            }
+        }
+        "pg_class" => {
+            b = Builder::new(&[
+                ("oid", I8),
+                ("relname", T),
+                ("relnamespace", I8),
+                ("reltype", I8),
+                ("reloftype", I8),
+                ("relowner", I8),
+                ("relam", I8),
+                ("relfilenode", I8),
+                ("reltablespace", I8),
+                ("relpages", I4),
+                ("reltuples", F4),
+                ("relallvisible", I4),
+                ("reltoastrelid", I8),
+                ("relhasindex", B),
+                ("relisshared", B),
+                ("relpersistence", T),
+                ("relkind", T),
+                ("relnatts", I2),
+                ("relchecks", I2),
+                ("relhasrules", B),
+                ("relhastriggers", B),
+                ("relhassubclass", B),
+                ("relrowsecurity", B),
+                ("relforcerowsecurity", B),
+                ("relispopulated", B),
+                ("relreplident", T),
+                ("relispartition", B),
+                ("relacl", T),
+                ("reloptions", T),
+                ("relpartbound", T),
+            ]);
+            for t in &s.tables {
+                let oid = i64::from(t.oid());
+                let has_index = t.primary_key.is_some();
+                let relation = |oid: i64, name: &str, am: i64, kind: &str, natts: usize, has_index: bool| {
+                    vec![
+                        i8v(oid),
+                        tv(name),
+                        i8v(PUBLIC_NS),
+                        i8v(0),
+                        i8v(0),
+                        i8v(OWNER),
+                        i8v(am),
+                        i8v(oid),
+                        i8v(0),
+                        i4v(0),
+                        ScalarValue::Float32(Some(-1.0)),
+                        i4v(0),
+                        i8v(0),
+                        bv(has_index),
+                        bv(false),
+                        tv("p"),
+                        tv(kind),
+                        i2v(natts as i64),
+                        i2v(0),
+                        bv(false),
+                        bv(false),
+                        bv(false),
+                        bv(false),
+                        bv(false),
+                        bv(true),
+                        tv(if kind == "r" { "d" } else { "n" }),
+                        bv(false),
+                        null(&T),
+                        null(&T),
+                        null(&T),
+                    ]
+                };
+                b.row(relation(oid, &t.name, HEAP_AM, "r", t.columns.len(), has_index));
+                if has_index {
+                    b.row(relation(oid + 1, &format!("{}_pkey", t.name), BTREE_AM, "i", 1, false));
+                }
+            }
+        }
+        "pg_attribute" => {
+            b = Builder::new(&[
+                ("attrelid", I8),
+                ("attname", T),
+                ("atttypid", I8),
+                ("attstattarget", I4),
+                ("attlen", I2),
+                ("attnum", I2),
+                ("attndims", I4),
+                ("atttypmod", I4),
+                ("attbyval", B),
+                ("attalign", T),
+                ("attstorage", T),
+                ("attnotnull", B),
+                ("atthasdef", B),
+                ("attidentity", T),
+                ("attgenerated", T),
+                ("attisdropped", B),
+                ("attislocal", B),
+                ("attinhcount", I4),
+                ("attcollation", I8),
+                ("attacl", T),
+                ("attoptions", T),
+            ]);
+            for t in &s.tables {
+                let oid = i64::from(t.oid());
+                for (i, c) in t.columns.iter().enumerate() {
+                    let type_oid = i64::from(c.sql_type.oid());
+                    let len = TYPES.iter().find(|x| x.0 == type_oid).map_or(-1, |x| x.2);
+                    let has_default = c.serial || c.default.is_some() || c.default_expr.is_some();
+                    let attribute = |relid: i64, num: i64| {
+                        vec![
+                            i8v(relid),
+                            tv(&c.name),
+                            i8v(type_oid),
+                            i4v(-1),
+                            i2v(len),
+                            i2v(num),
+                            i4v(0),
+                            i4v(typmod(t, i)),
+                            bv(len > 0),
+                            tv(if len == 8 { "d" } else { "i" }),
+                            tv(if len > 0 { "p" } else { "x" }),
+                            bv(c.not_null),
+                            bv(has_default && relid == oid),
+                            tv(""),
+                            tv(""),
+                            bv(false),
+                            bv(true),
+                            i4v(0),
+                            i8v(collation(c.sql_type)),
+                            null(&T),
+                            null(&T),
+                        ]
+                    };
+                    b.row(attribute(oid, i as i64 + 1));
+                    if t.primary_key == Some(i) {
+                        b.row(attribute(oid + 1, 1));
+                    }
+                }
+            }
+        }
+        "pg_attrdef" => {
+            b = Builder::new(&[("oid", I8), ("adrelid", I8), ("adnum", I2), ("adbin", T)]);
+            for t in &s.tables {
+                for i in 0..t.columns.len() {
+                    if let Some(text) = default_text(t, i) {
+                        let oid = i64::from(t.oid());
+                        b.row(vec![i8v(oid * 1000 + i as i64), i8v(oid), i2v(i as i64 + 1), tv(&text)]);
+                    }
+                }
+            }
+        }
+        "pg_type" => {
+            b = Builder::new(&[
+                ("oid", I8),
+                ("typname", T),
+                ("typnamespace", I8),
+                ("typowner", I8),
+                ("typlen", I2),
+                ("typbyval", B),
+                ("typtype", T),
+                ("typcategory", T),
+                ("typisdefined", B),
+                ("typdelim", T),
+                ("typrelid", I8),
+                ("typelem", I8),
+                ("typarray", I8),
+                ("typbasetype", I8),
+                ("typtypmod", I4),
+                ("typndims", I4),
+                ("typcollation", I8),
+                ("typnotnull", B),
+            ]);
+            for (oid, name, len, category, elem) in TYPES {
+                let array = TYPES.iter().find(|t| t.4 == *oid).map_or(0, |t| t.0);
+                let text = matches!(*oid, 25 | 1042 | 1043 | 19);
+                b.row(vec![
+                    i8v(*oid),
+                    tv(name),
+                    i8v(PG_CATALOG_NS),
+                    i8v(OWNER),
+                    i2v(*len),
+                    bv(*len > 0 && *len <= 8),
+                    tv("b"),
+                    tv(category),
+                    bv(true),
+                    tv(","),
+                    i8v(0),
+                    i8v(*elem),
+                    i8v(array),
+                    i8v(0),
+                    i4v(-1),
+                    i4v(0),
+                    i8v(if text { DEFAULT_COLLATION } else { 0 }),
+                    bv(false),
+                ]);
+            }
+        }
+        "pg_am" => {
+            b = Builder::new(&[("oid", I8), ("amname", T), ("amtype", T)]);
+            b.row(vec![i8v(HEAP_AM), tv("heap"), tv("t")]);
+            b.row(vec![i8v(BTREE_AM), tv("btree"), tv("i")]);
+        }
+        "pg_index" => {
+            b = Builder::new(&[
+                ("indexrelid", I8),
+                ("indrelid", I8),
+                ("indnatts", I2),
+                ("indnkeyatts", I2),
+                ("indisunique", B),
+                ("indisprimary", B),
+                ("indisexclusion", B),
+                ("indimmediate", B),
+                ("indisclustered", B),
+                ("indisvalid", B),
+                ("indcheckxmin", B),
+                ("indisready", B),
+                ("indislive", B),
+                ("indisreplident", B),
+                ("indkey", T),
+                ("indexprs", T),
+                ("indpred", T),
+            ]);
+            for t in &s.tables {
+                if let Some(pk) = t.primary_key {
+                    let oid = i64::from(t.oid());
+                    b.row(vec![
+                        i8v(oid + 1),
+                        i8v(oid),
+                        i2v(1),
+                        i2v(1),
+                        bv(true),
+                        bv(true),
+                        bv(false),
+                        bv(true),
+                        bv(false),
+                        bv(true),
+                        bv(false),
+                        bv(true),
+                        bv(true),
+                        bv(false),
+                        tv(&(pk + 1).to_string()),
+                        null(&T),
+                        null(&T),
+                    ]);
+                }
+            }
+        }
+        "pg_constraint" => {
+            b = Builder::new(&[
+                ("oid", I8),
+                ("conname", T),
+                ("connamespace", I8),
+                ("contype", T),
+                ("condeferrable", B),
+                ("condeferred", B),
+                ("convalidated", B),
+                ("conrelid", I8),
+                ("contypid", I8),
+                ("conindid", I8),
+                ("conparentid", I8),
+                ("confrelid", I8),
+                ("conislocal", B),
+                ("coninhcount", I4),
+                ("connoinherit", B),
+                ("conkey", T),
+            ]);
+            for t in &s.tables {
+                if let Some(pk) = t.primary_key {
+                    let oid = i64::from(t.oid());
+                    b.row(vec![
+                        i8v(oid * 1000 + 999),
+                        tv(&format!("{}_pkey", t.name)),
+                        i8v(PUBLIC_NS),
+                        tv("p"),
+                        bv(false),
+                        bv(false),
+                        bv(true),
+                        i8v(oid),
+                        i8v(0),
+                        i8v(oid + 1),
+                        i8v(0),
+                        i8v(0),
+                        bv(true),
+                        i4v(0),
+                        bv(true),
+                        tv(&format!("{{{}}}", pk + 1)),
+                    ]);
+                }
+            }
+        }
+        "pg_collation" => {
+            b = Builder::new(&[("oid", I8), ("collname", T), ("collnamespace", I8), ("collprovider", T)]);
+            for (oid, name) in [(DEFAULT_COLLATION, "default"), (950, "C"), (951, "POSIX")] {
+                b.row(vec![i8v(oid), tv(name), i8v(PG_CATALOG_NS), tv(if oid == 100 { "d" } else { "c" })]);
+            }
+        }
+        "pg_database" => {
+            b = Builder::new(&[
+                ("oid", I8),
+                ("datname", T),
+                ("datdba", I8),
+                ("encoding", I4),
+                ("datlocprovider", T),
+                ("datistemplate", B),
+                ("datallowconn", B),
+                ("datconnlimit", I4),
+                ("datcollate", T),
+                ("datctype", T),
+                ("daticulocale", T),
+                ("datacl", DataType::List(Arc::new(Field::new_list_field(T, true)))),
+            ]);
+            b.row(vec![
+                i8v(DATABASE_OID),
+                tv(&s.database),
+                i8v(OWNER),
+                i4v(UTF8_ENCODING),
+                tv("c"),
+                bv(false),
+                bv(true),
+                i4v(-1),
+                tv("C.UTF-8"),
+                tv("C.UTF-8"),
+                null(&T),
+                null(&DataType::List(Arc::new(Field::new_list_field(T, true)))),
+            ]);
+        }
+        "pg_roles" | "pg_user" => {
+            let name = if name == "pg_roles" { "rolname" } else { "usename" };
+            b = Builder::new(&[
+                ("oid", I8),
+                (name, T),
+                ("rolsuper", B),
+                ("rolinherit", B),
+                ("rolcreaterole", B),
+                ("rolcreatedb", B),
+                ("rolcanlogin", B),
+                ("rolreplication", B),
+                ("rolconnlimit", I4),
+                ("rolvaliduntil", T),
+                ("rolbypassrls", B),
+            ]);
+            b.row(vec![
+                i8v(OWNER),
+                tv(&s.owner),
+                bv(false),
+                bv(true),
+                bv(false),
+                bv(false),
+                bv(true),
+                bv(false),
+                i4v(-1),
+                null(&T),
+                bv(false),
+            ]);
+        }
+        "pg_tables" => {
+            b = Builder::new(&[
+                ("schemaname", T),
+                ("tablename", T),
+                ("tableowner", T),
+                ("tablespace", T),
+                ("hasindexes", B),
+                ("hasrules", B),
+                ("hastriggers", B),
+                ("rowsecurity", B),
+            ]);
+            for t in &s.tables {
+                b.row(vec![
+                    tv("public"),
+                    tv(&t.name),
+                    tv(&s.owner),
+                    null(&T),
+                    bv(t.primary_key.is_some()),
+                    bv(false),
+                    bv(false),
+                    bv(false),
+                ]);
+            }
+        }
+        // Features Orbit does not have: the catalogs exist, empty.
+        "pg_auth_members" => {
+            b = Builder::new(&[
+                ("oid", I8),
+                ("roleid", I8),
+                ("member", I8),
+                ("grantor", I8),
+                ("admin_option", B),
+            ]);
+        }
+        "pg_description" => {
+            b = Builder::new(&[("objoid", I8), ("classoid", I8), ("objsubid", I4), ("description", T)]);
+        }
+        "pg_inherits" => {
+            b = Builder::new(&[
+                ("inhrelid", I8),
+                ("inhparent", I8),
+                ("inhseqno", I4),
+                ("inhdetachpending", B),
+            ]);
+        }
+        "pg_partitioned_table" => {
+            b = Builder::new(&[("partrelid", I8), ("partstrat", T), ("partnatts", I2), ("partdefid", I8)]);
+        }
+        "pg_policy" => {
+            b = Builder::new(&[
+                ("oid", I8),
+                ("polname", T),
+                ("polrelid", I8),
+                ("polcmd", T),
+                ("polpermissive", B),
+                ("polroles", DataType::List(Arc::new(Field::new_list_field(I8, true)))),
+                ("polqual", T),
+                ("polwithcheck", T),
+            ]);
+        }
+        "pg_statistic_ext" => {
+            b = Builder::new(&[
+                ("oid", I8),
+                ("stxrelid", I8),
+                ("stxname", T),
+                ("stxnamespace", I8),
+                ("stxowner", I8),
+                ("stxstattarget", I4),
+                ("stxkind", DataType::List(Arc::new(Field::new_list_field(T, true)))),
+            ]);
+        }
+        "pg_publication" => {
+            b = Builder::new(&[("oid", I8), ("pubname", T), ("pubowner", I8), ("puballtables", B)]);
+        }
+        "pg_publication_namespace" => {
+            b = Builder::new(&[("oid", I8), ("pnpubid", I8), ("pnnspid", I8)]);
+        }
+        "pg_publication_rel" => {
+            b = Builder::new(&[
+                ("oid", I8),
+                ("prpubid", I8),
+                ("prrelid", I8),
+                ("prqual", T),
+                ("prattrs", DataType::List(Arc::new(Field::new_list_field(I2, true)))),
+            ]);
+        }
+        _ => return Ok(None),
+    }
+    b.build().map(Some)
+}
+
+/// Builds `information_schema.name` from the snapshot.
+fn information_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>> {
+    let mut b;
+    match name {
+        "schemata" => {
+            b = Builder::new(&[("catalog_name", T), ("schema_name", T), ("schema_owner", T)]);
+            for schema in ["pg_catalog", "public", "information_schema"] {
+                b.row(vec![tv(&s.database), tv(schema), tv(&s.owner)]);
+            }
+        }
+        "tables" => {
+            b = Builder::new(&[
+                ("table_catalog", T),
+                ("table_schema", T),
+                ("table_name", T),
+                ("table_type", T),
+            ]);
+            for t in &s.tables {
+                b.row(vec![tv(&s.database), tv("public"), tv(&t.name), tv("BASE TABLE")]);
+            }
+        }
+        "columns" => {
+            b = Builder::new(&[
+                ("table_catalog", T),
+                ("table_schema", T),
+                ("table_name", T),
+                ("column_name", T),
+                ("ordinal_position", I4),
+                ("column_default", T),
+                ("is_nullable", T),
+                ("data_type", T),
+                ("character_maximum_length", I4),
+                ("udt_name", T),
+            ]);
+            for t in &s.tables {
+                for (i, c) in t.columns.iter().enumerate() {
+                    let udt = TYPES.iter().find(|x| x.0 == i64::from(c.sql_type.oid())).map_or("", |x| x.1);
+                    b.row(vec![
+                        tv(&s.database),
+                        tv("public"),
+                        tv(&t.name),
+                        tv(&c.name),
+                        i4v(i as i64 + 1),
+                        default_text(t, i).map_or_else(|| null(&T), |d| tv(&d)),
+                        tv(if c.not_null { "NO" } else { "YES" }),
+                        tv(c.sql_type.name()),
+                        c.length.map_or_else(|| null(&I4), |n| i4v(i64::from(n))),
+                        tv(udt),
+                    ]);
+                }
+            }
+        }
+        _ => return Ok(None),
+    }
+    b.build().map(Some)
+}
+
+/// The current snapshot, shared by the schemas and functions of one
+/// connection's DataFusion context.
+pub(crate) type SnapshotCell = Arc<Mutex<Arc<Snapshot>>>;
+
+fn current(cell: &SnapshotCell) -> Arc<Snapshot> {
+    cell.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// `pg_catalog` or `information_schema` as a DataFusion schema.
+#[derive(Debug)]
+pub(crate) struct SystemSchema {
+    pub snapshot: SnapshotCell,
+    information: bool,
+}
+
+impl SystemSchema {
+    pub fn pg_catalog(snapshot: SnapshotCell) -> Self {
+        SystemSchema { snapshot, information: false }
+    }
+
+    pub fn information_schema(snapshot: SnapshotCell) -> Self {
+        SystemSchema { snapshot, information: true }
+    }
+
+    /// A `pg_catalog` table, for unqualified names (`pg_catalog` is on
+    /// every search path, first).
+    pub fn pg_table(snapshot: &SnapshotCell, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        pg_table(name, &current(snapshot))
+    }
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for SystemSchema {
+    fn table_names(&self) -> Vec<String> {
+        let names = if self.information { INFORMATION_TABLES } else { PG_TABLES };
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let snapshot = current(&self.snapshot);
+        if self.information { information_table(name, &snapshot) } else { pg_table(name, &snapshot) }
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.table_names().iter().any(|n| n == name)
+    }
+}
+
+/// Whether a statement (or part of one) reads the system catalogs (so the
+/// snapshot must be taken before it is planned).
+pub(crate) fn reads_catalog<V: ast::Visit>(node: &V) -> bool {
+    let mut found = false;
+    let _ = ast::visit_relations(node, |name: &ObjectName| {
+        let text = name.to_string().to_lowercase();
+        let last = text.rsplit('.').next().unwrap_or_default();
+        if text.starts_with("pg_catalog.")
+            || text.starts_with("information_schema.")
+            || PG_TABLES.contains(&last)
+        {
+            found = true;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+// --- rewrites ----------------------------------------------------------
+
+/// PostgreSQL spellings DataFusion does not read, in forms it does:
+/// `OPERATOR(pg_catalog.~)` as `~`, `COLLATE` dropped (one collation),
+/// `pg_catalog.f(...)` as `f(...)`, casts to `regclass`/`regtype`/
+/// `regnamespace` as lookups, `oid`/`name`/`"char"` casts as their Orbit
+/// types.
+pub(crate) fn rewrite(statement: &mut Statement) {
+    let _ = ast::VisitMut::visit(statement, &mut Laterals);
+    let _ = ast::visit_expressions_mut(statement, |expr: &mut Expr| {
+        rewrite_expr(expr);
+        ControlFlow::<()>::Continue(())
+    });
+    // Table functions (`pg_catalog.generate_series`).
+    let _ = ast::visit_relations_mut(statement, |name: &mut ObjectName| {
+        if name.0.len() == 2 && name.0[0].to_string().eq_ignore_ascii_case("pg_catalog") {
+            let last = name.0[1].to_string().to_lowercase();
+            if !PG_TABLES.contains(&last.as_str()) {
+                name.0.remove(0);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// Inlines `CROSS JOIN LATERAL (SELECT e1, e2) AS o(a, b)` (a subquery
+/// without FROM: one row of expressions over the outer row, as pgbench's
+/// search-path lookup has) by putting `e1` where the query says `o.a`.
+struct Laterals;
+
+impl ast::VisitorMut for Laterals {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut ast::Query) -> ControlFlow<()> {
+        let mut bodies = vec![query.body.as_mut()];
+        while let Some(body) = bodies.pop() {
+            match body {
+                ast::SetExpr::Select(select) => empty_selects(select),
+                ast::SetExpr::SetOperation { left, right, .. } => {
+                    bodies.extend([left.as_mut(), right.as_mut()])
+                }
+                _ => {}
+            }
+        }
+        let ast::SetExpr::Select(select) = query.body.as_mut() else { return ControlFlow::Continue(()) };
+        let mut inlined: Vec<(String, String, Expr)> = Vec::new();
+        for from in &mut select.from {
+            from.joins.retain(|join| {
+                let ast::TableFactor::Derived { lateral: true, subquery, alias: Some(alias), .. } =
+                    &join.relation
+                else {
+                    return true;
+                };
+                if !matches!(join.join_operator, ast::JoinOperator::CrossJoin(_)) {
+                    return true;
+                }
+                let ast::SetExpr::Select(inner) = subquery.body.as_ref() else { return true };
+                if !inner.from.is_empty() || inner.selection.is_some() {
+                    return true;
+                }
+                let mut columns = Vec::new();
+                for (i, item) in inner.projection.iter().enumerate() {
+                    let (expr, name) = match item {
+                        ast::SelectItem::UnnamedExpr(e) => (e, None),
+                        ast::SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.value.clone())),
+                        _ => return true,
+                    };
+                    let Some(name) = alias.columns.get(i).map(|c| c.name.value.clone()).or(name) else {
+                        return true;
+                    };
+                    columns.push((alias.name.value.to_lowercase(), name.to_lowercase(), expr.clone()));
+                }
+                inlined.extend(columns);
+                false
+            });
+        }
+        if inlined.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        let replace = |expr: &mut Expr| {
+            if let Expr::CompoundIdentifier(parts) = expr
+                && let [table, column] = parts.as_slice()
+                && let Some((_, _, value)) = inlined
+                    .iter()
+                    .find(|(t, c, _)| *t == table.value.to_lowercase() && *c == column.value.to_lowercase())
+            {
+                *expr = Expr::Nested(Box::new(value.clone()));
+            }
+            ControlFlow::<()>::Continue(())
+        };
+        let _ = ast::visit_expressions_mut(select.as_mut(), replace);
+        if let Some(order_by) = &mut query.order_by {
+            let _ = ast::visit_expressions_mut(order_by, replace);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// A SELECT that inner-joins an always-empty catalog has no rows, so its
+/// result expressions are never computed: those with subqueries (psql's
+/// publication query has a correlated `generate_series` DataFusion cannot
+/// plan) become NULL.
+fn empty_selects(select: &mut ast::Select) {
+    let empty = select.from.iter().any(|from| {
+        let relations = std::iter::once(&from.relation).chain(from.joins.iter().filter_map(|j| {
+            matches!(j.join_operator, ast::JoinOperator::Join(_) | ast::JoinOperator::Inner(_) | ast::JoinOperator::CrossJoin(_))
+                .then_some(&j.relation)
+        }));
+        relations.into_iter().any(|r| {
+            matches!(r, ast::TableFactor::Table { name, .. }
+                if name.0.last().is_some_and(|p| EMPTY_TABLES.contains(&p.to_string().to_lowercase().as_str())))
+        })
+    });
+    if !empty {
+        return;
+    }
+    for item in &mut select.projection {
+        let expr = match item {
+            ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => e,
+            _ => continue,
+        };
+        let mut has_subquery = false;
+        let _ = ast::visit_expressions(expr, |e: &Expr| {
+            if matches!(e, Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. })
+                || matches!(e, Expr::Function(f) if matches!(f.args, ast::FunctionArguments::Subquery(_)))
+            {
+                has_subquery = true;
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        if has_subquery {
+            *expr = Expr::value(ast::Value::Null);
+        }
+    }
+}
+
+fn function(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(ast::Function {
+        name: ObjectName::from(vec![ast::Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: ast::FunctionArguments::None,
+        args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: Vec::new(),
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: Vec::new(),
+    })
+}
+
+/// `'{1,2}'`: an array literal, as `make_array(1, 2)` (elements that read
+/// as numbers are numbers).
+fn array_literal(expr: &Expr) -> Option<Expr> {
+    let Expr::Value(v) = expr else { return None };
+    let ast::Value::SingleQuotedString(text) = &v.value else { return None };
+    let inner = text.strip_prefix('{')?.strip_suffix('}')?;
+    let elements = inner
+        .split(',')
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let e = e.trim().trim_matches('"');
+            if e.parse::<f64>().is_ok() {
+                Expr::value(ast::Value::Number(e.to_string(), false))
+            } else {
+                Expr::value(ast::Value::SingleQuotedString(e.to_string()))
+            }
+        })
+        .collect();
+    Some(function("make_array", elements))
+}
+
+fn rewrite_expr(expr: &mut Expr) {
+    match expr {
+        Expr::BinaryOp { left, op: BinaryOperator::Eq | BinaryOperator::NotEq, right }
+            if array_literal(left).is_some() || array_literal(right).is_some() =>
+        {
+            for side in [left, right] {
+                if let Some(array) = array_literal(side) {
+                    **side = array;
+                }
+            }
+        }
+        Expr::BinaryOp { op: op @ BinaryOperator::PGCustomBinaryOperator(_), .. } => {
+            if let BinaryOperator::PGCustomBinaryOperator(parts) = op {
+                let symbol = parts.last().map(String::as_str).unwrap_or_default();
+                let plain = match symbol {
+                    "~" => Some(BinaryOperator::PGRegexMatch),
+                    "~*" => Some(BinaryOperator::PGRegexIMatch),
+                    "!~" => Some(BinaryOperator::PGRegexNotMatch),
+                    "!~*" => Some(BinaryOperator::PGRegexNotIMatch),
+                    "=" => Some(BinaryOperator::Eq),
+                    "<>" | "!=" => Some(BinaryOperator::NotEq),
+                    "<" => Some(BinaryOperator::Lt),
+                    "<=" => Some(BinaryOperator::LtEq),
+                    ">" => Some(BinaryOperator::Gt),
+                    ">=" => Some(BinaryOperator::GtEq),
+                    "~~" => Some(BinaryOperator::PGLikeMatch),
+                    _ => None,
+                };
+                if let Some(plain) = plain {
+                    *op = plain;
+                }
+            }
+        }
+        Expr::Collate { expr: inner, .. } => {
+            let inner = std::mem::replace(inner.as_mut(), Expr::value(ast::Value::Null));
+            *expr = inner;
+            rewrite_expr(expr);
+        }
+        Expr::Function(f) => {
+            if f.name.0.len() == 2 && f.name.0[0].to_string().eq_ignore_ascii_case("pg_catalog") {
+                f.name.0.remove(0);
+            }
+            // ARRAY(SELECT x ...) as (SELECT array_agg(x) ...).
+            if f.name.to_string().eq_ignore_ascii_case("array")
+                && let ast::FunctionArguments::Subquery(query) = &mut f.args
+                && let ast::SetExpr::Select(select) = query.body.as_mut()
+                && let [
+                    ast::SelectItem::UnnamedExpr(item) | ast::SelectItem::ExprWithAlias { expr: item, .. },
+                ] = select.projection.as_mut_slice()
+            {
+                let value = std::mem::replace(item, Expr::value(ast::Value::Null));
+                *item = function("array_agg", vec![value]);
+                query.order_by = None;
+                *expr = Expr::Subquery(query.clone());
+            }
+        }
+        Expr::Subquery(query) if reads_catalog(query.as_ref()) => {
+            if let Some(lifted) = keyed_subquery(query) {
+                *expr = lifted;
+            }
+        }
+        Expr::Cast { expr: inner, data_type, .. } => {
+            let type_name = match data_type {
+                SqlDataType::Custom(name, _) => {
+                    name.0.last().map(|p| p.to_string().to_lowercase().trim_matches('"').to_string())
+                }
+                SqlDataType::Text => Some("text".to_string()),
+                _ => None,
+            };
+            let literal = matches!(inner.as_ref(), Expr::Value(v) if matches!(v.value, ast::Value::SingleQuotedString(_)));
+            let value = std::mem::replace(inner.as_mut(), Expr::value(ast::Value::Null));
+            let replacement = match type_name.as_deref() {
+                Some("regclass") if literal => function("to_regclass", vec![value]),
+                Some("regclass") => function("pg_relation_name", vec![value]),
+                Some("regtype") if literal => function("to_regtype", vec![value]),
+                Some("regtype") => function("format_type", vec![value, Expr::value(ast::Value::Null)]),
+                Some("regnamespace") => function("pg_namespace_name", vec![value]),
+                Some("regproc" | "regprocedure") => function("pg_proc_name", vec![value]),
+                Some("oid" | "regrole") => {
+                    *inner = Box::new(value);
+                    *data_type = SqlDataType::BigInt(None);
+                    return;
+                }
+                Some("name" | "char" | "text" | "bpchar") => {
+                    *inner = Box::new(value);
+                    *data_type = SqlDataType::Text;
+                    return;
+                }
+                Some(_) | None => {
+                    *inner = Box::new(value);
+                    plain_type(data_type);
+                    return;
+                }
+            };
+            *expr = replacement;
+        }
+        _ => {}
+    }
+}
+
+/// A correlated scalar subquery over the catalogs, whose keys make it one
+/// row at most, in the form DataFusion decorrelates: its value aggregated
+/// (`max`), and its conditions that are not `inner = outer` equalities
+/// lifted out into `CASE WHEN condition THEN (subquery) END`, where an
+/// inner column they compare is read by a subquery of its own table
+/// (psql's `\d` asks `a.atthasdef` and `a.attcollation <> t.typcollation`
+/// inside its subqueries). `None` when the subquery is not of that shape.
+fn keyed_subquery(query: &mut ast::Query) -> Option<Expr> {
+    let template = query.clone();
+    let ast::SetExpr::Select(template_select) = template.body.as_ref() else { return None };
+    let ast::SetExpr::Select(select) = query.body.as_mut() else { return None };
+    if !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty()) {
+        return None;
+    }
+    let [ast::SelectItem::UnnamedExpr(item) | ast::SelectItem::ExprWithAlias { expr: item, .. }] =
+        select.projection.as_mut_slice()
+    else {
+        return None;
+    };
+    if is_aggregate(item) {
+        return None;
+    }
+    // The inner tables, by the name their columns are qualified with.
+    let mut tables: Vec<(String, ast::TableFactor)> = Vec::new();
+    for from in &select.from {
+        for relation in std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation)) {
+            let ast::TableFactor::Table { name, alias, .. } = relation else { return None };
+            let qualifier = match alias {
+                Some(a) => a.name.value.to_lowercase(),
+                None => name.0.last()?.to_string().to_lowercase(),
+            };
+            tables.push((qualifier, relation.clone()));
+        }
+    }
+    let inner = |e: &Expr| -> Vec<String> {
+        qualifiers(e).into_iter().filter(|q| tables.iter().any(|(t, _)| t == q)).collect()
+    };
+    let outer_only = |e: &Expr| inner(e).is_empty() && !qualifiers(e).is_empty();
+    let mut kept = Vec::new();
+    let mut lifted = Vec::new();
+    let conjuncts = select.selection.take().map(split_and).unwrap_or_default();
+    for c in &conjuncts {
+        let refs = inner(c);
+        if refs.is_empty() && !qualifiers(c).is_empty() {
+            lifted.push(c.clone());
+            continue;
+        }
+        let Expr::BinaryOp { left, op, right } = c else {
+            kept.push(c.clone());
+            continue;
+        };
+        if refs.len() == qualifiers(c).len() || *op == BinaryOperator::Eq {
+            kept.push(c.clone());
+            continue;
+        }
+        // outer OP inner (or inner OP outer), the inner side of one table.
+        let (inner_side, outer_left) = if outer_only(left) { (right, true) } else { (left, false) };
+        let alias = inner(inner_side);
+        let ([alias], true) = (alias.as_slice(), outer_only(if outer_left { left } else { right })) else {
+            kept.push(c.clone());
+            continue;
+        };
+        let (_, relation) = tables.iter().find(|(t, _)| t == alias)?;
+        let own: Vec<Expr> = conjuncts
+            .iter()
+            .filter(|k| {
+                let r = inner(k);
+                r.len() == 1
+                    && &r[0] == alias
+                    && (matches!(k, Expr::BinaryOp { op: BinaryOperator::Eq, .. })
+                        || r.len() == qualifiers(k).len())
+            })
+            .cloned()
+            .collect();
+        let sub = ast::Query {
+            body: Box::new(ast::SetExpr::Select(Box::new(ast::Select {
+                projection: vec![ast::SelectItem::UnnamedExpr(function("max", vec![(**inner_side).clone()]))],
+                from: vec![ast::TableWithJoins { relation: relation.clone(), joins: Vec::new() }],
+                selection: join_and(own),
+                ..(**template_select).clone()
+            }))),
+            ..template.clone()
+        };
+        let value = Expr::Subquery(Box::new(sub));
+        let (l, r) = if outer_left { ((**left).clone(), value) } else { (value, (**right).clone()) };
+        lifted.push(Expr::BinaryOp { left: Box::new(l), op: op.clone(), right: Box::new(r) });
+    }
+    let ast::SetExpr::Select(select) = query.body.as_mut() else { return None };
+    select.selection = join_and(kept);
+    if let [ast::SelectItem::UnnamedExpr(item) | ast::SelectItem::ExprWithAlias { expr: item, .. }] =
+        select.projection.as_mut_slice()
+    {
+        let value = std::mem::replace(item, Expr::value(ast::Value::Null));
+        *item = function("max", vec![value]);
+    }
+    let subquery = Expr::Subquery(Box::new(query.clone()));
+    Some(match join_and(lifted) {
+        None => subquery,
+        Some(condition) => Expr::Case {
+            case_token: ast::helpers::attached_token::AttachedToken::empty(),
+            end_token: ast::helpers::attached_token::AttachedToken::empty(),
+            operand: None,
+            conditions: vec![ast::CaseWhen { condition, result: subquery }],
+            else_result: None,
+        },
+    })
+}
+
+/// The table qualifiers an expression's columns name (`a` of `a.attnum`).
+fn qualifiers(expr: &Expr) -> Vec<String> {
+    let mut found = Vec::new();
+    let _ = ast::visit_expressions(expr, |e: &Expr| {
+        if let Expr::CompoundIdentifier(parts) = e
+            && parts.len() == 2
+        {
+            let q = parts[0].value.to_lowercase();
+            if !found.contains(&q) {
+                found.push(q);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+fn split_and(expr: Expr) -> Vec<Expr> {
+    match expr {
+        Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
+            let mut all = split_and(*left);
+            all.extend(split_and(*right));
+            all
+        }
+        Expr::Nested(inner) if matches!(inner.as_ref(), Expr::BinaryOp { op: BinaryOperator::And, .. }) => {
+            split_and(*inner)
+        }
+        other => vec![other],
+    }
+}
+
+fn join_and(conjuncts: Vec<Expr>) -> Option<Expr> {
+    conjuncts.into_iter().reduce(|l, r| Expr::BinaryOp {
+        left: Box::new(l),
+        op: BinaryOperator::And,
+        right: Box::new(r),
+    })
+}
+
+fn is_aggregate(expr: &Expr) -> bool {
+    let Expr::Function(f) = expr else { return false };
+    let name = f.name.to_string().to_lowercase();
+    matches!(
+        name.as_str(),
+        "count"
+            | "sum"
+            | "min"
+            | "max"
+            | "avg"
+            | "array_agg"
+            | "string_agg"
+            | "bool_and"
+            | "bool_or"
+            | "every"
+    )
+}
+
+/// `pg_catalog.int2` (also as an array's element) as the plain type.
+fn plain_type(data_type: &mut SqlDataType) {
+    match data_type {
+        SqlDataType::Custom(name, modifiers)
+            if modifiers.is_empty()
+                && name.0.len() == 2
+                && name.0[0].to_string().eq_ignore_ascii_case("pg_catalog") =>
+        {
+            let last = name.0[1].to_string();
+            if let Ok(t) = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+                .try_with_sql(&last)
+                .and_then(|mut p| p.parse_data_type())
+            {
+                *data_type = t;
+            }
+        }
+        SqlDataType::Array(
+            ast::ArrayElemTypeDef::SquareBracket(inner, _)
+            | ast::ArrayElemTypeDef::AngleBracket(inner)
+            | ast::ArrayElemTypeDef::Parenthesis(inner),
+        ) => plain_type(inner),
+        _ => {}
+    }
+}
+
+// --- functions ---------------------------------------------------------
+
+/// A PostgreSQL function evaluated row by row over scalars.
+struct PgFunction {
+    name: &'static str,
+    signature: Signature,
+    returns: DataType,
+    body: Box<dyn Fn(&Snapshot, &[ScalarValue]) -> ScalarValue + Send + Sync>,
+    snapshot: SnapshotCell,
+}
+
+impl std::fmt::Debug for PgFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgFunction").field("name", &self.name).finish()
+    }
+}
+
+impl PartialEq for PgFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for PgFunction {}
+
+impl std::hash::Hash for PgFunction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for PgFunction {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(self.returns.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let snapshot = current(&self.snapshot);
+        let rows = args.number_rows;
+        let arrays: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<DfResult<_>>()?;
+        let mut out = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let values: Vec<ScalarValue> =
+                arrays.iter().map(|a| ScalarValue::try_from_array(a, row)).collect::<DfResult<_>>()?;
+            let value = (self.body)(&snapshot, &values);
+            // A NULL of the declared type, so the array is well typed.
+            out.push(if value.is_null() { ScalarValue::try_from(&self.returns)? } else { value });
+        }
+        if out.is_empty() {
+            return Ok(ColumnarValue::Array(datafusion::arrow::array::new_empty_array(&self.returns)));
+        }
+        Ok(ColumnarValue::Array(ScalarValue::iter_to_array(out)?))
+    }
+}
+
+fn int_arg(values: &[ScalarValue], i: usize) -> Option<i64> {
+    match values.get(i)? {
+        ScalarValue::Int8(v) => v.map(i64::from),
+        ScalarValue::Int16(v) => v.map(i64::from),
+        ScalarValue::Int32(v) => v.map(i64::from),
+        ScalarValue::Int64(v) => *v,
+        ScalarValue::UInt32(v) => v.map(i64::from),
+        ScalarValue::UInt64(v) => v.and_then(|n| i64::try_from(n).ok()),
+        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => {
+            s.trim().parse().ok()
+        }
+        _ => None,
+    }
+}
+
+fn text_arg(values: &[ScalarValue], i: usize) -> Option<String> {
+    match values.get(i)? {
+        ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v) => v.clone(),
+        v if v.is_null() => None,
+        v => Some(v.to_string()),
+    }
+}
+
+fn text(value: Option<String>) -> ScalarValue {
+    ScalarValue::Utf8(value)
+}
+
+/// Registers PostgreSQL's catalog functions on `ctx`.
+pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, version: &str) {
+    let any = |n: usize| Signature::any(n, Volatility::Stable);
+    let some = || Signature::variadic_any(Volatility::Stable);
+    let version = version.to_string();
+    let list_of_text = DataType::List(Arc::new(Field::new_list_field(T, true)));
+    type Body = Box<dyn Fn(&Snapshot, &[ScalarValue]) -> ScalarValue + Send + Sync>;
+    let functions: Vec<(&'static str, Signature, DataType, Body)> = vec![
+        (
+            "pg_get_userbyid",
+            any(1),
+            T,
+            Box::new(|s, v| {
+                text(
+                    int_arg(v, 0).map(|oid| {
+                        if oid == OWNER { s.owner.clone() } else { format!("unknown (OID={oid})") }
+                    }),
+                )
+            }),
+        ),
+        (
+            "pg_table_is_visible",
+            any(1),
+            B,
+            Box::new(|s, v| ScalarValue::Boolean(int_arg(v, 0).map(|oid| s.relation_name(oid).is_some()))),
+        ),
+        ("pg_type_is_visible", any(1), B, Box::new(|_, v| ScalarValue::Boolean(int_arg(v, 0).map(|_| true)))),
+        (
+            "format_type",
+            any(2),
+            T,
+            Box::new(|_, v| text(int_arg(v, 0).and_then(|oid| format_type(oid, int_arg(v, 1))))),
+        ),
+        // Expressions are stored as their SQL text.
+        ("pg_get_expr", some(), T, Box::new(|_, v| text(text_arg(v, 0)))),
+        (
+            "pg_get_indexdef",
+            some(),
+            T,
+            Box::new(|s, v| {
+                text(int_arg(v, 0).and_then(|oid| {
+                    let t = s.index_by_oid(oid)?;
+                    let pk = t.pk()?;
+                    Some(format!(
+                        "CREATE UNIQUE INDEX {0}_pkey ON public.{0} USING btree ({1})",
+                        t.name, pk.name
+                    ))
+                }))
+            }),
+        ),
+        (
+            "pg_get_constraintdef",
+            some(),
+            T,
+            Box::new(|s, v| {
+                text(int_arg(v, 0).and_then(|oid| {
+                    let t = s.table_by_oid((oid - 999) / 1000)?;
+                    Some(format!("PRIMARY KEY ({})", t.pk()?.name))
+                }))
+            }),
+        ),
+        (
+            "pg_encoding_to_char",
+            any(1),
+            T,
+            Box::new(|_, v| {
+                text(int_arg(v, 0).map(|e| if e == UTF8_ENCODING { "UTF8".into() } else { String::new() }))
+            }),
+        ),
+        (
+            "to_regclass",
+            any(1),
+            I8,
+            Box::new(|s, v| ScalarValue::Int64(text_arg(v, 0).and_then(|n| s.relation_oid(&n)))),
+        ),
+        (
+            "to_regtype",
+            any(1),
+            I8,
+            Box::new(|_, v| {
+                ScalarValue::Int64(text_arg(v, 0).and_then(|n| {
+                    TYPES
+                        .iter()
+                        .find(|t| t.1 == n || format_type(t.0, None).as_deref() == Some(n.as_str()))
+                        .map(|t| t.0)
+                }))
+            }),
+        ),
+        (
+            "pg_relation_name",
+            any(1),
+            T,
+            Box::new(|s, v| text(int_arg(v, 0).and_then(|oid| s.relation_name(oid)))),
+        ),
+        (
+            "pg_namespace_name",
+            any(1),
+            T,
+            Box::new(|_, v| {
+                text(int_arg(v, 0).and_then(|oid| match oid {
+                    PG_CATALOG_NS => Some("pg_catalog".into()),
+                    PUBLIC_NS => Some("public".into()),
+                    INFORMATION_SCHEMA_NS => Some("information_schema".into()),
+                    _ => None,
+                }))
+            }),
+        ),
+        ("pg_proc_name", any(1), T, Box::new(|_, v| text(int_arg(v, 0).map(|oid| oid.to_string())))),
+        (
+            "pg_relation_is_publishable",
+            any(1),
+            B,
+            Box::new(|_, v| ScalarValue::Boolean(int_arg(v, 0).map(|_| false))),
+        ),
+        ("pg_get_statisticsobjdef_columns", any(1), T, Box::new(|_, _| text(None))),
+        ("obj_description", some(), T, Box::new(|_, _| text(None))),
+        ("col_description", any(2), T, Box::new(|_, _| text(None))),
+        ("shobj_description", any(2), T, Box::new(|_, _| text(None))),
+        (
+            "array_upper",
+            any(2),
+            I4,
+            Box::new(|_, v| match (v.first(), int_arg(v, 1)) {
+                (Some(ScalarValue::List(list)), Some(1)) if !list.is_null(0) => {
+                    let n = list.value(0).len();
+                    ScalarValue::Int32((n > 0).then_some(n as i32))
+                }
+                _ => ScalarValue::Int32(None),
+            }),
+        ),
+        (
+            "current_schema",
+            Signature::nullary(Volatility::Stable),
+            T,
+            Box::new(|_, _| text(Some("public".into()))),
+        ),
+        (
+            "current_database",
+            Signature::nullary(Volatility::Stable),
+            T,
+            Box::new(|s, _| text(Some(s.database.clone()))),
+        ),
+        (
+            "current_schemas",
+            any(1),
+            list_of_text.clone(),
+            Box::new(|_, v| {
+                let implicit = matches!(v.first(), Some(ScalarValue::Boolean(Some(true))));
+                let names: Vec<ScalarValue> =
+                    if implicit { vec![tv("pg_catalog"), tv("public")] } else { vec![tv("public")] };
+                ScalarValue::List(ScalarValue::new_list_nullable(&names, &T))
+            }),
+        ),
+        (
+            "version",
+            Signature::nullary(Volatility::Stable),
+            T,
+            Box::new(move |_, _| text(Some(version.clone()))),
+        ),
+    ];
+    for (name, signature, returns, body) in functions {
+        let udf = PgFunction { name, signature, returns, body, snapshot: snapshot.clone() };
+        ctx.register_udf(ScalarUDF::new_from_impl(udf));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::postgres::catalog::Column;
+    use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+    use datafusion::prelude::SessionConfig;
+
+    fn column(name: &str, sql_type: SqlType, not_null: bool) -> Column {
+        Column {
+            name: name.into(),
+            sql_type,
+            not_null,
+            default: None,
+            serial: false,
+            length: None,
+            default_expr: None,
+        }
+    }
+
+    fn accounts() -> Table {
+        let mut filler = column("filler", SqlType::Char, false);
+        filler.length = Some(84);
+        let mut balance = column("abalance", SqlType::Int4, false);
+        balance.default = Some(serde_json::json!(0));
+        Table {
+            name: "pgbench_accounts".into(),
+            columns: vec![
+                column("aid", SqlType::Int4, true),
+                column("bid", SqlType::Int4, false),
+                balance,
+                filler,
+            ],
+            primary_key: Some(0),
+            oid: 16390,
+        }
+    }
+
+    fn context() -> SessionContext {
+        let config = SessionConfig::new().with_default_catalog_and_schema("orbit", "public");
+        let ctx = SessionContext::new_with_config(config);
+        let snapshot =
+            Snapshot { tables: vec![accounts()], owner: "postgres".into(), database: "postgres".into() };
+        let cell: SnapshotCell = Arc::new(Mutex::new(Arc::new(snapshot)));
+        let catalog = MemoryCatalogProvider::new();
+        // Unqualified names resolve to pg_catalog here (the real `public`
+        // schema does the same for pg_ names).
+        let _ = catalog.register_schema("public", Arc::new(SystemSchema::pg_catalog(cell.clone())));
+        let _ = catalog.register_schema("pg_catalog", Arc::new(SystemSchema::pg_catalog(cell.clone())));
+        let _ = catalog
+            .register_schema("information_schema", Arc::new(SystemSchema::information_schema(cell.clone())));
+        ctx.register_catalog("orbit", Arc::new(catalog));
+        register_functions(&ctx, &cell, "PostgreSQL 16.6 (Orbit test)");
+        ctx
+    }
+
+    /// Runs one statement the way the planner does and returns its rows as
+    /// text (NULL as `NULL`).
+    async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<String>>, String> {
+        let mut statements =
+            sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql)
+                .map_err(|e| format!("parse: {e}"))?;
+        let mut statement = statements.pop().ok_or("no statement")?;
+        rewrite(&mut statement);
+        let _ = crate::postgres::query::output_names(&mut statement);
+        let plan = ctx
+            .state()
+            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement)))
+            .await
+            .map_err(|e| format!("plan: {e}"))?;
+        let batches = ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|e| format!("execute: {e}"))?
+            .collect()
+            .await
+            .map_err(|e| format!("collect: {e}"))?;
+        let mut rows = Vec::new();
+        let options = datafusion::arrow::util::display::FormatOptions::default().with_null("NULL");
+        for batch in batches {
+            let formatters: Vec<_> = batch
+                .columns()
+                .iter()
+                .map(|c| datafusion::arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &options))
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
+            for r in 0..batch.num_rows() {
+                rows.push(formatters.iter().map(|f| f.value(r).to_string()).collect());
+            }
+        }
+        Ok(rows)
+    }
+
+    #[tokio::test]
+    async fn psql_and_pgbench_catalog_queries_plan_and_answer() {
+        let ctx = context();
+        let corpus = include_str!("testdata/psql15_catalog.sql");
+        let queries: Vec<&str> = corpus.split("-- next\n").skip(1).collect();
+        assert_eq!(queries.len(), 15);
+        let mut failures = Vec::new();
+        let mut results = Vec::new();
+        for q in &queries {
+            match run(&ctx, q).await {
+                Ok(rows) => results.push(rows),
+                Err(e) => {
+                    failures.push(format!("{}\n  -> {e}", q.lines().next().unwrap_or_default()));
+                    results.push(Vec::new());
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
+        // pgbench: the table is found first on the search path, unpartitioned.
+        assert_eq!(results[0], vec![vec!["2".to_string(), "NULL".into(), "0".into()]]);
+        // \l
+        assert_eq!(results[1][0][..3], ["postgres".to_string(), "postgres".into(), "UTF8".into()]);
+        // \dt
+        assert_eq!(results[2], vec![vec!["public", "pgbench_accounts", "table", "postgres"]]);
+        // \d pgbench_accounts: the columns, types, defaults and NOT NULL
+        let columns: Vec<Vec<&str>> =
+            results[6].iter().map(|r| r.iter().take(4).map(String::as_str).collect()).collect();
+        assert_eq!(
+            columns,
+            vec![
+                vec!["aid", "integer", "NULL", "true"],
+                vec!["bid", "integer", "NULL", "false"],
+                vec!["abalance", "integer", "0", "false"],
+                vec!["filler", "character(84)", "NULL", "false"],
+            ]
+        );
+        // ... and its primary key index
+        assert_eq!(results[7][0][0], "pgbench_accounts_pkey");
+        assert_eq!(
+            results[7][0][5],
+            "CREATE UNIQUE INDEX pgbench_accounts_pkey ON public.pgbench_accounts USING btree (aid)"
+        );
+        assert_eq!(results[7][0][6], "PRIMARY KEY (aid)");
+        // \dn
+        assert_eq!(results[13], vec![vec!["public", "postgres"]]);
+    }
+}
