@@ -62,12 +62,27 @@ async fn unsupported_statements_say_so() {
     let (node, addr) = start(Config::ephemeral()).await;
     let client = connect(addr, "anyone", None).await.unwrap();
     client.simple_query("CREATE TABLE t (id INT PRIMARY KEY, a INT)").await.unwrap();
-    for sql in ["CREATE INDEX t_a ON t (a)", "ALTER TABLE t ADD COLUMN b INT", "SAVEPOINT s", "VACUUM t"] {
+    for sql in [
+        "CREATE INDEX t_a ON t (a)",
+        "ALTER TABLE t ADD COLUMN b INT",
+        "SAVEPOINT s",
+        "VACUUM t, ok",
+        "CREATE TABLE w (id INT) WITH (autovacuum_enabled = false)",
+        "CREATE TEMPORARY TABLE tmp (id INT)",
+    ] {
         let error = client.simple_query(sql).await.expect_err(sql);
         let db = error.as_db_error().unwrap_or_else(|| panic!("{sql}: {error}"));
         assert_eq!(db.code().code(), "0A000", "{sql}");
         assert!(db.message().contains("not supported by Orbit yet"), "{sql}: {}", db.message());
     }
+    // VACUUM and ANALYZE check their table; VACUUM refuses a transaction block.
+    client.simple_query("VACUUM ANALYZE t").await.unwrap();
+    client.simple_query("ANALYZE t").await.unwrap();
+    assert_eq!(sqlstate(&client, "VACUUM missing").await, "42P01");
+    client.simple_query("BEGIN").await.unwrap();
+    assert_eq!(sqlstate(&client, "VACUUM t").await, "25001");
+    client.simple_query("ROLLBACK").await.unwrap();
+    assert_eq!(sqlstate(&client, "CREATE TABLE f (id INT) WITH (fillfactor = 5)").await, "22023");
     // The connection still works after refusals.
     client.simple_query("CREATE TABLE ok (id INT PRIMARY KEY)").await.unwrap();
     drop(client);
@@ -332,5 +347,58 @@ async fn psql_runs_statements() {
     let failed = psql("SELECT * FROM missing WHERE id = 1").await;
     assert!(!failed.status.success());
     assert!(String::from_utf8_lossy(&failed.stderr).contains("relation \"missing\" does not exist"));
+    node.shutdown().await.unwrap();
+}
+
+/// pgbench, unmodified: `-i -s 1` creates and loads its tables (no primary
+/// keys during the COPY, `ALTER TABLE ... ADD PRIMARY KEY` after), then
+/// select-only with prepared statements and the TPC-B-like script run with
+/// no failed transaction, and every balance adds up to the history's deltas.
+#[tokio::test(flavor = "multi_thread")]
+async fn pgbench_initializes_and_runs_with_balances_that_add_up() {
+    if !common::require_program("pgbench") {
+        return;
+    }
+    let (node, addr) = start(Config::ephemeral()).await;
+    let pgbench = |args: &'static [&'static str]| async move {
+        let out = tokio::process::Command::new("pgbench")
+            .args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string(), "-U", "app"])
+            .args(args)
+            .arg("orbit")
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "pgbench {args:?}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    };
+    pgbench(&["-i", "-s", "1", "-q"]).await;
+    let client = connect(addr, "app", None).await.unwrap();
+    assert_eq!(rows(&client, "SELECT count(*) FROM pgbench_accounts").await, vec![some(&["100000"])]);
+    for run in [
+        &["-S", "-M", "prepared", "-c", "4", "-j", "2", "-T", "10"][..],
+        &["-c", "4", "-j", "2", "-T", "10"][..],
+    ] {
+        let report = pgbench(run).await;
+        let processed = report
+            .lines()
+            .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no transaction count in: {report}"));
+        assert!(processed > 0, "{report}");
+        assert!(report.contains("number of failed transactions: 0 "), "{report}");
+    }
+    let sums = rows(
+        &client,
+        "SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(tbalance) FROM pgbench_tellers), \
+         (SELECT sum(bbalance) FROM pgbench_branches), (SELECT sum(delta) FROM pgbench_history), \
+         (SELECT count(*) FROM pgbench_history)",
+    )
+    .await;
+    let [accounts, tellers, branches, deltas, history] = sums[0].clone().try_into().unwrap();
+    assert!(history.as_deref().is_some_and(|n| n != "0"), "TPC-B wrote no history");
+    assert_eq!(accounts, deltas);
+    assert_eq!(tellers, deltas);
+    assert_eq!(branches, deltas);
     node.shutdown().await.unwrap();
 }

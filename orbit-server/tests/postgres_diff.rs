@@ -109,3 +109,47 @@ async fn orbit_answers_the_corpus_as_postgresql_does() {
     );
     node.shutdown().await.unwrap();
 }
+
+/// psql's output for `command` against the server on `port`.
+async fn psql(port: u16, command: &str) -> String {
+    let out = tokio::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-d", "postgres"])
+        .args(["-X", "-v", "ON_ERROR_STOP=1", "-c", command])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "psql {command}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// psql's `\dt`, `\d`, `\d table` and `\dn` print the same on Orbit as on
+/// PostgreSQL for the same tables: the catalog queries psql sends run over
+/// Orbit's pg_catalog and answer what PostgreSQL's would.
+#[tokio::test(flavor = "multi_thread")]
+async fn psql_describes_tables_as_postgresql_does() {
+    if !common::require_program("psql") {
+        return;
+    }
+    let Some(postgres) = common::pg::start() else { return };
+    let node = Node::builder(Config::ephemeral()).with_builtin_kinds().start().await.unwrap();
+    let orbit = node.pg_addr().unwrap().port();
+    let schema = [
+        "CREATE TABLE items (id SERIAL PRIMARY KEY, name VARCHAR(20) NOT NULL, qty INT DEFAULT 0, \
+         price DOUBLE PRECISION, added TIMESTAMP DEFAULT now(), code CHAR(3), flag BOOLEAN DEFAULT true)",
+        "CREATE TABLE log (at TIMESTAMPTZ, day DATE, msg TEXT) WITH (fillfactor = 90)",
+        "CREATE TABLE tags (tag TEXT NOT NULL, n BIGINT)",
+        "ALTER TABLE tags ADD PRIMARY KEY (tag)",
+    ];
+    for port in [postgres.port, orbit] {
+        for statement in schema {
+            psql(port, statement).await;
+        }
+    }
+    for command in ["\\dt", "\\d", "\\d items", "\\d log", "\\d tags", "\\dn"] {
+        let expected = psql(postgres.port, command).await;
+        let actual = psql(orbit, command).await;
+        assert_eq!(actual, expected, "psql {command}");
+    }
+    node.shutdown().await.unwrap();
+}

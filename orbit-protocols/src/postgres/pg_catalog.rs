@@ -29,6 +29,8 @@ const PG_CATALOG_NS: i64 = 11;
 const PUBLIC_NS: i64 = 2200;
 const INFORMATION_SCHEMA_NS: i64 = 13_000;
 const OWNER: i64 = 10;
+/// The role standing for the database's owner, which owns `public`.
+const DATABASE_OWNER: i64 = 6171;
 const HEAP_AM: i64 = 2;
 const BTREE_AM: i64 = 403;
 const DEFAULT_COLLATION: i64 = 100;
@@ -59,7 +61,10 @@ impl Snapshot {
         if let Some(t) = self.table_by_oid(oid) {
             return Some(t.name.clone());
         }
-        self.index_by_oid(oid).map(|t| format!("{}_pkey", t.name))
+        if let Some(t) = self.index_by_oid(oid) {
+            return Some(format!("{}_pkey", t.name));
+        }
+        self.tables.iter().flat_map(sequences).find(|(o, _)| *o == oid).map(|(_, name)| name)
     }
 
     fn relation_oid(&self, name: &str) -> Option<i64> {
@@ -151,6 +156,18 @@ fn format_type(oid: i64, typmod: Option<i64>) -> Option<String> {
         }
     };
     Some(name.to_string())
+}
+
+/// The sequences behind a table's serial columns: OID and name.
+fn sequences(table: &Table) -> Vec<(i64, String)> {
+    let oid = i64::from(table.oid());
+    table
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.serial)
+        .map(|(i, c)| (oid * 1000 + 500 + i as i64, table.sequence_key(&c.name)))
+        .collect()
 }
 
 fn typmod(table: &Table, column: usize) -> i64 {
@@ -296,12 +313,12 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
     match name {
         "pg_namespace" => {
             b = Builder::new(&[("oid", I8), ("nspname", T), ("nspowner", I8), ("nspacl", T)]);
-            for (oid, name) in [
-                (PG_CATALOG_NS, "pg_catalog"),
-                (PUBLIC_NS, "public"),
-                (INFORMATION_SCHEMA_NS, "information_schema"),
+            for (oid, name, owner) in [
+                (PG_CATALOG_NS, "pg_catalog", OWNER),
+                (PUBLIC_NS, "public", DATABASE_OWNER),
+                (INFORMATION_SCHEMA_NS, "information_schema", OWNER),
             ] {
-                b.row(vec![i8v(oid), tv(name), i8v(OWNER), null(&T)]);
+                b.row(vec![i8v(oid), tv(name), i8v(owner), null(&T)]);
             }
         }
         "pg_class" => {
@@ -377,6 +394,10 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
                 b.row(relation(oid, &t.name, HEAP_AM, "r", t.columns.len(), has_index));
                 if has_index {
                     b.row(relation(oid + 1, &format!("{}_pkey", t.name), BTREE_AM, "i", 1, false));
+                }
+                // Serial columns' counters, shown as the sequences they stand for.
+                for (seq_oid, name) in sequences(t) {
+                    b.row(relation(seq_oid, &name, 0, "S", 3, false));
                 }
             }
         }
@@ -643,19 +664,23 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
                 ("rolvaliduntil", T),
                 ("rolbypassrls", B),
             ]);
-            b.row(vec![
-                i8v(OWNER),
-                tv(&s.owner),
-                bv(false),
-                bv(true),
-                bv(false),
-                bv(false),
-                bv(true),
-                bv(false),
-                i4v(-1),
-                null(&T),
-                bv(false),
-            ]);
+            for (oid, role, login) in
+                [(OWNER, s.owner.as_str(), true), (DATABASE_OWNER, "pg_database_owner", false)]
+            {
+                b.row(vec![
+                    i8v(oid),
+                    tv(role),
+                    bv(false),
+                    bv(true),
+                    bv(false),
+                    bv(false),
+                    bv(login),
+                    bv(false),
+                    i4v(-1),
+                    null(&T),
+                    bv(false),
+                ]);
+            }
         }
         "pg_tables" => {
             b = Builder::new(&[
@@ -1441,11 +1466,11 @@ pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, 
             any(1),
             T,
             Box::new(|s, v| {
-                text(
-                    int_arg(v, 0).map(|oid| {
-                        if oid == OWNER { s.owner.clone() } else { format!("unknown (OID={oid})") }
-                    }),
-                )
+                text(int_arg(v, 0).map(|oid| match oid {
+                    OWNER => s.owner.clone(),
+                    DATABASE_OWNER => "pg_database_owner".to_string(),
+                    _ => format!("unknown (OID={oid})"),
+                }))
             }),
         ),
         (
@@ -1730,6 +1755,6 @@ mod tests {
         );
         assert_eq!(results[7][0][6], "PRIMARY KEY (aid)");
         // \dn
-        assert_eq!(results[13], vec![vec!["public", "postgres"]]);
+        assert_eq!(results[13], vec![vec!["public", "pg_database_owner"]]);
     }
 }
