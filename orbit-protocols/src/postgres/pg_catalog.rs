@@ -1152,17 +1152,17 @@ fn rewrite_expr(expr: &mut Expr) {
                 Some("regnamespace") => function("pg_namespace_name", vec![value]),
                 Some("regproc" | "regprocedure") => function("pg_proc_name", vec![value]),
                 Some("oid" | "regrole") => {
-                    *inner = Box::new(value);
+                    **inner = value;
                     *data_type = SqlDataType::BigInt(None);
                     return;
                 }
                 Some("name" | "char" | "text" | "bpchar") => {
-                    *inner = Box::new(value);
+                    **inner = value;
                     *data_type = SqlDataType::Text;
                     return;
                 }
                 Some(_) | None => {
-                    *inner = Box::new(value);
+                    **inner = value;
                     plain_type(data_type);
                     return;
                 }
@@ -1365,12 +1365,15 @@ fn plain_type(data_type: &mut SqlDataType) {
 
 // --- functions ---------------------------------------------------------
 
+/// A function's body: the snapshot and one row's arguments in, a value out.
+type Body = Box<dyn Fn(&Snapshot, &[ScalarValue]) -> ScalarValue + Send + Sync>;
+
 /// A PostgreSQL function evaluated row by row over scalars.
 struct PgFunction {
     name: &'static str,
     signature: Signature,
     returns: DataType,
-    body: Box<dyn Fn(&Snapshot, &[ScalarValue]) -> ScalarValue + Send + Sync>,
+    body: Body,
     snapshot: SnapshotCell,
 }
 
@@ -1459,7 +1462,6 @@ pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, 
     let some = || Signature::variadic_any(Volatility::Stable);
     let version = version.to_string();
     let list_of_text = DataType::List(Arc::new(Field::new_list_field(T, true)));
-    type Body = Box<dyn Fn(&Snapshot, &[ScalarValue]) -> ScalarValue + Send + Sync>;
     let functions: Vec<(&'static str, Signature, DataType, Body)> = vec![
         (
             "pg_get_userbyid",
