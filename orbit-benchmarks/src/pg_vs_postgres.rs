@@ -366,7 +366,7 @@ impl Postgres {
             chown.arg("postgres").arg(dir.path());
             finish(chown, limit, "chown postgres").await.context("PostgreSQL runs as the postgres user")?;
         }
-        let server = Postgres { bin: bin.to_path_buf(), root, dir, port: free_port()? };
+        let server = Postgres { bin: bin.to_path_buf(), root, dir, port: crate::spawn::free_port()? };
         let mut initdb = server.command("initdb");
         initdb.arg("-D").arg(server.data());
         initdb.args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale", "C"]);
@@ -451,11 +451,6 @@ impl Drop for Postgres {
 async fn is_root() -> anyhow::Result<bool> {
     let output = tokio::process::Command::new("id").arg("-u").output().await.context("cannot run id -u")?;
     Ok(String::from_utf8_lossy(&output.stdout).trim() == "0")
-}
-
-/// A port nothing listens on right now (the listener is dropped at once).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         orbit.kill().await?;
 
         let dir = tempfile::tempdir_in(std::env::current_dir()?)?;
-        let port = free_port()?;
+        let port = crate::spawn::free_port()?;
         let redis = Redis::start(port, dir.path(), persistence.redis_config()).await?;
         let redis_results = bench_server(&args, &format!("redis {durability}"), port).await;
         redis.kill().await?;
@@ -115,11 +115,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// A port nothing listens on right now (the listener is dropped at once).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// Every test at every pipeline depth against the server on `port`; one

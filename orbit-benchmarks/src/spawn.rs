@@ -8,6 +8,11 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Child;
 
+/// A loopback port free at the time of asking (for a server told its port).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
 pub struct Server {
     child: Child,
     pub grpc: String,

@@ -223,7 +223,7 @@ pub fn coerce(sql_type: SqlType, literal: &Literal) -> Result<Json, ValueError> 
         (t, Literal::Number(n)) if t.is_text() => Ok(Json::String(n.clone())),
         (t, Literal::Bool(b)) if t.is_text() => Ok(Json::String(b.to_string())),
         (SqlType::Date | SqlType::Timestamp | SqlType::TimestampTz, Literal::String(s)) => {
-            time::parse(sql_type, s).map(Json::String).ok_or_else(|| bad_text(s))
+            time::parse(sql_type, s).map(Json::String).ok_or_else(|| time::bad_input(sql_type, s))
         }
         (SqlType::Date | SqlType::Timestamp | SqlType::TimestampTz, Literal::Number(_)) => Err(invalid(
             "42804",
@@ -363,6 +363,24 @@ pub mod time {
         NaiveDate::parse_from_str(text, DATE).ok().map(|d| d.and_time(NaiveTime::MIN))
     }
 
+    /// PostgreSQL's error for text that is not a value of `sql_type`: a
+    /// date-shaped text out of range is `22008`, anything else `22007`.
+    pub fn bad_input(sql_type: SqlType, text: &str) -> super::ValueError {
+        let shaped = text
+            .trim()
+            .as_bytes()
+            .iter()
+            .take(10)
+            .enumerate()
+            .all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() })
+            && text.trim().len() >= 10;
+        if shaped {
+            super::invalid("22008", format!("date/time field value out of range: \"{text}\""))
+        } else {
+            super::invalid("22007", format!("invalid input syntax for type {}: \"{text}\"", sql_type.name()))
+        }
+    }
+
     /// PostgreSQL's output: seconds' fraction without trailing zeros.
     pub fn show_timestamp(t: &NaiveDateTime) -> String {
         let mut text = t.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
@@ -458,6 +476,50 @@ mod tests {
         assert_eq!(coerce(SqlType::Float8, &num("1e400")).unwrap_err().code, "22003");
         assert_eq!(coerce(SqlType::Float4, &num("1e39")).unwrap_err().code, "22003");
         assert_eq!(coerce(SqlType::Text, &Literal::Null), Ok(Json::Null));
+    }
+
+    #[test]
+    fn dates_and_timestamps_read_postgres_input_and_store_iso_text() {
+        let ts = |t: &str| time::parse(SqlType::Timestamp, t);
+        assert_eq!(ts("2024-02-29 13:45:01.500").as_deref(), Some("2024-02-29 13:45:01.5"));
+        assert_eq!(ts("2024-02-29T13:45:01").as_deref(), Some("2024-02-29 13:45:01"));
+        assert_eq!(ts("2024-02-29").as_deref(), Some("2024-02-29 00:00:00"));
+        // A zone on a timestamp without one is ignored, as PostgreSQL does.
+        assert_eq!(ts("2024-02-29 13:45:01+02").as_deref(), Some("2024-02-29 13:45:01"));
+        let tz = |t: &str| time::parse(SqlType::TimestampTz, t);
+        assert_eq!(tz("2024-02-29 13:45:01+02").as_deref(), Some("2024-02-29 11:45:01+00"));
+        assert_eq!(tz("2024-02-29 13:45:01Z").as_deref(), Some("2024-02-29 13:45:01+00"));
+        assert_eq!(tz("2024-02-29 13:45:01").as_deref(), Some("2024-02-29 13:45:01+00"));
+        assert_eq!(time::parse(SqlType::Date, "2024-02-29").as_deref(), Some("2024-02-29"));
+        assert_eq!(time::parse(SqlType::Date, "2023-02-29"), None);
+        let bad = coerce(SqlType::Timestamp, &Literal::String("yesterday-ish".into())).unwrap_err();
+        assert_eq!(bad.code, "22007");
+        assert_eq!(coerce(SqlType::Date, &Literal::String("2023-02-29".into())).unwrap_err().code, "22008");
+        assert_eq!(coerce(SqlType::Date, &num("20240229")).unwrap_err().code, "42804");
+    }
+
+    #[test]
+    fn char_pads_and_both_lengths_are_enforced() {
+        let column = |sql_type, n| Column {
+            name: "c".into(),
+            sql_type,
+            not_null: false,
+            default: None,
+            serial: false,
+            length: Some(n),
+            default_expr: None,
+        };
+        let s = |t: &str| Literal::String(t.into());
+        assert_eq!(column(SqlType::Char, 3).coerce(&s("ab")), Ok(Json::String("ab ".into())));
+        assert_eq!(column(SqlType::Char, 3).coerce(&s("abc  ")), Ok(Json::String("abc".into())));
+        assert_eq!(column(SqlType::Char, 3).coerce(&s("abcd")).unwrap_err().code, "22001");
+        assert_eq!(column(SqlType::Varchar, 3).coerce(&s("ab")), Ok(Json::String("ab".into())));
+        let long = column(SqlType::Varchar, 3).coerce(&s("abcd")).unwrap_err();
+        assert_eq!(
+            (long.code, long.message.as_str()),
+            ("22001", "value too long for type character varying(3)")
+        );
+        assert_eq!(column(SqlType::Char, 3).coerce(&Literal::Null), Ok(Json::Null));
     }
 
     #[test]

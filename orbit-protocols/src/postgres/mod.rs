@@ -11,6 +11,7 @@
 //! | `txn.rs` | row locks and a transaction's uncommitted writes |
 //! | `query.rs` | general queries through DataFusion over the row actors |
 //! | `pg_catalog.rs` | `pg_catalog` and `information_schema`, and PostgreSQL's catalog functions |
+//! | `rewrite.rs` | PostgreSQL's SQL spellings rewritten into what DataFusion plans |
 //! | `expr.rs` | the expressions Orbit evaluates itself on the fast paths |
 //! | `copy.rs` | COPY's text and CSV data formats |
 //! | `params.rs` | session parameters: SET, SHOW, RESET |
@@ -25,6 +26,7 @@ mod expr;
 mod params;
 mod pg_catalog;
 mod query;
+mod rewrite;
 mod session;
 mod sql;
 mod txn;

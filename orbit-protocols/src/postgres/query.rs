@@ -505,7 +505,7 @@ impl<G: ActorGateway> Planner<G> {
                 pg_catalog::Snapshot { tables, owner: "postgres".into(), database: "postgres".into() };
             *self.system.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
         }
-        pg_catalog::rewrite(&mut statement);
+        super::rewrite::rewrite(&mut statement);
         let names = output_names(&mut statement);
         let plan = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(statement))).await?;
         let types = plan.get_parameter_types()?;

@@ -115,3 +115,36 @@ DROP TABLE nothing;
 DROP TABLE IF EXISTS nothing;
 DROP TABLE emp;
 SELECT * FROM emp;
+-- char(n), varchar(n), date and timestamp: padding, lengths, input and output.
+CREATE TABLE ev (id INT PRIMARY KEY, code CHAR(3), name VARCHAR(5), day DATE, at TIMESTAMP);
+INSERT INTO ev VALUES (1, 'ab', 'abc', '2024-02-29', '2024-02-29 13:45:01.500');
+INSERT INTO ev VALUES (2, 'xyz  ', 'de', '2023-12-31', '2023-12-31T23:59:59');
+INSERT INTO ev VALUES (3, 'abcd', 'x', '2024-01-01', '2024-01-01 00:00:00');
+INSERT INTO ev VALUES (4, 'a', 'toolong', '2024-01-01', '2024-01-01 00:00:00');
+INSERT INTO ev VALUES (5, 'a', 'x', '2023-02-29', '2024-01-01 00:00:00');
+INSERT INTO ev VALUES (6, 'a', 'x', '2024-01-01', 'not a time');
+SELECT * FROM ev WHERE id = 1;
+SELECT id, code, name, day, at FROM ev ORDER BY id;
+SELECT id FROM ev WHERE day < '2024-01-01' ORDER BY id;
+SELECT count(*) FROM ev WHERE at > '2024-01-01 00:00:00';
+UPDATE ev SET name = 'longer' WHERE id = 2;
+UPDATE ev SET day = '2025-06-30' WHERE id = 2;
+SELECT day FROM ev WHERE id = 2;
+-- A table without a primary key: rows found by value for UPDATE and DELETE,
+-- then a primary key added over the rows.
+CREATE TABLE nk (a INT, b TEXT);
+INSERT INTO nk VALUES (1, 'one'), (2, 'two'), (3, 'three'), (2, 'two again');
+UPDATE nk SET b = 'changed' WHERE a = 2;
+DELETE FROM nk WHERE a = 3;
+SELECT a, b FROM nk ORDER BY a, b;
+ALTER TABLE nk ADD PRIMARY KEY (a);
+DELETE FROM nk WHERE b = 'changed';
+INSERT INTO nk VALUES (NULL, 'no key');
+ALTER TABLE nk ADD PRIMARY KEY (a);
+DELETE FROM nk WHERE a IS NULL;
+ALTER TABLE nk ADD PRIMARY KEY (a);
+INSERT INTO nk VALUES (1, 'dup');
+INSERT INTO nk VALUES (4, 'four');
+SELECT a, b FROM nk WHERE a = 4;
+SELECT a, b FROM nk ORDER BY a;
+ALTER TABLE missing ADD PRIMARY KEY (a);
