@@ -598,7 +598,10 @@ impl ActorGateway for NodeHandle {
                 }
                 if let Some(key) = layout::record_actor_key(&stored) {
                     let record = layout::Record::decode(&stored, value)?;
-                    actors.push(StoredActor { key: Bytes::copy_from_slice(key), state: record.state });
+                    let key = Bytes::copy_from_slice(key);
+                    let active =
+                        self.shared.directory.get(&ActorId::new(kind.to_string(), key.clone())).is_some();
+                    actors.push(StoredActor { key, state: record.state, active });
                     last_record = Some(stored.clone());
                 }
                 last_key = Some(stored);

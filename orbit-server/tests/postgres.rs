@@ -64,7 +64,7 @@ async fn unsupported_statements_say_so() {
     client.simple_query("CREATE TABLE t (id INT PRIMARY KEY, a INT)").await.unwrap();
     for sql in [
         "CREATE INDEX t_a ON t (a)",
-        "ALTER TABLE t ADD COLUMN b INT",
+        "ALTER TABLE t RENAME TO u",
         "SAVEPOINT s",
         "VACUUM t, ok",
         "CREATE TABLE w (id INT) WITH (autovacuum_enabled = false)",
@@ -154,9 +154,10 @@ async fn create_insert_and_read_by_primary_key() {
     // An explicit NULL is not a default.
     client.simple_query("INSERT INTO accounts VALUES (22, 'n', NULL)").await.unwrap();
     assert_eq!(rows(&client, "SELECT balance FROM accounts WHERE id = 22").await, vec![vec![None]]);
-    // A query stops at its first error, as PostgreSQL's does.
+    // A query stops at its first error and, being one implicit transaction,
+    // keeps nothing of the statements before it, as PostgreSQL's does.
     assert_eq!(sqlstate(&client, "INSERT INTO accounts VALUES (12, 'a'); SELECT * FROM nope WHERE id = 1; INSERT INTO accounts VALUES (13, 'b')").await, "42P01");
-    assert_eq!(rows(&client, "SELECT owner FROM accounts WHERE id = 12").await, vec![some(&["a"])]);
+    assert!(rows(&client, "SELECT owner FROM accounts WHERE id = 12").await.is_empty());
     assert!(rows(&client, "SELECT owner FROM accounts WHERE id = 13").await.is_empty());
 
     client.simple_query("CREATE TABLE IF NOT EXISTS accounts (id INT PRIMARY KEY)").await.unwrap();

@@ -19,6 +19,8 @@ pub const MAX_LIST_LIMIT: usize = 10_000;
 pub struct StoredActor {
     pub key: Bytes,
     pub state: Bytes,
+    /// Resident on its node when listed (activated and not yet deactivated).
+    pub active: bool,
 }
 
 /// One page of [`ActorGateway::list_actors`].

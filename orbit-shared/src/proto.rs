@@ -99,7 +99,11 @@ impl ListActorsResponse {
     pub fn from_result(result: Result<crate::ActorPage, Error>) -> Self {
         let outcome = match result {
             Ok(page) => list_actors_response::Outcome::Page(ActorPage {
-                actors: page.actors.into_iter().map(|a| StoredActor { key: a.key, state: a.state }).collect(),
+                actors: page
+                    .actors
+                    .into_iter()
+                    .map(|a| StoredActor { key: a.key, state: a.state, active: a.active })
+                    .collect(),
                 cursor: page.cursor.unwrap_or_default(),
             }),
             Err(error) => list_actors_response::Outcome::Error(Failure::from(&error)),
@@ -113,7 +117,7 @@ impl ListActorsResponse {
                 actors: page
                     .actors
                     .into_iter()
-                    .map(|a| crate::StoredActor { key: a.key, state: a.state })
+                    .map(|a| crate::StoredActor { key: a.key, state: a.state, active: a.active })
                     .collect(),
                 cursor: (!page.cursor.is_empty()).then_some(page.cursor),
             }),

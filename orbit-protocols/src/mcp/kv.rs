@@ -1,6 +1,7 @@
-//! The Redis keyspace as MCP sees it: the same keys `redis-cli` reads and
-//! writes, reached through each key's actor with the commands the Redis
-//! front door sends (`resp::keyspace`), so the semantics are Redis' own.
+//! The Redis keyspace as MCP (and SQL's `orbit_redis` view) sees it: the
+//! same keys `redis-cli` reads and writes, reached through each key's actor
+//! with the commands the Redis front door sends (`resp::keyspace`), so the
+//! semantics are Redis' own.
 
 use crate::resp::keyspace::{self, KeyType, Meta, glob};
 use crate::resp::{DATABASE_KINDS, Value};
@@ -161,10 +162,10 @@ pub async fn key_type<G: ActorGateway>(gateway: &G, db: u8, key: &str) -> Result
 pub async fn get<G: ActorGateway>(
     gateway: &G,
     db: u8,
-    key: &str,
+    key: &[u8],
     max_items: usize,
 ) -> Result<KeyValue, String> {
-    let k = key.as_bytes();
+    let k = key;
     let last = max_items.saturating_sub(1).to_string();
     let last = last.as_bytes();
     // One turn: the type and the reads of every type, so they agree.
@@ -229,7 +230,7 @@ pub async fn get<G: ActorGateway>(
         Some(serde_json::Value::Object(o)) => o.len() as i64,
         _ => length,
     };
-    Ok(KeyValue { key: key.into(), db, key_type, ttl_ms, value, length, truncated: returned < length })
+    Ok(KeyValue { key: text(key), db, key_type, ttl_ms, value, length, truncated: returned < length })
 }
 
 /// `SET key value [PX ttl_ms]`.

@@ -13,7 +13,7 @@
 //!
 //! Like every front door it talks only to the [`ActorGateway`].
 
-mod kv;
+pub(crate) mod kv;
 mod tools;
 
 use axum::extract::{Request, State};
@@ -196,8 +196,13 @@ impl<G: ActorGateway> OrbitMcp<G> {
             } else if let Some(rest) = uri.strip_prefix("orbit://redis/") {
                 let Some((db, key)) = rest.split_once('/') else { return Ok(None) };
                 let db: u8 = db.parse().map_err(|_| format!("bad database '{db}' in {uri}"))?;
-                let value =
-                    kv::get(self.gateway.as_ref(), db, &percent_decode(key)?, self.config.max_items).await?;
+                let value = kv::get(
+                    self.gateway.as_ref(),
+                    db,
+                    percent_decode(key)?.as_bytes(),
+                    self.config.max_items,
+                )
+                .await?;
                 (value.key_type != "none")
                     .then(|| serde_json::to_value(value))
                     .transpose()

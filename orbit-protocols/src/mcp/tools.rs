@@ -393,7 +393,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
     )]
     async fn kv_get(&self, Parameters(args): Parameters<GetArgs>) -> Result<Json<kv::KeyValue>, String> {
         let max = args.max_items.unwrap_or(self.config.max_items).min(self.config.max_items);
-        self.bounded(kv::get(self.gateway.as_ref(), args.db, &args.key, max)).await
+        self.bounded(kv::get(self.gateway.as_ref(), args.db, args.key.as_bytes(), max)).await
     }
 
     #[tool(

@@ -7,12 +7,14 @@
 //! |---|---|
 //! | `mod.rs` | the listener, per-connection handlers, startup and authentication |
 //! | `catalog.rs` | table schemas, SQL types and values, the row encoding |
-//! | `sql.rs` | one connection's statements and their outcomes, independent of the wire |
+//! | `sql/` | one connection's statements and their outcomes, independent of the wire |
 //! | `txn.rs` | row locks and a transaction's uncommitted writes |
 //! | `query.rs` | general queries through DataFusion over the row actors |
 //! | `pg_catalog.rs` | `pg_catalog` and `information_schema`, and PostgreSQL's catalog functions |
 //! | `rewrite.rs` | PostgreSQL's SQL spellings rewritten into what DataFusion plans |
-//! | `expr.rs` | the expressions Orbit evaluates itself on the fast paths |
+//! | `jsonb.rs` | the jsonb type: canonical text, operators and functions |
+//! | `views.rs` | actor views (`orbit_actors`, `orbit_partitions`, `orbit_redis`) and `orbit_call` |
+//! | `expr.rs` | the expressions Orbit evaluates itself (fast paths, ON CONFLICT DO UPDATE) |
 //! | `copy.rs` | COPY's text and CSV data formats |
 //! | `params.rs` | session parameters: SET, SHOW, RESET |
 //! | `session.rs` | the simple and extended protocols over a connection's engine |
@@ -23,6 +25,7 @@
 pub mod catalog;
 mod copy;
 mod expr;
+mod jsonb;
 mod params;
 mod pg_catalog;
 mod query;
@@ -30,6 +33,7 @@ mod rewrite;
 mod session;
 mod sql;
 mod txn;
+mod views;
 
 use async_trait::async_trait;
 use futures::Sink;

@@ -180,6 +180,9 @@ fn collation(sql_type: SqlType) -> i64 {
 /// A column's default as `pg_get_expr` shows it.
 fn default_text(table: &Table, column: usize) -> Option<String> {
     let c = &table.columns[column];
+    if c.identity.is_some() {
+        return None;
+    }
     if c.serial {
         return Some(format!("nextval('{}'::regclass)", table.sequence_key(&c.name)));
     }
@@ -429,7 +432,14 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
                 for (i, c) in t.columns.iter().enumerate() {
                     let type_oid = i64::from(c.sql_type.oid());
                     let len = TYPES.iter().find(|x| x.0 == type_oid).map_or(-1, |x| x.2);
-                    let has_default = c.serial || c.default.is_some() || c.default_expr.is_some();
+                    // An identity column's numbers are not a default (no pg_attrdef row).
+                    let has_default =
+                        (c.serial && c.identity.is_none()) || c.default.is_some() || c.default_expr.is_some();
+                    let identity = match c.identity {
+                        Some(super::catalog::Identity::Always) => "a",
+                        Some(super::catalog::Identity::ByDefault) => "d",
+                        None => "",
+                    };
                     let attribute = |relid: i64, num: i64| {
                         vec![
                             i8v(relid),
@@ -445,7 +455,7 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
                             tv(if len > 0 { "p" } else { "x" }),
                             bv(c.not_null),
                             bv(has_default && relid == oid),
-                            tv(""),
+                            tv(if relid == oid { identity } else { "" }),
                             tv(""),
                             bv(false),
                             bv(true),
@@ -1169,6 +1179,7 @@ mod tests {
             serial: false,
             length: None,
             default_expr: None,
+            identity: None,
         }
     }
 

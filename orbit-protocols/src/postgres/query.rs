@@ -49,7 +49,7 @@ pub(crate) fn arrow_type(sql_type: SqlType) -> DataType {
         SqlType::Int8 => DataType::Int64,
         SqlType::Float4 => DataType::Float32,
         SqlType::Float8 => DataType::Float64,
-        SqlType::Text | SqlType::Varchar | SqlType::Char => DataType::Utf8,
+        SqlType::Text | SqlType::Varchar | SqlType::Char | SqlType::Jsonb => DataType::Utf8,
         SqlType::Date => DataType::Date32,
         SqlType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
         SqlType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
@@ -73,11 +73,24 @@ pub(crate) fn sql_type_of(data_type: &DataType) -> SqlType {
     }
 }
 
+/// The SQL type a result field is sent as: jsonb by its metadata, else
+/// by its Arrow type ([`sql_type_of`]).
+pub(crate) fn field_sql_type(field: &Field) -> SqlType {
+    if super::jsonb::is_jsonb(field) { SqlType::Jsonb } else { sql_type_of(field.data_type()) }
+}
+
+/// A column's Arrow field.
+fn column_field(column: &catalog::Column) -> Field {
+    match column.sql_type {
+        SqlType::Jsonb => super::jsonb::field(&column.name, !column.not_null),
+        t => Field::new(&column.name, arrow_type(t), !column.not_null),
+    }
+}
+
 /// A table's Arrow schema; with `keyed`, a table without a primary key
 /// shows its hidden row keys as a last column, [`ROW_KEY`].
 fn table_schema(table: &Table, keyed: bool) -> SchemaRef {
-    let mut fields: Vec<Field> =
-        table.columns.iter().map(|c| Field::new(&c.name, arrow_type(c.sql_type), !c.not_null)).collect();
+    let mut fields: Vec<Field> = table.columns.iter().map(column_field).collect();
     if keyed && table.primary_key.is_none() {
         fields.push(Field::new(ROW_KEY, DataType::Utf8, false));
     }
@@ -125,7 +138,7 @@ fn to_batch(
                 values.for_each(|v| b.append_option(v.and_then(Json::as_f64)));
                 Arc::new(b.finish())
             }
-            SqlType::Text | SqlType::Varchar | SqlType::Char => {
+            SqlType::Text | SqlType::Varchar | SqlType::Char | SqlType::Jsonb => {
                 let mut b = StringBuilder::new();
                 values.for_each(|v| b.append_option(v.and_then(Json::as_str)));
                 Arc::new(b.finish())
@@ -328,6 +341,9 @@ impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
         if let Some(system) = pg_catalog::SystemSchema::pg_table(&self.system, name)? {
             return Ok(Some(system));
         }
+        if let Some(view) = super::views::view(&self.gateway, name) {
+            return Ok(Some(view));
+        }
         let table = super::load_table(self.gateway.as_ref(), name)
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
@@ -454,6 +470,8 @@ pub(crate) struct Planner<G> {
     ctx: SessionContext,
     schema: Arc<OrbitSchema<G>>,
     system: pg_catalog::SnapshotCell,
+    /// Only actor methods declared read-only may be called (`orbit_call`).
+    read_only: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A planned query: its plan, parameter types and result columns.
@@ -470,6 +488,8 @@ impl<G: ActorGateway> Planner<G> {
             SessionConfig::new().with_default_catalog_and_schema("orbit", "public").with_target_partitions(1);
         let ctx = SessionContext::new_with_config(config);
         let system: pg_catalog::SnapshotCell = Arc::default();
+        let read_only = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        super::views::register_functions(&ctx, gateway.clone(), read_only.clone());
         let schema = Arc::new(OrbitSchema {
             gateway,
             writes: Mutex::new(Arc::new(Writes::new())),
@@ -487,7 +507,14 @@ impl<G: ActorGateway> Planner<G> {
         );
         ctx.register_catalog("orbit", Arc::new(catalog));
         pg_catalog::register_functions(&ctx, &system, &super::version_text());
-        Planner { ctx, schema, system }
+        super::jsonb::register_functions(&ctx);
+        Planner { ctx, schema, system, read_only }
+    }
+
+    /// Lets queries call only actor methods declared read-only (MCP's
+    /// read-only SQL).
+    pub fn set_read_only(&self, read_only: bool) {
+        self.read_only.store(read_only, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Plans a query over the catalog as it is, seeing `writes`.
@@ -507,6 +534,7 @@ impl<G: ActorGateway> Planner<G> {
         }
         super::rewrite::rewrite(&mut statement);
         let names = output_names(&mut statement);
+        super::jsonb::rewrite(&mut statement);
         let plan = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(statement))).await?;
         let types = plan.get_parameter_types()?;
         let mut params = vec![SqlType::Text; types.len()];
@@ -525,7 +553,7 @@ impl<G: ActorGateway> Planner<G> {
             .enumerate()
             .map(|(i, f)| {
                 let name = names.as_ref().filter(|n| n.len() == fields.len()).and_then(|n| n[i].clone());
-                (name.unwrap_or_else(|| f.name().to_string()), sql_type_of(f.data_type()))
+                (name.unwrap_or_else(|| f.name().to_string()), field_sql_type(f))
             })
             .collect();
         Ok(Planned { plan, params, columns })
@@ -672,6 +700,10 @@ pub(crate) fn sqlstate(error: &DataFusionError) -> (&'static str, String) {
                 ("42601", m.clone())
             }
         }
+        DataFusionError::Execution(m) if m.starts_with(super::jsonb::INVALID_JSON) => ("22P02", m.clone()),
+        DataFusionError::Execution(m) if m.starts_with(super::views::READ_ONLY_CALL) => ("25006", m.clone()),
+        DataFusionError::Execution(m) if m.starts_with(super::views::CALL_FAILED) => ("38000", m.clone()),
+        DataFusionError::Execution(m) if m.starts_with("cannot get array length") => ("22023", m.clone()),
         other => {
             let message = other.to_string();
             if message.contains("Divide by zero") || message.contains("division by zero") {

@@ -143,7 +143,8 @@ fn empty_selects(select: &mut ast::Select) {
     }
 }
 
-fn function(name: &str, args: Vec<Expr>) -> Expr {
+/// A call of the function `name`.
+pub(super) fn function(name: &str, args: Vec<Expr>) -> Expr {
     Expr::Function(ast::Function {
         name: ObjectName::from(vec![ast::Ident::new(name)]),
         uses_odbc_syntax: false,

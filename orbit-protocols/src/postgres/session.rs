@@ -58,9 +58,14 @@ impl<G: ActorGateway> Session<G> {
     ) -> std::result::Result<Vec<super::SqlOutcome>, super::SqlFailure> {
         let fail = |e: SqlError| super::SqlFailure { code: e.code, message: e.message };
         let statements = sql::parse(text).map_err(fail)?;
+        self.engine.set_read_only(read_only);
         let mut outcomes = Vec::with_capacity(statements.len());
         for statement in statements {
-            if read_only && !matches!(statement, Statement::Query(_) | Statement::ShowVariable { .. }) {
+            let reads = matches!(
+                statement,
+                Statement::Query(_) | Statement::ShowVariable { .. } | Statement::Explain { .. }
+            );
+            if read_only && !reads {
                 return Err(fail(error(
                     "25006",
                     format!(
@@ -252,8 +257,23 @@ impl<G: ActorGateway> Session<G> {
                         }
                     }
                 }
+                if let Some(ast::OnInsert::OnConflict(ast::OnConflict {
+                    action: ast::OnConflictAction::DoUpdate(update),
+                    ..
+                })) = &insert.on
+                {
+                    for assignment in &update.assignments {
+                        if let (ast::AssignmentTarget::ColumnName(column), Some(n)) =
+                            (&assignment.target, placeholder(&assignment.value))
+                            && let Some((_, c)) = table.column(&object_name(column)?)
+                        {
+                            note_param(&mut params, n, c.sql_type)?;
+                        }
+                    }
+                }
                 columns = returning_columns(&table, insert.returning.as_deref())?;
             }
+            Statement::Explain { .. } => columns = vec![("QUERY PLAN".into(), SqlType::Text)],
             Statement::Update(update) => {
                 let from = &update.table;
                 let name = match &from.relation {
@@ -489,11 +509,10 @@ impl<G: ActorGateway> SimpleQueryHandler for Session<G> {
         if statements.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
         }
+        // Several statements in one query are one implicit transaction.
         let mut responses = Vec::with_capacity(statements.len());
-        for statement in statements {
-            let response =
-                self.engine.execute(statement).await.and_then(|o| self.respond(o, &Format::UnifiedText));
-            match response {
+        for outcome in self.engine.execute_batch(statements).await {
+            match outcome.and_then(|o| self.respond(o, &Format::UnifiedText)) {
                 Ok(response) => responses.push(response),
                 Err(e) => {
                     responses.push(error_response(e));
@@ -555,6 +574,9 @@ fn encode(encoder: &mut DataRowEncoder, sql_type: SqlType, value: Option<&Json>)
         SqlType::TimestampTz => encoder.encode_field(
             &value.map(|v| v.as_str().and_then(catalog::time::parse_utc).ok_or_else(mismatch)).transpose()?,
         ),
+        SqlType::Jsonb => encoder.encode_field(
+            &value.map(|v| v.as_str().and_then(super::jsonb::parse).ok_or_else(mismatch)).transpose()?,
+        ),
     };
     encoded.map_err(|e| error("XX000", e.to_string()))
 }
@@ -582,6 +604,9 @@ fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWi
                 .parameter::<chrono::DateTime<chrono::FixedOffset>>(index, pg_type)?
                 .map(|t| catalog::time::show_timestamptz(&t.to_utc())),
         ),
+        Type::JSONB | Type::JSON => {
+            text(portal.parameter::<serde_json::Value>(index, pg_type)?.map(|v| super::jsonb::canonical(&v)))
+        }
         _ => portal.parameter::<String>(index, &Type::TEXT)?.map_or(Literal::Null, Literal::String),
     })
 }

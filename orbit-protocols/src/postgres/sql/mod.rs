@@ -5,30 +5,37 @@
 //! | statement | how it runs |
 //! |---|---|
 //! | BEGIN / COMMIT / ROLLBACK | the connection's [`TxnState`]; COMMIT is one atomic actor group |
+//! | several statements in one query string | one implicit transaction ([`Engine::execute_batch`]) |
 //! | SET / SHOW / RESET | the connection's parameters |
-//! | CREATE TABLE / DROP TABLE | the `sql:table` catalog actors, at once (not transactional) |
-//! | INSERT | rows checked, locked and staged in the transaction |
+//! | CREATE / ALTER / DROP TABLE | `ddl.rs`: catalog actors and rows, at once (not transactional) |
+//! | INSERT | rows checked, locked and staged in the transaction; `ON CONFLICT` in `conflict.rs` |
 //! | UPDATE / DELETE | by primary key directly; otherwise rows found by DataFusion, then locked and staged |
 //! | SELECT ... WHERE pk = constant | a point read of one row actor |
+//! | EXPLAIN | `explain.rs`: the point read, or DataFusion's logical plan |
 //! | any other query | DataFusion ([`super::query`]) |
 //!
 //! A statement outside BEGIN runs in a transaction of its own, committed
 //! when it succeeds.
 
-use super::catalog::{self, Column, Literal, SqlType, Table};
+mod conflict;
+mod ddl;
+mod explain;
+
+use super::catalog::{self, Column, Identity, Literal, SqlType, Table};
 use super::copy::CopyFormat;
 use super::expr::{self, Val};
 use super::params::Parameters;
 use super::query::{self, Planned, Planner, Rows, Writes};
 use super::txn::{LockError, Locks, RowRef, Txn, TxnState};
 use bytes::Bytes;
+use conflict::OnConflict;
 use orbit_shared::{ActorGateway, ActorId, Invocation};
 use serde_json::{Map, Value as Json};
 use sqlparser::ast::{
-    self, Assignment, AssignmentTarget, ColumnOption, CopySource, CopyTarget, DataType, Expr, FromTable,
-    ObjectName, ObjectType, OnConflictAction, OnInsert, SelectItem, SetExpr, Statement, TableConstraint,
-    TableFactor, TableObject, TableWithJoins, Value,
+    self, Assignment, AssignmentTarget, CopySource, CopyTarget, Expr, FromTable, ObjectName, ObjectType,
+    SelectItem, SetExpr, Statement, TableFactor, TableObject, TableWithJoins, Value,
 };
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 /// A statement's failure: SQLSTATE and message.
@@ -144,9 +151,70 @@ impl<G: ActorGateway> Engine<G> {
         }
     }
 
+    /// Lets queries call only actor methods declared read-only.
+    pub fn set_read_only(&self, read_only: bool) {
+        self.planner.set_read_only(read_only);
+    }
+
     /// Runs one statement (its parameters already bound).
     pub async fn execute(&self, statement: Statement) -> Result<Outcome> {
         self.perform(Work::Statement(Box::new(statement))).await
+    }
+
+    /// Runs the statements of one query string, as PostgreSQL runs them.
+    ///
+    /// Outside a transaction block, several statements none of which is
+    /// BEGIN, COMMIT, ROLLBACK, COPY or DDL (CREATE, ALTER, DROP TABLE) form
+    /// one implicit transaction: their writes commit together after the
+    /// last one, and an error rolls back what the earlier ones wrote.
+    /// Otherwise each statement runs as [`Engine::execute`] runs it (DDL is
+    /// not transactional in Orbit, so a string holding some keeps today's
+    /// statement-at-a-time commits).
+    ///
+    /// Returns one outcome per statement run, up to and including the first
+    /// error; the statements after it do not run. When the implicit
+    /// transaction's commit fails, its error is one more outcome after the
+    /// last statement's.
+    pub async fn execute_batch(&self, statements: Vec<Statement>) -> Vec<Result<Outcome>> {
+        let autocommit = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            matches!(*state, TxnState::Autocommit)
+        };
+        if statements.len() < 2 || !autocommit || statements.iter().any(runs_alone) {
+            let mut outcomes = Vec::with_capacity(statements.len());
+            for statement in statements {
+                let outcome = self.execute(statement).await;
+                let failed = outcome.is_err();
+                outcomes.push(outcome);
+                if failed {
+                    break;
+                }
+            }
+            return outcomes;
+        }
+        // The implicit block is this call's, not the connection's: the
+        // connection stays in autocommit throughout.
+        let mut state = TxnState::Block(Txn::default());
+        let mut outcomes = Vec::with_capacity(statements.len());
+        for statement in statements {
+            let (outcome, next) = self.step(Work::Statement(Box::new(statement)), state).await;
+            state = next;
+            let failed = outcome.is_err();
+            outcomes.push(outcome);
+            if failed {
+                break;
+            }
+        }
+        match state {
+            TxnState::Block(txn) => {
+                if let Err(e) = self.commit(txn).await {
+                    outcomes.push(Err(e));
+                }
+            }
+            TxnState::Failed(txn) => self.rollback(txn),
+            TxnState::Autocommit => {}
+        }
+        outcomes
     }
 
     /// Stores the data of a COPY FROM STDIN, as one statement; returns the
@@ -294,7 +362,7 @@ impl<G: ActorGateway> Engine<G> {
             Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
                 self.drop_tables(&names, if_exists).await
             }
-            Statement::AlterTable(alter) => self.alter_table(alter).await,
+            Statement::AlterTable(alter) => self.alter_table(alter, txn).await,
             // Rows are actors: no dead row versions to reclaim and no
             // planner statistics to gather. The tables must exist.
             Statement::Vacuum(ast::VacuumStatement { table_name, .. }) => {
@@ -314,6 +382,7 @@ impl<G: ActorGateway> Engine<G> {
             Statement::Truncate(truncate) => self.truncate(truncate, txn).await,
             Statement::Delete(delete) => self.delete(delete, txn).await,
             Statement::Query(query) => self.query(*query, txn).await,
+            explain @ Statement::Explain { .. } => self.explain(explain, txn).await,
             Statement::Copy { source, to, target, options, legacy_options, values } => {
                 if !values.is_empty() {
                     return Err(unsupported("COPY with inline data"));
@@ -434,210 +503,6 @@ impl<G: ActorGateway> Engine<G> {
         Ok(Some((table, output, value)))
     }
 
-    // --- DDL -----------------------------------------------------------
-
-    async fn create_table(&self, create: ast::CreateTable) -> Result<Outcome> {
-        let name = object_name(&create.name)?;
-        let mut columns: Vec<Column> = Vec::new();
-        let mut primary_key = None;
-        for def in &create.columns {
-            let column_name = ident(&def.name);
-            if columns.iter().any(|c| c.name == column_name) {
-                return Err(error("42701", format!("column \"{column_name}\" specified more than once")));
-            }
-            let (sql_type, serial, length) = sql_type(&def.data_type)?;
-            let mut column = Column {
-                name: column_name,
-                sql_type,
-                not_null: serial,
-                default: None,
-                serial,
-                length,
-                default_expr: None,
-            };
-            for option in &def.options {
-                match &option.option {
-                    ColumnOption::NotNull => column.not_null = true,
-                    ColumnOption::Null => column.not_null = false,
-                    ColumnOption::PrimaryKey(_) => {
-                        if primary_key.replace(columns.len()).is_some() {
-                            return Err(error(
-                                "42P16",
-                                format!("multiple primary keys for table \"{name}\" are not allowed"),
-                            ));
-                        }
-                        column.not_null = true;
-                    }
-                    ColumnOption::Default(expr) => match literal(expr) {
-                        Ok(value) => {
-                            let value = column.coerce(&value)?;
-                            column.default = (!value.is_null()).then_some(value);
-                        }
-                        // An expression of constants (now()): checked now,
-                        // computed at each insert.
-                        Err(e) => {
-                            column.coerce(&constant(expr).map_err(|_| e)?)?;
-                            column.default_expr = Some(expr.to_string());
-                        }
-                    },
-                    other => return Err(unsupported(format_args!("the column option \"{other}\""))),
-                }
-            }
-            columns.push(column);
-        }
-        for constraint in &create.constraints {
-            match constraint {
-                TableConstraint::PrimaryKey(pk) => {
-                    let index = primary_key_column(&pk.columns, &columns)?;
-                    if primary_key.replace(index).is_some() {
-                        return Err(error(
-                            "42P16",
-                            format!("multiple primary keys for table \"{name}\" are not allowed"),
-                        ));
-                    }
-                    columns[index].not_null = true;
-                }
-                other => return Err(unsupported(format_args!("the table constraint \"{other}\""))),
-            }
-        }
-        check_table_options(&create)?;
-        let oid = self.next_oid().await?;
-        let table = Table { name: name.clone(), columns, primary_key, oid };
-        let args = json_bytes(&serde_json::json!({ "row": table }))?;
-        let id = ActorId::new(super::CATALOG_KIND, Bytes::copy_from_slice(name.as_bytes()));
-        let reply = self.gateway.invoke(id, Invocation::new("insert", args)).await?;
-        if reply.value.as_ref() != b"true" && !create.if_not_exists {
-            return Err(error("42P07", format!("relation \"{name}\" already exists")));
-        }
-        Ok(Outcome::Done("CREATE TABLE".into()))
-    }
-
-    /// A new table's OID: user objects' OIDs, two apart (the table and its
-    /// primary key index).
-    async fn next_oid(&self) -> Result<u32> {
-        let id = ActorId::new("counter", Bytes::from_static(b"pg_class_oid"));
-        let reply =
-            self.gateway.invoke(id, Invocation::new("increment", Bytes::from_static(b"{\"by\":1}"))).await?;
-        let n: u32 = serde_json::from_slice(&reply.value).map_err(|e| error("XX000", e.to_string()))?;
-        Ok(catalog::FIRST_USER_OID + 2 * n)
-    }
-
-    async fn alter_table(&self, alter: ast::AlterTable) -> Result<Outcome> {
-        let name = object_name(&alter.name)?;
-        let Some(mut table) = super::load_table(self.gateway.as_ref(), &name).await? else {
-            if alter.if_exists {
-                return Ok(Outcome::Done("ALTER TABLE".into()));
-            }
-            return Err(error("42P01", format!("relation \"{name}\" does not exist")));
-        };
-        let [operation] = alter.operations.as_slice() else {
-            return Err(unsupported("ALTER TABLE with several operations"));
-        };
-        match operation {
-            ast::AlterTableOperation::AddConstraint {
-                constraint: TableConstraint::PrimaryKey(pk), ..
-            } => {
-                let column = primary_key_column(&pk.columns, &table.columns)?;
-                self.add_primary_key(&mut table, column).await?;
-                Ok(Outcome::Done("ALTER TABLE".into()))
-            }
-            other => Err(unsupported(format_args!("ALTER TABLE ... {other}"))),
-        }
-    }
-
-    /// ALTER TABLE ... ADD PRIMARY KEY: every row is checked (NOT NULL,
-    /// unique), moved to the actor of its key, then the catalog names the
-    /// key. Rows move in atomic groups; a crash part-way leaves rows under
-    /// either key, all readable, and running the statement again finishes.
-    /// Writes to the table while it runs are not locked out.
-    async fn add_primary_key(&self, table: &mut Table, index: usize) -> Result<()> {
-        if table.primary_key.is_some() {
-            return Err(error(
-                "42P16",
-                format!("multiple primary keys for table \"{}\" are not allowed", table.name),
-            ));
-        }
-        let column = table.columns[index].clone();
-        let rows = query::read_all(self.gateway.as_ref(), table).await?;
-        let mut moves = Vec::new();
-        let mut seen = std::collections::HashSet::with_capacity(rows.len());
-        for (key, row) in rows {
-            let Some(new_key) = row.get(&column.name).and_then(catalog::key_of) else {
-                return Err(error(
-                    "23502",
-                    format!("column \"{}\" of relation \"{}\" contains null values", column.name, table.name),
-                ));
-            };
-            if !seen.insert(new_key.clone()) {
-                let value = row.get(&column.name).and_then(|v| catalog::text_of(column.sql_type, v));
-                return Err(error(
-                    "23505",
-                    format!(
-                        "could not create unique index \"{}_pkey\" (Key ({})=({}) is duplicated.)",
-                        table.name,
-                        column.name,
-                        value.unwrap_or_default()
-                    ),
-                ));
-            }
-            if new_key != key {
-                moves.push((key, new_key, row));
-            }
-        }
-        let kind = table.row_kind();
-        for chunk in moves.chunks(500) {
-            let mut calls = Vec::with_capacity(chunk.len() * 2);
-            for (old, new, row) in chunk {
-                calls.push((
-                    ActorId::new(kind.clone(), Bytes::copy_from_slice(old)),
-                    Invocation::new("delete", Bytes::new()),
-                ));
-                let args = json_bytes(&serde_json::json!({ "row": row }))?;
-                calls.push((
-                    ActorId::new(kind.clone(), Bytes::copy_from_slice(new)),
-                    Invocation::new("put", args),
-                ));
-            }
-            self.gateway.invoke_atomic(calls).await?;
-        }
-        table.primary_key = Some(index);
-        table.columns[index].not_null = true;
-        let args = json_bytes(&serde_json::json!({ "row": table }))?;
-        let id = ActorId::new(super::CATALOG_KIND, Bytes::copy_from_slice(table.name.as_bytes()));
-        self.gateway.invoke(id, Invocation::new("put", args)).await?;
-        Ok(())
-    }
-
-    async fn drop_tables(&self, names: &[ObjectName], if_exists: bool) -> Result<Outcome> {
-        let mut tables = Vec::new();
-        for name in names {
-            let name = object_name(name)?;
-            match super::load_table(self.gateway.as_ref(), &name).await? {
-                Some(table) => tables.push(table),
-                None if if_exists => {}
-                None => return Err(error("42P01", format!("table \"{name}\" does not exist"))),
-            }
-        }
-        for table in tables {
-            // Rows first, so a crash part-way leaves a table that can be dropped again.
-            let kind = table.row_kind();
-            loop {
-                let page = self.gateway.list_actors(&kind, None, 1000).await?;
-                if page.actors.is_empty() {
-                    break;
-                }
-                let calls = page
-                    .actors
-                    .into_iter()
-                    .map(|a| (ActorId::new(kind.clone(), a.key), Invocation::new("delete", Bytes::new())));
-                self.gateway.invoke_atomic(calls.collect()).await?;
-            }
-            let id = ActorId::new(super::CATALOG_KIND, Bytes::copy_from_slice(table.name.as_bytes()));
-            self.gateway.invoke(id, Invocation::new("delete", Bytes::new())).await?;
-        }
-        Ok(Outcome::Done("DROP TABLE".into()))
-    }
-
     // --- DML -----------------------------------------------------------
 
     async fn insert(&self, insert: ast::Insert, txn: &mut Txn) -> Result<Outcome> {
@@ -646,14 +511,7 @@ impl<G: ActorGateway> Engine<G> {
             other => return Err(unsupported(format_args!("INSERT INTO {other}"))),
         };
         let table = existing_table(self.gateway.as_ref(), &name).await?;
-        let do_nothing = match &insert.on {
-            None => false,
-            Some(OnInsert::OnConflict(conflict)) => match &conflict.action {
-                OnConflictAction::DoNothing => true,
-                OnConflictAction::DoUpdate(_) => return Err(unsupported("INSERT ... ON CONFLICT DO UPDATE")),
-            },
-            Some(other) => return Err(unsupported(format_args!("INSERT ... {other}"))),
-        };
+        let on_conflict = conflict::on_conflict(&insert, &table)?;
         let targets = insert_targets(&table, &insert.columns)?;
         let rows = match insert.source.as_deref().map(|q| q.body.as_ref()) {
             Some(SetExpr::Values(values)) => &values.rows,
@@ -675,75 +533,106 @@ impl<G: ActorGateway> Engine<G> {
                 let column = &table.columns[index];
                 values[index] = match expr {
                     // DEFAULT: filled below like an omitted column.
-                    Expr::Identifier(id) if ident(id) == "default" && id.quote_style.is_none() => None,
+                    expr if is_default(expr) => None,
+                    _ if column.identity == Some(Identity::Always) => {
+                        return Err(error(
+                            "428C9",
+                            format!("cannot insert a non-DEFAULT value into column \"{}\"", column.name),
+                        ));
+                    }
                     expr => Some(column.coerce(&constant(expr)?)?),
                 };
             }
             prepared.push(values);
         }
-        let inserted = self.stage_inserts(&table, prepared, do_nothing, txn).await?;
-        self.finish_dml(&table, "INSERT 0", inserted, insert.returning.as_deref())
+        let staged = self.stage_inserts(&table, prepared, &on_conflict, txn).await?;
+        self.finish_dml(&table, "INSERT 0", staged, insert.returning.as_deref())
     }
 
-    /// Completes rows (defaults, serials, NOT NULL), then locks and stages
-    /// each; a row whose key exists is a 23505, or skipped with
-    /// `do_nothing`. Returns the rows staged.
+    /// Completes rows, then locks and stages each. A row whose key exists
+    /// is a 23505, skipped, or updated, as `on_conflict` says. Returns the
+    /// rows inserted and updated, in order.
     async fn stage_inserts(
         &self,
         table: &Table,
         prepared: Vec<Vec<Option<Json>>>,
-        do_nothing: bool,
+        on_conflict: &OnConflict,
         txn: &mut Txn,
     ) -> Result<Vec<Map<String, Json>>> {
-        let table = table.clone();
-        // Rows of a table without a primary key get new hidden keys, which
-        // nothing else can hold: no lock or check needed.
-        let mut hidden = match table.primary_key {
-            Some(_) => None,
-            None => Some(self.next_rowids(&table, prepared.len()).await?),
-        };
-        let mut inserted = Vec::with_capacity(prepared.len());
-        let mut complete: Vec<(Vec<u8>, Map<String, Json>)> = Vec::with_capacity(prepared.len());
+        let rows = self.complete_rows(table, prepared).await?;
+        if table.primary_key.is_none() {
+            // Rows of a table without a primary key get new hidden keys,
+            // which nothing else can hold: no lock or check needed.
+            let numbers = self.next_rowids(table, rows.len()).await?;
+            for (n, row) in numbers.zip(&rows) {
+                txn.stage(&table.name, catalog::hidden_key(n), Some(row.clone()));
+            }
+            return Ok(rows);
+        }
+        let keyed: Vec<(Vec<u8>, Map<String, Json>)> =
+            rows.into_iter().map(|row| Ok((row_key(table, &row)?, row))).collect::<Result<_>>()?;
+        let mut staged = Vec::with_capacity(keyed.len());
+        // Keys this statement inserted or updated: ON CONFLICT DO UPDATE
+        // may not affect a row twice.
+        let mut affected = HashSet::new();
+        for (key, row) in keyed {
+            self.lock(txn, &table.name, &key).await?;
+            let Some(existing) = self.current(txn, table, &key).await? else {
+                txn.stage(&table.name, key.clone(), Some(row.clone()));
+                affected.insert(key);
+                staged.push(row);
+                continue;
+            };
+            match on_conflict {
+                OnConflict::Fail => return Err(duplicate(table, &row)),
+                OnConflict::Skip => {}
+                OnConflict::Update(update) => {
+                    if affected.contains(&key) {
+                        return Err(error(
+                            "21000",
+                            "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                        ));
+                    }
+                    let updated = self.conflict_update(txn, table, key, existing, &row, update).await?;
+                    if let Some(updated) = updated {
+                        affected.insert(row_key(table, &updated)?);
+                        staged.push(updated);
+                    }
+                }
+            }
+        }
+        Ok(staged)
+    }
+
+    /// Rows as INSERT completes them: an omitted column or DEFAULT takes
+    /// the column's default (or its sequence's next value); an explicit
+    /// value (NULL included) stays; NULL in a NOT NULL column is a 23502.
+    async fn complete_rows(
+        &self,
+        table: &Table,
+        prepared: Vec<Vec<Option<Json>>>,
+    ) -> Result<Vec<Map<String, Json>>> {
+        let mut rows = Vec::with_capacity(prepared.len());
         for values in prepared {
             let mut row = Map::new();
             for (column, value) in table.columns.iter().zip(values) {
-                // An explicit value (NULL included) as given; an omitted
-                // column or DEFAULT takes the column's default.
                 let value = match value {
                     Some(v) => v,
-                    None if column.serial => self.next_serial(&table, column).await?,
+                    None if column.serial => self.next_serial(table, column).await?,
                     None => match &column.default_expr {
                         Some(sql) => column.coerce(&constant(&parse_expr(sql)?)?)?,
                         None => column.default.clone().unwrap_or(Json::Null),
                     },
                 };
                 if value.is_null() {
-                    check_not_null(&table, column)?;
+                    check_not_null(table, column)?;
                     continue;
                 }
                 row.insert(column.name.clone(), value);
             }
-            match hidden.as_mut() {
-                Some(next) => {
-                    let key = catalog::hidden_key(next.next().unwrap_or_default());
-                    txn.stage(&table.name, key, Some(row.clone()));
-                    inserted.push(row);
-                }
-                None => complete.push((row_key(&table, &row)?, row)),
-            }
+            rows.push(row);
         }
-        for (key, row) in complete {
-            self.lock(txn, &table.name, &key).await?;
-            if self.current(txn, &table, &key).await?.is_some() {
-                if do_nothing {
-                    continue;
-                }
-                return Err(duplicate(&table, &row));
-            }
-            txn.stage(&table.name, key, Some(row.clone()));
-            inserted.push(row);
-        }
-        Ok(inserted)
+        Ok(rows)
     }
 
     /// COPY FROM STDIN's rows, inserted as INSERT inserts.
@@ -771,7 +660,7 @@ impl<G: ActorGateway> Engine<G> {
             }
             prepared.push(values);
         }
-        let inserted = self.stage_inserts(&table, prepared, false, txn).await?;
+        let inserted = self.stage_inserts(&table, prepared, &OnConflict::Fail, txn).await?;
         Ok(Outcome::Done(format!("COPY {}", inserted.len())))
     }
 
@@ -839,20 +728,7 @@ impl<G: ActorGateway> Engine<G> {
             return Err(unsupported("UPDATE ... FROM"));
         }
         let table = existing_table(self.gateway.as_ref(), &dml_table(&update.table)?).await?;
-        let mut sets: Vec<(usize, Expr)> = Vec::with_capacity(update.assignments.len());
-        for Assignment { target, value } in &update.assignments {
-            let AssignmentTarget::ColumnName(name) = target else {
-                return Err(unsupported("a tuple of columns in UPDATE ... SET"));
-            };
-            let column = object_name(name)?;
-            let (index, _) = table.column(&column).ok_or_else(|| {
-                error("42703", format!("column \"{column}\" of relation \"{}\" does not exist", table.name))
-            })?;
-            if sets.iter().any(|(i, _)| *i == index) {
-                return Err(error("42601", format!("multiple assignments to same column \"{column}\"")));
-            }
-            sets.push((index, value.clone()));
-        }
+        let sets = set_targets(&table, &update.assignments)?;
         // Fast path: one row by primary key, expressions Orbit evaluates.
         if let Some(value) = pk_equals(&table, update.selection.as_ref())
             && let Ok(literal) = literal(&value)
@@ -1082,6 +958,25 @@ impl<G: ActorGateway> Engine<G> {
     }
 }
 
+/// Whether a statement keeps its query string out of an implicit
+/// transaction: it starts or ends transactions itself, waits for the client
+/// between its parts (COPY), or is DDL, which acts at once on committed
+/// rows and so must see the statements before it committed.
+fn runs_alone(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::StartTransaction { .. }
+            | Statement::Commit { .. }
+            | Statement::Rollback { .. }
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
+            | Statement::Copy { .. }
+            | Statement::CreateTable(_)
+            | Statement::AlterTable(_)
+            | Statement::Drop { .. }
+    )
+}
+
 /// The error for statements in a failed transaction block.
 pub(crate) fn aborted() -> SqlError {
     error("25P02", "current transaction is aborted, commands ignored until end of transaction block")
@@ -1095,6 +990,34 @@ pub(crate) async fn existing_table<G: ActorGateway>(gateway: &G, name: &str) -> 
     super::load_table(gateway, name)
         .await?
         .ok_or_else(|| error("42P01", format!("relation \"{name}\" does not exist")))
+}
+
+/// The columns an UPDATE's (or ON CONFLICT DO UPDATE's) SET assigns, and
+/// their expressions.
+fn set_targets(table: &Table, assignments: &[Assignment]) -> Result<Vec<(usize, Expr)>> {
+    let mut sets: Vec<(usize, Expr)> = Vec::with_capacity(assignments.len());
+    for Assignment { target, value } in assignments {
+        let AssignmentTarget::ColumnName(name) = target else {
+            return Err(unsupported("a tuple of columns in UPDATE ... SET"));
+        };
+        let column = object_name(name)?;
+        let (index, found) = table.column(&column).ok_or_else(|| {
+            error("42703", format!("column \"{column}\" of relation \"{}\" does not exist", table.name))
+        })?;
+        if sets.iter().any(|(i, _)| *i == index) {
+            return Err(error("42601", format!("multiple assignments to same column \"{column}\"")));
+        }
+        if found.identity == Some(Identity::Always) && !is_default(value) {
+            return Err(error("428C9", format!("column \"{column}\" can only be updated to DEFAULT")));
+        }
+        sets.push((index, value.clone()));
+    }
+    Ok(sets)
+}
+
+/// Whether an expression is the keyword DEFAULT (a column's default).
+fn is_default(expr: &Expr) -> bool {
+    matches!(expr, Expr::Identifier(id) if id.quote_style.is_none() && ident(id) == "default")
 }
 
 /// The columns an INSERT fills, in order.
@@ -1241,6 +1164,7 @@ fn val_type(v: &Val, expr: &Expr, table: &Table) -> SqlType {
         Val::Int(_) => SqlType::Int8,
         Val::Float(_) => SqlType::Float8,
         Val::Null | Val::Text(_) => SqlType::Text,
+        Val::Typed(t, _) => *t,
     }
 }
 
@@ -1317,73 +1241,6 @@ fn constant(expr: &Expr) -> Result<Literal> {
             }
         }
     }
-}
-
-/// The column type, whether it is serial, and its length (`char(n)`,
-/// `varchar(n)`).
-fn sql_type(data_type: &DataType) -> Result<(SqlType, bool, Option<u32>)> {
-    let length = |l: &Option<ast::CharacterLength>| -> Result<Option<u32>> {
-        match l {
-            None => Ok(None),
-            Some(ast::CharacterLength::IntegerLength { length, .. }) => match u32::try_from(*length) {
-                Ok(n) if (1..=10_485_760).contains(&n) => Ok(Some(n)),
-                _ => {
-                    Err(error("22023", format!("length for type {data_type} must be between 1 and 10485760")))
-                }
-            },
-            Some(ast::CharacterLength::Max) => Err(unsupported(format_args!("the type {data_type}"))),
-        }
-    };
-    let t = match data_type {
-        DataType::Boolean | DataType::Bool => SqlType::Bool,
-        DataType::SmallInt(_) | DataType::Int2(_) => SqlType::Int2,
-        DataType::Int(_) | DataType::Integer(_) | DataType::Int4(_) => SqlType::Int4,
-        DataType::BigInt(_) | DataType::Int8(_) => SqlType::Int8,
-        DataType::Real | DataType::Float4 => SqlType::Float4,
-        DataType::DoublePrecision | DataType::Float8 | DataType::Double(_) => SqlType::Float8,
-        DataType::Text | DataType::String(_) => SqlType::Text,
-        DataType::Varchar(l) | DataType::CharacterVarying(l) | DataType::CharVarying(l) => {
-            return Ok((SqlType::Varchar, false, length(l)?));
-        }
-        // char without a length is char(1), as in PostgreSQL.
-        DataType::Char(l) | DataType::Character(l) => {
-            return Ok((SqlType::Char, false, Some(length(l)?.unwrap_or(1))));
-        }
-        DataType::Date => SqlType::Date,
-        DataType::Timestamp(_, ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone) => {
-            SqlType::Timestamp
-        }
-        DataType::Timestamp(_, ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz) => {
-            SqlType::TimestampTz
-        }
-        DataType::Custom(name, modifiers) if modifiers.is_empty() => {
-            match name.to_string().to_lowercase().as_str() {
-                "serial" | "serial4" => return Ok((SqlType::Int4, true, None)),
-                "bigserial" | "serial8" => return Ok((SqlType::Int8, true, None)),
-                "smallserial" | "serial2" => return Ok((SqlType::Int2, true, None)),
-                "bpchar" => return Ok((SqlType::Char, false, None)),
-                "timestamptz" => SqlType::TimestampTz,
-                _ => return Err(unsupported(format_args!("the type {data_type}"))),
-            }
-        }
-        other => return Err(unsupported(format_args!("the type {other}"))),
-    };
-    Ok((t, false, None))
-}
-
-/// The column a PRIMARY KEY (...) constraint names.
-fn primary_key_column(key: &[ast::IndexColumn], columns: &[Column]) -> Result<usize> {
-    let [column] = key else {
-        return Err(unsupported("a primary key of several columns"));
-    };
-    let column_name = match &column.column.expr {
-        Expr::Identifier(id) => ident(id),
-        other => return Err(unsupported(format_args!("the primary key \"{other}\""))),
-    };
-    columns
-        .iter()
-        .position(|c| c.name == column_name)
-        .ok_or_else(|| error("42703", format!("column \"{column_name}\" named in key does not exist")))
 }
 
 /// Statements from SQL text. PostgreSQL's `VACUUM [FULL] [FREEZE]
@@ -1483,37 +1340,6 @@ fn parse_expr(sql: &str) -> Result<Expr> {
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| error("XX000", format!("a stored default does not parse: {e}")))
-}
-
-/// `CREATE TABLE ... WITH (...)`: PostgreSQL's storage parameters that
-/// mean nothing for actor rows (`fillfactor`) are accepted; others are not.
-fn check_table_options(create: &ast::CreateTable) -> Result<()> {
-    if create.temporary || create.query.is_some() || create.like.is_some() || create.partition_by.is_some() {
-        return Err(unsupported("CREATE TEMPORARY TABLE, CREATE TABLE AS, LIKE or PARTITION BY"));
-    }
-    let options = match &create.table_options {
-        ast::CreateTableOptions::None => return Ok(()),
-        ast::CreateTableOptions::With(options) => options,
-        other => return Err(unsupported(format_args!("the table options {other}"))),
-    };
-    for option in options {
-        match option {
-            ast::SqlOption::KeyValue { key, value } if ident(key) == "fillfactor" => {
-                let fill: i64 = literal(value)
-                    .ok()
-                    .and_then(|l| if let Literal::Number(n) = l { n.parse().ok() } else { None })
-                    .ok_or_else(|| error("22023", "fillfactor must be an integer"))?;
-                if !(10..=100).contains(&fill) {
-                    return Err(error(
-                        "22023",
-                        format!("value {fill} out of bounds for option \"fillfactor\""),
-                    ));
-                }
-            }
-            other => return Err(unsupported(format_args!("the storage parameter \"{other}\""))),
-        }
-    }
-    Ok(())
 }
 
 /// The number of a `$n` placeholder.

@@ -1,0 +1,190 @@
+//! INSERT ... ON CONFLICT: which conflicts a statement names (only the
+//! primary key's; Orbit has no other unique index), and DO UPDATE's update
+//! of the existing row, whose SET and WHERE read that row and `excluded`,
+//! the row proposed for insertion.
+
+use super::{Engine, Result, error, ident, object_name, set_targets, unsupported};
+use crate::postgres::catalog::Table;
+use crate::postgres::expr::{self, Scope, Val};
+use crate::postgres::txn::Txn;
+use orbit_shared::ActorGateway;
+use serde_json::{Map, Value as Json};
+use sqlparser::ast::{self, ConflictTarget, Expr, OnConflictAction, OnInsert};
+
+/// What an INSERT does with a row whose primary key exists.
+pub(super) enum OnConflict {
+    /// A unique violation (23505): no ON CONFLICT clause, and COPY.
+    Fail,
+    /// ON CONFLICT DO NOTHING: the row is skipped.
+    Skip,
+    /// ON CONFLICT DO UPDATE: the existing row is updated.
+    Update(Box<ConflictUpdate>),
+}
+
+/// ON CONFLICT DO UPDATE SET ... [WHERE ...].
+pub(super) struct ConflictUpdate {
+    /// What the statement calls the target table: its alias, or its name.
+    target: String,
+    /// The columns set, and their expressions.
+    sets: Vec<(usize, Expr)>,
+    /// The update happens only where this is true.
+    selection: Option<Expr>,
+}
+
+/// The ON CONFLICT clause of `insert` into `table`, checked.
+pub(super) fn on_conflict(insert: &ast::Insert, table: &Table) -> Result<OnConflict> {
+    let conflict = match &insert.on {
+        None => return Ok(OnConflict::Fail),
+        Some(OnInsert::OnConflict(conflict)) => conflict,
+        Some(other) => return Err(unsupported(format_args!("INSERT ... {other}"))),
+    };
+    if let Some(target) = &conflict.conflict_target {
+        check_target(target, table)?;
+    }
+    match &conflict.action {
+        OnConflictAction::DoNothing => Ok(OnConflict::Skip),
+        OnConflictAction::DoUpdate(_) if conflict.conflict_target.is_none() => {
+            Err(error("42601", "ON CONFLICT DO UPDATE requires inference specification or constraint name"))
+        }
+        OnConflictAction::DoUpdate(update) => {
+            let target = match &insert.table_alias {
+                Some(alias) => ident(&alias.alias),
+                None => table.name.clone(),
+            };
+            Ok(OnConflict::Update(Box::new(ConflictUpdate {
+                target,
+                sets: set_targets(table, &update.assignments)?,
+                selection: update.selection.clone(),
+            })))
+        }
+    }
+}
+
+/// A conflict target must name the primary key: by its column (PostgreSQL
+/// infers the unique index whose columns are the ones listed) or as the
+/// constraint `<table>_pkey`.
+fn check_target(target: &ConflictTarget, table: &Table) -> Result<()> {
+    let names_key = match target {
+        ConflictTarget::Columns(columns) => {
+            let names: Vec<String> = columns.iter().map(ident).collect();
+            if let Some(missing) = names.iter().find(|n| table.column(n).is_none()) {
+                return Err(error("42703", format!("column \"{missing}\" does not exist")));
+            }
+            table.pk().is_some_and(|pk| !names.is_empty() && names.iter().all(|n| *n == pk.name))
+        }
+        ConflictTarget::OnConstraint(name) => {
+            let name = object_name(name)?;
+            if table.pk().is_none() || name != format!("{}_pkey", table.name) {
+                return Err(error(
+                    "42704",
+                    format!("constraint \"{name}\" for table \"{}\" does not exist", table.name),
+                ));
+            }
+            true
+        }
+    };
+    if !names_key {
+        return Err(error(
+            "42P10",
+            "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+        ));
+    }
+    Ok(())
+}
+
+impl<G: ActorGateway> Engine<G> {
+    /// DO UPDATE of `existing`, the row at `key` (locked), against
+    /// `proposed`: stages the updated row and returns it, or `None` when
+    /// the WHERE is not true.
+    pub(super) async fn conflict_update(
+        &self,
+        txn: &mut Txn,
+        table: &Table,
+        key: Vec<u8>,
+        existing: Map<String, Json>,
+        proposed: &Map<String, Json>,
+        update: &ConflictUpdate,
+    ) -> Result<Option<Map<String, Json>>> {
+        let scope = Scope { table, name: &update.target, row: &existing, excluded: Some(proposed) };
+        if let Some(condition) = &update.selection {
+            match evaluate(condition, &scope)? {
+                Val::Bool(true) => {}
+                Val::Bool(false) | Val::Null => return Ok(None),
+                _ => return Err(error("42804", "argument of WHERE must be type boolean")),
+            }
+        }
+        let mut computed = Vec::with_capacity(update.sets.len());
+        for (index, expr) in &update.sets {
+            computed.push((*index, evaluate(expr, &scope)?.literal()));
+        }
+        self.apply_update(txn, table, key, existing, computed).await.map(Some)
+    }
+}
+
+/// An expression of DO UPDATE, which Orbit must evaluate itself.
+fn evaluate(expr: &Expr, scope: &Scope) -> Result<Val> {
+    match expr::eval_in(expr, scope) {
+        Some(value) => value,
+        None => Err(expr::unresolved(expr, scope).unwrap_or_else(|| {
+            unsupported(format_args!("the expression \"{expr}\" in ON CONFLICT DO UPDATE"))
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::postgres::catalog::{Column, SqlType};
+
+    fn table(primary_key: Option<usize>) -> Table {
+        let column = |name: &str| Column {
+            name: name.into(),
+            sql_type: SqlType::Int4,
+            not_null: false,
+            default: None,
+            serial: false,
+            length: None,
+            default_expr: None,
+            identity: None,
+        };
+        Table { name: "t".into(), columns: vec![column("id"), column("n")], primary_key, oid: 0 }
+    }
+
+    fn conflict(sql: &str, table: &Table) -> Result<OnConflict> {
+        let statement = crate::postgres::sql::parse(sql).unwrap().pop().unwrap();
+        let ast::Statement::Insert(insert) = statement else { panic!("not an INSERT: {sql}") };
+        on_conflict(&insert, table)
+    }
+
+    fn code(sql: &str, table: &Table) -> &'static str {
+        conflict(sql, table).err().map_or("ok", |e| e.code)
+    }
+
+    #[test]
+    fn only_the_primary_key_is_a_conflict_target() {
+        let keyed = table(Some(0));
+        let insert = "INSERT INTO t VALUES (1, 2) ON CONFLICT";
+        let update = "DO UPDATE SET n = excluded.n";
+        assert_eq!(code(&format!("{insert} (id) {update}"), &keyed), "ok");
+        assert_eq!(code(&format!("{insert} ON CONSTRAINT t_pkey DO NOTHING"), &keyed), "ok");
+        assert_eq!(code(&format!("{insert} DO NOTHING"), &keyed), "ok");
+        assert_eq!(code(&format!("{insert} (n) {update}"), &keyed), "42P10");
+        assert_eq!(code(&format!("{insert} (id, n) {update}"), &keyed), "42P10");
+        assert_eq!(code(&format!("{insert} (nope) {update}"), &keyed), "42703");
+        assert_eq!(code(&format!("{insert} {update}"), &keyed), "42601");
+        assert_eq!(code(&format!("{insert} ON CONSTRAINT x DO NOTHING"), &keyed), "42704");
+        assert_eq!(code(&format!("{insert} (id) DO NOTHING"), &table(None)), "42P10");
+        assert_eq!(code(&format!("{insert} (id) {update}, n = 1"), &keyed), "42601");
+    }
+
+    #[test]
+    fn do_update_reads_the_alias_or_the_table_name() {
+        let keyed = table(Some(0));
+        let Ok(OnConflict::Update(update)) =
+            conflict("INSERT INTO t AS x VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET n = x.n + 1", &keyed)
+        else {
+            panic!("DO UPDATE expected");
+        };
+        assert_eq!((update.target.as_str(), update.sets.len()), ("x", 1));
+    }
+}
