@@ -118,7 +118,13 @@ pub(crate) struct Engine<G> {
     state: Mutex<TxnState>,
     params: Mutex<Parameters>,
     planner: Planner<G>,
+    /// Schemas this connection decoded for point queries, by table name,
+    /// with the stored catalog record they came from.
+    schemas: Mutex<std::collections::HashMap<String, (Bytes, Arc<Table>)>>,
 }
+
+/// The most schemas one connection keeps decoded.
+const SCHEMA_CACHE: usize = 256;
 
 impl<G> Drop for Engine<G> {
     /// A connection that goes away mid-transaction rolls it back.
@@ -139,7 +145,33 @@ impl<G: ActorGateway> Engine<G> {
             id: SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             state: Mutex::new(TxnState::Autocommit),
             params: Mutex::new(Parameters::default()),
+            schemas: Mutex::default(),
         }
+    }
+
+    /// Table `name`'s schema: its catalog record is read every time (so DDL
+    /// from any connection or front door is seen at once), but decoded only
+    /// when it differs from the one this connection decoded last.
+    async fn schema(&self, name: &str) -> Result<Option<Arc<Table>>> {
+        let id = ActorId::new(super::CATALOG_KIND, Bytes::copy_from_slice(name.as_bytes()));
+        let Some(stored) = self.gateway.read_actor(id).await? else { return Ok(None) };
+        {
+            let schemas = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((bytes, table)) = schemas.get(name)
+                && *bytes == stored
+            {
+                return Ok(Some(table.clone()));
+            }
+        }
+        let table: Table = serde_json::from_slice(&stored)
+            .map_err(|e| error("XX000", format!("the catalog entry of \"{name}\" is unreadable: {e}")))?;
+        let table = Arc::new(table);
+        let mut schemas = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
+        if schemas.len() >= SCHEMA_CACHE {
+            schemas.clear();
+        }
+        schemas.insert(name.to_string(), (stored, table.clone()));
+        Ok(Some(table))
     }
 
     /// Marks a transaction block failed (an error outside [`Engine::execute`],
@@ -457,7 +489,7 @@ impl<G: ActorGateway> Engine<G> {
     pub async fn point_query(
         &self,
         query: &ast::Query,
-    ) -> Result<Option<(Table, Vec<(String, usize)>, Expr)>> {
+    ) -> Result<Option<(Arc<Table>, Vec<(String, usize)>, Expr)>> {
         if query.with.is_some() || query.order_by.is_some() || query.limit_clause.is_some() {
             return Ok(None);
         }
@@ -476,7 +508,7 @@ impl<G: ActorGateway> Engine<G> {
             return Ok(None);
         };
         let Ok(name) = object_name(name) else { return Ok(None) };
-        let Some(table) = super::load_table(self.gateway.as_ref(), &name).await? else { return Ok(None) };
+        let Some(table) = self.schema(&name).await? else { return Ok(None) };
         let Some(value) = pk_equals(&table, select.selection.as_ref()) else { return Ok(None) };
         if literal(&value).is_err() && placeholder(&value).is_none() {
             return Ok(None);
