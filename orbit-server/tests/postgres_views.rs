@@ -7,46 +7,11 @@
 
 mod common;
 
-use orbit_server::{Config, Node};
-use tokio_postgres::{NoTls, SimpleQueryMessage};
-
-async fn start() -> Node {
-    Node::builder(Config::ephemeral()).with_builtin_kinds().start().await.expect("node starts")
-}
-
-async fn connect(node: &Node) -> tokio_postgres::Client {
-    let addr = node.pg_addr().unwrap();
-    let mut config = tokio_postgres::Config::new();
-    config.host(addr.ip().to_string()).port(addr.port()).user("app").dbname("orbit");
-    let (client, connection) = config.connect(NoTls).await.unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-/// The rows of a simple query, as text ("NULL" for NULL), one string per row.
-async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
-    let messages = client.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-    messages
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => {
-                Some((0..row.len()).map(|i| row.get(i).unwrap_or("NULL")).collect::<Vec<_>>().join("|"))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-async fn sqlstate(client: &tokio_postgres::Client, sql: &str) -> String {
-    let error = client.simple_query(sql).await.expect_err(sql);
-    error.code().unwrap_or_else(|| panic!("{sql}: no SQLSTATE in {error}")).code().to_string()
-}
+use common::sql::{connect, rows, sqlstate, start};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_keys_read_through_orbit_redis() {
-    let node = start().await;
+    let (node, addr) = start().await;
     let mut redis = common::resp::resp2(node.resp_addr().unwrap()).await;
     for words in [
         vec!["SET", "greeting", "hello"],
@@ -62,7 +27,7 @@ async fn redis_keys_read_through_orbit_redis() {
         common::resp::call(&mut redis, &words).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(5)).await; // let `gone` expire
-    let client = connect(&node).await;
+    let client = connect(addr).await;
     assert_eq!(
         rows(&client, "SELECT db, key, type, value FROM orbit_redis ORDER BY db, key").await,
         [
@@ -95,8 +60,8 @@ async fn redis_keys_read_through_orbit_redis() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn orbit_call_invokes_actors_and_orbit_actors_shows_them() {
-    let node = start().await;
-    let client = connect(&node).await;
+    let (node, addr) = start().await;
+    let client = connect(addr).await;
     assert_eq!(
         rows(&client, r#"SELECT orbit_call('counter', 'visits', 'increment', '{"by": 5}')"#).await,
         ["5"]
@@ -172,7 +137,7 @@ async fn orbit_call_invokes_actors_and_orbit_actors_shows_them() {
 /// MCP's read-only SQL may call only methods declared read-only.
 #[tokio::test(flavor = "multi_thread")]
 async fn read_only_sql_calls_only_read_only_methods() {
-    let node = start().await;
+    let (node, _) = start().await;
     let gateway = std::sync::Arc::new(node.handle().clone());
     let run = |sql: &'static str| orbit_protocols::postgres::run_sql(gateway.clone(), sql, true);
     let refused = run("SELECT orbit_call('counter', 'c', 'increment', '{\"by\": 1}')").await.unwrap_err();
@@ -192,8 +157,8 @@ async fn read_only_sql_calls_only_read_only_methods() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn jsonb_columns_store_canonical_documents() {
-    let node = start().await;
-    let client = connect(&node).await;
+    let (node, addr) = start().await;
+    let client = connect(addr).await;
     client.batch_execute("CREATE TABLE docs (id INT PRIMARY KEY, doc JSONB)").await.unwrap();
     client
         .batch_execute(
@@ -237,9 +202,8 @@ async fn psql_reads_what_redis_cli_wrote() {
     if !common::require_program("redis-cli") || !common::require_program("psql") {
         return;
     }
-    let node = start().await;
+    let (node, pg) = start().await;
     let resp = node.resp_addr().unwrap();
-    let pg = node.pg_addr().unwrap();
     let out = std::process::Command::new("redis-cli")
         .args([
             "-h",

@@ -3,6 +3,7 @@
 
 pub mod pg;
 pub mod resp;
+pub mod sql;
 
 use orbit_server::actors::counter::CounterActor;
 use orbit_server::config::StorageKind;
