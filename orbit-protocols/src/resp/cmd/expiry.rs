@@ -10,10 +10,11 @@
 
 use crate::resp::DATABASE_KINDS;
 use crate::resp::cmd::scan::meta_of;
+use crate::resp::keyspace::Meta;
 use crate::resp::server::{Server, lock, now_ms};
 use crate::resp::value::Value;
 use bytes::Bytes;
-use orbit_shared::ActorGateway;
+use orbit_shared::{ActorGateway, ActorId};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -118,13 +119,23 @@ async fn index_database<G: ActorGateway>(server: &Server<G>, db: usize) {
     }
 }
 
-/// Reads a key's deadline and indexes it if it has one.
+/// Reads a key's deadline and indexes it if it has one. A key whose
+/// deadline passed before it was learned (the sweep was busy, or a TTL of a
+/// few ms) reads as missing but is still stored: its stored record's
+/// deadline is indexed, so the sweep deletes it.
 async fn learn<G: ActorGateway>(server: &Server<G>, db: usize, key: Bytes) {
     let argv = [Bytes::from_static(b"pexpiretime"), key.clone()];
-    if let Value::Int(at) = server.call_key(db, &argv, false).await
-        && at > 0
-    {
-        server.expiry.schedule(at as u64, db, key);
+    match server.call_key(db, &argv, false).await {
+        Value::Int(at) if at > 0 => server.expiry.schedule(at as u64, db, key),
+        Value::Int(-2) => {
+            let id = ActorId::new(DATABASE_KINDS[db], key.clone());
+            if let Ok(Some(state)) = server.gateway.read_actor(id).await
+                && let Some(at) = serde_json::from_slice::<Meta>(&state).ok().and_then(|m| m.expire_at)
+            {
+                server.expiry.schedule(at, db, key);
+            }
+        }
+        _ => {}
     }
 }
 
