@@ -1006,6 +1006,10 @@ async fn a_negative_zero_score_prints_as_minus_zero() {
     assert_eq!(run(&mut c, "ZINTER 1 z WEIGHTS -1 WITHSCORES").await, r#"["a", "-0"]"#);
     let mut c3 = resp3(addr).await;
     assert_eq!(run(&mut c3, "ZUNION 1 z WEIGHTS -1 WITHSCORES").await, r#"[["a", -0.0]]"#);
+    // -0.0 ranks equal to 0.0, so the tie goes by member, as in redis-server
+    // (found by resp_diff: ZADD k 0 a -2.5 b; ZUNION 1 k WEIGHTS 0).
+    run(&mut c, "ZADD k 0 a -2.5 b").await;
+    assert_eq!(run(&mut c, "ZUNION 1 k WEIGHTS 0 WITHSCORES").await, r#"["a", "0", "b", "-0"]"#);
     node.shutdown().await.unwrap();
 }
 

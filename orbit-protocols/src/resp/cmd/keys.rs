@@ -7,6 +7,7 @@ use crate::resp::keyspace::{Data, Dumped, KeyType, Set, ZSet, parse_f64, parse_i
 use crate::resp::value::{Value, errors};
 use bytes::Bytes;
 use orbit_shared::ActorGateway;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
 
 type Result<T> = std::result::Result<T, Value>;
@@ -485,7 +486,9 @@ async fn zcompute<G: ActorGateway>(conn: &Conn<G>, name: &str, z: &ZArgs) -> Res
         }
     }
     let mut out: Vec<(Bytes, f64)> = acc.into_iter().collect();
-    out.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    // Numeric order, not total_cmp: a weight of 0 turns a negative score into
+    // -0.0, which Redis ranks equal to 0.0 (ties then go by member).
+    out.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(Ordering::Equal).then_with(|| a.0.cmp(&b.0)));
     Ok(out)
 }
 
