@@ -90,6 +90,12 @@ pub struct ServeArgs {
     /// The PostgreSQL listener, default 0.0.0.0:5432.
     #[arg(long, value_name = "ADDR")]
     pub pg_addr: Option<SocketAddr>,
+    /// PEM certificate chain for PostgreSQL TLS (with --pg-tls-key).
+    #[arg(long, value_name = "FILE")]
+    pub pg_tls_cert: Option<PathBuf>,
+    /// PEM private key of --pg-tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub pg_tls_key: Option<PathBuf>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -128,6 +134,12 @@ impl ServeArgs {
         }
         if let Some(addr) = self.pg_addr {
             config.postgres.addr = addr;
+        }
+        if let Some(cert) = &self.pg_tls_cert {
+            config.postgres.tls_cert = Some(cert.clone());
+        }
+        if let Some(key) = &self.pg_tls_key {
+            config.postgres.tls_key = Some(key.clone());
         }
         config.validate()?;
         Ok(config)

@@ -183,6 +183,11 @@ pub struct PostgresSection {
     /// Without users only `trust` is possible.
     pub auth: PgAuth,
     pub users: Vec<PostgresUser>,
+    /// PEM certificate chain (leaf first). With `tls_key`, `SSLRequest` is
+    /// answered `S` and clients may use TLS; without both, `N`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,12 +212,16 @@ impl Default for PostgresSection {
             addr: ([0, 0, 0, 0], 5432).into(),
             auth: PgAuth::Trust,
             users: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
 
 impl PostgresSection {
-    pub fn front_door(&self) -> orbit_protocols::postgres::PgConfig {
+    /// The front door's settings, with the TLS certificate and key read from
+    /// their files when set.
+    pub fn front_door(&self) -> Result<orbit_protocols::postgres::PgConfig, ConfigError> {
         use orbit_protocols::postgres::{AuthMethod, PgConfig, PgUser};
         let auth = match self.auth {
             PgAuth::Trust => AuthMethod::Trust,
@@ -220,7 +229,22 @@ impl PostgresSection {
             PgAuth::ScramSha256 => AuthMethod::ScramSha256,
         };
         let users = self.users.iter().map(|u| PgUser { name: u.name.clone(), password: u.password.clone() });
-        PgConfig { auth, users: users.collect() }
+        let tls = match self.tls_files()? {
+            Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
+            None => None,
+        };
+        Ok(PgConfig { auth, users: users.collect(), tls })
+    }
+
+    /// The certificate and key files, when TLS is configured: both or neither.
+    fn tls_files(&self) -> Result<Option<(&Path, &Path)>, ConfigError> {
+        let missing = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some((cert.as_path(), key.as_path()))),
+            (None, None) => Ok(None),
+            (Some(_), None) => missing("postgres.tls_cert needs postgres.tls_key (the certificate's key)"),
+            (None, Some(_)) => missing("postgres.tls_key needs postgres.tls_cert (the certificate chain)"),
+        }
     }
 }
 
@@ -352,6 +376,9 @@ pub enum ConfigError {
     Load(#[from] Box<figment::Error>),
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    /// A TLS certificate or key file that cannot serve.
+    #[error("TLS {what} {}: {reason}", .path.display())]
+    Tls { what: &'static str, path: PathBuf, reason: String },
 }
 
 impl Config {
@@ -405,6 +432,7 @@ impl Config {
         if self.postgres.auth != PgAuth::Trust && self.postgres.users.is_empty() {
             return invalid("postgres.auth needs postgres.users (or auth = \"trust\")");
         }
+        self.postgres.tls_files()?;
         let mcp = &self.mcp;
         if mcp.max_result_bytes < 1024 || mcp.max_items == 0 || mcp.timeout.is_zero() {
             return invalid(
@@ -477,6 +505,47 @@ mod tests {
             assert_eq!(config.node.partitions, 64);
             Ok(())
         });
+    }
+
+    #[test]
+    fn tls_certificate_and_key_go_together() {
+        let mut config = Config::default();
+        config.postgres.tls_cert = Some(PathBuf::from("server.crt"));
+        let err = config.validate().expect_err("a certificate without its key");
+        assert!(err.to_string().contains("postgres.tls_cert needs postgres.tls_key"), "{err}");
+        config.postgres.tls_cert = None;
+        config.postgres.tls_key = Some(PathBuf::from("server.key"));
+        let err = config.postgres.front_door().expect_err("a key without its certificate");
+        assert!(err.to_string().contains("postgres.tls_key needs postgres.tls_cert"), "{err}");
+    }
+
+    #[test]
+    fn unreadable_or_garbage_tls_files_are_named_in_the_error() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "this is not a certificate\n").expect("write garbage");
+        let mut section = PostgresSection {
+            tls_cert: Some(garbage.clone()),
+            tls_key: Some(garbage.clone()),
+            ..PostgresSection::default()
+        };
+        let err = section.front_door().expect_err("no certificate in the file");
+        let text = err.to_string();
+        assert!(text.contains("TLS certificate") && text.contains("garbage.pem"), "{text}");
+        assert!(text.contains("no certificate in it"), "{text}");
+
+        let missing = dir.path().join("missing.pem");
+        section.tls_cert = Some(missing);
+        let err = section.front_door().expect_err("no such file");
+        let text = err.to_string();
+        assert!(text.contains("missing.pem") && text.contains("cannot read it"), "{text}");
+
+        let truncated = dir.path().join("truncated.pem");
+        std::fs::write(&truncated, "-----BEGIN CERTIFICATE-----\nMIIB\n").expect("write truncated");
+        section.tls_cert = Some(truncated);
+        let err = section.front_door().expect_err("a PEM block without its end");
+        let text = err.to_string();
+        assert!(text.contains("truncated.pem") && text.contains("not valid PEM"), "{text}");
     }
 
     #[test]

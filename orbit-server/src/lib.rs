@@ -12,6 +12,7 @@
 //! | [`backup`] | online backups, restores, offline migrations between backends |
 //! | [`config`] | [`Config`]: defaults < TOML < `ORBIT__*` env < flags |
 //! | `rpc`, `http` | the gRPC listener; the HTTP listener with metrics, health, admin API |
+//! | `tls` | TLS server settings from PEM files (the PostgreSQL front door's) |
 //! | [`metrics`] | the node's Prometheus registry |
 //!
 //! ```
@@ -39,6 +40,7 @@ pub mod node;
 pub mod partition;
 mod rpc;
 pub mod storage;
+mod tls;
 
 pub use actor::{Actor, Context, Handler, MethodTable};
 pub use actor_ref::LocalRef;

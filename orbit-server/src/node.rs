@@ -123,8 +123,11 @@ impl NodeBuilder {
 
     /// A node serving gRPC and HTTP on the configured addresses.
     pub async fn start(self) -> Result<Node, NodeError> {
+        // Certificate files are read first: a bad one stops the start before storage opens.
+        let postgres = &self.config.postgres;
+        let pg = if postgres.enabled { Some(postgres.front_door()?) } else { None };
         let mut node = self.build().await?;
-        let servers = Servers::start(&node.handle).await?;
+        let servers = Servers::start(&node.handle, pg).await?;
         let _ = node.handle.shared.grpc_addr.set(servers.grpc_addr);
         node.handle.shared.ready.store(true, Ordering::Release);
         let off = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
@@ -166,7 +169,11 @@ struct Servers {
 }
 
 impl Servers {
-    async fn start(node: &NodeHandle) -> Result<Servers, NodeError> {
+    /// `pg`: the PostgreSQL front door's settings, when it is enabled.
+    async fn start(
+        node: &NodeHandle,
+        pg: Option<orbit_protocols::postgres::PgConfig>,
+    ) -> Result<Servers, NodeError> {
         let bind = |addr: SocketAddr| async move {
             tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr, source })
         };
@@ -192,12 +199,17 @@ impl Servers {
                 Some(addr)
             }
         };
-        let pg_addr = match node.config().postgres.enabled {
-            false => None,
-            true => {
+        let pg_addr = match pg {
+            None => None,
+            Some(config) => {
                 let listener = bind(node.config().postgres.addr).await?;
                 let addr = local(&listener, node.config().postgres.addr)?;
-                let config = node.config().postgres.front_door();
+                if config.auth == orbit_protocols::postgres::AuthMethod::Password && config.tls.is_none() {
+                    tracing::warn!(
+                        "postgres.auth = \"password\" without TLS (postgres.tls_cert, postgres.tls_key): \
+                         passwords cross the network in cleartext"
+                    );
+                }
                 let serve = orbit_protocols::postgres::serve(
                     listener,
                     Arc::new(node.clone()),

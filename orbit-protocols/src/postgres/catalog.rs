@@ -28,6 +28,13 @@ pub enum SqlType {
     TimestampTz,
     /// `jsonb` (and `json`), stored as its canonical text (`super::jsonb`).
     Jsonb,
+    /// `uuid`, stored as its lowercase hyphenated text (`super::uuid`).
+    Uuid,
+    /// `bytea`, stored as its hex output text, `\x...` (`super::bytea`).
+    Bytea,
+    /// `numeric` (`decimal`), stored as its text (`super::numeric`); a
+    /// column's precision and scale are [`Column::numeric`].
+    Numeric,
 }
 
 impl SqlType {
@@ -46,6 +53,9 @@ impl SqlType {
             SqlType::Timestamp => Type::TIMESTAMP,
             SqlType::TimestampTz => Type::TIMESTAMPTZ,
             SqlType::Jsonb => Type::JSONB,
+            SqlType::Uuid => Type::UUID,
+            SqlType::Bytea => Type::BYTEA,
+            SqlType::Numeric => Type::NUMERIC,
         }
     }
 
@@ -70,6 +80,9 @@ impl SqlType {
             SqlType::Timestamp => "timestamp without time zone",
             SqlType::TimestampTz => "timestamp with time zone",
             SqlType::Jsonb => "jsonb",
+            SqlType::Uuid => "uuid",
+            SqlType::Bytea => "bytea",
+            SqlType::Numeric => "numeric",
         }
     }
 
@@ -102,6 +115,17 @@ pub struct Column {
     /// `GENERATED ... AS IDENTITY` (numbered like SERIAL: `serial` is set too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
+    /// The precision and scale of `numeric(p, s)`; `None` for `numeric`
+    /// without them (and every other type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numeric: Option<NumericTypmod>,
+}
+
+/// `numeric(precision, scale)`: `numeric(p)` is scale 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumericTypmod {
+    pub precision: u32,
+    pub scale: u32,
 }
 
 /// How an identity column takes explicit values.
@@ -117,9 +141,10 @@ pub enum Identity {
 impl Column {
     /// The column's type as PostgreSQL prints it (`format_type`).
     pub fn type_name(&self) -> String {
-        match (self.sql_type, self.length) {
-            (SqlType::Varchar | SqlType::Char, Some(n)) => format!("{}({n})", self.sql_type.name()),
-            (t, _) => t.name().to_string(),
+        match (self.sql_type, self.length, self.numeric) {
+            (SqlType::Varchar | SqlType::Char, Some(n), _) => format!("{}({n})", self.sql_type.name()),
+            (SqlType::Numeric, _, Some(t)) => format!("numeric({},{})", t.precision, t.scale),
+            (t, _, _) => t.name().to_string(),
         }
     }
 
@@ -130,8 +155,12 @@ impl Column {
 
     /// A value of the column's type checked against its length: `char(n)`
     /// is padded with blanks, and text longer than `n` (trailing blanks
-    /// aside) is a 22001, as in PostgreSQL.
+    /// aside) is a 22001, as in PostgreSQL; a numeric is rounded to its
+    /// scale and checked against its precision (`super::numeric::fit`).
     pub fn fit(&self, value: Json) -> Result<Json, ValueError> {
+        if self.sql_type == SqlType::Numeric {
+            return super::numeric::fit(value, self.numeric);
+        }
         let (Some(n), Json::String(s)) = (self.length, &value) else { return Ok(value) };
         let n = n as usize;
         let chars = s.chars().count();
@@ -242,6 +271,15 @@ pub fn coerce(sql_type: SqlType, literal: &Literal) -> Result<Json, ValueError> 
         (SqlType::Jsonb, Literal::String(s)) => super::jsonb::parse(s)
             .map(|v| Json::String(super::jsonb::canonical(&v)))
             .ok_or_else(|| invalid("22P02", format!("{}: \"{s}\"", super::jsonb::INVALID_JSON))),
+        (SqlType::Uuid, Literal::String(s)) => super::uuid::canonical(s)
+            .map(Json::String)
+            .ok_or_else(|| invalid("22P02", super::uuid::bad_input_message(s))),
+        (SqlType::Bytea, Literal::String(s)) => {
+            super::bytea::canonical(s).map(Json::String).map_err(|bad| invalid(bad.code, bad.message))
+        }
+        (SqlType::Numeric, Literal::Number(n) | Literal::String(n)) => {
+            super::numeric::canonical(n).map(Json::String)
+        }
         (SqlType::Date | SqlType::Timestamp | SqlType::TimestampTz, Literal::String(s)) => {
             time::parse(sql_type, s).map(Json::String).ok_or_else(|| time::bad_input(sql_type, s))
         }
@@ -529,6 +567,7 @@ mod tests {
             length: Some(n),
             default_expr: None,
             identity: None,
+            numeric: None,
         };
         let s = |t: &str| Literal::String(t.into());
         assert_eq!(column(SqlType::Char, 3).coerce(&s("ab")), Ok(Json::String("ab ".into())));
@@ -541,6 +580,53 @@ mod tests {
             ("22001", "value too long for type character varying(3)")
         );
         assert_eq!(column(SqlType::Char, 3).coerce(&Literal::Null), Ok(Json::Null));
+    }
+
+    #[test]
+    fn uuid_literals_store_lowercase_hyphenated_text() {
+        let stored = coerce(SqlType::Uuid, &Literal::String("{A0EEBC999C0B4EF8BB6D6BB9BD380A11}".into()));
+        assert_eq!(stored, Ok(Json::String("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into())));
+        let bad = coerce(SqlType::Uuid, &Literal::String("a0ee".into())).unwrap_err();
+        assert_eq!(bad.code, "22P02");
+        assert_eq!(bad.message, "invalid input syntax for type uuid: \"a0ee\"");
+        assert_eq!(coerce(SqlType::Uuid, &num("1")).unwrap_err().code, "42804");
+    }
+
+    #[test]
+    fn bytea_literals_store_hex_text() {
+        let s = |t: &str| Literal::String(t.into());
+        assert_eq!(coerce(SqlType::Bytea, &s("\\x0A0b")), Ok(Json::String("\\x0a0b".into())));
+        assert_eq!(coerce(SqlType::Bytea, &s("ab")), Ok(Json::String("\\x6162".into())));
+        assert_eq!(coerce(SqlType::Bytea, &s("\\x1")).unwrap_err().code, "22023");
+        assert_eq!(coerce(SqlType::Bytea, &s("\\q")).unwrap_err().code, "22P02");
+        assert_eq!(coerce(SqlType::Bytea, &num("1")).unwrap_err().code, "42804");
+        assert_eq!(text_of(SqlType::Bytea, &Json::String("\\x0a".into())).as_deref(), Some("\\x0a"));
+    }
+
+    #[test]
+    fn numeric_columns_round_to_their_scale() {
+        let column = |numeric| Column {
+            name: "n".into(),
+            sql_type: SqlType::Numeric,
+            not_null: false,
+            default: None,
+            serial: false,
+            length: None,
+            default_expr: None,
+            identity: None,
+            numeric,
+        };
+        let money = column(Some(NumericTypmod { precision: 5, scale: 2 }));
+        assert_eq!(money.coerce(&num("1.005")), Ok(Json::String("1.01".into())));
+        assert_eq!(money.coerce(&Literal::String(" 7 ".into())), Ok(Json::String("7.00".into())));
+        assert_eq!(money.coerce(&num("1000")).unwrap_err().code, "22003");
+        assert_eq!(money.type_name(), "numeric(5,2)");
+        let plain = column(None);
+        assert_eq!(plain.coerce(&num("1.50")), Ok(Json::String("1.5".into())));
+        assert_eq!(plain.type_name(), "numeric");
+        assert_eq!(coerce(SqlType::Numeric, &num("1.50")), Ok(Json::String("1.50".into())));
+        assert_eq!(coerce(SqlType::Numeric, &Literal::String("x".into())).unwrap_err().code, "22P02");
+        assert_eq!(coerce(SqlType::Numeric, &Literal::Bool(true)).unwrap_err().code, "42804");
     }
 
     #[test]

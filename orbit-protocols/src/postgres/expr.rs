@@ -5,6 +5,7 @@
 //! FROM`. Anything else is left to DataFusion ([`eval`] returns `None`).
 
 use super::catalog::{self, Literal, SqlType, Table};
+use super::numeric::Decimal;
 use super::sql::{SqlError, error, ident};
 use serde_json::{Map, Value as Json};
 use sqlparser::ast::{BinaryOperator, Expr, Ident, UnaryOperator, Value};
@@ -45,6 +46,8 @@ impl Val {
     pub fn literal(self) -> Literal {
         match self {
             Val::Null => Literal::Null,
+            // A numeric rounds into an integer column, as a number does.
+            Val::Typed(SqlType::Numeric, n) => Literal::Number(n),
             Val::Bool(b) => Literal::Bool(b),
             Val::Int(n) => Literal::Number(n.to_string()),
             Val::Float(f) => Literal::Number(f.to_string()),
@@ -76,9 +79,7 @@ pub(crate) fn eval_in(expr: &Expr, scope: &Scope) -> Option<Result<Val, SqlError
         Expr::Identifier(id) => Ok(column(scope, std::slice::from_ref(id))?),
         Expr::CompoundIdentifier(parts) => Ok(column(scope, parts)?),
         Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => {
-                Ok(n.parse::<i64>().map(Val::Int).or_else(|_| n.parse::<f64>().map(Val::Float)).ok()?)
-            }
+            Value::Number(n, _) => Ok(number(n)?),
             Value::SingleQuotedString(s) => Ok(Val::Text(s.clone())),
             Value::Boolean(b) => Ok(Val::Bool(*b)),
             Value::Null => Ok(Val::Null),
@@ -116,6 +117,22 @@ pub(crate) fn eval_in(expr: &Expr, scope: &Scope) -> Option<Result<Val, SqlError
             return binary(l, op, r);
         }
         _ => return None,
+    })
+}
+
+/// A number constant: an integer, a double when the double is exactly the
+/// number written, else the exact numeric (which columns read exactly and
+/// arithmetic leaves to DataFusion).
+fn number(text: &str) -> Option<Val> {
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(Val::Int(n));
+    }
+    let f: f64 = text.parse().ok()?;
+    let exact = |t: &str| Decimal::parse(t).map(Decimal::trimmed);
+    Some(if exact(&f.to_string()) == exact(text) {
+        Val::Float(f)
+    } else {
+        Val::Typed(SqlType::Numeric, text.to_string())
     })
 }
 
@@ -236,9 +253,13 @@ fn compare(l: Val, op: &BinaryOperator, r: Val) -> Option<Result<Val, SqlError>>
 }
 
 /// Whether the canonical texts of a type sort as its values do: dates and
-/// timestamps (fixed-width ISO fields, then the fraction), not jsonb.
+/// timestamps (fixed-width ISO fields, then the fraction), uuids (fixed-width
+/// lowercase hex), bytea (`\x` and lowercase hex: bytewise), not jsonb.
 fn ordered(sql_type: SqlType) -> bool {
-    matches!(sql_type, SqlType::Date | SqlType::Timestamp | SqlType::TimestampTz)
+    matches!(
+        sql_type,
+        SqlType::Date | SqlType::Timestamp | SqlType::TimestampTz | SqlType::Uuid | SqlType::Bytea
+    )
 }
 
 /// Text read as a value of `sql_type`, in its canonical stored text.
@@ -273,12 +294,29 @@ fn arithmetic(l: Val, op: &BinaryOperator, r: Val) -> Option<Result<Val, SqlErro
                 _ => return None,
             }
         }
+        // bytea || bytea is bytea (a quoted literal read as bytea).
+        (
+            l @ (Val::Typed(SqlType::Bytea, _) | Val::Text(_)),
+            B::StringConcat,
+            r @ (Val::Typed(SqlType::Bytea, _) | Val::Text(_)),
+        ) if matches!(l, Val::Typed(..)) || matches!(r, Val::Typed(..)) => bytea_concat(&l, &r),
         // A date, timestamp or jsonb concatenates as its output text.
         (Val::Text(a) | Val::Typed(_, a), B::StringConcat, Val::Text(b) | Val::Typed(_, b)) => {
             Ok(Val::Text(a + &b))
         }
         _ => return None,
     })
+}
+
+/// Two bytea values (or text read as bytea) end to end.
+fn bytea_concat(l: &Val, r: &Val) -> Result<Val, SqlError> {
+    let hex = |v: &Val| match v {
+        Val::Text(text) => stored(SqlType::Bytea, text),
+        Val::Typed(_, hex) => Ok(hex.clone()),
+        _ => Ok(String::new()),
+    };
+    let (a, b) = (hex(l)?, hex(r)?);
+    Ok(Val::Typed(SqlType::Bytea, a + b.strip_prefix("\\x").unwrap_or(&b)))
 }
 
 fn is_arithmetic(op: &BinaryOperator) -> bool {
@@ -311,6 +349,7 @@ mod tests {
             length: None,
             default_expr: None,
             identity: None,
+            numeric: None,
         };
         Table {
             name: "t".into(),
@@ -319,6 +358,8 @@ mod tests {
                 column("n", SqlType::Int8),
                 column("s", SqlType::Text),
                 column("day", SqlType::Date),
+                column("u", SqlType::Uuid),
+                column("b", SqlType::Bytea),
             ],
             primary_key: Some(0),
             oid: 0,
@@ -330,7 +371,10 @@ mod tests {
     }
 
     fn run(sql: &str) -> Option<Result<Val, SqlError>> {
-        let row = serde_json::json!({"id": 1, "n": 10, "s": "a", "day": "2024-02-29"});
+        let row = serde_json::json!({
+            "id": 1, "n": 10, "s": "a", "day": "2024-02-29", "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "b": "\\x00ff"
+        });
         eval(&parse(sql), &table(), row.as_object().unwrap())
     }
 
@@ -354,8 +398,15 @@ mod tests {
         assert_eq!(run("-(n * 2) - 1").unwrap().unwrap(), Val::Int(-21));
         assert_eq!(run("n / 4").unwrap().unwrap(), Val::Int(2));
         assert_eq!(run("n + 0.5").unwrap().unwrap(), Val::Float(10.5));
+        // A number a double does not hold stays exact; arithmetic on it is DataFusion's.
+        let exact = Val::Typed(SqlType::Numeric, "1234567890.123456789".into());
+        assert_eq!(run("1234567890.123456789").unwrap().unwrap(), exact);
+        assert_eq!(exact.literal(), Literal::Number("1234567890.123456789".into()));
+        assert!(run("n + 1234567890.123456789").is_none());
         assert_eq!(run("s || 'b'").unwrap().unwrap(), Val::Text("ab".into()));
         assert_eq!(run("day || '!'").unwrap().unwrap(), Val::Text("2024-02-29!".into()));
+        assert_eq!(run("b || '\\x01'").unwrap().unwrap(), Val::Typed(SqlType::Bytea, "\\x00ff01".into()));
+        assert_eq!(run("'ab' || b").unwrap().unwrap(), Val::Typed(SqlType::Bytea, "\\x616200ff".into()));
         assert_eq!(run("n + NULL").unwrap().unwrap(), Val::Null);
         assert_eq!(run("n / 0").unwrap().unwrap_err().code, "22012");
         assert_eq!(run("9223372036854775807 + n").unwrap().unwrap_err().code, "22003");
@@ -376,6 +427,12 @@ mod tests {
         assert_eq!(run("n IS DISTINCT FROM NULL").unwrap().unwrap(), Val::Bool(true));
         assert_eq!(run("day < '2024-03-01'").unwrap().unwrap(), Val::Bool(true));
         assert_eq!(run("day = '2024-02-30'").unwrap().unwrap_err().code, "22008");
+        assert_eq!(run("u = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'").unwrap().unwrap(), Val::Bool(true));
+        assert_eq!(run("u < 'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'").unwrap().unwrap(), Val::Bool(true));
+        assert_eq!(run("u = 'nope'").unwrap().unwrap_err().code, "22P02");
+        assert_eq!(run("b = '\\x00FF'").unwrap().unwrap(), Val::Bool(true));
+        assert_eq!(run("b < '\\x01'").unwrap().unwrap(), Val::Bool(true));
+        assert_eq!(run("b > '\\x00'").unwrap().unwrap(), Val::Bool(true));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! | file | concept |
 //! |---|---|
-//! | `mod.rs` | the listener, per-connection handlers, startup and authentication |
+//! | `mod.rs` | the listener and TLS, per-connection handlers, startup and authentication |
 //! | `catalog.rs` | table schemas, SQL types and values, the row encoding |
 //! | `sql/` | one connection's statements and their outcomes, independent of the wire |
 //! | `txn.rs` | row locks and a transaction's uncommitted writes |
@@ -13,26 +13,40 @@
 //! | `pg_catalog.rs` | `pg_catalog` and `information_schema`, and PostgreSQL's catalog functions |
 //! | `rewrite.rs` | PostgreSQL's SQL spellings rewritten into what DataFusion plans |
 //! | `jsonb.rs` | the jsonb type: canonical text, operators and functions |
+//! | `uuid.rs` | the uuid type: input forms, text and binary, `gen_random_uuid()` |
+//! | `bytea.rs` | the bytea type: hex and escape input, hex output, `x::bytea` |
+//! | `numeric.rs` | the numeric type: exact decimals, typmods, Arrow decimals, binary format |
+//! | `literals.rs` | quoted literals compared with uuid and bytea columns, read as the column's type |
 //! | `views.rs` | actor views (`orbit_actors`, `orbit_partitions`, `orbit_redis`) and `orbit_call` |
 //! | `expr.rs` | the expressions Orbit evaluates itself (fast paths, ON CONFLICT DO UPDATE) |
 //! | `copy.rs` | COPY's text and CSV data formats |
 //! | `params.rs` | session parameters: SET, SHOW, RESET |
+//! | `cancel.rs` | CancelRequest: a connection's registration and a statement's cancel signal |
+//! | `pg_sleep.rs` | `pg_sleep(seconds)`, waiting on the runtime's timer |
 //! | `session.rs` | the simple and extended protocols over a connection's engine |
+//! | `coalesce.rs` | the extended protocol's replies buffered until Sync: one write per round trip |
 //!
 //! What runs today is listed in docs/postgres.md; every other statement is
 //! refused with SQLSTATE 0A000 naming it.
 
+mod bytea;
+mod cancel;
 pub mod catalog;
+mod coalesce;
 mod copy;
 mod expr;
 mod jsonb;
+mod literals;
+mod numeric;
 mod params;
 mod pg_catalog;
+mod pg_sleep;
 mod query;
 mod rewrite;
 mod session;
 mod sql;
 mod txn;
+mod uuid;
 mod views;
 
 use async_trait::async_trait;
@@ -52,6 +66,8 @@ use pgwire::api::query::SimpleQueryHandler;
 use pgwire::api::{ClientInfo, ConnectionManager, PgWireServerHandlers};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::tokio::TlsAcceptor;
+use pgwire::tokio::tokio_rustls::rustls::ServerConfig;
 use std::fmt::Debug;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -91,6 +107,9 @@ pub struct PgUser {
 pub struct PgConfig {
     pub auth: AuthMethod,
     pub users: Vec<PgUser>,
+    /// The certificate and key: `SSLRequest` is answered `S` and the TLS
+    /// handshake runs. `None`: answered `N`, plaintext only.
+    pub tls: Option<Arc<ServerConfig>>,
 }
 
 /// Serves PostgreSQL on `listener` until `shutdown` is cancelled; each
@@ -102,6 +121,7 @@ pub async fn serve<G: ActorGateway>(
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
+    let tls = config.tls.clone().map(tls_acceptor);
     let shared = Arc::new(Shared {
         gateway,
         config,
@@ -111,9 +131,10 @@ pub async fn serve<G: ActorGateway>(
     crate::listener::accept_loop("PostgreSQL", listener, shutdown.clone(), tasks, move |stream, _| {
         let handlers = Handlers { session: session::Session::new(shared.clone()) };
         let shutdown = shutdown.clone();
+        let tls = tls.clone();
         async move {
             tokio::select! {
-                served = pgwire::tokio::process_socket(stream, None, handlers) => {
+                served = pgwire::tokio::process_socket(stream, tls, handlers) => {
                     if let Err(e) = served {
                         tracing::debug!(error = %e, "PostgreSQL connection ended");
                     }
@@ -123,6 +144,15 @@ pub async fn serve<G: ActorGateway>(
         }
     })
     .await;
+}
+
+/// The acceptor of `config`, offering PostgreSQL's ALPN name: clients that
+/// open with TLS directly (`sslnegotiation=direct`, PostgreSQL 17) must
+/// negotiate it; clients that send `SSLRequest` may offer none.
+fn tls_acceptor(config: Arc<ServerConfig>) -> TlsAcceptor {
+    let mut config = Arc::unwrap_or_clone(config);
+    config.alpn_protocols = vec![b"postgresql".to_vec()];
+    TlsAcceptor::from(Arc::new(config))
 }
 
 /// One statement's result for callers other than PostgreSQL clients.
@@ -150,7 +180,7 @@ pub async fn run_sql<G: ActorGateway>(
     sql: &str,
     read_only: bool,
 ) -> Result<Vec<SqlOutcome>, SqlFailure> {
-    let config = PgConfig { auth: AuthMethod::Trust, users: Vec::new() };
+    let config = PgConfig { auth: AuthMethod::Trust, users: Vec::new(), tls: None };
     let shared = Arc::new(Shared {
         gateway,
         config,
@@ -251,6 +281,10 @@ struct Startup {
     driver: AuthDriver<DefaultServerParameterProvider>,
     /// `None`: trust.
     mechanism: Option<Arc<dyn AuthMechanismFactory>>,
+    /// Where an authenticated connection registers for CancelRequests
+    /// (`cancel.rs`; not through the driver, which would let pgwire drop
+    /// statements anywhere).
+    connections: Arc<ConnectionManager>,
 }
 
 const SCRAM_ITERATIONS: usize = 4096;
@@ -269,7 +303,7 @@ impl Startup {
         };
         let mut params = server_parameters();
         params.scram_iterations = SCRAM_ITERATIONS;
-        Startup { driver: AuthDriver::new(params).with_connection_manager(connections), mechanism }
+        Startup { driver: AuthDriver::new(params), mechanism, connections }
     }
 }
 
@@ -298,7 +332,10 @@ impl StartupHandler for Startup {
         match outcome {
             AuthOutcome::InProgress => Ok(()),
             AuthOutcome::Authenticated { final_message, .. } => {
-                self.driver.complete_authentication(client, final_message).await
+                // Sets the pid and secret key the registration is keyed by.
+                self.driver.complete_authentication(client, final_message).await?;
+                cancel::register(&*client, &self.connections);
+                Ok(())
             }
         }
     }

@@ -9,7 +9,7 @@
 //! partitions, policies, publications, extended statistics, comments) exist
 //! and are empty, as they are in a PostgreSQL database that uses none.
 
-use super::catalog::{SqlType, Table};
+use super::catalog::{Column, SqlType, Table};
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
@@ -143,7 +143,13 @@ fn format_type(oid: i64, typmod: Option<i64>) -> Option<String> {
         1083 => "time without time zone",
         1114 => "timestamp without time zone",
         1184 => "timestamp with time zone",
-        1700 => "numeric",
+        1700 => {
+            // (precision << 16 | scale) + 4, as PostgreSQL packs it.
+            return Some(match typmod {
+                Some(m) if m >= 4 => format!("numeric({},{})", ((m - 4) >> 16) & 0xffff, (m - 4) & 0xffff),
+                _ => "numeric".to_string(),
+            });
+        }
         2950 => "uuid",
         3802 => "jsonb",
         other => {
@@ -170,7 +176,27 @@ fn sequences(table: &Table) -> Vec<(i64, String)> {
 }
 
 fn typmod(table: &Table, column: usize) -> i64 {
-    table.columns[column].length.map_or(-1, |n| i64::from(n) + 4)
+    let c = &table.columns[column];
+    match c.numeric {
+        Some(t) => ((i64::from(t.precision) << 16) | i64::from(t.scale)) + 4,
+        None => c.length.map_or(-1, |n| i64::from(n) + 4),
+    }
+}
+
+/// `information_schema.columns`' `numeric_precision`, `_radix` and
+/// `_scale` of a column, as PostgreSQL gives them.
+fn numeric_precision(c: &Column) -> [Option<i64>; 3] {
+    match c.sql_type {
+        SqlType::Int2 => [Some(16), Some(2), Some(0)],
+        SqlType::Int4 => [Some(32), Some(2), Some(0)],
+        SqlType::Int8 => [Some(64), Some(2), Some(0)],
+        SqlType::Float4 => [Some(24), Some(2), None],
+        SqlType::Float8 => [Some(53), Some(2), None],
+        SqlType::Numeric => {
+            [c.numeric.map(|t| i64::from(t.precision)), Some(10), c.numeric.map(|t| i64::from(t.scale))]
+        }
+        _ => [None; 3],
+    }
 }
 
 fn collation(sql_type: SqlType) -> i64 {
@@ -192,7 +218,12 @@ fn default_text(table: &Table, column: usize) -> Option<String> {
     let value = c.default.as_ref()?;
     let text = super::catalog::text_of(c.sql_type, value)?;
     Some(match c.sql_type {
-        SqlType::Int2 | SqlType::Int4 | SqlType::Int8 | SqlType::Float4 | SqlType::Float8 => text,
+        SqlType::Int2
+        | SqlType::Int4
+        | SqlType::Int8
+        | SqlType::Float4
+        | SqlType::Float8
+        | SqlType::Numeric => text,
         SqlType::Bool => if text == "t" { "true" } else { "false" }.to_string(),
         t => format!("'{}'::{}", text.replace('\'', "''"), format_type(i64::from(t.oid()), None)?),
     })
@@ -814,11 +845,16 @@ fn information_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableP
                 ("is_nullable", T),
                 ("data_type", T),
                 ("character_maximum_length", I4),
+                ("numeric_precision", I4),
+                ("numeric_precision_radix", I4),
+                ("numeric_scale", I4),
                 ("udt_name", T),
             ]);
             for t in &s.tables {
                 for (i, c) in t.columns.iter().enumerate() {
                     let udt = TYPES.iter().find(|x| x.0 == i64::from(c.sql_type.oid())).map_or("", |x| x.1);
+                    let [precision, radix, scale] = numeric_precision(c);
+                    let int = |n: Option<i64>| n.map_or_else(|| null(&I4), i4v);
                     b.row(vec![
                         tv(&s.database),
                         tv("public"),
@@ -829,6 +865,9 @@ fn information_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableP
                         tv(if c.not_null { "NO" } else { "YES" }),
                         tv(c.sql_type.name()),
                         c.length.map_or_else(|| null(&I4), |n| i4v(i64::from(n))),
+                        int(precision),
+                        int(radix),
+                        int(scale),
                         tv(udt),
                     ]);
                 }
@@ -1166,7 +1205,6 @@ pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::postgres::catalog::Column;
     use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
     use datafusion::prelude::SessionConfig;
 
@@ -1180,7 +1218,24 @@ mod tests {
             length: None,
             default_expr: None,
             identity: None,
+            numeric: None,
         }
+    }
+
+    #[test]
+    fn numeric_typmods_print_and_list_as_postgresql_does() {
+        let mut amount = column("amount", SqlType::Numeric, false);
+        amount.numeric = Some(crate::postgres::catalog::NumericTypmod { precision: 10, scale: 2 });
+        let columns = vec![amount, column("n", SqlType::Numeric, false), column("i", SqlType::Int4, false)];
+        let table = Table { name: "t".into(), columns, primary_key: None, oid: 16400 };
+        let packed = typmod(&table, 0);
+        assert_eq!(packed, ((10 << 16) | 2) + 4);
+        assert_eq!(format_type(1700, Some(packed)).as_deref(), Some("numeric(10,2)"));
+        assert_eq!(typmod(&table, 1), -1);
+        assert_eq!(format_type(1700, Some(-1)).as_deref(), Some("numeric"));
+        assert_eq!(numeric_precision(&table.columns[0]), [Some(10), Some(10), Some(2)]);
+        assert_eq!(numeric_precision(&table.columns[1]), [None, Some(10), None]);
+        assert_eq!(numeric_precision(&table.columns[2]), [Some(32), Some(2), Some(0)]);
     }
 
     fn accounts() -> Table {

@@ -10,10 +10,12 @@ use super::pg_catalog;
 use super::txn::Staged;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, BooleanBuilder, Date32Array, Date32Builder, Float32Array, Float32Builder,
-    Float64Array, Float64Builder, Int8Array, Int16Array, Int16Builder, Int32Array, Int32Builder, Int64Array,
-    Int64Builder, LargeStringArray, StringArray, StringBuilder, StringViewArray, TimestampMicrosecondArray,
-    TimestampMicrosecondBuilder, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+    Array, ArrayRef, BinaryArray, BinaryBuilder, BinaryViewArray, BooleanArray, BooleanBuilder, Date32Array,
+    Date32Builder, Decimal128Array, FixedSizeBinaryArray, Float32Array, Float32Builder, Float64Array,
+    Float64Builder, Int8Array, Int16Array, Int16Builder, Int32Array, Int32Builder, Int64Array, Int64Builder,
+    LargeBinaryArray, LargeStringArray, StringArray, StringBuilder, StringViewArray,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt8Array, UInt16Array, UInt32Array,
+    UInt64Array,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -49,9 +51,11 @@ pub(crate) fn arrow_type(sql_type: SqlType) -> DataType {
         SqlType::Int8 => DataType::Int64,
         SqlType::Float4 => DataType::Float32,
         SqlType::Float8 => DataType::Float64,
-        SqlType::Text | SqlType::Varchar | SqlType::Char | SqlType::Jsonb => DataType::Utf8,
+        SqlType::Text | SqlType::Varchar | SqlType::Char | SqlType::Jsonb | SqlType::Uuid => DataType::Utf8,
         SqlType::Date => DataType::Date32,
         SqlType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        SqlType::Bytea => DataType::Binary,
+        SqlType::Numeric => super::numeric::arrow_type(None),
         SqlType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
     }
 }
@@ -69,20 +73,35 @@ pub(crate) fn sql_type_of(data_type: &DataType) -> SqlType {
         DataType::Date32 | DataType::Date64 => SqlType::Date,
         DataType::Timestamp(_, None) => SqlType::Timestamp,
         DataType::Timestamp(_, Some(_)) => SqlType::TimestampTz,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+            SqlType::Bytea
+        }
+        DataType::Decimal32(..)
+        | DataType::Decimal64(..)
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..) => SqlType::Numeric,
         _ => SqlType::Text,
     }
 }
 
-/// The SQL type a result field is sent as: jsonb by its metadata, else
-/// by its Arrow type ([`sql_type_of`]).
+/// The SQL type a result field is sent as: jsonb and uuid by their
+/// metadata, else by its Arrow type ([`sql_type_of`]).
 pub(crate) fn field_sql_type(field: &Field) -> SqlType {
-    if super::jsonb::is_jsonb(field) { SqlType::Jsonb } else { sql_type_of(field.data_type()) }
+    if super::jsonb::is_jsonb(field) {
+        SqlType::Jsonb
+    } else if super::uuid::is_uuid(field) {
+        SqlType::Uuid
+    } else {
+        sql_type_of(field.data_type())
+    }
 }
 
 /// A column's Arrow field.
 fn column_field(column: &catalog::Column) -> Field {
     match column.sql_type {
         SqlType::Jsonb => super::jsonb::field(&column.name, !column.not_null),
+        SqlType::Uuid => super::uuid::field(&column.name, !column.not_null),
+        SqlType::Numeric => super::numeric::field(&column.name, column.numeric, !column.not_null),
         t => Field::new(&column.name, arrow_type(t), !column.not_null),
     }
 }
@@ -138,9 +157,26 @@ fn to_batch(
                 values.for_each(|v| b.append_option(v.and_then(Json::as_f64)));
                 Arc::new(b.finish())
             }
-            SqlType::Text | SqlType::Varchar | SqlType::Char | SqlType::Jsonb => {
+            SqlType::Text | SqlType::Varchar | SqlType::Char | SqlType::Jsonb | SqlType::Uuid => {
                 let mut b = StringBuilder::new();
                 values.for_each(|v| b.append_option(v.and_then(Json::as_str)));
+                Arc::new(b.finish())
+            }
+            SqlType::Numeric => {
+                let DataType::Decimal128(precision, scale) = super::numeric::arrow_type(column.numeric)
+                else {
+                    return Err(DataFusionError::Internal("numeric scans as Decimal128".into()));
+                };
+                let values: Vec<Option<i128>> = values
+                    .map(|v| v.and_then(Json::as_str).and_then(|t| super::numeric::to_i128(t, scale)))
+                    .collect();
+                Arc::new(Decimal128Array::from(values).with_precision_and_scale(precision, scale)?)
+            }
+            SqlType::Bytea => {
+                let mut b = BinaryBuilder::new();
+                values.for_each(|v| {
+                    b.append_option(v.and_then(Json::as_str).and_then(|t| super::bytea::parse(t).ok()))
+                });
                 Arc::new(b.finish())
             }
             SqlType::Date => {
@@ -253,6 +289,13 @@ impl<G: ActorGateway> RowsTable<G> {
                 catalog::Literal::String(s.clone())
             }
             ScalarValue::Boolean(Some(b)) => catalog::Literal::Bool(*b),
+            ScalarValue::Binary(Some(b)) => catalog::Literal::String(super::bytea::format(b)),
+            ScalarValue::Float64(Some(_)) | ScalarValue::Float32(Some(_)) => {
+                catalog::Literal::Number(value.to_string())
+            }
+            ScalarValue::Decimal128(Some(v), _, scale) => {
+                catalog::Literal::Number(super::numeric::text_of_i128(*v, *scale, false))
+            }
             v if v.data_type().is_integer() && !v.is_null() => catalog::Literal::Number(v.to_string()),
             _ => return None,
         };
@@ -480,6 +523,9 @@ pub(crate) struct Planned {
     pub plan: LogicalPlan,
     pub params: Vec<SqlType>,
     pub columns: Vec<(String, SqlType)>,
+    /// Result columns computed from numerics without a typmod, whose
+    /// decimals are sent without trailing zeros.
+    pub trimmed: Vec<bool>,
 }
 
 impl<G: ActorGateway> Planner<G> {
@@ -508,6 +554,10 @@ impl<G: ActorGateway> Planner<G> {
         ctx.register_catalog("orbit", Arc::new(catalog));
         pg_catalog::register_functions(&ctx, &system, &super::version_text());
         super::jsonb::register_functions(&ctx);
+        super::uuid::register_functions(&ctx);
+        super::bytea::register_functions(&ctx);
+        super::numeric::register_functions(&ctx);
+        super::pg_sleep::register_function(&ctx);
         Planner { ctx, schema, system, read_only }
     }
 
@@ -535,16 +585,21 @@ impl<G: ActorGateway> Planner<G> {
         super::rewrite::rewrite(&mut statement);
         let names = output_names(&mut statement);
         super::jsonb::rewrite(&mut statement);
+        super::uuid::rewrite(&mut statement);
+        super::bytea::rewrite(&mut statement);
+        super::numeric::rewrite(&mut statement);
         let plan = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(statement))).await?;
-        let types = plan.get_parameter_types()?;
-        let mut params = vec![SqlType::Text; types.len()];
-        for (name, data_type) in types {
+        let plan = super::literals::rewrite(plan)?;
+        // Fields, not just types: a uuid parameter is a Utf8 with metadata.
+        let fields = plan.get_parameter_fields()?;
+        let mut params = vec![SqlType::Text; fields.len()];
+        for (name, field) in fields {
             let n: usize = name.trim_start_matches('$').parse().unwrap_or(0);
             if n >= 1 && n <= params.len() {
-                params[n - 1] = data_type.as_ref().map_or(SqlType::Text, sql_type_of);
+                params[n - 1] = field.as_deref().map_or(SqlType::Text, field_sql_type);
             } else if n > params.len() {
                 params.resize(n, SqlType::Text);
-                params[n - 1] = data_type.as_ref().map_or(SqlType::Text, sql_type_of);
+                params[n - 1] = field.as_deref().map_or(SqlType::Text, field_sql_type);
             }
         }
         let fields = plan.schema().fields();
@@ -556,7 +611,8 @@ impl<G: ActorGateway> Planner<G> {
                 (name.unwrap_or_else(|| f.name().to_string()), field_sql_type(f))
             })
             .collect();
-        Ok(Planned { plan, params, columns })
+        let trimmed = super::numeric::unconstrained_columns(&plan);
+        Ok(Planned { plan, params, columns, trimmed })
     }
 
     /// Plans a query in which tables without a primary key show their
@@ -566,10 +622,17 @@ impl<G: ActorGateway> Planner<G> {
         statement: sqlparser::ast::Statement,
         writes: Arc<Writes>,
     ) -> DfResult<Planned> {
+        /// Turns the hidden keys off however planning ends, a cancelled
+        /// statement dropping it mid-way included.
+        struct Unkeyed<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Unkeyed<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         self.schema.keyed.store(true, std::sync::atomic::Ordering::Relaxed);
-        let planned = self.plan(statement, writes).await;
-        self.schema.keyed.store(false, std::sync::atomic::Ordering::Relaxed);
-        planned
+        let _unkeyed = Unkeyed(&self.schema.keyed);
+        self.plan(statement, writes).await
     }
 
     /// Runs a planned query (its parameters bound), seeing `writes`.
@@ -578,8 +641,12 @@ impl<G: ActorGateway> Planner<G> {
         let batches = self.ctx.execute_logical_plan(planned.plan.clone()).await?.collect().await?;
         let mut rows = Vec::new();
         for batch in &batches {
-            let columns: Vec<Vec<Json>> =
-                batch.columns().iter().map(|a| json_values(a.as_ref())).collect::<DfResult<_>>()?;
+            let columns: Vec<Vec<Json>> = batch
+                .columns()
+                .iter()
+                .enumerate()
+                .map(|(i, a)| json_values(a.as_ref(), planned.trimmed.get(i).copied().unwrap_or(false)))
+                .collect::<DfResult<_>>()?;
             for r in 0..batch.num_rows() {
                 rows.push(columns.iter().map(|c| c[r].clone()).collect());
             }
@@ -589,8 +656,9 @@ impl<G: ActorGateway> Planner<G> {
 }
 
 /// An Arrow column as JSON values (null for NULL); types without an Orbit
-/// column type become their text.
-fn json_values(array: &dyn Array) -> DfResult<Vec<Json>> {
+/// column type become their text. Decimals are their numeric text, without
+/// trailing zeros when `trimmed`.
+fn json_values(array: &dyn Array, trimmed: bool) -> DfResult<Vec<Json>> {
     macro_rules! each {
         ($t:ty, $f:expr) => {{
             let a = array
@@ -618,6 +686,16 @@ fn json_values(array: &dyn Array) -> DfResult<Vec<Json>> {
         DataType::Utf8 => each!(StringArray, |v: &str| Json::String(v.to_string())),
         DataType::LargeUtf8 => each!(LargeStringArray, |v: &str| Json::String(v.to_string())),
         DataType::Utf8View => each!(StringViewArray, |v: &str| Json::String(v.to_string())),
+        DataType::Binary => each!(BinaryArray, |v: &[u8]| Json::String(super::bytea::format(v))),
+        DataType::LargeBinary => each!(LargeBinaryArray, |v: &[u8]| Json::String(super::bytea::format(v))),
+        DataType::BinaryView => each!(BinaryViewArray, |v: &[u8]| Json::String(super::bytea::format(v))),
+        DataType::FixedSizeBinary(_) => {
+            each!(FixedSizeBinaryArray, |v: &[u8]| Json::String(super::bytea::format(v)))
+        }
+        DataType::Decimal128(_, scale) => {
+            let scale = *scale;
+            each!(Decimal128Array, |v: i128| Json::String(super::numeric::text_of_i128(v, scale, trimmed)))
+        }
         DataType::Date32 => each!(Date32Array, |v: i32| Json::String(
             NaiveDate::default()
                 .checked_add_signed(chrono::TimeDelta::days(i64::from(v)))
@@ -701,6 +779,22 @@ pub(crate) fn sqlstate(error: &DataFusionError) -> (&'static str, String) {
             }
         }
         DataFusionError::Execution(m) if m.starts_with(super::jsonb::INVALID_JSON) => ("22P02", m.clone()),
+        DataFusionError::Execution(m) if m.starts_with(super::bytea::INVALID_HEX) => ("22023", m.clone()),
+        DataFusionError::Execution(m) if m.starts_with(super::numeric::OVERFLOW) => ("22003", m.clone()),
+        // numeric_in's typmod: out of PostgreSQL's range, or of Orbit's.
+        DataFusionError::Execution(m) if m.starts_with("NUMERIC ") => ("22023", m.clone()),
+        DataFusionError::Execution(m)
+            if m.starts_with("numeric") && m.contains("not supported by Orbit yet") =>
+        {
+            ("0A000", m.clone())
+        }
+        // uuid, bytea and numeric input (`super::uuid::bad_input` and friends).
+        DataFusionError::Execution(m) if m.starts_with("invalid input syntax for type") => {
+            ("22P02", m.clone())
+        }
+        DataFusionError::Execution(m) if m.starts_with(super::pg_sleep::INVALID_SECONDS) => {
+            ("22P02", m.clone())
+        }
         DataFusionError::Execution(m) if m.starts_with(super::views::READ_ONLY_CALL) => ("25006", m.clone()),
         DataFusionError::Execution(m) if m.starts_with(super::views::CALL_FAILED) => ("38000", m.clone()),
         DataFusionError::Execution(m) if m.starts_with("cannot get array length") => ("22023", m.clone()),

@@ -4,6 +4,7 @@
 //! columns; Execute binds the values into the statement and runs it.
 
 use super::Shared;
+use super::cancel::{Cancel, start_statement};
 use super::catalog::{self, Literal, SqlType};
 use super::sql::{self, Engine, Outcome, SqlError, error, first_words, ident, object_name, placeholder};
 use async_trait::async_trait;
@@ -18,7 +19,15 @@ use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{
     CopyResponse, DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag,
 };
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::stmt::{QueryParser, StoredStatement};
+use pgwire::api::store::{Entry, PortalStore};
+use pgwire::api::DEFAULT_NAME;
+use pgwire::messages::extendedquery::{
+    Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete, TARGET_TYPE_BYTE_PORTAL,
+    TARGET_TYPE_BYTE_STATEMENT,
+};
+use super::coalesce::Buffered;
+use futures::Sink;
 use pgwire::api::{ClientInfo, ClientPortalStore};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
@@ -33,8 +42,9 @@ pub(crate) struct Session<G> {
     pub shared: Arc<Shared<G>>,
     pub engine: Engine<G>,
     parser: Arc<PgParser<G>>,
-    /// A COPY FROM STDIN in progress and the data received so far.
-    copying: std::sync::Mutex<Option<(sql::PendingCopy, Vec<u8>)>>,
+    /// A COPY FROM STDIN in progress, the data received so far, and the
+    /// cancel signal of the statement that started it.
+    copying: std::sync::Mutex<Option<(sql::PendingCopy, Vec<u8>, Cancel)>>,
 }
 
 impl<G: ActorGateway> Session<G> {
@@ -59,6 +69,7 @@ impl<G: ActorGateway> Session<G> {
         let fail = |e: SqlError| super::SqlFailure { code: e.code, message: e.message };
         let statements = sql::parse(text).map_err(fail)?;
         self.engine.set_read_only(read_only);
+        let mut cancel = Cancel::never();
         let mut outcomes = Vec::with_capacity(statements.len());
         for statement in statements {
             let reads = matches!(
@@ -74,7 +85,7 @@ impl<G: ActorGateway> Session<G> {
                     ),
                 )));
             }
-            let outcome = match self.engine.execute(statement).await.map_err(fail)? {
+            let outcome = match self.engine.execute(statement, &mut cancel).await.map_err(fail)? {
                 Outcome::Rows(rows, tag) => super::SqlOutcome {
                     command: if tag == "SELECT" || tag == "SHOW" {
                         tag
@@ -111,7 +122,8 @@ impl<G: ActorGateway> Session<G> {
         match outcome {
             Outcome::CopyIn(pending) => {
                 let columns = pending.targets.len();
-                *self.copying.lock().unwrap_or_else(|e| e.into_inner()) = Some((pending, Vec::new()));
+                *self.copying.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((pending, Vec::new(), Cancel::never()));
                 Ok(Response::CopyIn(CopyResponse::new(0, columns, stream::empty())))
             }
             Outcome::CopyOut { lines, columns } => {
@@ -119,6 +131,16 @@ impl<G: ActorGateway> Session<G> {
                 Ok(Response::CopyOut(CopyResponse::new(0, columns, stream::iter(data.collect::<Vec<_>>()))))
             }
             other => encode_outcome(other, formats),
+        }
+    }
+
+    /// Keeps a statement's cancel signal while the COPY FROM STDIN it
+    /// started waits for its data: a cancel sent meanwhile fails the COPY
+    /// at CopyDone, and one sent while the rows are stored stops it.
+    fn hold_for_copy(&self, cancel: Cancel) {
+        let mut copying = self.copying.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, held)) = copying.as_mut() {
+            *held = cancel;
         }
     }
 }
@@ -133,7 +155,7 @@ impl<G: ActorGateway> CopyHandler for Session<G> {
     {
         let mut copying = self.copying.lock().unwrap_or_else(|e| e.into_inner());
         match copying.as_mut() {
-            Some((_, buffer)) => {
+            Some((_, buffer, _)) => {
                 buffer.extend_from_slice(&data.data);
                 Ok(())
             }
@@ -148,10 +170,10 @@ impl<G: ActorGateway> CopyHandler for Session<G> {
         PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
         let taken = self.copying.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let Some((pending, data)) = taken else {
+        let Some((pending, data, mut cancel)) = taken else {
             return Err(user_error(error("08P01", "CopyDone without a COPY in progress")));
         };
-        let rows = self.engine.copy_in(pending, data).await.map_err(user_error)?;
+        let rows = self.engine.copy_in(pending, data, &mut cancel).await.map_err(user_error)?;
         let tag = Tag::new("COPY").with_rows(rows as usize);
         client.send(PgWireBackendMessage::CommandComplete(tag.into())).await?;
         Ok(())
@@ -430,9 +452,97 @@ impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
         self.parser.clone()
     }
 
+    // Parse, Bind, Describe, Execute and Close reply into the buffer; Sync
+    // writes it out (see `coalesce`).
+
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match StoredStatement::parse(client, &message, self.query_parser()).await? {
+            Some(statement) => client.portal_store().put_statement(Arc::new(statement)),
+            None => client.portal_store().put_empty_statement(message.name.as_deref().unwrap_or(DEFAULT_NAME)),
+        }
+        client.feed(PgWireBackendMessage::ParseComplete(ParseComplete::new())).await?;
+        Ok(())
+    }
+
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.statement_name.as_deref().unwrap_or(DEFAULT_NAME);
+        match client.portal_store().get_statement(name) {
+            Some(Entry::Value(statement)) => {
+                let portal = Portal::try_new(&message, statement)?;
+                client.portal_store().put_portal(Arc::new(portal));
+            }
+            // An empty query binds with no parameters, as in PostgreSQL.
+            Some(Entry::Empty) if message.parameters.is_empty() => {
+                client.portal_store().put_empty_portal(message.portal_name.as_deref().unwrap_or(DEFAULT_NAME));
+            }
+            Some(Entry::Empty) => {
+                return Err(user_error(error(
+                    "08P01",
+                    format!(
+                        "bind message supplies {} parameters, but prepared statement \"{}\" requires 0",
+                        message.parameters.len(),
+                        message.statement_name.as_deref().unwrap_or_default()
+                    ),
+                )));
+            }
+            None => return Err(PgWireError::StatementNotFound(name.to_owned())),
+        }
+        client.feed(PgWireBackendMessage::BindComplete(BindComplete::new())).await?;
+        Ok(())
+    }
+
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self._on_describe(&mut Buffered(client), message).await
+    }
+
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self._on_execute(&mut Buffered(client), message).await
+    }
+
+    async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => client.portal_store().rm_statement(name),
+            TARGET_TYPE_BYTE_PORTAL => client.portal_store().rm_portal(name),
+            _ => {}
+        }
+        client.feed(PgWireBackendMessage::CloseComplete(CloseComplete)).await?;
+        Ok(())
+    }
+
     async fn do_query<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         portal: &Portal<Prepared>,
         _max_rows: usize,
     ) -> PgWireResult<Response>
@@ -477,14 +587,17 @@ impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
             self.engine.fail_block();
             return Err(user_error(error("08P01", format!("no value bound for parameter ${n}"))));
         }
-        let outcome = self.engine.execute(statement).await.map_err(user_error)?;
-        self.respond(outcome, &portal.result_column_format).map_err(user_error)
+        let mut cancel = start_statement(&*client).await;
+        let outcome = self.engine.execute(statement, &mut cancel).await.map_err(user_error)?;
+        let response = self.respond(outcome, &portal.result_column_format).map_err(user_error)?;
+        self.hold_for_copy(cancel);
+        Ok(response)
     }
 }
 
 #[async_trait]
 impl<G: ActorGateway> SimpleQueryHandler for Session<G> {
-    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo
             + ClientPortalStore
@@ -509,9 +622,11 @@ impl<G: ActorGateway> SimpleQueryHandler for Session<G> {
         if statements.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
         }
-        // Several statements in one query are one implicit transaction.
+        // Several statements in one query are one implicit transaction; a
+        // cancel fails the one running.
+        let mut cancel = start_statement(&*client).await;
         let mut responses = Vec::with_capacity(statements.len());
-        for outcome in self.engine.execute_batch(statements).await {
+        for outcome in self.engine.execute_batch(statements, &mut cancel).await {
             match outcome.and_then(|o| self.respond(o, &Format::UnifiedText)) {
                 Ok(response) => responses.push(response),
                 Err(e) => {
@@ -520,6 +635,7 @@ impl<G: ActorGateway> SimpleQueryHandler for Session<G> {
                 }
             }
         }
+        self.hold_for_copy(cancel);
         Ok(responses)
     }
 }
@@ -577,6 +693,23 @@ fn encode(encoder: &mut DataRowEncoder, sql_type: SqlType, value: Option<&Json>)
         SqlType::Jsonb => encoder.encode_field(
             &value.map(|v| v.as_str().and_then(super::jsonb::parse).ok_or_else(mismatch)).transpose()?,
         ),
+        // The 16 bytes (`to_sql` of bytes writes them as they are).
+        SqlType::Uuid => encoder.encode_field(
+            &value
+                .map(|v| v.as_str().and_then(super::uuid::parse).map(|b| b.to_vec()).ok_or_else(mismatch))
+                .transpose()?,
+        ),
+        SqlType::Bytea => encoder.encode_field(
+            &value
+                .map(|v| v.as_str().and_then(|t| super::bytea::parse(t).ok()).ok_or_else(mismatch))
+                .transpose()?,
+        ),
+        // PostgreSQL's base-10000 binary numeric, made here.
+        SqlType::Numeric => encoder.encode_field(
+            &value
+                .map(|v| v.as_str().and_then(super::numeric::to_binary).ok_or_else(mismatch))
+                .transpose()?,
+        ),
     };
     encoded.map_err(|e| error("XX000", e.to_string()))
 }
@@ -607,8 +740,54 @@ fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWi
         Type::JSONB | Type::JSON => {
             text(portal.parameter::<serde_json::Value>(index, pg_type)?.map(|v| super::jsonb::canonical(&v)))
         }
+        Type::UUID => match raw_parameter(portal, index)? {
+            None => Literal::Null,
+            Some((bytes, true)) => {
+                let bytes: [u8; 16] = bytes.try_into().map_err(|_| {
+                    user_error(error("22P03", "incorrect binary data format in a uuid parameter"))
+                })?;
+                Literal::String(super::uuid::format(&bytes))
+            }
+            Some((bytes, false)) => {
+                let text = String::from_utf8_lossy(bytes);
+                let uuid = super::uuid::canonical(&text)
+                    .ok_or_else(|| user_error(error("22P02", super::uuid::bad_input_message(&text))))?;
+                Literal::String(uuid)
+            }
+        },
+        Type::BYTEA => match raw_parameter(portal, index)? {
+            None => Literal::Null,
+            Some((bytes, true)) => Literal::String(super::bytea::format(bytes)),
+            Some((bytes, false)) => {
+                let hex = super::bytea::canonical(&String::from_utf8_lossy(bytes))
+                    .map_err(|bad| user_error(error(bad.code, bad.message)))?;
+                Literal::String(hex)
+            }
+        },
+        Type::NUMERIC => match raw_parameter(portal, index)? {
+            None => Literal::Null,
+            Some((bytes, binary)) => {
+                let text = if binary {
+                    super::numeric::from_binary(bytes).ok_or_else(|| {
+                        user_error(error("22P03", "incorrect binary data format in a numeric parameter"))
+                    })?
+                } else {
+                    String::from_utf8_lossy(bytes).into_owned()
+                };
+                let exact = super::numeric::canonical(&text)
+                    .map_err(|bad| user_error(error(bad.code, bad.message)))?;
+                Literal::Number(exact)
+            }
+        },
         _ => portal.parameter::<String>(index, &Type::TEXT)?.map_or(Literal::Null, Literal::String),
     })
+}
+
+/// A parameter's bytes as the client sent them, and whether in binary;
+/// `None` for NULL.
+fn raw_parameter<S>(portal: &Portal<S>, index: usize) -> PgWireResult<Option<(&[u8], bool)>> {
+    let value = portal.parameters.get(index).ok_or(PgWireError::ParameterIndexOutOfBound(index))?;
+    Ok(value.as_deref().map(|bytes| (bytes, portal.parameter_format.is_binary(index))))
 }
 
 /// The literal's expression, to put in place of a placeholder.

@@ -14,6 +14,9 @@
 //!   holder's transaction ends (commit or rollback) or its connection closes.
 //! - Waits form no cycles: a session about to wait on a chain that leads
 //!   back to itself fails with 40P01 (deadlock detected) instead.
+//! - Only a session waiting now has a `waits_for` edge: a wait that ends
+//!   in any way (a cancelled statement drops it) removes its edge, so no
+//!   stale edge makes up a deadlock.
 
 use serde_json::{Map, Value as Json};
 use std::collections::{BTreeMap, HashMap};
@@ -84,9 +87,11 @@ impl Locks {
                 }
                 table.waits_for.insert(session, holder);
             }
+            // However the wait ends, a timeout or a cancelled statement
+            // dropping this future included, it leaves no edge behind for
+            // the deadlock check; the next round records it again.
+            let _waiting = Waiting { locks: self, session };
             if tokio::time::timeout_at(deadline, released).await.is_err() {
-                let mut table = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-                table.waits_for.remove(&session);
                 return Err(LockError::Timeout);
             }
         }
@@ -109,6 +114,20 @@ impl Locks {
         if any {
             self.released.notify_waiters();
         }
+    }
+}
+
+/// A session's wait for a row lock: dropping it removes the session's
+/// `waits_for` edge.
+struct Waiting<'a> {
+    locks: &'a Locks,
+    session: u64,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut table = self.locks.inner.lock().unwrap_or_else(|e| e.into_inner());
+        table.waits_for.remove(&self.session);
     }
 }
 
@@ -187,5 +206,18 @@ mod tests {
         assert_eq!(locks.lock(2, &row("a")).await, Err(LockError::Deadlock));
         locks.release(2, [row("b")]);
         assert_eq!(first.await.unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_wait_leaves_no_false_deadlock() {
+        use futures::FutureExt;
+        let locks = Locks::default();
+        locks.lock(1, &row("a")).await.unwrap();
+        locks.lock(2, &row("b")).await.unwrap();
+        // Session 2 starts waiting for session 1, then its statement is
+        // cancelled (the wait is dropped).
+        assert!(locks.lock(2, &row("a")).now_or_never().is_none());
+        // Session 1 wanting session 2's row closes no cycle: it waits.
+        assert!(locks.lock(1, &row("b")).now_or_never().is_none());
     }
 }

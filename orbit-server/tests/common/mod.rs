@@ -140,22 +140,31 @@ pub struct Spawned {
 /// Starts the binary with `data_dir` on ephemeral loopback ports and waits
 /// for its "node ready" line, which carries the addresses.
 pub async fn spawn_node(data_dir: &std::path::Path) -> Spawned {
+    spawn_node_with(data_dir, &[]).await.0
+}
+
+/// [`spawn_node`] with more flags (`extra`); also returns the log lines
+/// printed before "node ready".
+pub async fn spawn_node_with(data_dir: &std::path::Path, extra: &[&str]) -> (Spawned, Vec<String>) {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orbit-server"))
         .args(["--data-dir", data_dir.to_str().unwrap()])
         .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--resp-addr", "127.0.0.1:0"])
         .args(["--pg-addr", "127.0.0.1:0"])
+        .args(extra)
         .env("RUST_LOG", "info")
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("orbit-server starts");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut before = Vec::new();
     let ready = loop {
         let line = lines.next_line().await.unwrap().expect("server exited before it was ready");
         if line.contains("node ready") {
             break line;
         }
+        before.push(line);
     };
     // Keep draining stderr so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
@@ -163,5 +172,6 @@ pub async fn spawn_node(data_dir: &std::path::Path) -> Spawned {
         let start = ready.find(&format!("{name}=")).expect("address in ready line") + name.len() + 1;
         ready[start..].split_whitespace().next().unwrap().parse().unwrap()
     };
-    Spawned { grpc: field("grpc"), http: field("http"), resp: field("resp"), pg: field("pg"), child }
+    let (grpc, http, resp, pg) = (field("grpc"), field("http"), field("resp"), field("pg"));
+    (Spawned { child, grpc, http, resp, pg }, before)
 }

@@ -146,6 +146,7 @@ mod tests {
             length: None,
             default_expr: None,
             identity: None,
+            numeric: None,
         };
         Table { name: "t".into(), columns: vec![column("id"), column("n")], primary_key, oid: 0 }
     }

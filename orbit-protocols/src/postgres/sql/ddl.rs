@@ -318,6 +318,12 @@ fn with_field(row: &Map<String, Json>, name: &str, value: Option<&Json>) -> Opti
 /// PRIMARY KEY.
 fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool)> {
     let (sql_type, serial, length) = sql_type(&def.data_type)?;
+    let numeric = match &def.data_type {
+        DataType::Numeric(info) | DataType::Decimal(info) | DataType::Dec(info) => {
+            crate::postgres::numeric::typmod(info)?
+        }
+        _ => None,
+    };
     let mut column = Column {
         name: ident(&def.name),
         sql_type,
@@ -327,6 +333,7 @@ fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool)> {
         length,
         default_expr: None,
         identity: None,
+        numeric,
     };
     let (mut primary_key, mut defaulted, mut null) = (false, serial, false);
     for option in &def.options {
@@ -461,7 +468,11 @@ fn add_column(table: &Table, def: &ast::ColumnDef, if_not_exists: bool) -> Resul
         return Err(unsupported("ADD COLUMN of a serial or identity column"));
     }
     // The default is computed once for the rows there are (now() is the
-    // statement's time, as in PostgreSQL).
+    // statement's time, as in PostgreSQL); a volatile one would need a
+    // value per row.
+    if column.default_expr.as_deref().is_some_and(|sql| sql.to_lowercase().contains("gen_random_uuid")) {
+        return Err(unsupported("ADD COLUMN ... DEFAULT gen_random_uuid() (a value for each existing row)"));
+    }
     let fill = match &column.default_expr {
         Some(sql) => column.coerce(&constant(&parse_expr(sql)?)?)?,
         None => column.default.clone().unwrap_or(Json::Null),
@@ -546,6 +557,9 @@ fn sql_type(data_type: &DataType) -> Result<(SqlType, bool, Option<u32>)> {
             SqlType::TimestampTz
         }
         DataType::JSONB | DataType::JSON => SqlType::Jsonb,
+        DataType::Uuid => SqlType::Uuid,
+        DataType::Bytea => SqlType::Bytea,
+        DataType::Numeric(_) | DataType::Decimal(_) | DataType::Dec(_) => SqlType::Numeric,
         DataType::Custom(name, modifiers) if modifiers.is_empty() => {
             match name.to_string().to_lowercase().as_str() {
                 "serial" | "serial4" => return Ok((SqlType::Int4, true, None)),
@@ -647,6 +661,32 @@ mod tests {
         let started = create("CREATE TABLE t (a INT GENERATED ALWAYS AS IDENTITY (START WITH 5))");
         assert_eq!(code(started), "0A000");
         assert_eq!(create("CREATE TABLE t (j JSONB, k JSON)").unwrap()[1].sql_type, SqlType::Jsonb);
+        assert_eq!(create("CREATE TABLE t (u UUID)").unwrap()[0].sql_type, SqlType::Uuid);
+        assert_eq!(create("CREATE TABLE t (b BYTEA DEFAULT '\\x01')").unwrap()[0].sql_type, SqlType::Bytea);
+    }
+
+    #[test]
+    fn uuid_columns_default_to_a_new_uuid_per_row() {
+        let columns = create("CREATE TABLE t (id UUID PRIMARY KEY DEFAULT gen_random_uuid())").unwrap();
+        assert_eq!(columns[0].sql_type, SqlType::Uuid);
+        assert_eq!(columns[0].default_expr.as_deref(), Some("gen_random_uuid()"));
+        assert_eq!(code(alter("ALTER TABLE t ADD COLUMN u UUID DEFAULT gen_random_uuid()")), "0A000");
+        assert_eq!(code(create("CREATE TABLE t (id UUID DEFAULT 'nope')")), "22P02");
+    }
+
+    #[test]
+    fn numeric_columns_keep_their_precision_and_scale() {
+        let columns =
+            create("CREATE TABLE t (a NUMERIC(10, 2), b DECIMAL(5), c NUMERIC, d NUMERIC(10,2) DEFAULT 1.5)")
+                .unwrap();
+        assert!(columns.iter().all(|c| c.sql_type == SqlType::Numeric));
+        assert_eq!(columns[0].numeric, Some(catalog::NumericTypmod { precision: 10, scale: 2 }));
+        assert_eq!(columns[1].numeric, Some(catalog::NumericTypmod { precision: 5, scale: 0 }));
+        assert_eq!(columns[2].numeric, None);
+        assert_eq!(columns[3].default, Some(Json::String("1.50".into())));
+        assert_eq!(code(create("CREATE TABLE t (a NUMERIC(0))")), "22023");
+        assert_eq!(code(create("CREATE TABLE t (a NUMERIC(50, 2))")), "0A000");
+        assert_eq!(code(create("CREATE TABLE t (a NUMERIC(3, 1) DEFAULT 100)")), "22003");
     }
 
     #[test]

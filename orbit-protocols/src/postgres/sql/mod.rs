@@ -15,12 +15,14 @@
 //! | any other query | DataFusion ([`super::query`]) |
 //!
 //! A statement outside BEGIN runs in a transaction of its own, committed
-//! when it succeeds.
+//! when it succeeds. A client's cancel (`super::cancel`) fails the statement
+//! while it stages its work, never while it commits.
 
 mod conflict;
 mod ddl;
 mod explain;
 
+use super::cancel::Cancel;
 use super::catalog::{self, Column, Identity, Literal, SqlType, Table};
 use super::copy::CopyFormat;
 use super::expr::{self, Val};
@@ -108,6 +110,14 @@ enum Work {
     CopyIn(PendingCopy, Vec<u8>),
 }
 
+impl Work {
+    /// DDL: writes to storage as it goes, outside the transaction.
+    fn acts_at_once(&self) -> bool {
+        let Work::Statement(statement) = self else { return false };
+        matches!(**statement, Statement::CreateTable(_) | Statement::AlterTable(_) | Statement::Drop { .. })
+    }
+}
+
 /// Session ids for row locks.
 static SESSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -188,9 +198,10 @@ impl<G: ActorGateway> Engine<G> {
         self.planner.set_read_only(read_only);
     }
 
-    /// Runs one statement (its parameters already bound).
-    pub async fn execute(&self, statement: Statement) -> Result<Outcome> {
-        self.perform(Work::Statement(Box::new(statement))).await
+    /// Runs one statement (its parameters already bound), unless `cancel`
+    /// fires first.
+    pub async fn execute(&self, statement: Statement, cancel: &mut Cancel) -> Result<Outcome> {
+        self.perform(Work::Statement(Box::new(statement)), cancel).await
     }
 
     /// Runs the statements of one query string, as PostgreSQL runs them.
@@ -206,8 +217,12 @@ impl<G: ActorGateway> Engine<G> {
     /// Returns one outcome per statement run, up to and including the first
     /// error; the statements after it do not run. When the implicit
     /// transaction's commit fails, its error is one more outcome after the
-    /// last statement's.
-    pub async fn execute_batch(&self, statements: Vec<Statement>) -> Vec<Result<Outcome>> {
+    /// last statement's. A cancel fails the statement running then.
+    pub async fn execute_batch(
+        &self,
+        statements: Vec<Statement>,
+        cancel: &mut Cancel,
+    ) -> Vec<Result<Outcome>> {
         let autocommit = {
             let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             matches!(*state, TxnState::Autocommit)
@@ -215,7 +230,7 @@ impl<G: ActorGateway> Engine<G> {
         if statements.len() < 2 || !autocommit || statements.iter().any(runs_alone) {
             let mut outcomes = Vec::with_capacity(statements.len());
             for statement in statements {
-                let outcome = self.execute(statement).await;
+                let outcome = self.execute(statement, cancel).await;
                 let failed = outcome.is_err();
                 outcomes.push(outcome);
                 if failed {
@@ -229,7 +244,7 @@ impl<G: ActorGateway> Engine<G> {
         let mut state = TxnState::Block(Txn::default());
         let mut outcomes = Vec::with_capacity(statements.len());
         for statement in statements {
-            let (outcome, next) = self.step(Work::Statement(Box::new(statement)), state).await;
+            let (outcome, next) = self.step(Work::Statement(Box::new(statement)), state, cancel).await;
             state = next;
             let failed = outcome.is_err();
             outcomes.push(outcome);
@@ -251,16 +266,16 @@ impl<G: ActorGateway> Engine<G> {
 
     /// Stores the data of a COPY FROM STDIN, as one statement; returns the
     /// number of rows.
-    pub async fn copy_in(&self, pending: PendingCopy, data: Vec<u8>) -> Result<u64> {
-        match self.perform(Work::CopyIn(pending, data)).await? {
+    pub async fn copy_in(&self, pending: PendingCopy, data: Vec<u8>, cancel: &mut Cancel) -> Result<u64> {
+        match self.perform(Work::CopyIn(pending, data), cancel).await? {
             Outcome::Done(tag) => Ok(tag.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0)),
             _ => Err(error("XX000", "COPY did not finish")),
         }
     }
 
-    async fn perform(&self, work: Work) -> Result<Outcome> {
+    async fn perform(&self, work: Work, cancel: &mut Cancel) -> Result<Outcome> {
         let state = std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()));
-        let (outcome, state) = self.step(work, state).await;
+        let (outcome, state) = self.step(work, state, cancel).await;
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
         outcome
     }
@@ -273,11 +288,11 @@ impl<G: ActorGateway> Engine<G> {
         }
     }
 
-    async fn step(&self, work: Work, state: TxnState) -> (Result<Outcome>, TxnState) {
+    async fn step(&self, work: Work, state: TxnState, cancel: &mut Cancel) -> (Result<Outcome>, TxnState) {
         let statement = match work {
             Work::Statement(statement) => *statement,
             Work::CopyIn(pending, data) => {
-                return self.in_transaction(Work::CopyIn(pending, data), state).await;
+                return self.in_transaction(Work::CopyIn(pending, data), state, cancel).await;
             }
         };
         match statement {
@@ -310,21 +325,28 @@ impl<G: ActorGateway> Engine<G> {
             Statement::Vacuum(_) if !matches!(state, TxnState::Autocommit) => {
                 (Err(error("25001", "VACUUM cannot run inside a transaction block")), state)
             }
-            statement => self.in_transaction(Work::Statement(Box::new(statement)), state).await,
+            statement => self.in_transaction(Work::Statement(Box::new(statement)), state, cancel).await,
         }
     }
 
-    /// Runs work in the block's transaction, or in one of its own.
-    async fn in_transaction(&self, work: Work, state: TxnState) -> (Result<Outcome>, TxnState) {
+    /// Runs work in the block's transaction, or in one of its own. A
+    /// failed or cancelled statement fails the block, or rolls its own
+    /// transaction back: what it staged never commits.
+    async fn in_transaction(
+        &self,
+        work: Work,
+        state: TxnState,
+        cancel: &mut Cancel,
+    ) -> (Result<Outcome>, TxnState) {
         match state {
             TxnState::Failed(txn) => (Err(aborted()), TxnState::Failed(txn)),
-            TxnState::Block(mut txn) => match self.run(work, &mut txn).await {
+            TxnState::Block(mut txn) => match self.run_unless_cancelled(work, &mut txn, cancel).await {
                 Ok(outcome) => (Ok(outcome), TxnState::Block(txn)),
                 Err(e) => (Err(e), TxnState::Failed(txn)),
             },
             TxnState::Autocommit => {
                 let mut txn = Txn::default();
-                let outcome = match self.run(work, &mut txn).await {
+                let outcome = match self.run_unless_cancelled(work, &mut txn, cancel).await {
                     // COPY FROM's data is still to come: nothing to commit yet.
                     Ok(outcome) => self.commit(txn).await.map(|()| outcome),
                     Err(e) => {
@@ -334,6 +356,24 @@ impl<G: ActorGateway> Engine<G> {
                 };
                 (outcome, TxnState::Autocommit)
             }
+        }
+    }
+
+    /// Runs work until it ends or the client cancels it (57014). A
+    /// cancelled statement's future is dropped at whatever it waits for (a
+    /// row lock, a read, DataFusion, `pg_sleep`); until then it only
+    /// staged rows in `txn` and took locks it recorded there, so the
+    /// caller's rollback or failed block undoes all of it. Effects outside
+    /// the transaction stay, as after any error: sequence values drawn and
+    /// `orbit_call`s made. DDL writes as it goes, so it is not cancelled.
+    async fn run_unless_cancelled(&self, work: Work, txn: &mut Txn, cancel: &mut Cancel) -> Result<Outcome> {
+        if work.acts_at_once() {
+            return self.run(work, txn).await;
+        }
+        tokio::select! {
+            biased;
+            () = cancel.requested() => Err(cancelled()),
+            outcome = self.run(work, txn) => outcome,
         }
     }
 
@@ -1009,6 +1049,11 @@ fn runs_alone(statement: &Statement) -> bool {
     )
 }
 
+/// The error of a statement the client cancelled.
+pub(crate) fn cancelled() -> SqlError {
+    error("57014", "canceling statement due to user request")
+}
+
 /// The error for statements in a failed transaction block.
 pub(crate) fn aborted() -> SqlError {
     error("25P02", "current transaction is aborted, commands ignored until end of transaction block")
@@ -1245,7 +1290,8 @@ pub(crate) fn literal(expr: &Expr) -> Result<Literal> {
 }
 
 /// A constant, or an expression of constants Orbit evaluates (including
-/// the current time: `now()`, `CURRENT_TIMESTAMP`, `CURRENT_DATE`).
+/// the current time: `now()`, `CURRENT_TIMESTAMP`, `CURRENT_DATE`, and a
+/// new uuid: `gen_random_uuid()`).
 fn constant(expr: &Expr) -> Result<Literal> {
     if let Expr::Function(function) = expr
         && matches!(function.args, ast::FunctionArguments::None)
@@ -1260,6 +1306,7 @@ fn constant(expr: &Expr) -> Result<Literal> {
             | "statement_timestamp"
             | "clock_timestamp" => return Ok(Literal::String(catalog::time::now())),
             "current_date" => return Ok(Literal::String(catalog::time::now()[..10].to_string())),
+            "gen_random_uuid" => return Ok(Literal::String(super::uuid::random())),
             _ => {}
         }
     }

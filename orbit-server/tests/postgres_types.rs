@@ -1,0 +1,301 @@
+//! The uuid, bytea and numeric types through the PostgreSQL front door with
+//! `tokio-postgres`: literals in the simple query protocol, typed
+//! parameters and binary results in the extended one, keys, order and the
+//! SQLSTATEs of bad input.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::sql::{connect, count, rows, sqlstate, start};
+use std::error::Error;
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
+
+/// The message of a statement that must fail.
+async fn message(client: &tokio_postgres::Client, sql: &str) -> String {
+    let error = client.simple_query(sql).await.expect_err(sql);
+    error.as_db_error().unwrap_or_else(|| panic!("{sql}: {error}")).message().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uuid_columns_read_postgresql_forms_and_sort_bytewise() {
+    let (node, addr) = start().await;
+    let client = connect(addr).await;
+    client.batch_execute("CREATE TABLE things (id UUID PRIMARY KEY, name TEXT, other UUID)").await.unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO things VALUES ('A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'upper', NULL), \
+             ('{00000000-0000-0000-0000-0000000000ff}', 'braces', NULL), \
+             ('ffffffff000000000000000000000001', 'bare', 'a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&client, "SELECT id, name FROM things ORDER BY id").await,
+        [
+            "00000000-0000-0000-0000-0000000000ff|braces",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11|upper",
+            "ffffffff-0000-0000-0000-000000000001|bare",
+        ]
+    );
+    // The key in any input form: a point read, an update and a duplicate.
+    let key = "'{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}'";
+    assert_eq!(rows(&client, &format!("SELECT name FROM things WHERE id = {key}")).await, ["upper"]);
+    assert_eq!(count(&client, &format!("UPDATE things SET name = 'up' WHERE id = {key}")).await, 1);
+    let again = format!("INSERT INTO things VALUES ({key}, 'again', NULL)");
+    assert_eq!(sqlstate(&client, &again).await, "23505");
+    // Literals compared with a uuid column (through DataFusion) read as uuids.
+    assert_eq!(
+        rows(&client, "SELECT name FROM things WHERE other = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'").await,
+        ["bare"]
+    );
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT name FROM things WHERE id IN ('{FFFFFFFF000000000000000000000001}', \
+             'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11') ORDER BY name"
+        )
+        .await,
+        ["bare", "up"]
+    );
+    assert_eq!(
+        rows(&client, "SELECT count(*) FROM things WHERE id > 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'").await,
+        ["1"]
+    );
+    assert_eq!(
+        rows(&client, "SELECT 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid").await,
+        ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"]
+    );
+    for bad in [
+        "INSERT INTO things VALUES ('a0eebc99', 'short', NULL)",
+        "SELECT name FROM things WHERE id = 'nope'",
+        "SELECT name FROM things WHERE other = 'nope'",
+        "SELECT ' a0eebc999c0b4ef8bb6d6bb9bd380a11'::uuid",
+    ] {
+        assert_eq!(sqlstate(&client, bad).await, "22P02", "{bad}");
+    }
+    assert_eq!(
+        message(&client, "SELECT name FROM things WHERE other = 'nope'").await,
+        "invalid input syntax for type uuid: \"nope\""
+    );
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uuid_parameters_and_results_are_sixteen_bytes_in_binary() {
+    let (node, addr) = start().await;
+    let client = connect(addr).await;
+    client
+        .batch_execute(
+            "CREATE TABLE events (id UUID PRIMARY KEY DEFAULT gen_random_uuid(), n INT, parent UUID)",
+        )
+        .await
+        .unwrap();
+    let insert = client.prepare("INSERT INTO events (id, n, parent) VALUES ($1, $2, $3)").await.unwrap();
+    assert_eq!(insert.params(), [Type::UUID, Type::INT4, Type::UUID]);
+    let root = uuid::Uuid::from_u128(0xa0ee_bc99_9c0b_4ef8_bb6d_6bb9_bd38_0a11);
+    let child = uuid::Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0001);
+    client.execute(&insert, &[&root, &1i32, &None::<uuid::Uuid>]).await.unwrap();
+    client.execute(&insert, &[&child, &2i32, &root]).await.unwrap();
+
+    // A point read by a uuid parameter; results in binary.
+    let row = client.query_one("SELECT id, parent FROM events WHERE id = $1", &[&child]).await.unwrap();
+    assert_eq!(row.columns()[0].type_(), &Type::UUID);
+    assert_eq!(row.get::<_, uuid::Uuid>(0), child);
+    assert_eq!(row.get::<_, Option<uuid::Uuid>>(1), Some(root));
+    // DataFusion types a parameter compared with a uuid column as uuid.
+    let found = client.query("SELECT n FROM events WHERE parent = $1 ORDER BY n", &[&root]).await.unwrap();
+    assert_eq!(found.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [2]);
+    // Ordered as PostgreSQL orders uuids: bytewise.
+    let ordered = client.query("SELECT id FROM events ORDER BY id DESC", &[]).await.unwrap();
+    assert_eq!(ordered.iter().map(|r| r.get::<_, uuid::Uuid>(0)).collect::<Vec<_>>(), [root, child]);
+
+    // DEFAULT gen_random_uuid(): a new version 4 uuid per row.
+    let added = client.query("INSERT INTO events (n) VALUES (3), (4) RETURNING id", &[]).await.unwrap();
+    let ids: Vec<uuid::Uuid> = added.iter().map(|r| r.get(0)).collect();
+    assert_ne!(ids[0], ids[1]);
+    assert!(ids.iter().all(|id| id.get_version_num() == 4), "{ids:?}");
+    let fresh = client.query_one("SELECT gen_random_uuid()", &[]).await.unwrap();
+    assert_eq!(fresh.columns()[0].type_(), &Type::UUID);
+    assert_eq!(fresh.get::<_, uuid::Uuid>(0).get_version_num(), 4);
+    assert_eq!(rows(&client, "SELECT count(*) FROM events").await, ["4"]);
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT data_type, udt_name FROM information_schema.columns \
+             WHERE table_name = 'events' AND column_name = 'parent'"
+        )
+        .await,
+        ["uuid|uuid"]
+    );
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bytea_reads_hex_and_escape_input_and_prints_hex() {
+    let (node, addr) = start().await;
+    let client = connect(addr).await;
+    client.batch_execute("CREATE TABLE blobs (k BYTEA PRIMARY KEY, v BYTEA)").await.unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO blobs VALUES ('\\x0102', '\\xDE AD be ef'), ('abc', 'a\\\\b\\001'), ('\\x', NULL)",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&client, "SELECT k, v FROM blobs ORDER BY k").await,
+        ["\\x|NULL", "\\x0102|\\xdeadbeef", "\\x616263|\\x615c6201"]
+    );
+    // The key in either input format: a point read and a duplicate.
+    assert_eq!(rows(&client, "SELECT v FROM blobs WHERE k = 'abc'").await, ["\\x615c6201"]);
+    assert_eq!(sqlstate(&client, "INSERT INTO blobs VALUES ('\\x616263', NULL)").await, "23505");
+    // Literals compared with a bytea column (through DataFusion) read as bytea.
+    assert_eq!(rows(&client, "SELECT k FROM blobs WHERE v = '\\xDEADBEEF'").await, ["\\x0102"]);
+    assert_eq!(rows(&client, "SELECT count(*) FROM blobs WHERE k >= '\\x01'").await, ["2"]);
+    assert_eq!(rows(&client, "SELECT 'a\\\\b'::bytea, '\\x0A'::bytea").await, ["\\x615c62|\\x0a"]);
+    assert_eq!(count(&client, "UPDATE blobs SET v = v || '\\x00' WHERE k = 'abc'").await, 1);
+    assert_eq!(rows(&client, "SELECT v FROM blobs WHERE k = 'abc'").await, ["\\x615c620100"]);
+    assert_eq!(sqlstate(&client, "INSERT INTO blobs VALUES ('\\x012', NULL)").await, "22023");
+    assert_eq!(sqlstate(&client, "SELECT k FROM blobs WHERE v = '\\x0g'").await, "22023");
+    assert_eq!(sqlstate(&client, "INSERT INTO blobs VALUES ('a\\q', NULL)").await, "22P02");
+    assert_eq!(
+        message(&client, "SELECT k FROM blobs WHERE v = '\\x0g'").await,
+        "invalid hexadecimal digit: \"g\""
+    );
+
+    // Binary parameters and results: the bytes as they are.
+    let insert = client.prepare("INSERT INTO blobs (k, v) VALUES ($1, $2)").await.unwrap();
+    assert_eq!(insert.params(), [Type::BYTEA, Type::BYTEA]);
+    let key: &[u8] = &[0, 0x5c, 0xff];
+    let value: Vec<u8> = (0..=255).collect();
+    client.execute(&insert, &[&key, &value]).await.unwrap();
+    let row = client.query_one("SELECT k, v FROM blobs WHERE k = $1", &[&key]).await.unwrap();
+    assert_eq!(row.columns()[1].type_(), &Type::BYTEA);
+    assert_eq!(row.get::<_, Vec<u8>>(0), key);
+    assert_eq!(row.get::<_, Vec<u8>>(1), value);
+    let found = client.query("SELECT k FROM blobs WHERE v = $1", &[&value]).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].get::<_, &[u8]>(0), key);
+    assert_eq!(rows(&client, "SELECT k FROM blobs WHERE k = '\\x005cff'").await, ["\\x005cff"]);
+    // COPY's text format escapes the backslash of bytea's text, as PostgreSQL does.
+    let sql = "COPY (SELECT k, v FROM blobs WHERE k = '\\x0102') TO STDOUT";
+    let stream = client.copy_out(sql).await.unwrap();
+    let chunks: Vec<bytes::Bytes> = futures::TryStreamExt::try_collect(stream).await.unwrap();
+    assert_eq!(chunks.concat(), b"\\\\x0102\t\\\\xdeadbeef\n");
+    node.shutdown().await.unwrap();
+}
+
+/// A numeric in PostgreSQL's binary format, its bytes written out by hand
+/// (digit count, weight, sign, display scale, base-10000 digits), as
+/// tokio-postgres has no numeric type.
+#[derive(Debug, Clone, PartialEq)]
+struct NumericBytes(Vec<u8>);
+
+impl ToSql for NumericBytes {
+    fn to_sql(&self, _: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        out.extend_from_slice(&self.0);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::NUMERIC
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for NumericBytes {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn Error + Sync + Send>> {
+        Ok(NumericBytes(raw.to_vec()))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::NUMERIC
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn numeric_rounds_to_its_scale_and_refuses_overflow() {
+    let (node, addr) = start().await;
+    let client = connect(addr).await;
+    client
+        .batch_execute(
+            "CREATE TABLE accounts (id NUMERIC(6, 2) PRIMARY KEY, balance NUMERIC(10, 2), rate NUMERIC);
+             INSERT INTO accounts VALUES
+                 (1, 1.005, 0.50), (2.5, '-2.5', '1e3'), (-3, NULL, 0.12345678901234);",
+        )
+        .await
+        .unwrap();
+    // numeric(p, s) prints its scale; numeric without one, no trailing zeros.
+    assert_eq!(
+        rows(&client, "SELECT id, balance, rate FROM accounts ORDER BY id").await,
+        ["-3.00|NULL|0.123456789", "1.00|1.01|0.5", "2.50|-2.50|1000"]
+    );
+    // The key in any form that rounds to it: a point read and a duplicate.
+    assert_eq!(rows(&client, "SELECT balance FROM accounts WHERE id = '2.500'").await, ["-2.50"]);
+    assert_eq!(sqlstate(&client, "INSERT INTO accounts VALUES (0.999, 0, 0)").await, "23505");
+    // Through DataFusion: a quoted literal keeps every digit (1.01 > 1.005).
+    assert_eq!(rows(&client, "SELECT id FROM accounts WHERE balance <= '1.005'").await, ["2.50"]);
+    assert_eq!(
+        rows(&client, "SELECT sum(balance), sum(rate), max(rate), count(*) FROM accounts").await,
+        ["-1.49|1000.623456789|1000|3"]
+    );
+    assert_eq!(
+        rows(&client, "SELECT balance * 2, rate + 1, -balance FROM accounts WHERE id BETWEEN 0.5 AND 1.5")
+            .await,
+        ["2.02|1.5|-1.01"]
+    );
+    assert_eq!(
+        rows(&client, "SELECT '2.555'::numeric(10, 2), '1.50'::numeric, CAST(7 AS DECIMAL(4, 1))").await,
+        ["2.56|1.5|7.0"]
+    );
+    assert_eq!(count(&client, "UPDATE accounts SET balance = balance * 3 WHERE balance < 0").await, 1);
+    assert_eq!(rows(&client, "SELECT balance FROM accounts WHERE id = 2.5").await, ["-7.50"]);
+    for (sql, code) in [
+        ("INSERT INTO accounts VALUES (4, 123456789, 0)", "22003"),
+        ("INSERT INTO accounts VALUES (4, 'abc', 0)", "22P02"),
+        ("UPDATE accounts SET balance = 99999999.995 WHERE id = 1", "22003"),
+        ("SELECT '99999.999'::numeric(7, 2)", "22003"),
+        ("SELECT '1e'::numeric", "22P02"),
+        ("SELECT 'NaN'::numeric", "0A000"),
+        ("CREATE TABLE wide (n NUMERIC(39, 2))", "0A000"),
+        ("CREATE TABLE narrow (n NUMERIC(0))", "22023"),
+    ] {
+        assert_eq!(sqlstate(&client, sql).await, code, "{sql}");
+    }
+    let overflow = message(&client, "INSERT INTO accounts VALUES (4, 123456789, 0)").await;
+    assert_eq!(overflow, "numeric field overflow");
+
+    // Binary parameters and results: PostgreSQL's base-10000 format.
+    let insert = client.prepare("INSERT INTO accounts VALUES ($1, $2, $3)").await.unwrap();
+    assert_eq!(insert.params(), [Type::NUMERIC, Type::NUMERIC, Type::NUMERIC]);
+    let seven = NumericBytes(vec![0, 1, 0, 0, 0, 0, 0, 0, 0, 7]);
+    let one_fifty = NumericBytes(vec![0, 2, 0, 0, 0, 0, 0, 2, 0, 1, 0x13, 0x88]);
+    let negative = NumericBytes(vec![0, 3, 0, 1, 0x40, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1a, 0x7c]);
+    client.execute(&insert, &[&seven, &one_fifty, &negative]).await.unwrap();
+    assert_eq!(
+        rows(&client, "SELECT id, balance, rate FROM accounts WHERE id = 7").await,
+        ["7.00|1.50|-12345.678"]
+    );
+    // 7.00 is one digit of weight 0 with display scale 2.
+    let seven_scaled = NumericBytes(vec![0, 1, 0, 0, 0, 0, 0, 2, 0, 7]);
+    let point = "SELECT id, balance, rate FROM accounts WHERE id = $1";
+    let row = client.query_one(point, &[&seven]).await.unwrap();
+    assert_eq!(row.columns()[1].type_(), &Type::NUMERIC);
+    assert_eq!(row.get::<_, NumericBytes>(0), seven_scaled);
+    assert_eq!(row.get::<_, NumericBytes>(1), one_fifty);
+    assert_eq!(row.get::<_, NumericBytes>(2), negative);
+    // A parameter DataFusion types from the numeric column it meets.
+    let found = client.query("SELECT id FROM accounts WHERE balance = $1", &[&one_fifty]).await.unwrap();
+    assert_eq!(found.iter().map(|r| r.get::<_, NumericBytes>(0)).collect::<Vec<_>>(), [seven_scaled]);
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT data_type, numeric_precision, numeric_scale FROM information_schema.columns \
+             WHERE table_name = 'accounts' ORDER BY ordinal_position"
+        )
+        .await,
+        ["numeric|6|2", "numeric|10|2", "numeric|NULL|NULL"]
+    );
+    node.shutdown().await.unwrap();
+}
