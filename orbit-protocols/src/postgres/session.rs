@@ -536,7 +536,7 @@ impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
             TARGET_TYPE_BYTE_PORTAL => client.portal_store().rm_portal(name),
             _ => {}
         }
-        client.feed(PgWireBackendMessage::CloseComplete(CloseComplete)).await?;
+        client.feed(PgWireBackendMessage::CloseComplete(CloseComplete::new())).await?;
         Ok(())
     }
 
