@@ -28,7 +28,7 @@ use pgwire::messages::extendedquery::{
 };
 use super::coalesce::Buffered;
 use futures::Sink;
-use pgwire::api::{ClientInfo, ClientPortalStore};
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
@@ -520,7 +520,13 @@ impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self._on_execute(&mut Buffered(client), message).await
+        self._on_execute(&mut Buffered(client), message).await?;
+        // COPY FROM STDIN: the client sends its data only once it has the
+        // CopyInResponse.
+        if matches!(client.state(), PgWireConnectionState::CopyInProgress(_)) {
+            client.flush().await?;
+        }
+        Ok(())
     }
 
     async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
