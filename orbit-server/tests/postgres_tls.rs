@@ -115,7 +115,7 @@ async fn tokio_postgres_queries_over_tls_with_the_configured_certificate() {
     // A client trusting another certificate fails in the handshake: the
     // server did speak TLS, and presented the configured certificate.
     let refused = connect_tls(addr, trusting(&other, false), SslNegotiation::Postgres).await;
-    let error = refused.err().expect("a client trusting another certificate is refused");
+    let Err(error) = refused else { panic!("a client trusting another certificate is refused") };
     assert!(chain(&error).contains("invalid peer certificate"), "{}", chain(&error));
 
     // Clients that do not ask for TLS still connect in plaintext.
@@ -144,7 +144,7 @@ async fn sslmode_require_is_refused_by_a_node_without_tls() {
     let server = self_signed(dir.path(), "server");
     let (node, addr) = start(None).await;
     let refused = connect_tls(addr, trusting(&server, false), SslNegotiation::Postgres).await;
-    let error = refused.err().expect("sslmode=require against a node without TLS");
+    let Err(error) = refused else { panic!("sslmode=require against a node without TLS") };
     assert!(chain(&error).contains("server does not support TLS"), "{}", chain(&error));
     node.shutdown().await.unwrap();
 }

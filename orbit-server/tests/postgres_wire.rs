@@ -2,6 +2,8 @@
 //! like PostgreSQL, the server answers Parse, Bind and Execute when the
 //! client asks (Sync or Flush), in one write, and not before.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::sql::start;

@@ -105,7 +105,9 @@ impl<C: ClientInfo> ClientInfo for Buffered<'_, C> {
         self.0.sni_server_name()
     }
 
-    fn client_certificates<'a>(&self) -> Option<&[pgwire::tokio::tokio_rustls::rustls::pki_types::CertificateDer<'a>]> {
+    fn client_certificates<'a>(
+        &self,
+    ) -> Option<&[pgwire::tokio::tokio_rustls::rustls::pki_types::CertificateDer<'a>]> {
         self.0.client_certificates()
     }
 }

@@ -6,12 +6,15 @@
 use super::Shared;
 use super::cancel::{Cancel, start_statement};
 use super::catalog::{self, Literal, SqlType};
+use super::coalesce::Buffered;
 use super::sql::{self, Engine, Outcome, SqlError, error, first_words, ident, object_name, placeholder};
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::Sink;
 use futures::SinkExt;
 use futures::stream;
 use orbit_shared::ActorGateway;
+use pgwire::api::DEFAULT_NAME;
 use pgwire::api::Type;
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
@@ -21,17 +24,14 @@ use pgwire::api::results::{
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
-use pgwire::api::DEFAULT_NAME;
-use pgwire::messages::extendedquery::{
-    Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete, TARGET_TYPE_BYTE_PORTAL,
-    TARGET_TYPE_BYTE_STATEMENT,
-};
-use super::coalesce::Buffered;
-use futures::Sink;
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::extendedquery::{
+    Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete,
+    TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
+};
 use serde_json::Value as Json;
 use sqlparser::ast::{self, Expr, SelectItem, SetExpr, Statement, TableObject, Value};
 use std::sync::Arc;
@@ -464,7 +464,9 @@ impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
     {
         match StoredStatement::parse(client, &message, self.query_parser()).await? {
             Some(statement) => client.portal_store().put_statement(Arc::new(statement)),
-            None => client.portal_store().put_empty_statement(message.name.as_deref().unwrap_or(DEFAULT_NAME)),
+            None => {
+                client.portal_store().put_empty_statement(message.name.as_deref().unwrap_or(DEFAULT_NAME))
+            }
         }
         client.feed(PgWireBackendMessage::ParseComplete(ParseComplete::new())).await?;
         Ok(())
@@ -485,7 +487,9 @@ impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
             }
             // An empty query binds with no parameters, as in PostgreSQL.
             Some(Entry::Empty) if message.parameters.is_empty() => {
-                client.portal_store().put_empty_portal(message.portal_name.as_deref().unwrap_or(DEFAULT_NAME));
+                client
+                    .portal_store()
+                    .put_empty_portal(message.portal_name.as_deref().unwrap_or(DEFAULT_NAME));
             }
             Some(Entry::Empty) => {
                 return Err(user_error(error(
