@@ -139,6 +139,21 @@ pub enum Identity {
 }
 
 impl Column {
+    /// A nullable column of `sql_type` with no default, length or typmod.
+    pub fn new(name: impl Into<String>, sql_type: SqlType) -> Self {
+        Column {
+            name: name.into(),
+            sql_type,
+            not_null: false,
+            default: None,
+            serial: false,
+            length: None,
+            default_expr: None,
+            identity: None,
+            numeric: None,
+        }
+    }
+
     /// The column's type as PostgreSQL prints it (`format_type`).
     pub fn type_name(&self) -> String {
         match (self.sql_type, self.length, self.numeric) {
@@ -558,17 +573,7 @@ mod tests {
 
     #[test]
     fn char_pads_and_both_lengths_are_enforced() {
-        let column = |sql_type, n| Column {
-            name: "c".into(),
-            sql_type,
-            not_null: false,
-            default: None,
-            serial: false,
-            length: Some(n),
-            default_expr: None,
-            identity: None,
-            numeric: None,
-        };
+        let column = |sql_type, n| Column { length: Some(n), ..Column::new("c", sql_type) };
         let s = |t: &str| Literal::String(t.into());
         assert_eq!(column(SqlType::Char, 3).coerce(&s("ab")), Ok(Json::String("ab ".into())));
         assert_eq!(column(SqlType::Char, 3).coerce(&s("abc  ")), Ok(Json::String("abc".into())));
@@ -605,17 +610,7 @@ mod tests {
 
     #[test]
     fn numeric_columns_round_to_their_scale() {
-        let column = |numeric| Column {
-            name: "n".into(),
-            sql_type: SqlType::Numeric,
-            not_null: false,
-            default: None,
-            serial: false,
-            length: None,
-            default_expr: None,
-            identity: None,
-            numeric,
-        };
+        let column = |numeric| Column { numeric, ..Column::new("n", SqlType::Numeric) };
         let money = column(Some(NumericTypmod { precision: 5, scale: 2 }));
         assert_eq!(money.coerce(&num("1.005")), Ok(Json::String("1.01".into())));
         assert_eq!(money.coerce(&Literal::String(" 7 ".into())), Ok(Json::String("7.00".into())));

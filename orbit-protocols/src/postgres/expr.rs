@@ -340,17 +340,7 @@ mod tests {
     use sqlparser::parser::Parser;
 
     fn table() -> Table {
-        let column = |name: &str, sql_type| Column {
-            name: name.into(),
-            sql_type,
-            not_null: false,
-            default: None,
-            serial: false,
-            length: None,
-            default_expr: None,
-            identity: None,
-            numeric: None,
-        };
+        let column = Column::new;
         Table {
             name: "t".into(),
             columns: vec![

@@ -1209,17 +1209,7 @@ mod tests {
     use datafusion::prelude::SessionConfig;
 
     fn column(name: &str, sql_type: SqlType, not_null: bool) -> Column {
-        Column {
-            name: name.into(),
-            sql_type,
-            not_null,
-            default: None,
-            serial: false,
-            length: None,
-            default_expr: None,
-            identity: None,
-            numeric: None,
-        }
+        Column { not_null, ..Column::new(name, sql_type) }
     }
 
     #[test]

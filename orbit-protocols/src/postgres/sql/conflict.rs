@@ -137,17 +137,7 @@ mod tests {
     use crate::postgres::catalog::{Column, SqlType};
 
     fn table(primary_key: Option<usize>) -> Table {
-        let column = |name: &str| Column {
-            name: name.into(),
-            sql_type: SqlType::Int4,
-            not_null: false,
-            default: None,
-            serial: false,
-            length: None,
-            default_expr: None,
-            identity: None,
-            numeric: None,
-        };
+        let column = |name: &str| Column::new(name, SqlType::Int4);
         Table { name: "t".into(), columns: vec![column("id"), column("n")], primary_key, oid: 0 }
     }
 

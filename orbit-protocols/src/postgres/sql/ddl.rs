@@ -324,17 +324,8 @@ fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool)> {
         }
         _ => None,
     };
-    let mut column = Column {
-        name: ident(&def.name),
-        sql_type,
-        not_null: serial,
-        default: None,
-        serial,
-        length,
-        default_expr: None,
-        identity: None,
-        numeric,
-    };
+    let mut column =
+        Column { not_null: serial, serial, length, numeric, ..Column::new(ident(&def.name), sql_type) };
     let (mut primary_key, mut defaulted, mut null) = (false, serial, false);
     for option in &def.options {
         match &option.option {
