@@ -73,12 +73,14 @@ impl NodeBuilder {
 
     /// Registers the kinds every stock node hosts: `counter`, the Redis
     /// keyspaces `redis`, `redis:1` ... `redis:15`, and SQL: table rows
-    /// (`row:*`) and the table catalog (`sql:table`).
+    /// (`row:*`), secondary index entries (`idx:*`) and the table catalog
+    /// (`sql:table`).
     pub fn with_builtin_kinds(self) -> Self {
         use crate::actors::redis::RedisKey;
         let node = self
             .register::<crate::actors::counter::CounterActor>()
             .register_family::<crate::actors::row::RowActor>(orbit_protocols::postgres::ROW_FAMILY)
+            .register_family::<crate::actors::index::IndexActor>(orbit_protocols::postgres::INDEX_FAMILY)
             .register_as::<crate::actors::row::RowActor>(orbit_protocols::postgres::CATALOG_KIND);
         orbit_protocols::resp::DATABASE_KINDS
             .iter()

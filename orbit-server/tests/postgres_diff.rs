@@ -123,7 +123,8 @@ async fn psql(port: u16, command: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// psql's `\dt`, `\d`, `\d table` and `\dn` print the same on Orbit as on
+/// psql's `\dt`, `\d`, `\d table` (indexes and UNIQUE constraints
+/// included), `\di` and `\dn` print the same on Orbit as on
 /// PostgreSQL for the same tables: the catalog queries psql sends run over
 /// Orbit's pg_catalog and answer what PostgreSQL's would.
 #[tokio::test(flavor = "multi_thread")]
@@ -140,13 +141,18 @@ async fn psql_describes_tables_as_postgresql_does() {
         "CREATE TABLE log (at TIMESTAMPTZ, day DATE, msg TEXT) WITH (fillfactor = 90)",
         "CREATE TABLE tags (tag TEXT NOT NULL, n BIGINT)",
         "ALTER TABLE tags ADD PRIMARY KEY (tag)",
+        "CREATE TABLE users (id INT PRIMARY KEY, email TEXT UNIQUE, org INT, name TEXT, \
+         CONSTRAINT users_org_name UNIQUE (org, name))",
+        "CREATE INDEX ON users (name)",
+        "CREATE UNIQUE INDEX users_org_id ON users (org, id)",
+        "CREATE INDEX tags_n_idx ON tags (n)",
     ];
     for port in [postgres.port, orbit] {
         for statement in schema {
             psql(port, statement).await;
         }
     }
-    for command in ["\\dt", "\\d", "\\d items", "\\d log", "\\d tags", "\\dn"] {
+    for command in ["\\dt", "\\d", "\\d items", "\\d log", "\\d tags", "\\d users", "\\di", "\\dn"] {
         let expected = psql(postgres.port, command).await;
         let actual = psql(orbit, command).await;
         assert_eq!(actual, expected, "psql {command}");

@@ -206,6 +206,37 @@ pub struct Table {
     /// were kept: [`Table::oid`] derives one from the name).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub oid: u32,
+    /// Secondary indexes: `CREATE INDEX`'s and UNIQUE constraints' (the
+    /// primary key's index is implicit).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<Index>,
+}
+
+/// A secondary index of a table. Its entries are actors of kind
+/// [`Index::entry_kind`], one per distinct key, each holding the stored
+/// keys of the rows with that key (`super::index`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    pub name: String,
+    /// The indexed columns' names, in index order.
+    pub columns: Vec<String>,
+    /// No two rows may share a key (NULLs never conflict).
+    pub unique: bool,
+    /// Made by a UNIQUE constraint: it goes with ALTER TABLE ... DROP
+    /// CONSTRAINT, not DROP INDEX.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub constraint: bool,
+    /// The index's OID in `pg_class` (its constraint's in `pg_constraint`
+    /// is the next one).
+    pub oid: u32,
+}
+
+impl Index {
+    /// The actor kind of this index's entries: by OID, which no other
+    /// index shares and a rename does not change.
+    pub fn entry_kind(&self) -> String {
+        format!("idx:{}", self.oid)
+    }
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -223,12 +254,21 @@ pub fn hidden_key(n: i64) -> Vec<u8> {
 pub const FIRST_USER_OID: u32 = 16384;
 
 impl Table {
+    /// A table of that name with no columns, key or indexes.
+    pub fn named(name: &str) -> Self {
+        Table { name: name.to_string(), columns: Vec::new(), primary_key: None, oid: 0, indexes: Vec::new() }
+    }
+
     pub fn column(&self, name: &str) -> Option<(usize, &Column)> {
         self.columns.iter().enumerate().find(|(_, c)| c.name == name)
     }
 
     pub fn pk(&self) -> Option<&Column> {
         self.primary_key.map(|i| &self.columns[i])
+    }
+
+    pub fn index(&self, name: &str) -> Option<&Index> {
+        self.indexes.iter().find(|i| i.name == name)
     }
 
     /// The table's OID, and its primary key index's (the next one).

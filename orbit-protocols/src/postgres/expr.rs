@@ -353,6 +353,7 @@ mod tests {
             ],
             primary_key: Some(0),
             oid: 0,
+            indexes: Vec::new(),
         }
     }
 

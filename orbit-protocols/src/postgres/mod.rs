@@ -35,6 +35,7 @@ pub mod catalog;
 mod coalesce;
 mod copy;
 mod expr;
+mod index;
 mod jsonb;
 mod literals;
 mod numeric;
@@ -84,6 +85,16 @@ pub struct TableRow;
 
 impl ActorInterface for TableRow {
     const KIND: &'static str = ROW_FAMILY;
+}
+
+/// The family of secondary index entry kinds: `idx:<index oid>`.
+pub const INDEX_FAMILY: &str = "idx:*";
+
+/// The interface of secondary index entries (kind family `idx:*`).
+pub struct IndexEntry;
+
+impl ActorInterface for IndexEntry {
+    const KIND: &'static str = INDEX_FAMILY;
 }
 
 /// How clients prove who they are.

@@ -51,17 +51,27 @@ impl Snapshot {
         self.tables.iter().find(|t| i64::from(t.oid()) == oid)
     }
 
-    /// The table whose primary key index has this OID.
-    fn index_by_oid(&self, oid: i64) -> Option<&Table> {
-        self.tables.iter().find(|t| t.primary_key.is_some() && i64::from(t.oid()) + 1 == oid)
+    /// The index with this OID in `pg_class`, and its table.
+    fn index_by_oid(&self, oid: i64) -> Option<(&Table, IndexInfo)> {
+        self.tables
+            .iter()
+            .find_map(|t| table_indexes(t).into_iter().find(|ix| ix.oid == oid).map(|ix| (t, ix)))
+    }
+
+    /// The index behind the constraint with this OID in `pg_constraint`
+    /// (a primary key or UNIQUE), and its table.
+    fn constraint_by_oid(&self, oid: i64) -> Option<(&Table, IndexInfo)> {
+        self.tables.iter().find_map(|t| {
+            table_indexes(t).into_iter().find(|ix| ix.constraint == Some(oid)).map(|ix| (t, ix))
+        })
     }
 
     fn relation_name(&self, oid: i64) -> Option<String> {
         if let Some(t) = self.table_by_oid(oid) {
             return Some(t.name.clone());
         }
-        if let Some(t) = self.index_by_oid(oid) {
-            return Some(format!("{}_pkey", t.name));
+        if let Some((_, ix)) = self.index_by_oid(oid) {
+            return Some(ix.name);
         }
         self.tables.iter().flat_map(sequences).find(|(o, _)| *o == oid).map(|(_, name)| name)
     }
@@ -71,11 +81,7 @@ impl Snapshot {
         if let Some(t) = self.tables.iter().find(|t| t.name == name) {
             return Some(i64::from(t.oid()));
         }
-        let table = name.strip_suffix("_pkey")?;
-        self.tables
-            .iter()
-            .find(|t| t.name == table && t.primary_key.is_some())
-            .map(|t| i64::from(t.oid()) + 1)
+        self.tables.iter().flat_map(table_indexes).find(|ix| ix.name == name).map(|ix| ix.oid)
     }
 }
 
@@ -173,6 +179,133 @@ fn sequences(table: &Table) -> Vec<(i64, String)> {
         .filter(|(_, c)| c.serial)
         .map(|(i, c)| (oid * 1000 + 500 + i as i64, table.sequence_key(&c.name)))
         .collect()
+}
+
+/// One index of a table as the catalogs show it: the primary key's
+/// (implicit, `<table>_pkey`) or a secondary one ([`Table::indexes`]).
+struct IndexInfo {
+    name: String,
+    /// Its OID in `pg_class`.
+    oid: i64,
+    /// The indexed columns' positions in the table's columns (from 0), in
+    /// index order.
+    columns: Vec<usize>,
+    unique: bool,
+    primary: bool,
+    /// The OID in `pg_constraint` of the PRIMARY KEY or UNIQUE constraint
+    /// the index was made for, if it was made for one.
+    constraint: Option<i64>,
+}
+
+impl IndexInfo {
+    /// The columns' numbers in the table (`pg_attribute.attnum`).
+    fn attnums(&self) -> Vec<String> {
+        self.columns.iter().map(|c| (c + 1).to_string()).collect()
+    }
+
+    /// `pg_index.indkey`: the attnums as `int2vector` text.
+    fn indkey(&self) -> String {
+        self.attnums().join(" ")
+    }
+
+    /// `pg_constraint.conkey`: the attnums as array text.
+    fn conkey(&self) -> String {
+        format!("{{{}}}", self.attnums().join(","))
+    }
+
+    /// `pg_constraint.contype` of its constraint.
+    fn contype(&self) -> &'static str {
+        if self.primary { "p" } else { "u" }
+    }
+
+    /// The indexed columns' names, quoted as needed, comma separated.
+    fn column_list(&self, table: &Table) -> String {
+        let names: Vec<String> = self.columns.iter().map(|&c| quote_ident(&table.columns[c].name)).collect();
+        names.join(", ")
+    }
+
+    /// `pg_get_indexdef(oid, column, pretty)`: the whole CREATE INDEX for
+    /// column 0 (the table unqualified when pretty, as `public` is on the
+    /// search path), else just that column's name (empty past the last).
+    fn definition(&self, table: &Table, column: i64, pretty: bool) -> String {
+        if column != 0 {
+            return usize::try_from(column)
+                .ok()
+                .and_then(|n| self.columns.get(n.checked_sub(1)?))
+                .map_or_else(String::new, |&c| quote_ident(&table.columns[c].name));
+        }
+        format!(
+            "CREATE {}INDEX {} ON {}{} USING btree ({})",
+            if self.unique { "UNIQUE " } else { "" },
+            quote_ident(&self.name),
+            if pretty { "" } else { "public." },
+            quote_ident(&table.name),
+            self.column_list(table)
+        )
+    }
+
+    /// `pg_get_constraintdef` of its constraint.
+    fn constraint_definition(&self, table: &Table) -> String {
+        let kind = if self.primary { "PRIMARY KEY" } else { "UNIQUE" };
+        format!("{kind} ({})", self.column_list(table))
+    }
+}
+
+/// A table's indexes, as every catalog shows them: the primary key's first
+/// (OID the table's + 1; its constraint's the table's * 1000 + 999), then
+/// the secondary ones in creation order (a UNIQUE constraint's OID is its
+/// index's + 1). An index on a column the table no longer has is left out.
+fn table_indexes(table: &Table) -> Vec<IndexInfo> {
+    let oid = i64::from(table.oid());
+    let primary = table.primary_key.map(|pk| IndexInfo {
+        name: format!("{}_pkey", table.name),
+        oid: oid + 1,
+        columns: vec![pk],
+        unique: true,
+        primary: true,
+        constraint: Some(oid * 1000 + 999),
+    });
+    let secondary = table.indexes.iter().filter_map(|ix| {
+        let columns =
+            ix.columns.iter().map(|name| table.column(name).map(|(i, _)| i)).collect::<Option<Vec<_>>>()?;
+        let oid = i64::from(ix.oid);
+        Some(IndexInfo {
+            name: ix.name.clone(),
+            oid,
+            columns,
+            unique: ix.unique,
+            primary: false,
+            constraint: ix.constraint.then_some(oid + 1),
+        })
+    });
+    primary.into_iter().chain(secondary).collect()
+}
+
+/// The keywords PostgreSQL 16's `quote_identifier` quotes: all but the
+/// unreserved ones.
+const QUOTED_KEYWORDS: &str = "\
+    all analyse analyze and any array as asc asymmetric authorization between bigint binary bit boolean \
+    both case cast char character check coalesce collate collation column concurrently constraint create \
+    cross current_catalog current_date current_role current_schema current_time current_timestamp \
+    current_user dec decimal default deferrable desc distinct do else end except exists extract false \
+    fetch float for foreign freeze from full grant greatest group grouping having ilike in initially \
+    inner inout int integer intersect interval into is isnull join json json_array json_arrayagg \
+    json_object json_objectagg lateral leading least left like limit localtime localtimestamp national \
+    natural nchar none normalize not notnull null nullif numeric offset on only or order out outer \
+    overlaps overlay placing position precision primary real references returning right row select \
+    session_user setof similar smallint some substring symmetric system_user table tablesample then time \
+    timestamp to trailing treat trim true union unique user using values varchar variadic verbose when \
+    where window with xmlattributes xmlconcat xmlelement xmlexists xmlforest xmlnamespaces xmlparse \
+    xmlpi xmlroot xmlserialize xmltable";
+
+/// PostgreSQL's `quote_identifier`: a name of lowercase ASCII letters,
+/// digits and underscores, not starting with a digit and not a keyword,
+/// as it is; any other in double quotes (those inside doubled).
+fn quote_ident(name: &str) -> String {
+    let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !QUOTED_KEYWORDS.split_whitespace().any(|k| k == name);
+    if plain { name.to_string() } else { format!("\"{}\"", name.replace('"', "\"\"")) }
 }
 
 fn typmod(table: &Table, column: usize) -> i64 {
@@ -389,7 +522,8 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
             ]);
             for t in &s.tables {
                 let oid = i64::from(t.oid());
-                let has_index = t.primary_key.is_some();
+                let indexes = table_indexes(t);
+                let has_index = !indexes.is_empty();
                 let relation = |oid: i64, name: &str, am: i64, kind: &str, natts: usize, has_index: bool| {
                     vec![
                         i8v(oid),
@@ -425,8 +559,8 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
                     ]
                 };
                 b.row(relation(oid, &t.name, HEAP_AM, "r", t.columns.len(), has_index));
-                if has_index {
-                    b.row(relation(oid + 1, &format!("{}_pkey", t.name), BTREE_AM, "i", 1, false));
+                for ix in &indexes {
+                    b.row(relation(ix.oid, &ix.name, BTREE_AM, "i", ix.columns.len(), false));
                 }
                 // Serial columns' counters, shown as the sequences they stand for.
                 for (seq_oid, name) in sequences(t) {
@@ -460,6 +594,7 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
             ]);
             for t in &s.tables {
                 let oid = i64::from(t.oid());
+                let indexes = table_indexes(t);
                 for (i, c) in t.columns.iter().enumerate() {
                     let type_oid = i64::from(c.sql_type.oid());
                     let len = TYPES.iter().find(|x| x.0 == type_oid).map_or(-1, |x| x.2);
@@ -497,8 +632,11 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
                         ]
                     };
                     b.row(attribute(oid, i as i64 + 1));
-                    if t.primary_key == Some(i) {
-                        b.row(attribute(oid + 1, 1));
+                    // The column's attributes in the indexes on it, numbered in index order.
+                    for ix in &indexes {
+                        for (k, _) in ix.columns.iter().enumerate().filter(|&(_, &col)| col == i) {
+                            b.row(attribute(ix.oid, k as i64 + 1));
+                        }
                     }
                 }
             }
@@ -586,15 +724,16 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
                 ("indpred", T),
             ]);
             for t in &s.tables {
-                if let Some(pk) = t.primary_key {
-                    let oid = i64::from(t.oid());
+                let oid = i64::from(t.oid());
+                for ix in table_indexes(t) {
+                    let natts = ix.columns.len() as i64;
                     b.row(vec![
-                        i8v(oid + 1),
+                        i8v(ix.oid),
                         i8v(oid),
-                        i2v(1),
-                        i2v(1),
-                        bv(true),
-                        bv(true),
+                        i2v(natts),
+                        i2v(natts),
+                        bv(ix.unique),
+                        bv(ix.primary),
                         bv(false),
                         bv(true),
                         bv(false),
@@ -603,7 +742,7 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
                         bv(true),
                         bv(true),
                         bv(false),
-                        tv(&(pk + 1).to_string()),
+                        tv(&ix.indkey()),
                         null(&T),
                         null(&T),
                     ]);
@@ -630,25 +769,26 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
                 ("conkey", T),
             ]);
             for t in &s.tables {
-                if let Some(pk) = t.primary_key {
-                    let oid = i64::from(t.oid());
+                let oid = i64::from(t.oid());
+                for ix in table_indexes(t) {
+                    let Some(constraint) = ix.constraint else { continue };
                     b.row(vec![
-                        i8v(oid * 1000 + 999),
-                        tv(&format!("{}_pkey", t.name)),
+                        i8v(constraint),
+                        tv(&ix.name),
                         i8v(PUBLIC_NS),
-                        tv("p"),
+                        tv(ix.contype()),
                         bv(false),
                         bv(false),
                         bv(true),
                         i8v(oid),
                         i8v(0),
-                        i8v(oid + 1),
+                        i8v(ix.oid),
                         i8v(0),
                         i8v(0),
                         bv(true),
                         i4v(0),
                         bv(true),
-                        tv(&format!("{{{}}}", pk + 1)),
+                        tv(&ix.conkey()),
                     ]);
                 }
             }
@@ -739,7 +879,7 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
                     tv(&t.name),
                     tv(&s.owner),
                     null(&T),
-                    bv(t.primary_key.is_some()),
+                    bv(!table_indexes(t).is_empty()),
                     bv(false),
                     bv(false),
                     bv(false),
@@ -1033,6 +1173,11 @@ fn text_arg(values: &[ScalarValue], i: usize) -> Option<String> {
     }
 }
 
+/// A boolean argument: false when absent or NULL.
+fn flag_arg(values: &[ScalarValue], i: usize) -> bool {
+    matches!(values.get(i), Some(ScalarValue::Boolean(Some(true))))
+}
+
 fn text(value: Option<String>) -> ScalarValue {
     ScalarValue::Utf8(value)
 }
@@ -1077,12 +1222,8 @@ pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, 
             T,
             Box::new(|s, v| {
                 text(int_arg(v, 0).and_then(|oid| {
-                    let t = s.index_by_oid(oid)?;
-                    let pk = t.pk()?;
-                    Some(format!(
-                        "CREATE UNIQUE INDEX {0}_pkey ON public.{0} USING btree ({1})",
-                        t.name, pk.name
-                    ))
+                    let (t, ix) = s.index_by_oid(oid)?;
+                    Some(ix.definition(t, int_arg(v, 1).unwrap_or(0), flag_arg(v, 2)))
                 }))
             }),
         ),
@@ -1092,8 +1233,8 @@ pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, 
             T,
             Box::new(|s, v| {
                 text(int_arg(v, 0).and_then(|oid| {
-                    let t = s.table_by_oid((oid - 999) / 1000)?;
-                    Some(format!("PRIMARY KEY ({})", t.pk()?.name))
+                    let (t, ix) = s.constraint_by_oid(oid)?;
+                    Some(ix.constraint_definition(t))
                 }))
             }),
         ),
@@ -1205,6 +1346,7 @@ pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::postgres::catalog::Index;
     use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
     use datafusion::prelude::SessionConfig;
 
@@ -1217,7 +1359,7 @@ mod tests {
         let mut amount = column("amount", SqlType::Numeric, false);
         amount.numeric = Some(crate::postgres::catalog::NumericTypmod { precision: 10, scale: 2 });
         let columns = vec![amount, column("n", SqlType::Numeric, false), column("i", SqlType::Int4, false)];
-        let table = Table { name: "t".into(), columns, primary_key: None, oid: 16400 };
+        let table = Table { name: "t".into(), columns, primary_key: None, oid: 16400, indexes: Vec::new() };
         let packed = typmod(&table, 0);
         assert_eq!(packed, ((10 << 16) | 2) + 4);
         assert_eq!(format_type(1700, Some(packed)).as_deref(), Some("numeric(10,2)"));
@@ -1243,14 +1385,35 @@ mod tests {
             ],
             primary_key: Some(0),
             oid: 16390,
+            indexes: Vec::new(),
+        }
+    }
+
+    /// [`accounts`] with a UNIQUE constraint on `bid` and a plain index on
+    /// `(bid, abalance)`.
+    fn indexed_accounts() -> Table {
+        fn index(name: &str, columns: &[&str], unique: bool, oid: u32) -> Index {
+            let columns = columns.iter().map(|c| c.to_string()).collect();
+            Index { name: name.into(), columns, unique, constraint: unique, oid }
+        }
+        Table {
+            indexes: vec![
+                index("pgbench_accounts_bid_key", &["bid"], true, 16500),
+                index("accounts_bid_abalance_idx", &["bid", "abalance"], false, 16502),
+            ],
+            ..accounts()
         }
     }
 
     fn context() -> SessionContext {
+        context_of(vec![accounts()])
+    }
+
+    /// A context whose catalogs show `tables`.
+    fn context_of(tables: Vec<Table>) -> SessionContext {
         let config = SessionConfig::new().with_default_catalog_and_schema("orbit", "public");
         let ctx = SessionContext::new_with_config(config);
-        let snapshot =
-            Snapshot { tables: vec![accounts()], owner: "postgres".into(), database: "postgres".into() };
+        let snapshot = Snapshot { tables, owner: "postgres".into(), database: "postgres".into() };
         let cell: SnapshotCell = Arc::new(Mutex::new(Arc::new(snapshot)));
         let catalog = MemoryCatalogProvider::new();
         // Unqualified names resolve to pg_catalog here (the real `public`
@@ -1337,11 +1500,11 @@ mod tests {
                 vec!["filler", "character(84)", "NULL", "false"],
             ]
         );
-        // ... and its primary key index
+        // ... and its primary key index (pretty: the table unqualified)
         assert_eq!(results[7][0][0], "pgbench_accounts_pkey");
         assert_eq!(
             results[7][0][5],
-            "CREATE UNIQUE INDEX pgbench_accounts_pkey ON public.pgbench_accounts USING btree (aid)"
+            "CREATE UNIQUE INDEX pgbench_accounts_pkey ON pgbench_accounts USING btree (aid)"
         );
         assert_eq!(results[7][0][6], "PRIMARY KEY (aid)");
         // \dn
@@ -1360,5 +1523,129 @@ mod tests {
         let tables =
             run(&ctx, "SELECT table_schema, table_name, table_type FROM information_schema.tables").await;
         assert_eq!(tables.unwrap(), vec![vec!["public", "pgbench_accounts", "BASE TABLE"]]);
+    }
+
+    #[test]
+    fn identifiers_are_quoted_as_postgresql_quotes_them() {
+        assert_eq!(quote_ident("email_2"), "email_2");
+        assert_eq!(quote_ident("_x"), "_x");
+        assert_eq!(quote_ident("name"), "name");
+        assert_eq!(quote_ident("user"), "\"user\"");
+        assert_eq!(quote_ident("Email"), "\"Email\"");
+        assert_eq!(quote_ident("2x"), "\"2x\"");
+        assert_eq!(quote_ident("a b\"c"), "\"a b\"\"c\"");
+        assert_eq!(quote_ident(""), "\"\"");
+    }
+
+    #[tokio::test]
+    async fn secondary_indexes_list_as_postgresql_lists_them() {
+        let ctx = context_of(vec![indexed_accounts()]);
+        assert_eq!(
+            run(
+                &ctx,
+                "SELECT oid, relname, relkind, relam, relnatts FROM pg_catalog.pg_class \
+                 WHERE relkind = 'i' ORDER BY oid"
+            )
+            .await
+            .unwrap(),
+            vec![
+                vec!["16391", "pgbench_accounts_pkey", "i", "403", "1"],
+                vec!["16500", "pgbench_accounts_bid_key", "i", "403", "1"],
+                vec!["16502", "accounts_bid_abalance_idx", "i", "403", "2"],
+            ]
+        );
+        assert_eq!(
+            run(
+                &ctx,
+                "SELECT indexrelid, indrelid, indnatts, indnkeyatts, indisunique, indisprimary, indkey \
+                 FROM pg_catalog.pg_index ORDER BY indexrelid"
+            )
+            .await
+            .unwrap(),
+            vec![
+                vec!["16391", "16390", "1", "1", "true", "true", "1"],
+                vec!["16500", "16390", "1", "1", "true", "false", "2"],
+                vec!["16502", "16390", "2", "2", "false", "false", "2 3"],
+            ]
+        );
+        // Only the UNIQUE constraint's index has a constraint (OID its index's + 1).
+        assert_eq!(
+            run(
+                &ctx,
+                "SELECT oid, conname, contype, conrelid, conindid, conkey FROM pg_catalog.pg_constraint \
+                 ORDER BY oid"
+            )
+            .await
+            .unwrap(),
+            vec![
+                vec!["16501", "pgbench_accounts_bid_key", "u", "16390", "16500", "{2}"],
+                vec!["16390999", "pgbench_accounts_pkey", "p", "16390", "16391", "{1}"],
+            ]
+        );
+        // An index's attributes are its columns, in index order.
+        assert_eq!(
+            run(
+                &ctx,
+                "SELECT attname, attnum FROM pg_catalog.pg_attribute WHERE attrelid = 16502 ORDER BY attnum"
+            )
+            .await
+            .unwrap(),
+            vec![vec!["bid", "1"], vec!["abalance", "2"]]
+        );
+        assert_eq!(
+            run(
+                &ctx,
+                "SELECT pg_get_indexdef(16500), pg_get_indexdef(16502, 0, true), \
+                 pg_get_indexdef(16502, 2, true), pg_get_indexdef(16502, 3, true), \
+                 pg_get_constraintdef(16501), to_regclass('pgbench_accounts_bid_key'), \
+                 pg_relation_name(16502)"
+            )
+            .await
+            .unwrap(),
+            vec![vec![
+                "CREATE UNIQUE INDEX pgbench_accounts_bid_key ON public.pgbench_accounts USING btree (bid)",
+                "CREATE INDEX accounts_bid_abalance_idx ON pgbench_accounts USING btree (bid, abalance)",
+                "abalance",
+                "",
+                "UNIQUE (bid)",
+                "16500",
+                "accounts_bid_abalance_idx",
+            ]]
+        );
+        // psql's \d: the primary key first, then the others by name.
+        let corpus = include_str!("testdata/psql15_catalog.sql");
+        let describe = corpus.split("-- next\n").nth(8).unwrap_or_default();
+        let indexes = run(&ctx, describe).await.unwrap();
+        let shown: Vec<Vec<&str>> =
+            indexes.iter().map(|r| [0, 1, 2, 5, 6, 7].iter().map(|&i| r[i].as_str()).collect()).collect();
+        assert_eq!(
+            shown,
+            vec![
+                vec![
+                    "pgbench_accounts_pkey",
+                    "true",
+                    "true",
+                    "CREATE UNIQUE INDEX pgbench_accounts_pkey ON pgbench_accounts USING btree (aid)",
+                    "PRIMARY KEY (aid)",
+                    "p",
+                ],
+                vec![
+                    "accounts_bid_abalance_idx",
+                    "false",
+                    "false",
+                    "CREATE INDEX accounts_bid_abalance_idx ON pgbench_accounts USING btree (bid, abalance)",
+                    "NULL",
+                    "NULL",
+                ],
+                vec![
+                    "pgbench_accounts_bid_key",
+                    "false",
+                    "true",
+                    "CREATE UNIQUE INDEX pgbench_accounts_bid_key ON pgbench_accounts USING btree (bid)",
+                    "UNIQUE (bid)",
+                    "u",
+                ],
+            ]
+        );
     }
 }

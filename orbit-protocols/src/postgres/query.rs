@@ -22,6 +22,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::TreeNode;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{
@@ -269,9 +270,22 @@ impl<G> std::fmt::Debug for RowsTable<G> {
     }
 }
 
+/// How a scan of a table finds its rows, from the filters DataFusion
+/// pushes down (each `column = constant`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Access {
+    /// One row actor, by the primary key.
+    Key(Vec<u8>),
+    /// The rows an index entry names (its name and key).
+    Index(String, String),
+    /// Every row.
+    Scan,
+}
+
 impl<G: ActorGateway> RowsTable<G> {
-    /// The primary key a filter pins (`pk = constant`), as stored.
-    fn pinned_key(&self, filter: &DfExpr) -> Option<Vec<u8>> {
+    /// The column and value a filter pins (`column = constant`), the value
+    /// as the column stores it.
+    fn pinned_value(&self, filter: &DfExpr) -> Option<(&catalog::Column, Json)> {
         let DfExpr::BinaryExpr(binary) = filter else { return None };
         if binary.op != Operator::Eq {
             return None;
@@ -280,10 +294,7 @@ impl<G: ActorGateway> RowsTable<G> {
             (DfExpr::Column(c), DfExpr::Literal(v, _)) | (DfExpr::Literal(v, _), DfExpr::Column(c)) => (c, v),
             _ => return None,
         };
-        let pk = self.table.pk()?;
-        if column.name != pk.name {
-            return None;
-        }
+        let (_, column) = self.table.column(&column.name)?;
         let literal = match value {
             ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
                 catalog::Literal::String(s.clone())
@@ -299,8 +310,79 @@ impl<G: ActorGateway> RowsTable<G> {
             v if v.data_type().is_integer() && !v.is_null() => catalog::Literal::Number(v.to_string()),
             _ => return None,
         };
-        pk.coerce(&literal).ok().as_ref().and_then(catalog::key_of)
+        let value = column.coerce(&literal).ok()?;
+        (!value.is_null()).then_some((column, value))
     }
+
+    /// How a scan with `filters` finds its rows: by the primary key if one
+    /// pins it, else by an index whose every column one pins, else all.
+    pub(crate) fn access(&self, filters: &[DfExpr]) -> Access {
+        let mut pins = Map::new();
+        for (column, value) in filters.iter().filter_map(|f| self.pinned_value(f)) {
+            if self.table.pk().is_some_and(|pk| pk.name == column.name)
+                && let Some(key) = catalog::key_of(&value)
+            {
+                return Access::Key(key);
+            }
+            pins.insert(column.name.clone(), value);
+        }
+        match super::index::pinned(&self.table, &pins) {
+            Some((index, key)) => Access::Index(index.name.clone(), key),
+            None => Access::Scan,
+        }
+    }
+
+    /// The committed rows `access` finds, by key.
+    async fn committed(
+        &self,
+        access: &Access,
+    ) -> Result<BTreeMap<Vec<u8>, Map<String, Json>>, orbit_shared::Error> {
+        let gateway = self.gateway.as_ref();
+        let mut rows = BTreeMap::new();
+        match access {
+            Access::Key(key) => {
+                if let Some(row) = read_row(gateway, &self.table, key).await? {
+                    rows.insert(key.clone(), row);
+                }
+            }
+            Access::Index(name, entry) => {
+                let Some(index) = self.table.index(name) else { return Ok(rows) };
+                for name in super::index::committed(gateway, index, entry).await? {
+                    let key = name.into_bytes();
+                    if let Some(row) = read_row(gateway, &self.table, &key).await? {
+                        rows.insert(key, row);
+                    }
+                }
+            }
+            Access::Scan => rows = read_all(gateway, &self.table).await?,
+        }
+        Ok(rows)
+    }
+}
+
+/// The access path of every Orbit table a plan scans, for EXPLAIN: one
+/// line per scan, in plan order, indented as a detail of the plan.
+fn access_paths<G: ActorGateway>(plan: &LogicalPlan) -> Vec<String> {
+    let mut lines = Vec::new();
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && let Ok(provider) = datafusion::datasource::source_as_provider(&scan.source)
+        {
+            let any: &dyn std::any::Any = provider.as_ref();
+            if let Some(table) = any.downcast_ref::<RowsTable<G>>() {
+                let name = &table.table.name;
+                lines.push(match table.access(&scan.filters) {
+                    Access::Key(key) => {
+                        format!("  Orbit: {name} by primary key ({})", String::from_utf8_lossy(&key))
+                    }
+                    Access::Index(index, key) => format!("  Orbit: {name} by index {index} (key {key})"),
+                    Access::Scan => format!("  Orbit: {name} by a full scan"),
+                });
+            }
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    lines
 }
 
 #[async_trait::async_trait]
@@ -326,25 +408,20 @@ impl<G: ActorGateway> TableProvider for RowsTable<G> {
         _limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let external = |e: orbit_shared::Error| DataFusionError::External(Box::new(e));
-        let rows: Vec<(Vec<u8>, Map<String, Json>)> = match filters.iter().find_map(|f| self.pinned_key(f)) {
-            Some(key) => {
-                let row = match self.staged.get(&key) {
-                    Some(staged) => staged.clone(),
-                    None => read_row(self.gateway.as_ref(), &self.table, &key).await.map_err(external)?,
-                };
-                row.into_iter().map(|r| (key.clone(), r)).collect()
+        let access = self.access(filters);
+        let mut rows = self.committed(&access).await.map_err(external)?;
+        // The transaction's own writes: a pinned key's row, or every staged
+        // row (DataFusion applies the filters to whatever is extra).
+        for (key, staged) in &self.staged {
+            if matches!(&access, Access::Key(k) if k != key) {
+                continue;
             }
-            None => {
-                let mut rows = read_all(self.gateway.as_ref(), &self.table).await.map_err(external)?;
-                for (key, staged) in &self.staged {
-                    match staged {
-                        Some(row) => rows.insert(key.clone(), row.clone()),
-                        None => rows.remove(key),
-                    };
-                }
-                rows.into_iter().collect()
-            }
-        };
+            match staged {
+                Some(row) => rows.insert(key.clone(), row.clone()),
+                None => rows.remove(key),
+            };
+        }
+        let rows: Vec<(Vec<u8>, Map<String, Json>)> = rows.into_iter().collect();
         let batch = to_batch(&self.table, self.schema.clone(), &rows)?;
         let exec =
             MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection.cloned())?;
@@ -633,6 +710,13 @@ impl<G: ActorGateway> Planner<G> {
         self.schema.keyed.store(true, std::sync::atomic::Ordering::Relaxed);
         let _unkeyed = Unkeyed(&self.schema.keyed);
         self.plan(statement, writes).await
+    }
+
+    /// How each table `planned` scans finds its rows once the optimizer
+    /// has pushed the filters down (EXPLAIN).
+    pub fn access_paths(&self, planned: &Planned) -> DfResult<Vec<String>> {
+        let optimized = self.ctx.state().optimize(&planned.plan)?;
+        Ok(access_paths::<G>(&optimized))
     }
 
     /// Runs a planned query (its parameters bound), seeing `writes`.

@@ -141,6 +141,8 @@ pub(crate) struct Txn {
     pub locked: Vec<RowRef>,
     /// Staged writes by table, then key.
     pub writes: BTreeMap<String, BTreeMap<Vec<u8>, Staged>>,
+    /// Staged changes to secondary index entries (`super::index`).
+    pub index_writes: super::index::IndexWrites,
 }
 
 impl Txn {
@@ -150,6 +152,12 @@ impl Txn {
 
     pub fn stage(&mut self, table: &str, key: Vec<u8>, row: Staged) {
         self.writes.entry(table.to_string()).or_default().insert(key, row);
+    }
+
+    /// Stages row `row` entering (`present`) or leaving entry `key` of the
+    /// index whose entries are of kind `kind`.
+    pub fn stage_entry(&mut self, kind: &str, key: &str, row: String, present: bool) {
+        self.index_writes.entry((kind.to_string(), key.to_string())).or_default().insert(row, present);
     }
 }
 

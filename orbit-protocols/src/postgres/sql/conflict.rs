@@ -1,5 +1,6 @@
-//! INSERT ... ON CONFLICT: which conflicts a statement names (only the
-//! primary key's; Orbit has no other unique index), and DO UPDATE's update
+//! INSERT ... ON CONFLICT: which conflicts a statement names (the primary
+//! key's, a unique index's, or with DO NOTHING and no target any), and DO
+//! UPDATE's update
 //! of the existing row, whose SET and WHERE read that row and `excluded`,
 //! the row proposed for insertion.
 
@@ -11,18 +12,55 @@ use orbit_shared::ActorGateway;
 use serde_json::{Map, Value as Json};
 use sqlparser::ast::{self, ConflictTarget, Expr, OnConflictAction, OnInsert};
 
-/// What an INSERT does with a row whose primary key exists.
+/// What an INSERT does with a row that conflicts with an existing one.
 pub(super) enum OnConflict {
     /// A unique violation (23505): no ON CONFLICT clause, and COPY.
     Fail,
     /// ON CONFLICT DO NOTHING: the row is skipped.
-    Skip,
+    Skip(Arbiter),
     /// ON CONFLICT DO UPDATE: the existing row is updated.
     Update(Box<ConflictUpdate>),
 }
 
+/// The conflicts ON CONFLICT handles; any other is a 23505.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Arbiter {
+    /// No target (DO NOTHING only): the primary key and every unique index.
+    Any,
+    /// The primary key.
+    Key,
+    /// The unique index of that name.
+    Index(String),
+}
+
+impl OnConflict {
+    fn arbiter(&self) -> Option<&Arbiter> {
+        match self {
+            OnConflict::Fail => None,
+            OnConflict::Skip(arbiter) => Some(arbiter),
+            OnConflict::Update(update) => Some(&update.arbiter),
+        }
+    }
+
+    /// Whether a primary key conflict is handled.
+    pub(super) fn covers_key(&self) -> bool {
+        matches!(self.arbiter(), Some(Arbiter::Any | Arbiter::Key))
+    }
+
+    /// The unique indexes of `table` whose conflicts are handled.
+    pub(super) fn arbiters(&self, table: &Table) -> Vec<String> {
+        match self.arbiter() {
+            Some(Arbiter::Any) => table.indexes.iter().filter(|i| i.unique).map(|i| i.name.clone()).collect(),
+            Some(Arbiter::Index(name)) => vec![name.clone()],
+            Some(Arbiter::Key) | None => Vec::new(),
+        }
+    }
+}
+
 /// ON CONFLICT DO UPDATE SET ... [WHERE ...].
 pub(super) struct ConflictUpdate {
+    /// The conflicts it updates on.
+    arbiter: Arbiter,
     /// What the statement calls the target table: its alias, or its name.
     target: String,
     /// The columns set, and their expressions.
@@ -38,11 +76,12 @@ pub(super) fn on_conflict(insert: &ast::Insert, table: &Table) -> Result<OnConfl
         Some(OnInsert::OnConflict(conflict)) => conflict,
         Some(other) => return Err(unsupported(format_args!("INSERT ... {other}"))),
     };
-    if let Some(target) = &conflict.conflict_target {
-        check_target(target, table)?;
-    }
+    let arbiter = match &conflict.conflict_target {
+        Some(target) => check_target(target, table)?,
+        None => Arbiter::Any,
+    };
     match &conflict.action {
-        OnConflictAction::DoNothing => Ok(OnConflict::Skip),
+        OnConflictAction::DoNothing => Ok(OnConflict::Skip(arbiter)),
         OnConflictAction::DoUpdate(_) if conflict.conflict_target.is_none() => {
             Err(error("42601", "ON CONFLICT DO UPDATE requires inference specification or constraint name"))
         }
@@ -52,6 +91,7 @@ pub(super) fn on_conflict(insert: &ast::Insert, table: &Table) -> Result<OnConfl
                 None => table.name.clone(),
             };
             Ok(OnConflict::Update(Box::new(ConflictUpdate {
+                arbiter,
                 target,
                 sets: set_targets(table, &update.assignments)?,
                 selection: update.selection.clone(),
@@ -60,36 +100,53 @@ pub(super) fn on_conflict(insert: &ast::Insert, table: &Table) -> Result<OnConfl
     }
 }
 
-/// A conflict target must name the primary key: by its column (PostgreSQL
-/// infers the unique index whose columns are the ones listed) or as the
-/// constraint `<table>_pkey`.
-fn check_target(target: &ConflictTarget, table: &Table) -> Result<()> {
-    let names_key = match target {
+/// The conflicts a target names: the primary key or a unique index, by
+/// its columns (PostgreSQL infers the unique index whose columns are the
+/// ones listed) or as a constraint (`<table>_pkey`, or a UNIQUE
+/// constraint's name).
+fn check_target(target: &ConflictTarget, table: &Table) -> Result<Arbiter> {
+    let arbiter = match target {
         ConflictTarget::Columns(columns) => {
-            let names: Vec<String> = columns.iter().map(ident).collect();
+            let mut names: Vec<String> = columns.iter().map(ident).collect();
             if let Some(missing) = names.iter().find(|n| table.column(n).is_none()) {
                 return Err(error("42703", format!("column \"{missing}\" does not exist")));
             }
-            table.pk().is_some_and(|pk| !names.is_empty() && names.iter().all(|n| *n == pk.name))
+            names.sort();
+            names.dedup();
+            let same = |columns: &[String]| {
+                let mut columns = columns.to_vec();
+                columns.sort();
+                columns == names
+            };
+            if table.pk().is_some_and(|pk| same(std::slice::from_ref(&pk.name))) {
+                Some(Arbiter::Key)
+            } else {
+                table
+                    .indexes
+                    .iter()
+                    .find(|i| i.unique && same(&i.columns))
+                    .map(|i| Arbiter::Index(i.name.clone()))
+            }
         }
         ConflictTarget::OnConstraint(name) => {
             let name = object_name(name)?;
-            if table.pk().is_none() || name != format!("{}_pkey", table.name) {
-                return Err(error(
-                    "42704",
-                    format!("constraint \"{name}\" for table \"{}\" does not exist", table.name),
-                ));
+            if table.pk().is_some() && name == format!("{}_pkey", table.name) {
+                return Ok(Arbiter::Key);
             }
-            true
+            match table.index(&name) {
+                Some(index) if index.constraint => return Ok(Arbiter::Index(name)),
+                _ => {
+                    return Err(error(
+                        "42704",
+                        format!("constraint \"{name}\" for table \"{}\" does not exist", table.name),
+                    ));
+                }
+            }
         }
     };
-    if !names_key {
-        return Err(error(
-            "42P10",
-            "there is no unique or exclusion constraint matching the ON CONFLICT specification",
-        ));
-    }
-    Ok(())
+    arbiter.ok_or_else(|| {
+        error("42P10", "there is no unique or exclusion constraint matching the ON CONFLICT specification")
+    })
 }
 
 impl<G: ActorGateway> Engine<G> {
@@ -138,7 +195,13 @@ mod tests {
 
     fn table(primary_key: Option<usize>) -> Table {
         let column = |name: &str| Column::new(name, SqlType::Int4);
-        Table { name: "t".into(), columns: vec![column("id"), column("n")], primary_key, oid: 0 }
+        Table {
+            name: "t".into(),
+            columns: vec![column("id"), column("n")],
+            primary_key,
+            oid: 0,
+            indexes: Vec::new(),
+        }
     }
 
     fn conflict(sql: &str, table: &Table) -> Result<OnConflict> {
@@ -152,7 +215,37 @@ mod tests {
     }
 
     #[test]
-    fn only_the_primary_key_is_a_conflict_target() {
+    fn a_unique_index_is_a_conflict_target_by_its_columns_or_constraint() {
+        let mut keyed = table(Some(0));
+        let unique = |name: &str, constraint| crate::postgres::catalog::Index {
+            name: name.into(),
+            columns: vec!["n".into()],
+            unique: true,
+            constraint,
+            oid: 16500,
+        };
+        keyed.indexes = vec![unique("t_n_key", true), unique("t_n_idx", false)];
+        let arbiter = |sql: &str| match conflict(sql, &keyed) {
+            Ok(OnConflict::Update(update)) => update.arbiter,
+            Ok(OnConflict::Skip(arbiter)) => arbiter,
+            _ => panic!("ON CONFLICT expected: {sql}"),
+        };
+        let insert = "INSERT INTO t VALUES (1, 2) ON CONFLICT";
+        assert_eq!(arbiter(&format!("{insert} (n) DO UPDATE SET id = 3")), Arbiter::Index("t_n_key".into()));
+        assert_eq!(
+            arbiter(&format!("{insert} ON CONSTRAINT t_n_key DO NOTHING")),
+            Arbiter::Index("t_n_key".into())
+        );
+        assert_eq!(arbiter(&format!("{insert} DO NOTHING")), Arbiter::Any);
+        assert_eq!(arbiter(&format!("{insert} (id) DO NOTHING")), Arbiter::Key);
+        // ON CONSTRAINT names constraints, not plain unique indexes.
+        assert_eq!(code(&format!("{insert} ON CONSTRAINT t_n_idx DO NOTHING"), &keyed), "42704");
+        assert_eq!(code(&format!("{insert} (id, n) DO NOTHING"), &keyed), "42P10");
+        assert_eq!(conflict(&format!("{insert} DO NOTHING"), &keyed).unwrap().arbiters(&keyed).len(), 2);
+    }
+
+    #[test]
+    fn only_the_primary_key_is_a_conflict_target_without_unique_indexes() {
         let keyed = table(Some(0));
         let insert = "INSERT INTO t VALUES (1, 2) ON CONFLICT";
         let update = "DO UPDATE SET n = excluded.n";

@@ -1,4 +1,5 @@
-//! DDL: CREATE TABLE, ALTER TABLE and DROP TABLE. They act at once on the
+//! DDL: CREATE TABLE, ALTER TABLE and DROP TABLE (indexes: `index.rs`).
+//! They act at once on the
 //! `sql:table` catalog actors (and, for ALTER TABLE, on every row), not in
 //! the statement's transaction.
 //!
@@ -9,11 +10,13 @@
 //! RENAME COLUMN, which first rewrite the field in every row, so a stale
 //! value never shows.
 
+use super::index::index_columns;
 use super::{
     Engine, Outcome, Result, SqlError, constant, error, ident, json_bytes, literal, object_name, parse_expr,
     unsupported,
 };
-use crate::postgres::catalog::{self, Column, Identity, Literal, SqlType, Table};
+use crate::postgres::catalog::{self, Column, Identity, Index, Literal, SqlType, Table};
+use crate::postgres::index::{self as entries, choose_name};
 use crate::postgres::txn::Txn;
 use crate::postgres::{CATALOG_KIND, load_table, query};
 use bytes::Bytes;
@@ -37,6 +40,11 @@ enum Action {
     },
     /// ADD PRIMARY KEY (the column's index).
     AddPrimaryKey(usize),
+    /// ADD [CONSTRAINT name] UNIQUE (columns): its name (chosen when the
+    /// statement names none) and columns.
+    AddUnique(String, Vec<String>),
+    /// DROP CONSTRAINT of a UNIQUE constraint, by name.
+    DropUnique(String),
 }
 
 impl Action {
@@ -50,16 +58,32 @@ impl Action {
                     table.columns.remove(index);
                     table.primary_key = table.primary_key.map(|pk| if pk > index { pk - 1 } else { pk });
                 }
+                // PostgreSQL drops the indexes on a dropped column.
+                table.indexes.retain(|i| !i.columns.contains(name));
             }
             Action::RenameColumn { from, to } => {
                 if let Some(column) = table.columns.iter_mut().find(|c| c.name == *from) {
                     column.name = to.clone();
+                }
+                for column in table.indexes.iter_mut().flat_map(|i| i.columns.iter_mut()) {
+                    if column == from {
+                        *column = to.clone();
+                    }
                 }
             }
             Action::AddPrimaryKey(index) => {
                 table.primary_key = Some(*index);
                 table.columns[*index].not_null = true;
             }
+            // Planning sees the name taken; `alter` adds the index itself.
+            Action::AddUnique(name, columns) => table.indexes.push(Index {
+                name: name.clone(),
+                columns: columns.clone(),
+                unique: true,
+                constraint: true,
+                oid: 0,
+            }),
+            Action::DropUnique(name) => table.indexes.retain(|i| i.name != *name),
         }
     }
 }
@@ -72,14 +96,19 @@ impl<G: ActorGateway> Engine<G> {
         let name = object_name(&create.name)?;
         let mut columns: Vec<Column> = Vec::new();
         let mut primary_key = None;
+        // UNIQUE constraints: their names (if given) and columns.
+        let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
         for def in &create.columns {
             let column_name = ident(&def.name);
             if columns.iter().any(|c| c.name == column_name) {
                 return Err(error("42701", format!("column \"{column_name}\" specified more than once")));
             }
-            let (column, is_key) = column_def(def, &name)?;
+            let (column, is_key, unique) = column_def(def, &name)?;
             if is_key && primary_key.replace(columns.len()).is_some() {
                 return Err(several_keys(&name));
+            }
+            if let Some(constraint) = unique {
+                uniques.push((constraint, vec![column.name.clone()]));
             }
             columns.push(column);
         }
@@ -92,12 +121,35 @@ impl<G: ActorGateway> Engine<G> {
                     }
                     columns[index].not_null = true;
                 }
+                TableConstraint::Unique(unique) => {
+                    let schema = Table { columns: columns.clone(), ..Table::named(&name) };
+                    uniques.push((unique_constraint(unique)?, index_columns(&schema, &unique.columns)?));
+                }
                 other => return Err(unsupported(format_args!("the table constraint \"{other}\""))),
             }
         }
         check_table_options(&create)?;
         let oid = self.next_oid().await?;
-        let table = Table { name: name.clone(), columns, primary_key, oid };
+        let mut indexes = Vec::with_capacity(uniques.len());
+        if !uniques.is_empty() {
+            let mut taken = self.relation_names().await?;
+            if primary_key.is_some() {
+                taken.insert(format!("{name}_pkey"));
+            }
+            for (constraint, columns) in uniques {
+                let index_name = match constraint {
+                    Some(given) if taken.contains(&given) => {
+                        return Err(error("42P07", format!("relation \"{given}\" already exists")));
+                    }
+                    Some(given) => given,
+                    None => choose_name(&name, &columns, "key", &taken),
+                };
+                taken.insert(index_name.clone());
+                let oid = self.next_oid().await?;
+                indexes.push(Index { name: index_name, columns, unique: true, constraint: true, oid });
+            }
+        }
+        let table = Table { name: name.clone(), columns, primary_key, oid, indexes };
         let args = json_bytes(&serde_json::json!({ "row": table }))?;
         let reply = self.gateway.invoke(catalog_id(&name), Invocation::new("insert", args)).await?;
         if reply.value.as_ref() != b"true" && !create.if_not_exists {
@@ -108,7 +160,7 @@ impl<G: ActorGateway> Engine<G> {
 
     /// A new table's OID: user objects' OIDs, two apart (the table and its
     /// primary key index).
-    async fn next_oid(&self) -> Result<u32> {
+    pub(super) async fn next_oid(&self) -> Result<u32> {
         let id = ActorId::new("counter", Bytes::from_static(b"pg_class_oid"));
         let reply =
             self.gateway.invoke(id, Invocation::new("increment", Bytes::from_static(b"{\"by\":1}"))).await?;
@@ -155,6 +207,26 @@ impl<G: ActorGateway> Engine<G> {
     /// must hold something new get it before the catalog shows it, values
     /// the catalog no longer shows go after.
     async fn alter(&self, table: &mut Table, action: Action) -> Result<()> {
+        match action {
+            Action::AddUnique(name, columns) => {
+                let index =
+                    Index { name, columns, unique: true, constraint: true, oid: self.next_oid().await? };
+                self.add_index(table.clone(), index.clone()).await?;
+                table.indexes.push(index);
+                return Ok(());
+            }
+            Action::DropUnique(name) => {
+                let dropped: Vec<Index> = table.indexes.iter().filter(|i| i.name == name).cloned().collect();
+                table.indexes.retain(|i| i.name != name);
+                self.save_table(table).await?;
+                for index in &dropped {
+                    entries::clear(self.gateway.as_ref(), index).await?;
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        let before = table.indexes.clone();
         match &action {
             // A crash part-way leaves rows under either key, all readable;
             // running the statement again finishes the move.
@@ -168,15 +240,27 @@ impl<G: ActorGateway> Engine<G> {
                 self.rewrite_rows(table, |key, row| Ok(keep_key(key, with_field(row, to, row.get(from)))))
                     .await?;
             }
-            Action::DropColumn(_) => {}
+            Action::DropColumn(_) | Action::AddUnique(..) | Action::DropUnique(_) => {}
         }
         action.apply_to(table);
         self.save_table(table).await?;
+        // Indexes the action took away (a dropped column's).
+        for index in before.iter().filter(|i| table.index(&i.name).is_none()) {
+            entries::clear(self.gateway.as_ref(), index).await?;
+        }
         match &action {
             Action::DropColumn(name) | Action::RenameColumn { from: name, .. } => {
                 self.rewrite_rows(table, |key, row| Ok(keep_key(key, with_field(row, name, None)))).await
             }
-            Action::AddColumn(..) | Action::AddPrimaryKey(_) => Ok(()),
+            // The rows moved to new keys: the entries name the old ones.
+            Action::AddPrimaryKey(_) => {
+                for index in &table.indexes {
+                    entries::clear(self.gateway.as_ref(), index).await?;
+                    self.build_index(table, index).await?;
+                }
+                Ok(())
+            }
+            Action::AddColumn(..) | Action::AddUnique(..) | Action::DropUnique(_) => Ok(()),
         }
     }
 
@@ -247,7 +331,7 @@ impl<G: ActorGateway> Engine<G> {
     }
 
     /// Writes `table` to its catalog actor.
-    async fn save_table(&self, table: &Table) -> Result<()> {
+    pub(super) async fn save_table(&self, table: &Table) -> Result<()> {
         let args = json_bytes(&serde_json::json!({ "row": table }))?;
         self.gateway.invoke(catalog_id(&table.name), Invocation::new("put", args)).await?;
         Ok(())
@@ -276,6 +360,9 @@ impl<G: ActorGateway> Engine<G> {
                     .into_iter()
                     .map(|a| (ActorId::new(kind.clone(), a.key), Invocation::new("delete", Bytes::new())));
                 self.gateway.invoke_atomic(calls.collect()).await?;
+            }
+            for index in &table.indexes {
+                entries::clear(self.gateway.as_ref(), index).await?;
             }
             self.gateway.invoke(catalog_id(&table.name), Invocation::new("delete", Bytes::new())).await?;
         }
@@ -314,9 +401,9 @@ fn with_field(row: &Map<String, Json>, name: &str, value: Option<&Json>) -> Opti
     Some(row)
 }
 
-/// A column from its definition in `table`, and whether it is declared
-/// PRIMARY KEY.
-fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool)> {
+/// A column from its definition in `table`, whether it is declared
+/// PRIMARY KEY, and whether UNIQUE (with the constraint's name, if given).
+fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool, Option<Option<String>>)> {
     let (sql_type, serial, length) = sql_type(&def.data_type)?;
     let numeric = match &def.data_type {
         DataType::Numeric(info) | DataType::Decimal(info) | DataType::Dec(info) => {
@@ -327,8 +414,15 @@ fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool)> {
     let mut column =
         Column { not_null: serial, serial, length, numeric, ..Column::new(ident(&def.name), sql_type) };
     let (mut primary_key, mut defaulted, mut null) = (false, serial, false);
+    let mut unique = None;
     for option in &def.options {
         match &option.option {
+            ColumnOption::Unique(constraint) => {
+                if constraint.nulls_distinct == ast::NullsDistinctOption::NotDistinct {
+                    return Err(unsupported("NULLS NOT DISTINCT"));
+                }
+                unique = Some(option.name.as_ref().or(constraint.name.as_ref()).map(ident));
+            }
             ColumnOption::NotNull => column.not_null = true,
             ColumnOption::Null => {
                 column.not_null = false;
@@ -360,7 +454,7 @@ fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool)> {
         }
         number_like_serial(&mut column)?;
     }
-    Ok((column, primary_key))
+    Ok((column, primary_key, unique))
 }
 
 /// DEFAULT: a constant, or an expression of constants and the current time
@@ -424,6 +518,38 @@ fn plan_alter(table: &Table, operations: &[AlterTableOperation]) -> Result<Vec<A
                 }
                 Some(Action::AddPrimaryKey(primary_key_column(&pk.columns, &schema.columns)?))
             }
+            AlterTableOperation::AddConstraint { constraint: TableConstraint::Unique(unique), .. } => {
+                let columns = index_columns(&schema, &unique.columns)?;
+                let name = match unique_constraint(unique)? {
+                    Some(name)
+                        if schema.index(&name).is_some() || name == format!("{}_pkey", schema.name) =>
+                    {
+                        return Err(error("42P07", format!("relation \"{name}\" already exists")));
+                    }
+                    Some(name) => name,
+                    None => {
+                        let taken = schema.indexes.iter().map(|i| i.name.clone()).collect();
+                        choose_name(&schema.name, &columns, "key", &taken)
+                    }
+                };
+                Some(Action::AddUnique(name, columns))
+            }
+            AlterTableOperation::DropConstraint { if_exists, name, .. } => {
+                let name = ident(name);
+                match schema.index(&name) {
+                    Some(index) if index.constraint => Some(Action::DropUnique(name)),
+                    _ if schema.pk().is_some() && name == format!("{}_pkey", schema.name) => {
+                        return Err(unsupported("DROP CONSTRAINT of a primary key"));
+                    }
+                    _ if *if_exists => None,
+                    _ => {
+                        return Err(error(
+                            "42704",
+                            format!("constraint \"{name}\" of relation \"{}\" does not exist", schema.name),
+                        ));
+                    }
+                }
+            }
             AlterTableOperation::AddColumn {
                 if_not_exists, column_def: def, column_position: None, ..
             } => add_column(&schema, def, *if_not_exists)?,
@@ -451,9 +577,12 @@ fn add_column(table: &Table, def: &ast::ColumnDef, if_not_exists: bool) -> Resul
     if table.column(&name).is_some() {
         return if if_not_exists { Ok(None) } else { Err(column_exists(table, &name)) };
     }
-    let (column, is_key) = column_def(def, &table.name)?;
+    let (column, is_key, unique) = column_def(def, &table.name)?;
     if is_key {
         return Err(unsupported("ADD COLUMN ... PRIMARY KEY (add the column, then ADD PRIMARY KEY)"));
+    }
+    if unique.is_some() {
+        return Err(unsupported("ADD COLUMN ... UNIQUE (add the column, then ADD UNIQUE)"));
     }
     if column.serial {
         return Err(unsupported("ADD COLUMN of a serial or identity column"));
@@ -566,6 +695,21 @@ fn sql_type(data_type: &DataType) -> Result<(SqlType, bool, Option<u32>)> {
     Ok((t, false, None))
 }
 
+/// A UNIQUE constraint's name, if it is given one; what Orbit does not
+/// support of it is a 0A000.
+fn unique_constraint(unique: &ast::UniqueConstraint) -> Result<Option<String>> {
+    if unique.nulls_distinct == ast::NullsDistinctOption::NotDistinct {
+        return Err(unsupported("NULLS NOT DISTINCT"));
+    }
+    if unique.characteristics.is_some() {
+        return Err(unsupported("DEFERRABLE and INITIALLY constraints"));
+    }
+    if !unique.index_options.is_empty() || unique.index_type.is_some() {
+        return Err(unsupported("UNIQUE constraint index options"));
+    }
+    Ok(unique.name.as_ref().or(unique.index_name.as_ref()).map(ident))
+}
+
 /// The column a PRIMARY KEY (...) constraint names.
 fn primary_key_column(key: &[ast::IndexColumn], columns: &[Column]) -> Result<usize> {
     let [column] = key else {
@@ -619,12 +763,12 @@ mod tests {
 
     fn create(sql: &str) -> Result<Vec<Column>> {
         let Some(ast::Statement::CreateTable(create)) = parse(sql).unwrap().pop() else { panic!("{sql}") };
-        create.columns.iter().map(|def| column_def(def, "t").map(|(c, _)| c)).collect()
+        create.columns.iter().map(|def| column_def(def, "t").map(|(c, _, _)| c)).collect()
     }
 
     fn table() -> Table {
         let columns = create("CREATE TABLE t (id INT, n SERIAL, s TEXT)").unwrap();
-        Table { name: "t".into(), columns, primary_key: Some(0), oid: 0 }
+        Table { name: "t".into(), columns, primary_key: Some(0), oid: 0, indexes: Vec::new() }
     }
 
     fn alter(sql: &str) -> Result<Vec<Action>> {

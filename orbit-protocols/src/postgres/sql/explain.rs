@@ -1,7 +1,9 @@
 //! EXPLAIN of a query: one text column, `QUERY PLAN`, as PostgreSQL
 //! names it. A point query's plan is its one row actor read; any other
 //! query's is the logical plan DataFusion makes of it (VERBOSE adds each
-//! step's output schema). Orbit does not run the query (no ANALYZE).
+//! step's output schema), then a line per table scanned saying how Orbit
+//! finds its rows (by primary key, by an index, or a full scan). Orbit
+//! does not run the query (no ANALYZE).
 
 use super::{Engine, Outcome, Result, error, ident, unsupported};
 use crate::postgres::catalog::{SqlType, Table};
@@ -24,7 +26,9 @@ impl<G: ActorGateway> Engine<G> {
                 } else {
                     planned.plan.display_indent().to_string()
                 };
-                text.lines().map(str::to_string).collect()
+                let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+                lines.extend(self.planner.access_paths(&planned)?);
+                lines
             }
         };
         let rows = lines.into_iter().map(|line| vec![Json::String(line)]).collect();

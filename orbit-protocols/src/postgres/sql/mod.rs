@@ -21,6 +21,7 @@
 mod conflict;
 mod ddl;
 mod explain;
+mod index;
 
 use super::cancel::Cancel;
 use super::catalog::{self, Column, Identity, Literal, SqlType, Table};
@@ -114,7 +115,13 @@ impl Work {
     /// DDL: writes to storage as it goes, outside the transaction.
     fn acts_at_once(&self) -> bool {
         let Work::Statement(statement) = self else { return false };
-        matches!(**statement, Statement::CreateTable(_) | Statement::AlterTable(_) | Statement::Drop { .. })
+        matches!(
+            **statement,
+            Statement::CreateTable(_)
+                | Statement::CreateIndex(_)
+                | Statement::AlterTable(_)
+                | Statement::Drop { .. }
+        )
     }
 }
 
@@ -390,6 +397,7 @@ impl<G: ActorGateway> Engine<G> {
                 calls.push((id, invocation));
             }
         }
+        calls.extend(super::index::commit_calls(&txn.index_writes));
         let written = if calls.is_empty() { Ok(Vec::new()) } else { self.gateway.invoke_atomic(calls).await };
         self.locks.release(self.id, txn.locked);
         written.map(|_| ()).map_err(|e| error("XX000", format!("the transaction did not commit: {e}")))
@@ -435,6 +443,10 @@ impl<G: ActorGateway> Engine<G> {
                 self.drop_tables(&names, if_exists).await
             }
             Statement::AlterTable(alter) => self.alter_table(alter, txn).await,
+            Statement::CreateIndex(create) => self.create_index(create).await,
+            Statement::Drop { object_type: ObjectType::Index, if_exists, names, .. } => {
+                self.drop_indexes(&names, if_exists).await
+            }
             // Rows are actors: no dead row versions to reclaim and no
             // planner statistics to gather. The tables must exist.
             Statement::Vacuum(ast::VacuumStatement { table_name, .. }) => {
@@ -632,42 +644,63 @@ impl<G: ActorGateway> Engine<G> {
         txn: &mut Txn,
     ) -> Result<Vec<Map<String, Json>>> {
         let rows = self.complete_rows(table, prepared).await?;
-        if table.primary_key.is_none() {
+        let keys: Vec<Vec<u8>> = if table.primary_key.is_none() {
             // Rows of a table without a primary key get new hidden keys,
-            // which nothing else can hold: no lock or check needed.
-            let numbers = self.next_rowids(table, rows.len()).await?;
-            for (n, row) in numbers.zip(&rows) {
-                txn.stage(&table.name, catalog::hidden_key(n), Some(row.clone()));
-            }
-            return Ok(rows);
-        }
-        let keyed: Vec<(Vec<u8>, Map<String, Json>)> =
-            rows.into_iter().map(|row| Ok((row_key(table, &row)?, row))).collect::<Result<_>>()?;
-        let mut staged = Vec::with_capacity(keyed.len());
+            // which nothing else can hold.
+            self.next_rowids(table, rows.len()).await?.map(catalog::hidden_key).collect()
+        } else {
+            rows.iter().map(|row| row_key(table, row)).collect::<Result<_>>()?
+        };
+        let mut staged = Vec::with_capacity(rows.len());
         // Keys this statement inserted or updated: ON CONFLICT DO UPDATE
         // may not affect a row twice.
         let mut affected = HashSet::new();
-        for (key, row) in keyed {
-            self.lock(txn, &table.name, &key).await?;
-            let Some(existing) = self.current(txn, table, &key).await? else {
-                txn.stage(&table.name, key.clone(), Some(row.clone()));
+        for (key, row) in keys.into_iter().zip(rows) {
+            // The existing row the new one conflicts with, on the primary
+            // key or on a unique index ON CONFLICT names.
+            let mut conflict = None;
+            if table.primary_key.is_some() {
+                self.lock(txn, &table.name, &key).await?;
+                if let Some(existing) = self.current(txn, table, &key).await? {
+                    if !on_conflict.covers_key() {
+                        return Err(duplicate(table, &row));
+                    }
+                    conflict = Some((key.clone(), existing));
+                }
+            }
+            if conflict.is_none()
+                && let Some(holder) =
+                    self.arbiter_holder(txn, table, &on_conflict.arbiters(table), &key, &row).await?
+            {
+                self.lock(txn, &table.name, &holder).await?;
+                conflict = self.current(txn, table, &holder).await?.map(|existing| (holder, existing));
+            }
+            let Some((existing_key, existing)) = conflict else {
+                self.stage_row(txn, table, key.clone(), None, Some(row.clone())).await?;
                 affected.insert(key);
                 staged.push(row);
                 continue;
             };
             match on_conflict {
                 OnConflict::Fail => return Err(duplicate(table, &row)),
-                OnConflict::Skip => {}
+                OnConflict::Skip(_) => {}
                 OnConflict::Update(update) => {
-                    if affected.contains(&key) {
+                    if affected.contains(&existing_key) {
                         return Err(error(
                             "21000",
                             "ON CONFLICT DO UPDATE command cannot affect row a second time",
                         ));
                     }
-                    let updated = self.conflict_update(txn, table, key, existing, &row, update).await?;
+                    let updated = self
+                        .conflict_update(txn, table, existing_key.clone(), existing, &row, update)
+                        .await?;
                     if let Some(updated) = updated {
-                        affected.insert(row_key(table, &updated)?);
+                        let key = if table.primary_key.is_some() {
+                            row_key(table, &updated)?
+                        } else {
+                            existing_key
+                        };
+                        affected.insert(key);
                         staged.push(updated);
                     }
                 }
@@ -856,14 +889,16 @@ impl<G: ActorGateway> Engine<G> {
             }
         }
         for table in tables {
-            let mut keys: Vec<Vec<u8>> =
-                query::read_all(self.gateway.as_ref(), &table).await?.into_keys().collect();
-            if let Some(staged) = txn.writes.get(&table.name) {
-                keys.extend(staged.iter().filter(|(_, row)| row.is_some()).map(|(k, _)| k.clone()));
+            let mut rows = query::read_all(self.gateway.as_ref(), &table).await?;
+            for (key, staged) in txn.writes.get(&table.name).into_iter().flatten() {
+                match staged {
+                    Some(row) => rows.insert(key.clone(), row.clone()),
+                    None => rows.remove(key),
+                };
             }
-            for key in keys {
+            for (key, row) in rows {
                 self.lock(txn, &table.name, &key).await?;
-                txn.stage(&table.name, key, None);
+                self.stage_row(txn, &table, key, Some(&row), None).await?;
             }
         }
         Ok(Outcome::Done("TRUNCATE TABLE".into()))
@@ -879,6 +914,7 @@ impl<G: ActorGateway> Engine<G> {
         mut row: Map<String, Json>,
         computed: Vec<(usize, Literal)>,
     ) -> Result<Map<String, Json>> {
+        let old = (!table.indexes.is_empty()).then(|| row.clone());
         for (index, literal) in computed {
             let column = &table.columns[index];
             let value = column.coerce(&literal)?;
@@ -895,9 +931,11 @@ impl<G: ActorGateway> Engine<G> {
             if self.current(txn, table, &new_key).await?.is_some() {
                 return Err(duplicate(table, &row));
             }
-            txn.stage(&table.name, key, None);
+            self.stage_row(txn, table, key, old.as_ref(), None).await?;
+            self.stage_row(txn, table, new_key, None, Some(row.clone())).await?;
+        } else {
+            self.stage_row(txn, table, new_key, old.as_ref(), Some(row.clone())).await?;
         }
-        txn.stage(&table.name, new_key, Some(row.clone()));
         Ok(row)
     }
 
@@ -923,7 +961,7 @@ impl<G: ActorGateway> Engine<G> {
         for key in keys {
             self.lock(txn, &table.name, &key).await?;
             if let Some(row) = self.current(txn, &table, &key).await? {
-                txn.stage(&table.name, key, None);
+                self.stage_row(txn, &table, key, Some(&row), None).await?;
                 deleted.push(row);
             }
         }
@@ -1044,6 +1082,7 @@ fn runs_alone(statement: &Statement) -> bool {
             | Statement::ReleaseSavepoint { .. }
             | Statement::Copy { .. }
             | Statement::CreateTable(_)
+            | Statement::CreateIndex(_)
             | Statement::AlterTable(_)
             | Statement::Drop { .. }
     )
@@ -1313,7 +1352,13 @@ fn constant(expr: &Expr) -> Result<Literal> {
     match literal(expr) {
         Ok(l) => Ok(l),
         Err(e) => {
-            let empty = Table { name: String::new(), columns: Vec::new(), primary_key: None, oid: 0 };
+            let empty = Table {
+                name: String::new(),
+                columns: Vec::new(),
+                primary_key: None,
+                oid: 0,
+                indexes: Vec::new(),
+            };
             match expr::eval(expr, &empty, &Map::new()) {
                 Some(v) => Ok(v?.literal()),
                 None => Err(e),
