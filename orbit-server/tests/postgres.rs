@@ -63,7 +63,7 @@ async fn unsupported_statements_say_so() {
     let client = connect(addr, "anyone", None).await.unwrap();
     client.simple_query("CREATE TABLE t (id INT PRIMARY KEY, a INT)").await.unwrap();
     for sql in [
-        "CREATE INDEX t_a ON t (a)",
+        "CREATE INDEX t_a ON t USING gin (a)",
         "ALTER TABLE t RENAME TO u",
         "SAVEPOINT s",
         "VACUUM t, ok",
