@@ -40,6 +40,18 @@ async fn explain_shows_the_index_a_query_reads() {
     let join = plan("SELECT u.id FROM users u JOIN users v ON u.org = v.org WHERE v.email = 'a@x'").await;
     assert!(join.contains("by index users_email_key") && join.contains("by a full scan"), "{join}");
 
+    // A primary key of several columns is found through its index.
+    client
+        .batch_execute(
+            "CREATE TABLE stock (wh INT, sku TEXT, qty INT, PRIMARY KEY (wh, sku));
+             INSERT INTO stock VALUES (1, 'a', 5), (1, 'b', 6);",
+        )
+        .await
+        .unwrap();
+    let keyed = plan("SELECT qty FROM stock WHERE sku = 'b' AND wh = 1").await;
+    assert!(keyed.contains("Orbit: stock by index stock_pkey (key [1,\"b\"])"), "{keyed}");
+    assert_eq!(rows(&client, "SELECT qty FROM stock WHERE sku = 'b' AND wh = 1").await, ["6"]);
+
     // What the index finds is what a scan finds, the transaction's own
     // writes included.
     assert_eq!(rows(&client, "SELECT id FROM users WHERE org = 1 AND name = 'bob'").await, ["2"]);

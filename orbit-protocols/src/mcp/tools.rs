@@ -198,14 +198,16 @@ pub struct Tables {
 pub struct TableSummary {
     pub name: String,
     pub columns: usize,
-    /// Null for a table without a primary key.
+    /// Null for a table without a primary key; a key of several columns
+    /// lists them, comma separated.
     pub primary_key: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TableSchema {
     pub name: String,
-    /// Null for a table without a primary key.
+    /// Null for a table without a primary key; a key of several columns
+    /// lists them, comma separated.
     pub primary_key: Option<String>,
     pub columns: Vec<ColumnSchema>,
 }
@@ -233,11 +235,7 @@ impl From<crate::postgres::catalog::Table> for TableSchema {
             default: c.default.clone(),
             serial: c.serial,
         });
-        TableSchema {
-            primary_key: table.pk().map(|c| c.name.clone()),
-            name: table.name.clone(),
-            columns: columns.collect(),
-        }
+        TableSchema { primary_key: table.key_names(), name: table.name.clone(), columns: columns.collect() }
     }
 }
 
@@ -567,7 +565,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
             let tables = tables.iter().map(|t| TableSummary {
                 name: t.name.clone(),
                 columns: t.columns.len(),
-                primary_key: t.pk().map(|c| c.name.clone()),
+                primary_key: t.key_names(),
             });
             Ok(Tables { tables: tables.collect() })
         };

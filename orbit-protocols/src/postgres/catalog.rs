@@ -226,6 +226,12 @@ pub struct Index {
     /// CONSTRAINT, not DROP INDEX.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub constraint: bool,
+    /// The primary key of several columns (unique, a constraint, its
+    /// columns NOT NULL). A one-column key is [`Table::primary_key`]
+    /// instead; a table keyed by several columns stores its rows under
+    /// hidden row numbers ([`hidden_key`]) and finds them by this index.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub primary: bool,
     /// The index's OID in `pg_class` (its constraint's in `pg_constraint`
     /// is the next one).
     pub oid: u32,
@@ -269,6 +275,25 @@ impl Table {
 
     pub fn index(&self, name: &str) -> Option<&Index> {
         self.indexes.iter().find(|i| i.name == name)
+    }
+
+    /// The primary key's index of several columns, if the table has one.
+    pub fn composite_key(&self) -> Option<&Index> {
+        self.indexes.iter().find(|i| i.primary)
+    }
+
+    /// Whether the table has a primary key, of one column or several.
+    pub fn has_primary_key(&self) -> bool {
+        self.primary_key.is_some() || self.composite_key().is_some()
+    }
+
+    /// The primary key's columns, comma separated (`None` without one).
+    pub fn key_names(&self) -> Option<String> {
+        match (self.pk(), self.composite_key()) {
+            (Some(pk), _) => Some(pk.name.clone()),
+            (None, Some(index)) => Some(index.columns.join(", ")),
+            (None, None) => None,
+        }
     }
 
     /// The table's OID, and its primary key index's (the next one).

@@ -144,6 +144,7 @@ mod tests {
             columns: columns.iter().map(|c| c.to_string()).collect(),
             unique,
             constraint: false,
+            primary: false,
             oid: 16500,
         }
     }

@@ -274,11 +274,14 @@ fn table_indexes(table: &Table) -> Vec<IndexInfo> {
             oid,
             columns,
             unique: ix.unique,
-            primary: false,
+            primary: ix.primary,
             constraint: ix.constraint.then_some(oid + 1),
         })
     });
-    primary.into_iter().chain(secondary).collect()
+    let mut indexes: Vec<IndexInfo> = primary.into_iter().chain(secondary).collect();
+    // A primary key of several columns is an index of the list: first too.
+    indexes.sort_by_key(|i| !i.primary);
+    indexes
 }
 
 /// The keywords PostgreSQL 16's `quote_identifier` quotes: all but the
@@ -1394,7 +1397,7 @@ mod tests {
     fn indexed_accounts() -> Table {
         fn index(name: &str, columns: &[&str], unique: bool, oid: u32) -> Index {
             let columns = columns.iter().map(|c| c.to_string()).collect();
-            Index { name: name.into(), columns, unique, constraint: unique, oid }
+            Index { name: name.into(), columns, unique, constraint: unique, primary: false, oid }
         }
         Table {
             indexes: vec![

@@ -222,6 +222,7 @@ mod tests {
             columns: vec!["n".into()],
             unique: true,
             constraint,
+            primary: false,
             oid: 16500,
         };
         keyed.indexes = vec![unique("t_n_key", true), unique("t_n_idx", false)];

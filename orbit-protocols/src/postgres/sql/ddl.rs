@@ -40,6 +40,8 @@ enum Action {
     },
     /// ADD PRIMARY KEY (the column's index).
     AddPrimaryKey(usize),
+    /// ADD PRIMARY KEY of several columns (their indexes).
+    AddCompositeKey(Vec<usize>),
     /// ADD [CONSTRAINT name] UNIQUE (columns): its name (chosen when the
     /// statement names none) and columns.
     AddUnique(String, Vec<String>),
@@ -75,12 +77,21 @@ impl Action {
                 table.primary_key = Some(*index);
                 table.columns[*index].not_null = true;
             }
+            // Planning sees the key taken; `alter` adds the index itself.
+            Action::AddCompositeKey(key) => {
+                for &i in key {
+                    table.columns[i].not_null = true;
+                }
+                let columns = key.iter().map(|&i| table.columns[i].name.clone()).collect();
+                table.indexes.push(composite_key(&table.name, columns, 0));
+            }
             // Planning sees the name taken; `alter` adds the index itself.
             Action::AddUnique(name, columns) => table.indexes.push(Index {
                 name: name.clone(),
                 columns: columns.clone(),
                 unique: true,
                 constraint: true,
+                primary: false,
                 oid: 0,
             }),
             Action::DropUnique(name) => table.indexes.retain(|i| i.name != *name),
@@ -96,6 +107,8 @@ impl<G: ActorGateway> Engine<G> {
         let name = object_name(&create.name)?;
         let mut columns: Vec<Column> = Vec::new();
         let mut primary_key = None;
+        // A primary key of several columns: their names.
+        let mut composite: Option<Vec<String>> = None;
         // UNIQUE constraints: their names (if given) and columns.
         let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
         for def in &create.columns {
@@ -115,11 +128,17 @@ impl<G: ActorGateway> Engine<G> {
         for constraint in &create.constraints {
             match constraint {
                 TableConstraint::PrimaryKey(pk) => {
-                    let index = primary_key_column(&pk.columns, &columns)?;
-                    if primary_key.replace(index).is_some() {
+                    let key = primary_key_columns(&pk.columns, &columns)?;
+                    if primary_key.is_some() || composite.is_some() {
                         return Err(several_keys(&name));
                     }
-                    columns[index].not_null = true;
+                    for &i in &key {
+                        columns[i].not_null = true;
+                    }
+                    match key.as_slice() {
+                        [one] => primary_key = Some(*one),
+                        _ => composite = Some(key.iter().map(|&i| columns[i].name.clone()).collect()),
+                    }
                 }
                 TableConstraint::Unique(unique) => {
                     let schema = Table { columns: columns.clone(), ..Table::named(&name) };
@@ -130,10 +149,13 @@ impl<G: ActorGateway> Engine<G> {
         }
         check_table_options(&create)?;
         let oid = self.next_oid().await?;
-        let mut indexes = Vec::with_capacity(uniques.len());
+        let mut indexes = Vec::with_capacity(uniques.len() + 1);
+        if let Some(columns) = composite {
+            indexes.push(composite_key(&name, columns, self.next_oid().await?));
+        }
         if !uniques.is_empty() {
             let mut taken = self.relation_names().await?;
-            if primary_key.is_some() {
+            if primary_key.is_some() || !indexes.is_empty() {
                 taken.insert(format!("{name}_pkey"));
             }
             for (constraint, columns) in uniques {
@@ -146,7 +168,14 @@ impl<G: ActorGateway> Engine<G> {
                 };
                 taken.insert(index_name.clone());
                 let oid = self.next_oid().await?;
-                indexes.push(Index { name: index_name, columns, unique: true, constraint: true, oid });
+                indexes.push(Index {
+                    name: index_name,
+                    columns,
+                    unique: true,
+                    constraint: true,
+                    primary: false,
+                    oid,
+                });
             }
         }
         let table = Table { name: name.clone(), columns, primary_key, oid, indexes };
@@ -209,10 +238,41 @@ impl<G: ActorGateway> Engine<G> {
     async fn alter(&self, table: &mut Table, action: Action) -> Result<()> {
         match action {
             Action::AddUnique(name, columns) => {
-                let index =
-                    Index { name, columns, unique: true, constraint: true, oid: self.next_oid().await? };
+                let index = Index {
+                    name,
+                    columns,
+                    unique: true,
+                    constraint: true,
+                    primary: false,
+                    oid: self.next_oid().await?,
+                };
                 self.add_index(table.clone(), index.clone()).await?;
                 table.indexes.push(index);
+                return Ok(());
+            }
+            // Every row must have the columns (23502); the index build
+            // checks they are unique (23505) and takes the key away again
+            // if not, and with it the columns' NOT NULL.
+            Action::AddCompositeKey(key) => {
+                let rows = query::read_all(self.gateway.as_ref(), table).await?;
+                for &i in &key {
+                    let column = &table.columns[i];
+                    if rows.values().any(|row| row.get(&column.name).is_none_or(Json::is_null)) {
+                        return Err(null_values(column, table));
+                    }
+                }
+                let mut keyed = table.clone();
+                for &i in &key {
+                    keyed.columns[i].not_null = true;
+                }
+                let columns = key.iter().map(|&i| table.columns[i].name.clone()).collect();
+                let index = composite_key(&table.name, columns, self.next_oid().await?);
+                if let Err(e) = self.add_index(keyed.clone(), index.clone()).await {
+                    self.save_table(table).await?;
+                    return Err(e);
+                }
+                keyed.indexes.push(index);
+                *table = keyed;
                 return Ok(());
             }
             Action::DropUnique(name) => {
@@ -240,7 +300,10 @@ impl<G: ActorGateway> Engine<G> {
                 self.rewrite_rows(table, |key, row| Ok(keep_key(key, with_field(row, to, row.get(from)))))
                     .await?;
             }
-            Action::DropColumn(_) | Action::AddUnique(..) | Action::DropUnique(_) => {}
+            Action::DropColumn(_)
+            | Action::AddUnique(..)
+            | Action::AddCompositeKey(_)
+            | Action::DropUnique(_) => {}
         }
         action.apply_to(table);
         self.save_table(table).await?;
@@ -260,7 +323,10 @@ impl<G: ActorGateway> Engine<G> {
                 }
                 Ok(())
             }
-            Action::AddColumn(..) | Action::AddUnique(..) | Action::DropUnique(_) => Ok(()),
+            Action::AddColumn(..)
+            | Action::AddUnique(..)
+            | Action::AddCompositeKey(_)
+            | Action::DropUnique(_) => Ok(()),
         }
     }
 
@@ -513,10 +579,14 @@ fn plan_alter(table: &Table, operations: &[AlterTableOperation]) -> Result<Vec<A
                 if !alone {
                     return Err(unsupported("ADD PRIMARY KEY with other actions in one ALTER TABLE"));
                 }
-                if schema.primary_key.is_some() {
+                if schema.has_primary_key() {
                     return Err(several_keys(&schema.name));
                 }
-                Some(Action::AddPrimaryKey(primary_key_column(&pk.columns, &schema.columns)?))
+                let key = primary_key_columns(&pk.columns, &schema.columns)?;
+                match key.as_slice() {
+                    [one] => Some(Action::AddPrimaryKey(*one)),
+                    _ => Some(Action::AddCompositeKey(key)),
+                }
             }
             AlterTableOperation::AddConstraint { constraint: TableConstraint::Unique(unique), .. } => {
                 let columns = index_columns(&schema, &unique.columns)?;
@@ -537,8 +607,10 @@ fn plan_alter(table: &Table, operations: &[AlterTableOperation]) -> Result<Vec<A
             AlterTableOperation::DropConstraint { if_exists, name, .. } => {
                 let name = ident(name);
                 match schema.index(&name) {
+                    // A key of several columns is only its index: it drops
+                    // like a UNIQUE constraint (its columns stay NOT NULL).
                     Some(index) if index.constraint => Some(Action::DropUnique(name)),
-                    _ if schema.pk().is_some() && name == format!("{}_pkey", schema.name) => {
+                    _ if schema.has_primary_key() && name == format!("{}_pkey", schema.name) => {
                         return Err(unsupported("DROP CONSTRAINT of a primary key"));
                     }
                     _ if *if_exists => None,
@@ -711,18 +783,34 @@ fn unique_constraint(unique: &ast::UniqueConstraint) -> Result<Option<String>> {
 }
 
 /// The column a PRIMARY KEY (...) constraint names.
-fn primary_key_column(key: &[ast::IndexColumn], columns: &[Column]) -> Result<usize> {
-    let [column] = key else {
-        return Err(unsupported("a primary key of several columns"));
-    };
-    let column_name = match &column.column.expr {
-        Expr::Identifier(id) => ident(id),
-        other => return Err(unsupported(format_args!("the primary key \"{other}\""))),
-    };
-    columns
-        .iter()
-        .position(|c| c.name == column_name)
-        .ok_or_else(|| error("42703", format!("column \"{column_name}\" named in key does not exist")))
+fn primary_key_columns(key: &[ast::IndexColumn], columns: &[Column]) -> Result<Vec<usize>> {
+    let mut positions = Vec::with_capacity(key.len());
+    for column in key {
+        let column_name = match &column.column.expr {
+            Expr::Identifier(id) => ident(id),
+            other => return Err(unsupported(format_args!("the primary key \"{other}\""))),
+        };
+        let position = columns
+            .iter()
+            .position(|c| c.name == column_name)
+            .ok_or_else(|| error("42703", format!("column \"{column_name}\" named in key does not exist")))?;
+        if positions.contains(&position) {
+            return Err(error(
+                "42701",
+                format!("column \"{column_name}\" appears twice in primary key constraint"),
+            ));
+        }
+        positions.push(position);
+    }
+    if positions.is_empty() {
+        return Err(error("42601", "a primary key needs at least one column"));
+    }
+    Ok(positions)
+}
+
+/// The index of a primary key of several columns: `<table>_pkey`.
+fn composite_key(table: &str, columns: Vec<String>, oid: u32) -> Index {
+    Index { name: format!("{table}_pkey"), columns, unique: true, constraint: true, primary: true, oid }
 }
 
 /// `CREATE TABLE ... WITH (...)`: PostgreSQL's storage parameters that

@@ -150,8 +150,14 @@ impl<G: ActorGateway> Engine<G> {
             return Err(error("42P07", format!("relation \"{name}\" already exists")));
         }
         let name = name.unwrap_or_else(|| entries::choose_name(&table.name, &columns, "idx", &taken));
-        let index =
-            Index { name, columns, unique: create.unique, constraint: false, oid: self.next_oid().await? };
+        let index = Index {
+            name,
+            columns,
+            unique: create.unique,
+            constraint: false,
+            primary: false,
+            oid: self.next_oid().await?,
+        };
         self.add_index(table, index).await?;
         Ok(Outcome::Done("CREATE INDEX".into()))
     }
