@@ -147,15 +147,25 @@ async fn psql_describes_tables_as_postgresql_does() {
         "CREATE UNIQUE INDEX users_org_id ON users (org, id)",
         "CREATE INDEX tags_n_idx ON tags (n)",
         "CREATE TABLE stock (wh INT, sku TEXT, qty INT DEFAULT 0, PRIMARY KEY (wh, sku))",
+        "CREATE TABLE arrs (id INT PRIMARY KEY, tags TEXT[], n INTEGER[] NOT NULL, f FLOAT8[], b BOOLEAN[])",
     ];
     for port in [postgres.port, orbit] {
         for statement in schema {
             psql(port, statement).await;
         }
     }
-    for command in
-        ["\\dt", "\\d", "\\d items", "\\d log", "\\d tags", "\\d users", "\\d stock", "\\di", "\\dn"]
-    {
+    for command in [
+        "\\dt",
+        "\\d",
+        "\\d items",
+        "\\d log",
+        "\\d tags",
+        "\\d users",
+        "\\d stock",
+        "\\d arrs",
+        "\\di",
+        "\\dn",
+    ] {
         let expected = psql(postgres.port, command).await;
         let actual = psql(orbit, command).await;
         assert_eq!(actual, expected, "psql {command}");

@@ -1,4 +1,4 @@
-//! The uuid, bytea and numeric types through the PostgreSQL front door with
+//! The uuid, bytea, numeric and array types through the PostgreSQL front door with
 //! `tokio-postgres`: literals in the simple query protocol, typed
 //! parameters and binary results in the extended one, keys, order and the
 //! SQLSTATEs of bad input.
@@ -297,5 +297,64 @@ async fn numeric_rounds_to_its_scale_and_refuses_overflow() {
         .await,
         ["numeric|6|2", "numeric|10|2", "numeric|NULL|NULL"]
     );
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn arrays_bind_and_return_in_binary_and_text() {
+    let (node, addr) = start().await;
+    let client = connect(addr).await;
+    client
+        .batch_execute(
+            "CREATE TABLE tagged (id INT PRIMARY KEY, tags TEXT[], nums INT[], big BIGINT[], ws FLOAT8[])",
+        )
+        .await
+        .unwrap();
+    // Binary array parameters of every element kind, NULL elements and a
+    // NULL array included; text elements that need quoting in text form.
+    let tags: Vec<Option<String>> =
+        vec![Some("a b".into()), None, Some("q\"x,{}".into()), Some(String::new())];
+    let nums: Vec<i32> = vec![3, -1, 2];
+    let big: Option<Vec<Option<i64>>> = None;
+    let ws: Vec<f64> = vec![1.5, -2.25];
+    let inserted = client
+        .execute("INSERT INTO tagged VALUES ($1, $2, $3, $4, $5)", &[&1i32, &tags, &nums, &big, &ws])
+        .await
+        .unwrap();
+    assert_eq!(inserted, 1);
+    // Binary results decode to the same values.
+    let row =
+        client.query_one("SELECT tags, nums, big, ws FROM tagged WHERE id = $1", &[&1i32]).await.unwrap();
+    assert_eq!(row.get::<_, Vec<Option<String>>>(0), tags);
+    assert_eq!(row.get::<_, Vec<i32>>(1), nums);
+    assert_eq!(row.get::<_, Option<Vec<Option<i64>>>>(2), None);
+    assert_eq!(row.get::<_, Vec<f64>>(3), ws);
+    // Through DataFusion too, with array functions.
+    let row = client
+        .query_one("SELECT nums, array_length(nums, 1) FROM tagged WHERE 2 = ANY(nums)", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Vec<i32>>(0), nums);
+    // The text form quotes what needs quoting.
+    assert_eq!(
+        rows(&client, "SELECT tags, nums, ws FROM tagged WHERE id = 1").await,
+        [r#"{"a b",NULL,"q\"x,{}",""}|{3,-1,2}|{1.5,-2.25}"#]
+    );
+    // An array parameter compared in a query.
+    let found = client.query("SELECT id FROM tagged WHERE nums = $1", &[&nums]).await.unwrap();
+    assert_eq!(found.len(), 1);
+    for (sql, code) in [
+        ("INSERT INTO tagged (id, nums) VALUES (2, '{{1,2},{3,4}}')", "0A000"),
+        ("INSERT INTO tagged (id, nums) VALUES (2, ARRAY[ARRAY[1], ARRAY[2]])", "0A000"),
+        ("INSERT INTO tagged (id, nums) VALUES (2, '[1:2]={1,2}')", "0A000"),
+        ("INSERT INTO tagged (id, nums) VALUES (2, '{1,two}')", "22P02"),
+        ("INSERT INTO tagged (id, nums) VALUES (2, 7)", "22P02"),
+        ("CREATE TABLE badarr (a INT[] PRIMARY KEY)", "0A000"),
+        ("CREATE TABLE badarr (a NUMERIC[])", "0A000"),
+        ("CREATE TABLE badarr (a INT[][])", "0A000"),
+    ] {
+        assert_eq!(sqlstate(&client, sql).await, code, "{sql}");
+    }
+    assert_eq!(count(&client, "SELECT 1").await, 1);
     node.shutdown().await.unwrap();
 }

@@ -35,6 +35,15 @@ pub enum SqlType {
     /// `numeric` (`decimal`), stored as its text (`super::numeric`); a
     /// column's precision and scale are [`Column::numeric`].
     Numeric,
+    /// One-dimensional arrays of scalars, stored as JSON arrays of their
+    /// elements' values (`super::array`).
+    BoolArray,
+    Int2Array,
+    Int4Array,
+    Int8Array,
+    Float4Array,
+    Float8Array,
+    TextArray,
 }
 
 impl SqlType {
@@ -56,7 +65,42 @@ impl SqlType {
             SqlType::Uuid => Type::UUID,
             SqlType::Bytea => Type::BYTEA,
             SqlType::Numeric => Type::NUMERIC,
+            SqlType::BoolArray => Type::BOOL_ARRAY,
+            SqlType::Int2Array => Type::INT2_ARRAY,
+            SqlType::Int4Array => Type::INT4_ARRAY,
+            SqlType::Int8Array => Type::INT8_ARRAY,
+            SqlType::Float4Array => Type::FLOAT4_ARRAY,
+            SqlType::Float8Array => Type::FLOAT8_ARRAY,
+            SqlType::TextArray => Type::TEXT_ARRAY,
         }
+    }
+
+    /// An array type's element type; `None` for scalars.
+    pub fn element(self) -> Option<SqlType> {
+        Some(match self {
+            SqlType::BoolArray => SqlType::Bool,
+            SqlType::Int2Array => SqlType::Int2,
+            SqlType::Int4Array => SqlType::Int4,
+            SqlType::Int8Array => SqlType::Int8,
+            SqlType::Float4Array => SqlType::Float4,
+            SqlType::Float8Array => SqlType::Float8,
+            SqlType::TextArray => SqlType::Text,
+            _ => return None,
+        })
+    }
+
+    /// The array type of `element`, if Orbit has one.
+    pub fn array_of(element: SqlType) -> Option<SqlType> {
+        Some(match element {
+            SqlType::Bool => SqlType::BoolArray,
+            SqlType::Int2 => SqlType::Int2Array,
+            SqlType::Int4 => SqlType::Int4Array,
+            SqlType::Int8 => SqlType::Int8Array,
+            SqlType::Float4 => SqlType::Float4Array,
+            SqlType::Float8 => SqlType::Float8Array,
+            SqlType::Text => SqlType::TextArray,
+            _ => return None,
+        })
     }
 
     /// Whether values are strings (text of any kind).
@@ -83,6 +127,13 @@ impl SqlType {
             SqlType::Uuid => "uuid",
             SqlType::Bytea => "bytea",
             SqlType::Numeric => "numeric",
+            SqlType::BoolArray => "boolean[]",
+            SqlType::Int2Array => "smallint[]",
+            SqlType::Int4Array => "integer[]",
+            SqlType::Int8Array => "bigint[]",
+            SqlType::Float4Array => "real[]",
+            SqlType::Float8Array => "double precision[]",
+            SqlType::TextArray => "text[]",
         }
     }
 
@@ -343,6 +394,9 @@ pub fn coerce(sql_type: SqlType, literal: &Literal) -> Result<Json, ValueError> 
     let bad_text = |text: &str| {
         invalid("22P02", format!("invalid input syntax for type {}: \"{text}\"", sql_type.name()))
     };
+    if let Some(element) = sql_type.element() {
+        return super::array::coerce(element, literal);
+    }
     match (sql_type, literal) {
         (_, Literal::Null) => Ok(Json::Null),
         (t, Literal::String(s)) if t.is_text() => Ok(Json::String(s.clone())),
@@ -571,6 +625,10 @@ pub fn text_of(sql_type: SqlType, value: &Json) -> Option<String> {
         Json::Number(n) => match sql_type {
             SqlType::Float4 | SqlType::Float8 => n.as_f64().map(|f| format_float(sql_type, f)),
             _ => Some(n.to_string()),
+        },
+        Json::Array(items) => match sql_type.element() {
+            Some(element) => Some(super::array::format(element, items)),
+            None => Some(value.to_string()),
         },
         other => Some(other.to_string()),
     }

@@ -35,6 +35,10 @@ impl Val {
                 v.as_i64().map_or(Val::Null, Val::Int)
             }
             (SqlType::Float4 | SqlType::Float8, Some(v)) => v.as_f64().map_or(Val::Null, Val::Float),
+            // An array as its text form, which the column parses back.
+            (t, Some(Json::Array(items))) if t.element().is_some() => {
+                Val::Typed(t, super::array::format(t.element().unwrap_or(SqlType::Text), items))
+            }
             (t, Some(v)) => {
                 let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
                 if t.is_text() { Val::Text(text) } else { Val::Typed(t, text) }

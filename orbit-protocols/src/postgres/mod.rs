@@ -29,6 +29,7 @@
 //! What runs today is listed in docs/postgres.md; every other statement is
 //! refused with SQLSTATE 0A000 naming it.
 
+mod array;
 mod bytea;
 mod cancel;
 pub mod catalog;

@@ -13,10 +13,11 @@ use datafusion::arrow::array::{
     Array, ArrayRef, BinaryArray, BinaryBuilder, BinaryViewArray, BooleanArray, BooleanBuilder, Date32Array,
     Date32Builder, Decimal128Array, FixedSizeBinaryArray, Float32Array, Float32Builder, Float64Array,
     Float64Builder, Int8Array, Int16Array, Int16Builder, Int32Array, Int32Builder, Int64Array, Int64Builder,
-    LargeBinaryArray, LargeStringArray, StringArray, StringBuilder, StringViewArray,
+    LargeBinaryArray, LargeStringArray, ListArray, StringArray, StringBuilder, StringViewArray,
     TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt8Array, UInt16Array, UInt32Array,
     UInt64Array,
 };
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -58,6 +59,16 @@ pub(crate) fn arrow_type(sql_type: SqlType) -> DataType {
         SqlType::Bytea => DataType::Binary,
         SqlType::Numeric => super::numeric::arrow_type(None),
         SqlType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
+        SqlType::BoolArray
+        | SqlType::Int2Array
+        | SqlType::Int4Array
+        | SqlType::Int8Array
+        | SqlType::Float4Array
+        | SqlType::Float8Array
+        | SqlType::TextArray => {
+            let element = sql_type.element().map_or(DataType::Utf8, arrow_type);
+            DataType::List(Arc::new(Field::new_list_field(element, true)))
+        }
     }
 }
 
@@ -81,6 +92,9 @@ pub(crate) fn sql_type_of(data_type: &DataType) -> SqlType {
         | DataType::Decimal64(..)
         | DataType::Decimal128(..)
         | DataType::Decimal256(..) => SqlType::Numeric,
+        DataType::List(field) | DataType::LargeList(field) | DataType::FixedSizeList(field, _) => {
+            SqlType::array_of(sql_type_of(field.data_type())).unwrap_or(SqlType::Text)
+        }
         _ => SqlType::Text,
     }
 }
@@ -126,89 +140,9 @@ fn to_batch(
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     let rows: Vec<&Map<String, Json>> = keyed.iter().map(|(_, r)| r).collect();
     for column in &table.columns {
-        let values = rows.iter().map(|row| row.get(&column.name).filter(|v| !v.is_null()));
-        let array: ArrayRef = match column.sql_type {
-            SqlType::Bool => {
-                let mut b = BooleanBuilder::with_capacity(rows.len());
-                values.for_each(|v| b.append_option(v.and_then(Json::as_bool)));
-                Arc::new(b.finish())
-            }
-            SqlType::Int2 => {
-                let mut b = Int16Builder::with_capacity(rows.len());
-                values.for_each(|v| b.append_option(v.and_then(Json::as_i64).map(|n| n as i16)));
-                Arc::new(b.finish())
-            }
-            SqlType::Int4 => {
-                let mut b = Int32Builder::with_capacity(rows.len());
-                values.for_each(|v| b.append_option(v.and_then(Json::as_i64).map(|n| n as i32)));
-                Arc::new(b.finish())
-            }
-            SqlType::Int8 => {
-                let mut b = Int64Builder::with_capacity(rows.len());
-                values.for_each(|v| b.append_option(v.and_then(Json::as_i64)));
-                Arc::new(b.finish())
-            }
-            SqlType::Float4 => {
-                let mut b = Float32Builder::with_capacity(rows.len());
-                values.for_each(|v| b.append_option(v.and_then(Json::as_f64).map(|f| f as f32)));
-                Arc::new(b.finish())
-            }
-            SqlType::Float8 => {
-                let mut b = Float64Builder::with_capacity(rows.len());
-                values.for_each(|v| b.append_option(v.and_then(Json::as_f64)));
-                Arc::new(b.finish())
-            }
-            SqlType::Text | SqlType::Varchar | SqlType::Char | SqlType::Jsonb | SqlType::Uuid => {
-                let mut b = StringBuilder::new();
-                values.for_each(|v| b.append_option(v.and_then(Json::as_str)));
-                Arc::new(b.finish())
-            }
-            SqlType::Numeric => {
-                let DataType::Decimal128(precision, scale) = super::numeric::arrow_type(column.numeric)
-                else {
-                    return Err(DataFusionError::Internal("numeric scans as Decimal128".into()));
-                };
-                let values: Vec<Option<i128>> = values
-                    .map(|v| v.and_then(Json::as_str).and_then(|t| super::numeric::to_i128(t, scale)))
-                    .collect();
-                Arc::new(Decimal128Array::from(values).with_precision_and_scale(precision, scale)?)
-            }
-            SqlType::Bytea => {
-                let mut b = BinaryBuilder::new();
-                values.for_each(|v| {
-                    b.append_option(v.and_then(Json::as_str).and_then(|t| super::bytea::parse(t).ok()))
-                });
-                Arc::new(b.finish())
-            }
-            SqlType::Date => {
-                let mut b = Date32Builder::with_capacity(rows.len());
-                values.for_each(|v| {
-                    let date =
-                        v.and_then(Json::as_str).and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok());
-                    b.append_option(date.map(|d| (d - NaiveDate::default()).num_days() as i32));
-                });
-                Arc::new(b.finish())
-            }
-            SqlType::Timestamp | SqlType::TimestampTz => {
-                let mut b = TimestampMicrosecondBuilder::with_capacity(rows.len());
-                values.for_each(|v| {
-                    let text = v.and_then(Json::as_str);
-                    let micros = match column.sql_type {
-                        SqlType::Timestamp => {
-                            text.and_then(time::parse_naive).map(|t| t.and_utc().timestamp_micros())
-                        }
-                        _ => text.and_then(time::parse_utc).map(|t| t.timestamp_micros()),
-                    };
-                    b.append_option(micros);
-                });
-                let array = b.finish();
-                match column.sql_type {
-                    SqlType::TimestampTz => Arc::new(array.with_timezone("+00:00")),
-                    _ => Arc::new(array),
-                }
-            }
-        };
-        arrays.push(array);
+        let values: Vec<Option<&Json>> =
+            rows.iter().map(|row| row.get(&column.name).filter(|v| !v.is_null())).collect();
+        arrays.push(column_array(column, values)?);
     }
     if schema.fields().len() > table.columns.len() {
         let mut b = StringBuilder::new();
@@ -216,6 +150,121 @@ fn to_batch(
         arrays.push(Arc::new(b.finish()));
     }
     Ok(RecordBatch::try_new(schema, arrays)?)
+}
+
+/// One column's values as an Arrow array of the column's type.
+fn column_array(column: &catalog::Column, values: Vec<Option<&Json>>) -> DfResult<ArrayRef> {
+    let count = values.len();
+    let values = values.into_iter();
+    Ok(match column.sql_type {
+        SqlType::Bool => {
+            let mut b = BooleanBuilder::with_capacity(count);
+            values.for_each(|v| b.append_option(v.and_then(Json::as_bool)));
+            Arc::new(b.finish())
+        }
+        SqlType::Int2 => {
+            let mut b = Int16Builder::with_capacity(count);
+            values.for_each(|v| b.append_option(v.and_then(Json::as_i64).map(|n| n as i16)));
+            Arc::new(b.finish())
+        }
+        SqlType::Int4 => {
+            let mut b = Int32Builder::with_capacity(count);
+            values.for_each(|v| b.append_option(v.and_then(Json::as_i64).map(|n| n as i32)));
+            Arc::new(b.finish())
+        }
+        SqlType::Int8 => {
+            let mut b = Int64Builder::with_capacity(count);
+            values.for_each(|v| b.append_option(v.and_then(Json::as_i64)));
+            Arc::new(b.finish())
+        }
+        SqlType::Float4 => {
+            let mut b = Float32Builder::with_capacity(count);
+            values.for_each(|v| b.append_option(v.and_then(Json::as_f64).map(|f| f as f32)));
+            Arc::new(b.finish())
+        }
+        SqlType::Float8 => {
+            let mut b = Float64Builder::with_capacity(count);
+            values.for_each(|v| b.append_option(v.and_then(Json::as_f64)));
+            Arc::new(b.finish())
+        }
+        SqlType::Text | SqlType::Varchar | SqlType::Char | SqlType::Jsonb | SqlType::Uuid => {
+            let mut b = StringBuilder::new();
+            values.for_each(|v| b.append_option(v.and_then(Json::as_str)));
+            Arc::new(b.finish())
+        }
+        SqlType::Numeric => {
+            let DataType::Decimal128(precision, scale) = super::numeric::arrow_type(column.numeric) else {
+                return Err(DataFusionError::Internal("numeric scans as Decimal128".into()));
+            };
+            let values: Vec<Option<i128>> = values
+                .map(|v| v.and_then(Json::as_str).and_then(|t| super::numeric::to_i128(t, scale)))
+                .collect();
+            Arc::new(Decimal128Array::from(values).with_precision_and_scale(precision, scale)?)
+        }
+        SqlType::Bytea => {
+            let mut b = BinaryBuilder::new();
+            values.for_each(|v| {
+                b.append_option(v.and_then(Json::as_str).and_then(|t| super::bytea::parse(t).ok()))
+            });
+            Arc::new(b.finish())
+        }
+        SqlType::Date => {
+            let mut b = Date32Builder::with_capacity(count);
+            values.for_each(|v| {
+                let date =
+                    v.and_then(Json::as_str).and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok());
+                b.append_option(date.map(|d| (d - NaiveDate::default()).num_days() as i32));
+            });
+            Arc::new(b.finish())
+        }
+        SqlType::Timestamp | SqlType::TimestampTz => {
+            let mut b = TimestampMicrosecondBuilder::with_capacity(count);
+            values.for_each(|v| {
+                let text = v.and_then(Json::as_str);
+                let micros = match column.sql_type {
+                    SqlType::Timestamp => {
+                        text.and_then(time::parse_naive).map(|t| t.and_utc().timestamp_micros())
+                    }
+                    _ => text.and_then(time::parse_utc).map(|t| t.timestamp_micros()),
+                };
+                b.append_option(micros);
+            });
+            let array = b.finish();
+            match column.sql_type {
+                SqlType::TimestampTz => Arc::new(array.with_timezone("+00:00")),
+                _ => Arc::new(array),
+            }
+        }
+        SqlType::BoolArray
+        | SqlType::Int2Array
+        | SqlType::Int4Array
+        | SqlType::Int8Array
+        | SqlType::Float4Array
+        | SqlType::Float8Array
+        | SqlType::TextArray => {
+            let element_type = column.sql_type.element().unwrap_or(SqlType::Text);
+            let element = catalog::Column::new("item", element_type);
+            let mut offsets = Vec::with_capacity(count + 1);
+            let mut present = Vec::with_capacity(count);
+            let mut items: Vec<Option<&Json>> = Vec::new();
+            offsets.push(0i32);
+            for value in values {
+                let list = value.and_then(Json::as_array);
+                present.push(list.is_some());
+                items.extend(list.into_iter().flatten().map(|v| Some(v).filter(|v| !v.is_null())));
+                offsets.push(i32::try_from(items.len()).map_err(|_| {
+                    DataFusionError::Execution("an array column holds more than 2^31 elements".into())
+                })?);
+            }
+            let field = Arc::new(Field::new_list_field(arrow_type(element_type), true));
+            Arc::new(ListArray::try_new(
+                field,
+                OffsetBuffer::new(offsets.into()),
+                column_array(&element, items)?,
+                Some(NullBuffer::from(present)),
+            )?)
+        }
+    })
 }
 
 /// Reads one stored row (no activation).
@@ -756,6 +805,21 @@ fn json_values(array: &dyn Array, trimmed: bool) -> DfResult<Vec<Json>> {
         |f: f64| serde_json::Number::from_f64(f).map_or_else(|| Json::String(f.to_string()), Json::Number);
     Ok(match array.data_type() {
         DataType::Null => vec![Json::Null; array.len()],
+        DataType::List(_) => {
+            let a = array
+                .as_any()
+                .downcast_ref::<ListArray>()
+                .ok_or_else(|| DataFusionError::Internal("unexpected array type".into()))?;
+            (0..a.len())
+                .map(|i| {
+                    if a.is_null(i) {
+                        Ok(Json::Null)
+                    } else {
+                        json_values(a.value(i).as_ref(), trimmed).map(Json::Array)
+                    }
+                })
+                .collect::<DfResult<_>>()?
+        }
         DataType::Boolean => each!(BooleanArray, Json::Bool),
         DataType::Int8 => each!(Int8Array, |v: i8| Json::from(v)),
         DataType::Int16 => each!(Int16Array, |v: i16| Json::from(v)),

@@ -32,6 +32,7 @@ use pgwire::messages::extendedquery::{
     Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete,
     TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
 };
+use pgwire::types::format::FormatOptions;
 use serde_json::Value as Json;
 use sqlparser::ast::{self, Expr, SelectItem, SetExpr, Statement, TableObject, Value};
 use std::sync::Arc;
@@ -202,9 +203,18 @@ fn encode_outcome(outcome: Outcome, formats: &Format) -> Result<Response> {
             for row in rows.rows {
                 for (j, ((_, sql_type), value)) in rows.columns.iter().zip(&row).enumerate() {
                     if formats.format_for(j) == FieldFormat::Text {
-                        // PostgreSQL's text output (floats, booleans as t/f).
+                        // PostgreSQL's text output (floats, booleans as t/f,
+                        // arrays as `{...}`), written as it is: pgwire would
+                        // quote a string sent for an array column.
                         let text = catalog::text_of(*sql_type, value);
-                        encoder.encode_field(&text).map_err(|e| error("XX000", e.to_string()))?;
+                        encoder
+                            .encode_field_with_type_and_format(
+                                &text,
+                                &Type::TEXT,
+                                FieldFormat::Text,
+                                &FormatOptions::default(),
+                            )
+                            .map_err(|e| error("XX000", e.to_string()))?;
                     } else {
                         encode(&mut encoder, *sql_type, Some(value))?;
                     }
@@ -720,13 +730,79 @@ fn encode(encoder: &mut DataRowEncoder, sql_type: SqlType, value: Option<&Json>)
                 .map(|v| v.as_str().and_then(super::numeric::to_binary).ok_or_else(mismatch))
                 .transpose()?,
         ),
+        SqlType::BoolArray => encoder.encode_field(&items(value, Json::as_bool).ok_or_else(mismatch)?),
+        SqlType::Int2Array => encoder.encode_field(
+            &items(value, |v| v.as_i64().and_then(|n| i16::try_from(n).ok())).ok_or_else(mismatch)?,
+        ),
+        SqlType::Int4Array => encoder.encode_field(
+            &items(value, |v| v.as_i64().and_then(|n| i32::try_from(n).ok())).ok_or_else(mismatch)?,
+        ),
+        SqlType::Int8Array => encoder.encode_field(&items(value, Json::as_i64).ok_or_else(mismatch)?),
+        SqlType::Float4Array => {
+            encoder.encode_field(&items(value, |v| v.as_f64().map(|f| f as f32)).ok_or_else(mismatch)?)
+        }
+        SqlType::Float8Array => encoder.encode_field(&items(value, Json::as_f64).ok_or_else(mismatch)?),
+        SqlType::TextArray => {
+            encoder.encode_field(&items(value, |v| v.as_str().map(str::to_string)).ok_or_else(mismatch)?)
+        }
     };
     encoded.map_err(|e| error("XX000", e.to_string()))
+}
+
+/// A stored array's elements as Rust values (`Some(None)` for NULL, the
+/// inner `None` for a NULL element); `None` when one is not of the type.
+#[allow(clippy::option_option)]
+fn items<T>(value: Option<&Json>, element: impl Fn(&Json) -> Option<T>) -> Option<Option<Vec<Option<T>>>> {
+    let Some(value) = value else { return Some(None) };
+    let mut out = Vec::new();
+    for item in value.as_array()? {
+        out.push(if item.is_null() { None } else { Some(element(item)?) });
+    }
+    Some(Some(out))
+}
+
+/// A binary array parameter as PostgreSQL's text form, for the column's
+/// parser; `None` for a type that is not an array Orbit has.
+fn array_parameter<S: Clone>(
+    portal: &Portal<S>,
+    index: usize,
+    pg_type: &Type,
+) -> PgWireResult<Option<Literal>> {
+    fn text<T: ToString>(items: Option<Vec<Option<T>>>, element: SqlType) -> Literal {
+        items.map_or(Literal::Null, |items| {
+            let values: Vec<Json> =
+                items.into_iter().map(|i| i.map_or(Json::Null, |v| Json::String(v.to_string()))).collect();
+            Literal::String(super::array::format(element, &values))
+        })
+    }
+    Ok(Some(match *pg_type {
+        Type::BOOL_ARRAY => {
+            let items = portal.parameter::<Vec<Option<bool>>>(index, pg_type)?;
+            text(
+                items.map(|v| v.into_iter().map(|b| b.map(|b| if b { "t" } else { "f" })).collect()),
+                SqlType::Text,
+            )
+        }
+        Type::INT2_ARRAY => text(portal.parameter::<Vec<Option<i16>>>(index, pg_type)?, SqlType::Text),
+        Type::INT4_ARRAY => text(portal.parameter::<Vec<Option<i32>>>(index, pg_type)?, SqlType::Text),
+        Type::INT8_ARRAY => text(portal.parameter::<Vec<Option<i64>>>(index, pg_type)?, SqlType::Text),
+        Type::FLOAT4_ARRAY => text(portal.parameter::<Vec<Option<f32>>>(index, pg_type)?, SqlType::Text),
+        Type::FLOAT8_ARRAY => text(portal.parameter::<Vec<Option<f64>>>(index, pg_type)?, SqlType::Text),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => {
+            text(portal.parameter::<Vec<Option<String>>>(index, pg_type)?, SqlType::Text)
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// A bound parameter as a literal, decoded by its type (the client's, or
 /// the one Orbit deduced), in text or binary.
 fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWireResult<Literal> {
+    if portal.parameter_format.is_binary(index)
+        && let Some(array) = array_parameter(portal, index, pg_type)?
+    {
+        return Ok(array);
+    }
     let number = |n: Option<String>| n.map_or(Literal::Null, Literal::Number);
     let text = |t: Option<String>| t.map_or(Literal::Null, Literal::String);
     Ok(match *pg_type {

@@ -456,3 +456,25 @@ INSERT INTO pairs VALUES (1, NULL, 'null');
 SELECT a, b, note FROM pairs ORDER BY a, b;
 ALTER TABLE pairs ADD PRIMARY KEY (a);
 DROP TABLE pairs;
+
+-- Arrays of scalars: the text form in and out, NULL elements, quoting,
+-- errors, and the array operators and functions DataFusion shares.
+CREATE TABLE tagged (id INT PRIMARY KEY, tags TEXT[], nums INT[], big BIGINT[], flags BOOLEAN[], ws DOUBLE PRECISION[], small SMALLINT[], r REAL[]);
+INSERT INTO tagged VALUES (1, '{a,b}', '{1,2,3}', '{9000000000}', '{t,f}', '{1.5,2}', '{1}', '{0.5}');
+INSERT INTO tagged VALUES (2, '{"x y","","NULL",NULL,"q\"x"}', '{}', NULL, '{true,NULL}', '{}', '{}', '{}');
+INSERT INTO tagged (id, tags, nums) VALUES (3, ARRAY['c', 'd'], ARRAY[4, 5]);
+INSERT INTO tagged (id, nums) VALUES (4, '{1,x}');
+INSERT INTO tagged (id, small) VALUES (4, '{70000}');
+INSERT INTO tagged (id, nums) VALUES (4, '1,2');
+SELECT id, tags, nums, big, flags, ws, small, r FROM tagged ORDER BY id;
+SELECT tags FROM tagged WHERE id = 2;
+SELECT id, nums[1], nums[2] FROM tagged ORDER BY id;
+SELECT id, cardinality(nums) FROM tagged ORDER BY id;
+SELECT id FROM tagged WHERE 2 = ANY(nums) ORDER BY id;
+SELECT id FROM tagged WHERE nums @> ARRAY[4] ORDER BY id;
+SELECT id, array_length(nums, 1) FROM tagged WHERE id = 1;
+UPDATE tagged SET nums = '{7,8}' WHERE id = 1;
+UPDATE tagged SET tags = ARRAY['z'] WHERE id = 2 RETURNING id, tags;
+SELECT nums FROM tagged WHERE id = 1;
+SELECT ARRAY[1, 2] AS arr;
+DROP TABLE tagged;

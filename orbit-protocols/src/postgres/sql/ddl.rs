@@ -520,6 +520,9 @@ fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool, Option
         }
         number_like_serial(&mut column)?;
     }
+    if primary_key && column.sql_type.element().is_some() {
+        return Err(unsupported("a primary key of an array column"));
+    }
     Ok((column, primary_key, unique))
 }
 
@@ -752,6 +755,13 @@ fn sql_type(data_type: &DataType) -> Result<(SqlType, bool, Option<u32>)> {
         DataType::Uuid => SqlType::Uuid,
         DataType::Bytea => SqlType::Bytea,
         DataType::Numeric(_) | DataType::Decimal(_) | DataType::Dec(_) => SqlType::Numeric,
+        // One-dimensional arrays of the scalars `SqlType::array_of` knows.
+        DataType::Array(ast::ArrayElemTypeDef::SquareBracket(inner, _)) => match sql_type(inner)? {
+            (element, false, None) => {
+                SqlType::array_of(element).ok_or_else(|| unsupported(format_args!("the type {data_type}")))?
+            }
+            _ => return Err(unsupported(format_args!("the type {data_type}"))),
+        },
         DataType::Custom(name, modifiers) if modifiers.is_empty() => {
             match name.to_string().to_lowercase().as_str() {
                 "serial" | "serial4" => return Ok((SqlType::Int4, true, None)),
@@ -794,6 +804,9 @@ fn primary_key_columns(key: &[ast::IndexColumn], columns: &[Column]) -> Result<V
             .iter()
             .position(|c| c.name == column_name)
             .ok_or_else(|| error("42703", format!("column \"{column_name}\" named in key does not exist")))?;
+        if columns[position].sql_type.element().is_some() {
+            return Err(unsupported("a primary key of an array column"));
+        }
         if positions.contains(&position) {
             return Err(error(
                 "42701",

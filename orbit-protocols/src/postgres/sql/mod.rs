@@ -1200,6 +1200,8 @@ fn json_literal(value: &Json) -> Literal {
         Json::Bool(b) => Literal::Bool(*b),
         Json::Number(n) => Literal::Number(n.to_string()),
         Json::String(s) => Literal::String(s.clone()),
+        // An array (DataFusion's list) as PostgreSQL's text form.
+        Json::Array(items) => Literal::String(super::array::format(SqlType::Text, items)),
         other => Literal::String(other.to_string()),
     }
 }
@@ -1332,6 +1334,21 @@ pub(crate) fn literal(expr: &Expr) -> Result<Literal> {
 /// the current time: `now()`, `CURRENT_TIMESTAMP`, `CURRENT_DATE`, and a
 /// new uuid: `gen_random_uuid()`).
 fn constant(expr: &Expr) -> Result<Literal> {
+    // ARRAY[...] of constants: its text form, which the column parses.
+    if let Expr::Array(array) = expr {
+        let mut items = Vec::with_capacity(array.elem.len());
+        for item in &array.elem {
+            if matches!(item, Expr::Array(_)) {
+                return Err(unsupported("multidimensional arrays"));
+            }
+            items.push(match constant(item)? {
+                Literal::Null => Json::Null,
+                Literal::Bool(b) => Json::Bool(b),
+                Literal::Number(text) | Literal::String(text) => Json::String(text),
+            });
+        }
+        return Ok(Literal::String(super::array::format(SqlType::Text, &items)));
+    }
     if let Expr::Function(function) = expr
         && matches!(function.args, ast::FunctionArguments::None)
             | matches!(&function.args, ast::FunctionArguments::List(l) if l.args.is_empty())
@@ -1352,13 +1369,7 @@ fn constant(expr: &Expr) -> Result<Literal> {
     match literal(expr) {
         Ok(l) => Ok(l),
         Err(e) => {
-            let empty = Table {
-                name: String::new(),
-                columns: Vec::new(),
-                primary_key: None,
-                oid: 0,
-                indexes: Vec::new(),
-            };
+            let empty = Table::named("");
             match expr::eval(expr, &empty, &Map::new()) {
                 Some(v) => Ok(v?.literal()),
                 None => Err(e),
