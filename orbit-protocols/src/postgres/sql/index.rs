@@ -14,6 +14,10 @@ use serde_json::{Map, Value as Json};
 use sqlparser::ast::{self, Expr, ObjectName};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The longest index key Orbit keeps, in bytes of its JSON text:
+/// PostgreSQL's btree limit (2704), so what one refuses the other does.
+const MAX_KEY: usize = 2704;
+
 impl<G: ActorGateway> Engine<G> {
     /// Stages `new` as the state of row `key` (`None`: deleted) and the
     /// index entries that follow from it; `old` is the row as this
@@ -34,6 +38,11 @@ impl<G: ActorGateway> Engine<G> {
             let after = new.as_ref().and_then(|row| entry_key(index, row));
             if before == after {
                 continue;
+            }
+            if let Some(after) = &after
+                && after.len() > MAX_KEY
+            {
+                return Err(too_long(index, after.len()));
             }
             if let (Some(after), Some(row)) = (&after, &new)
                 && index.unique
@@ -184,6 +193,9 @@ impl<G: ActorGateway> Engine<G> {
         let mut keyed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (key, row) in &rows {
             let Some(entry) = entry_key(index, row) else { continue };
+            if entry.len() > MAX_KEY {
+                return Err(too_long(index, entry.len()));
+            }
             let names = keyed.entry(entry).or_default();
             names.insert(row_name(key));
             if index.unique && names.len() > 1 {
@@ -311,6 +323,11 @@ pub(super) fn violation(table: &Table, index: &Index, row: &Map<String, Json>) -
             key_values(table, index, row)
         ),
     )
+}
+
+/// A key longer than [`MAX_KEY`] (54000, as PostgreSQL's btree refuses it).
+fn too_long(index: &Index, len: usize) -> SqlError {
+    error("54000", format!("index row size {len} exceeds the maximum {MAX_KEY} for index \"{}\"", index.name))
 }
 
 fn needed_by_constraint(index: &str, constraint: &str, table: &str) -> SqlError {

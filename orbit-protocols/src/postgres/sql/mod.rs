@@ -399,12 +399,16 @@ impl<G: ActorGateway> Engine<G> {
         }
         calls.extend(super::index::commit_calls(&txn.index_writes));
         let written = if calls.is_empty() { Ok(Vec::new()) } else { self.gateway.invoke_atomic(calls).await };
-        self.locks.release(self.id, txn.locked);
+        self.rollback(txn);
         written.map(|_| ()).map_err(|e| error("XX000", format!("the transaction did not commit: {e}")))
     }
 
+    /// Releases the transaction's locks (a read-only one took none, and
+    /// leaves the shared lock table alone).
     fn rollback(&self, txn: Txn) {
-        self.locks.release(self.id, txn.locked);
+        if !txn.locked.is_empty() {
+            self.locks.release(self.id, txn.locked);
+        }
     }
 
     async fn lock(&self, txn: &mut Txn, table: &str, key: &[u8]) -> Result<()> {
