@@ -646,6 +646,12 @@ impl ActorGateway for NodeHandle {
         }
     }
 
+    /// Counted per registered kind: a family (`row:*`) counts the changes
+    /// of all its kinds together.
+    fn kind_changes(&self, kind: &str) -> Option<u64> {
+        self.shared.registry.get(kind).map(|entry| entry.changes())
+    }
+
     async fn describe(&self) -> Result<NodeDescription, Error> {
         let stats = self.store().stats().await.ok();
         let storage = &self.metrics().storage;

@@ -210,6 +210,76 @@ async fn transactions_commit_roll_back_and_fail() {
     node.shutdown().await.unwrap();
 }
 
+/// The values of a one-column result.
+fn texts(rows: &[tokio_postgres::Row]) -> Vec<Option<String>> {
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+/// A prepared `SELECT ... WHERE pk = $1` runs without its statement being
+/// analysed again: it must still see its transaction, fail a block, refuse
+/// a bad key and follow DDL made on another connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn prepared_point_queries_follow_transactions_and_ddl() {
+    let (node, addr) = start().await;
+    let a = connect(addr).await;
+    let b = connect(addr).await;
+    a.batch_execute("CREATE TABLE kv (id INT PRIMARY KEY, v TEXT); INSERT INTO kv VALUES (1, 'one')")
+        .await
+        .unwrap();
+    let get = a.prepare("SELECT v FROM kv WHERE id = $1").await.unwrap();
+    let get_b = b.prepare("SELECT v FROM kv WHERE id = $1").await.unwrap();
+    assert_eq!(texts(&a.query(&get, &[&1i32]).await.unwrap()), [Some("one".into())]);
+    assert!(a.query(&get, &[&2i32]).await.unwrap().is_empty());
+
+    // A block sees its own writes; other connections see them after COMMIT.
+    a.batch_execute("BEGIN; INSERT INTO kv VALUES (2, 'two'); UPDATE kv SET v = 'uno' WHERE id = 1")
+        .await
+        .unwrap();
+    assert_eq!(texts(&a.query(&get, &[&2i32]).await.unwrap()), [Some("two".into())]);
+    assert_eq!(texts(&a.query(&get, &[&1i32]).await.unwrap()), [Some("uno".into())]);
+    assert!(b.query(&get_b, &[&2i32]).await.unwrap().is_empty());
+    assert_eq!(texts(&b.query(&get_b, &[&1i32]).await.unwrap()), [Some("one".into())]);
+    a.batch_execute("ROLLBACK").await.unwrap();
+    assert!(a.query(&get, &[&2i32]).await.unwrap().is_empty());
+    assert_eq!(texts(&a.query(&get, &[&1i32]).await.unwrap()), [Some("one".into())]);
+    a.batch_execute("BEGIN; INSERT INTO kv VALUES (3, 'three'); COMMIT").await.unwrap();
+    assert_eq!(texts(&b.query(&get_b, &[&3i32]).await.unwrap()), [Some("three".into())]);
+
+    // A failed block refuses it until ROLLBACK.
+    a.batch_execute("BEGIN").await.unwrap();
+    assert_eq!(sqlstate(&a, "SELECT 1 / 0").await, "22012");
+    let e = a.query(&get, &[&1i32]).await.unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("25P02"), "{e}");
+    a.batch_execute("ROLLBACK").await.unwrap();
+
+    // A key that is not of the key's type: 22P02, and it fails a block.
+    let by_text = a
+        .prepare_typed("SELECT v FROM kv WHERE id = $1", &[tokio_postgres::types::Type::TEXT])
+        .await
+        .unwrap();
+    assert_eq!(texts(&a.query(&by_text, &[&"1"]).await.unwrap()), [Some("one".into())]);
+    let e = a.query(&by_text, &[&"one"]).await.unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("22P02"), "{e}");
+    a.batch_execute("BEGIN").await.unwrap();
+    assert!(a.query(&by_text, &[&"x"]).await.is_err());
+    assert_eq!(sqlstate(&a, "SELECT 1").await, "25P02");
+    a.batch_execute("ROLLBACK").await.unwrap();
+
+    // DDL on another connection is seen by the next execution.
+    b.batch_execute("ALTER TABLE kv ADD COLUMN w INT").await.unwrap();
+    assert_eq!(texts(&a.query(&get, &[&1i32]).await.unwrap()), [Some("one".into())]);
+    let star = a.prepare("SELECT * FROM kv WHERE id = $1").await.unwrap();
+    assert_eq!(star.columns().len(), 3);
+    b.batch_execute("DROP TABLE kv").await.unwrap();
+    let e = a.query(&get, &[&1i32]).await.unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("42P01"), "{e}");
+    b.batch_execute("CREATE TABLE kv (id INT PRIMARY KEY, v TEXT); INSERT INTO kv VALUES (1, 'again')")
+        .await
+        .unwrap();
+    assert_eq!(texts(&a.query(&get, &[&1i32]).await.unwrap()), [Some("again".into())]);
+    node.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_transactions_lose_no_update() {
     let (node, addr) = start().await;

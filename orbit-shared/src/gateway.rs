@@ -137,6 +137,17 @@ pub trait ActorGateway: Send + Sync + 'static {
     /// activating it; `None` when it has no record.
     fn read_actor(&self, id: ActorId) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send;
 
+    /// How many changes actors of `kind` have committed through this
+    /// gateway since it started, or `None` when it cannot tell (a remote
+    /// client). The count moves before the reply of the call that made
+    /// the change returns, so a caller that reads the count, then a state,
+    /// may keep what it decoded from that state for as long as the count
+    /// stays the same: no actor of the kind changed since the read.
+    fn kind_changes(&self, kind: &str) -> Option<u64> {
+        let _ = kind;
+        None
+    }
+
     /// The node's kinds, partitions, storage and key metrics.
     fn describe(&self) -> impl Future<Output = Result<NodeDescription, Error>> + Send;
 }

@@ -45,6 +45,7 @@ mod pg_catalog;
 mod pg_sleep;
 mod query;
 mod rewrite;
+mod schemas;
 mod session;
 mod sql;
 mod txn;
@@ -139,6 +140,7 @@ pub async fn serve<G: ActorGateway>(
         config,
         connections: Arc::new(ConnectionManager::new()),
         locks: Arc::new(txn::Locks::default()),
+        schemas: Arc::default(),
     });
     crate::listener::accept_loop("PostgreSQL", listener, shutdown.clone(), tasks, move |stream, _| {
         let handlers = Handlers { session: session::Session::new(shared.clone()) };
@@ -198,6 +200,7 @@ pub async fn run_sql<G: ActorGateway>(
         config,
         connections: Arc::new(ConnectionManager::new()),
         locks: Arc::new(txn::Locks::default()),
+        schemas: Arc::default(),
     });
     session::Session::new(shared).run_json(sql, read_only).await
 }
@@ -240,6 +243,8 @@ pub(crate) struct Shared<G> {
     connections: Arc<ConnectionManager>,
     /// Row locks of every connection.
     pub locks: Arc<txn::Locks>,
+    /// Decoded table schemas.
+    pub schemas: Arc<schemas::Schemas>,
 }
 
 /// One connection's handlers (pgwire asks for them once per connection).

@@ -307,7 +307,7 @@ pub(crate) async fn read_all<G: ActorGateway>(
 /// A table as DataFusion sees it.
 struct RowsTable<G> {
     gateway: Arc<G>,
-    table: Table,
+    table: Arc<Table>,
     schema: SchemaRef,
     /// The session's uncommitted writes to this table.
     staged: BTreeMap<Vec<u8>, Staged>,
@@ -481,6 +481,7 @@ impl<G: ActorGateway> TableProvider for RowsTable<G> {
 /// The `public` schema: every table of the catalog.
 struct OrbitSchema<G> {
     gateway: Arc<G>,
+    schemas: Arc<super::schemas::Schemas>,
     /// The session's uncommitted writes, as of the statement being planned.
     writes: Mutex<Arc<Writes>>,
     /// Whether tables without a primary key show [`ROW_KEY`] (set while
@@ -513,8 +514,7 @@ impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
         if let Some(view) = super::views::view(&self.gateway, name) {
             return Ok(Some(view));
         }
-        let table = super::load_table(self.gateway.as_ref(), name)
-            .await
+        let table = (self.schemas.get(self.gateway.as_ref(), name).await)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let Some(table) = table else { return Ok(None) };
         let staged = {
@@ -655,7 +655,7 @@ pub(crate) struct Planned {
 }
 
 impl<G: ActorGateway> Planner<G> {
-    pub fn new(gateway: Arc<G>) -> Self {
+    pub fn new(gateway: Arc<G>, schemas: Arc<super::schemas::Schemas>) -> Self {
         let config =
             SessionConfig::new().with_default_catalog_and_schema("orbit", "public").with_target_partitions(1);
         let ctx = SessionContext::new_with_config(config);
@@ -664,6 +664,7 @@ impl<G: ActorGateway> Planner<G> {
         super::views::register_functions(&ctx, gateway.clone(), read_only.clone());
         let schema = Arc::new(OrbitSchema {
             gateway,
+            schemas,
             writes: Mutex::new(Arc::new(Writes::new())),
             keyed: std::sync::atomic::AtomicBool::new(false),
             system: system.clone(),

@@ -50,7 +50,7 @@ pub(crate) struct Session<G> {
 
 impl<G: ActorGateway> Session<G> {
     pub fn new(shared: Arc<Shared<G>>) -> Arc<Self> {
-        let engine = Engine::new(shared.gateway.clone(), shared.locks.clone());
+        let engine = Engine::new(shared.gateway.clone(), shared.locks.clone(), shared.schemas.clone());
         Arc::new_cyclic(|me| Session {
             shared,
             engine,
@@ -245,6 +245,8 @@ pub(crate) struct Prepared {
     statement: Statement,
     params: Vec<SqlType>,
     columns: Vec<(String, SqlType)>,
+    /// A point query by a parameter: Execute runs it without the statement.
+    point: Option<sql::PointQuery>,
 }
 
 /// Parses and describes statements for the extended protocol.
@@ -268,12 +270,13 @@ fn note_param(params: &mut Vec<Option<SqlType>>, n: usize, sql_type: SqlType) ->
 }
 
 impl<G: ActorGateway> Session<G> {
-    /// The parameter types and result columns of a statement.
-    async fn describe(&self, statement: &Statement) -> Result<(Vec<SqlType>, Vec<(String, SqlType)>)> {
+    /// A statement with its parameter types and result columns.
+    async fn describe(&self, statement: Statement) -> Result<Prepared> {
         let gateway = self.shared.gateway.as_ref();
         let mut params: Vec<Option<SqlType>> = Vec::new();
         let mut columns = Vec::new();
-        match statement {
+        let mut point = None;
+        match &statement {
             Statement::Insert(insert) => {
                 let TableObject::TableName(name) = &insert.table else {
                     return Err(sql::unsupported(format_args!("INSERT INTO {}", insert.table)));
@@ -338,12 +341,12 @@ impl<G: ActorGateway> Session<G> {
                 columns = returning_columns(&table, delete.returning.as_deref())?;
             }
             Statement::Query(query) => match self.engine.point_query(query).await? {
-                Some((table, output, value)) => {
-                    if let (Some(n), Some(pk)) = (placeholder(&value), table.pk()) {
+                Some(query) => {
+                    columns = query.columns();
+                    if let (Some(n), Some(pk)) = (placeholder(&query.key), query.table.pk()) {
                         note_param(&mut params, n, pk.sql_type)?;
+                        point = Some(query);
                     }
-                    columns =
-                        output.iter().map(|(name, i)| (name.clone(), table.columns[*i].sql_type)).collect();
                 }
                 None => {
                     let planned = self.engine.plan_query(statement.clone()).await?;
@@ -364,7 +367,8 @@ impl<G: ActorGateway> Session<G> {
             _ => {}
         }
         // A parameter used nowhere Orbit can type is text, as PostgreSQL's unknown.
-        Ok((params.into_iter().map(|t| t.unwrap_or(SqlType::Text)).collect(), columns))
+        let params = params.into_iter().map(|t| t.unwrap_or(SqlType::Text)).collect();
+        Ok(Prepared { statement, params, columns, point })
     }
 
     /// Types the parameters of `SELECT projection FROM table WHERE selection`
@@ -435,8 +439,7 @@ impl<G: ActorGateway> QueryParser for PgParser<G> {
                 return Err(error("42601", "cannot insert multiple commands into a prepared statement"));
             }
             let Some(statement) = statements.pop() else { return Ok(None) };
-            let (params, columns) = session.describe(&statement).await?;
-            Ok(Some(Prepared { statement, params, columns }))
+            Ok(Some(session.describe(statement).await?))
         };
         parsed.await.map_err(|e| {
             session.engine.fail_block();
@@ -579,7 +582,6 @@ impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
     {
         let stored = &portal.statement;
         let prepared = &stored.statement;
-        let mut statement = prepared.statement.clone();
         let mut bound = Vec::with_capacity(portal.parameter_len());
         for index in 0..portal.parameter_len() {
             let declared = stored.parameter_types.get(index).cloned().flatten();
@@ -593,6 +595,16 @@ impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
                 }
             }
         }
+        // A point query reads its row at once: no statement to rewrite,
+        // and nothing slow enough to cancel.
+        if let Some(point) = &prepared.point
+            && let Some(key) = placeholder(&point.key).and_then(|n| bound.get(n - 1))
+            && let Some(outcome) = self.engine.execute_point(point, key).await
+        {
+            let outcome = outcome.map_err(user_error)?;
+            return self.respond(outcome, &portal.result_column_format).map_err(user_error);
+        }
+        let mut statement = prepared.statement.clone();
         let mut missing = None;
         let _ = ast::visit_expressions_mut(&mut statement, |expr| {
             if let Some(n) = placeholder(expr) {

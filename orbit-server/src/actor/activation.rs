@@ -31,6 +31,9 @@ use tokio::sync::{Mutex, MutexGuard};
 pub(crate) struct KindState<A> {
     pub methods: MethodTable<A>,
     pub metrics: KindMetrics,
+    /// Changes the kind's actors committed (`ActorGateway::kind_changes`):
+    /// moved after each write that changed a record or its entries.
+    pub changes: AtomicU64,
 }
 
 pub(crate) struct Activation<A: Actor> {
@@ -235,6 +238,7 @@ impl<A: Actor> Activation<A> {
         loaded.last_seq = self.partition.append(&ops).await?;
         loaded.version += 1;
         loaded.stored_hash = stored_hash;
+        self.kind.changes.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -367,6 +371,7 @@ impl<A: Actor> HeldTurn for Held<'_, A> {
             turn.loaded.last_seq = seq;
             turn.loaded.version += 1;
             turn.loaded.stored_hash = hash;
+            activation.kind.changes.fetch_add(1, Ordering::Release);
         }
         let depends_on = turn.loaded.last_seq;
         *turn.cell = Cell::Active(turn.loaded);

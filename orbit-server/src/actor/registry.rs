@@ -22,6 +22,8 @@ pub struct KindInfo {
 pub(crate) trait KindEntry: Send + Sync {
     fn info(&self) -> KindInfo;
     fn metrics(&self) -> &KindMetrics;
+    /// See `ActorGateway::kind_changes`.
+    fn changes(&self) -> u64;
     fn activate(&self, id: ActorId, partition: Arc<Partition>, now_ms: u64) -> Arc<dyn AnyActivation>;
 }
 
@@ -39,6 +41,10 @@ impl<A: Actor> KindEntry for Kind<A> {
         &self.state.metrics
     }
 
+    fn changes(&self) -> u64 {
+        self.state.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     fn activate(&self, id: ActorId, partition: Arc<Partition>, now_ms: u64) -> Arc<dyn AnyActivation> {
         Arc::new(Activation::new(id, partition, self.state.clone(), now_ms))
     }
@@ -47,7 +53,11 @@ impl<A: Actor> KindEntry for Kind<A> {
 /// Builds the entry of actor type `A` hosted as kind `name` (usually
 /// `A::Interface::KIND`); a fn pointer so builders can hold a list.
 pub(crate) fn entry_of<A: Actor>(name: &'static str, metrics: &Metrics) -> Arc<dyn KindEntry> {
-    let state = KindState { methods: MethodTable::<A>::of(), metrics: metrics.kind(name) };
+    let state = KindState {
+        methods: MethodTable::<A>::of(),
+        metrics: metrics.kind(name),
+        changes: Default::default(),
+    };
     Arc::new(Kind { name, state: Arc::new(state) })
 }
 

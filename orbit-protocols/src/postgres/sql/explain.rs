@@ -18,7 +18,7 @@ impl<G: ActorGateway> Engine<G> {
     pub(super) async fn explain(&self, explain: Statement, txn: &Txn) -> Result<Outcome> {
         let (query, verbose) = request(explain)?;
         let lines = match self.point_query(&query).await? {
-            Some((table, _, value)) => vec![point_read(&table, &value)],
+            Some(point) => vec![point_read(&point.table, &point.key)],
             None => {
                 let planned = self.plan(Statement::Query(Box::new(query)), txn).await?;
                 let text = if verbose {

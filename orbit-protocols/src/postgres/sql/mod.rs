@@ -29,6 +29,7 @@ use super::copy::CopyFormat;
 use super::expr::{self, Val};
 use super::params::Parameters;
 use super::query::{self, Planned, Planner, Rows, Writes};
+use super::schemas::Schemas;
 use super::txn::{LockError, Locks, RowRef, Txn, TxnState};
 use bytes::Bytes;
 use conflict::OnConflict;
@@ -96,6 +97,39 @@ pub(crate) enum Outcome {
     CopyIn(PendingCopy),
 }
 
+/// A point query: `SELECT columns FROM table WHERE pk = key`, reading one
+/// row actor.
+#[derive(Debug, Clone)]
+pub(crate) struct PointQuery {
+    /// The schema the query was analysed against.
+    pub table: Arc<Table>,
+    /// The result columns: their names and the table's columns they show.
+    pub output: Vec<(String, usize)>,
+    /// The key: a constant or a parameter (`$n`).
+    pub key: Expr,
+}
+
+impl PointQuery {
+    pub fn columns(&self) -> Vec<(String, SqlType)> {
+        self.output.iter().map(|(name, i)| (name.clone(), self.table.columns[*i].sql_type)).collect()
+    }
+
+    /// The outcome of reading `rows` (none or one).
+    fn outcome(&self, rows: Vec<Map<String, Json>>) -> Outcome {
+        let columns = &self.table.columns;
+        let rows = rows
+            .iter()
+            .map(|row| {
+                self.output
+                    .iter()
+                    .map(|(_, i)| row.get(&columns[*i].name).cloned().unwrap_or(Json::Null))
+                    .collect()
+            })
+            .collect();
+        Outcome::Rows(Rows { columns: self.columns(), rows }, "SELECT".into())
+    }
+}
+
 /// A COPY FROM STDIN waiting for its data.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PendingCopy {
@@ -135,13 +169,9 @@ pub(crate) struct Engine<G> {
     state: Mutex<TxnState>,
     params: Mutex<Parameters>,
     planner: Planner<G>,
-    /// Schemas this connection decoded for point queries, by table name,
-    /// with the stored catalog record they came from.
-    schemas: Mutex<std::collections::HashMap<String, (Bytes, Arc<Table>)>>,
+    /// Decoded schemas, shared by the front door's connections.
+    schemas: Arc<Schemas>,
 }
-
-/// The most schemas one connection keeps decoded.
-const SCHEMA_CACHE: usize = 256;
 
 impl<G> Drop for Engine<G> {
     /// A connection that goes away mid-transaction rolls it back.
@@ -154,41 +184,26 @@ impl<G> Drop for Engine<G> {
 }
 
 impl<G: ActorGateway> Engine<G> {
-    pub fn new(gateway: Arc<G>, locks: Arc<Locks>) -> Self {
+    pub fn new(gateway: Arc<G>, locks: Arc<Locks>, schemas: Arc<Schemas>) -> Self {
         Engine {
-            planner: Planner::new(gateway.clone()),
+            planner: Planner::new(gateway.clone(), schemas.clone()),
             gateway,
             locks,
             id: SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             state: Mutex::new(TxnState::Autocommit),
             params: Mutex::new(Parameters::default()),
-            schemas: Mutex::default(),
+            schemas,
         }
     }
 
-    /// Table `name`'s schema: its catalog record is read every time (so DDL
-    /// from any connection or front door is seen at once), but decoded only
-    /// when it differs from the one this connection decoded last.
+    /// Table `name`'s schema, for a statement that does not change it.
     async fn schema(&self, name: &str) -> Result<Option<Arc<Table>>> {
-        let id = ActorId::new(super::CATALOG_KIND, Bytes::copy_from_slice(name.as_bytes()));
-        let Some(stored) = self.gateway.read_actor(id).await? else { return Ok(None) };
-        {
-            let schemas = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((bytes, table)) = schemas.get(name)
-                && *bytes == stored
-            {
-                return Ok(Some(table.clone()));
-            }
-        }
-        let table: Table = serde_json::from_slice(&stored)
-            .map_err(|e| error("XX000", format!("the catalog entry of \"{name}\" is unreadable: {e}")))?;
-        let table = Arc::new(table);
-        let mut schemas = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
-        if schemas.len() >= SCHEMA_CACHE {
-            schemas.clear();
-        }
-        schemas.insert(name.to_string(), (stored, table.clone()));
-        Ok(Some(table))
+        Ok(self.schemas.get(self.gateway.as_ref(), name).await?)
+    }
+
+    /// Like [`Engine::schema`]; no such table is 42P01.
+    async fn table(&self, name: &str) -> Result<Arc<Table>> {
+        self.schema(name).await?.ok_or_else(|| error("42P01", format!("relation \"{name}\" does not exist")))
     }
 
     /// Marks a transaction block failed (an error outside [`Engine::execute`],
@@ -455,13 +470,13 @@ impl<G: ActorGateway> Engine<G> {
             // planner statistics to gather. The tables must exist.
             Statement::Vacuum(ast::VacuumStatement { table_name, .. }) => {
                 if let Some(name) = table_name {
-                    existing_table(self.gateway.as_ref(), &object_name(&name)?).await?;
+                    self.table(&object_name(&name)?).await?;
                 }
                 Ok(Outcome::Done("VACUUM".into()))
             }
             Statement::Analyze(ast::Analyze { table_name, .. }) => {
                 if let Some(name) = table_name {
-                    existing_table(self.gateway.as_ref(), &object_name(&name)?).await?;
+                    self.table(&object_name(&name)?).await?;
                 }
                 Ok(Outcome::Done("ANALYZE".into()))
             }
@@ -482,11 +497,11 @@ impl<G: ActorGateway> Engine<G> {
                         let CopySource::Table { table_name, columns } = source else {
                             return Err(error("42601", "COPY FROM needs a table"));
                         };
-                        let table = existing_table(self.gateway.as_ref(), &object_name(&table_name)?).await?;
+                        let table = self.table(&object_name(&table_name)?).await?;
                         let names: Vec<ObjectName> =
                             columns.into_iter().map(|c| ObjectName::from(vec![c])).collect();
                         let targets = insert_targets(&table, &names)?;
-                        Ok(Outcome::CopyIn(PendingCopy { table: table.name, targets, format }))
+                        Ok(Outcome::CopyIn(PendingCopy { table: table.name.clone(), targets, format }))
                     }
                     (_, target) => Err(unsupported(format_args!(
                         "COPY {} {target} (the server's files and programs; use STDIN or STDOUT)",
@@ -501,24 +516,41 @@ impl<G: ActorGateway> Engine<G> {
     // --- queries -------------------------------------------------------
 
     async fn query(&self, query: ast::Query, txn: &Txn) -> Result<Outcome> {
-        if let Some((table, output, value)) = self.point_query(&query).await? {
-            let rows = self.point_rows(&table, &value, txn).await?;
-            let columns = output.iter().map(|(name, i)| (name.clone(), table.columns[*i].sql_type)).collect();
-            let rows = rows
-                .iter()
-                .map(|row| {
-                    output
-                        .iter()
-                        .map(|(_, i)| row.get(&table.columns[*i].name).cloned().unwrap_or(Json::Null))
-                        .collect()
-                })
-                .collect();
-            return Ok(Outcome::Rows(Rows { columns, rows }, "SELECT".into()));
+        if let Some(point) = self.point_query(&query).await? {
+            let rows = self.point_rows(&point.table, &literal(&point.key)?, txn).await?;
+            return Ok(point.outcome(rows));
         }
         let statement = Statement::Query(Box::new(query));
         let planned = self.plan(statement, txn).await?;
         let rows = self.planner.run(&planned, Arc::new(txn.writes.clone())).await?;
         Ok(Outcome::Rows(rows, "SELECT".into()))
+    }
+
+    /// Runs a prepared point query whose key parameter is bound to `key`,
+    /// as [`Engine::execute`] runs the statement, without analysing the
+    /// statement again. `None` when the table's schema is no longer the
+    /// one `point` was made from (or cannot be read): the caller executes
+    /// the statement, which meets the change (or the error) itself.
+    pub async fn execute_point(&self, point: &PointQuery, key: &Literal) -> Option<Result<Outcome>> {
+        match self.schema(&point.table.name).await {
+            Ok(Some(table)) if Arc::ptr_eq(&table, &point.table) || *table == *point.table => {}
+            _ => return None,
+        }
+        let state = std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()));
+        let (outcome, state) = match state {
+            TxnState::Failed(txn) => (Err(aborted()), TxnState::Failed(txn)),
+            TxnState::Block(txn) => match self.point_rows(&point.table, key, &txn).await {
+                Ok(rows) => (Ok(point.outcome(rows)), TxnState::Block(txn)),
+                Err(e) => (Err(e), TxnState::Failed(txn)),
+            },
+            // A read takes no locks and stages nothing: no commit to make.
+            TxnState::Autocommit => {
+                let rows = self.point_rows(&point.table, key, &Txn::default()).await;
+                (rows.map(|rows| point.outcome(rows)), TxnState::Autocommit)
+            }
+        };
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
+        Some(outcome)
     }
 
     /// Plans a query with DataFusion, seeing `txn`'s writes.
@@ -532,20 +564,16 @@ impl<G: ActorGateway> Engine<G> {
         Ok(self.planner.plan(statement, self.writes()).await?)
     }
 
-    async fn point_rows(&self, table: &Table, value: &Expr, txn: &Txn) -> Result<Vec<Map<String, Json>>> {
-        match pk_key(table, &literal(value)?)? {
+    async fn point_rows(&self, table: &Table, key: &Literal, txn: &Txn) -> Result<Vec<Map<String, Json>>> {
+        match pk_key(table, key)? {
             None => Ok(Vec::new()), // = NULL matches nothing
             Some(key) => Ok(self.current(txn, table, &key).await?.into_iter().collect()),
         }
     }
 
     /// A point query (SELECT columns FROM table WHERE primary key =
-    /// constant): its table, output columns and key expression; `None` for
-    /// any other query.
-    pub async fn point_query(
-        &self,
-        query: &ast::Query,
-    ) -> Result<Option<(Arc<Table>, Vec<(String, usize)>, Expr)>> {
+    /// constant or parameter); `None` for any other query.
+    pub async fn point_query(&self, query: &ast::Query) -> Result<Option<PointQuery>> {
         if query.with.is_some() || query.order_by.is_some() || query.limit_clause.is_some() {
             return Ok(None);
         }
@@ -565,8 +593,8 @@ impl<G: ActorGateway> Engine<G> {
         };
         let Ok(name) = object_name(name) else { return Ok(None) };
         let Some(table) = self.schema(&name).await? else { return Ok(None) };
-        let Some(value) = pk_equals(&table, select.selection.as_ref()) else { return Ok(None) };
-        if literal(&value).is_err() && placeholder(&value).is_none() {
+        let Some(key) = pk_equals(&table, select.selection.as_ref()) else { return Ok(None) };
+        if literal(&key).is_err() && placeholder(&key).is_none() {
             return Ok(None);
         }
         let mut output: Vec<(String, usize)> = Vec::new();
@@ -588,7 +616,7 @@ impl<G: ActorGateway> Engine<G> {
                 _ => return Ok(None),
             }
         }
-        Ok(Some((table, output, value)))
+        Ok(Some(PointQuery { table, output, key }))
     }
 
     // --- DML -----------------------------------------------------------
@@ -598,7 +626,7 @@ impl<G: ActorGateway> Engine<G> {
             TableObject::TableName(name) => object_name(name)?,
             other => return Err(unsupported(format_args!("INSERT INTO {other}"))),
         };
-        let table = existing_table(self.gateway.as_ref(), &name).await?;
+        let table = self.table(&name).await?;
         let on_conflict = conflict::on_conflict(&insert, &table)?;
         let targets = insert_targets(&table, &insert.columns)?;
         let rows = match insert.source.as_deref().map(|q| q.body.as_ref()) {
@@ -746,7 +774,7 @@ impl<G: ActorGateway> Engine<G> {
 
     /// COPY FROM STDIN's rows, inserted as INSERT inserts.
     async fn copy_rows(&self, pending: PendingCopy, data: &[u8], txn: &mut Txn) -> Result<Outcome> {
-        let table = existing_table(self.gateway.as_ref(), &pending.table).await?;
+        let table = self.table(&pending.table).await?;
         let rows = pending.format.parse(data)?;
         let mut prepared = Vec::with_capacity(rows.len());
         for (line, fields) in rows.into_iter().enumerate() {
@@ -778,7 +806,7 @@ impl<G: ActorGateway> Engine<G> {
         let query = match source {
             CopySource::Query(query) => *query,
             CopySource::Table { table_name, columns } => {
-                let table = existing_table(self.gateway.as_ref(), &object_name(&table_name)?).await?;
+                let table = self.table(&object_name(&table_name)?).await?;
                 let projection: Vec<Expr> = if columns.is_empty() {
                     table
                         .columns
@@ -836,7 +864,7 @@ impl<G: ActorGateway> Engine<G> {
         if update.from.is_some() {
             return Err(unsupported("UPDATE ... FROM"));
         }
-        let table = existing_table(self.gateway.as_ref(), &dml_table(&update.table)?).await?;
+        let table = self.table(&dml_table(&update.table)?).await?;
         let sets = set_targets(&table, &update.assignments)?;
         // Fast path: one row by primary key, expressions Orbit evaluates.
         if let Some(value) = pk_equals(&table, update.selection.as_ref())
@@ -951,7 +979,7 @@ impl<G: ActorGateway> Engine<G> {
             return Err(unsupported("DELETE ... USING"));
         }
         let [from] = tables.as_slice() else { return Err(unsupported("DELETE from several tables")) };
-        let table = existing_table(self.gateway.as_ref(), &dml_table(from)?).await?;
+        let table = self.table(&dml_table(from)?).await?;
         let keys: Vec<Vec<u8>> = match pk_equals(&table, delete.selection.as_ref()).map(|v| literal(&v)) {
             Some(Ok(literal)) => pk_key(&table, &literal)?.into_iter().collect(),
             _ => {
