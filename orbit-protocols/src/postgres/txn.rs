@@ -12,16 +12,20 @@
 //! Invariants:
 //! - A row's lock has at most one holder; a lock is released only when its
 //!   holder's transaction ends (commit or rollback) or its connection closes.
+//! - Waiters for a row queue in arrival order; a release hands the row to
+//!   the first of them that still waits, so one release wakes one session.
 //! - Waits form no cycles: a session about to wait on a chain that leads
 //!   back to itself fails with 40P01 (deadlock detected) instead.
-//! - Only a session waiting now has a `waits_for` edge: a wait that ends
-//!   in any way (a cancelled statement drops it) removes its edge, so no
-//!   stale edge makes up a deadlock.
+//! - Only a session waiting now has a `waits_for` edge, to the row's
+//!   current holder: a hand-off moves the other waiters' edges to the new
+//!   holder, and a wait that ends in any way (a cancelled statement drops
+//!   it) removes its edge and its place in the queue.
 
 use serde_json::{Map, Value as Json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// A row: its table and primary-key text.
 pub(crate) type RowRef = (String, Vec<u8>);
@@ -33,15 +37,22 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub(crate) struct Locks {
     inner: Mutex<LockTable>,
-    released: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
 struct LockTable {
-    /// Row → holding session.
-    held: HashMap<RowRef, u64>,
+    /// Held rows.
+    held: HashMap<RowRef, Held>,
     /// Session → the session it waits for.
     waits_for: HashMap<u64, u64>,
+}
+
+/// A held row: its holder, and the sessions waiting for it in order, each
+/// with the signal that hands it the row.
+#[derive(Debug)]
+struct Held {
+    holder: u64,
+    queue: VecDeque<(u64, oneshot::Sender<()>)>,
 }
 
 /// Why a lock was not granted.
@@ -54,80 +65,104 @@ pub(crate) enum LockError {
 impl Locks {
     /// Takes `row` for `session` (at once if it already holds it).
     pub async fn lock(&self, session: u64, row: &RowRef) -> Result<(), LockError> {
-        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
-        loop {
-            let released = self.released.notified();
-            tokio::pin!(released);
-            released.as_mut().enable();
-            {
-                let mut table = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-                let holder = match table.held.get(row) {
-                    None => {
-                        table.held.insert(row.clone(), session);
-                        table.waits_for.remove(&session);
-                        return Ok(());
-                    }
-                    Some(&holder) if holder == session => {
-                        table.waits_for.remove(&session);
-                        return Ok(());
-                    }
-                    Some(&holder) => holder,
-                };
-                // Would waiting close a cycle?
-                let mut next = holder;
-                for _ in 0..=table.waits_for.len() {
-                    if next == session {
-                        table.waits_for.remove(&session);
-                        return Err(LockError::Deadlock);
-                    }
-                    match table.waits_for.get(&next) {
-                        Some(&n) => next = n,
-                        None => break,
-                    }
+        let granted = {
+            let mut table = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let table = &mut *table;
+            let held = match table.held.get_mut(row) {
+                None => {
+                    table.held.insert(row.clone(), Held { holder: session, queue: VecDeque::new() });
+                    return Ok(());
                 }
-                table.waits_for.insert(session, holder);
+                Some(held) if held.holder == session => return Ok(()),
+                Some(held) => held,
+            };
+            // Would waiting close a cycle?
+            let mut next = held.holder;
+            for _ in 0..=table.waits_for.len() {
+                if next == session {
+                    return Err(LockError::Deadlock);
+                }
+                match table.waits_for.get(&next) {
+                    Some(&n) => next = n,
+                    None => break,
+                }
             }
-            // However the wait ends, a timeout or a cancelled statement
-            // dropping this future included, it leaves no edge behind for
-            // the deadlock check; the next round records it again.
-            let _waiting = Waiting { locks: self, session };
-            if tokio::time::timeout_at(deadline, released).await.is_err() {
-                return Err(LockError::Timeout);
+            let (grant, granted) = oneshot::channel();
+            held.queue.push_back((session, grant));
+            table.waits_for.insert(session, held.holder);
+            granted
+        };
+        // However the wait ends, a timeout or a cancelled statement
+        // dropping this future included, the guard leaves no edge and no
+        // place in the queue behind, and passes on a row handed over too
+        // late.
+        let mut waiting = Waiting { locks: self, session, row, granted: false };
+        match tokio::time::timeout(LOCK_WAIT, granted).await {
+            Ok(Ok(())) => {
+                waiting.granted = true;
+                Ok(())
             }
+            // The row went away without a hand-off: not done by `release`.
+            Ok(Err(_)) => Err(LockError::Timeout),
+            Err(_) => Err(LockError::Timeout),
         }
     }
 
-    /// Releases every row `session` holds.
+    /// Releases every row `session` holds, each to its first waiter.
     pub fn release(&self, session: u64, rows: impl IntoIterator<Item = RowRef>) {
         let mut table = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let mut any = false;
         for row in rows {
-            if table.held.get(&row) == Some(&session) {
-                table.held.remove(&row);
-                any = true;
+            if table.held.get(&row).is_some_and(|held| held.holder == session) {
+                table.hand_off(row);
             }
         }
         table.waits_for.remove(&session);
-        // Whoever waited for this session waits for no one until it looks again.
-        table.waits_for.retain(|_, holder| *holder != session);
-        drop(table);
-        if any {
-            self.released.notify_waiters();
-        }
     }
 }
 
-/// A session's wait for a row lock: dropping it removes the session's
-/// `waits_for` edge.
+impl LockTable {
+    /// Gives `row` to its first waiter still waiting, or frees it.
+    fn hand_off(&mut self, row: RowRef) {
+        let Some(held) = self.held.get_mut(&row) else { return };
+        while let Some((next, grant)) = held.queue.pop_front() {
+            // A waiter whose wait ended has removed itself from the queue;
+            // one whose signal is gone is ending now: skip it.
+            if grant.send(()).is_ok() {
+                held.holder = next;
+                self.waits_for.remove(&next);
+                for (waiter, _) in &held.queue {
+                    self.waits_for.insert(*waiter, next);
+                }
+                return;
+            }
+        }
+        self.held.remove(&row);
+    }
+}
+
+/// A session's wait for a row lock: dropping it before the row was taken
+/// removes the session's `waits_for` edge and its place in the queue, or
+/// passes the row on if it was handed over meanwhile.
 struct Waiting<'a> {
     locks: &'a Locks,
     session: u64,
+    row: &'a RowRef,
+    granted: bool,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
+        if self.granted {
+            return;
+        }
         let mut table = self.locks.inner.lock().unwrap_or_else(|e| e.into_inner());
         table.waits_for.remove(&self.session);
+        let Some(held) = table.held.get_mut(self.row) else { return };
+        if held.holder == self.session {
+            table.hand_off(self.row.clone());
+        } else {
+            held.queue.retain(|(waiter, _)| *waiter != self.session);
+        }
     }
 }
 
@@ -176,7 +211,9 @@ pub(crate) enum TxnState {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use futures::FutureExt;
     use std::sync::Arc;
 
     fn row(key: &str) -> RowRef {
@@ -217,8 +254,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_release_hands_the_row_to_the_first_waiter_only() {
+        let locks = Arc::new(Locks::default());
+        locks.lock(1, &row("a")).await.unwrap();
+        let mut waiters = Vec::new();
+        for session in 2..=4 {
+            let locks = locks.clone();
+            waiters.push(tokio::spawn(async move { locks.lock(session, &row("a")).await }));
+            // Each starts waiting before the next: the queue's order.
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        }
+        locks.release(1, [row("a")]);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(waiters[0].is_finished());
+        assert!(!waiters[1].is_finished() && !waiters[2].is_finished());
+        // The others now wait for session 2: session 2 waiting for a row
+        // of session 3 would close a cycle.
+        locks.lock(3, &row("b")).now_or_never().unwrap().unwrap();
+        assert_eq!(locks.lock(2, &row("b")).await, Err(LockError::Deadlock));
+        locks.release(2, [row("a")]);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(waiters[1].is_finished() && !waiters[2].is_finished());
+        locks.release(3, [row("a"), row("b")]);
+        for waiter in waiters {
+            assert_eq!(waiter.await.unwrap(), Ok(()));
+        }
+        locks.release(4, [row("a")]);
+        assert!(locks.inner.lock().unwrap().held.is_empty());
+        assert!(locks.inner.lock().unwrap().waits_for.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_row_handed_to_a_dropped_wait_passes_on() {
+        let locks = Locks::default();
+        locks.lock(1, &row("a")).await.unwrap();
+        let a = row("a");
+        let mut second = Box::pin(locks.lock(2, &a));
+        assert!((&mut second).now_or_never().is_none());
+        let mut third = Box::pin(locks.lock(3, &a));
+        assert!((&mut third).now_or_never().is_none());
+        // Session 2 is handed the row, but its statement is cancelled
+        // before it looks: the row goes on to session 3.
+        locks.release(1, [row("a")]);
+        drop(second);
+        assert_eq!(third.now_or_never(), Some(Ok(())));
+        locks.release(3, [row("a")]);
+        assert!(locks.lock(4, &row("a")).now_or_never().is_some());
+    }
+
+    #[tokio::test]
     async fn a_dropped_wait_leaves_no_false_deadlock() {
-        use futures::FutureExt;
         let locks = Locks::default();
         locks.lock(1, &row("a")).await.unwrap();
         locks.lock(2, &row("b")).await.unwrap();
