@@ -131,7 +131,8 @@ fn process_write_bytes() -> Option<u64> {
 fn open(kind: StorageKind, durability: Durability) -> anyhow::Result<(tempfile::TempDir, Arc<Store>)> {
     let dir = tempfile::tempdir_in(std::env::current_dir()?)?;
     let backend = storage::open_backend(kind, dir.path())?;
-    Ok((dir, Arc::new(Store::new(backend, durability, Metrics::new().storage.clone()))))
+    // No read cache: these runs measure the engines.
+    Ok((dir, Arc::new(Store::new(backend, durability, Metrics::new().storage.clone(), 0))))
 }
 
 fn load(backend: &dyn Backend, keys: u64) -> anyhow::Result<()> {

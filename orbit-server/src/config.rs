@@ -42,6 +42,9 @@ pub struct StorageConfig {
     /// fsync interval under `durability = "periodic"`.
     #[serde(with = "humantime_serde")]
     pub sync_interval: Duration,
+    /// MiB of recently read records kept in memory for point reads
+    /// (`storage/cache.rs`); 0 turns the cache off.
+    pub read_cache_mb: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -342,6 +345,7 @@ impl Default for StorageConfig {
             backend: StorageKind::Lsm,
             durability: Durability::Always,
             sync_interval: Duration::from_secs(1),
+            read_cache_mb: 64,
         }
     }
 }

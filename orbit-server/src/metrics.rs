@@ -27,6 +27,7 @@ pub struct Metrics {
 #[derive(Clone)]
 pub struct StorageMetrics {
     pub reads: IntCounter,
+    pub read_cache_hits: IntCounter,
     pub writes: IntCounter,
     pub write_seconds: Histogram,
     pub fsyncs: IntCounter,
@@ -98,7 +99,11 @@ impl Metrics {
             &["kind"],
         );
         let storage = StorageMetrics {
-            reads: counter("orbit_storage_reads_total", "Backend reads"),
+            reads: counter("orbit_storage_reads_total", "Point reads"),
+            read_cache_hits: counter(
+                "orbit_storage_read_cache_hits_total",
+                "Point reads answered by the read cache",
+            ),
             writes: counter("orbit_storage_writes_total", "Atomic batches written"),
             write_seconds: histogram("orbit_storage_write_duration_seconds", "Time to append a batch"),
             fsyncs: counter("orbit_storage_fsyncs_total", "Fsyncs (each may cover many writes)"),

@@ -93,7 +93,17 @@ impl NodeBuilder {
         let metrics = Metrics::new();
         let registry = Registry::build(&self.kinds, &metrics).map_err(NodeError::DuplicateKind)?;
         let backend = storage::open_backend(self.config.storage.backend, &self.config.node.data_dir)?;
-        let store = Arc::new(Store::new(backend, self.config.storage.durability, metrics.storage.clone()));
+        // The memory backend is its own cache.
+        let read_cache = match self.config.storage.backend {
+            StorageKind::Memory => 0,
+            _ => usize::try_from(self.config.storage.read_cache_mb << 20).unwrap_or(usize::MAX),
+        };
+        let store = Arc::new(Store::new(
+            backend,
+            self.config.storage.durability,
+            metrics.storage.clone(),
+            read_cache,
+        ));
         check_partition_count(&store, self.config.node.partitions).await?;
         let shared = Arc::new(NodeShared {
             partitions: PartitionMap::new(self.config.node.partitions, store.clone()),

@@ -79,6 +79,7 @@ mod tests {
                 Arc::new(MemoryBackend::default()),
                 Durability::None,
                 StorageMetrics::unregistered(),
+                0,
             ));
             let map = PartitionMap::new(count, store);
             assert_eq!(map.len(), usize::from(count));

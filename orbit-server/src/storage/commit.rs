@@ -22,6 +22,7 @@
 //!   between two appends: appends made while the copy runs are teed and
 //!   replayed into the new backend, which is fsynced before it takes over.
 
+use super::cache::ReadCache;
 use super::copy::{Fingerprint, copy_all};
 use super::{Backend, Op, StorageError};
 use crate::config::Durability;
@@ -45,6 +46,8 @@ pub struct Committer {
     /// Wakes appenders when a group write finishes.
     appended: tokio::sync::Notify,
     metrics: StorageMetrics,
+    /// Point reads' cache: every backend write drops the keys it writes.
+    cache: ReadCache,
 }
 
 struct State {
@@ -90,7 +93,26 @@ impl Committer {
             progress: watch::channel(0).0,
             appended: tokio::sync::Notify::new(),
             metrics,
+            cache: ReadCache::new(0),
         }
+    }
+
+    /// Keeps up to `bytes` of recently read values (see `cache.rs`).
+    pub fn with_read_cache(mut self, bytes: usize) -> Self {
+        self.cache = ReadCache::new(bytes);
+        self
+    }
+
+    pub(super) fn cache(&self) -> &ReadCache {
+        &self.cache
+    }
+
+    /// Writes `ops` to `backend`, keeping the read cache coherent around it.
+    fn write_through(&self, backend: &dyn Backend, ops: &[Op]) -> Result<(), StorageError> {
+        let shards = self.cache.writing(ops);
+        let result = backend.write(ops);
+        self.cache.written(shards);
+        result
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -129,7 +151,7 @@ impl Committer {
     /// appenders, each waiting for its own group, so it drains; the leader
     /// pays for the groups that formed while it wrote.)
     fn lead(&self, backend: Arc<dyn Backend>, ops: &[Op], seq: Seq) -> Result<Seq, StorageError> {
-        let result = backend.write(ops);
+        let result = self.write_through(backend.as_ref(), ops);
         let mut state = self.lock();
         let mine = Self::wrote(&mut state, result, ops, seq);
         while !state.queue.is_empty() && state.failed.is_none() {
@@ -137,7 +159,7 @@ impl Committer {
             let mut group = std::mem::replace(&mut state.queue, spare);
             let (upto, backend) = (state.queued, state.backend.clone());
             drop(state);
-            let result = backend.write(&group);
+            let result = self.write_through(backend.as_ref(), &group);
             state = self.lock();
             let _ = Self::wrote(&mut state, result, &group, upto);
             group.clear();

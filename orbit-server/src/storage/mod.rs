@@ -9,8 +9,10 @@
 //! | `rocks.rs` | `rocksdb`, behind the cargo feature `rocksdb` |
 //! | `scan.rs` | the prefix/after/limit rules every backend's scan shares |
 //! | `commit.rs` | group commit: ordered appends, shared fsyncs |
+//! | `cache.rs` | recently read values for point reads, dropped by writes |
 //! | `layout.rs` | key encoding `partition | kind | key` and the actor record |
 
+mod cache;
 mod commit;
 pub mod copy;
 mod cow_btree;
@@ -230,8 +232,16 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn new(backend: Arc<dyn Backend>, durability: Durability, metrics: StorageMetrics) -> Self {
-        let committer = Arc::new(Committer::new(backend, durability, metrics.clone()));
+    /// A store over `backend` keeping up to `read_cache` bytes of recently
+    /// read values.
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        durability: Durability,
+        metrics: StorageMetrics,
+        read_cache: usize,
+    ) -> Self {
+        let committer =
+            Arc::new(Committer::new(backend, durability, metrics.clone()).with_read_cache(read_cache));
         Store { committer, metrics }
     }
 
@@ -256,10 +266,21 @@ impl Store {
     /// A point read runs on the calling thread: against the engines' block
     /// and page caches it takes microseconds, less than handing it to the
     /// blocking pool and back (which dominated `SELECT ... WHERE pk = $1`).
+    /// Values read recently come from the read cache (`cache.rs`).
     /// Scans and writes still go through `spawn_blocking`.
     pub async fn get(&self, key: Bytes) -> Result<Option<Bytes>, StorageError> {
         self.metrics.reads.inc();
-        self.backend().get(&key)
+        match self.committer.cache().get(&key) {
+            cache::Lookup::Hit(value) => {
+                self.metrics.read_cache_hits.inc();
+                Ok(value)
+            }
+            cache::Lookup::Miss(miss) => {
+                let value = self.backend().get(&key)?;
+                self.committer.cache().fill(miss, key, value.clone());
+                Ok(value)
+            }
+        }
     }
 
     pub async fn scan(
@@ -333,3 +354,65 @@ impl Store {
 
 #[cfg(test)]
 mod conformance;
+
+#[cfg(test)]
+mod read_cache_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    /// Readers racing a writer on a few keys never read a value older than
+    /// the last append that returned before their read began, cached or
+    /// not, and many of their reads are cache hits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cached_reads_never_go_back_in_time() {
+        const KEYS: usize = 8;
+        let dir = tempfile::tempdir().unwrap();
+        let backend = open_backend(StorageKind::Lsm, dir.path()).unwrap();
+        let metrics = StorageMetrics::unregistered();
+        let store = Arc::new(Store::new(backend, Durability::None, metrics.clone(), 1 << 20));
+        let key = |k: usize| Bytes::from(format!("key{k}"));
+        let published: Arc<Vec<AtomicU64>> = Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
+        let done = Arc::new(AtomicBool::new(false));
+        let writer = tokio::spawn({
+            let (store, published, done) = (store.clone(), published.clone(), done.clone());
+            async move {
+                for i in 1..=3000u64 {
+                    let k = (i as usize) % KEYS;
+                    store.append(&[Op::Put(key(k), Bytes::from(i.to_string()))]).await.unwrap();
+                    published[k].store(i, Ordering::SeqCst);
+                    if i % 16 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                done.store(true, Ordering::SeqCst);
+            }
+        });
+        let mut readers = Vec::new();
+        for _ in 0..3 {
+            let (store, published, done) = (store.clone(), published.clone(), done.clone());
+            readers.push(tokio::spawn(async move {
+                while !done.load(Ordering::SeqCst) {
+                    for k in 0..KEYS {
+                        let floor = published[k].load(Ordering::SeqCst);
+                        let read = store.get(key(k)).await.unwrap();
+                        let seen: u64 = read.map_or(0, |v| std::str::from_utf8(&v).unwrap().parse().unwrap());
+                        assert!(seen >= floor, "key{k}: read {seen} after {floor} was written");
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        writer.await.unwrap();
+        for reader in readers {
+            reader.await.unwrap();
+        }
+        // After the writes, every key reads its last value, then hits.
+        for k in 0..KEYS {
+            let last = published[k].load(Ordering::SeqCst).to_string();
+            assert_eq!(store.get(key(k)).await.unwrap(), Some(Bytes::from(last.clone())));
+            assert_eq!(store.get(key(k)).await.unwrap(), Some(Bytes::from(last)));
+        }
+        assert!(metrics.read_cache_hits.get() > 0, "the cache answered no read");
+    }
+}
