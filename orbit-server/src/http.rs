@@ -21,7 +21,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) async fn serve(listener: tokio::net::TcpListener, node: NodeHandle, accept: CancellationToken) {
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    node: NodeHandle,
+    sql: orbit_protocols::postgres::SqlState,
+    accept: CancellationToken,
+) {
     let admin = Router::new()
         .route("/admin/backup", post(backup))
         .route("/admin/storage", post(switch_storage))
@@ -34,7 +39,8 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, node: NodeHandle, a
         .with_state(node.clone());
     if node.config().mcp.enabled {
         let (config, access) = node.config().mcp.front_door();
-        app = app.merge(orbit_protocols::mcp::router(Arc::new(node.clone()), config, access, accept.clone()));
+        let mcp = orbit_protocols::mcp::router(Arc::new(node.clone()), config, sql, access, accept.clone());
+        app = app.merge(mcp);
     }
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(accept.cancelled_owned())

@@ -211,6 +211,8 @@ impl Servers {
                 Some(addr)
             }
         };
+        // PostgreSQL connections and MCP's SQL tools share row locks and schemas.
+        let sql = orbit_protocols::postgres::SqlState::default();
         let pg_addr = match pg {
             None => None,
             Some(config) => {
@@ -226,6 +228,7 @@ impl Servers {
                     listener,
                     Arc::new(node.clone()),
                     config,
+                    sql.clone(),
                     accept.clone(),
                     tasks.clone(),
                 );
@@ -234,7 +237,7 @@ impl Servers {
             }
         };
         let health = rpc::serve(grpc, node.clone(), accept.clone(), &tasks).await;
-        tasks.spawn(http::serve(http, node.clone(), accept.clone()));
+        tasks.spawn(http::serve(http, node.clone(), sql, accept.clone()));
         Ok(Servers { grpc_addr, http_addr, resp_addr, pg_addr, accept, tasks, health })
     }
 }

@@ -492,6 +492,22 @@ async fn sql_tools_share_tables_with_postgres_clients() {
     let selected = ok(&client, "sql_query", json!({"sql": "SELECT name FROM users WHERE id = 10"})).await;
     assert_eq!(selected["results"][0]["rows"], json!([["cy"]]));
 
+    // The two take the same row locks: an MCP write of a row a PostgreSQL
+    // transaction holds waits for its COMMIT, and loses no update.
+    pg_client.batch_execute("BEGIN; UPDATE users SET score = score + 1 WHERE id = 10").await.unwrap();
+    {
+        let waiting =
+            ok(&client, "sql_execute", json!({"sql": "UPDATE users SET score = score * 10 WHERE id = 10"}));
+        tokio::pin!(waiting);
+        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut waiting).await;
+        assert!(early.is_err(), "the MCP write went ahead of the PostgreSQL transaction's lock: {early:?}");
+        pg_client.batch_execute("COMMIT").await.unwrap();
+        let updated = waiting.await;
+        assert_eq!(updated["results"][0]["command"], "UPDATE 1");
+    }
+    let row = pg_client.query_one("SELECT score FROM users WHERE id = 10", &[]).await.unwrap();
+    assert_eq!(row.get::<_, f64>(0), 20.0);
+
     let resource = client.read_resource(ReadResourceRequestParams::new("orbit://table/users")).await.unwrap();
     let ResourceContents::TextResourceContents { text, .. } = &resource.contents[0] else { panic!("text") };
     assert_eq!(serde_json::from_str::<Value>(text).unwrap()["name"], "users");

@@ -80,6 +80,8 @@ pub struct HttpAccess {
 pub struct OrbitMcp<G> {
     gateway: Arc<G>,
     config: Arc<McpConfig>,
+    /// The node's SQL row locks and schemas, shared with PostgreSQL.
+    sql: crate::postgres::SqlState,
     tool_router: ToolRouter<Self>,
 }
 
@@ -88,6 +90,7 @@ impl<G> Clone for OrbitMcp<G> {
         OrbitMcp {
             gateway: self.gateway.clone(),
             config: self.config.clone(),
+            sql: self.sql.clone(),
             tool_router: self.tool_router.clone(),
         }
     }
@@ -100,7 +103,9 @@ list_actors of a kind, get_actor_state, call_actor. Tools that change data (kv_s
 call_actor of a method that is not read-only) are refused while the server is read-only (node_status tells).";
 
 impl<G: ActorGateway> OrbitMcp<G> {
-    pub fn new(gateway: Arc<G>, config: McpConfig) -> Self {
+    /// The server over `gateway`; its SQL tools run under `sql`'s row
+    /// locks (the node's PostgreSQL front door's, when it runs in a node).
+    pub fn new(gateway: Arc<G>, config: McpConfig, sql: crate::postgres::SqlState) -> Self {
         let mut tool_router = Self::tool_router();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;
@@ -109,7 +114,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
                 tools::portable(Arc::make_mut(output));
             }
         }
-        OrbitMcp { gateway, config: Arc::new(config), tool_router }
+        OrbitMcp { gateway, config: Arc::new(config), sql, tool_router }
     }
 
     /// Runs a tool's work under the timeout and the result-size limit.
@@ -159,7 +164,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
 
     async fn run_sql(&self, args: tools::SqlArgs, read_only: bool) -> Result<tools::SqlResults, String> {
         let max = args.max_rows.unwrap_or(self.config.max_items).min(self.config.max_items);
-        let outcomes = crate::postgres::run_sql(self.gateway.clone(), &args.sql, read_only)
+        let outcomes = crate::postgres::run_sql(self.gateway.clone(), &self.sql, &args.sql, read_only)
             .await
             .map_err(|f| format!("{} (SQLSTATE {})", f.message, f.code))?;
         let results = outcomes.into_iter().map(|mut o| {
@@ -422,10 +427,11 @@ impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
 pub fn router<G: ActorGateway>(
     gateway: Arc<G>,
     config: McpConfig,
+    sql: crate::postgres::SqlState,
     access: HttpAccess,
     shutdown: CancellationToken,
 ) -> axum::Router {
-    let server = OrbitMcp::new(gateway, config);
+    let server = OrbitMcp::new(gateway, config, sql);
     let mut http = StreamableHttpServerConfig::default().with_cancellation_token(shutdown);
     http = if access.allowed_hosts.iter().any(|h| h == "*") {
         http.disable_allowed_hosts()
@@ -463,8 +469,10 @@ async fn require_token(State(token): State<Arc<Option<String>>>, request: Reques
 }
 
 /// Serves MCP on this process' stdin and stdout until the client closes.
+/// Its SQL tools take row locks of their own: a remote node's are out of
+/// reach.
 pub async fn serve_stdio<G: ActorGateway>(gateway: Arc<G>, config: McpConfig) -> Result<(), std::io::Error> {
-    let running = OrbitMcp::new(gateway, config)
+    let running = OrbitMcp::new(gateway, config, crate::postgres::SqlState::default())
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;

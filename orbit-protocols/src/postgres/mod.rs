@@ -125,12 +125,23 @@ pub struct PgConfig {
     pub tls: Option<Arc<ServerConfig>>,
 }
 
+/// What every SQL statement run against one node shares, whichever front
+/// door it came through (PostgreSQL connections, MCP's SQL tools): the row
+/// locks, so a write through one waits for a transaction of the other, and
+/// the decoded schemas. A node makes one and hands it to each front door.
+#[derive(Clone, Default)]
+pub struct SqlState {
+    locks: Arc<txn::Locks>,
+    schemas: Arc<schemas::Schemas>,
+}
+
 /// Serves PostgreSQL on `listener` until `shutdown` is cancelled; each
 /// connection is a task of `tasks`.
 pub async fn serve<G: ActorGateway>(
     listener: TcpListener,
     gateway: Arc<G>,
     config: PgConfig,
+    sql: SqlState,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
@@ -139,8 +150,8 @@ pub async fn serve<G: ActorGateway>(
         gateway,
         config,
         connections: Arc::new(ConnectionManager::new()),
-        locks: Arc::new(txn::Locks::default()),
-        schemas: Arc::default(),
+        locks: sql.locks,
+        schemas: sql.schemas,
     });
     crate::listener::accept_loop("PostgreSQL", listener, shutdown.clone(), tasks, move |stream, _| {
         let handlers = Handlers { session: session::Session::new(shared.clone()) };
@@ -188,9 +199,10 @@ pub struct SqlFailure {
 }
 
 /// Runs SQL text through the same statements a PostgreSQL client gets
-/// (for MCP); with `read_only`, only queries run.
+/// (for MCP), under `state`'s row locks; with `read_only`, only queries run.
 pub async fn run_sql<G: ActorGateway>(
     gateway: Arc<G>,
+    state: &SqlState,
     sql: &str,
     read_only: bool,
 ) -> Result<Vec<SqlOutcome>, SqlFailure> {
@@ -199,8 +211,8 @@ pub async fn run_sql<G: ActorGateway>(
         gateway,
         config,
         connections: Arc::new(ConnectionManager::new()),
-        locks: Arc::new(txn::Locks::default()),
-        schemas: Arc::default(),
+        locks: state.locks.clone(),
+        schemas: state.schemas.clone(),
     });
     session::Session::new(shared).run_json(sql, read_only).await
 }
