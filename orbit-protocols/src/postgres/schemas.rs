@@ -9,7 +9,9 @@
 //! was when the schema was read: DDL from any connection, front door or
 //! `orbit_call` moves it before it replies. A gateway that cannot count
 //! (a remote client) gets the catalog record read on every call, and only
-//! a record that differs from the cached one is decoded again.
+//! a record that differs from the cached one is decoded again. The count
+//! is the node's own: once the catalog can change on another node, that
+//! node's changes must reach this count (or this cache) too.
 
 use super::CATALOG_KIND;
 use super::catalog::Table;

@@ -17,6 +17,9 @@
 //!
 //! Capacity is in bytes of keys and values, split evenly over the shards;
 //! a shard over its share drops arbitrary entries until it fits.
+//!
+//! The cache belongs to one node's store: it is right because every write
+//! to the store's keys goes through this node's committer.
 
 use super::Op;
 use bytes::Bytes;
