@@ -147,7 +147,9 @@ async fn psql_describes_tables_as_postgresql_does() {
         "CREATE UNIQUE INDEX users_org_id ON users (org, id)",
         "CREATE INDEX tags_n_idx ON tags (n)",
         "CREATE TABLE stock (wh INT, sku TEXT, qty INT DEFAULT 0, PRIMARY KEY (wh, sku))",
-        "CREATE TABLE arrs (id INT PRIMARY KEY, tags TEXT[], n INTEGER[] NOT NULL, f FLOAT8[], b BOOLEAN[])",
+        "CREATE TABLE arrs (id INT PRIMARY KEY, tags TEXT[], n INTEGER[] NOT NULL, f FLOAT8[], b BOOLEAN[], \
+         d DATE[], at TIMESTAMPTZ[], u UUID[], j JSONB[], bin BYTEA[], m NUMERIC(8,3)[], v VARCHAR(5)[], \
+         c CHAR(2)[])",
     ];
     for port in [postgres.port, orbit] {
         for statement in schema {

@@ -44,6 +44,17 @@ pub enum SqlType {
     Float4Array,
     Float8Array,
     TextArray,
+    /// `varchar(n)[]`, `char(n)[]`, `numeric(p, s)[]`: the column's
+    /// `length` and `numeric` describe the elements.
+    VarcharArray,
+    CharArray,
+    NumericArray,
+    ByteaArray,
+    DateArray,
+    TimestampArray,
+    TimestampTzArray,
+    UuidArray,
+    JsonbArray,
 }
 
 impl SqlType {
@@ -72,35 +83,31 @@ impl SqlType {
             SqlType::Float4Array => Type::FLOAT4_ARRAY,
             SqlType::Float8Array => Type::FLOAT8_ARRAY,
             SqlType::TextArray => Type::TEXT_ARRAY,
+            SqlType::VarcharArray => Type::VARCHAR_ARRAY,
+            SqlType::CharArray => Type::BPCHAR_ARRAY,
+            SqlType::NumericArray => Type::NUMERIC_ARRAY,
+            SqlType::ByteaArray => Type::BYTEA_ARRAY,
+            SqlType::DateArray => Type::DATE_ARRAY,
+            SqlType::TimestampArray => Type::TIMESTAMP_ARRAY,
+            SqlType::TimestampTzArray => Type::TIMESTAMPTZ_ARRAY,
+            SqlType::UuidArray => Type::UUID_ARRAY,
+            SqlType::JsonbArray => Type::JSONB_ARRAY,
         }
+    }
+
+    /// Every type Orbit has.
+    pub fn all() -> impl Iterator<Item = SqlType> {
+        ARRAYS.iter().flat_map(|(scalar, array)| [*scalar, *array])
     }
 
     /// An array type's element type; `None` for scalars.
     pub fn element(self) -> Option<SqlType> {
-        Some(match self {
-            SqlType::BoolArray => SqlType::Bool,
-            SqlType::Int2Array => SqlType::Int2,
-            SqlType::Int4Array => SqlType::Int4,
-            SqlType::Int8Array => SqlType::Int8,
-            SqlType::Float4Array => SqlType::Float4,
-            SqlType::Float8Array => SqlType::Float8,
-            SqlType::TextArray => SqlType::Text,
-            _ => return None,
-        })
+        ARRAYS.iter().find(|(_, array)| *array == self).map(|(element, _)| *element)
     }
 
     /// The array type of `element`, if Orbit has one.
     pub fn array_of(element: SqlType) -> Option<SqlType> {
-        Some(match element {
-            SqlType::Bool => SqlType::BoolArray,
-            SqlType::Int2 => SqlType::Int2Array,
-            SqlType::Int4 => SqlType::Int4Array,
-            SqlType::Int8 => SqlType::Int8Array,
-            SqlType::Float4 => SqlType::Float4Array,
-            SqlType::Float8 => SqlType::Float8Array,
-            SqlType::Text => SqlType::TextArray,
-            _ => return None,
-        })
+        ARRAYS.iter().find(|(scalar, _)| *scalar == element).map(|(_, array)| *array)
     }
 
     /// Whether values are strings (text of any kind).
@@ -134,6 +141,15 @@ impl SqlType {
             SqlType::Float4Array => "real[]",
             SqlType::Float8Array => "double precision[]",
             SqlType::TextArray => "text[]",
+            SqlType::VarcharArray => "character varying[]",
+            SqlType::CharArray => "character[]",
+            SqlType::NumericArray => "numeric[]",
+            SqlType::ByteaArray => "bytea[]",
+            SqlType::DateArray => "date[]",
+            SqlType::TimestampArray => "timestamp without time zone[]",
+            SqlType::TimestampTzArray => "timestamp with time zone[]",
+            SqlType::UuidArray => "uuid[]",
+            SqlType::JsonbArray => "jsonb[]",
         }
     }
 
@@ -142,6 +158,26 @@ impl SqlType {
         self.pg().oid()
     }
 }
+
+/// Each scalar type and its one-dimensional array type.
+const ARRAYS: [(SqlType, SqlType); 16] = [
+    (SqlType::Bool, SqlType::BoolArray),
+    (SqlType::Int2, SqlType::Int2Array),
+    (SqlType::Int4, SqlType::Int4Array),
+    (SqlType::Int8, SqlType::Int8Array),
+    (SqlType::Float4, SqlType::Float4Array),
+    (SqlType::Float8, SqlType::Float8Array),
+    (SqlType::Text, SqlType::TextArray),
+    (SqlType::Varchar, SqlType::VarcharArray),
+    (SqlType::Char, SqlType::CharArray),
+    (SqlType::Numeric, SqlType::NumericArray),
+    (SqlType::Bytea, SqlType::ByteaArray),
+    (SqlType::Date, SqlType::DateArray),
+    (SqlType::Timestamp, SqlType::TimestampArray),
+    (SqlType::TimestampTz, SqlType::TimestampTzArray),
+    (SqlType::Uuid, SqlType::UuidArray),
+    (SqlType::Jsonb, SqlType::JsonbArray),
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Column {
@@ -156,7 +192,7 @@ pub struct Column {
     /// table's sequence for this column.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub serial: bool,
-    /// The `n` of `char(n)` and `varchar(n)`.
+    /// The `n` of `char(n)` and `varchar(n)` (and of their arrays').
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<u32>,
     /// A default computed at each insert (`now()`, `CURRENT_TIMESTAMP`), as
@@ -166,8 +202,8 @@ pub struct Column {
     /// `GENERATED ... AS IDENTITY` (numbered like SERIAL: `serial` is set too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
-    /// The precision and scale of `numeric(p, s)`; `None` for `numeric`
-    /// without them (and every other type).
+    /// The precision and scale of `numeric(p, s)` (and `numeric(p, s)[]`);
+    /// `None` for `numeric` without them (and every other type).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub numeric: Option<NumericTypmod>,
 }
@@ -207,11 +243,20 @@ impl Column {
 
     /// The column's type as PostgreSQL prints it (`format_type`).
     pub fn type_name(&self) -> String {
-        match (self.sql_type, self.length, self.numeric) {
-            (SqlType::Varchar | SqlType::Char, Some(n), _) => format!("{}({n})", self.sql_type.name()),
-            (SqlType::Numeric, _, Some(t)) => format!("numeric({},{})", t.precision, t.scale),
-            (t, _, _) => t.name().to_string(),
+        match self.sql_type.element() {
+            Some(element) => format!("{}[]", self.of_element(element).type_name()),
+            None => match (self.sql_type, self.length, self.numeric) {
+                (SqlType::Varchar | SqlType::Char, Some(n), _) => format!("{}({n})", self.sql_type.name()),
+                (SqlType::Numeric, _, Some(t)) => format!("numeric({},{})", t.precision, t.scale),
+                (t, _, _) => t.name().to_string(),
+            },
         }
+    }
+
+    /// A column of `element` with this column's length and typmod: what
+    /// each element of an array column is.
+    pub fn of_element(&self, element: SqlType) -> Column {
+        Column { length: self.length, numeric: self.numeric, ..Column::new(self.name.clone(), element) }
     }
 
     /// A literal as a value of this column.
@@ -223,7 +268,20 @@ impl Column {
     /// is padded with blanks, and text longer than `n` (trailing blanks
     /// aside) is a 22001, as in PostgreSQL; a numeric is rounded to its
     /// scale and checked against its precision (`super::numeric::fit`).
+    /// An array's elements are each checked so.
     pub fn fit(&self, value: Json) -> Result<Json, ValueError> {
+        if let Some(element) = self.sql_type.element() {
+            let Json::Array(items) = value else { return Ok(value) };
+            if self.length.is_none() && self.numeric.is_none() && element != SqlType::Numeric {
+                return Ok(Json::Array(items));
+            }
+            let element = self.of_element(element);
+            return items
+                .into_iter()
+                .map(|item| element.fit(item))
+                .collect::<Result<_, _>>()
+                .map(Json::Array);
+        }
         if self.sql_type == SqlType::Numeric {
             return super::numeric::fit(value, self.numeric);
         }

@@ -30,6 +30,7 @@
 //! refused with SQLSTATE 0A000 naming it.
 
 mod array;
+mod binary;
 mod bytea;
 mod cancel;
 pub mod catalog;

@@ -272,8 +272,13 @@ pub(crate) fn field(name: &str, typmod: Option<NumericTypmod>, nullable: bool) -
     let field = Field::new(name, arrow_type(typmod), nullable);
     match typmod {
         Some(_) => field,
-        None => field.with_metadata(HashMap::from([(METADATA.0.to_string(), METADATA.1.to_string())])),
+        None => mark_unconstrained(field),
     }
+}
+
+/// `field` marked as holding numerics without a typmod (or arrays of them).
+pub(crate) fn mark_unconstrained(field: Field) -> Field {
+    field.with_metadata(HashMap::from([(METADATA.0.to_string(), METADATA.1.to_string())]))
 }
 
 /// Whether an Arrow field holds numerics without a typmod.
@@ -359,6 +364,15 @@ fn derives(expr: &DfExpr, schema: &DFSchema, flags: &[bool]) -> bool {
         DfExpr::AggregateFunction(f) => {
             matches!(f.func.name(), "sum" | "min" | "max" | "avg")
                 && f.params.args.first().is_some_and(|a| derives(a, schema, flags))
+        }
+        // An element, a slice or an extension of an array of them.
+        DfExpr::ScalarFunction(f)
+            if matches!(
+                f.name(),
+                "array_element" | "array_slice" | "array_append" | "array_prepend" | "array_concat"
+            ) =>
+        {
+            f.args.iter().any(|a| derives(a, schema, flags))
         }
         DfExpr::ScalarFunction(f) => f.name() == "numeric_in" && f.args.len() == 1,
         _ => false,

@@ -101,6 +101,7 @@ const TYPES: &[(i64, &str, i64, &str, i64)] = &[
     (700, "float4", 4, "N", 0),
     (701, "float8", 8, "N", 0),
     (1000, "_bool", -1, "A", 16),
+    (1001, "_bytea", -1, "A", 17),
     (1005, "_int2", -1, "A", 21),
     (1007, "_int4", -1, "A", 23),
     (1009, "_text", -1, "A", 25),
@@ -118,10 +119,25 @@ const TYPES: &[(i64, &str, i64, &str, i64)] = &[
     (1182, "_date", -1, "A", 1082),
     (1184, "timestamptz", 8, "D", 0),
     (1185, "_timestamptz", -1, "A", 1184),
+    (1231, "_numeric", -1, "A", 1700),
     (1700, "numeric", -1, "N", 0),
     (2950, "uuid", 16, "U", 0),
+    (2951, "_uuid", -1, "A", 2950),
     (3802, "jsonb", -1, "U", 0),
+    (3807, "_jsonb", -1, "A", 3802),
 ];
+
+/// `array_length(a, 1)` of a one-dimensional array: NULL when it is empty
+/// or NULL, or for another dimension.
+fn array_length(args: &[ScalarValue]) -> ScalarValue {
+    match (args.first(), int_arg(args, 1)) {
+        (Some(ScalarValue::List(list)), Some(1)) if !list.is_null(0) => {
+            let n = list.value(0).len();
+            ScalarValue::Int32((n > 0).then(|| i32::try_from(n).ok()).flatten())
+        }
+        _ => ScalarValue::Int32(None),
+    }
+}
 
 /// PostgreSQL's `format_type(oid, typmod)`.
 fn format_type(oid: i64, typmod: Option<i64>) -> Option<String> {
@@ -336,7 +352,7 @@ fn numeric_precision(c: &Column) -> [Option<i64>; 3] {
 }
 
 fn collation(sql_type: SqlType) -> i64 {
-    if sql_type.is_text() { DEFAULT_COLLATION } else { 0 }
+    if sql_type.element().unwrap_or(sql_type).is_text() { DEFAULT_COLLATION } else { 0 }
 }
 
 /// A column's default as `pg_get_expr` shows it.
@@ -678,7 +694,7 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
             ]);
             for (oid, name, len, category, elem) in TYPES {
                 let array = TYPES.iter().find(|t| t.4 == *oid).map_or(0, |t| t.0);
-                let text = matches!(*oid, 25 | 1042 | 1043 | 19);
+                let text = matches!(*oid, 25 | 1042 | 1043 | 19 | 1009 | 1014 | 1015);
                 b.row(vec![
                     i8v(*oid),
                     tv(name),
@@ -1298,18 +1314,10 @@ pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, 
         ("obj_description", some(), T, Box::new(|_, _| text(None))),
         ("col_description", any(2), T, Box::new(|_, _| text(None))),
         ("shobj_description", any(2), T, Box::new(|_, _| text(None))),
-        (
-            "array_upper",
-            any(2),
-            I4,
-            Box::new(|_, v| match (v.first(), int_arg(v, 1)) {
-                (Some(ScalarValue::List(list)), Some(1)) if !list.is_null(0) => {
-                    let n = list.value(0).len();
-                    ScalarValue::Int32((n > 0).then_some(n as i32))
-                }
-                _ => ScalarValue::Int32(None),
-            }),
-        ),
+        // Orbit's arrays have one dimension and start at 1, so both are
+        // the length; NULL for an empty array (it has no dimensions).
+        ("array_upper", any(2), I4, Box::new(|_, v| array_length(v))),
+        ("array_length", any(2), I4, Box::new(|_, v| array_length(v))),
         (
             "current_schema",
             Signature::nullary(Volatility::Stable),

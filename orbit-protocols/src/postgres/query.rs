@@ -44,8 +44,9 @@ pub(crate) type Writes = BTreeMap<String, BTreeMap<Vec<u8>, Staged>>;
 /// in, for UPDATE and DELETE to find rows ([`Planner::plan_keyed`]).
 pub(crate) const ROW_KEY: &str = "ctid";
 
-/// The Arrow type a column of `sql_type` scans as.
-pub(crate) fn arrow_type(sql_type: SqlType) -> DataType {
+/// The Arrow type a scalar column of `sql_type` scans as (arrays and
+/// numerics take their column's typmod: [`column_field`]).
+fn arrow_type(sql_type: SqlType) -> DataType {
     match sql_type {
         SqlType::Bool => DataType::Boolean,
         SqlType::Int2 => DataType::Int16,
@@ -53,22 +54,12 @@ pub(crate) fn arrow_type(sql_type: SqlType) -> DataType {
         SqlType::Int8 => DataType::Int64,
         SqlType::Float4 => DataType::Float32,
         SqlType::Float8 => DataType::Float64,
-        SqlType::Text | SqlType::Varchar | SqlType::Char | SqlType::Jsonb | SqlType::Uuid => DataType::Utf8,
         SqlType::Date => DataType::Date32,
         SqlType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
         SqlType::Bytea => DataType::Binary,
         SqlType::Numeric => super::numeric::arrow_type(None),
         SqlType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
-        SqlType::BoolArray
-        | SqlType::Int2Array
-        | SqlType::Int4Array
-        | SqlType::Int8Array
-        | SqlType::Float4Array
-        | SqlType::Float8Array
-        | SqlType::TextArray => {
-            let element = sql_type.element().map_or(DataType::Utf8, arrow_type);
-            DataType::List(Arc::new(Field::new_list_field(element, true)))
-        }
+        _ => DataType::Utf8,
     }
 }
 
@@ -93,7 +84,7 @@ pub(crate) fn sql_type_of(data_type: &DataType) -> SqlType {
         | DataType::Decimal128(..)
         | DataType::Decimal256(..) => SqlType::Numeric,
         DataType::List(field) | DataType::LargeList(field) | DataType::FixedSizeList(field, _) => {
-            SqlType::array_of(sql_type_of(field.data_type())).unwrap_or(SqlType::Text)
+            SqlType::array_of(field_sql_type(field)).unwrap_or(SqlType::Text)
         }
         _ => SqlType::Text,
     }
@@ -111,8 +102,18 @@ pub(crate) fn field_sql_type(field: &Field) -> SqlType {
     }
 }
 
-/// A column's Arrow field.
+/// A column's Arrow field. An array column is a list of fields of its
+/// element type (with its typmod), named `item` as Arrow names them; one
+/// of numerics without a typmod is marked as such too.
 fn column_field(column: &catalog::Column) -> Field {
+    if let Some(element) = column.sql_type.element() {
+        let item = column_field(&catalog::Column { name: "item".into(), ..column.of_element(element) });
+        let field = Field::new(&column.name, DataType::List(Arc::new(item)), !column.not_null);
+        return match (element, column.numeric) {
+            (SqlType::Numeric, None) => super::numeric::mark_unconstrained(field),
+            _ => field,
+        };
+    }
     match column.sql_type {
         SqlType::Jsonb => super::jsonb::field(&column.name, !column.not_null),
         SqlType::Uuid => super::uuid::field(&column.name, !column.not_null),
@@ -235,15 +236,14 @@ fn column_array(column: &catalog::Column, values: Vec<Option<&Json>>) -> DfResul
                 _ => Arc::new(array),
             }
         }
-        SqlType::BoolArray
-        | SqlType::Int2Array
-        | SqlType::Int4Array
-        | SqlType::Int8Array
-        | SqlType::Float4Array
-        | SqlType::Float8Array
-        | SqlType::TextArray => {
-            let element_type = column.sql_type.element().unwrap_or(SqlType::Text);
-            let element = catalog::Column::new("item", element_type);
+        // The arrays (every scalar type has its arm above).
+        array_type => {
+            let (Some(element), DataType::List(field)) =
+                (array_type.element(), column_field(column).data_type().clone())
+            else {
+                return Err(DataFusionError::Internal("an array column scans as a list".into()));
+            };
+            let element = catalog::Column { name: "item".into(), ..column.of_element(element) };
             let mut offsets = Vec::with_capacity(count + 1);
             let mut present = Vec::with_capacity(count);
             let mut items: Vec<Option<&Json>> = Vec::new();
@@ -256,7 +256,6 @@ fn column_array(column: &catalog::Column, values: Vec<Option<&Json>>) -> DfResul
                     DataFusionError::Execution("an array column holds more than 2^31 elements".into())
                 })?);
             }
-            let field = Arc::new(Field::new_list_field(arrow_type(element_type), true));
             Arc::new(ListArray::try_new(
                 field,
                 OffsetBuffer::new(offsets.into()),

@@ -169,17 +169,16 @@ pub(super) fn function(name: &str, args: Vec<Expr>) -> Expr {
 fn array_literal(expr: &Expr) -> Option<Expr> {
     let Expr::Value(v) = expr else { return None };
     let ast::Value::SingleQuotedString(text) = &v.value else { return None };
-    let inner = text.strip_prefix('{')?.strip_suffix('}')?;
-    let elements = inner
-        .split(',')
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let e = e.trim().trim_matches('"');
-            if e.parse::<f64>().is_ok() {
-                Expr::value(ast::Value::Number(e.to_string(), false))
-            } else {
-                Expr::value(ast::Value::SingleQuotedString(e.to_string()))
-            }
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let elements = super::array::parse(text)
+        .ok()?
+        .into_iter()
+        .map(|e| match e {
+            None => Expr::value(ast::Value::Null),
+            Some(e) if e.parse::<f64>().is_ok() => Expr::value(ast::Value::Number(e, false)),
+            Some(e) => Expr::value(ast::Value::SingleQuotedString(e)),
         })
         .collect();
     Some(function("make_array", elements))

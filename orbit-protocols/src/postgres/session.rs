@@ -681,139 +681,32 @@ fn field_infos(columns: &[(String, SqlType)], formats: &Format) -> Vec<FieldInfo
         .collect()
 }
 
-/// One stored value as its column's Rust type, so text and binary formats
-/// both encode it right.
+/// One stored value in its type's binary format (text results are
+/// written from `catalog::text_of`).
 fn encode(encoder: &mut DataRowEncoder, sql_type: SqlType, value: Option<&Json>) -> Result<()> {
-    let value = value.filter(|v| !v.is_null());
-    let mismatch = || error("XX000", format!("a stored value is not of type {}", sql_type.name()));
-    let encoded = match sql_type {
-        SqlType::Bool => encoder.encode_field(&value.map(|v| v.as_bool().ok_or_else(mismatch)).transpose()?),
-        SqlType::Int2 => encoder.encode_field(
-            &value
-                .map(|v| v.as_i64().and_then(|n| i16::try_from(n).ok()).ok_or_else(mismatch))
-                .transpose()?,
-        ),
-        SqlType::Int4 => encoder.encode_field(
-            &value
-                .map(|v| v.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(mismatch))
-                .transpose()?,
-        ),
-        SqlType::Int8 => encoder.encode_field(&value.map(|v| v.as_i64().ok_or_else(mismatch)).transpose()?),
-        SqlType::Float4 => encoder
-            .encode_field(&value.map(|v| v.as_f64().map(|f| f as f32).ok_or_else(mismatch)).transpose()?),
-        SqlType::Float8 => encoder.encode_field(&value.map(|v| v.as_f64().ok_or_else(mismatch)).transpose()?),
-        SqlType::Text | SqlType::Varchar | SqlType::Char => {
-            encoder.encode_field(&value.map(|v| v.as_str().ok_or_else(mismatch)).transpose()?)
-        }
-        SqlType::Date => encoder.encode_field(
-            &value
-                .map(|v| {
-                    v.as_str()
-                        .and_then(|t| chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
-                        .ok_or_else(mismatch)
-                })
-                .transpose()?,
-        ),
-        SqlType::Timestamp => encoder.encode_field(
-            &value
-                .map(|v| v.as_str().and_then(catalog::time::parse_naive).ok_or_else(mismatch))
-                .transpose()?,
-        ),
-        SqlType::TimestampTz => encoder.encode_field(
-            &value.map(|v| v.as_str().and_then(catalog::time::parse_utc).ok_or_else(mismatch)).transpose()?,
-        ),
-        SqlType::Jsonb => encoder.encode_field(
-            &value.map(|v| v.as_str().and_then(super::jsonb::parse).ok_or_else(mismatch)).transpose()?,
-        ),
-        // The 16 bytes (`to_sql` of bytes writes them as they are).
-        SqlType::Uuid => encoder.encode_field(
-            &value
-                .map(|v| v.as_str().and_then(super::uuid::parse).map(|b| b.to_vec()).ok_or_else(mismatch))
-                .transpose()?,
-        ),
-        SqlType::Bytea => encoder.encode_field(
-            &value
-                .map(|v| v.as_str().and_then(|t| super::bytea::parse(t).ok()).ok_or_else(mismatch))
-                .transpose()?,
-        ),
-        // PostgreSQL's base-10000 binary numeric, made here.
-        SqlType::Numeric => encoder.encode_field(
-            &value
-                .map(|v| v.as_str().and_then(super::numeric::to_binary).ok_or_else(mismatch))
-                .transpose()?,
-        ),
-        SqlType::BoolArray => encoder.encode_field(&items(value, Json::as_bool).ok_or_else(mismatch)?),
-        SqlType::Int2Array => encoder.encode_field(
-            &items(value, |v| v.as_i64().and_then(|n| i16::try_from(n).ok())).ok_or_else(mismatch)?,
-        ),
-        SqlType::Int4Array => encoder.encode_field(
-            &items(value, |v| v.as_i64().and_then(|n| i32::try_from(n).ok())).ok_or_else(mismatch)?,
-        ),
-        SqlType::Int8Array => encoder.encode_field(&items(value, Json::as_i64).ok_or_else(mismatch)?),
-        SqlType::Float4Array => {
-            encoder.encode_field(&items(value, |v| v.as_f64().map(|f| f as f32)).ok_or_else(mismatch)?)
-        }
-        SqlType::Float8Array => encoder.encode_field(&items(value, Json::as_f64).ok_or_else(mismatch)?),
-        SqlType::TextArray => {
-            encoder.encode_field(&items(value, |v| v.as_str().map(str::to_string)).ok_or_else(mismatch)?)
-        }
-    };
-    encoded.map_err(|e| error("XX000", e.to_string()))
-}
-
-/// A stored array's elements as Rust values (`Some(None)` for NULL, the
-/// inner `None` for a NULL element); `None` when one is not of the type.
-#[allow(clippy::option_option)]
-fn items<T>(value: Option<&Json>, element: impl Fn(&Json) -> Option<T>) -> Option<Option<Vec<Option<T>>>> {
-    let Some(value) = value else { return Some(None) };
-    let mut out = Vec::new();
-    for item in value.as_array()? {
-        out.push(if item.is_null() { None } else { Some(element(item)?) });
-    }
-    Some(Some(out))
-}
-
-/// A binary array parameter as PostgreSQL's text form, for the column's
-/// parser; `None` for a type that is not an array Orbit has.
-fn array_parameter<S: Clone>(
-    portal: &Portal<S>,
-    index: usize,
-    pg_type: &Type,
-) -> PgWireResult<Option<Literal>> {
-    fn text<T: ToString>(items: Option<Vec<Option<T>>>, element: SqlType) -> Literal {
-        items.map_or(Literal::Null, |items| {
-            let values: Vec<Json> =
-                items.into_iter().map(|i| i.map_or(Json::Null, |v| Json::String(v.to_string()))).collect();
-            Literal::String(super::array::format(element, &values))
+    let bytes = value
+        .filter(|v| !v.is_null())
+        .map(|v| {
+            super::binary::encode(sql_type, v)
+                .ok_or_else(|| error("XX000", format!("a stored value is not of type {}", sql_type.name())))
         })
-    }
-    Ok(Some(match *pg_type {
-        Type::BOOL_ARRAY => {
-            let items = portal.parameter::<Vec<Option<bool>>>(index, pg_type)?;
-            text(
-                items.map(|v| v.into_iter().map(|b| b.map(|b| if b { "t" } else { "f" })).collect()),
-                SqlType::Text,
-            )
-        }
-        Type::INT2_ARRAY => text(portal.parameter::<Vec<Option<i16>>>(index, pg_type)?, SqlType::Text),
-        Type::INT4_ARRAY => text(portal.parameter::<Vec<Option<i32>>>(index, pg_type)?, SqlType::Text),
-        Type::INT8_ARRAY => text(portal.parameter::<Vec<Option<i64>>>(index, pg_type)?, SqlType::Text),
-        Type::FLOAT4_ARRAY => text(portal.parameter::<Vec<Option<f32>>>(index, pg_type)?, SqlType::Text),
-        Type::FLOAT8_ARRAY => text(portal.parameter::<Vec<Option<f64>>>(index, pg_type)?, SqlType::Text),
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => {
-            text(portal.parameter::<Vec<Option<String>>>(index, pg_type)?, SqlType::Text)
-        }
-        _ => return Ok(None),
-    }))
+        .transpose()?;
+    // `Vec<u8>` writes its bytes as they are, whatever the field's type.
+    encoder.encode_field(&bytes).map_err(|e| error("XX000", e.to_string()))
 }
 
 /// A bound parameter as a literal, decoded by its type (the client's, or
-/// the one Orbit deduced), in text or binary.
+/// the one Orbit deduced), in text or binary (`super::binary`).
 fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWireResult<Literal> {
     if portal.parameter_format.is_binary(index)
-        && let Some(array) = array_parameter(portal, index, pg_type)?
+        && let Some(sql_type) = super::binary::wire_type(pg_type)
     {
-        return Ok(array);
+        return match raw_parameter(portal, index)? {
+            None => Ok(Literal::Null),
+            Some((bytes, _)) => {
+                super::binary::decode(sql_type, bytes).map_err(|bad| user_error(error(bad.code, bad.message)))
+            }
+        };
     }
     let number = |n: Option<String>| n.map_or(Literal::Null, Literal::Number);
     let text = |t: Option<String>| t.map_or(Literal::Null, Literal::String);
@@ -838,15 +731,10 @@ fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWi
         Type::JSONB | Type::JSON => {
             text(portal.parameter::<serde_json::Value>(index, pg_type)?.map(|v| super::jsonb::canonical(&v)))
         }
+        // In text from here on: binary parameters are read above.
         Type::UUID => match raw_parameter(portal, index)? {
             None => Literal::Null,
-            Some((bytes, true)) => {
-                let bytes: [u8; 16] = bytes.try_into().map_err(|_| {
-                    user_error(error("22P03", "incorrect binary data format in a uuid parameter"))
-                })?;
-                Literal::String(super::uuid::format(&bytes))
-            }
-            Some((bytes, false)) => {
+            Some((bytes, _)) => {
                 let text = String::from_utf8_lossy(bytes);
                 let uuid = super::uuid::canonical(&text)
                     .ok_or_else(|| user_error(error("22P02", super::uuid::bad_input_message(&text))))?;
@@ -855,8 +743,7 @@ fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWi
         },
         Type::BYTEA => match raw_parameter(portal, index)? {
             None => Literal::Null,
-            Some((bytes, true)) => Literal::String(super::bytea::format(bytes)),
-            Some((bytes, false)) => {
+            Some((bytes, _)) => {
                 let hex = super::bytea::canonical(&String::from_utf8_lossy(bytes))
                     .map_err(|bad| user_error(error(bad.code, bad.message)))?;
                 Literal::String(hex)
@@ -864,15 +751,8 @@ fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWi
         },
         Type::NUMERIC => match raw_parameter(portal, index)? {
             None => Literal::Null,
-            Some((bytes, binary)) => {
-                let text = if binary {
-                    super::numeric::from_binary(bytes).ok_or_else(|| {
-                        user_error(error("22P03", "incorrect binary data format in a numeric parameter"))
-                    })?
-                } else {
-                    String::from_utf8_lossy(bytes).into_owned()
-                };
-                let exact = super::numeric::canonical(&text)
+            Some((bytes, _)) => {
+                let exact = super::numeric::canonical(&String::from_utf8_lossy(bytes))
                     .map_err(|bad| user_error(error(bad.code, bad.message)))?;
                 Literal::Number(exact)
             }

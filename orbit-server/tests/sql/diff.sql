@@ -478,3 +478,29 @@ UPDATE tagged SET tags = ARRAY['z'] WHERE id = 2 RETURNING id, tags;
 SELECT nums FROM tagged WHERE id = 1;
 SELECT ARRAY[1, 2] AS arr;
 DROP TABLE tagged;
+
+-- Arrays of the other scalar types: elements read and checked as their
+-- column's type (typmods included), elements with blanks or backslashes
+-- quoted on output, and DataFusion's operators over them.
+CREATE TABLE typed_arrays (id INT PRIMARY KEY, d DATE[], ts TIMESTAMP[], tz TIMESTAMPTZ[], u UUID[], j JSONB[], b BYTEA[], n NUMERIC(6,2)[], m NUMERIC[], v VARCHAR(3)[], c CHAR(2)[]);
+INSERT INTO typed_arrays VALUES (1, '{2024-02-29,NULL}', '{"2024-02-29 13:45:01.5","1999-12-31"}', '{"2024-02-29 13:45:01+02"}', '{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11,NULL}', '{"{\"b\":1,\"a\":[2]}",null,"\"s\""}', '{"\\x0aff",abc}', '{1.005,-2}', '{1.5,-2,0.125}', '{ab,"x y"}', '{a,NULL}');
+INSERT INTO typed_arrays VALUES (2, '{}', NULL, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}');
+INSERT INTO typed_arrays (id, d, n, v) VALUES (3, '{2020-01-01, 2021-06-30}', ARRAY[1, 2.5], '{q}');
+INSERT INTO typed_arrays (id, v) VALUES (4, '{abcd}');
+INSERT INTO typed_arrays (id, v) VALUES (4, '{"ab  "}');
+INSERT INTO typed_arrays (id, n) VALUES (5, '{12345.6}');
+INSERT INTO typed_arrays (id, d) VALUES (5, '{2024-13-01}');
+INSERT INTO typed_arrays (id, ts) VALUES (5, '{soon}');
+INSERT INTO typed_arrays (id, u) VALUES (5, '{xyz}');
+INSERT INTO typed_arrays (id, j) VALUES (5, '{"{bad"}');
+INSERT INTO typed_arrays (id, n) VALUES (5, '{1,x}');
+SELECT id, d, ts, tz, u, j, b, n, m, v, c FROM typed_arrays ORDER BY id;
+SELECT d[1], ts[2], tz[1], u[1], j[3], b[1], n[2], m[3], v[2], c[1] FROM typed_arrays WHERE id = 1;
+SELECT id, cardinality(d), cardinality(n), array_length(v, 1) FROM typed_arrays ORDER BY id;
+SELECT id FROM typed_arrays WHERE DATE '2021-06-30' = ANY(d) ORDER BY id;
+SELECT id FROM typed_arrays WHERE n[1] > 1 ORDER BY id;
+UPDATE typed_arrays SET v = '{xyz}', n = '{3.333}' WHERE id = 2 RETURNING id, v, n;
+SELECT id FROM typed_arrays WHERE v = '{xyz}';
+SELECT v, n FROM typed_arrays WHERE id = 2;
+UPDATE typed_arrays SET c = '{abc}' WHERE id = 2;
+DROP TABLE typed_arrays;

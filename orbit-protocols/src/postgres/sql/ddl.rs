@@ -15,7 +15,7 @@ use super::{
     Engine, Outcome, Result, SqlError, constant, error, ident, json_bytes, literal, object_name, parse_expr,
     unsupported,
 };
-use crate::postgres::catalog::{self, Column, Identity, Index, Literal, SqlType, Table};
+use crate::postgres::catalog::{self, Column, Identity, Index, Literal, NumericTypmod, SqlType, Table};
 use crate::postgres::index::{self as entries, choose_name};
 use crate::postgres::txn::Txn;
 use crate::postgres::{CATALOG_KIND, load_table, query};
@@ -471,12 +471,7 @@ fn with_field(row: &Map<String, Json>, name: &str, value: Option<&Json>) -> Opti
 /// PRIMARY KEY, and whether UNIQUE (with the constraint's name, if given).
 fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool, Option<Option<String>>)> {
     let (sql_type, serial, length) = sql_type(&def.data_type)?;
-    let numeric = match &def.data_type {
-        DataType::Numeric(info) | DataType::Decimal(info) | DataType::Dec(info) => {
-            crate::postgres::numeric::typmod(info)?
-        }
-        _ => None,
-    };
+    let numeric = numeric_typmod(&def.data_type)?;
     let mut column =
         Column { not_null: serial, serial, length, numeric, ..Column::new(ident(&def.name), sql_type) };
     let (mut primary_key, mut defaulted, mut null) = (false, serial, false);
@@ -755,10 +750,13 @@ fn sql_type(data_type: &DataType) -> Result<(SqlType, bool, Option<u32>)> {
         DataType::Uuid => SqlType::Uuid,
         DataType::Bytea => SqlType::Bytea,
         DataType::Numeric(_) | DataType::Decimal(_) | DataType::Dec(_) => SqlType::Numeric,
-        // One-dimensional arrays of the scalars `SqlType::array_of` knows.
+        // One-dimensional arrays of the scalars `SqlType::array_of` knows;
+        // the length of `varchar(n)[]` is its elements'.
         DataType::Array(ast::ArrayElemTypeDef::SquareBracket(inner, _)) => match sql_type(inner)? {
-            (element, false, None) => {
-                SqlType::array_of(element).ok_or_else(|| unsupported(format_args!("the type {data_type}")))?
+            (element, false, length) => {
+                let array = SqlType::array_of(element)
+                    .ok_or_else(|| unsupported(format_args!("the type {data_type}")))?;
+                return Ok((array, false, length));
             }
             _ => return Err(unsupported(format_args!("the type {data_type}"))),
         },
@@ -775,6 +773,17 @@ fn sql_type(data_type: &DataType) -> Result<(SqlType, bool, Option<u32>)> {
         other => return Err(unsupported(format_args!("the type {other}"))),
     };
     Ok((t, false, None))
+}
+
+/// The precision and scale of `numeric(p, s)` and `numeric(p, s)[]`.
+fn numeric_typmod(data_type: &DataType) -> Result<Option<NumericTypmod>> {
+    Ok(match data_type {
+        DataType::Numeric(info) | DataType::Decimal(info) | DataType::Dec(info) => {
+            crate::postgres::numeric::typmod(info)?
+        }
+        DataType::Array(ast::ArrayElemTypeDef::SquareBracket(inner, _)) => numeric_typmod(inner)?,
+        _ => None,
+    })
 }
 
 /// A UNIQUE constraint's name, if it is given one; what Orbit does not
