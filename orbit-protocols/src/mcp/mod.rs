@@ -154,12 +154,9 @@ impl<G: ActorGateway> OrbitMcp<G> {
     }
 
     async fn table_schema(&self, name: &str) -> Result<tools::TableSchema, String> {
-        let id = ActorId::new(crate::postgres::CATALOG_KIND, name.as_bytes().to_vec());
-        let state = self.gateway.read_actor(id).await.map_err(|e| e.to_string())?;
-        let state = state.ok_or_else(|| format!("table \"{name}\" does not exist (see sql_list_tables)"))?;
-        let table: crate::postgres::catalog::Table = serde_json::from_slice(&state)
-            .map_err(|e| format!("the catalog entry of \"{name}\" is unreadable: {e}"))?;
-        Ok(table.into())
+        let table = self.sql.table(self.gateway.as_ref(), name).await.map_err(|e| e.to_string())?;
+        let table = table.ok_or_else(|| format!("table \"{name}\" does not exist (see sql_list_tables)"))?;
+        Ok(tools::TableSchema::from(table.as_ref()))
     }
 
     async fn run_sql(&self, args: tools::SqlArgs, read_only: bool) -> Result<tools::SqlResults, String> {

@@ -226,8 +226,8 @@ pub struct ColumnSchema {
     pub serial: bool,
 }
 
-impl From<crate::postgres::catalog::Table> for TableSchema {
-    fn from(table: crate::postgres::catalog::Table) -> Self {
+impl From<&crate::postgres::catalog::Table> for TableSchema {
+    fn from(table: &crate::postgres::catalog::Table) -> Self {
         let columns = table.columns.iter().map(|c| ColumnSchema {
             name: c.name.clone(),
             sql_type: c.type_name(),

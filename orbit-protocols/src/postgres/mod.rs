@@ -136,6 +136,18 @@ pub struct SqlState {
     schemas: Arc<schemas::Schemas>,
 }
 
+impl SqlState {
+    /// Table `name`'s schema, decoded once and read again only after a
+    /// catalog change; `None` when there is no such table.
+    pub(crate) async fn table<G: ActorGateway>(
+        &self,
+        gateway: &G,
+        name: &str,
+    ) -> Result<Option<Arc<catalog::Table>>, orbit_shared::Error> {
+        self.schemas.get(gateway, name).await
+    }
+}
+
 /// Serves PostgreSQL on `listener` until `shutdown` is cancelled; each
 /// connection is a task of `tasks`.
 pub async fn serve<G: ActorGateway>(

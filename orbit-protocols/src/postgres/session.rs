@@ -246,7 +246,7 @@ pub(crate) struct Prepared {
     params: Vec<SqlType>,
     columns: Vec<(String, SqlType)>,
     /// A point query by a parameter: Execute runs it without the statement.
-    point: Option<sql::PointQuery>,
+    point: Option<Arc<sql::PointQuery>>,
 }
 
 /// Parses and describes statements for the extended protocol.
@@ -272,7 +272,6 @@ fn note_param(params: &mut Vec<Option<SqlType>>, n: usize, sql_type: SqlType) ->
 impl<G: ActorGateway> Session<G> {
     /// A statement with its parameter types and result columns.
     async fn describe(&self, statement: Statement) -> Result<Prepared> {
-        let gateway = self.shared.gateway.as_ref();
         let mut params: Vec<Option<SqlType>> = Vec::new();
         let mut columns = Vec::new();
         let mut point = None;
@@ -281,7 +280,7 @@ impl<G: ActorGateway> Session<G> {
                 let TableObject::TableName(name) = &insert.table else {
                     return Err(sql::unsupported(format_args!("INSERT INTO {}", insert.table)));
                 };
-                let table = sql::existing_table(gateway, &object_name(name)?).await?;
+                let table = self.engine.table(&object_name(name)?).await?;
                 let targets = sql::insert_targets(&table, &insert.columns)?;
                 if let Some(SetExpr::Values(values)) = insert.source.as_ref().map(|s| s.body.as_ref()) {
                     for row in &values.rows {
@@ -315,7 +314,7 @@ impl<G: ActorGateway> Session<G> {
                     ast::TableFactor::Table { name, .. } => object_name(name)?,
                     other => return Err(sql::unsupported(format_args!("UPDATE {other}"))),
                 };
-                let table = sql::existing_table(gateway, &name).await?;
+                let table = self.engine.table(&name).await?;
                 let mut projection = Vec::new();
                 for assignment in &update.assignments {
                     if let (ast::AssignmentTarget::ColumnName(column), Some(n)) =
@@ -336,7 +335,7 @@ impl<G: ActorGateway> Session<G> {
                 let Some(ast::TableFactor::Table { name, .. }) = from.first().map(|f| &f.relation) else {
                     return Err(sql::unsupported("this DELETE"));
                 };
-                let table = sql::existing_table(gateway, &object_name(name)?).await?;
+                let table = self.engine.table(&object_name(name)?).await?;
                 self.infer(&table, Vec::new(), delete.selection.clone(), &mut params).await?;
                 columns = returning_columns(&table, delete.returning.as_deref())?;
             }
@@ -345,7 +344,7 @@ impl<G: ActorGateway> Session<G> {
                     columns = query.columns();
                     if let (Some(n), Some(pk)) = (placeholder(&query.key), query.table.pk()) {
                         note_param(&mut params, n, pk.sql_type)?;
-                        point = Some(query);
+                        point = Some(Arc::new(query));
                     }
                 }
                 None => {
@@ -599,7 +598,7 @@ impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
         // and nothing slow enough to cancel.
         if let Some(point) = &prepared.point
             && let Some(key) = placeholder(&point.key).and_then(|n| bound.get(n - 1))
-            && let Some(outcome) = self.engine.execute_point(point, key).await
+            && let Some(outcome) = self.engine.execute_point(point, key.clone(), &mut Cancel::never()).await
         {
             let outcome = outcome.map_err(user_error)?;
             return self.respond(outcome, &portal.result_column_format).map_err(user_error);

@@ -139,10 +139,12 @@ pub(crate) struct PendingCopy {
     pub format: CopyFormat,
 }
 
-/// What a step runs: a statement, or the data of a COPY FROM STDIN.
+/// What a step runs: a statement, the data of a COPY FROM STDIN, or a
+/// prepared point query with its key bound.
 enum Work {
     Statement(Box<Statement>),
     CopyIn(PendingCopy, Vec<u8>),
+    Point(Arc<PointQuery>, Literal),
 }
 
 impl Work {
@@ -202,7 +204,7 @@ impl<G: ActorGateway> Engine<G> {
     }
 
     /// Like [`Engine::schema`]; no such table is 42P01.
-    async fn table(&self, name: &str) -> Result<Arc<Table>> {
+    pub(crate) async fn table(&self, name: &str) -> Result<Arc<Table>> {
         self.schema(name).await?.ok_or_else(|| error("42P01", format!("relation \"{name}\" does not exist")))
     }
 
@@ -313,9 +315,7 @@ impl<G: ActorGateway> Engine<G> {
     async fn step(&self, work: Work, state: TxnState, cancel: &mut Cancel) -> (Result<Outcome>, TxnState) {
         let statement = match work {
             Work::Statement(statement) => *statement,
-            Work::CopyIn(pending, data) => {
-                return self.in_transaction(Work::CopyIn(pending, data), state, cancel).await;
-            }
+            other => return self.in_transaction(other, state, cancel).await,
         };
         match statement {
             Statement::StartTransaction { .. } => match state {
@@ -455,6 +455,9 @@ impl<G: ActorGateway> Engine<G> {
         let statement = match work {
             Work::Statement(statement) => *statement,
             Work::CopyIn(pending, data) => return self.copy_rows(pending, &data, txn).await,
+            Work::Point(point, key) => {
+                return Ok(point.outcome(self.point_rows(&point.table, &key, txn).await?));
+            }
         };
         match statement {
             Statement::CreateTable(create) => self.create_table(create).await,
@@ -531,26 +534,17 @@ impl<G: ActorGateway> Engine<G> {
     /// statement again. `None` when the table's schema is no longer the
     /// one `point` was made from (or cannot be read): the caller executes
     /// the statement, which meets the change (or the error) itself.
-    pub async fn execute_point(&self, point: &PointQuery, key: &Literal) -> Option<Result<Outcome>> {
+    pub async fn execute_point(
+        &self,
+        point: &Arc<PointQuery>,
+        key: Literal,
+        cancel: &mut Cancel,
+    ) -> Option<Result<Outcome>> {
         match self.schema(&point.table.name).await {
             Ok(Some(table)) if Arc::ptr_eq(&table, &point.table) || *table == *point.table => {}
             _ => return None,
         }
-        let state = std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()));
-        let (outcome, state) = match state {
-            TxnState::Failed(txn) => (Err(aborted()), TxnState::Failed(txn)),
-            TxnState::Block(txn) => match self.point_rows(&point.table, key, &txn).await {
-                Ok(rows) => (Ok(point.outcome(rows)), TxnState::Block(txn)),
-                Err(e) => (Err(e), TxnState::Failed(txn)),
-            },
-            // A read takes no locks and stages nothing: no commit to make.
-            TxnState::Autocommit => {
-                let rows = self.point_rows(&point.table, key, &Txn::default()).await;
-                (rows.map(|rows| point.outcome(rows)), TxnState::Autocommit)
-            }
-        };
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
-        Some(outcome)
+        Some(self.perform(Work::Point(point.clone(), key), cancel).await)
     }
 
     /// Plans a query with DataFusion, seeing `txn`'s writes.
