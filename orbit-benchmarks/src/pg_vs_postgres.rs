@@ -22,8 +22,9 @@ use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The server binary (build it with `cargo build --release -p orbit-server`).
-    #[arg(long, default_value = "target/release/orbit-server")]
+    /// The server binary (build it with `cargo build --release -p orbit-server`); by default
+    /// the one next to this binary.
+    #[arg(long, default_value_t = crate::spawn::default_server_bin())]
     server_bin: String,
     /// Orbit's storage backend: `lsm`, `cow-btree` (or `rocksdb` in a build with it).
     #[arg(long, default_value = "lsm")]

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(long, default_value = "target/release/orbit-server")]
+    #[arg(long, default_value_t = crate::spawn::default_server_bin())]
     server_bin: String,
     #[arg(long, default_value_t = 1_000_000)]
     actors: u64,

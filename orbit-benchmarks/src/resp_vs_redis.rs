@@ -18,8 +18,9 @@ use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The server binary (build it with `cargo build --release -p orbit-server`).
-    #[arg(long, default_value = "target/release/orbit-server")]
+    /// The server binary (build it with `cargo build --release -p orbit-server`); by default
+    /// the one next to this binary.
+    #[arg(long, default_value_t = crate::spawn::default_server_bin())]
     server_bin: String,
     /// Requests per test (`redis-benchmark -n`).
     #[arg(long, default_value_t = 100_000)]

@@ -13,6 +13,18 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// The `orbit-server` cargo built next to this binary (the same target
+/// directory and profile, wherever `CARGO_TARGET_DIR` put it); else
+/// `target/release/orbit-server`.
+pub fn default_server_bin() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("orbit-server")))
+        .filter(|path| path.exists())
+        .and_then(|path| path.to_str().map(str::to_string))
+        .unwrap_or_else(|| "target/release/orbit-server".into())
+}
+
 pub struct Server {
     child: Child,
     pub grpc: String,
