@@ -246,6 +246,9 @@ mod tests {
         let mut two_dims = dates.clone();
         two_dims[3] = 2;
         assert_eq!(decode(SqlType::DateArray, &two_dims).unwrap_err().code, "0A000");
+        let mut from_zero = dates.clone();
+        from_zero[16..20].copy_from_slice(&0i32.to_be_bytes());
+        assert_eq!(decode(SqlType::DateArray, &from_zero).unwrap_err().code, "0A000");
         let mut huge = dates;
         huge[12..16].copy_from_slice(&i32::MAX.to_be_bytes());
         assert_eq!(decode(SqlType::DateArray, &huge).unwrap_err().code, "22P03");

@@ -255,10 +255,15 @@ pub(crate) async fn load_table<G: ActorGateway>(
     let id = orbit_shared::ActorId::new(CATALOG_KIND, bytes::Bytes::copy_from_slice(name.as_bytes()));
     match gateway.read_actor(id).await? {
         None => Ok(None),
-        Some(state) => serde_json::from_slice(&state).map_err(|e| orbit_shared::Error::Storage {
-            reason: format!("the catalog entry of \"{name}\" is unreadable: {e}"),
-        }),
+        Some(record) => decode_table(name, &record).map(Some),
     }
+}
+
+/// A `sql:table` catalog record as the schema of table `name`.
+pub(crate) fn decode_table(name: &str, record: &[u8]) -> Result<catalog::Table, orbit_shared::Error> {
+    serde_json::from_slice(record).map_err(|e| orbit_shared::Error::Storage {
+        reason: format!("the catalog entry of \"{name}\" is unreadable: {e}"),
+    })
 }
 
 /// What every connection shares.

@@ -694,7 +694,8 @@ fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>
             ]);
             for (oid, name, len, category, elem) in TYPES {
                 let array = TYPES.iter().find(|t| t.4 == *oid).map_or(0, |t| t.0);
-                let text = matches!(*oid, 25 | 1042 | 1043 | 19 | 1009 | 1014 | 1015);
+                // Text types and arrays of them collate.
+                let text = [*oid, *elem].iter().any(|t| matches!(t, 25 | 1042 | 1043 | 19));
                 b.row(vec![
                     i8v(*oid),
                     tv(name),

@@ -63,10 +63,7 @@ impl Schemas {
             hit.changes = changes;
             return Ok(Some(hit.table.clone()));
         }
-        let table: Table = serde_json::from_slice(&record).map_err(|e| orbit_shared::Error::Storage {
-            reason: format!("the catalog entry of \"{name}\" is unreadable: {e}"),
-        })?;
-        let table = Arc::new(table);
+        let table = Arc::new(super::decode_table(name, &record)?);
         if cached.len() >= CAPACITY {
             cached.clear();
         }

@@ -707,6 +707,7 @@ fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWi
             }
         };
     }
+    // In text from here on (and `json` in binary: it has no Orbit type).
     let number = |n: Option<String>| n.map_or(Literal::Null, Literal::Number);
     let text = |t: Option<String>| t.map_or(Literal::Null, Literal::String);
     Ok(match *pg_type {
@@ -730,7 +731,6 @@ fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWi
         Type::JSONB | Type::JSON => {
             text(portal.parameter::<serde_json::Value>(index, pg_type)?.map(|v| super::jsonb::canonical(&v)))
         }
-        // In text from here on: binary parameters are read above.
         Type::UUID => match raw_parameter(portal, index)? {
             None => Literal::Null,
             Some((bytes, _)) => {
