@@ -172,7 +172,7 @@ pub async fn run_tool(command: Command) -> anyhow::Result<()> {
 async fn serve_mcp(connect: &str, config: Option<&std::path::Path>) -> anyhow::Result<()> {
     let config = Config::load(config)?;
     config.validate()?;
-    let (mcp, _) = config.mcp.front_door();
+    let mcp = config.mcp;
     let client = orbit_client::Client::builder(connect)
         .timeout(mcp.timeout)
         .connect()

@@ -1,12 +1,25 @@
 //! The node's configuration: defaults < TOML file < `ORBIT__SECTION__KEY`
 //! environment variables < command-line flags (applied by `main`).
+//!
+//! The front doors' sections are defined next to their front doors, in
+//! `orbit-protocols` ([`RespConfig`], [`PgConfig`], [`McpConfig`]), and
+//! embedded here as they are; `validate` checks them with the rest.
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+pub use orbit_protocols::mcp::McpConfig;
+pub use orbit_protocols::postgres::{PgAuth, PgConfig, PostgresUser};
+pub use orbit_protocols::resp::{RespConfig, RespUser};
+
+/// The most PostgreSQL connections a node may be configured to serve at
+/// once (PostgreSQL's own upper bound for `max_connections`).
+const MAX_PG_CONNECTIONS: usize = 262_143;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -16,9 +29,9 @@ pub struct Config {
     pub actors: ActorsConfig,
     pub grpc: GrpcConfig,
     pub http: HttpConfig,
-    pub resp: RespSection,
-    pub mcp: McpSection,
-    pub postgres: PostgresSection,
+    pub resp: RespConfig,
+    pub mcp: McpConfig,
+    pub postgres: PgConfig,
     pub backup: BackupConfig,
 }
 
@@ -128,189 +141,6 @@ pub struct HttpConfig {
     pub admin_token: Option<String>,
 }
 
-/// The Redis front door (`[resp]`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RespSection {
-    /// Serve RESP at all.
-    pub enabled: bool,
-    pub addr: SocketAddr,
-    /// Password of the `default` user; clients must AUTH when set.
-    pub requirepass: Option<String>,
-    /// More users (ACL), each with all permissions.
-    pub users: Vec<RespUser>,
-    pub maxclients: usize,
-    /// Largest bulk string a client may send (Redis' `proto-max-bulk-len`).
-    pub proto_max_bulk_len: usize,
-    /// Most unparsed bytes buffered per client (`client-query-buffer-limit`).
-    pub client_query_buffer_limit: usize,
-    /// Messages queued per pub/sub subscriber before it is disconnected.
-    pub pubsub_buffer: usize,
-    /// How often the background sweep looks for expired keys.
-    #[serde(with = "humantime_serde")]
-    pub expiry_sweep_interval: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RespUser {
-    pub name: String,
-    /// `None`: the user needs no password (`nopass`).
-    pub password: Option<String>,
-}
-
-impl Default for RespSection {
-    fn default() -> Self {
-        RespSection {
-            enabled: true,
-            addr: ([0, 0, 0, 0], 6379).into(),
-            requirepass: None,
-            users: Vec::new(),
-            maxclients: 10_000,
-            proto_max_bulk_len: 512 * 1024 * 1024,
-            client_query_buffer_limit: 1024 * 1024 * 1024,
-            pubsub_buffer: 4096,
-            expiry_sweep_interval: Duration::from_millis(100),
-        }
-    }
-}
-
-/// The PostgreSQL front door (`[postgres]`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PostgresSection {
-    /// Serve the PostgreSQL protocol at all.
-    pub enabled: bool,
-    pub addr: SocketAddr,
-    /// `trust` (no password), `password` (cleartext) or `scram-sha-256`.
-    /// Without users only `trust` is possible.
-    pub auth: PgAuth,
-    pub users: Vec<PostgresUser>,
-    /// PEM certificate chain (leaf first). With `tls_key`, `SSLRequest` is
-    /// answered `S` and clients may use TLS; without both, `N`.
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
-    pub tls_key: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PgAuth {
-    Trust,
-    Password,
-    ScramSha256,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PostgresUser {
-    pub name: String,
-    pub password: String,
-}
-
-impl Default for PostgresSection {
-    fn default() -> Self {
-        PostgresSection {
-            enabled: true,
-            addr: ([0, 0, 0, 0], 5432).into(),
-            auth: PgAuth::Trust,
-            users: Vec::new(),
-            tls_cert: None,
-            tls_key: None,
-        }
-    }
-}
-
-impl PostgresSection {
-    /// The front door's settings, with the TLS certificate and key read from
-    /// their files when set.
-    pub fn front_door(&self) -> Result<orbit_protocols::postgres::PgConfig, ConfigError> {
-        use orbit_protocols::postgres::{AuthMethod, PgConfig, PgUser};
-        let auth = match self.auth {
-            PgAuth::Trust => AuthMethod::Trust,
-            PgAuth::Password => AuthMethod::Password,
-            PgAuth::ScramSha256 => AuthMethod::ScramSha256,
-        };
-        let users = self.users.iter().map(|u| PgUser { name: u.name.clone(), password: u.password.clone() });
-        let tls = match self.tls_files()? {
-            Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
-            None => None,
-        };
-        Ok(PgConfig { auth, users: users.collect(), tls })
-    }
-
-    /// The certificate and key files, when TLS is configured: both or neither.
-    fn tls_files(&self) -> Result<Option<(&Path, &Path)>, ConfigError> {
-        let missing = |m: &str| Err(ConfigError::Invalid(m.to_string()));
-        match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Ok(Some((cert.as_path(), key.as_path()))),
-            (None, None) => Ok(None),
-            (Some(_), None) => missing("postgres.tls_cert needs postgres.tls_key (the certificate's key)"),
-            (None, Some(_)) => missing("postgres.tls_key needs postgres.tls_cert (the certificate chain)"),
-        }
-    }
-}
-
-/// The MCP front door (`[mcp]`): streamable HTTP at `/mcp` on the HTTP
-/// port; the `mcp` subcommand's stdio bridge reads it too.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct McpSection {
-    /// Serve `/mcp` on the HTTP port.
-    pub enabled: bool,
-    /// Refuse tools that change data until an operator sets this to false.
-    pub read_only: bool,
-    /// When set, HTTP clients must send `Authorization: Bearer <token>`.
-    pub token: Option<String>,
-    /// Accepted `Host` headers (`host` or `host:port`); `"*"` accepts any.
-    /// Loopback names by default: add the names clients use to reach the
-    /// node (the Service's DNS name in Kubernetes).
-    pub allowed_hosts: Vec<String>,
-    /// Accepted browser `Origin`s (`scheme://host:port`, `:*` for any
-    /// port); empty: no Origin check.
-    pub allowed_origins: Vec<String>,
-    /// The largest tool result or resource, in bytes of JSON.
-    pub max_result_bytes: usize,
-    /// The most items a tool returns or examines per call.
-    pub max_items: usize,
-    /// How long one tool call, resource read or prompt may take.
-    #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
-}
-
-impl Default for McpSection {
-    fn default() -> Self {
-        McpSection {
-            enabled: true,
-            read_only: true,
-            token: None,
-            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
-            allowed_origins: Vec::new(),
-            max_result_bytes: 1 << 20,
-            max_items: 1000,
-            timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-impl McpSection {
-    /// The front door's settings and who may reach its HTTP endpoint.
-    pub fn front_door(&self) -> (orbit_protocols::mcp::McpConfig, orbit_protocols::mcp::HttpAccess) {
-        let config = orbit_protocols::mcp::McpConfig {
-            read_only: self.read_only,
-            max_result_bytes: self.max_result_bytes,
-            max_items: self.max_items,
-            timeout: self.timeout,
-        };
-        let access = orbit_protocols::mcp::HttpAccess {
-            token: self.token.clone(),
-            allowed_hosts: self.allowed_hosts.clone(),
-            allowed_origins: self.allowed_origins.clone(),
-        };
-        (config, access)
-    }
-}
-
 /// Scheduled online backups: every `interval` into a new `backup-<unix ms>`
 /// directory under `dir`, keeping the newest `keep`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -413,6 +243,15 @@ impl Config {
         config
     }
 
+    /// The PostgreSQL front door's TLS settings, read from the files
+    /// `postgres.tls_cert` and `postgres.tls_key` name; `None` without them.
+    pub fn postgres_tls(&self) -> Result<Option<Arc<rustls::ServerConfig>>, ConfigError> {
+        match pg_tls_files(&self.postgres)? {
+            Some((cert, key)) => crate::tls::server_config(cert, key).map(Some),
+            None => Ok(None),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
         if self.node.partitions == 0 || self.node.partitions > orbit_shared::slot::SLOT_COUNT {
@@ -436,7 +275,10 @@ impl Config {
         if self.postgres.auth != PgAuth::Trust && self.postgres.users.is_empty() {
             return invalid("postgres.auth needs postgres.users (or auth = \"trust\")");
         }
-        self.postgres.tls_files()?;
+        if !(1..=MAX_PG_CONNECTIONS).contains(&self.postgres.max_connections) {
+            return invalid("postgres.max_connections must be between 1 and 262143");
+        }
+        pg_tls_files(&self.postgres)?;
         let mcp = &self.mcp;
         if mcp.max_result_bytes < 1024 || mcp.max_items == 0 || mcp.timeout.is_zero() {
             return invalid(
@@ -458,6 +300,18 @@ impl Config {
     }
 }
 
+/// The PostgreSQL certificate and key files, when TLS is configured: both
+/// or neither.
+fn pg_tls_files(pg: &PgConfig) -> Result<Option<(&Path, &Path)>, ConfigError> {
+    let missing = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+    match (&pg.tls_cert, &pg.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some((cert.as_path(), key.as_path()))),
+        (None, None) => Ok(None),
+        (Some(_), None) => missing("postgres.tls_cert needs postgres.tls_key (the certificate's key)"),
+        (None, Some(_)) => missing("postgres.tls_key needs postgres.tls_cert (the certificate chain)"),
+    }
+}
+
 #[cfg(test)]
 // figment's test jail returns its own large error type.
 #[allow(clippy::result_large_err)]
@@ -473,6 +327,7 @@ mod tests {
         assert_eq!(config.storage.backend, StorageKind::Lsm);
         assert_eq!(config.grpc.addr.port(), 50051);
         assert!(config.mcp.read_only, "the example keeps MCP read-only");
+        assert_eq!(config.postgres.max_connections, 100);
     }
 
     #[test]
@@ -519,7 +374,7 @@ mod tests {
         assert!(err.to_string().contains("postgres.tls_cert needs postgres.tls_key"), "{err}");
         config.postgres.tls_cert = None;
         config.postgres.tls_key = Some(PathBuf::from("server.key"));
-        let err = config.postgres.front_door().expect_err("a key without its certificate");
+        let err = config.postgres_tls().expect_err("a key without its certificate");
         assert!(err.to_string().contains("postgres.tls_key needs postgres.tls_cert"), "{err}");
     }
 
@@ -528,28 +383,66 @@ mod tests {
         let dir = tempfile::tempdir().expect("temporary directory");
         let garbage = dir.path().join("garbage.pem");
         std::fs::write(&garbage, "this is not a certificate\n").expect("write garbage");
-        let mut section = PostgresSection {
-            tls_cert: Some(garbage.clone()),
-            tls_key: Some(garbage.clone()),
-            ..PostgresSection::default()
-        };
-        let err = section.front_door().expect_err("no certificate in the file");
+        let mut config = Config::default();
+        config.postgres.tls_cert = Some(garbage.clone());
+        config.postgres.tls_key = Some(garbage.clone());
+        let err = config.postgres_tls().expect_err("no certificate in the file");
         let text = err.to_string();
         assert!(text.contains("TLS certificate") && text.contains("garbage.pem"), "{text}");
         assert!(text.contains("no certificate in it"), "{text}");
 
         let missing = dir.path().join("missing.pem");
-        section.tls_cert = Some(missing);
-        let err = section.front_door().expect_err("no such file");
+        config.postgres.tls_cert = Some(missing);
+        let err = config.postgres_tls().expect_err("no such file");
         let text = err.to_string();
         assert!(text.contains("missing.pem") && text.contains("cannot read it"), "{text}");
 
         let truncated = dir.path().join("truncated.pem");
         std::fs::write(&truncated, "-----BEGIN CERTIFICATE-----\nMIIB\n").expect("write truncated");
-        section.tls_cert = Some(truncated);
-        let err = section.front_door().expect_err("a PEM block without its end");
+        config.postgres.tls_cert = Some(truncated);
+        let err = config.postgres_tls().expect_err("a PEM block without its end");
         let text = err.to_string();
         assert!(text.contains("truncated.pem") && text.contains("not valid PEM"), "{text}");
+    }
+
+    #[test]
+    fn postgres_max_connections_defaults_to_100_and_is_read_from_file_and_environment() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.postgres.max_connections, 100);
+            jail.create_file(
+                "orbit.toml",
+                "[postgres]\nmax_connections = 7\nauth = \"scram-sha-256\"\n\
+                 users = [{ name = \"app\", password = \"pw\" }]\n",
+            )?;
+            let config = Config::load(Some(Path::new("orbit.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.postgres.max_connections, 7);
+            assert_eq!(config.postgres.auth, PgAuth::ScramSha256);
+            jail.set_env("ORBIT__POSTGRES__MAX_CONNECTIONS", "2");
+            let config = Config::load(Some(Path::new("orbit.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.postgres.max_connections, 2);
+            jail.set_env("ORBIT__POSTGRES__MAX_CONNECTIONS", "0");
+            let err = Config::load(None).expect_err("no connection allowed");
+            assert!(err.to_string().contains("postgres.max_connections"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn front_door_sections_keep_their_keys_and_durations() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ORBIT__RESP__EXPIRY_SWEEP_INTERVAL", "250ms");
+            jail.set_env("ORBIT__RESP__MAXCLIENTS", "5");
+            jail.set_env("ORBIT__MCP__TIMEOUT", "3s");
+            jail.set_env("ORBIT__MCP__READ_ONLY", "false");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.resp.expiry_sweep_interval, Duration::from_millis(250));
+            assert_eq!(config.resp.maxclients, 5);
+            assert_eq!(config.mcp.timeout, Duration::from_secs(3));
+            assert!(!config.mcp.read_only);
+            assert_eq!(config.mcp.allowed_hosts, ["localhost", "127.0.0.1", "::1"]);
+            Ok(())
+        });
     }
 
     #[test]

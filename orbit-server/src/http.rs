@@ -5,26 +5,33 @@
 //! The admin API can write to the node's filesystem, so it answers only
 //! loopback clients, or any client presenting `http.admin_token` as a
 //! bearer token.
+//!
+//! On shutdown the server stops accepting and lets the requests in flight
+//! finish. MCP sessions end only after the last MCP call in flight has
+//! sent its reply: ending them cancels their calls (rmcp's behaviour), and
+//! an MCP reply may stream (SSE) after its handler returned.
 
 use crate::NodeHandle;
 use crate::backup::{self, BackupError};
 use crate::config::StorageKind;
 use axum::Router;
 use axum::extract::{ConnectInfo, Json, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     node: NodeHandle,
-    sql: orbit_protocols::postgres::SqlState,
+    sql: orbit_protocols::sql::SqlState,
     accept: CancellationToken,
 ) {
     let admin = Router::new()
@@ -37,17 +44,46 @@ pub(crate) async fn serve(
         .route("/health/ready", get(ready))
         .merge(admin)
         .with_state(node.clone());
+    // MCP calls in flight, each until its reply is sent; MCP sessions end
+    // after the last one once shutdown has begun.
+    let calls = TaskTracker::new();
+    let sessions = CancellationToken::new();
     if node.config().mcp.enabled {
-        let (config, access) = node.config().mcp.front_door();
-        let mcp = orbit_protocols::mcp::router(Arc::new(node.clone()), config, sql, access, accept.clone());
-        app = app.merge(mcp);
+        let config = node.config().mcp.clone();
+        let mcp = orbit_protocols::mcp::router(Arc::new(node.clone()), config, sql, sessions.clone());
+        app = app.merge(mcp.layer(middleware::from_fn_with_state(calls.clone(), track_call)));
     }
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(accept.cancelled_owned())
-        .await;
+    let end_sessions = async {
+        accept.cancelled().await;
+        calls.close();
+        calls.wait().await;
+        sessions.cancel();
+    };
+    let serve = async {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(accept.clone().cancelled_owned())
+            .await
+    };
+    let (served, ()) = tokio::join!(serve, end_sessions);
     if let Err(e) = served {
         tracing::error!(error = %e, "HTTP server failed");
     }
+}
+
+/// Counts an MCP call (a POST) in `calls` until its response body is done:
+/// sent, or dropped when the client goes away.
+async fn track_call(State(calls): State<TaskTracker>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let call = calls.token();
+    let response = next.run(request).await;
+    response.map(|body| {
+        axum::body::Body::new(body.map_frame(move |frame| {
+            let _in_flight = &call;
+            frame
+        }))
+    })
 }
 
 async fn metrics(State(node): State<NodeHandle>) -> impl IntoResponse {

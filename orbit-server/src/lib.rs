@@ -1,13 +1,17 @@
-//! The Orbit node: it hosts persistent virtual actors and serves them over
-//! gRPC, with metrics and health over HTTP.
+//! The Orbit node: it hosts persistent virtual actors and serves them through
+//! its front doors. Redis (RESP2/RESP3), PostgreSQL (the wire protocol) and
+//! MCP for LLM agents come from `orbit-protocols`; MCP is served at `/mcp` on
+//! the HTTP port, and over stdio through `orbit-server mcp --connect`. gRPC
+//! serves `orbit-client`; HTTP serves metrics, health and the admin API.
 //!
 //! | module | concept |
 //! |---|---|
-//! | [`node`] | [`Node`], its builder, [`NodeHandle`], the ordered shutdown |
+//! | [`node`] | [`Node`], its builder, its listeners, [`NodeHandle`], hot swap, the ordered shutdown |
+//! | `router` | the call path: a call to its partition's activation; atomic groups |
 //! | [`actor`] | the [`Actor`]/[`Handler`] traits and the turn-based runtime |
 //! | [`actor_ref`] | [`LocalRef`]: typed in-process calls |
-//! | [`actors`] | built-in kinds (`counter`) |
-//! | [`partition`] | slot ranges and each partition's commit path |
+//! | [`actors`] | built-in kinds (`counter`, Redis keys, table rows, index entries) |
+//! | [`partition`] | slot ranges; the only way to actor data: appends, reads, listings, group commits |
 //! | [`storage`] | the backend trait, `memory`, `lsm` (fjall), group commit |
 //! | [`backup`] | online backups, restores, offline migrations between backends |
 //! | [`config`] | [`Config`]: defaults < TOML < `ORBIT__*` env < flags |
@@ -38,6 +42,7 @@ mod http;
 pub mod metrics;
 pub mod node;
 pub mod partition;
+mod router;
 mod rpc;
 pub mod storage;
 mod tls;

@@ -139,13 +139,13 @@ async fn orbit_call_invokes_actors_and_orbit_actors_shows_them() {
 async fn read_only_sql_calls_only_read_only_methods() {
     let (node, _) = start().await;
     let gateway = std::sync::Arc::new(node.handle().clone());
-    let state = orbit_protocols::postgres::SqlState::default();
-    let run = |sql: &'static str| orbit_protocols::postgres::run_sql(gateway.clone(), &state, sql, true);
+    let state = orbit_protocols::sql::SqlState::default();
+    let run = |sql: &'static str| orbit_protocols::sql::run_sql(gateway.clone(), &state, sql, true);
     let refused = run("SELECT orbit_call('counter', 'c', 'increment', '{\"by\": 1}')").await.unwrap_err();
-    assert_eq!(refused.code, "25006", "{refused:?}");
+    assert_eq!(refused.code.as_str(), "25006", "{refused:?}");
     let read = run("SELECT orbit_call('counter', 'c', 'get')").await.unwrap();
     assert_eq!(read[0].rows, [[serde_json::json!("0")]]);
-    let written = orbit_protocols::postgres::run_sql(
+    let written = orbit_protocols::sql::run_sql(
         gateway.clone(),
         &state,
         "SELECT orbit_call('counter', 'c', 'increment', '{\"by\": 2}')",

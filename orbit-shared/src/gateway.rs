@@ -82,6 +82,38 @@ pub struct PartitionDescription {
     pub leader: String,
 }
 
+/// What a reply shown early depends on: [`ActorGateway::wait_durable`] on it
+/// returns once those writes are durable. Opaque to front doors, which only
+/// combine the tokens of the replies they hold back ([`DurableToken::and`]);
+/// what it records is the gateway's business (today a node's commit
+/// position).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DurableToken(u64);
+
+impl DurableToken {
+    /// Depends on nothing: waiting for it returns at once.
+    pub const NONE: DurableToken = DurableToken(0);
+
+    /// A token for commit position `position` (for gateways).
+    pub fn at(position: u64) -> Self {
+        DurableToken(position)
+    }
+
+    /// The commit position it stands for (for gateways).
+    pub fn position(self) -> u64 {
+        self.0
+    }
+
+    /// A token that depends on what both depend on.
+    pub fn and(self, other: DurableToken) -> Self {
+        DurableToken(self.0.max(other.0))
+    }
+
+    pub fn is_none(self) -> bool {
+        self.0 == 0
+    }
+}
+
 pub trait ActorGateway: Send + Sync + 'static {
     /// Calls `invocation.method` on the actor `id`, activating it if needed.
     fn invoke(
@@ -99,9 +131,9 @@ pub trait ActorGateway: Send + Sync + 'static {
         &self,
         id: ActorId,
         invocation: Invocation,
-    ) -> impl Future<Output = Result<(Reply, u64), Error>> + Send {
+    ) -> impl Future<Output = Result<(Reply, DurableToken), Error>> + Send {
         let call = self.invoke(id, invocation);
-        async move { call.await.map(|reply| (reply, 0)) }
+        async move { call.await.map(|reply| (reply, DurableToken::NONE)) }
     }
 
     /// Runs `calls` in order as one atomic group: the turns of every actor
@@ -117,7 +149,7 @@ pub trait ActorGateway: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Reply>, Error>> + Send;
 
     /// Waits until every write up to `token` is durable.
-    fn wait_durable(&self, token: u64) -> impl Future<Output = Result<(), Error>> + Send {
+    fn wait_durable(&self, token: DurableToken) -> impl Future<Output = Result<(), Error>> + Send {
         let _ = token;
         async { Ok(()) }
     }

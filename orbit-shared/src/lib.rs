@@ -30,8 +30,8 @@ pub mod slot;
 pub use actor_id::ActorId;
 pub use error::{Error, ErrorKind};
 pub use gateway::{
-    ActorGateway, ActorPage, KindDescription, MethodDescription, NodeDescription, PartitionDescription,
-    StoredActor,
+    ActorGateway, ActorPage, DurableToken, KindDescription, MethodDescription, NodeDescription,
+    PartitionDescription, StoredActor,
 };
 pub use invocation::{Invocation, Reply};
 pub use message::{Accepts, ActorInterface, Message};

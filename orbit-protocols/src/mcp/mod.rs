@@ -9,12 +9,14 @@
 //! |---|---|
 //! | `mod.rs` | [`OrbitMcp`]: settings, limits, resources, prompts, the two transports |
 //! | `tools.rs` | the tools: key-value, actors, node |
-//! | `kv.rs` | the Redis keyspace through each key's actor |
+//! | `error.rs` | [`McpError`] and its [`Class`]: how failures reach an agent |
 //!
 //! Like every front door it talks only to the [`ActorGateway`].
 
-pub(crate) mod kv;
+mod error;
 mod tools;
+
+pub use error::{Class, McpError};
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -32,31 +34,50 @@ use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool_handler};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// What an operator decides about the MCP server (`[mcp]` in the node's
-/// config).
-#[derive(Debug, Clone)]
+/// What an operator decides about the MCP server: the `[mcp]` section of
+/// the node's config, as the TOML file and `ORBIT__MCP__*` spell them (the
+/// `mcp` subcommand's stdio bridge reads it too).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct McpConfig {
-    /// Refuse tools that change data (`kv_set`, `kv_delete`, `call_actor`
-    /// of a method not declared read-only).
+    /// Serve `/mcp` on the node's HTTP port.
+    pub enabled: bool,
+    /// Refuse tools that change data (`kv_set`, `kv_delete`, `sql_execute`,
+    /// `call_actor` of a method not declared read-only) until an operator
+    /// sets this to false.
     pub read_only: bool,
+    /// When set, HTTP clients must send `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Accepted `Host` headers (`host` or `host:port`); `"*"` accepts any.
+    /// Loopback names by default: add the names clients use to reach the
+    /// node (the Service's DNS name in Kubernetes).
+    pub allowed_hosts: Vec<String>,
+    /// Accepted browser `Origin`s (`scheme://host:port`, `:*` for any
+    /// port); empty: no Origin check.
+    pub allowed_origins: Vec<String>,
     /// The largest tool result or resource, in bytes of JSON.
     pub max_result_bytes: usize,
     /// The most items a tool returns or examines per call.
     pub max_items: usize,
     /// How long one tool call, resource read or prompt may take.
+    #[serde(with = "humantime_serde")]
     pub timeout: Duration,
 }
 
 impl Default for McpConfig {
     fn default() -> Self {
         McpConfig {
+            enabled: true,
             read_only: true,
+            token: None,
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            allowed_origins: Vec::new(),
             max_result_bytes: 1 << 20,
             max_items: 1000,
             timeout: Duration::from_secs(10),
@@ -64,24 +85,12 @@ impl Default for McpConfig {
     }
 }
 
-/// Who may reach the HTTP endpoint.
-#[derive(Debug, Clone, Default)]
-pub struct HttpAccess {
-    /// When set, every request needs `Authorization: Bearer <token>`.
-    pub token: Option<String>,
-    /// Accepted `Host` headers (`host` or `host:port`); `*` accepts any.
-    pub allowed_hosts: Vec<String>,
-    /// Accepted browser `Origin`s; empty accepts requests without one and
-    /// any origin.
-    pub allowed_origins: Vec<String>,
-}
-
 /// The MCP server over one gateway.
 pub struct OrbitMcp<G> {
     gateway: Arc<G>,
     config: Arc<McpConfig>,
     /// The node's SQL row locks and schemas, shared with PostgreSQL.
-    sql: crate::postgres::SqlState,
+    sql: crate::sql::SqlState,
     tool_router: ToolRouter<Self>,
 }
 
@@ -105,7 +114,7 @@ call_actor of a method that is not read-only) are refused while the server is re
 impl<G: ActorGateway> OrbitMcp<G> {
     /// The server over `gateway`; its SQL tools run under `sql`'s row
     /// locks (the node's PostgreSQL front door's, when it runs in a node).
-    pub fn new(gateway: Arc<G>, config: McpConfig, sql: crate::postgres::SqlState) -> Self {
+    pub fn new(gateway: Arc<G>, config: McpConfig, sql: crate::sql::SqlState) -> Self {
         let mut tool_router = Self::tool_router();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;
@@ -120,50 +129,39 @@ impl<G: ActorGateway> OrbitMcp<G> {
     /// Runs a tool's work under the timeout and the result-size limit.
     async fn bounded<T: Serialize>(
         &self,
-        work: impl Future<Output = Result<T, String>>,
-    ) -> Result<rmcp::Json<T>, String> {
-        let limit = self.config.timeout;
-        let value = tokio::time::timeout(limit, work).await.map_err(|_| {
-            format!("timed out after {} ms; ask for less (a smaller count or limit)", limit.as_millis())
-        })??;
+        work: impl Future<Output = Result<T, McpError>>,
+    ) -> Result<rmcp::Json<T>, McpError> {
+        let value = tokio::time::timeout(self.config.timeout, work).await.map_err(|_| self.timed_out())??;
         self.check_size(&value)?;
         Ok(rmcp::Json(value))
     }
 
-    fn check_size<T: Serialize>(&self, value: &T) -> Result<(), String> {
-        let size = serde_json::to_vec(value).map_err(|e| format!("cannot encode the result: {e}"))?.len();
-        if size > self.config.max_result_bytes {
-            return Err(format!(
-                "the result is {size} bytes, over this server's limit of {} bytes; ask for fewer items \
-                 (max_items, count or limit) or a narrower pattern",
-                self.config.max_result_bytes
-            ));
+    fn timed_out(&self) -> McpError {
+        McpError::TimedOut { after_ms: u64::try_from(self.config.timeout.as_millis()).unwrap_or(u64::MAX) }
+    }
+
+    fn check_size<T: Serialize>(&self, value: &T) -> Result<(), McpError> {
+        let size = serde_json::to_vec(value)?.len();
+        let limit = self.config.max_result_bytes;
+        if size > limit {
+            return Err(McpError::TooLarge { size, limit });
         }
         Ok(())
     }
 
-    fn read_only_refusal(&self, what: &str) -> String {
-        format!(
-            "refused: {what} changes data and this Orbit MCP server is read-only. An operator can allow \
-             writes with `[mcp] read_only = false` in the node's config (ORBIT__MCP__READ_ONLY=false)."
-        )
+    fn writable(&self, tool: &str) -> Result<(), McpError> {
+        if self.config.read_only { Err(McpError::ReadOnly { what: tool.to_string() }) } else { Ok(()) }
     }
 
-    fn writable(&self, tool: &str) -> Result<(), String> {
-        if self.config.read_only { Err(self.read_only_refusal(tool)) } else { Ok(()) }
-    }
-
-    async fn table_schema(&self, name: &str) -> Result<tools::TableSchema, String> {
-        let table = self.sql.table(self.gateway.as_ref(), name).await.map_err(|e| e.to_string())?;
-        let table = table.ok_or_else(|| format!("table \"{name}\" does not exist (see sql_list_tables)"))?;
+    async fn table_schema(&self, name: &str) -> Result<tools::TableSchema, McpError> {
+        let table = self.sql.table(self.gateway.as_ref(), name).await?;
+        let table = table.ok_or_else(|| McpError::NoSuchTable { name: name.to_string() })?;
         Ok(tools::TableSchema::from(table.as_ref()))
     }
 
-    async fn run_sql(&self, args: tools::SqlArgs, read_only: bool) -> Result<tools::SqlResults, String> {
+    async fn run_sql(&self, args: tools::SqlArgs, read_only: bool) -> Result<tools::SqlResults, McpError> {
         let max = args.max_rows.unwrap_or(self.config.max_items).min(self.config.max_items);
-        let outcomes = crate::postgres::run_sql(self.gateway.clone(), &self.sql, &args.sql, read_only)
-            .await
-            .map_err(|f| format!("{} (SQLSTATE {})", f.message, f.code))?;
+        let outcomes = crate::sql::run_sql(self.gateway.clone(), &self.sql, &args.sql, read_only).await?;
         let results = outcomes.into_iter().map(|mut o| {
             let truncated = o.rows.len() > max;
             o.rows.truncate(max);
@@ -172,73 +170,68 @@ impl<G: ActorGateway> OrbitMcp<G> {
         Ok(tools::SqlResults { results: results.collect() })
     }
 
-    async fn describe(&self) -> Result<NodeDescription, String> {
-        self.gateway.describe().await.map_err(|e| e.to_string())
+    async fn describe(&self) -> Result<NodeDescription, McpError> {
+        Ok(self.gateway.describe().await?)
     }
 
     /// A resource's JSON text, under the timeout and size limit; `None`
     /// when the URI names nothing.
-    async fn resource(&self, uri: &str) -> Result<Option<String>, String> {
+    async fn resource(&self, uri: &str) -> Result<Option<String>, McpError> {
         let work = async {
             let value: Option<serde_json::Value> = if uri == "orbit://node" {
-                Some(serde_json::to_value(self.describe().await?).map_err(|e| e.to_string())?)
+                Some(serde_json::to_value(self.describe().await?)?)
             } else if uri == "orbit://kinds" {
-                Some(serde_json::to_value(self.describe().await?.kinds).map_err(|e| e.to_string())?)
+                Some(serde_json::to_value(self.describe().await?.kinds)?)
             } else if let Some(rest) = uri.strip_prefix("orbit://actor/") {
-                let Some((kind, key)) = rest.split_once('/') else { return Ok::<_, String>(None) };
+                let Some((kind, key)) = rest.split_once('/') else { return Ok::<_, McpError>(None) };
                 let (kind, key) = (percent_decode(kind)?, percent_decode(key)?);
                 let id = ActorId::new(kind, key.into_bytes());
-                let state = self.gateway.read_actor(id).await.map_err(|e| e.to_string())?;
+                let state = self.gateway.read_actor(id).await?;
                 state.as_deref().map(tools::state_json)
             } else if let Some(name) = uri.strip_prefix("orbit://table/") {
                 match self.table_schema(&percent_decode(name)?).await {
-                    Ok(schema) => Some(serde_json::to_value(schema).map_err(|e| e.to_string())?),
-                    Err(_) => None,
+                    Ok(schema) => Some(serde_json::to_value(schema)?),
+                    Err(McpError::NoSuchTable { .. }) => None,
+                    Err(e) => return Err(e),
                 }
             } else if let Some(rest) = uri.strip_prefix("orbit://redis/") {
                 let Some((db, key)) = rest.split_once('/') else { return Ok(None) };
-                let db: u8 = db.parse().map_err(|_| format!("bad database '{db}' in {uri}"))?;
-                let value = kv::get(
-                    self.gateway.as_ref(),
-                    db,
-                    percent_decode(key)?.as_bytes(),
-                    self.config.max_items,
-                )
-                .await?;
-                (value.key_type != "none")
-                    .then(|| serde_json::to_value(value))
-                    .transpose()
-                    .map_err(|e| e.to_string())?
+                let db: u8 = db
+                    .parse()
+                    .map_err(|_| McpError::BadDatabase { db: db.to_string(), uri: uri.to_string() })?;
+                let (key, max) = (percent_decode(key)?, self.config.max_items);
+                let value =
+                    crate::keyspace::view::get(self.gateway.as_ref(), db, key.as_bytes(), max).await?;
+                (value.key_type != "none").then(|| serde_json::to_value(value)).transpose()?
             } else {
                 None
             };
-            Ok::<_, String>(value)
+            Ok::<_, McpError>(value)
         };
-        let value = tokio::time::timeout(self.config.timeout, work)
-            .await
-            .map_err(|_| format!("timed out after {} ms", self.config.timeout.as_millis()))??;
+        let value = tokio::time::timeout(self.config.timeout, work).await.map_err(|_| self.timed_out())??;
         let Some(value) = value else { return Ok(None) };
         self.check_size(&value)?;
-        Ok(Some(serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?))
+        Ok(Some(serde_json::to_string_pretty(&value)?))
     }
 }
 
 /// Decodes `%XX` escapes of a URI segment.
-fn percent_decode(segment: &str) -> Result<String, String> {
+fn percent_decode(segment: &str) -> Result<String, McpError> {
+    let bad_escape = || McpError::BadEscape { segment: segment.to_string() };
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = segment.get(i + 1..i + 3).ok_or_else(|| format!("bad escape in '{segment}'"))?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("bad escape in '{segment}'"))?);
+            let hex = segment.get(i + 1..i + 3).ok_or_else(bad_escape)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad_escape())?);
             i += 3;
         } else {
             out.push(bytes[i]);
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| format!("'{segment}' is not UTF-8"))
+    String::from_utf8(out).map_err(|_| McpError::NotUtf8 { segment: segment.to_string() })
 }
 
 fn not_found(uri: &str) -> ErrorData {
@@ -319,7 +312,7 @@ impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
                 Ok(ReadResourceResult::new(vec![contents]).into())
             }
             Ok(None) => Err(not_found(&uri)),
-            Err(message) => Err(ErrorData::internal_error(message, None)),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -351,7 +344,6 @@ impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
         request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let internal = |e: String| ErrorData::internal_error(e, None);
         let arg = |name: &str| {
             request
                 .arguments
@@ -365,7 +357,7 @@ impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
         };
         let text = match request.name.as_str() {
             "explore_database" => {
-                let node = self.describe().await.map_err(internal)?;
+                let node = self.describe().await?;
                 let kinds: Vec<_> = node.kinds.iter().map(|k| k.kind.as_str()).collect();
                 format!(
                     "Explore this Orbit database and summarise what it holds.\n\
@@ -387,7 +379,7 @@ impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
             }
             "inspect_actor" => {
                 let (kind, key) = (arg("kind")?, arg("key")?);
-                let node = self.describe().await.map_err(internal)?;
+                let node = self.describe().await?;
                 let methods = node
                     .kinds
                     .iter()
@@ -399,12 +391,13 @@ impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
                             .collect::<Vec<_>>()
                             .join(", ")
                     })
-                    .ok_or_else(|| ErrorData::invalid_params(format!("unknown actor kind '{kind}'"), None))?;
+                    .ok_or_else(|| McpError::UnknownKind { kind: kind.clone() })?;
                 let id = ActorId::new(kind.clone(), key.clone().into_bytes());
-                let state = self.gateway.read_actor(id).await.map_err(|e| internal(e.to_string()))?;
+                let state = self.gateway.read_actor(id).await.map_err(McpError::from)?;
                 let state = match state {
-                    Some(s) => serde_json::to_string_pretty(&tools::state_json(&s))
-                        .map_err(|e| internal(e.to_string()))?,
+                    Some(s) => {
+                        serde_json::to_string_pretty(&tools::state_json(&s)).map_err(McpError::from)?
+                    }
                     None => "(no stored state)".to_string(),
                 };
                 format!(
@@ -420,29 +413,31 @@ impl<G: ActorGateway> ServerHandler for OrbitMcp<G> {
 }
 
 /// The streamable-HTTP endpoint as an axum router serving `/mcp`, with
-/// bearer-token, `Host` and `Origin` checks.
+/// `config`'s bearer-token, `Host` and `Origin` checks. Cancelling
+/// `shutdown` ends every session and cuts the calls in flight (rmcp's
+/// behaviour): a node cancels it once no call is in flight.
 pub fn router<G: ActorGateway>(
     gateway: Arc<G>,
     config: McpConfig,
-    sql: crate::postgres::SqlState,
-    access: HttpAccess,
+    sql: crate::sql::SqlState,
     shutdown: CancellationToken,
 ) -> axum::Router {
-    let server = OrbitMcp::new(gateway, config, sql);
     let mut http = StreamableHttpServerConfig::default().with_cancellation_token(shutdown);
-    http = if access.allowed_hosts.iter().any(|h| h == "*") {
+    http = if config.allowed_hosts.iter().any(|h| h == "*") {
         http.disable_allowed_hosts()
     } else {
-        http.with_allowed_hosts(access.allowed_hosts.clone())
+        http.with_allowed_hosts(config.allowed_hosts.clone())
     };
-    if !access.allowed_origins.is_empty() {
-        http = http.with_allowed_origins(access.allowed_origins.clone());
+    if !config.allowed_origins.is_empty() {
+        http = http.with_allowed_origins(config.allowed_origins.clone());
     }
+    let token = Arc::new(config.token.clone());
+    let server = OrbitMcp::new(gateway, config, sql);
     let service =
         StreamableHttpService::new(move || Ok(server.clone()), LocalSessionManager::default().into(), http);
     axum::Router::new()
         .nest_service("/mcp", service)
-        .layer(middleware::from_fn_with_state(Arc::new(access.token), require_token))
+        .layer(middleware::from_fn_with_state(token, require_token))
 }
 
 async fn require_token(State(token): State<Arc<Option<String>>>, request: Request, next: Next) -> Response {
@@ -469,7 +464,7 @@ async fn require_token(State(token): State<Arc<Option<String>>>, request: Reques
 /// Its SQL tools take row locks of their own: a remote node's are out of
 /// reach.
 pub async fn serve_stdio<G: ActorGateway>(gateway: Arc<G>, config: McpConfig) -> Result<(), std::io::Error> {
-    let running = OrbitMcp::new(gateway, config, crate::postgres::SqlState::default())
+    let running = OrbitMcp::new(gateway, config, crate::sql::SqlState::default())
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -512,8 +507,8 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(percent_decode("a%2Fb").as_deref(), Ok("a/b"));
-        assert_eq!(percent_decode("plain").as_deref(), Ok("plain"));
+        assert_eq!(percent_decode("a%2Fb").ok().as_deref(), Some("a/b"));
+        assert_eq!(percent_decode("plain").ok().as_deref(), Some("plain"));
         assert!(percent_decode("bad%2").is_err());
         assert!(percent_decode("bad%zz").is_err());
         assert!(percent_decode("%ff").is_err());

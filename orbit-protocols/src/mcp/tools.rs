@@ -2,11 +2,13 @@
 //!
 //! Every tool has a JSON Schema for its input and output, runs under the
 //! configured timeout, and refuses results over the configured size. A
-//! failure an agent can act on is a tool result with `isError` and a
-//! message; tools that change data are refused while the server is
-//! read-only.
+//! failure is an [`McpError`]: rmcp makes it a tool result with `isError`
+//! and a message that starts with its class (`timeout: ...`,
+//! `unavailable: ...`), so an agent can act on it; tools that change data
+//! are refused while the server is read-only.
 
-use super::{OrbitMcp, kv};
+use super::{McpError, OrbitMcp};
+use crate::keyspace::view as kv;
 use orbit_shared::{ActorGateway, ActorId, Invocation, NodeDescription};
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::{tool, tool_router};
@@ -15,17 +17,6 @@ use serde::{Deserialize, Serialize};
 
 fn default_pattern() -> String {
     "*".into()
-}
-
-/// A Redis database number: an integer 0-15.
-pub(super) fn database(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "type": "integer",
-        "minimum": 0,
-        "maximum": 15,
-        "default": 0,
-        "description": "The Redis database, 0-15 (SELECT); 0 by default."
-    })
 }
 
 /// Makes a generated schema plain JSON Schema that every client accepts:
@@ -76,7 +67,7 @@ pub struct KeyArgs {
     /// The Redis key (UTF-8).
     pub key: String,
     #[serde(default)]
-    #[schemars(schema_with = "database")]
+    #[schemars(schema_with = "crate::keyspace::view::database_schema")]
     pub db: u8,
 }
 
@@ -86,7 +77,7 @@ pub struct GetArgs {
     /// The Redis key (UTF-8).
     pub key: String,
     #[serde(default)]
-    #[schemars(schema_with = "database")]
+    #[schemars(schema_with = "crate::keyspace::view::database_schema")]
     pub db: u8,
     /// The most elements of a list, set, hash or sorted set to return
     /// (capped by the server's `max_items`).
@@ -104,7 +95,7 @@ pub struct SetArgs {
     /// Time to live in milliseconds; the key has no TTL when omitted.
     pub ttl_ms: Option<u64>,
     #[serde(default)]
-    #[schemars(schema_with = "database")]
+    #[schemars(schema_with = "crate::keyspace::view::database_schema")]
     pub db: u8,
 }
 
@@ -114,7 +105,7 @@ pub struct DeleteArgs {
     /// The keys to delete (keys that do not exist are ignored).
     pub keys: Vec<String>,
     #[serde(default)]
-    #[schemars(schema_with = "database")]
+    #[schemars(schema_with = "crate::keyspace::view::database_schema")]
     pub db: u8,
 }
 
@@ -125,7 +116,7 @@ pub struct ScanArgs {
     #[serde(default = "default_pattern")]
     pub pattern: String,
     #[serde(default)]
-    #[schemars(schema_with = "database")]
+    #[schemars(schema_with = "crate::keyspace::view::database_schema")]
     pub db: u8,
     /// The `cursor` of the previous page; omit it for the first page.
     pub cursor: Option<String>,
@@ -226,8 +217,8 @@ pub struct ColumnSchema {
     pub serial: bool,
 }
 
-impl From<&crate::postgres::catalog::Table> for TableSchema {
-    fn from(table: &crate::postgres::catalog::Table) -> Self {
+impl From<&crate::sql::catalog::Table> for TableSchema {
+    fn from(table: &crate::sql::catalog::Table) -> Self {
         let columns = table.columns.iter().map(|c| ColumnSchema {
             name: c.name.clone(),
             sql_type: c.type_name(),
@@ -389,9 +380,10 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "Read a Redis key with everything in it: type, TTL and value (a string; a hash as an object; a list or set as an array; a sorted set as [{member, score}]). The same data redis-cli sees.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn kv_get(&self, Parameters(args): Parameters<GetArgs>) -> Result<Json<kv::KeyValue>, String> {
+    async fn kv_get(&self, Parameters(args): Parameters<GetArgs>) -> Result<Json<kv::KeyValue>, McpError> {
         let max = args.max_items.unwrap_or(self.config.max_items).min(self.config.max_items);
-        self.bounded(kv::get(self.gateway.as_ref(), args.db, args.key.as_bytes(), max)).await
+        let fut = kv::get(self.gateway.as_ref(), args.db, args.key.as_bytes(), max);
+        self.bounded(async { Ok(fut.await?) }).await
     }
 
     #[tool(
@@ -403,7 +395,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
             open_world_hint = false
         )
     )]
-    async fn kv_set(&self, Parameters(args): Parameters<SetArgs>) -> Result<Json<Done>, String> {
+    async fn kv_set(&self, Parameters(args): Parameters<SetArgs>) -> Result<Json<Done>, McpError> {
         self.writable("kv_set")?;
         let fut = async {
             kv::set(self.gateway.as_ref(), args.db, &args.key, &args.value, args.ttl_ms).await?;
@@ -421,10 +413,10 @@ impl<G: ActorGateway> OrbitMcp<G> {
             open_world_hint = false
         )
     )]
-    async fn kv_delete(&self, Parameters(args): Parameters<DeleteArgs>) -> Result<Json<Deleted>, String> {
+    async fn kv_delete(&self, Parameters(args): Parameters<DeleteArgs>) -> Result<Json<Deleted>, McpError> {
         self.writable("kv_delete")?;
         if args.keys.len() > self.config.max_items {
-            return Err(format!("at most {} keys per call", self.config.max_items));
+            return Err(McpError::TooManyKeys { limit: self.config.max_items });
         }
         let fut =
             async { Ok(Deleted { deleted: kv::delete(self.gateway.as_ref(), args.db, &args.keys).await? }) };
@@ -435,25 +427,25 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "List Redis keys matching a glob pattern, a page at a time (like SCAN MATCH COUNT): pass back the returned cursor until none is returned. A page may hold few or no matches and still have a cursor.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn kv_scan(&self, Parameters(args): Parameters<ScanArgs>) -> Result<Json<kv::ScanPage>, String> {
+    async fn kv_scan(&self, Parameters(args): Parameters<ScanArgs>) -> Result<Json<kv::ScanPage>, McpError> {
         let count = args.count.unwrap_or(100).clamp(1, self.config.max_items);
         let fut = kv::scan(self.gateway.as_ref(), args.db, &args.pattern, args.cursor.as_deref(), count);
-        self.bounded(fut).await
+        self.bounded(async { Ok(fut.await?) }).await
     }
 
     #[tool(
         description = "The type (string, list, set, zset, hash, or none) and remaining TTL in milliseconds of a Redis key.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn kv_type(&self, Parameters(args): Parameters<KeyArgs>) -> Result<Json<kv::KeyInfo>, String> {
-        self.bounded(kv::key_type(self.gateway.as_ref(), args.db, &args.key)).await
+    async fn kv_type(&self, Parameters(args): Parameters<KeyArgs>) -> Result<Json<kv::KeyInfo>, McpError> {
+        self.bounded(async { Ok(kv::key_type(self.gateway.as_ref(), args.db, &args.key).await?) }).await
     }
 
     #[tool(
         description = "The actor kinds this node hosts, with their methods (and which are read-only) and call counters. Redis keys are actors of kind `redis` (database 0) and `redis:N`.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn list_actor_kinds(&self) -> Result<Json<Kinds>, String> {
+    async fn list_actor_kinds(&self) -> Result<Json<Kinds>, McpError> {
         let fut = async {
             let node = self.describe().await?;
             let kinds = node.kinds.into_iter().map(|k| Kind {
@@ -478,18 +470,11 @@ impl<G: ActorGateway> OrbitMcp<G> {
     async fn list_actors(
         &self,
         Parameters(args): Parameters<ListActorsArgs>,
-    ) -> Result<Json<ActorPage>, String> {
+    ) -> Result<Json<ActorPage>, McpError> {
         let fut = async {
-            let cursor = match args.cursor.as_deref().filter(|c| !c.is_empty()) {
-                None => None,
-                Some(c) => Some(bytes::Bytes::from(
-                    hex::decode(c)
-                        .map_err(|_| format!("bad cursor '{c}': pass back a cursor this tool returned"))?,
-                )),
-            };
+            let cursor = kv::decode_cursor(args.cursor.as_deref())?;
             let limit = args.limit.unwrap_or(100).clamp(1, self.config.max_items);
-            let page =
-                self.gateway.list_actors(&args.kind, cursor, limit).await.map_err(|e| e.to_string())?;
+            let page = self.gateway.list_actors(&args.kind, cursor, limit).await?;
             let actors = page
                 .actors
                 .iter()
@@ -507,10 +492,10 @@ impl<G: ActorGateway> OrbitMcp<G> {
     async fn get_actor_state(
         &self,
         Parameters(args): Parameters<ActorArgs>,
-    ) -> Result<Json<ActorState>, String> {
+    ) -> Result<Json<ActorState>, McpError> {
         let fut = async {
             let id = ActorId::new(args.kind.clone(), args.key.clone().into_bytes());
-            let state = self.gateway.read_actor(id).await.map_err(|e| e.to_string())?;
+            let state = self.gateway.read_actor(id).await?;
             Ok(ActorState {
                 kind: args.kind,
                 key: args.key,
@@ -525,31 +510,29 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "Call a method of an actor with JSON arguments and return its JSON reply (the actor is activated if needed). While the server is read-only only methods declared read-only may be called.",
         annotations(read_only_hint = false, destructive_hint = true, open_world_hint = false)
     )]
-    async fn call_actor(&self, Parameters(args): Parameters<CallArgs>) -> Result<Json<CallReply>, String> {
+    async fn call_actor(&self, Parameters(args): Parameters<CallArgs>) -> Result<Json<CallReply>, McpError> {
         let fut = async {
             if self.config.read_only {
                 let node = self.describe().await?;
-                let kind =
-                    node.kinds.iter().find(|k| k.kind == args.kind).ok_or_else(|| {
-                        format!("unknown actor kind '{}' (see list_actor_kinds)", args.kind)
-                    })?;
+                let kind = node
+                    .kinds
+                    .iter()
+                    .find(|k| k.kind == args.kind)
+                    .ok_or_else(|| McpError::UnknownKind { kind: args.kind.clone() })?;
                 let method = kind.methods.iter().find(|m| m.name == args.method).ok_or_else(|| {
-                    format!("kind '{}' has no method '{}' (see list_actor_kinds)", args.kind, args.method)
+                    McpError::UnknownMethod { kind: args.kind.clone(), method: args.method.clone() }
                 })?;
                 if !method.read_only {
-                    return Err(self.read_only_refusal(&format!(
+                    let what = format!(
                         "call_actor of '{}.{}' (a method that may change state)",
                         args.kind, args.method
-                    )));
+                    );
+                    return Err(McpError::ReadOnly { what });
                 }
             }
-            let body = serde_json::to_vec(&args.args.unwrap_or_default()).map_err(|e| e.to_string())?;
+            let body = serde_json::to_vec(&args.args.unwrap_or_default())?;
             let id = ActorId::new(args.kind, args.key.into_bytes());
-            let reply = self
-                .gateway
-                .invoke(id, Invocation::new(args.method, body))
-                .await
-                .map_err(|e| e.to_string())?;
+            let reply = self.gateway.invoke(id, Invocation::new(args.method, body)).await?;
             Ok(CallReply { reply: state_json(&reply.value) })
         };
         self.bounded(fut).await
@@ -559,9 +542,9 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "The SQL tables (the PostgreSQL front door's), with their column count and primary key.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn sql_list_tables(&self) -> Result<Json<Tables>, String> {
+    async fn sql_list_tables(&self) -> Result<Json<Tables>, McpError> {
         let fut = async {
-            let tables = crate::postgres::tables(self.gateway.as_ref()).await.map_err(|e| e.to_string())?;
+            let tables = crate::sql::tables(self.gateway.as_ref()).await?;
             let tables = tables.iter().map(|t| TableSummary {
                 name: t.name.clone(),
                 columns: t.columns.len(),
@@ -579,7 +562,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
     async fn sql_describe_table(
         &self,
         Parameters(args): Parameters<TableArgs>,
-    ) -> Result<Json<TableSchema>, String> {
+    ) -> Result<Json<TableSchema>, McpError> {
         self.bounded(async { self.table_schema(&args.table).await }).await
     }
 
@@ -587,7 +570,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "Run read-only SQL (PostgreSQL dialect; statements that change data are refused) and return each statement's columns and rows. What runs today is in docs/postgres.md.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn sql_query(&self, Parameters(args): Parameters<SqlArgs>) -> Result<Json<SqlResults>, String> {
+    async fn sql_query(&self, Parameters(args): Parameters<SqlArgs>) -> Result<Json<SqlResults>, McpError> {
         self.bounded(self.run_sql(args, true)).await
     }
 
@@ -595,7 +578,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "Execute SQL that may change data (CREATE TABLE, INSERT, DROP TABLE...; PostgreSQL dialect) and return each statement's result. Refused while the server is read-only.",
         annotations(read_only_hint = false, destructive_hint = true, open_world_hint = false)
     )]
-    async fn sql_execute(&self, Parameters(args): Parameters<SqlArgs>) -> Result<Json<SqlResults>, String> {
+    async fn sql_execute(&self, Parameters(args): Parameters<SqlArgs>) -> Result<Json<SqlResults>, McpError> {
         self.writable("sql_execute")?;
         self.bounded(self.run_sql(args, false)).await
     }
@@ -604,7 +587,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "The node's health: version, readiness, storage backend and durability, uptime, counts of partitions, kinds and resident actors, and whether this MCP server is read-only.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn node_status(&self) -> Result<Json<NodeStatus>, String> {
+    async fn node_status(&self) -> Result<Json<NodeStatus>, McpError> {
         let fut = async {
             let node = self.describe().await?;
             Ok(NodeStatus {
@@ -627,7 +610,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "The partitions: each one's hash-slot range (Redis Cluster CRC16 slots) and the node serving it.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn list_partitions(&self) -> Result<Json<Partitions>, String> {
+    async fn list_partitions(&self) -> Result<Json<Partitions>, McpError> {
         let fut = async {
             let node = self.describe().await?;
             let partitions = node.partitions.into_iter().map(|p| Partition {
@@ -645,7 +628,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
         description = "Key metrics: resident actors, storage reads/writes/fsyncs, keys and disk bytes, and per-kind activations, successful calls and mailbox rejections.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn node_metrics(&self) -> Result<Json<Metrics>, String> {
+    async fn node_metrics(&self) -> Result<Json<Metrics>, McpError> {
         let fut = async {
             let node: NodeDescription = self.describe().await?;
             let kinds = node.kinds.into_iter().map(|k| KindMetrics {

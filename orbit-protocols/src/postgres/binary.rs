@@ -4,7 +4,8 @@
 //! frames them (dimensions, a has-NULL flag, the element type's OID, then
 //! each element's length and bytes).
 
-use super::catalog::{Literal, SqlType, ValueError, time};
+use crate::sql::error::Code;
+use crate::sql::types::{Literal, SqlType, ValueError, time};
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use pgwire::api::Type;
 use serde_json::Value as Json;
@@ -37,9 +38,9 @@ pub(crate) fn encode(sql_type: SqlType, value: &Json) -> Option<Vec<u8>> {
         SqlType::TimestampTz => micros(time::parse_utc(value.as_str()?)?.naive_utc())?.to_be_bytes().to_vec(),
         // jsonb's version byte, then the text.
         SqlType::Jsonb => [&[1u8][..], value.as_str()?.as_bytes()].concat(),
-        SqlType::Uuid => super::uuid::parse(value.as_str()?)?.to_vec(),
-        SqlType::Bytea => super::bytea::parse(value.as_str()?).ok()?,
-        SqlType::Numeric => super::numeric::to_binary(value.as_str()?)?,
+        SqlType::Uuid => crate::sql::types::uuid::parse(value.as_str()?)?.to_vec(),
+        SqlType::Bytea => crate::sql::types::bytea::parse(value.as_str()?).ok()?,
+        SqlType::Numeric => crate::sql::types::numeric::to_binary(value.as_str()?)?,
         // Arrays are framed above.
         _ => return None,
     })
@@ -80,7 +81,7 @@ pub(crate) fn decode(sql_type: SqlType, bytes: &[u8]) -> Result<Literal, ValueEr
         return decode_array(element, bytes);
     }
     let bad = || ValueError {
-        code: "22P03",
+        code: Code::InvalidBinaryRepresentation,
         message: format!("incorrect binary data format in a {} parameter", sql_type.name()),
     };
     let fixed =
@@ -91,7 +92,7 @@ pub(crate) fn decode(sql_type: SqlType, bytes: &[u8]) -> Result<Literal, ValueEr
     };
     let text = |bytes: &[u8]| {
         std::str::from_utf8(bytes).map(str::to_string).map_err(|_| ValueError {
-            code: "22021",
+            code: Code::CharacterNotInRepertoire,
             message: format!(
                 "invalid byte sequence for encoding \"UTF8\" in a {} parameter",
                 sql_type.name()
@@ -122,10 +123,10 @@ pub(crate) fn decode(sql_type: SqlType, bytes: &[u8]) -> Result<Literal, ValueEr
         },
         SqlType::Uuid => {
             let uuid: [u8; 16] = bytes.try_into().map_err(|_| bad())?;
-            Literal::String(super::uuid::format(&uuid))
+            Literal::String(crate::sql::types::uuid::format(&uuid))
         }
-        SqlType::Bytea => Literal::String(super::bytea::format(bytes)),
-        SqlType::Numeric => Literal::Number(super::numeric::from_binary(bytes).ok_or_else(bad)?),
+        SqlType::Bytea => Literal::String(crate::sql::types::bytea::format(bytes)),
+        SqlType::Numeric => Literal::Number(crate::sql::types::numeric::from_binary(bytes).ok_or_else(bad)?),
         _ => return Err(bad()),
     })
 }
@@ -133,7 +134,7 @@ pub(crate) fn decode(sql_type: SqlType, bytes: &[u8]) -> Result<Literal, ValueEr
 /// A binary array as its text form (`{...}`), which the column parses.
 fn decode_array(element: SqlType, bytes: &[u8]) -> Result<Literal, ValueError> {
     let bad = |why: &str| ValueError {
-        code: "22P03",
+        code: Code::InvalidBinaryRepresentation,
         message: format!("incorrect binary data format in a {}[] parameter: {why}", element.name()),
     };
     let mut rest = bytes;
@@ -147,7 +148,7 @@ fn decode_array(element: SqlType, bytes: &[u8]) -> Result<Literal, ValueError> {
     let oid = next(&mut rest, "no element type")?;
     if oid as u32 != element.oid() {
         return Err(ValueError {
-            code: "42804",
+            code: Code::DatatypeMismatch,
             message: format!("wrong element type: {oid} (expected {})", element.oid()),
         });
     }
@@ -157,7 +158,7 @@ fn decode_array(element: SqlType, bytes: &[u8]) -> Result<Literal, ValueError> {
             let count = next(&mut rest, "no length")?;
             if next(&mut rest, "no lower bound")? != 1 {
                 return Err(ValueError {
-                    code: "0A000",
+                    code: Code::FeatureNotSupported,
                     message: "array lower bounds other than 1 are not supported by Orbit yet".into(),
                 });
             }
@@ -165,7 +166,7 @@ fn decode_array(element: SqlType, bytes: &[u8]) -> Result<Literal, ValueError> {
         }
         n if n > 1 => {
             return Err(ValueError {
-                code: "0A000",
+                code: Code::FeatureNotSupported,
                 message: "multidimensional arrays are not supported by Orbit yet".into(),
             });
         }
@@ -193,13 +194,13 @@ fn decode_array(element: SqlType, bytes: &[u8]) -> Result<Literal, ValueError> {
     if !rest.is_empty() {
         return Err(bad("bytes after the last element"));
     }
-    Ok(Literal::String(super::array::format(SqlType::Text, &items)))
+    Ok(Literal::String(crate::sql::types::array::format(SqlType::Text, &items)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::postgres::catalog;
+    use crate::sql::catalog;
     use serde_json::json;
 
     /// Each type's stored values survive their binary format both ways.
@@ -236,21 +237,27 @@ mod tests {
 
     #[test]
     fn bad_binary_parameters_are_errors() {
-        assert_eq!(decode(SqlType::Int4, &[0, 1]).unwrap_err().code, "22P03");
-        assert_eq!(decode(SqlType::Text, &[0xff]).unwrap_err().code, "22021");
-        assert_eq!(decode(SqlType::Jsonb, b"{}").unwrap_err().code, "22P03");
+        assert_eq!(decode(SqlType::Int4, &[0, 1]).unwrap_err().code, Code::InvalidBinaryRepresentation);
+        assert_eq!(decode(SqlType::Text, &[0xff]).unwrap_err().code, Code::CharacterNotInRepertoire);
+        assert_eq!(decode(SqlType::Jsonb, b"{}").unwrap_err().code, Code::InvalidBinaryRepresentation);
         let dates = encode(SqlType::DateArray, &json!(["2024-02-29"])).unwrap();
-        assert_eq!(decode(SqlType::Int4Array, &dates).unwrap_err().code, "42804");
-        assert_eq!(decode(SqlType::DateArray, &dates[..dates.len() - 1]).unwrap_err().code, "22P03");
-        assert_eq!(decode(SqlType::DateArray, &[dates.as_slice(), &[0]].concat()).unwrap_err().code, "22P03");
+        assert_eq!(decode(SqlType::Int4Array, &dates).unwrap_err().code, Code::DatatypeMismatch);
+        assert_eq!(
+            decode(SqlType::DateArray, &dates[..dates.len() - 1]).unwrap_err().code,
+            Code::InvalidBinaryRepresentation
+        );
+        assert_eq!(
+            decode(SqlType::DateArray, &[dates.as_slice(), &[0]].concat()).unwrap_err().code,
+            Code::InvalidBinaryRepresentation
+        );
         let mut two_dims = dates.clone();
         two_dims[3] = 2;
-        assert_eq!(decode(SqlType::DateArray, &two_dims).unwrap_err().code, "0A000");
+        assert_eq!(decode(SqlType::DateArray, &two_dims).unwrap_err().code, Code::FeatureNotSupported);
         let mut from_zero = dates.clone();
         from_zero[16..20].copy_from_slice(&0i32.to_be_bytes());
-        assert_eq!(decode(SqlType::DateArray, &from_zero).unwrap_err().code, "0A000");
+        assert_eq!(decode(SqlType::DateArray, &from_zero).unwrap_err().code, Code::FeatureNotSupported);
         let mut huge = dates;
         huge[12..16].copy_from_slice(&i32::MAX.to_be_bytes());
-        assert_eq!(decode(SqlType::DateArray, &huge).unwrap_err().code, "22P03");
+        assert_eq!(decode(SqlType::DateArray, &huge).unwrap_err().code, Code::InvalidBinaryRepresentation);
     }
 }

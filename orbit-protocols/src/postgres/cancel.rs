@@ -14,7 +14,7 @@
 //! statement did is then rolled back, or fails its block, like any other
 //! error. COMMIT and DDL, which write at once, always run to their end.
 
-use futures::channel::oneshot;
+use crate::sql::exec::Cancel;
 use pgwire::api::{ClientInfo, ConnectionGuard, ConnectionHandle, ConnectionManager};
 use std::sync::Arc;
 
@@ -37,42 +37,8 @@ pub(crate) fn register<C: ClientInfo>(client: &C, manager: &Arc<ConnectionManage
 pub(crate) async fn start_statement<C: ClientInfo>(client: &C) -> Cancel {
     let handle = client.session_extensions().get::<Registration>().map(|r| r.handle.clone());
     match handle {
-        Some(handle) => Cancel { receiver: Some(handle.start_query().await), requested: false },
+        Some(handle) => Cancel::new(handle.start_query().await),
         None => Cancel::never(),
-    }
-}
-
-/// One statement's cancel signal (or one query string's, whose statements
-/// share it).
-#[derive(Debug)]
-pub(crate) struct Cancel {
-    /// `None`: nothing can cancel the statement.
-    receiver: Option<oneshot::Receiver<()>>,
-    /// The client asked to cancel.
-    requested: bool,
-}
-
-impl Cancel {
-    /// A signal that never fires (MCP's SQL, which has no CancelRequest).
-    pub fn never() -> Self {
-        Cancel { receiver: None, requested: false }
-    }
-
-    /// Resolves when the client asks to cancel; after that, at once.
-    pub async fn requested(&mut self) {
-        if self.requested {
-            return;
-        }
-        let Some(receiver) = self.receiver.as_mut() else { return std::future::pending::<()>().await };
-        match receiver.await {
-            Ok(()) => self.requested = true,
-            // The sender was replaced or dropped (the connection moved on
-            // or closed): that is no cancel.
-            Err(_) => {
-                self.receiver = None;
-                std::future::pending::<()>().await;
-            }
-        }
     }
 }
 
@@ -84,7 +50,7 @@ mod tests {
     #[tokio::test]
     async fn a_fired_handle_cancels_and_stays_cancelled() {
         let handle = ConnectionHandle::new();
-        let mut cancel = Cancel { receiver: Some(handle.start_query().await), requested: false };
+        let mut cancel = Cancel::new(handle.start_query().await);
         assert!(cancel.requested().now_or_never().is_none());
         assert!(handle.cancel().await);
         assert!(cancel.requested().now_or_never().is_some());
@@ -94,7 +60,7 @@ mod tests {
     #[tokio::test]
     async fn a_replaced_or_dropped_sender_is_no_cancel() {
         let handle = ConnectionHandle::new();
-        let mut cancel = Cancel { receiver: Some(handle.start_query().await), requested: false };
+        let mut cancel = Cancel::new(handle.start_query().await);
         let _next = handle.start_query().await; // replaces the first sender
         assert!(cancel.requested().now_or_never().is_none());
         assert!(cancel.requested().now_or_never().is_none());

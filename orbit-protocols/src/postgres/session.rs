@@ -3,11 +3,17 @@
 //! the column it meets, or as DataFusion infers it) and reports result
 //! columns; Execute binds the values into the statement and runs it.
 
-use super::Shared;
-use super::cancel::{Cancel, start_statement};
-use super::catalog::{self, Literal, SqlType};
-use super::coalesce::Buffered;
-use super::sql::{self, Engine, Outcome, SqlError, error, first_words, ident, object_name, placeholder};
+use crate::postgres::Shared;
+use crate::postgres::cancel::start_statement;
+use crate::postgres::coalesce::Buffered;
+use crate::sql::catalog::{self};
+use crate::sql::error::Code;
+use crate::sql::error::{SqlError, error};
+use crate::sql::exec::Cancel;
+use crate::sql::exec::{Engine, Outcome};
+use crate::sql::parse::{ident, object_name, placeholder};
+use crate::sql::types;
+use crate::sql::types::{Literal, SqlType};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Sink;
@@ -45,75 +51,18 @@ pub(crate) struct Session<G> {
     parser: Arc<PgParser<G>>,
     /// A COPY FROM STDIN in progress, the data received so far, and the
     /// cancel signal of the statement that started it.
-    copying: std::sync::Mutex<Option<(sql::PendingCopy, Vec<u8>, Cancel)>>,
+    copying: std::sync::Mutex<Option<(crate::sql::exec::PendingCopy, Vec<u8>, Cancel)>>,
 }
 
 impl<G: ActorGateway> Session<G> {
     pub fn new(shared: Arc<Shared<G>>) -> Arc<Self> {
-        let engine = Engine::new(shared.gateway.clone(), shared.locks.clone(), shared.schemas.clone());
+        let engine = shared.sql.engine(shared.gateway.clone());
         Arc::new_cyclic(|me| Session {
             shared,
             engine,
             parser: Arc::new(PgParser { session: me.clone() }),
             copying: std::sync::Mutex::new(None),
         })
-    }
-
-    /// Runs statements for a caller other than a PostgreSQL client (MCP):
-    /// rows as JSON, commands as their tags. With `read_only`, only
-    /// queries run. Stops at the first error.
-    pub async fn run_json(
-        &self,
-        text: &str,
-        read_only: bool,
-    ) -> std::result::Result<Vec<super::SqlOutcome>, super::SqlFailure> {
-        let fail = |e: SqlError| super::SqlFailure { code: e.code, message: e.message };
-        let statements = sql::parse(text).map_err(fail)?;
-        self.engine.set_read_only(read_only);
-        let mut cancel = Cancel::never();
-        let mut outcomes = Vec::with_capacity(statements.len());
-        for statement in statements {
-            let reads = matches!(
-                statement,
-                Statement::Query(_) | Statement::ShowVariable { .. } | Statement::Explain { .. }
-            );
-            if read_only && !reads {
-                return Err(fail(error(
-                    "25006",
-                    format!(
-                        "cannot execute \"{}\" in a read-only query",
-                        first_words(&statement.to_string())
-                    ),
-                )));
-            }
-            let outcome = match self.engine.execute(statement, &mut cancel).await.map_err(fail)? {
-                Outcome::Rows(rows, tag) => super::SqlOutcome {
-                    command: if tag == "SELECT" || tag == "SHOW" {
-                        tag
-                    } else {
-                        format!("{tag} {}", rows.rows.len())
-                    },
-                    columns: rows.columns.into_iter().map(|(name, _)| name).collect(),
-                    rows: rows.rows,
-                },
-                Outcome::Done(tag) => {
-                    super::SqlOutcome { command: tag, columns: Vec::new(), rows: Vec::new() }
-                }
-                Outcome::Begin => {
-                    super::SqlOutcome { command: "BEGIN".into(), columns: Vec::new(), rows: Vec::new() }
-                }
-                Outcome::End(tag) => {
-                    super::SqlOutcome { command: tag.into(), columns: Vec::new(), rows: Vec::new() }
-                }
-                Outcome::CopyIn(_) | Outcome::CopyOut { .. } => {
-                    return Err(fail(sql::unsupported(
-                        "COPY ... STDIN/STDOUT outside a PostgreSQL connection",
-                    )));
-                }
-            };
-            outcomes.push(outcome);
-        }
-        Ok(outcomes)
     }
 }
 
@@ -160,7 +109,7 @@ impl<G: ActorGateway> CopyHandler for Session<G> {
                 buffer.extend_from_slice(&data.data);
                 Ok(())
             }
-            None => Err(user_error(error("08P01", "CopyData without a COPY in progress"))),
+            None => Err(user_error(error(Code::ProtocolViolation, "CopyData without a COPY in progress"))),
         }
     }
 
@@ -172,7 +121,7 @@ impl<G: ActorGateway> CopyHandler for Session<G> {
     {
         let taken = self.copying.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some((pending, data, mut cancel)) = taken else {
-            return Err(user_error(error("08P01", "CopyDone without a COPY in progress")));
+            return Err(user_error(error(Code::ProtocolViolation, "CopyDone without a COPY in progress")));
         };
         let rows = self.engine.copy_in(pending, data, &mut cancel).await.map_err(user_error)?;
         let tag = Tag::new("COPY").with_rows(rows as usize);
@@ -188,7 +137,7 @@ impl<G: ActorGateway> CopyHandler for Session<G> {
     {
         self.copying.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.engine.fail_block();
-        user_error(error("57014", format!("COPY from stdin failed: {}", fail.message)))
+        user_error(error(Code::QueryCanceled, format!("COPY from stdin failed: {}", fail.message)))
     }
 }
 
@@ -206,7 +155,7 @@ fn encode_outcome(outcome: Outcome, formats: &Format) -> Result<Response> {
                         // PostgreSQL's text output (floats, booleans as t/f,
                         // arrays as `{...}`), written as it is: pgwire would
                         // quote a string sent for an array column.
-                        let text = catalog::text_of(*sql_type, value);
+                        let text = types::text_of(*sql_type, value);
                         encoder
                             .encode_field_with_type_and_format(
                                 &text,
@@ -214,7 +163,7 @@ fn encode_outcome(outcome: Outcome, formats: &Format) -> Result<Response> {
                                 FieldFormat::Text,
                                 &FormatOptions::default(),
                             )
-                            .map_err(|e| error("XX000", e.to_string()))?;
+                            .map_err(|e| error(Code::Internal, e.to_string()))?;
                     } else {
                         encode(&mut encoder, *sql_type, Some(value))?;
                     }
@@ -229,7 +178,7 @@ fn encode_outcome(outcome: Outcome, formats: &Format) -> Result<Response> {
         Outcome::Begin => Response::TransactionStart(Tag::new("BEGIN")),
         Outcome::End(tag) => Response::TransactionEnd(Tag::new(tag)),
         Outcome::CopyIn(_) | Outcome::CopyOut { .. } => {
-            return Err(error("XX000", "COPY reached the row encoder"));
+            return Err(error(Code::Internal, "COPY reached the row encoder"));
         }
     })
 }
@@ -246,7 +195,7 @@ pub(crate) struct Prepared {
     params: Vec<SqlType>,
     columns: Vec<(String, SqlType)>,
     /// A point query by a parameter: Execute runs it without the statement.
-    point: Option<Arc<sql::PointQuery>>,
+    point: Option<Arc<crate::sql::exec::PointQuery>>,
 }
 
 /// Parses and describes statements for the extended protocol.
@@ -258,7 +207,7 @@ pub(crate) struct PgParser<G> {
 /// Records that `$n` has `sql_type` (the first type found wins).
 fn note_param(params: &mut Vec<Option<SqlType>>, n: usize, sql_type: SqlType) -> Result<()> {
     if n > 65_535 {
-        return Err(error("42P02", format!("there is no parameter ${n}")));
+        return Err(error(Code::UndefinedParameter, format!("there is no parameter ${n}")));
     }
     if params.len() < n {
         params.resize(n, None);
@@ -278,10 +227,10 @@ impl<G: ActorGateway> Session<G> {
         match &statement {
             Statement::Insert(insert) => {
                 let TableObject::TableName(name) = &insert.table else {
-                    return Err(sql::unsupported(format_args!("INSERT INTO {}", insert.table)));
+                    return Err(crate::sql::error::unsupported(format_args!("INSERT INTO {}", insert.table)));
                 };
                 let table = self.engine.table(&object_name(name)?).await?;
-                let targets = sql::insert_targets(&table, &insert.columns)?;
+                let targets = crate::sql::exec::insert_targets(&table, &insert.columns)?;
                 if let Some(SetExpr::Values(values)) = insert.source.as_ref().map(|s| s.body.as_ref()) {
                     for row in &values.rows {
                         for (expr, &index) in row.iter().zip(&targets) {
@@ -312,7 +261,7 @@ impl<G: ActorGateway> Session<G> {
                 let from = &update.table;
                 let name = match &from.relation {
                     ast::TableFactor::Table { name, .. } => object_name(name)?,
-                    other => return Err(sql::unsupported(format_args!("UPDATE {other}"))),
+                    other => return Err(crate::sql::error::unsupported(format_args!("UPDATE {other}"))),
                 };
                 let table = self.engine.table(&name).await?;
                 let mut projection = Vec::new();
@@ -333,7 +282,7 @@ impl<G: ActorGateway> Session<G> {
                     ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
                 };
                 let Some(ast::TableFactor::Table { name, .. }) = from.first().map(|f| &f.relation) else {
-                    return Err(sql::unsupported("this DELETE"));
+                    return Err(crate::sql::error::unsupported("this DELETE"));
                 };
                 let table = self.engine.table(&object_name(name)?).await?;
                 self.infer(&table, Vec::new(), delete.selection.clone(), &mut params).await?;
@@ -380,7 +329,7 @@ impl<G: ActorGateway> Session<G> {
         params: &mut Vec<Option<SqlType>>,
     ) -> Result<()> {
         projection.insert(0, Expr::value(Value::Number("1".into(), false)));
-        let statement = sql::shadow_statement(table, projection, selection);
+        let statement = crate::sql::exec::shadow_statement(table, projection, selection);
         let planned = self.engine.plan_query(statement).await?;
         for (i, t) in planned.params.iter().enumerate() {
             // DataFusion leaves untyped parameters as text; a column's type wins.
@@ -403,15 +352,17 @@ fn returning_columns(table: &catalog::Table, items: Option<&[SelectItem]>) -> Re
             }
             SelectItem::UnnamedExpr(expr) => (expr, None),
             SelectItem::ExprWithAlias { expr, alias } => (expr, Some(ident(alias))),
-            other => return Err(sql::unsupported(format_args!("RETURNING {other}"))),
+            other => return Err(crate::sql::error::unsupported(format_args!("RETURNING {other}"))),
         };
         let Expr::Identifier(id) = expr else {
-            return Err(sql::unsupported("RETURNING expressions other than columns in a prepared statement"));
+            return Err(crate::sql::error::unsupported(
+                "RETURNING expressions other than columns in a prepared statement",
+            ));
         };
         let column_name = ident(id);
-        let (_, column) = table
-            .column(&column_name)
-            .ok_or_else(|| error("42703", format!("column \"{column_name}\" does not exist")))?;
+        let (_, column) = table.column(&column_name).ok_or_else(|| {
+            error(Code::UndefinedColumn, format!("column \"{column_name}\" does not exist"))
+        })?;
         columns.push((name.unwrap_or(column_name), column.sql_type));
     }
     Ok(columns)
@@ -430,12 +381,17 @@ impl<G: ActorGateway> QueryParser for PgParser<G> {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let session =
-            self.session.upgrade().ok_or_else(|| user_error(error("08006", "the connection is closing")))?;
+        let session = self
+            .session
+            .upgrade()
+            .ok_or_else(|| user_error(error(Code::ConnectionFailure, "the connection is closing")))?;
         let parsed = async {
-            let mut statements = sql::parse(text)?;
+            let mut statements = crate::sql::parse::parse(text)?;
             if statements.len() > 1 {
-                return Err(error("42601", "cannot insert multiple commands into a prepared statement"));
+                return Err(error(
+                    Code::SyntaxError,
+                    "cannot insert multiple commands into a prepared statement",
+                ));
             }
             let Some(statement) = statements.pop() else { return Ok(None) };
             Ok(Some(session.describe(statement).await?))
@@ -505,7 +461,7 @@ impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
             }
             Some(Entry::Empty) => {
                 return Err(user_error(error(
-                    "08P01",
+                    Code::ProtocolViolation,
                     format!(
                         "bind message supplies {} parameters, but prepared statement \"{}\" requires 0",
                         message.parameters.len(),
@@ -616,7 +572,10 @@ impl<G: ActorGateway> ExtendedQueryHandler for Session<G> {
         });
         if let Some(n) = missing {
             self.engine.fail_block();
-            return Err(user_error(error("08P01", format!("no value bound for parameter ${n}"))));
+            return Err(user_error(error(
+                Code::ProtocolViolation,
+                format!("no value bound for parameter ${n}"),
+            )));
         }
         let mut cancel = start_statement(&*client).await;
         let outcome = self.engine.execute(statement, &mut cancel).await.map_err(user_error)?;
@@ -643,7 +602,7 @@ impl<G: ActorGateway> SimpleQueryHandler for Session<G> {
         let error_response = |e: SqlError| {
             Response::Error(Box::new(ErrorInfo::new("ERROR".to_string(), e.code.to_string(), e.message)))
         };
-        let statements = match sql::parse(query) {
+        let statements = match crate::sql::parse::parse(query) {
             Ok(statements) => statements,
             Err(e) => {
                 self.engine.fail_block();
@@ -681,30 +640,30 @@ fn field_infos(columns: &[(String, SqlType)], formats: &Format) -> Vec<FieldInfo
 }
 
 /// One stored value in its type's binary format (text results are
-/// written from `catalog::text_of`).
+/// written from `types::text_of`).
 fn encode(encoder: &mut DataRowEncoder, sql_type: SqlType, value: Option<&Json>) -> Result<()> {
     let bytes = value
         .filter(|v| !v.is_null())
         .map(|v| {
-            super::binary::encode(sql_type, v)
-                .ok_or_else(|| error("XX000", format!("a stored value is not of type {}", sql_type.name())))
+            crate::postgres::binary::encode(sql_type, v).ok_or_else(|| {
+                error(Code::Internal, format!("a stored value is not of type {}", sql_type.name()))
+            })
         })
         .transpose()?;
     // `Vec<u8>` writes its bytes as they are, whatever the field's type.
-    encoder.encode_field(&bytes).map_err(|e| error("XX000", e.to_string()))
+    encoder.encode_field(&bytes).map_err(|e| error(Code::Internal, e.to_string()))
 }
 
 /// A bound parameter as a literal, decoded by its type (the client's, or
-/// the one Orbit deduced), in text or binary (`super::binary`).
+/// the one Orbit deduced), in text or binary (`crate::postgres::binary`).
 fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWireResult<Literal> {
     if portal.parameter_format.is_binary(index)
-        && let Some(sql_type) = super::binary::wire_type(pg_type)
+        && let Some(sql_type) = crate::postgres::binary::wire_type(pg_type)
     {
         return match raw_parameter(portal, index)? {
             None => Ok(Literal::Null),
-            Some((bytes, _)) => {
-                super::binary::decode(sql_type, bytes).map_err(|bad| user_error(error(bad.code, bad.message)))
-            }
+            Some((bytes, _)) => crate::postgres::binary::decode(sql_type, bytes)
+                .map_err(|bad| user_error(error(bad.code, bad.message))),
         };
     }
     // In text from here on (and `json` in binary: it has no Orbit type).
@@ -721,29 +680,35 @@ fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWi
         Type::TIMESTAMP => text(
             portal
                 .parameter::<chrono::NaiveDateTime>(index, pg_type)?
-                .map(|t| catalog::time::show_timestamp(&t)),
+                .map(|t| types::time::show_timestamp(&t)),
         ),
         Type::TIMESTAMPTZ => text(
             portal
                 .parameter::<chrono::DateTime<chrono::FixedOffset>>(index, pg_type)?
-                .map(|t| catalog::time::show_timestamptz(&t.to_utc())),
+                .map(|t| types::time::show_timestamptz(&t.to_utc())),
         ),
-        Type::JSONB | Type::JSON => {
-            text(portal.parameter::<serde_json::Value>(index, pg_type)?.map(|v| super::jsonb::canonical(&v)))
-        }
+        Type::JSONB | Type::JSON => text(
+            portal
+                .parameter::<serde_json::Value>(index, pg_type)?
+                .map(|v| crate::sql::types::jsonb::canonical(&v)),
+        ),
         Type::UUID => match raw_parameter(portal, index)? {
             None => Literal::Null,
             Some((bytes, _)) => {
                 let text = String::from_utf8_lossy(bytes);
-                let uuid = super::uuid::canonical(&text)
-                    .ok_or_else(|| user_error(error("22P02", super::uuid::bad_input_message(&text))))?;
+                let uuid = crate::sql::types::uuid::canonical(&text).ok_or_else(|| {
+                    user_error(error(
+                        Code::InvalidTextRepresentation,
+                        crate::sql::types::uuid::bad_input_message(&text),
+                    ))
+                })?;
                 Literal::String(uuid)
             }
         },
         Type::BYTEA => match raw_parameter(portal, index)? {
             None => Literal::Null,
             Some((bytes, _)) => {
-                let hex = super::bytea::canonical(&String::from_utf8_lossy(bytes))
+                let hex = crate::sql::types::bytea::canonical(&String::from_utf8_lossy(bytes))
                     .map_err(|bad| user_error(error(bad.code, bad.message)))?;
                 Literal::String(hex)
             }
@@ -751,7 +716,7 @@ fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWi
         Type::NUMERIC => match raw_parameter(portal, index)? {
             None => Literal::Null,
             Some((bytes, _)) => {
-                let exact = super::numeric::canonical(&String::from_utf8_lossy(bytes))
+                let exact = crate::sql::types::numeric::canonical(&String::from_utf8_lossy(bytes))
                     .map_err(|bad| user_error(error(bad.code, bad.message)))?;
                 Literal::Number(exact)
             }

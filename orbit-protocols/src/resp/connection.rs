@@ -8,7 +8,7 @@ use super::cmd::{self, blocking::Blocked, pubsub::Subscriber, tx};
 use super::frame::{self, FrameError};
 use super::server::{ClientInfo, Server, lock};
 use super::table::{self, NOAUTH, Route, Spec};
-use super::value::Value;
+use crate::keyspace::Value;
 use bytes::{Bytes, BytesMut};
 use orbit_shared::ActorGateway;
 use std::net::SocketAddr;
@@ -57,7 +57,7 @@ pub(crate) struct Conn<G> {
     /// Keys written by the last command, for waking blocked clients.
     pub written: Vec<(usize, Bytes)>,
     /// Durability token the replies not yet sent depend on (0: none).
-    pub unsynced: u64,
+    pub unsynced: orbit_shared::DurableToken,
     pub kill: CancellationToken,
 }
 
@@ -114,7 +114,7 @@ impl<G: ActorGateway> Conn<G> {
             subs: Subscriber::new(id, pubsub_buffer),
             closing: false,
             written: Vec::new(),
-            unsynced: 0,
+            unsynced: orbit_shared::DurableToken::NONE,
             kill,
             server,
         }
@@ -270,7 +270,7 @@ impl<G: ActorGateway> Conn<G> {
         let guard = self.server.keyspace.read().await;
         let (results, token) = self.server.call_key_batch(self.db, &commands, write).await;
         drop(guard);
-        self.unsynced = self.unsynced.max(token);
+        self.unsynced = self.unsynced.and(token);
         let mut replies = Vec::with_capacity(results.len());
         for ((value, changed), (argv, spec)) in results.into_iter().zip(run.iter().zip(&specs)) {
             if changed {
@@ -288,7 +288,7 @@ impl<G: ActorGateway> Conn<G> {
     /// cannot become durable the connection closes without them: a client
     /// must never see an acknowledgement of a write that may be lost.
     async fn flush(&mut self, stream: &mut TcpStream, out: &mut BytesMut) -> std::io::Result<()> {
-        if self.unsynced != 0 {
+        if !self.unsynced.is_none() {
             let token = std::mem::take(&mut self.unsynced);
             if let Err(e) = self.server.gateway.wait_durable(token).await {
                 tracing::error!(client = self.id, error = %e, "replies withheld: writes not durable");
@@ -356,7 +356,7 @@ impl<G: ActorGateway> Conn<G> {
         let refused = match spec {
             None => Some(Value::err(unknown_command(&argv))),
             Some(spec) if !spec.arity_ok(argv.len()) => {
-                Some(Value::err(super::value::errors::arity(spec.name)))
+                Some(Value::err(crate::keyspace::value::errors::arity(spec.name)))
             }
             Some(_) => None,
         };
@@ -392,7 +392,7 @@ impl<G: ActorGateway> Conn<G> {
                 let (reply, token, changed) =
                     self.server.call_key_visible(self.db, &argv, spec.is_write()).await;
                 drop(guard);
-                self.unsynced = self.unsynced.max(token);
+                self.unsynced = self.unsynced.and(token);
                 if changed {
                     self.wrote(&argv[1]);
                     if cmd::expiry::sets_ttl(spec.name, argv.len()) {

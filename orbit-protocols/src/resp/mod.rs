@@ -4,9 +4,7 @@
 //! | file | concept |
 //! |---|---|
 //! | `frame.rs` | reading requests: RESP arrays (`redis-protocol`) and inline commands, limits |
-//! | `value.rs` | [`Value`]: a reply, its binary form across the gateway, RESP2/RESP3 writing |
 //! | `table.rs` | the command table: arity, flags, key positions, route |
-//! | `keyspace/` | one key's state and every single-key command (runs inside the key's actor) |
 //! | `server.rs` | what connections share: settings, clients, stats, the keyspace lock |
 //! | `connection.rs` | one client: the read/execute/write loop and dispatch |
 //! | `cmd/keys.rs` | commands over several keys (MGET, RENAME, SUNIONSTORE...) |
@@ -24,43 +22,30 @@
 mod cmd;
 mod connection;
 pub mod frame;
-pub mod keyspace;
 mod server;
 pub mod table;
-pub mod value;
 
-pub use server::{AclUser, RespConfig, now_ms};
-pub use value::Value;
+pub use server::{RespConfig, RespRuntime, RespUser};
 
-use orbit_shared::{ActorGateway, ActorInterface};
+use orbit_shared::ActorGateway;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// The kind of every Redis key (database 0).
-pub struct RedisKeyspace;
-
-impl ActorInterface for RedisKeyspace {
-    const KIND: &'static str = "redis";
-}
-
-/// The actor kind of each of the 16 databases (`SELECT n`).
-pub const DATABASE_KINDS: [&str; 16] = [
-    "redis", "redis:1", "redis:2", "redis:3", "redis:4", "redis:5", "redis:6", "redis:7", "redis:8",
-    "redis:9", "redis:10", "redis:11", "redis:12", "redis:13", "redis:14", "redis:15",
-];
-
 /// Serves RESP on `listener` until `shutdown` is cancelled; each connection
-/// is a task of `tasks`. Also runs active expiry (`cmd/expiry.rs`).
+/// is a task of `tasks`, which finishes the command in flight and writes its
+/// reply before it closes. Also runs active expiry (`cmd/expiry.rs`).
+/// `runtime`: what INFO reports about the node (its port, its durability).
 pub async fn serve<G: ActorGateway>(
     listener: TcpListener,
     gateway: Arc<G>,
     config: RespConfig,
+    runtime: RespRuntime,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let server = Arc::new(server::Server::new(gateway, config, shutdown.clone()));
+    let server = Arc::new(server::Server::new(gateway, config, runtime, shutdown.clone()));
     tasks.spawn(cmd::expiry::run(server.clone(), shutdown.clone()));
     crate::listener::accept_loop("RESP", listener, shutdown, tasks, |stream, peer| {
         connection::run(server.clone(), stream, peer)

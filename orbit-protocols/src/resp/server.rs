@@ -3,42 +3,50 @@
 use super::cmd::blocking::Waiters;
 use super::cmd::pubsub::Broker;
 use super::cmd::tx::Watches;
-use super::keyspace;
-use super::value::Value;
+use crate::keyspace;
+use crate::keyspace::Value;
 use bytes::Bytes;
-use orbit_shared::{ActorGateway, ActorId, Error, Invocation};
+use orbit_shared::DurableToken;
+use orbit_shared::{ActorGateway, ActorId, Error, ErrorKind, Invocation};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// The front door's settings (the `[resp]` config section).
-#[derive(Debug, Clone)]
+/// The front door's settings: the `[resp]` section of the node's config,
+/// as the TOML file and `ORBIT__RESP__*` spell them. CONFIG SET changes
+/// some of them at run time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RespConfig {
-    /// Password of the `default` user (`requirepass`); `None`: no password.
+    /// Serve RESP at all.
+    pub enabled: bool,
+    pub addr: SocketAddr,
+    /// Password of the `default` user (`requirepass`); `None`: no password,
+    /// otherwise clients must AUTH.
     pub requirepass: Option<String>,
-    /// More ACL users.
-    pub users: Vec<AclUser>,
+    /// More users (ACL), each with all permissions.
+    pub users: Vec<RespUser>,
     pub maxclients: usize,
-    /// Largest bulk string accepted (`proto-max-bulk-len`).
+    /// Largest bulk string a client may send (`proto-max-bulk-len`).
     pub proto_max_bulk_len: usize,
     /// Most unparsed bytes buffered per client (`client-query-buffer-limit`).
     pub client_query_buffer_limit: usize,
     /// Pub/sub messages queued per subscriber before it is disconnected.
     pub pubsub_buffer: usize,
     /// How often the background sweep looks for expired keys.
+    #[serde(with = "humantime_serde")]
     pub expiry_sweep_interval: Duration,
-    /// Reported by INFO (`tcp_port`).
-    pub port: u16,
-    /// Reported by INFO and CONFIG GET (`appendonly`, `appendfsync`).
-    pub durability: String,
 }
 
 impl Default for RespConfig {
     fn default() -> Self {
         RespConfig {
+            enabled: true,
+            addr: ([0, 0, 0, 0], 6379).into(),
             requirepass: None,
             users: Vec::new(),
             maxclients: 10_000,
@@ -46,10 +54,28 @@ impl Default for RespConfig {
             client_query_buffer_limit: 1024 * 1024 * 1024,
             pubsub_buffer: 4096,
             expiry_sweep_interval: Duration::from_millis(100),
-            port: 6379,
-            durability: "always".into(),
         }
     }
+}
+
+/// A configured user (`[[resp.users]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RespUser {
+    pub name: String,
+    /// `None`: the user needs no password (`nopass`).
+    pub password: Option<String>,
+}
+
+/// Facts of the running node that INFO and CONFIG GET report; not
+/// settings.
+#[derive(Debug, Clone)]
+pub struct RespRuntime {
+    /// The bound port (INFO `tcp_port`, CONFIG GET `port`).
+    pub port: u16,
+    /// The node's `storage.durability`: `always`, `periodic` or `none`
+    /// (INFO `orbit_durability`, CONFIG GET `appendonly`, `appendfsync`).
+    pub durability: &'static str,
 }
 
 /// An ACL user: a name, a password (`None`: `nopass`) and whether it is on.
@@ -91,6 +117,7 @@ pub struct Stats {
 pub struct Server<G> {
     pub gateway: Arc<G>,
     pub config: Mutex<RespConfig>,
+    pub runtime: RespRuntime,
     pub acl: Mutex<BTreeMap<String, AclUser>>,
     pub clients: Mutex<BTreeMap<u64, Arc<Mutex<ClientInfo>>>>,
     next_client: AtomicU64,
@@ -112,31 +139,50 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// A gateway failure as a Redis error reply.
+/// A gateway failure as a Redis error reply, by its [`ErrorKind`]: the one
+/// place the front door turns an [`Error`] into a reply. A timeout is
+/// `ERR timeout: ...`; a full mailbox is `BUSY ...`, Redis' word for "busy
+/// now, retry later"; the rest of the unavailable class (the node shutting
+/// down, a storage failure, an unreachable node) and every other kind are
+/// `ERR ...` with the error's text.
 pub fn error_reply(e: &Error) -> Value {
-    match e {
-        Error::InvalidActorId { reason } => Value::err(format!("ERR invalid key: {reason}")),
-        Error::Timeout { .. } => Value::err(format!("ERR timeout: {e}")),
-        Error::MailboxFull { .. } => Value::err(format!("BUSY {e}")),
-        _ => Value::err(format!("ERR {e}")),
-    }
+    let text = match (e.kind(), e) {
+        (ErrorKind::Timeout, _) => format!("ERR timeout: {e}"),
+        (ErrorKind::Unavailable, Error::MailboxFull { .. }) => format!("BUSY {e}"),
+        (ErrorKind::InvalidArgument, Error::InvalidActorId { reason }) => {
+            format!("ERR invalid key: {reason}")
+        }
+        (
+            ErrorKind::NotFound
+            | ErrorKind::InvalidArgument
+            | ErrorKind::WrongType
+            | ErrorKind::Unavailable
+            | ErrorKind::Unauthenticated
+            | ErrorKind::Internal,
+            _,
+        ) => format!("ERR {e}"),
+    };
+    Value::err(text)
 }
 
 impl<G: ActorGateway> Server<G> {
-    pub fn new(gateway: Arc<G>, config: RespConfig, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        gateway: Arc<G>,
+        config: RespConfig,
+        runtime: RespRuntime,
+        shutdown: CancellationToken,
+    ) -> Self {
         let mut acl = BTreeMap::new();
         let default = AclUser { name: "default".into(), password: config.requirepass.clone(), enabled: true };
         acl.insert(default.name.clone(), default);
         for user in &config.users {
-            acl.insert(user.name.clone(), user.clone());
+            let user = AclUser { name: user.name.clone(), password: user.password.clone(), enabled: true };
+            acl.insert(user.name.clone(), user);
         }
         Server {
             gateway,
             config: Mutex::new(config),
+            runtime,
             acl: Mutex::new(acl),
             clients: Mutex::new(BTreeMap::new()),
             next_client: AtomicU64::new(1),
@@ -189,7 +235,12 @@ impl<G: ActorGateway> Server<G> {
     /// `call_key` returning once the command's effect is visible, with the
     /// durability token to wait for before the reply is sent, and whether
     /// the key changed.
-    pub async fn call_key_visible(&self, db: usize, argv: &[Bytes], write: bool) -> (Value, u64, bool) {
+    pub async fn call_key_visible(
+        &self,
+        db: usize,
+        argv: &[Bytes],
+        write: bool,
+    ) -> (Value, DurableToken, bool) {
         let (mut results, token) = self.call_key_batch(db, &[argv], write).await;
         let (value, changed) = results.pop().unwrap_or((Value::err("ERR internal error: no reply"), false));
         (value, token, changed)
@@ -203,14 +254,15 @@ impl<G: ActorGateway> Server<G> {
         db: usize,
         commands: &[&[Bytes]],
         write: bool,
-    ) -> (Vec<(Value, bool)>, u64) {
-        let fail = |value: Value| (commands.iter().map(|_| (value.clone(), false)).collect(), 0);
+    ) -> (Vec<(Value, bool)>, DurableToken) {
+        let fail =
+            |value: Value| (commands.iter().map(|_| (value.clone(), false)).collect(), DurableToken::NONE);
         let Some(key) = commands.first().and_then(|argv| argv.get(1)) else {
             return fail(Value::err("ERR missing key"));
         };
-        let id = ActorId::new(super::DATABASE_KINDS[db % 16], key.clone());
+        let id = ActorId::new(crate::keyspace::DATABASE_KINDS[db % 16], key.clone());
         let method = if write { "write" } else { "read" };
-        let invocation = Invocation::new(method, keyspace::encode_call(now_ms(), commands));
+        let invocation = Invocation::new(method, keyspace::encode_call(keyspace::now_ms(), commands));
         match self.gateway.invoke_visible(id, invocation).await {
             Ok((reply, token)) => match keyspace::decode_reply(&reply.value) {
                 Some(results) if results.len() == commands.len() => {
@@ -276,5 +328,26 @@ fn pairs_reply(name: &[u8], reply: Value) -> Value {
             )
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_errors_reply_by_their_kind() {
+        let actor = ActorId::new("turnstile", Bytes::from_static(b"k"));
+        let busy = Error::MailboxFull { actor, capacity: 1 };
+        assert_eq!(error_reply(&busy), Value::err("BUSY mailbox of turnstile/k is full (1 waiting calls)"));
+        let timeout = Error::Timeout { after_ms: 300 };
+        assert_eq!(error_reply(&timeout), Value::err("ERR timeout: no reply within 300 ms"));
+        let late = Error::Actor { kind: ErrorKind::Timeout, message: "the callee did not answer".into() };
+        assert_eq!(error_reply(&late), Value::err("ERR timeout: the callee did not answer"));
+        assert_eq!(error_reply(&Error::ShuttingDown), Value::err("ERR the node is shutting down"));
+        let storage = Error::Storage { reason: "disk full".into() };
+        assert_eq!(error_reply(&storage), Value::err("ERR storage failure: disk full"));
+        let bad = Error::InvalidActorId { reason: "key too long".into() };
+        assert_eq!(error_reply(&bad), Value::err("ERR invalid key: key too long"));
     }
 }

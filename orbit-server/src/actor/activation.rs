@@ -134,7 +134,7 @@ impl<A: Actor> Activation<A> {
     {
         let reply = turn.loaded.actor.handle(msg, &Context::new(&self.id, node)).await;
         let seq = self.finish(turn, node, !M::READ_ONLY).await?;
-        node.store().wait_durable(seq).await?;
+        self.partition.wait_durable(seq).await?;
         reply
     }
 
@@ -177,11 +177,10 @@ impl<A: Actor> Activation<A> {
     }
 
     async fn load(&self, node: &NodeHandle) -> Result<Loaded<A>, Error> {
-        let store = node.store();
         // Whatever is in storage may not be durable yet (a cancelled turn's
         // write): depend on everything appended so far.
-        let last_seq = store.last_appended();
-        let (mut actor, version, stored_hash) = match store.get(self.key.clone()).await? {
+        let last_seq = self.partition.last_appended();
+        let (mut actor, version, stored_hash) = match self.partition.get(self.key.clone()).await? {
             None => (A::default(), 0, None),
             Some(bytes) => {
                 let record = Record::decode(&self.key, bytes)?;
@@ -189,7 +188,7 @@ impl<A: Actor> Activation<A> {
                     reason: format!("stored state of {} does not decode: {e}", self.id),
                 })?;
                 if A::ENTRIES {
-                    actor.load_entries(self.load_entries(node).await?)?;
+                    actor.load_entries(self.load_entries().await?)?;
                 }
                 (actor, record.version, Some(hash_state(&record.state)))
             }
@@ -200,13 +199,13 @@ impl<A: Actor> Activation<A> {
     }
 
     /// Every entry of this actor, sub-keys without the actor prefix.
-    async fn load_entries(&self, node: &NodeHandle) -> Result<Vec<(Bytes, Bytes)>, Error> {
+    async fn load_entries(&self) -> Result<Vec<(Bytes, Bytes)>, Error> {
         const PAGE: usize = 4096;
         let prefix = layout::entry_prefix(&self.key);
         let mut entries = Vec::new();
         let mut after: Option<Bytes> = None;
         loop {
-            let page = node.store().scan(prefix.clone(), after.take(), PAGE).await?;
+            let page = self.partition.scan(prefix.clone(), after.take(), PAGE).await?;
             let full = page.len() == PAGE;
             after = page.last().map(|(k, _)| k.clone());
             entries.extend(page.into_iter().map(|(k, v)| (k.slice(prefix.len()..), v)));
@@ -292,7 +291,7 @@ impl<A: Actor> Activation<A> {
                 tracing::warn!(actor = %self.id, error = %e, "on_deactivate failed");
             }
             let persisted = match self.persist(&mut loaded).await {
-                Ok(()) => node.store().wait_durable(loaded.last_seq).await.map_err(Error::from),
+                Ok(()) => self.partition.wait_durable(loaded.last_seq).await.map_err(Error::from),
                 Err(e) => Err(e),
             };
             if let Err(e) = persisted {

@@ -6,7 +6,7 @@
 
 use crate::actor::{Actor, Context, MethodTable};
 use futures::future::BoxFuture;
-use orbit_protocols::postgres::IndexEntry;
+use orbit_protocols::sql::IndexEntry;
 use orbit_shared::{Error, Invocation, Reply};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;

@@ -1,13 +1,13 @@
 //! The `redis` kinds: one actor per Redis key (`redis` for database 0,
 //! `redis:N` for database N). The command semantics are
-//! `orbit_protocols::resp::keyspace`; this file hosts them in the runtime:
+//! `orbit_protocols::keyspace`; this file hosts them in the runtime:
 //! the record is the key's `Meta`, the elements are entries.
 
 use crate::actor::{Actor, Context, EntryOp, MethodTable};
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use orbit_protocols::resp::RedisKeyspace;
-use orbit_protocols::resp::keyspace::{self, KeyState, Meta};
+use orbit_protocols::keyspace::RedisKeyspace;
+use orbit_protocols::keyspace::{self, KeyState, Meta};
 use orbit_shared::{Error, Invocation, Reply};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -78,7 +78,7 @@ fn run<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orbit_protocols::resp::Value;
+    use orbit_protocols::keyspace::Value;
 
     #[test]
     fn the_record_is_the_meta_and_loads_back_with_entries() {

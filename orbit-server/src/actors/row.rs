@@ -7,7 +7,7 @@
 
 use crate::actor::{Actor, Context, MethodTable};
 use futures::future::BoxFuture;
-use orbit_protocols::postgres::TableRow;
+use orbit_protocols::sql::TableRow;
 use orbit_shared::{Error, Invocation, Reply};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

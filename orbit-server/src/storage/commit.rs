@@ -5,7 +5,9 @@
 //! whoever waits for durability while no fsync is running starts one that
 //! covers every write so far, and everyone waiting on an earlier sequence
 //! shares it. Concurrent writers thus share both engine writes (one redb
-//! transaction, one journal append) and fsyncs.
+//! transaction, one journal append) and fsyncs. The writer writes on its own
+//! task's thread (an async worker, no `spawn_blocking`); fsyncs run on the
+//! blocking pool.
 //!
 //! Invariants:
 //! - Each append's ops stay atomic: a merged write is all or nothing.

@@ -11,6 +11,8 @@
 //! | `commit.rs` | group commit: ordered appends, shared fsyncs |
 //! | `cache.rs` | recently read values for point reads, dropped by writes |
 //! | `layout.rs` | key encoding `partition | kind | key` and the actor record |
+//! | `copy.rs` | copy and SHA-256 fingerprint of a snapshot: backups, restores, migrations, hot swaps |
+//! | `conformance.rs` | the model-based suite every backend runs (tests only) |
 
 mod cache;
 mod commit;
@@ -77,8 +79,10 @@ pub enum Op {
 
 /// The storage seam: an ordered key-value engine with atomic batches.
 /// Implementations may buffer writes; `sync` makes everything written so far
-/// durable. Methods block: [`Store`] calls the ones that do I/O through
-/// `spawn_blocking`, except point reads ([`Store::get`]).
+/// durable. Methods block. [`Store`] runs scans, `stats` and `close` through
+/// `spawn_blocking` and point reads ([`Store::get`]) on the calling thread;
+/// its committer (`commit.rs`) writes on the appending task's thread and
+/// runs `sync` through `spawn_blocking`.
 pub trait Backend: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Applies `ops` atomically (all or none after a crash).
@@ -118,7 +122,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Syncs and releases the files (and their lock); later calls fail with
     /// [`StorageError::Closed`].
     fn close(&self) -> Result<(), StorageError>;
-    /// Whether calls touch the disk (and so must leave the async threads).
+    /// Whether calls touch the disk. When not, [`Store`] runs scans, `stats`
+    /// and `close` inline, and no write needs an fsync.
     fn does_io(&self) -> bool;
     fn stats(&self) -> BackendStats;
 }
@@ -267,7 +272,7 @@ impl Store {
     /// and page caches it takes microseconds, less than handing it to the
     /// blocking pool and back (which dominated `SELECT ... WHERE pk = $1`).
     /// Values read recently come from the read cache (`cache.rs`).
-    /// Scans and writes still go through `spawn_blocking`.
+    /// Scans go through `spawn_blocking`; writes run inline ([`Store::append`]).
     pub async fn get(&self, key: Bytes) -> Result<Option<Bytes>, StorageError> {
         self.metrics.reads.inc();
         match self.committer.cache().get(&key) {
@@ -294,7 +299,10 @@ impl Store {
 
     /// Applies `ops` atomically, in commit order (concurrent appends share
     /// one engine write), and returns their sequence number. The write is
-    /// visible on return and durable after [`Store::wait_durable`].
+    /// visible on return and durable after [`Store::wait_durable`]. The
+    /// engine write runs synchronously on the calling task's thread (an async
+    /// worker), so once begun it is not cancelled with its caller; only the
+    /// fsync goes to the blocking pool.
     pub async fn append(&self, ops: &[Op]) -> Result<Seq, StorageError> {
         let started = Instant::now();
         let seq = self.committer.append(ops).await;

@@ -2,12 +2,13 @@
 //! RESET, CLIENT, INFO, CONFIG, COMMAND, TIME, ACL, and ACTOR.CALL (any
 //! actor, JSON in and out).
 
-use crate::resp::DATABASE_KINDS;
+use crate::keyspace::DATABASE_KINDS;
+use crate::keyspace::now_ms;
+use crate::keyspace::value::{Value, errors};
+use crate::keyspace::{Meta, glob, parse_i64};
 use crate::resp::connection::{Conn, Outcome};
-use crate::resp::keyspace::{Meta, glob, parse_i64};
-use crate::resp::server::{AclUser, Server, lock, now_ms};
+use crate::resp::server::{AclUser, Server, lock};
 use crate::resp::table::{self, Spec};
-use crate::resp::value::{Value, errors};
 use bytes::Bytes;
 use orbit_shared::{ActorGateway, ActorId, Invocation};
 use std::sync::atomic::Ordering;
@@ -314,7 +315,7 @@ async fn info<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS,
             std::process::id(),
-            config.port,
+            server.runtime.port,
             uptime / 86_400,
         ));
     }
@@ -329,8 +330,8 @@ async fn info<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
     if show("persistence") {
         out.push_str(&format!(
             "# Persistence\r\nloading:0\r\naof_enabled:{}\r\norbit_durability:{}\r\n\r\n",
-            u8::from(config.durability != "none"),
-            config.durability
+            u8::from(server.runtime.durability != "none"),
+            server.runtime.durability
         ));
     }
     if show("stats") {
@@ -387,15 +388,18 @@ async fn keyspace_counts<G: ActorGateway>(server: &Server<G>, kind: &str) -> Res
 }
 
 /// The parameters CONFIG GET reports; `settable` ones take CONFIG SET.
-fn parameters(config: &crate::resp::RespConfig) -> Vec<(&'static str, String)> {
-    let fsync = match config.durability.as_str() {
+fn parameters(
+    config: &crate::resp::RespConfig,
+    runtime: &crate::resp::RespRuntime,
+) -> Vec<(&'static str, String)> {
+    let fsync = match runtime.durability {
         "always" => "always",
         "periodic" => "everysec",
         _ => "no",
     };
     vec![
         ("save", String::new()),
-        ("appendonly", if config.durability == "none" { "no" } else { "yes" }.into()),
+        ("appendonly", if runtime.durability == "none" { "no" } else { "yes" }.into()),
         ("appendfsync", fsync.into()),
         ("databases", DATABASE_KINDS.len().to_string()),
         ("maxmemory", "0".into()),
@@ -404,7 +408,7 @@ fn parameters(config: &crate::resp::RespConfig) -> Vec<(&'static str, String)> {
         ("requirepass", config.requirepass.clone().unwrap_or_default()),
         ("proto-max-bulk-len", config.proto_max_bulk_len.to_string()),
         ("client-query-buffer-limit", config.client_query_buffer_limit.to_string()),
-        ("port", config.port.to_string()),
+        ("port", runtime.port.to_string()),
         ("timeout", "0".into()),
         ("notify-keyspace-events", String::new()),
     ]
@@ -414,7 +418,7 @@ fn config<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
     let sub = super::lower(&args[0]);
     match (sub.as_slice(), &args[1..]) {
         (b"get", patterns) if !patterns.is_empty() => {
-            let params = parameters(&lock(&conn.server.config));
+            let params = parameters(&lock(&conn.server.config), &conn.server.runtime);
             let pairs = params
                 .into_iter()
                 .filter(|(name, _)| patterns.iter().any(|p| glob::matches(&super::lower(p), name.as_bytes())))

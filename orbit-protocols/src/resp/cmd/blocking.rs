@@ -11,10 +11,10 @@
 //! whose client leaves withdraws itself; if it was claimed at that moment it
 //! still takes the result.
 
+use crate::keyspace::value::{Value, errors};
+use crate::keyspace::{KeyType, parse_f64};
 use crate::resp::connection::{Conn, Outcome};
-use crate::resp::keyspace::{KeyType, parse_f64};
 use crate::resp::server::{Server, lock};
-use crate::resp::value::{Value, errors};
 use bytes::Bytes;
 use orbit_shared::ActorGateway;
 use std::collections::{HashMap, VecDeque};

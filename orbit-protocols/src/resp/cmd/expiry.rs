@@ -8,11 +8,12 @@
 //! database. A due key gets a write turn in which it expires itself; a key
 //! whose TTL moved since is asked again.
 
-use crate::resp::DATABASE_KINDS;
+use crate::keyspace::DATABASE_KINDS;
+use crate::keyspace::Meta;
+use crate::keyspace::now_ms;
+use crate::keyspace::value::Value;
 use crate::resp::cmd::scan::meta_of;
-use crate::resp::keyspace::Meta;
-use crate::resp::server::{Server, lock, now_ms};
-use crate::resp::value::Value;
+use crate::resp::server::{Server, lock};
 use bytes::Bytes;
 use orbit_shared::{ActorGateway, ActorId};
 use std::collections::BTreeSet;

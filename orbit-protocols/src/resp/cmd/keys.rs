@@ -2,9 +2,9 @@
 //! it is atomic with respect to every other command on this node; values
 //! move between keys as [`Dumped`] payloads (`orbit.dump`/`orbit.restore`).
 
+use crate::keyspace::value::{Value, errors};
+use crate::keyspace::{Data, Dumped, KeyType, Set, ZSet, parse_f64, parse_i64};
 use crate::resp::connection::Conn;
-use crate::resp::keyspace::{Data, Dumped, KeyType, Set, ZSet, parse_f64, parse_i64};
-use crate::resp::value::{Value, errors};
 use bytes::Bytes;
 use orbit_shared::ActorGateway;
 use std::cmp::Ordering;

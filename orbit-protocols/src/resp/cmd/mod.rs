@@ -48,14 +48,14 @@ pub(crate) fn lower(arg: &[u8]) -> Vec<u8> {
 
 /// Redis 7's reply to a subcommand it cannot run: the arity error of
 /// `command|sub` for a known subcommand, otherwise "unknown subcommand".
-pub(crate) fn subcommand_error(command: &str, sub: &[u8], known: &[&str]) -> super::value::Value {
+pub(crate) fn subcommand_error(command: &str, sub: &[u8], known: &[&str]) -> crate::keyspace::Value {
     let lower = String::from_utf8_lossy(sub).to_ascii_lowercase();
     if known.contains(&lower.as_str()) {
-        return super::value::Value::err(format!(
+        return crate::keyspace::Value::err(format!(
             "ERR wrong number of arguments for '{command}|{lower}' command"
         ));
     }
-    super::value::Value::err(format!(
+    crate::keyspace::Value::err(format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
         String::from_utf8_lossy(sub),
         command.to_ascii_uppercase()

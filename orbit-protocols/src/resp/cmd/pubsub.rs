@@ -4,10 +4,10 @@
 //! falls that far behind is disconnected, as Redis does with its pub/sub
 //! output buffer limit, instead of letting memory grow.
 
+use crate::keyspace::glob;
+use crate::keyspace::value::Value;
 use crate::resp::connection::{Conn, Outcome};
-use crate::resp::keyspace::glob;
 use crate::resp::server::lock;
-use crate::resp::value::Value;
 use bytes::Bytes;
 use orbit_shared::ActorGateway;
 use std::collections::{BTreeSet, HashMap};

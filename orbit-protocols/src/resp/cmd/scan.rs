@@ -5,11 +5,12 @@
 //! gateway's cursor is opaque bytes). The most recent [`MAX_CURSORS`]
 //! positions are kept; an older cursor gets `ERR invalid cursor`.
 
-use crate::resp::DATABASE_KINDS;
+use crate::keyspace::DATABASE_KINDS;
+use crate::keyspace::now_ms;
+use crate::keyspace::value::{Value, errors};
+use crate::keyspace::{KeyType, Meta, glob, parse_i64};
 use crate::resp::connection::Conn;
-use crate::resp::keyspace::{KeyType, Meta, glob, parse_i64};
-use crate::resp::server::{Server, lock, now_ms};
-use crate::resp::value::{Value, errors};
+use crate::resp::server::{Server, lock};
 use bytes::Bytes;
 use orbit_shared::{ActorGateway, StoredActor};
 use std::collections::{BTreeMap, VecDeque};

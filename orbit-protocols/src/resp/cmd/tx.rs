@@ -7,10 +7,10 @@
 //! watched key is written (by anyone, including itself), and EXEC then
 //! answers a null array.
 
+use crate::keyspace::value::Value;
 use crate::resp::connection::{Conn, Outcome};
 use crate::resp::server::lock;
 use crate::resp::table::Spec;
-use crate::resp::value::Value;
 use bytes::Bytes;
 use orbit_shared::ActorGateway;
 use std::collections::HashMap;

@@ -1,0 +1,1026 @@
+//! DDL: CREATE TABLE, ALTER TABLE and DROP TABLE (indexes: `index.rs`).
+//! They act at once on the
+//! `sql:table` catalog actors (and, for ALTER TABLE, on every row), not in
+//! the statement's transaction.
+//!
+//! Invariant: a row may hold a field its table's catalog does not name, the
+//! value of a dropped (or renamed) column left by a DROP COLUMN that stopped
+//! part-way or raced a writer that read the old schema. Readers ignore such
+//! fields, and a column of that name comes back only through ADD COLUMN or
+//! RENAME COLUMN, which first rewrite the field in every row, so a stale
+//! value never shows.
+
+use super::index::index_columns;
+use super::{Engine, Outcome, json_bytes};
+use crate::sql::catalog::entries::{self as entries, choose_name};
+use crate::sql::catalog::{self, Column, Identity, Index, Table};
+use crate::sql::error::Code;
+use crate::sql::error::{Result, SqlError, error, unsupported};
+use crate::sql::exec::txn::Txn;
+use crate::sql::parse::{constant, ident, literal, object_name, parse_expr};
+use crate::sql::types;
+use crate::sql::types::{Literal, NumericTypmod, SqlType};
+use crate::sql::{CATALOG_KIND, load_table};
+use bytes::Bytes;
+use orbit_shared::{ActorGateway, ActorId, Invocation};
+use serde_json::{Map, Value as Json};
+use sqlparser::ast::{
+    self, AlterTableOperation, ColumnOption, DataType, Expr, GeneratedAs, ObjectName, TableConstraint,
+};
+use std::collections::HashSet;
+
+/// One ALTER TABLE action, checked against the table as the actions before
+/// it leave it.
+#[derive(Debug, Clone, PartialEq)]
+enum Action {
+    /// ADD COLUMN, and the value existing rows take (`None`: NULL).
+    AddColumn(Column, Option<Json>),
+    DropColumn(String),
+    RenameColumn {
+        from: String,
+        to: String,
+    },
+    /// ADD PRIMARY KEY (the column's index).
+    AddPrimaryKey(usize),
+    /// ADD PRIMARY KEY of several columns (their indexes).
+    AddCompositeKey(Vec<usize>),
+    /// ADD [CONSTRAINT name] UNIQUE (columns): its name (chosen when the
+    /// statement names none) and columns.
+    AddUnique(String, Vec<String>),
+    /// DROP CONSTRAINT of a UNIQUE constraint, by name.
+    DropUnique(String),
+}
+
+impl Action {
+    /// Changes `table`'s schema as the action does.
+    fn apply_to(&self, table: &mut Table) {
+        match self {
+            Action::AddColumn(column, _) => table.columns.push(column.clone()),
+            Action::DropColumn(name) => {
+                let index = table.column(name).map(|(i, _)| i);
+                if let Some(index) = index {
+                    table.columns.remove(index);
+                    table.primary_key = table.primary_key.map(|pk| if pk > index { pk - 1 } else { pk });
+                }
+                // PostgreSQL drops the indexes on a dropped column.
+                table.indexes.retain(|i| !i.columns.contains(name));
+            }
+            Action::RenameColumn { from, to } => {
+                if let Some(column) = table.columns.iter_mut().find(|c| c.name == *from) {
+                    column.name = to.clone();
+                }
+                for column in table.indexes.iter_mut().flat_map(|i| i.columns.iter_mut()) {
+                    if column == from {
+                        *column = to.clone();
+                    }
+                }
+            }
+            Action::AddPrimaryKey(index) => {
+                table.primary_key = Some(*index);
+                table.columns[*index].not_null = true;
+            }
+            // Planning sees the key taken; `alter` adds the index itself.
+            Action::AddCompositeKey(key) => {
+                for &i in key {
+                    table.columns[i].not_null = true;
+                }
+                let columns = key.iter().map(|&i| table.columns[i].name.clone()).collect();
+                table.indexes.push(composite_key(&table.name, columns, 0));
+            }
+            // Planning sees the name taken; `alter` adds the index itself.
+            Action::AddUnique(name, columns) => table.indexes.push(Index {
+                name: name.clone(),
+                columns: columns.clone(),
+                unique: true,
+                constraint: true,
+                primary: false,
+                oid: 0,
+            }),
+            Action::DropUnique(name) => table.indexes.retain(|i| i.name != *name),
+        }
+    }
+}
+
+/// A row's rewrite: its key and new state; `None` leaves the row as it is.
+type Rewrite = Option<(Vec<u8>, Map<String, Json>)>;
+
+impl<G: ActorGateway> Engine<G> {
+    pub(crate) async fn create_table(&self, create: ast::CreateTable) -> Result<Outcome> {
+        let name = object_name(&create.name)?;
+        let mut columns: Vec<Column> = Vec::new();
+        let mut primary_key = None;
+        // A primary key of several columns: their names.
+        let mut composite: Option<Vec<String>> = None;
+        // UNIQUE constraints: their names (if given) and columns.
+        let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
+        for def in &create.columns {
+            let column_name = ident(&def.name);
+            if columns.iter().any(|c| c.name == column_name) {
+                return Err(error(
+                    Code::DuplicateColumn,
+                    format!("column \"{column_name}\" specified more than once"),
+                ));
+            }
+            let (column, is_key, unique) = column_def(def, &name)?;
+            if is_key && primary_key.replace(columns.len()).is_some() {
+                return Err(several_keys(&name));
+            }
+            if let Some(constraint) = unique {
+                uniques.push((constraint, vec![column.name.clone()]));
+            }
+            columns.push(column);
+        }
+        for constraint in &create.constraints {
+            match constraint {
+                TableConstraint::PrimaryKey(pk) => {
+                    let key = primary_key_columns(&pk.columns, &columns)?;
+                    if primary_key.is_some() || composite.is_some() {
+                        return Err(several_keys(&name));
+                    }
+                    for &i in &key {
+                        columns[i].not_null = true;
+                    }
+                    match key.as_slice() {
+                        [one] => primary_key = Some(*one),
+                        _ => composite = Some(key.iter().map(|&i| columns[i].name.clone()).collect()),
+                    }
+                }
+                TableConstraint::Unique(unique) => {
+                    let schema = Table { columns: columns.clone(), ..Table::named(&name) };
+                    uniques.push((unique_constraint(unique)?, index_columns(&schema, &unique.columns)?));
+                }
+                other => return Err(unsupported(format_args!("the table constraint \"{other}\""))),
+            }
+        }
+        check_table_options(&create)?;
+        let oid = self.next_oid().await?;
+        let mut indexes = Vec::with_capacity(uniques.len() + 1);
+        if let Some(columns) = composite {
+            indexes.push(composite_key(&name, columns, self.next_oid().await?));
+        }
+        if !uniques.is_empty() {
+            let mut taken = self.relation_names().await?;
+            if primary_key.is_some() || !indexes.is_empty() {
+                taken.insert(format!("{name}_pkey"));
+            }
+            for (constraint, columns) in uniques {
+                let index_name = match constraint {
+                    Some(given) if taken.contains(&given) => {
+                        return Err(error(
+                            Code::DuplicateTable,
+                            format!("relation \"{given}\" already exists"),
+                        ));
+                    }
+                    Some(given) => given,
+                    None => choose_name(&name, &columns, "key", &taken),
+                };
+                taken.insert(index_name.clone());
+                let oid = self.next_oid().await?;
+                indexes.push(Index {
+                    name: index_name,
+                    columns,
+                    unique: true,
+                    constraint: true,
+                    primary: false,
+                    oid,
+                });
+            }
+        }
+        let table = Table { name: name.clone(), columns, primary_key, oid, indexes };
+        let args = json_bytes(&serde_json::json!({ "row": table }))?;
+        let reply = self.gateway.invoke(catalog_id(&name), Invocation::new("insert", args)).await?;
+        if reply.value.as_ref() != b"true" && !create.if_not_exists {
+            return Err(error(Code::DuplicateTable, format!("relation \"{name}\" already exists")));
+        }
+        Ok(Outcome::Done("CREATE TABLE".into()))
+    }
+
+    /// A new table's OID: user objects' OIDs, two apart (the table and its
+    /// primary key index).
+    pub(crate) async fn next_oid(&self) -> Result<u32> {
+        let id = ActorId::new("counter", Bytes::from_static(b"pg_class_oid"));
+        let reply =
+            self.gateway.invoke(id, Invocation::new("increment", Bytes::from_static(b"{\"by\":1}"))).await?;
+        let n: u32 =
+            serde_json::from_slice(&reply.value).map_err(|e| error(Code::Internal, e.to_string()))?;
+        Ok(catalog::FIRST_USER_OID + 2 * n)
+    }
+
+    /// ALTER TABLE: every action is checked (against the table as the ones
+    /// before it leave it, and, for ADD COLUMN ... NOT NULL without a
+    /// default, against the rows) before any is carried out; then each is
+    /// carried out in turn. Several actions are not atomic against a crash.
+    /// It rewrites committed rows, so a table `txn` has written to (rows it
+    /// would commit in the old shape) is refused.
+    pub(crate) async fn alter_table(&self, alter: ast::AlterTable, txn: &Txn) -> Result<Outcome> {
+        let name = object_name(&alter.name)?;
+        let Some(mut table) = load_table(self.gateway.as_ref(), &name).await? else {
+            if alter.if_exists {
+                return Ok(Outcome::Done("ALTER TABLE".into()));
+            }
+            return Err(error(Code::UndefinedTable, format!("relation \"{name}\" does not exist")));
+        };
+        if txn.writes.get(&name).is_some_and(|rows| !rows.is_empty()) {
+            return Err(unsupported(format_args!(
+                "ALTER TABLE of \"{name}\" after writing to it in this transaction (DDL is not transactional)"
+            )));
+        }
+        let actions = plan_alter(&table, &alter.operations)?;
+        for action in &actions {
+            if let Action::AddColumn(column, None) = action
+                && column.not_null
+                && !self.is_empty(&table).await?
+            {
+                return Err(null_values(column, &table));
+            }
+        }
+        for action in actions {
+            self.alter(&mut table, action).await?;
+        }
+        Ok(Outcome::Done("ALTER TABLE".into()))
+    }
+
+    /// Carries out one checked action on the rows and the catalog, in the
+    /// order that keeps every row readable if it stops part-way: rows that
+    /// must hold something new get it before the catalog shows it, values
+    /// the catalog no longer shows go after.
+    async fn alter(&self, table: &mut Table, action: Action) -> Result<()> {
+        match action {
+            Action::AddUnique(name, columns) => {
+                let index = Index {
+                    name,
+                    columns,
+                    unique: true,
+                    constraint: true,
+                    primary: false,
+                    oid: self.next_oid().await?,
+                };
+                self.add_index(table.clone(), index.clone()).await?;
+                table.indexes.push(index);
+                return Ok(());
+            }
+            // Every row must have the columns (23502); the index build
+            // checks they are unique (23505) and takes the key away again
+            // if not, and with it the columns' NOT NULL.
+            Action::AddCompositeKey(key) => {
+                let rows = crate::sql::plan::read_all(self.gateway.as_ref(), table).await?;
+                for &i in &key {
+                    let column = &table.columns[i];
+                    if rows.values().any(|row| row.get(&column.name).is_none_or(Json::is_null)) {
+                        return Err(null_values(column, table));
+                    }
+                }
+                let mut keyed = table.clone();
+                for &i in &key {
+                    keyed.columns[i].not_null = true;
+                }
+                let columns = key.iter().map(|&i| table.columns[i].name.clone()).collect();
+                let index = composite_key(&table.name, columns, self.next_oid().await?);
+                if let Err(e) = self.add_index(keyed.clone(), index.clone()).await {
+                    self.save_table(table).await?;
+                    return Err(e);
+                }
+                keyed.indexes.push(index);
+                *table = keyed;
+                return Ok(());
+            }
+            Action::DropUnique(name) => {
+                let dropped: Vec<Index> = table.indexes.iter().filter(|i| i.name == name).cloned().collect();
+                table.indexes.retain(|i| i.name != name);
+                self.save_table(table).await?;
+                for index in &dropped {
+                    entries::clear(self.gateway.as_ref(), index).await?;
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        let before = table.indexes.clone();
+        match &action {
+            // A crash part-way leaves rows under either key, all readable;
+            // running the statement again finishes the move.
+            Action::AddPrimaryKey(index) => self.rekey_rows(table, *index).await?,
+            Action::AddColumn(column, fill) => {
+                let name = column.name.as_str();
+                self.rewrite_rows(table, |key, row| Ok(keep_key(key, with_field(row, name, fill.as_ref()))))
+                    .await?;
+            }
+            Action::RenameColumn { from, to } => {
+                self.rewrite_rows(table, |key, row| Ok(keep_key(key, with_field(row, to, row.get(from)))))
+                    .await?;
+            }
+            Action::DropColumn(_)
+            | Action::AddUnique(..)
+            | Action::AddCompositeKey(_)
+            | Action::DropUnique(_) => {}
+        }
+        action.apply_to(table);
+        self.save_table(table).await?;
+        // Indexes the action took away (a dropped column's).
+        for index in before.iter().filter(|i| table.index(&i.name).is_none()) {
+            entries::clear(self.gateway.as_ref(), index).await?;
+        }
+        match &action {
+            Action::DropColumn(name) | Action::RenameColumn { from: name, .. } => {
+                self.rewrite_rows(table, |key, row| Ok(keep_key(key, with_field(row, name, None)))).await
+            }
+            // The rows moved to new keys: the entries name the old ones.
+            Action::AddPrimaryKey(_) => {
+                for index in &table.indexes {
+                    entries::clear(self.gateway.as_ref(), index).await?;
+                    self.build_index(table, index).await?;
+                }
+                Ok(())
+            }
+            Action::AddColumn(..)
+            | Action::AddUnique(..)
+            | Action::AddCompositeKey(_)
+            | Action::DropUnique(_) => Ok(()),
+        }
+    }
+
+    /// ADD PRIMARY KEY's rows: every row is checked (NOT NULL, unique), then
+    /// moved to the actor of its key.
+    async fn rekey_rows(&self, table: &Table, index: usize) -> Result<()> {
+        let column = &table.columns[index];
+        let mut seen = HashSet::new();
+        self.rewrite_rows(table, |key, row| {
+            let Some(new_key) = row.get(&column.name).and_then(types::key_of) else {
+                return Err(null_values(column, table));
+            };
+            if !seen.insert(new_key.clone()) {
+                let value = row.get(&column.name).and_then(|v| types::text_of(column.sql_type, v));
+                return Err(error(
+                    Code::UniqueViolation,
+                    format!(
+                        "could not create unique index \"{}_pkey\" (Key ({})=({}) is duplicated.)",
+                        table.name,
+                        column.name,
+                        value.unwrap_or_default()
+                    ),
+                ));
+            }
+            Ok((new_key != key).then(|| (new_key, row.clone())))
+        })
+        .await
+    }
+
+    /// Rewrites every committed row of `table` with `change`, which sees
+    /// each row's key and state. Every change is computed before any is
+    /// written, so an error writes nothing; then the rows are written in
+    /// atomic groups of 500, a row that changes key deleted from its old key
+    /// in the same group. Writes to the table while this runs are not
+    /// locked out.
+    async fn rewrite_rows(
+        &self,
+        table: &Table,
+        mut change: impl FnMut(&[u8], &Map<String, Json>) -> Result<Rewrite>,
+    ) -> Result<()> {
+        let rows = crate::sql::plan::read_all(self.gateway.as_ref(), table).await?;
+        let mut rewrites = Vec::new();
+        for (key, row) in &rows {
+            if let Some((new_key, new_row)) = change(key.as_slice(), row)? {
+                rewrites.push((key, new_key, new_row));
+            }
+        }
+        let kind = table.row_kind();
+        for chunk in rewrites.chunks(500) {
+            let mut calls = Vec::with_capacity(chunk.len() * 2);
+            for (key, new_key, row) in chunk {
+                if *key != new_key {
+                    let id = ActorId::new(kind.clone(), Bytes::copy_from_slice(key.as_slice()));
+                    calls.push((id, Invocation::new("delete", Bytes::new())));
+                }
+                let args = json_bytes(&serde_json::json!({ "row": row }))?;
+                let id = ActorId::new(kind.clone(), Bytes::copy_from_slice(new_key));
+                calls.push((id, Invocation::new("put", args)));
+            }
+            self.gateway.invoke_atomic(calls).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether `table` has no stored rows.
+    async fn is_empty(&self, table: &Table) -> Result<bool> {
+        Ok(self.gateway.list_actors(&table.row_kind(), None, 1).await?.actors.is_empty())
+    }
+
+    /// Writes `table` to its catalog actor.
+    pub(crate) async fn save_table(&self, table: &Table) -> Result<()> {
+        let args = json_bytes(&serde_json::json!({ "row": table }))?;
+        self.gateway.invoke(catalog_id(&table.name), Invocation::new("put", args)).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn drop_tables(&self, names: &[ObjectName], if_exists: bool) -> Result<Outcome> {
+        let mut tables = Vec::new();
+        for name in names {
+            let name = object_name(name)?;
+            match load_table(self.gateway.as_ref(), &name).await? {
+                Some(table) => tables.push(table),
+                None if if_exists => {}
+                None => return Err(error(Code::UndefinedTable, format!("table \"{name}\" does not exist"))),
+            }
+        }
+        for table in tables {
+            // Rows first, so a crash part-way leaves a table that can be dropped again.
+            let kind = table.row_kind();
+            loop {
+                let page = self.gateway.list_actors(&kind, None, 1000).await?;
+                if page.actors.is_empty() {
+                    break;
+                }
+                let calls = page
+                    .actors
+                    .into_iter()
+                    .map(|a| (ActorId::new(kind.clone(), a.key), Invocation::new("delete", Bytes::new())));
+                self.gateway.invoke_atomic(calls.collect()).await?;
+            }
+            for index in &table.indexes {
+                entries::clear(self.gateway.as_ref(), index).await?;
+            }
+            self.gateway.invoke(catalog_id(&table.name), Invocation::new("delete", Bytes::new())).await?;
+        }
+        Ok(Outcome::Done("DROP TABLE".into()))
+    }
+}
+
+fn catalog_id(table: &str) -> ActorId {
+    ActorId::new(CATALOG_KIND, Bytes::copy_from_slice(table.as_bytes()))
+}
+
+fn several_keys(table: &str) -> SqlError {
+    error(
+        Code::InvalidTableDefinition,
+        format!("multiple primary keys for table \"{table}\" are not allowed"),
+    )
+}
+
+fn null_values(column: &Column, table: &Table) -> SqlError {
+    error(
+        Code::NotNullViolation,
+        format!("column \"{}\" of relation \"{}\" contains null values", column.name, table.name),
+    )
+}
+
+/// A rewrite that keeps the row's key.
+fn keep_key(key: &[u8], row: Option<Map<String, Json>>) -> Rewrite {
+    row.map(|row| (key.to_vec(), row))
+}
+
+/// `row` with field `name` set to `value` (removed for `None`); `None`
+/// when that changes nothing.
+fn with_field(row: &Map<String, Json>, name: &str, value: Option<&Json>) -> Option<Map<String, Json>> {
+    if row.get(name) == value {
+        return None;
+    }
+    let mut row = row.clone();
+    match value {
+        Some(value) => row.insert(name.to_string(), value.clone()),
+        None => row.remove(name),
+    };
+    Some(row)
+}
+
+/// A column from its definition in `table`, whether it is declared
+/// PRIMARY KEY, and whether UNIQUE (with the constraint's name, if given).
+fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool, Option<Option<String>>)> {
+    let (sql_type, serial, length) = sql_type(&def.data_type)?;
+    let numeric = numeric_typmod(&def.data_type)?;
+    let mut column =
+        Column { not_null: serial, serial, length, numeric, ..Column::new(ident(&def.name), sql_type) };
+    let (mut primary_key, mut defaulted, mut null) = (false, serial, false);
+    let mut unique = None;
+    for option in &def.options {
+        match &option.option {
+            ColumnOption::Unique(constraint) => {
+                if constraint.nulls_distinct == ast::NullsDistinctOption::NotDistinct {
+                    return Err(unsupported("NULLS NOT DISTINCT"));
+                }
+                unique = Some(option.name.as_ref().or(constraint.name.as_ref()).map(ident));
+            }
+            ColumnOption::NotNull => column.not_null = true,
+            ColumnOption::Null => {
+                column.not_null = false;
+                null = true;
+            }
+            ColumnOption::PrimaryKey(_) => {
+                primary_key = true;
+                column.not_null = true;
+            }
+            ColumnOption::Default(expr) => {
+                set_default(&mut column, expr)?;
+                defaulted = true;
+            }
+            ColumnOption::Generated { generated_as, sequence_options, generation_expr: None, .. } => {
+                if column.identity.is_some() {
+                    return Err(column_clash("multiple identity specifications", &column.name, table));
+                }
+                column.identity = Some(identity(*generated_as, sequence_options.as_deref())?);
+            }
+            other => return Err(unsupported(format_args!("the column option \"{other}\""))),
+        }
+    }
+    if column.identity.is_some() {
+        if defaulted {
+            return Err(column_clash("both default and identity specified", &column.name, table));
+        }
+        if null {
+            return Err(column_clash("conflicting NULL/NOT NULL declarations", &column.name, table));
+        }
+        number_like_serial(&mut column)?;
+    }
+    if primary_key && column.sql_type.element().is_some() {
+        return Err(unsupported("a primary key of an array column"));
+    }
+    Ok((column, primary_key, unique))
+}
+
+/// DEFAULT: a constant, or an expression of constants and the current time
+/// (`now()`), checked now and computed at each insert.
+fn set_default(column: &mut Column, expr: &Expr) -> Result<()> {
+    match literal(expr) {
+        Ok(value) => {
+            let value = column.coerce(&value)?;
+            column.default = (!value.is_null()).then_some(value);
+        }
+        Err(e) => {
+            column.coerce(&constant(expr).map_err(|_| e)?)?;
+            column.default_expr = Some(expr.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// GENERATED { ALWAYS | BY DEFAULT } AS IDENTITY, numbered from 1 by 1.
+fn identity(generated: GeneratedAs, options: Option<&[ast::SequenceOptions]>) -> Result<Identity> {
+    if options.is_some_and(|o| !o.is_empty()) {
+        return Err(unsupported("identity sequence options (START WITH, INCREMENT BY...)"));
+    }
+    match generated {
+        GeneratedAs::Always => Ok(Identity::Always),
+        GeneratedAs::ByDefault => Ok(Identity::ByDefault),
+        GeneratedAs::ExpStored => Err(unsupported("generated columns")),
+    }
+}
+
+/// An identity column takes its values from a sequence, as SERIAL does,
+/// and is NOT NULL; only integer types have sequences.
+fn number_like_serial(column: &mut Column) -> Result<()> {
+    if !matches!(column.sql_type, SqlType::Int2 | SqlType::Int4 | SqlType::Int8) {
+        return Err(error(
+            Code::InvalidParameterValue,
+            "identity column type must be smallint, integer, or bigint",
+        ));
+    }
+    column.serial = true;
+    column.not_null = true;
+    Ok(())
+}
+
+fn column_clash(what: &str, column: &str, table: &str) -> SqlError {
+    error(Code::SyntaxError, format!("{what} for column \"{column}\" of table \"{table}\""))
+}
+
+/// The actions of an ALTER TABLE on `table`, each checked against the table
+/// as the ones before it leave it. An IF [NOT] EXISTS action with nothing
+/// to do is left out.
+fn plan_alter(table: &Table, operations: &[AlterTableOperation]) -> Result<Vec<Action>> {
+    let alone = operations.len() == 1;
+    let mut schema = table.clone();
+    let mut actions = Vec::with_capacity(operations.len());
+    for operation in operations {
+        let action = match operation {
+            AlterTableOperation::AddConstraint { constraint: TableConstraint::PrimaryKey(pk), .. } => {
+                if !alone {
+                    return Err(unsupported("ADD PRIMARY KEY with other actions in one ALTER TABLE"));
+                }
+                if schema.has_primary_key() {
+                    return Err(several_keys(&schema.name));
+                }
+                let key = primary_key_columns(&pk.columns, &schema.columns)?;
+                match key.as_slice() {
+                    [one] => Some(Action::AddPrimaryKey(*one)),
+                    _ => Some(Action::AddCompositeKey(key)),
+                }
+            }
+            AlterTableOperation::AddConstraint { constraint: TableConstraint::Unique(unique), .. } => {
+                let columns = index_columns(&schema, &unique.columns)?;
+                let name = match unique_constraint(unique)? {
+                    Some(name)
+                        if schema.index(&name).is_some() || name == format!("{}_pkey", schema.name) =>
+                    {
+                        return Err(error(
+                            Code::DuplicateTable,
+                            format!("relation \"{name}\" already exists"),
+                        ));
+                    }
+                    Some(name) => name,
+                    None => {
+                        let taken = schema.indexes.iter().map(|i| i.name.clone()).collect();
+                        choose_name(&schema.name, &columns, "key", &taken)
+                    }
+                };
+                Some(Action::AddUnique(name, columns))
+            }
+            AlterTableOperation::DropConstraint { if_exists, name, .. } => {
+                let name = ident(name);
+                match schema.index(&name) {
+                    // A key of several columns is only its index: it drops
+                    // like a UNIQUE constraint (its columns stay NOT NULL).
+                    Some(index) if index.constraint => Some(Action::DropUnique(name)),
+                    _ if schema.has_primary_key() && name == format!("{}_pkey", schema.name) => {
+                        return Err(unsupported("DROP CONSTRAINT of a primary key"));
+                    }
+                    _ if *if_exists => None,
+                    _ => {
+                        return Err(error(
+                            Code::UndefinedObject,
+                            format!("constraint \"{name}\" of relation \"{}\" does not exist", schema.name),
+                        ));
+                    }
+                }
+            }
+            AlterTableOperation::AddColumn {
+                if_not_exists, column_def: def, column_position: None, ..
+            } => add_column(&schema, def, *if_not_exists)?,
+            AlterTableOperation::DropColumn { column_names, if_exists, .. } => {
+                drop_column(&schema, column_names, *if_exists)?
+            }
+            AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
+                if !alone {
+                    return Err(error(
+                        Code::SyntaxError,
+                        "RENAME COLUMN cannot be combined with other actions",
+                    ));
+                }
+                Some(rename_column(&schema, ident(old_column_name), ident(new_column_name))?)
+            }
+            other => return Err(unsupported(format_args!("ALTER TABLE ... {other}"))),
+        };
+        if let Some(action) = action {
+            action.apply_to(&mut schema);
+            actions.push(action);
+        }
+    }
+    Ok(actions)
+}
+
+fn add_column(table: &Table, def: &ast::ColumnDef, if_not_exists: bool) -> Result<Option<Action>> {
+    let name = ident(&def.name);
+    if table.column(&name).is_some() {
+        return if if_not_exists { Ok(None) } else { Err(column_exists(table, &name)) };
+    }
+    let (column, is_key, unique) = column_def(def, &table.name)?;
+    if is_key {
+        return Err(unsupported("ADD COLUMN ... PRIMARY KEY (add the column, then ADD PRIMARY KEY)"));
+    }
+    if unique.is_some() {
+        return Err(unsupported("ADD COLUMN ... UNIQUE (add the column, then ADD UNIQUE)"));
+    }
+    if column.serial {
+        return Err(unsupported("ADD COLUMN of a serial or identity column"));
+    }
+    // The default is computed once for the rows there are (now() is the
+    // statement's time, as in PostgreSQL); a volatile one would need a
+    // value per row.
+    if column.default_expr.as_deref().is_some_and(|sql| sql.to_lowercase().contains("gen_random_uuid")) {
+        return Err(unsupported("ADD COLUMN ... DEFAULT gen_random_uuid() (a value for each existing row)"));
+    }
+    let fill = match &column.default_expr {
+        Some(sql) => column.coerce(&constant(&parse_expr(sql)?)?)?,
+        None => column.default.clone().unwrap_or(Json::Null),
+    };
+    let fill = (!fill.is_null()).then_some(fill);
+    Ok(Some(Action::AddColumn(column, fill)))
+}
+
+fn drop_column(table: &Table, names: &[ast::Ident], if_exists: bool) -> Result<Option<Action>> {
+    let [name] = names else { return Err(unsupported("DROP COLUMN of several columns")) };
+    let name = ident(name);
+    let Some((index, _)) = table.column(&name) else {
+        if if_exists {
+            return Ok(None);
+        }
+        let message = format!("column \"{name}\" of relation \"{}\" does not exist", table.name);
+        return Err(error(Code::UndefinedColumn, message));
+    };
+    if table.primary_key == Some(index) {
+        return Err(unsupported(format_args!(
+            "DROP COLUMN of the primary key \"{name}\" (rows are stored under their key)"
+        )));
+    }
+    Ok(Some(Action::DropColumn(name)))
+}
+
+fn rename_column(table: &Table, from: String, to: String) -> Result<Action> {
+    let Some((_, column)) = table.column(&from) else {
+        return Err(error(Code::UndefinedColumn, format!("column \"{from}\" does not exist")));
+    };
+    if table.column(&to).is_some() {
+        return Err(column_exists(table, &to));
+    }
+    // The sequence's counter is named after the column (Table::sequence_key).
+    if column.serial {
+        return Err(unsupported(format_args!(
+            "RENAME COLUMN of the serial or identity column \"{from}\" (its sequence is named after it)"
+        )));
+    }
+    Ok(Action::RenameColumn { from, to })
+}
+
+fn column_exists(table: &Table, name: &str) -> SqlError {
+    error(Code::DuplicateColumn, format!("column \"{name}\" of relation \"{}\" already exists", table.name))
+}
+
+/// The column type, whether it is serial, and its length (`char(n)`,
+/// `varchar(n)`).
+fn sql_type(data_type: &DataType) -> Result<(SqlType, bool, Option<u32>)> {
+    let length = |l: &Option<ast::CharacterLength>| -> Result<Option<u32>> {
+        match l {
+            None => Ok(None),
+            Some(ast::CharacterLength::IntegerLength { length, .. }) => match u32::try_from(*length) {
+                Ok(n) if (1..=10_485_760).contains(&n) => Ok(Some(n)),
+                _ => Err(error(
+                    Code::InvalidParameterValue,
+                    format!("length for type {data_type} must be between 1 and 10485760"),
+                )),
+            },
+            Some(ast::CharacterLength::Max) => Err(unsupported(format_args!("the type {data_type}"))),
+        }
+    };
+    let t = match data_type {
+        DataType::Boolean | DataType::Bool => SqlType::Bool,
+        DataType::SmallInt(_) | DataType::Int2(_) => SqlType::Int2,
+        DataType::Int(_) | DataType::Integer(_) | DataType::Int4(_) => SqlType::Int4,
+        DataType::BigInt(_) | DataType::Int8(_) => SqlType::Int8,
+        DataType::Real | DataType::Float4 => SqlType::Float4,
+        DataType::DoublePrecision | DataType::Float8 | DataType::Double(_) => SqlType::Float8,
+        DataType::Text | DataType::String(_) => SqlType::Text,
+        DataType::Varchar(l) | DataType::CharacterVarying(l) | DataType::CharVarying(l) => {
+            return Ok((SqlType::Varchar, false, length(l)?));
+        }
+        // char without a length is char(1), as in PostgreSQL.
+        DataType::Char(l) | DataType::Character(l) => {
+            return Ok((SqlType::Char, false, Some(length(l)?.unwrap_or(1))));
+        }
+        DataType::Date => SqlType::Date,
+        DataType::Timestamp(_, ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone) => {
+            SqlType::Timestamp
+        }
+        DataType::Timestamp(_, ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz) => {
+            SqlType::TimestampTz
+        }
+        DataType::JSONB | DataType::JSON => SqlType::Jsonb,
+        DataType::Uuid => SqlType::Uuid,
+        DataType::Bytea => SqlType::Bytea,
+        DataType::Numeric(_) | DataType::Decimal(_) | DataType::Dec(_) => SqlType::Numeric,
+        // One-dimensional arrays of the scalars `SqlType::array_of` knows;
+        // the length of `varchar(n)[]` is its elements'.
+        DataType::Array(ast::ArrayElemTypeDef::SquareBracket(inner, _)) => match sql_type(inner)? {
+            (element, false, length) => {
+                let array = SqlType::array_of(element)
+                    .ok_or_else(|| unsupported(format_args!("the type {data_type}")))?;
+                return Ok((array, false, length));
+            }
+            _ => return Err(unsupported(format_args!("the type {data_type}"))),
+        },
+        DataType::Custom(name, modifiers) if modifiers.is_empty() => {
+            match name.to_string().to_lowercase().as_str() {
+                "serial" | "serial4" => return Ok((SqlType::Int4, true, None)),
+                "bigserial" | "serial8" => return Ok((SqlType::Int8, true, None)),
+                "smallserial" | "serial2" => return Ok((SqlType::Int2, true, None)),
+                "bpchar" => return Ok((SqlType::Char, false, None)),
+                "timestamptz" => SqlType::TimestampTz,
+                _ => return Err(unsupported(format_args!("the type {data_type}"))),
+            }
+        }
+        other => return Err(unsupported(format_args!("the type {other}"))),
+    };
+    Ok((t, false, None))
+}
+
+/// The precision and scale of `numeric(p, s)` and `numeric(p, s)[]`.
+fn numeric_typmod(data_type: &DataType) -> Result<Option<NumericTypmod>> {
+    Ok(match data_type {
+        DataType::Numeric(info) | DataType::Decimal(info) | DataType::Dec(info) => {
+            crate::sql::types::numeric::typmod(info)?
+        }
+        DataType::Array(ast::ArrayElemTypeDef::SquareBracket(inner, _)) => numeric_typmod(inner)?,
+        _ => None,
+    })
+}
+
+/// A UNIQUE constraint's name, if it is given one; what Orbit does not
+/// support of it is a 0A000.
+fn unique_constraint(unique: &ast::UniqueConstraint) -> Result<Option<String>> {
+    if unique.nulls_distinct == ast::NullsDistinctOption::NotDistinct {
+        return Err(unsupported("NULLS NOT DISTINCT"));
+    }
+    if unique.characteristics.is_some() {
+        return Err(unsupported("DEFERRABLE and INITIALLY constraints"));
+    }
+    if !unique.index_options.is_empty() || unique.index_type.is_some() {
+        return Err(unsupported("UNIQUE constraint index options"));
+    }
+    Ok(unique.name.as_ref().or(unique.index_name.as_ref()).map(ident))
+}
+
+/// The column a PRIMARY KEY (...) constraint names.
+fn primary_key_columns(key: &[ast::IndexColumn], columns: &[Column]) -> Result<Vec<usize>> {
+    let mut positions = Vec::with_capacity(key.len());
+    for column in key {
+        let column_name = match &column.column.expr {
+            Expr::Identifier(id) => ident(id),
+            other => return Err(unsupported(format_args!("the primary key \"{other}\""))),
+        };
+        let position = columns.iter().position(|c| c.name == column_name).ok_or_else(|| {
+            error(Code::UndefinedColumn, format!("column \"{column_name}\" named in key does not exist"))
+        })?;
+        if columns[position].sql_type.element().is_some() {
+            return Err(unsupported("a primary key of an array column"));
+        }
+        if positions.contains(&position) {
+            return Err(error(
+                Code::DuplicateColumn,
+                format!("column \"{column_name}\" appears twice in primary key constraint"),
+            ));
+        }
+        positions.push(position);
+    }
+    if positions.is_empty() {
+        return Err(error(Code::SyntaxError, "a primary key needs at least one column"));
+    }
+    Ok(positions)
+}
+
+/// The index of a primary key of several columns: `<table>_pkey`.
+fn composite_key(table: &str, columns: Vec<String>, oid: u32) -> Index {
+    Index { name: format!("{table}_pkey"), columns, unique: true, constraint: true, primary: true, oid }
+}
+
+/// `CREATE TABLE ... WITH (...)`: PostgreSQL's storage parameters that
+/// mean nothing for actor rows (`fillfactor`) are accepted; others are not.
+fn check_table_options(create: &ast::CreateTable) -> Result<()> {
+    if create.temporary || create.query.is_some() || create.like.is_some() || create.partition_by.is_some() {
+        return Err(unsupported("CREATE TEMPORARY TABLE, CREATE TABLE AS, LIKE or PARTITION BY"));
+    }
+    let options = match &create.table_options {
+        ast::CreateTableOptions::None => return Ok(()),
+        ast::CreateTableOptions::With(options) => options,
+        other => return Err(unsupported(format_args!("the table options {other}"))),
+    };
+    for option in options {
+        match option {
+            ast::SqlOption::KeyValue { key, value } if ident(key) == "fillfactor" => {
+                let fill: i64 = literal(value)
+                    .ok()
+                    .and_then(|l| if let Literal::Number(n) = l { n.parse().ok() } else { None })
+                    .ok_or_else(|| error(Code::InvalidParameterValue, "fillfactor must be an integer"))?;
+                if !(10..=100).contains(&fill) {
+                    return Err(error(
+                        Code::InvalidParameterValue,
+                        format!("value {fill} out of bounds for option \"fillfactor\""),
+                    ));
+                }
+            }
+            other => return Err(unsupported(format_args!("the storage parameter \"{other}\""))),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::parse::parse;
+
+    fn create(sql: &str) -> Result<Vec<Column>> {
+        let Some(ast::Statement::CreateTable(create)) = parse(sql).unwrap().pop() else { panic!("{sql}") };
+        create.columns.iter().map(|def| column_def(def, "t").map(|(c, _, _)| c)).collect()
+    }
+
+    fn table() -> Table {
+        let columns = create("CREATE TABLE t (id INT, n SERIAL, s TEXT)").unwrap();
+        Table { name: "t".into(), columns, primary_key: Some(0), oid: 0, indexes: Vec::new() }
+    }
+
+    fn alter(sql: &str) -> Result<Vec<Action>> {
+        let Some(ast::Statement::AlterTable(alter)) = parse(sql).unwrap().pop() else { panic!("{sql}") };
+        plan_alter(&table(), &alter.operations)
+    }
+
+    fn code<T: std::fmt::Debug>(result: Result<T>) -> Code {
+        result.unwrap_err().code
+    }
+
+    #[test]
+    fn identity_columns_are_integer_not_null_and_numbered() {
+        let columns = create(
+            "CREATE TABLE t (a INT GENERATED ALWAYS AS IDENTITY, b BIGINT GENERATED BY DEFAULT AS IDENTITY)",
+        )
+        .unwrap();
+        assert_eq!(columns[0].identity, Some(Identity::Always));
+        assert_eq!(columns[1].identity, Some(Identity::ByDefault));
+        assert!(columns.iter().all(|c| c.serial && c.not_null && c.sql_type != SqlType::Int2));
+        assert_eq!(
+            code(create("CREATE TABLE t (a TEXT GENERATED ALWAYS AS IDENTITY)")),
+            Code::InvalidParameterValue
+        );
+        assert_eq!(
+            code(create("CREATE TABLE t (a INT DEFAULT 1 GENERATED ALWAYS AS IDENTITY)")),
+            Code::SyntaxError
+        );
+        assert_eq!(code(create("CREATE TABLE t (a SERIAL GENERATED ALWAYS AS IDENTITY)")), Code::SyntaxError);
+        assert_eq!(
+            code(create("CREATE TABLE t (a INT NULL GENERATED ALWAYS AS IDENTITY)")),
+            Code::SyntaxError
+        );
+        let started = create("CREATE TABLE t (a INT GENERATED ALWAYS AS IDENTITY (START WITH 5))");
+        assert_eq!(code(started), Code::FeatureNotSupported);
+        assert_eq!(create("CREATE TABLE t (j JSONB, k JSON)").unwrap()[1].sql_type, SqlType::Jsonb);
+        assert_eq!(create("CREATE TABLE t (u UUID)").unwrap()[0].sql_type, SqlType::Uuid);
+        assert_eq!(create("CREATE TABLE t (b BYTEA DEFAULT '\\x01')").unwrap()[0].sql_type, SqlType::Bytea);
+    }
+
+    #[test]
+    fn uuid_columns_default_to_a_new_uuid_per_row() {
+        let columns = create("CREATE TABLE t (id UUID PRIMARY KEY DEFAULT gen_random_uuid())").unwrap();
+        assert_eq!(columns[0].sql_type, SqlType::Uuid);
+        assert_eq!(columns[0].default_expr.as_deref(), Some("gen_random_uuid()"));
+        assert_eq!(
+            code(alter("ALTER TABLE t ADD COLUMN u UUID DEFAULT gen_random_uuid()")),
+            Code::FeatureNotSupported
+        );
+        assert_eq!(code(create("CREATE TABLE t (id UUID DEFAULT 'nope')")), Code::InvalidTextRepresentation);
+    }
+
+    #[test]
+    fn numeric_columns_keep_their_precision_and_scale() {
+        let columns =
+            create("CREATE TABLE t (a NUMERIC(10, 2), b DECIMAL(5), c NUMERIC, d NUMERIC(10,2) DEFAULT 1.5)")
+                .unwrap();
+        assert!(columns.iter().all(|c| c.sql_type == SqlType::Numeric));
+        assert_eq!(columns[0].numeric, Some(types::NumericTypmod { precision: 10, scale: 2 }));
+        assert_eq!(columns[1].numeric, Some(types::NumericTypmod { precision: 5, scale: 0 }));
+        assert_eq!(columns[2].numeric, None);
+        assert_eq!(columns[3].default, Some(Json::String("1.50".into())));
+        assert_eq!(code(create("CREATE TABLE t (a NUMERIC(0))")), Code::InvalidParameterValue);
+        assert_eq!(code(create("CREATE TABLE t (a NUMERIC(50, 2))")), Code::FeatureNotSupported);
+        assert_eq!(
+            code(create("CREATE TABLE t (a NUMERIC(3, 1) DEFAULT 100)")),
+            Code::NumericValueOutOfRange
+        );
+    }
+
+    #[test]
+    fn alter_actions_are_checked_in_order_before_any_runs() {
+        let added = alter("ALTER TABLE t ADD COLUMN c INT NOT NULL DEFAULT 7, ADD d TEXT").unwrap();
+        assert!(matches!(&added[0], Action::AddColumn(c, Some(v)) if c.name == "c" && v.as_i64() == Some(7)));
+        assert!(matches!(&added[1], Action::AddColumn(c, None) if c.name == "d"));
+        assert!(alter("ALTER TABLE t ADD COLUMN IF NOT EXISTS s INT").unwrap().is_empty());
+        assert!(alter("ALTER TABLE t DROP COLUMN IF EXISTS nope").unwrap().is_empty());
+        let again = alter("ALTER TABLE t DROP COLUMN s, ADD COLUMN s INT").unwrap();
+        assert_eq!(again.len(), 2);
+        assert_eq!(code(alter("ALTER TABLE t ADD COLUMN s INT")), Code::DuplicateColumn);
+        assert_eq!(code(alter("ALTER TABLE t ADD COLUMN c INT, ADD COLUMN c INT")), Code::DuplicateColumn);
+        assert_eq!(code(alter("ALTER TABLE t DROP COLUMN nope")), Code::UndefinedColumn);
+        assert_eq!(code(alter("ALTER TABLE t DROP COLUMN id")), Code::FeatureNotSupported);
+        assert_eq!(code(alter("ALTER TABLE t ADD COLUMN x SERIAL")), Code::FeatureNotSupported);
+        assert_eq!(code(alter("ALTER TABLE t ADD COLUMN x INT PRIMARY KEY")), Code::FeatureNotSupported);
+        assert_eq!(
+            code(alter("ALTER TABLE t ADD COLUMN x INT, ADD PRIMARY KEY (x)")),
+            Code::FeatureNotSupported
+        );
+        assert_eq!(code(alter("ALTER TABLE t ALTER COLUMN s SET NOT NULL")), Code::FeatureNotSupported);
+    }
+
+    #[test]
+    fn rename_checks_both_names_and_keeps_sequences_by_refusing_serials() {
+        let renamed = alter("ALTER TABLE t RENAME COLUMN s TO label").unwrap();
+        assert_eq!(renamed, vec![Action::RenameColumn { from: "s".into(), to: "label".into() }]);
+        assert_eq!(code(alter("ALTER TABLE t RENAME COLUMN nope TO x")), Code::UndefinedColumn);
+        assert_eq!(code(alter("ALTER TABLE t RENAME COLUMN s TO id")), Code::DuplicateColumn);
+        assert_eq!(code(alter("ALTER TABLE t RENAME COLUMN s TO s")), Code::DuplicateColumn);
+        assert_eq!(code(alter("ALTER TABLE t RENAME COLUMN n TO m")), Code::FeatureNotSupported);
+    }
+
+    #[test]
+    fn dropping_a_column_before_the_key_moves_the_key_index() {
+        let mut t = table();
+        t.primary_key = Some(2);
+        Action::DropColumn("n".into()).apply_to(&mut t);
+        assert_eq!((t.columns.len(), t.primary_key), (2, Some(1)));
+        assert_eq!(t.pk().map(|c| c.name.as_str()), Some("s"));
+    }
+
+    #[test]
+    fn row_fields_change_only_when_they_differ() {
+        let row = serde_json::json!({"a": 1, "b": "x"});
+        let row = row.as_object().unwrap();
+        assert_eq!(with_field(row, "a", Some(&Json::from(1))), None);
+        assert_eq!(with_field(row, "c", None), None);
+        assert_eq!(with_field(row, "a", None).unwrap().get("a"), None);
+        assert_eq!(with_field(row, "c", row.get("b")).unwrap().get("c"), Some(&Json::from("x")));
+    }
+}

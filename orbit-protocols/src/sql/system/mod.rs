@@ -1,0 +1,10 @@
+//! What clients read about the database and the node: PostgreSQL's system
+//! catalogs and Orbit's actor views.
+//!
+//! | file | concept |
+//! |---|---|
+//! | `pg_catalog.rs` | `pg_catalog` and `information_schema`, and PostgreSQL's catalog functions |
+//! | `views.rs` | actor views (`orbit_actors`, `orbit_partitions`, `orbit_redis`) and `orbit_call` |
+
+pub(crate) mod pg_catalog;
+pub(crate) mod views;

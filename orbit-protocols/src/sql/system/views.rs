@@ -1,0 +1,503 @@
+//! Actor views: the actor system seen from SQL, so data written through any
+//! front door can be read with `psql`, and any actor called from SQL.
+//!
+//! | relation | rows |
+//! |---|---|
+//! | `orbit_actors` | every stored actor: `kind`, `key`, `slot`, `partition`, `active`, `state` (jsonb) |
+//! | `orbit_partitions` | `partition`, `first_slot`, `last_slot`, `leader` |
+//! | `orbit_redis` | every live Redis key: `db`, `key`, `type`, `ttl_ms`, `value` (jsonb) |
+//! | `orbit_call(kind, key, method [, args jsonb])` | the actor's reply, as jsonb |
+//!
+//! The views read storage when a statement scans them (actors are not
+//! activated, except that `orbit_redis` reads each key's value through its
+//! actor, as Redis commands do); `kind = '...'` (`orbit_actors`) and `db =
+//! n`, `key = '...'` (`orbit_redis`) narrow the scan. `orbit_call` runs at
+//! once, outside the SQL transaction, like a sequence's `nextval`.
+
+use crate::keyspace::DATABASE_KINDS;
+use crate::keyspace::Meta;
+use crate::sql::types::jsonb;
+use bytes::Bytes;
+use datafusion::arrow::array::{ArrayRef, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::ScalarValue;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::async_udf::{AsyncScalarUDF, AsyncScalarUDFImpl};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr as DfExpr, Operator, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature,
+    TableProviderFilterPushDown, TableType, Volatility,
+};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionContext;
+use orbit_shared::{ActorGateway, ActorId, Invocation, NodeDescription};
+use serde_json::Value as Json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `name`'s provider, or `None` for other names.
+pub(crate) fn view<G: ActorGateway>(gateway: &Arc<G>, name: &str) -> Option<Arc<dyn TableProvider>> {
+    let kind = match name {
+        "orbit_actors" => View::Actors,
+        "orbit_partitions" => View::Partitions,
+        "orbit_redis" => View::Redis,
+        _ => return None,
+    };
+    Some(Arc::new(ViewTable { gateway: gateway.clone(), schema: kind.schema(), kind }))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    Actors,
+    Partitions,
+    Redis,
+}
+
+impl View {
+    fn schema(self) -> SchemaRef {
+        let text = |n: &str| Field::new(n, DataType::Utf8, false);
+        let int = |n: &str| Field::new(n, DataType::Int32, false);
+        let fields = match self {
+            View::Actors => vec![
+                text("kind"),
+                text("key"),
+                int("slot"),
+                int("partition"),
+                Field::new("active", DataType::Boolean, false),
+                jsonb::field("state", true),
+            ],
+            View::Partitions => vec![int("partition"), int("first_slot"), int("last_slot"), text("leader")],
+            View::Redis => vec![
+                int("db"),
+                text("key"),
+                text("type"),
+                Field::new("ttl_ms", DataType::Int64, true),
+                jsonb::field("value", true),
+            ],
+        };
+        Arc::new(Schema::new(fields))
+    }
+}
+
+struct ViewTable<G> {
+    gateway: Arc<G>,
+    schema: SchemaRef,
+    kind: View,
+}
+
+impl<G> std::fmt::Debug for ViewTable<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewTable").field("kind", &self.kind).finish()
+    }
+}
+
+/// The constant a filter `column = constant` pins `name` to.
+fn pinned(filters: &[DfExpr], name: &str) -> Option<ScalarValue> {
+    filters.iter().find_map(|filter| {
+        let DfExpr::BinaryExpr(binary) = filter else { return None };
+        if binary.op != Operator::Eq {
+            return None;
+        }
+        match (binary.left.as_ref(), binary.right.as_ref()) {
+            (DfExpr::Column(c), DfExpr::Literal(v, _)) | (DfExpr::Literal(v, _), DfExpr::Column(c))
+                if c.name == name && !v.is_null() =>
+            {
+                Some(v.clone())
+            }
+            _ => None,
+        }
+    })
+}
+
+fn pinned_text(filters: &[DfExpr], name: &str) -> Option<String> {
+    match pinned(filters, name)? {
+        ScalarValue::Utf8(s) | ScalarValue::Utf8View(s) | ScalarValue::LargeUtf8(s) => s,
+        _ => None,
+    }
+}
+
+fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+/// A stored state as jsonb text: JSON as its canonical text, anything else
+/// as a JSON string of its (escaped) text.
+fn state_jsonb(state: &[u8]) -> String {
+    match serde_json::from_slice::<Json>(state) {
+        Ok(value) => jsonb::canonical(&value),
+        Err(_) => jsonb::canonical(&Json::String(crate::keyspace::view::text(state))),
+    }
+}
+
+/// One column's values under construction.
+enum Column {
+    Text(StringBuilder),
+    Int(Vec<Option<i32>>),
+    Long(Vec<Option<i64>>),
+    Bool(Vec<bool>),
+}
+
+impl Column {
+    fn finish(self) -> ArrayRef {
+        use datafusion::arrow::array::{BooleanArray, Int32Array, Int64Array};
+        match self {
+            Column::Text(mut b) => Arc::new(b.finish()),
+            Column::Int(v) => Arc::new(Int32Array::from(v)),
+            Column::Long(v) => Arc::new(Int64Array::from(v)),
+            Column::Bool(v) => Arc::new(BooleanArray::from(v)),
+        }
+    }
+}
+
+impl<G: ActorGateway> ViewTable<G> {
+    async fn actors(&self, filters: &[DfExpr]) -> DfResult<Vec<Column>> {
+        let node = self.gateway.describe().await.map_err(external)?;
+        let kinds = match pinned_text(filters, "kind") {
+            Some(kind) => vec![kind],
+            None => stored_kinds(self.gateway.as_ref(), &node).await?,
+        };
+        let (mut kind_col, mut key_col, mut state_col) =
+            (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+        let (mut slots, mut partitions, mut active) = (Vec::new(), Vec::new(), Vec::new());
+        for kind in kinds {
+            let mut cursor = None;
+            loop {
+                let page = match self
+                    .gateway
+                    .list_actors(&kind, cursor, orbit_shared::gateway::MAX_LIST_LIMIT)
+                    .await
+                {
+                    Ok(page) => page,
+                    // A kind named in a filter that the node does not host has no actors.
+                    Err(e) if e.kind() == orbit_shared::ErrorKind::NotFound => break,
+                    Err(e) => return Err(external(e)),
+                };
+                for actor in &page.actors {
+                    let slot = ActorId::new(kind.clone(), actor.key.clone()).slot();
+                    kind_col.append_value(&kind);
+                    key_col.append_value(crate::keyspace::view::text(&actor.key));
+                    slots.push(Some(i32::from(slot)));
+                    partitions.push(partition_of(&node, slot));
+                    active.push(actor.active);
+                    state_col.append_value(state_jsonb(&actor.state));
+                }
+                match page.cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(vec![
+            Column::Text(kind_col),
+            Column::Text(key_col),
+            Column::Int(slots),
+            Column::Int(partitions),
+            Column::Bool(active),
+            Column::Text(state_col),
+        ])
+    }
+
+    async fn partitions(&self) -> DfResult<Vec<Column>> {
+        let node = self.gateway.describe().await.map_err(external)?;
+        let mut leader = StringBuilder::new();
+        let (mut ids, mut first, mut last) = (Vec::new(), Vec::new(), Vec::new());
+        for p in &node.partitions {
+            ids.push(Some(p.id as i32));
+            first.push(Some(p.first_slot as i32));
+            last.push(Some(p.end_slot as i32 - 1));
+            leader.append_value(&p.leader);
+        }
+        Ok(vec![Column::Int(ids), Column::Int(first), Column::Int(last), Column::Text(leader)])
+    }
+
+    async fn redis(&self, filters: &[DfExpr]) -> DfResult<Vec<Column>> {
+        let dbs: Vec<u8> = match pinned(filters, "db") {
+            Some(v) => match v.cast_to(&DataType::Int64) {
+                Ok(ScalarValue::Int64(Some(n))) => u8::try_from(n)
+                    .ok()
+                    .filter(|&n| usize::from(n) < DATABASE_KINDS.len())
+                    .into_iter()
+                    .collect(),
+                _ => Vec::new(),
+            },
+            None => (0..DATABASE_KINDS.len() as u8).collect(),
+        };
+        let key = pinned_text(filters, "key");
+        let (mut db_col, mut ttl) = (Vec::new(), Vec::new());
+        let (mut key_col, mut type_col, mut value_col) =
+            (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+        for db in dbs {
+            let keys: Vec<Bytes> = match &key {
+                Some(k) => vec![Bytes::copy_from_slice(k.as_bytes())],
+                None => live_keys(self.gateway.as_ref(), db).await?,
+            };
+            for k in keys {
+                let value = crate::keyspace::view::get(self.gateway.as_ref(), db, &k, i64::MAX as usize)
+                    .await
+                    .map_err(|e| crate::sql::error::SqlError::from(e).into_datafusion())?;
+                if value.key_type == "none" {
+                    continue;
+                }
+                db_col.push(Some(i32::from(db)));
+                key_col.append_value(&value.key);
+                type_col.append_value(&value.key_type);
+                ttl.push(value.ttl_ms);
+                value_col.append_option(value.value.as_ref().map(jsonb::canonical));
+            }
+        }
+        Ok(vec![
+            Column::Int(db_col),
+            Column::Text(key_col),
+            Column::Text(type_col),
+            Column::Long(ttl),
+            Column::Text(value_col),
+        ])
+    }
+}
+
+/// The partition serving `slot`.
+fn partition_of(node: &NodeDescription, slot: u16) -> Option<i32> {
+    let slot = u32::from(slot);
+    node.partitions.iter().find(|p| p.first_slot <= slot && slot < p.end_slot).map(|p| p.id as i32)
+}
+
+/// The kinds actors may be stored under: every registered kind, with the
+/// `row:*` family expanded to the tables of the SQL catalog.
+async fn stored_kinds<G: ActorGateway>(gateway: &G, node: &NodeDescription) -> DfResult<Vec<String>> {
+    let mut kinds: Vec<String> =
+        node.kinds.iter().map(|k| k.kind.clone()).filter(|k| !k.ends_with('*')).collect();
+    if node.kinds.iter().any(|k| k.kind == crate::sql::ROW_FAMILY) {
+        let tables = crate::sql::tables(gateway).await.map_err(external)?;
+        kinds.extend(tables.iter().map(|t| t.row_kind()));
+    }
+    kinds.sort();
+    Ok(kinds)
+}
+
+/// The keys of database `db` that are live now (read from storage).
+async fn live_keys<G: ActorGateway>(gateway: &G, db: u8) -> DfResult<Vec<Bytes>> {
+    let kind = DATABASE_KINDS[usize::from(db)];
+    let now = crate::keyspace::now_ms();
+    let mut keys = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = gateway
+            .list_actors(kind, cursor, orbit_shared::gateway::MAX_LIST_LIMIT)
+            .await
+            .map_err(external)?;
+        for actor in page.actors {
+            let live = serde_json::from_slice::<Meta>(&actor.state).is_ok_and(|m| m.is_live(now));
+            if live {
+                keys.push(actor.key);
+            }
+        }
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(keys),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<G: ActorGateway> TableProvider for ViewTable<G> {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&DfExpr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        // Pinned columns narrow the scan; DataFusion still applies every filter.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[DfExpr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let columns = match self.kind {
+            View::Actors => self.actors(filters).await?,
+            View::Partitions => self.partitions().await?,
+            View::Redis => self.redis(filters).await?,
+        };
+        let arrays: Vec<ArrayRef> = columns.into_iter().map(Column::finish).collect();
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
+        let exec =
+            MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection.cloned())?;
+        Ok(exec)
+    }
+}
+
+// --- orbit_call ------------------------------------------------------------
+
+/// `orbit_call(kind, key, method [, args jsonb]) -> jsonb`: invokes the
+/// actor's method with `args` (JSON; none when omitted) and returns its
+/// reply. With `read_only` set (MCP's read-only SQL), only methods the
+/// kind declares read-only may be called.
+struct OrbitCall<G> {
+    gateway: Arc<G>,
+    signature: Signature,
+    read_only: Arc<AtomicBool>,
+}
+
+impl<G> std::fmt::Debug for OrbitCall<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OrbitCall")
+    }
+}
+
+impl<G> PartialEq for OrbitCall<G> {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl<G> Eq for OrbitCall<G> {}
+
+impl<G> std::hash::Hash for OrbitCall<G> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        "orbit_call".hash(state);
+    }
+}
+
+/// The message start of an `orbit_call` failure.
+const CALL_FAILED: &str = "orbit_call failed";
+
+impl<G: ActorGateway> ScalarUDFImpl for OrbitCall<G> {
+    fn name(&self) -> &str {
+        "orbit_call"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(&self, _args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        Ok(Arc::new(jsonb::field("orbit_call", true)))
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        Err(DataFusionError::Internal("orbit_call runs asynchronously".into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl<G: ActorGateway> AsyncScalarUDFImpl for OrbitCall<G> {
+    async fn invoke_async_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        if !(3..=4).contains(&args.args.len()) {
+            return Err(DataFusionError::Plan(
+                "No function matches orbit_call with these arguments: it takes (kind, key, method [, args jsonb])"
+                    .into(),
+            ));
+        }
+        let arrays: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<DfResult<_>>()?;
+        let read_only_methods = match self.read_only.load(Ordering::Relaxed) {
+            true => Some(self.gateway.describe().await.map_err(external)?),
+            false => None,
+        };
+        let mut out = StringBuilder::new();
+        for row in 0..rows {
+            let text = |i: usize| -> DfResult<Option<String>> {
+                Ok(match arrays.get(i).map(|a| ScalarValue::try_from_array(a, row)).transpose()? {
+                    None => None,
+                    Some(v) if v.is_null() => None,
+                    Some(ScalarValue::Utf8(s) | ScalarValue::Utf8View(s) | ScalarValue::LargeUtf8(s)) => s,
+                    Some(v) => Some(v.to_string()),
+                })
+            };
+            let (Some(kind), Some(key), Some(method)) = (text(0)?, text(1)?, text(2)?) else {
+                out.append_null(); // strict: NULL in, NULL out
+                continue;
+            };
+            // No arguments: an empty payload, as `ACTOR.CALL kind key method` sends.
+            let body = match text(3)? {
+                None => Bytes::new(),
+                Some(t) => {
+                    let value = jsonb::parse(&t).ok_or_else(|| jsonb::bad_input(&t))?;
+                    Bytes::from(serde_json::to_vec(&value).map_err(external)?)
+                }
+            };
+            if DATABASE_KINDS.contains(&kind.as_str()) {
+                return Err(call_failed(format!(
+                    "{CALL_FAILED}: Redis keys are not called with orbit_call; read them from orbit_redis"
+                )));
+            }
+            if let Some(node) = &read_only_methods {
+                check_read_only(node, &kind, &method)?;
+            }
+            let id = ActorId::new(kind.clone(), key.into_bytes());
+            let reply = self
+                .gateway
+                .invoke(id, Invocation::new(method.clone(), body))
+                .await
+                .map_err(|e| call_error(e, &format!("{CALL_FAILED}: {kind}.{method}")))?;
+            out.append_value(state_jsonb(&reply.value));
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// In read-only SQL, only methods declared read-only may be called.
+fn check_read_only(node: &NodeDescription, kind: &str, method: &str) -> DfResult<()> {
+    let declared = node
+        .kinds
+        .iter()
+        .find(|k| k.kind == kind)
+        .and_then(|k| k.methods.iter().find(|m| m.name == method))
+        .is_some_and(|m| m.read_only);
+    if declared {
+        Ok(())
+    } else {
+        Err(crate::sql::error::error(
+            crate::sql::error::Code::ReadOnlySqlTransaction,
+            format!("{READ_ONLY_CALL}: orbit_call of {kind}.{method}, a method not declared read-only"),
+        )
+        .into_datafusion())
+    }
+}
+
+/// An `orbit_call` the actor refused (SQLSTATE 38000).
+fn call_failed(message: String) -> DataFusionError {
+    crate::sql::error::error(crate::sql::error::Code::ExternalRoutineException, message).into_datafusion()
+}
+
+/// A failed actor call: what the call itself got wrong (an unknown kind or
+/// method, bad arguments, the actor's own error) is 38000; the node's
+/// conditions (a timeout, a full mailbox, shutdown) keep their class.
+fn call_error(e: orbit_shared::Error, context: &str) -> DataFusionError {
+    use orbit_shared::ErrorKind;
+    match e.kind() {
+        ErrorKind::Unavailable | ErrorKind::Timeout => {
+            let mut sql = crate::sql::error::SqlError::from(e);
+            sql.message = format!("{context}: {}", sql.message);
+            sql.into_datafusion()
+        }
+        _ => call_failed(format!("{context}: {e}")),
+    }
+}
+
+/// The message start of a refused call in read-only SQL (SQLSTATE 25006).
+pub(crate) const READ_ONLY_CALL: &str = "cannot execute in a read-only transaction";
+
+/// Registers `orbit_call` on `ctx`; `read_only` decides, per statement,
+/// whether only read-only methods may be called.
+pub(crate) fn register_functions<G: ActorGateway>(
+    ctx: &SessionContext,
+    gateway: Arc<G>,
+    read_only: Arc<AtomicBool>,
+) {
+    let call = OrbitCall { gateway, signature: Signature::variadic_any(Volatility::Volatile), read_only };
+    ctx.register_udf(AsyncScalarUDF::new(Arc::new(call)).into_scalar_udf());
+}

@@ -1,0 +1,121 @@
+//! Building a node: the kinds it hosts, then start: open storage, check the
+//! partition layout, build the registry, start background upkeep (idle
+//! deactivation, periodic fsync, scheduled backups), bind the listeners, then
+//! report ready.
+
+use super::{Node, NodeError, NodeHandle, NodeShared, Servers};
+use crate::actor::{self, Actor, Directory, Registry};
+use crate::config::{Config, Durability, StorageKind};
+use crate::metrics::Metrics;
+use crate::partition::PartitionMap;
+use crate::storage::{self, Store};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub struct NodeBuilder {
+    pub(super) config: Config,
+    pub(super) kinds: Vec<(&'static str, actor::EntryFactory)>,
+}
+
+impl NodeBuilder {
+    /// Hosts actor kind `A` on this node.
+    pub fn register<A: Actor>(self) -> Self {
+        use orbit_shared::ActorInterface;
+        self.register_as::<A>(A::Interface::KIND)
+    }
+
+    /// Hosts actor type `A` under the kind name `kind` as well (one type,
+    /// several keyspaces: Redis databases 1-15 are kinds `redis:1`...).
+    pub fn register_as<A: Actor>(mut self, kind: &'static str) -> Self {
+        self.kinds.push((kind, actor::entry_of::<A>));
+        self
+    }
+
+    /// Hosts actor type `A` as a family of kinds: `family` ends in `:*`
+    /// (`row:*`), and every kind with that prefix (`row:accounts`) is an
+    /// instance of `A` with its own keys. Counted in metrics under `family`.
+    pub fn register_family<A: Actor>(self, family: &'static str) -> Self {
+        assert!(family.ends_with(":*"), "a family of kinds is named `prefix:*`, not '{family}'");
+        self.register_as::<A>(family)
+    }
+
+    /// Registers the kinds every stock node hosts: `counter`, the Redis
+    /// keyspaces `redis`, `redis:1` ... `redis:15`, and SQL: table rows
+    /// (`row:*`), secondary index entries (`idx:*`) and the table catalog
+    /// (`sql:table`).
+    pub fn with_builtin_kinds(self) -> Self {
+        use crate::actors::redis::RedisKey;
+        let node = self
+            .register::<crate::actors::counter::CounterActor>()
+            .register_family::<crate::actors::row::RowActor>(orbit_protocols::sql::ROW_FAMILY)
+            .register_family::<crate::actors::index::IndexActor>(orbit_protocols::sql::INDEX_FAMILY)
+            .register_as::<crate::actors::row::RowActor>(orbit_protocols::sql::CATALOG_KIND);
+        orbit_protocols::keyspace::DATABASE_KINDS
+            .iter()
+            .fold(node, |node, kind| node.register_as::<RedisKey>(kind))
+    }
+
+    /// A node without listeners, for embedding and in-process use.
+    pub async fn build(self) -> Result<Node, NodeError> {
+        self.config.validate()?;
+        let metrics = Metrics::new();
+        let registry = Registry::build(&self.kinds, &metrics).map_err(NodeError::DuplicateKind)?;
+        let backend = storage::open_backend(self.config.storage.backend, &self.config.node.data_dir)?;
+        // The memory backend is its own cache.
+        let read_cache = match self.config.storage.backend {
+            StorageKind::Memory => 0,
+            _ => usize::try_from(self.config.storage.read_cache_mb << 20).unwrap_or(usize::MAX),
+        };
+        let store = Arc::new(Store::new(
+            backend,
+            self.config.storage.durability,
+            metrics.storage.clone(),
+            read_cache,
+        ));
+        let partitions = PartitionMap::open(self.config.node.partitions, store.clone()).await?;
+        let shared = Arc::new(NodeShared {
+            partitions,
+            config: self.config,
+            registry,
+            directory: Directory::default(),
+            store,
+            metrics,
+            epoch: tokio::time::Instant::now(),
+            closing: AtomicBool::new(false),
+            ready: AtomicBool::new(false),
+            switching: AtomicBool::new(false),
+            tasks: TaskTracker::new(),
+            grpc_addr: std::sync::OnceLock::new(),
+        });
+        let handle = NodeHandle { shared };
+        let upkeep = CancellationToken::new();
+        let tasks = handle.shared.tasks.clone();
+        tasks.spawn(actor::reap_idle(handle.clone(), upkeep.clone()));
+        if let Some(dir) = handle.config().backup.dir.clone() {
+            tasks.spawn(crate::backup::run_schedule(handle.clone(), dir, upkeep.clone()));
+        }
+        if handle.config().storage.durability == Durability::Periodic {
+            let interval = handle.config().storage.sync_interval;
+            tasks.spawn(handle.store().run_periodic(interval, upkeep.clone()));
+        }
+        Ok(Node { handle, upkeep, servers: None })
+    }
+
+    /// A node serving gRPC and HTTP on the configured addresses.
+    pub async fn start(self) -> Result<Node, NodeError> {
+        // Certificate files are read first: a bad one stops the start before storage opens.
+        let pg_tls = if self.config.postgres.enabled { self.config.postgres_tls()? } else { None };
+        let mut node = self.build().await?;
+        let servers = Servers::start(&node.handle, pg_tls).await?;
+        let _ = node.handle.shared.grpc_addr.set(servers.grpc_addr);
+        node.handle.shared.ready.store(true, Ordering::Release);
+        let off = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
+        let (resp, pg) = (off(servers.resp_addr), off(servers.pg_addr));
+        tracing::info!(grpc = %servers.grpc_addr, http = %servers.http_addr, resp = %resp, pg = %pg, "node ready");
+        node.servers = Some(servers);
+        Ok(node)
+    }
+}

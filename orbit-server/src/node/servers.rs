@@ -1,0 +1,94 @@
+//! The node's listeners: gRPC, HTTP, and the front doors that are enabled,
+//! bound together, served as tasks of one tracker, and stopped together by
+//! one token (step 1 of the ordered shutdown).
+
+use super::{NodeError, NodeHandle};
+use crate::{http, rpc};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub(super) struct Servers {
+    pub(super) grpc_addr: SocketAddr,
+    pub(super) http_addr: SocketAddr,
+    pub(super) resp_addr: Option<SocketAddr>,
+    pub(super) pg_addr: Option<SocketAddr>,
+    pub(super) accept: CancellationToken,
+    pub(super) tasks: TaskTracker,
+    pub(super) health: tonic_health::server::HealthReporter,
+}
+
+impl Servers {
+    /// `pg_tls`: the PostgreSQL front door's certificate, when it has one.
+    pub(super) async fn start(
+        node: &NodeHandle,
+        pg_tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Result<Servers, NodeError> {
+        let bind = |addr: SocketAddr| async move {
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr, source })
+        };
+        let grpc = bind(node.config().grpc.addr).await?;
+        let http = bind(node.config().http.addr).await?;
+        let local = |l: &tokio::net::TcpListener, addr| {
+            l.local_addr().map_err(|source| NodeError::Bind { addr, source })
+        };
+        let grpc_addr = local(&grpc, node.config().grpc.addr)?;
+        let http_addr = local(&http, node.config().http.addr)?;
+        let accept = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let resp_addr = match node.config().resp.enabled {
+            false => None,
+            true => {
+                let config = node.config().resp.clone();
+                let listener = bind(config.addr).await?;
+                let addr = local(&listener, config.addr)?;
+                let runtime = orbit_protocols::resp::RespRuntime {
+                    port: addr.port(),
+                    durability: node.config().storage.durability.name(),
+                };
+                let gateway = Arc::new(node.clone());
+                let serve = orbit_protocols::resp::serve(
+                    listener,
+                    gateway,
+                    config,
+                    runtime,
+                    accept.clone(),
+                    tasks.clone(),
+                );
+                tasks.spawn(serve);
+                Some(addr)
+            }
+        };
+        // PostgreSQL connections and MCP's SQL tools share row locks and schemas.
+        let sql = orbit_protocols::sql::SqlState::default();
+        let pg_addr = match node.config().postgres.enabled {
+            false => None,
+            true => {
+                let config = node.config().postgres.clone();
+                let listener = bind(config.addr).await?;
+                let addr = local(&listener, config.addr)?;
+                if config.auth == crate::config::PgAuth::Password && pg_tls.is_none() {
+                    tracing::warn!(
+                        "postgres.auth = \"password\" without TLS (postgres.tls_cert, postgres.tls_key): \
+                         passwords cross the network in cleartext"
+                    );
+                }
+                let serve = orbit_protocols::postgres::serve(
+                    listener,
+                    Arc::new(node.clone()),
+                    config,
+                    pg_tls,
+                    sql.clone(),
+                    accept.clone(),
+                    tasks.clone(),
+                );
+                tasks.spawn(serve);
+                Some(addr)
+            }
+        };
+        let health = rpc::serve(grpc, node.clone(), accept.clone(), &tasks).await;
+        tasks.spawn(http::serve(http, node.clone(), sql, accept.clone()));
+        Ok(Servers { grpc_addr, http_addr, resp_addr, pg_addr, accept, tasks, health })
+    }
+}

@@ -1,0 +1,163 @@
+//! The call path: a call for an actor reaches its partition's activation on
+//! this node and returns once its writes are visible, then durable (DESIGN
+//! §3: gateway, router, partition, activation, storage). Atomic groups hold
+//! every member's turn and commit their writes as one batch.
+
+use crate::actor;
+use crate::node::NodeHandle;
+use crate::storage::Seq;
+use bytes::Bytes;
+use orbit_shared::{
+    ActorGateway, ActorId, ActorPage, DurableToken, Error, Invocation, NodeDescription, Reply,
+};
+
+impl NodeHandle {
+    /// One dynamic call, returning once its write is visible; the reply is
+    /// not to be shown before `Seq` is durable.
+    async fn invoke_untimed(&self, id: ActorId, invocation: Invocation) -> Result<(Reply, Seq), Error> {
+        id.validate()?;
+        let kind = self.kind(&id.kind)?;
+        let started = std::time::Instant::now();
+        let result = async {
+            loop {
+                self.check_open().map_err(|e| (e, None))?;
+                match self.activation(&id, kind).call_json(self, &invocation).await {
+                    Err(actor::TurnError::Retired) => continue,
+                    Err(actor::TurnError::Failed(e)) => return Err((e, None)),
+                    Ok((Ok(reply), seq)) => return Ok((reply, seq)),
+                    Ok((Err(e), seq)) => return Err((e, Some(seq))),
+                }
+            }
+        }
+        .await;
+        kind.metrics()
+            .record(result.as_ref().map(|_| ()).map_err(|(e, _)| e.kind()), started.elapsed().as_secs_f64());
+        match result {
+            Ok(done) => Ok(done),
+            // An error reply may report state that is not durable yet.
+            Err((e, Some(seq))) => {
+                self.partitions().wait_durable(seq).await?;
+                Err(e)
+            }
+            Err((e, None)) => Err(e),
+        }
+    }
+
+    /// [`ActorGateway::invoke_atomic`] without the time limit.
+    async fn invoke_atomic_untimed(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, Error> {
+        let mut ids: Vec<ActorId> = Vec::with_capacity(calls.len());
+        for (id, _) in &calls {
+            id.validate()?;
+            self.kind(&id.kind)?;
+            ids.push(id.clone());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let slots: Vec<usize> =
+            calls.iter().map(|(id, _)| ids.binary_search(id).unwrap_or_default()).collect();
+        let started = std::time::Instant::now();
+        'retry: loop {
+            self.check_open()?;
+            let mut activations = Vec::with_capacity(ids.len());
+            for id in &ids {
+                activations.push(self.activation(id, self.kind(&id.kind)?));
+            }
+            let mut held = Vec::with_capacity(ids.len());
+            for activation in &activations {
+                match activation.hold(self).await {
+                    Ok(turn) => held.push(turn),
+                    // Dropping the turns taken so far changes nothing.
+                    Err(actor::TurnError::Retired) => continue 'retry,
+                    Err(actor::TurnError::Failed(e)) => return Err(e),
+                }
+            }
+            let mut replies = Vec::with_capacity(calls.len());
+            for ((id, invocation), &slot) in calls.iter().zip(&slots) {
+                let reply = held[slot].call(self, invocation).await;
+                if let Ok(kind) = self.kind(&id.kind) {
+                    kind.metrics().record(
+                        reply.as_ref().map(|_| ()).map_err(|e| e.kind()),
+                        started.elapsed().as_secs_f64(),
+                    );
+                }
+                // A failed call drops every held turn unwritten: rollback.
+                replies.push(reply?);
+            }
+            let mut ops = Vec::new();
+            for turn in &mut held {
+                ops.extend(turn.writes()?);
+            }
+            let seq = if ops.is_empty() { None } else { Some(self.partitions().commit_group(&ops).await?) };
+            let mut depends_on = seq.unwrap_or_default();
+            for turn in held {
+                depends_on = depends_on.max(turn.commit(self, seq));
+            }
+            self.partitions().wait_durable(depends_on).await?;
+            return Ok(replies);
+        }
+    }
+
+    async fn invoke_timed(&self, id: ActorId, invocation: Invocation) -> Result<(Reply, Seq), Error> {
+        let limit = self.config().actors.call_timeout;
+        tokio::time::timeout(limit, self.invoke_untimed(id, invocation))
+            .await
+            .unwrap_or(Err(Error::Timeout { after_ms: limit.as_millis() as u64 }))
+    }
+}
+
+impl ActorGateway for NodeHandle {
+    /// Dynamic invocation with the node's `actors.call_timeout`.
+    async fn invoke(&self, id: ActorId, invocation: Invocation) -> Result<Reply, Error> {
+        let (reply, seq) = self.invoke_timed(id, invocation).await?;
+        self.partitions().wait_durable(seq).await?;
+        Ok(reply)
+    }
+
+    /// An atomic group with the node's `actors.call_timeout`.
+    async fn invoke_atomic(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, Error> {
+        let limit = self.config().actors.call_timeout;
+        tokio::time::timeout(limit, self.invoke_atomic_untimed(calls))
+            .await
+            .unwrap_or(Err(Error::Timeout { after_ms: limit.as_millis() as u64 }))
+    }
+
+    async fn invoke_visible(
+        &self,
+        id: ActorId,
+        invocation: Invocation,
+    ) -> Result<(Reply, DurableToken), Error> {
+        let (reply, seq) = self.invoke_timed(id, invocation).await?;
+        Ok((reply, DurableToken::at(seq)))
+    }
+
+    async fn wait_durable(&self, token: DurableToken) -> Result<(), Error> {
+        Ok(self.partitions().wait_durable(token.position()).await?)
+    }
+
+    /// Walks the kind's prefix partition by partition; the cursor is the
+    /// storage key to continue after.
+    async fn list_actors(&self, kind: &str, cursor: Option<Bytes>, limit: usize) -> Result<ActorPage, Error> {
+        self.check_open()?;
+        self.kind(kind)?;
+        let limit = limit.clamp(1, orbit_shared::gateway::MAX_LIST_LIMIT);
+        let directory = self.directory();
+        self.partitions().list_actors(kind, cursor, limit, |id| directory.get(id).is_some()).await
+    }
+
+    async fn read_actor(&self, id: ActorId) -> Result<Option<Bytes>, Error> {
+        self.check_open()?;
+        id.validate()?;
+        self.kind(&id.kind)?;
+        self.partitions().for_slot(id.slot()).read_state(&id).await
+    }
+
+    /// Counted per registered kind: a family (`row:*`) counts the changes
+    /// of all its kinds together.
+    fn kind_changes(&self, kind: &str) -> Option<u64> {
+        self.registry().get(kind).map(|entry| entry.changes())
+    }
+
+    async fn describe(&self) -> Result<NodeDescription, Error> {
+        self.describe_node().await
+    }
+}
