@@ -16,95 +16,25 @@
 
 mod common;
 
+use common::turnstile::{Pass, TurnstileApi, gate, start, within};
 use orbit_client::ClientError;
-use orbit_server::{Actor, Config, Context, Handler, MethodTable, Node};
-use orbit_shared::{Accepts, ActorInterface, Error, ErrorKind, Message};
+use orbit_server::{Config, Node};
+use orbit_shared::{Error, ErrorKind};
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig};
 use rmcp::service::{Peer, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio_postgres::SimpleQueryMessage;
-use tokio_util::sync::CancellationToken;
-
-/// How long any step may take before the test fails.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 /// `actors.call_timeout` of the timeout tests.
 const CALL_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// What a refused call's error says (the actor is `turnstile/k`).
 const MAILBOX_FULL: &str = "mailbox of turnstile/k is full (1 waiting calls)";
-
-async fn within<F: Future>(work: F) -> F::Output {
-    tokio::time::timeout(PATIENCE, work).await.expect("done within 30 s")
-}
-
-/// A test kind whose `pass` waits at a gate until the test opens it.
-#[derive(Default, Serialize, Deserialize)]
-struct Turnstile {}
-
-struct TurnstileApi;
-impl ActorInterface for TurnstileApi {
-    const KIND: &'static str = "turnstile";
-}
-
-/// Waits at the gate named `gate`; replies `passed <gate>`. Read-only, so
-/// SQL's `orbit_call` and a read-only MCP server may call it.
-#[derive(Serialize, Deserialize)]
-struct Pass {
-    gate: String,
-}
-impl Message for Pass {
-    const METHOD: &'static str = "pass";
-    const READ_ONLY: bool = true;
-    type Reply = String;
-}
-
-impl Accepts<Pass> for TurnstileApi {}
-
-impl Actor for Turnstile {
-    type Interface = TurnstileApi;
-    fn methods(table: &mut MethodTable<Self>) {
-        table.add::<Pass>();
-    }
-}
-
-impl Handler<Pass> for Turnstile {
-    async fn handle(&mut self, msg: Pass, _ctx: &Context<'_>) -> Result<String, Error> {
-        let gate = gate(&msg.gate);
-        gate.reached.notify_one();
-        gate.opened.cancelled().await;
-        Ok(format!("passed {}", msg.gate))
-    }
-}
-
-/// One test's gate (tests run in parallel in this binary: each names its
-/// own). Once opened it stays open: every call after passes too.
-#[derive(Default)]
-struct Gate {
-    /// A call has arrived at the gate.
-    reached: Notify,
-    /// Cancelled when the test opens the gate.
-    opened: CancellationToken,
-}
-
-static GATES: LazyLock<Mutex<HashMap<String, Arc<Gate>>>> = LazyLock::new(Default::default);
-
-fn gate(name: &str) -> Arc<Gate> {
-    GATES.lock().unwrap().entry(name.to_string()).or_default().clone()
-}
-
-async fn start(config: Config) -> Node {
-    Node::builder(config).with_builtin_kinds().register::<Turnstile>().start().await.expect("node starts")
-}
 
 /// A node whose calls give up after [`CALL_TIMEOUT`].
 async fn impatient_node() -> Node {

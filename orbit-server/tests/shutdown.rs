@@ -11,83 +11,13 @@
 mod common;
 
 use common::sql::{connect, rows};
-use orbit_server::{Actor, Config, Context, Handler, MethodTable, Node};
-use orbit_shared::{Accepts, ActorInterface, Error, Message};
-use serde::{Deserialize, Serialize};
+use common::turnstile::{PATIENCE, Pass, TurnstileApi, gate, start, within};
+use orbit_server::{Config, Node};
 use serde_json::json;
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 use tokio_postgres::NoTls;
-
-/// How long any step may take before the test fails.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-async fn within<F: Future>(work: F) -> F::Output {
-    tokio::time::timeout(PATIENCE, work).await.expect("done within 30 s")
-}
-
-/// A test kind whose `pass` waits at a gate until the test opens it: a
-/// request that stays in flight exactly as long as the test wants.
-#[derive(Default, Serialize, Deserialize)]
-struct Turnstile {}
-
-struct TurnstileApi;
-impl ActorInterface for TurnstileApi {
-    const KIND: &'static str = "turnstile";
-}
-
-/// Waits at the gate named `gate`; replies `passed <gate>`. Read-only, so
-/// SQL's `orbit_call` and a read-only MCP server may call it.
-#[derive(Serialize, Deserialize)]
-struct Pass {
-    gate: String,
-}
-impl Message for Pass {
-    const METHOD: &'static str = "pass";
-    const READ_ONLY: bool = true;
-    type Reply = String;
-}
-
-impl Accepts<Pass> for TurnstileApi {}
-
-impl Actor for Turnstile {
-    type Interface = TurnstileApi;
-    fn methods(table: &mut MethodTable<Self>) {
-        table.add::<Pass>();
-    }
-}
-
-impl Handler<Pass> for Turnstile {
-    async fn handle(&mut self, msg: Pass, _ctx: &Context<'_>) -> Result<String, Error> {
-        let gate = gate(&msg.gate);
-        gate.reached.notify_one();
-        gate.opened.notified().await;
-        Ok(format!("passed {}", msg.gate))
-    }
-}
-
-/// One test's gate (tests run in parallel in this binary: each names its own).
-#[derive(Default)]
-struct Gate {
-    /// A call has arrived at the gate.
-    reached: Notify,
-    /// The test lets it through.
-    opened: Notify,
-}
-
-static GATES: LazyLock<Mutex<HashMap<String, Arc<Gate>>>> = LazyLock::new(Default::default);
-
-fn gate(name: &str) -> Arc<Gate> {
-    GATES.lock().unwrap().entry(name.to_string()).or_default().clone()
-}
-
-async fn start(config: Config) -> Node {
-    Node::builder(config).with_builtin_kinds().register::<Turnstile>().start().await.expect("node starts")
-}
 
 /// Waits until `addr` refuses connections. Every front door stops accepting
 /// when the node's shutdown cancels their one accept token, so a closed RESP
@@ -110,7 +40,7 @@ async fn answered_during_shutdown<F: Future>(node: Node, name: &str, request: F)
         gate.reached.notified().await;
         let open_once_stopping = async {
             until_refused(resp).await;
-            gate.opened.notify_one();
+            gate.opened.cancel();
         };
         let (stopped, ()) = tokio::join!(node.shutdown(), open_once_stopping);
         stopped.expect("the node shuts down cleanly");
@@ -231,7 +161,7 @@ async fn postgres_connection_over_max_connections_is_refused_with_53300() {
     let first = connect(addr).await;
     let second = connect(addr).await;
 
-    let refused = try_connect(addr).await.err().expect("a third connection is refused");
+    let Err(refused) = try_connect(addr).await else { panic!("a third connection is refused") };
     let db = refused.as_db_error().unwrap_or_else(|| panic!("not an error from the server: {refused}"));
     assert_eq!(db.code().code(), "53300");
     assert_eq!(db.message(), "sorry, too many clients already");
@@ -252,7 +182,7 @@ async fn postgres_connection_over_max_connections_is_refused_with_53300() {
         }
     })
     .await;
-    let cancelled = slept.err().expect("the statement was cancelled");
+    let Err(cancelled) = slept else { panic!("the statement was cancelled") };
     assert_eq!(cancelled.code().map(|c| c.code()), Some("57014"), "{cancelled}");
     assert_eq!(rows(&first, "SELECT 1").await, ["1"], "the admitted connections go on");
     assert_eq!(rows(&second, "SELECT 2").await, ["2"]);

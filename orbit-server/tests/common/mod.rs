@@ -4,6 +4,7 @@
 pub mod pg;
 pub mod resp;
 pub mod sql;
+pub mod turnstile;
 
 use orbit_server::actors::counter::CounterActor;
 use orbit_server::config::StorageKind;
