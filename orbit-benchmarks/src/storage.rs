@@ -13,7 +13,8 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 use orbit_server::config::{Durability, StorageKind};
 use orbit_server::metrics::Metrics;
-use orbit_server::storage::{self, Backend, Op, Store};
+use orbit_server::storage::{self, Backend, Store};
+use orbit_shared::WriteOp;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -137,7 +138,8 @@ fn open(kind: StorageKind, durability: Durability) -> anyhow::Result<(tempfile::
 
 fn load(backend: &dyn Backend, keys: u64) -> anyhow::Result<()> {
     for start in (0..keys).step_by(1000) {
-        let ops: Vec<Op> = (start..(start + 1000).min(keys)).map(|i| Op::Put(key(i), value(i))).collect();
+        let ops: Vec<WriteOp> =
+            (start..(start + 1000).min(keys)).map(|i| WriteOp::Put(key(i), value(i))).collect();
         backend.write(&ops)?;
     }
     backend.sync()?;
@@ -181,7 +183,7 @@ async fn run_one(store: Arc<Store>, run: Run) -> anyhow::Result<(u64, Histogram<
                         backend.get(&key(i))?;
                     }
                     if write || run.workload == Workload::YcsbF {
-                        let seq = store.append(&[Op::Put(key(i), value(n))]).await?;
+                        let seq = store.append(&[WriteOp::Put(key(i), value(n))]).await?;
                         store.wait_durable(seq).await?;
                         logical.fetch_add(112, Ordering::Relaxed);
                     }

@@ -9,8 +9,9 @@
 //! atomic batch.
 
 use crate::storage::layout::{self, system_key};
-use crate::storage::{Op, Seq, StorageError, Store};
+use crate::storage::{Seq, StorageError, Store};
 use bytes::Bytes;
+use orbit_shared::WriteOp;
 use orbit_shared::slot::SLOT_COUNT;
 use orbit_shared::{ActorId, ActorPage, Error, StoredActor};
 use std::ops::Range;
@@ -26,7 +27,7 @@ impl Partition {
     /// Appends an atomic batch of this partition's keys; see [`Store::append`].
     /// Returns once the batch is visible; [`Partition::wait_durable`] waits
     /// for it to be durable.
-    pub async fn append(&self, ops: &[Op]) -> Result<Seq, StorageError> {
+    pub async fn append(&self, ops: &[WriteOp]) -> Result<Seq, StorageError> {
         self.store.append(ops).await
     }
 
@@ -95,7 +96,7 @@ impl PartitionMap {
                 }
             }
             None => {
-                store.append(&[Op::Put(key, Bytes::copy_from_slice(&count.to_be_bytes()))]).await?;
+                store.append(&[WriteOp::Put(key, Bytes::copy_from_slice(&count.to_be_bytes()))]).await?;
                 store.sync_now().await?;
             }
         }
@@ -104,7 +105,7 @@ impl PartitionMap {
 
     /// Commits the writes of an atomic group (whose actors may live in
     /// several of this node's partitions) as one batch: all or none.
-    pub async fn commit_group(&self, ops: &[Op]) -> Result<Seq, StorageError> {
+    pub async fn commit_group(&self, ops: &[WriteOp]) -> Result<Seq, StorageError> {
         match self.partitions.first() {
             Some(any) => any.store.append(ops).await,
             None => Err(StorageError::Closed),

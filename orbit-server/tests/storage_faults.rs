@@ -10,10 +10,10 @@ use common::lsm_config;
 use orbit_server::config::StorageKind;
 use orbit_server::partition::partition_of;
 use orbit_server::storage::layout::actor_key;
-use orbit_server::storage::{Backend, LsmBackend, Op};
+use orbit_server::storage::{Backend, LsmBackend};
 use orbit_server::{Actor, Config, Context, Handler, MethodTable, Node};
 use orbit_shared::actors::counter::Get;
-use orbit_shared::{ActorId, ActorInterface, Error, ErrorKind, Message};
+use orbit_shared::{ActorId, ActorInterface, Error, ErrorKind, Message, WriteOp};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -224,7 +224,7 @@ async fn a_corrupt_record_is_an_error_never_garbage() {
         let backend = LsmBackend::open(&dir.path().join("lsm")).unwrap();
         let key = actor_key(partition_of(id.slot(), 64), &id);
         backend
-            .write(&[Op::Put(
+            .write(&[WriteOp::Put(
                 key,
                 bytes::Bytes::from_static(b"\x01\x00\x00\x00\x00\x00\x00\x00\x01{not json"),
             )])

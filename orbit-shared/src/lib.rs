@@ -10,6 +10,7 @@
 //! | [`error`] | [`Error`] and its wire-level [`ErrorKind`] |
 //! | [`gateway`] | [`ActorGateway`], the one seam every front door calls |
 //! | [`proto`] | the generated gRPC types and their conversions |
+//! | [`write`] | [`WriteOp`]: one write of an atomic batch (storage keys or an actor's entries) |
 //!
 //! ```
 //! use orbit_shared::{ActorId, slot};
@@ -26,6 +27,7 @@ pub mod invocation;
 pub mod message;
 pub mod proto;
 pub mod slot;
+pub mod write;
 
 pub use actor_id::ActorId;
 pub use error::{Error, ErrorKind};
@@ -35,3 +37,4 @@ pub use gateway::{
 };
 pub use invocation::{Invocation, Reply};
 pub use message::{Accepts, ActorInterface, Message};
+pub use write::WriteOp;

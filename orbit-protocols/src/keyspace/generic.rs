@@ -183,7 +183,7 @@ mod tests {
         assert_eq!(run(&mut ks, 100, &["exists", "k"]), Value::Int(0));
         assert_eq!(run(&mut ks, 100, &["ttl", "k"]), Value::Int(-2));
         assert!(ks.is_empty());
-        assert_eq!(ks.drain_entry_ops(), vec![super::super::EntryOp::Delete(Bytes::new())]);
+        assert_eq!(ks.drain_entry_ops(), vec![super::super::WriteOp::Delete(Bytes::new())]);
     }
 
     #[test]

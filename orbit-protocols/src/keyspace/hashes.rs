@@ -7,7 +7,7 @@ pub(super) mod random;
 pub(super) mod scan;
 
 use super::strings::long_double::{self, LongDouble};
-use super::{Arity, Data, EntryOp, Handler, KeyState, arg, parse_i64, run_checked};
+use super::{Arity, Data, Handler, KeyState, WriteOp, arg, parse_i64, run_checked};
 use crate::keyspace::value::{Value, errors};
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -38,8 +38,8 @@ impl Hash {
         self.fields.keys().cloned()
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = EntryOp> + '_ {
-        self.fields.iter().map(|(f, v)| EntryOp::Put(f.clone(), v.clone()))
+    pub fn entries(&self) -> impl Iterator<Item = WriteOp> + '_ {
+        self.fields.iter().map(|(f, v)| WriteOp::Put(f.clone(), v.clone()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -55,16 +55,16 @@ impl Hash {
     }
 
     /// Sets a field, queuing its entry; true if the field is new.
-    fn set(&mut self, field: Bytes, value: Bytes, ops: &mut Vec<EntryOp>) -> bool {
-        ops.push(EntryOp::Put(field.clone(), value.clone()));
+    fn set(&mut self, field: Bytes, value: Bytes, ops: &mut Vec<WriteOp>) -> bool {
+        ops.push(WriteOp::Put(field.clone(), value.clone()));
         self.fields.insert(field, value).is_none()
     }
 
     /// Removes a field, queuing the entry's deletion; true if it existed.
-    fn remove(&mut self, field: &Bytes, ops: &mut Vec<EntryOp>) -> bool {
+    fn remove(&mut self, field: &Bytes, ops: &mut Vec<WriteOp>) -> bool {
         let removed = self.fields.shift_remove(field).is_some();
         if removed {
-            ops.push(EntryOp::Delete(field.clone()));
+            ops.push(WriteOp::Delete(field.clone()));
         }
         removed
     }
@@ -111,7 +111,7 @@ fn modify(
     ks: &mut KeyState,
     now_ms: u64,
     create: bool,
-) -> Result<Option<(&mut Hash, &mut Vec<EntryOp>)>, Value> {
+) -> Result<Option<(&mut Hash, &mut Vec<WriteOp>)>, Value> {
     if ks.live(now_ms).is_none() {
         if !create {
             return Ok(None);
@@ -125,7 +125,7 @@ fn modify(
 }
 
 /// `modify` with `create`: always a hash.
-fn modify_or_create(ks: &mut KeyState, now_ms: u64) -> Result<(&mut Hash, &mut Vec<EntryOp>), Value> {
+fn modify_or_create(ks: &mut KeyState, now_ms: u64) -> Result<(&mut Hash, &mut Vec<WriteOp>), Value> {
     modify(ks, now_ms, true)?.ok_or_else(|| Value::err(errors::WRONGTYPE))
 }
 
@@ -302,7 +302,7 @@ fn hscan(ks: &mut KeyState, args: &[Bytes], now_ms: u64) -> Result<Value, Value>
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Data, EntryOp, KeyState};
+    use super::super::{Data, KeyState, WriteOp};
     use super::Hash;
     use crate::keyspace::value::{Value, errors};
     use bytes::Bytes;
@@ -327,8 +327,8 @@ mod tests {
         Value::Array(items.iter().map(|s| bulk(s)).collect())
     }
 
-    fn put(f: &str, v: &str) -> EntryOp {
-        EntryOp::Put(b(f), b(v))
+    fn put(f: &str, v: &str) -> WriteOp {
+        WriteOp::Put(b(f), b(v))
     }
 
     /// Applies the pending ops to a store, reloads the key from it and
@@ -336,8 +336,8 @@ mod tests {
     fn assert_round_trip(ks: &mut KeyState, store: &mut BTreeMap<Bytes, Bytes>) {
         for op in ks.drain_entry_ops() {
             match op {
-                EntryOp::Put(k, v) => store.insert(k, v),
-                EntryOp::Delete(k) => store.remove(&k),
+                WriteOp::Put(k, v) => store.insert(k, v),
+                WriteOp::Delete(k) => store.remove(&k),
             };
         }
         let mut loaded = KeyState::from_meta(ks.meta());
@@ -389,7 +389,7 @@ mod tests {
         assert_eq!(run(&mut ks, &["hkeys", "h"]), bulks(&["b", "c", "a"]), "listpack order");
         assert_eq!(run(&mut ks, &["hdel", "h", "a", "b", "c"]), Value::Int(3));
         assert_eq!(ks.data, None);
-        let del = |f: &str| EntryOp::Delete(b(f));
+        let del = |f: &str| WriteOp::Delete(b(f));
         assert_eq!(ks.drain_entry_ops(), vec![del("a"), put("a", "9"), del("a"), del("b"), del("c")]);
     }
 
@@ -505,8 +505,8 @@ mod tests {
             Hash::load(
                 hash.entries()
                     .filter_map(|op| match op {
-                        EntryOp::Put(k, v) => Some((k, v)),
-                        EntryOp::Delete(_) => None,
+                        WriteOp::Put(k, v) => Some((k, v)),
+                        WriteOp::Delete(_) => None,
                     })
                     .collect()
             ),

@@ -10,7 +10,7 @@ mod edit;
 mod push_pop;
 mod query;
 
-use super::{Data, EntryOp, KeyState, list_position, parse_list_position};
+use super::{Data, KeyState, WriteOp, list_position, parse_list_position};
 use crate::keyspace::value::{Value, errors};
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -62,11 +62,11 @@ impl List {
         (0..self.items.len()).map(|i| list_position(self.position(i)))
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = EntryOp> + '_ {
+    pub fn entries(&self) -> impl Iterator<Item = WriteOp> + '_ {
         self.items
             .iter()
             .enumerate()
-            .map(|(i, item)| EntryOp::Put(list_position(self.position(i)), item.clone()))
+            .map(|(i, item)| WriteOp::Put(list_position(self.position(i)), item.clone()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -87,52 +87,52 @@ impl List {
         self.head.wrapping_add(index as i64)
     }
 
-    fn put(&self, index: usize, ops: &mut Vec<EntryOp>) {
+    fn put(&self, index: usize, ops: &mut Vec<WriteOp>) {
         if let Some(item) = self.items.get(index) {
-            ops.push(EntryOp::Put(list_position(self.position(index)), item.clone()));
+            ops.push(WriteOp::Put(list_position(self.position(index)), item.clone()));
         }
     }
 
     /// Renumbers from a centred head when a push would run out of i64
     /// positions (only reachable from an odd stored head).
-    fn make_room(&mut self, ops: &mut Vec<EntryOp>) {
+    fn make_room(&mut self, ops: &mut Vec<WriteOp>) {
         let len = self.items.len() as i64;
         if self.head > i64::MIN && self.head.checked_add(len).is_some_and(|end| end < i64::MAX) {
             return;
         }
-        ops.extend(self.subkeys().map(EntryOp::Delete));
+        ops.extend(self.subkeys().map(WriteOp::Delete));
         self.head = -(len / 2);
         ops.extend(self.entries());
     }
 
-    pub(crate) fn push_front(&mut self, item: Bytes, ops: &mut Vec<EntryOp>) {
+    pub(crate) fn push_front(&mut self, item: Bytes, ops: &mut Vec<WriteOp>) {
         self.make_room(ops);
         self.head -= 1;
         self.items.push_front(item);
         self.put(0, ops);
     }
 
-    pub(crate) fn push_back(&mut self, item: Bytes, ops: &mut Vec<EntryOp>) {
+    pub(crate) fn push_back(&mut self, item: Bytes, ops: &mut Vec<WriteOp>) {
         self.make_room(ops);
         self.items.push_back(item);
         self.put(self.items.len() - 1, ops);
     }
 
-    pub(crate) fn pop_front(&mut self, ops: &mut Vec<EntryOp>) -> Option<Bytes> {
+    pub(crate) fn pop_front(&mut self, ops: &mut Vec<WriteOp>) -> Option<Bytes> {
         let item = self.items.pop_front()?;
-        ops.push(EntryOp::Delete(list_position(self.head)));
+        ops.push(WriteOp::Delete(list_position(self.head)));
         self.head = self.head.wrapping_add(1);
         Some(item)
     }
 
-    pub(crate) fn pop_back(&mut self, ops: &mut Vec<EntryOp>) -> Option<Bytes> {
+    pub(crate) fn pop_back(&mut self, ops: &mut Vec<WriteOp>) -> Option<Bytes> {
         let item = self.items.pop_back()?;
-        ops.push(EntryOp::Delete(list_position(self.position(self.items.len()))));
+        ops.push(WriteOp::Delete(list_position(self.position(self.items.len()))));
         Some(item)
     }
 
     /// Replaces element `index`; false if there is none.
-    fn set(&mut self, index: usize, item: Bytes, ops: &mut Vec<EntryOp>) -> bool {
+    fn set(&mut self, index: usize, item: Bytes, ops: &mut Vec<WriteOp>) -> bool {
         let Some(slot) = self.items.get_mut(index) else { return false };
         *slot = item;
         self.put(index, ops);
@@ -140,7 +140,7 @@ impl List {
     }
 
     /// Inserts before element `index`, shifting whichever side is shorter.
-    fn insert(&mut self, index: usize, item: Bytes, ops: &mut Vec<EntryOp>) {
+    fn insert(&mut self, index: usize, item: Bytes, ops: &mut Vec<WriteOp>) {
         self.make_room(ops);
         self.items.insert(index, item);
         if index < self.items.len() / 2 {
@@ -154,7 +154,7 @@ impl List {
 
     /// Keeps only the elements for which `keep` is true, rewriting the
     /// positions after the first removed one. Returns how many went.
-    fn retain_from(&mut self, mut keep: impl FnMut(usize, &Bytes) -> bool, ops: &mut Vec<EntryOp>) -> usize {
+    fn retain_from(&mut self, mut keep: impl FnMut(usize, &Bytes) -> bool, ops: &mut Vec<WriteOp>) -> usize {
         let old_len = self.items.len();
         let mut index = 0;
         let mut first_removed = None;
@@ -168,7 +168,7 @@ impl List {
         });
         let Some(from) = first_removed else { return 0 };
         (from..self.items.len()).for_each(|i| self.put(i, ops));
-        ops.extend((self.items.len()..old_len).map(|i| EntryOp::Delete(list_position(self.position(i)))));
+        ops.extend((self.items.len()..old_len).map(|i| WriteOp::Delete(list_position(self.position(i)))));
         old_len - self.items.len()
     }
 }
@@ -187,7 +187,7 @@ pub(super) fn index_range(start: i64, end: i64, len: usize) -> Option<(usize, us
 
 /// The list at this key for writing, with the pending entry ops beside it
 /// (two disjoint borrows); `Ok(None)` if the key does not exist.
-fn list_mut(ks: &mut KeyState, now_ms: u64) -> Result<Option<(&mut List, &mut Vec<EntryOp>)>, Value> {
+fn list_mut(ks: &mut KeyState, now_ms: u64) -> Result<Option<(&mut List, &mut Vec<WriteOp>)>, Value> {
     ks.live(now_ms);
     match &mut ks.data {
         None => Ok(None),
@@ -230,7 +230,7 @@ pub(super) fn exec(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) -
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use super::super::{EntryOp, KeyState};
+    use super::super::{KeyState, WriteOp};
     use crate::keyspace::value::Value;
     use bytes::Bytes;
     use std::collections::BTreeMap;
@@ -258,8 +258,8 @@ pub(crate) mod test_support {
     pub fn apply(store: &mut BTreeMap<Bytes, Bytes>, ks: &mut KeyState) {
         for op in ks.drain_entry_ops() {
             match op {
-                EntryOp::Put(k, v) => store.insert(k, v),
-                EntryOp::Delete(k) => store.remove(&k),
+                WriteOp::Put(k, v) => store.insert(k, v),
+                WriteOp::Delete(k) => store.remove(&k),
             };
         }
     }
@@ -360,8 +360,8 @@ mod tests {
         store.insert(list_position(i64::MIN), Bytes::from_static(b"a"));
         for op in ops {
             match op {
-                EntryOp::Put(k, v) => store.insert(k, v),
-                EntryOp::Delete(k) => store.remove(&k),
+                WriteOp::Put(k, v) => store.insert(k, v),
+                WriteOp::Delete(k) => store.remove(&k),
             };
         }
         let entries = store.into_iter().collect();

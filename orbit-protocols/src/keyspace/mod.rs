@@ -31,7 +31,7 @@
 //! | list | position, [`list_position`] | element |
 //!
 //! Invariants:
-//! - Every change to the in-memory data queues the matching [`EntryOp`]s in
+//! - Every change to the in-memory data queues the matching [`WriteOp`]s in
 //!   `pending`, in order; the actor takes them after a write turn and writes
 //!   them in one batch with the record.
 //! - An empty collection does not exist: `data` becomes `None` (Redis deletes
@@ -59,6 +59,7 @@ pub use zsets::ZSet;
 
 use bytes::Bytes;
 use orbit_shared::ActorInterface;
+use orbit_shared::WriteOp;
 use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
 use value::errors;
@@ -79,13 +80,6 @@ pub const DATABASE_KINDS: [&str; 16] = [
 /// The wall clock in Unix milliseconds, as expiry deadlines are kept.
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// A change to one entry of a key, by sub-key.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EntryOp {
-    Put(Bytes, Bytes),
-    Delete(Bytes),
 }
 
 /// The data of a live key.
@@ -168,7 +162,7 @@ impl Meta {
 pub struct KeyState {
     pub(crate) data: Option<Data>,
     pub(crate) expire_at: Option<u64>,
-    pub(crate) pending: Vec<EntryOp>,
+    pub(crate) pending: Vec<WriteOp>,
     /// Set by `from_meta`, consumed by `load_entries`.
     loading: Option<Meta>,
 }
@@ -227,7 +221,7 @@ impl KeyState {
     }
 
     /// Takes the entry changes made since the last call.
-    pub fn drain_entry_ops(&mut self) -> Vec<EntryOp> {
+    pub fn drain_entry_ops(&mut self) -> Vec<WriteOp> {
         std::mem::take(&mut self.pending)
     }
 
@@ -248,11 +242,11 @@ impl KeyState {
     pub(crate) fn clear(&mut self) {
         match self.data.take() {
             None => {}
-            Some(Data::Str(_)) => self.pending.push(EntryOp::Delete(Bytes::new())),
-            Some(Data::List(list)) => self.pending.extend(list.subkeys().map(EntryOp::Delete)),
-            Some(Data::Hash(hash)) => self.pending.extend(hash.subkeys().map(EntryOp::Delete)),
-            Some(Data::Set(set)) => self.pending.extend(set.subkeys().map(EntryOp::Delete)),
-            Some(Data::ZSet(zset)) => self.pending.extend(zset.subkeys().map(EntryOp::Delete)),
+            Some(Data::Str(_)) => self.pending.push(WriteOp::Delete(Bytes::new())),
+            Some(Data::List(list)) => self.pending.extend(list.subkeys().map(WriteOp::Delete)),
+            Some(Data::Hash(hash)) => self.pending.extend(hash.subkeys().map(WriteOp::Delete)),
+            Some(Data::Set(set)) => self.pending.extend(set.subkeys().map(WriteOp::Delete)),
+            Some(Data::ZSet(zset)) => self.pending.extend(zset.subkeys().map(WriteOp::Delete)),
         }
         self.expire_at = None;
     }
@@ -262,7 +256,7 @@ impl KeyState {
     pub(crate) fn replace(&mut self, data: Data) {
         self.clear();
         match &data {
-            Data::Str(s) => self.pending.push(EntryOp::Put(Bytes::new(), s.clone())),
+            Data::Str(s) => self.pending.push(WriteOp::Put(Bytes::new(), s.clone())),
             Data::List(list) => self.pending.extend(list.entries()),
             Data::Hash(hash) => self.pending.extend(hash.entries()),
             Data::Set(set) => self.pending.extend(set.entries()),

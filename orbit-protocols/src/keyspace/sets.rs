@@ -9,7 +9,7 @@
 
 use super::hashes::random::Rng;
 use super::hashes::{random_picks, scan};
-use super::{Arity, Data, EntryOp, Handler, KeyState, parse_i64, run_checked};
+use super::{Arity, Data, Handler, KeyState, WriteOp, parse_i64, run_checked};
 use crate::keyspace::value::{Value, errors};
 use bytes::Bytes;
 use indexmap::IndexSet;
@@ -66,8 +66,8 @@ impl Set {
         self.members.iter().cloned()
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = EntryOp> + '_ {
-        self.members.iter().map(|m| EntryOp::Put(m.clone(), Bytes::new()))
+    pub fn entries(&self) -> impl Iterator<Item = WriteOp> + '_ {
+        self.members.iter().map(|m| WriteOp::Put(m.clone(), Bytes::new()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -98,18 +98,18 @@ impl Set {
     }
 
     /// Adds a member, queuing its entry; true if it is new.
-    fn add(&mut self, member: Bytes, ops: &mut Vec<EntryOp>) -> bool {
+    fn add(&mut self, member: Bytes, ops: &mut Vec<WriteOp>) -> bool {
         let added = self.insert(member.clone());
         if added {
-            ops.push(EntryOp::Put(member, Bytes::new()));
+            ops.push(WriteOp::Put(member, Bytes::new()));
         }
         added
     }
 
     /// Removes a member, queuing the entry's deletion; true if it existed.
-    fn remove(&mut self, member: &[u8], ops: &mut Vec<EntryOp>) -> bool {
+    fn remove(&mut self, member: &[u8], ops: &mut Vec<WriteOp>) -> bool {
         let Some(member) = self.members.shift_take(member) else { return false };
-        ops.push(EntryOp::Delete(member));
+        ops.push(WriteOp::Delete(member));
         true
     }
 }
@@ -148,7 +148,7 @@ fn modify(
     ks: &mut KeyState,
     now_ms: u64,
     create: bool,
-) -> Result<Option<(&mut Set, &mut Vec<EntryOp>)>, Value> {
+) -> Result<Option<(&mut Set, &mut Vec<WriteOp>)>, Value> {
     if ks.live(now_ms).is_none() {
         if !create {
             return Ok(None);
@@ -264,7 +264,7 @@ fn sscan(ks: &mut KeyState, args: &[Bytes], now_ms: u64) -> Result<Value, Value>
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Data, EntryOp, KeyState};
+    use super::super::{Data, KeyState, WriteOp};
     use super::Set;
     use crate::keyspace::value::{Value, errors};
     use bytes::Bytes;
@@ -285,8 +285,8 @@ mod tests {
         items.iter().map(|s| Value::Bulk(b(s))).collect()
     }
 
-    fn put(m: &str) -> EntryOp {
-        EntryOp::Put(b(m), Bytes::new())
+    fn put(m: &str) -> WriteOp {
+        WriteOp::Put(b(m), Bytes::new())
     }
 
     /// Applies the pending ops to a store, reloads the key from it and
@@ -294,8 +294,8 @@ mod tests {
     fn assert_round_trip(ks: &mut KeyState, store: &mut BTreeMap<Bytes, Bytes>) {
         for op in ks.drain_entry_ops() {
             match op {
-                EntryOp::Put(k, v) => store.insert(k, v),
-                EntryOp::Delete(k) => store.remove(&k),
+                WriteOp::Put(k, v) => store.insert(k, v),
+                WriteOp::Delete(k) => store.remove(&k),
             };
         }
         let mut loaded = KeyState::from_meta(ks.meta());
@@ -313,7 +313,7 @@ mod tests {
         assert_eq!(run(&mut ks, &["srem", "s", "b"]), Value::Int(0));
         assert_eq!(
             ks.drain_entry_ops(),
-            vec![put("a"), put("b"), EntryOp::Delete(b("a")), EntryOp::Delete(b("b"))]
+            vec![put("a"), put("b"), WriteOp::Delete(b("a")), WriteOp::Delete(b("b"))]
         );
     }
 
@@ -380,8 +380,8 @@ mod tests {
             .drain_entry_ops()
             .into_iter()
             .map(|op| match op {
-                EntryOp::Delete(m) => Value::Bulk(m),
-                EntryOp::Put(..) => panic!("no puts"),
+                WriteOp::Delete(m) => Value::Bulk(m),
+                WriteOp::Put(..) => panic!("no puts"),
             })
             .collect();
         assert_eq!(deleted, two);

@@ -4,7 +4,7 @@
 
 pub(super) mod long_double;
 
-use super::{Arity, Data, EntryOp, Handler, KeyState, arg, parse_i64, run_checked};
+use super::{Arity, Data, Handler, KeyState, WriteOp, arg, parse_i64, run_checked};
 use crate::keyspace::value::{Value, errors};
 use bytes::{Bytes, BytesMut};
 use long_double::LongDouble;
@@ -56,7 +56,7 @@ fn write(ks: &mut KeyState, value: Bytes, keep_ttl: bool) {
     let ttl = if keep_ttl { ks.expire_at } else { None };
     if let Some(Data::Str(old)) = &mut ks.data {
         *old = value.clone();
-        ks.pending.push(EntryOp::Put(Bytes::new(), value));
+        ks.pending.push(WriteOp::Put(Bytes::new(), value));
     } else {
         ks.replace(Data::Str(value));
     }
@@ -349,7 +349,7 @@ fn setrange(ks: &mut KeyState, args: &[Bytes], now_ms: u64) -> Result<Value, Val
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Data, EntryOp, KeyState};
+    use super::super::{Data, KeyState, WriteOp};
     use crate::keyspace::value::{Value, errors};
     use bytes::Bytes;
     use std::collections::BTreeMap;
@@ -369,12 +369,12 @@ mod tests {
         Value::Bulk(Bytes::copy_from_slice(s.as_bytes()))
     }
 
-    fn put(v: &str) -> EntryOp {
-        EntryOp::Put(Bytes::new(), Bytes::copy_from_slice(v.as_bytes()))
+    fn put(v: &str) -> WriteOp {
+        WriteOp::Put(Bytes::new(), Bytes::copy_from_slice(v.as_bytes()))
     }
 
-    fn del() -> EntryOp {
-        EntryOp::Delete(Bytes::new())
+    fn del() -> WriteOp {
+        WriteOp::Delete(Bytes::new())
     }
 
     /// Applies the pending ops to a store, reloads the key from it and
@@ -382,8 +382,8 @@ mod tests {
     fn assert_round_trip(ks: &mut KeyState, store: &mut BTreeMap<Bytes, Bytes>) {
         for op in ks.drain_entry_ops() {
             match op {
-                EntryOp::Put(k, v) => store.insert(k, v),
-                EntryOp::Delete(k) => store.remove(&k),
+                WriteOp::Put(k, v) => store.insert(k, v),
+                WriteOp::Delete(k) => store.remove(&k),
             };
         }
         let mut loaded = KeyState::from_meta(ks.meta());
@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(run(&mut ks, &["set", "k", "v", "nx"]), Value::Nil);
         assert_eq!(run(&mut ks, &["set", "k", "v", "keepttl"]), Value::ok());
         assert_eq!(ks.expire_at, Some(NOW + 5), "KEEPTTL keeps even another type's TTL");
-        assert_eq!(ks.drain_entry_ops(), vec![EntryOp::Delete(Bytes::from("f")), put("v")]);
+        assert_eq!(ks.drain_entry_ops(), vec![WriteOp::Delete(Bytes::from("f")), put("v")]);
     }
 
     #[test]

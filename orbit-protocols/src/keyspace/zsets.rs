@@ -13,7 +13,7 @@ mod random;
 mod range;
 mod read;
 
-use super::{Data, EntryOp, KeyState};
+use super::{Data, KeyState, WriteOp};
 use crate::keyspace::value::{Value, errors};
 use bytes::Bytes;
 use std::cmp::Ordering;
@@ -94,8 +94,8 @@ impl ZSet {
         self.order.iter().map(|(_, member)| member.clone())
     }
 
-    pub fn entries(&self) -> impl Iterator<Item = EntryOp> + '_ {
-        self.order.iter().map(|(score, member)| EntryOp::Put(member.clone(), encode_score(score.0)))
+    pub fn entries(&self) -> impl Iterator<Item = WriteOp> + '_ {
+        self.order.iter().map(|(score, member)| WriteOp::Put(member.clone(), encode_score(score.0)))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -122,16 +122,16 @@ impl ZSet {
     }
 
     /// Sets a member's score and queues its entry; returns the old score.
-    fn insert(&mut self, member: Bytes, score: f64, ops: &mut Vec<EntryOp>) -> Option<f64> {
-        ops.push(EntryOp::Put(member.clone(), encode_score(normalise(score))));
+    fn insert(&mut self, member: Bytes, score: f64, ops: &mut Vec<WriteOp>) -> Option<f64> {
+        ops.push(WriteOp::Put(member.clone(), encode_score(normalise(score))));
         self.set(member, score)
     }
 
     /// Removes a member and queues the entry's deletion.
-    fn remove(&mut self, member: &[u8], ops: &mut Vec<EntryOp>) -> Option<f64> {
+    fn remove(&mut self, member: &[u8], ops: &mut Vec<WriteOp>) -> Option<f64> {
         let (member, score) = self.scores.remove_entry(member)?;
         self.order.remove(&(Score(score), member.clone()));
-        ops.push(EntryOp::Delete(member));
+        ops.push(WriteOp::Delete(member));
         Some(score)
     }
 
@@ -165,7 +165,7 @@ impl ZSet {
 
 /// The sorted set at this key for writing, with the pending entry ops
 /// beside it; `Ok(None)` if the key does not exist.
-fn zset_mut(ks: &mut KeyState, now_ms: u64) -> Result<Option<(&mut ZSet, &mut Vec<EntryOp>)>, Value> {
+fn zset_mut(ks: &mut KeyState, now_ms: u64) -> Result<Option<(&mut ZSet, &mut Vec<WriteOp>)>, Value> {
     ks.live(now_ms);
     match &mut ks.data {
         None => Ok(None),

@@ -195,7 +195,7 @@ pub(crate) struct Prepared {
     params: Vec<SqlType>,
     columns: Vec<(String, SqlType)>,
     /// A point query by a parameter: Execute runs it without the statement.
-    point: Option<Arc<crate::sql::exec::PointQuery>>,
+    point: Option<Arc<crate::sql::exec::point::PointQuery>>,
 }
 
 /// Parses and describes statements for the extended protocol.
@@ -230,7 +230,7 @@ impl<G: ActorGateway> Session<G> {
                     return Err(crate::sql::error::unsupported(format_args!("INSERT INTO {}", insert.table)));
                 };
                 let table = self.engine.table(&object_name(name)?).await?;
-                let targets = crate::sql::exec::insert_targets(&table, &insert.columns)?;
+                let targets = crate::sql::exec::dml::insert_targets(&table, &insert.columns)?;
                 if let Some(SetExpr::Values(values)) = insert.source.as_ref().map(|s| s.body.as_ref()) {
                     for row in &values.rows {
                         for (expr, &index) in row.iter().zip(&targets) {
@@ -329,7 +329,7 @@ impl<G: ActorGateway> Session<G> {
         params: &mut Vec<Option<SqlType>>,
     ) -> Result<()> {
         projection.insert(0, Expr::value(Value::Number("1".into(), false)));
-        let statement = crate::sql::exec::shadow_statement(table, projection, selection);
+        let statement = crate::sql::exec::dml::shadow_statement(table, projection, selection);
         let planned = self.engine.plan_query(statement).await?;
         for (i, t) in planned.params.iter().enumerate() {
             // DataFusion leaves untyped parameters as text; a column's type wins.

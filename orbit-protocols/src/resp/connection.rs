@@ -367,7 +367,7 @@ impl<G: ActorGateway> Conn<G> {
             return error.into();
         }
         let Some(spec) = spec else { return Value::err("ERR unknown command").into() };
-        if self.subs.active() && !self.resp3 && !cmd::pubsub::allowed_when_subscribed(spec.name) {
+        if self.subs.active() && !self.resp3 && !spec.allowed_when_subscribed() {
             return Value::err(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 spec.name
@@ -401,7 +401,7 @@ impl<G: ActorGateway> Conn<G> {
                 }
                 reply.into()
             }
-            Route::Door => cmd::dispatch(self, spec, argv, locked).await,
+            _ => cmd::dispatch(self, spec, argv, locked).await,
         }
     }
 

@@ -297,22 +297,14 @@ impl<G: ActorGateway> Server<G> {
 /// Commands whose reply is a list of pairs (WITHSCORES, WITHVALUES, a
 /// counted pop): nested in RESP3, flat in RESP2.
 fn pairs_reply(name: &[u8], reply: Value) -> Value {
-    let pairs = matches!(
-        name,
-        b"zrange"
-            | b"zrangebyscore"
-            | b"zrevrangebyscore"
-            | b"zrevrange"
-            | b"zrandmember"
-            | b"hrandfield"
-            | b"zpopmin"
-            | b"zpopmax"
-    );
     match reply {
         Value::Array(items)
-            if pairs
-                && !items.is_empty()
-                && items.iter().all(|i| matches!(i, Value::Array(p) if p.len() == 2)) =>
+            if !items.is_empty()
+                && items.iter().all(|i| matches!(i, Value::Array(p) if p.len() == 2))
+                && std::str::from_utf8(name)
+                    .ok()
+                    .and_then(super::table::lookup)
+                    .is_some_and(|spec| spec.replies_pairs()) =>
         {
             Value::Pairs(
                 items

@@ -19,14 +19,30 @@ pub const LOADING: u16 = 128;
 pub const STALE: u16 = 256;
 /// Not allowed inside MULTI (queued commands).
 pub const NO_MULTI: u16 = 512;
+/// Orbit's own (not in `COMMAND INFO`): the reply is a list of pairs
+/// (WITHSCORES, WITHVALUES, a counted pop), nested in RESP3, flat in RESP2.
+pub const PAIRS: u16 = 1024;
+/// Orbit's own (not in `COMMAND INFO`): allowed on a RESP2 connection in
+/// subscribed mode.
+pub const SUBSCRIBED: u16 = 2048;
 
-/// How a command runs.
+/// How a command runs: on its key's actor, or by the front door (`cmd/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     /// On the one key actor named by `argv[1]`.
     Key,
-    /// By the front door (several keys, the keyspace, the connection, the server).
-    Door,
+    /// Over several keys (`cmd/keys.rs`).
+    Keys,
+    /// Over the whole keyspace (`cmd/scan.rs`).
+    Keyspace,
+    /// Blocking pops and moves (`cmd/blocking.rs`).
+    Blocking,
+    /// Channels and patterns (`cmd/pubsub.rs`).
+    PubSub,
+    /// MULTI, EXEC, DISCARD, WATCH, UNWATCH (`cmd/tx.rs`).
+    Tx,
+    /// Connection and server commands (`cmd/admin.rs`).
+    Server,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +57,16 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// The reply is a list of pairs ([`PAIRS`]).
+    pub fn replies_pairs(&self) -> bool {
+        self.flags & PAIRS != 0
+    }
+
+    /// Allowed on a RESP2 connection in subscribed mode ([`SUBSCRIBED`]).
+    pub fn allowed_when_subscribed(&self) -> bool {
+        self.flags & SUBSCRIBED != 0
+    }
+
     pub fn is_write(&self) -> bool {
         self.flags & WRITE != 0
     }
@@ -88,8 +114,33 @@ const fn c(name: &'static str, arity: i32, flags: u16, first: i32, last: i32, ro
     Spec { name, arity, flags, first_key: first, last_key: last, step: 1, route }
 }
 
+/// A command the front door runs, by `route`.
+const fn door(name: &'static str, arity: i32, flags: u16, keys: (i32, i32, i32), route: Route) -> Spec {
+    Spec { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2, route }
+}
+
 const fn s(name: &'static str, arity: i32, flags: u16, first: i32, last: i32, step: i32) -> Spec {
-    Spec { name, arity, flags, first_key: first, last_key: last, step, route: Route::Door }
+    door(name, arity, flags, (first, last, step), Route::Server)
+}
+
+const fn m(name: &'static str, arity: i32, flags: u16, first: i32, last: i32, step: i32) -> Spec {
+    door(name, arity, flags, (first, last, step), Route::Keys)
+}
+
+const fn ks(name: &'static str, arity: i32, flags: u16, first: i32, last: i32, step: i32) -> Spec {
+    door(name, arity, flags, (first, last, step), Route::Keyspace)
+}
+
+const fn bl(name: &'static str, arity: i32, flags: u16, first: i32, last: i32, step: i32) -> Spec {
+    door(name, arity, flags, (first, last, step), Route::Blocking)
+}
+
+const fn ps(name: &'static str, arity: i32, flags: u16, first: i32, last: i32, step: i32) -> Spec {
+    door(name, arity, flags, (first, last, step), Route::PubSub)
+}
+
+const fn tx(name: &'static str, arity: i32, flags: u16, first: i32, last: i32, step: i32) -> Spec {
+    door(name, arity, flags, (first, last, step), Route::Tx)
 }
 
 use Route::Key as K;
@@ -114,14 +165,14 @@ static SPECS: &[Spec] = &[
     c("getrange", 4, R, 1, 1, K),
     c("substr", 4, R, 1, 1, K),
     c("setrange", 4, W, 1, 1, K),
-    s("mget", -2, RF, 1, -1, 1),
-    s("mset", -3, W, 1, -1, 2),
-    s("msetnx", -3, W, 1, -1, 2),
+    m("mget", -2, RF, 1, -1, 1),
+    m("mset", -3, W, 1, -1, 2),
+    m("msetnx", -3, W, 1, -1, 2),
     // Keys.
-    s("del", -2, W, 1, -1, 1),
-    s("unlink", -2, WF, 1, -1, 1),
-    s("exists", -2, RF, 1, -1, 1),
-    s("touch", -2, RF, 1, -1, 1),
+    m("del", -2, W, 1, -1, 1),
+    m("unlink", -2, WF, 1, -1, 1),
+    m("exists", -2, RF, 1, -1, 1),
+    m("touch", -2, RF, 1, -1, 1),
     c("type", 2, RF, 1, 1, K),
     c("ttl", 2, RF, 1, 1, K),
     c("pttl", 2, RF, 1, 1, K),
@@ -132,15 +183,15 @@ static SPECS: &[Spec] = &[
     c("expireat", -3, WF, 1, 1, K),
     c("pexpireat", -3, WF, 1, 1, K),
     c("persist", 2, WF, 1, 1, K),
-    s("rename", 3, W, 1, 2, 1),
-    s("renamenx", 3, WF, 1, 2, 1),
-    s("copy", -3, W, 1, 2, 1),
-    s("scan", -2, R, 0, 0, 0),
-    s("keys", 2, R, 0, 0, 0),
-    s("randomkey", 1, R, 0, 0, 0),
-    s("dbsize", 1, RF, 0, 0, 0),
-    s("flushdb", -1, W, 0, 0, 0),
-    s("flushall", -1, W, 0, 0, 0),
+    m("rename", 3, W, 1, 2, 1),
+    m("renamenx", 3, WF, 1, 2, 1),
+    m("copy", -3, W, 1, 2, 1),
+    ks("scan", -2, R, 0, 0, 0),
+    ks("keys", 2, R, 0, 0, 0),
+    ks("randomkey", 1, R, 0, 0, 0),
+    ks("dbsize", 1, RF, 0, 0, 0),
+    ks("flushdb", -1, W, 0, 0, 0),
+    ks("flushall", -1, W, 0, 0, 0),
     // Hashes.
     c("hset", -4, WF, 1, 1, K),
     c("hsetnx", 4, WF, 1, 1, K),
@@ -156,7 +207,7 @@ static SPECS: &[Spec] = &[
     c("hincrby", 4, WF, 1, 1, K),
     c("hincrbyfloat", 4, WF, 1, 1, K),
     c("hstrlen", 3, RF, 1, 1, K),
-    c("hrandfield", -2, R, 1, 1, K),
+    c("hrandfield", -2, R | PAIRS, 1, 1, K),
     c("hscan", -3, R, 1, 1, K),
     // Lists.
     c("lpush", -3, WF, 1, 1, K),
@@ -173,14 +224,14 @@ static SPECS: &[Spec] = &[
     c("lrem", 4, W, 1, 1, K),
     c("ltrim", 4, W, 1, 1, K),
     c("lpos", -3, R, 1, 1, K),
-    s("lmove", 5, W, 1, 2, 1),
-    s("rpoplpush", 3, W, 1, 2, 1),
-    s("lmpop", -4, W, 0, 0, 0),
-    s("blpop", -3, W | BLOCKING, 1, -2, 1),
-    s("brpop", -3, W | BLOCKING, 1, -2, 1),
-    s("blmove", 6, W | BLOCKING, 1, 2, 1),
-    s("brpoplpush", 4, W | BLOCKING, 1, 2, 1),
-    s("blmpop", -5, W | BLOCKING, 0, 0, 0),
+    m("lmove", 5, W, 1, 2, 1),
+    m("rpoplpush", 3, W, 1, 2, 1),
+    m("lmpop", -4, W, 0, 0, 0),
+    bl("blpop", -3, W | BLOCKING, 1, -2, 1),
+    bl("brpop", -3, W | BLOCKING, 1, -2, 1),
+    bl("blmove", 6, W | BLOCKING, 1, 2, 1),
+    bl("brpoplpush", 4, W | BLOCKING, 1, 2, 1),
+    bl("blmpop", -5, W | BLOCKING, 0, 0, 0),
     // Sets.
     c("sadd", -3, WF, 1, 1, K),
     c("srem", -3, WF, 1, 1, K),
@@ -191,14 +242,14 @@ static SPECS: &[Spec] = &[
     c("spop", -2, WF, 1, 1, K),
     c("srandmember", -2, R, 1, 1, K),
     c("sscan", -3, R, 1, 1, K),
-    s("smove", 4, WF, 1, 2, 1),
-    s("sinter", -2, R, 1, -1, 1),
-    s("sunion", -2, R, 1, -1, 1),
-    s("sdiff", -2, R, 1, -1, 1),
-    s("sinterstore", -3, W, 1, -1, 1),
-    s("sunionstore", -3, W, 1, -1, 1),
-    s("sdiffstore", -3, W, 1, -1, 1),
-    s("sintercard", -3, R, 0, 0, 0),
+    m("smove", 4, WF, 1, 2, 1),
+    m("sinter", -2, R, 1, -1, 1),
+    m("sunion", -2, R, 1, -1, 1),
+    m("sdiff", -2, R, 1, -1, 1),
+    m("sinterstore", -3, W, 1, -1, 1),
+    m("sunionstore", -3, W, 1, -1, 1),
+    m("sdiffstore", -3, W, 1, -1, 1),
+    m("sintercard", -3, R, 0, 0, 0),
     // Sorted sets.
     c("zadd", -4, WF, 1, 1, K),
     c("zincrby", 4, WF, 1, 1, K),
@@ -210,49 +261,49 @@ static SPECS: &[Spec] = &[
     c("zlexcount", 4, RF, 1, 1, K),
     c("zrank", -3, RF, 1, 1, K),
     c("zrevrank", -3, RF, 1, 1, K),
-    c("zrange", -4, R, 1, 1, K),
-    c("zrangebyscore", -4, R, 1, 1, K),
-    c("zrevrangebyscore", -4, R, 1, 1, K),
+    c("zrange", -4, R | PAIRS, 1, 1, K),
+    c("zrangebyscore", -4, R | PAIRS, 1, 1, K),
+    c("zrevrangebyscore", -4, R | PAIRS, 1, 1, K),
     c("zrangebylex", -4, R, 1, 1, K),
     c("zrevrangebylex", -4, R, 1, 1, K),
-    c("zrevrange", -4, R, 1, 1, K),
+    c("zrevrange", -4, R | PAIRS, 1, 1, K),
     c("zremrangebyrank", 4, W, 1, 1, K),
     c("zremrangebyscore", 4, W, 1, 1, K),
     c("zremrangebylex", 4, W, 1, 1, K),
-    c("zpopmin", -2, WF, 1, 1, K),
-    c("zpopmax", -2, WF, 1, 1, K),
-    c("zrandmember", -2, R, 1, 1, K),
+    c("zpopmin", -2, WF | PAIRS, 1, 1, K),
+    c("zpopmax", -2, WF | PAIRS, 1, 1, K),
+    c("zrandmember", -2, R | PAIRS, 1, 1, K),
     c("zscan", -3, R, 1, 1, K),
-    s("zunionstore", -4, W, 1, 1, 1),
-    s("zinterstore", -4, W, 1, 1, 1),
-    s("zdiffstore", -4, W, 1, 1, 1),
-    s("zunion", -3, R, 0, 0, 0),
-    s("zinter", -3, R, 0, 0, 0),
-    s("zdiff", -3, R, 0, 0, 0),
-    s("zrangestore", -5, W, 1, 2, 1),
-    s("bzpopmin", -3, W | BLOCKING, 1, -2, 1),
-    s("bzpopmax", -3, W | BLOCKING, 1, -2, 1),
+    m("zunionstore", -4, W, 1, 1, 1),
+    m("zinterstore", -4, W, 1, 1, 1),
+    m("zdiffstore", -4, W, 1, 1, 1),
+    m("zunion", -3, R, 0, 0, 0),
+    m("zinter", -3, R, 0, 0, 0),
+    m("zdiff", -3, R, 0, 0, 0),
+    m("zrangestore", -5, W, 1, 2, 1),
+    bl("bzpopmin", -3, W | BLOCKING, 1, -2, 1),
+    bl("bzpopmax", -3, W | BLOCKING, 1, -2, 1),
     // Pub/sub.
-    s("subscribe", -2, PUBSUB | LOADING | STALE, 0, 0, 0),
-    s("unsubscribe", -1, PUBSUB | LOADING | STALE, 0, 0, 0),
-    s("psubscribe", -2, PUBSUB | LOADING | STALE, 0, 0, 0),
-    s("punsubscribe", -1, PUBSUB | LOADING | STALE, 0, 0, 0),
-    s("publish", 3, PUBSUB | FAST | LOADING | STALE, 0, 0, 0),
-    s("pubsub", -2, PUBSUB | LOADING | STALE, 0, 0, 0),
+    ps("subscribe", -2, PUBSUB | LOADING | STALE | SUBSCRIBED, 0, 0, 0),
+    ps("unsubscribe", -1, PUBSUB | LOADING | STALE | SUBSCRIBED, 0, 0, 0),
+    ps("psubscribe", -2, PUBSUB | LOADING | STALE | SUBSCRIBED, 0, 0, 0),
+    ps("punsubscribe", -1, PUBSUB | LOADING | STALE | SUBSCRIBED, 0, 0, 0),
+    ps("publish", 3, PUBSUB | FAST | LOADING | STALE, 0, 0, 0),
+    ps("pubsub", -2, PUBSUB | LOADING | STALE, 0, 0, 0),
     // Transactions.
-    s("multi", 1, FAST | LOADING | STALE | NO_MULTI, 0, 0, 0),
-    s("exec", 1, LOADING | STALE, 0, 0, 0),
-    s("discard", 1, FAST | LOADING | STALE, 0, 0, 0),
-    s("watch", -2, FAST | LOADING | STALE | NO_MULTI, 1, -1, 1),
-    s("unwatch", 1, FAST | LOADING | STALE, 0, 0, 0),
+    tx("multi", 1, FAST | LOADING | STALE | NO_MULTI, 0, 0, 0),
+    tx("exec", 1, LOADING | STALE, 0, 0, 0),
+    tx("discard", 1, FAST | LOADING | STALE, 0, 0, 0),
+    tx("watch", -2, FAST | LOADING | STALE | NO_MULTI, 1, -1, 1),
+    tx("unwatch", 1, FAST | LOADING | STALE, 0, 0, 0),
     // Connection.
-    s("ping", -1, FAST, 0, 0, 0),
+    s("ping", -1, FAST | SUBSCRIBED, 0, 0, 0),
     s("echo", 2, FAST, 0, 0, 0),
-    s("quit", -1, FAST | NOAUTH | LOADING | STALE, 0, 0, 0),
+    s("quit", -1, FAST | NOAUTH | LOADING | STALE | SUBSCRIBED, 0, 0, 0),
     s("hello", -1, FAST | NOAUTH | LOADING | STALE, 0, 0, 0),
     s("auth", -2, FAST | NOAUTH | LOADING | STALE, 0, 0, 0),
     s("select", 2, FAST | LOADING | STALE, 0, 0, 0),
-    s("reset", 1, FAST | NOAUTH | LOADING | STALE, 0, 0, 0),
+    s("reset", 1, FAST | NOAUTH | LOADING | STALE | SUBSCRIBED, 0, 0, 0),
     s("client", -2, LOADING | STALE, 0, 0, 0),
     // Server.
     s("info", -1, LOADING | STALE, 0, 0, 0),

@@ -14,12 +14,12 @@
 //! - `Retired` is final: the activation has left the directory, and callers
 //!   that were queued on it retry with a fresh activation.
 
-use super::{Actor, Context, EntryOp, Handler, MethodEntry, MethodTable};
+use super::{Actor, Context, Handler, MethodEntry, MethodTable, WriteOp};
 use crate::metrics::KindMetrics;
 use crate::node::NodeHandle;
 use crate::partition::Partition;
+use crate::storage::Seq;
 use crate::storage::layout::{self, Record};
-use crate::storage::{Op, Seq};
 use bytes::Bytes;
 use orbit_shared::{ActorId, Error, Invocation, Message, Reply};
 use std::hash::{Hash, Hasher};
@@ -243,7 +243,7 @@ impl<A: Actor> Activation<A> {
 
     /// The writes that would store the actor as it is now, and the hash of
     /// the record they store.
-    fn pending_writes(&self, loaded: &mut Loaded<A>) -> Result<(Vec<Op>, Option<u64>), Error> {
+    fn pending_writes(&self, loaded: &mut Loaded<A>) -> Result<(Vec<WriteOp>, Option<u64>), Error> {
         let mut ops = Vec::new();
         let mut stored_hash = None;
         if !loaded.actor.is_empty() {
@@ -254,15 +254,15 @@ impl<A: Actor> Activation<A> {
             stored_hash = Some(hash);
             if loaded.stored_hash != stored_hash {
                 let record = Record { version: loaded.version + 1, state: state.into() };
-                ops.push(Op::Put(self.key.clone(), record.encode()));
+                ops.push(WriteOp::Put(self.key.clone(), record.encode()));
             }
         } else if loaded.stored_hash.is_some() {
-            ops.push(Op::Delete(self.key.clone()));
+            ops.push(WriteOp::Delete(self.key.clone()));
         }
         for op in loaded.actor.drain_entry_ops() {
             ops.push(match op {
-                EntryOp::Put(sub, value) => Op::Put(layout::entry_key(&self.key, &sub), value),
-                EntryOp::Delete(sub) => Op::Delete(layout::entry_key(&self.key, &sub)),
+                WriteOp::Put(sub, value) => WriteOp::Put(layout::entry_key(&self.key, &sub), value),
+                WriteOp::Delete(sub) => WriteOp::Delete(layout::entry_key(&self.key, &sub)),
             });
         }
         Ok((ops, stored_hash))
@@ -317,7 +317,7 @@ pub(crate) trait HeldTurn: Send {
     ) -> futures::future::BoxFuture<'b, Result<Reply, Error>>;
 
     /// The writes the calls so far need (empty if they changed nothing).
-    fn writes(&mut self) -> Result<Vec<Op>, Error>;
+    fn writes(&mut self) -> Result<Vec<WriteOp>, Error>;
 
     /// Puts the actor back; `seq` is the group's write, if it wrote.
     /// Returns the write the replies depend on.
@@ -353,7 +353,7 @@ impl<A: Actor> HeldTurn for Held<'_, A> {
         })
     }
 
-    fn writes(&mut self) -> Result<Vec<Op>, Error> {
+    fn writes(&mut self) -> Result<Vec<WriteOp>, Error> {
         if !self.wrote {
             return Ok(Vec::new());
         }

@@ -1,9 +1,10 @@
-//! The activation table: which actors are resident on this node, plus idle
-//! and bulk deactivation.
+//! The activation table: which actors are resident on this node, by
+//! partition, plus idle and bulk deactivation.
 
 use super::Actor;
 use super::activation::{Activation, Called, HeldTurn, TurnError};
 use crate::node::NodeHandle;
+use crate::partition::partition_of;
 use dashmap::DashMap;
 use futures::future::BoxFuture;
 use futures::stream::StreamExt;
@@ -60,39 +61,54 @@ impl<A: Actor> AnyActivation for Activation<A> {
 /// How many deactivations run at once during shutdown.
 const DEACTIVATION_CONCURRENCY: usize = 256;
 
-#[derive(Default)]
+/// The resident activations, one table per partition: a partition's
+/// activations are found, and can be stopped, apart from the others'.
 pub(crate) struct Directory {
-    map: DashMap<ActorId, Arc<dyn AnyActivation>>,
+    partitions: Vec<DashMap<ActorId, Arc<dyn AnyActivation>>>,
 }
 
 impl Directory {
+    pub fn new(partitions: u16) -> Self {
+        Directory { partitions: (0..partitions).map(|_| DashMap::new()).collect() }
+    }
+
+    /// The table of the partition that owns `id`.
+    fn table(&self, id: &ActorId) -> &DashMap<ActorId, Arc<dyn AnyActivation>> {
+        let count = self.partitions.len() as u16;
+        &self.partitions[usize::from(partition_of(id.slot(), count))]
+    }
+
     pub fn get_or_activate(
         &self,
         id: &ActorId,
         activate: impl FnOnce() -> Arc<dyn AnyActivation>,
     ) -> Arc<dyn AnyActivation> {
-        if let Some(found) = self.map.get(id) {
+        let table = self.table(id);
+        if let Some(found) = table.get(id) {
             return found.clone();
         }
-        self.map.entry(id.clone()).or_insert_with(activate).clone()
+        table.entry(id.clone()).or_insert_with(activate).clone()
     }
 
     pub fn get(&self, id: &ActorId) -> Option<Arc<dyn AnyActivation>> {
-        self.map.get(id).map(|a| a.clone())
+        self.table(id).get(id).map(|a| a.clone())
     }
 
     /// Removes `activation` if it is still the one registered for `id`.
     pub fn remove<A: Actor>(&self, id: &ActorId, activation: &Activation<A>) {
         let target = activation as *const Activation<A> as *const ();
-        self.map.remove_if(id, |_, current| Arc::as_ptr(current) as *const () == target);
+        self.table(id).remove_if(id, |_, current| Arc::as_ptr(current) as *const () == target);
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.partitions.iter().map(DashMap::len).sum()
     }
 
     fn all(&self) -> Vec<Arc<dyn AnyActivation>> {
-        self.map.iter().map(|e| e.value().clone()).collect()
+        self.partitions
+            .iter()
+            .flat_map(|table| table.iter().map(|e| e.value().clone()).collect::<Vec<_>>())
+            .collect()
     }
 }
 

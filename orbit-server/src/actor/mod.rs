@@ -26,6 +26,7 @@ pub(crate) use registry::{EntryFactory, KindEntry, Registry, entry_of};
 use crate::node::NodeHandle;
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use orbit_shared::WriteOp;
 use orbit_shared::{ActorId, ActorInterface, Error, Invocation, Message, Reply};
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
@@ -38,7 +39,7 @@ use std::future::Future;
 ///
 /// A large state (a Redis hash of a million fields) keeps its parts in
 /// *entries* beside the record, so that a turn rewrites only what changed:
-/// set [`Actor::ENTRIES`], queue changes as [`EntryOp`]s, and hand them over
+/// set [`Actor::ENTRIES`], queue changes as [`WriteOp`]s, and hand them over
 /// in [`Actor::drain_entry_ops`]; they are written in one batch with the
 /// record after the turn, and given back to [`Actor::load_entries`] on
 /// activation.
@@ -58,7 +59,7 @@ pub trait Actor: Serialize + DeserializeOwned + Default + Send + 'static {
     }
 
     /// The entry changes made since the last call, in order.
-    fn drain_entry_ops(&mut self) -> Vec<EntryOp> {
+    fn drain_entry_ops(&mut self) -> Vec<WriteOp> {
         Vec::new()
     }
 
@@ -77,13 +78,6 @@ pub trait Actor: Serialize + DeserializeOwned + Default + Send + 'static {
     fn on_deactivate(&mut self, _ctx: &Context<'_>) -> impl Future<Output = Result<(), Error>> + Send {
         async { Ok(()) }
     }
-}
-
-/// A change to one entry of an actor, by sub-key.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EntryOp {
-    Put(Bytes, Bytes),
-    Delete(Bytes),
 }
 
 /// How an actor answers message `M`.

@@ -3,11 +3,12 @@
 //! `orbit_protocols::keyspace`; this file hosts them in the runtime:
 //! the record is the key's `Meta`, the elements are entries.
 
-use crate::actor::{Actor, Context, EntryOp, MethodTable};
+use crate::actor::{Actor, Context, MethodTable};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use orbit_protocols::keyspace::RedisKeyspace;
 use orbit_protocols::keyspace::{self, KeyState, Meta};
+use orbit_shared::WriteOp;
 use orbit_shared::{Error, Invocation, Reply};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -43,13 +44,8 @@ impl Actor for RedisKey {
         self.state.load_entries(entries).map_err(|reason| Error::Storage { reason })
     }
 
-    fn drain_entry_ops(&mut self) -> Vec<EntryOp> {
-        let ops = self.state.drain_entry_ops().into_iter();
-        ops.map(|op| match op {
-            keyspace::EntryOp::Put(sub, value) => EntryOp::Put(sub, value),
-            keyspace::EntryOp::Delete(sub) => EntryOp::Delete(sub),
-        })
-        .collect()
+    fn drain_entry_ops(&mut self) -> Vec<WriteOp> {
+        self.state.drain_entry_ops()
     }
 
     fn is_empty(&self) -> bool {
@@ -91,8 +87,8 @@ mod tests {
             .drain_entry_ops()
             .into_iter()
             .filter_map(|op| match op {
-                EntryOp::Put(sub, value) => Some((sub, value)),
-                EntryOp::Delete(_) => None,
+                WriteOp::Put(sub, value) => Some((sub, value)),
+                WriteOp::Delete(_) => None,
             })
             .collect();
         let mut loaded: RedisKey = serde_json::from_slice(&record).unwrap();

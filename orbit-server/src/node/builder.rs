@@ -76,11 +76,12 @@ impl NodeBuilder {
             read_cache,
         ));
         let partitions = PartitionMap::open(self.config.node.partitions, store.clone()).await?;
+        let directory = Directory::new(self.config.node.partitions);
         let shared = Arc::new(NodeShared {
             partitions,
             config: self.config,
             registry,
-            directory: Directory::default(),
+            directory,
             store,
             metrics,
             epoch: tokio::time::Instant::now(),

@@ -21,7 +21,7 @@
 //! The cache belongs to one node's store: it is right because every write
 //! to the store's keys goes through this node's committer.
 
-use super::Op;
+use super::WriteOp;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -118,11 +118,11 @@ impl ReadCache {
 
     /// Before `ops` reach the backend: drops their keys and marks their
     /// shards as being written. Returns the shards, for [`ReadCache::written`].
-    pub fn writing(&self, ops: &[Op]) -> Vec<usize> {
+    pub fn writing(&self, ops: &[WriteOp]) -> Vec<usize> {
         let mut shards: Vec<usize> = Vec::with_capacity(ops.len());
         for op in ops {
             let key = match op {
-                Op::Put(key, _) | Op::Delete(key) => key,
+                WriteOp::Put(key, _) | WriteOp::Delete(key) => key,
             };
             let index = self.shard_of(key);
             let mut shard = self.lock(index);
@@ -181,7 +181,7 @@ mod tests {
         cache.fill(m, b("absent"), None);
         assert_eq!(hit(&cache, "absent"), Some(None), "a missing key is cached too");
 
-        let shards = cache.writing(&[Op::Put(b("k"), b("v2")), Op::Delete(b("absent"))]);
+        let shards = cache.writing(&[WriteOp::Put(b("k"), b("v2")), WriteOp::Delete(b("absent"))]);
         assert!(hit(&cache, "k").is_none() && hit(&cache, "absent").is_none());
         cache.written(shards);
         assert!(hit(&cache, "k").is_none());
@@ -192,7 +192,7 @@ mod tests {
         let cache = ReadCache::new(1 << 20);
         // Read began before the write: what it read may be the old value.
         let before = miss(&cache, "k");
-        let shards = cache.writing(&[Op::Put(b("k"), b("new"))]);
+        let shards = cache.writing(&[WriteOp::Put(b("k"), b("new"))]);
         // Read began during the write: the backend may or may not have it.
         let during = miss(&cache, "k");
         cache.fill(before, b("k"), Some(b("old")));

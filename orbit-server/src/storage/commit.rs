@@ -26,7 +26,7 @@
 
 use super::cache::ReadCache;
 use super::copy::{Fingerprint, copy_all};
-use super::{Backend, Op, StorageError};
+use super::{Backend, StorageError, WriteOp};
 use crate::config::Durability;
 use crate::metrics::StorageMetrics;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,10 +55,10 @@ pub struct Committer {
 struct State {
     backend: Arc<dyn Backend>,
     /// Ops of appends not yet written, in order; `queued` is the last one's sequence.
-    queue: Vec<Op>,
+    queue: Vec<WriteOp>,
     queued: Seq,
     /// The last group's buffer, kept for its capacity.
-    spare: Vec<Op>,
+    spare: Vec<WriteOp>,
     /// A writer is writing (outside the lock).
     writing: bool,
     written: Seq,
@@ -66,7 +66,7 @@ struct State {
     syncing: bool,
     failed: Option<String>,
     /// Appends made while a hot swap copies, to replay into the new backend.
-    tee: Option<Vec<Op>>,
+    tee: Option<Vec<WriteOp>>,
 }
 
 /// Ops per write when replaying teed appends.
@@ -110,7 +110,7 @@ impl Committer {
     }
 
     /// Writes `ops` to `backend`, keeping the read cache coherent around it.
-    fn write_through(&self, backend: &dyn Backend, ops: &[Op]) -> Result<(), StorageError> {
+    fn write_through(&self, backend: &dyn Backend, ops: &[WriteOp]) -> Result<(), StorageError> {
         let shards = self.cache.writing(ops);
         let result = backend.write(ops);
         self.cache.written(shards);
@@ -124,7 +124,7 @@ impl Committer {
     /// Writes `ops` as one atomic batch, sharing the engine write with
     /// concurrent appends, and returns once it is written (visible; durable
     /// only after `wait_durable`).
-    pub async fn append(&self, ops: &[Op]) -> Result<Seq, StorageError> {
+    pub async fn append(&self, ops: &[WriteOp]) -> Result<Seq, StorageError> {
         let (seq, lead) = {
             let mut state = self.lock();
             if let Some(reason) = &state.failed {
@@ -152,7 +152,7 @@ impl Committer {
     /// is written. (The queue is bounded by the number of concurrent
     /// appenders, each waiting for its own group, so it drains; the leader
     /// pays for the groups that formed while it wrote.)
-    fn lead(&self, backend: Arc<dyn Backend>, ops: &[Op], seq: Seq) -> Result<Seq, StorageError> {
+    fn lead(&self, backend: Arc<dyn Backend>, ops: &[WriteOp], seq: Seq) -> Result<Seq, StorageError> {
         let result = self.write_through(backend.as_ref(), ops);
         let mut state = self.lock();
         let mine = Self::wrote(&mut state, result, ops, seq);
@@ -182,7 +182,7 @@ impl Committer {
     fn wrote(
         state: &mut State,
         result: Result<(), StorageError>,
-        ops: &[Op],
+        ops: &[WriteOp],
         upto: Seq,
     ) -> Result<(), StorageError> {
         match result {
@@ -402,7 +402,7 @@ mod tests {
         fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
             self.inner.get(key)
         }
-        fn write(&self, ops: &[Op]) -> Result<(), StorageError> {
+        fn write(&self, ops: &[WriteOp]) -> Result<(), StorageError> {
             if self.fail_writes.load(Ordering::Relaxed) {
                 return Err(StorageError::Io { backend: "slow-sync", reason: "disk full".into() });
             }
@@ -433,8 +433,8 @@ mod tests {
         }
     }
 
-    fn put(i: u32) -> Vec<Op> {
-        vec![Op::Put(Bytes::from(i.to_be_bytes().to_vec()), Bytes::from_static(b"v"))]
+    fn put(i: u32) -> Vec<WriteOp> {
+        vec![WriteOp::Put(Bytes::from(i.to_be_bytes().to_vec()), Bytes::from_static(b"v"))]
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 //! durable backends), atomic batches, prefix scans with paging, and
 //! snapshots that must not see writes made after them.
 
-use super::{Backend, CowBTreeBackend, LsmBackend, MemoryBackend, Op, StorageError};
+use super::{Backend, CowBTreeBackend, LsmBackend, MemoryBackend, StorageError, WriteOp};
 use bytes::Bytes;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -52,12 +52,12 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn ops(writes: &[Write]) -> Vec<Op> {
+fn ops(writes: &[Write]) -> Vec<WriteOp> {
     writes
         .iter()
         .map(|(k, v)| match v {
-            Some(v) => Op::Put(Bytes::from(k.clone()), Bytes::from(v.clone())),
-            None => Op::Delete(Bytes::from(k.clone())),
+            Some(v) => WriteOp::Put(Bytes::from(k.clone()), Bytes::from(v.clone())),
+            None => WriteOp::Delete(Bytes::from(k.clone())),
         })
         .collect()
 }
@@ -203,7 +203,7 @@ fn closed_backends_refuse_calls() {
     let backends: Vec<Box<dyn Backend>> =
         vec![open_lsm(&dir.path().join("lsm")), open_cow_btree(&dir.path().join("cow"))];
     for backend in backends {
-        backend.write(&[Op::Put(Bytes::from_static(b"k"), Bytes::from_static(b"v"))]).unwrap();
+        backend.write(&[WriteOp::Put(Bytes::from_static(b"k"), Bytes::from_static(b"v"))]).unwrap();
         backend.close().unwrap();
         assert!(matches!(backend.get(b"k"), Err(StorageError::Closed)), "{}", backend.name());
         assert!(matches!(backend.write(&[]), Err(StorageError::Closed)), "{}", backend.name());

@@ -4,7 +4,7 @@
 //! value`), so two stores with the same contents have the same checksum
 //! whatever their engine.
 
-use super::{Backend, Op, Snapshot, StorageError};
+use super::{Backend, Snapshot, StorageError, WriteOp};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -76,7 +76,7 @@ pub fn fingerprint(source: &dyn Snapshot) -> Result<Fingerprint, StorageError> {
 pub fn copy_all(source: &dyn Snapshot, target: &dyn Backend) -> Result<Fingerprint, StorageError> {
     let mut hasher = Hasher::new();
     for_each_page(source, |page| {
-        let ops: Vec<Op> = page.iter().map(|(k, v)| Op::Put(k.clone(), v.clone())).collect();
+        let ops: Vec<WriteOp> = page.iter().map(|(k, v)| WriteOp::Put(k.clone(), v.clone())).collect();
         target.write(&ops)?;
         hasher.add(page);
         Ok(())
@@ -104,7 +104,7 @@ mod tests {
     fn copies_between_engines_keep_contents_and_checksum() {
         let source = MemoryBackend::default();
         let ops: Vec<_> = (0..2500u32)
-            .map(|i| Op::Put(Bytes::from(i.to_be_bytes().to_vec()), Bytes::from(format!("value {i}"))))
+            .map(|i| WriteOp::Put(Bytes::from(i.to_be_bytes().to_vec()), Bytes::from(format!("value {i}"))))
             .collect();
         source.write(&ops).unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -120,7 +120,7 @@ mod tests {
         assert_eq!(copied.keys, 2500);
         assert_eq!(copied, fingerprint_backend(&target).unwrap());
         assert_eq!(copied, fingerprint_backend(&source).unwrap());
-        target.write(&[Op::Delete(Bytes::from(7u32.to_be_bytes().to_vec()))]).unwrap();
+        target.write(&[WriteOp::Delete(Bytes::from(7u32.to_be_bytes().to_vec()))]).unwrap();
         assert_ne!(fingerprint_backend(&target).unwrap().checksum, copied.checksum);
     }
 }

@@ -8,7 +8,7 @@
 //! under `durability = "none"` or `"periodic"` a `kill -9` can lose the
 //! writes since the last fsync (`always` loses nothing).
 
-use super::{Backend, BackendStats, Engine, Op, Snapshot, StorageError, scan};
+use super::{Backend, BackendStats, Engine, Snapshot, StorageError, WriteOp, scan};
 use bytes::Bytes;
 use redb::{Database, Durability, ReadTransaction, ReadableDatabase, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
@@ -58,17 +58,17 @@ impl CowBTreeBackend {
         Ok(CowBTreeBackend { db: Engine::new(db), path })
     }
 
-    fn commit(db: &Database, durability: Durability, ops: &[Op]) -> Result<(), StorageError> {
+    fn commit(db: &Database, durability: Durability, ops: &[WriteOp]) -> Result<(), StorageError> {
         let mut txn = db.begin_write().map_err(io)?;
         txn.set_durability(durability).map_err(io)?;
         {
             let mut table = txn.open_table(ACTORS).map_err(io)?;
             for op in ops {
                 match op {
-                    Op::Put(k, v) => {
+                    WriteOp::Put(k, v) => {
                         table.insert(k.as_ref(), v.as_ref()).map_err(io)?;
                     }
-                    Op::Delete(k) => {
+                    WriteOp::Delete(k) => {
                         table.remove(k.as_ref()).map_err(io)?;
                     }
                 }
@@ -83,7 +83,7 @@ impl Backend for CowBTreeBackend {
         "cow-btree"
     }
 
-    fn write(&self, ops: &[Op]) -> Result<(), StorageError> {
+    fn write(&self, ops: &[WriteOp]) -> Result<(), StorageError> {
         self.db.with(|db| Self::commit(db, Durability::None, ops))
     }
 

@@ -2,7 +2,7 @@
 //! journal (handed to the OS at once, so a killed process loses nothing) and
 //! `sync` fsyncs the journal. Reads go through fjall snapshots.
 
-use super::{Backend, BackendStats, Engine, Op, Snapshot, StorageError, scan};
+use super::{Backend, BackendStats, Engine, Snapshot, StorageError, WriteOp, scan};
 use bytes::Bytes;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 use std::path::Path;
@@ -56,13 +56,13 @@ impl Backend for LsmBackend {
         "lsm"
     }
 
-    fn write(&self, ops: &[Op]) -> Result<(), StorageError> {
+    fn write(&self, ops: &[WriteOp]) -> Result<(), StorageError> {
         self.open.with(|o| {
             let mut batch = o.db.batch();
             for op in ops {
                 match op {
-                    Op::Put(k, v) => batch.insert(&o.actors, k.as_ref(), v.as_ref()),
-                    Op::Delete(k) => batch.remove(&o.actors, k.as_ref()),
+                    WriteOp::Put(k, v) => batch.insert(&o.actors, k.as_ref(), v.as_ref()),
+                    WriteOp::Delete(k) => batch.remove(&o.actors, k.as_ref()),
                 }
             }
             batch.commit().map_err(io)

@@ -2,7 +2,7 @@
 //! Snapshots share the map; a write after a snapshot copies it once
 //! (`Arc::make_mut`).
 
-use super::{Backend, BackendStats, Op, Snapshot, StorageError, scan};
+use super::{Backend, BackendStats, Snapshot, StorageError, WriteOp, scan};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -47,13 +47,13 @@ impl Backend for MemoryBackend {
         Ok(self.map.read().unwrap_or_else(|p| p.into_inner()).get(key).cloned())
     }
 
-    fn write(&self, ops: &[Op]) -> Result<(), StorageError> {
+    fn write(&self, ops: &[WriteOp]) -> Result<(), StorageError> {
         let mut guard = self.map.write().unwrap_or_else(|p| p.into_inner());
         let map = Arc::make_mut(&mut guard);
         for op in ops {
             match op {
-                Op::Put(k, v) => map.insert(k.clone(), v.clone()),
-                Op::Delete(k) => map.remove(k),
+                WriteOp::Put(k, v) => map.insert(k.clone(), v.clone()),
+                WriteOp::Delete(k) => map.remove(k),
             };
         }
         Ok(())

@@ -36,6 +36,7 @@ use crate::config::{Durability, StorageKind};
 use crate::metrics::StorageMetrics;
 use bytes::Bytes;
 use commit::Committer;
+use orbit_shared::WriteOp;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,13 +71,6 @@ impl From<StorageError> for orbit_shared::Error {
     }
 }
 
-/// One write in an atomic batch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Op {
-    Put(Bytes, Bytes),
-    Delete(Bytes),
-}
-
 /// The storage seam: an ordered key-value engine with atomic batches.
 /// Implementations may buffer writes; `sync` makes everything written so far
 /// durable. Methods block. [`Store`] runs scans, `stats` and `close` through
@@ -86,7 +80,7 @@ pub enum Op {
 pub trait Backend: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Applies `ops` atomically (all or none after a crash).
-    fn write(&self, ops: &[Op]) -> Result<(), StorageError>;
+    fn write(&self, ops: &[WriteOp]) -> Result<(), StorageError>;
     /// Runs `read` against a consistent view as of now; writes made while it
     /// runs are not visible to it.
     fn with_snapshot(
@@ -303,7 +297,7 @@ impl Store {
     /// engine write runs synchronously on the calling task's thread (an async
     /// worker), so once begun it is not cancelled with its caller; only the
     /// fsync goes to the blocking pool.
-    pub async fn append(&self, ops: &[Op]) -> Result<Seq, StorageError> {
+    pub async fn append(&self, ops: &[WriteOp]) -> Result<Seq, StorageError> {
         let started = Instant::now();
         let seq = self.committer.append(ops).await;
         self.metrics.writes.inc();
@@ -387,7 +381,7 @@ mod read_cache_tests {
             async move {
                 for i in 1..=3000u64 {
                     let k = (i as usize) % KEYS;
-                    store.append(&[Op::Put(key(k), Bytes::from(i.to_string()))]).await.unwrap();
+                    store.append(&[WriteOp::Put(key(k), Bytes::from(i.to_string()))]).await.unwrap();
                     published[k].store(i, Ordering::SeqCst);
                     if i % 16 == 0 {
                         tokio::task::yield_now().await;

@@ -2,7 +2,7 @@
 //! go to the WAL without fsync (in the OS at once, so a killed process loses
 //! nothing); `sync` fsyncs the WAL.
 
-use super::{Backend, BackendStats, Engine, Op, Snapshot, StorageError, scan};
+use super::{Backend, BackendStats, Engine, Snapshot, StorageError, WriteOp, scan};
 use bytes::Bytes;
 use rocksdb::{DB, Direction, IteratorMode, Options, SnapshotWithThreadMode, WriteBatch, WriteOptions};
 use std::ops::Bound;
@@ -66,13 +66,13 @@ impl Backend for RocksBackend {
         self.db.with(|db| Ok(db.get(key).map_err(io)?.map(Bytes::from)))
     }
 
-    fn write(&self, ops: &[Op]) -> Result<(), StorageError> {
+    fn write(&self, ops: &[WriteOp]) -> Result<(), StorageError> {
         self.db.with(|db| {
             let mut batch = WriteBatch::default();
             for op in ops {
                 match op {
-                    Op::Put(k, v) => batch.put(k, v),
-                    Op::Delete(k) => batch.delete(k),
+                    WriteOp::Put(k, v) => batch.put(k, v),
+                    WriteOp::Delete(k) => batch.delete(k),
                 }
             }
             db.write_opt(batch, &WriteOptions::default()).map_err(io)

@@ -73,7 +73,7 @@ pub(super) fn ltrim(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) 
 mod tests {
     use super::super::test_support::*;
     use super::*;
-    use crate::keyspace::{EntryOp, list_position};
+    use crate::keyspace::{WriteOp, list_position};
 
     fn listed(items: &[&str]) -> KeyState {
         let mut ks = KeyState::default();
@@ -84,8 +84,8 @@ mod tests {
         ks
     }
 
-    fn put(pos: i64, v: &'static str) -> EntryOp {
-        EntryOp::Put(list_position(pos), Bytes::from_static(v.as_bytes()))
+    fn put(pos: i64, v: &'static str) -> WriteOp {
+        WriteOp::Put(list_position(pos), Bytes::from_static(v.as_bytes()))
     }
 
     #[test]
@@ -115,7 +115,7 @@ mod tests {
     fn lrem_compacts_from_the_first_removal() {
         let mut ks = listed(&["a", "x", "b", "x", "c", "x"]);
         assert_eq!(run(&mut ks, &["lrem", "l", "-2", "x"]), Value::Int(2));
-        let deletes = [EntryOp::Delete(list_position(4)), EntryOp::Delete(list_position(5))];
+        let deletes = [WriteOp::Delete(list_position(4)), WriteOp::Delete(list_position(5))];
         assert_eq!(ks.drain_entry_ops(), [vec![put(3, "c")], deletes.to_vec()].concat());
         assert_eq!(run(&mut ks, &["lrange", "l", "0", "-1"]), bulks(&["a", "x", "b", "c"]));
         assert_eq!(run(&mut ks, &["lrem", "l", "0", "zz"]), Value::Int(0));
@@ -131,7 +131,7 @@ mod tests {
         assert_eq!(run(&mut ks, &["ltrim", "l", "1", "-2"]), Value::ok());
         assert_eq!(
             ks.drain_entry_ops(),
-            vec![EntryOp::Delete(list_position(0)), EntryOp::Delete(list_position(3))]
+            vec![WriteOp::Delete(list_position(0)), WriteOp::Delete(list_position(3))]
         );
         assert_eq!(run(&mut ks, &["lrange", "l", "0", "-1"]), bulks(&["b", "c"]));
         assert_eq!(run(&mut ks, &["ltrim", "l", "5", "10"]), Value::ok());

@@ -81,11 +81,11 @@ fn parse_count(arg: &[u8]) -> Result<usize, Value> {
 mod tests {
     use super::super::test_support::*;
     use crate::keyspace::value::Value;
-    use crate::keyspace::{EntryOp, KeyState, list_position};
+    use crate::keyspace::{KeyState, WriteOp, list_position};
     use bytes::Bytes;
 
-    fn put(pos: i64, v: &'static str) -> EntryOp {
-        EntryOp::Put(list_position(pos), Bytes::from_static(v.as_bytes()))
+    fn put(pos: i64, v: &'static str) -> WriteOp {
+        WriteOp::Put(list_position(pos), Bytes::from_static(v.as_bytes()))
     }
 
     #[test]
@@ -115,11 +115,11 @@ mod tests {
         run(&mut ks, &["rpush", "l", "a", "b", "c"]);
         ks.drain_entry_ops();
         assert_eq!(run(&mut ks, &["lpop", "l"]), bulk("a"));
-        assert_eq!(ks.drain_entry_ops(), vec![EntryOp::Delete(list_position(0))]);
+        assert_eq!(ks.drain_entry_ops(), vec![WriteOp::Delete(list_position(0))]);
         assert_eq!(run(&mut ks, &["rpop", "l", "5"]), bulks(&["c", "b"]));
         assert_eq!(
             ks.drain_entry_ops(),
-            vec![EntryOp::Delete(list_position(2)), EntryOp::Delete(list_position(1))]
+            vec![WriteOp::Delete(list_position(2)), WriteOp::Delete(list_position(1))]
         );
         assert!(ks.is_empty());
         assert_eq!(run(&mut ks, &["lpop", "l"]), Value::Nil);

@@ -114,7 +114,7 @@ fn add_one(
     member: &Bytes,
     score: f64,
     flags: Flags,
-    ops: &mut Vec<crate::keyspace::EntryOp>,
+    ops: &mut Vec<crate::keyspace::WriteOp>,
 ) -> Result<Outcome, Value> {
     let Some(current) = zset.score(member) else {
         if flags.xx {
@@ -145,10 +145,10 @@ mod tests {
     use super::super::super::lists::test_support::*;
     use super::super::encode_score;
     use super::*;
-    use crate::keyspace::EntryOp;
+    use crate::keyspace::WriteOp;
 
-    fn zput(member: &'static str, score: f64) -> EntryOp {
-        EntryOp::Put(Bytes::from_static(member.as_bytes()), encode_score(score))
+    fn zput(member: &'static str, score: f64) -> WriteOp {
+        WriteOp::Put(Bytes::from_static(member.as_bytes()), encode_score(score))
     }
 
     fn zsetted(argv: &[&str]) -> KeyState {

@@ -50,7 +50,7 @@ fn parse_count(arg: &[u8]) -> Result<usize, Value> {
 mod tests {
     use super::super::super::lists::test_support::*;
     use super::*;
-    use crate::keyspace::EntryOp;
+    use crate::keyspace::WriteOp;
 
     fn zsetted() -> KeyState {
         let mut ks = KeyState::default();
@@ -59,8 +59,8 @@ mod tests {
         ks
     }
 
-    fn delete(member: &'static str) -> EntryOp {
-        EntryOp::Delete(Bytes::from_static(member.as_bytes()))
+    fn delete(member: &'static str) -> WriteOp {
+        WriteOp::Delete(Bytes::from_static(member.as_bytes()))
     }
 
     #[test]

@@ -203,7 +203,7 @@ pub(super) fn zremrange(
 mod tests {
     use super::super::super::lists::test_support::*;
     use super::*;
-    use crate::keyspace::EntryOp;
+    use crate::keyspace::WriteOp;
 
     fn zsetted() -> KeyState {
         let mut ks = KeyState::default();
@@ -315,9 +315,9 @@ mod tests {
         assert_eq!(run(&mut ks, &["zcount", "z", "(1", "+inf"]), Value::Int(3));
         assert_eq!(run(&mut KeyState::default(), &["zcount", "nokey", "(1", "+inf"]), Value::Int(0));
         assert_eq!(run(&mut ks, &["zremrangebyrank", "z", "-1", "-1"]), Value::Int(1));
-        assert_eq!(ks.drain_entry_ops(), vec![EntryOp::Delete(Bytes::from_static(b"d"))]);
+        assert_eq!(ks.drain_entry_ops(), vec![WriteOp::Delete(Bytes::from_static(b"d"))]);
         assert_eq!(run(&mut ks, &["zremrangebyscore", "z", "(1", "2"]), Value::Int(1));
-        assert_eq!(ks.drain_entry_ops(), vec![EntryOp::Delete(Bytes::from_static(b"b"))]);
+        assert_eq!(ks.drain_entry_ops(), vec![WriteOp::Delete(Bytes::from_static(b"b"))]);
         assert_eq!(run(&mut ks, &["zremrangebylex", "z", "-", "+"]), Value::Int(2));
         assert!(ks.is_empty());
         assert_eq!(run(&mut ks, &["zremrangebyrank", "z", "x", "1"]), err(errors::NOT_INTEGER));

@@ -9,7 +9,7 @@ pub mod scan;
 pub mod tx;
 
 use super::connection::{Conn, Outcome};
-use super::table::Spec;
+use super::table::{Route, Spec};
 use bytes::Bytes;
 use orbit_shared::ActorGateway;
 
@@ -20,24 +20,13 @@ pub(crate) async fn dispatch<G: ActorGateway>(
     locked: bool,
 ) -> Outcome {
     let name = spec.name;
-    match name {
-        "mget" | "mset" | "msetnx" | "del" | "unlink" | "exists" | "touch" | "rename" | "renamenx"
-        | "copy" | "smove" | "lmove" | "rpoplpush" | "lmpop" | "sinter" | "sunion" | "sdiff"
-        | "sinterstore" | "sunionstore" | "sdiffstore" | "sintercard" | "zunionstore" | "zinterstore"
-        | "zdiffstore" | "zunion" | "zinter" | "zdiff" | "zrangestore" => {
-            keys::run(conn, name, &argv, locked).await.into()
-        }
-        "scan" | "keys" | "randomkey" | "dbsize" | "flushdb" | "flushall" => {
-            scan::run(conn, name, &argv, locked).await.into()
-        }
-        "blpop" | "brpop" | "blmove" | "brpoplpush" | "blmpop" | "bzpopmin" | "bzpopmax" => {
-            blocking::run(conn, name, &argv, locked).await
-        }
-        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "publish" | "pubsub" => {
-            pubsub::run(conn, name, &argv)
-        }
-        "multi" | "exec" | "discard" | "watch" | "unwatch" => tx::run(conn, name, &argv).await,
-        _ => admin::run(conn, name, &argv).await,
+    match spec.route {
+        Route::Keys => keys::run(conn, name, &argv, locked).await.into(),
+        Route::Keyspace => scan::run(conn, name, &argv, locked).await.into(),
+        Route::Blocking => blocking::run(conn, name, &argv, locked).await,
+        Route::PubSub => pubsub::run(conn, name, &argv),
+        Route::Tx => tx::run(conn, name, &argv).await,
+        Route::Server | Route::Key => admin::run(conn, name, &argv).await,
     }
 }
 

@@ -137,11 +137,6 @@ impl Broker {
     }
 }
 
-/// What a subscribed RESP2 connection may still send.
-pub fn allowed_when_subscribed(name: &str) -> bool {
-    matches!(name, "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset")
-}
-
 fn ack(kind: &str, name: Option<Bytes>, count: i64) -> Value {
     Value::Push(vec![Value::bulk(kind.to_string()), name.map_or(Value::Nil, Value::Bulk), Value::Int(count)])
 }

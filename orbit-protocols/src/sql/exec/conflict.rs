@@ -4,7 +4,8 @@
 //! of the existing row, whose SET and WHERE read that row and `excluded`,
 //! the row proposed for insertion.
 
-use super::{Engine, set_targets};
+use super::Engine;
+use super::dml::set_targets;
 use crate::sql::catalog::Table;
 use crate::sql::error::Code;
 use crate::sql::error::{Result, error, unsupported};

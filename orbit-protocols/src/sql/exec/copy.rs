@@ -240,6 +240,97 @@ impl CopyFormat {
     }
 }
 
+use super::conflict::OnConflict;
+use super::dml::shadow_statement;
+use super::{Engine, Outcome, PendingCopy, txn::Txn};
+use crate::sql::parse::object_name;
+use crate::sql::types::{self, Literal};
+use serde_json::Value as Json;
+use sqlparser::ast::{self, CopySource, Expr, Statement};
+
+impl<G: orbit_shared::ActorGateway> Engine<G> {
+    /// COPY FROM STDIN's rows, inserted as INSERT inserts.
+    pub(super) async fn copy_rows(
+        &self,
+        pending: PendingCopy,
+        data: &[u8],
+        txn: &mut Txn,
+    ) -> Result<Outcome> {
+        let table = self.table(&pending.table).await?;
+        let rows = pending.format.parse(data)?;
+        let mut prepared = Vec::with_capacity(rows.len());
+        for (line, fields) in rows.into_iter().enumerate() {
+            if fields.len() != pending.targets.len() {
+                return Err(error(
+                    Code::BadCopyFileFormat,
+                    format!(
+                        "COPY {}, line {}: expected {} columns, got {}",
+                        table.name,
+                        line + 1,
+                        pending.targets.len(),
+                        fields.len()
+                    ),
+                ));
+            }
+            let mut values: Vec<Option<Json>> = vec![None; table.columns.len()];
+            for (field, &index) in fields.into_iter().zip(&pending.targets) {
+                let literal = field.map_or(Literal::Null, Literal::String);
+                values[index] = Some(table.columns[index].coerce(&literal)?);
+            }
+            prepared.push(values);
+        }
+        let inserted = self.stage_inserts(&table, prepared, &OnConflict::Fail, txn).await?;
+        Ok(Outcome::Done(format!("COPY {}", inserted.len())))
+    }
+
+    /// COPY table or (query) TO STDOUT.
+    pub(super) async fn copy_out(
+        &self,
+        source: CopySource,
+        format: CopyFormat,
+        txn: &mut Txn,
+    ) -> Result<Outcome> {
+        let query = match source {
+            CopySource::Query(query) => *query,
+            CopySource::Table { table_name, columns } => {
+                let table = self.table(&object_name(&table_name)?).await?;
+                let projection: Vec<Expr> = if columns.is_empty() {
+                    table
+                        .columns
+                        .iter()
+                        .map(|c| Expr::Identifier(ast::Ident::with_quote('"', c.name.clone())))
+                        .collect()
+                } else {
+                    columns.into_iter().map(Expr::Identifier).collect()
+                };
+                let Statement::Query(query) = shadow_statement(&table, projection, None) else {
+                    return Err(error(Code::Internal, "COPY could not build its query"));
+                };
+                *query
+            }
+        };
+        let Outcome::Rows(rows, _) = self.query(query, txn).await? else {
+            return Err(error(Code::Internal, "COPY's query returned no rows"));
+        };
+        let mut lines = Vec::with_capacity(rows.rows.len());
+        for row in &rows.rows {
+            let fields: Vec<Option<String>> =
+                rows.columns.iter().zip(row).map(|((_, t), v)| types::text_of(*t, v)).collect();
+            lines.push(format.format(&fields));
+        }
+        if format.header {
+            // In the first message, so the row count excludes it.
+            let names: Vec<Option<String>> = rows.columns.iter().map(|(n, _)| Some(n.clone())).collect();
+            let header = format.format(&names);
+            match lines.first_mut() {
+                Some(first) => first.insert_str(0, &header),
+                None => lines.push(header),
+            }
+        }
+        Ok(Outcome::CopyOut { lines, columns: rows.columns.len() })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,12 @@
 //! planned. Catalogs of features Orbit does not have (inheritance,
 //! partitions, policies, publications, extended statistics, comments) exist
 //! and are empty, as they are in a PostgreSQL database that uses none.
+//!
+//! | file | concept |
+//! |---|---|
+//! | `mod.rs` | the snapshot, the table of system tables, the schemas DataFusion sees |
+//! | `tables.rs` | each `pg_catalog` and `information_schema` table, built from the snapshot |
+//! | `functions.rs` | PostgreSQL's catalog functions |
 
 use crate::sql::catalog::{Column, Table};
 use crate::sql::types::SqlType;
@@ -23,6 +29,9 @@ use datafusion::prelude::SessionContext;
 use sqlparser::ast::{self, ObjectName};
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
+
+pub(crate) mod functions;
+mod tables;
 
 /// OIDs of the built-in objects Orbit shows (PostgreSQL's own).
 const PG_CATALOG_NS: i64 = 11;
@@ -131,7 +140,7 @@ const TYPES: &[(i64, &str, i64, &str, i64)] = &[
 /// `array_length(a, 1)` of a one-dimensional array: NULL when it is empty
 /// or NULL, or for another dimension.
 fn array_length(args: &[ScalarValue]) -> ScalarValue {
-    match (args.first(), int_arg(args, 1)) {
+    match (args.first(), functions::int_arg(args, 1)) {
         (Some(ScalarValue::List(list)), Some(1)) if !list.is_null(0) => {
             let n = list.value(0).len();
             ScalarValue::Int32((n > 0).then(|| i32::try_from(n).ok()).flatten())
@@ -451,592 +460,63 @@ fn null(t: &DataType) -> ScalarValue {
     ScalarValue::try_from(t).unwrap_or(ScalarValue::Null)
 }
 
-/// The names of the tables of `pg_catalog`.
-pub(crate) const PG_TABLES: &[&str] = &[
-    "pg_am",
-    "pg_attrdef",
-    "pg_attribute",
-    "pg_auth_members",
-    "pg_class",
-    "pg_collation",
-    "pg_constraint",
-    "pg_database",
-    "pg_description",
-    "pg_index",
-    "pg_inherits",
-    "pg_namespace",
-    "pg_partitioned_table",
-    "pg_policy",
-    "pg_publication",
-    "pg_publication_namespace",
-    "pg_publication_rel",
-    "pg_roles",
-    "pg_statistic_ext",
-    "pg_tables",
-    "pg_type",
-    "pg_user",
-];
-
-/// The catalogs of features Orbit does not have: always empty.
-pub(crate) const EMPTY_TABLES: &[&str] = &[
-    "pg_auth_members",
-    "pg_description",
-    "pg_inherits",
-    "pg_partitioned_table",
-    "pg_policy",
-    "pg_publication",
-    "pg_publication_namespace",
-    "pg_publication_rel",
-    "pg_statistic_ext",
-];
-
-/// The names of the tables of `information_schema`.
-const INFORMATION_TABLES: &[&str] = &["columns", "schemata", "tables"];
-
-/// Builds `pg_catalog.name` from the snapshot.
-fn pg_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>> {
-    let mut b;
-    match name {
-        "pg_namespace" => {
-            b = Builder::new(&[("oid", I8), ("nspname", T), ("nspowner", I8), ("nspacl", T)]);
-            for (oid, name, owner) in [
-                (PG_CATALOG_NS, "pg_catalog", OWNER),
-                (PUBLIC_NS, "public", DATABASE_OWNER),
-                (INFORMATION_SCHEMA_NS, "information_schema", OWNER),
-            ] {
-                b.row(vec![i8v(oid), tv(name), i8v(owner), null(&T)]);
-            }
-        }
-        "pg_class" => {
-            b = Builder::new(&[
-                ("oid", I8),
-                ("relname", T),
-                ("relnamespace", I8),
-                ("reltype", I8),
-                ("reloftype", I8),
-                ("relowner", I8),
-                ("relam", I8),
-                ("relfilenode", I8),
-                ("reltablespace", I8),
-                ("relpages", I4),
-                ("reltuples", F4),
-                ("relallvisible", I4),
-                ("reltoastrelid", I8),
-                ("relhasindex", B),
-                ("relisshared", B),
-                ("relpersistence", T),
-                ("relkind", T),
-                ("relnatts", I2),
-                ("relchecks", I2),
-                ("relhasrules", B),
-                ("relhastriggers", B),
-                ("relhassubclass", B),
-                ("relrowsecurity", B),
-                ("relforcerowsecurity", B),
-                ("relispopulated", B),
-                ("relreplident", T),
-                ("relispartition", B),
-                ("relacl", T),
-                ("reloptions", T),
-                ("relpartbound", T),
-            ]);
-            for t in &s.tables {
-                let oid = i64::from(t.oid());
-                let indexes = table_indexes(t);
-                let has_index = !indexes.is_empty();
-                let relation = |oid: i64, name: &str, am: i64, kind: &str, natts: usize, has_index: bool| {
-                    vec![
-                        i8v(oid),
-                        tv(name),
-                        i8v(PUBLIC_NS),
-                        i8v(0),
-                        i8v(0),
-                        i8v(OWNER),
-                        i8v(am),
-                        i8v(oid),
-                        i8v(0),
-                        i4v(0),
-                        ScalarValue::Float32(Some(-1.0)),
-                        i4v(0),
-                        i8v(0),
-                        bv(has_index),
-                        bv(false),
-                        tv("p"),
-                        tv(kind),
-                        i2v(natts as i64),
-                        i2v(0),
-                        bv(false),
-                        bv(false),
-                        bv(false),
-                        bv(false),
-                        bv(false),
-                        bv(true),
-                        tv(if kind == "r" { "d" } else { "n" }),
-                        bv(false),
-                        null(&T),
-                        null(&T),
-                        null(&T),
-                    ]
-                };
-                b.row(relation(oid, &t.name, HEAP_AM, "r", t.columns.len(), has_index));
-                for ix in &indexes {
-                    b.row(relation(ix.oid, &ix.name, BTREE_AM, "i", ix.columns.len(), false));
-                }
-                // Serial columns' counters, shown as the sequences they stand for.
-                for (seq_oid, name) in sequences(t) {
-                    b.row(relation(seq_oid, &name, 0, "S", 3, false));
-                }
-            }
-        }
-        "pg_attribute" => {
-            b = Builder::new(&[
-                ("attrelid", I8),
-                ("attname", T),
-                ("atttypid", I8),
-                ("attstattarget", I4),
-                ("attlen", I2),
-                ("attnum", I2),
-                ("attndims", I4),
-                ("atttypmod", I4),
-                ("attbyval", B),
-                ("attalign", T),
-                ("attstorage", T),
-                ("attnotnull", B),
-                ("atthasdef", B),
-                ("attidentity", T),
-                ("attgenerated", T),
-                ("attisdropped", B),
-                ("attislocal", B),
-                ("attinhcount", I4),
-                ("attcollation", I8),
-                ("attacl", T),
-                ("attoptions", T),
-            ]);
-            for t in &s.tables {
-                let oid = i64::from(t.oid());
-                let indexes = table_indexes(t);
-                for (i, c) in t.columns.iter().enumerate() {
-                    let type_oid = i64::from(c.sql_type.oid());
-                    let len = TYPES.iter().find(|x| x.0 == type_oid).map_or(-1, |x| x.2);
-                    // An identity column's numbers are not a default (no pg_attrdef row).
-                    let has_default =
-                        (c.serial && c.identity.is_none()) || c.default.is_some() || c.default_expr.is_some();
-                    let identity = match c.identity {
-                        Some(crate::sql::catalog::Identity::Always) => "a",
-                        Some(crate::sql::catalog::Identity::ByDefault) => "d",
-                        None => "",
-                    };
-                    let attribute = |relid: i64, num: i64| {
-                        vec![
-                            i8v(relid),
-                            tv(&c.name),
-                            i8v(type_oid),
-                            i4v(-1),
-                            i2v(len),
-                            i2v(num),
-                            i4v(0),
-                            i4v(typmod(t, i)),
-                            bv(len > 0),
-                            tv(if len == 8 { "d" } else { "i" }),
-                            tv(if len > 0 { "p" } else { "x" }),
-                            bv(c.not_null),
-                            bv(has_default && relid == oid),
-                            tv(if relid == oid { identity } else { "" }),
-                            tv(""),
-                            bv(false),
-                            bv(true),
-                            i4v(0),
-                            i8v(collation(c.sql_type)),
-                            null(&T),
-                            null(&T),
-                        ]
-                    };
-                    b.row(attribute(oid, i as i64 + 1));
-                    // The column's attributes in the indexes on it, numbered in index order.
-                    for ix in &indexes {
-                        for (k, _) in ix.columns.iter().enumerate().filter(|&(_, &col)| col == i) {
-                            b.row(attribute(ix.oid, k as i64 + 1));
-                        }
-                    }
-                }
-            }
-        }
-        "pg_attrdef" => {
-            b = Builder::new(&[("oid", I8), ("adrelid", I8), ("adnum", I2), ("adbin", T)]);
-            for t in &s.tables {
-                for i in 0..t.columns.len() {
-                    if let Some(text) = default_text(t, i) {
-                        let oid = i64::from(t.oid());
-                        b.row(vec![i8v(oid * 1000 + i as i64), i8v(oid), i2v(i as i64 + 1), tv(&text)]);
-                    }
-                }
-            }
-        }
-        "pg_type" => {
-            b = Builder::new(&[
-                ("oid", I8),
-                ("typname", T),
-                ("typnamespace", I8),
-                ("typowner", I8),
-                ("typlen", I2),
-                ("typbyval", B),
-                ("typtype", T),
-                ("typcategory", T),
-                ("typisdefined", B),
-                ("typdelim", T),
-                ("typrelid", I8),
-                ("typelem", I8),
-                ("typarray", I8),
-                ("typbasetype", I8),
-                ("typtypmod", I4),
-                ("typndims", I4),
-                ("typcollation", I8),
-                ("typnotnull", B),
-            ]);
-            for (oid, name, len, category, elem) in TYPES {
-                let array = TYPES.iter().find(|t| t.4 == *oid).map_or(0, |t| t.0);
-                // Text types and arrays of them collate.
-                let text = [*oid, *elem].iter().any(|t| matches!(t, 25 | 1042 | 1043 | 19));
-                b.row(vec![
-                    i8v(*oid),
-                    tv(name),
-                    i8v(PG_CATALOG_NS),
-                    i8v(OWNER),
-                    i2v(*len),
-                    bv(*len > 0 && *len <= 8),
-                    tv("b"),
-                    tv(category),
-                    bv(true),
-                    tv(","),
-                    i8v(0),
-                    i8v(*elem),
-                    i8v(array),
-                    i8v(0),
-                    i4v(-1),
-                    i4v(0),
-                    i8v(if text { DEFAULT_COLLATION } else { 0 }),
-                    bv(false),
-                ]);
-            }
-        }
-        "pg_am" => {
-            b = Builder::new(&[("oid", I8), ("amname", T), ("amtype", T)]);
-            b.row(vec![i8v(HEAP_AM), tv("heap"), tv("t")]);
-            b.row(vec![i8v(BTREE_AM), tv("btree"), tv("i")]);
-        }
-        "pg_index" => {
-            b = Builder::new(&[
-                ("indexrelid", I8),
-                ("indrelid", I8),
-                ("indnatts", I2),
-                ("indnkeyatts", I2),
-                ("indisunique", B),
-                ("indisprimary", B),
-                ("indisexclusion", B),
-                ("indimmediate", B),
-                ("indisclustered", B),
-                ("indisvalid", B),
-                ("indcheckxmin", B),
-                ("indisready", B),
-                ("indislive", B),
-                ("indisreplident", B),
-                ("indkey", T),
-                ("indexprs", T),
-                ("indpred", T),
-            ]);
-            for t in &s.tables {
-                let oid = i64::from(t.oid());
-                for ix in table_indexes(t) {
-                    let natts = ix.columns.len() as i64;
-                    b.row(vec![
-                        i8v(ix.oid),
-                        i8v(oid),
-                        i2v(natts),
-                        i2v(natts),
-                        bv(ix.unique),
-                        bv(ix.primary),
-                        bv(false),
-                        bv(true),
-                        bv(false),
-                        bv(true),
-                        bv(false),
-                        bv(true),
-                        bv(true),
-                        bv(false),
-                        tv(&ix.indkey()),
-                        null(&T),
-                        null(&T),
-                    ]);
-                }
-            }
-        }
-        "pg_constraint" => {
-            b = Builder::new(&[
-                ("oid", I8),
-                ("conname", T),
-                ("connamespace", I8),
-                ("contype", T),
-                ("condeferrable", B),
-                ("condeferred", B),
-                ("convalidated", B),
-                ("conrelid", I8),
-                ("contypid", I8),
-                ("conindid", I8),
-                ("conparentid", I8),
-                ("confrelid", I8),
-                ("conislocal", B),
-                ("coninhcount", I4),
-                ("connoinherit", B),
-                ("conkey", T),
-            ]);
-            for t in &s.tables {
-                let oid = i64::from(t.oid());
-                for ix in table_indexes(t) {
-                    let Some(constraint) = ix.constraint else { continue };
-                    b.row(vec![
-                        i8v(constraint),
-                        tv(&ix.name),
-                        i8v(PUBLIC_NS),
-                        tv(ix.contype()),
-                        bv(false),
-                        bv(false),
-                        bv(true),
-                        i8v(oid),
-                        i8v(0),
-                        i8v(ix.oid),
-                        i8v(0),
-                        i8v(0),
-                        bv(true),
-                        i4v(0),
-                        bv(true),
-                        tv(&ix.conkey()),
-                    ]);
-                }
-            }
-        }
-        "pg_collation" => {
-            b = Builder::new(&[("oid", I8), ("collname", T), ("collnamespace", I8), ("collprovider", T)]);
-            for (oid, name) in [(DEFAULT_COLLATION, "default"), (950, "C"), (951, "POSIX")] {
-                b.row(vec![i8v(oid), tv(name), i8v(PG_CATALOG_NS), tv(if oid == 100 { "d" } else { "c" })]);
-            }
-        }
-        "pg_database" => {
-            b = Builder::new(&[
-                ("oid", I8),
-                ("datname", T),
-                ("datdba", I8),
-                ("encoding", I4),
-                ("datlocprovider", T),
-                ("datistemplate", B),
-                ("datallowconn", B),
-                ("datconnlimit", I4),
-                ("datcollate", T),
-                ("datctype", T),
-                ("daticulocale", T),
-                ("datacl", DataType::List(Arc::new(Field::new_list_field(T, true)))),
-            ]);
-            b.row(vec![
-                i8v(DATABASE_OID),
-                tv(&s.database),
-                i8v(OWNER),
-                i4v(UTF8_ENCODING),
-                tv("c"),
-                bv(false),
-                bv(true),
-                i4v(-1),
-                tv("C.UTF-8"),
-                tv("C.UTF-8"),
-                null(&T),
-                null(&DataType::List(Arc::new(Field::new_list_field(T, true)))),
-            ]);
-        }
-        "pg_roles" | "pg_user" => {
-            let name = if name == "pg_roles" { "rolname" } else { "usename" };
-            b = Builder::new(&[
-                ("oid", I8),
-                (name, T),
-                ("rolsuper", B),
-                ("rolinherit", B),
-                ("rolcreaterole", B),
-                ("rolcreatedb", B),
-                ("rolcanlogin", B),
-                ("rolreplication", B),
-                ("rolconnlimit", I4),
-                ("rolvaliduntil", T),
-                ("rolbypassrls", B),
-            ]);
-            for (oid, role, login) in
-                [(OWNER, s.owner.as_str(), true), (DATABASE_OWNER, "pg_database_owner", false)]
-            {
-                b.row(vec![
-                    i8v(oid),
-                    tv(role),
-                    bv(false),
-                    bv(true),
-                    bv(false),
-                    bv(false),
-                    bv(login),
-                    bv(false),
-                    i4v(-1),
-                    null(&T),
-                    bv(false),
-                ]);
-            }
-        }
-        "pg_tables" => {
-            b = Builder::new(&[
-                ("schemaname", T),
-                ("tablename", T),
-                ("tableowner", T),
-                ("tablespace", T),
-                ("hasindexes", B),
-                ("hasrules", B),
-                ("hastriggers", B),
-                ("rowsecurity", B),
-            ]);
-            for t in &s.tables {
-                b.row(vec![
-                    tv("public"),
-                    tv(&t.name),
-                    tv(&s.owner),
-                    null(&T),
-                    bv(!table_indexes(t).is_empty()),
-                    bv(false),
-                    bv(false),
-                    bv(false),
-                ]);
-            }
-        }
-        // Features Orbit does not have: the catalogs exist, empty.
-        "pg_auth_members" => {
-            b = Builder::new(&[
-                ("oid", I8),
-                ("roleid", I8),
-                ("member", I8),
-                ("grantor", I8),
-                ("admin_option", B),
-            ]);
-        }
-        "pg_description" => {
-            b = Builder::new(&[("objoid", I8), ("classoid", I8), ("objsubid", I4), ("description", T)]);
-        }
-        "pg_inherits" => {
-            b = Builder::new(&[
-                ("inhrelid", I8),
-                ("inhparent", I8),
-                ("inhseqno", I4),
-                ("inhdetachpending", B),
-            ]);
-        }
-        "pg_partitioned_table" => {
-            b = Builder::new(&[("partrelid", I8), ("partstrat", T), ("partnatts", I2), ("partdefid", I8)]);
-        }
-        "pg_policy" => {
-            b = Builder::new(&[
-                ("oid", I8),
-                ("polname", T),
-                ("polrelid", I8),
-                ("polcmd", T),
-                ("polpermissive", B),
-                ("polroles", DataType::List(Arc::new(Field::new_list_field(I8, true)))),
-                ("polqual", T),
-                ("polwithcheck", T),
-            ]);
-        }
-        "pg_statistic_ext" => {
-            b = Builder::new(&[
-                ("oid", I8),
-                ("stxrelid", I8),
-                ("stxname", T),
-                ("stxnamespace", I8),
-                ("stxowner", I8),
-                ("stxstattarget", I4),
-                ("stxkind", DataType::List(Arc::new(Field::new_list_field(T, true)))),
-            ]);
-        }
-        "pg_publication" => {
-            b = Builder::new(&[("oid", I8), ("pubname", T), ("pubowner", I8), ("puballtables", B)]);
-        }
-        "pg_publication_namespace" => {
-            b = Builder::new(&[("oid", I8), ("pnpubid", I8), ("pnnspid", I8)]);
-        }
-        "pg_publication_rel" => {
-            b = Builder::new(&[
-                ("oid", I8),
-                ("prpubid", I8),
-                ("prrelid", I8),
-                ("prqual", T),
-                ("prattrs", DataType::List(Arc::new(Field::new_list_field(I2, true)))),
-            ]);
-        }
-        _ => return Ok(None),
-    }
-    b.build().map(Some)
+/// A system catalog table: its name, whether it is always empty (a catalog
+/// of a feature Orbit does not have), and how it is built from the snapshot.
+pub(crate) struct SystemTable {
+    pub name: &'static str,
+    pub empty: bool,
+    build: fn(&Snapshot) -> Builder,
 }
 
-/// Builds `information_schema.name` from the snapshot.
-fn information_table(name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>> {
-    let mut b;
-    match name {
-        "schemata" => {
-            b = Builder::new(&[("catalog_name", T), ("schema_name", T), ("schema_owner", T)]);
-            for schema in ["pg_catalog", "public", "information_schema"] {
-                b.row(vec![tv(&s.database), tv(schema), tv(&s.owner)]);
-            }
-        }
-        "tables" => {
-            b = Builder::new(&[
-                ("table_catalog", T),
-                ("table_schema", T),
-                ("table_name", T),
-                ("table_type", T),
-            ]);
-            for t in &s.tables {
-                b.row(vec![tv(&s.database), tv("public"), tv(&t.name), tv("BASE TABLE")]);
-            }
-        }
-        "columns" => {
-            b = Builder::new(&[
-                ("table_catalog", T),
-                ("table_schema", T),
-                ("table_name", T),
-                ("column_name", T),
-                ("ordinal_position", I4),
-                ("column_default", T),
-                ("is_nullable", T),
-                ("data_type", T),
-                ("character_maximum_length", I4),
-                ("numeric_precision", I4),
-                ("numeric_precision_radix", I4),
-                ("numeric_scale", I4),
-                ("udt_name", T),
-            ]);
-            for t in &s.tables {
-                for (i, c) in t.columns.iter().enumerate() {
-                    let udt = TYPES.iter().find(|x| x.0 == i64::from(c.sql_type.oid())).map_or("", |x| x.1);
-                    let [precision, radix, scale] = numeric_precision(c);
-                    let int = |n: Option<i64>| n.map_or_else(|| null(&I4), i4v);
-                    b.row(vec![
-                        tv(&s.database),
-                        tv("public"),
-                        tv(&t.name),
-                        tv(&c.name),
-                        i4v(i as i64 + 1),
-                        default_text(t, i).map_or_else(|| null(&T), |d| tv(&d)),
-                        tv(if c.not_null { "NO" } else { "YES" }),
-                        tv(c.sql_type.name()),
-                        c.length.map_or_else(|| null(&I4), |n| i4v(i64::from(n))),
-                        int(precision),
-                        int(radix),
-                        int(scale),
-                        tv(udt),
-                    ]);
-                }
-            }
-        }
-        _ => return Ok(None),
+/// The tables of `pg_catalog`, each named once.
+const PG_TABLES: &[SystemTable] = &[
+    SystemTable { name: "pg_am", empty: false, build: tables::pg_am },
+    SystemTable { name: "pg_attrdef", empty: false, build: tables::pg_attrdef },
+    SystemTable { name: "pg_attribute", empty: false, build: tables::pg_attribute },
+    SystemTable { name: "pg_auth_members", empty: true, build: tables::pg_auth_members },
+    SystemTable { name: "pg_class", empty: false, build: tables::pg_class },
+    SystemTable { name: "pg_collation", empty: false, build: tables::pg_collation },
+    SystemTable { name: "pg_constraint", empty: false, build: tables::pg_constraint },
+    SystemTable { name: "pg_database", empty: false, build: tables::pg_database },
+    SystemTable { name: "pg_description", empty: true, build: tables::pg_description },
+    SystemTable { name: "pg_index", empty: false, build: tables::pg_index },
+    SystemTable { name: "pg_inherits", empty: true, build: tables::pg_inherits },
+    SystemTable { name: "pg_namespace", empty: false, build: tables::pg_namespace },
+    SystemTable { name: "pg_partitioned_table", empty: true, build: tables::pg_partitioned_table },
+    SystemTable { name: "pg_policy", empty: true, build: tables::pg_policy },
+    SystemTable { name: "pg_publication", empty: true, build: tables::pg_publication },
+    SystemTable { name: "pg_publication_namespace", empty: true, build: tables::pg_publication_namespace },
+    SystemTable { name: "pg_publication_rel", empty: true, build: tables::pg_publication_rel },
+    SystemTable { name: "pg_roles", empty: false, build: tables::pg_roles },
+    SystemTable { name: "pg_statistic_ext", empty: true, build: tables::pg_statistic_ext },
+    SystemTable { name: "pg_tables", empty: false, build: tables::pg_tables },
+    SystemTable { name: "pg_type", empty: false, build: tables::pg_type },
+    SystemTable { name: "pg_user", empty: false, build: tables::pg_user },
+];
+
+/// The tables of `information_schema`.
+const INFORMATION_TABLES: &[SystemTable] = &[
+    SystemTable { name: "columns", empty: false, build: tables::columns },
+    SystemTable { name: "schemata", empty: false, build: tables::schemata },
+    SystemTable { name: "tables", empty: false, build: tables::tables },
+];
+
+/// Whether `name` is a table of `pg_catalog`.
+pub(crate) fn is_pg_table(name: &str) -> bool {
+    PG_TABLES.iter().any(|t| t.name == name)
+}
+
+/// Whether `name` is a `pg_catalog` table that is always empty.
+pub(crate) fn is_empty_table(name: &str) -> bool {
+    PG_TABLES.iter().any(|t| t.name == name && t.empty)
+}
+
+/// Builds table `name` of `tables` from the snapshot.
+fn build(tables: &[SystemTable], name: &str, s: &Snapshot) -> DfResult<Option<Arc<dyn TableProvider>>> {
+    match tables.iter().find(|t| t.name == name) {
+        Some(table) => (table.build)(s).build().map(Some),
+        None => Ok(None),
     }
-    b.build().map(Some)
 }
 
 /// The current snapshot, shared by the schemas and functions of one
@@ -1066,20 +546,20 @@ impl SystemSchema {
     /// A `pg_catalog` table, for unqualified names (`pg_catalog` is on
     /// every search path, first).
     pub fn pg_table(snapshot: &SnapshotCell, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
-        pg_table(name, &current(snapshot))
+        build(PG_TABLES, name, &current(snapshot))
     }
 }
 
 #[async_trait::async_trait]
 impl SchemaProvider for SystemSchema {
     fn table_names(&self) -> Vec<String> {
-        let names = if self.information { INFORMATION_TABLES } else { PG_TABLES };
-        names.iter().map(|n| n.to_string()).collect()
+        let tables = if self.information { INFORMATION_TABLES } else { PG_TABLES };
+        tables.iter().map(|t| t.name.to_string()).collect()
     }
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
         let snapshot = current(&self.snapshot);
-        if self.information { information_table(name, &snapshot) } else { pg_table(name, &snapshot) }
+        build(if self.information { INFORMATION_TABLES } else { PG_TABLES }, name, &snapshot)
     }
 
     fn table_exist(&self, name: &str) -> bool {
@@ -1094,266 +574,12 @@ pub(crate) fn reads_catalog<V: ast::Visit>(node: &V) -> bool {
     let _ = ast::visit_relations(node, |name: &ObjectName| {
         let text = name.to_string().to_lowercase();
         let last = text.rsplit('.').next().unwrap_or_default();
-        if text.starts_with("pg_catalog.")
-            || text.starts_with("information_schema.")
-            || PG_TABLES.contains(&last)
-        {
+        if text.starts_with("pg_catalog.") || text.starts_with("information_schema.") || is_pg_table(last) {
             found = true;
         }
         ControlFlow::<()>::Continue(())
     });
     found
-}
-
-// --- functions ---------------------------------------------------------
-
-/// A function's body: the snapshot and one row's arguments in, a value out.
-type Body = Box<dyn Fn(&Snapshot, &[ScalarValue]) -> ScalarValue + Send + Sync>;
-
-/// A PostgreSQL function evaluated row by row over scalars.
-struct PgFunction {
-    name: &'static str,
-    signature: Signature,
-    returns: DataType,
-    body: Body,
-    snapshot: SnapshotCell,
-}
-
-impl std::fmt::Debug for PgFunction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgFunction").field("name", &self.name).finish()
-    }
-}
-
-impl PartialEq for PgFunction {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-    }
-}
-
-impl Eq for PgFunction {}
-
-impl std::hash::Hash for PgFunction {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.name.hash(state);
-    }
-}
-
-impl ScalarUDFImpl for PgFunction {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
-        Ok(self.returns.clone())
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let snapshot = current(&self.snapshot);
-        let rows = args.number_rows;
-        let arrays: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<DfResult<_>>()?;
-        let mut out = Vec::with_capacity(rows);
-        for row in 0..rows {
-            let values: Vec<ScalarValue> =
-                arrays.iter().map(|a| ScalarValue::try_from_array(a, row)).collect::<DfResult<_>>()?;
-            let value = (self.body)(&snapshot, &values);
-            // A NULL of the declared type, so the array is well typed.
-            out.push(if value.is_null() { ScalarValue::try_from(&self.returns)? } else { value });
-        }
-        if out.is_empty() {
-            return Ok(ColumnarValue::Array(datafusion::arrow::array::new_empty_array(&self.returns)));
-        }
-        Ok(ColumnarValue::Array(ScalarValue::iter_to_array(out)?))
-    }
-}
-
-fn int_arg(values: &[ScalarValue], i: usize) -> Option<i64> {
-    match values.get(i)? {
-        ScalarValue::Int8(v) => v.map(i64::from),
-        ScalarValue::Int16(v) => v.map(i64::from),
-        ScalarValue::Int32(v) => v.map(i64::from),
-        ScalarValue::Int64(v) => *v,
-        ScalarValue::UInt32(v) => v.map(i64::from),
-        ScalarValue::UInt64(v) => v.and_then(|n| i64::try_from(n).ok()),
-        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => {
-            s.trim().parse().ok()
-        }
-        _ => None,
-    }
-}
-
-fn text_arg(values: &[ScalarValue], i: usize) -> Option<String> {
-    match values.get(i)? {
-        ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v) => v.clone(),
-        v if v.is_null() => None,
-        v => Some(v.to_string()),
-    }
-}
-
-/// A boolean argument: false when absent or NULL.
-fn flag_arg(values: &[ScalarValue], i: usize) -> bool {
-    matches!(values.get(i), Some(ScalarValue::Boolean(Some(true))))
-}
-
-fn text(value: Option<String>) -> ScalarValue {
-    ScalarValue::Utf8(value)
-}
-
-/// Registers PostgreSQL's catalog functions on `ctx`.
-pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, version: &str) {
-    let any = |n: usize| Signature::any(n, Volatility::Stable);
-    let some = || Signature::variadic_any(Volatility::Stable);
-    let version = version.to_string();
-    let list_of_text = DataType::List(Arc::new(Field::new_list_field(T, true)));
-    let functions: Vec<(&'static str, Signature, DataType, Body)> = vec![
-        (
-            "pg_get_userbyid",
-            any(1),
-            T,
-            Box::new(|s, v| {
-                text(int_arg(v, 0).map(|oid| match oid {
-                    OWNER => s.owner.clone(),
-                    DATABASE_OWNER => "pg_database_owner".to_string(),
-                    _ => format!("unknown (OID={oid})"),
-                }))
-            }),
-        ),
-        (
-            "pg_table_is_visible",
-            any(1),
-            B,
-            Box::new(|s, v| ScalarValue::Boolean(int_arg(v, 0).map(|oid| s.relation_name(oid).is_some()))),
-        ),
-        ("pg_type_is_visible", any(1), B, Box::new(|_, v| ScalarValue::Boolean(int_arg(v, 0).map(|_| true)))),
-        (
-            "format_type",
-            any(2),
-            T,
-            Box::new(|_, v| text(int_arg(v, 0).and_then(|oid| format_type(oid, int_arg(v, 1))))),
-        ),
-        // Expressions are stored as their SQL text.
-        ("pg_get_expr", some(), T, Box::new(|_, v| text(text_arg(v, 0)))),
-        (
-            "pg_get_indexdef",
-            some(),
-            T,
-            Box::new(|s, v| {
-                text(int_arg(v, 0).and_then(|oid| {
-                    let (t, ix) = s.index_by_oid(oid)?;
-                    Some(ix.definition(t, int_arg(v, 1).unwrap_or(0), flag_arg(v, 2)))
-                }))
-            }),
-        ),
-        (
-            "pg_get_constraintdef",
-            some(),
-            T,
-            Box::new(|s, v| {
-                text(int_arg(v, 0).and_then(|oid| {
-                    let (t, ix) = s.constraint_by_oid(oid)?;
-                    Some(ix.constraint_definition(t))
-                }))
-            }),
-        ),
-        (
-            "pg_encoding_to_char",
-            any(1),
-            T,
-            Box::new(|_, v| {
-                text(int_arg(v, 0).map(|e| if e == UTF8_ENCODING { "UTF8".into() } else { String::new() }))
-            }),
-        ),
-        (
-            "to_regclass",
-            any(1),
-            I8,
-            Box::new(|s, v| ScalarValue::Int64(text_arg(v, 0).and_then(|n| s.relation_oid(&n)))),
-        ),
-        (
-            "to_regtype",
-            any(1),
-            I8,
-            Box::new(|_, v| {
-                ScalarValue::Int64(text_arg(v, 0).and_then(|n| {
-                    TYPES
-                        .iter()
-                        .find(|t| t.1 == n || format_type(t.0, None).as_deref() == Some(n.as_str()))
-                        .map(|t| t.0)
-                }))
-            }),
-        ),
-        (
-            "pg_relation_name",
-            any(1),
-            T,
-            Box::new(|s, v| text(int_arg(v, 0).and_then(|oid| s.relation_name(oid)))),
-        ),
-        (
-            "pg_namespace_name",
-            any(1),
-            T,
-            Box::new(|_, v| {
-                text(int_arg(v, 0).and_then(|oid| match oid {
-                    PG_CATALOG_NS => Some("pg_catalog".into()),
-                    PUBLIC_NS => Some("public".into()),
-                    INFORMATION_SCHEMA_NS => Some("information_schema".into()),
-                    _ => None,
-                }))
-            }),
-        ),
-        ("pg_proc_name", any(1), T, Box::new(|_, v| text(int_arg(v, 0).map(|oid| oid.to_string())))),
-        (
-            "pg_relation_is_publishable",
-            any(1),
-            B,
-            Box::new(|_, v| ScalarValue::Boolean(int_arg(v, 0).map(|_| false))),
-        ),
-        ("pg_get_statisticsobjdef_columns", any(1), T, Box::new(|_, _| text(None))),
-        ("obj_description", some(), T, Box::new(|_, _| text(None))),
-        ("col_description", any(2), T, Box::new(|_, _| text(None))),
-        ("shobj_description", any(2), T, Box::new(|_, _| text(None))),
-        // Orbit's arrays have one dimension and start at 1, so both are
-        // the length; NULL for an empty array (it has no dimensions).
-        ("array_upper", any(2), I4, Box::new(|_, v| array_length(v))),
-        ("array_length", any(2), I4, Box::new(|_, v| array_length(v))),
-        (
-            "current_schema",
-            Signature::nullary(Volatility::Stable),
-            T,
-            Box::new(|_, _| text(Some("public".into()))),
-        ),
-        (
-            "current_database",
-            Signature::nullary(Volatility::Stable),
-            T,
-            Box::new(|s, _| text(Some(s.database.clone()))),
-        ),
-        (
-            "current_schemas",
-            any(1),
-            list_of_text.clone(),
-            Box::new(|_, v| {
-                let implicit = matches!(v.first(), Some(ScalarValue::Boolean(Some(true))));
-                let names: Vec<ScalarValue> =
-                    if implicit { vec![tv("pg_catalog"), tv("public")] } else { vec![tv("public")] };
-                ScalarValue::List(ScalarValue::new_list_nullable(&names, &T))
-            }),
-        ),
-        (
-            "version",
-            Signature::nullary(Volatility::Stable),
-            T,
-            Box::new(move |_, _| text(Some(version.clone()))),
-        ),
-    ];
-    for (name, signature, returns, body) in functions {
-        let udf = PgFunction { name, signature, returns, body, snapshot: snapshot.clone() };
-        ctx.register_udf(ScalarUDF::new_from_impl(udf));
-    }
 }
 
 #[cfg(test)]
@@ -1436,7 +662,7 @@ mod tests {
         let _ = catalog
             .register_schema("information_schema", Arc::new(SystemSchema::information_schema(cell.clone())));
         ctx.register_catalog("orbit", Arc::new(catalog));
-        register_functions(&ctx, &cell, "PostgreSQL 16.6 (Orbit test)");
+        functions::register_functions(&ctx, &cell, "PostgreSQL 16.6 (Orbit test)");
         ctx
     }
 

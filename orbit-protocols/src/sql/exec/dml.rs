@@ -1,0 +1,593 @@
+//! INSERT, UPDATE, DELETE and TRUNCATE: rows checked, locked and staged in
+//! the transaction (by primary key directly; otherwise rows found by
+//! DataFusion, then locked), and the helpers that read targets and keys out
+//! of the statements.
+
+use super::*;
+
+impl<G: ActorGateway> Engine<G> {
+    pub(super) async fn insert(&self, insert: ast::Insert, txn: &mut Txn) -> Result<Outcome> {
+        let name = match &insert.table {
+            TableObject::TableName(name) => object_name(name)?,
+            other => return Err(unsupported(format_args!("INSERT INTO {other}"))),
+        };
+        let table = self.table(&name).await?;
+        let on_conflict = conflict::on_conflict(&insert, &table)?;
+        let targets = insert_targets(&table, &insert.columns)?;
+        let rows = match insert.source.as_deref().map(|q| q.body.as_ref()) {
+            Some(SetExpr::Values(values)) => &values.rows,
+            _ => return Err(unsupported("INSERT without VALUES")),
+        };
+        // Check every row before staging any.
+        let mut prepared = Vec::with_capacity(rows.len());
+        for exprs in rows {
+            if exprs.len() > targets.len() {
+                return Err(error(Code::SyntaxError, "INSERT has more expressions than target columns"));
+            }
+            // Without a column list, the values fill the first columns and
+            // the rest take their defaults, as in PostgreSQL.
+            if exprs.len() < targets.len() && !insert.columns.is_empty() {
+                return Err(error(Code::SyntaxError, "INSERT has more target columns than expressions"));
+            }
+            let mut values: Vec<Option<Json>> = vec![None; table.columns.len()];
+            for (expr, &index) in exprs.iter().zip(&targets) {
+                let column = &table.columns[index];
+                values[index] = match expr {
+                    // DEFAULT: filled below like an omitted column.
+                    expr if is_default(expr) => None,
+                    _ if column.identity == Some(Identity::Always) => {
+                        return Err(error(
+                            Code::GeneratedAlways,
+                            format!("cannot insert a non-DEFAULT value into column \"{}\"", column.name),
+                        ));
+                    }
+                    expr => Some(column.coerce(&constant(expr)?)?),
+                };
+            }
+            prepared.push(values);
+        }
+        let staged = self.stage_inserts(&table, prepared, &on_conflict, txn).await?;
+        self.finish_dml(&table, "INSERT 0", staged, insert.returning.as_deref())
+    }
+
+    /// Completes rows, then locks and stages each. A row whose key exists
+    /// is a 23505, skipped, or updated, as `on_conflict` says. Returns the
+    /// rows inserted and updated, in order.
+    pub(super) async fn stage_inserts(
+        &self,
+        table: &Table,
+        prepared: Vec<Vec<Option<Json>>>,
+        on_conflict: &OnConflict,
+        txn: &mut Txn,
+    ) -> Result<Vec<Map<String, Json>>> {
+        let rows = self.complete_rows(table, prepared).await?;
+        let keys: Vec<Vec<u8>> = if table.primary_key.is_none() {
+            // Rows of a table without a primary key get new hidden keys,
+            // which nothing else can hold.
+            self.next_rowids(table, rows.len()).await?.map(catalog::hidden_key).collect()
+        } else {
+            rows.iter().map(|row| row_key(table, row)).collect::<Result<_>>()?
+        };
+        let mut staged = Vec::with_capacity(rows.len());
+        // Keys this statement inserted or updated: ON CONFLICT DO UPDATE
+        // may not affect a row twice.
+        let mut affected = HashSet::new();
+        for (key, row) in keys.into_iter().zip(rows) {
+            // The existing row the new one conflicts with, on the primary
+            // key or on a unique index ON CONFLICT names.
+            let mut conflict = None;
+            if table.primary_key.is_some() {
+                self.lock(txn, &table.name, &key).await?;
+                if let Some(existing) = self.current(txn, table, &key).await? {
+                    if !on_conflict.covers_key() {
+                        return Err(duplicate(table, &row));
+                    }
+                    conflict = Some((key.clone(), existing));
+                }
+            }
+            if conflict.is_none()
+                && let Some(holder) =
+                    self.arbiter_holder(txn, table, &on_conflict.arbiters(table), &key, &row).await?
+            {
+                self.lock(txn, &table.name, &holder).await?;
+                conflict = self.current(txn, table, &holder).await?.map(|existing| (holder, existing));
+            }
+            let Some((existing_key, existing)) = conflict else {
+                self.stage_row(txn, table, key.clone(), None, Some(row.clone())).await?;
+                affected.insert(key);
+                staged.push(row);
+                continue;
+            };
+            match on_conflict {
+                OnConflict::Fail => return Err(duplicate(table, &row)),
+                OnConflict::Skip(_) => {}
+                OnConflict::Update(update) => {
+                    if affected.contains(&existing_key) {
+                        return Err(error(
+                            Code::CardinalityViolation,
+                            "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                        ));
+                    }
+                    let updated = self
+                        .conflict_update(txn, table, existing_key.clone(), existing, &row, update)
+                        .await?;
+                    if let Some(updated) = updated {
+                        let key = if table.primary_key.is_some() {
+                            row_key(table, &updated)?
+                        } else {
+                            existing_key
+                        };
+                        affected.insert(key);
+                        staged.push(updated);
+                    }
+                }
+            }
+        }
+        Ok(staged)
+    }
+
+    /// Rows as INSERT completes them: an omitted column or DEFAULT takes
+    /// the column's default (or its sequence's next value); an explicit
+    /// value (NULL included) stays; NULL in a NOT NULL column is a 23502.
+    pub(super) async fn complete_rows(
+        &self,
+        table: &Table,
+        prepared: Vec<Vec<Option<Json>>>,
+    ) -> Result<Vec<Map<String, Json>>> {
+        let mut rows = Vec::with_capacity(prepared.len());
+        for values in prepared {
+            let mut row = Map::new();
+            for (column, value) in table.columns.iter().zip(values) {
+                let value = match value {
+                    Some(v) => v,
+                    None if column.serial => self.next_serial(table, column).await?,
+                    None => match &column.default_expr {
+                        Some(sql) => column.coerce(&constant(&parse_expr(sql)?)?)?,
+                        None => column.default.clone().unwrap_or(Json::Null),
+                    },
+                };
+                if value.is_null() {
+                    check_not_null(table, column)?;
+                    continue;
+                }
+                row.insert(column.name.clone(), value);
+            }
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    pub(super) async fn update(&self, update: ast::Update, txn: &mut Txn) -> Result<Outcome> {
+        if update.from.is_some() {
+            return Err(unsupported("UPDATE ... FROM"));
+        }
+        let table = self.table(&dml_table(&update.table)?).await?;
+        let sets = set_targets(&table, &update.assignments)?;
+        // Fast path: one row by primary key, expressions Orbit evaluates.
+        if let Some(value) = pk_equals(&table, update.selection.as_ref())
+            && let Ok(literal) = literal(&value)
+        {
+            let Some(key) = pk_key(&table, &literal)? else {
+                return self.finish_dml(&table, "UPDATE", Vec::new(), update.returning.as_deref());
+            };
+            self.lock(txn, &table.name, &key).await?;
+            let Some(row) = self.current(txn, &table, &key).await? else {
+                return self.finish_dml(&table, "UPDATE", Vec::new(), update.returning.as_deref());
+            };
+            let mut computed = Vec::with_capacity(sets.len());
+            for (index, expr) in &sets {
+                match expr::eval(expr, &table, &row) {
+                    Some(v) => computed.push((*index, v?.literal())),
+                    None => break,
+                }
+            }
+            if computed.len() == sets.len() {
+                let updated = self.apply_update(txn, &table, key, row, computed).await?;
+                return self.finish_dml(&table, "UPDATE", vec![updated], update.returning.as_deref());
+            }
+        }
+        // General path: DataFusion finds the rows and computes the values;
+        // the rows are locked first and the values computed again, so they
+        // come from rows no one else can change.
+        let mut projection = vec![key_expr(&table)];
+        projection.extend(sets.iter().map(|(_, e)| e.clone()));
+        let rows = self.locked_matches(&table, projection, update.selection.clone(), txn).await?;
+        let mut updated = Vec::with_capacity(rows.len());
+        for values in rows {
+            let key = key_from(&table, &values[0])?;
+            let Some(row) = self.current(txn, &table, &key).await? else { continue };
+            let computed = sets.iter().zip(&values[1..]).map(|((i, _), v)| (*i, json_literal(v))).collect();
+            updated.push(self.apply_update(txn, &table, key, row, computed).await?);
+        }
+        self.finish_dml(&table, "UPDATE", updated, update.returning.as_deref())
+    }
+
+    /// TRUNCATE: every row of every table named is deleted in the
+    /// transaction (so it commits or rolls back with it).
+    pub(super) async fn truncate(&self, truncate: ast::Truncate, txn: &mut Txn) -> Result<Outcome> {
+        if truncate.partitions.is_some() || truncate.identity == Some(ast::TruncateIdentityOption::Restart) {
+            return Err(unsupported("TRUNCATE ... RESTART IDENTITY or PARTITION"));
+        }
+        let mut tables = Vec::with_capacity(truncate.table_names.len());
+        for target in &truncate.table_names {
+            let name = object_name(&target.name)?;
+            match crate::sql::load_table(self.gateway.as_ref(), &name).await? {
+                Some(table) => tables.push(table),
+                None if truncate.if_exists => {}
+                None => {
+                    return Err(error(Code::UndefinedTable, format!("relation \"{name}\" does not exist")));
+                }
+            }
+        }
+        for table in tables {
+            let mut rows = crate::sql::plan::read_all(self.gateway.as_ref(), &table).await?;
+            for (key, staged) in txn.writes.get(&table.name).into_iter().flatten() {
+                match staged {
+                    Some(row) => rows.insert(key.clone(), row.clone()),
+                    None => rows.remove(key),
+                };
+            }
+            for (key, row) in rows {
+                self.lock(txn, &table.name, &key).await?;
+                self.stage_row(txn, &table, key, Some(&row), None).await?;
+            }
+        }
+        Ok(Outcome::Done("TRUNCATE TABLE".into()))
+    }
+
+    /// Stages `row` with `computed` values set; a changed primary key moves
+    /// the row. Returns the new row.
+    pub(super) async fn apply_update(
+        &self,
+        txn: &mut Txn,
+        table: &Table,
+        key: Vec<u8>,
+        mut row: Map<String, Json>,
+        computed: Vec<(usize, Literal)>,
+    ) -> Result<Map<String, Json>> {
+        let old = (!table.indexes.is_empty()).then(|| row.clone());
+        for (index, literal) in computed {
+            let column = &table.columns[index];
+            let value = column.coerce(&literal)?;
+            if value.is_null() {
+                check_not_null(table, column)?;
+                row.remove(&column.name);
+            } else {
+                row.insert(column.name.clone(), value);
+            }
+        }
+        let new_key = if table.primary_key.is_some() { row_key(table, &row)? } else { key.clone() };
+        if new_key != key {
+            self.lock(txn, &table.name, &new_key).await?;
+            if self.current(txn, table, &new_key).await?.is_some() {
+                return Err(duplicate(table, &row));
+            }
+            self.stage_row(txn, table, key, old.as_ref(), None).await?;
+            self.stage_row(txn, table, new_key, None, Some(row.clone())).await?;
+        } else {
+            self.stage_row(txn, table, new_key, old.as_ref(), Some(row.clone())).await?;
+        }
+        Ok(row)
+    }
+
+    pub(super) async fn delete(&self, delete: ast::Delete, txn: &mut Txn) -> Result<Outcome> {
+        let tables = match &delete.from {
+            FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+        };
+        if delete.using.is_some() || !delete.tables.is_empty() {
+            return Err(unsupported("DELETE ... USING"));
+        }
+        let [from] = tables.as_slice() else { return Err(unsupported("DELETE from several tables")) };
+        let table = self.table(&dml_table(from)?).await?;
+        let keys: Vec<Vec<u8>> = match pk_equals(&table, delete.selection.as_ref()).map(|v| literal(&v)) {
+            Some(Ok(literal)) => pk_key(&table, &literal)?.into_iter().collect(),
+            _ => {
+                let rows = self
+                    .locked_matches(&table, vec![key_expr(&table)], delete.selection.clone(), txn)
+                    .await?;
+                rows.iter().map(|r| key_from(&table, &r[0])).collect::<Result<_>>()?
+            }
+        };
+        let mut deleted = Vec::with_capacity(keys.len());
+        for key in keys {
+            self.lock(txn, &table.name, &key).await?;
+            if let Some(row) = self.current(txn, &table, &key).await? {
+                self.stage_row(txn, &table, key, Some(&row), None).await?;
+                deleted.push(row);
+            }
+        }
+        self.finish_dml(&table, "DELETE", deleted, delete.returning.as_deref())
+    }
+
+    /// The rows matching `selection` (`projection` starts with the primary
+    /// key), locked: DataFusion finds them, their locks are taken, and the
+    /// query runs again until it matches no row it has not locked, so the
+    /// values come from rows no one else can change.
+    pub(super) async fn locked_matches(
+        &self,
+        table: &Table,
+        projection: Vec<Expr>,
+        selection: Option<Expr>,
+        txn: &mut Txn,
+    ) -> Result<Vec<Vec<Json>>> {
+        let mut locked = std::collections::BTreeSet::new();
+        loop {
+            let rows = self.shadow_select(table, projection.clone(), selection.clone(), txn).await?;
+            let mut fresh = false;
+            for row in &rows {
+                let key = key_from(table, &row[0])?;
+                if locked.insert(key.clone()) {
+                    self.lock(txn, &table.name, &key).await?;
+                    fresh = true;
+                }
+            }
+            if !fresh {
+                return Ok(rows);
+            }
+        }
+    }
+
+    /// `SELECT projection FROM table WHERE selection` through DataFusion,
+    /// seeing this transaction's writes.
+    pub(super) async fn shadow_select(
+        &self,
+        table: &Table,
+        projection: Vec<Expr>,
+        selection: Option<Expr>,
+        txn: &Txn,
+    ) -> Result<Vec<Vec<Json>>> {
+        let statement = shadow_statement(table, projection, selection);
+        let writes = Arc::new(txn.writes.clone());
+        let planned = self.planner.plan_keyed(statement, writes).await?;
+        Ok(self.planner.run(&planned, Arc::new(txn.writes.clone())).await?.rows)
+    }
+
+    /// A DML statement's outcome: its tag and count, or its RETURNING rows.
+    pub(super) fn finish_dml(
+        &self,
+        table: &Table,
+        tag: &str,
+        rows: Vec<Map<String, Json>>,
+        returning: Option<&[SelectItem]>,
+    ) -> Result<Outcome> {
+        let Some(items) = returning else {
+            return Ok(Outcome::Done(format!("{tag} {}", rows.len())));
+        };
+        let mut output: Vec<(String, Option<usize>, Option<&Expr>)> = Vec::new();
+        for item in items {
+            match item {
+                SelectItem::Wildcard(_) => {
+                    output.extend(
+                        table.columns.iter().enumerate().map(|(i, c)| (c.name.clone(), Some(i), None)),
+                    );
+                }
+                SelectItem::UnnamedExpr(expr) => output.push((output_name(expr), None, Some(expr))),
+                SelectItem::ExprWithAlias { expr, alias } => output.push((ident(alias), None, Some(expr))),
+                other => return Err(unsupported(format_args!("RETURNING {other}"))),
+            }
+        }
+        let mut columns = Vec::with_capacity(output.len());
+        let first = rows.first().cloned().unwrap_or_default();
+        for (name, index, expr) in &output {
+            let sql_type = match (index, expr) {
+                (Some(i), _) => table.columns[*i].sql_type,
+                (None, Some(expr)) => match expr::eval(expr, table, &first) {
+                    Some(Ok(v)) => val_type(&v, expr, table),
+                    Some(Err(e)) => return Err(e),
+                    None => return Err(unsupported(format_args!("RETURNING {expr}"))),
+                },
+                (None, None) => SqlType::Text,
+            };
+            columns.push((name.clone(), sql_type));
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut values = Vec::with_capacity(output.len());
+            for ((_, index, expr), (_, sql_type)) in output.iter().zip(&columns) {
+                values.push(match (index, expr) {
+                    (Some(i), _) => row.get(&table.columns[*i].name).cloned().unwrap_or(Json::Null),
+                    (None, Some(expr)) => match expr::eval(expr, table, row) {
+                        Some(v) => types::coerce(*sql_type, &v?.literal())?,
+                        None => return Err(unsupported(format_args!("RETURNING {expr}"))),
+                    },
+                    (None, None) => Json::Null,
+                });
+            }
+            out.push(values);
+        }
+        Ok(Outcome::Rows(Rows { columns, rows: out }, tag.to_string()))
+    }
+}
+
+/// The columns an UPDATE's (or ON CONFLICT DO UPDATE's) SET assigns, and
+/// their expressions.
+pub(super) fn set_targets(table: &Table, assignments: &[Assignment]) -> Result<Vec<(usize, Expr)>> {
+    let mut sets: Vec<(usize, Expr)> = Vec::with_capacity(assignments.len());
+    for Assignment { target, value } in assignments {
+        let AssignmentTarget::ColumnName(name) = target else {
+            return Err(unsupported("a tuple of columns in UPDATE ... SET"));
+        };
+        let column = object_name(name)?;
+        let (index, found) = table.column(&column).ok_or_else(|| {
+            error(
+                Code::UndefinedColumn,
+                format!("column \"{column}\" of relation \"{}\" does not exist", table.name),
+            )
+        })?;
+        if sets.iter().any(|(i, _)| *i == index) {
+            return Err(error(
+                Code::SyntaxError,
+                format!("multiple assignments to same column \"{column}\""),
+            ));
+        }
+        if found.identity == Some(Identity::Always) && !is_default(value) {
+            return Err(error(
+                Code::GeneratedAlways,
+                format!("column \"{column}\" can only be updated to DEFAULT"),
+            ));
+        }
+        sets.push((index, value.clone()));
+    }
+    Ok(sets)
+}
+
+/// Whether an expression is the keyword DEFAULT (a column's default).
+pub(super) fn is_default(expr: &Expr) -> bool {
+    matches!(expr, Expr::Identifier(id) if id.quote_style.is_none() && ident(id) == "default")
+}
+
+/// The columns an INSERT fills, in order.
+pub(crate) fn insert_targets(table: &Table, columns: &[ObjectName]) -> Result<Vec<usize>> {
+    if columns.is_empty() {
+        return Ok((0..table.columns.len()).collect());
+    }
+    let mut targets = Vec::new();
+    for column in columns {
+        let name = object_name(column)?;
+        let (index, _) = table.column(&name).ok_or_else(|| {
+            error(
+                Code::UndefinedColumn,
+                format!("column \"{name}\" of relation \"{}\" does not exist", table.name),
+            )
+        })?;
+        if targets.contains(&index) {
+            return Err(error(Code::DuplicateColumn, format!("column \"{name}\" specified more than once")));
+        }
+        targets.push(index);
+    }
+    Ok(targets)
+}
+
+pub(super) fn check_not_null(table: &Table, column: &Column) -> Result<()> {
+    if column.not_null {
+        return Err(error(
+            Code::NotNullViolation,
+            format!(
+                "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                column.name, table.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The stored key of a primary-key value: `None` for NULL.
+pub(super) fn pk_key(table: &Table, literal: &Literal) -> Result<Option<Vec<u8>>> {
+    let pk =
+        table.pk().ok_or_else(|| error(Code::Internal, format!("\"{}\" has no primary key", table.name)))?;
+    Ok(types::key_of(&pk.coerce(literal)?))
+}
+
+/// The stored key of a row of a table with a primary key.
+pub(super) fn row_key(table: &Table, row: &Map<String, Json>) -> Result<Vec<u8>> {
+    let pk =
+        table.pk().ok_or_else(|| error(Code::Internal, format!("\"{}\" has no primary key", table.name)))?;
+    row.get(&pk.name)
+        .and_then(types::key_of)
+        .ok_or_else(|| error(Code::Internal, format!("the primary key \"{}\" has no stored form", pk.name)))
+}
+
+/// The stored key of a row from the key DataFusion returned for it
+/// ([`key_expr`]): the primary key's value, or the hidden key itself.
+pub(super) fn key_from(table: &Table, value: &Json) -> Result<Vec<u8>> {
+    match table.pk() {
+        Some(pk) => types::key_of(&pk.coerce(&json_literal(value))?)
+            .ok_or_else(|| error(Code::Internal, "a row without a primary key")),
+        None => value
+            .as_str()
+            .map(|k| k.as_bytes().to_vec())
+            .ok_or_else(|| error(Code::Internal, "a row without a key")),
+    }
+}
+
+pub(super) fn json_literal(value: &Json) -> Literal {
+    match value {
+        Json::Null => Literal::Null,
+        Json::Bool(b) => Literal::Bool(*b),
+        Json::Number(n) => Literal::Number(n.to_string()),
+        Json::String(s) => Literal::String(s.clone()),
+        // An array (DataFusion's list) as PostgreSQL's text form.
+        Json::Array(items) => Literal::String(crate::sql::types::array::format(SqlType::Text, items)),
+        other => Literal::String(other.to_string()),
+    }
+}
+
+pub(super) fn duplicate(table: &Table, row: &Map<String, Json>) -> SqlError {
+    let Some(pk) = table.pk() else { return error(Code::UniqueViolation, "duplicate key value") };
+    let value = row.get(&pk.name).and_then(|v| types::text_of(pk.sql_type, v)).unwrap_or_default();
+    error(
+        Code::UniqueViolation,
+        format!(
+            "duplicate key value violates unique constraint \"{}_pkey\" (Key ({})=({value}) already exists.)",
+            table.name, pk.name
+        ),
+    )
+}
+
+/// The value `selection` pins the primary key to (`pk = value`).
+pub(super) fn pk_equals(table: &Table, selection: Option<&Expr>) -> Option<Expr> {
+    let Some(Expr::BinaryOp { left, op: ast::BinaryOperator::Eq, right }) = selection else { return None };
+    let (column, value) = match (left.as_ref(), right.as_ref()) {
+        (Expr::Identifier(id), value) if !matches!(value, Expr::Identifier(_)) => (id, value),
+        (value, Expr::Identifier(id)) if !matches!(value, Expr::Identifier(_)) => (id, value),
+        _ => return None,
+    };
+    (Some(table.column(&ident(column))?.0) == table.primary_key).then(|| value.clone())
+}
+
+/// What identifies a row in a query: its primary key, or the hidden key
+/// the planner shows as `ctid` when asked ([`Planner::plan_keyed`]).
+pub(super) fn key_expr(table: &Table) -> Expr {
+    let name = table.pk().map_or(crate::sql::plan::ROW_KEY, |pk| pk.name.as_str());
+    Expr::Identifier(ast::Ident::with_quote('"', name))
+}
+
+/// `SELECT projection FROM "table" WHERE selection`.
+pub(crate) fn shadow_statement(table: &Table, projection: Vec<Expr>, selection: Option<Expr>) -> Statement {
+    let sql = format!("SELECT 1 FROM \"{}\"", table.name.replace('"', "\"\""));
+    let mut statement = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql)
+        .ok()
+        .and_then(|mut s| s.pop())
+        .unwrap_or(Statement::Commit { chain: false, end: false, modifier: None });
+    if let Statement::Query(query) = &mut statement
+        && let SetExpr::Select(select) = query.body.as_mut()
+    {
+        select.projection = projection.into_iter().map(SelectItem::UnnamedExpr).collect();
+        select.selection = selection;
+    }
+    statement
+}
+
+/// The table an UPDATE or DELETE names (no alias, no joins).
+pub(super) fn dml_table(from: &TableWithJoins) -> Result<String> {
+    if !from.joins.is_empty() {
+        return Err(unsupported("joins in UPDATE or DELETE"));
+    }
+    match &from.relation {
+        TableFactor::Table { name, alias: None, .. } => object_name(name),
+        TableFactor::Table { alias: Some(_), .. } => Err(unsupported("a table alias in UPDATE or DELETE")),
+        other => Err(unsupported(format_args!("\"{other}\" in UPDATE or DELETE"))),
+    }
+}
+
+pub(super) fn output_name(expr: &Expr) -> String {
+    match expr {
+        Expr::Identifier(id) => ident(id),
+        _ => "?column?".into(),
+    }
+}
+
+pub(super) fn val_type(v: &Val, expr: &Expr, table: &Table) -> SqlType {
+    if let Expr::Identifier(id) = expr
+        && let Some((_, c)) = table.column(&ident(id))
+    {
+        return c.sql_type;
+    }
+    match v {
+        Val::Bool(_) => SqlType::Bool,
+        Val::Int(_) => SqlType::Int8,
+        Val::Float(_) => SqlType::Float8,
+        Val::Null | Val::Text(_) => SqlType::Text,
+        Val::Typed(t, _) => *t,
+    }
+}

@@ -1,0 +1,253 @@
+//! PostgreSQL's catalog functions (`format_type`, `pg_get_indexdef`,
+//! `has_table_privilege`...), answered from the snapshot.
+
+use super::*;
+
+/// A function's body: the snapshot and one row's arguments in, a value out.
+type Body = Box<dyn Fn(&Snapshot, &[ScalarValue]) -> ScalarValue + Send + Sync>;
+
+/// A PostgreSQL function evaluated row by row over scalars.
+struct PgFunction {
+    name: &'static str,
+    signature: Signature,
+    returns: DataType,
+    body: Body,
+    snapshot: SnapshotCell,
+}
+
+impl std::fmt::Debug for PgFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgFunction").field("name", &self.name).finish()
+    }
+}
+
+impl PartialEq for PgFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for PgFunction {}
+
+impl std::hash::Hash for PgFunction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for PgFunction {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(self.returns.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let snapshot = current(&self.snapshot);
+        let rows = args.number_rows;
+        let arrays: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<DfResult<_>>()?;
+        let mut out = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let values: Vec<ScalarValue> =
+                arrays.iter().map(|a| ScalarValue::try_from_array(a, row)).collect::<DfResult<_>>()?;
+            let value = (self.body)(&snapshot, &values);
+            // A NULL of the declared type, so the array is well typed.
+            out.push(if value.is_null() { ScalarValue::try_from(&self.returns)? } else { value });
+        }
+        if out.is_empty() {
+            return Ok(ColumnarValue::Array(datafusion::arrow::array::new_empty_array(&self.returns)));
+        }
+        Ok(ColumnarValue::Array(ScalarValue::iter_to_array(out)?))
+    }
+}
+
+pub(super) fn int_arg(values: &[ScalarValue], i: usize) -> Option<i64> {
+    match values.get(i)? {
+        ScalarValue::Int8(v) => v.map(i64::from),
+        ScalarValue::Int16(v) => v.map(i64::from),
+        ScalarValue::Int32(v) => v.map(i64::from),
+        ScalarValue::Int64(v) => *v,
+        ScalarValue::UInt32(v) => v.map(i64::from),
+        ScalarValue::UInt64(v) => v.and_then(|n| i64::try_from(n).ok()),
+        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => {
+            s.trim().parse().ok()
+        }
+        _ => None,
+    }
+}
+
+fn text_arg(values: &[ScalarValue], i: usize) -> Option<String> {
+    match values.get(i)? {
+        ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v) => v.clone(),
+        v if v.is_null() => None,
+        v => Some(v.to_string()),
+    }
+}
+
+/// A boolean argument: false when absent or NULL.
+fn flag_arg(values: &[ScalarValue], i: usize) -> bool {
+    matches!(values.get(i), Some(ScalarValue::Boolean(Some(true))))
+}
+
+fn text(value: Option<String>) -> ScalarValue {
+    ScalarValue::Utf8(value)
+}
+
+/// Registers PostgreSQL's catalog functions on `ctx`.
+pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, version: &str) {
+    let any = |n: usize| Signature::any(n, Volatility::Stable);
+    let some = || Signature::variadic_any(Volatility::Stable);
+    let version = version.to_string();
+    let list_of_text = DataType::List(Arc::new(Field::new_list_field(T, true)));
+    let functions: Vec<(&'static str, Signature, DataType, Body)> = vec![
+        (
+            "pg_get_userbyid",
+            any(1),
+            T,
+            Box::new(|s, v| {
+                text(int_arg(v, 0).map(|oid| match oid {
+                    OWNER => s.owner.clone(),
+                    DATABASE_OWNER => "pg_database_owner".to_string(),
+                    _ => format!("unknown (OID={oid})"),
+                }))
+            }),
+        ),
+        (
+            "pg_table_is_visible",
+            any(1),
+            B,
+            Box::new(|s, v| ScalarValue::Boolean(int_arg(v, 0).map(|oid| s.relation_name(oid).is_some()))),
+        ),
+        ("pg_type_is_visible", any(1), B, Box::new(|_, v| ScalarValue::Boolean(int_arg(v, 0).map(|_| true)))),
+        (
+            "format_type",
+            any(2),
+            T,
+            Box::new(|_, v| text(int_arg(v, 0).and_then(|oid| format_type(oid, int_arg(v, 1))))),
+        ),
+        // Expressions are stored as their SQL text.
+        ("pg_get_expr", some(), T, Box::new(|_, v| text(text_arg(v, 0)))),
+        (
+            "pg_get_indexdef",
+            some(),
+            T,
+            Box::new(|s, v| {
+                text(int_arg(v, 0).and_then(|oid| {
+                    let (t, ix) = s.index_by_oid(oid)?;
+                    Some(ix.definition(t, int_arg(v, 1).unwrap_or(0), flag_arg(v, 2)))
+                }))
+            }),
+        ),
+        (
+            "pg_get_constraintdef",
+            some(),
+            T,
+            Box::new(|s, v| {
+                text(int_arg(v, 0).and_then(|oid| {
+                    let (t, ix) = s.constraint_by_oid(oid)?;
+                    Some(ix.constraint_definition(t))
+                }))
+            }),
+        ),
+        (
+            "pg_encoding_to_char",
+            any(1),
+            T,
+            Box::new(|_, v| {
+                text(int_arg(v, 0).map(|e| if e == UTF8_ENCODING { "UTF8".into() } else { String::new() }))
+            }),
+        ),
+        (
+            "to_regclass",
+            any(1),
+            I8,
+            Box::new(|s, v| ScalarValue::Int64(text_arg(v, 0).and_then(|n| s.relation_oid(&n)))),
+        ),
+        (
+            "to_regtype",
+            any(1),
+            I8,
+            Box::new(|_, v| {
+                ScalarValue::Int64(text_arg(v, 0).and_then(|n| {
+                    TYPES
+                        .iter()
+                        .find(|t| t.1 == n || format_type(t.0, None).as_deref() == Some(n.as_str()))
+                        .map(|t| t.0)
+                }))
+            }),
+        ),
+        (
+            "pg_relation_name",
+            any(1),
+            T,
+            Box::new(|s, v| text(int_arg(v, 0).and_then(|oid| s.relation_name(oid)))),
+        ),
+        (
+            "pg_namespace_name",
+            any(1),
+            T,
+            Box::new(|_, v| {
+                text(int_arg(v, 0).and_then(|oid| match oid {
+                    PG_CATALOG_NS => Some("pg_catalog".into()),
+                    PUBLIC_NS => Some("public".into()),
+                    INFORMATION_SCHEMA_NS => Some("information_schema".into()),
+                    _ => None,
+                }))
+            }),
+        ),
+        ("pg_proc_name", any(1), T, Box::new(|_, v| text(int_arg(v, 0).map(|oid| oid.to_string())))),
+        (
+            "pg_relation_is_publishable",
+            any(1),
+            B,
+            Box::new(|_, v| ScalarValue::Boolean(int_arg(v, 0).map(|_| false))),
+        ),
+        ("pg_get_statisticsobjdef_columns", any(1), T, Box::new(|_, _| text(None))),
+        ("obj_description", some(), T, Box::new(|_, _| text(None))),
+        ("col_description", any(2), T, Box::new(|_, _| text(None))),
+        ("shobj_description", any(2), T, Box::new(|_, _| text(None))),
+        // Orbit's arrays have one dimension and start at 1, so both are
+        // the length; NULL for an empty array (it has no dimensions).
+        ("array_upper", any(2), I4, Box::new(|_, v| array_length(v))),
+        ("array_length", any(2), I4, Box::new(|_, v| array_length(v))),
+        (
+            "current_schema",
+            Signature::nullary(Volatility::Stable),
+            T,
+            Box::new(|_, _| text(Some("public".into()))),
+        ),
+        (
+            "current_database",
+            Signature::nullary(Volatility::Stable),
+            T,
+            Box::new(|s, _| text(Some(s.database.clone()))),
+        ),
+        (
+            "current_schemas",
+            any(1),
+            list_of_text.clone(),
+            Box::new(|_, v| {
+                let implicit = matches!(v.first(), Some(ScalarValue::Boolean(Some(true))));
+                let names: Vec<ScalarValue> =
+                    if implicit { vec![tv("pg_catalog"), tv("public")] } else { vec![tv("public")] };
+                ScalarValue::List(ScalarValue::new_list_nullable(&names, &T))
+            }),
+        ),
+        (
+            "version",
+            Signature::nullary(Volatility::Stable),
+            T,
+            Box::new(move |_, _| text(Some(version.clone()))),
+        ),
+    ];
+    for (name, signature, returns, body) in functions {
+        let udf = PgFunction { name, signature, returns, body, snapshot: snapshot.clone() };
+        ctx.register_udf(ScalarUDF::new_from_impl(udf));
+    }
+}
