@@ -5,7 +5,7 @@
 //! catalogs, and subquery expressions over always-empty catalogs. Each is
 //! an equivalence, or relies on a catalog key (never on user tables).
 
-use crate::sql::system::pg_catalog::{EMPTY_TABLES, PG_TABLES, reads_catalog};
+use crate::sql::system::pg_catalog::{is_empty_table, is_pg_table, reads_catalog};
 use sqlparser::ast::{self, BinaryOperator, DataType as SqlDataType, Expr, ObjectName, Statement};
 use std::ops::ControlFlow;
 
@@ -24,7 +24,7 @@ pub(crate) fn rewrite(statement: &mut Statement) {
     let _ = ast::visit_relations_mut(statement, |name: &mut ObjectName| {
         if name.0.len() == 2 && name.0[0].to_string().eq_ignore_ascii_case("pg_catalog") {
             let last = name.0[1].to_string().to_lowercase();
-            if !PG_TABLES.contains(&last.as_str()) {
+            if !is_pg_table(&last) {
                 name.0.remove(0);
             }
         }
@@ -112,12 +112,15 @@ impl ast::VisitorMut for Laterals {
 fn empty_selects(select: &mut ast::Select) {
     let empty = select.from.iter().any(|from| {
         let relations = std::iter::once(&from.relation).chain(from.joins.iter().filter_map(|j| {
-            matches!(j.join_operator, ast::JoinOperator::Join(_) | ast::JoinOperator::Inner(_) | ast::JoinOperator::CrossJoin(_))
-                .then_some(&j.relation)
+            matches!(
+                j.join_operator,
+                ast::JoinOperator::Join(_) | ast::JoinOperator::Inner(_) | ast::JoinOperator::CrossJoin(_)
+            )
+            .then_some(&j.relation)
         }));
         relations.into_iter().any(|r| {
             matches!(r, ast::TableFactor::Table { name, .. }
-                if name.0.last().is_some_and(|p| EMPTY_TABLES.contains(&p.to_string().to_lowercase().as_str())))
+                if name.0.last().is_some_and(|p| is_empty_table(&p.to_string().to_lowercase())))
         })
     });
     if !empty {
