@@ -187,13 +187,7 @@ impl Client {
 
     /// The raw dynamic call.
     pub async fn invoke(&self, id: ActorId, invocation: Invocation) -> Result<Reply, ClientError> {
-        let request = InvokeRequest {
-            id: 0,
-            kind: id.kind,
-            key: id.key,
-            method: invocation.method,
-            args: invocation.args,
-        };
+        let request = InvokeRequest::call(id, invocation, false);
         tokio::time::timeout(self.timeout, self.send(request))
             .await
             .map_err(|_| ClientError::Timeout(self.timeout))?
@@ -232,18 +226,11 @@ impl Client {
 
     /// Several calls as one atomic group (see [`ActorGateway::invoke_atomic`]).
     pub async fn invoke_atomic(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, ClientError> {
-        let calls = calls
-            .into_iter()
-            .map(|(id, invocation)| InvokeRequest {
-                id: 0,
-                kind: id.kind,
-                key: id.key,
-                method: invocation.method,
-                args: invocation.args,
-            })
-            .collect();
+        let calls =
+            calls.into_iter().map(|(id, invocation)| InvokeRequest::call(id, invocation, false)).collect();
         let mut rpc = self.shared.rpc.clone();
-        let response = tokio::time::timeout(self.timeout, rpc.invoke_atomic(InvokeAtomicRequest { calls }))
+        let request = InvokeAtomicRequest { calls, forwarded: false };
+        let response = tokio::time::timeout(self.timeout, rpc.invoke_atomic(request))
             .await
             .map_err(|_| ClientError::Timeout(self.timeout))?
             .map_err(ClientError::Transport)?;

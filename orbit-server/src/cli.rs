@@ -96,6 +96,14 @@ pub struct ServeArgs {
     /// PEM private key of --pg-tls-cert.
     #[arg(long, value_name = "FILE")]
     pub pg_tls_key: Option<PathBuf>,
+    /// Peers' gRPC addresses (`host:port,...`): join or form a cluster
+    /// with them. Without seeds the node is a cluster of one.
+    #[arg(long, value_name = "ADDRS", value_delimiter = ',')]
+    pub seeds: Option<Vec<String>>,
+    /// Nodes (this one included) that found a new cluster: it bootstraps
+    /// once that many report an empty data directory.
+    #[arg(long, value_name = "N")]
+    pub bootstrap_expect: Option<usize>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -140,6 +148,12 @@ impl ServeArgs {
         }
         if let Some(key) = &self.pg_tls_key {
             config.postgres.tls_key = Some(key.clone());
+        }
+        if let Some(seeds) = &self.seeds {
+            config.cluster.seeds = seeds.iter().filter(|s| !s.is_empty()).cloned().collect();
+        }
+        if let Some(expect) = self.bootstrap_expect {
+            config.cluster.bootstrap_expect = Some(expect);
         }
         config.validate()?;
         Ok(config)

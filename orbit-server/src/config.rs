@@ -33,6 +33,7 @@ pub struct Config {
     pub mcp: McpConfig,
     pub postgres: PgConfig,
     pub backup: BackupConfig,
+    pub cluster: ClusterConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,6 +140,54 @@ pub struct HttpConfig {
     /// Bearer token for the admin API (`/admin/...`). Without one, only
     /// loopback clients may use it.
     pub admin_token: Option<String>,
+}
+
+/// Joining a cluster. Without seeds the node is a cluster of one and
+/// writes straight to its store (decision 0012).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The peers' gRPC addresses (`host:port`; names are resolved on every
+    /// try). This node's own address may be among them.
+    pub seeds: Vec<String>,
+    /// How many nodes, this one included, found the cluster: it bootstraps
+    /// once that many report an empty data directory. Defaults to the
+    /// number of distinct seeds and this node.
+    pub bootstrap_expect: Option<usize>,
+    /// Replicas of each partition (capped by the cluster's size).
+    pub replication_factor: usize,
+    /// The gRPC address peers reach this node at; by default the gRPC
+    /// listener's address.
+    pub advertise_addr: Option<String>,
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    /// Without a leader's heartbeat for this long (randomized up to twice
+    /// it), a replica starts an election.
+    #[serde(with = "humantime_serde")]
+    pub election_timeout: Duration,
+    /// How long a node without a cluster keeps looking for its seeds.
+    #[serde(with = "humantime_serde")]
+    pub formation_timeout: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            seeds: Vec::new(),
+            bootstrap_expect: None,
+            replication_factor: 3,
+            advertise_addr: None,
+            heartbeat_interval: Duration::from_millis(200),
+            election_timeout: Duration::from_millis(1000),
+            formation_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+impl ClusterConfig {
+    pub fn enabled(&self) -> bool {
+        !self.seeds.is_empty()
+    }
 }
 
 /// Scheduled online backups: every `interval` into a new `backup-<unix ms>`
@@ -268,6 +317,19 @@ impl Config {
         }
         if self.backup.interval.is_zero() || self.backup.keep == 0 {
             return invalid("backup.interval must be positive and backup.keep at least 1");
+        }
+        let cluster = &self.cluster;
+        if cluster.replication_factor == 0 || cluster.bootstrap_expect == Some(0) {
+            return invalid("cluster.replication_factor and cluster.bootstrap_expect must be at least 1");
+        }
+        if cluster.heartbeat_interval.is_zero() || cluster.election_timeout < cluster.heartbeat_interval * 3 {
+            return invalid("cluster.election_timeout must be at least three cluster.heartbeat_interval");
+        }
+        if cluster.enabled() && cluster.advertise_addr.is_none() && self.grpc.addr.port() == 0 {
+            return invalid("a cluster node needs a fixed grpc.addr port or cluster.advertise_addr");
+        }
+        if cluster.enabled() && cluster.advertise_addr.is_none() && self.grpc.addr.ip().is_unspecified() {
+            return invalid("a cluster node listening on all interfaces needs cluster.advertise_addr");
         }
         if self.grpc.stream_window == 0 {
             return invalid("grpc.stream_window must be at least 1");

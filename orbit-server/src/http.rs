@@ -92,6 +92,9 @@ async fn metrics(State(node): State<NodeHandle>) -> impl IntoResponse {
         Err(e) => tracing::warn!(error = %e, "backend stats unavailable"),
     }
     node.metrics().active_actors.set(i64::try_from(node.active_actors()).unwrap_or(i64::MAX));
+    if let Ok(Some(cluster)) = node.partitions().cluster() {
+        node.metrics().set_groups(&cluster.report());
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], node.metrics().render())
 }
 

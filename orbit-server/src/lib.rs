@@ -11,6 +11,7 @@
 //! | [`actor`] | the [`Actor`]/[`Handler`] traits and the turn-based runtime |
 //! | [`actor_ref`] | [`LocalRef`]: typed in-process calls |
 //! | [`actors`] | built-in kinds (`counter`, Redis keys, table rows, index entries) |
+//! | [`cluster`] | Raft groups per partition (openraft), internode frames, formation from seeds |
 //! | [`partition`] | slot ranges; the only way to actor data: appends, reads, listings, group commits |
 //! | [`storage`] | the backend trait, `memory`, `lsm` (fjall), group commit |
 //! | [`backup`] | online backups, restores, offline migrations between backends |
@@ -37,6 +38,7 @@ pub mod actor;
 pub mod actor_ref;
 pub mod actors;
 pub mod backup;
+pub mod cluster;
 pub mod config;
 mod http;
 pub mod metrics;

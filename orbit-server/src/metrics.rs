@@ -21,6 +21,17 @@ pub struct Metrics {
     backups: IntCounterVec,
     /// Set from the directory when metrics are rendered.
     pub active_actors: IntGauge,
+    /// Calls this node forwarded to a partition's leader elsewhere.
+    pub forwarded_calls: IntCounter,
+    /// Set from the cluster's groups when metrics are rendered (by group;
+    /// the metadata group is `meta`).
+    pub group_leader: IntGaugeVec,
+    pub group_term: IntGaugeVec,
+    pub group_applied: IntGaugeVec,
+    /// On a group's leader: entries its most lagging replica is behind.
+    pub group_lag: IntGaugeVec,
+    /// Groups this node leads that have a replica behind or unreachable.
+    pub under_replicated: IntGauge,
 }
 
 /// Storage-side handles, shared with the commit path.
@@ -120,7 +131,30 @@ impl Metrics {
         let storage_disk_bytes = gauge_vec("orbit_storage_disk_bytes", "Bytes the backend holds on disk");
         let storage_compactions =
             gauge_vec("orbit_storage_compactions", "Compactions the backend has completed");
+        let group_gauge = |name: &str, help: &str| {
+            let g = must(IntGaugeVec::new(Opts::new(name, help), &["group"]));
+            reg(Box::new(g.clone()));
+            g
+        };
+        let group_leader = group_gauge("orbit_raft_leader", "Node id of the group's leader (0: none known)");
+        let group_term = group_gauge("orbit_raft_term", "The group's current Raft term");
+        let group_applied = group_gauge("orbit_raft_applied_index", "Last log index applied on this node");
+        let group_lag =
+            group_gauge("orbit_raft_replication_lag", "On the leader: entries the slowest replica is behind");
+        let under_replicated = must(IntGauge::new(
+            "orbit_raft_under_replicated_groups",
+            "Groups this node leads with a replica more than 100 entries behind",
+        ));
+        reg(Box::new(under_replicated.clone()));
+        let forwarded_calls =
+            counter("orbit_forwarded_calls_total", "Calls forwarded to a partition's leader");
         Metrics {
+            forwarded_calls,
+            group_leader,
+            group_term,
+            group_applied,
+            group_lag,
+            under_replicated,
             registry,
             activations,
             deactivations,
@@ -146,6 +180,27 @@ impl Metrics {
             invocations: self.invocations.clone(),
             kind,
         }
+    }
+
+    /// Records the state of this node's Raft groups.
+    pub fn set_groups(&self, groups: &[crate::cluster::GroupReport]) {
+        let mut under = 0;
+        for g in groups {
+            let label =
+                if g.group == crate::cluster::META_GROUP { "meta".to_string() } else { g.group.to_string() };
+            let set = |v: &IntGaugeVec, n: u64| {
+                v.with_label_values(&[label.as_str()]).set(i64::try_from(n).unwrap_or(i64::MAX))
+            };
+            set(&self.group_leader, g.leader.unwrap_or(0));
+            set(&self.group_term, g.term);
+            set(&self.group_applied, g.applied);
+            let lag = g.lag.as_ref().map(|l| l.values().copied().max().unwrap_or(0));
+            set(&self.group_lag, lag.unwrap_or(0));
+            if lag.is_some_and(|l| l > 100) {
+                under += 1;
+            }
+        }
+        self.under_replicated.set(under);
     }
 
     /// Records what a backend reports about itself.

@@ -4,10 +4,13 @@
 //! ([`Partition::append`], [`PartitionMap::commit_group`]) and every
 //! consistent read ([`Partition::get`], [`Partition::scan`], listings) of
 //! actor state goes through it, so its commit path is where a replicated
-//! log plugs in. Today every partition of a node appends through the node's
-//! one group-commit [`Store`], so a group spanning partitions is still one
-//! atomic batch.
+//! log plugs in. On a node without a cluster every partition appends
+//! through the node's one group-commit [`Store`], so a group spanning
+//! partitions is one atomic batch. In a cluster a partition's writes are
+//! entries of its Raft group ([`crate::cluster`]), proposed by its leader,
+//! and a batch must stay inside one partition.
 
+use crate::cluster::Cluster;
 use crate::storage::layout::{self, system_key};
 use crate::storage::{Seq, StorageError, Store};
 use bytes::Bytes;
@@ -15,20 +18,60 @@ use orbit_shared::WriteOp;
 use orbit_shared::slot::SLOT_COUNT;
 use orbit_shared::{ActorId, ActorPage, Error, StoredActor};
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+/// Where the partitions' writes go: straight to the store, or through the
+/// cluster's Raft groups once the node has joined.
+struct Replication {
+    clustered: bool,
+    cluster: OnceLock<Arc<Cluster>>,
+}
+
+impl Replication {
+    /// The cluster, `None` on a node without one; unavailable while a
+    /// cluster node is still joining.
+    fn cluster(&self) -> Result<Option<&Arc<Cluster>>, Error> {
+        match self.cluster.get() {
+            Some(cluster) => Ok(Some(cluster)),
+            None if self.clustered => {
+                Err(Error::Unreachable { reason: "this node has not joined its cluster yet".into() })
+            }
+            None => Ok(None),
+        }
+    }
+}
 
 pub struct Partition {
     pub id: u16,
     pub slots: Range<u16>,
     store: Arc<Store>,
+    replication: Arc<Replication>,
 }
 
 impl Partition {
-    /// Appends an atomic batch of this partition's keys; see [`Store::append`].
-    /// Returns once the batch is visible; [`Partition::wait_durable`] waits
-    /// for it to be durable.
-    pub async fn append(&self, ops: &[WriteOp]) -> Result<Seq, StorageError> {
-        self.store.append(ops).await
+    /// Appends an atomic batch of this partition's keys. Without a cluster:
+    /// see [`Store::append`]; returns once the batch is visible, and
+    /// [`Partition::wait_durable`] waits for it to be durable. In a cluster:
+    /// returns once the batch is committed on a quorum of the partition's
+    /// replicas and applied here (the returned position is already durable).
+    pub async fn append(&self, ops: &[WriteOp]) -> Result<Seq, Error> {
+        match self.replication.cluster()? {
+            None => Ok(self.store.append(ops).await?),
+            Some(cluster) => {
+                cluster.write(self.id, ops.to_vec()).await?;
+                Ok(0)
+            }
+        }
+    }
+
+    /// The term in which this node serves the partition's actors (0 without
+    /// a cluster); refused when another node leads the partition.
+    /// Activations loaded in another term are stale.
+    pub async fn serve(&self) -> Result<u64, Error> {
+        match self.replication.cluster()? {
+            None => Ok(0),
+            Some(cluster) => cluster.serve(self.id).await,
+        }
     }
 
     /// What everything appended so far depends on to be durable.
@@ -69,6 +112,8 @@ impl Partition {
 
 pub struct PartitionMap {
     partitions: Vec<Arc<Partition>>,
+    store: Arc<Store>,
+    replication: Arc<Replication>,
 }
 
 /// The partition that owns `slot` when there are `count` partitions.
@@ -84,7 +129,8 @@ fn first_slot(p: u16, count: u16) -> u16 {
 impl PartitionMap {
     /// The partitions of a data directory: `count` of them, recorded when the
     /// directory is new; a directory made with another count is refused.
-    pub async fn open(count: u16, store: Arc<Store>) -> Result<Self, StorageError> {
+    /// With `clustered`, writes wait for [`PartitionMap::attach`].
+    pub async fn open(count: u16, store: Arc<Store>, clustered: bool) -> Result<Self, StorageError> {
         let key = system_key("partitions");
         match store.get(key.clone()).await? {
             Some(found) => {
@@ -100,25 +146,47 @@ impl PartitionMap {
                 store.sync_now().await?;
             }
         }
-        Ok(PartitionMap::new(count, store))
+        Ok(PartitionMap::new(count, store, clustered))
     }
 
-    /// Commits the writes of an atomic group (whose actors may live in
-    /// several of this node's partitions) as one batch: all or none.
-    pub async fn commit_group(&self, ops: &[WriteOp]) -> Result<Seq, StorageError> {
-        match self.partitions.first() {
-            Some(any) => any.store.append(ops).await,
-            None => Err(StorageError::Closed),
+    /// Sends every later write through `cluster`'s groups.
+    pub fn attach(&self, cluster: Arc<Cluster>) {
+        let _ = self.replication.cluster.set(cluster);
+    }
+
+    /// The cluster this node belongs to (`None` without one); unavailable
+    /// while joining.
+    pub fn cluster(&self) -> Result<Option<&Arc<Cluster>>, Error> {
+        self.replication.cluster()
+    }
+
+    /// Commits the writes of an atomic group as one batch: all or none.
+    /// Without a cluster its actors may live in several partitions; in a
+    /// cluster they must share one ([`Error::CrossPartition`]).
+    pub async fn commit_group(&self, ops: &[WriteOp]) -> Result<Seq, Error> {
+        if self.replication.cluster()?.is_none() {
+            return Ok(self.store.append(ops).await?);
+        }
+        let mut partitions = ops.iter().map(|op| match op {
+            WriteOp::Put(key, _) | WriteOp::Delete(key) => layout::partition_of_key(key),
+        });
+        let first = partitions.next().flatten();
+        match first {
+            Some(p) if partitions.all(|q| q == Some(p)) => match self.partitions.get(usize::from(p)) {
+                Some(partition) => partition.append(ops).await,
+                None => {
+                    Err(Error::Internal { reason: format!("a write to partition {p}, which does not exist") })
+                }
+            },
+            None if ops.is_empty() => Ok(0),
+            _ => Err(Error::CrossPartition),
         }
     }
 
     /// Waits until every write committed up to `seq`, in any partition, is
     /// durable.
     pub async fn wait_durable(&self, seq: Seq) -> Result<(), StorageError> {
-        match self.partitions.first() {
-            Some(any) => any.store.wait_durable(seq).await,
-            None => Ok(()),
-        }
+        self.store.wait_durable(seq).await
     }
 
     /// A page of `kind`'s stored actors, walking partition by partition; the
@@ -179,14 +247,16 @@ impl PartitionMap {
         Ok(ActorPage { actors, cursor: None })
     }
 
-    fn new(count: u16, store: Arc<Store>) -> Self {
+    fn new(count: u16, store: Arc<Store>, clustered: bool) -> Self {
+        let replication = Arc::new(Replication { clustered, cluster: OnceLock::new() });
         let partitions = (0..count)
             .map(|id| {
                 let end = if id + 1 == count { SLOT_COUNT } else { first_slot(id + 1, count) };
-                Arc::new(Partition { id, slots: first_slot(id, count)..end, store: store.clone() })
+                let (store, replication) = (store.clone(), replication.clone());
+                Arc::new(Partition { id, slots: first_slot(id, count)..end, store, replication })
             })
             .collect();
-        PartitionMap { partitions }
+        PartitionMap { partitions, store, replication }
     }
 
     pub fn for_slot(&self, slot: u16) -> &Arc<Partition> {
@@ -223,7 +293,7 @@ mod tests {
                 StorageMetrics::unregistered(),
                 0,
             ));
-            let map = PartitionMap::new(count, store);
+            let map = PartitionMap::new(count, store, false);
             assert_eq!(map.len(), usize::from(count));
             let mut next = 0u16;
             for p in &map.partitions {

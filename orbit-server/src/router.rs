@@ -2,26 +2,97 @@
 //! this node and returns once its writes are visible, then durable (DESIGN
 //! §3: gateway, router, partition, activation, storage). Atomic groups hold
 //! every member's turn and commit their writes as one batch.
+//!
+//! In a cluster a call runs on its partition's leader: a call arriving
+//! elsewhere is forwarded there over gRPC (one hop: a forwarded call is
+//! served or refused, never forwarded again), and the forwarding node asks
+//! again when leadership moved, until the call's deadline.
 
 use crate::actor;
+use crate::cluster::Leader;
 use crate::node::NodeHandle;
 use crate::storage::Seq;
 use bytes::Bytes;
 use orbit_shared::{
     ActorGateway, ActorId, ActorPage, DurableToken, Error, Invocation, NodeDescription, Reply,
 };
+use std::time::Duration;
+
+/// How long a call waits before asking again for a partition's leader.
+const LEADER_RETRY: Duration = Duration::from_millis(50);
 
 impl NodeHandle {
+    /// Where a call for `partition` runs: `None` here, or the gRPC address
+    /// of its leader. A forwarded call is refused rather than forwarded
+    /// again; so is any call while no leader is known.
+    fn route(&self, partition: u16, forwarded: bool) -> Result<Option<String>, Error> {
+        match self.partitions().cluster()?.map(|c| c.leader(partition)) {
+            None | Some(Leader::Local) => Ok(None),
+            Some(Leader::Remote { addr, .. }) if !forwarded => {
+                self.metrics().forwarded_calls.inc();
+                Ok(Some(addr))
+            }
+            Some(Leader::Remote { addr, .. }) => Err(Error::NotLeader { partition, leader: Some(addr) }),
+            Some(Leader::Unknown) => Err(Error::NotLeader { partition, leader: None }),
+        }
+    }
+
+    /// After `outcome`: whether to ask for the leader again (the leadership
+    /// moved or is being decided, and the call came from a client).
+    async fn retry_on_leader(
+        &self,
+        outcome: &Result<impl Sized, Error>,
+        forwarded: bool,
+    ) -> Result<bool, Error> {
+        if forwarded || !matches!(outcome, Err(Error::NotLeader { .. })) {
+            return Ok(false);
+        }
+        self.check_open()?;
+        tokio::time::sleep(LEADER_RETRY).await;
+        Ok(true)
+    }
+
+    fn cluster_for_forwarding(&self) -> Result<&std::sync::Arc<crate::cluster::Cluster>, Error> {
+        self.partitions().cluster()?.ok_or(Error::Internal { reason: "forwarding without a cluster".into() })
+    }
+
     /// One dynamic call, returning once its write is visible; the reply is
     /// not to be shown before `Seq` is durable.
-    async fn invoke_untimed(&self, id: ActorId, invocation: Invocation) -> Result<(Reply, Seq), Error> {
+    async fn invoke_untimed(
+        &self,
+        id: ActorId,
+        invocation: Invocation,
+        forwarded: bool,
+    ) -> Result<(Reply, Seq), Error> {
         id.validate()?;
         let kind = self.kind(&id.kind)?;
+        let partition = self.partitions().for_slot(id.slot()).id;
+        loop {
+            let outcome = match self.route(partition, forwarded) {
+                Ok(None) => self.invoke_here(&id, kind, &invocation).await,
+                Ok(Some(addr)) => {
+                    self.cluster_for_forwarding()?.forward(&addr, &id, &invocation).await.map(|r| (r, 0))
+                }
+                Err(e) => Err(e),
+            };
+            if !self.retry_on_leader(&outcome, forwarded).await? {
+                return outcome;
+            }
+        }
+    }
+
+    /// A call on this node's activation.
+    async fn invoke_here(
+        &self,
+        id: &ActorId,
+        kind: &std::sync::Arc<dyn crate::actor::KindEntry>,
+        invocation: &Invocation,
+    ) -> Result<(Reply, Seq), Error> {
         let started = std::time::Instant::now();
         let result = async {
             loop {
                 self.check_open().map_err(|e| (e, None))?;
-                match self.activation(&id, kind).call_json(self, &invocation).await {
+                match self.activation(id, kind).call_json(self, invocation).await {
                     Err(actor::TurnError::Retired) => continue,
                     Err(actor::TurnError::Failed(e)) => return Err((e, None)),
                     Ok((Ok(reply), seq)) => return Ok((reply, seq)),
@@ -43,14 +114,41 @@ impl NodeHandle {
         }
     }
 
-    /// [`ActorGateway::invoke_atomic`] without the time limit.
-    async fn invoke_atomic_untimed(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, Error> {
-        let mut ids: Vec<ActorId> = Vec::with_capacity(calls.len());
+    /// [`ActorGateway::invoke_atomic`] without the time limit. In a cluster
+    /// the group's actors must share a partition, and the group runs on its
+    /// leader.
+    async fn invoke_atomic_untimed(
+        &self,
+        calls: Vec<(ActorId, Invocation)>,
+        forwarded: bool,
+    ) -> Result<Vec<Reply>, Error> {
         for (id, _) in &calls {
             id.validate()?;
             self.kind(&id.kind)?;
-            ids.push(id.clone());
         }
+        if self.partitions().cluster()?.is_none() {
+            return self.invoke_atomic_here(&calls).await;
+        }
+        let mut partitions = calls.iter().map(|(id, _)| self.partitions().for_slot(id.slot()).id);
+        let Some(partition) = partitions.next() else { return Ok(Vec::new()) };
+        if !partitions.all(|p| p == partition) {
+            return Err(Error::CrossPartition);
+        }
+        loop {
+            let outcome = match self.route(partition, forwarded) {
+                Ok(None) => self.invoke_atomic_here(&calls).await,
+                Ok(Some(addr)) => self.cluster_for_forwarding()?.forward_atomic(&addr, &calls).await,
+                Err(e) => Err(e),
+            };
+            if !self.retry_on_leader(&outcome, forwarded).await? {
+                return outcome;
+            }
+        }
+    }
+
+    /// An atomic group on this node's activations.
+    async fn invoke_atomic_here(&self, calls: &[(ActorId, Invocation)]) -> Result<Vec<Reply>, Error> {
+        let mut ids: Vec<ActorId> = calls.iter().map(|(id, _)| id.clone()).collect();
         ids.sort_unstable();
         ids.dedup();
         let slots: Vec<usize> =
@@ -97,9 +195,25 @@ impl NodeHandle {
         }
     }
 
-    async fn invoke_timed(&self, id: ActorId, invocation: Invocation) -> Result<(Reply, Seq), Error> {
+    async fn invoke_timed(
+        &self,
+        id: ActorId,
+        invocation: Invocation,
+        forwarded: bool,
+    ) -> Result<(Reply, Seq), Error> {
         let limit = self.config().actors.call_timeout;
-        tokio::time::timeout(limit, self.invoke_untimed(id, invocation))
+        tokio::time::timeout(limit, self.invoke_untimed(id, invocation, forwarded))
+            .await
+            .unwrap_or(Err(Error::Timeout { after_ms: limit.as_millis() as u64 }))
+    }
+
+    async fn invoke_atomic_timed(
+        &self,
+        calls: Vec<(ActorId, Invocation)>,
+        forwarded: bool,
+    ) -> Result<Vec<Reply>, Error> {
+        let limit = self.config().actors.call_timeout;
+        tokio::time::timeout(limit, self.invoke_atomic_untimed(calls, forwarded))
             .await
             .unwrap_or(Err(Error::Timeout { after_ms: limit.as_millis() as u64 }))
     }
@@ -108,17 +222,24 @@ impl NodeHandle {
 impl ActorGateway for NodeHandle {
     /// Dynamic invocation with the node's `actors.call_timeout`.
     async fn invoke(&self, id: ActorId, invocation: Invocation) -> Result<Reply, Error> {
-        let (reply, seq) = self.invoke_timed(id, invocation).await?;
+        let (reply, seq) = self.invoke_timed(id, invocation, false).await?;
+        self.partitions().wait_durable(seq).await?;
+        Ok(reply)
+    }
+
+    async fn invoke_forwarded(&self, id: ActorId, invocation: Invocation) -> Result<Reply, Error> {
+        let (reply, seq) = self.invoke_timed(id, invocation, true).await?;
         self.partitions().wait_durable(seq).await?;
         Ok(reply)
     }
 
     /// An atomic group with the node's `actors.call_timeout`.
     async fn invoke_atomic(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, Error> {
-        let limit = self.config().actors.call_timeout;
-        tokio::time::timeout(limit, self.invoke_atomic_untimed(calls))
-            .await
-            .unwrap_or(Err(Error::Timeout { after_ms: limit.as_millis() as u64 }))
+        self.invoke_atomic_timed(calls, false).await
+    }
+
+    async fn invoke_atomic_forwarded(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, Error> {
+        self.invoke_atomic_timed(calls, true).await
     }
 
     async fn invoke_visible(
@@ -126,7 +247,7 @@ impl ActorGateway for NodeHandle {
         id: ActorId,
         invocation: Invocation,
     ) -> Result<(Reply, DurableToken), Error> {
-        let (reply, seq) = self.invoke_timed(id, invocation).await?;
+        let (reply, seq) = self.invoke_timed(id, invocation, false).await?;
         Ok((reply, DurableToken::at(seq)))
     }
 

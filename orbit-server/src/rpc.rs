@@ -1,8 +1,10 @@
-//! The gRPC front door: `orbit.v1.ActorService` (used by `orbit-client`) and
-//! the standard `grpc.health.v1.Health` service.
+//! The gRPC front door: `orbit.v1.ActorService` (used by `orbit-client`),
+//! the standard `grpc.health.v1.Health` service, and on a cluster node
+//! `orbit.v1.Internode` (Raft and formation between nodes).
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use orbit_shared::proto::actor_service_server::{ActorService, ActorServiceServer};
+use orbit_shared::proto::internode_server::InternodeServer;
 use orbit_shared::proto::{
     DescribeRequest, DescribeResponse, InvokeAtomicRequest, InvokeAtomicResponse, InvokeRequest,
     InvokeResponse, ListActorsRequest, ListActorsResponse, ReadActorRequest, ReadActorResponse,
@@ -23,6 +25,7 @@ use tonic_health::server::HealthReporter;
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     node: crate::NodeHandle,
+    internode: Option<Arc<dyn crate::cluster::FrameHandler>>,
     accept: CancellationToken,
     tasks: &TaskTracker,
 ) -> HealthReporter {
@@ -32,10 +35,16 @@ pub(crate) async fn serve(
     let window = node.config().grpc.stream_window;
     let rpc = ActorRpc { gateway: Arc::new(node), window, accept: accept.clone(), tasks: tasks.clone() };
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let internode = internode.map(|handler| {
+        InternodeServer::new(crate::cluster::InternodeService { handler })
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX)
+    });
     tasks.spawn(async move {
         let served = Server::builder()
             .add_service(health_service)
             .add_service(ActorServiceServer::new(rpc))
+            .add_optional_service(internode)
             .serve_with_incoming_shutdown(incoming, accept.cancelled_owned())
             .await;
         if let Err(e) = served {
@@ -54,7 +63,12 @@ pub struct ActorRpc<G> {
 
 async fn invoke_one<G: ActorGateway>(gateway: &G, request: InvokeRequest) -> InvokeResponse {
     let id = ActorId::new(request.kind, request.key);
-    let result = gateway.invoke(id, Invocation::new(request.method, request.args)).await;
+    let invocation = Invocation::new(request.method, request.args);
+    let result = if request.forwarded {
+        gateway.invoke_forwarded(id, invocation).await
+    } else {
+        gateway.invoke(id, invocation).await
+    };
     InvokeResponse::from_result(request.id, result)
 }
 
@@ -126,13 +140,18 @@ impl<G: ActorGateway> ActorService for ActorRpc<G> {
         &self,
         request: Request<InvokeAtomicRequest>,
     ) -> Result<Response<InvokeAtomicResponse>, Status> {
+        let request = request.into_inner();
         let calls = request
-            .into_inner()
             .calls
             .into_iter()
             .map(|c| (ActorId::new(c.kind, c.key), Invocation::new(c.method, c.args)))
             .collect();
-        Ok(Response::new(InvokeAtomicResponse::from_result(self.gateway.invoke_atomic(calls).await)))
+        let result = if request.forwarded {
+            self.gateway.invoke_atomic_forwarded(calls).await
+        } else {
+            self.gateway.invoke_atomic(calls).await
+        };
+        Ok(Response::new(InvokeAtomicResponse::from_result(result)))
     }
 
     async fn describe(

@@ -59,6 +59,14 @@ pub enum Error {
     Actor { kind: ErrorKind, message: String },
     #[error("cannot reach the node: {reason}")]
     Unreachable { reason: String },
+    /// The node does not lead the actor's partition; `leader` is the gRPC
+    /// address of the node that does, when known.
+    #[error("partition {partition} is led by {}", leader.as_deref().unwrap_or("no node yet"))]
+    NotLeader { partition: u16, leader: Option<String> },
+    /// An atomic call group or batch whose actors live in different
+    /// partitions of a multi-node cluster.
+    #[error("the keys of an atomic operation are in different partitions")]
+    CrossPartition,
     #[error("internal error: {reason}")]
     Internal { reason: String },
 }
@@ -67,11 +75,14 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::UnknownKind { .. } | Error::UnknownMethod { .. } => ErrorKind::NotFound,
-            Error::InvalidArguments { .. } | Error::InvalidActorId { .. } => ErrorKind::InvalidArgument,
+            Error::InvalidArguments { .. } | Error::InvalidActorId { .. } | Error::CrossPartition => {
+                ErrorKind::InvalidArgument
+            }
             Error::MailboxFull { .. }
             | Error::ShuttingDown
             | Error::Storage { .. }
-            | Error::Unreachable { .. } => ErrorKind::Unavailable,
+            | Error::Unreachable { .. }
+            | Error::NotLeader { .. } => ErrorKind::Unavailable,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Actor { kind, .. } => *kind,
             Error::Internal { .. } => ErrorKind::Internal,

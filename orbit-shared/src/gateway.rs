@@ -148,6 +148,27 @@ pub trait ActorGateway: Send + Sync + 'static {
         calls: Vec<(ActorId, Invocation)>,
     ) -> impl Future<Output = Result<Vec<Reply>, Error>> + Send;
 
+    /// A call another cluster node forwarded here because this node leads
+    /// the actor's partition: served here or refused with
+    /// [`Error::NotLeader`], never forwarded again. A gateway that does not
+    /// forward serves it as [`ActorGateway::invoke`].
+    fn invoke_forwarded(
+        &self,
+        id: ActorId,
+        invocation: Invocation,
+    ) -> impl Future<Output = Result<Reply, Error>> + Send {
+        self.invoke(id, invocation)
+    }
+
+    /// [`ActorGateway::invoke_atomic`] for a forwarded group (see
+    /// [`ActorGateway::invoke_forwarded`]).
+    fn invoke_atomic_forwarded(
+        &self,
+        calls: Vec<(ActorId, Invocation)>,
+    ) -> impl Future<Output = Result<Vec<Reply>, Error>> + Send {
+        self.invoke_atomic(calls)
+    }
+
     /// Waits until every write up to `token` is durable.
     fn wait_durable(&self, token: DurableToken) -> impl Future<Output = Result<(), Error>> + Send {
         let _ = token;

@@ -55,6 +55,21 @@ impl From<Failure> for Error {
     }
 }
 
+impl InvokeRequest {
+    /// A call of `invocation` on actor `id`; `forwarded` when a cluster node
+    /// sends it on to the partition's leader.
+    pub fn call(id: crate::ActorId, invocation: crate::Invocation, forwarded: bool) -> Self {
+        InvokeRequest {
+            id: 0,
+            kind: id.kind,
+            key: id.key,
+            method: invocation.method,
+            args: invocation.args,
+            forwarded,
+        }
+    }
+}
+
 impl InvokeResponse {
     pub fn from_result(id: u64, result: Result<Reply, Error>) -> Self {
         let outcome = match result {

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 /// Put a value under a key, or delete the key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum WriteOp {
     Put(Bytes, Bytes),
     Delete(Bytes),

@@ -152,6 +152,10 @@ pub fn error_reply(e: &Error) -> Value {
         (ErrorKind::InvalidArgument, Error::InvalidActorId { reason }) => {
             format!("ERR invalid key: {reason}")
         }
+        // Redis Cluster's text: keys of one command or transaction must
+        // share a slot (hash tags `{...}` co-locate them).
+        (_, Error::CrossPartition) => "CROSSSLOT Keys in request don't hash to the same slot".into(),
+        (_, Error::NotLeader { .. }) => format!("TRYAGAIN {e}"),
         (
             ErrorKind::NotFound
             | ErrorKind::InvalidArgument

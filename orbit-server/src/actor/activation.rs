@@ -13,6 +13,9 @@
 //!   waits until the state it observed (`last_seq`) is durable.
 //! - `Retired` is final: the activation has left the directory, and callers
 //!   that were queued on it retry with a fresh activation.
+//! - In a cluster a turn runs only while this node serves the partition
+//!   (`Partition::serve`), and a state loaded in an earlier term is dropped
+//!   unwritten and loaded again: another leader may have changed it since.
 
 use super::{Actor, Context, Handler, MethodEntry, MethodTable, WriteOp};
 use crate::metrics::KindMetrics;
@@ -60,6 +63,8 @@ struct Loaded<A> {
     stored_hash: Option<u64>,
     /// The write this state depends on; replies wait for it to be durable.
     last_seq: Seq,
+    /// The partition's term when this state was loaded (0 without a cluster).
+    term: u64,
 }
 
 pub(crate) enum TurnError {
@@ -155,7 +160,8 @@ impl<A: Actor> Activation<A> {
         Ok((reply, seq))
     }
 
-    /// Waits for the turn (or refuses when the mailbox is full).
+    /// Waits for the turn (or refuses when the mailbox is full, or when this
+    /// node does not serve the actor's partition).
     pub async fn enter(&self, node: &NodeHandle) -> Result<Turn<'_, A>, TurnError> {
         let capacity = node.config().actors.mailbox_capacity;
         let waiting = Waiting(&self.waiting);
@@ -165,9 +171,10 @@ impl<A: Actor> Activation<A> {
         }
         let mut cell = self.cell.lock().await;
         drop(waiting);
+        let term = self.partition.serve().await?;
         let loaded = match std::mem::replace(&mut *cell, Cell::Unloaded) {
-            Cell::Active(loaded) => loaded,
-            Cell::Unloaded => self.load(node).await?,
+            Cell::Active(loaded) if loaded.term == term => loaded,
+            Cell::Active(_) | Cell::Unloaded => self.load(node, term).await?,
             Cell::Retired => {
                 *cell = Cell::Retired;
                 return Err(TurnError::Retired);
@@ -176,7 +183,7 @@ impl<A: Actor> Activation<A> {
         Ok(Turn { cell, loaded })
     }
 
-    async fn load(&self, node: &NodeHandle) -> Result<Loaded<A>, Error> {
+    async fn load(&self, node: &NodeHandle, term: u64) -> Result<Loaded<A>, Error> {
         // Whatever is in storage may not be durable yet (a cancelled turn's
         // write): depend on everything appended so far.
         let last_seq = self.partition.last_appended();
@@ -195,7 +202,7 @@ impl<A: Actor> Activation<A> {
         };
         actor.on_activate(&Context::new(&self.id, node)).await?;
         self.kind.metrics.activations.inc();
-        Ok(Loaded { actor: Box::new(actor), version, stored_hash, last_seq })
+        Ok(Loaded { actor: Box::new(actor), version, stored_hash, last_seq, term })
     }
 
     /// Every entry of this actor, sub-keys without the actor prefix.
@@ -285,7 +292,10 @@ impl<A: Actor> Activation<A> {
                 _ => return false,
             },
         };
-        if let Cell::Active(mut loaded) = std::mem::replace(&mut *cell, Cell::Retired) {
+        let serving = self.partition.serve().await.ok();
+        if let Cell::Active(mut loaded) = std::mem::replace(&mut *cell, Cell::Retired)
+            && serving == Some(loaded.term)
+        {
             let ctx = Context::new(&self.id, node);
             if let Err(e) = loaded.actor.on_deactivate(&ctx).await {
                 tracing::warn!(actor = %self.id, error = %e, "on_deactivate failed");

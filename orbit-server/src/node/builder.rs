@@ -75,7 +75,8 @@ impl NodeBuilder {
             metrics.storage.clone(),
             read_cache,
         ));
-        let partitions = PartitionMap::open(self.config.node.partitions, store.clone()).await?;
+        let clustered = self.config.cluster.enabled();
+        let partitions = PartitionMap::open(self.config.node.partitions, store.clone(), clustered).await?;
         let directory = Directory::new(self.config.node.partitions);
         let shared = Arc::new(NodeShared {
             partitions,
@@ -105,18 +106,81 @@ impl NodeBuilder {
         Ok(Node { handle, upkeep, servers: None })
     }
 
-    /// A node serving gRPC and HTTP on the configured addresses.
+    /// A node serving gRPC and HTTP on the configured addresses. A cluster
+    /// node is ready once it has found or formed its cluster.
     pub async fn start(self) -> Result<Node, NodeError> {
         // Certificate files are read first: a bad one stops the start before storage opens.
         let pg_tls = if self.config.postgres.enabled { self.config.postgres_tls()? } else { None };
         let mut node = self.build().await?;
-        let servers = Servers::start(&node.handle, pg_tls).await?;
+        let formation = node.handle.config().cluster.enabled().then(|| {
+            let config = node.handle.config();
+            let addr = config.cluster.advertise_addr.clone().unwrap_or_else(|| config.grpc.addr.to_string());
+            let transport: Arc<dyn crate::cluster::Transport> =
+                Arc::new(crate::cluster::GrpcTransport::default());
+            crate::cluster::Formation::new(addr, node.handle.store().clone(), transport)
+        });
+        let internode = formation.clone().map(|f| f as Arc<dyn crate::cluster::FrameHandler>);
+        let servers = Servers::start(&node.handle, pg_tls, internode).await?;
         let _ = node.handle.shared.grpc_addr.set(servers.grpc_addr);
-        node.handle.shared.ready.store(true, Ordering::Release);
         let off = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
-        let (resp, pg) = (off(servers.resp_addr), off(servers.pg_addr));
-        tracing::info!(grpc = %servers.grpc_addr, http = %servers.http_addr, resp = %resp, pg = %pg, "node ready");
+        let (grpc, http, resp, pg) =
+            (servers.grpc_addr, servers.http_addr, off(servers.resp_addr), off(servers.pg_addr));
+        // Kept by the node from here, so a failed join still stops them.
         node.servers = Some(servers);
+        if let Some(formation) = formation {
+            join_cluster(&node.handle, &formation).await?;
+        }
+        node.handle.shared.ready.store(true, Ordering::Release);
+        tracing::info!(grpc = %grpc, http = %http, resp = %resp, pg = %pg, "node ready");
         Ok(node)
     }
+}
+
+/// Finds or forms the cluster and sends the partitions' writes through it;
+/// the node that bootstrapped records the cluster's shape in the metadata
+/// group.
+async fn join_cluster(
+    node: &NodeHandle,
+    formation: &Arc<crate::cluster::Formation>,
+) -> Result<(), NodeError> {
+    let config = &node.config().cluster;
+    let mut seeds = config.seeds.clone();
+    seeds.sort();
+    seeds.dedup();
+    let own = formation.addr().to_string();
+    let expect = config.bootstrap_expect.unwrap_or(seeds.iter().filter(|s| **s != own).count() + 1);
+    let timings = crate::cluster::Timings {
+        heartbeat: config.heartbeat_interval,
+        election: (config.election_timeout, config.election_timeout * 2),
+        ..Default::default()
+    };
+    let formed = formation
+        .run(
+            &seeds,
+            expect,
+            config.replication_factor,
+            node.config().node.partitions,
+            &timings,
+            config.formation_timeout,
+        )
+        .await
+        .map_err(NodeError::Cluster)?;
+    let cluster = formed.cluster;
+    tracing::info!(cluster = %cluster.cluster_id(), node = cluster.node_id(), "joined the cluster");
+    node.partitions().attach(cluster.clone());
+    if formed.bootstrapped {
+        node.tasks().spawn(async move {
+            let meta = crate::cluster::ClusterMeta::founding(&cluster);
+            for _ in 0..600 {
+                if cluster.leader(crate::cluster::META_GROUP) == crate::cluster::Leader::Local
+                    && cluster.record_meta(meta.clone()).await.is_ok()
+                {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            tracing::warn!("the cluster's shape was not recorded in the metadata group");
+        });
+    }
+    Ok(())
 }

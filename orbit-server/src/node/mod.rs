@@ -50,6 +50,8 @@ pub enum NodeError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("actor kind '{0}' is registered twice")]
     DuplicateKind(&'static str),
+    #[error("cannot join the cluster: {0}")]
+    Cluster(orbit_shared::Error),
 }
 
 /// A running node. Dropping it without [`Node::shutdown`] skips the orderly
@@ -91,6 +93,12 @@ impl Node {
     pub async fn shutdown(self) -> Result<(), NodeError> {
         let shared = &self.handle.shared;
         shared.ready.store(false, Ordering::Release);
+        let cluster = shared.partitions.cluster().ok().flatten().cloned();
+        if let Some(cluster) = &cluster {
+            // Hand every led group to a follower first, so calls in flight
+            // and new ones are served by the new leaders.
+            cluster.hand_over_all(shared.config.node.drain_timeout / 2).await;
+        }
         if let Some(servers) = self.servers {
             servers.health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
             servers.accept.cancel();
@@ -105,6 +113,9 @@ impl Node {
         actor::deactivate_all(&self.handle).await;
         shared.tasks.close();
         shared.tasks.wait().await;
+        if let Some(cluster) = &cluster {
+            cluster.shutdown().await;
+        }
         shared.store.close().await?;
         tracing::info!("node stopped");
         Ok(())

@@ -20,10 +20,12 @@ pub(super) struct Servers {
 }
 
 impl Servers {
-    /// `pg_tls`: the PostgreSQL front door's certificate, when it has one.
+    /// `pg_tls`: the PostgreSQL front door's certificate, when it has one;
+    /// `internode`: what answers other cluster nodes on the gRPC port.
     pub(super) async fn start(
         node: &NodeHandle,
         pg_tls: Option<Arc<rustls::ServerConfig>>,
+        internode: Option<Arc<dyn crate::cluster::FrameHandler>>,
     ) -> Result<Servers, NodeError> {
         let bind = |addr: SocketAddr| async move {
             tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { addr, source })
@@ -87,7 +89,7 @@ impl Servers {
                 Some(addr)
             }
         };
-        let health = rpc::serve(grpc, node.clone(), accept.clone(), &tasks).await;
+        let health = rpc::serve(grpc, node.clone(), internode, accept.clone(), &tasks).await;
         tasks.spawn(http::serve(http, node.clone(), sql, accept.clone()));
         Ok(Servers { grpc_addr, http_addr, resp_addr, pg_addr, accept, tasks, health })
     }

@@ -1,0 +1,536 @@
+//! The cluster: every partition is a Raft group replicated on up to
+//! `replication_factor` nodes, plus one metadata group recording the
+//! cluster's nodes and partition replicas (DESIGN §7, decision 0012).
+//! Consensus is openraft's; it is used only inside this folder.
+//!
+//! | file | what |
+//! |---|---|
+//! | `types.rs` | what an entry carries (a turn's storage batch), openraft's type configuration |
+//! | `log.rs` | a group's Raft log in the node's store (one group commit for every group) |
+//! | `machine.rs` | a group's state machine: apply to the store, snapshots of a key range |
+//! | `transport.rs` | frames between nodes: gRPC, or in-process with faults for tests |
+//! | `formation.rs` | identity in the data dir, seeds, the one-time bootstrap |
+//! | `tests.rs` | in-process clusters over a faulty network |
+//!
+//! A node serves a partition's actors only while it leads the partition's
+//! group and has confirmed its term ([`Cluster::serve`]): activations made
+//! in an earlier term are dropped at their next turn, and every write is a
+//! log entry the term's leader proposes, so a deposed leader's turn cannot
+//! commit.
+
+mod formation;
+mod log;
+mod machine;
+mod transport;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use formation::{Formation, Identity};
+pub use transport::{FrameHandler, GrpcTransport, InternodeService, LocalNet, Transport};
+pub use types::{ClusterMeta, GroupId, META_GROUP, NodeId};
+
+use crate::storage::Store;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use machine::{Applied, Machine};
+use openraft::ServerState;
+use openraft::error::{ClientWriteError, RaftError};
+use orbit_shared::proto::actor_service_client::ActorServiceClient;
+use orbit_shared::proto::{InvokeAtomicRequest, InvokeRequest};
+use orbit_shared::{ActorId, Error, Invocation, Reply, WriteOp};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use transport::{Frame, Links, Request, Response};
+use types::{Command, Peer, Raft};
+
+/// Raft's timings and log retention.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    pub heartbeat: Duration,
+    /// Elections start after a random wait in this range without a leader.
+    pub election: (Duration, Duration),
+    /// A snapshot is built after this many entries; the log keeps
+    /// `keep_after_snapshot` entries behind it for followers that lag.
+    pub snapshot_every: u64,
+    pub keep_after_snapshot: u64,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            heartbeat: Duration::from_millis(200),
+            election: (Duration::from_millis(1000), Duration::from_millis(2000)),
+            snapshot_every: 20_000,
+            keep_after_snapshot: 5_000,
+        }
+    }
+}
+
+/// Who leads a group, as this node knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Leader {
+    /// This node.
+    Local,
+    /// Another node, at this gRPC address.
+    Remote { node: NodeId, addr: String },
+    /// Nobody yet (an election is under way).
+    Unknown,
+}
+
+struct Group {
+    id: GroupId,
+    raft: Raft,
+    links: Links,
+    applied: Applied,
+    /// The term in which this node last confirmed its leadership (its first
+    /// entry of the term applied and a quorum heard from); 0 when none.
+    confirmed: AtomicU64,
+}
+
+/// This node's share of the cluster: one Raft group per partition it
+/// replicates, and the metadata group.
+pub struct Cluster {
+    identity: Identity,
+    addr: String,
+    /// Partition groups by partition number (`None` where this node holds
+    /// no replica).
+    groups: Vec<Option<Group>>,
+    meta: Group,
+    /// How long a quorum's acknowledgement lets the leader serve without
+    /// asking again (shorter than the shortest election timeout).
+    lease: Duration,
+    closing: AtomicBool,
+    /// gRPC channels to the other nodes' actor service, for forwarding.
+    peers: std::sync::Mutex<std::collections::HashMap<String, tonic::transport::Channel>>,
+}
+
+/// The replicas of `group` among `nodes` (sorted ids): `rf` of them,
+/// starting at a node that rotates with the group so leadership spreads.
+pub fn replicas(group: GroupId, nodes: &[NodeId], rf: usize) -> Vec<NodeId> {
+    let n = nodes.len();
+    let rf = rf.clamp(1, n.max(1));
+    let start = if group == META_GROUP { 0 } else { usize::from(group) % n.max(1) };
+    (0..rf).filter_map(|k| nodes.get((start + k) % n).copied()).collect()
+}
+
+impl Cluster {
+    /// Starts this node's groups over `store`: every partition in
+    /// `0..partitions` whose replicas (per `replicas_of`) include this node,
+    /// and the metadata group. Groups resume from what the store holds.
+    pub async fn open(
+        identity: Identity,
+        addr: String,
+        store: Arc<Store>,
+        partitions: u16,
+        hosted: impl Fn(GroupId) -> bool,
+        transport: Arc<dyn Transport>,
+        timings: &Timings,
+    ) -> Result<Arc<Cluster>, Error> {
+        let config = Arc::new(
+            openraft::Config {
+                cluster_name: identity.cluster_id.clone(),
+                heartbeat_interval: timings.heartbeat.as_millis() as u64,
+                election_timeout_min: timings.election.0.as_millis() as u64,
+                election_timeout_max: timings.election.1.as_millis() as u64,
+                install_snapshot_timeout: 30_000,
+                snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(timings.snapshot_every),
+                max_in_snapshot_log_to_keep: timings.keep_after_snapshot,
+                ..Default::default()
+            }
+            .validate()
+            .map_err(|e| Error::Internal { reason: format!("raft configuration: {e}") })?,
+        );
+        let open = |group: GroupId| {
+            let (store, transport, config, identity) =
+                (store.clone(), transport.clone(), config.clone(), identity.clone());
+            async move {
+                let links = Links {
+                    transport,
+                    cluster_id: identity.cluster_id.as_str().into(),
+                    from: identity.node_id,
+                    group,
+                };
+                let storage = |e: types::StorageError| Error::Storage { reason: e.to_string() };
+                let log = log::GroupLog::open(store.clone(), group).await.map_err(storage)?;
+                let applied = Applied::new();
+                let machine = Machine::open(store, group, applied.clone()).await.map_err(storage)?;
+                let raft = Raft::new(identity.node_id, config, links.clone(), log, machine)
+                    .await
+                    .map_err(|e| Error::Internal { reason: format!("raft group {group}: {e}") })?;
+                Ok::<_, Error>(Group { id: group, raft, links, applied, confirmed: AtomicU64::new(0) })
+            }
+        };
+        let meta = open(META_GROUP).await?;
+        let mut groups = Vec::with_capacity(usize::from(partitions));
+        for p in 0..partitions {
+            groups.push(if hosted(p) { Some(open(p).await?) } else { None });
+        }
+        let lease = timings.election.0.mul_f64(0.8);
+        Ok(Arc::new(Cluster {
+            identity,
+            addr,
+            groups,
+            meta,
+            lease,
+            closing: AtomicBool::new(false),
+            peers: Default::default(),
+        }))
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.identity.node_id
+    }
+
+    pub fn cluster_id(&self) -> &str {
+        &self.identity.cluster_id
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    fn group(&self, id: GroupId) -> Option<&Group> {
+        if id == META_GROUP { Some(&self.meta) } else { self.groups.get(usize::from(id))?.as_ref() }
+    }
+
+    fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.iter().flatten().chain(std::iter::once(&self.meta))
+    }
+
+    /// Makes the first replica of each group start it with its members.
+    /// Called once, by the node that bootstraps the cluster; a replica
+    /// still opening its groups is asked again until `limit` has passed.
+    pub async fn initialize(
+        &self,
+        nodes: &BTreeMap<NodeId, String>,
+        rf: usize,
+        limit: Duration,
+    ) -> Result<(), Error> {
+        let ids: Vec<NodeId> = nodes.keys().copied().collect();
+        let partitions = self.groups.len() as u16;
+        let deadline = tokio::time::Instant::now() + limit;
+        for group in std::iter::once(META_GROUP).chain(0..partitions) {
+            let members: BTreeMap<NodeId, Peer> = replicas(group, &ids, rf)
+                .into_iter()
+                .filter_map(|id| Some((id, Peer { addr: nodes.get(&id)?.clone() })))
+                .collect();
+            let Some((&first, peer)) = members.iter().next() else { continue };
+            loop {
+                let request = Request::Initialize { members: members.clone() };
+                let answer = if first == self.node_id() {
+                    Ok(self.answer(group, request).await)
+                } else {
+                    let timeout = Duration::from_secs(5);
+                    transport::send_request(&self.meta.links, first, &peer.addr, group, request, timeout)
+                        .await
+                };
+                let reason = match answer {
+                    Ok(Response::Initialized) => break,
+                    Ok(Response::Refused(reason)) | Err(reason) => reason,
+                    Ok(other) => format!("unexpected answer {other:?}"),
+                };
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(Error::Unreachable {
+                        reason: format!("initializing group {group}: {reason}"),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Who leads `group`, as far as this node knows.
+    pub fn leader(&self, group: GroupId) -> Leader {
+        let Some(g) = self.group(group) else { return Leader::Unknown };
+        let metrics = g.raft.metrics();
+        let m = metrics.borrow();
+        match m.current_leader {
+            Some(id) if id == self.node_id() && m.state == ServerState::Leader => Leader::Local,
+            Some(id) if id != self.node_id() => match m.membership_config.membership().get_node(&id) {
+                Some(peer) => Leader::Remote { node: id, addr: peer.addr.clone() },
+                None => Leader::Unknown,
+            },
+            _ => Leader::Unknown,
+        }
+    }
+
+    /// Whether this node may serve `group`'s actors now, and in which term:
+    /// it leads the group, its first entry of the term is applied, and a
+    /// quorum acknowledged it within the lease (asked again when not).
+    /// Activations made in another term must be reloaded.
+    pub async fn serve(&self, group: GroupId) -> Result<u64, Error> {
+        let g = self.group(group).ok_or(Error::NotLeader { partition: group, leader: None })?;
+        let (term, fresh) = {
+            let metrics = g.raft.metrics();
+            let m = metrics.borrow();
+            if m.state != ServerState::Leader || m.current_leader != Some(self.node_id()) {
+                drop(m);
+                return Err(self.not_leader(group));
+            }
+            let lease = self.lease.as_millis() as u64;
+            (m.current_term, m.millis_since_quorum_ack.is_some_and(|ms| ms < lease))
+        };
+        if fresh && g.confirmed.load(Ordering::Acquire) == term {
+            return Ok(term);
+        }
+        g.raft.ensure_linearizable().await.map_err(|e| match e {
+            RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(_)) => {
+                self.not_leader(group)
+            }
+            other => Error::Unreachable { reason: format!("partition {group}: {other}") },
+        })?;
+        g.confirmed.store(term, Ordering::Release);
+        Ok(term)
+    }
+
+    fn not_leader(&self, group: GroupId) -> Error {
+        let leader = match self.leader(group) {
+            Leader::Remote { addr, .. } => Some(addr),
+            _ => None,
+        };
+        Error::NotLeader { partition: group, leader }
+    }
+
+    /// Proposes `ops` (all in `group`'s partition) and returns once they are
+    /// committed on a quorum and applied here.
+    pub async fn write(&self, group: GroupId, ops: Vec<WriteOp>) -> Result<(), Error> {
+        let g = self.group(group).ok_or(Error::NotLeader { partition: group, leader: None })?;
+        match g.raft.client_write(Command::Write(ops)).await {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(Error::NotLeader { partition: group, leader: f.leader_node.map(|peer| peer.addr) })
+            }
+            Err(e) => Err(Error::Unreachable { reason: format!("partition {group}: {e}") }),
+        }
+    }
+
+    fn actor_client(&self, addr: &str) -> Result<ActorServiceClient<tonic::transport::Channel>, Error> {
+        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        let channel = match peers.get(addr) {
+            Some(channel) => channel.clone(),
+            None => {
+                let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                    .map_err(|e| Error::Unreachable { reason: format!("bad peer address '{addr}': {e}") })?
+                    .connect_timeout(Duration::from_secs(1))
+                    .tcp_nodelay(true)
+                    .connect_lazy();
+                peers.insert(addr.to_string(), channel.clone());
+                channel
+            }
+        };
+        Ok(ActorServiceClient::new(channel).max_decoding_message_size(usize::MAX))
+    }
+
+    /// Runs a call on the node at `addr` (its partition's leader), which
+    /// serves it or refuses it without forwarding it further.
+    pub async fn forward(&self, addr: &str, id: &ActorId, invocation: &Invocation) -> Result<Reply, Error> {
+        let request = InvokeRequest::call(id.clone(), invocation.clone(), true);
+        match self.actor_client(addr)?.invoke(request).await {
+            Ok(answer) => answer.into_inner().into_result(),
+            Err(status) => Err(Error::Unreachable { reason: format!("{addr}: {}", status.message()) }),
+        }
+    }
+
+    /// [`Cluster::forward`] for an atomic group.
+    pub async fn forward_atomic(
+        &self,
+        addr: &str,
+        calls: &[(ActorId, Invocation)],
+    ) -> Result<Vec<Reply>, Error> {
+        let calls = calls
+            .iter()
+            .map(|(id, invocation)| InvokeRequest::call(id.clone(), invocation.clone(), true))
+            .collect();
+        match self.actor_client(addr)?.invoke_atomic(InvokeAtomicRequest { calls, forwarded: true }).await {
+            Ok(answer) => answer.into_inner().into_result(),
+            Err(status) => Err(Error::Unreachable { reason: format!("{addr}: {}", status.message()) }),
+        }
+    }
+
+    /// Records the cluster's shape in the metadata group (on its leader).
+    pub async fn record_meta(&self, meta: ClusterMeta) -> Result<(), Error> {
+        match self.meta.raft.client_write(Command::Meta(meta)).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::Unreachable { reason: format!("metadata group: {e}") }),
+        }
+    }
+
+    /// The identity this node joined with.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The cluster's shape as this node has applied it.
+    pub fn meta(&self) -> ClusterMeta {
+        self.meta.applied.meta.borrow().clone()
+    }
+
+    /// The groups this node leads.
+    pub fn led(&self) -> Vec<GroupId> {
+        self.groups().filter(|g| self.leader(g.id) == Leader::Local).map(|g| g.id).collect()
+    }
+
+    /// Hands the leadership of every group this node leads to its most
+    /// up-to-date follower, waiting up to `limit` for it to move.
+    pub async fn hand_over_all(&self, limit: Duration) {
+        self.closing.store(true, Ordering::Release);
+        let deadline = tokio::time::Instant::now() + limit;
+        for group in self.led() {
+            let Some(g) = self.group(group) else { continue };
+            let target = {
+                let metrics = g.raft.metrics();
+                let m = metrics.borrow();
+                let membership = m.membership_config.clone();
+                m.replication
+                    .as_ref()
+                    .and_then(|r| {
+                        r.iter()
+                            .filter(|(id, _)| **id != self.node_id())
+                            .filter(|(id, _)| membership.membership().voter_ids().any(|v| v == **id))
+                            .max_by_key(|(_, matched)| matched.map(|l| l.index))
+                            .map(|(id, _)| *id)
+                    })
+                    .and_then(|id| membership.membership().get_node(&id).map(|p| (id, p.addr.clone())))
+            };
+            let Some((id, addr)) = target else { continue };
+            let sent =
+                transport::send_request(&g.links, id, &addr, group, Request::Elect, Duration::from_secs(1));
+            if let Err(reason) = sent.await {
+                tracing::warn!(group, to = id, %reason, "leadership hand-over not sent");
+            }
+        }
+        while tokio::time::Instant::now() < deadline && !self.led().is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops every group.
+    pub async fn shutdown(&self) {
+        self.closing.store(true, Ordering::Release);
+        for g in self.groups() {
+            if let Err(e) = g.raft.shutdown().await {
+                tracing::warn!(group = g.id, error = %e, "raft group did not stop cleanly");
+            }
+        }
+    }
+
+    /// Answers one request addressed to `group` on this node.
+    async fn answer(&self, group: GroupId, request: Request) -> Response {
+        let Some(g) = self.group(group) else {
+            return Response::Refused(format!("node {} holds no replica of group {group}", self.node_id()));
+        };
+        match request {
+            Request::Append(rpc) => Response::Append(g.raft.append_entries(rpc).await),
+            Request::Vote(rpc) => Response::Vote(g.raft.vote(rpc).await),
+            Request::Snapshot { vote, meta, pairs } => {
+                let snapshot = openraft::storage::Snapshot { meta, snapshot: Box::new(pairs) };
+                Response::Snapshot(g.raft.install_full_snapshot(vote, snapshot).await)
+            }
+            Request::Elect if self.closing.load(Ordering::Acquire) => {
+                Response::Refused("this node is shutting down".into())
+            }
+            Request::Elect => Response::Elect(g.raft.trigger().elect().await),
+            Request::Initialize { members } => match g.raft.initialize(members).await {
+                Ok(()) => Response::Initialized,
+                // Already initialized: a retried bootstrap.
+                Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => {
+                    Response::Initialized
+                }
+                Err(e) => Response::Refused(e.to_string()),
+            },
+            Request::Hello | Request::Join { .. } => {
+                Response::Refused("formation messages go to the node".into())
+            }
+        }
+    }
+
+    /// A report of every group this node holds: leader, term, applied and
+    /// replication progress.
+    pub fn report(&self) -> Vec<GroupReport> {
+        self.groups()
+            .map(|g| {
+                let metrics = g.raft.metrics();
+                let m = metrics.borrow();
+                let voters: BTreeSet<NodeId> = m.membership_config.membership().voter_ids().collect();
+                let last = m.last_log_index.unwrap_or(0);
+                GroupReport {
+                    group: g.id,
+                    leader: m.current_leader,
+                    term: m.current_term,
+                    applied: m.last_applied.map_or(0, |l| l.index),
+                    replicas: voters.into_iter().collect(),
+                    lag: m.replication.as_ref().map(|r| {
+                        r.iter()
+                            .map(|(id, matched)| (*id, last.saturating_sub(matched.map_or(0, |l| l.index))))
+                            .collect()
+                    }),
+                }
+            })
+            .collect()
+    }
+}
+
+impl ClusterMeta {
+    /// The shape a cluster was founded with.
+    pub fn founding(cluster: &Cluster) -> ClusterMeta {
+        let identity = cluster.identity();
+        let ids: Vec<NodeId> = identity.nodes.keys().copied().collect();
+        let rf = identity.replication_factor;
+        ClusterMeta {
+            cluster_id: identity.cluster_id.clone(),
+            nodes: identity.nodes.clone(),
+            replicas: (0..cluster.groups.len() as u16).map(|p| (p, replicas(p, &ids, rf))).collect(),
+        }
+    }
+}
+
+/// One group as [`Cluster::report`] shows it.
+#[derive(Debug, Clone)]
+pub struct GroupReport {
+    pub group: GroupId,
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    pub applied: u64,
+    pub replicas: Vec<NodeId>,
+    /// On the leader: entries each replica is behind.
+    pub lag: Option<BTreeMap<NodeId, u64>>,
+}
+
+impl Cluster {
+    /// Answers a frame: refused unless it is for this cluster and node.
+    async fn handle_frame(&self, frame: Frame) -> Response {
+        match frame {
+            Frame { request: Request::Hello, .. } => Response::Hello {
+                cluster_id: Some(self.identity.cluster_id.clone()),
+                addr: self.addr.clone(),
+            },
+            Frame { cluster_id, .. } if cluster_id != self.identity.cluster_id => Response::Refused(format!(
+                "this node belongs to cluster {}, not {cluster_id}",
+                self.identity.cluster_id
+            )),
+            Frame { to, .. } if to != self.node_id() => {
+                Response::Refused(format!("this is node {}, not node {to}", self.node_id()))
+            }
+            // A retried formation message for the cluster this node is in.
+            Frame { request: Request::Join { .. }, .. } => Response::Joined,
+            Frame { group, request, .. } => self.answer(group, request).await,
+        }
+    }
+}
+
+impl FrameHandler for Cluster {
+    fn handle(self: Arc<Self>, frame: Bytes) -> BoxFuture<'static, Bytes> {
+        Box::pin(async move {
+            let response = match transport::decode_frame(&frame) {
+                Err(reason) => Response::Refused(reason),
+                Ok(frame) => self.handle_frame(frame).await,
+            };
+            transport::encode_response(&response)
+        })
+    }
+}

@@ -1,0 +1,360 @@
+//! How groups talk to their replicas on other nodes.
+//!
+//! A Raft message travels as a [`Frame`]: the cluster id, sender, receiver
+//! and group around one [`Request`], encoded with postcard. A [`Transport`]
+//! carries frames to an address and brings the answer back: over gRPC
+//! between processes ([`GrpcTransport`], the `orbit.v1.Internode` service on
+//! the node's gRPC port), or in-process for tests ([`LocalNet`], which can
+//! cut nodes off and delay messages). [`Links`] adapts a transport to
+//! openraft's network traits, one per group.
+
+use super::log::storage_error;
+use super::types::{GroupId, NodeId, Peer, SnapshotPairs, TypeConfig, Vote};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use openraft::error::{
+    Fatal, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, ReplicationClosed,
+    StreamingError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    SnapshotResponse, VoteRequest, VoteResponse,
+};
+use openraft::storage::{Snapshot, SnapshotMeta};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A message to one group on one node.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Frame {
+    pub cluster_id: String,
+    pub from: NodeId,
+    pub to: NodeId,
+    pub group: GroupId,
+    pub request: Request,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    Append(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<NodeId>),
+    Snapshot {
+        vote: Vote,
+        meta: SnapshotMeta<NodeId, Peer>,
+        pairs: SnapshotPairs,
+    },
+    /// Start an election for the group now: how a leader hands its
+    /// leadership to an up-to-date follower.
+    Elect,
+    /// Start the group with these members (sent once, to its first replica,
+    /// by the node that bootstraps the cluster).
+    Initialize {
+        members: BTreeMap<NodeId, Peer>,
+    },
+    /// Formation: who are you, and do you belong to a cluster yet?
+    Hello,
+    /// Formation: you are node `Frame::to` of cluster `Frame::cluster_id`,
+    /// whose founding nodes are these.
+    Join {
+        nodes: BTreeMap<NodeId, String>,
+        replication_factor: usize,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Response {
+    Append(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
+    Snapshot(Result<SnapshotResponse<NodeId>, Fatal<NodeId>>),
+    Elect(Result<(), Fatal<NodeId>>),
+    Initialized,
+    Hello {
+        cluster_id: Option<String>,
+        addr: String,
+    },
+    Joined,
+    /// Not for this node: another cluster, another node id, an unknown
+    /// group, or a node still starting.
+    Refused(String),
+}
+
+/// Carries encoded frames to an address and returns the encoded answer.
+pub trait Transport: Send + Sync + 'static {
+    fn call(&self, addr: &str, frame: Bytes, timeout: Duration) -> BoxFuture<'static, Result<Bytes, String>>;
+}
+
+/// What answers frames arriving at a node (the node's cluster).
+pub trait FrameHandler: Send + Sync + 'static {
+    fn handle(self: Arc<Self>, frame: Bytes) -> BoxFuture<'static, Bytes>;
+}
+
+pub fn encode_frame(frame: &Frame) -> Result<Bytes, String> {
+    postcard::to_stdvec(frame).map(Bytes::from).map_err(|e| e.to_string())
+}
+
+pub fn decode_frame(bytes: &[u8]) -> Result<Frame, String> {
+    postcard::from_bytes(bytes).map_err(|e| format!("bad internode frame: {e}"))
+}
+
+pub fn encode_response(response: &Response) -> Bytes {
+    postcard::to_stdvec(response)
+        .map(Bytes::from)
+        .unwrap_or_else(|e| encode_response(&Response::Refused(format!("answer does not encode: {e}"))))
+}
+
+/// The network of one group on one node, as openraft sees it.
+#[derive(Clone)]
+pub struct Links {
+    pub transport: Arc<dyn Transport>,
+    pub cluster_id: Arc<str>,
+    pub from: NodeId,
+    pub group: GroupId,
+}
+
+pub struct Link {
+    links: Links,
+    target: NodeId,
+    addr: String,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Links {
+    type Network = Link;
+
+    async fn new_client(&mut self, target: NodeId, node: &Peer) -> Link {
+        Link { links: self.clone(), target, addr: node.addr.clone() }
+    }
+}
+
+fn unreachable(reason: impl Into<String>) -> Unreachable {
+    Unreachable::new(&std::io::Error::other(reason.into()))
+}
+
+impl Link {
+    async fn send(&self, request: Request, timeout: Duration) -> Result<Response, Unreachable> {
+        let frame = Frame {
+            cluster_id: self.links.cluster_id.to_string(),
+            from: self.links.from,
+            to: self.target,
+            group: self.links.group,
+            request,
+        };
+        let bytes = encode_frame(&frame).map_err(unreachable)?;
+        let answer = self.links.transport.call(&self.addr, bytes, timeout).await.map_err(unreachable)?;
+        match postcard::from_bytes::<Response>(&answer) {
+            Ok(Response::Refused(reason)) => {
+                Err(unreachable(format!("node {} refused: {reason}", self.target)))
+            }
+            Ok(response) => Ok(response),
+            Err(e) => Err(unreachable(format!("bad answer from node {}: {e}", self.target))),
+        }
+    }
+
+    fn unexpected<E: std::error::Error>(&self) -> RPCError<NodeId, Peer, E> {
+        RPCError::Network(NetworkError::new(&std::io::Error::other(format!(
+            "node {} answered another kind of message",
+            self.target
+        ))))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Link {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Peer, RaftError<NodeId>>> {
+        match self.send(Request::Append(rpc), option.hard_ttl()).await? {
+            Response::Append(answer) => answer.map_err(|e| RemoteError::new(self.target, e).into()),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        _rpc: InstallSnapshotRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, Peer, RaftError<NodeId, InstallSnapshotError>>,
+    > {
+        // Snapshots go whole through `full_snapshot`; openraft does not
+        // send chunks when the snapshot data is generic.
+        Err(RPCError::Unreachable(unreachable("snapshots are sent whole")))
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, Peer, RaftError<NodeId>>> {
+        match self.send(Request::Vote(rpc), option.hard_ttl()).await? {
+            Response::Vote(answer) => answer.map_err(|e| RemoteError::new(self.target, e).into()),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot<TypeConfig>,
+        cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<NodeId>, StreamingError<TypeConfig, Fatal<NodeId>>> {
+        let request = Request::Snapshot { vote, meta: snapshot.meta, pairs: *snapshot.snapshot };
+        let answer = tokio::select! {
+            closed = cancel => return Err(closed.into()),
+            answer = self.send(request, option.hard_ttl()) => answer?,
+        };
+        match answer {
+            Response::Snapshot(answer) => answer.map_err(|e| RemoteError::new(self.target, e).into()),
+            _ => Err(StreamingError::StorageError(storage_error("unexpected answer to a snapshot"))),
+        }
+    }
+}
+
+/// Sends a request to group `group` of node `target` at `addr` outside
+/// openraft's own traffic (formation, leadership hand-over).
+pub async fn send_request(
+    links: &Links,
+    target: NodeId,
+    addr: &str,
+    group: GroupId,
+    request: Request,
+    timeout: Duration,
+) -> Result<Response, String> {
+    let link = Link { links: Links { group, ..links.clone() }, target, addr: addr.to_string() };
+    link.send(request, timeout).await.map_err(|e| e.to_string())
+}
+
+/// gRPC between processes: one lazily connected channel per address (a
+/// name is resolved again on each reconnect, as StatefulSet DNS names
+/// appear late).
+#[derive(Default)]
+pub struct GrpcTransport {
+    channels: Mutex<HashMap<String, tonic::transport::Channel>>,
+}
+
+impl GrpcTransport {
+    fn channel(&self, addr: &str) -> Result<tonic::transport::Channel, String> {
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(channel) = channels.get(addr) {
+            return Ok(channel.clone());
+        }
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| format!("bad peer address '{addr}': {e}"))?
+            .connect_timeout(Duration::from_secs(1))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .connect_lazy();
+        channels.insert(addr.to_string(), channel.clone());
+        Ok(channel)
+    }
+}
+
+impl Transport for GrpcTransport {
+    fn call(&self, addr: &str, frame: Bytes, timeout: Duration) -> BoxFuture<'static, Result<Bytes, String>> {
+        let channel = self.channel(addr);
+        let addr = addr.to_string();
+        Box::pin(async move {
+            let mut client = orbit_shared::proto::internode_client::InternodeClient::new(channel?)
+                .max_decoding_message_size(usize::MAX)
+                .max_encoding_message_size(usize::MAX);
+            let mut request = tonic::Request::new(orbit_shared::proto::Frame { data: frame });
+            request.set_timeout(timeout);
+            match tokio::time::timeout(timeout, client.raft(request)).await {
+                Ok(Ok(answer)) => Ok(answer.into_inner().data),
+                Ok(Err(status)) => Err(format!("{addr}: {}", status.message())),
+                Err(_) => Err(format!("{addr}: no answer within {timeout:?}")),
+            }
+        })
+    }
+}
+
+/// The gRPC side that receives frames and hands them to the node's cluster.
+pub struct InternodeService {
+    pub handler: Arc<dyn FrameHandler>,
+}
+
+#[tonic::async_trait]
+impl orbit_shared::proto::internode_server::Internode for InternodeService {
+    async fn raft(
+        &self,
+        request: tonic::Request<orbit_shared::proto::Frame>,
+    ) -> Result<tonic::Response<orbit_shared::proto::Frame>, tonic::Status> {
+        let data = self.handler.clone().handle(request.into_inner().data).await;
+        Ok(tonic::Response::new(orbit_shared::proto::Frame { data }))
+    }
+}
+
+/// An in-process network of nodes for tests: frames go straight to the
+/// addressed node's handler, except across a cut, where they are lost (the
+/// caller sees an error); every frame may be delayed.
+#[derive(Default)]
+pub struct LocalNet {
+    nodes: Mutex<HashMap<String, Arc<dyn FrameHandler>>>,
+    isolated: Mutex<HashSet<String>>,
+    delay: Mutex<Duration>,
+}
+
+impl LocalNet {
+    /// Routes frames for `addr` to `handler` (replacing a previous one: a
+    /// restarted node).
+    pub fn register(&self, addr: &str, handler: Arc<dyn FrameHandler>) {
+        self.nodes.lock().unwrap_or_else(|e| e.into_inner()).insert(addr.to_string(), handler);
+    }
+
+    /// Cuts `addr` off from every other node, both ways.
+    pub fn isolate(&self, addr: &str) {
+        self.isolated.lock().unwrap_or_else(|e| e.into_inner()).insert(addr.to_string());
+    }
+
+    pub fn heal(&self) {
+        self.isolated.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap_or_else(|e| e.into_inner()) = delay;
+    }
+
+    /// The transport of the node at `from`.
+    pub fn transport(self: &Arc<Self>, from: &str) -> Arc<dyn Transport> {
+        Arc::new(LocalTransport { net: self.clone(), from: from.to_string() })
+    }
+}
+
+struct LocalTransport {
+    net: Arc<LocalNet>,
+    from: String,
+}
+
+impl Transport for LocalTransport {
+    fn call(&self, addr: &str, frame: Bytes, timeout: Duration) -> BoxFuture<'static, Result<Bytes, String>> {
+        let cut = {
+            let isolated = self.net.isolated.lock().unwrap_or_else(|e| e.into_inner());
+            isolated.contains(addr) || isolated.contains(&self.from)
+        };
+        let handler = self.net.nodes.lock().unwrap_or_else(|e| e.into_inner()).get(addr).cloned();
+        let delay = *self.net.delay.lock().unwrap_or_else(|e| e.into_inner());
+        let addr = addr.to_string();
+        Box::pin(async move {
+            match handler {
+                // Lost: the caller learns after a moment, as from a reset
+                // connection (never after its whole timeout, which would
+                // keep the message in flight and the leader's log unpurged).
+                _ if cut => {
+                    tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
+                    Err(format!("{addr}: cut off"))
+                }
+                None => Err(format!("{addr}: connection refused")),
+                Some(handler) => {
+                    tokio::time::sleep(delay).await;
+                    Ok(handler.handle(frame).await)
+                }
+            }
+        })
+    }
+}
