@@ -227,6 +227,16 @@ impl ActorGateway for NodeHandle {
         Ok(reply)
     }
 
+    fn colocated(&self, keys: &[&Bytes]) -> bool {
+        if !matches!(self.partitions().cluster(), Ok(Some(_))) {
+            return true;
+        }
+        let partition = |key: &Bytes| self.partitions().for_slot(orbit_shared::slot::slot_of(key)).id;
+        let mut partitions = keys.iter().map(|k| partition(k));
+        let first = partitions.next();
+        partitions.all(|p| Some(p) == first)
+    }
+
     async fn invoke_forwarded(&self, id: ActorId, invocation: Invocation) -> Result<Reply, Error> {
         let (reply, seq) = self.invoke_timed(id, invocation, true).await?;
         self.partitions().wait_durable(seq).await?;

@@ -169,6 +169,14 @@ pub trait ActorGateway: Send + Sync + 'static {
         self.invoke_atomic(calls)
     }
 
+    /// Whether actors with these keys can change together atomically: true
+    /// on a single node; in a multi-node cluster, when they share a
+    /// partition (keys are placed by slot, so hash tags co-locate them).
+    fn colocated(&self, keys: &[&Bytes]) -> bool {
+        let _ = keys;
+        true
+    }
+
     /// Waits until every write up to `token` is durable.
     fn wait_durable(&self, token: DurableToken) -> impl Future<Output = Result<(), Error>> + Send {
         let _ = token;

@@ -145,6 +145,10 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// now, retry later"; the rest of the unavailable class (the node shutting
 /// down, a storage failure, an unreachable node) and every other kind are
 /// `ERR ...` with the error's text.
+/// Redis Cluster's refusal of keys that do not share a slot (hash tags
+/// `{...}` co-locate them).
+pub(crate) const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+
 pub fn error_reply(e: &Error) -> Value {
     let text = match (e.kind(), e) {
         (ErrorKind::Timeout, _) => format!("ERR timeout: {e}"),
@@ -152,9 +156,7 @@ pub fn error_reply(e: &Error) -> Value {
         (ErrorKind::InvalidArgument, Error::InvalidActorId { reason }) => {
             format!("ERR invalid key: {reason}")
         }
-        // Redis Cluster's text: keys of one command or transaction must
-        // share a slot (hash tags `{...}` co-locate them).
-        (_, Error::CrossPartition) => "CROSSSLOT Keys in request don't hash to the same slot".into(),
+        (_, Error::CrossPartition) => CROSSSLOT.into(),
         (_, Error::NotLeader { .. }) => format!("TRYAGAIN {e}"),
         (
             ErrorKind::NotFound

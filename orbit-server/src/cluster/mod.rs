@@ -214,11 +214,14 @@ impl Cluster {
         let partitions = self.groups.len() as u16;
         let deadline = tokio::time::Instant::now() + limit;
         for group in std::iter::once(META_GROUP).chain(0..partitions) {
-            let members: BTreeMap<NodeId, Peer> = replicas(group, &ids, rf)
-                .into_iter()
-                .filter_map(|id| Some((id, Peer { addr: nodes.get(&id)?.clone() })))
-                .collect();
-            let Some((&first, peer)) = members.iter().next() else { continue };
+            let order = replicas(group, &ids, rf);
+            let members: BTreeMap<NodeId, Peer> =
+                order.iter().filter_map(|id| Some((*id, Peer { addr: nodes.get(id)?.clone() }))).collect();
+            // The first replica in placement order starts the group and so
+            // becomes its first leader.
+            let Some((first, peer)) = order.first().and_then(|id| Some((*id, members.get(id)?))) else {
+                continue;
+            };
             loop {
                 let request = Request::Initialize { members: members.clone() };
                 let answer = if first == self.node_id() {

@@ -260,6 +260,12 @@ async fn seeds_form_one_cluster_and_frames_of_another_cluster_are_refused() {
         .map(|(f, addr)| Node { addr: addr.clone(), store: store(), cluster: f.cluster.clone() })
         .collect();
     leader_of(&nodes, META_GROUP, &[]).await;
+    // Each partition's first replica starts it, so leadership is spread.
+    let mut leaders = BTreeSet::new();
+    for p in 0..PARTITIONS {
+        leaders.insert(leader_of(&nodes, p, &[]).await);
+    }
+    assert_eq!(leaders.len(), 3, "partition leaders: {leaders:?}");
     let leader = leader_of(&nodes, 0, &[]).await;
     nodes[leader].cluster.write(0, put(0, "x", "1")).await.expect("write");
 

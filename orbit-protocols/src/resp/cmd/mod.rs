@@ -20,6 +20,12 @@ pub(crate) async fn dispatch<G: ActorGateway>(
     locked: bool,
 ) -> Outcome {
     let name = spec.name;
+    if matches!(spec.route, Route::Keys | Route::Keyspace | Route::Blocking) {
+        let keys = spec.keys(&argv);
+        if keys.len() > 1 && !conn.server.gateway.colocated(&keys) {
+            return crate::keyspace::Value::err(super::server::CROSSSLOT).into();
+        }
+    }
     match spec.route {
         Route::Keys => keys::run(conn, name, &argv, locked).await.into(),
         Route::Keyspace => scan::run(conn, name, &argv, locked).await.into(),
