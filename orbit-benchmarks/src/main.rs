@@ -7,8 +7,10 @@
 //! orbit-bench recovery --actors 1000000
 //! orbit-bench resp-vs-redis --requests 100000 --pipelines 1,16
 //! orbit-bench pg-vs-postgres --clients 16 --threads 2 --seconds 30
+//! orbit-bench cluster --kills 20 --election-timeout-ms 1000 --skip idle
 //! ```
 
+mod cluster;
 mod grpc;
 mod idle_memory;
 mod pg_vs_postgres;
@@ -40,6 +42,8 @@ enum Command {
     RespVsRedis(resp_vs_redis::Args),
     /// pgbench (select-only and TPC-B) against Orbit's PostgreSQL front door and a real PostgreSQL.
     PgVsPostgres(pg_vs_postgres::Args),
+    /// Three nodes (RF 3) vs one: RESP throughput, orbit-client calls, idle CPU, failover time.
+    Cluster(cluster::Args),
 }
 
 #[tokio::main]
@@ -51,5 +55,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Recovery(args) => recovery::run(args).await,
         Command::RespVsRedis(args) => resp_vs_redis::run(args).await,
         Command::PgVsPostgres(args) => pg_vs_postgres::run(args).await,
+        Command::Cluster(args) => cluster::run(args).await,
     }
 }

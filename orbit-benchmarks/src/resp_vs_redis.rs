@@ -72,10 +72,10 @@ impl Persistence {
 
 /// The numbers kept from one row of `redis-benchmark --csv`.
 #[derive(Clone, Debug, PartialEq)]
-struct Stats {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+pub(crate) struct Stats {
+    pub(crate) rps: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
 }
 
 /// A test's result on one server, or why there is none.
@@ -145,17 +145,25 @@ async fn redis_benchmark(
     test: &str,
     pipeline: u32,
 ) -> anyhow::Result<Vec<(String, Stats)>> {
+    let (port, clients, requests, pipeline) =
+        (port.to_string(), args.clients.to_string(), args.requests.to_string(), pipeline.to_string());
+    let flags =
+        ["-h", "127.0.0.1", "-p", &port, "-t", test, "-c", &clients, "-n", &requests, "-P", &pipeline]
+            .map(str::to_string);
+    redis_benchmark_csv(&flags, Duration::from_secs(args.timeout_seconds)).await
+}
+
+/// Runs `redis-benchmark` with `flags` and `--csv` and returns its rows; a
+/// run still going after `limit` counts as hung and is killed.
+pub(crate) async fn redis_benchmark_csv(
+    flags: &[String],
+    limit: Duration,
+) -> anyhow::Result<Vec<(String, Stats)>> {
     let mut command = tokio::process::Command::new("redis-benchmark");
-    command
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", test, "--csv"])
-        .args(["-c", &args.clients.to_string(), "-n", &args.requests.to_string()])
-        .args(["-P", &pipeline.to_string()])
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let limit = Duration::from_secs(args.timeout_seconds);
+    command.args(flags).arg("--csv").stdin(Stdio::null()).kill_on_drop(true);
     let output = tokio::time::timeout(limit, command.output())
         .await
-        .map_err(|_| anyhow!("no result within {} s (hung?), killed", args.timeout_seconds))?
+        .map_err(|_| anyhow!("no result within {} s (hung?), killed", limit.as_secs()))?
         .context("redis-benchmark")?;
     if !output.status.success() {
         // redis-benchmark 7 exits on the first error reply, naming it on stderr.
@@ -170,7 +178,7 @@ async fn redis_benchmark(
 
 /// The rows of `redis-benchmark --csv` (7.0): a header naming the columns,
 /// then one quoted line per test.
-fn parse_csv(text: &str) -> anyhow::Result<Vec<(String, Stats)>> {
+pub(crate) fn parse_csv(text: &str) -> anyhow::Result<Vec<(String, Stats)>> {
     let fields = |line: &str| -> Vec<String> {
         line.trim().trim_matches('"').split("\",\"").map(str::to_string).collect()
     };

@@ -261,11 +261,17 @@ async fn actor_and_node_tools() {
     assert_eq!((status["ready"].clone(), status["backend"].clone()), (json!(true), json!("memory")));
     assert_eq!(status["partitions"], 64);
     assert_eq!(status["read_only"], false);
+    // Without a cluster the node leads every partition and lists no nodes.
+    assert_eq!(status["partitions_led"], 64);
+    assert_eq!((status["cluster_id"].clone(), status["node_id"].clone()), (json!(""), json!(0)));
+    assert_eq!(status["nodes"], json!([]));
     let partitions = ok(&client, "list_partitions", json!({})).await;
     let partitions = partitions["partitions"].as_array().unwrap();
     assert_eq!(partitions.len(), 64);
     assert_eq!(partitions[0]["first_slot"], 0);
     assert_eq!(partitions[63]["end_slot"], 16384);
+    assert_eq!(partitions[0]["replicas"], json!([partitions[0]["leader"].clone()]));
+    assert_eq!((partitions[0]["term"].clone(), partitions[0]["lag"].clone()), (json!(0), json!(0)));
     for pair in partitions.windows(2) {
         assert_eq!(pair[0]["end_slot"], pair[1]["first_slot"]);
     }

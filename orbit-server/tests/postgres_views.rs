@@ -1,7 +1,7 @@
 //! The actor system seen from SQL: `orbit_redis`, `orbit_actors`,
-//! `orbit_partitions` and `orbit_call`, over real sockets (tokio-postgres,
-//! the `redis` crate, and `redis-cli` and `psql` themselves), and the jsonb
-//! type they return.
+//! `orbit_partitions`, `orbit_nodes` and `orbit_call`, over real sockets
+//! (tokio-postgres, the `redis` crate, and `redis-cli` and `psql`
+//! themselves), and the jsonb type they return.
 
 #![allow(clippy::unwrap_used)]
 
@@ -112,6 +112,17 @@ async fn orbit_call_invokes_actors_and_orbit_actors_shows_them() {
     assert_eq!(
         rows(&client, "SELECT count(*), min(first_slot), max(last_slot), sum(last_slot - first_slot + 1) FROM orbit_partitions").await,
         ["64|0|16383|16384"]
+    );
+    // Without a cluster the node leads and alone holds every partition, and
+    // is the one row of orbit_nodes.
+    let grpc = node.grpc_addr().unwrap().to_string();
+    assert_eq!(
+        rows(&client, "SELECT DISTINCT leader, replicas, term, applied, lag FROM orbit_partitions").await,
+        [format!("{grpc}|{grpc}|0|0|0")]
+    );
+    assert_eq!(
+        rows(&client, "SELECT node_id, addr, partitions_led, self FROM orbit_nodes").await,
+        [format!("0|{grpc}|64|t")]
     );
     // A deactivated actor is listed as not active.
     node.handle().deactivate(&orbit_shared::ActorId::new("counter", "visits")).await;

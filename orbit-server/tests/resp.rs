@@ -307,6 +307,10 @@ async fn info_reports_redis_version_7_2_and_sections() {
     assert!(info.contains("# Server\r\n"), "{info}");
     let server = text(&call(&mut c, &["INFO", "server"]).await);
     assert!(server.starts_with("# Server\r\n") && !server.contains("# Clients"), "{server}");
+    // A node without a cluster says so, in INFO and in INFO cluster alone.
+    assert!(info.contains("# Cluster\r\ncluster_enabled:0\r\n"), "{info}");
+    let cluster = text(&call(&mut c, &["INFO", "cluster"]).await);
+    assert_eq!(cluster, "# Cluster\r\ncluster_enabled:0\r\n");
     // In RESP3, INFO is a verbatim string.
     let mut c3 = resp3(addr).await;
     let reply = call(&mut c3, &["INFO", "server"]).await;

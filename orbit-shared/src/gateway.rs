@@ -54,6 +54,38 @@ pub struct NodeDescription {
     /// Keys in the backend (an estimate where the engine keeps one).
     pub storage_keys: u64,
     pub storage_disk_bytes: u64,
+    /// The cluster this node belongs to; empty without a cluster.
+    pub cluster_id: String,
+    /// This node's id in its cluster; 0 without a cluster.
+    pub node_id: u64,
+    /// The cluster's nodes as this node knows them; empty without a cluster.
+    pub nodes: Vec<ClusterNodeDescription>,
+}
+
+impl NodeDescription {
+    /// Whether the node belongs to a cluster.
+    pub fn clustered(&self) -> bool {
+        !self.cluster_id.is_empty()
+    }
+
+    /// How many partitions this node leads: all of them without a cluster,
+    /// else as counted in its own entry of [`NodeDescription::nodes`].
+    pub fn partitions_led(&self) -> u32 {
+        if !self.clustered() {
+            return u32::try_from(self.partitions.len()).unwrap_or(u32::MAX);
+        }
+        self.nodes.iter().find(|n| n.id == self.node_id).map_or(0, |n| n.partitions_led)
+    }
+}
+
+/// A node of the cluster, as the describing node sees it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ClusterNodeDescription {
+    pub id: u64,
+    /// Its gRPC address.
+    pub addr: String,
+    /// How many partition groups the describing node believes it leads.
+    pub partitions_led: u32,
 }
 
 /// A registered actor kind, its methods and its counters.
@@ -73,13 +105,26 @@ pub struct MethodDescription {
     pub read_only: bool,
 }
 
-/// A partition: slots `first_slot..end_slot` and the node serving them.
+/// A partition: slots `first_slot..end_slot`, the node serving them and
+/// the nodes replicating them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PartitionDescription {
     pub id: u32,
     pub first_slot: u32,
     pub end_slot: u32,
+    /// The leader's gRPC address; empty when no leader is known.
     pub leader: String,
+    /// The gRPC addresses of the nodes replicating it (on a node without a
+    /// cluster, its own address).
+    pub replicas: Vec<String>,
+    /// Its Raft group's current term (0 without a cluster).
+    pub term: u64,
+    /// The last log index applied on the describing node (0 without a
+    /// cluster).
+    pub applied: u64,
+    /// On its leader: how many entries its slowest replica is behind; 0
+    /// elsewhere and without a cluster.
+    pub lag: u64,
 }
 
 /// What a reply shown early depends on: [`ActorGateway::wait_durable`] on it

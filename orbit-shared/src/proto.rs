@@ -193,6 +193,10 @@ impl DescribeResponse {
                         first_slot: p.first_slot,
                         end_slot: p.end_slot,
                         leader: p.leader,
+                        replicas: p.replicas,
+                        term: p.term,
+                        applied: p.applied,
+                        lag: p.lag,
                     })
                     .collect(),
                 active_actors: node.active_actors,
@@ -201,6 +205,13 @@ impl DescribeResponse {
                 storage_fsyncs: node.storage_fsyncs,
                 storage_keys: node.storage_keys,
                 storage_disk_bytes: node.storage_disk_bytes,
+                cluster_id: node.cluster_id,
+                node_id: node.node_id,
+                nodes: node
+                    .nodes
+                    .into_iter()
+                    .map(|n| ClusterNode { id: n.id, addr: n.addr, partitions_led: n.partitions_led })
+                    .collect(),
             }),
             Err(error) => describe_response::Outcome::Error(Failure::from(&error)),
         };
@@ -239,6 +250,10 @@ impl DescribeResponse {
                         first_slot: p.first_slot,
                         end_slot: p.end_slot,
                         leader: p.leader,
+                        replicas: p.replicas,
+                        term: p.term,
+                        applied: p.applied,
+                        lag: p.lag,
                     })
                     .collect(),
                 active_actors: node.active_actors,
@@ -247,6 +262,17 @@ impl DescribeResponse {
                 storage_fsyncs: node.storage_fsyncs,
                 storage_keys: node.storage_keys,
                 storage_disk_bytes: node.storage_disk_bytes,
+                cluster_id: node.cluster_id,
+                node_id: node.node_id,
+                nodes: node
+                    .nodes
+                    .into_iter()
+                    .map(|n| crate::ClusterNodeDescription {
+                        id: n.id,
+                        addr: n.addr,
+                        partitions_led: n.partitions_led,
+                    })
+                    .collect(),
             }),
             Some(describe_response::Outcome::Error(failure)) => Err(failure.into()),
             None => Err(Error::Internal { reason: "response without outcome".into() }),
@@ -294,6 +320,10 @@ mod tests {
                 first_slot: 0,
                 end_slot: 16384,
                 leader: "127.0.0.1:1".into(),
+                replicas: vec!["127.0.0.1:1".into(), "127.0.0.1:2".into()],
+                term: 3,
+                applied: 42,
+                lag: 1,
             }],
             active_actors: 4,
             storage_reads: 5,
@@ -301,7 +331,14 @@ mod tests {
             storage_fsyncs: 7,
             storage_keys: 8,
             storage_disk_bytes: 9,
+            cluster_id: "c-1".into(),
+            node_id: 11,
+            nodes: vec![
+                crate::ClusterNodeDescription { id: 11, addr: "127.0.0.1:1".into(), partitions_led: 1 },
+                crate::ClusterNodeDescription { id: 12, addr: "127.0.0.1:2".into(), partitions_led: 0 },
+            ],
         };
+        assert_eq!(node.partitions_led(), 1);
         assert_eq!(DescribeResponse::from_result(Ok(node.clone())).into_result(), Ok(node));
         let missing = ReadActorResponse::from_result(Ok(None)).into_result();
         assert_eq!(missing, Ok(None));

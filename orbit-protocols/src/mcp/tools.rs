@@ -327,10 +327,27 @@ pub struct NodeStatus {
     pub uptime_ms: u64,
     pub grpc_addr: String,
     pub partitions: usize,
+    /// Partitions this node leads (all of them without a cluster).
+    pub partitions_led: u32,
     pub kinds: usize,
     pub active_actors: u64,
     /// Whether this MCP server refuses tools that change data.
     pub read_only: bool,
+    /// The cluster this node belongs to; empty without a cluster.
+    pub cluster_id: String,
+    /// This node's id in its cluster; 0 without a cluster.
+    pub node_id: u64,
+    /// The cluster's nodes; empty without a cluster.
+    pub nodes: Vec<ClusterNode>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ClusterNode {
+    pub id: u64,
+    /// Its gRPC address.
+    pub addr: String,
+    /// How many partitions this node believes it leads.
+    pub partitions_led: u32,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -344,8 +361,17 @@ pub struct Partition {
     /// Hash slots first_slot..end_slot (end exclusive), as Redis Cluster's CRC16.
     pub first_slot: u32,
     pub end_slot: u32,
-    /// The node serving the partition (its gRPC address).
+    /// The node serving the partition (its gRPC address); empty while no
+    /// leader is known.
     pub leader: String,
+    /// The gRPC addresses of the nodes replicating it.
+    pub replicas: Vec<String>,
+    /// Its Raft group's term (0 without a cluster).
+    pub term: u64,
+    /// The last log index applied on this node (0 without a cluster).
+    pub applied: u64,
+    /// On its leader: entries its slowest replica is behind; 0 elsewhere.
+    pub lag: u64,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -584,12 +610,18 @@ impl<G: ActorGateway> OrbitMcp<G> {
     }
 
     #[tool(
-        description = "The node's health: version, readiness, storage backend and durability, uptime, counts of partitions, kinds and resident actors, and whether this MCP server is read-only.",
+        description = "The node's health: version, readiness, storage backend and durability, uptime, counts of partitions (and those it leads), kinds and resident actors, whether this MCP server is read-only, and its cluster: id, this node's id and every node with the partitions it leads.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn node_status(&self) -> Result<Json<NodeStatus>, McpError> {
         let fut = async {
             let node = self.describe().await?;
+            let partitions_led = node.partitions_led();
+            let nodes = node.nodes.into_iter().map(|n| ClusterNode {
+                id: n.id,
+                addr: n.addr,
+                partitions_led: n.partitions_led,
+            });
             Ok(NodeStatus {
                 version: node.version,
                 ready: node.ready,
@@ -598,16 +630,20 @@ impl<G: ActorGateway> OrbitMcp<G> {
                 uptime_ms: node.uptime_ms,
                 grpc_addr: node.grpc_addr,
                 partitions: node.partitions.len(),
+                partitions_led,
                 kinds: node.kinds.len(),
                 active_actors: node.active_actors,
                 read_only: self.config.read_only,
+                cluster_id: node.cluster_id,
+                node_id: node.node_id,
+                nodes: nodes.collect(),
             })
         };
         self.bounded(fut).await
     }
 
     #[tool(
-        description = "The partitions: each one's hash-slot range (Redis Cluster CRC16 slots) and the node serving it.",
+        description = "The partitions: each one's hash-slot range (Redis Cluster CRC16 slots), the node serving it, the nodes replicating it, and its Raft term, applied index and replication lag as this node sees them.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn list_partitions(&self) -> Result<Json<Partitions>, McpError> {
@@ -618,6 +654,10 @@ impl<G: ActorGateway> OrbitMcp<G> {
                 first_slot: p.first_slot,
                 end_slot: p.end_slot,
                 leader: p.leader,
+                replicas: p.replicas,
+                term: p.term,
+                applied: p.applied,
+                lag: p.lag,
             });
             Ok(Partitions { partitions: partitions.collect() })
         };

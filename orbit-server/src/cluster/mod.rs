@@ -268,6 +268,11 @@ impl Cluster {
     /// Activations made in another term must be reloaded.
     pub async fn serve(&self, group: GroupId) -> Result<u64, Error> {
         let g = self.group(group).ok_or(Error::NotLeader { partition: group, leader: None })?;
+        if self.closing.load(Ordering::Acquire) {
+            // Handing over: no new turns here, so no appends keep the
+            // followers' leases alive.
+            return Err(Error::NotLeader { partition: group, leader: None });
+        }
         let (term, fresh) = {
             let metrics = g.raft.metrics();
             let m = metrics.borrow();
@@ -303,6 +308,9 @@ impl Cluster {
     /// committed on a quorum and applied here.
     pub async fn write(&self, group: GroupId, ops: Vec<WriteOp>) -> Result<(), Error> {
         let g = self.group(group).ok_or(Error::NotLeader { partition: group, leader: None })?;
+        if self.closing.load(Ordering::Acquire) {
+            return Err(Error::NotLeader { partition: group, leader: None });
+        }
         match g.raft.client_write(Command::Write(ops)).await {
             Ok(_) => Ok(()),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
@@ -373,17 +381,43 @@ impl Cluster {
         self.meta.applied.meta.borrow().clone()
     }
 
+    /// Waits until every group this node holds has a leader, for at most
+    /// `limit`; returns whether they all do.
+    pub async fn wait_for_leaders(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if self.groups().all(|g| self.leader(g.id) != Leader::Unknown) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The groups this node leads.
     pub fn led(&self) -> Vec<GroupId> {
         self.groups().filter(|g| self.leader(g.id) == Leader::Local).map(|g| g.id).collect()
     }
 
-    /// Hands the leadership of every group this node leads to its most
-    /// up-to-date follower, waiting up to `limit` for it to move.
+    /// Hands the leadership of every group this node leads to another
+    /// replica, waiting up to `limit` until another node leads each of
+    /// them. This node stops campaigning and stops sending heartbeats, so
+    /// its followers' leases run out and they elect a leader among
+    /// themselves; the most up-to-date follower is asked to stand at once
+    /// (openraft 0.9 has no leader transfer, and voters refuse a candidate
+    /// while a leader's lease holds, so the hand-over takes about one
+    /// election timeout). Calls meanwhile wait for the new leader.
     pub async fn hand_over_all(&self, limit: Duration) {
         self.closing.store(true, Ordering::Release);
+        for g in self.groups() {
+            g.raft.runtime_config().elect(false);
+            g.raft.runtime_config().heartbeat(false);
+        }
         let deadline = tokio::time::Instant::now() + limit;
-        for group in self.led() {
+        let led = self.led();
+        for &group in &led {
             let Some(g) = self.group(group) else { continue };
             let target = {
                 let metrics = g.raft.metrics();
@@ -407,7 +441,10 @@ impl Cluster {
                 tracing::warn!(group, to = id, %reason, "leadership hand-over not sent");
             }
         }
-        while tokio::time::Instant::now() < deadline && !self.led().is_empty() {
+        // Done when another node leads each of them, as this node hears from
+        // the new leader (the other replicas hear it at the same time).
+        let moved = || led.iter().all(|g| matches!(self.leader(*g), Leader::Remote { .. }));
+        while tokio::time::Instant::now() < deadline && !moved() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

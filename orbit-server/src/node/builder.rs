@@ -168,6 +168,13 @@ async fn join_cluster(
     let cluster = formed.cluster;
     tracing::info!(cluster = %cluster.cluster_id(), node = cluster.node_id(), "joined the cluster");
     node.partitions().attach(cluster.clone());
+    // Ready once every group this node holds has a leader (the node can
+    // serve or forward any key).
+    if !cluster.wait_for_leaders(config.formation_timeout).await {
+        return Err(NodeError::Cluster(orbit_shared::Error::Unreachable {
+            reason: "some partitions elected no leader".into(),
+        }));
+    }
     if formed.bootstrapped {
         node.tasks().spawn(async move {
             let meta = crate::cluster::ClusterMeta::founding(&cluster);

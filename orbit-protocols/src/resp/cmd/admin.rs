@@ -10,7 +10,7 @@ use crate::resp::connection::{Conn, Outcome};
 use crate::resp::server::{AclUser, Server, lock};
 use crate::resp::table::{self, Spec};
 use bytes::Bytes;
-use orbit_shared::{ActorGateway, ActorId, Invocation};
+use orbit_shared::{ActorGateway, ActorId, Invocation, NodeDescription};
 use std::sync::atomic::Ordering;
 
 /// The Redis version Orbit answers as (semantics followed: 7.2).
@@ -347,6 +347,12 @@ async fn info<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
     if show("replication") {
         out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
     }
+    if show("cluster") {
+        match server.gateway.describe().await {
+            Ok(node) => out.push_str(&cluster_section(&node)),
+            Err(e) => return crate::resp::server::error_reply(&e),
+        }
+    }
     if show("keyspace") {
         out.push_str("# Keyspace\r\n");
         for (db, kind) in DATABASE_KINDS.iter().enumerate() {
@@ -361,6 +367,25 @@ async fn info<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
         out.push_str("\r\n");
     }
     Value::Verbatim(out.trim_end_matches("\r\n").to_string() + "\r\n")
+}
+
+/// INFO's `# Cluster` section: whether the node belongs to a cluster and,
+/// when it does, the cluster and node ids, the nodes it knows, and the
+/// partitions it sees: all of them, those it leads, and those without a
+/// known leader.
+fn cluster_section(node: &NodeDescription) -> String {
+    if !node.clustered() {
+        return "# Cluster\r\ncluster_enabled:0\r\n\r\n".to_string();
+    }
+    let leaderless = node.partitions.iter().filter(|p| p.leader.is_empty()).count();
+    format!(
+        "# Cluster\r\ncluster_enabled:1\r\ncluster_id:{}\r\ncluster_node_id:{}\r\ncluster_known_nodes:{}\r\ncluster_partitions:{}\r\ncluster_partitions_led:{}\r\ncluster_partitions_without_leader:{leaderless}\r\n\r\n",
+        node.cluster_id,
+        node.node_id,
+        node.nodes.len(),
+        node.partitions.len(),
+        node.partitions_led(),
+    )
 }
 
 async fn keyspace_counts<G: ActorGateway>(server: &Server<G>, kind: &str) -> Result<(u64, u64), Value> {
@@ -609,5 +634,51 @@ async fn actor_call<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
     match conn.server.gateway.invoke(ActorId::new(kind, key), Invocation::new(method, payload)).await {
         Ok(reply) => Value::Bulk(reply.value),
         Err(e) => crate::resp::server::error_reply(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orbit_shared::{ClusterNodeDescription, PartitionDescription};
+
+    fn partitions(leaders: &[&str]) -> Vec<PartitionDescription> {
+        (0..leaders.len() as u32)
+            .zip(leaders)
+            .map(|(id, leader)| PartitionDescription { id, leader: leader.to_string(), ..Default::default() })
+            .collect()
+    }
+
+    #[test]
+    fn a_node_without_a_cluster_reports_cluster_disabled() {
+        let node = NodeDescription { partitions: partitions(&["127.0.0.1:1"; 4]), ..Default::default() };
+        assert_eq!(cluster_section(&node), "# Cluster\r\ncluster_enabled:0\r\n\r\n");
+    }
+
+    #[test]
+    fn a_cluster_node_reports_its_cluster_and_partitions() {
+        let node = NodeDescription {
+            partitions: partitions(&["10.0.0.1:1", "10.0.0.2:1", "", "10.0.0.1:1"]),
+            cluster_id: "c-1".into(),
+            node_id: 1,
+            nodes: vec![
+                ClusterNodeDescription { id: 1, addr: "10.0.0.1:1".into(), partitions_led: 2 },
+                ClusterNodeDescription { id: 2, addr: "10.0.0.2:1".into(), partitions_led: 1 },
+                ClusterNodeDescription { id: 3, addr: "10.0.0.3:1".into(), partitions_led: 0 },
+            ],
+            ..Default::default()
+        };
+        let section = cluster_section(&node);
+        assert!(section.starts_with("# Cluster\r\ncluster_enabled:1\r\n"), "{section}");
+        for line in [
+            "cluster_id:c-1",
+            "cluster_node_id:1",
+            "cluster_known_nodes:3",
+            "cluster_partitions:4",
+            "cluster_partitions_led:2",
+            "cluster_partitions_without_leader:1",
+        ] {
+            assert!(section.contains(&format!("{line}\r\n")), "{line} in {section}");
+        }
     }
 }

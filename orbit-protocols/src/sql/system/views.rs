@@ -4,7 +4,8 @@
 //! | relation | rows |
 //! |---|---|
 //! | `orbit_actors` | every stored actor: `kind`, `key`, `slot`, `partition`, `active`, `state` (jsonb) |
-//! | `orbit_partitions` | `partition`, `first_slot`, `last_slot`, `leader` |
+//! | `orbit_partitions` | `partition`, `first_slot`, `last_slot`, `leader`, `replicas`, `term`, `applied`, `lag` |
+//! | `orbit_nodes` | the cluster's nodes: `node_id`, `addr`, `partitions_led`, `self` (one row on a single node) |
 //! | `orbit_redis` | every live Redis key: `db`, `key`, `type`, `ttl_ms`, `value` (jsonb) |
 //! | `orbit_call(kind, key, method [, args jsonb])` | the actor's reply, as jsonb |
 //!
@@ -42,6 +43,7 @@ pub(crate) fn view<G: ActorGateway>(gateway: &Arc<G>, name: &str) -> Option<Arc<
     let kind = match name {
         "orbit_actors" => View::Actors,
         "orbit_partitions" => View::Partitions,
+        "orbit_nodes" => View::Nodes,
         "orbit_redis" => View::Redis,
         _ => return None,
     };
@@ -52,6 +54,7 @@ pub(crate) fn view<G: ActorGateway>(gateway: &Arc<G>, name: &str) -> Option<Arc<
 enum View {
     Actors,
     Partitions,
+    Nodes,
     Redis,
 }
 
@@ -59,6 +62,7 @@ impl View {
     fn schema(self) -> SchemaRef {
         let text = |n: &str| Field::new(n, DataType::Utf8, false);
         let int = |n: &str| Field::new(n, DataType::Int32, false);
+        let long = |n: &str| Field::new(n, DataType::Int64, false);
         let fields = match self {
             View::Actors => vec![
                 text("kind"),
@@ -68,7 +72,22 @@ impl View {
                 Field::new("active", DataType::Boolean, false),
                 jsonb::field("state", true),
             ],
-            View::Partitions => vec![int("partition"), int("first_slot"), int("last_slot"), text("leader")],
+            View::Partitions => vec![
+                int("partition"),
+                int("first_slot"),
+                int("last_slot"),
+                text("leader"),
+                text("replicas"),
+                long("term"),
+                long("applied"),
+                long("lag"),
+            ],
+            View::Nodes => vec![
+                long("node_id"),
+                text("addr"),
+                long("partitions_led"),
+                Field::new("self", DataType::Boolean, false),
+            ],
             View::Redis => vec![
                 int("db"),
                 text("key"),
@@ -201,15 +220,12 @@ impl<G: ActorGateway> ViewTable<G> {
 
     async fn partitions(&self) -> DfResult<Vec<Column>> {
         let node = self.gateway.describe().await.map_err(external)?;
-        let mut leader = StringBuilder::new();
-        let (mut ids, mut first, mut last) = (Vec::new(), Vec::new(), Vec::new());
-        for p in &node.partitions {
-            ids.push(Some(p.id as i32));
-            first.push(Some(p.first_slot as i32));
-            last.push(Some(p.end_slot as i32 - 1));
-            leader.append_value(&p.leader);
-        }
-        Ok(vec![Column::Int(ids), Column::Int(first), Column::Int(last), Column::Text(leader)])
+        Ok(partition_rows(&node))
+    }
+
+    async fn nodes(&self) -> DfResult<Vec<Column>> {
+        let node = self.gateway.describe().await.map_err(external)?;
+        Ok(node_rows(&node))
     }
 
     async fn redis(&self, filters: &[DfExpr]) -> DfResult<Vec<Column>> {
@@ -255,6 +271,55 @@ impl<G: ActorGateway> ViewTable<G> {
             Column::Text(value_col),
         ])
     }
+}
+
+/// `orbit_partitions`' columns: one row per partition, its replicas' gRPC
+/// addresses joined with commas.
+fn partition_rows(node: &NodeDescription) -> Vec<Column> {
+    let (mut leader, mut replicas) = (StringBuilder::new(), StringBuilder::new());
+    let (mut ids, mut first, mut last) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut term, mut applied, mut lag) = (Vec::new(), Vec::new(), Vec::new());
+    let long = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
+    for p in &node.partitions {
+        ids.push(Some(p.id as i32));
+        first.push(Some(p.first_slot as i32));
+        last.push(Some(p.end_slot as i32 - 1));
+        leader.append_value(&p.leader);
+        replicas.append_value(p.replicas.join(","));
+        term.push(long(p.term));
+        applied.push(long(p.applied));
+        lag.push(long(p.lag));
+    }
+    vec![
+        Column::Int(ids),
+        Column::Int(first),
+        Column::Int(last),
+        Column::Text(leader),
+        Column::Text(replicas),
+        Column::Long(term),
+        Column::Long(applied),
+        Column::Long(lag),
+    ]
+}
+
+/// `orbit_nodes`' columns: the cluster's nodes, or on a node without a
+/// cluster the node itself (id 0) leading every partition.
+fn node_rows(node: &NodeDescription) -> Vec<Column> {
+    let mut addr = StringBuilder::new();
+    let (mut ids, mut led, mut own) = (Vec::new(), Vec::new(), Vec::new());
+    if node.nodes.is_empty() {
+        ids.push(Some(0));
+        addr.append_value(&node.grpc_addr);
+        led.push(Some(i64::from(node.partitions_led())));
+        own.push(true);
+    }
+    for n in &node.nodes {
+        ids.push(Some(i64::try_from(n.id).unwrap_or(i64::MAX)));
+        addr.append_value(&n.addr);
+        led.push(Some(i64::from(n.partitions_led)));
+        own.push(n.id == node.node_id);
+    }
+    vec![Column::Long(ids), Column::Text(addr), Column::Long(led), Column::Bool(own)]
 }
 
 /// The partition serving `slot`.
@@ -325,6 +390,7 @@ impl<G: ActorGateway> TableProvider for ViewTable<G> {
         let columns = match self.kind {
             View::Actors => self.actors(filters).await?,
             View::Partitions => self.partitions().await?,
+            View::Nodes => self.nodes().await?,
             View::Redis => self.redis(filters).await?,
         };
         let arrays: Vec<ArrayRef> = columns.into_iter().map(Column::finish).collect();
@@ -500,4 +566,101 @@ pub(crate) fn register_functions<G: ActorGateway>(
 ) {
     let call = OrbitCall { gateway, signature: Signature::variadic_any(Volatility::Volatile), read_only };
     ctx.register_udf(AsyncScalarUDF::new(Arc::new(call)).into_scalar_udf());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Array, BooleanArray, Int64Array, StringArray};
+    use orbit_shared::{ClusterNodeDescription, PartitionDescription};
+
+    const ADDR: &str = "127.0.0.1:50051";
+
+    /// `rows` as a batch of `view`'s schema (which checks they agree).
+    fn batch(view: View, rows: Vec<Column>) -> RecordBatch {
+        let arrays: Vec<ArrayRef> = rows.into_iter().map(Column::finish).collect();
+        RecordBatch::try_new(view.schema(), arrays).unwrap()
+    }
+
+    fn text(batch: &RecordBatch, column: &str, row: usize) -> String {
+        let array = batch.column_by_name(column).unwrap();
+        array.as_any().downcast_ref::<StringArray>().unwrap().value(row).to_string()
+    }
+
+    fn long(batch: &RecordBatch, column: &str, row: usize) -> i64 {
+        let array = batch.column_by_name(column).unwrap();
+        array.as_any().downcast_ref::<Int64Array>().unwrap().value(row)
+    }
+
+    fn boolean(batch: &RecordBatch, column: &str, row: usize) -> bool {
+        let array = batch.column_by_name(column).unwrap();
+        array.as_any().downcast_ref::<BooleanArray>().unwrap().value(row)
+    }
+
+    /// A node without a cluster: it leads and holds both its partitions.
+    fn single_node() -> NodeDescription {
+        NodeDescription {
+            grpc_addr: ADDR.into(),
+            partitions: (0..2)
+                .map(|id| PartitionDescription {
+                    id,
+                    first_slot: id * 8192,
+                    end_slot: (id + 1) * 8192,
+                    leader: ADDR.into(),
+                    replicas: vec![ADDR.into()],
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_single_node_is_the_one_row_of_orbit_nodes() {
+        let nodes = batch(View::Nodes, node_rows(&single_node()));
+        assert_eq!(nodes.num_rows(), 1);
+        assert_eq!(long(&nodes, "node_id", 0), 0);
+        assert_eq!(text(&nodes, "addr", 0), ADDR);
+        assert_eq!(long(&nodes, "partitions_led", 0), 2);
+        assert!(boolean(&nodes, "self", 0));
+
+        let partitions = batch(View::Partitions, partition_rows(&single_node()));
+        assert_eq!(partitions.num_rows(), 2);
+        for row in 0..2 {
+            assert_eq!(text(&partitions, "leader", row), ADDR);
+            assert_eq!(text(&partitions, "replicas", row), ADDR);
+            assert_eq!(long(&partitions, "term", row), 0);
+            assert_eq!(long(&partitions, "applied", row), 0);
+            assert_eq!(long(&partitions, "lag", row), 0);
+        }
+    }
+
+    #[test]
+    fn a_cluster_node_lists_every_node_and_its_partitions_replicas() {
+        let mut node = single_node();
+        node.cluster_id = "c-1".into();
+        node.node_id = 2;
+        node.nodes = vec![
+            ClusterNodeDescription { id: 1, addr: "10.0.0.1:50051".into(), partitions_led: 1 },
+            ClusterNodeDescription { id: 2, addr: ADDR.into(), partitions_led: 1 },
+        ];
+        node.partitions[0].leader = "10.0.0.1:50051".into();
+        node.partitions[0].replicas = vec!["10.0.0.1:50051".into(), ADDR.into()];
+        node.partitions[0].term = 3;
+        node.partitions[0].applied = 17;
+        node.partitions[1].lag = 4;
+
+        let nodes = batch(View::Nodes, node_rows(&node));
+        assert_eq!(nodes.num_rows(), 2);
+        assert_eq!((long(&nodes, "node_id", 0), boolean(&nodes, "self", 0)), (1, false));
+        assert_eq!((long(&nodes, "node_id", 1), boolean(&nodes, "self", 1)), (2, true));
+        assert_eq!(text(&nodes, "addr", 0), "10.0.0.1:50051");
+        assert_eq!(long(&nodes, "partitions_led", 1), 1);
+
+        let partitions = batch(View::Partitions, partition_rows(&node));
+        assert_eq!(text(&partitions, "leader", 0), "10.0.0.1:50051");
+        assert_eq!(text(&partitions, "replicas", 0), format!("10.0.0.1:50051,{ADDR}"));
+        assert_eq!((long(&partitions, "term", 0), long(&partitions, "applied", 0)), (3, 17));
+        assert_eq!(long(&partitions, "lag", 1), 4);
+    }
 }
