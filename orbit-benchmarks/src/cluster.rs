@@ -61,8 +61,9 @@ pub struct Args {
     /// Kills of the busiest leader in the failover section.
     #[arg(long, default_value_t = 20)]
     kills: usize,
-    /// Raft election timeout of the cluster nodes; their heartbeat interval is a fifth of it.
-    #[arg(long, default_value_t = 1000)]
+    /// Raft election timeout of the cluster nodes (the nodes' default); their heartbeat
+    /// interval is a third of it.
+    #[arg(long, default_value_t = 600)]
     election_timeout_ms: u64,
     /// Sections to leave out, comma-separated.
     #[arg(long, value_delimiter = ',')]
@@ -75,7 +76,7 @@ impl Args {
     }
 
     fn heartbeat_ms(&self) -> u64 {
-        self.election_timeout_ms / 5
+        self.election_timeout_ms / 3
     }
 
     /// The raft timings every cluster node gets, as environment variables.
@@ -197,7 +198,7 @@ struct Failovers {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    ensure!(args.election_timeout_ms >= 5, "--election-timeout-ms must be at least 5");
+    ensure!(args.election_timeout_ms >= 3, "--election-timeout-ms must be at least 3");
     let all = [Section::Throughput, Section::Client, Section::Idle, Section::Failover];
     ensure!(all.iter().any(|s| !args.skips(*s)), "every section is skipped");
     if !args.skips(Section::Throughput) {

@@ -15,12 +15,29 @@
 //! ```
 //!
 //! A [`Client`] is cheap to clone; clones share one HTTP/2 connection and
-//! one multiplexed call stream, both re-established on the next call after
-//! they break. Every call has a deadline ([`ClientBuilder::timeout`], 30 s by
+//! one multiplexed call stream per node, both re-established on the next
+//! call after they break. Every call has a deadline ([`ClientBuilder::timeout`], 30 s by
 //! default). For more parallelism than one connection gives, use several
 //! clients.
+//!
+//! Connected to a node of a cluster, a client learns the partition map from
+//! the node's description and sends each call (and each atomic group, by its
+//! first actor) straight to the leader of the actor's partition, over one
+//! connection per node opened on first use; [`Client::routes`] shows the map.
+//! A call whose leader is not known, or whose leader cannot be reached, goes
+//! to the connected node, which forwards it. A reply saying the node no
+//! longer leads the partition refreshes the map and sends the call once more;
+//! a leader that cannot be reached refreshes it in the background, at most
+//! once a second. Listing, reading and describing stay on the connected node.
+//! On a single node every call goes to that node.
+//!
+//! | module | contents |
+//! |---|---|
+//! | `mux` | many calls over one `InvokeStream` |
+//! | `routes` | the partition map and the connections to other nodes |
 
 mod mux;
+mod routes;
 
 use bytes::Bytes;
 use mux::{Call, Mux};
@@ -32,6 +49,7 @@ use orbit_shared::{
     Accepts, ActorGateway, ActorId, ActorInterface, ActorPage, ErrorKind, Invocation, Message,
     NodeDescription, Reply,
 };
+use routes::Router;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,6 +85,12 @@ impl ClientError {
 
 pub struct ClientBuilder {
     addr: String,
+    settings: Settings,
+}
+
+/// What every connection of a client is opened and used with.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
     timeout: Duration,
     connect_timeout: Duration,
     window: usize,
@@ -75,37 +99,29 @@ pub struct ClientBuilder {
 impl ClientBuilder {
     /// Deadline of each call.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.settings.timeout = timeout;
         self
     }
 
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.settings.connect_timeout = timeout;
         self
     }
 
-    /// Calls in flight at once on the connection; keep it at or below the
+    /// Calls in flight at once on a connection; keep it at or below the
     /// node's `grpc.stream_window` (1024 by default).
     pub fn window(mut self, window: usize) -> Self {
-        self.window = window.max(1);
+        self.settings.window = window.max(1);
         self
     }
 
-    /// Connects now, so a wrong address fails here rather than on first use.
+    /// Connects now, so a wrong address fails here rather than on first use,
+    /// and describes the node to learn its cluster's partition map (a node
+    /// that cannot describe itself is used as a single node).
     pub async fn connect(self) -> Result<Client, ClientError> {
-        let uri = if self.addr.contains("://") { self.addr.clone() } else { format!("http://{}", self.addr) };
-        let endpoint = Endpoint::from_shared(uri)
-            .map_err(|e| ClientError::InvalidAddress { addr: self.addr.clone(), reason: e.to_string() })?
-            .connect_timeout(self.connect_timeout)
-            .tcp_nodelay(true);
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| ClientError::Connect { addr: self.addr.clone(), reason: source_chain(&e) })?;
-        let rpc = ActorServiceClient::new(channel);
-        let mux = Mux::open(rpc.clone(), self.window).await?;
-        let shared = Shared { rpc, mux: Mutex::new(mux), window: self.window };
-        Ok(Client { shared: Arc::new(shared), timeout: self.timeout })
+        let home = Arc::new(Connection::open(&self.addr, &self.settings).await?);
+        let router = Router::start(home.clone(), self.settings).await;
+        Ok(Client { home, router, timeout: self.settings.timeout })
     }
 }
 
@@ -122,17 +138,38 @@ fn source_chain(error: &dyn std::error::Error) -> String {
 
 #[derive(Clone)]
 pub struct Client {
-    shared: Arc<Shared>,
+    /// The connection to the node the client connected to.
+    home: Arc<Connection>,
+    /// Present when that node belongs to a cluster.
+    router: Option<Arc<Router>>,
     timeout: Duration,
 }
 
-struct Shared {
+/// One node's HTTP/2 connection and its multiplexed call stream.
+struct Connection {
     rpc: ActorServiceClient<Channel>,
     mux: Mutex<Mux>,
     window: usize,
 }
 
-impl Shared {
+impl Connection {
+    /// Connects to `addr` (`host:port` or `http://host:port`) and opens the
+    /// call stream.
+    async fn open(addr: &str, settings: &Settings) -> Result<Connection, ClientError> {
+        let uri = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
+        let endpoint = Endpoint::from_shared(uri)
+            .map_err(|e| ClientError::InvalidAddress { addr: addr.to_string(), reason: e.to_string() })?
+            .connect_timeout(settings.connect_timeout)
+            .tcp_nodelay(true);
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| ClientError::Connect { addr: addr.to_string(), reason: source_chain(&e) })?;
+        let rpc = ActorServiceClient::new(channel);
+        let mux = Mux::open(rpc.clone(), settings.window).await?;
+        Ok(Connection { rpc, mux: Mutex::new(mux), window: settings.window })
+    }
+
     fn mux(&self) -> Mux {
         self.mux.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -147,6 +184,45 @@ impl Shared {
         *self.mux.lock().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
         Ok(fresh)
     }
+
+    /// One call over the stream.
+    async fn send(&self, request: InvokeRequest) -> Result<Reply, ClientError> {
+        let mut mux = self.open_mux().await?;
+        let permit = mux
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?;
+        let (reply, replied) = tokio::sync::oneshot::channel();
+        let mut call = Call { request, reply, permit };
+        // A stream that broke since the last call hands the call back unsent:
+        // it is safe to send it once on a fresh stream.
+        if let Err(unsent) = mux.send(call).await {
+            mux = self.open_mux().await?;
+            call = unsent;
+            call.permit =
+                mux.permits.clone().acquire_owned().await.map_err(|_| {
+                    ClientError::Transport(tonic::Status::unavailable("the call stream closed"))
+                })?;
+            mux.send(call)
+                .await
+                .map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?;
+        }
+        replied
+            .await
+            .map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?
+    }
+
+    async fn invoke_atomic(&self, request: InvokeAtomicRequest) -> Result<Vec<Reply>, ClientError> {
+        let response = self.rpc.clone().invoke_atomic(request).await.map_err(ClientError::Transport)?;
+        Ok(response.into_inner().into_result()?)
+    }
+
+    async fn describe(&self) -> Result<NodeDescription, ClientError> {
+        let response = self.rpc.clone().describe(DescribeRequest {}).await.map_err(ClientError::Transport)?;
+        Ok(response.into_inner().into_result()?)
+    }
 }
 
 impl Client {
@@ -156,12 +232,12 @@ impl Client {
     }
 
     pub fn builder(addr: impl Into<String>) -> ClientBuilder {
-        ClientBuilder {
-            addr: addr.into(),
+        let settings = Settings {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             window: 1024,
-        }
+        };
+        ClientBuilder { addr: addr.into(), settings }
     }
 
     /// A typed reference to actor `key` of interface `I`.
@@ -205,7 +281,7 @@ impl Client {
             cursor: cursor.unwrap_or_default(),
             limit: u32::try_from(limit).unwrap_or(u32::MAX),
         };
-        let mut rpc = self.shared.rpc.clone();
+        let mut rpc = self.home.rpc.clone();
         let response = tokio::time::timeout(self.timeout, rpc.list_actors(request))
             .await
             .map_err(|_| ClientError::Timeout(self.timeout))?
@@ -216,7 +292,7 @@ impl Client {
     /// One stored actor's record state (see [`ActorGateway::read_actor`]).
     pub async fn read_actor(&self, id: ActorId) -> Result<Option<Bytes>, ClientError> {
         let request = ReadActorRequest { kind: id.kind, key: id.key };
-        let mut rpc = self.shared.rpc.clone();
+        let mut rpc = self.home.rpc.clone();
         let response = tokio::time::timeout(self.timeout, rpc.read_actor(request))
             .await
             .map_err(|_| ClientError::Timeout(self.timeout))?
@@ -225,54 +301,42 @@ impl Client {
     }
 
     /// Several calls as one atomic group (see [`ActorGateway::invoke_atomic`]).
+    /// In a cluster every actor of the group must be in the first one's
+    /// partition (else [`orbit_shared::Error::CrossPartition`]).
     pub async fn invoke_atomic(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, ClientError> {
         let calls =
             calls.into_iter().map(|(id, invocation)| InvokeRequest::call(id, invocation, false)).collect();
-        let mut rpc = self.shared.rpc.clone();
         let request = InvokeAtomicRequest { calls, forwarded: false };
-        let response = tokio::time::timeout(self.timeout, rpc.invoke_atomic(request))
-            .await
-            .map_err(|_| ClientError::Timeout(self.timeout))?
-            .map_err(ClientError::Transport)?;
-        Ok(response.into_inner().into_result()?)
+        let group = async {
+            match &self.router {
+                None => self.home.invoke_atomic(request).await,
+                Some(router) => router.invoke_atomic(request).await,
+            }
+        };
+        tokio::time::timeout(self.timeout, group).await.map_err(|_| ClientError::Timeout(self.timeout))?
     }
 
     /// The node's kinds, partitions and key metrics (see [`ActorGateway::describe`]).
     pub async fn describe(&self) -> Result<NodeDescription, ClientError> {
-        let mut rpc = self.shared.rpc.clone();
-        let response = tokio::time::timeout(self.timeout, rpc.describe(DescribeRequest {}))
+        tokio::time::timeout(self.timeout, self.home.describe())
             .await
             .map_err(|_| ClientError::Timeout(self.timeout))?
-            .map_err(ClientError::Transport)?;
-        Ok(response.into_inner().into_result()?)
     }
 
+    /// The partition map calls are routed by: each partition's first slot,
+    /// end slot (exclusive) and leader's gRPC address (empty when not
+    /// known), in slot order; `None` when the connected node is not in a
+    /// cluster.
+    pub fn routes(&self) -> Option<Vec<(u16, u16, String)>> {
+        self.router.as_ref().map(|router| router.routes())
+    }
+
+    /// One call, to its partition's leader in a cluster.
     async fn send(&self, request: InvokeRequest) -> Result<Reply, ClientError> {
-        let mut mux = self.shared.open_mux().await?;
-        let permit = mux
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?;
-        let (reply, replied) = tokio::sync::oneshot::channel();
-        let mut call = Call { request, reply, permit };
-        // A stream that broke since the last call hands the call back unsent:
-        // it is safe to send it once on a fresh stream.
-        if let Err(unsent) = mux.send(call).await {
-            mux = self.shared.open_mux().await?;
-            call = unsent;
-            call.permit =
-                mux.permits.clone().acquire_owned().await.map_err(|_| {
-                    ClientError::Transport(tonic::Status::unavailable("the call stream closed"))
-                })?;
-            mux.send(call)
-                .await
-                .map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?;
+        match &self.router {
+            None => self.home.send(request).await,
+            Some(router) => router.send(request).await,
         }
-        replied
-            .await
-            .map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?
     }
 }
 

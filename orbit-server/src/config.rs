@@ -178,7 +178,7 @@ impl Default for ClusterConfig {
             replication_factor: 3,
             advertise_addr: None,
             heartbeat_interval: Duration::from_millis(200),
-            election_timeout: Duration::from_millis(1000),
+            election_timeout: Duration::from_millis(600),
             formation_timeout: Duration::from_secs(300),
         }
     }

@@ -227,6 +227,16 @@ impl ActorGateway for NodeHandle {
         Ok(reply)
     }
 
+    fn relay_published(&self, published: orbit_shared::Published) {
+        if let Ok(Some(cluster)) = self.partitions().cluster() {
+            cluster.relay_published(published);
+        }
+    }
+
+    fn relayed(&self) -> Option<tokio::sync::broadcast::Receiver<orbit_shared::Published>> {
+        self.config().cluster.enabled().then(|| NodeHandle::relayed(self).subscribe())
+    }
+
     fn colocated(&self, keys: &[&Bytes]) -> bool {
         if !matches!(self.partitions().cluster(), Ok(Some(_))) {
             return true;

@@ -5,7 +5,8 @@
 //! the time until every partition serves again is printed, and the killed
 //! node restarts, rejoins with its data and catches up. A node stopped with
 //! SIGTERM under load hands its leadership over first: a client that
-//! retries once sees no failed request.
+//! retries once sees no failed request. PUBLISH on one node reaches
+//! subscribers connected to another.
 
 mod common;
 #[path = "common/linearizability.rs"]
@@ -111,6 +112,20 @@ async fn leaders(p: &Proc) -> BTreeMap<String, u64> {
             Some((group, leader))
         })
         .collect()
+}
+
+/// Calls forwarded by all nodes together (`orbit_forwarded_calls_total`).
+async fn forwarded(procs: &[Proc]) -> u64 {
+    let mut total = 0;
+    for p in procs {
+        let (_, body) = common::http_get(p.http, "/metrics").await;
+        total += body
+            .lines()
+            .find(|l| l.starts_with("orbit_forwarded_calls_total "))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    total
 }
 
 /// The last applied log index of each group on `p`.
@@ -366,6 +381,18 @@ async fn three_nodes_serve_every_key_and_lose_nothing_when_the_busiest_leader_is
         let value = clients[n % 3].actor::<Counter>(key.clone()).call(Increment { by: 1 }).await.unwrap();
         counts.insert(key, value);
     }
+    // orbit-client learned the partition map and calls each leader
+    // directly: no node forwards its calls.
+    let routes = clients[0].routes().expect("a cluster's partition map");
+    assert_eq!(routes.len(), usize::from(PARTITIONS));
+    assert!(routes.iter().all(|(_, _, leader)| !leader.is_empty()), "{routes:?}");
+    let before = forwarded(&procs).await;
+    for n in 0..60 {
+        let key = format!("direct:{n}");
+        clients[0].actor::<Counter>(key.clone()).call(Increment { by: 1 }).await.unwrap();
+        counts.insert(key, 1);
+    }
+    assert_eq!(forwarded(&procs).await, before, "calls of a routing client were forwarded");
     for (n, con) in cons.iter_mut().enumerate() {
         for (key, value) in acked.iter().skip(n).step_by(7) {
             let got: Option<String> = redis::cmd("GET").arg(key).query_async(con).await.unwrap();
@@ -377,11 +404,38 @@ async fn three_nodes_serve_every_key_and_lose_nothing_when_the_busiest_leader_is
         redis::cmd("MSET").arg("a").arg("1").arg("b").arg("2").query_async(&mut cons[0]).await;
     let err = cross.expect_err("MSET across partitions");
     assert!(err.to_string().to_uppercase().contains("CROSSSLOT"), "{err}");
+    // So is a transaction across partitions, which applies nothing.
+    let tx: redis::RedisResult<()> =
+        redis::pipe().atomic().set("tx:a", "1").set("tx:b", "2").query_async(&mut cons[2]).await;
+    let err = tx.expect_err("MULTI/EXEC across partitions");
+    let text = err.to_string().to_uppercase();
+    assert!(text.contains("CROSSSLOT") || text.contains("EXECABORT"), "{err}");
+    for key in ["tx:a", "tx:b"] {
+        let got: Option<String> = redis::cmd("GET").arg(key).query_async(&mut cons[0]).await.unwrap();
+        assert_eq!(got, None, "{key} written by a refused transaction");
+    }
     let tagged: () =
         redis::cmd("MSET").arg("{t}a").arg("1").arg("{t}b").arg("2").query_async(&mut cons[1]).await.unwrap();
     let _ = tagged;
     acked.insert("{t}a".into(), "1".into());
     acked.insert("{t}b".into(), "2".into());
+
+    // PUBLISH reaches subscribers connected to every node.
+    for (from, to) in [(0, 2), (2, 1)] {
+        let client = redis::Client::open(format!("redis://{}/", procs[to].resp)).unwrap();
+        let mut sub = client.get_async_pubsub().await.unwrap();
+        sub.subscribe("news").await.unwrap();
+        let mut messages = sub.on_message();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("news")
+            .arg(format!("from {from}"))
+            .query_async(&mut cons[from])
+            .await
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut messages)).await;
+        let got: String = got.expect("the message arrives").expect("a message").get_payload().unwrap();
+        assert_eq!(got, format!("from {from}"), "published on node {from}, read on node {to}");
+    }
 
     // Kill the node that leads the most partitions.
     let (victim, victim_groups, groups) = busiest_leader(&procs).await;

@@ -127,6 +127,14 @@ pub struct PartitionDescription {
     pub lag: u64,
 }
 
+/// A message published on a channel (Redis `PUBLISH`) that the nodes of a
+/// cluster relay to each other, so subscribers connected to any node get it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    pub channel: Bytes,
+    pub message: Bytes,
+}
+
 /// What a reply shown early depends on: [`ActorGateway::wait_durable`] on it
 /// returns once those writes are durable. Opaque to front doors, which only
 /// combine the tokens of the replies they hold back ([`DurableToken::and`]);
@@ -220,6 +228,19 @@ pub trait ActorGateway: Send + Sync + 'static {
     fn colocated(&self, keys: &[&Bytes]) -> bool {
         let _ = keys;
         true
+    }
+
+    /// Relays a message published through this gateway's front door to the
+    /// other nodes of its cluster, for their subscribers; nothing without a
+    /// cluster. Fire and forget, as Redis Cluster's PUBLISH.
+    fn relay_published(&self, published: Published) {
+        let _ = published;
+    }
+
+    /// Messages other nodes relayed here, for this node's subscribers;
+    /// `None` without a cluster.
+    fn relayed(&self) -> Option<tokio::sync::broadcast::Receiver<Published>> {
+        None
     }
 
     /// Waits until every write up to `token` is durable.

@@ -33,7 +33,7 @@ pub use actor_id::ActorId;
 pub use error::{Error, ErrorKind};
 pub use gateway::{
     ActorGateway, ActorPage, ClusterNodeDescription, DurableToken, KindDescription, MethodDescription,
-    NodeDescription, PartitionDescription, StoredActor,
+    NodeDescription, PartitionDescription, Published, StoredActor,
 };
 pub use invocation::{Invocation, Reply};
 pub use message::{Accepts, ActorInterface, Message};

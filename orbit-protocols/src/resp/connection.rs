@@ -377,6 +377,15 @@ impl<G: ActorGateway> Conn<G> {
         if let Some(queue) = &mut self.multi
             && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
         {
+            // As Redis Cluster: a transaction's keys share a slot's node
+            // (here, a partition), else the command is refused and EXEC
+            // aborts.
+            let keys: Vec<&Bytes> =
+                queue.commands.iter().flat_map(|(s, a)| s.keys(a)).chain(spec.keys(&argv)).collect();
+            if keys.len() > 1 && !self.server.gateway.colocated(&keys) {
+                queue.failed = true;
+                return Value::err(super::server::CROSSSLOT).into();
+            }
             queue.commands.push((spec, argv));
             return Value::Simple("QUEUED".into()).into();
         }

@@ -47,6 +47,9 @@ pub async fn serve<G: ActorGateway>(
 ) {
     let server = Arc::new(server::Server::new(gateway, config, runtime, shutdown.clone()));
     tasks.spawn(cmd::expiry::run(server.clone(), shutdown.clone()));
+    if let Some(relayed) = server.gateway.relayed() {
+        tasks.spawn(cmd::pubsub::deliver_relayed(server.clone(), relayed, shutdown.clone()));
+    }
     crate::listener::accept_loop("RESP", listener, shutdown, tasks, |stream, peer| {
         connection::run(server.clone(), stream, peer)
     })

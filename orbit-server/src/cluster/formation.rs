@@ -73,6 +73,8 @@ pub struct Formation {
     joined: Mutex<Option<oneshot::Sender<Identity>>>,
     /// Set when this node has an identity (from the store, or told).
     identity: Mutex<Option<Identity>>,
+    /// Where messages other nodes publish go (see [`Cluster::relay_published`]).
+    relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
 }
 
 /// How [`Formation::run`] ended.
@@ -83,7 +85,12 @@ pub struct Formed {
 }
 
 impl Formation {
-    pub fn new(addr: String, store: Arc<Store>, transport: Arc<dyn Transport>) -> Arc<Formation> {
+    pub fn new(
+        addr: String,
+        store: Arc<Store>,
+        transport: Arc<dyn Transport>,
+        relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
+    ) -> Arc<Formation> {
         Arc::new(Formation {
             addr,
             store,
@@ -91,6 +98,7 @@ impl Formation {
             cluster: OnceLock::new(),
             joined: Mutex::new(None),
             identity: Mutex::new(None),
+            relayed,
         })
     }
 
@@ -125,6 +133,7 @@ impl Formation {
             move |p| hosted.hosts(p),
             self.transport.clone(),
             timings,
+            self.relayed.clone(),
         )
         .await?;
         let _ = self.cluster.set(cluster.clone());

@@ -4,7 +4,9 @@
 //! store's group commit makes one fsync cover the entries of many groups.
 //! Keys: `system | "raft/" | group (u16 BE) | tag | index (u64 BE)`, where
 //! the tag is `l` for entries, `v` for the vote and `p` for the last purged
-//! log id. The applied state is the state machine's (`machine.rs`).
+//! log id. The applied state is the state machine's (`machine.rs`). The
+//! newest entries are also kept in memory ([`TAIL`] of them), so sending
+//! them to followers reads no storage.
 
 use super::types::{Entry, GroupId, LogId, StorageError, TypeConfig, Vote};
 use crate::storage::Store;
@@ -19,11 +21,16 @@ use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
-/// One group's log: cheap to clone (readers share the store).
+/// Entries kept in memory per group for replication.
+const TAIL: usize = 4096;
+
+/// One group's log: cheap to clone (readers share the store and the tail).
 #[derive(Clone)]
 pub struct GroupLog {
     store: Arc<Store>,
     group: GroupId,
+    /// The newest entries, contiguous, by index.
+    tail: Arc<std::sync::Mutex<std::collections::BTreeMap<u64, Entry>>>,
     /// The last entry's id, or the last purged one when the log is empty.
     last: Option<LogId>,
     purged: Option<LogId>,
@@ -65,7 +72,7 @@ impl GroupLog {
             Some(bytes) => Some(decode(&bytes)?),
             None => None,
         };
-        let mut log = GroupLog { store, group, last: purged, purged };
+        let mut log = GroupLog { store, group, tail: Arc::default(), last: purged, purged };
         let prefix = group_prefix(group, b'l');
         let mut after = None;
         loop {
@@ -81,8 +88,25 @@ impl GroupLog {
         Ok(log)
     }
 
-    /// Entries from `start` (inclusive) to `end` (exclusive), in order.
+    fn tail(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<u64, Entry>> {
+        self.tail.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Entries from `start` (inclusive) to `end` (exclusive), in order: from
+    /// the tail when it holds them all, else from the store.
     async fn read(&self, start: u64, end: u64) -> Result<Vec<Entry>, StorageError> {
+        {
+            let tail = self.tail();
+            if let (Some((&first, _)), Some((&last, _))) = (tail.first_key_value(), tail.last_key_value())
+                && first <= start
+            {
+                return Ok(tail.range(start..end.min(last + 1)).map(|(_, e)| e.clone()).collect());
+            }
+        }
+        self.read_stored(start, end).await
+    }
+
+    async fn read_stored(&self, start: u64, end: u64) -> Result<Vec<Entry>, StorageError> {
         let mut entries = Vec::new();
         let prefix = group_prefix(self.group, b'l');
         let mut after = start.checked_sub(1).map(|i| entry_key(self.group, i));
@@ -179,9 +203,11 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
     {
         let mut ops = Vec::new();
         let mut last = None;
+        let mut kept = Vec::new();
         for entry in entries {
             ops.push(WriteOp::Put(entry_key(self.group, entry.log_id.index), encode(&entry)?));
             last = Some(entry.log_id);
+            kept.push(entry);
         }
         if ops.is_empty() {
             callback.log_io_completed(Ok(()));
@@ -189,6 +215,19 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
         }
         let seq = self.store.append(&ops).await.map_err(storage_error)?;
         self.last = last;
+        {
+            let mut tail = self.tail();
+            for entry in kept {
+                // Contiguous: an entry not right after the tail starts it anew.
+                if tail.last_key_value().is_some_and(|(&l, _)| l + 1 != entry.log_id.index) {
+                    tail.clear();
+                }
+                tail.insert(entry.log_id.index, entry);
+            }
+            while tail.len() > TAIL {
+                tail.pop_first();
+            }
+        }
         // Visible now; the callback fires when the store's group commit has
         // made it durable (one fsync for every group's entries of the moment).
         let store = self.store.clone();
@@ -200,6 +239,7 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.tail().split_off(&log_id.index);
         let last = self.last.map_or(0, |l| l.index);
         if log_id.index <= last {
             let seq = self.delete(log_id.index, last).await?;
@@ -207,7 +247,7 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
         }
         self.last = match log_id.index.checked_sub(1) {
             Some(prev) if self.purged.is_none_or(|p| prev > p.index) => {
-                self.read(prev, prev + 1).await?.pop().map(|e| e.log_id).or(self.purged)
+                self.read_stored(prev, prev + 1).await?.pop().map(|e| e.log_id).or(self.purged)
             }
             _ => self.purged,
         };
@@ -215,6 +255,11 @@ impl RaftLogStorage<TypeConfig> for GroupLog {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        {
+            let mut tail = self.tail();
+            let kept = tail.split_off(&(log_id.index + 1));
+            *tail = kept;
+        }
         let from = self.purged.map_or(0, |p| p.index + 1);
         let mut ops: Vec<WriteOp> =
             (from..=log_id.index).map(|i| WriteOp::Delete(entry_key(self.group, i))).collect();

@@ -63,7 +63,7 @@ impl Default for Timings {
     fn default() -> Self {
         Timings {
             heartbeat: Duration::from_millis(200),
-            election: (Duration::from_millis(1000), Duration::from_millis(2000)),
+            election: (Duration::from_millis(600), Duration::from_millis(1200)),
             snapshot_every: 20_000,
             keep_after_snapshot: 5_000,
         }
@@ -89,6 +89,9 @@ struct Group {
     /// The term in which this node last confirmed its leadership (its first
     /// entry of the term applied and a quorum heard from); 0 when none.
     confirmed: AtomicU64,
+    /// When (ms after the cluster opened) a quorum last acknowledged this
+    /// node as the group's leader, as of the latest metrics it reported.
+    quorum_acked_ms: Arc<AtomicU64>,
 }
 
 /// This node's share of the cluster: one Raft group per partition it
@@ -103,7 +106,11 @@ pub struct Cluster {
     /// How long a quorum's acknowledgement lets the leader serve without
     /// asking again (shorter than the shortest election timeout).
     lease: Duration,
+    /// The clock of `Group::quorum_acked_ms`.
+    epoch: tokio::time::Instant,
     closing: AtomicBool,
+    /// Messages other nodes published, for this node's subscribers.
+    relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
     /// gRPC channels to the other nodes' actor service, for forwarding.
     peers: std::sync::Mutex<std::collections::HashMap<String, tonic::transport::Channel>>,
 }
@@ -129,6 +136,7 @@ impl Cluster {
         hosted: impl Fn(GroupId) -> bool,
         transport: Arc<dyn Transport>,
         timings: &Timings,
+        relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
     ) -> Result<Arc<Cluster>, Error> {
         let config = Arc::new(
             openraft::Config {
@@ -144,6 +152,7 @@ impl Cluster {
             .validate()
             .map_err(|e| Error::Internal { reason: format!("raft configuration: {e}") })?,
         );
+        let epoch = tokio::time::Instant::now();
         let open = |group: GroupId| {
             let (store, transport, config, identity) =
                 (store.clone(), transport.clone(), config.clone(), identity.clone());
@@ -161,7 +170,16 @@ impl Cluster {
                 let raft = Raft::new(identity.node_id, config, links.clone(), log, machine)
                     .await
                     .map_err(|e| Error::Internal { reason: format!("raft group {group}: {e}") })?;
-                Ok::<_, Error>(Group { id: group, raft, links, applied, confirmed: AtomicU64::new(0) })
+                let quorum_acked_ms = Arc::new(AtomicU64::new(0));
+                tokio::spawn(track_quorum_acks(raft.metrics(), epoch, quorum_acked_ms.clone()));
+                Ok::<_, Error>(Group {
+                    id: group,
+                    raft,
+                    links,
+                    applied,
+                    confirmed: AtomicU64::new(0),
+                    quorum_acked_ms,
+                })
             }
         };
         let meta = open(META_GROUP).await?;
@@ -171,12 +189,14 @@ impl Cluster {
         }
         let lease = timings.election.0.mul_f64(0.8);
         Ok(Arc::new(Cluster {
+            epoch,
             identity,
             addr,
             groups,
             meta,
             lease,
             closing: AtomicBool::new(false),
+            relayed,
             peers: Default::default(),
         }))
     }
@@ -273,16 +293,18 @@ impl Cluster {
             // followers' leases alive.
             return Err(Error::NotLeader { partition: group, leader: None });
         }
-        let (term, fresh) = {
+        let term = {
             let metrics = g.raft.metrics();
             let m = metrics.borrow();
             if m.state != ServerState::Leader || m.current_leader != Some(self.node_id()) {
                 drop(m);
                 return Err(self.not_leader(group));
             }
-            let lease = self.lease.as_millis() as u64;
-            (m.current_term, m.millis_since_quorum_ack.is_some_and(|ms| ms < lease))
+            m.current_term
         };
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let fresh =
+            now.saturating_sub(g.quorum_acked_ms.load(Ordering::Acquire)) < self.lease.as_millis() as u64;
         if fresh && g.confirmed.load(Ordering::Acquire) == term {
             return Ok(term);
         }
@@ -360,6 +382,27 @@ impl Cluster {
         match self.actor_client(addr)?.invoke_atomic(InvokeAtomicRequest { calls, forwarded: true }).await {
             Ok(answer) => answer.into_inner().into_result(),
             Err(status) => Err(Error::Unreachable { reason: format!("{addr}: {}", status.message()) }),
+        }
+    }
+
+    /// Sends a message published here to every other node, in the
+    /// background; a node that cannot be reached misses it (as a Redis
+    /// Cluster node does).
+    pub fn relay_published(&self, published: orbit_shared::Published) {
+        for (&id, addr) in &self.identity.nodes {
+            if id == self.node_id() {
+                continue;
+            }
+            let (links, addr) = (self.meta.links.clone(), addr.clone());
+            let request =
+                Request::Publish { channel: published.channel.clone(), message: published.message.clone() };
+            tokio::spawn(async move {
+                let sent =
+                    transport::send_request(&links, id, &addr, META_GROUP, request, Duration::from_secs(2));
+                if let Err(reason) = sent.await {
+                    tracing::debug!(to = id, %reason, "PUBLISH not relayed");
+                }
+            });
         }
     }
 
@@ -483,6 +526,11 @@ impl Cluster {
                 }
                 Err(e) => Response::Refused(e.to_string()),
             },
+            Request::Publish { channel, message } => {
+                // No subscriber task (no RESP front door) is not an error.
+                let _ = self.relayed.send(orbit_shared::Published { channel, message });
+                Response::Delivered
+            }
             Request::Hello | Request::Join { .. } => {
                 Response::Refused("formation messages go to the node".into())
             }
@@ -525,6 +573,23 @@ impl ClusterMeta {
             cluster_id: identity.cluster_id.clone(),
             nodes: identity.nodes.clone(),
             replicas: (0..cluster.groups.len() as u16).map(|p| (p, replicas(p, &ids, rf))).collect(),
+        }
+    }
+}
+
+/// Keeps `acked` at the moment a quorum last acknowledged this node as
+/// leader: the moment metrics arrive less the time since the acknowledgement
+/// they report (so never earlier than the truth). Ends with the group.
+async fn track_quorum_acks(
+    mut metrics: tokio::sync::watch::Receiver<openraft::RaftMetrics<NodeId, Peer>>,
+    epoch: tokio::time::Instant,
+    acked: Arc<AtomicU64>,
+) {
+    while metrics.changed().await.is_ok() {
+        let since = metrics.borrow_and_update().millis_since_quorum_ack;
+        if let Some(since) = since {
+            let at = (epoch.elapsed().as_millis() as u64).saturating_sub(since);
+            acked.fetch_max(at, Ordering::AcqRel);
         }
     }
 }

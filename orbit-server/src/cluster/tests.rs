@@ -51,6 +51,7 @@ async fn start(net: &Arc<LocalNet>, n: u64, timings: &Timings) -> Vec<Node> {
             move |p| hosted.hosts(p),
             net.transport(addr),
             timings,
+            tokio::sync::broadcast::channel(16).0,
         )
         .await
         .expect("open");
@@ -214,6 +215,7 @@ async fn a_restarted_node_resumes_its_groups_from_its_store() {
         move |p| hosted.hosts(p),
         net.transport(&addr),
         &timings,
+        tokio::sync::broadcast::channel(16).0,
     )
     .await
     .expect("reopen");
@@ -235,7 +237,8 @@ async fn seeds_form_one_cluster_and_frames_of_another_cluster_are_refused() {
     let addrs: Vec<String> = (1..=3).map(|i| format!("seed-{i}")).collect();
     let mut formations = Vec::new();
     for addr in &addrs {
-        let formation = Formation::new(addr.clone(), store(), net.transport(addr));
+        let formation =
+            Formation::new(addr.clone(), store(), net.transport(addr), tokio::sync::broadcast::channel(16).0);
         net.register(addr, formation.clone());
         formations.push(formation);
     }

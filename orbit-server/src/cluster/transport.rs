@@ -55,6 +55,12 @@ pub enum Request {
     Initialize {
         members: BTreeMap<NodeId, Peer>,
     },
+    /// A message published on another node (Redis PUBLISH), for this
+    /// node's subscribers.
+    Publish {
+        channel: Bytes,
+        message: Bytes,
+    },
     /// Formation: who are you, and do you belong to a cluster yet?
     Hello,
     /// Formation: you are node `Frame::to` of cluster `Frame::cluster_id`,
@@ -72,6 +78,7 @@ pub enum Response {
     Snapshot(Result<SnapshotResponse<NodeId>, Fatal<NodeId>>),
     Elect(Result<(), Fatal<NodeId>>),
     Initialized,
+    Delivered,
     Hello {
         cluster_id: Option<String>,
         addr: String,

@@ -91,6 +91,7 @@ impl NodeBuilder {
             switching: AtomicBool::new(false),
             tasks: TaskTracker::new(),
             grpc_addr: std::sync::OnceLock::new(),
+            relayed: tokio::sync::broadcast::channel(4096).0,
         });
         let handle = NodeHandle { shared };
         let upkeep = CancellationToken::new();
@@ -117,7 +118,8 @@ impl NodeBuilder {
             let addr = config.cluster.advertise_addr.clone().unwrap_or_else(|| config.grpc.addr.to_string());
             let transport: Arc<dyn crate::cluster::Transport> =
                 Arc::new(crate::cluster::GrpcTransport::default());
-            crate::cluster::Formation::new(addr, node.handle.store().clone(), transport)
+            let relayed = node.handle.shared.relayed.clone();
+            crate::cluster::Formation::new(addr, node.handle.store().clone(), transport, relayed)
         });
         let internode = formation.clone().map(|f| f as Arc<dyn crate::cluster::FrameHandler>);
         let servers = Servers::start(&node.handle, pg_tls, internode).await?;

@@ -145,6 +145,9 @@ pub(crate) struct NodeShared {
     tasks: TaskTracker,
     /// The bound gRPC address, once the listeners are up.
     grpc_addr: std::sync::OnceLock<SocketAddr>,
+    /// Messages published on other nodes of the cluster, for this node's
+    /// subscribers.
+    relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
 }
 
 /// A cheap, cloneable handle to a node: call actors, inspect state.
@@ -202,6 +205,11 @@ impl NodeHandle {
 
     pub(crate) fn store(&self) -> &Arc<Store> {
         &self.shared.store
+    }
+
+    /// Where messages relayed from other nodes of the cluster arrive.
+    pub(crate) fn relayed(&self) -> &tokio::sync::broadcast::Sender<orbit_shared::Published> {
+        &self.shared.relayed
     }
 
     pub(crate) fn directory(&self) -> &Directory {

@@ -137,6 +137,30 @@ impl Broker {
     }
 }
 
+/// Delivers messages published on other nodes of the cluster to this
+/// node's subscribers, until shutdown.
+pub(crate) async fn deliver_relayed<G: ActorGateway>(
+    server: std::sync::Arc<crate::resp::server::Server<G>>,
+    mut relayed: tokio::sync::broadcast::Receiver<orbit_shared::Published>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            next = relayed.recv() => next,
+        };
+        match next {
+            Ok(p) => {
+                server.pubsub.publish(&p.channel, &p.message);
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "relayed PUBLISH messages dropped: subscribers too slow");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
 fn ack(kind: &str, name: Option<Bytes>, count: i64) -> Value {
     Value::Push(vec![Value::bulk(kind.to_string()), name.map_or(Value::Nil, Value::Bulk), Value::Int(count)])
 }
@@ -145,7 +169,13 @@ pub(crate) fn run<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &[Bytes
     let broker = &conn.server.pubsub;
     let sub = &mut conn.subs;
     let replies = match name {
-        "publish" => return Value::Int(broker.publish(&argv[1], &argv[2])).into(),
+        "publish" => {
+            let received = broker.publish(&argv[1], &argv[2]);
+            let published = orbit_shared::Published { channel: argv[1].clone(), message: argv[2].clone() };
+            conn.server.gateway.relay_published(published);
+            // As Redis Cluster: the count of this node's receivers.
+            return Value::Int(received).into();
+        }
         "pubsub" => return introspect(broker, &argv[1..]).into(),
         "subscribe" | "psubscribe" => {
             let pattern = name == "psubscribe";
