@@ -124,13 +124,11 @@ impl Formation {
             None => self.find(seeds, expect, rf, deadline).await?,
         };
         *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = Some(identity.clone());
-        let hosted = identity.clone();
         let cluster = Cluster::open(
             identity.clone(),
             self.addr.clone(),
             self.store.clone(),
             partitions,
-            move |p| hosted.hosts(p),
             self.transport.clone(),
             timings,
             self.relayed.clone(),

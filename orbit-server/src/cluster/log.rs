@@ -36,10 +36,13 @@ pub struct GroupLog {
     purged: Option<LogId>,
 }
 
+// Every storage method openraft calls returns its (large) StorageError.
+#[allow(clippy::result_large_err)]
 pub(super) fn encode<T: Serialize>(value: &T) -> Result<Bytes, StorageError> {
     postcard::to_stdvec(value).map(Bytes::from).map_err(|e| StorageIOError::write(AnyError::new(&e)).into())
 }
 
+#[allow(clippy::result_large_err)]
 pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
     postcard::from_bytes(bytes).map_err(|e| StorageIOError::read(AnyError::new(&e)).into())
 }

@@ -62,12 +62,15 @@ impl Applied {
     }
 }
 
+/// The snapshot built or installed last, kept to send to followers.
+type Current = Arc<Mutex<Option<(SnapshotMeta<u64, Peer>, Arc<SnapshotPairs>)>>>;
+
 pub struct Machine {
     store: Arc<Store>,
     group: GroupId,
     applied: Option<LogId>,
     membership: Membership,
-    current: Arc<Mutex<Option<(SnapshotMeta<u64, Peer>, Arc<SnapshotPairs>)>>>,
+    current: Current,
     shared: Applied,
 }
 

@@ -126,14 +126,14 @@ pub fn replicas(group: GroupId, nodes: &[NodeId], rf: usize) -> Vec<NodeId> {
 
 impl Cluster {
     /// Starts this node's groups over `store`: every partition in
-    /// `0..partitions` whose replicas (per `replicas_of`) include this node,
-    /// and the metadata group. Groups resume from what the store holds.
+    /// `0..partitions` the identity places a replica of on this node
+    /// ([`Identity::hosts`]), and the metadata group. Groups resume from
+    /// what the store holds.
     pub async fn open(
         identity: Identity,
         addr: String,
         store: Arc<Store>,
         partitions: u16,
-        hosted: impl Fn(GroupId) -> bool,
         transport: Arc<dyn Transport>,
         timings: &Timings,
         relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
@@ -185,7 +185,7 @@ impl Cluster {
         let meta = open(META_GROUP).await?;
         let mut groups = Vec::with_capacity(usize::from(partitions));
         for p in 0..partitions {
-            groups.push(if hosted(p) { Some(open(p).await?) } else { None });
+            groups.push(if identity.hosts(p) { Some(open(p).await?) } else { None });
         }
         let lease = timings.election.0.mul_f64(0.8);
         Ok(Arc::new(Cluster {
