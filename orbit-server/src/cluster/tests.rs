@@ -1,6 +1,7 @@
 //! In-process clusters over [`LocalNet`]: replication, a leader cut off and
-//! replaced (its writes refused), a follower far behind caught up by
-//! snapshot, and formation from seeds.
+//! replaced (its writes refused), writes through lost and delayed messages,
+//! a follower far behind caught up by snapshot, a restart, and formation
+//! from seeds.
 
 use super::*;
 use crate::config::Durability;
@@ -183,6 +184,41 @@ async fn a_follower_far_behind_catches_up_by_snapshot() {
         g.raft.metrics().borrow().snapshot
     };
     assert!(installed.is_some(), "the follower caught up without a snapshot");
+    for node in &nodes {
+        node.cluster.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_commit_and_replicas_converge_when_messages_are_lost_and_delayed() {
+    let net = Arc::new(LocalNet::default());
+    let nodes = start(&net, 3, &fast(10_000, 1_000)).await;
+    let p = 0;
+    leader_of(&nodes, p, &[]).await;
+    // One message (or its answer) in seven is lost, every one is late.
+    net.set_delay(Duration::from_millis(3));
+    net.drop_one_in(7);
+    let mut acked = Vec::new();
+    for i in 0..40 {
+        let (name, value) = (format!("lossy{i}"), i.to_string());
+        // A write whose outcome is unknown (its leader moved) is retried
+        // on the leader of the moment: writes are absolute, so a retry is safe.
+        for _ in 0..50 {
+            let leader = leader_of(&nodes, p, &[]).await;
+            if nodes[leader].cluster.write(p, put(p, &name, &value)).await.is_ok() {
+                acked.push((name.clone(), value.clone()));
+                break;
+            }
+        }
+    }
+    assert_eq!(acked.len(), 40, "every write committed despite the losses");
+    net.drop_one_in(0);
+    net.set_delay(Duration::ZERO);
+    for node in &nodes {
+        for (name, value) in &acked {
+            eventually(node, p, name, Some(value)).await;
+        }
+    }
     for node in &nodes {
         node.cluster.shutdown().await;
     }

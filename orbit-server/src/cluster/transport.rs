@@ -299,12 +299,17 @@ impl orbit_shared::proto::internode_server::Internode for InternodeService {
 
 /// An in-process network of nodes for tests: frames go straight to the
 /// addressed node's handler, except across a cut, where they are lost (the
-/// caller sees an error); every frame may be delayed.
+/// caller sees an error); every frame may be delayed, and one in `n` frames
+/// or answers lost.
 #[derive(Default)]
 pub struct LocalNet {
     nodes: Mutex<HashMap<String, Arc<dyn FrameHandler>>>,
     isolated: Mutex<HashSet<String>>,
     delay: Mutex<Duration>,
+    /// One frame in `drop_every` is lost on the way (0: none), the answer of
+    /// another one on the way back: the sender cannot tell which.
+    drop_every: std::sync::atomic::AtomicU64,
+    sent: std::sync::atomic::AtomicU64,
 }
 
 impl LocalNet {
@@ -321,6 +326,17 @@ impl LocalNet {
 
     pub fn heal(&self) {
         self.isolated.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Loses one frame in `n` (the request or its answer; 0: none).
+    pub fn drop_one_in(&self, n: u64) {
+        self.drop_every.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the next frame (or answer) is lost.
+    fn loses_next(&self) -> bool {
+        let n = self.drop_every.load(std::sync::atomic::Ordering::Relaxed);
+        n > 0 && self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n == n - 1
     }
 
     pub fn set_delay(&self, delay: Duration) {
@@ -346,6 +362,7 @@ impl Transport for LocalTransport {
         };
         let handler = self.net.nodes.lock().unwrap_or_else(|e| e.into_inner()).get(addr).cloned();
         let delay = *self.net.delay.lock().unwrap_or_else(|e| e.into_inner());
+        let (lost_going, lost_back) = (self.net.loses_next(), self.net.loses_next());
         let addr = addr.to_string();
         Box::pin(async move {
             match handler {
@@ -357,9 +374,17 @@ impl Transport for LocalTransport {
                     Err(format!("{addr}: cut off"))
                 }
                 None => Err(format!("{addr}: connection refused")),
+                Some(_) if lost_going => {
+                    tokio::time::sleep(timeout.min(Duration::from_millis(20))).await;
+                    Err(format!("{addr}: lost"))
+                }
                 Some(handler) => {
                     tokio::time::sleep(delay).await;
-                    Ok(handler.handle(frame).await)
+                    let answer = handler.handle(frame).await;
+                    if lost_back {
+                        return Err(format!("{addr}: answer lost"));
+                    }
+                    Ok(answer)
                 }
             }
         })
