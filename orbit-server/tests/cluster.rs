@@ -427,6 +427,14 @@ async fn three_nodes_serve_every_key_and_lose_nothing_when_the_busiest_leader_is
     acked.insert("{t}a".into(), "1".into());
     acked.insert("{t}b".into(), "2".into());
 
+    // Every node reports the cluster in INFO.
+    for con in cons.iter_mut() {
+        let info: String = redis::cmd("INFO").arg("cluster").query_async(con).await.unwrap();
+        for line in ["cluster_enabled:1", "cluster_known_nodes:3", "cluster_partitions_without_leader:0"] {
+            assert!(info.contains(line), "{line} in {info}");
+        }
+    }
+
     // PUBLISH reaches subscribers connected to every node.
     for (from, to) in [(0, 2), (2, 1)] {
         let client = redis::Client::open(format!("redis://{}/", procs[to].resp)).unwrap();

@@ -379,9 +379,12 @@ impl<G: ActorGateway> Conn<G> {
         {
             // As Redis Cluster: a transaction's keys share a slot's node
             // (here, a partition), else the command is refused and EXEC
-            // aborts.
-            let keys: Vec<&Bytes> =
-                queue.commands.iter().flat_map(|(s, a)| s.keys(a)).chain(spec.keys(&argv)).collect();
+            // aborts. Colocation is checked against the first key queued.
+            let mut keys = spec.keys(&argv);
+            if queue.first_key.is_none() {
+                queue.first_key = keys.first().map(|k| (*k).clone());
+            }
+            keys.extend(queue.first_key.as_ref());
             if keys.len() > 1 && !self.server.gateway.colocated(&keys) {
                 queue.failed = true;
                 return Value::err(super::server::CROSSSLOT).into();

@@ -282,13 +282,7 @@ impl Formation {
 
 impl FrameHandler for Formation {
     fn handle(self: Arc<Self>, frame: Bytes) -> BoxFuture<'static, Bytes> {
-        Box::pin(async move {
-            let response = match transport::decode_frame(&frame) {
-                Err(reason) => Response::Refused(reason),
-                Ok(frame) => self.handle_frame(frame).await,
-            };
-            transport::encode_response(&response)
-        })
+        Box::pin(async move { transport::answer_frame(frame, async |f| self.handle_frame(f).await).await })
     }
 }
 

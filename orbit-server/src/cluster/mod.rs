@@ -112,7 +112,7 @@ pub struct Cluster {
     /// Messages other nodes published, for this node's subscribers.
     relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
     /// gRPC channels to the other nodes' actor service, for forwarding.
-    peers: std::sync::Mutex<std::collections::HashMap<String, tonic::transport::Channel>>,
+    peers: transport::Channels,
 }
 
 /// The replicas of `group` among `nodes` (sorted ids): `rf` of them,
@@ -343,19 +343,7 @@ impl Cluster {
     }
 
     fn actor_client(&self, addr: &str) -> Result<ActorServiceClient<tonic::transport::Channel>, Error> {
-        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        let channel = match peers.get(addr) {
-            Some(channel) => channel.clone(),
-            None => {
-                let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                    .map_err(|e| Error::Unreachable { reason: format!("bad peer address '{addr}': {e}") })?
-                    .connect_timeout(Duration::from_secs(1))
-                    .tcp_nodelay(true)
-                    .connect_lazy();
-                peers.insert(addr.to_string(), channel.clone());
-                channel
-            }
-        };
+        let channel = self.peers.get(addr).map_err(|reason| Error::Unreachable { reason })?;
         Ok(ActorServiceClient::new(channel).max_decoding_message_size(usize::MAX))
     }
 
@@ -630,12 +618,6 @@ impl Cluster {
 
 impl FrameHandler for Cluster {
     fn handle(self: Arc<Self>, frame: Bytes) -> BoxFuture<'static, Bytes> {
-        Box::pin(async move {
-            let response = match transport::decode_frame(&frame) {
-                Err(reason) => Response::Refused(reason),
-                Ok(frame) => self.handle_frame(frame).await,
-            };
-            transport::encode_response(&response)
-        })
+        Box::pin(async move { transport::answer_frame(frame, async |f| self.handle_frame(f).await).await })
     }
 }

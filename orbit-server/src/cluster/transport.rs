@@ -107,6 +107,19 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, String> {
     postcard::from_bytes(bytes).map_err(|e| format!("bad internode frame: {e}"))
 }
 
+/// Decodes a frame, answers it with `answer`, and encodes the answer: what
+/// every [`FrameHandler`] does around its own dispatch.
+pub async fn answer_frame<F: Future<Output = Response>>(
+    frame: Bytes,
+    answer: impl FnOnce(Frame) -> F,
+) -> Bytes {
+    let response = match decode_frame(&frame) {
+        Err(reason) => Response::Refused(reason),
+        Ok(frame) => answer(frame).await,
+    };
+    encode_response(&response)
+}
+
 pub fn encode_response(response: &Response) -> Bytes {
     postcard::to_stdvec(response)
         .map(Bytes::from)
@@ -237,16 +250,16 @@ pub async fn send_request(
     link.send(request, timeout).await.map_err(|e| e.to_string())
 }
 
-/// gRPC between processes: one lazily connected channel per address (a
-/// name is resolved again on each reconnect, as StatefulSet DNS names
-/// appear late).
+/// Lazily connected gRPC channels to other nodes, one per address (a name
+/// is resolved again on each reconnect, as StatefulSet DNS names appear
+/// late).
 #[derive(Default)]
-pub struct GrpcTransport {
+pub struct Channels {
     channels: Mutex<HashMap<String, tonic::transport::Channel>>,
 }
 
-impl GrpcTransport {
-    fn channel(&self, addr: &str) -> Result<tonic::transport::Channel, String> {
+impl Channels {
+    pub fn get(&self, addr: &str) -> Result<tonic::transport::Channel, String> {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(channel) = channels.get(addr) {
             return Ok(channel.clone());
@@ -262,9 +275,15 @@ impl GrpcTransport {
     }
 }
 
+/// Frames between processes, over the `orbit.v1.Internode` gRPC service.
+#[derive(Default)]
+pub struct GrpcTransport {
+    channels: Channels,
+}
+
 impl Transport for GrpcTransport {
     fn call(&self, addr: &str, frame: Bytes, timeout: Duration) -> BoxFuture<'static, Result<Bytes, String>> {
-        let channel = self.channel(addr);
+        let channel = self.channels.get(addr);
         let addr = addr.to_string();
         Box::pin(async move {
             let mut client = orbit_shared::proto::internode_client::InternodeClient::new(channel?)

@@ -23,6 +23,8 @@ pub struct Queue {
     pub commands: Vec<(&'static Spec, Vec<Bytes>)>,
     /// A command was refused while queueing.
     pub failed: bool,
+    /// The first key queued: every later key must be colocated with it.
+    pub first_key: Option<Bytes>,
 }
 
 /// What one client watches.
