@@ -293,12 +293,19 @@ async fn a_node_stopped_with_sigterm_under_load_fails_no_request_retried_once() 
     for (t, &s) in survivors.iter().enumerate() {
         let (addr, stop) = (procs[s].resp, stop.clone());
         load.push(tokio::spawn(async move {
-            let mut con = redis(addr).await;
+            // A client as Jedis is by default: a reply within 2 s, or the
+            // request failed (the redis crate's own default is 500 ms).
+            let client = redis::Client::open(format!("redis://{addr}/")).unwrap();
+            let config =
+                redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(2)));
+            let mut con = client.get_multiplexed_async_connection_with_config(&config).await.unwrap();
             let (mut acked, mut failed) = (Vec::new(), Vec::new());
+            let mut slowest = Duration::ZERO;
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::Acquire) && n < 20_000 {
                 let key = format!("load:{t}:{n}");
                 let mut errors = Vec::new();
+                let began = std::time::Instant::now();
                 for _attempt in 0..2 {
                     let mut set = redis::cmd("SET");
                     set.arg(&key).arg(n);
@@ -308,6 +315,7 @@ async fn a_node_stopped_with_sigterm_under_load_fails_no_request_retried_once() 
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
+                slowest = slowest.max(began.elapsed());
                 if errors.len() < 2 {
                     acked.push(key)
                 } else {
@@ -315,7 +323,7 @@ async fn a_node_stopped_with_sigterm_under_load_fails_no_request_retried_once() 
                 }
                 n += 1;
             }
-            (acked, failed)
+            (acked, failed, slowest)
         }));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -328,8 +336,10 @@ async fn a_node_stopped_with_sigterm_under_load_fails_no_request_retried_once() 
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, std::sync::atomic::Ordering::Release);
     let mut acked = Vec::new();
+    let mut slowest = Duration::ZERO;
     for task in load {
-        let (ok, failed) = task.await.unwrap();
+        let (ok, failed, slow) = task.await.unwrap();
+        slowest = slowest.max(slow);
         assert!(
             failed.is_empty(),
             "requests failed twice while node {} (leader of {groups} groups) stopped: {failed:?}",
@@ -337,9 +347,9 @@ async fn a_node_stopped_with_sigterm_under_load_fails_no_request_retried_once() 
         );
         acked.extend(ok);
     }
-    assert!(acked.len() > 100, "the load ran ({} writes)", acked.len());
+    assert!(acked.len() > 20, "the load ran ({} writes)", acked.len());
     eprintln!(
-        "{} writes through the survivors while the leader of {groups} groups stopped with SIGTERM",
+        "{} writes through the survivors while the leader of {groups} groups stopped with SIGTERM; the slowest took {slowest:?}",
         acked.len()
     );
     for &s in &survivors {

@@ -47,6 +47,9 @@ use std::time::Duration;
 use transport::{Frame, Links, Request, Response};
 use types::{Command, Peer, Raft};
 
+/// How long a hand-over waits for a new leader before asking again.
+const ELECT_AGAIN: Duration = Duration::from_millis(300);
+
 /// Raft's timings and log retention.
 #[derive(Debug, Clone)]
 pub struct Timings {
@@ -434,12 +437,13 @@ impl Cluster {
 
     /// Hands the leadership of every group this node leads to another
     /// replica, waiting up to `limit` until another node leads each of
-    /// them. This node stops campaigning and stops sending heartbeats, so
-    /// its followers' leases run out and they elect a leader among
-    /// themselves; the most up-to-date follower is asked to stand at once
-    /// (openraft 0.9 has no leader transfer, and voters refuse a candidate
-    /// while a leader's lease holds, so the hand-over takes about one
-    /// election timeout). Calls meanwhile wait for the new leader.
+    /// them. This node stops campaigning and stops sending heartbeats, and
+    /// asks each group's most up-to-date follower to stand, again every
+    /// [`ELECT_AGAIN`] until another node leads it (openraft 0.9 has no
+    /// leader transfer: a candidate can lose while a write is still on its
+    /// way to it, or while the other voters' leases hold, and then the
+    /// followers' own election timeouts remain). Calls meanwhile wait for
+    /// the new leader.
     pub async fn hand_over_all(&self, limit: Duration) {
         self.closing.store(true, Ordering::Release);
         for g in self.groups() {
@@ -447,37 +451,39 @@ impl Cluster {
             g.raft.runtime_config().heartbeat(false);
         }
         let deadline = tokio::time::Instant::now() + limit;
-        let led = self.led();
-        for &group in &led {
-            let Some(g) = self.group(group) else { continue };
-            let target = {
-                let metrics = g.raft.metrics();
-                let m = metrics.borrow();
-                let membership = m.membership_config.clone();
-                m.replication
-                    .as_ref()
-                    .and_then(|r| {
-                        r.iter()
-                            .filter(|(id, _)| **id != self.node_id())
-                            .filter(|(id, _)| membership.membership().voter_ids().any(|v| v == **id))
-                            .max_by_key(|(_, matched)| matched.map(|l| l.index))
-                            .map(|(id, _)| *id)
-                    })
-                    .and_then(|id| membership.membership().get_node(&id).map(|p| (id, p.addr.clone())))
-            };
-            let Some((id, addr)) = target else { continue };
-            let sent =
-                transport::send_request(&g.links, id, &addr, group, Request::Elect, Duration::from_secs(1));
-            if let Err(reason) = sent.await {
-                tracing::warn!(group, to = id, %reason, "leadership hand-over not sent");
+        futures::future::join_all(self.led().into_iter().map(|group| self.hand_over(group, deadline))).await;
+    }
+
+    async fn hand_over(&self, group: GroupId, deadline: tokio::time::Instant) {
+        let Some(g) = self.group(group) else { return };
+        let moved = || matches!(self.leader(group), Leader::Remote { .. });
+        while tokio::time::Instant::now() < deadline && !moved() {
+            let asked_until = tokio::time::Instant::now() + ELECT_AGAIN;
+            if let Some((id, addr)) = self.successor(g) {
+                let sent = transport::send_request(&g.links, id, &addr, group, Request::Elect, ELECT_AGAIN);
+                if let Err(reason) = sent.await {
+                    tracing::warn!(group, to = id, %reason, "leadership hand-over not sent");
+                }
+            }
+            while tokio::time::Instant::now() < asked_until.min(deadline) && !moved() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        // Done when another node leads each of them, as this node hears from
-        // the new leader (the other replicas hear it at the same time).
-        let moved = || led.iter().all(|g| matches!(self.leader(*g), Leader::Remote { .. }));
-        while tokio::time::Instant::now() < deadline && !moved() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    }
+
+    /// The voter other than this node that holds the most of `g`'s log.
+    fn successor(&self, g: &Group) -> Option<(NodeId, String)> {
+        let metrics = g.raft.metrics();
+        let m = metrics.borrow();
+        let membership = m.membership_config.membership();
+        let (id, _) = m
+            .replication
+            .as_ref()?
+            .iter()
+            .filter(|(id, _)| **id != self.node_id())
+            .filter(|(id, _)| membership.voter_ids().any(|v| v == **id))
+            .max_by_key(|(_, matched)| matched.map(|l| l.index))?;
+        membership.get_node(id).map(|peer| (*id, peer.addr.clone()))
     }
 
     /// Stops every group.
