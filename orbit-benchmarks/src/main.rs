@@ -5,6 +5,7 @@
 //! orbit-bench idle-memory --server-bin target/release/orbit-server
 //! orbit-bench storage --all-backends
 //! orbit-bench recovery --actors 1000000
+//! orbit-bench keyspace --keys 100000
 //! orbit-bench resp-vs-redis --requests 100000 --pipelines 1,16
 //! orbit-bench pg-vs-postgres --clients 16 --threads 2 --seconds 30
 //! orbit-bench cluster --kills 20 --election-timeout-ms 1000 --skip idle
@@ -13,6 +14,7 @@
 mod cluster;
 mod grpc;
 mod idle_memory;
+mod keyspace;
 mod pg_vs_postgres;
 mod recovery;
 mod resp_vs_redis;
@@ -34,6 +36,7 @@ enum Command {
     Grpc(grpc::Args),
     /// Resident memory of an idle orbit-server process.
     IdleMemory(idle_memory::Args),
+    Keyspace(keyspace::Args),
     /// Every storage backend side by side: fill, read and YCSB workloads.
     Storage(storage::Args),
     /// Restart time after kill -9 with many actors stored.
@@ -51,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Grpc(args) => grpc::run(args).await,
         Command::IdleMemory(args) => idle_memory::run(args).await,
+        Command::Keyspace(args) => keyspace::run(args).await,
         Command::Storage(args) => storage::run(args).await,
         Command::Recovery(args) => recovery::run(args).await,
         Command::RespVsRedis(args) => resp_vs_redis::run(args).await,

@@ -39,6 +39,7 @@ pub struct Metrics {
 pub struct StorageMetrics {
     pub reads: IntCounter,
     pub read_cache_hits: IntCounter,
+    pub scanned: IntCounter,
     pub writes: IntCounter,
     pub write_seconds: Histogram,
     pub fsyncs: IntCounter,
@@ -111,6 +112,7 @@ impl Metrics {
         );
         let storage = StorageMetrics {
             reads: counter("orbit_storage_reads_total", "Point reads"),
+            scanned: counter("orbit_storage_scanned_pairs_total", "Key-value pairs returned by scans"),
             read_cache_hits: counter(
                 "orbit_storage_read_cache_hits_total",
                 "Point reads answered by the read cache",

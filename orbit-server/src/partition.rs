@@ -100,6 +100,13 @@ impl Partition {
         self.store.scan(prefix, after, limit).await
     }
 
+    /// How many actors of `kind` have a record in this partition.
+    pub async fn count(&self, kind: &str) -> Result<u64, Error> {
+        let key = layout::count_key(self.id, kind);
+        let value = self.get(key.clone()).await?;
+        Ok(u64::try_from(crate::storage::read_counter(&key, value.as_deref())?).unwrap_or(0))
+    }
+
     /// The stored state of actor `id` (read without activating it).
     pub async fn read_state(&self, id: &ActorId) -> Result<Option<Bytes>, Error> {
         let key = layout::actor_key(self.id, id);
@@ -109,6 +116,9 @@ impl Partition {
         }
     }
 }
+
+/// The system key present once the data directory keeps record counts.
+const COUNTED: &str = "counts";
 
 pub struct PartitionMap {
     partitions: Vec<Arc<Partition>>,
@@ -142,11 +152,90 @@ impl PartitionMap {
                 }
             }
             None => {
-                store.append(&[WriteOp::Put(key, Bytes::copy_from_slice(&count.to_be_bytes()))]).await?;
+                let counted = WriteOp::Put(system_key(COUNTED), Bytes::new());
+                store
+                    .append(&[WriteOp::Put(key, Bytes::copy_from_slice(&count.to_be_bytes())), counted])
+                    .await?;
                 store.sync_now().await?;
             }
         }
-        Ok(PartitionMap::new(count, store, clustered))
+        let map = PartitionMap::new(count, store, clustered);
+        if map.store.get(system_key(COUNTED)).await?.is_none() {
+            map.count_records().await?;
+        }
+        Ok(map)
+    }
+
+    /// Counts every partition's records by kind, for a data directory
+    /// written before counts were kept: one pass, written with the marker
+    /// in one batch (an interrupted pass is redone from the start).
+    async fn count_records(&self) -> Result<(), StorageError> {
+        const PAGE: usize = 4096;
+        let mut ops = Vec::new();
+        for partition in &self.partitions {
+            let prefix = Bytes::copy_from_slice(&partition.id.to_be_bytes());
+            let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+            let mut after = None;
+            loop {
+                let page = self.store.scan(prefix.clone(), after.take(), PAGE).await?;
+                for (stored, _) in &page {
+                    if let Some(kind) = layout::record_kind(stored) {
+                        *counts.entry(kind.to_string()).or_default() += 1;
+                    }
+                }
+                if page.len() < PAGE {
+                    break;
+                }
+                after = page.last().map(|(k, _)| k.clone());
+            }
+            ops.extend(counts.into_iter().map(|(kind, n)| {
+                WriteOp::Put(layout::count_key(partition.id, &kind), Bytes::copy_from_slice(&n.to_be_bytes()))
+            }));
+        }
+        ops.push(WriteOp::Put(system_key(COUNTED), Bytes::new()));
+        let seq = self.store.append(&ops).await?;
+        self.store.wait_durable(seq).await
+    }
+
+    /// The `n`th stored actor of `kind`: the partition holding it is found
+    /// from the counts, and only that partition is listed.
+    pub async fn nth_actor(
+        &self,
+        kind: &str,
+        mut n: u64,
+        active: impl Fn(&ActorId) -> bool,
+    ) -> Result<Option<StoredActor>, Error> {
+        for partition in &self.partitions {
+            let count = partition.count(kind).await?;
+            if n >= count {
+                n -= count;
+                continue;
+            }
+            let mut cursor = Some(layout::kind_prefix(partition.id, kind));
+            while let Some(after) = cursor {
+                let limit =
+                    usize::try_from(n + 1).unwrap_or(usize::MAX).min(orbit_shared::gateway::MAX_LIST_LIMIT);
+                let page = self.list_actors(kind, Some(after), limit, &active).await?;
+                let len = page.actors.len() as u64;
+                if n < len {
+                    return Ok(page.actors.into_iter().nth(n as usize));
+                }
+                n -= len;
+                cursor = page.cursor;
+            }
+            return Ok(None);
+        }
+        Ok(None)
+    }
+
+    /// How many actors of `kind` have a stored record: one read per
+    /// partition of the counts kept with the records.
+    pub async fn count_actors(&self, kind: &str) -> Result<u64, Error> {
+        let mut total = 0u64;
+        for partition in &self.partitions {
+            total += partition.count(kind).await?;
+        }
+        Ok(total)
     }
 
     /// Sends every later write through `cluster`'s groups.
@@ -167,9 +256,7 @@ impl PartitionMap {
         if self.replication.cluster()?.is_none() {
             return Ok(self.store.append(ops).await?);
         }
-        let mut partitions = ops.iter().map(|op| match op {
-            WriteOp::Put(key, _) | WriteOp::Delete(key) => layout::partition_of_key(key),
-        });
+        let mut partitions = ops.iter().map(|op| layout::partition_of_key(op.key()));
         let first = partitions.next().flatten();
         match first {
             Some(p) if partitions.all(|q| q == Some(p)) => match self.partitions.get(usize::from(p)) {

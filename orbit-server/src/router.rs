@@ -285,6 +285,20 @@ impl ActorGateway for NodeHandle {
         self.partitions().list_actors(kind, cursor, limit, |id| directory.get(id).is_some()).await
     }
 
+    /// From the counts each partition keeps with its records.
+    async fn count_actors(&self, kind: &str) -> Result<u64, Error> {
+        self.check_open()?;
+        self.kind(kind)?;
+        self.partitions().count_actors(kind).await
+    }
+
+    async fn nth_actor(&self, kind: &str, n: u64) -> Result<Option<orbit_shared::StoredActor>, Error> {
+        self.check_open()?;
+        self.kind(kind)?;
+        let directory = self.directory();
+        self.partitions().nth_actor(kind, n, |id| directory.get(id).is_some()).await
+    }
+
     async fn read_actor(&self, id: ActorId) -> Result<Option<Bytes>, Error> {
         self.check_open()?;
         id.validate()?;

@@ -1624,3 +1624,210 @@ async fn acknowledged_redis_writes_survive_kill_9() {
         assert_eq!(run(&mut c, &format!("LINDEX log{w} -1")).await, r#""249""#);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Redis 7.2 details: empty array requests, option errors, uniform random
+// picks, CONFIG GET with several patterns
+
+#[tokio::test]
+async fn a_non_positive_array_length_is_skipped_without_a_reply() {
+    let (node, addr) = start().await;
+    let mut raw = Raw::connect(addr).await;
+    raw.send(b"*-10\r\n*1\r\n$4\r\nPING\r\n").await;
+    raw.expect(b"+PONG\r\n").await;
+    raw.send(b"*-1\r\n*0\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n").await;
+    raw.expect(b"$2\r\nhi\r\n").await;
+    // A negative bulk length inside a request stays a protocol error.
+    raw.send(b"*1\r\n$-1\r\n").await;
+    let rest = raw.read_to_close().await;
+    assert_eq!(String::from_utf8_lossy(&rest), "-ERR Protocol error: invalid bulk length\r\n");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn expire_option_errors_name_the_option_as_sent() {
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    assert_eq!(run(&mut c, "SET k v").await, "+OK");
+    let nx = "-ERR NX and XX, GT or LT options at the same time are not compatible";
+    for (line, error) in [
+        ("EXPIRE k 10 Foo", "-ERR Unsupported option Foo"),
+        ("PEXPIRE k 10000 nx bAr", "-ERR Unsupported option bAr"),
+        ("EXPIREAT k 4102444800 xx Qux", "-ERR Unsupported option Qux"),
+        ("PEXPIREAT k 4102444800000 nx", "1"),
+        ("EXPIRE k abc Foo", "-ERR Unsupported option Foo"),
+        ("EXPIRE missing 10 Foo", "-ERR Unsupported option Foo"),
+        ("EXPIRE k 10 NX XX", nx),
+        ("EXPIRE k 10 nx gt", nx),
+        ("PEXPIRE k 10 LT nx", nx),
+        ("EXPIRE k 10 GT lt", "-ERR GT and LT options at the same time are not compatible"),
+    ] {
+        assert_eq!(run(&mut c, line).await, error, "{line}");
+    }
+    assert_eq!(run(&mut c, "EXPIRETIME k").await, "4102444800", "only the valid EXPIRE took effect");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn sintercard_argument_errors_use_redis_texts() {
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    assert_eq!(run(&mut c, "SADD a x y z").await, "3");
+    assert_eq!(run(&mut c, "SADD b y z w").await, "3");
+    let numkeys = "-ERR numkeys should be greater than 0";
+    let limit = "-ERR LIMIT can't be negative";
+    let syntax = "-ERR syntax error";
+    for (line, reply) in [
+        ("SINTERCARD 2 a b", "2"),
+        ("SINTERCARD 2 a b LIMIT 1", "1"),
+        ("SINTERCARD 2 a b limit 1 LIMIT 0", "2"),
+        ("SINTERCARD 0 a", numkeys),
+        ("SINTERCARD -1 a", numkeys),
+        ("SINTERCARD x a", numkeys),
+        ("SINTERCARD 3 a b", "-ERR Number of keys can't be greater than number of args"),
+        ("SINTERCARD 1 a LIMIT -1", limit),
+        ("SINTERCARD 1 a LIMIT x", limit),
+        ("SINTERCARD 1 a LIMIT", syntax),
+        ("SINTERCARD 1 a FOO 1", syntax),
+        ("SINTERCARD 1 a LIMIT 1 FOO", syntax),
+    ] {
+        assert_eq!(run(&mut c, line).await, reply, "{line}");
+    }
+    node.shutdown().await.unwrap();
+}
+
+/// Sends one command `calls` times, pipelined 1,000 at a time so that many
+/// arrive in the same millisecond, and returns what each reply picked: one
+/// member for a bulk string, the elements of an array.
+async fn random_picks(con: &mut MultiplexedConnection, words: &[&str], calls: usize) -> Vec<Vec<String>> {
+    let mut picks: Vec<Vec<String>> = Vec::with_capacity(calls);
+    while picks.len() < calls {
+        let mut pipe = redis::pipe();
+        for _ in 0..(calls - picks.len()).min(1000) {
+            pipe.cmd(words[0]);
+            for word in &words[1..] {
+                pipe.arg(*word);
+            }
+        }
+        let replies: Vec<Value> = pipe.query_async(&mut *con).await.unwrap();
+        picks.extend(replies.iter().map(|reply| match reply {
+            Value::Array(items) => items.iter().map(text).collect(),
+            one => vec![text(one)],
+        }));
+    }
+    picks
+}
+
+/// Fails unless every one of `members`, and nothing else, was picked
+/// between `low` and `high` times.
+fn assert_picked_evenly(what: &str, picks: &[Vec<String>], members: &[String], low: usize, high: usize) {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for pick in picks.iter().flatten() {
+        *counts.entry(pick.as_str()).or_default() += 1;
+    }
+    assert_eq!(counts.len(), members.len(), "{what} picked other members: {counts:?}");
+    for member in members {
+        let n = counts.get(member.as_str()).copied().unwrap_or(0);
+        assert!(
+            (low..=high).contains(&n),
+            "{what}: {member} picked {n} times, not {low}..={high}: {counts:?}"
+        );
+    }
+}
+
+/// SRANDMEMBER, HRANDFIELD and ZRANDMEMBER over ten members. The bands are
+/// about six standard deviations wide for independent uniform picks, so a
+/// correct server fails them with a probability far below one in a
+/// million; picks that repeat within a millisecond fail the test of
+/// consecutive repeats.
+#[tokio::test]
+async fn random_members_fields_and_zset_members_are_picked_uniformly() {
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    let members: Vec<String> = (0..10).map(|i| format!("m{i}")).collect();
+    let mut sadd = vec!["SADD".to_string(), "s".into()];
+    let mut hset = vec!["HSET".to_string(), "h".into()];
+    let mut zadd = vec!["ZADD".to_string(), "z".into()];
+    for (i, member) in members.iter().enumerate() {
+        sadd.push(member.clone());
+        hset.extend([member.clone(), i.to_string()]);
+        zadd.extend([i.to_string(), member.clone()]);
+    }
+    for words in [&sadd, &hset, &zadd] {
+        assert_eq!(show(&call(&mut c, words).await), "10", "{words:?}");
+    }
+    for (name, key) in [("SRANDMEMBER", "s"), ("HRANDFIELD", "h"), ("ZRANDMEMBER", "z")] {
+        // 20,000 single picks: each member about 2,000 times (standard
+        // deviation 42), and a pick equal to the one before about one time
+        // in ten.
+        let single = random_picks(&mut c, &[name, key], 20_000).await;
+        assert_picked_evenly(name, &single, &members, 1_750, 2_250);
+        let repeats = single.windows(2).filter(|pair| pair[0] == pair[1]).count();
+        assert!((1_750..=2_250).contains(&repeats), "{name}: {repeats} consecutive repeats in 20,000 picks");
+        // A negative count: 4,000 calls of 5 picks with repetition.
+        let repeated = random_picks(&mut c, &[name, key, "-5"], 4_000).await;
+        assert!(repeated.iter().all(|picks| picks.len() == 5), "{name} -5");
+        assert_picked_evenly(&format!("{name} -5"), &repeated, &members, 1_750, 2_250);
+        // A positive count: 6,000 samples of 3 distinct members, each
+        // member in about 1,800 of them (standard deviation 36).
+        let samples = random_picks(&mut c, &[name, key, "3"], 6_000).await;
+        for sample in &samples {
+            assert_eq!(sample.iter().collect::<BTreeSet<_>>().len(), 3, "{name} 3 gave {sample:?}");
+        }
+        assert_picked_evenly(&format!("{name} 3"), &samples, &members, 1_600, 2_000);
+    }
+    // The reply shapes are Redis': in RESP3, pairs of member and value.
+    let mut c3 = resp3(addr).await;
+    for line in ["HRANDFIELD h -4 WITHVALUES", "HRANDFIELD h 4 WITHVALUES", "ZRANDMEMBER z -4 WITHSCORES"] {
+        let reply = call(&mut c3, &line.split_whitespace().collect::<Vec<_>>()).await;
+        let Value::Array(pairs) = &reply else { panic!("{line}: {}", show(&reply)) };
+        assert_eq!(pairs.len(), 4, "{line}: {}", show(&reply));
+        for pair in pairs {
+            let Value::Array(pair) = pair else { panic!("{line}: {}", show(&reply)) };
+            let value = match &pair[1] {
+                Value::Double(score) => format!("{score}"),
+                other => text(other),
+            };
+            assert_eq!(text(&pair[0]), format!("m{value}"), "{line}: {}", show(&reply));
+        }
+    }
+    node.shutdown().await.unwrap();
+}
+
+/// CONFIG GET's reply, a RESP3 map, as sorted `name=value` texts.
+async fn config_get(con: &mut MultiplexedConnection, line: &str) -> Vec<String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let reply = call(con, &words).await;
+    let Value::Map(pairs) = &reply else { panic!("{line}: {}", show(&reply)) };
+    let mut found: Vec<String> =
+        pairs.iter().map(|(name, value)| format!("{}={}", text(name), text(value))).collect();
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn config_get_with_several_patterns_returns_every_match_once() {
+    let (node, addr) = start().await;
+    let mut c = resp3(addr).await;
+    let port = format!("port={}", addr.port());
+    assert_eq!(
+        config_get(&mut c, "CONFIG GET maxmemory port").await,
+        ["maxmemory=0".to_string(), port.clone()]
+    );
+    assert_eq!(
+        config_get(&mut c, "CONFIG GET port no-such-parameter appendonly").await,
+        ["appendonly=yes".to_string(), port.clone()]
+    );
+    // A name without glob characters is replied as spelled; each parameter
+    // comes once, whichever patterns match it.
+    assert_eq!(
+        config_get(&mut c, "CONFIG GET MAXMEMORY maxmemory MaxMemory* port").await,
+        ["MAXMEMORY=0".to_string(), "maxmemory-policy=noeviction".to_string(), port]
+    );
+    assert_eq!(run(&mut c, "CONFIG GET").await, "-ERR wrong number of arguments for 'config|get' command");
+    let mut c2 = resp2(addr).await;
+    let reply = call(&mut c2, &["CONFIG", "GET", "maxmemory", "port"]).await;
+    let Value::Array(flat) = &reply else { panic!("RESP2 CONFIG GET: {}", show(&reply)) };
+    assert_eq!(flat.len(), 4, "{}", show(&reply));
+    node.shutdown().await.unwrap();
+}

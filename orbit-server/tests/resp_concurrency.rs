@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::resp::{call, resp2, start_with};
+use common::resp::{call, resp2, show, start_with};
 use futures::StreamExt;
 use orbit_server::Config;
 use redis::Value;
@@ -124,6 +124,60 @@ async fn ten_blocked_consumers_take_every_pushed_element_exactly_once() {
     assert_eq!(received, expected);
     let mut con = resp2(addr).await;
     assert_eq!(int(&call(&mut con, &["LLEN", "jobs"]).await), 0);
+    node.shutdown().await.unwrap();
+}
+
+/// Waits until `n` clients are blocked (INFO `blocked_clients`).
+async fn until_blocked(con: &mut redis::aio::MultiplexedConnection, n: usize) {
+    let want = format!("blocked_clients:{n}");
+    for _ in 0..500 {
+        if bulk(&call(con, &["INFO", "clients"]).await).lines().any(|l| l == want) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{n} clients never blocked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_move_onto_a_key_of_another_type_is_answered_wrongtype_and_moves_nothing() {
+    let (node, addr) = start_with(Config::ephemeral()).await;
+    let mut con = resp2(addr).await;
+    call(&mut con, &["SET", "target", "nolist"]).await;
+    let mut waiters = Vec::new();
+    for words in [
+        ["BRPOPLPUSH", "blist", "target", "0"].as_slice(),
+        &["BLMOVE", "blist", "target", "LEFT", "RIGHT", "0"],
+    ] {
+        let mut blocked = resp2(addr).await;
+        let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        waiters.push(tokio::spawn(async move { show(&call(&mut blocked, &words).await) }));
+    }
+    until_blocked(&mut con, 2).await;
+    call(&mut con, &["RPUSH", "blist", "foo"]).await;
+    for waiter in waiters {
+        let reply = tokio::time::timeout(common::resp::PATIENCE, waiter).await.expect("answered").unwrap();
+        assert!(reply.starts_with("-WRONGTYPE"), "{reply}");
+    }
+    assert_eq!(show(&call(&mut con, &["LRANGE", "blist", "0", "-1"]).await), "[\"foo\"]");
+    assert_eq!(show(&call(&mut con, &["GET", "target"]).await), "\"nolist\"");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_blocked_on_a_key_that_becomes_a_string_waits_for_a_list_again() {
+    let (node, addr) = start_with(Config::ephemeral()).await;
+    let mut con = resp2(addr).await;
+    let mut blocked = resp2(addr).await;
+    let waiter = tokio::spawn(async move { show(&call(&mut blocked, &["BLPOP", "q", "0"]).await) });
+    until_blocked(&mut con, 1).await;
+    call(&mut con, &["SET", "q", "text"]).await;
+    call(&mut con, &["DEL", "q"]).await;
+    until_blocked(&mut con, 1).await;
+    assert!(!waiter.is_finished(), "answered while q held a string");
+    call(&mut con, &["RPUSH", "q", "job"]).await;
+    let reply = tokio::time::timeout(common::resp::PATIENCE, waiter).await.expect("answered").unwrap();
+    assert_eq!(reply, "[\"q\", \"job\"]");
     node.shutdown().await.unwrap();
 }
 

@@ -8,7 +8,8 @@
 //! cursors, no INFO. Time: a TTL or an expiry time set relative to now is
 //! compared only as missing (-2), none (-1) or some; EXPIRE's GT and LT are
 //! left out because whether `now + 100 s` beats a TTL set a moment earlier
-//! with the same duration depends on the clock; absolute expiry times (year
+//! with the same duration depends on the clock (they come only beside an
+//! option that makes Redis refuse the command); absolute expiry times (year
 //! 2100) are compared exactly. Blocking commands wait 10 ms, so they return
 //! at once or time out. Replies whose order Redis leaves unspecified
 //! (SMEMBERS, SINTER, HGETALL, KEYS...) are sorted first. Scores stay on
@@ -28,7 +29,8 @@ use redis::Value;
 use redis::aio::MultiplexedConnection;
 use std::net::SocketAddr;
 use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
 type Words = Vec<String>;
@@ -192,6 +194,13 @@ fn strings() -> Vec<Part> {
 }
 
 fn generic() -> Vec<Part> {
+    // Options Redis refuses whatever the clock: an unknown one (named in the
+    // error as sent), or two that do not go together.
+    let refused = one_of(vec![
+        seq(vec![maybe(pick(&["NX", "gt"])), pick(&["Foo", "bAr", "nxx"])]),
+        seq(vec![pick(&["NX", "nx"]), pick(&["XX", "gt", "LT"])]),
+        seq(vec![pick(&["GT", "gt"]), pick(&["LT", "lt"])]),
+    ]);
     vec![
         seq(vec![pick(&["DEL", "UNLINK", "EXISTS", "TOUCH"]), keys(1, 3)]),
         seq(vec![pick(&["TYPE", "TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "PERSIST"]), key()]),
@@ -199,6 +208,12 @@ fn generic() -> Vec<Part> {
         seq(vec![lit("PEXPIRE"), key(), pick(&["100000", "1000000"]), maybe(pick(&["NX", "XX"]))]),
         seq(vec![lit("EXPIREAT"), key(), pick(&[FAR_SECS, "1"]), maybe(pick(&["NX", "XX", "GT", "LT"]))]),
         seq(vec![lit("PEXPIREAT"), key(), pick(&[FAR_MS, "1"]), maybe(pick(&["NX", "XX", "GT", "LT"]))]),
+        seq(vec![
+            pick(&["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"]),
+            key(),
+            pick(&["100", "x", FAR_SECS]),
+            refused,
+        ]),
         seq(vec![pick(&["RENAME", "RENAMENX"]), key(), key()]),
         seq(vec![
             lit("COPY"),
@@ -270,6 +285,12 @@ fn sets() -> Vec<Part> {
         seq(vec![pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), key(), keys(1, 3)]),
         (counted_keys(), maybe(seq(vec![lit("LIMIT"), pick(&["0", "1", "-1"])])))
             .prop_map(|((_, keys), limit)| [vec!["SINTERCARD".to_string()], keys, limit].concat())
+            .boxed(),
+        // numkeys that is not a positive integer, or more than the keys given.
+        seq(vec![lit("SINTERCARD"), pick(&["0", "-1", "x", "4"]), keys(1, 3)]),
+        // Options in any order: LIMIT may repeat, anything else is a syntax error.
+        (counted_keys(), repeat(pick(&["LIMIT", "limit", "2", "0", "-1", "x", "FOO"]), 1, 4))
+            .prop_map(|((_, keys), options)| [vec!["SINTERCARD".to_string()], keys, options].concat())
             .boxed(),
         seq(vec![lit("SMOVE"), key(), key(), pick(MEMBERS)]),
     ]
@@ -556,4 +577,53 @@ fn orbit_replies_like_redis_in_resp2() {
 #[test]
 fn orbit_replies_like_redis_in_resp3() {
     differential(true, 32);
+}
+
+// ---------------------------------------------------------------------------
+// Raw requests
+
+/// Sends `request` on a new connection and returns what comes back, read
+/// until the reply ends with `until` or the server closes the connection
+/// (marked `<closed>`).
+async fn exchange(addr: SocketAddr, request: &str, until: Option<&str>) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !until.is_some_and(|end| got.ends_with(end.as_bytes())) {
+        match tokio::time::timeout(PATIENCE, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&chunk[..n]),
+            Ok(_) => {
+                got.extend_from_slice(b"<closed>");
+                break;
+            }
+            Err(_) => panic!("{request:?}: no reply; so far {:?}", String::from_utf8_lossy(&got)),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Requests the `redis` crate never sends, as bytes to both servers: an
+/// array length of zero or less is skipped without a reply, a negative or
+/// unreadable length is a protocol error that closes the connection.
+#[tokio::test]
+async fn raw_requests_get_the_same_bytes_back() {
+    if !common::require_program("redis-server") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_redis, redis_addr) = start_redis(dir.path()).await;
+    let (node, orbit_addr) = start_with(Config::ephemeral()).await;
+    let cases = [
+        ("*-10\r\n*1\r\n$4\r\nPING\r\n", Some("+PONG\r\n")),
+        ("*-1\r\n*0\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n", Some("$2\r\nhi\r\n")),
+        ("*1\r\n$-1\r\n", None),
+        ("*x\r\n", None),
+    ];
+    for (request, until) in cases {
+        let want = exchange(redis_addr, request, until).await;
+        let got = exchange(orbit_addr, request, until).await;
+        assert_eq!(got, want, "{request:?}: orbit, then redis-server");
+    }
+    node.shutdown().await.unwrap();
 }

@@ -260,6 +260,49 @@ pub trait ActorGateway: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<ActorPage, Error>> + Send;
 
+    /// How many actors of `kind` are stored. This default walks
+    /// [`ActorGateway::list_actors`]; a node answers from the counts it
+    /// keeps with the records, without reading them.
+    fn count_actors(&self, kind: &str) -> impl Future<Output = Result<u64, Error>> + Send {
+        async move {
+            let (mut total, mut cursor) = (0u64, None);
+            loop {
+                let page = self.list_actors(kind, cursor, MAX_LIST_LIMIT).await?;
+                total += page.actors.len() as u64;
+                match page.cursor {
+                    Some(next) => cursor = Some(next),
+                    None => return Ok(total),
+                }
+            }
+        }
+    }
+
+    /// The `n`th stored actor of `kind` (from 0, in no particular order),
+    /// `None` past the last: with [`ActorGateway::count_actors`], a pick
+    /// at random. This default walks [`ActorGateway::list_actors`]; a node
+    /// walks only the partition that holds it.
+    fn nth_actor(
+        &self,
+        kind: &str,
+        n: u64,
+    ) -> impl Future<Output = Result<Option<StoredActor>, Error>> + Send {
+        async move {
+            let (mut skip, mut cursor) = (n, None);
+            loop {
+                let page = self.list_actors(kind, cursor, MAX_LIST_LIMIT).await?;
+                let len = page.actors.len() as u64;
+                if skip < len {
+                    return Ok(page.actors.into_iter().nth(skip as usize));
+                }
+                skip -= len;
+                match page.cursor {
+                    Some(next) => cursor = Some(next),
+                    None => return Ok(None),
+                }
+            }
+        }
+    }
+
     /// The stored record state of actor `id`, read from storage without
     /// activating it; `None` when it has no record.
     fn read_actor(&self, id: ActorId) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send;

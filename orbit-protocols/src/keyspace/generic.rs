@@ -59,9 +59,8 @@ fn parse_conditions(args: &[Bytes]) -> Result<Conditions, Value> {
             b"xx" => c.xx = true,
             b"gt" => c.gt = true,
             b"lt" => c.lt = true,
-            other => {
-                return Err(Value::err(format!("ERR Unsupported option {}", String::from_utf8_lossy(other))));
-            }
+            // Named as the client spelled it, as Redis does.
+            _ => return Err(Value::err(format!("ERR Unsupported option {}", String::from_utf8_lossy(arg)))),
         }
     }
     if c.nx && (c.xx || c.gt || c.lt) {
@@ -75,20 +74,16 @@ fn parse_conditions(args: &[Bytes]) -> Result<Conditions, Value> {
 
 /// EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT with NX/XX/GT/LT (Redis 7.0 rules: a
 /// key without expiry counts as an infinite TTL for GT and LT; a time in the
-/// past deletes the key).
+/// past deletes the key). The options are checked before the time, as
+/// Redis does, so a bad option is reported even when the time is bad too.
 fn expire(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) -> Value {
     let Some((amount, options)) = args.split_first() else { return Value::err(errors::arity(name)) };
-    let amount = match parse_i64(amount) {
-        Ok(v) => v,
-        Err(e) => return e,
-    };
-    let invalid = || Value::err(format!("ERR invalid expire time in '{name}' command"));
-    let unit = if name.starts_with('p') { 1 } else { 1000 };
-    let Some(ms) = amount.checked_mul(unit) else { return invalid() };
-    let at = if name.ends_with("at") { Some(ms) } else { ms.checked_add(now_ms as i64) };
-    let Some(at) = at else { return invalid() };
     let c = match parse_conditions(options) {
         Ok(c) => c,
+        Err(e) => return e,
+    };
+    let at = match deadline(name, amount, now_ms) {
+        Ok(at) => at,
         Err(e) => return e,
     };
     if ks.live(now_ms).is_none() {
@@ -108,6 +103,17 @@ fn expire(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) -> Value {
         ks.expire_at = Some(at as u64);
     }
     Value::Int(1)
+}
+
+/// The absolute deadline in Unix milliseconds that `amount` names for
+/// command `name` (seconds or milliseconds, relative or absolute).
+fn deadline(name: &str, amount: &[u8], now_ms: u64) -> Result<i64, Value> {
+    let amount = parse_i64(amount)?;
+    let invalid = || Value::err(format!("ERR invalid expire time in '{name}' command"));
+    let unit = if name.starts_with('p') { 1 } else { 1000 };
+    let ms = amount.checked_mul(unit).ok_or_else(invalid)?;
+    let at = if name.ends_with("at") { Some(ms) } else { ms.checked_add(now_ms as i64) };
+    at.ok_or_else(invalid)
 }
 
 fn persist(ks: &mut KeyState, now_ms: u64) -> Value {
@@ -172,6 +178,28 @@ mod tests {
         assert!(run(&mut ks, 0, &["expire", "k", "9223372036854775807"]).is_error());
         assert_eq!(run(&mut ks, 0, &["persist", "k"]), Value::Int(1));
         assert_eq!(run(&mut ks, 0, &["ttl", "k"]), Value::Int(-1));
+    }
+
+    #[test]
+    fn expire_option_errors_use_redis_texts() {
+        let mut ks = KeyState::default();
+        run(&mut ks, 0, &["set", "k", "v"]);
+        let cases: &[(&[&str], &str)] = &[
+            (&["expire", "k", "10", "Foo"], "ERR Unsupported option Foo"),
+            (&["pexpireat", "k", "10", "nx", "bar"], "ERR Unsupported option bar"),
+            (&["expire", "k", "abc", "Foo"], "ERR Unsupported option Foo"),
+            (&["expire", "k", "abc", "nx"], errors::NOT_INTEGER),
+            (
+                &["expire", "k", "10", "NX", "GT"],
+                "ERR NX and XX, GT or LT options at the same time are not compatible",
+            ),
+            (&["expire", "k", "10", "gt", "LT"], "ERR GT and LT options at the same time are not compatible"),
+            (&["expire", "missing", "10", "foo"], "ERR Unsupported option foo"),
+        ];
+        for (argv, error) in cases {
+            assert_eq!(run(&mut ks, 0, argv), Value::err(*error), "{argv:?}");
+        }
+        assert_eq!(run(&mut ks, 0, &["ttl", "k"]), Value::Int(-1), "no failed EXPIRE set a TTL");
     }
 
     #[test]

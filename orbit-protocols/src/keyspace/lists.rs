@@ -260,6 +260,7 @@ pub(crate) mod test_support {
             match op {
                 WriteOp::Put(k, v) => store.insert(k, v),
                 WriteOp::Delete(k) => store.remove(&k),
+                WriteOp::Add(..) => unreachable!("the keyspace adds to no counter"),
             };
         }
     }
@@ -362,6 +363,7 @@ mod tests {
             match op {
                 WriteOp::Put(k, v) => store.insert(k, v),
                 WriteOp::Delete(k) => store.remove(&k),
+                WriteOp::Add(..) => unreachable!("the keyspace adds to no counter"),
             };
         }
         let entries = store.into_iter().collect();

@@ -13,6 +13,7 @@
 //! | `sets.rs` | S* on one key |
 //! | `zsets.rs` | Z* on one key |
 //! | `dump.rs` | [`Dumped`]: a whole value, for RENAME/COPY/*STORE |
+//! | `random.rs` | the random picks of *RANDMEMBER, HRANDFIELD, SPOP and RANDOMKEY |
 //! | `glob.rs` | Redis glob patterns (KEYS, SCAN MATCH, HSCAN...) |
 //! | `value.rs` | [`Value`]: a reply, its binary form across the gateway, RESP2/RESP3 writing |
 //! | `view.rs` | the keyspace through each key's actor, for MCP's tools and SQL's `orbit_redis` |
@@ -44,6 +45,7 @@ mod generic;
 pub mod glob;
 mod hashes;
 mod lists;
+pub(crate) mod random;
 mod sets;
 mod strings;
 pub mod value;

@@ -7,8 +7,8 @@
 //! most 512) the set is an "intset", kept in numeric order; the first other
 //! member turns it into a "listpack", which keeps that order and appends.
 
-use super::hashes::random::Rng;
 use super::hashes::{random_picks, scan};
+use super::random::Rng;
 use super::{Arity, Data, Handler, KeyState, WriteOp, parse_i64, run_checked};
 use crate::keyspace::value::{Value, errors};
 use bytes::Bytes;
@@ -296,6 +296,7 @@ mod tests {
             match op {
                 WriteOp::Put(k, v) => store.insert(k, v),
                 WriteOp::Delete(k) => store.remove(&k),
+                WriteOp::Add(..) => unreachable!("the keyspace adds to no counter"),
             };
         }
         let mut loaded = KeyState::from_meta(ks.meta());
@@ -381,7 +382,7 @@ mod tests {
             .into_iter()
             .map(|op| match op {
                 WriteOp::Delete(m) => Value::Bulk(m),
-                WriteOp::Put(..) => panic!("no puts"),
+                WriteOp::Put(..) | WriteOp::Add(..) => panic!("no puts"),
             })
             .collect();
         assert_eq!(deleted, two);

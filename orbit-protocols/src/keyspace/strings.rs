@@ -384,6 +384,7 @@ mod tests {
             match op {
                 WriteOp::Put(k, v) => store.insert(k, v),
                 WriteOp::Delete(k) => store.remove(&k),
+                WriteOp::Add(..) => unreachable!("the keyspace adds to no counter"),
             };
         }
         let mut loaded = KeyState::from_meta(ks.meta());

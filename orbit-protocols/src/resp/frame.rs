@@ -2,7 +2,7 @@
 //! `redis-protocol` crate) and inline commands (`PING\r\n`), with Redis'
 //! limits checked before anything big is buffered.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use redis_protocol::resp2::decode::decode_bytes_mut;
 use redis_protocol::resp2::types::BytesFrame;
 
@@ -48,7 +48,15 @@ fn next_multibulk(
     max_bulk: usize,
     authenticated: bool,
 ) -> Result<Option<Vec<Bytes>>, FrameError> {
-    if !check_headers(buf, max_bulk, authenticated)? {
+    let Some((count, body)) = header(buf, 0, Line::Multibulk)? else { return Ok(None) };
+    check_count(count, authenticated)?;
+    if count <= 0 {
+        // As Redis: `*0`, `*-1` or `*-10` is an empty request, skipped
+        // without a reply, and the next request is read as usual.
+        buf.advance(body);
+        return Ok(Some(Vec::new()));
+    }
+    if !check_bulks(buf, count, body, max_bulk, authenticated)? {
         return Ok(None);
     }
     let decoded = decode_bytes_mut(buf).map_err(|e| FrameError::protocol(e.details().to_string()))?;
@@ -62,39 +70,74 @@ fn next_multibulk(
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        BytesFrame::Null => Ok(Some(Vec::new())),
         _ => Err(FrameError::protocol("expected an array of bulk strings")),
     }
 }
 
-/// Reads one `\r\n`-terminated header line starting at `at`.
-fn header(buf: &[u8], at: usize, what: &str) -> Result<Option<(i64, usize)>, FrameError> {
+/// The two header lines of a request, named as Redis' errors name them.
+#[derive(Clone, Copy)]
+enum Line {
+    Multibulk,
+    Bulk,
+}
+
+impl Line {
+    fn too_big(self) -> &'static str {
+        match self {
+            Line::Multibulk => "too big mbulk count string",
+            Line::Bulk => "too big bulk count string",
+        }
+    }
+
+    fn invalid(self) -> &'static str {
+        match self {
+            Line::Multibulk => "invalid multibulk length",
+            Line::Bulk => "invalid bulk length",
+        }
+    }
+}
+
+/// Reads one `\r\n`-terminated header line starting at `at`: its number
+/// and where the line after it starts.
+fn header(buf: &[u8], at: usize, line: Line) -> Result<Option<(i64, usize)>, FrameError> {
     let Some(rest) = buf.get(at..) else { return Ok(None) };
     let Some(end) = rest.iter().position(|&b| b == b'\n') else {
         if rest.len() > MAX_INLINE {
-            return Err(FrameError::protocol(format!("too big {what} count string")));
+            return Err(FrameError::protocol(line.too_big()));
         }
         return Ok(None);
     };
-    let line = rest[1..end].strip_suffix(b"\r").unwrap_or(&rest[1..end]);
-    let n = std::str::from_utf8(line)
+    let digits = rest.get(1..end).unwrap_or_default();
+    let digits = digits.strip_suffix(b"\r").unwrap_or(digits);
+    let n = std::str::from_utf8(digits)
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| FrameError::protocol(format!("invalid {what} length")))?;
+        .ok_or_else(|| FrameError::protocol(line.invalid()))?;
     Ok(Some((n, at + end + 1)))
 }
 
-/// Checks the array and bulk headers received so far against the limits;
-/// `true` once the whole request is buffered.
-fn check_headers(buf: &[u8], max_bulk: usize, authenticated: bool) -> Result<bool, FrameError> {
-    let Some((count, mut at)) = header(buf, 0, "multibulk")? else { return Ok(false) };
+/// The array length against the limits (a non-positive one passes: it is
+/// an empty request).
+fn check_count(count: i64, authenticated: bool) -> Result<(), FrameError> {
     if count > MAX_ARGS {
-        return Err(FrameError::protocol("invalid multibulk length"));
+        return Err(FrameError::protocol(Line::Multibulk.invalid()));
     }
     if !authenticated && count > UNAUTHENTICATED_ARGS {
         return Err(FrameError::protocol("unauthenticated multibulk length"));
     }
-    for _ in 0..count.max(0) {
+    Ok(())
+}
+
+/// Checks the `count` bulk headers received so far, the first at `at`,
+/// against the limits; `true` once the whole request is buffered.
+fn check_bulks(
+    buf: &[u8],
+    count: i64,
+    mut at: usize,
+    max_bulk: usize,
+    authenticated: bool,
+) -> Result<bool, FrameError> {
+    for _ in 0..count {
         match buf.get(at) {
             None => return Ok(false),
             Some(b'$') => {}
@@ -102,7 +145,7 @@ fn check_headers(buf: &[u8], max_bulk: usize, authenticated: bool) -> Result<boo
                 return Err(FrameError::protocol(format!("expected '$', got '{}'", other as char)));
             }
         }
-        let Some((len, body)) = header(buf, at, "bulk")? else { return Ok(false) };
+        let Some((len, body)) = header(buf, at, Line::Bulk)? else { return Ok(false) };
         if len < 0 || len as u64 > max_bulk as u64 {
             return Err(FrameError::protocol("invalid bulk length"));
         }
@@ -260,6 +303,29 @@ mod tests {
         assert!(parse(b"*x\r\n").is_err());
         assert!(parse(b"*1\r\n:5\r\n").is_err());
         assert!(parse(&vec![b'a'; MAX_INLINE + 1]).is_err());
+    }
+
+    #[test]
+    fn a_non_positive_multibulk_length_is_an_empty_request() {
+        let mut buf = BytesMut::from(&b"*-10\r\n*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n"[..]);
+        for _ in 0..3 {
+            assert_eq!(next_request(&mut buf, 1024, true).unwrap(), Some(vec![]));
+        }
+        assert_eq!(next_request(&mut buf, 1024, true).unwrap(), Some(args(&["PING"])));
+        assert!(buf.is_empty());
+        assert_eq!(parse(b"*-1"), Ok(None), "the header line is not complete yet");
+        assert_eq!(parse(b"*1\r\n$-1\r\n"), Err(FrameError::Protocol("invalid bulk length".into())));
+    }
+
+    #[test]
+    fn header_errors_use_redis_texts() {
+        let mut long = b"*".to_vec();
+        long.extend(std::iter::repeat_n(b'1', MAX_INLINE + 1));
+        assert_eq!(parse(&long), Err(FrameError::Protocol("too big mbulk count string".into())));
+        let mut long = b"*1\r\n$".to_vec();
+        long.extend(std::iter::repeat_n(b'1', MAX_INLINE + 1));
+        assert_eq!(parse(&long), Err(FrameError::Protocol("too big bulk count string".into())));
+        assert_eq!(parse(b"*x\r\n"), Err(FrameError::Protocol("invalid multibulk length".into())));
     }
 
     #[test]

@@ -249,7 +249,8 @@ impl<A: Actor> Activation<A> {
     }
 
     /// The writes that would store the actor as it is now, and the hash of
-    /// the record they store.
+    /// the record they store. Storing a first record or deleting the last
+    /// one moves the partition's count of the kind's records.
     fn pending_writes(&self, loaded: &mut Loaded<A>) -> Result<(Vec<WriteOp>, Option<u64>), Error> {
         let mut ops = Vec::new();
         let mut stored_hash = None;
@@ -263,13 +264,18 @@ impl<A: Actor> Activation<A> {
                 let record = Record { version: loaded.version + 1, state: state.into() };
                 ops.push(WriteOp::Put(self.key.clone(), record.encode()));
             }
+            if loaded.stored_hash.is_none() {
+                ops.push(WriteOp::Add(layout::count_key(self.partition.id, &self.id.kind), 1));
+            }
         } else if loaded.stored_hash.is_some() {
             ops.push(WriteOp::Delete(self.key.clone()));
+            ops.push(WriteOp::Add(layout::count_key(self.partition.id, &self.id.kind), -1));
         }
         for op in loaded.actor.drain_entry_ops() {
             ops.push(match op {
                 WriteOp::Put(sub, value) => WriteOp::Put(layout::entry_key(&self.key, &sub), value),
                 WriteOp::Delete(sub) => WriteOp::Delete(layout::entry_key(&self.key, &sub)),
+                WriteOp::Add(sub, delta) => WriteOp::Add(layout::entry_key(&self.key, &sub), delta),
             });
         }
         Ok((ops, stored_hash))

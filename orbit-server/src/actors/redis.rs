@@ -88,7 +88,7 @@ mod tests {
             .into_iter()
             .filter_map(|op| match op {
                 WriteOp::Put(sub, value) => Some((sub, value)),
-                WriteOp::Delete(_) => None,
+                WriteOp::Delete(_) | WriteOp::Add(..) => None,
             })
             .collect();
         let mut loaded: RedisKey = serde_json::from_slice(&record).unwrap();

@@ -121,9 +121,7 @@ impl ReadCache {
     pub fn writing(&self, ops: &[WriteOp]) -> Vec<usize> {
         let mut shards: Vec<usize> = Vec::with_capacity(ops.len());
         for op in ops {
-            let key = match op {
-                WriteOp::Put(key, _) | WriteOp::Delete(key) => key,
-            };
+            let key = op.key();
             let index = self.shard_of(key);
             let mut shard = self.lock(index);
             if let Some(old) = shard.entries.remove(key) {

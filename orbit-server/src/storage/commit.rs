@@ -29,6 +29,9 @@ use super::copy::{Fingerprint, copy_all};
 use super::{Backend, StorageError, WriteOp};
 use crate::config::Durability;
 use crate::metrics::StorageMetrics;
+use bytes::Bytes;
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -67,6 +70,42 @@ struct State {
     failed: Option<String>,
     /// Appends made while a hot swap copies, to replay into the new backend.
     tee: Option<Vec<WriteOp>>,
+}
+
+/// `ops` with every [`WriteOp::Add`] replaced by a `Put` of the counter's
+/// new value, read from `backend` or from an earlier op of the batch.
+/// Called by the one writer, so additions apply in commit order.
+fn resolve_adds<'a>(backend: &dyn Backend, ops: &'a [WriteOp]) -> Result<Cow<'a, [WriteOp]>, StorageError> {
+    if !ops.iter().any(|op| matches!(op, WriteOp::Add(..))) {
+        return Ok(Cow::Borrowed(ops));
+    }
+    // Counters written so far in this batch (`None`: deleted).
+    let mut counters: HashMap<Bytes, Option<Bytes>> = HashMap::new();
+    let mut resolved = Vec::with_capacity(ops.len());
+    for op in ops {
+        let op = match op {
+            WriteOp::Add(key, delta) => {
+                let current = match counters.get(key) {
+                    Some(value) => value.clone(),
+                    None => backend.get(key)?,
+                };
+                let value = super::add_to_counter(key, current.as_deref(), *delta)?;
+                counters.insert(key.clone(), Some(value.clone()));
+                WriteOp::Put(key.clone(), value)
+            }
+            other => {
+                if let Some(counter) = counters.get_mut(other.key()) {
+                    *counter = match other {
+                        WriteOp::Put(_, value) => Some(value.clone()),
+                        _ => None,
+                    };
+                }
+                other.clone()
+            }
+        };
+        resolved.push(op);
+    }
+    Ok(Cow::Owned(resolved))
 }
 
 /// Ops per write when replaying teed appends.
@@ -109,12 +148,18 @@ impl Committer {
         &self.cache
     }
 
-    /// Writes `ops` to `backend`, keeping the read cache coherent around it.
-    fn write_through(&self, backend: &dyn Backend, ops: &[WriteOp]) -> Result<(), StorageError> {
-        let shards = self.cache.writing(ops);
-        let result = backend.write(ops);
+    /// Writes `ops` to `backend`, keeping the read cache coherent around
+    /// it. Returns the ops as written: additions resolved into puts.
+    fn write_through<'a>(
+        &self,
+        backend: &dyn Backend,
+        ops: &'a [WriteOp],
+    ) -> Result<Cow<'a, [WriteOp]>, StorageError> {
+        let ops = resolve_adds(backend, ops)?;
+        let shards = self.cache.writing(&ops);
+        let result = backend.write(&ops);
         self.cache.written(shards);
-        result
+        result.map(|()| ops)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -155,7 +200,7 @@ impl Committer {
     fn lead(&self, backend: Arc<dyn Backend>, ops: &[WriteOp], seq: Seq) -> Result<Seq, StorageError> {
         let result = self.write_through(backend.as_ref(), ops);
         let mut state = self.lock();
-        let mine = Self::wrote(&mut state, result, ops, seq);
+        let mine = Self::wrote(&mut state, result, seq);
         while !state.queue.is_empty() && state.failed.is_none() {
             let spare = std::mem::take(&mut state.spare);
             let mut group = std::mem::replace(&mut state.queue, spare);
@@ -163,7 +208,7 @@ impl Committer {
             drop(state);
             let result = self.write_through(backend.as_ref(), &group);
             state = self.lock();
-            let _ = Self::wrote(&mut state, result, &group, upto);
+            let _ = Self::wrote(&mut state, result, upto);
             group.clear();
             state.spare = group;
             self.appended.notify_waiters();
@@ -178,17 +223,17 @@ impl Committer {
         mine.map(|()| seq)
     }
 
-    /// Records the outcome of a group write of the appends up to `upto`.
+    /// Records the outcome of a group write of the appends up to `upto`
+    /// (the ops as written, for a hot swap's replay).
     fn wrote(
         state: &mut State,
-        result: Result<(), StorageError>,
-        ops: &[WriteOp],
+        result: Result<Cow<'_, [WriteOp]>, StorageError>,
         upto: Seq,
     ) -> Result<(), StorageError> {
         match result {
-            Ok(()) => {
+            Ok(ops) => {
                 if let Some(tee) = &mut state.tee {
-                    tee.extend_from_slice(ops);
+                    tee.extend_from_slice(&ops);
                 }
                 state.written = upto;
                 Ok(())
@@ -471,5 +516,49 @@ mod tests {
         let err = committer.append(&put(3)).await.expect_err("committer stays failed");
         assert!(matches!(err, StorageError::Failed { .. }), "{err}");
         assert!(committer.wait_durable(1).await.is_err());
+    }
+
+    /// Additions from concurrent appends (sharing engine writes) all count,
+    /// and an addition after a put or delete of the counter in the same
+    /// batch adds to what that op left.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn additions_to_a_counter_resolve_in_commit_order() {
+        let backend = Arc::new(SlowSync::default());
+        let committer =
+            Arc::new(Committer::new(backend.clone(), Durability::Always, StorageMetrics::unregistered()));
+        let counter = Bytes::from_static(b"count");
+        let writers: Vec<_> = (0..64i64)
+            .map(|i| {
+                let (c, counter) = (committer.clone(), counter.clone());
+                tokio::spawn(async move {
+                    let mut ops = put(i as u32);
+                    ops.push(WriteOp::Add(counter, if i % 4 == 0 { -1 } else { 2 }));
+                    let seq = c.append(&ops).await?;
+                    c.wait_durable(seq).await
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.expect("writer task").expect("durable write");
+        }
+        let value = backend.get(&counter).unwrap();
+        assert_eq!(crate::storage::read_counter(&counter, value.as_deref()).unwrap(), 48 * 2 - 16);
+        let batch = [
+            WriteOp::Put(counter.clone(), Bytes::copy_from_slice(&10i64.to_be_bytes())),
+            WriteOp::Add(counter.clone(), 5),
+            WriteOp::Delete(counter.clone()),
+            WriteOp::Add(counter.clone(), -3),
+        ];
+        committer.append(&batch).await.unwrap();
+        let value = backend.get(&counter).unwrap();
+        assert_eq!(crate::storage::read_counter(&counter, value.as_deref()).unwrap(), -3);
+        let bad = [WriteOp::Put(counter.clone(), Bytes::from_static(b"x")), WriteOp::Add(counter.clone(), 1)];
+        assert!(matches!(committer.append(&bad).await, Err(StorageError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn an_engine_refuses_an_unresolved_addition() {
+        let err = MemoryBackend::default().write(&[WriteOp::Add(Bytes::from_static(b"c"), 1)]).unwrap_err();
+        assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
     }
 }

@@ -59,6 +59,7 @@ impl CowBTreeBackend {
     }
 
     fn commit(db: &Database, durability: Durability, ops: &[WriteOp]) -> Result<(), StorageError> {
+        super::refuse_adds(ops)?;
         let mut txn = db.begin_write().map_err(io)?;
         txn.set_durability(durability).map_err(io)?;
         {
@@ -71,6 +72,7 @@ impl CowBTreeBackend {
                     WriteOp::Delete(k) => {
                         table.remove(k.as_ref()).map_err(io)?;
                     }
+                    WriteOp::Add(..) => {}
                 }
             }
         }

@@ -12,6 +12,11 @@
 //! `actor key | '/' | sub-key`. They sort right after their record, and no
 //! other actor's key starts with an actor key (the key length is part of it),
 //! so `actor key | '/'` is the prefix of exactly that actor's entries.
+//!
+//! Counts: `partition | 0 | u32::MAX | kind` holds how many records of
+//! `kind` the partition stores (an 8-byte counter, see `WriteOp::Add`). No
+//! kind is empty and no actor key is `u32::MAX` bytes long, so a count
+//! never reads as a record and no kind's scan reaches one.
 
 use super::StorageError;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -78,6 +83,29 @@ pub fn kind_prefix(partition: u16, kind: &str) -> Bytes {
     prefix.freeze()
 }
 
+/// The key of the partition's count of `kind`'s records.
+pub fn count_key(partition: u16, kind: &str) -> Bytes {
+    let mut key = BytesMut::with_capacity(7 + kind.len());
+    key.put_u16(partition);
+    key.put_u8(0);
+    key.put_u32(u32::MAX);
+    key.put_slice(kind.as_bytes());
+    key.freeze()
+}
+
+/// The prefix of every count key of `partition`.
+pub fn count_prefix(partition: u16) -> Bytes {
+    count_key(partition, "")
+}
+
+/// The kind of a stored record (`None` for an entry, a count or a system
+/// key).
+pub fn record_kind(stored: &[u8]) -> Option<&str> {
+    record_actor_key(stored)?;
+    let kind_len = usize::from(*stored.get(2)?);
+    std::str::from_utf8(stored.get(3..3 + kind_len)?).ok()
+}
+
 /// The partition a stored key belongs to.
 pub fn partition_of_key(stored: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes(stored.get(..2)?.try_into().ok()?))
@@ -126,6 +154,18 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_is_neither_a_record_nor_under_a_kind() {
+        let count = count_key(3, "redis");
+        assert_eq!(record_actor_key(&count), None);
+        assert_eq!(record_kind(&count), None);
+        assert!(!count.starts_with(&kind_prefix(3, "redis")));
+        assert!(count.starts_with(&count_prefix(3)));
+        let record = actor_key(3, &ActorId::new("redis", "k"));
+        assert_eq!(record_kind(&record), Some("redis"));
+        assert_eq!(record_kind(&entry_key(&record, b"f")), None);
+    }
 
     #[test]
     fn keys_sort_by_partition_then_kind_then_key() {

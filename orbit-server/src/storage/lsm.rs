@@ -57,12 +57,14 @@ impl Backend for LsmBackend {
     }
 
     fn write(&self, ops: &[WriteOp]) -> Result<(), StorageError> {
+        super::refuse_adds(ops)?;
         self.open.with(|o| {
             let mut batch = o.db.batch();
             for op in ops {
                 match op {
                     WriteOp::Put(k, v) => batch.insert(&o.actors, k.as_ref(), v.as_ref()),
                     WriteOp::Delete(k) => batch.remove(&o.actors, k.as_ref()),
+                    WriteOp::Add(..) => {}
                 }
             }
             batch.commit().map_err(io)

@@ -48,12 +48,14 @@ impl Backend for MemoryBackend {
     }
 
     fn write(&self, ops: &[WriteOp]) -> Result<(), StorageError> {
+        super::refuse_adds(ops)?;
         let mut guard = self.map.write().unwrap_or_else(|p| p.into_inner());
         let map = Arc::make_mut(&mut guard);
         for op in ops {
             match op {
                 WriteOp::Put(k, v) => map.insert(k.clone(), v.clone()),
                 WriteOp::Delete(k) => map.remove(k),
+                WriteOp::Add(..) => None,
             };
         }
         Ok(())

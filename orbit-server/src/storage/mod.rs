@@ -122,6 +122,37 @@ pub trait Backend: Send + Sync + 'static {
     fn stats(&self) -> BackendStats;
 }
 
+/// Backends write resolved batches: [`Store`] turns every
+/// [`WriteOp::Add`] into a `Put` before a batch reaches them.
+fn refuse_adds(ops: &[WriteOp]) -> Result<(), StorageError> {
+    match ops.iter().find(|op| matches!(op, WriteOp::Add(..))) {
+        Some(op) => Err(StorageError::Corrupt {
+            key: op.key().escape_ascii().to_string(),
+            reason: "a counter addition reached the engine unresolved".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The number in counter `key` stored as `value` ([`WriteOp::Add`]).
+pub fn read_counter(key: &[u8], value: Option<&[u8]>) -> Result<i64, StorageError> {
+    match value {
+        None => Ok(0),
+        Some(bytes) => {
+            <[u8; 8]>::try_from(bytes).map(i64::from_be_bytes).map_err(|_| StorageError::Corrupt {
+                key: key.escape_ascii().to_string(),
+                reason: "a counter is not 8 bytes".into(),
+            })
+        }
+    }
+}
+
+/// The value of counter `key` after adding `delta` to `current`.
+pub fn add_to_counter(key: &[u8], current: Option<&[u8]>, delta: i64) -> Result<Bytes, StorageError> {
+    let sum = read_counter(key, current)?.wrapping_add(delta);
+    Ok(Bytes::copy_from_slice(&sum.to_be_bytes()))
+}
+
 /// A consistent read-only view of a backend.
 pub trait Snapshot {
     fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError>;
@@ -288,7 +319,9 @@ impl Store {
         after: Option<Bytes>,
         limit: usize,
     ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        self.blocking(move |b| b.scan(&prefix, after.as_deref(), limit)).await
+        let pairs = self.blocking(move |b| b.scan(&prefix, after.as_deref(), limit)).await?;
+        self.metrics.scanned.inc_by(pairs.len() as u64);
+        Ok(pairs)
     }
 
     /// Applies `ops` atomically, in commit order (concurrent appends share

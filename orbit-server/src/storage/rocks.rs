@@ -67,12 +67,14 @@ impl Backend for RocksBackend {
     }
 
     fn write(&self, ops: &[WriteOp]) -> Result<(), StorageError> {
+        super::refuse_adds(ops)?;
         self.db.with(|db| {
             let mut batch = WriteBatch::default();
             for op in ops {
                 match op {
                     WriteOp::Put(k, v) => batch.put(k, v),
                     WriteOp::Delete(k) => batch.delete(k),
+                    WriteOp::Add(..) => {}
                 }
             }
             db.write_opt(batch, &WriteOptions::default()).map_err(io)

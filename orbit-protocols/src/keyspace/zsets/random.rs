@@ -1,39 +1,10 @@
-//! ZRANDMEMBER, with a tiny xorshift generator (no `rand` crate).
+//! ZRANDMEMBER, with the generator HRANDFIELD and SRANDMEMBER use.
 
 use super::{ZSet, scored, zset_ref};
+use crate::keyspace::random::Rng;
 use crate::keyspace::value::{Value, errors};
 use crate::keyspace::{KeyState, parse_i64};
 use bytes::Bytes;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// xorshift64*: plenty for picking members, not for secrets.
-pub(super) struct Rng(u64);
-
-impl Rng {
-    /// Seeded from the clock and a process-wide call counter, so that two
-    /// calls in the same millisecond still differ.
-    pub(super) fn seeded(now_ms: u64) -> Rng {
-        static CALLS: AtomicU64 = AtomicU64::new(0);
-        let call = CALLS.fetch_add(1, Ordering::Relaxed);
-        // splitmix64 finaliser: spreads nearby seeds apart.
-        let mut z = now_ms ^ call.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `0..n`; `n` must not be 0.
-    pub(super) fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// `ZRANDMEMBER key [count [WITHSCORES]]`: one member (or nil) without
 /// count; with a positive count up to that many distinct members, with a
@@ -59,7 +30,7 @@ pub(super) fn zrandmember(ks: &mut KeyState, args: &[Bytes], now_ms: u64) -> Res
     let reply = |(member, score): (&Bytes, f64)| {
         if withscores { scored(member, score) } else { Value::Bulk(member.clone()) }
     };
-    let mut rng = Rng::seeded(now_ms);
+    let mut rng = Rng::new(now_ms, zset.len());
     let picked: Vec<Value> = if count < 0 {
         with_repeats(zset, count.unsigned_abs(), &mut rng).map(reply).collect()
     } else {
@@ -70,7 +41,7 @@ pub(super) fn zrandmember(ks: &mut KeyState, args: &[Bytes], now_ms: u64) -> Res
 
 fn random_one(ks: &mut KeyState, now_ms: u64) -> Result<Value, Value> {
     let Some(zset) = zset_ref(ks, now_ms)? else { return Ok(Value::Nil) };
-    let mut rng = Rng::seeded(now_ms);
+    let mut rng = Rng::new(now_ms, zset.len());
     Ok(with_repeats(zset, 1, &mut rng).next().map_or(Value::Nil, |(member, _)| Value::Bulk(member.clone())))
 }
 

@@ -3,9 +3,8 @@
 //! actor, JSON in and out).
 
 use crate::keyspace::DATABASE_KINDS;
-use crate::keyspace::now_ms;
 use crate::keyspace::value::{Value, errors};
-use crate::keyspace::{Meta, glob, parse_i64};
+use crate::keyspace::{glob, parse_i64};
 use crate::resp::connection::{Conn, Outcome};
 use crate::resp::server::{AclUser, Server, lock};
 use crate::resp::table::{self, Spec};
@@ -355,8 +354,8 @@ async fn info<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
     }
     if show("keyspace") {
         out.push_str("# Keyspace\r\n");
-        for (db, kind) in DATABASE_KINDS.iter().enumerate() {
-            match keyspace_counts(server, kind).await {
+        for db in 0..DATABASE_KINDS.len() {
+            match keyspace_counts(server, db).await {
                 Ok((0, _)) => {}
                 Ok((keys, expires)) => {
                     out.push_str(&format!("db{db}:keys={keys},expires={expires},avg_ttl=0\r\n"))
@@ -388,28 +387,11 @@ fn cluster_section(node: &NodeDescription) -> String {
     )
 }
 
-async fn keyspace_counts<G: ActorGateway>(server: &Server<G>, kind: &str) -> Result<(u64, u64), Value> {
-    let now = now_ms();
-    let (mut keys, mut expires, mut cursor) = (0, 0, None);
-    loop {
-        let page = server
-            .gateway
-            .list_actors(kind, cursor, 1000)
-            .await
-            .map_err(|e| crate::resp::server::error_reply(&e))?;
-        for actor in &page.actors {
-            if let Ok(meta) = serde_json::from_slice::<Meta>(&actor.state)
-                && meta.is_live(now)
-            {
-                keys += 1;
-                expires += u64::from(meta.expire_at.is_some());
-            }
-        }
-        match page.cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok((keys, expires)),
-        }
-    }
+/// INFO's `keys` (from the stored counts) and `expires` (the keys the
+/// active-expiry index holds) of database `db`.
+async fn keyspace_counts<G: ActorGateway>(server: &Server<G>, db: usize) -> Result<(u64, u64), Value> {
+    let keys = super::scan::dbsize(server, db).await?;
+    Ok((keys, server.expiry.keys_with_ttl(db).min(keys)))
 }
 
 /// The parameters CONFIG GET reports; `settable` ones take CONFIG SET.
@@ -444,12 +426,7 @@ fn config<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
     match (sub.as_slice(), &args[1..]) {
         (b"get", patterns) if !patterns.is_empty() => {
             let params = parameters(&lock(&conn.server.config), &conn.server.runtime);
-            let pairs = params
-                .into_iter()
-                .filter(|(name, _)| patterns.iter().any(|p| glob::matches(&super::lower(p), name.as_bytes())))
-                .map(|(name, value)| (Value::bulk(name), Value::bulk(value)))
-                .collect();
-            Value::Map(pairs)
+            Value::Map(config_get(&params, patterns))
         }
         (b"set", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => {
             for pair in pairs.chunks(2) {
@@ -470,6 +447,26 @@ fn config<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
         }
         _ => super::subcommand_error("config", &args[0], &["get", "set", "resetstat"]),
     }
+}
+
+/// CONFIG GET's pairs: every parameter some pattern matches, once, in the
+/// order first matched. As Redis, a pattern without `*`, `?` or `[` names
+/// one parameter (any case) and the reply spells it as the client did;
+/// glob patterns match without regard to case and reply with the name.
+fn config_get(params: &[(&'static str, String)], patterns: &[Bytes]) -> Vec<(Value, Value)> {
+    let mut found: Vec<(Bytes, &str)> = Vec::new();
+    for pattern in patterns {
+        let lower = super::lower(pattern);
+        let exact = !pattern.iter().any(|&b| matches!(b, b'*' | b'?' | b'['));
+        for (name, value) in params {
+            let hit = if exact { lower == name.as_bytes() } else { glob::matches(&lower, name.as_bytes()) };
+            if hit && !found.iter().any(|(seen, _)| seen.eq_ignore_ascii_case(name.as_bytes())) {
+                let shown = if exact { pattern.clone() } else { Bytes::from(*name) };
+                found.push((shown, value.as_str()));
+            }
+        }
+    }
+    found.into_iter().map(|(name, value)| (Value::Bulk(name), Value::bulk(value.to_string()))).collect()
 }
 
 fn config_set<G: ActorGateway>(server: &Server<G>, name: &str, value: &Bytes) -> Result<(), Value> {

@@ -9,7 +9,9 @@
 //! the exclusive lock, and the result is sent to it; if the key was emptied
 //! meanwhile the waiter goes back to the front. A waiter that times out or
 //! whose client leaves withdraws itself; if it was claimed at that moment it
-//! still takes the result.
+//! still takes the result. A waiter ends with a reply whatever happens to
+//! its keys: a source of another type keeps it waiting (as in Redis), a
+//! destination of another type or a failure answers it with the error.
 
 use crate::keyspace::value::{Value, errors};
 use crate::keyspace::{KeyType, parse_f64};
@@ -200,6 +202,7 @@ pub(crate) async fn run<G: ActorGateway>(
     let _guard = server.exclusive(locked).await;
     for key in &keys {
         match perform(&server, conn.db, key, &op).await {
+            Ok(Some(value)) if value.is_error() => return value.into(),
             Ok(Some(value)) => {
                 conn.wrote(key);
                 if let BlockOp::Move { dst, .. } = &op {
@@ -284,10 +287,12 @@ async fn perform<G: ActorGateway>(
                 Value::Simple(t) if t != "list" => return Err(Value::err(errors::WRONGTYPE)),
                 _ => {}
             }
+            // A destination of another type answers the client with the
+            // error and leaves the source as it was.
             if let Value::Simple(t) = call(server, db, "type", dst, &[]).await?
                 && KeyType::parse(t.as_bytes()).is_some_and(|t| t != KeyType::List)
             {
-                return Err(Value::err(errors::WRONGTYPE));
+                return some(Value::err(errors::WRONGTYPE));
             }
             let Value::Bulk(e) = call(server, db, if *from_left { "lpop" } else { "rpop" }, key, &[]).await?
             else {
@@ -313,6 +318,7 @@ pub(crate) async fn serve<G: ActorGateway>(server: &Arc<Server<G>>, written: Vec
                     server.blocking.unclaim(&waiter);
                     break;
                 }
+                Ok(Some(value)) if value.is_error() => value,
                 Ok(Some(value)) => {
                     server.watches.touch(db, &key);
                     if let BlockOp::Move { dst, .. } = &waiter.op {
@@ -323,12 +329,14 @@ pub(crate) async fn serve<G: ActorGateway>(server: &Arc<Server<G>>, written: Vec
                     }
                     value
                 }
-                Err(_) => {
+                Err(e) if e == Value::err(errors::WRONGTYPE) => {
                     // The key holds another type now: Redis keeps the
                     // client blocked until a list (or zset) is there again.
                     server.blocking.unclaim(&waiter);
                     break;
                 }
+                // Any other failure ends the wait with it.
+                Err(e) => e,
             };
             if let Some(tx) = lock(&waiter.reply).take() {
                 let _ = tx.send(value);

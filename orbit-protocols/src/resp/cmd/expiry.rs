@@ -53,6 +53,15 @@ impl Expiry {
     fn len(&self) -> usize {
         lock(&self.due).len()
     }
+
+    /// How many keys of database `db` the index holds with a deadline (a
+    /// key whose TTL was removed stays until its old deadline comes).
+    pub fn keys_with_ttl(&self, db: usize) -> u64 {
+        let due = lock(&self.due);
+        let keys: std::collections::HashSet<&Bytes> =
+            due.iter().filter(|(_, d, _)| *d == db).map(|(_, _, key)| key).collect();
+        keys.len() as u64
+    }
 }
 
 /// Whether a successful command may have given `argv[1]` a TTL.

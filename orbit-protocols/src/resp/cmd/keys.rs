@@ -355,26 +355,36 @@ async fn set_store<G: ActorGateway>(conn: &mut Conn<G>, name: &str, args: &[Byte
 
 /// SINTERCARD numkeys key... [LIMIT n]
 async fn sintercard<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Result<Value> {
-    let numkeys = parse_i64(&args[0])?;
-    if numkeys <= 0 {
-        return Err(Value::err("ERR numkeys should be greater than 0"));
-    }
-    let keys = args
-        .get(1..1 + numkeys as usize)
-        .ok_or_else(|| Value::err("ERR Number of keys can't be greater than number of args"))?;
-    let limit = match &args[1 + numkeys as usize..] {
-        [] => 0,
-        [l, n] if super::lower(l) == b"limit" => {
-            let n = parse_i64(n)?;
-            if n < 0 {
-                return Err(Value::err("ERR LIMIT can't be negative"));
-            }
-            n
-        }
-        _ => return Err(Value::err(errors::SYNTAX)),
-    };
+    let (keys, limit) = sintercard_args(args)?;
     let n = set_algebra(conn, "sinter", keys).await?.len() as i64;
     Ok(Value::Int(if limit > 0 { n.min(limit) } else { n }))
+}
+
+/// SINTERCARD's keys and limit (0: none), with Redis' errors: a numkeys
+/// that is not a positive integer, more keys than arguments, a LIMIT that
+/// is not a non-negative integer (LIMIT may repeat, the last one counts),
+/// anything else a syntax error; checked left to right.
+fn sintercard_args(args: &[Bytes]) -> Result<(&[Bytes], i64)> {
+    let numkeys = args
+        .first()
+        .and_then(|n| parse_i64(n).ok())
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n > 0)
+        .ok_or_else(|| Value::err("ERR numkeys should be greater than 0"))?;
+    let keys = args
+        .get(1..)
+        .and_then(|rest| rest.get(..numkeys))
+        .ok_or_else(|| Value::err("ERR Number of keys can't be greater than number of args"))?;
+    let mut limit = 0;
+    for option in args.get(1 + numkeys..).unwrap_or_default().chunks(2) {
+        let [name, n] = option else { return Err(Value::err(errors::SYNTAX)) };
+        if !name.eq_ignore_ascii_case(b"limit") {
+            return Err(Value::err(errors::SYNTAX));
+        }
+        limit =
+            parse_i64(n).ok().filter(|&n| n >= 0).ok_or_else(|| Value::err("ERR LIMIT can't be negative"))?;
+    }
+    Ok((keys, limit))
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -540,4 +550,34 @@ async fn zrangestore<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Res
         (!pairs.is_empty()).then(|| Dumped { data: Data::ZSet(ZSet::from_pairs(pairs)), expire_at: None });
     restore(conn, dst, value.as_ref()).await?;
     Ok(Value::Int(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sintercard(words: &[&str]) -> Result<(usize, i64)> {
+        let args: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+        sintercard_args(&args).map(|(keys, limit)| (keys.len(), limit))
+    }
+
+    #[test]
+    fn sintercard_arguments_are_checked_like_redis() {
+        assert_eq!(sintercard(&["2", "a", "b"]), Ok((2, 0)));
+        assert_eq!(sintercard(&["1", "a", "LIMIT", "3", "limit", "0"]), Ok((1, 0)));
+        assert_eq!(sintercard(&["1", "a", "limit", "5"]), Ok((1, 5)));
+        let numkeys = Value::err("ERR numkeys should be greater than 0");
+        for bad in ["0", "-1", "x", "99999999999999999999"] {
+            assert_eq!(sintercard(&[bad, "a"]), Err(numkeys.clone()), "{bad}");
+        }
+        let too_many = Value::err("ERR Number of keys can't be greater than number of args");
+        assert_eq!(sintercard(&["2", "a"]), Err(too_many.clone()));
+        assert_eq!(sintercard(&["9223372036854775807", "a"]), Err(too_many));
+        let negative = Value::err("ERR LIMIT can't be negative");
+        assert_eq!(sintercard(&["1", "a", "limit", "-1"]), Err(negative.clone()));
+        assert_eq!(sintercard(&["1", "a", "limit", "x", "foo"]), Err(negative));
+        for bad in [&["1", "a", "limit"][..], &["1", "a", "foo"], &["1", "a", "limit", "1", "foo"]] {
+            assert_eq!(sintercard(bad), Err(Value::err(errors::SYNTAX)), "{bad:?}");
+        }
+    }
 }

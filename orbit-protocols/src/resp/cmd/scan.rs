@@ -7,6 +7,7 @@
 
 use crate::keyspace::DATABASE_KINDS;
 use crate::keyspace::now_ms;
+use crate::keyspace::random::Rng;
 use crate::keyspace::value::{Value, errors};
 use crate::keyspace::{KeyType, Meta, glob, parse_i64};
 use crate::resp::connection::Conn;
@@ -84,13 +85,20 @@ pub(crate) async fn run<G: ActorGateway>(
     locked: bool,
 ) -> Value {
     let result = match name {
-        "dbsize" => all_keys(&conn.server, conn.db).await.map(|k| Value::Int(k.len() as i64)),
+        "dbsize" => dbsize(&conn.server, conn.db).await.map(|n| Value::Int(n as i64)),
         "keys" => keys(conn, &argv[1]).await,
         "scan" => scan(conn, &argv[1..]).await,
         "randomkey" => randomkey(conn).await,
         _ => flush(conn, name, &argv[1..], locked).await,
     };
     result.unwrap_or_else(|e| e)
+}
+
+/// The keys of database `db`, counted as Redis counts them: every stored
+/// key, including one whose TTL ran out and that no read or sweep has
+/// deleted yet. No key is read.
+pub(crate) async fn dbsize<G: ActorGateway>(server: &Server<G>, db: usize) -> Result<u64, Value> {
+    server.gateway.count_actors(DATABASE_KINDS[db]).await.map_err(|e| crate::resp::server::error_reply(&e))
 }
 
 async fn keys<G: ActorGateway>(conn: &Conn<G>, pattern: &[u8]) -> Result<Value, Value> {
@@ -152,13 +160,30 @@ async fn scan<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Result<Value, 
     Ok(Value::Array(vec![Value::Bulk(Bytes::from(next.to_string())), Value::Array(keys)]))
 }
 
+/// Tries for a live key before RANDOMKEY lists the database.
+const RANDOM_TRIES: usize = 32;
+
+/// RANDOMKEY: a stored key picked uniformly from the counts, read without
+/// listing the database; an expired pick is drawn again. After
+/// [`RANDOM_TRIES`] expired picks, one of the live keys of a listing.
 async fn randomkey<G: ActorGateway>(conn: &Conn<G>) -> Result<Value, Value> {
-    let keys = all_keys(&conn.server, conn.db).await?;
-    if keys.is_empty() {
-        return Ok(Value::Nil);
+    let (server, kind) = (&conn.server, DATABASE_KINDS[conn.db]);
+    let total = dbsize(server, conn.db).await?;
+    let now = now_ms();
+    let mut rng = Rng::new(now, total as usize);
+    for _ in 0..RANDOM_TRIES.min(total as usize) {
+        let n = rng.below(total as usize) as u64;
+        let picked =
+            server.gateway.nth_actor(kind, n).await.map_err(|e| crate::resp::server::error_reply(&e))?;
+        if let Some(actor) = picked.filter(|a| meta_of(a).is_some_and(|m| m.is_live(now))) {
+            return Ok(Value::Bulk(actor.key));
+        }
     }
-    let pick = (now_ms() as usize).wrapping_mul(2_654_435_761) % keys.len();
-    Ok(Value::Bulk(keys[pick].0.clone()))
+    let keys = all_keys(server, conn.db).await?;
+    Ok(match keys.len() {
+        0 => Value::Nil,
+        len => Value::Bulk(keys[rng.below(len)].0.clone()),
+    })
 }
 
 /// FLUSHDB / FLUSHALL [ASYNC|SYNC]: deletes key by key through the actors.
