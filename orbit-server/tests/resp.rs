@@ -1831,3 +1831,29 @@ async fn config_get_with_several_patterns_returns_every_match_once() {
     assert_eq!(flat.len(), 4, "{}", show(&reply));
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn flushall_fails_a_transaction_watching_a_key_it_deleted_only() {
+    let (node, addr) = start().await;
+    let (mut a, mut b) = (resp2(addr).await, resp2(addr).await);
+    // A missing key is not touched by a flush: the transaction runs.
+    assert_eq!(run(&mut a, "WATCH missing").await, "+OK");
+    assert_eq!(run(&mut b, "FLUSHALL").await, "+OK");
+    assert_eq!(run(&mut a, "MULTI").await, "+OK");
+    assert_eq!(run(&mut a, "SET missing 1").await, "+QUEUED");
+    assert_eq!(run(&mut a, "EXEC").await, "[+OK]");
+    // A key the flush deletes is: the transaction fails.
+    assert_eq!(run(&mut a, "WATCH missing").await, "+OK");
+    assert_eq!(run(&mut b, "SELECT 2").await, "+OK");
+    assert_eq!(run(&mut b, "SET other 1").await, "+OK");
+    assert_eq!(run(&mut b, "FLUSHDB").await, "+OK");
+    assert_eq!(run(&mut a, "MULTI").await, "+OK");
+    assert_eq!(run(&mut a, "SET k 1").await, "+QUEUED");
+    assert_eq!(run(&mut a, "EXEC").await, "[+OK]", "FLUSHDB of another database");
+    assert_eq!(run(&mut a, "WATCH missing").await, "+OK");
+    assert_eq!(run(&mut b, "FLUSHALL").await, "+OK");
+    assert_eq!(run(&mut a, "MULTI").await, "+OK");
+    assert_eq!(run(&mut a, "SET k 2").await, "+QUEUED");
+    assert_eq!(run(&mut a, "EXEC").await, "nil");
+    node.shutdown().await.unwrap();
+}

@@ -187,6 +187,8 @@ async fn randomkey<G: ActorGateway>(conn: &Conn<G>) -> Result<Value, Value> {
 }
 
 /// FLUSHDB / FLUSHALL [ASYNC|SYNC]: deletes key by key through the actors.
+/// A WATCH of a key that was deleted fails its transaction; a WATCH of a
+/// key that did not exist does not, as in Redis.
 async fn flush<G: ActorGateway>(
     conn: &mut Conn<G>,
     name: &str,
@@ -207,8 +209,8 @@ async fn flush<G: ActorGateway>(
             if v.is_error() {
                 return Err(v);
             }
+            server.watches.touch(db, &key);
         }
-        server.watches.touch_db(db);
     }
     Ok(Value::ok())
 }

@@ -58,17 +58,6 @@ impl Watches {
         }
     }
 
-    pub fn touch_db(&self, db: usize) {
-        if self.count.load(Ordering::Acquire) == 0 {
-            return;
-        }
-        for ((d, _), watchers) in lock(&self.map).iter() {
-            if *d == db {
-                watchers.iter().for_each(|w| w.store(true, Ordering::Release));
-            }
-        }
-    }
-
     fn watch(&self, client: &mut ClientWatch, db: usize, key: Bytes) {
         if client.keys.iter().any(|(d, k)| *d == db && *k == key) {
             return;
