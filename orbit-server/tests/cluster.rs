@@ -5,8 +5,8 @@
 //! the time until every partition serves again is printed, and the killed
 //! node restarts, rejoins with its data and catches up. A node stopped with
 //! SIGTERM under load hands its leadership over first: a client that
-//! retries once sees no failed request. PUBLISH on one node reaches
-//! subscribers connected to another.
+//! retries once sees no failed request. PUBLISH and SPUBLISH on one node
+//! reach subscribers connected to another.
 
 #![allow(clippy::unwrap_used)]
 
@@ -33,6 +33,15 @@ struct Proc {
     grpc: SocketAddr,
     http: SocketAddr,
     resp: SocketAddr,
+}
+
+/// Reads as many bytes as `expected` from a raw RESP connection and
+/// compares them.
+async fn expect_bytes(stream: &mut tokio::net::TcpStream, expected: &[u8]) {
+    let mut got = vec![0u8; expected.len()];
+    let read = tokio::io::AsyncReadExt::read_exact(stream, &mut got);
+    tokio::time::timeout(Duration::from_secs(5), read).await.expect("the bytes arrive").unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(expected));
 }
 
 /// A port free on 127.0.0.1, .2 and .3 alike.
@@ -416,6 +425,11 @@ async fn three_nodes_serve_every_key_and_lose_nothing_when_the_busiest_leader_is
         redis::cmd("MSET").arg("a").arg("1").arg("b").arg("2").query_async(&mut cons[0]).await;
     let err = cross.expect_err("MSET across partitions");
     assert!(err.to_string().to_uppercase().contains("CROSSSLOT"), "{err}");
+    // So is a command whose keys follow a count.
+    let cross: redis::RedisResult<redis::Value> =
+        redis::cmd("ZMPOP").arg("2").arg("a").arg("b").arg("MIN").query_async(&mut cons[0]).await;
+    let err = cross.expect_err("ZMPOP across partitions");
+    assert!(err.to_string().to_uppercase().contains("CROSSSLOT"), "{err}");
     // So is a transaction across partitions, which applies nothing.
     let tx: redis::RedisResult<()> =
         redis::pipe().atomic().set("tx:a", "1").set("tx:b", "2").query_async(&mut cons[2]).await;
@@ -461,6 +475,15 @@ async fn three_nodes_serve_every_key_and_lose_nothing_when_the_busiest_leader_is
         let got: String = got.expect("the message arrives").expect("a message").get_payload().unwrap();
         assert_eq!(got, format!("from {from}"), "published on node {from}, read on node {to}");
     }
+    // So does SPUBLISH, to the shard channel's subscribers; shard channels
+    // in different partitions are refused as keys are.
+    let mut sub = tokio::net::TcpStream::connect(procs[1].resp).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut sub, b"SSUBSCRIBE a b\r\n").await.unwrap();
+    expect_bytes(&mut sub, b"-CROSSSLOT Keys in request don't hash to the same slot\r\n").await;
+    tokio::io::AsyncWriteExt::write_all(&mut sub, b"SSUBSCRIBE snews\r\n").await.unwrap();
+    expect_bytes(&mut sub, b"*3\r\n$10\r\nssubscribe\r\n$5\r\nsnews\r\n:1\r\n").await;
+    let _: i64 = redis::cmd("SPUBLISH").arg("snews").arg("sharded").query_async(&mut cons[0]).await.unwrap();
+    expect_bytes(&mut sub, b"*3\r\n$8\r\nsmessage\r\n$5\r\nsnews\r\n$7\r\nsharded\r\n").await;
 
     // Kill the node that leads the most partitions.
     let (victim, victim_groups, groups) = busiest_leader(&procs).await;

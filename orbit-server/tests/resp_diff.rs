@@ -128,7 +128,7 @@ fn keys(min: usize, max: usize) -> Part {
         .boxed()
 }
 
-/// `numkeys key...`, as SINTERCARD, LMPOP and ZUNIONSTORE take them.
+/// `numkeys key...`, as SINTERCARD, LMPOP, ZMPOP and ZUNIONSTORE take them.
 fn counted_keys() -> BoxedStrategy<(usize, Words)> {
     prop::collection::vec(prop::sample::select(KEYS), 1..=3)
         .prop_map(|ks| {
@@ -272,7 +272,21 @@ fn lists() -> Vec<Part> {
                 [vec!["BLMPOP".to_string(), "0.01".to_string()], keys, side, count].concat()
             })
             .boxed(),
+        mpop_refused("LMPOP", &["LEFT", "right", "MIN"]),
     ]
+}
+
+/// LMPOP or ZMPOP as Redis may refuse it: a numkeys that is not a positive
+/// integer or more than the keys given, then an end (of `ends`) with
+/// options in any order (COUNT may come once, with a positive integer).
+fn mpop_refused(name: &'static str, ends: &'static [&'static str]) -> Part {
+    let options = repeat(pick(&["COUNT", "count", "0", "2", "-1", "x", "FOO"]), 1, 3);
+    one_of(vec![
+        seq(vec![lit(name), pick(&["0", "-1", "x", "4"]), keys(1, 3), pick(ends)]),
+        (counted_keys(), pick(ends), options)
+            .prop_map(move |((_, keys), end, options)| [vec![name.to_string()], keys, end, options].concat())
+            .boxed(),
+    ])
 }
 
 fn sets() -> Vec<Part> {
@@ -364,6 +378,19 @@ fn zsets() -> Vec<Part> {
         seq(vec![lit("ZREMRANGEBYLEX"), key(), pick(LEX_BOUNDS), pick(LEX_BOUNDS)]),
         seq(vec![pick(&["ZPOPMIN", "ZPOPMAX"]), key(), maybe(pick(&["1", "2", "5", "0", "-1"]))]),
         seq(vec![pick(&["BZPOPMIN", "BZPOPMAX"]), keys(1, 3), lit("0.01")]),
+        (
+            counted_keys(),
+            pick(&["MIN", "MAX", "max"]),
+            maybe(seq(vec![lit("COUNT"), pick(&["1", "2", "5"])])),
+        )
+            .prop_map(|((_, keys), end, count)| [vec!["ZMPOP".to_string()], keys, end, count].concat())
+            .boxed(),
+        (counted_keys(), pick(&["MIN", "MAX"]), maybe(seq(vec![lit("COUNT"), pick(&["1", "5"])])))
+            .prop_map(|((_, keys), end, count)| {
+                [vec!["BZMPOP".to_string(), "0.01".to_string()], keys, end, count].concat()
+            })
+            .boxed(),
+        mpop_refused("ZMPOP", &["MIN", "max", "LEFT"]),
         seq(vec![lit("ZRANDMEMBER"), key(), pick(&["0", "10"])]),
         (pick(&["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]), key(), counted_keys())
             .prop_flat_map(|(name, dst, (n, keys))| {

@@ -127,12 +127,15 @@ pub struct PartitionDescription {
     pub lag: u64,
 }
 
-/// A message published on a channel (Redis `PUBLISH`) that the nodes of a
-/// cluster relay to each other, so subscribers connected to any node get it.
+/// A message published on a channel (Redis `PUBLISH`) or a shard channel
+/// (`SPUBLISH`) that the nodes of a cluster relay to each other, so
+/// subscribers connected to any node get it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Published {
     pub channel: Bytes,
     pub message: Bytes,
+    /// On a shard channel: only shard-channel subscribers receive it.
+    pub sharded: bool,
 }
 
 /// What a reply shown early depends on: [`ActorGateway::wait_durable`] on it

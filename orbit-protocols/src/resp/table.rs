@@ -280,9 +280,11 @@ static SPECS: &[Spec] = &[
     m("zunion", -3, R, 0, 0, 0),
     m("zinter", -3, R, 0, 0, 0),
     m("zdiff", -3, R, 0, 0, 0),
+    m("zmpop", -4, W, 0, 0, 0),
     m("zrangestore", -5, W, 1, 2, 1),
     bl("bzpopmin", -3, W | BLOCKING, 1, -2, 1),
     bl("bzpopmax", -3, W | BLOCKING, 1, -2, 1),
+    bl("bzmpop", -5, W | BLOCKING, 0, 0, 0),
     // Pub/sub.
     ps("subscribe", -2, PUBSUB | LOADING | STALE | SUBSCRIBED, 0, 0, 0),
     ps("unsubscribe", -1, PUBSUB | LOADING | STALE | SUBSCRIBED, 0, 0, 0),
@@ -290,6 +292,9 @@ static SPECS: &[Spec] = &[
     ps("punsubscribe", -1, PUBSUB | LOADING | STALE | SUBSCRIBED, 0, 0, 0),
     ps("publish", 3, PUBSUB | FAST | LOADING | STALE, 0, 0, 0),
     ps("pubsub", -2, PUBSUB | LOADING | STALE, 0, 0, 0),
+    ps("ssubscribe", -2, PUBSUB | LOADING | STALE | SUBSCRIBED, 1, -1, 1),
+    ps("sunsubscribe", -1, PUBSUB | LOADING | STALE | SUBSCRIBED, 1, -1, 1),
+    ps("spublish", 3, PUBSUB | FAST | LOADING | STALE, 1, 1, 1),
     // Transactions.
     tx("multi", 1, FAST | LOADING | STALE | NO_MULTI, 0, 0, 0),
     tx("exec", 1, LOADING | STALE, 0, 0, 0),

@@ -385,8 +385,12 @@ impl Cluster {
                 continue;
             }
             let (links, addr) = (self.meta.links.clone(), addr.clone());
-            let request =
-                Request::Publish { channel: published.channel.clone(), message: published.message.clone() };
+            let (channel, message) = (published.channel.clone(), published.message.clone());
+            let request = if published.sharded {
+                Request::SPublish { channel, message }
+            } else {
+                Request::Publish { channel, message }
+            };
             tokio::spawn(async move {
                 let sent =
                     transport::send_request(&links, id, &addr, META_GROUP, request, Duration::from_secs(2));
@@ -496,6 +500,13 @@ impl Cluster {
         }
     }
 
+    /// Hands a message relayed from another node to this node's
+    /// subscribers. No subscriber task (no RESP front door) is not an error.
+    fn deliver(&self, published: orbit_shared::Published) -> Response {
+        let _ = self.relayed.send(published);
+        Response::Delivered
+    }
+
     /// Answers one request addressed to `group` on this node.
     async fn answer(&self, group: GroupId, request: Request) -> Response {
         let Some(g) = self.group(group) else {
@@ -521,9 +532,10 @@ impl Cluster {
                 Err(e) => Response::Refused(e.to_string()),
             },
             Request::Publish { channel, message } => {
-                // No subscriber task (no RESP front door) is not an error.
-                let _ = self.relayed.send(orbit_shared::Published { channel, message });
-                Response::Delivered
+                self.deliver(orbit_shared::Published { channel, message, sharded: false })
+            }
+            Request::SPublish { channel, message } => {
+                self.deliver(orbit_shared::Published { channel, message, sharded: true })
             }
             Request::Hello | Request::Join { .. } => {
                 Response::Refused("formation messages go to the node".into())

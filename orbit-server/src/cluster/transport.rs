@@ -69,6 +69,15 @@ pub enum Request {
         nodes: BTreeMap<NodeId, String>,
         replication_factor: usize,
     },
+    /// A message published on a shard channel on another node (Redis
+    /// SPUBLISH), for this node's shard-channel subscribers. A variant of
+    /// its own, last, rather than a field of `Publish`: postcard encodes
+    /// variants by position and fields without defaults, so the frames of
+    /// nodes that predate it still decode.
+    SPublish {
+        channel: Bytes,
+        message: Bytes,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]

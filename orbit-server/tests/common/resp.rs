@@ -88,3 +88,85 @@ pub fn show(v: &Value) -> String {
         other => format!("{other:?}"),
     }
 }
+
+/// Waits until `n` clients are blocked (INFO `blocked_clients`), the
+/// readiness signal Redis' own tests use before they push.
+pub async fn wait_for_blocked(con: &mut MultiplexedConnection, n: usize) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let info = match call(con, &["INFO", "clients"]).await {
+            Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+            Value::VerbatimString { text, .. } => text,
+            other => panic!("INFO clients: {}", show(&other)),
+        };
+        let blocked = info
+            .lines()
+            .find_map(|l| l.strip_prefix("blocked_clients:"))
+            .unwrap_or_else(|| panic!("INFO clients has no blocked_clients field:\n{info}"));
+        if blocked.trim() == n.to_string() {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "blocked_clients stayed at {blocked}, expected {n}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// A plain TCP connection, for exact bytes (pub/sub frames, RESP2 and
+/// RESP3 reply shapes).
+pub struct Raw {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub async fn connect(addr: SocketAddr) -> Raw {
+        Raw { stream: tokio::net::TcpStream::connect(addr).await.expect("TCP connect"), buf: Vec::new() }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        tokio::io::AsyncWriteExt::write_all(&mut self.stream, bytes).await.expect("TCP write");
+    }
+
+    /// Reads one more chunk; false once the server has closed.
+    async fn read_more(&mut self) -> bool {
+        let mut chunk = [0u8; 16 * 1024];
+        let read = tokio::io::AsyncReadExt::read(&mut self.stream, &mut chunk);
+        let n = tokio::time::timeout(PATIENCE, read)
+            .await
+            .unwrap_or_else(|_| panic!("no reply; so far: {:?}", String::from_utf8_lossy(&self.buf)))
+            .unwrap_or(0);
+        self.buf.extend_from_slice(&chunk[..n]);
+        n > 0
+    }
+
+    /// Reads exactly as many bytes as `expected` and compares them.
+    pub async fn expect(&mut self, expected: &[u8]) {
+        while self.buf.len() < expected.len() {
+            assert!(
+                self.read_more().await,
+                "closed before {:?}; got {:?}",
+                String::from_utf8_lossy(expected),
+                String::from_utf8_lossy(&self.buf)
+            );
+        }
+        let got: Vec<u8> = self.buf.drain(..expected.len()).collect();
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(expected));
+    }
+
+    /// Reads and drops everything up to and including `marker`.
+    pub async fn skip_past(&mut self, marker: &[u8]) {
+        loop {
+            if let Some(at) = self.buf.windows(marker.len()).position(|w| w == marker) {
+                self.buf.drain(..at + marker.len());
+                return;
+            }
+            assert!(self.read_more().await, "closed before {:?}", String::from_utf8_lossy(marker));
+        }
+    }
+
+    /// Switches to RESP3 and drops the HELLO reply (its id varies).
+    pub async fn hello3(&mut self) {
+        self.send(b"HELLO 3\r\nPING\r\n").await;
+        self.skip_past(b"+PONG\r\n").await;
+    }
+}

@@ -1,5 +1,5 @@
 //! Blocking commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
-//! BZPOPMAX.
+//! BZPOPMAX, BZMPOP.
 //!
 //! A command that finds its keys empty registers a waiter on each key, in
 //! FIFO order, while it still holds the keyspace lock (so no push can slip in
@@ -29,7 +29,7 @@ use tokio::time::Instant;
 enum BlockOp {
     Pop { left: bool },
     Move { dst: Bytes, from_left: bool, to_left: bool },
-    MPop { left: bool, count: i64 },
+    MPop { end: super::keys::End, count: i64 },
     ZPop { min: bool },
 }
 
@@ -181,9 +181,9 @@ fn parse(name: &str, argv: &[Bytes]) -> Result<(Vec<Bytes>, BlockOp, Option<Inst
             (vec![argv[1].clone()], op, parse_timeout(&argv[5])?, Value::Nil)
         }
         _ => {
-            let deadline = parse_timeout(&argv[1])?;
-            let (keys, left, count) = super::keys::parse_mpop(&argv[2..])?;
-            (keys, BlockOp::MPop { left, count }, deadline, Value::NilArray)
+            // Redis checks the keys and options before the timeout.
+            let (keys, end, count) = super::keys::parse_mpop(&argv[2..], name == "bzmpop")?;
+            (keys, BlockOp::MPop { end, count }, parse_timeout(&argv[1])?, Value::NilArray)
         }
     })
 }
@@ -198,6 +198,9 @@ pub(crate) async fn run<G: ActorGateway>(
         Ok(parsed) => parsed,
         Err(e) => return e.into(),
     };
+    if let Err(e) = super::keys::colocated(conn, &keys) {
+        return e.into();
+    }
     let server = conn.server.clone();
     let _guard = server.exclusive(locked).await;
     for key in &keys {
@@ -270,15 +273,7 @@ async fn perform<G: ActorGateway>(
                 _ => Ok(None),
             }
         }
-        BlockOp::MPop { left, count } => {
-            let count = Bytes::from(count.to_string());
-            match call(server, db, if *left { "lpop" } else { "rpop" }, key, &[count]).await? {
-                Value::Array(items) if !items.is_empty() => {
-                    some(Value::Array(vec![Value::Bulk(key.clone()), Value::Array(items)]))
-                }
-                _ => Ok(None),
-            }
-        }
+        BlockOp::MPop { end, count } => super::keys::mpop_key(server, db, key, *end, *count).await,
         BlockOp::Move { dst, from_left, to_left } => {
             // Redis' order: an empty source blocks, then the source's type,
             // then the destination's.

@@ -5,6 +5,7 @@
 use crate::keyspace::value::{Value, errors};
 use crate::keyspace::{Data, Dumped, KeyType, Set, ZSet, parse_f64, parse_i64};
 use crate::resp::connection::Conn;
+use crate::resp::server::Server;
 use bytes::Bytes;
 use orbit_shared::ActorGateway;
 use std::cmp::Ordering;
@@ -28,7 +29,7 @@ pub(crate) async fn run<G: ActorGateway>(
         "copy" => copy(conn, &argv[1..]).await,
         "smove" => smove(conn, &argv[1..]).await,
         "lmove" | "rpoplpush" => lmove(conn, name, &argv[1..]).await,
-        "lmpop" => lmpop(conn, &argv[1..]).await,
+        "lmpop" | "zmpop" => mpop(conn, name == "zmpop", &argv[1..]).await,
         "sinter" | "sunion" | "sdiff" => set_algebra(conn, name, &argv[1..]).await.map(members_reply),
         "sinterstore" | "sunionstore" | "sdiffstore" => set_store(conn, name, &argv[1..]).await,
         "sintercard" => sintercard(conn, &argv[1..]).await,
@@ -253,57 +254,108 @@ async fn lmove<G: ActorGateway>(conn: &mut Conn<G>, name: &str, args: &[Bytes]) 
     move_element(conn, &args[0], &args[1], from_left, to_left).await
 }
 
-/// Parses `numkeys key... LEFT|RIGHT [COUNT n]` (LMPOP, BLMPOP after the timeout).
-pub(crate) fn parse_mpop(args: &[Bytes]) -> Result<(Vec<Bytes>, bool, i64)> {
-    let numkeys = parse_i64(&args[0])?;
-    if numkeys <= 0 {
-        return Err(Value::err("ERR numkeys should be greater than 0"));
-    }
-    let numkeys = numkeys as usize;
-    let rest = args.get(1 + numkeys..).ok_or_else(|| Value::err(errors::SYNTAX))?;
-    let keys = args[1..1 + numkeys].to_vec();
-    let (Some(dir), tail) = (rest.first(), rest.get(1..).unwrap_or_default()) else {
-        return Err(Value::err(errors::SYNTAX));
-    };
-    let left = side(dir)?;
-    let count = match tail {
-        [] => 1,
-        [c, n] if super::lower(c) == b"count" => {
-            let n = parse_i64(n)?;
-            if n <= 0 {
-                return Err(Value::err("ERR count should be greater than 0"));
-            }
-            n
-        }
-        _ => return Err(Value::err(errors::SYNTAX)),
-    };
-    Ok((keys, left, count))
+/// The end an MPOP takes from: a list's LEFT|RIGHT or a sorted set's MIN|MAX.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    Left,
+    Right,
+    Min,
+    Max,
 }
 
-/// Pops up to `count` from the first non-empty list: `[key, [elements]]`, or
-/// `None` when all are empty. Shared with BLMPOP.
-pub(crate) async fn mpop_once<G: ActorGateway>(
-    conn: &mut Conn<G>,
-    keys: &[Bytes],
-    left: bool,
+impl End {
+    /// A syntax error unless `arg` names an end of the type (`zset`: MIN|MAX).
+    fn parse(arg: &[u8], zset: bool) -> Result<End> {
+        match (zset, super::lower(arg).as_slice()) {
+            (false, b"left") => Ok(End::Left),
+            (false, b"right") => Ok(End::Right),
+            (true, b"min") => Ok(End::Min),
+            (true, b"max") => Ok(End::Max),
+            _ => Err(Value::err(errors::SYNTAX)),
+        }
+    }
+
+    /// The single-key command that pops a counted batch from this end.
+    fn command(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
+            End::Min => "zpopmin",
+            End::Max => "zpopmax",
+        }
+    }
+}
+
+/// A positive integer; `message` is the error for anything else, a
+/// non-number included (as Redis answers both).
+fn positive(arg: &[u8], message: &str) -> Result<i64> {
+    parse_i64(arg).ok().filter(|&n| n > 0).ok_or_else(|| Value::err(message))
+}
+
+/// Parses `numkeys key... end [COUNT n]` (LMPOP and ZMPOP; BLMPOP and
+/// BZMPOP after the timeout) with Redis' errors, checked left to right;
+/// `zset` takes MIN|MAX for the end instead of LEFT|RIGHT.
+pub(crate) fn parse_mpop(args: &[Bytes], zset: bool) -> Result<(Vec<Bytes>, End, i64)> {
+    let numkeys = positive(&args[0], "ERR numkeys should be greater than 0")? as usize;
+    let rest = args.get(1 + numkeys..).ok_or_else(|| Value::err(errors::SYNTAX))?;
+    let Some((end, options)) = rest.split_first() else { return Err(Value::err(errors::SYNTAX)) };
+    let end = End::parse(end, zset)?;
+    let mut count = None;
+    for option in options.chunks(2) {
+        match option {
+            [name, n] if count.is_none() && super::lower(name) == b"count" => {
+                count = Some(positive(n, "ERR count should be greater than 0")?);
+            }
+            _ => return Err(Value::err(errors::SYNTAX)),
+        }
+    }
+    Ok((args[1..1 + numkeys].to_vec(), end, count.unwrap_or(1)))
+}
+
+/// Pops up to `count` from `key` at `end`: `[key, popped]`, or `None` when
+/// the key is missing. A sorted set's members come as `[member, score]`
+/// pairs, nested in RESP2 as in RESP3. Shared with BLMPOP and BZMPOP.
+pub(crate) async fn mpop_key<G: ActorGateway>(
+    server: &Server<G>,
+    db: usize,
+    key: &Bytes,
+    end: End,
     count: i64,
 ) -> Result<Option<Value>> {
-    for key in keys {
-        let popped =
-            call(conn, if left { "lpop" } else { "rpop" }, key, &[Bytes::from(count.to_string())]).await?;
-        if let Value::Array(items) = popped
-            && !items.is_empty()
-        {
-            conn.wrote(key);
-            return Ok(Some(Value::Array(vec![Value::Bulk(key.clone()), Value::Array(items)])));
+    let reply = server.key_command(db, end.command(), key, &[Bytes::from(count.to_string())]).await;
+    let popped = match reply {
+        error @ Value::Error(_) => return Err(error),
+        Value::Array(items) if !items.is_empty() => items,
+        Value::Pairs(pairs) if !pairs.is_empty() => {
+            pairs.into_iter().map(|(member, score)| Value::Array(vec![member, score])).collect()
         }
-    }
-    Ok(None)
+        _ => return Ok(None),
+    };
+    Ok(Some(Value::Array(vec![Value::Bulk(key.clone()), Value::Array(popped)])))
 }
 
-async fn lmpop<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Result<Value> {
-    let (keys, left, count) = parse_mpop(args)?;
-    Ok(mpop_once(conn, &keys, left, count).await?.unwrap_or(Value::NilArray))
+/// `CROSSSLOT` for keys in different partitions, for commands whose keys
+/// follow a count (the table's key positions cannot name them).
+pub(crate) fn colocated<G: ActorGateway>(conn: &Conn<G>, keys: &[Bytes]) -> Result<()> {
+    let keys: Vec<&Bytes> = keys.iter().collect();
+    if keys.len() > 1 && !conn.server.gateway.colocated(&keys) {
+        return Err(Value::err(crate::resp::server::CROSSSLOT));
+    }
+    Ok(())
+}
+
+/// LMPOP, ZMPOP: pops from the first non-empty key; a nil array when all
+/// are empty.
+async fn mpop<G: ActorGateway>(conn: &mut Conn<G>, zset: bool, args: &[Bytes]) -> Result<Value> {
+    let (keys, end, count) = parse_mpop(args, zset)?;
+    colocated(conn, &keys)?;
+    for key in &keys {
+        if let Some(reply) = mpop_key(&conn.server, conn.db, key, end, count).await? {
+            conn.wrote(key);
+            return Ok(reply);
+        }
+    }
+    Ok(Value::NilArray)
 }
 
 async fn set_members<G: ActorGateway>(conn: &Conn<G>, key: &Bytes) -> Result<Option<Vec<Bytes>>> {
@@ -559,6 +611,39 @@ mod tests {
     fn sintercard(words: &[&str]) -> Result<(usize, i64)> {
         let args: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
         sintercard_args(&args).map(|(keys, limit)| (keys.len(), limit))
+    }
+
+    fn mpop(words: &[&str], zset: bool) -> Result<(usize, End, i64)> {
+        let args: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+        parse_mpop(&args, zset).map(|(keys, end, count)| (keys.len(), end, count))
+    }
+
+    #[test]
+    fn mpop_arguments_are_checked_like_redis() {
+        assert_eq!(mpop(&["2", "a", "b", "MIN"], true), Ok((2, End::Min, 1)));
+        assert_eq!(mpop(&["1", "a", "max", "count", "5"], true), Ok((1, End::Max, 5)));
+        assert_eq!(mpop(&["1", "a", "Right", "COUNT", "2"], false), Ok((1, End::Right, 2)));
+        let numkeys = Value::err("ERR numkeys should be greater than 0");
+        for bad in ["0", "-1", "x"] {
+            assert_eq!(mpop(&[bad, "a", "min"], true), Err(numkeys.clone()), "{bad}");
+        }
+        let count = Value::err("ERR count should be greater than 0");
+        for bad in ["0", "-1", "x"] {
+            assert_eq!(mpop(&["1", "a", "min", "count", bad], true), Err(count.clone()), "{bad}");
+        }
+        assert_eq!(mpop(&["1", "a", "min", "count", "0", "foo"], true), Err(count));
+        let syntax = [
+            &["1", "a", "left"][..],
+            &["2", "a", "min"],
+            &["5", "a", "min"],
+            &["1", "a", "min", "count"],
+            &["1", "a", "min", "count", "1", "count", "1"],
+            &["1", "a", "min", "foo"],
+        ];
+        for bad in syntax {
+            assert_eq!(mpop(bad, true), Err(Value::err(errors::SYNTAX)), "{bad:?}");
+        }
+        assert_eq!(mpop(&["1", "a", "min"], false), Err(Value::err(errors::SYNTAX)));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Commands the front door runs itself (route `Door` in the table).
 
+pub mod acl;
 pub mod admin;
 pub mod blocking;
 pub mod expiry;
@@ -20,7 +21,7 @@ pub(crate) async fn dispatch<G: ActorGateway>(
     locked: bool,
 ) -> Outcome {
     let name = spec.name;
-    if matches!(spec.route, Route::Keys | Route::Keyspace | Route::Blocking) {
+    if matches!(spec.route, Route::Keys | Route::Keyspace | Route::Blocking | Route::PubSub) {
         let keys = spec.keys(&argv);
         if keys.len() > 1 && !conn.server.gateway.colocated(&keys) {
             return crate::keyspace::Value::err(super::server::CROSSSLOT).into();
@@ -30,7 +31,7 @@ pub(crate) async fn dispatch<G: ActorGateway>(
         Route::Keys => keys::run(conn, name, &argv, locked).await.into(),
         Route::Keyspace => scan::run(conn, name, &argv, locked).await.into(),
         Route::Blocking => blocking::run(conn, name, &argv, locked).await,
-        Route::PubSub => pubsub::run(conn, name, &argv),
+        Route::PubSub => pubsub::run(conn, name, &argv, locked),
         Route::Tx => tx::run(conn, name, &argv).await,
         Route::Server | Route::Key => admin::run(conn, name, &argv).await,
     }
