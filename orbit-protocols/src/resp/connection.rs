@@ -4,6 +4,7 @@
 //! blocking command waits, the socket is still watched so a hang-up cancels
 //! the wait.
 
+use super::cmd::introspect::{Ran, Request};
 use super::cmd::{self, blocking::Blocked, pubsub::Subscriber, tx};
 use super::frame::{self, FrameError};
 use super::server::{ClientInfo, Server, lock};
@@ -49,6 +50,8 @@ pub(crate) struct Conn<G> {
     pub db: usize,
     /// The authenticated user; `None` until AUTH when a password is set.
     pub user: Option<String>,
+    /// The user's permissions, as last loaded.
+    pub perms: super::acl::Cached,
     pub multi: Option<tx::Queue>,
     pub watch: tx::ClientWatch,
     pub subs: Subscriber,
@@ -59,6 +62,8 @@ pub(crate) struct Conn<G> {
     /// Durability token the replies not yet sent depend on (0: none).
     pub unsynced: orbit_shared::DurableToken,
     pub kill: CancellationToken,
+    /// A command of the current request ran (else it was refused).
+    ran: bool,
 }
 
 pub(crate) async fn run<G: ActorGateway>(server: Arc<Server<G>>, stream: TcpStream, peer: SocketAddr) {
@@ -109,6 +114,8 @@ impl<G: ActorGateway> Conn<G> {
             resp3: false,
             db: 0,
             user,
+            perms: Default::default(),
+            ran: false,
             multi: None,
             watch: tx::ClientWatch::default(),
             subs: Subscriber::new(id, pubsub_buffer),
@@ -145,7 +152,7 @@ impl<G: ActorGateway> Conn<G> {
                     Outcome::Replies(replies)
                 } else {
                     i += 1;
-                    self.handle(std::mem::take(&mut requests[i - 1])).await
+                    self.handle_recorded(std::mem::take(&mut requests[i - 1])).await
                 };
                 match outcome {
                     Outcome::Reply(v) => v.write_resp(&mut out, self.resp3),
@@ -226,9 +233,13 @@ impl<G: ActorGateway> Conn<G> {
     }
 
     /// The spec of a request that may join a same-key run: a valid
-    /// single-key command outside MULTI and subscribed mode.
+    /// single-key command outside MULTI and subscribed mode, sent by a
+    /// user allowed everything (the others' commands are checked one by one).
     fn keyed(&self, argv: &[Bytes]) -> Option<&'static Spec> {
         if self.user.is_none() || self.multi.is_some() || self.subs.active() {
+            return None;
+        }
+        if !cmd::acl::unrestricted(self) {
             return None;
         }
         let spec = table::lookup(&String::from_utf8_lossy(&argv[0]).to_ascii_lowercase())?;
@@ -260,6 +271,7 @@ impl<G: ActorGateway> Conn<G> {
             specs.push(spec);
         }
         self.server.stats.commands_processed.fetch_add(run.len() as u64, Ordering::Relaxed);
+        let started = Instant::now();
         if let Some(last) = specs.last() {
             let mut info = lock(&self.info);
             info.last_command = last.name;
@@ -280,6 +292,16 @@ impl<G: ActorGateway> Conn<G> {
                 }
             }
             replies.push(value);
+        }
+        // One turn ran them all: each is recorded with its share of it.
+        let usec = started.elapsed().as_micros() as u64 / run.len().max(1) as u64;
+        for ((argv, spec), reply) in run.iter().zip(&specs).zip(&replies) {
+            let error = match reply {
+                Value::Error(text) => Some(text.as_str()),
+                _ => None,
+            };
+            let request = self.request(spec.name, argv, usec, Ran::Ran { failed: error.is_some() }, error);
+            self.server.introspect.record(&request);
         }
         replies
     }
@@ -339,6 +361,36 @@ impl<G: ActorGateway> Conn<G> {
         cmd::blocking::serve(&self.server, written).await;
     }
 
+    /// [`Conn::handle`]; a request refused before any command ran counts
+    /// as a rejected call of its command (INFO commandstats, errorstats).
+    async fn handle_recorded(&mut self, argv: Vec<Bytes>) -> Outcome {
+        self.ran = false;
+        let name = table::lookup(&String::from_utf8_lossy(&argv[0]).to_ascii_lowercase()).map(|s| s.name);
+        let outcome = self.handle(argv).await;
+        if !self.ran
+            && let Outcome::Reply(Value::Error(text)) = &outcome
+        {
+            let introspect = &self.server.introspect;
+            match name {
+                Some(name) => introspect.record(&self.request(name, &[], 0, Ran::Rejected, Some(text))),
+                None => introspect.record_error(text),
+            }
+        }
+        outcome
+    }
+
+    /// A request as the statistics and the slow log record it.
+    fn request<'a>(
+        &'a self,
+        name: &'static str,
+        argv: &'a [Bytes],
+        usec: u64,
+        ran: Ran,
+        error: Option<&'a str>,
+    ) -> Request<'a> {
+        Request { name, argv, usec, ran, error, client: Some(&self.info) }
+    }
+
     /// Checks a request (auth, arity, context) and runs or queues it.
     async fn handle(&mut self, mut argv: Vec<Bytes>) -> Outcome {
         self.server.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
@@ -367,6 +419,12 @@ impl<G: ActorGateway> Conn<G> {
             return error.into();
         }
         let Some(spec) = spec else { return Value::err("ERR unknown command").into() };
+        if let Some(error) = cmd::acl::refusal(self, spec, &argv) {
+            if let Some(queue) = &mut self.multi {
+                queue.failed = true;
+            }
+            return error.into();
+        }
         if self.subs.active() && !self.resp3 && !spec.allowed_when_subscribed() {
             return Value::err(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -396,8 +454,24 @@ impl<G: ActorGateway> Conn<G> {
     }
 
     /// Runs a checked command. `locked`: the caller (EXEC) already holds the
-    /// keyspace lock exclusively.
+    /// keyspace lock exclusively. Recorded as a call of the command, with
+    /// its time, in the statistics and the slow log.
     pub async fn execute(&mut self, spec: &'static Spec, argv: Vec<Bytes>, locked: bool) -> Outcome {
+        self.ran = true;
+        let started = Instant::now();
+        let kept = argv.clone();
+        let outcome = self.execute_unrecorded(spec, argv, locked).await;
+        let error = match &outcome {
+            Outcome::Reply(Value::Error(text)) => Some(text.as_str()),
+            _ => None,
+        };
+        let usec = started.elapsed().as_micros() as u64;
+        let ran = Ran::Ran { failed: error.is_some() };
+        self.server.introspect.record(&self.request(spec.name, &kept, usec, ran, error));
+        outcome
+    }
+
+    async fn execute_unrecorded(&mut self, spec: &'static Spec, argv: Vec<Bytes>, locked: bool) -> Outcome {
         match spec.route {
             Route::Key => {
                 let guard = if locked { None } else { Some(self.server.keyspace.read().await) };

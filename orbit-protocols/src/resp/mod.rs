@@ -6,11 +6,13 @@
 //! | `frame.rs` | reading requests: RESP arrays (`redis-protocol`) and inline commands, limits |
 //! | `table.rs` | the command table: arity, flags, key positions, route |
 //! | `server.rs` | what connections share: settings, clients, stats, the keyspace lock |
+//! | `acl.rs` | ACL users: rules, permissions, the check before every command, ACL LOG |
 //! | `connection.rs` | one client: the read/execute/write loop and dispatch |
 //! | `cmd/keys.rs` | commands over several keys (MGET, RENAME, SUNIONSTORE...) |
 //! | `cmd/scan.rs` | commands over the whole keyspace (SCAN, KEYS, DBSIZE, FLUSHDB...) |
 //! | `cmd/expiry.rs` | active expiry: the index of keys with a TTL |
-//! | `cmd/admin.rs` | connection and server commands (HELLO, CLIENT, INFO, CONFIG, COMMAND, ACL...) |
+//! | `cmd/admin.rs` | connection and server commands (HELLO, CLIENT, INFO, CONFIG, COMMAND...) |
+//! | `cmd/acl.rs` | the ACL command, and refusing what a user may not run |
 //! | `cmd/pubsub.rs` | channels and patterns |
 //! | `cmd/tx.rs` | MULTI/EXEC/WATCH |
 //! | `cmd/blocking.rs` | BLPOP and friends: FIFO waiters per key |
@@ -19,6 +21,7 @@
 //! a time per key). Commands over several keys, and EXEC, hold the keyspace
 //! lock exclusively, so no other command interleaves with them on this node.
 
+mod acl;
 mod cmd;
 mod connection;
 pub mod frame;

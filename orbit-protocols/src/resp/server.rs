@@ -1,5 +1,6 @@
 //! What every connection of the front door shares.
 
+pub use super::acl::AclUser;
 use super::cmd::blocking::Waiters;
 use super::cmd::pubsub::Broker;
 use super::cmd::tx::Watches;
@@ -28,7 +29,8 @@ pub struct RespConfig {
     /// Password of the `default` user (`requirepass`); `None`: no password,
     /// otherwise clients must AUTH.
     pub requirepass: Option<String>,
-    /// More users (ACL), each with all permissions.
+    /// More users (ACL), each with all permissions (`ACL SETUSER` sets
+    /// rules at run time).
     pub users: Vec<RespUser>,
     pub maxclients: usize,
     /// Largest bulk string a client may send (`proto-max-bulk-len`).
@@ -78,14 +80,6 @@ pub struct RespRuntime {
     pub durability: &'static str,
 }
 
-/// An ACL user: a name, a password (`None`: `nopass`) and whether it is on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AclUser {
-    pub name: String,
-    pub password: Option<String>,
-    pub enabled: bool,
-}
-
 /// A connected client, as CLIENT LIST shows it.
 #[derive(Debug)]
 pub struct ClientInfo {
@@ -119,6 +113,10 @@ pub struct Server<G> {
     pub config: Mutex<RespConfig>,
     pub runtime: RespRuntime,
     pub acl: Mutex<BTreeMap<String, AclUser>>,
+    /// Bumped by every change of `acl`'s permissions, so connections reload
+    /// theirs (`acl::Cached`); starts at 1.
+    pub acl_epoch: AtomicU64,
+    pub acl_log: Mutex<super::acl::log::Log>,
     pub clients: Mutex<BTreeMap<u64, Arc<Mutex<ClientInfo>>>>,
     next_client: AtomicU64,
     /// Shared by single-key commands, exclusive for multi-key ones and EXEC.
@@ -128,6 +126,8 @@ pub struct Server<G> {
     pub blocking: Waiters,
     pub watches: Watches,
     pub expiry: super::cmd::expiry::Expiry,
+    /// Command and error counts, the slow log, latency events.
+    pub introspect: super::cmd::introspect::Introspect,
     pub cursors: Mutex<super::cmd::scan::Cursors>,
     pub started: Instant,
     pub shutdown: CancellationToken,
@@ -179,10 +179,10 @@ impl<G: ActorGateway> Server<G> {
         shutdown: CancellationToken,
     ) -> Self {
         let mut acl = BTreeMap::new();
-        let default = AclUser { name: "default".into(), password: config.requirepass.clone(), enabled: true };
+        let default = AclUser::unrestricted("default", config.requirepass.as_deref());
         acl.insert(default.name.clone(), default);
         for user in &config.users {
-            let user = AclUser { name: user.name.clone(), password: user.password.clone(), enabled: true };
+            let user = AclUser::unrestricted(&user.name, user.password.as_deref());
             acl.insert(user.name.clone(), user);
         }
         Server {
@@ -190,6 +190,8 @@ impl<G: ActorGateway> Server<G> {
             config: Mutex::new(config),
             runtime,
             acl: Mutex::new(acl),
+            acl_epoch: AtomicU64::new(1),
+            acl_log: Mutex::default(),
             clients: Mutex::new(BTreeMap::new()),
             next_client: AtomicU64::new(1),
             keyspace: tokio::sync::RwLock::new(()),
@@ -198,6 +200,7 @@ impl<G: ActorGateway> Server<G> {
             blocking: Waiters::default(),
             watches: Watches::default(),
             expiry: Default::default(),
+            introspect: Default::default(),
             cursors: Mutex::new(Default::default()),
             started: Instant::now(),
             shutdown,
@@ -215,15 +218,13 @@ impl<G: ActorGateway> Server<G> {
 
     /// Whether a client must authenticate before its first command.
     pub fn auth_required(&self) -> bool {
-        lock(&self.acl).get("default").is_none_or(|u| u.password.is_some() || !u.enabled)
+        lock(&self.acl).get("default").is_none_or(|u| !u.nopass || !u.enabled)
     }
 
     /// Checks a user's password; `Err` carries Redis' reply text.
     pub fn authenticate(&self, user: &str, password: &[u8]) -> Result<(), &'static str> {
         let acl = lock(&self.acl);
-        let ok = acl
-            .get(user)
-            .is_some_and(|u| u.enabled && u.password.as_deref().is_none_or(|p| p.as_bytes() == password));
+        let ok = acl.get(user).is_some_and(|u| u.enabled && u.password_matches(password));
         if ok { Ok(()) } else { Err("WRONGPASS invalid username-password pair or user is disabled.") }
     }
 

@@ -315,6 +315,10 @@ static SPECS: &[Spec] = &[
     s("config", -2, ADMIN | LOADING | STALE, 0, 0, 0),
     s("command", -1, LOADING | STALE, 0, 0, 0),
     s("time", 1, FAST | LOADING | STALE, 0, 0, 0),
+    s("slowlog", -2, ADMIN | LOADING | STALE, 0, 0, 0),
+    s("latency", -2, ADMIN | LOADING | STALE, 0, 0, 0),
+    s("lastsave", 1, FAST | LOADING | STALE, 0, 0, 0),
+    s("role", 1, FAST | LOADING | STALE, 0, 0, 0),
     s("acl", -2, ADMIN | LOADING | STALE, 0, 0, 0),
     s("actor.call", -4, W, 0, 0, 0),
 ];

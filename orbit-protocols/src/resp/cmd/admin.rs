@@ -6,7 +6,7 @@ use crate::keyspace::DATABASE_KINDS;
 use crate::keyspace::value::{Value, errors};
 use crate::keyspace::{glob, parse_i64};
 use crate::resp::connection::{Conn, Outcome};
-use crate::resp::server::{AclUser, Server, lock};
+use crate::resp::server::{Server, lock};
 use crate::resp::table::{self, Spec};
 use bytes::Bytes;
 use orbit_shared::{ActorGateway, ActorId, Invocation, NodeDescription};
@@ -32,7 +32,11 @@ pub(crate) async fn run<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &
         "config" => config(conn, &argv[1..]),
         "command" => command(&argv[1..]),
         "time" => time(),
-        "acl" => acl(conn, &argv[1..]),
+        "slowlog" => conn.server.introspect.slowlog(&argv[1..]),
+        "latency" => conn.server.introspect.latency(&argv[1..]),
+        "lastsave" => conn.server.introspect.lastsave(),
+        "role" => super::introspect::role(),
+        "acl" => super::acl::run(conn, &argv[1..]),
         "actor.call" => actor_call(conn, &argv[1..]).await,
         _ => Value::err(format!("ERR unknown command '{name}'")),
     };
@@ -72,7 +76,7 @@ fn hello<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
     while i < args.len() {
         match super::lower(&args[i]).as_slice() {
             b"auth" if i + 2 < args.len() => {
-                if let Err(e) = conn.server.authenticate(&text(&args[i + 1]), &args[i + 2]) {
+                if let Err(e) = super::acl::authenticate(conn, &text(&args[i + 1]), &args[i + 2]) {
                     return Value::err(e);
                 }
                 conn.user = Some(text(&args[i + 1]));
@@ -127,7 +131,7 @@ fn auth<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
         [user, password] => (text(user), password),
         _ => return Value::err(errors::SYNTAX),
     };
-    match conn.server.authenticate(&user, password) {
+    match super::acl::authenticate(conn, &user, password) {
         Ok(()) => {
             lock(&conn.info).user = user.clone();
             conn.user = Some(user);
@@ -173,7 +177,7 @@ fn check_name(name: &[u8]) -> Result<(), Value> {
     Ok(())
 }
 
-fn client_line(info: &crate::resp::server::ClientInfo) -> String {
+pub(crate) fn client_line(info: &crate::resp::server::ClientInfo) -> String {
     let name = |b: &Option<Bytes>| b.as_ref().map(|b| text(b)).unwrap_or_default();
     let flags = match (info.subscriptions + info.patterns > 0, info.in_multi) {
         (true, _) => "P",
@@ -301,9 +305,10 @@ fn client_kill<G: ActorGateway>(conn: &mut Conn<G>, filters: &[Bytes]) -> Value 
 
 async fn info<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
     let wanted: Vec<String> = args.iter().map(|a| text(a).to_ascii_lowercase()).collect();
-    let all =
-        wanted.is_empty() || wanted.iter().any(|w| matches!(w.as_str(), "all" | "everything" | "default"));
-    let show = |s: &str| all || wanted.iter().any(|w| w == s);
+    let every = wanted.iter().any(|w| matches!(w.as_str(), "all" | "everything"));
+    let default = every || wanted.is_empty() || wanted.iter().any(|w| w == "default");
+    // As Redis: commandstats only with `all`/`everything` or by name.
+    let show = |s: &str| wanted.iter().any(|w| w == s) || every || (default && s != "commandstats");
     let server = &conn.server;
     let config = lock(&server.config).clone();
     let mut out = String::new();
@@ -336,12 +341,25 @@ async fn info<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
     if show("stats") {
         let s = &server.stats;
         out.push_str(&format!(
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\ntotal_error_replies:{}\r\n\r\n",
             s.connections_received.load(Ordering::Relaxed),
             s.commands_processed.load(Ordering::Relaxed),
             s.rejected_connections.load(Ordering::Relaxed),
             s.expired_keys.load(Ordering::Relaxed),
+            server.introspect.error_replies(),
         ));
+    }
+    if show("memory") {
+        out.push_str(&super::introspect::memory_section());
+    }
+    if show("cpu") {
+        out.push_str(&super::introspect::cpu_section());
+    }
+    if show("commandstats") {
+        out.push_str(&server.introspect.commandstats());
+    }
+    if show("errorstats") {
+        out.push_str(&server.introspect.errorstats());
     }
     if show("replication") {
         out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
@@ -421,11 +439,21 @@ fn parameters(
     ]
 }
 
+/// The slow log's and latency monitor's parameters (CONFIG GET and SET).
+fn introspect_parameters(i: &super::introspect::Introspect) -> [(&'static str, String); 3] {
+    [
+        ("slowlog-log-slower-than", i.slower_than.load(Ordering::Relaxed).to_string()),
+        ("slowlog-max-len", i.slowlog_max.load(Ordering::Relaxed).to_string()),
+        ("latency-monitor-threshold", i.latency_threshold.load(Ordering::Relaxed).to_string()),
+    ]
+}
+
 fn config<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
     let sub = super::lower(&args[0]);
     match (sub.as_slice(), &args[1..]) {
         (b"get", patterns) if !patterns.is_empty() => {
-            let params = parameters(&lock(&conn.server.config), &conn.server.runtime);
+            let mut params = parameters(&lock(&conn.server.config), &conn.server.runtime);
+            params.extend(introspect_parameters(&conn.server.introspect));
             Value::Map(config_get(&params, patterns))
         }
         (b"set", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => {
@@ -443,6 +471,7 @@ fn config<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
             {
                 counter.store(0, Ordering::Relaxed);
             }
+            conn.server.introspect.reset();
             Value::ok()
         }
         _ => super::subcommand_error("config", &args[0], &["get", "set", "resetstat"]),
@@ -469,28 +498,38 @@ fn config_get(params: &[(&'static str, String)], patterns: &[Bytes]) -> Vec<(Val
     found.into_iter().map(|(name, value)| (Value::Bulk(name), Value::bulk(value.to_string()))).collect()
 }
 
+fn not_integer(name: &str) -> Value {
+    Value::err(format!(
+        "ERR CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer"
+    ))
+}
+
 fn config_set<G: ActorGateway>(server: &Server<G>, name: &str, value: &Bytes) -> Result<(), Value> {
-    let number = || {
-        parse_i64(value)
-            .ok()
-            .and_then(|v| usize::try_from(v).ok())
-            .ok_or_else(|| Value::err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer")))
-    };
+    let number =
+        || parse_i64(value).ok().and_then(|v| usize::try_from(v).ok()).ok_or_else(|| not_integer(name));
     let mut config = lock(&server.config);
     match name {
         "requirepass" => {
             let password = (!value.is_empty()).then(|| text(value));
             config.requirepass = password.clone();
             if let Some(user) = lock(&server.acl).get_mut("default") {
-                user.password = password;
+                user.set_requirepass(password.as_deref());
             }
         }
         "maxclients" => config.maxclients = number()?,
         "proto-max-bulk-len" => config.proto_max_bulk_len = number()?,
         "client-query-buffer-limit" => config.client_query_buffer_limit = number()?,
+        "slowlog-log-slower-than" => {
+            let micros = parse_i64(value).map_err(|_| not_integer(name))?;
+            server.introspect.slower_than.store(micros, Ordering::Relaxed);
+        }
+        "slowlog-max-len" => server.introspect.slowlog_max.store(number()? as u64, Ordering::Relaxed),
+        "latency-monitor-threshold" => {
+            server.introspect.latency_threshold.store(number()? as u64, Ordering::Relaxed)
+        }
         _ => {
             return Err(Value::err(format!(
-                "ERR CONFIG SET of '{name}' is not supported (settable: requirepass, maxclients, proto-max-bulk-len, client-query-buffer-limit)"
+                "ERR CONFIG SET of '{name}' is not supported (settable: requirepass, maxclients, proto-max-bulk-len, client-query-buffer-limit, slowlog-log-slower-than, slowlog-max-len, latency-monitor-threshold)"
             )));
         }
     }
@@ -551,70 +590,6 @@ fn time() -> Value {
         Value::Bulk(Bytes::from((micros / 1_000_000).to_string())),
         Value::Bulk(Bytes::from((micros % 1_000_000).to_string())),
     ])
-}
-
-fn acl_line(user: &AclUser) -> String {
-    use sha2::Digest;
-    let password = match &user.password {
-        None => "nopass".to_string(),
-        Some(p) => format!("#{}", hex::encode(sha2::Sha256::digest(p.as_bytes()))),
-    };
-    format!("user {} {} {password} ~* &* +@all", user.name, if user.enabled { "on" } else { "off" })
-}
-
-/// ACL WHOAMI | LIST | USERS | SETUSER name rules... | DELUSER name...
-/// Users have all permissions: rules limiting keys or commands are refused.
-fn acl<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
-    let sub = super::lower(&args[0]);
-    let mut acl = lock(&conn.server.acl);
-    match (sub.as_slice(), &args[1..]) {
-        (b"whoami", []) => Value::bulk(conn.user.clone().unwrap_or_else(|| "default".into())),
-        (b"list", []) => Value::Array(acl.values().map(|u| Value::bulk(acl_line(u))).collect()),
-        (b"users", []) => Value::Array(acl.keys().map(|n| Value::bulk(n.clone())).collect()),
-        (b"setuser", [name, rules @ ..]) => {
-            let name = text(name);
-            let mut user = acl.get(&name).cloned().unwrap_or(AclUser {
-                name: name.clone(),
-                password: None,
-                enabled: false,
-            });
-            let new_user = !acl.contains_key(&name);
-            for rule in rules {
-                let rule = text(rule);
-                match rule.to_ascii_lowercase().as_str() {
-                    "on" => user.enabled = true,
-                    "off" => user.enabled = false,
-                    "nopass" => user.password = None,
-                    "resetpass" => user.password = Some(String::new()),
-                    "~*" | "&*" | "+@all" | "allkeys" | "allchannels" | "allcommands" | "reset" => {}
-                    _ if rule.starts_with('>') => user.password = Some(rule[1..].to_string()),
-                    _ => {
-                        return Value::err(format!(
-                            "ERR Error in ACL SETUSER modifier '{rule}': Orbit users have all permissions; only on, off, >password, nopass, resetpass, ~*, &*, +@all are supported"
-                        ));
-                    }
-                }
-            }
-            if new_user && user.password.is_none() && !rules.iter().any(|r| super::lower(r) == b"nopass") {
-                // A new user without a password rule cannot log in, as in Redis.
-                user.password = Some(String::new());
-            }
-            acl.insert(name, user);
-            Value::ok()
-        }
-        (b"deluser", names) if !names.is_empty() => {
-            let mut removed = 0;
-            for name in names {
-                let name = text(name);
-                if name == "default" {
-                    return Value::err("ERR The 'default' user cannot be removed");
-                }
-                removed += i64::from(acl.remove(&name).is_some());
-            }
-            Value::Int(removed)
-        }
-        _ => super::subcommand_error("acl", &args[0], &["whoami", "list", "users", "setuser", "deluser"]),
-    }
 }
 
 /// ACTOR.CALL kind key method [json-args]

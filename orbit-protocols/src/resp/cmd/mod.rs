@@ -4,6 +4,7 @@ pub mod acl;
 pub mod admin;
 pub mod blocking;
 pub mod expiry;
+pub mod introspect;
 pub mod keys;
 pub mod pubsub;
 pub mod scan;

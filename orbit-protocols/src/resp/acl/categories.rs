@@ -1,0 +1,295 @@
+//! Redis 7.2's ACL categories and the command ids that rules name and
+//! checks look up: every command of the table, and each subcommand of the
+//! container commands (`acl|whoami`, `config|set`...), which Redis permits
+//! one by one.
+//!
+//! A command's categories are those its table flags imply, as in Redis
+//! (`write`, `read`, `admin` and `dangerous`, `pubsub`, `fast` or else
+//! `slow`, `blocking`), plus the ones named here: its data type,
+//! `keyspace`, `connection`, `transaction` and the dangerous extras.
+
+use crate::resp::table;
+use std::sync::OnceLock;
+
+/// The categories, in the order ACL CAT lists them; bit `i` of a mask is
+/// `CATEGORIES[i]`.
+pub const CATEGORIES: [&str; 21] = [
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+const KEYSPACE: u32 = 1;
+const READ: u32 = 1 << 1;
+const WRITE: u32 = 1 << 2;
+const SET: u32 = 1 << 3;
+const SORTEDSET: u32 = 1 << 4;
+const LIST: u32 = 1 << 5;
+const HASH: u32 = 1 << 6;
+const STRING: u32 = 1 << 7;
+const PUBSUB: u32 = 1 << 12;
+const ADMIN: u32 = 1 << 13;
+const FAST: u32 = 1 << 14;
+const SLOW: u32 = 1 << 15;
+const BLOCKING: u32 = 1 << 16;
+const DANGEROUS: u32 = 1 << 17;
+const CONNECTION: u32 = 1 << 18;
+const TRANSACTION: u32 = 1 << 19;
+
+/// Commands by the category their name places them in (the table's flags
+/// cannot tell a hash command from a list command), names separated by
+/// spaces.
+const NAMED: &[(u32, &str)] = &[
+    (
+        STRING,
+        concat!(
+            "get set setnx setex psetex getex getdel getset incr decr incrby decrby ",
+            "incrbyfloat append strlen getrange substr setrange mget mset msetnx",
+        ),
+    ),
+    (
+        KEYSPACE,
+        concat!(
+            "del unlink exists touch type ttl pttl expiretime pexpiretime expire pexpire ",
+            "expireat pexpireat persist rename renamenx copy scan keys randomkey dbsize ",
+            "flushdb flushall",
+        ),
+    ),
+    (
+        HASH,
+        concat!(
+            "hset hsetnx hmset hget hmget hgetall hdel hexists hlen hkeys hvals hincrby ",
+            "hincrbyfloat hstrlen hrandfield hscan",
+        ),
+    ),
+    (
+        LIST,
+        concat!(
+            "lpush rpush lpushx rpushx lpop rpop lrange llen lindex lset linsert lrem ltrim ",
+            "lpos lmove rpoplpush lmpop blpop brpop blmove brpoplpush blmpop",
+        ),
+    ),
+    (
+        SET,
+        concat!(
+            "sadd srem smembers sismember smismember scard spop srandmember sscan smove ",
+            "sinter sunion sdiff sinterstore sunionstore sdiffstore sintercard",
+        ),
+    ),
+    (
+        SORTEDSET,
+        concat!(
+            "zadd zincrby zscore zmscore zrem zcard zcount zlexcount zrank zrevrank zrange ",
+            "zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange ",
+            "zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zrandmember ",
+            "zscan zunionstore zinterstore zdiffstore zunion zinter zdiff zmpop zrangestore ",
+            "bzpopmin bzpopmax bzmpop",
+        ),
+    ),
+    (CONNECTION, "ping echo quit hello auth select reset client command"),
+    (TRANSACTION, "multi exec discard watch unwatch"),
+    (DANGEROUS, "keys flushdb flushall info"),
+    // ACTOR.CALL reaches any actor: key patterns do not apply to it.
+    (ADMIN | DANGEROUS, "actor.call"),
+];
+
+/// The subcommands of container commands: id, table flags, named categories.
+const SUBCOMMANDS: &[(&str, u16, u32)] = &[
+    ("acl|cat", 0, 0),
+    ("acl|deluser", table::ADMIN, 0),
+    ("acl|dryrun", table::ADMIN, 0),
+    ("acl|genpass", 0, 0),
+    ("acl|getuser", table::ADMIN, 0),
+    ("acl|list", table::ADMIN, 0),
+    ("acl|log", table::ADMIN, 0),
+    ("acl|setuser", table::ADMIN, 0),
+    ("acl|users", table::ADMIN, 0),
+    ("acl|whoami", 0, 0),
+    ("client|getname", 0, CONNECTION),
+    ("client|id", 0, CONNECTION),
+    ("client|info", 0, CONNECTION),
+    ("client|kill", table::ADMIN, CONNECTION),
+    ("client|list", table::ADMIN, CONNECTION),
+    ("client|no-evict", table::ADMIN, CONNECTION),
+    ("client|no-touch", 0, CONNECTION),
+    ("client|setinfo", 0, CONNECTION),
+    ("client|setname", 0, CONNECTION),
+    ("command|count", 0, CONNECTION),
+    ("command|docs", 0, CONNECTION),
+    ("command|info", 0, CONNECTION),
+    ("command|list", 0, CONNECTION),
+    ("config|get", table::ADMIN, 0),
+    ("config|resetstat", table::ADMIN, 0),
+    ("config|set", table::ADMIN, 0),
+    ("pubsub|channels", table::PUBSUB, 0),
+    ("pubsub|numpat", table::PUBSUB, 0),
+    ("pubsub|numsub", table::PUBSUB, 0),
+    ("pubsub|shardchannels", table::PUBSUB, 0),
+    ("pubsub|shardnumsub", table::PUBSUB, 0),
+];
+
+/// A command or subcommand as rules and checks see it.
+#[derive(Debug)]
+pub struct Command {
+    /// `get`, or `container|sub` for a subcommand.
+    pub id: &'static str,
+    /// A mask of [`CATEGORIES`].
+    pub categories: u32,
+}
+
+impl Command {
+    /// The container of a subcommand (`acl` for `acl|whoami`).
+    pub fn container(&self) -> Option<&'static str> {
+        self.id.split_once('|').map(|(container, _)| container)
+    }
+}
+
+/// Every command id: the table's commands, then the subcommands.
+pub fn commands() -> &'static [Command] {
+    static ALL: OnceLock<Vec<Command>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let top =
+            table::all().iter().map(|s| Command { id: s.name, categories: implied(s.flags) | named(s.name) });
+        let subs =
+            SUBCOMMANDS.iter().map(|&(id, flags, extra)| Command { id, categories: implied(flags) | extra });
+        top.chain(subs).collect()
+    })
+}
+
+/// The categories Redis derives from a command's flags.
+fn implied(flags: u16) -> u32 {
+    let pairs = [
+        (table::WRITE, WRITE),
+        (table::READONLY, READ),
+        (table::ADMIN, ADMIN | DANGEROUS),
+        (table::PUBSUB, PUBSUB),
+        (table::FAST, FAST),
+        (table::BLOCKING, BLOCKING),
+    ];
+    let found = pairs.iter().filter(|(flag, _)| flags & flag != 0).fold(0u32, |mask, (_, c)| mask | *c);
+    if flags & table::FAST == 0 { found | SLOW } else { found }
+}
+
+fn named(name: &str) -> u32 {
+    NAMED.iter().filter(|(_, names)| names.split(' ').any(|n| n == name)).fold(0u32, |mask, (c, _)| mask | *c)
+}
+
+/// The mask of a category by name (lower case); `None` for an unknown one.
+pub fn category(name: &str) -> Option<u32> {
+    CATEGORIES.iter().position(|c| *c == name).map(|i| 1 << i)
+}
+
+/// The id a command line runs as: `container|sub` for a known subcommand
+/// of a container, otherwise the command's name.
+pub fn command_id(name: &'static str, argv: &[bytes::Bytes]) -> &'static str {
+    let Some(sub) = argv.get(1) else { return name };
+    let known = SUBCOMMANDS.iter().map(|(id, _, _)| *id).find(|id| {
+        id.split_once('|').is_some_and(|(c, s)| c == name && s.as_bytes().eq_ignore_ascii_case(sub))
+    });
+    known.unwrap_or(name)
+}
+
+/// The ids a `+name` or `-name` rule covers: a command with, for a
+/// container, all its subcommands; or one subcommand. `None`: unknown.
+pub fn rule_ids(name: &str) -> Option<Vec<&'static str>> {
+    let found = commands().iter().find(|c| c.id == name)?.id;
+    let covered = commands().iter().filter(|c| c.id == found || c.container() == Some(found));
+    Some(covered.map(|c| c.id).collect())
+}
+
+/// Whether `name` is a container command (one with subcommands).
+pub fn is_container(name: &str) -> bool {
+    commands().iter().any(|c| c.container() == Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_category(id: &str, name: &str) -> bool {
+        let mask = category(name).unwrap();
+        commands().iter().any(|c| c.id == id && c.categories & mask != 0)
+    }
+
+    #[test]
+    fn category_bits_follow_the_acl_cat_order() {
+        let bits = [
+            ("keyspace", KEYSPACE),
+            ("read", READ),
+            ("write", WRITE),
+            ("set", SET),
+            ("sortedset", SORTEDSET),
+            ("list", LIST),
+            ("hash", HASH),
+            ("string", STRING),
+            ("pubsub", PUBSUB),
+            ("admin", ADMIN),
+            ("fast", FAST),
+            ("slow", SLOW),
+            ("blocking", BLOCKING),
+            ("dangerous", DANGEROUS),
+            ("connection", CONNECTION),
+            ("transaction", TRANSACTION),
+        ];
+        for (name, bit) in bits {
+            assert_eq!(category(name), Some(bit), "{name}");
+        }
+        assert_eq!(category("all"), None, "@all is a rule, not a category");
+    }
+
+    #[test]
+    fn categories_follow_flags_and_names_as_redis() {
+        assert!(in_category("get", "read") && in_category("get", "string") && in_category("get", "fast"));
+        assert!(in_category("del", "keyspace") && in_category("del", "write") && in_category("del", "slow"));
+        assert!(in_category("config|set", "admin") && in_category("config|set", "dangerous"));
+        assert!(in_category("flushall", "dangerous") && in_category("keys", "dangerous"));
+        assert!(!in_category("acl|whoami", "dangerous") && in_category("acl|setuser", "dangerous"));
+        assert!(in_category("blpop", "blocking") && in_category("blpop", "list"));
+        assert!(in_category("publish", "pubsub") && in_category("multi", "transaction"));
+        assert!(in_category("ping", "connection") && in_category("client|id", "connection"));
+        assert!(in_category("actor.call", "admin") && in_category("actor.call", "dangerous"));
+    }
+
+    #[test]
+    fn every_key_command_has_a_data_type_or_keyspace_category() {
+        use table::Route;
+        let types = KEYSPACE | STRING | HASH | LIST | SET | SORTEDSET;
+        for spec in table::all() {
+            if matches!(spec.route, Route::Key | Route::Keys | Route::Keyspace | Route::Blocking) {
+                assert!(named(spec.name) & types != 0, "{} has no data type category", spec.name);
+            }
+        }
+    }
+
+    #[test]
+    fn subcommands_are_named_by_their_container() {
+        let argv: Vec<bytes::Bytes> = ["acl", "WhoAmI"].map(bytes::Bytes::from).to_vec();
+        assert_eq!(command_id("acl", &argv), "acl|whoami");
+        let argv: Vec<bytes::Bytes> = ["acl", "nope"].map(bytes::Bytes::from).to_vec();
+        assert_eq!(command_id("acl", &argv), "acl");
+        assert_eq!(command_id("get", &argv), "get");
+        let acl = rule_ids("acl").unwrap();
+        assert!(acl.contains(&"acl") && acl.contains(&"acl|setuser"));
+        assert_eq!(rule_ids("acl|cat"), Some(vec!["acl|cat"]));
+        assert_eq!(rule_ids("nope"), None);
+        assert!(is_container("config") && !is_container("get"));
+    }
+}
