@@ -110,6 +110,21 @@ async fn a_refusal_inside_multi_aborts_the_transaction() {
 }
 
 #[tokio::test]
+async fn a_permission_removed_after_queueing_refuses_the_command_at_exec() {
+    let (node, addr) = start().await;
+    let mut c = login(addr, "writer", "+get +set +multi +exec ~*").await;
+    assert_eq!(run(&mut c, "MULTI").await, "+OK");
+    assert_eq!(run(&mut c, "SET a 1").await, "+QUEUED");
+    assert_eq!(run(&mut c, "GET a").await, "+QUEUED");
+    let mut admin = resp2(addr).await;
+    assert_eq!(run(&mut admin, "ACL SETUSER writer -set").await, "+OK");
+    let refused = command_refused("writer", "set");
+    assert_eq!(run(&mut c, "EXEC").await, format!("[{refused}, nil]"));
+    assert_eq!(run(&mut admin, "GET a").await, "nil", "the refused SET did not run");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn minus_dangerous_refuses_flushall_and_keys() {
     let (node, addr) = start().await;
     let mut c = login(addr, "ops", "+@all -@dangerous +flushdb ~* &*").await;

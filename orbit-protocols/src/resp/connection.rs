@@ -64,6 +64,9 @@ pub(crate) struct Conn<G> {
     pub kill: CancellationToken,
     /// A command of the current request ran (else it was refused).
     ran: bool,
+    /// The current request's command name as the client spelled it (the
+    /// slow log shows it so).
+    sent_name: Bytes,
 }
 
 pub(crate) async fn run<G: ActorGateway>(server: Arc<Server<G>>, stream: TcpStream, peer: SocketAddr) {
@@ -116,6 +119,7 @@ impl<G: ActorGateway> Conn<G> {
             user,
             perms: Default::default(),
             ran: false,
+            sent_name: Bytes::new(),
             multi: None,
             watch: tx::ClientWatch::default(),
             subs: Subscriber::new(id, pubsub_buffer),
@@ -365,6 +369,7 @@ impl<G: ActorGateway> Conn<G> {
     /// as a rejected call of its command (INFO commandstats, errorstats).
     async fn handle_recorded(&mut self, argv: Vec<Bytes>) -> Outcome {
         self.ran = false;
+        self.sent_name = argv[0].clone();
         let name = table::lookup(&String::from_utf8_lossy(&argv[0]).to_ascii_lowercase()).map(|s| s.name);
         let outcome = self.handle(argv).await;
         if !self.ran
@@ -459,7 +464,10 @@ impl<G: ActorGateway> Conn<G> {
     pub async fn execute(&mut self, spec: &'static Spec, argv: Vec<Bytes>, locked: bool) -> Outcome {
         self.ran = true;
         let started = Instant::now();
-        let kept = argv.clone();
+        let mut kept = argv.clone();
+        if kept[0].eq_ignore_ascii_case(&self.sent_name) {
+            kept[0] = self.sent_name.clone();
+        }
         let outcome = self.execute_unrecorded(spec, argv, locked).await;
         let error = match &outcome {
             Outcome::Reply(Value::Error(text)) => Some(text.as_str()),

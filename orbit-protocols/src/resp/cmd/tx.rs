@@ -153,6 +153,12 @@ async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
     }
     let mut replies = Vec::with_capacity(queue.commands.len());
     for (spec, argv) in queue.commands {
+        // Permissions may have changed since the command was queued: as
+        // Redis, the command is refused in its slot.
+        if let Some(refused) = super::acl::refusal(conn, spec, &argv) {
+            replies.push(refused);
+            continue;
+        }
         let outcome = Box::pin(conn.execute(spec, argv, true)).await;
         replies.push(match outcome {
             Outcome::Reply(v) => v,
