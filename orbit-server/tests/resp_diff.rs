@@ -654,3 +654,139 @@ async fn raw_requests_get_the_same_bytes_back() {
     }
     node.shutdown().await.unwrap();
 }
+
+// ---------------------------------------------------------------------------
+// Scenarios of several clients
+
+/// One step of a scenario: client 0 or 1 runs a command and its reply is
+/// recorded; `Block` sends it from client 1 without waiting, and
+/// `Await` records that blocked command's reply once it comes.
+enum Act {
+    Run(usize, &'static str),
+    Block(&'static str),
+    Await,
+}
+
+/// Waits until `n` clients are blocked (INFO clients, the same field in
+/// both servers).
+async fn until_blocked(con: &mut MultiplexedConnection, n: usize) {
+    let want = format!("blocked_clients:{n}");
+    for _ in 0..1000 {
+        let info = show(&try_call(con, &["INFO", "clients"]).await.unwrap());
+        if info.split("\\r\\n").any(|l| l == want) || info.lines().any(|l| l.contains(&want)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("{n} clients never blocked");
+}
+
+/// Runs `steps` against the server at `addr` (database flushed first) and
+/// returns every recorded reply.
+async fn scenario(addr: SocketAddr, steps: &[Act]) -> Vec<String> {
+    let url = format!("redis://{addr}/");
+    let mut cons = [connect_url(&url).await, connect_url(&url).await];
+    try_call(&mut cons[0], &["FLUSHALL"]).await.unwrap();
+    let mut replies = Vec::new();
+    let mut blocked = None;
+    for step in steps {
+        match step {
+            Act::Run(c, line) => {
+                let words: Vec<&str> = line.split(' ').collect();
+                replies.push(format!("{line} -> {}", show_result(try_call(&mut cons[*c], &words).await)));
+            }
+            Act::Block(line) => {
+                let mut con = cons[1].clone();
+                let words: Vec<String> = line.split(' ').map(str::to_string).collect();
+                blocked = Some(tokio::spawn(async move { show_result(try_call(&mut con, &words).await) }));
+                until_blocked(&mut cons[0], 1).await;
+            }
+            Act::Await => {
+                let task = blocked.take().expect("a blocked command");
+                let reply = tokio::time::timeout(PATIENCE, task).await.expect("the blocked client is answered");
+                replies.push(format!("blocked -> {}", reply.unwrap()));
+            }
+        }
+    }
+    replies
+}
+
+fn show_result(reply: redis::RedisResult<Value>) -> String {
+    match reply {
+        Ok(v) => show(&v),
+        Err(e) => format!("-{}", e.to_string().to_uppercase()),
+    }
+}
+
+/// Blocked moves onto a key of another type, a blocked pop whose key
+/// changes type, and FLUSHALL/FLUSHDB under WATCH: every client gets the
+/// replies `redis-server` gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_of_two_clients_reply_as_redis() {
+    use Act::{Await, Block, Run};
+    if !common::require_program("redis-server") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_redis, redis_addr) = start_redis(dir.path()).await;
+    let (node, orbit_addr) = start_with(Config::ephemeral()).await;
+    let scenarios: Vec<Vec<Act>> = vec![
+        vec![
+            Run(0, "SET target nolist"),
+            Block("BRPOPLPUSH blist target 0"),
+            Run(0, "RPUSH blist foo"),
+            Await,
+            Run(0, "LRANGE blist 0 -1"),
+            Run(0, "GET target"),
+        ],
+        vec![
+            Run(0, "HSET target f v"),
+            Block("BLMOVE blist target LEFT RIGHT 0"),
+            Run(0, "LPUSH blist a b"),
+            Await,
+            Run(0, "LRANGE blist 0 -1"),
+        ],
+        vec![
+            Block("BLPOP q 0"),
+            Run(0, "SET q text"),
+            Run(0, "DEL q"),
+            Run(0, "RPUSH q job"),
+            Await,
+            Run(0, "EXISTS q"),
+        ],
+        vec![
+            Run(1, "WATCH missing"),
+            Run(0, "FLUSHALL"),
+            Run(1, "MULTI"),
+            Run(1, "SET missing 1"),
+            Run(1, "EXEC"),
+            Run(1, "WATCH missing"),
+            Run(0, "FLUSHALL"),
+            Run(1, "MULTI"),
+            Run(1, "SET missing 2"),
+            Run(1, "EXEC"),
+            Run(0, "GET missing"),
+        ],
+        vec![
+            Run(0, "SET k v"),
+            Run(1, "WATCH k"),
+            Run(0, "SELECT 1"),
+            Run(0, "FLUSHDB"),
+            Run(1, "MULTI"),
+            Run(1, "INCR n"),
+            Run(1, "EXEC"),
+            Run(0, "SELECT 0"),
+            Run(1, "WATCH k"),
+            Run(0, "FLUSHDB"),
+            Run(1, "MULTI"),
+            Run(1, "INCR n"),
+            Run(1, "EXEC"),
+        ],
+    ];
+    for steps in &scenarios {
+        let want = scenario(redis_addr, steps).await;
+        let got = scenario(orbit_addr, steps).await;
+        assert_eq!(got, want, "orbit, then redis-server");
+    }
+    node.shutdown().await.unwrap();
+}
