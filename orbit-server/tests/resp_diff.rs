@@ -703,7 +703,8 @@ async fn scenario(addr: SocketAddr, steps: &[Act]) -> Vec<String> {
             }
             Act::Await => {
                 let task = blocked.take().expect("a blocked command");
-                let reply = tokio::time::timeout(PATIENCE, task).await.expect("the blocked client is answered");
+                let reply =
+                    tokio::time::timeout(PATIENCE, task).await.expect("the blocked client is answered");
                 replies.push(format!("blocked -> {}", reply.unwrap()));
             }
         }

@@ -27,7 +27,9 @@ async fn info_reports_cpu_memory_errors_and_commands_by_section() {
     let (node, addr) = start_with(Config::ephemeral()).await;
     let mut con = resp2(addr).await;
     let info = text(&call(&mut con, &["INFO"]).await);
-    for section in ["# Server", "# Clients", "# Memory", "# Stats", "# CPU", "# Errorstats", "# Cluster", "# Keyspace"] {
+    for section in
+        ["# Server", "# Clients", "# Memory", "# Stats", "# CPU", "# Errorstats", "# Cluster", "# Keyspace"]
+    {
         assert!(info.contains(section), "INFO lacks {section}: {info}");
     }
     assert!(!info.contains("# Commandstats"), "commandstats is not a default section");
@@ -60,7 +62,10 @@ async fn the_slow_log_records_commands_over_the_threshold() {
     let (node, addr) = start_with(Config::ephemeral()).await;
     let mut con = resp2(addr).await;
     call(&mut con, &["CLIENT", "SETNAME", "slowpoke"]).await;
-    assert_eq!(show(&call(&mut con, &["CONFIG", "GET", "slowlog-log-slower-than"]).await), "[\"slowlog-log-slower-than\", \"10000\"]");
+    assert_eq!(
+        show(&call(&mut con, &["CONFIG", "GET", "slowlog-log-slower-than"]).await),
+        "[\"slowlog-log-slower-than\", \"10000\"]"
+    );
     call(&mut con, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]).await;
     call(&mut con, &["SET", "k", "v"]).await;
     let Value::Array(entries) = call(&mut con, &["SLOWLOG", "GET", "1"]).await else { panic!("array") };

@@ -10,7 +10,7 @@
 //! | `acl/log.rs` | ACL LOG: the refusals, grouped |
 
 pub mod categories;
-mod keys;
+pub(crate) mod keys;
 pub mod log;
 
 use super::server::lock;

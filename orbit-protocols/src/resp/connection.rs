@@ -2,12 +2,16 @@
 //! order, write the replies in one go (pipelining), repeat. Consecutive
 //! pipelined commands on the same key run in one turn of its actor. While a
 //! blocking command waits, the socket is still watched so a hang-up cancels
-//! the wait.
+//! the wait. A CLIENT PAUSE holds a command after its checks and before it
+//! runs or is queued; CLIENT REPLY decides which replies are written. What
+//! CLIENT LIST shows of the connection's buffers is copied into its
+//! [`ClientInfo`] under the lock each command takes anyway, and once more
+//! before the connection waits for input.
 
 use super::cmd::introspect::{Ran, Request};
 use super::cmd::{self, blocking::Blocked, pubsub::Subscriber, tx};
 use super::frame::{self, FrameError};
-use super::server::{ClientInfo, Server, lock};
+use super::server::{Buffers, ClientInfo, Server, lock};
 use super::table::{self, NOAUTH, Route, Spec};
 use crate::keyspace::Value;
 use bytes::{Bytes, BytesMut};
@@ -26,6 +30,8 @@ const FLUSH_AT: usize = 64 * 1024;
 const ROUND: usize = 256;
 /// Most consecutive same-key commands run in one actor turn.
 const SAME_KEY_RUN: usize = 64;
+/// How long the reply buffer's peak (CLIENT LIST `rbp`) is kept, as Redis.
+const PEAK_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What running a request produced.
 pub(crate) enum Outcome {
@@ -67,6 +73,50 @@ pub(crate) struct Conn<G> {
     /// The current request's command name as the client spelled it (the
     /// slow log shows it so).
     sent_name: Bytes,
+    /// CLIENT REPLY: which replies are written.
+    pub reply_mode: ReplyMode,
+    /// The buffers now, and as CLIENT LIST last showed them.
+    buffers: Buffers,
+    shown: Buffers,
+    /// When the reply buffer's peak (`rbp`) was last reset.
+    peak_since: Instant,
+    /// Bytes of the arguments queued since MULTI.
+    multi_mem: usize,
+}
+
+/// CLIENT REPLY ON|OFF|SKIP. A command's reply is written unless replies
+/// are off or skipped for it; OFF and SKIP have no reply themselves, ON
+/// always answers.
+#[derive(Debug, Default)]
+pub(crate) struct ReplyMode {
+    off: bool,
+    /// The reply of the command now running is dropped.
+    skip_current: bool,
+    /// The reply of the command after it is dropped.
+    skip_next: bool,
+}
+
+impl ReplyMode {
+    pub fn on(&mut self) {
+        *self = ReplyMode::default();
+    }
+
+    pub fn off(&mut self) {
+        self.off = true;
+        self.skip_current = true;
+    }
+
+    pub fn skip(&mut self) {
+        self.skip_current = true;
+        self.skip_next = !self.off;
+    }
+
+    /// Ends a command: whether its reply is written.
+    fn finish(&mut self) -> bool {
+        let shown = !self.off && !self.skip_current;
+        self.skip_current = std::mem::take(&mut self.skip_next);
+        shown
+    }
 }
 
 pub(crate) async fn run<G: ActorGateway>(server: Arc<Server<G>>, stream: TcpStream, peer: SocketAddr) {
@@ -79,7 +129,8 @@ pub(crate) async fn run<G: ActorGateway>(server: Arc<Server<G>>, stream: TcpStre
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
         return;
     }
-    let mut conn = Conn::new(server.clone(), peer);
+    let Ok(local) = stream.local_addr() else { return };
+    let mut conn = Conn::new(server.clone(), peer, local, raw_fd(&stream));
     lock(&server.clients).insert(conn.id, conn.info.clone());
     if let Err(e) = conn.serve(stream).await {
         tracing::debug!(client = conn.id, error = %e, "RESP connection ended");
@@ -88,7 +139,7 @@ pub(crate) async fn run<G: ActorGateway>(server: Arc<Server<G>>, stream: TcpStre
 }
 
 impl<G: ActorGateway> Conn<G> {
-    fn new(server: Arc<Server<G>>, peer: SocketAddr) -> Self {
+    fn new(server: Arc<Server<G>>, peer: SocketAddr, local: SocketAddr, fd: i32) -> Self {
         let id = server.next_client_id();
         let kill = server.shutdown.child_token();
         let now = Instant::now();
@@ -96,6 +147,8 @@ impl<G: ActorGateway> Conn<G> {
         let info = ClientInfo {
             id,
             addr: peer,
+            laddr: local,
+            fd,
             name: None,
             lib_name: None,
             lib_ver: None,
@@ -107,7 +160,15 @@ impl<G: ActorGateway> Conn<G> {
             last_active: now,
             subscriptions: 0,
             patterns: 0,
+            shard_subscriptions: 0,
             in_multi: false,
+            multi_commands: 0,
+            multi_mem: 0,
+            buffers: Buffers::default(),
+            blocked: false,
+            close_after_reply: false,
+            no_evict: false,
+            no_touch: false,
             kill: kill.clone(),
         };
         let pubsub_buffer = lock(&server.config).pubsub_buffer;
@@ -120,6 +181,11 @@ impl<G: ActorGateway> Conn<G> {
             perms: Default::default(),
             ran: false,
             sent_name: Bytes::new(),
+            reply_mode: ReplyMode::default(),
+            buffers: Buffers::default(),
+            shown: Buffers::default(),
+            peak_since: now,
+            multi_mem: 0,
             multi: None,
             watch: tx::ClientWatch::default(),
             subs: Subscriber::new(id, pubsub_buffer),
@@ -141,49 +207,23 @@ impl<G: ActorGateway> Conn<G> {
     async fn serve(&mut self, mut stream: TcpStream) -> std::io::Result<()> {
         let mut input = BytesMut::with_capacity(16 * 1024);
         let mut out = BytesMut::with_capacity(16 * 1024);
+        self.buffers.rbs = out.capacity();
         let (max_bulk, query_limit) = {
             let config = lock(&self.server.config);
             (config.proto_max_bulk_len, config.client_query_buffer_limit)
         };
         loop {
-            let (mut requests, protocol_error) = self.parse_round(&mut input, max_bulk);
-            let mut i = 0;
-            while i < requests.len() {
-                let same_key = self.same_key_run(&requests[i..]);
-                let outcome = if same_key > 1 {
-                    let replies = self.execute_same_key(&mut requests[i..i + same_key]).await;
-                    i += same_key;
-                    Outcome::Replies(replies)
-                } else {
-                    i += 1;
-                    self.handle_recorded(std::mem::take(&mut requests[i - 1])).await
-                };
-                match outcome {
-                    Outcome::Reply(v) => v.write_resp(&mut out, self.resp3),
-                    Outcome::Replies(vs) => vs.iter().for_each(|v| v.write_resp(&mut out, self.resp3)),
-                    Outcome::Block(blocked) => {
-                        self.flush(&mut stream, &mut out).await?;
-                        let Some(v) = self.wait(blocked, &mut stream, &mut input).await? else {
-                            return Ok(());
-                        };
-                        v.write_resp(&mut out, self.resp3);
-                    }
-                }
-                self.wake_blocked().await;
-                if self.closing {
-                    self.flush(&mut stream, &mut out).await?;
-                    return Ok(());
-                }
-                if out.len() >= FLUSH_AT {
-                    self.flush(&mut stream, &mut out).await?;
-                }
+            let (requests, protocol_error) = self.parse_round(&mut input, max_bulk);
+            let parsed = !requests.is_empty();
+            if !self.run_round(requests, &mut stream, &mut out, &mut input).await? {
+                return Ok(());
             }
             if let Some(FrameError::Protocol(text)) = protocol_error {
                 Value::err(format!("ERR Protocol error: {text}")).write_resp(&mut out, self.resp3);
                 self.flush(&mut stream, &mut out).await?;
                 return Ok(());
             }
-            if !requests.is_empty() && !input.is_empty() {
+            if parsed && !input.is_empty() {
                 // More complete requests may be buffered: parse another round.
                 continue;
             }
@@ -194,6 +234,7 @@ impl<G: ActorGateway> Conn<G> {
                 tracing::warn!(client = self.id, "closing a client over the query buffer limit");
                 return Ok(());
             }
+            self.show_idle(&input, &out);
             tokio::select! {
                 read = stream.read_buf(&mut input) => {
                     if read? == 0 {
@@ -205,11 +246,116 @@ impl<G: ActorGateway> Conn<G> {
                 }
                 () = self.kill.cancelled() => return Ok(()),
             }
+            self.buffers.qbuf = input.len();
+            self.buffers.qbuf_free = input.capacity() - input.len();
             if self.subs.overflowed() {
                 tracing::warn!(client = self.id, "closing a subscriber that does not keep up");
                 return Ok(());
             }
         }
+    }
+
+    /// Runs a round of requests in order, queueing their replies in `out`;
+    /// false when the connection is to close (QUIT, CLIENT KILL of itself,
+    /// a hang-up while blocked).
+    async fn run_round(
+        &mut self,
+        mut requests: Vec<Vec<Bytes>>,
+        stream: &mut TcpStream,
+        out: &mut BytesMut,
+        input: &mut BytesMut,
+    ) -> std::io::Result<bool> {
+        let mut i = 0;
+        while i < requests.len() {
+            // While a pause may be in force, commands run one by one, each
+            // checked against it.
+            let paused = self.server.pause.in_force();
+            let same_key = if paused { 0 } else { self.same_key_run(&requests[i..]) };
+            self.buffers.obl = out.len();
+            if same_key > 1 {
+                let replies = self.execute_same_key(&mut requests[i..i + same_key]).await;
+                i += same_key;
+                for reply in &replies {
+                    if self.reply_mode.finish() {
+                        reply.write_resp(out, self.resp3);
+                    }
+                }
+            } else {
+                i += 1;
+                let outcome = self.handle_recorded(std::mem::take(&mut requests[i - 1])).await;
+                if !self.deliver(outcome, stream, out, input).await? {
+                    return Ok(false);
+                }
+            }
+            self.wake_blocked().await;
+            if self.closing {
+                self.flush(stream, out).await?;
+                return Ok(false);
+            }
+            if out.len() >= FLUSH_AT {
+                self.flush(stream, out).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Queues a request's replies unless CLIENT REPLY drops them, first
+    /// waiting for a blocked command's result; false if the client left
+    /// while it waited.
+    async fn deliver(
+        &mut self,
+        outcome: Outcome,
+        stream: &mut TcpStream,
+        out: &mut BytesMut,
+        input: &mut BytesMut,
+    ) -> std::io::Result<bool> {
+        let shown = self.reply_mode.finish();
+        match outcome {
+            Outcome::Reply(v) if shown => v.write_resp(out, self.resp3),
+            Outcome::Replies(vs) if shown => vs.iter().for_each(|v| v.write_resp(out, self.resp3)),
+            Outcome::Reply(_) | Outcome::Replies(_) => {}
+            Outcome::Block(blocked) => {
+                self.flush(stream, out).await?;
+                self.show_blocked(true);
+                let waited = self.wait(blocked, stream, input).await;
+                self.show_blocked(false);
+                let Some(v) = waited? else { return Ok(false) };
+                if shown {
+                    v.write_resp(out, self.resp3);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Shows the buffers in CLIENT LIST as they are between reads (one lock,
+    /// taken only when something changed since last shown).
+    fn show_idle(&mut self, input: &BytesMut, out: &BytesMut) {
+        self.buffers.qbuf = input.len();
+        self.buffers.qbuf_free = input.capacity() - input.len();
+        self.buffers.argv_mem = 0;
+        self.buffers.obl = out.len();
+        if self.buffers != self.shown {
+            lock(&self.info).buffers = self.buffers;
+            self.shown = self.buffers;
+        }
+    }
+
+    /// Notes the reply buffer as it is written: its capacity, and its peak
+    /// length in the current window of [`PEAK_WINDOW`].
+    fn note_reply_buffer(&mut self, out: &BytesMut) {
+        let now = Instant::now();
+        if now.duration_since(self.peak_since) >= PEAK_WINDOW {
+            self.buffers.rbp = 0;
+            self.peak_since = now;
+        }
+        self.buffers.rbp = self.buffers.rbp.max(out.len());
+        self.buffers.rbs = out.capacity();
+    }
+
+    /// Shows in CLIENT LIST (flag `b`) whether the client waits.
+    fn show_blocked(&self, blocked: bool) {
+        lock(&self.info).blocked = blocked;
     }
 
     /// Takes the complete requests buffered now, up to [`ROUND`]; stops
@@ -276,10 +422,13 @@ impl<G: ActorGateway> Conn<G> {
         }
         self.server.stats.commands_processed.fetch_add(run.len() as u64, Ordering::Relaxed);
         let started = Instant::now();
+        self.buffers.argv_mem = run.iter().map(|argv| argv_bytes(argv)).sum();
         if let Some(last) = specs.last() {
             let mut info = lock(&self.info);
             info.last_command = last.name;
             info.last_active = Instant::now();
+            info.buffers = self.buffers;
+            self.shown = self.buffers;
         }
         let write = specs.iter().any(|s| s.is_write());
         let commands: Vec<&[Bytes]> = run.iter().map(Vec::as_slice).collect();
@@ -321,6 +470,7 @@ impl<G: ActorGateway> Conn<G> {
                 return Err(std::io::Error::other(e.to_string()));
             }
         }
+        self.note_reply_buffer(out);
         stream.write_all(out).await?;
         out.clear();
         Ok(())
@@ -371,7 +521,11 @@ impl<G: ActorGateway> Conn<G> {
         self.ran = false;
         self.sent_name = argv[0].clone();
         let name = table::lookup(&String::from_utf8_lossy(&argv[0]).to_ascii_lowercase()).map(|s| s.name);
+        let in_multi = self.multi.is_some();
         let outcome = self.handle(argv).await;
+        if in_multi || self.multi.is_some() {
+            self.show_multi();
+        }
         if !self.ran
             && let Outcome::Reply(Value::Error(text)) = &outcome
         {
@@ -403,9 +557,12 @@ impl<G: ActorGateway> Conn<G> {
         let spec = table::lookup(&name);
         if let Some(spec) = spec {
             argv[0] = Bytes::from_static(spec.name.as_bytes());
+            self.buffers.argv_mem = argv_bytes(&argv);
             let mut info = lock(&self.info);
-            info.last_command = spec.name;
+            info.last_command = command_id(spec, &argv);
             info.last_active = Instant::now();
+            info.buffers = self.buffers;
+            self.shown = self.buffers;
         }
         if self.user.is_none() && spec.is_none_or(|s| s.flags & NOAUTH == 0) {
             return Value::err("NOAUTH Authentication required.").into();
@@ -437,6 +594,9 @@ impl<G: ActorGateway> Conn<G> {
             ))
             .into();
         }
+        if !self.unpaused(spec).await {
+            return Outcome::Replies(Vec::new());
+        }
         if let Some(queue) = &mut self.multi
             && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
         {
@@ -452,6 +612,7 @@ impl<G: ActorGateway> Conn<G> {
                 queue.failed = true;
                 return Value::err(super::server::CROSSSLOT).into();
             }
+            self.multi_mem += argv_bytes(&argv);
             queue.commands.push((spec, argv));
             return Value::Simple("QUEUED".into()).into();
         }
@@ -506,6 +667,84 @@ impl<G: ActorGateway> Conn<G> {
             self.written.push((self.db, key.clone()));
         }
     }
+
+    /// Shows the MULTI queue in CLIENT LIST: whether there is one, its
+    /// commands and the bytes of their arguments.
+    fn show_multi(&mut self) {
+        let queued = self.multi.as_ref().map(|queue| queue.commands.len());
+        if queued.is_none() {
+            self.multi_mem = 0;
+        }
+        let mut info = lock(&self.info);
+        info.in_multi = queued.is_some();
+        info.multi_commands = queued.unwrap_or(0);
+        info.multi_mem = self.multi_mem;
+    }
+
+    /// Waits while a CLIENT PAUSE holds `spec` (flag `b` meanwhile); false
+    /// if the client was killed while it waited (it is then to close).
+    async fn unpaused(&mut self, spec: &Spec) -> bool {
+        if !self.server.pause.in_force() || !pausable(spec) {
+            return true;
+        }
+        let writes = self.writes(spec);
+        if self.server.pause.holding(writes).is_none() {
+            return true;
+        }
+        self.show_blocked(true);
+        let released = tokio::select! {
+            () = self.server.pause.wait(writes) => true,
+            () = self.kill.cancelled() => false,
+        };
+        self.show_blocked(false);
+        self.closing |= !released;
+        released
+    }
+
+    /// Whether a WRITE pause holds `spec`: as Redis, the commands that may
+    /// write or replicate, and an EXEC with one of them queued.
+    fn writes(&self, spec: &Spec) -> bool {
+        let queued = || self.multi.as_ref().is_some_and(|q| q.commands.iter().any(|(s, _)| may_replicate(s)));
+        may_replicate(spec) || (spec.name == "exec" && queued())
+    }
+}
+
+/// Whether CLIENT PAUSE may hold `spec`: every command but CLIENT and those
+/// allowed before AUTH (QUIT, HELLO, AUTH, RESET), so that a paused server
+/// can still be unpaused.
+fn pausable(spec: &Spec) -> bool {
+    spec.flags & NOAUTH == 0 && spec.name != "client"
+}
+
+/// Redis' "may replicate" commands: writes, PUBLISH and SPUBLISH.
+fn may_replicate(spec: &Spec) -> bool {
+    spec.is_write() || matches!(spec.name, "publish" | "spublish")
+}
+
+/// The name CLIENT LIST shows for a command line: `container|sub` for a
+/// subcommand, as Redis 7.
+fn command_id(spec: &'static Spec, argv: &[Bytes]) -> &'static str {
+    if spec.route == Route::Key {
+        return spec.name;
+    }
+    super::acl::categories::command_id(spec.name, argv)
+}
+
+/// The bytes of a command line's arguments (CLIENT LIST `argv-mem`).
+fn argv_bytes(argv: &[Bytes]) -> usize {
+    argv.iter().map(Bytes::len).sum()
+}
+
+/// The socket's descriptor, as CLIENT LIST shows it.
+#[cfg(unix)]
+fn raw_fd(stream: &TcpStream) -> i32 {
+    std::os::fd::AsRawFd::as_raw_fd(stream)
+}
+
+/// Without file descriptors: -1.
+#[cfg(not(unix))]
+fn raw_fd(_stream: &TcpStream) -> i32 {
+    -1
 }
 
 /// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, as Redis.

@@ -4,14 +4,15 @@
 //! | file | concept |
 //! |---|---|
 //! | `frame.rs` | reading requests: RESP arrays (`redis-protocol`) and inline commands, limits |
-//! | `table.rs` | the command table: arity, flags, key positions, route |
+//! | `table.rs` | the command table and subcommands: arity, flags, key positions, route |
 //! | `server.rs` | what connections share: settings, clients, stats, the keyspace lock |
 //! | `acl.rs` | ACL users: rules, permissions, the check before every command, ACL LOG |
 //! | `connection.rs` | one client: the read/execute/write loop and dispatch |
 //! | `cmd/keys.rs` | commands over several keys (MGET, RENAME, SUNIONSTORE...) |
 //! | `cmd/scan.rs` | commands over the whole keyspace (SCAN, KEYS, DBSIZE, FLUSHDB...) |
 //! | `cmd/expiry.rs` | active expiry: the index of keys with a TTL |
-//! | `cmd/admin.rs` | connection and server commands (HELLO, CLIENT, INFO, CONFIG, COMMAND...) |
+//! | `cmd/admin.rs` | connection and server commands (HELLO, CLIENT, INFO, CONFIG...) |
+//! | `cmd/command.rs` | COMMAND: the table as Redis describes it (INFO, LIST FILTERBY, GETKEYS...) |
 //! | `cmd/acl.rs` | the ACL command, and refusing what a user may not run |
 //! | `cmd/pubsub.rs` | channels and patterns |
 //! | `cmd/tx.rs` | MULTI/EXEC/WATCH |

@@ -12,7 +12,7 @@ use orbit_shared::{ActorGateway, ActorId, Error, ErrorKind, Invocation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -85,19 +85,137 @@ pub struct RespRuntime {
 pub struct ClientInfo {
     pub id: u64,
     pub addr: SocketAddr,
+    /// The server's end of the connection.
+    pub laddr: SocketAddr,
+    /// The socket's descriptor (-1 where the platform has none).
+    pub fd: i32,
     pub name: Option<Bytes>,
     pub lib_name: Option<Bytes>,
     pub lib_ver: Option<Bytes>,
     pub db: usize,
     pub resp: u8,
     pub user: String,
+    /// The last command run, `container|sub` for a subcommand.
     pub last_command: &'static str,
     pub created: Instant,
     pub last_active: Instant,
     pub subscriptions: usize,
     pub patterns: usize,
+    pub shard_subscriptions: usize,
     pub in_multi: bool,
+    /// Commands queued since MULTI, and the bytes of their arguments.
+    pub multi_commands: usize,
+    pub multi_mem: usize,
+    pub buffers: Buffers,
+    /// Waiting in a blocking command or for the end of a CLIENT PAUSE.
+    pub blocked: bool,
+    /// To close once the replies so far are written (CLIENT KILL of itself).
+    pub close_after_reply: bool,
+    /// CLIENT NO-EVICT and CLIENT NO-TOUCH, as set.
+    pub no_evict: bool,
+    pub no_touch: bool,
     pub kill: CancellationToken,
+}
+
+impl ClientInfo {
+    /// Subscribed to a channel, pattern or shard channel (CLIENT LIST's
+    /// `pubsub` type).
+    pub fn subscribed(&self) -> bool {
+        self.subscriptions + self.patterns + self.shard_subscriptions > 0
+    }
+}
+
+/// A connection's buffers as CLIENT LIST shows them (Redis' `qbuf`,
+/// `qbuf-free`, `argv-mem`, `rbs`, `rbp`, `obl`), in bytes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Buffers {
+    /// Query buffer: bytes held and spare capacity.
+    pub qbuf: usize,
+    pub qbuf_free: usize,
+    /// The arguments of the command being run (0 while idle).
+    pub argv_mem: usize,
+    /// Reply buffer: capacity, and peak length in the current 5-second
+    /// window (as measured each time it is written).
+    pub rbs: usize,
+    pub rbp: usize,
+    /// Replies queued and not yet written.
+    pub obl: usize,
+}
+
+/// Which commands a CLIENT PAUSE holds; `All` is the stronger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PauseMode {
+    Write,
+    All,
+}
+
+/// CLIENT PAUSE: until when, and which commands, clients wait. A pause
+/// always has a deadline, so nothing waits forever.
+#[derive(Default)]
+pub struct Pause {
+    state: Mutex<Option<(tokio::time::Instant, PauseMode)>>,
+    /// Set while a pause may be in force: outside a pause a command reads
+    /// this flag and nothing else.
+    on: AtomicBool,
+    /// Wakes the waiters when a pause is lifted.
+    lifted: tokio::sync::Notify,
+}
+
+impl Pause {
+    /// Pauses until `until`. As Redis, a pause in force keeps the later
+    /// deadline and the stronger mode of the two.
+    pub fn start(&self, until: tokio::time::Instant, mode: PauseMode) {
+        let mut state = lock(&self.state);
+        let merged = match *state {
+            Some((end, old)) if end > tokio::time::Instant::now() => (end.max(until), old.max(mode)),
+            _ => (until, mode),
+        };
+        *state = Some(merged);
+        self.on.store(true, Ordering::Release);
+    }
+
+    /// Lifts the pause (CLIENT UNPAUSE): every waiting command runs.
+    pub fn end(&self) {
+        let mut state = lock(&self.state);
+        *state = None;
+        self.on.store(false, Ordering::Release);
+        drop(state);
+        self.lifted.notify_waiters();
+    }
+
+    /// A pause may be in force.
+    pub fn in_force(&self) -> bool {
+        self.on.load(Ordering::Acquire)
+    }
+
+    /// The deadline of the pause that holds a command (`writes`: one that
+    /// a WRITE pause holds too); `None` if it may run now.
+    pub fn holding(&self, writes: bool) -> Option<tokio::time::Instant> {
+        if !self.in_force() {
+            return None;
+        }
+        let mut state = lock(&self.state);
+        let (until, mode) = (*state)?;
+        if until <= tokio::time::Instant::now() {
+            *state = None;
+            self.on.store(false, Ordering::Release);
+            return None;
+        }
+        (mode == PauseMode::All || writes).then_some(until)
+    }
+
+    /// Waits until no pause holds a command (`writes` as in [`Pause::holding`]).
+    pub async fn wait(&self, writes: bool) {
+        loop {
+            // Registered before the check, so a lift in between is not missed.
+            let lifted = self.lifted.notified();
+            let Some(until) = self.holding(writes) else { return };
+            tokio::select! {
+                () = lifted => {}
+                () = tokio::time::sleep_until(until) => {}
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -124,6 +242,7 @@ pub struct Server<G> {
     pub stats: Stats,
     pub pubsub: Broker,
     pub blocking: Waiters,
+    pub pause: Pause,
     pub watches: Watches,
     pub expiry: super::cmd::expiry::Expiry,
     /// Command and error counts, the slow log, latency events.
@@ -198,6 +317,7 @@ impl<G: ActorGateway> Server<G> {
             stats: Stats::default(),
             pubsub: Broker::default(),
             blocking: Waiters::default(),
+            pause: Pause::default(),
             watches: Watches::default(),
             expiry: Default::default(),
             introspect: Default::default(),
@@ -348,5 +468,42 @@ mod tests {
         assert_eq!(error_reply(&storage), Value::err("ERR storage failure: disk full"));
         let bad = Error::InvalidActorId { reason: "key too long".into() };
         assert_eq!(error_reply(&bad), Value::err("ERR invalid key: key too long"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_pause_holds_writes_until_its_deadline() {
+        let pause = Pause::default();
+        let until = tokio::time::Instant::now() + Duration::from_millis(300);
+        pause.start(until, PauseMode::Write);
+        assert_eq!(pause.holding(true), Some(until));
+        assert_eq!(pause.holding(false), None, "reads run");
+        pause.wait(true).await;
+        assert!(tokio::time::Instant::now() >= until);
+        assert!(!pause.in_force(), "the deadline ended the pause");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_keeps_the_later_deadline_and_the_stronger_mode() {
+        let pause = Pause::default();
+        let now = tokio::time::Instant::now();
+        pause.start(now + Duration::from_millis(200), PauseMode::All);
+        pause.start(now + Duration::from_millis(20), PauseMode::Write);
+        assert_eq!(pause.holding(false), Some(now + Duration::from_millis(200)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unpause_releases_the_waiters_before_the_deadline() {
+        let pause = Arc::new(Pause::default());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        pause.start(deadline, PauseMode::All);
+        let waiter = tokio::spawn({
+            let pause = pause.clone();
+            async move { pause.wait(false).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        pause.end();
+        waiter.await.unwrap();
+        assert!(tokio::time::Instant::now() < deadline, "released by UNPAUSE, not by the deadline");
     }
 }

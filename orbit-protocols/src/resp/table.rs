@@ -1,6 +1,7 @@
 //! The command table: every command the front door answers, with Redis'
 //! arity, flags and key positions (what `COMMAND INFO` reports, what `WATCH`
-//! and MULTI need to know), and how it is executed.
+//! and MULTI need to know), and how it is executed; and the subcommands of
+//! the container commands (`config|get`), described the same way.
 //!
 //! Arity as in Redis: `n > 0` exactly n words (name included), `-n` at
 //! least n.
@@ -65,6 +66,11 @@ impl Spec {
     /// Allowed on a RESP2 connection in subscribed mode ([`SUBSCRIBED`]).
     pub fn allowed_when_subscribed(&self) -> bool {
         self.flags & SUBSCRIBED != 0
+    }
+
+    /// The container of a subcommand (`config` for `config|get`).
+    pub fn container(&self) -> Option<&'static str> {
+        self.name.split_once('|').map(|(container, _)| container)
     }
 
     pub fn is_write(&self) -> bool {
@@ -323,6 +329,66 @@ static SPECS: &[Spec] = &[
     s("actor.call", -4, W, 0, 0, 0),
 ];
 
+/// A subcommand: no keys, run by its container's route.
+const fn sub(name: &'static str, arity: i32, flags: u16, route: Route) -> Spec {
+    door(name, arity, flags, (0, 0, 0), route)
+}
+
+const LS: u16 = LOADING | STALE;
+const ALS: u16 = ADMIN | LOADING | STALE;
+use Route::{PubSub as P, Server as S};
+
+/// The subcommands Orbit answers of the container commands, as Redis 7.2
+/// describes them: `container|sub`, the arity counting both words, the
+/// flags. A container's subcommands follow one another.
+static SUBCOMMANDS: &[Spec] = &[
+    sub("acl|cat", -2, LS, S),
+    sub("acl|deluser", -3, ALS, S),
+    sub("acl|dryrun", -4, ALS, S),
+    sub("acl|genpass", -2, LS, S),
+    sub("acl|getuser", 3, ALS, S),
+    sub("acl|list", 2, ALS, S),
+    sub("acl|log", -2, ALS, S),
+    sub("acl|setuser", -3, ALS, S),
+    sub("acl|users", 2, ALS, S),
+    sub("acl|whoami", 2, LS, S),
+    sub("client|getname", 2, LS, S),
+    sub("client|id", 2, LS, S),
+    sub("client|info", 2, LS, S),
+    sub("client|kill", -3, ALS, S),
+    sub("client|list", -2, ALS, S),
+    sub("client|no-evict", 3, ALS, S),
+    sub("client|no-touch", 3, LS, S),
+    sub("client|pause", -3, ALS, S),
+    sub("client|reply", 3, LS, S),
+    sub("client|setinfo", 4, LS, S),
+    sub("client|setname", 3, LS, S),
+    sub("client|unblock", -3, ALS, S),
+    sub("client|unpause", 2, ALS, S),
+    sub("command|count", 2, LS, S),
+    sub("command|docs", -2, LS, S),
+    sub("command|getkeys", -3, LS, S),
+    sub("command|info", -2, LS, S),
+    sub("command|list", -2, LS, S),
+    sub("config|get", -3, ALS, S),
+    sub("config|resetstat", 2, ALS, S),
+    sub("config|set", -4, ALS, S),
+    sub("latency|doctor", 2, ALS, S),
+    sub("latency|help", 2, LS, S),
+    sub("latency|history", 3, ALS, S),
+    sub("latency|latest", 2, ALS, S),
+    sub("latency|reset", -2, ALS, S),
+    sub("pubsub|channels", -2, PUBSUB | LS, P),
+    sub("pubsub|numpat", 2, PUBSUB | LS, P),
+    sub("pubsub|numsub", -2, PUBSUB | LS, P),
+    sub("pubsub|shardchannels", -2, PUBSUB | LS, P),
+    sub("pubsub|shardnumsub", -2, PUBSUB | LS, P),
+    sub("slowlog|get", -2, ALS, S),
+    sub("slowlog|help", 2, LS, S),
+    sub("slowlog|len", 2, ALS, S),
+    sub("slowlog|reset", 2, ALS, S),
+];
+
 fn index() -> &'static HashMap<&'static str, &'static Spec> {
     static INDEX: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
     INDEX.get_or_init(|| SPECS.iter().map(|s| (s.name, s)).collect())
@@ -337,6 +403,23 @@ pub fn all() -> &'static [Spec] {
     SPECS
 }
 
+/// Every subcommand (`config|get`...), grouped by container.
+pub fn subcommands() -> &'static [Spec] {
+    SUBCOMMANDS
+}
+
+/// The subcommands of `container` (none for a plain command).
+pub fn subcommands_of(container: &str) -> impl Iterator<Item = &'static Spec> + '_ {
+    SUBCOMMANDS.iter().filter(move |s| s.container() == Some(container))
+}
+
+/// The subcommand `sub` (any case) of `container`.
+pub fn subcommand(container: &str, sub: &[u8]) -> Option<&'static Spec> {
+    let named =
+        |s: &&Spec| s.name.split_once('|').is_some_and(|(_, n)| n.as_bytes().eq_ignore_ascii_case(sub));
+    subcommands_of(container).find(named)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +428,18 @@ mod tests {
     fn names_are_unique_and_lower_case() {
         assert_eq!(index().len(), SPECS.len());
         assert!(SPECS.iter().all(|s| s.name == s.name.to_ascii_lowercase()));
+    }
+
+    #[test]
+    fn subcommands_belong_to_containers_in_the_table() {
+        for spec in subcommands() {
+            let container = spec.container().unwrap();
+            assert!(lookup(container).is_some(), "{}", spec.name);
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            assert!(spec.arity.abs() >= 2 && spec.first_key == 0, "{}", spec.name);
+        }
+        assert_eq!(subcommand("config", b"GET").map(|s| s.arity), Some(-3));
+        assert!(subcommand("config", b"nope").is_none() && subcommands_of("get").next().is_none());
     }
 
     #[test]

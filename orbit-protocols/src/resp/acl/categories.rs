@@ -1,14 +1,15 @@
 //! Redis 7.2's ACL categories and the command ids that rules name and
 //! checks look up: every command of the table, and each subcommand of the
-//! container commands (`acl|whoami`, `config|set`...), which Redis permits
-//! one by one.
+//! container commands (`acl|whoami`, `config|set`...: `table::subcommands`),
+//! which Redis permits one by one.
 //!
 //! A command's categories are those its table flags imply, as in Redis
 //! (`write`, `read`, `admin` and `dangerous`, `pubsub`, `fast` or else
 //! `slow`, `blocking`), plus the ones named here: its data type,
-//! `keyspace`, `connection`, `transaction` and the dangerous extras.
+//! `keyspace`, `connection`, `transaction` and the dangerous extras. A
+//! subcommand has the named categories of its container.
 
-use crate::resp::table;
+use crate::resp::table::{self, Spec};
 use std::sync::OnceLock;
 
 /// The categories, in the order ACL CAT lists them; bit `i` of a mask is
@@ -111,41 +112,6 @@ const NAMED: &[(u32, &str)] = &[
     (ADMIN | DANGEROUS, "actor.call"),
 ];
 
-/// The subcommands of container commands: id, table flags, named categories.
-const SUBCOMMANDS: &[(&str, u16, u32)] = &[
-    ("acl|cat", 0, 0),
-    ("acl|deluser", table::ADMIN, 0),
-    ("acl|dryrun", table::ADMIN, 0),
-    ("acl|genpass", 0, 0),
-    ("acl|getuser", table::ADMIN, 0),
-    ("acl|list", table::ADMIN, 0),
-    ("acl|log", table::ADMIN, 0),
-    ("acl|setuser", table::ADMIN, 0),
-    ("acl|users", table::ADMIN, 0),
-    ("acl|whoami", 0, 0),
-    ("client|getname", 0, CONNECTION),
-    ("client|id", 0, CONNECTION),
-    ("client|info", 0, CONNECTION),
-    ("client|kill", table::ADMIN, CONNECTION),
-    ("client|list", table::ADMIN, CONNECTION),
-    ("client|no-evict", table::ADMIN, CONNECTION),
-    ("client|no-touch", 0, CONNECTION),
-    ("client|setinfo", 0, CONNECTION),
-    ("client|setname", 0, CONNECTION),
-    ("command|count", 0, CONNECTION),
-    ("command|docs", 0, CONNECTION),
-    ("command|info", 0, CONNECTION),
-    ("command|list", 0, CONNECTION),
-    ("config|get", table::ADMIN, 0),
-    ("config|resetstat", table::ADMIN, 0),
-    ("config|set", table::ADMIN, 0),
-    ("pubsub|channels", table::PUBSUB, 0),
-    ("pubsub|numpat", table::PUBSUB, 0),
-    ("pubsub|numsub", table::PUBSUB, 0),
-    ("pubsub|shardchannels", table::PUBSUB, 0),
-    ("pubsub|shardnumsub", table::PUBSUB, 0),
-];
-
 /// A command or subcommand as rules and checks see it.
 #[derive(Debug)]
 pub struct Command {
@@ -166,12 +132,19 @@ impl Command {
 pub fn commands() -> &'static [Command] {
     static ALL: OnceLock<Vec<Command>> = OnceLock::new();
     ALL.get_or_init(|| {
-        let top =
-            table::all().iter().map(|s| Command { id: s.name, categories: implied(s.flags) | named(s.name) });
-        let subs =
-            SUBCOMMANDS.iter().map(|&(id, flags, extra)| Command { id, categories: implied(flags) | extra });
-        top.chain(subs).collect()
+        let specs = table::all().iter().chain(table::subcommands());
+        specs.map(|s| Command { id: s.name, categories: of(s) }).collect()
     })
+}
+
+/// The categories of a command or subcommand, a mask of [`CATEGORIES`].
+pub fn of(spec: &Spec) -> u32 {
+    implied(spec.flags) | named(spec.container().unwrap_or(spec.name))
+}
+
+/// The names of the categories in `mask`, in ACL CAT's order.
+pub fn names(mask: u32) -> impl Iterator<Item = &'static str> {
+    CATEGORIES.iter().enumerate().filter(move |(i, _)| mask & (1u32 << i) != 0).map(|(_, c)| *c)
 }
 
 /// The categories Redis derives from a command's flags.
@@ -201,10 +174,7 @@ pub fn category(name: &str) -> Option<u32> {
 /// of a container, otherwise the command's name.
 pub fn command_id(name: &'static str, argv: &[bytes::Bytes]) -> &'static str {
     let Some(sub) = argv.get(1) else { return name };
-    let known = SUBCOMMANDS.iter().map(|(id, _, _)| *id).find(|id| {
-        id.split_once('|').is_some_and(|(c, s)| c == name && s.as_bytes().eq_ignore_ascii_case(sub))
-    });
-    known.unwrap_or(name)
+    table::subcommand(name, sub).map_or(name, |s| s.name)
 }
 
 /// The ids a `+name` or `-name` rule covers: a command with, for a
@@ -217,7 +187,7 @@ pub fn rule_ids(name: &str) -> Option<Vec<&'static str>> {
 
 /// Whether `name` is a container command (one with subcommands).
 pub fn is_container(name: &str) -> bool {
-    commands().iter().any(|c| c.container() == Some(name))
+    table::subcommands_of(name).next().is_some()
 }
 
 #[cfg(test)]
@@ -266,6 +236,14 @@ mod tests {
         assert!(in_category("publish", "pubsub") && in_category("multi", "transaction"));
         assert!(in_category("ping", "connection") && in_category("client|id", "connection"));
         assert!(in_category("actor.call", "admin") && in_category("actor.call", "dangerous"));
+        assert!(in_category("slowlog|get", "admin") && !in_category("slowlog|help", "admin"));
+        assert!(in_category("command|getkeys", "connection") && in_category("pubsub|numpat", "pubsub"));
+    }
+
+    #[test]
+    fn category_names_follow_the_mask() {
+        let get = table::lookup("get").unwrap();
+        assert_eq!(names(of(get)).collect::<Vec<_>>(), ["read", "string", "fast"]);
     }
 
     #[test]

@@ -23,6 +23,23 @@ const READ_WRITE: &str = concat!(
     "lpop rpop spop zpopmin zpopmax lmpop zmpop blpop brpop blmpop bzpopmin bzpopmax bzmpop",
 );
 
+/// Where the count sits in the line of a command whose keys follow it
+/// (`numkeys`): the table's first/last/step cannot find those keys, so
+/// COMMAND INFO flags such a command `movablekeys`.
+pub fn key_count_at(name: &str) -> Option<usize> {
+    match name {
+        "lmpop" | "zmpop" | "sintercard" | "zunion" | "zinter" | "zdiff" => Some(1),
+        "blmpop" | "bzmpop" | "zunionstore" | "zinterstore" | "zdiffstore" => Some(2),
+        _ => None,
+    }
+}
+
+/// Whether a command names keys at all (channels at key positions do not
+/// count).
+pub fn has_keys(spec: &Spec) -> bool {
+    spec.flags & PUBSUB == 0 && (spec.first_key > 0 || key_count_at(spec.name).is_some())
+}
+
 /// Each key of `argv` with the access it needs.
 pub fn key_access<'a>(spec: &Spec, argv: &'a [Bytes]) -> Vec<(&'a Bytes, Access)> {
     if spec.flags & PUBSUB != 0 {
@@ -30,19 +47,18 @@ pub fn key_access<'a>(spec: &Spec, argv: &'a [Bytes]) -> Vec<(&'a Bytes, Access)
     }
     let access = access_of(spec, argv);
     let with = |keys: &'a [Bytes], access: Access| keys.iter().map(move |k| (k, access));
-    match spec.name {
-        "lmpop" | "zmpop" | "sintercard" | "zunion" | "zinter" | "zdiff" => {
-            with(counted(argv, 1), access).collect()
+    match (spec.name, key_count_at(spec.name)) {
+        ("zunionstore" | "zinterstore" | "zdiffstore", Some(count)) => {
+            with(at(argv, 1..2), Access::WRITE).chain(with(counted(argv, count), Access::READ)).collect()
         }
-        "blmpop" | "bzmpop" => with(counted(argv, 2), access).collect(),
-        "zunionstore" | "zinterstore" | "zdiffstore" => {
-            with(at(argv, 1..2), Access::WRITE).chain(with(counted(argv, 2), Access::READ)).collect()
-        }
-        "sinterstore" | "sunionstore" | "sdiffstore" | "zrangestore" => {
+        (_, Some(count)) => with(counted(argv, count), access).collect(),
+        ("sinterstore" | "sunionstore" | "sdiffstore" | "zrangestore", None) => {
             with(at(argv, 1..2), Access::WRITE).chain(with(at(argv, 2..argv.len()), Access::READ)).collect()
         }
-        "copy" => with(at(argv, 1..2), Access::READ).chain(with(at(argv, 2..3), Access::WRITE)).collect(),
-        "rename" | "renamenx" | "smove" | "lmove" | "rpoplpush" | "blmove" | "brpoplpush" => {
+        ("copy", None) => {
+            with(at(argv, 1..2), Access::READ).chain(with(at(argv, 2..3), Access::WRITE)).collect()
+        }
+        ("rename" | "renamenx" | "smove" | "lmove" | "rpoplpush" | "blmove" | "brpoplpush", None) => {
             with(at(argv, 1..2), Access::BOTH).chain(with(at(argv, 2..3), Access::WRITE)).collect()
         }
         _ => spec.keys(argv).into_iter().map(|k| (k, access)).collect(),
@@ -102,6 +118,18 @@ mod tests {
         assert_eq!(names("lmpop 5 a b"), ["a", "b"], "a count past the end names what is there");
         assert!(names("lmpop x a b").is_empty());
         assert!(names("spublish a m").is_empty(), "shard channels are not keys");
+    }
+
+    #[test]
+    fn every_key_command_the_table_finds_no_keys_of_has_a_count() {
+        use table::Route;
+        for spec in table::all() {
+            if matches!(spec.route, Route::Keys | Route::Blocking) && spec.first_key == 0 {
+                assert!(key_count_at(spec.name).is_some(), "{}", spec.name);
+            }
+        }
+        assert!(has_keys(table::lookup("zunion").unwrap()) && has_keys(table::lookup("get").unwrap()));
+        assert!(!has_keys(table::lookup("ping").unwrap()) && !has_keys(table::lookup("ssubscribe").unwrap()));
     }
 
     #[test]

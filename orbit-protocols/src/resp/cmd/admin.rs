@@ -1,13 +1,13 @@
 //! Connection and server commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT,
-//! RESET, CLIENT, INFO, CONFIG, COMMAND, TIME, ACL, and ACTOR.CALL (any
-//! actor, JSON in and out).
+//! RESET, CLIENT, INFO, CONFIG, TIME, and ACTOR.CALL (any actor, JSON in
+//! and out); COMMAND (`cmd/command.rs`), ACL (`cmd/acl.rs`), SLOWLOG and
+//! LATENCY (`cmd/introspect.rs`) are dispatched from here.
 
 use crate::keyspace::DATABASE_KINDS;
 use crate::keyspace::value::{Value, errors};
 use crate::keyspace::{glob, parse_i64};
 use crate::resp::connection::{Conn, Outcome};
 use crate::resp::server::{Server, lock};
-use crate::resp::table::{self, Spec};
 use bytes::Bytes;
 use orbit_shared::{ActorGateway, ActorId, Invocation, NodeDescription};
 use std::sync::atomic::Ordering;
@@ -30,7 +30,7 @@ pub(crate) async fn run<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &
         "client" => client(conn, &argv[1..]),
         "info" => info(conn, &argv[1..]).await,
         "config" => config(conn, &argv[1..]),
-        "command" => command(&argv[1..]),
+        "command" => super::command::run(&argv[1..]),
         "time" => time(),
         "slowlog" => conn.server.introspect.slowlog(&argv[1..]),
         "latency" => conn.server.introspect.latency(&argv[1..]),
@@ -160,6 +160,7 @@ fn reset<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
     conn.resp3 = false;
     conn.db = 0;
     conn.user = (!conn.server.auth_required()).then(|| "default".to_string());
+    conn.reply_mode.on();
     let mut info = lock(&conn.info);
     info.db = 0;
     info.resp = 2;
@@ -167,6 +168,9 @@ fn reset<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
     info.in_multi = false;
     info.subscriptions = 0;
     info.patterns = 0;
+    info.shard_subscriptions = 0;
+    info.no_evict = false;
+    info.no_touch = false;
     Value::Simple("RESET".into())
 }
 
@@ -177,31 +181,64 @@ fn check_name(name: &[u8]) -> Result<(), Value> {
     Ok(())
 }
 
+/// A client as CLIENT LIST and CLIENT INFO show it: Redis 7.2's fields in
+/// its order. Orbit keeps no reply list beside its reply buffer (`oll` and
+/// `omem` are 0) and has no client tracking (`redir` is -1).
 pub(crate) fn client_line(info: &crate::resp::server::ClientInfo) -> String {
     let name = |b: &Option<Bytes>| b.as_ref().map(|b| text(b)).unwrap_or_default();
-    let flags = match (info.subscriptions + info.patterns > 0, info.in_multi) {
-        (true, _) => "P",
-        (_, true) => "x",
-        _ => "N",
-    };
-    format!(
-        "id={} addr={} name={} age={} idle={} flags={} db={} sub={} psub={} multi={} cmd={} user={} resp={} lib-name={} lib-ver={}",
-        info.id,
-        info.addr,
-        name(&info.name),
-        info.created.elapsed().as_secs(),
-        info.last_active.elapsed().as_secs(),
-        flags,
-        info.db,
-        info.subscriptions,
-        info.patterns,
-        if info.in_multi { 0 } else { -1 },
-        info.last_command,
-        info.user,
-        info.resp,
-        name(&info.lib_name),
-        name(&info.lib_ver),
-    )
+    let buffers = &info.buffers;
+    let multi = if info.in_multi { info.multi_commands as i64 } else { -1 };
+    let events = if buffers.obl > 0 { "rw" } else { "r" };
+    let tot_mem = buffers.qbuf + buffers.qbuf_free + buffers.argv_mem + buffers.rbs + info.multi_mem;
+    let fields = [
+        ("id", info.id.to_string()),
+        ("addr", info.addr.to_string()),
+        ("laddr", info.laddr.to_string()),
+        ("fd", info.fd.to_string()),
+        ("name", name(&info.name)),
+        ("age", info.created.elapsed().as_secs().to_string()),
+        ("idle", info.last_active.elapsed().as_secs().to_string()),
+        ("flags", client_flags(info)),
+        ("db", info.db.to_string()),
+        ("sub", info.subscriptions.to_string()),
+        ("psub", info.patterns.to_string()),
+        ("ssub", info.shard_subscriptions.to_string()),
+        ("multi", multi.to_string()),
+        ("qbuf", buffers.qbuf.to_string()),
+        ("qbuf-free", buffers.qbuf_free.to_string()),
+        ("argv-mem", buffers.argv_mem.to_string()),
+        ("multi-mem", info.multi_mem.to_string()),
+        ("rbs", buffers.rbs.to_string()),
+        ("rbp", buffers.rbp.to_string()),
+        ("obl", buffers.obl.to_string()),
+        ("oll", "0".to_string()),
+        ("omem", "0".to_string()),
+        ("tot-mem", tot_mem.to_string()),
+        ("events", events.to_string()),
+        ("cmd", info.last_command.to_string()),
+        ("user", info.user.clone()),
+        ("redir", "-1".to_string()),
+        ("resp", info.resp.to_string()),
+        ("lib-name", name(&info.lib_name)),
+        ("lib-ver", name(&info.lib_ver)),
+    ];
+    fields.iter().map(|(field, value)| format!("{field}={value}")).collect::<Vec<_>>().join(" ")
+}
+
+/// Redis' flag letters, in its order: P subscribed, x in MULTI, b blocked
+/// (a blocking command or a CLIENT PAUSE), c closing after the reply, e
+/// no-evict, T no-touch; N for none of them.
+fn client_flags(info: &crate::resp::server::ClientInfo) -> String {
+    let letters = [
+        (info.subscribed(), 'P'),
+        (info.in_multi, 'x'),
+        (info.blocked, 'b'),
+        (info.close_after_reply, 'c'),
+        (info.no_evict, 'e'),
+        (info.no_touch, 'T'),
+    ];
+    let flags: String = letters.iter().filter(|(on, _)| *on).map(|(_, letter)| *letter).collect();
+    if flags.is_empty() { "N".to_string() } else { flags }
 }
 
 fn client<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
@@ -229,46 +266,156 @@ fn client<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
         (b"info", []) => Value::Verbatim(format!("{}\n", client_line(&lock(&conn.info)))),
         (b"list", filters) => client_list(conn, filters),
         (b"kill", filters) => client_kill(conn, filters),
-        (b"no-evict" | b"no-touch", [flag]) if matches!(super::lower(flag).as_slice(), b"on" | b"off") => {
+        (b"no-evict" | b"no-touch", [value]) => client_switch(conn, &sub, value),
+        (b"pause", [timeout]) => client_pause(conn, timeout, None),
+        (b"pause", [timeout, mode]) => client_pause(conn, timeout, Some(mode)),
+        (b"unpause", []) => {
+            conn.server.pause.end();
             Value::ok()
         }
+        (b"unblock", [id]) => client_unblock(conn, id, None),
+        (b"unblock", [id, reason]) => client_unblock(conn, id, Some(reason)),
+        (b"reply", [mode]) => client_reply(conn, mode),
         _ => super::subcommand_error(
             "client",
             &args[0],
-            &["id", "getname", "setname", "setinfo", "info", "list", "kill", "no-evict", "no-touch"],
+            &[
+                "id", "getname", "setname", "setinfo", "info", "list", "kill", "no-evict", "no-touch",
+                "pause", "unpause", "unblock", "reply",
+            ],
         ),
     }
 }
 
-fn client_list<G: ActorGateway>(conn: &Conn<G>, filters: &[Bytes]) -> Value {
-    let ids: Option<Vec<u64>> = match filters {
-        [] => None,
-        [id, rest @ ..] if super::lower(id) == b"id" && !rest.is_empty() => {
-            Some(rest.iter().filter_map(|r| text(r).parse().ok()).collect())
-        }
-        [t, kind] if super::lower(t) == b"type" => match super::lower(kind).as_slice() {
-            b"normal" | b"pubsub" | b"master" | b"replica" => None,
-            _ => return Value::err(format!("ERR Unknown client type '{}'", text(kind))),
-        },
+/// CLIENT NO-EVICT|NO-TOUCH ON|OFF: recorded and shown (flags `e`, `T`).
+/// Orbit evicts no keys and has no OBJECT IDLETIME, so nothing else
+/// depends on them.
+fn client_switch<G: ActorGateway>(conn: &Conn<G>, sub: &[u8], value: &[u8]) -> Value {
+    let on = match super::lower(value).as_slice() {
+        b"on" => true,
+        b"off" => false,
         _ => return Value::err(errors::SYNTAX),
+    };
+    let mut info = lock(&conn.info);
+    if sub == b"no-evict" {
+        info.no_evict = on;
+    } else {
+        info.no_touch = on;
+    }
+    Value::ok()
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]: the mode is checked before the
+/// timeout (milliseconds), as Redis does.
+fn client_pause<G: ActorGateway>(conn: &Conn<G>, timeout: &[u8], mode: Option<&Bytes>) -> Value {
+    use crate::resp::server::PauseMode;
+    let mode = match mode.map(|m| super::lower(m)).as_deref() {
+        None | Some(b"all") => PauseMode::All,
+        Some(b"write") => PauseMode::Write,
+        Some(_) => return Value::err("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+    };
+    let millis = match parse_i64(timeout) {
+        Ok(ms) if ms < 0 => return Value::err("ERR timeout is negative"),
+        Ok(ms) => ms.unsigned_abs(),
+        Err(_) => return Value::err("ERR timeout is not an integer or out of range"),
+    };
+    let until = tokio::time::Instant::now().checked_add(std::time::Duration::from_millis(millis));
+    let Some(until) = until else { return Value::err("ERR timeout is out of range") };
+    conn.server.pause.start(until, mode);
+    Value::ok()
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if the client was waiting in a
+/// blocking command (BLPOP...) and is now answered, else 0. A client held
+/// by CLIENT PAUSE is not blocked in that sense, as in Redis.
+fn client_unblock<G: ActorGateway>(conn: &Conn<G>, id: &[u8], reason: Option<&Bytes>) -> Value {
+    let error = match reason.map(|r| super::lower(r)).as_deref() {
+        None | Some(b"timeout") => false,
+        Some(b"error") => true,
+        Some(_) => return Value::err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let id = match parse_i64(id) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
+    let unblocked = u64::try_from(id).is_ok_and(|id| conn.server.blocking.unblock(id, error));
+    Value::Int(i64::from(unblocked))
+}
+
+/// CLIENT REPLY ON|OFF|SKIP; OFF and SKIP go unanswered (the connection
+/// drops their reply).
+fn client_reply<G: ActorGateway>(conn: &mut Conn<G>, mode: &[u8]) -> Value {
+    match super::lower(mode).as_slice() {
+        b"on" => conn.reply_mode.on(),
+        b"off" => conn.reply_mode.off(),
+        b"skip" => conn.reply_mode.skip(),
+        _ => return Value::err(errors::SYNTAX),
+    }
+    Value::ok()
+}
+
+/// Which clients CLIENT LIST shows.
+enum Listed {
+    Every,
+    Ids(Vec<u64>),
+    /// Subscribed ones (`TYPE pubsub`) or the others (`TYPE normal`).
+    Subscribed(bool),
+    /// `TYPE master|replica`: Orbit has no replication links.
+    Nobody,
+}
+
+impl Listed {
+    /// CLIENT LIST [TYPE normal|pubsub|master|replica] | [ID id ...]
+    fn parse(filters: &[Bytes]) -> Result<Listed, Value> {
+        Ok(match filters {
+            [] => Listed::Every,
+            [id, rest @ ..] if super::lower(id) == b"id" && !rest.is_empty() => {
+                Listed::Ids(rest.iter().filter_map(|r| text(r).parse().ok()).collect())
+            }
+            [t, kind] if super::lower(t) == b"type" => match super::lower(kind).as_slice() {
+                b"normal" => Listed::Subscribed(false),
+                b"pubsub" => Listed::Subscribed(true),
+                b"master" | b"replica" | b"slave" => Listed::Nobody,
+                _ => return Err(Value::err(format!("ERR Unknown client type '{}'", text(kind)))),
+            },
+            _ => return Err(Value::err(errors::SYNTAX)),
+        })
+    }
+
+    fn keeps(&self, info: &crate::resp::server::ClientInfo) -> bool {
+        match self {
+            Listed::Every => true,
+            Listed::Ids(ids) => ids.contains(&info.id),
+            Listed::Subscribed(subscribed) => info.subscribed() == *subscribed,
+            Listed::Nobody => false,
+        }
+    }
+}
+
+fn client_list<G: ActorGateway>(conn: &Conn<G>, filters: &[Bytes]) -> Value {
+    let listed = match Listed::parse(filters) {
+        Ok(listed) => listed,
+        Err(e) => return e,
     };
     let clients = lock(&conn.server.clients);
     let mut out = String::new();
-    for (id, info) in clients.iter() {
-        if ids.as_ref().is_none_or(|ids| ids.contains(id)) {
-            out.push_str(&client_line(&lock(info)));
+    for info in clients.values() {
+        let info = lock(info);
+        if listed.keeps(&info) {
+            out.push_str(&client_line(&info));
             out.push('\n');
         }
     }
     Value::Verbatim(out)
 }
 
-/// CLIENT KILL addr | CLIENT KILL ID id | ADDR addr | USER name ...
+/// CLIENT KILL addr | CLIENT KILL ID id | ADDR addr | LADDR addr | USER name ...
 fn client_kill<G: ActorGateway>(conn: &mut Conn<G>, filters: &[Bytes]) -> Value {
     let clients: Vec<_> = lock(&conn.server.clients).values().cloned().collect();
     let matches = |info: &crate::resp::server::ClientInfo, key: &[u8], value: &str| match key {
         b"id" => value.parse::<u64>().is_ok_and(|id| id == info.id),
         b"addr" => info.addr.to_string() == value,
+        b"laddr" => info.laddr.to_string() == value,
         b"user" => info.user == value,
         _ => false,
     };
@@ -282,15 +429,23 @@ fn client_kill<G: ActorGateway>(conn: &mut Conn<G>, filters: &[Bytes]) -> Value 
         }
         _ => return Value::err(errors::SYNTAX),
     };
-    if pairs.iter().any(|(k, _)| !matches!(k.as_slice(), b"id" | b"addr" | b"user" | b"skipme")) {
+    if pairs.iter().any(|(k, _)| !matches!(k.as_slice(), b"id" | b"addr" | b"laddr" | b"user" | b"skipme")) {
         return Value::err(errors::SYNTAX);
     }
+    let skip_caller = match skips_caller(&pairs) {
+        Ok(skip) => skip && !old_form,
+        Err(e) => return e,
+    };
     let mut killed = 0;
     for client in clients {
-        let info = lock(&client);
+        let mut info = lock(&client);
+        if skip_caller && info.id == conn.id {
+            continue;
+        }
         if pairs.iter().filter(|(k, _)| k != b"skipme").all(|(k, v)| matches(&info, k, v)) {
             if info.id == conn.id {
                 conn.closing = true;
+                info.close_after_reply = true;
             } else {
                 info.kill.cancel();
             }
@@ -301,6 +456,17 @@ fn client_kill<G: ActorGateway>(conn: &mut Conn<G>, filters: &[Bytes]) -> Value 
         return if killed > 0 { Value::ok() } else { Value::err("ERR No such client") };
     }
     Value::Int(killed)
+}
+
+/// CLIENT KILL's `SKIPME yes|no` (the last one given; `yes` when absent):
+/// whether the calling client is spared.
+fn skips_caller(pairs: &[(Vec<u8>, String)]) -> Result<bool, Value> {
+    match pairs.iter().rev().find(|(k, _)| k == b"skipme") {
+        None => Ok(true),
+        Some((_, v)) if v.eq_ignore_ascii_case("yes") => Ok(true),
+        Some((_, v)) if v.eq_ignore_ascii_case("no") => Ok(false),
+        Some(_) => Err(Value::err(errors::SYNTAX)),
+    }
 }
 
 async fn info<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
@@ -534,53 +700,6 @@ fn config_set<G: ActorGateway>(server: &Server<G>, name: &str, value: &Bytes) ->
         }
     }
     Ok(())
-}
-
-fn command_info(spec: &Spec) -> Value {
-    let flags = spec.flag_names().into_iter().map(|f| Value::Simple(f.into())).collect();
-    Value::Array(vec![
-        Value::bulk(spec.name),
-        Value::Int(i64::from(spec.arity)),
-        Value::Set(flags),
-        Value::Int(i64::from(spec.first_key)),
-        Value::Int(i64::from(spec.last_key)),
-        Value::Int(i64::from(spec.step)),
-        Value::Set(Vec::new()),
-        Value::Set(Vec::new()),
-        Value::Array(Vec::new()),
-        Value::Array(Vec::new()),
-    ])
-}
-
-fn command(args: &[Bytes]) -> Value {
-    let Some(sub) = args.first() else {
-        return Value::Array(table::all().iter().map(command_info).collect());
-    };
-    let names = &args[1..];
-    let find = |n: &Bytes| table::lookup(&text(&super::lower(n)));
-    match super::lower(sub).as_slice() {
-        b"count" if names.is_empty() => Value::Int(table::all().len() as i64),
-        b"info" => {
-            if names.is_empty() {
-                return Value::Array(table::all().iter().map(command_info).collect());
-            }
-            Value::Array(names.iter().map(|n| find(n).map_or(Value::NilArray, command_info)).collect())
-        }
-        b"list" if names.is_empty() => {
-            Value::Array(table::all().iter().map(|s| Value::bulk(s.name)).collect())
-        }
-        // Orbit carries no command documentation: each known command maps
-        // to an empty document.
-        b"docs" => {
-            let specs: Vec<&Spec> = if names.is_empty() {
-                table::all().iter().collect()
-            } else {
-                names.iter().filter_map(find).collect()
-            };
-            Value::Map(specs.into_iter().map(|s| (Value::bulk(s.name), Value::Map(Vec::new()))).collect())
-        }
-        _ => super::subcommand_error("command", sub, &["count", "info", "list", "docs"]),
-    }
 }
 
 fn time() -> Value {

@@ -12,6 +12,8 @@
 //! still takes the result. A waiter ends with a reply whatever happens to
 //! its keys: a source of another type keeps it waiting (as in Redis), a
 //! destination of another type or a failure answers it with the error.
+//! CLIENT UNBLOCK claims a client's waiter the same way and answers it with
+//! its timeout reply or an error ([`Waiters::unblock`]).
 
 use crate::keyspace::value::{Value, errors};
 use crate::keyspace::{KeyType, parse_f64};
@@ -35,9 +37,13 @@ enum BlockOp {
 
 pub struct Waiter {
     id: u64,
+    /// The blocked client (CLIENT UNBLOCK names it).
+    client: u64,
     db: usize,
     keys: Vec<Bytes>,
     op: BlockOp,
+    /// The reply when the wait ends without a result.
+    on_timeout: Value,
     claimed: AtomicBool,
     reply: Mutex<Option<oneshot::Sender<Value>>>,
 }
@@ -106,6 +112,29 @@ impl Waiters {
         waiter.claimed.store(false, Ordering::Release);
         self.register(waiter, true);
     }
+
+    /// Ends the wait of `client`'s blocked command (CLIENT UNBLOCK): it is
+    /// claimed, so no push serves it, and answered with its timeout reply
+    /// or, with `error`, Redis' UNBLOCKED error. False if `client` is not
+    /// waiting. Looks through every queue: fine for an admin command.
+    pub fn unblock(&self, client: u64, error: bool) -> bool {
+        let mut map = lock(&self.map);
+        let found = map.values().flat_map(|queue| queue.iter()).find(|w| w.client == client).cloned();
+        let Some(waiter) = found else { return false };
+        if !self.remove(&waiter, &mut map) {
+            return false;
+        }
+        drop(map);
+        let value = if error {
+            Value::err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        } else {
+            waiter.on_timeout.clone()
+        };
+        if let Some(tx) = lock(&waiter.reply).take() {
+            let _ = tx.send(value);
+        }
+        true
+    }
 }
 
 /// A blocked command: wait with [`Blocked::wait`].
@@ -113,7 +142,6 @@ pub struct Blocked {
     pub waiter: Arc<Waiter>,
     rx: oneshot::Receiver<Value>,
     deadline: Option<Instant>,
-    on_timeout: Value,
 }
 
 impl Blocked {
@@ -125,11 +153,12 @@ impl Blocked {
         if let Some(Ok(value)) = outcome {
             return value;
         }
+        let on_timeout = self.waiter.on_timeout.clone();
         if server.blocking.withdraw(&self.waiter) {
-            return self.on_timeout;
+            return on_timeout;
         }
         // Claimed just now: the result is on its way.
-        self.rx.await.unwrap_or(self.on_timeout)
+        self.rx.await.unwrap_or(on_timeout)
     }
 }
 
@@ -224,14 +253,16 @@ pub(crate) async fn run<G: ActorGateway>(
     let (tx, rx) = oneshot::channel();
     let waiter = Arc::new(Waiter {
         id: server.blocking.next_id.fetch_add(1, Ordering::Relaxed),
+        client: conn.id,
         db: conn.db,
         keys,
         op,
+        on_timeout,
         claimed: AtomicBool::new(false),
         reply: Mutex::new(Some(tx)),
     });
     server.blocking.register(&waiter, false);
-    Outcome::Block(Blocked { waiter, rx, deadline, on_timeout })
+    Outcome::Block(Blocked { waiter, rx, deadline })
 }
 
 async fn call<G: ActorGateway>(
@@ -337,5 +368,42 @@ pub(crate) async fn serve<G: ActorGateway>(server: &Arc<Server<G>>, written: Vec
                 let _ = tx.send(value);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiter(waiters: &Waiters, client: u64) -> (Arc<Waiter>, oneshot::Receiver<Value>) {
+        let (tx, rx) = oneshot::channel();
+        let waiter = Arc::new(Waiter {
+            id: client,
+            client,
+            db: 0,
+            keys: vec![Bytes::from_static(b"k")],
+            op: BlockOp::Pop { left: true },
+            on_timeout: Value::NilArray,
+            claimed: AtomicBool::new(false),
+            reply: Mutex::new(Some(tx)),
+        });
+        waiters.register(&waiter, false);
+        (waiter, rx)
+    }
+
+    #[test]
+    fn unblock_answers_the_client_and_takes_its_waiter_off_the_keys() {
+        let waiters = Waiters::default();
+        let (_first, mut first) = waiter(&waiters, 1);
+        let (_second, mut second) = waiter(&waiters, 2);
+        assert!(waiters.unblock(1, false));
+        assert_eq!(first.try_recv().ok(), Some(Value::NilArray), "the timeout reply");
+        assert!(!waiters.unblock(1, false), "no longer waiting");
+        assert!(waiters.unblock(2, true));
+        let unblocked = Value::err("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        assert_eq!(second.try_recv().ok(), Some(unblocked));
+        assert_eq!(waiters.blocked(), 0);
+        assert!(!waiters.has_waiters(0, &Bytes::from_static(b"k")));
+        assert!(!waiters.unblock(3, false), "a client that never blocked");
     }
 }

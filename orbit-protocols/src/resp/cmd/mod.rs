@@ -3,6 +3,7 @@
 pub mod acl;
 pub mod admin;
 pub mod blocking;
+pub mod command;
 pub mod expiry;
 pub mod introspect;
 pub mod keys;

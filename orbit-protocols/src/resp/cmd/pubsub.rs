@@ -282,6 +282,7 @@ pub(crate) fn run<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &[Bytes
     let mut info = lock(&conn.info);
     info.subscriptions = conn.subs.channels.len();
     info.patterns = conn.subs.patterns.len();
+    info.shard_subscriptions = conn.subs.shard_channels.len();
     Outcome::Replies(replies)
 }
 
