@@ -5,9 +5,9 @@
 //!
 //! | file | concept |
 //! |---|---|
-//! | `acl/categories.rs` | command ids (subcommands included) and their categories |
-//! | `acl/keys.rs` | the keys of a command line and the access each needs |
-//! | `acl/log.rs` | ACL LOG: the refusals, grouped |
+//! | `categories.rs` | command ids (subcommands included) and their categories |
+//! | `keys.rs` | the keys of a command line and the access each needs |
+//! | `log.rs` | ACL LOG: the refusals, grouped |
 
 pub mod categories;
 pub(crate) mod keys;

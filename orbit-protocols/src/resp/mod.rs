@@ -11,6 +11,7 @@
 //! | `cmd/keys.rs` | commands over several keys (MGET, RENAME, SUNIONSTORE...) |
 //! | `cmd/scan.rs` | commands over the whole keyspace (SCAN, KEYS, DBSIZE, FLUSHDB...) |
 //! | `cmd/expiry.rs` | active expiry: the index of keys with a TTL |
+//! | `cmd/introspect.rs` | command and error statistics, SLOWLOG, LATENCY, INFO cpu/memory, LASTSAVE, ROLE |
 //! | `cmd/admin.rs` | connection and server commands (HELLO, CLIENT, INFO, CONFIG...) |
 //! | `cmd/command.rs` | COMMAND: the table as Redis describes it (INFO, LIST FILTERBY, GETKEYS...) |
 //! | `cmd/acl.rs` | the ACL command, and refusing what a user may not run |
