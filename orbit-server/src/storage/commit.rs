@@ -31,7 +31,7 @@ use crate::config::Durability;
 use crate::metrics::StorageMetrics;
 use bytes::Bytes;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -79,7 +79,10 @@ fn resolve_adds<'a>(backend: &dyn Backend, ops: &'a [WriteOp]) -> Result<Cow<'a,
     if !ops.iter().any(|op| matches!(op, WriteOp::Add(..))) {
         return Ok(Cow::Borrowed(ops));
     }
-    // Counters written so far in this batch (`None`: deleted).
+    // Counters written so far in this batch (`None`: deleted), for every
+    // key an addition names.
+    let added: HashSet<&Bytes> =
+        ops.iter().filter(|op| matches!(op, WriteOp::Add(..))).map(WriteOp::key).collect();
     let mut counters: HashMap<Bytes, Option<Bytes>> = HashMap::new();
     let mut resolved = Vec::with_capacity(ops.len());
     for op in ops {
@@ -94,11 +97,12 @@ fn resolve_adds<'a>(backend: &dyn Backend, ops: &'a [WriteOp]) -> Result<Cow<'a,
                 WriteOp::Put(key.clone(), value)
             }
             other => {
-                if let Some(counter) = counters.get_mut(other.key()) {
-                    *counter = match other {
+                if added.contains(other.key()) {
+                    let value = match other {
                         WriteOp::Put(_, value) => Some(value.clone()),
                         _ => None,
                     };
+                    counters.insert(other.key().clone(), value);
                 }
                 other.clone()
             }
