@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::resp::{PATIENCE, call, connect_url, resp2, resp3, show, start_with};
+use common::resp::{PATIENCE, call, connect_url, resp2, resp3, run, show, start_with};
 use futures::StreamExt;
 use orbit_server::config::Durability;
 use orbit_server::{Config, Node};
@@ -28,13 +28,6 @@ use tokio::net::TcpStream;
 
 async fn start() -> (Node, SocketAddr) {
     start_with(Config::ephemeral()).await
-}
-
-/// Sends one command, its words split on whitespace, and renders the reply
-/// with [`show`].
-async fn run(con: &mut MultiplexedConnection, line: &str) -> String {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    show(&call(con, &words).await)
 }
 
 /// `run`, with the elements of an array or set reply sorted (for replies

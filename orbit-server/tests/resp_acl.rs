@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::resp::{PATIENCE, call, resp2, resp3, show, start_with, try_call};
+use common::resp::{PATIENCE, call, resp2, resp3, run, show, start_with, try_call};
 use orbit_server::{Config, Node};
 use redis::Value;
 use redis::aio::MultiplexedConnection;
@@ -19,12 +19,6 @@ use tokio::net::TcpStream;
 
 async fn start() -> (Node, SocketAddr) {
     start_with(Config::ephemeral()).await
-}
-
-/// Sends one command, its words split on whitespace, and renders the reply.
-async fn run(con: &mut MultiplexedConnection, line: &str) -> String {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    show(&call(con, &words).await)
 }
 
 fn text(v: &Value) -> String {

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::resp::{PATIENCE, Raw, call, resp2, show, start_with, wait_for_blocked};
+use common::resp::{PATIENCE, Raw, call, resp2, run, show, start_with, wait_for_blocked};
 use orbit_server::{Config, Node};
 use redis::Value;
 use redis::aio::MultiplexedConnection;
@@ -22,13 +22,6 @@ const FIELDS: &str = concat!(
 
 async fn start() -> (Node, SocketAddr) {
     start_with(Config::ephemeral()).await
-}
-
-/// Sends one command, its words split on whitespace; the reply as [`show`]
-/// renders it.
-async fn run(con: &mut MultiplexedConnection, line: &str) -> String {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    show(&call(con, &words).await)
 }
 
 fn text(v: &Value) -> String {

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::resp::{call, resp2, resp3, show, start_with};
+use common::resp::{call, resp2, resp3, run, show, start_with};
 use orbit_server::{Config, Node};
 use redis::Value;
 use redis::aio::MultiplexedConnection;
@@ -15,13 +15,6 @@ use std::net::SocketAddr;
 
 async fn start() -> (Node, SocketAddr) {
     start_with(Config::ephemeral()).await
-}
-
-/// Sends one command, its words split on whitespace, and renders the reply
-/// with [`show`].
-async fn run(con: &mut MultiplexedConnection, line: &str) -> String {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    show(&call(con, &words).await)
 }
 
 /// The texts of an array or set reply of bulk or status strings.

@@ -7,21 +7,13 @@
 
 mod common;
 
-use common::resp::{PATIENCE, Raw, call, resp2, resp3, show, start_with, wait_for_blocked};
+use common::resp::{PATIENCE, Raw, resp2, resp3, run, start_with, wait_for_blocked};
 use orbit_server::{Config, Node};
-use redis::aio::MultiplexedConnection;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 async fn start() -> (Node, SocketAddr) {
     start_with(Config::ephemeral()).await
-}
-
-/// Sends one command, its words split on whitespace, and renders the reply
-/// with [`show`].
-async fn run(con: &mut MultiplexedConnection, line: &str) -> String {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    show(&call(con, &words).await)
 }
 
 const REFUSED_WHEN_SUBSCRIBED: &[u8] = b"-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";

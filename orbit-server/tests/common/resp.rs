@@ -52,6 +52,13 @@ pub async fn try_call<W: AsRef<str>>(
     con.req_packed_command(&cmd).await
 }
 
+/// Sends one command, its words split on whitespace; the reply as [`show`]
+/// renders it.
+pub async fn run(con: &mut MultiplexedConnection, line: &str) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    show(&call(con, &words).await)
+}
+
 /// [`try_call`] that panics without a reply.
 pub async fn call<W: AsRef<str>>(con: &mut MultiplexedConnection, words: &[W]) -> Value {
     let names: Vec<&str> = words.iter().map(AsRef::as_ref).collect();
