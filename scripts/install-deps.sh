@@ -3,12 +3,17 @@
 #   --rocksdb   libclang for the `rocksdb` cargo feature (bindgen)
 #   --peers     redis-server, redis-tools (redis-cli, redis-benchmark) and postgresql:
 #               the real servers the differential tests and benchmarks compare against
+#   --clients   Node.js and the client libraries the tests run unmodified (clients/*/,
+#               installed from their lock files with npm ci)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 packages=()
+clients=0
 for arg in "$@"; do
     case "$arg" in
         --rocksdb) packages+=(libclang-dev) ;;
         --peers) packages+=(redis-server redis-tools postgresql) ;;
+        --clients) clients=1 ;;
         *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
     esac
 done
@@ -19,5 +24,17 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+if [ "$clients" = 1 ]; then
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        apt-get update -q
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
+    fi
+    for dir in clients/*/; do
+        # Installed once per lock file: the copy in node_modules says which.
+        if [ -f "$dir/package-lock.json" ] && ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.orbit-lock" 2>/dev/null; then
+            (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts && cp package-lock.json node_modules/.orbit-lock)
+        fi
+    done
 fi
 echo "install-deps: ok (${packages[*]:-nothing requested})"

@@ -10,6 +10,12 @@
 //! `redis-benchmark` process, so an error reply or a hang in one test is
 //! reported in its row and does not hide the others. One markdown table per
 //! configuration and pipeline depth goes to stdout.
+//!
+//! Keys are drawn from `--keyspace` random names (`redis-benchmark -r`), as a
+//! real load spreads over keys (0: one key per test, redis-benchmark's
+//! default). Besides redis-benchmark's own tests, `xadd`, `xreadgroup`,
+//! `evalsha`, `setbit`, `pfadd` and `geoadd` run as custom commands, with
+//! their setup (consumer groups, the loaded script) done first on each server.
 
 use crate::spawn::{Redis, Server};
 use anyhow::{Context, anyhow, bail};
@@ -31,9 +37,17 @@ pub struct Args {
     /// Pipeline depths (`redis-benchmark -P`), one table each.
     #[arg(long, value_delimiter = ',', default_value = "1,16")]
     pipelines: Vec<u32>,
-    /// `redis-benchmark -t` tests.
-    #[arg(long, value_delimiter = ',', default_value = "set,get,incr,lpush,rpop,sadd,hset,zadd")]
+    /// Tests: `redis-benchmark -t` names, or the custom ones (xadd, xreadgroup, evalsha,
+    /// setbit, pfadd, geoadd).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "set,get,incr,lpush,rpop,sadd,hset,zadd,xadd,xreadgroup,evalsha,setbit,pfadd,geoadd"
+    )]
     tests: Vec<String>,
+    /// Random key names per test (`redis-benchmark -r`); 0 for one key.
+    #[arg(long, default_value_t = 100_000)]
+    keyspace: u64,
     /// A test still running after this long counts as hung and is killed.
     #[arg(long, default_value_t = 120)]
     timeout_seconds: u64,
@@ -111,7 +125,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
         for ((pipeline, orbit), redis) in args.pipelines.iter().zip(&orbit_results).zip(&redis_results) {
             println!("\n### {}, pipeline {pipeline}\n", persistence.title());
-            println!("`redis-benchmark -c {} -n {} -P {pipeline}`\n", args.clients, args.requests);
+            println!(
+                "`redis-benchmark -c {} -n {} -P {pipeline} -r {}`\n",
+                args.clients, args.requests, args.keyspace
+            );
             print_table(&merge(orbit, redis));
         }
     }
@@ -145,12 +162,69 @@ async fn redis_benchmark(
     test: &str,
     pipeline: u32,
 ) -> anyhow::Result<Vec<(String, Stats)>> {
-    let (port, clients, requests, pipeline) =
+    let (port_text, clients, requests, pipeline) =
         (port.to_string(), args.clients.to_string(), args.requests.to_string(), pipeline.to_string());
-    let flags =
-        ["-h", "127.0.0.1", "-p", &port, "-t", test, "-c", &clients, "-n", &requests, "-P", &pipeline]
-            .map(str::to_string);
-    redis_benchmark_csv(&flags, Duration::from_secs(args.timeout_seconds)).await
+    let mut flags: Vec<String> =
+        ["-h", "127.0.0.1", "-p", &port_text, "-c", &clients, "-n", &requests, "-P", &pipeline]
+            .map(str::to_string)
+            .to_vec();
+    if args.keyspace > 0 {
+        flags.extend(["-r".to_string(), args.keyspace.to_string()]);
+    }
+    let limit = Duration::from_secs(args.timeout_seconds);
+    match custom_command(test, port, args.keyspace).await? {
+        Some(command) => {
+            flags.extend(command);
+            let rows = redis_benchmark_csv(&flags, limit).await?;
+            Ok(rows.into_iter().map(|(_, stats)| (test.to_uppercase(), stats)).collect())
+        }
+        None => {
+            flags.extend(["-t".to_string(), test.to_string()]);
+            redis_benchmark_csv(&flags, limit).await
+        }
+    }
+}
+
+/// The command line of a custom test, after its setup on the server at
+/// `port`; `None` for redis-benchmark's own tests.
+async fn custom_command(test: &str, port: u16, keyspace: u64) -> anyhow::Result<Option<Vec<String>>> {
+    let words = |w: &[&str]| Some(w.iter().map(|s| s.to_string()).collect());
+    Ok(match test {
+        "xadd" => words(&["XADD", "xs:__rand_int__", "*", "field", "value"]),
+        "xreadgroup" => {
+            // Every stream the test may read gets the group first.
+            let mut con = connect(port).await?;
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors();
+            for n in 0..keyspace.max(1) {
+                pipe.cmd("XGROUP").arg("CREATE").arg(format!("xs:{n:012}")).arg("g").arg("0").arg("MKSTREAM");
+                if pipe.len() >= 1000 {
+                    pipe.query_async::<redis::Value>(&mut con).await?;
+                    pipe.clear();
+                }
+            }
+            pipe.query_async::<redis::Value>(&mut con).await?;
+            words(&["XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "xs:__rand_int__", ">"])
+        }
+        "evalsha" => {
+            let mut con = connect(port).await?;
+            let sha: String = redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg("return redis.call('incr', KEYS[1])")
+                .query_async(&mut con)
+                .await?;
+            words(&["EVALSHA", &sha, "1", "counter:__rand_int__"])
+        }
+        "setbit" => words(&["SETBIT", "bits:__rand_int__", "4096", "1"]),
+        "pfadd" => words(&["PFADD", "hll:__rand_int__", "__rand_int__"]),
+        "geoadd" => words(&["GEOADD", "geo:__rand_int__", "13.361389", "38.115556", "__rand_int__"]),
+        _ => None,
+    })
+}
+
+async fn connect(port: u16) -> anyhow::Result<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+    Ok(client.get_multiplexed_async_connection().await?)
 }
 
 /// Runs `redis-benchmark` with `flags` and `--csv` and returns its rows; a

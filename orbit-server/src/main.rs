@@ -33,9 +33,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let node = Node::builder(config).with_builtin_kinds().start().await.context("cannot start the node")?;
     let mut terminate = signal(SignalKind::terminate())?;
+    let stop_requested = node.stop_requested();
     tokio::select! {
         _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        () = stop_requested.cancelled() => tracing::info!("SHUTDOWN: shutting down"),
     }
     node.shutdown().await.context("shutdown failed")?;
     Ok(())

@@ -1818,7 +1818,14 @@ async fn config_get_with_several_patterns_returns_every_match_once() {
     // comes once, whichever patterns match it.
     assert_eq!(
         config_get(&mut c, "CONFIG GET MAXMEMORY maxmemory MaxMemory* port").await,
-        ["MAXMEMORY=0".to_string(), "maxmemory-policy=noeviction".to_string(), port]
+        [
+            "MAXMEMORY=0".to_string(),
+            "maxmemory-clients=0".to_string(),
+            "maxmemory-eviction-tenacity=10".to_string(),
+            "maxmemory-policy=noeviction".to_string(),
+            "maxmemory-samples=5".to_string(),
+            port
+        ]
     );
     assert_eq!(run(&mut c, "CONFIG GET").await, "-ERR wrong number of arguments for 'config|get' command");
     let mut c2 = resp2(addr).await;

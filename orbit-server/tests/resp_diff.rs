@@ -20,7 +20,7 @@
 
 mod common;
 
-use common::resp::{PATIENCE, connect_url, show, start_with, try_call};
+use common::resp::{PATIENCE, connect_url, show, start_redis, start_with, try_call};
 use orbit_server::{Config, Node};
 use proptest::prelude::*;
 use proptest::strategy::Union;
@@ -28,10 +28,9 @@ use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner}
 use redis::Value;
 use redis::aio::MultiplexedConnection;
 use std::net::SocketAddr;
-use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 type Words = Vec<String>;
 /// One step: a command, or several that belong together (MULTI ... EXEC).
@@ -39,36 +38,6 @@ type Step = Vec<Words>;
 
 // ---------------------------------------------------------------------------
 // The two servers
-
-/// Starts `redis-server` on a free loopback port without persistence, and
-/// waits for "Ready to accept connections". The port is found by binding
-/// port 0 and releasing it, so another process may take it first: then the
-/// server exits and another port is tried.
-async fn start_redis(dir: &std::path::Path) -> (Child, SocketAddr) {
-    for _ in 0..5 {
-        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let mut child = Command::new("redis-server")
-            .args(["--port", &addr.port().to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--dir", dir.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("redis-server starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut ready = false;
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("Ready to accept connections") {
-                ready = true;
-                break;
-            }
-        }
-        if ready {
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return (child, addr);
-        }
-    }
-    panic!("redis-server did not start on any of 5 ports");
-}
 
 struct Servers {
     _redis: Child,

@@ -5,7 +5,8 @@
 //!
 //! Format: `version (1) | type (u8) | has expiry (u8) | expiry (u64 LE) |
 //! count (u32 LE) | items`, every item a `u32 LE` length and its bytes; a
-//! hash stores field, value pairs, a zset member, score (8 bytes LE) pairs.
+//! hash stores field, value pairs, a zset member, score (8 bytes LE) pairs, a stream its storage entries
+//! (sub-key, value pairs, `streams/storage.rs`).
 
 use super::{Data, Hash, List, Set, ZSet};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -41,6 +42,7 @@ impl Dumped {
             Data::Hash(h) => (2, h.len()),
             Data::Set(s) => (3, s.len()),
             Data::ZSet(z) => (4, z.len()),
+            Data::Stream(st) => (5, st.storage_entries().len()),
         };
         out.put_u8(tag);
         out.put_u8(u8::from(self.expire_at.is_some()));
@@ -58,6 +60,10 @@ impl Dumped {
                 put_item(&mut out, m);
                 put_item(&mut out, &score.to_le_bytes());
             }),
+            Data::Stream(st) => st.storage_entries().iter().for_each(|(sub, value)| {
+                put_item(&mut out, sub);
+                put_item(&mut out, value);
+            }),
         }
         out.freeze()
     }
@@ -74,7 +80,7 @@ impl Dumped {
         let count = input.get_u32_le() as usize;
         // Every item takes at least 4 bytes: bound the allocation by the input.
         let mut items = Vec::with_capacity(count.min(input.remaining() / 4));
-        let per = if matches!(tag, 2 | 4) { 2 } else { 1 };
+        let per = if matches!(tag, 2 | 4 | 5) { 2 } else { 1 };
         for _ in 0..count.checked_mul(per)? {
             items.push(take_item(&mut input)?);
         }
@@ -97,6 +103,7 @@ impl Dumped {
                 }
                 Data::ZSet(ZSet::from_pairs(scored))
             }
+            5 => Data::Stream(super::streams::load(pairs(items).collect()).ok()?),
             _ => return None,
         };
         Some(Dumped { data, expire_at: has_expiry.then_some(expire_at) })

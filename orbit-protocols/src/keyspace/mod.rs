@@ -8,11 +8,16 @@
 //! |---|---|
 //! | `generic.rs` | DEL, EXISTS, TYPE, TTL/PTTL, EXPIRE family, PERSIST, TOUCH, internal dump/restore |
 //! | `strings.rs` | SET, GET, INCR..., APPEND, GETRANGE/SETRANGE... |
+//! | `bits.rs` | SETBIT, GETBIT, BITCOUNT, BITPOS, BITFIELD, BITFIELD_RO on one key's string |
 //! | `hashes.rs` | H* |
 //! | `lists.rs` | L*/R* (non-blocking halves of the blocking pops) |
 //! | `sets.rs` | S* on one key |
-//! | `zsets.rs` | Z* on one key |
+//! | `zsets.rs` | Z* on one key; GEO* (sorted sets of geohash scores) |
+//! | `hll.rs` | PFADD, PFCOUNT of one key, the key's half of PFMERGE and PFDEBUG (Redis' HyperLogLog bytes) |
+//! | `streams/` | X*: streams and their consumer groups (XREAD/XREADGROUP's per-key halves) |
+//! | `encoding.rs` | OBJECT ENCODING/IDLETIME/REFCOUNT, MEMORY USAGE, DEBUG OBJECT of one key (internal `orbit.object`) |
 //! | `dump.rs` | [`Dumped`]: a whole value, for RENAME/COPY/*STORE |
+//! | `rdb/` | Redis' DUMP payload format: a value to and from RDB bytes (DUMP, RESTORE) |
 //! | `random.rs` | the random picks of *RANDMEMBER, HRANDFIELD, SPOP and RANDOMKEY |
 //! | `glob.rs` | Redis glob patterns (KEYS, SCAN MATCH, HSCAN...) |
 //! | `value.rs` | [`Value`]: a reply, its binary form across the gateway, RESP2/RESP3 writing |
@@ -30,6 +35,7 @@
 //! | set | member | empty |
 //! | zset | member | score, `f64::to_bits` big-endian |
 //! | list | position, [`list_position`] | element |
+//! | stream | a tag byte and an ID, group or consumer (`streams/storage.rs`) | entry, metadata, group, PEL entry |
 //!
 //! Invariants:
 //! - Every change to the in-memory data queues the matching [`WriteOp`]s in
@@ -37,16 +43,21 @@
 //!   them in one batch with the record.
 //! - An empty collection does not exist: `data` becomes `None` (Redis deletes
 //!   a key whose list, hash, set or zset becomes empty), and a key without
-//!   data has no expiry.
+//!   data has no expiry. A stream is the exception: Redis keeps an empty one.
 //! - An expired key is gone at the first command that sees it (lazy expiry).
 
+mod bits;
 mod dump;
+pub(crate) mod encoding;
 mod generic;
 pub mod glob;
 mod hashes;
+pub(crate) mod hll;
 mod lists;
 pub(crate) mod random;
+pub mod rdb;
 mod sets;
+pub(crate) mod streams;
 mod strings;
 pub mod value;
 pub mod view;
@@ -56,8 +67,10 @@ pub use dump::Dumped;
 pub use hashes::Hash;
 pub use lists::List;
 pub use sets::Set;
+pub use streams::Stream;
 pub use value::Value;
 pub use zsets::ZSet;
+pub(crate) use zsets::geo;
 
 use bytes::Bytes;
 use orbit_shared::ActorInterface;
@@ -79,6 +92,11 @@ pub const DATABASE_KINDS: [&str; 16] = [
     "redis:9", "redis:10", "redis:11", "redis:12", "redis:13", "redis:14", "redis:15",
 ];
 
+/// A keyspace kind outside the databases: the front door's own records
+/// (scripts loaded with SCRIPT LOAD, function libraries), stored like keys
+/// but listed by no database.
+pub const SCRIPTS_KIND: &str = "redis:scripts";
+
 /// The wall clock in Unix milliseconds, as expiry deadlines are kept.
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
@@ -92,6 +110,7 @@ pub enum Data {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    Stream(Stream),
 }
 
 /// The Redis type names, as `TYPE` prints them.
@@ -103,6 +122,7 @@ pub enum KeyType {
     Hash,
     Set,
     Zset,
+    Stream,
 }
 
 impl KeyType {
@@ -113,6 +133,7 @@ impl KeyType {
             KeyType::Hash => "hash",
             KeyType::Set => "set",
             KeyType::Zset => "zset",
+            KeyType::Stream => "stream",
         }
     }
 
@@ -124,6 +145,7 @@ impl KeyType {
             b"hash" => KeyType::Hash,
             b"set" => KeyType::Set,
             b"zset" => KeyType::Zset,
+            b"stream" => KeyType::Stream,
             _ => return None,
         })
     }
@@ -137,6 +159,7 @@ impl Data {
             Data::Hash(_) => KeyType::Hash,
             Data::Set(_) => KeyType::Set,
             Data::ZSet(_) => KeyType::Zset,
+            Data::Stream(_) => KeyType::Stream,
         }
     }
 }
@@ -165,6 +188,9 @@ pub struct KeyState {
     pub(crate) data: Option<Data>,
     pub(crate) expire_at: Option<u64>,
     pub(crate) pending: Vec<WriteOp>,
+    /// When a command last used the key (Unix ms, 0: not since it was
+    /// loaded), for OBJECT IDLETIME; in memory only.
+    pub(crate) last_access_ms: u64,
     /// Set by `from_meta`, consumed by `load_entries`.
     loading: Option<Meta>,
 }
@@ -210,6 +236,7 @@ impl KeyState {
             Some(KeyType::Hash) => Some(Data::Hash(Hash::load(entries)?)),
             Some(KeyType::Set) => Some(Data::Set(Set::load(entries)?)),
             Some(KeyType::Zset) => Some(Data::ZSet(ZSet::load(entries)?)),
+            Some(KeyType::Stream) => Some(Data::Stream(streams::load(entries)?)),
         };
         if self.data.is_none() {
             self.expire_at = None;
@@ -249,6 +276,7 @@ impl KeyState {
             Some(Data::Hash(hash)) => self.pending.extend(hash.subkeys().map(WriteOp::Delete)),
             Some(Data::Set(set)) => self.pending.extend(set.subkeys().map(WriteOp::Delete)),
             Some(Data::ZSet(zset)) => self.pending.extend(zset.subkeys().map(WriteOp::Delete)),
+            Some(Data::Stream(stream)) => self.pending.extend(stream.subkeys().map(WriteOp::Delete)),
         }
         self.expire_at = None;
     }
@@ -263,6 +291,7 @@ impl KeyState {
             Data::Hash(hash) => self.pending.extend(hash.entries()),
             Data::Set(set) => self.pending.extend(set.entries()),
             Data::ZSet(zset) => self.pending.extend(zset.entries()),
+            Data::Stream(stream) => self.pending.extend(stream.entries()),
         }
         self.data = Some(data);
     }
@@ -305,12 +334,17 @@ impl KeyState {
         let args = &argv[2..];
         let reply = generic::exec(self, name, args, now_ms)
             .or_else(|| strings::exec(self, name, args, now_ms))
+            .or_else(|| bits::exec(self, name, args, now_ms))
             .or_else(|| hashes::exec(self, name, args, now_ms))
             .or_else(|| lists::exec(self, name, args, now_ms))
             .or_else(|| sets::exec(self, name, args, now_ms))
             .or_else(|| zsets::exec(self, name, args, now_ms))
+            .or_else(|| encoding::exec(self, name, args, now_ms))
+            .or_else(|| streams::exec(self, name, &argv[1], args, now_ms))
+            .or_else(|| hll::exec(self, name, args, now_ms))
             .unwrap_or_else(|| Value::err(format!("ERR unknown command '{name}' for a key")));
         self.drop_if_empty();
+        encoding::touch(self, name, now_ms);
         reply
     }
 }

@@ -30,6 +30,9 @@ pub enum Value {
     Set(Vec<Value>),
     /// A bulk string of the shortest round-tripping decimal in RESP2.
     Double(f64),
+    /// A double in Redis' human form, `%.17Lf` without trailing zeros
+    /// (GEOPOS and WITHCOORD coordinates): a bulk string in RESP2.
+    HumanDouble(f64),
     /// `:1`/`:0` in RESP2.
     Bool(bool),
     /// Text meant for humans (INFO): a bulk string in RESP2.
@@ -122,6 +125,10 @@ impl Value {
                 out.put_u8(9);
                 out.put_f64_le(*d);
             }
+            Value::HumanDouble(d) => {
+                out.put_u8(14);
+                out.put_f64_le(*d);
+            }
             Value::Bool(b) => {
                 out.put_u8(10);
                 out.put_u8(u8::from(*b));
@@ -179,6 +186,7 @@ impl Value {
                 if tag == 7 { Value::Map(pairs) } else { Value::Pairs(pairs) }
             }
             9 if input.remaining() >= 8 => Value::Double(input.get_f64_le()),
+            14 if input.remaining() >= 8 => Value::HumanDouble(input.get_f64_le()),
             10 if input.has_remaining() => Value::Bool(input.get_u8() == 1),
             11 => Value::Verbatim(string(input)?),
             _ => return None,
@@ -226,6 +234,8 @@ impl Value {
             }
             Value::Double(d) if resp3 => line(out, b',', crate::keyspace::format_f64(*d).as_bytes()),
             Value::Double(d) => bulk(out, crate::keyspace::format_f64(*d).as_bytes()),
+            Value::HumanDouble(d) if resp3 => line(out, b',', human(*d).as_bytes()),
+            Value::HumanDouble(d) => bulk(out, human(*d).as_bytes()),
             Value::Bool(b) if resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
             Value::Bool(b) => out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
             Value::Verbatim(s) if resp3 => {
@@ -237,6 +247,20 @@ impl Value {
             Value::Verbatim(s) => bulk(out, s.as_bytes()),
         }
     }
+}
+
+/// Redis' `ld2string(..., LD_STR_HUMAN)`: 17 decimals, trailing zeros and
+/// a trailing dot removed, `-0` as `0`.
+pub(crate) fn human(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d.is_nan() {
+        return "nan".into();
+    }
+    let fixed = format!("{d:.17}");
+    let trimmed = fixed.trim_end_matches('0').trim_end_matches('.');
+    if trimmed == "-0" { "0".into() } else { trimmed.into() }
 }
 
 fn write_pairs(out: &mut BytesMut, pairs: &[(Value, Value)], resp3: bool) {
@@ -295,5 +319,11 @@ mod tests {
         assert_eq!(resp(&Value::Nil, false), "$-1\r\n");
         assert_eq!(resp(&Value::NilArray, false), "*-1\r\n");
         assert_eq!(resp(&Value::NilArray, true), "_\r\n");
+        let coordinate = Value::HumanDouble(13.361389338970184);
+        assert_eq!(resp(&coordinate, false), "$20\r\n13.36138933897018433\r\n");
+        assert_eq!(resp(&coordinate, true), ",13.36138933897018433\r\n");
+        assert_eq!(resp(&Value::HumanDouble(180.0), false), "$3\r\n180\r\n");
+        assert_eq!(resp(&Value::HumanDouble(-0.0), true), ",0\r\n");
+        assert_eq!(Value::decode(&coordinate.encode()), Some(coordinate));
     }
 }

@@ -52,7 +52,7 @@ pub struct KeyInfo {
     pub key: String,
     #[schemars(schema_with = "database_schema")]
     pub db: u8,
-    /// `string`, `list`, `set`, `zset`, `hash`, or `none` for a missing key.
+    /// `string`, `list`, `set`, `zset`, `hash`, `stream`, or `none` for a missing key.
     #[serde(rename = "type")]
     pub key_type: String,
     /// Milliseconds left to live; absent without a TTL or key.
@@ -244,6 +244,8 @@ pub async fn get<G: ActorGateway>(
         command(&[b"scard", k]),
         command(&[b"zrange", k, b"0", last, b"withscores"]),
         command(&[b"zcard", k]),
+        command(&[b"xrange", k, b"-", b"+", b"count", max_items.max(1).to_string().as_bytes()]),
+        command(&[b"xlen", k]),
     ];
     let mut replies = call(gateway, db, k, &commands, false).await?.into_iter();
     let mut next = || replies.next().unwrap_or(Value::Nil);
@@ -251,6 +253,7 @@ pub async fn get<G: ActorGateway>(
     let ttl_ms = ttl(&next())?;
     let (string, strlen, hash, hlen, list, llen, set, scard, zset, zcard) =
         (next(), next(), next(), next(), next(), next(), next(), next(), next(), next());
+    let (stream, xlen) = (next(), next());
     let (value, length) = match key_type.as_str() {
         "none" => (None, 0),
         "string" => (bulk(&string).map(|b| json!(text(b))), int(&strlen)?),
@@ -284,6 +287,22 @@ pub async fn get<G: ActorGateway>(
                 json!({ "member": bulk_text(&p[0]), "score": score })
             });
             (Some(json!(pairs.collect::<Vec<_>>())), int(&zcard)?)
+        }
+        "stream" => {
+            // Entries as `[id, [field, value, ...]]`.
+            let mut entries = Vec::new();
+            for entry in items(stream)? {
+                let Value::Array(parts) = entry else { continue };
+                let Some(id) = parts.first().map(bulk_text) else { continue };
+                let mut fields = serde_json::Map::new();
+                if let Some(Value::Array(flat)) = parts.get(1) {
+                    for pair in flat.chunks(2) {
+                        fields.insert(bulk_text(&pair[0]), json!(pair.get(1).map(bulk_text)));
+                    }
+                }
+                entries.push(json!({ "id": id, "fields": fields }));
+            }
+            (Some(json!(entries)), int(&xlen)?)
         }
         other => return Err(ViewError::UnexpectedReply(format!("key type {other}"))),
     };

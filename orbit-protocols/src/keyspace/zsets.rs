@@ -1,5 +1,6 @@
 //! Redis sorted sets: [`ZSet`], how it maps onto storage entries, and the
-//! Z* command dispatch (the commands live in the submodules).
+//! Z* command dispatch (the commands live in the submodules), GEO* included
+//! (a geo key is a sorted set of geohash scores: `geo.rs`, `geohash.rs`).
 //!
 //! Each member is one entry: sub-key the member, value the score as
 //! `f64::to_bits` big-endian. In memory, a map gives a member's score and
@@ -8,6 +9,8 @@
 
 mod add;
 mod bounds;
+pub(crate) mod geo;
+mod geohash;
 mod pop;
 mod random;
 mod range;
@@ -215,6 +218,11 @@ pub(super) fn exec(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) -
         "zremrangebyrank" => range::zremrange(ks, name, args, now_ms, By::Rank),
         "zremrangebyscore" => range::zremrange(ks, name, args, now_ms, By::Score),
         "zremrangebylex" => range::zremrange(ks, name, args, now_ms, By::Lex),
+        "geoadd" => geo::geoadd(ks, args, now_ms),
+        "geopos" => geo::geopos(ks, args, now_ms),
+        "geodist" => geo::geodist(ks, name, args, now_ms),
+        "geohash" => geo::geohash_strings(ks, args, now_ms),
+        "geosearch" | "georadius_ro" | "georadiusbymember_ro" => geo::search_here(ks, name, args, now_ms),
         _ => return None,
     };
     Some(reply.unwrap_or_else(|e| e))

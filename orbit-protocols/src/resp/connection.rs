@@ -63,6 +63,10 @@ pub(crate) struct Conn<G> {
     pub subs: Subscriber,
     /// Close after the replies so far are written (QUIT, CLIENT KILL self).
     pub closing: bool,
+    /// MONITOR is on: the connection receives every command of the node.
+    pub monitoring: bool,
+    /// CLIENT TRACKING of this connection.
+    pub tracking: cmd::tracking::Local,
     /// Keys written by the last command, for waking blocked clients.
     pub written: Vec<(usize, Bytes)>,
     /// Durability token the replies not yet sent depend on (0: none).
@@ -144,6 +148,8 @@ impl<G: ActorGateway> Conn<G> {
         let kill = server.shutdown.child_token();
         let now = Instant::now();
         let user = (!server.auth_required()).then(|| "default".to_string());
+        let pubsub_buffer = lock(&server.config).pubsub_buffer;
+        let subs = Subscriber::new(id, pubsub_buffer);
         let info = ClientInfo {
             id,
             addr: peer,
@@ -170,8 +176,10 @@ impl<G: ActorGateway> Conn<G> {
             no_evict: false,
             no_touch: false,
             kill: kill.clone(),
+            pushes: subs.handle(),
+            monitor: false,
+            tracking: Default::default(),
         };
-        let pubsub_buffer = lock(&server.config).pubsub_buffer;
         Conn {
             info: Arc::new(Mutex::new(info)),
             id,
@@ -188,8 +196,10 @@ impl<G: ActorGateway> Conn<G> {
             multi_mem: 0,
             multi: None,
             watch: tx::ClientWatch::default(),
-            subs: Subscriber::new(id, pubsub_buffer),
+            subs,
             closing: false,
+            monitoring: false,
+            tracking: Default::default(),
             written: Vec::new(),
             unsynced: orbit_shared::DurableToken::NONE,
             kill,
@@ -202,6 +212,8 @@ impl<G: ActorGateway> Conn<G> {
         lock(&self.server.clients).remove(&self.id);
         self.server.pubsub.unsubscribe_all(&mut self.subs);
         self.server.watches.unwatch(&mut self.watch);
+        cmd::monitor::stop(self);
+        cmd::tracking::disable(self);
     }
 
     async fn serve(&mut self, mut stream: TcpStream) -> std::io::Result<()> {
@@ -241,7 +253,9 @@ impl<G: ActorGateway> Conn<G> {
                         return Ok(());
                     }
                 }
-                Some(message) = self.subs.next(), if self.subs.active() => {
+                // Pushes other than pub/sub (MONITOR lines, invalidations)
+                // reach RESP3 and monitoring connections too.
+                Some(message) = self.subs.next(), if self.subs.active() || self.resp3 || self.monitoring => {
                     message.write_resp(&mut out, self.resp3);
                 }
                 () = self.kill.cancelled() => return Ok(()),
@@ -269,7 +283,7 @@ impl<G: ActorGateway> Conn<G> {
         while i < requests.len() {
             // While a pause may be in force, commands run one by one, each
             // checked against it.
-            let paused = self.server.pause.in_force();
+            let paused = self.server.pause.in_force() || cmd::notify::one_by_one(self);
             let same_key = if paused { 0 } else { self.same_key_run(&requests[i..]) };
             self.buffers.obl = out.len();
             if same_key > 1 {
@@ -432,7 +446,10 @@ impl<G: ActorGateway> Conn<G> {
         }
         let write = specs.iter().any(|s| s.is_write());
         let commands: Vec<&[Bytes]> = run.iter().map(Vec::as_slice).collect();
-        let guard = self.server.keyspace.read().await;
+        let guard = match self.server.shared().await {
+            Ok(guard) => guard,
+            Err(busy) => return vec![busy; run.len()],
+        };
         let (results, token) = self.server.call_key_batch(self.db, &commands, write).await;
         drop(guard);
         self.unsynced = self.unsynced.and(token);
@@ -587,6 +604,9 @@ impl<G: ActorGateway> Conn<G> {
             }
             return error.into();
         }
+        if self.server.scripts.running.is_busy() && !allowed_while_busy(spec, &argv) {
+            return Value::err(self.server.scripts.running.busy_reply()).into();
+        }
         if self.subs.active() && !self.resp3 && !spec.allowed_when_subscribed() {
             return Value::err(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -637,15 +657,31 @@ impl<G: ActorGateway> Conn<G> {
         let usec = started.elapsed().as_micros() as u64;
         let ran = Ran::Ran { failed: error.is_some() };
         self.server.introspect.record(&self.request(spec.name, &kept, usec, ran, error));
+        if self.server.monitors.attached() {
+            cmd::monitor::feed(self, spec, &kept);
+        }
+        if self.server.tracking.active() {
+            cmd::tracking::after_command(self, spec, &kept, &outcome);
+        }
         outcome
     }
 
     async fn execute_unrecorded(&mut self, spec: &'static Spec, argv: Vec<Bytes>, locked: bool) -> Outcome {
         match spec.route {
             Route::Key => {
-                let guard = if locked { None } else { Some(self.server.keyspace.read().await) };
-                let (reply, token, changed) =
-                    self.server.call_key_visible(self.db, &argv, spec.is_write()).await;
+                let guard = if locked {
+                    None
+                } else {
+                    match self.server.shared().await {
+                        Ok(guard) => Some(guard),
+                        Err(busy) => return busy.into(),
+                    }
+                };
+                let (reply, token, changed) = if self.server.notify.on() {
+                    cmd::notify::call_key(self, spec, &argv).await
+                } else {
+                    self.server.call_key_visible(self.db, &argv, spec.is_write()).await
+                };
                 drop(guard);
                 self.unsynced = self.unsynced.and(token);
                 if changed {
@@ -656,13 +692,20 @@ impl<G: ActorGateway> Conn<G> {
                 }
                 reply.into()
             }
+            _ if self.server.notify.on() && cmd::notify::watched(spec) => {
+                cmd::notify::around(self, spec, argv, locked).await
+            }
             _ => cmd::dispatch(self, spec, argv, locked).await,
         }
     }
 
-    /// Records a successful write of `key`: WATCH and blocked clients.
+    /// Records a successful write of `key`: WATCH, blocked clients, and
+    /// the clients tracking it.
     pub fn wrote(&mut self, key: &Bytes) {
         self.server.watches.touch(self.db, key);
+        if self.server.tracking.active() {
+            cmd::tracking::invalidate(&self.server, key, Some(self.id));
+        }
         if self.server.blocking.has_waiters(self.db, key) {
             self.written.push((self.db, key.clone()));
         }
@@ -773,4 +816,16 @@ fn truncate(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+/// What a client may run while a script is past `busy-reply-threshold`:
+/// killing it, shutting down, and connection housekeeping.
+fn allowed_while_busy(spec: &Spec, argv: &[Bytes]) -> bool {
+    let sub = |word: &[u8]| argv.get(1).is_some_and(|a| a.eq_ignore_ascii_case(word));
+    match spec.name {
+        "auth" | "hello" | "quit" | "reset" | "shutdown" => true,
+        "script" => sub(b"kill"),
+        "function" => sub(b"kill") || sub(b"stats"),
+        _ => false,
+    }
 }

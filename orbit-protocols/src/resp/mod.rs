@@ -9,15 +9,29 @@
 //! | `acl.rs` | ACL users: rules, permissions, the check before every command, ACL LOG |
 //! | `connection.rs` | one client: the read/execute/write loop and dispatch |
 //! | `cmd/keys.rs` | commands over several keys (MGET, RENAME, SUNIONSTORE...) |
+//! | `cmd/bitop.rs` | BITOP: bitwise AND/OR/XOR/NOT of strings into a destination key |
+//! | `cmd/hll.rs` | PFCOUNT, PFMERGE, PFDEBUG: HyperLogLog sketches read across keys |
+//! | `cmd/geo.rs` | GEORADIUS, GEORADIUSBYMEMBER (STORE/STOREDIST) and GEOSEARCHSTORE |
+//! | `cmd/sort.rs` | SORT and SORT_RO: BY/GET patterns, LIMIT, ALPHA, STORE |
+//! | `cmd/lcs.rs` | LCS: Redis' longest common subsequence, LEN and IDX |
+//! | `cmd/dump.rs` | DUMP/RESTORE in Redis' serialization, MOVE, SWAPDB (refused) |
 //! | `cmd/scan.rs` | commands over the whole keyspace (SCAN, KEYS, DBSIZE, FLUSHDB...) |
 //! | `cmd/expiry.rs` | active expiry: the index of keys with a TTL |
 //! | `cmd/introspect.rs` | command and error statistics, SLOWLOG, LATENCY, INFO cpu/memory, LASTSAVE, ROLE |
-//! | `cmd/admin.rs` | connection and server commands (HELLO, CLIENT, INFO, CONFIG...) |
+//! | `cmd/admin.rs` | connection and server commands (HELLO, CLIENT, TIME, ACTOR.CALL...) |
+//! | `cmd/config.rs` | CONFIG: every Redis 7.2 parameter, applied or kept |
+//! | `cmd/info.rs` | INFO: its sections, several in one call |
+//! | `cmd/object.rs` | OBJECT, MEMORY, DEBUG and SHUTDOWN |
 //! | `cmd/command.rs` | COMMAND: the table as Redis describes it (INFO, LIST FILTERBY, GETKEYS...) |
 //! | `cmd/acl.rs` | the ACL command, and refusing what a user may not run |
 //! | `cmd/pubsub.rs` | channels and patterns |
+//! | `cmd/notify.rs` | keyspace notifications: the event of each command, published on pub/sub |
+//! | `cmd/monitor.rs` | MONITOR: every command run on the node, as Redis prints it |
+//! | `cmd/tracking.rs` | client-side caching: CLIENT TRACKING and invalidation messages |
 //! | `cmd/tx.rs` | MULTI/EXEC/WATCH |
 //! | `cmd/blocking.rs` | BLPOP and friends: FIFO waiters per key |
+//! | `cmd/streams.rs` | XREAD/XREADGROUP over several keys (BLOCK waits in `blocking.rs`), XGROUP, XINFO |
+//! | `script/` | EVAL, SCRIPT, FUNCTION, FCALL on a Lua 5.1 interpreter |
 //!
 //! Atomicity: single-key commands run as turns of their key's actor (one at
 //! a time per key). Commands over several keys, and EXEC, hold the keyspace
@@ -27,10 +41,11 @@ mod acl;
 mod cmd;
 mod connection;
 pub mod frame;
+mod script;
 mod server;
 pub mod table;
 
-pub use server::{RespConfig, RespRuntime, RespUser};
+pub use server::{DebugCommand, RespConfig, RespRuntime, RespUser};
 
 use orbit_shared::ActorGateway;
 use std::sync::Arc;

@@ -42,6 +42,39 @@ pub struct RespConfig {
     /// How often the background sweep looks for expired keys.
     #[serde(with = "humantime_serde")]
     pub expiry_sweep_interval: Duration,
+    /// Who may run DEBUG (Redis' `enable-debug-command`, fixed at start).
+    pub enable_debug_command: DebugCommand,
+}
+
+/// Redis' `enable-debug-command`: `no` refuses DEBUG, `local` allows it
+/// to clients on a loopback address, `yes` to every client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DebugCommand {
+    #[default]
+    No,
+    Yes,
+    Local,
+}
+
+impl DebugCommand {
+    /// The name CONFIG GET reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            DebugCommand::No => "no",
+            DebugCommand::Yes => "yes",
+            DebugCommand::Local => "local",
+        }
+    }
+
+    /// Whether a client connected from `peer` may run DEBUG.
+    pub fn allows(self, peer: std::net::IpAddr) -> bool {
+        match self {
+            DebugCommand::No => false,
+            DebugCommand::Yes => true,
+            DebugCommand::Local => peer.is_loopback(),
+        }
+    }
 }
 
 impl Default for RespConfig {
@@ -56,6 +89,7 @@ impl Default for RespConfig {
             client_query_buffer_limit: 1024 * 1024 * 1024,
             pubsub_buffer: 4096,
             expiry_sweep_interval: Duration::from_millis(100),
+            enable_debug_command: DebugCommand::No,
         }
     }
 }
@@ -78,6 +112,9 @@ pub struct RespRuntime {
     /// The node's `storage.durability`: `always`, `periodic` or `none`
     /// (INFO `orbit_durability`, CONFIG GET `appendonly`, `appendfsync`).
     pub durability: &'static str,
+    /// Cancelled by SHUTDOWN: the node watches it and runs its ordered
+    /// shutdown.
+    pub stop_requested: CancellationToken,
 }
 
 /// A connected client, as CLIENT LIST shows it.
@@ -115,6 +152,12 @@ pub struct ClientInfo {
     pub no_evict: bool,
     pub no_touch: bool,
     pub kill: CancellationToken,
+    /// The connection's message queue (pub/sub, MONITOR, invalidations).
+    pub(crate) pushes: super::cmd::pubsub::Handle,
+    /// MONITOR is on (flag `O`).
+    pub monitor: bool,
+    /// CLIENT TRACKING as CLIENT LIST shows it.
+    pub tracking: super::cmd::tracking::Shown,
 }
 
 impl ClientInfo {
@@ -247,6 +290,16 @@ pub struct Server<G> {
     pub expiry: super::cmd::expiry::Expiry,
     /// Command and error counts, the slow log, latency events.
     pub introspect: super::cmd::introspect::Introspect,
+    /// `notify-keyspace-events` and the publishing of keyspace events.
+    pub notify: super::cmd::notify::Notify,
+    /// Clients in MONITOR mode.
+    pub monitors: super::cmd::monitor::Monitors,
+    /// Client-side caching: who read which key.
+    pub tracking: super::cmd::tracking::Tracking,
+    /// CONFIG's parameters that live nowhere else (`cmd/config.rs`).
+    pub params: super::cmd::config::Params,
+    /// Scripts and functions: the Lua state, the script running now.
+    pub scripts: Arc<super::script::Scripts>,
     pub cursors: Mutex<super::cmd::scan::Cursors>,
     pub started: Instant,
     pub shutdown: CancellationToken,
@@ -297,6 +350,7 @@ impl<G: ActorGateway> Server<G> {
         runtime: RespRuntime,
         shutdown: CancellationToken,
     ) -> Self {
+        let params = super::cmd::config::Params::new(&config, &runtime);
         let mut acl = BTreeMap::new();
         let default = AclUser::unrestricted("default", config.requirepass.as_deref());
         acl.insert(default.name.clone(), default);
@@ -321,9 +375,26 @@ impl<G: ActorGateway> Server<G> {
             watches: Watches::default(),
             expiry: Default::default(),
             introspect: Default::default(),
+            notify: Default::default(),
+            monitors: Default::default(),
+            tracking: Default::default(),
+            params,
+            scripts: Arc::default(),
             cursors: Mutex::new(Default::default()),
             started: Instant::now(),
             shutdown,
+        }
+    }
+
+    /// Takes the keyspace lock shared. A client still waiting for it when a
+    /// script passes `busy-reply-threshold` is answered BUSY instead.
+    pub async fn shared(&self) -> Result<tokio::sync::RwLockReadGuard<'_, ()>, Value> {
+        if let Ok(guard) = self.keyspace.try_read() {
+            return Ok(guard);
+        }
+        tokio::select! {
+            guard = self.keyspace.read() => Ok(guard),
+            () = self.scripts.running.busy() => Err(Value::err(self.scripts.running.busy_reply())),
         }
     }
 
@@ -382,12 +453,30 @@ impl<G: ActorGateway> Server<G> {
         commands: &[&[Bytes]],
         write: bool,
     ) -> (Vec<(Value, bool)>, DurableToken) {
+        self.call_kind_batch(crate::keyspace::DATABASE_KINDS[db % 16], commands, write).await
+    }
+
+    /// One command on a key of a keyspace kind outside the 16 databases
+    /// (`keyspace::SCRIPTS_KIND`): its reply once visible, and the token
+    /// to wait for before acknowledging it.
+    pub async fn call_kind(&self, kind: &'static str, argv: &[Bytes], write: bool) -> (Value, DurableToken) {
+        let (mut results, token) = self.call_kind_batch(kind, &[argv], write).await;
+        let value = results.pop().map_or(Value::err("ERR internal error: no reply"), |(v, _)| v);
+        (value, token)
+    }
+
+    async fn call_kind_batch(
+        &self,
+        kind: &'static str,
+        commands: &[&[Bytes]],
+        write: bool,
+    ) -> (Vec<(Value, bool)>, DurableToken) {
         let fail =
             |value: Value| (commands.iter().map(|_| (value.clone(), false)).collect(), DurableToken::NONE);
         let Some(key) = commands.first().and_then(|argv| argv.get(1)) else {
             return fail(Value::err("ERR missing key"));
         };
-        let id = ActorId::new(crate::keyspace::DATABASE_KINDS[db % 16], key.clone());
+        let id = ActorId::new(kind, key.clone());
         let method = if write { "write" } else { "read" };
         let invocation = Invocation::new(method, keyspace::encode_call(keyspace::now_ms(), commands));
         match self.gateway.invoke_visible(id, invocation).await {

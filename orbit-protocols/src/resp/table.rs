@@ -44,6 +44,10 @@ pub enum Route {
     Tx,
     /// Connection and server commands (`cmd/admin.rs`).
     Server,
+    /// XREAD, XREADGROUP, XGROUP, XINFO (`cmd/streams.rs`).
+    Streams,
+    /// Scripts and functions (`script/`).
+    Script,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -145,6 +149,10 @@ const fn ps(name: &'static str, arity: i32, flags: u16, first: i32, last: i32, s
     door(name, arity, flags, (first, last, step), Route::PubSub)
 }
 
+const fn sc(name: &'static str, arity: i32, flags: u16) -> Spec {
+    door(name, arity, flags, (0, 0, 0), Route::Script)
+}
+
 const fn tx(name: &'static str, arity: i32, flags: u16, first: i32, last: i32, step: i32) -> Spec {
     door(name, arity, flags, (first, last, step), Route::Tx)
 }
@@ -173,7 +181,16 @@ static SPECS: &[Spec] = &[
     c("setrange", 4, W, 1, 1, K),
     m("mget", -2, RF, 1, -1, 1),
     m("mset", -3, W, 1, -1, 2),
+    m("lcs", -3, R, 1, 2, 1),
     m("msetnx", -3, W, 1, -1, 2),
+    // Bitmaps (strings read and written bit by bit).
+    c("setbit", 4, W, 1, 1, K),
+    c("getbit", 3, RF, 1, 1, K),
+    c("bitcount", -2, R, 1, 1, K),
+    c("bitpos", -3, R, 1, 1, K),
+    c("bitfield", -2, W, 1, 1, K),
+    c("bitfield_ro", -2, RF, 1, 1, K),
+    m("bitop", -4, W, 2, -1, 1),
     // Keys.
     m("del", -2, W, 1, -1, 1),
     m("unlink", -2, WF, 1, -1, 1),
@@ -192,6 +209,12 @@ static SPECS: &[Spec] = &[
     m("rename", 3, W, 1, 2, 1),
     m("renamenx", 3, WF, 1, 2, 1),
     m("copy", -3, W, 1, 2, 1),
+    m("sort", -2, W, 1, 1, 1),
+    m("sort_ro", -2, R, 1, 1, 1),
+    m("dump", 2, R, 1, 1, 1),
+    m("restore", -4, W, 1, 1, 1),
+    m("move", 3, WF, 1, 1, 1),
+    ks("swapdb", 3, WF, 0, 0, 0),
     ks("scan", -2, R, 0, 0, 0),
     ks("keys", 2, R, 0, 0, 0),
     ks("randomkey", 1, R, 0, 0, 0),
@@ -288,9 +311,47 @@ static SPECS: &[Spec] = &[
     m("zdiff", -3, R, 0, 0, 0),
     m("zmpop", -4, W, 0, 0, 0),
     m("zrangestore", -5, W, 1, 2, 1),
+    m("zintercard", -3, R, 0, 0, 0),
     bl("bzpopmin", -3, W | BLOCKING, 1, -2, 1),
     bl("bzpopmax", -3, W | BLOCKING, 1, -2, 1),
     bl("bzmpop", -5, W | BLOCKING, 0, 0, 0),
+    // Geo: sorted sets of geohash scores. GEORADIUS and GEORADIUSBYMEMBER
+    // write the key after STORE/STOREDIST when there is one (found by
+    // `keyspace::geo::store_key`; Redis flags them `movablekeys`), so the
+    // door runs them, like GEOSEARCHSTORE.
+    c("geoadd", -5, W, 1, 1, K),
+    c("geopos", -2, R, 1, 1, K),
+    c("geodist", -4, R, 1, 1, K),
+    c("geohash", -2, R, 1, 1, K),
+    c("geosearch", -7, R, 1, 1, K),
+    c("georadius_ro", -6, R, 1, 1, K),
+    c("georadiusbymember_ro", -5, R, 1, 1, K),
+    m("georadius", -6, W, 1, 1, 1),
+    m("georadiusbymember", -5, W, 1, 1, 1),
+    m("geosearchstore", -8, W, 1, 2, 1),
+    // HyperLogLog: PFCOUNT goes through the door even for one key, whose
+    // actor is then called as a write (it stores the cached cardinality).
+    c("pfadd", -2, WF, 1, 1, K),
+    m("pfcount", -2, R, 1, -1, 1),
+    m("pfmerge", -2, W, 1, -1, 1),
+    m("pfdebug", 3, W | ADMIN, 2, 2, 1),
+    // Streams. XREAD and XREADGROUP name their keys after STREAMS, XGROUP
+    // and XINFO after a subcommand: the door runs them (`cmd/streams.rs`).
+    c("xadd", -5, WF, 1, 1, K),
+    c("xlen", 2, RF, 1, 1, K),
+    c("xrange", -4, R, 1, 1, K),
+    c("xrevrange", -4, R, 1, 1, K),
+    c("xdel", -3, WF, 1, 1, K),
+    c("xtrim", -4, W, 1, 1, K),
+    c("xsetid", -3, WF, 1, 1, K),
+    c("xack", -4, WF, 1, 1, K),
+    c("xpending", -3, R, 1, 1, K),
+    c("xclaim", -6, WF, 1, 1, K),
+    c("xautoclaim", -6, WF, 1, 1, K),
+    door("xread", -4, R | BLOCKING, (0, 0, 0), Route::Streams),
+    door("xreadgroup", -7, W | BLOCKING, (0, 0, 0), Route::Streams),
+    door("xgroup", -2, W, (2, 2, 1), Route::Streams),
+    door("xinfo", -2, R, (2, 2, 1), Route::Streams),
     // Pub/sub.
     ps("subscribe", -2, PUBSUB | LOADING | STALE | SUBSCRIBED, 0, 0, 0),
     ps("unsubscribe", -1, PUBSUB | LOADING | STALE | SUBSCRIBED, 0, 0, 0),
@@ -301,6 +362,15 @@ static SPECS: &[Spec] = &[
     ps("ssubscribe", -2, PUBSUB | LOADING | STALE | SUBSCRIBED, 1, -1, 1),
     ps("sunsubscribe", -1, PUBSUB | LOADING | STALE | SUBSCRIBED, 1, -1, 1),
     ps("spublish", 3, PUBSUB | FAST | LOADING | STALE, 1, 1, 1),
+    // Scripting: the keys follow `numkeys` (as ZUNION's).
+    sc("eval", -3, 0),
+    sc("evalsha", -3, 0),
+    sc("eval_ro", -3, READONLY),
+    sc("evalsha_ro", -3, READONLY),
+    sc("script", -2, 0),
+    sc("fcall", -3, 0),
+    sc("fcall_ro", -3, READONLY),
+    sc("function", -2, 0),
     // Transactions.
     tx("multi", 1, FAST | LOADING | STALE | NO_MULTI, 0, 0, 0),
     tx("exec", 1, LOADING | STALE, 0, 0, 0),
@@ -315,6 +385,7 @@ static SPECS: &[Spec] = &[
     s("auth", -2, FAST | NOAUTH | LOADING | STALE, 0, 0, 0),
     s("select", 2, FAST | LOADING | STALE, 0, 0, 0),
     s("reset", 1, FAST | NOAUTH | LOADING | STALE | SUBSCRIBED, 0, 0, 0),
+    s("monitor", 1, ADMIN | LOADING | STALE, 0, 0, 0),
     s("client", -2, LOADING | STALE, 0, 0, 0),
     // Server.
     s("info", -1, LOADING | STALE, 0, 0, 0),
@@ -326,6 +397,12 @@ static SPECS: &[Spec] = &[
     s("lastsave", 1, FAST | LOADING | STALE, 0, 0, 0),
     s("role", 1, FAST | LOADING | STALE, 0, 0, 0),
     s("acl", -2, ADMIN | LOADING | STALE, 0, 0, 0),
+    // OBJECT and MEMORY name their key after a subcommand (OBJECT ENCODING
+    // key, MEMORY USAGE key): `cmd/object.rs` asks the key's actor.
+    s("object", -2, 0, 2, 2, 1),
+    s("memory", -2, 0, 2, 2, 1),
+    s("debug", -2, ADMIN | LOADING | STALE, 0, 0, 0),
+    s("shutdown", -1, ADMIN | LOADING | STALE | NO_MULTI, 0, 0, 0),
     s("actor.call", -4, W, 0, 0, 0),
 ];
 
@@ -336,7 +413,7 @@ const fn sub(name: &'static str, arity: i32, flags: u16, route: Route) -> Spec {
 
 const LS: u16 = LOADING | STALE;
 const ALS: u16 = ADMIN | LOADING | STALE;
-use Route::{PubSub as P, Server as S};
+use Route::{PubSub as P, Script as X, Server as S};
 
 /// The subcommands Orbit answers of the container commands, as Redis 7.2
 /// describes them: `container|sub`, the arity counting both words, the
@@ -352,7 +429,9 @@ static SUBCOMMANDS: &[Spec] = &[
     sub("acl|setuser", -3, ALS, S),
     sub("acl|users", 2, ALS, S),
     sub("acl|whoami", 2, LS, S),
+    sub("client|caching", 3, LS, S),
     sub("client|getname", 2, LS, S),
+    sub("client|getredir", 2, LS, S),
     sub("client|id", 2, LS, S),
     sub("client|info", 2, LS, S),
     sub("client|kill", -3, ALS, S),
@@ -363,6 +442,8 @@ static SUBCOMMANDS: &[Spec] = &[
     sub("client|reply", 3, LS, S),
     sub("client|setinfo", 4, LS, S),
     sub("client|setname", 3, LS, S),
+    sub("client|tracking", -3, LS, S),
+    sub("client|trackinginfo", 2, LS, S),
     sub("client|unblock", -3, ALS, S),
     sub("client|unpause", 2, ALS, S),
     sub("command|count", 2, LS, S),
@@ -371,22 +452,60 @@ static SUBCOMMANDS: &[Spec] = &[
     sub("command|info", -2, LS, S),
     sub("command|list", -2, LS, S),
     sub("config|get", -3, ALS, S),
+    sub("config|help", 2, LS, S),
     sub("config|resetstat", 2, ALS, S),
+    sub("config|rewrite", 2, ALS, S),
     sub("config|set", -4, ALS, S),
+    sub("function|delete", 3, WRITE, X),
+    sub("function|dump", 2, 0, X),
+    sub("function|flush", -2, WRITE, X),
+    sub("function|help", 2, LS, X),
+    sub("function|kill", 2, 0, X),
+    sub("function|list", -2, 0, X),
+    sub("function|load", -3, WRITE, X),
+    sub("function|restore", -3, WRITE, X),
+    sub("function|stats", 2, 0, X),
     sub("latency|doctor", 2, ALS, S),
     sub("latency|help", 2, LS, S),
     sub("latency|history", 3, ALS, S),
     sub("latency|latest", 2, ALS, S),
     sub("latency|reset", -2, ALS, S),
+    sub("memory|doctor", 2, 0, S),
+    sub("memory|help", 2, LS, S),
+    sub("memory|malloc-stats", 2, 0, S),
+    sub("memory|purge", 2, 0, S),
+    sub("memory|stats", 2, 0, S),
+    sub("memory|usage", -3, READONLY, S),
+    sub("object|encoding", 3, READONLY, S),
+    sub("object|freq", 3, READONLY, S),
+    sub("object|help", 2, LS, S),
+    sub("object|idletime", 3, READONLY, S),
+    sub("object|refcount", 3, READONLY, S),
     sub("pubsub|channels", -2, PUBSUB | LS, P),
     sub("pubsub|numpat", 2, PUBSUB | LS, P),
     sub("pubsub|numsub", -2, PUBSUB | LS, P),
     sub("pubsub|shardchannels", -2, PUBSUB | LS, P),
     sub("pubsub|shardnumsub", -2, PUBSUB | LS, P),
+    sub("script|debug", 3, 0, X),
+    sub("script|exists", -3, 0, X),
+    sub("script|flush", -2, 0, X),
+    sub("script|help", 2, LS, X),
+    sub("script|kill", 2, 0, X),
+    sub("script|load", 3, 0, X),
     sub("slowlog|get", -2, ALS, S),
     sub("slowlog|help", 2, LS, S),
     sub("slowlog|len", 2, ALS, S),
     sub("slowlog|reset", 2, ALS, S),
+    sub("xgroup|create", -5, W, Route::Streams),
+    sub("xgroup|createconsumer", 5, W, Route::Streams),
+    sub("xgroup|delconsumer", 5, W, Route::Streams),
+    sub("xgroup|destroy", 4, W, Route::Streams),
+    sub("xgroup|help", 2, LS, Route::Streams),
+    sub("xgroup|setid", -5, W, Route::Streams),
+    sub("xinfo|consumers", 4, R, Route::Streams),
+    sub("xinfo|groups", 3, R, Route::Streams),
+    sub("xinfo|help", 2, LS, Route::Streams),
+    sub("xinfo|stream", -3, R, Route::Streams),
 ];
 
 fn index() -> &'static HashMap<&'static str, &'static Spec> {

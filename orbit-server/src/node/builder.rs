@@ -43,7 +43,8 @@ impl NodeBuilder {
     }
 
     /// Registers the kinds every stock node hosts: `counter`, the Redis
-    /// keyspaces `redis`, `redis:1` ... `redis:15`, and SQL: table rows
+    /// keyspaces `redis`, `redis:1` ... `redis:15` and `redis:scripts`
+    /// (stored scripts and function libraries), and SQL: table rows
     /// (`row:*`), secondary index entries (`idx:*`) and the table catalog
     /// (`sql:table`).
     pub fn with_builtin_kinds(self) -> Self {
@@ -52,7 +53,8 @@ impl NodeBuilder {
             .register::<crate::actors::counter::CounterActor>()
             .register_family::<crate::actors::row::RowActor>(orbit_protocols::sql::ROW_FAMILY)
             .register_family::<crate::actors::index::IndexActor>(orbit_protocols::sql::INDEX_FAMILY)
-            .register_as::<crate::actors::row::RowActor>(orbit_protocols::sql::CATALOG_KIND);
+            .register_as::<crate::actors::row::RowActor>(orbit_protocols::sql::CATALOG_KIND)
+            .register_as::<RedisKey>(orbit_protocols::keyspace::SCRIPTS_KIND);
         orbit_protocols::keyspace::DATABASE_KINDS
             .iter()
             .fold(node, |node, kind| node.register_as::<RedisKey>(kind))

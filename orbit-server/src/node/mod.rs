@@ -89,6 +89,13 @@ impl Node {
         self.servers.as_ref().and_then(|s| s.resp_addr)
     }
 
+    /// Cancelled when a client asks the node to stop (Redis' SHUTDOWN): the
+    /// owner of the node then runs [`Node::shutdown`], as on SIGTERM. A
+    /// node without listeners is never asked.
+    pub fn stop_requested(&self) -> CancellationToken {
+        self.servers.as_ref().map(|s| s.stop_requested.clone()).unwrap_or_default()
+    }
+
     /// The ordered shutdown described in the module docs.
     pub async fn shutdown(self) -> Result<(), NodeError> {
         let shared = &self.handle.shared;

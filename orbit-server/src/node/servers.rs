@@ -15,6 +15,8 @@ pub(super) struct Servers {
     pub(super) resp_addr: Option<SocketAddr>,
     pub(super) pg_addr: Option<SocketAddr>,
     pub(super) accept: CancellationToken,
+    /// Cancelled when a client asks the node to stop (Redis' SHUTDOWN).
+    pub(super) stop_requested: CancellationToken,
     pub(super) tasks: TaskTracker,
     pub(super) health: tonic_health::server::HealthReporter,
 }
@@ -38,6 +40,7 @@ impl Servers {
         let grpc_addr = local(&grpc, node.config().grpc.addr)?;
         let http_addr = local(&http, node.config().http.addr)?;
         let accept = CancellationToken::new();
+        let stop_requested = CancellationToken::new();
         let tasks = TaskTracker::new();
         let resp_addr = match node.config().resp.enabled {
             false => None,
@@ -48,6 +51,7 @@ impl Servers {
                 let runtime = orbit_protocols::resp::RespRuntime {
                     port: addr.port(),
                     durability: node.config().storage.durability.name(),
+                    stop_requested: stop_requested.clone(),
                 };
                 let gateway = Arc::new(node.clone());
                 let serve = orbit_protocols::resp::serve(
@@ -91,6 +95,6 @@ impl Servers {
         };
         let health = rpc::serve(grpc, node.clone(), internode, accept.clone(), &tasks).await;
         tasks.spawn(http::serve(http, node.clone(), sql, accept.clone()));
-        Ok(Servers { grpc_addr, http_addr, resp_addr, pg_addr, accept, tasks, health })
+        Ok(Servers { grpc_addr, http_addr, resp_addr, pg_addr, accept, stop_requested, tasks, health })
     }
 }

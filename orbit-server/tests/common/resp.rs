@@ -177,3 +177,35 @@ impl Raw {
         self.skip_past(b"+PONG\r\n").await;
     }
 }
+
+/// Starts `redis-server` on a free loopback port without persistence, and
+/// waits for "Ready to accept connections". The port is found by binding
+/// port 0 and releasing it, so another process may take it first: then the
+/// server exits and another port is tried.
+pub async fn start_redis(dir: &std::path::Path) -> (tokio::process::Child, SocketAddr) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    for _ in 0..5 {
+        let addr =
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+        let mut child = tokio::process::Command::new("redis-server")
+            .args(["--port", &addr.port().to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir", dir.to_str().expect("a UTF-8 path")])
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let mut ready = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("Ready to accept connections") {
+                ready = true;
+                break;
+            }
+        }
+        if ready {
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return (child, addr);
+        }
+    }
+    panic!("redis-server did not start on any of 5 ports");
+}

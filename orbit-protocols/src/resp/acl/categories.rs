@@ -46,6 +46,10 @@ const SORTEDSET: u32 = 1 << 4;
 const LIST: u32 = 1 << 5;
 const HASH: u32 = 1 << 6;
 const STRING: u32 = 1 << 7;
+const BITMAP: u32 = 1 << 8;
+const HYPERLOGLOG: u32 = 1 << 9;
+const GEO: u32 = 1 << 10;
+const STREAM: u32 = 1 << 11;
 const PUBSUB: u32 = 1 << 12;
 const ADMIN: u32 = 1 << 13;
 const FAST: u32 = 1 << 14;
@@ -54,6 +58,7 @@ const BLOCKING: u32 = 1 << 16;
 const DANGEROUS: u32 = 1 << 17;
 const CONNECTION: u32 = 1 << 18;
 const TRANSACTION: u32 = 1 << 19;
+const SCRIPTING: u32 = 1 << 20;
 
 /// Commands by the category their name places them in (the table's flags
 /// cannot tell a hash command from a list command), names separated by
@@ -105,8 +110,30 @@ const NAMED: &[(u32, &str)] = &[
             "bzpopmin bzpopmax bzmpop",
         ),
     ),
+    (HYPERLOGLOG, "pfadd pfcount pfmerge pfdebug"),
+    (
+        GEO,
+        concat!(
+            "geoadd geopos geodist geohash geosearch geosearchstore georadius georadius_ro ",
+            "georadiusbymember georadiusbymember_ro",
+        ),
+    ),
+    (BITMAP, "setbit getbit bitcount bitpos bitfield bitfield_ro bitop"),
+    (SET | SORTEDSET | LIST | DANGEROUS, "sort sort_ro"),
+    (STRING, "lcs"),
+    (SORTEDSET, "zintercard"),
+    (KEYSPACE, "dump restore move swapdb object"),
+    (DANGEROUS, "restore swapdb"),
+    (
+        STREAM,
+        concat!(
+            "xadd xlen xrange xrevrange xdel xtrim xsetid xack xpending xclaim xautoclaim xread ",
+            "xreadgroup xgroup xinfo",
+        ),
+    ),
     (CONNECTION, "ping echo quit hello auth select reset client command"),
     (TRANSACTION, "multi exec discard watch unwatch"),
+    (SCRIPTING, "eval evalsha eval_ro evalsha_ro script fcall fcall_ro function"),
     (DANGEROUS, "keys flushdb flushall info"),
     // ACTOR.CALL reaches any actor: key patterns do not apply to it.
     (ADMIN | DANGEROUS, "actor.call"),
@@ -210,6 +237,9 @@ mod tests {
             ("list", LIST),
             ("hash", HASH),
             ("string", STRING),
+            ("bitmap", BITMAP),
+            ("hyperloglog", HYPERLOGLOG),
+            ("geo", GEO),
             ("pubsub", PUBSUB),
             ("admin", ADMIN),
             ("fast", FAST),
@@ -249,7 +279,7 @@ mod tests {
     #[test]
     fn every_key_command_has_a_data_type_or_keyspace_category() {
         use table::Route;
-        let types = KEYSPACE | STRING | HASH | LIST | SET | SORTEDSET;
+        let types = KEYSPACE | STRING | HASH | LIST | SET | SORTEDSET | HYPERLOGLOG | BITMAP | GEO | STREAM;
         for spec in table::all() {
             if matches!(spec.route, Route::Key | Route::Keys | Route::Keyspace | Route::Blocking) {
                 assert!(named(spec.name) & types != 0, "{} has no data type category", spec.name);

@@ -28,8 +28,9 @@ const READ_WRITE: &str = concat!(
 /// COMMAND INFO flags such a command `movablekeys`.
 pub fn key_count_at(name: &str) -> Option<usize> {
     match name {
-        "lmpop" | "zmpop" | "sintercard" | "zunion" | "zinter" | "zdiff" => Some(1),
+        "lmpop" | "zmpop" | "sintercard" | "zunion" | "zinter" | "zdiff" | "zintercard" => Some(1),
         "blmpop" | "bzmpop" | "zunionstore" | "zinterstore" | "zdiffstore" => Some(2),
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => Some(2),
         _ => None,
     }
 }
@@ -37,7 +38,8 @@ pub fn key_count_at(name: &str) -> Option<usize> {
 /// Whether a command names keys at all (channels at key positions do not
 /// count).
 pub fn has_keys(spec: &Spec) -> bool {
-    spec.flags & PUBSUB == 0 && (spec.first_key > 0 || key_count_at(spec.name).is_some())
+    let streams = matches!(spec.name, "xread" | "xreadgroup");
+    spec.flags & PUBSUB == 0 && (spec.first_key > 0 || key_count_at(spec.name).is_some() || streams)
 }
 
 /// Each key of `argv` with the access it needs.
@@ -58,9 +60,21 @@ pub fn key_access<'a>(spec: &Spec, argv: &'a [Bytes]) -> Vec<(&'a Bytes, Access)
         ("copy", None) => {
             with(at(argv, 1..2), Access::READ).chain(with(at(argv, 2..3), Access::WRITE)).collect()
         }
+        ("sort" | "sort_ro", None) => {
+            with(at(argv, 1..2), Access::READ).chain(with(sort_store(argv), Access::WRITE)).collect()
+        }
+        ("geosearchstore", None) => {
+            with(at(argv, 1..2), Access::WRITE).chain(with(at(argv, 2..3), Access::READ)).collect()
+        }
+        // The source is only read; the key after STORE/STOREDIST is written.
+        ("georadius" | "georadiusbymember", None) => {
+            let store = crate::keyspace::geo::store_key(argv).map(std::slice::from_ref).unwrap_or_default();
+            with(at(argv, 1..2), Access::READ).chain(with(store, Access::WRITE)).collect()
+        }
         ("rename" | "renamenx" | "smove" | "lmove" | "rpoplpush" | "blmove" | "brpoplpush", None) => {
             with(at(argv, 1..2), Access::BOTH).chain(with(at(argv, 2..3), Access::WRITE)).collect()
         }
+        ("xread" | "xreadgroup", None) => with(after_streams(argv), access).collect(),
         _ => spec.keys(argv).into_iter().map(|k| (k, access)).collect(),
     }
 }
@@ -73,6 +87,33 @@ fn access_of(spec: &Spec, argv: &[Bytes]) -> Access {
     let set_get =
         spec.name == "set" && at(argv, 3..argv.len()).iter().any(|a| a.eq_ignore_ascii_case(b"get"));
     if set_get || READ_WRITE.split(' ').any(|n| n == spec.name) { Access::BOTH } else { Access::WRITE }
+}
+
+/// SORT's STORE destination, found as Redis' `sortGetKeys` does: LIMIT
+/// takes two words, GET and BY one; the last STORE counts.
+fn sort_store(argv: &[Bytes]) -> &[Bytes] {
+    let mut found = at(argv, 0..0);
+    let mut i = 2;
+    while i < argv.len() {
+        match argv[i].to_ascii_lowercase().as_slice() {
+            b"limit" => i += 2,
+            b"get" | b"by" => i += 1,
+            b"store" => {
+                found = at(argv, i + 1..i + 2);
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    found
+}
+
+/// XREAD's and XREADGROUP's keys: the first half of the words after STREAMS.
+fn after_streams(argv: &[Bytes]) -> &[Bytes] {
+    let Some(word) = argv.iter().position(|a| a.eq_ignore_ascii_case(b"streams")) else { return &[] };
+    let first = word + 1;
+    at(argv, first..first + (argv.len() - first) / 2)
 }
 
 /// `argv[range]`, clamped to what is there.
@@ -118,6 +159,9 @@ mod tests {
         assert_eq!(names("lmpop 5 a b"), ["a", "b"], "a count past the end names what is there");
         assert!(names("lmpop x a b").is_empty());
         assert!(names("spublish a m").is_empty(), "shard channels are not keys");
+        assert_eq!(names("zintercard 2 a b limit 1"), ["a", "b"]);
+        assert_eq!(names("sort k by store limit 0 1 get store store d"), ["k", "d"]);
+        assert_eq!(names("sort_ro k alpha"), ["k"]);
     }
 
     #[test]
@@ -144,5 +188,8 @@ mod tests {
         assert_eq!(own("set a 1 GET"), [A::BOTH]);
         assert_eq!(own("lpop a"), [A::BOTH]);
         assert_eq!(own("mget a b"), [A::READ, A::READ]);
+        assert_eq!(own("georadius s 1 2 3 m store d"), [A::READ, A::WRITE]);
+        assert_eq!(own("georadiusbymember s m 3 km"), [A::READ]);
+        assert_eq!(own("geosearchstore d s frommember m byradius 1 m"), [A::WRITE, A::READ]);
     }
 }

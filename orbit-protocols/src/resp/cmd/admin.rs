@@ -1,16 +1,17 @@
 //! Connection and server commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT,
-//! RESET, CLIENT, INFO, CONFIG, TIME, and ACTOR.CALL (any actor, JSON in
-//! and out); COMMAND (`cmd/command.rs`), ACL (`cmd/acl.rs`), SLOWLOG and
-//! LATENCY (`cmd/introspect.rs`) are dispatched from here.
+//! RESET, CLIENT, TIME, and ACTOR.CALL (any actor, JSON in and out);
+//! COMMAND (`cmd/command.rs`), ACL (`cmd/acl.rs`), SLOWLOG and LATENCY
+//! (`cmd/introspect.rs`), INFO (`cmd/info.rs`), CONFIG (`cmd/config.rs`),
+//! OBJECT, MEMORY, DEBUG and SHUTDOWN (`cmd/object.rs`) are dispatched
+//! from here.
 
 use crate::keyspace::DATABASE_KINDS;
+use crate::keyspace::parse_i64;
 use crate::keyspace::value::{Value, errors};
-use crate::keyspace::{glob, parse_i64};
 use crate::resp::connection::{Conn, Outcome};
-use crate::resp::server::{Server, lock};
+use crate::resp::server::lock;
 use bytes::Bytes;
-use orbit_shared::{ActorGateway, ActorId, Invocation, NodeDescription};
-use std::sync::atomic::Ordering;
+use orbit_shared::{ActorGateway, ActorId, Invocation};
 
 /// The Redis version Orbit answers as (semantics followed: 7.2).
 pub const REDIS_VERSION: &str = "7.2.4";
@@ -27,9 +28,11 @@ pub(crate) async fn run<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &
         "auth" => auth(conn, &argv[1..]),
         "select" => select(conn, &argv[1]),
         "reset" => reset(conn),
+        "monitor" => return super::monitor::start(conn),
         "client" => client(conn, &argv[1..]),
-        "info" => info(conn, &argv[1..]).await,
-        "config" => config(conn, &argv[1..]),
+        "info" => super::info::run(conn, &argv[1..]).await,
+        "config" => super::config::run(conn, &argv[1..]),
+        "object" | "memory" | "debug" | "shutdown" => return super::object::run(conn, name, argv).await,
         "command" => super::command::run(&argv[1..]),
         "time" => time(),
         "slowlog" => conn.server.introspect.slowlog(&argv[1..]),
@@ -161,6 +164,8 @@ fn reset<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
     conn.db = 0;
     conn.user = (!conn.server.auth_required()).then(|| "default".to_string());
     conn.reply_mode.on();
+    super::monitor::stop(conn);
+    super::tracking::disable(conn);
     let mut info = lock(&conn.info);
     info.db = 0;
     info.resp = 2;
@@ -183,7 +188,8 @@ fn check_name(name: &[u8]) -> Result<(), Value> {
 
 /// A client as CLIENT LIST and CLIENT INFO show it: Redis 7.2's fields in
 /// its order. Orbit keeps no reply list beside its reply buffer (`oll` and
-/// `omem` are 0) and has no client tracking (`redir` is -1).
+/// `omem` are 0); `redir` is the tracking redirect (0 for none, -1 when
+/// tracking is off).
 pub(crate) fn client_line(info: &crate::resp::server::ClientInfo) -> String {
     let name = |b: &Option<Bytes>| b.as_ref().map(|b| text(b)).unwrap_or_default();
     let buffers = &info.buffers;
@@ -217,7 +223,7 @@ pub(crate) fn client_line(info: &crate::resp::server::ClientInfo) -> String {
         ("events", events.to_string()),
         ("cmd", info.last_command.to_string()),
         ("user", info.user.clone()),
-        ("redir", "-1".to_string()),
+        ("redir", if info.tracking.on { info.tracking.redirect.to_string() } else { "-1".to_string() }),
         ("resp", info.resp.to_string()),
         ("lib-name", name(&info.lib_name)),
         ("lib-ver", name(&info.lib_ver)),
@@ -225,14 +231,19 @@ pub(crate) fn client_line(info: &crate::resp::server::ClientInfo) -> String {
     fields.iter().map(|(field, value)| format!("{field}={value}")).collect::<Vec<_>>().join(" ")
 }
 
-/// Redis' flag letters, in its order: P subscribed, x in MULTI, b blocked
-/// (a blocking command or a CLIENT PAUSE), c closing after the reply, e
+/// Redis' flag letters, in its order: O monitor, P subscribed, x in MULTI,
+/// b blocked (a blocking command or a CLIENT PAUSE), t tracking, R its
+/// redirect broken, B broadcast tracking, c closing after the reply, e
 /// no-evict, T no-touch; N for none of them.
 fn client_flags(info: &crate::resp::server::ClientInfo) -> String {
     let letters = [
+        (info.monitor, 'O'),
         (info.subscribed(), 'P'),
         (info.in_multi, 'x'),
         (info.blocked, 'b'),
+        (info.tracking.on, 't'),
+        (info.tracking.on && info.tracking.broken, 'R'),
+        (info.tracking.on && info.tracking.bcast, 'B'),
         (info.close_after_reply, 'c'),
         (info.no_evict, 'e'),
         (info.no_touch, 'T'),
@@ -244,6 +255,9 @@ fn client_flags(info: &crate::resp::server::ClientInfo) -> String {
 fn client<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
     let sub = super::lower(&args[0]);
     let rest = &args[1..];
+    if let Some(reply) = super::tracking::client(conn, &sub, rest) {
+        return reply;
+    }
     match (sub.as_slice(), rest) {
         (b"id", []) => Value::Int(conn.id as i64),
         (b"getname", []) => lock(&conn.info).name.clone().map_or(Value::Nil, Value::Bulk),
@@ -280,16 +294,31 @@ fn client<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
             "client",
             &args[0],
             &[
-                "id", "getname", "setname", "setinfo", "info", "list", "kill", "no-evict", "no-touch",
-                "pause", "unpause", "unblock", "reply",
+                "id",
+                "getname",
+                "setname",
+                "setinfo",
+                "info",
+                "list",
+                "kill",
+                "no-evict",
+                "no-touch",
+                "pause",
+                "unpause",
+                "unblock",
+                "reply",
+                "tracking",
+                "caching",
+                "getredir",
+                "trackinginfo",
             ],
         ),
     }
 }
 
 /// CLIENT NO-EVICT|NO-TOUCH ON|OFF: recorded and shown (flags `e`, `T`).
-/// Orbit evicts no keys and has no OBJECT IDLETIME, so nothing else
-/// depends on them.
+/// Orbit evicts no keys, and a key's actor does not know which client
+/// called it, so OBJECT IDLETIME counts a no-touch client's accesses too.
 fn client_switch<G: ActorGateway>(conn: &Conn<G>, sub: &[u8], value: &[u8]) -> Value {
     let on = match super::lower(value).as_slice() {
         b"on" => true,
@@ -469,239 +498,6 @@ fn skips_caller(pairs: &[(Vec<u8>, String)]) -> Result<bool, Value> {
     }
 }
 
-async fn info<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
-    let wanted: Vec<String> = args.iter().map(|a| text(a).to_ascii_lowercase()).collect();
-    let every = wanted.iter().any(|w| matches!(w.as_str(), "all" | "everything"));
-    let default = every || wanted.is_empty() || wanted.iter().any(|w| w == "default");
-    // As Redis: commandstats only with `all`/`everything` or by name.
-    let show = |s: &str| wanted.iter().any(|w| w == s) || every || (default && s != "commandstats");
-    let server = &conn.server;
-    let config = lock(&server.config).clone();
-    let mut out = String::new();
-    if show("server") {
-        let uptime = server.started.elapsed().as_secs();
-        out.push_str(&format!(
-            "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:standalone\r\norbit_version:{}\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\n\r\n",
-            env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS,
-            std::process::id(),
-            server.runtime.port,
-            uptime / 86_400,
-        ));
-    }
-    if show("clients") {
-        let clients = lock(&server.clients).len();
-        out.push_str(&format!(
-            "# Clients\r\nconnected_clients:{clients}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n\r\n",
-            config.maxclients,
-            server.blocking.blocked()
-        ));
-    }
-    if show("persistence") {
-        out.push_str(&format!(
-            "# Persistence\r\nloading:0\r\naof_enabled:{}\r\norbit_durability:{}\r\n\r\n",
-            u8::from(server.runtime.durability != "none"),
-            server.runtime.durability
-        ));
-    }
-    if show("stats") {
-        let s = &server.stats;
-        out.push_str(&format!(
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\ntotal_error_replies:{}\r\n\r\n",
-            s.connections_received.load(Ordering::Relaxed),
-            s.commands_processed.load(Ordering::Relaxed),
-            s.rejected_connections.load(Ordering::Relaxed),
-            s.expired_keys.load(Ordering::Relaxed),
-            server.introspect.error_replies(),
-        ));
-    }
-    if show("memory") {
-        out.push_str(&super::introspect::memory_section());
-    }
-    if show("cpu") {
-        out.push_str(&super::introspect::cpu_section());
-    }
-    if show("commandstats") {
-        out.push_str(&server.introspect.commandstats());
-    }
-    if show("errorstats") {
-        out.push_str(&server.introspect.errorstats());
-    }
-    if show("replication") {
-        out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
-    }
-    if show("cluster") {
-        match server.gateway.describe().await {
-            Ok(node) => out.push_str(&cluster_section(&node)),
-            Err(e) => return crate::resp::server::error_reply(&e),
-        }
-    }
-    if show("keyspace") {
-        out.push_str("# Keyspace\r\n");
-        for db in 0..DATABASE_KINDS.len() {
-            match keyspace_counts(server, db).await {
-                Ok((0, _)) => {}
-                Ok((keys, expires)) => {
-                    out.push_str(&format!("db{db}:keys={keys},expires={expires},avg_ttl=0\r\n"))
-                }
-                Err(e) => return e,
-            }
-        }
-        out.push_str("\r\n");
-    }
-    Value::Verbatim(out.trim_end_matches("\r\n").to_string() + "\r\n")
-}
-
-/// INFO's `# Cluster` section: whether the node belongs to a cluster and,
-/// when it does, the cluster and node ids, the nodes it knows, and the
-/// partitions it sees: all of them, those it leads, and those without a
-/// known leader.
-fn cluster_section(node: &NodeDescription) -> String {
-    if !node.clustered() {
-        return "# Cluster\r\ncluster_enabled:0\r\n\r\n".to_string();
-    }
-    let leaderless = node.partitions.iter().filter(|p| p.leader.is_empty()).count();
-    format!(
-        "# Cluster\r\ncluster_enabled:1\r\ncluster_id:{}\r\ncluster_node_id:{}\r\ncluster_known_nodes:{}\r\ncluster_partitions:{}\r\ncluster_partitions_led:{}\r\ncluster_partitions_without_leader:{leaderless}\r\n\r\n",
-        node.cluster_id,
-        node.node_id,
-        node.nodes.len(),
-        node.partitions.len(),
-        node.partitions_led(),
-    )
-}
-
-/// INFO's `keys` (from the stored counts) and `expires` (the keys the
-/// active-expiry index holds) of database `db`.
-async fn keyspace_counts<G: ActorGateway>(server: &Server<G>, db: usize) -> Result<(u64, u64), Value> {
-    let keys = super::scan::dbsize(server, db).await?;
-    Ok((keys, server.expiry.keys_with_ttl(db).min(keys)))
-}
-
-/// The parameters CONFIG GET reports; `settable` ones take CONFIG SET.
-fn parameters(
-    config: &crate::resp::RespConfig,
-    runtime: &crate::resp::RespRuntime,
-) -> Vec<(&'static str, String)> {
-    let fsync = match runtime.durability {
-        "always" => "always",
-        "periodic" => "everysec",
-        _ => "no",
-    };
-    vec![
-        ("save", String::new()),
-        ("appendonly", if runtime.durability == "none" { "no" } else { "yes" }.into()),
-        ("appendfsync", fsync.into()),
-        ("databases", DATABASE_KINDS.len().to_string()),
-        ("maxmemory", "0".into()),
-        ("maxmemory-policy", "noeviction".into()),
-        ("maxclients", config.maxclients.to_string()),
-        ("requirepass", config.requirepass.clone().unwrap_or_default()),
-        ("proto-max-bulk-len", config.proto_max_bulk_len.to_string()),
-        ("client-query-buffer-limit", config.client_query_buffer_limit.to_string()),
-        ("port", runtime.port.to_string()),
-        ("timeout", "0".into()),
-        ("notify-keyspace-events", String::new()),
-    ]
-}
-
-/// The slow log's and latency monitor's parameters (CONFIG GET and SET).
-fn introspect_parameters(i: &super::introspect::Introspect) -> [(&'static str, String); 3] {
-    [
-        ("slowlog-log-slower-than", i.slower_than.load(Ordering::Relaxed).to_string()),
-        ("slowlog-max-len", i.slowlog_max.load(Ordering::Relaxed).to_string()),
-        ("latency-monitor-threshold", i.latency_threshold.load(Ordering::Relaxed).to_string()),
-    ]
-}
-
-fn config<G: ActorGateway>(conn: &mut Conn<G>, args: &[Bytes]) -> Value {
-    let sub = super::lower(&args[0]);
-    match (sub.as_slice(), &args[1..]) {
-        (b"get", patterns) if !patterns.is_empty() => {
-            let mut params = parameters(&lock(&conn.server.config), &conn.server.runtime);
-            params.extend(introspect_parameters(&conn.server.introspect));
-            Value::Map(config_get(&params, patterns))
-        }
-        (b"set", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => {
-            for pair in pairs.chunks(2) {
-                if let Err(e) = config_set(&conn.server, &text(&super::lower(&pair[0])), &pair[1]) {
-                    return e;
-                }
-            }
-            Value::ok()
-        }
-        (b"resetstat", []) => {
-            let s = &conn.server.stats;
-            for counter in
-                [&s.connections_received, &s.commands_processed, &s.expired_keys, &s.rejected_connections]
-            {
-                counter.store(0, Ordering::Relaxed);
-            }
-            conn.server.introspect.reset();
-            Value::ok()
-        }
-        _ => super::subcommand_error("config", &args[0], &["get", "set", "resetstat"]),
-    }
-}
-
-/// CONFIG GET's pairs: every parameter some pattern matches, once, in the
-/// order first matched. As Redis, a pattern without `*`, `?` or `[` names
-/// one parameter (any case) and the reply spells it as the client did;
-/// glob patterns match without regard to case and reply with the name.
-fn config_get(params: &[(&'static str, String)], patterns: &[Bytes]) -> Vec<(Value, Value)> {
-    let mut found: Vec<(Bytes, &str)> = Vec::new();
-    for pattern in patterns {
-        let lower = super::lower(pattern);
-        let exact = !pattern.iter().any(|&b| matches!(b, b'*' | b'?' | b'['));
-        for (name, value) in params {
-            let hit = if exact { lower == name.as_bytes() } else { glob::matches(&lower, name.as_bytes()) };
-            if hit && !found.iter().any(|(seen, _)| seen.eq_ignore_ascii_case(name.as_bytes())) {
-                let shown = if exact { pattern.clone() } else { Bytes::from(*name) };
-                found.push((shown, value.as_str()));
-            }
-        }
-    }
-    found.into_iter().map(|(name, value)| (Value::Bulk(name), Value::bulk(value.to_string()))).collect()
-}
-
-fn not_integer(name: &str) -> Value {
-    Value::err(format!(
-        "ERR CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer"
-    ))
-}
-
-fn config_set<G: ActorGateway>(server: &Server<G>, name: &str, value: &Bytes) -> Result<(), Value> {
-    let number =
-        || parse_i64(value).ok().and_then(|v| usize::try_from(v).ok()).ok_or_else(|| not_integer(name));
-    let mut config = lock(&server.config);
-    match name {
-        "requirepass" => {
-            let password = (!value.is_empty()).then(|| text(value));
-            config.requirepass = password.clone();
-            if let Some(user) = lock(&server.acl).get_mut("default") {
-                user.set_requirepass(password.as_deref());
-            }
-        }
-        "maxclients" => config.maxclients = number()?,
-        "proto-max-bulk-len" => config.proto_max_bulk_len = number()?,
-        "client-query-buffer-limit" => config.client_query_buffer_limit = number()?,
-        "slowlog-log-slower-than" => {
-            let micros = parse_i64(value).map_err(|_| not_integer(name))?;
-            server.introspect.slower_than.store(micros, Ordering::Relaxed);
-        }
-        "slowlog-max-len" => server.introspect.slowlog_max.store(number()? as u64, Ordering::Relaxed),
-        "latency-monitor-threshold" => {
-            server.introspect.latency_threshold.store(number()? as u64, Ordering::Relaxed)
-        }
-        _ => {
-            return Err(Value::err(format!(
-                "ERR CONFIG SET of '{name}' is not supported (settable: requirepass, maxclients, proto-max-bulk-len, client-query-buffer-limit, slowlog-log-slower-than, slowlog-max-len, latency-monitor-threshold)"
-            )));
-        }
-    }
-    Ok(())
-}
-
 fn time() -> Value {
     let micros =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
@@ -725,51 +521,5 @@ async fn actor_call<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Value {
     match conn.server.gateway.invoke(ActorId::new(kind, key), Invocation::new(method, payload)).await {
         Ok(reply) => Value::Bulk(reply.value),
         Err(e) => crate::resp::server::error_reply(&e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use orbit_shared::{ClusterNodeDescription, PartitionDescription};
-
-    fn partitions(leaders: &[&str]) -> Vec<PartitionDescription> {
-        (0..leaders.len() as u32)
-            .zip(leaders)
-            .map(|(id, leader)| PartitionDescription { id, leader: leader.to_string(), ..Default::default() })
-            .collect()
-    }
-
-    #[test]
-    fn a_node_without_a_cluster_reports_cluster_disabled() {
-        let node = NodeDescription { partitions: partitions(&["127.0.0.1:1"; 4]), ..Default::default() };
-        assert_eq!(cluster_section(&node), "# Cluster\r\ncluster_enabled:0\r\n\r\n");
-    }
-
-    #[test]
-    fn a_cluster_node_reports_its_cluster_and_partitions() {
-        let node = NodeDescription {
-            partitions: partitions(&["10.0.0.1:1", "10.0.0.2:1", "", "10.0.0.1:1"]),
-            cluster_id: "c-1".into(),
-            node_id: 1,
-            nodes: vec![
-                ClusterNodeDescription { id: 1, addr: "10.0.0.1:1".into(), partitions_led: 2 },
-                ClusterNodeDescription { id: 2, addr: "10.0.0.2:1".into(), partitions_led: 1 },
-                ClusterNodeDescription { id: 3, addr: "10.0.0.3:1".into(), partitions_led: 0 },
-            ],
-            ..Default::default()
-        };
-        let section = cluster_section(&node);
-        assert!(section.starts_with("# Cluster\r\ncluster_enabled:1\r\n"), "{section}");
-        for line in [
-            "cluster_id:c-1",
-            "cluster_node_id:1",
-            "cluster_known_nodes:3",
-            "cluster_partitions:4",
-            "cluster_partitions_led:2",
-            "cluster_partitions_without_leader:1",
-        ] {
-            assert!(section.contains(&format!("{line}\r\n")), "{line} in {section}");
-        }
     }
 }

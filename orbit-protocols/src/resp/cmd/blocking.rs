@@ -1,5 +1,6 @@
 //! Blocking commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
-//! BZPOPMAX, BZMPOP.
+//! BZPOPMAX, BZMPOP, and XREAD/XREADGROUP with BLOCK (parsed and read by
+//! `cmd/streams.rs`, waiting here like the others: [`block_stream`]).
 //!
 //! A command that finds its keys empty registers a waiter on each key, in
 //! FIFO order, while it still holds the keyspace lock (so no push can slip in
@@ -33,6 +34,7 @@ enum BlockOp {
     Move { dst: Bytes, from_left: bool, to_left: bool },
     MPop { end: super::keys::End, count: i64 },
     ZPop { min: bool },
+    Stream(super::streams::BlockedRead),
 }
 
 pub struct Waiter {
@@ -250,6 +252,19 @@ pub(crate) async fn run<G: ActorGateway>(
         // Inside MULTI a blocking command does not block.
         return on_timeout.into();
     }
+    enqueue(conn, keys, op, on_timeout, deadline)
+}
+
+/// Registers a waiter on `keys` (the caller holds the keyspace lock, so
+/// no write can slip in between its try and this).
+fn enqueue<G: ActorGateway>(
+    conn: &Conn<G>,
+    keys: Vec<Bytes>,
+    op: BlockOp,
+    on_timeout: Value,
+    deadline: Option<Instant>,
+) -> Outcome {
+    let server = &conn.server;
     let (tx, rx) = oneshot::channel();
     let waiter = Arc::new(Waiter {
         id: server.blocking.next_id.fetch_add(1, Ordering::Relaxed),
@@ -263,6 +278,16 @@ pub(crate) async fn run<G: ActorGateway>(
     });
     server.blocking.register(&waiter, false);
     Outcome::Block(Blocked { waiter, rx, deadline })
+}
+
+/// Blocks an XREAD/XREADGROUP that found nothing; a timeout answers nil.
+pub(crate) fn block_stream<G: ActorGateway>(
+    conn: &Conn<G>,
+    read: super::streams::BlockedRead,
+    deadline: Option<Instant>,
+) -> Outcome {
+    let keys = read.keys();
+    enqueue(conn, keys, BlockOp::Stream(read), Value::NilArray, deadline)
 }
 
 async fn call<G: ActorGateway>(
@@ -305,6 +330,9 @@ async fn perform<G: ActorGateway>(
             }
         }
         BlockOp::MPop { end, count } => super::keys::mpop_key(server, db, key, *end, *count).await,
+        BlockOp::Stream(read) => {
+            Ok(super::streams::read_once(server, db, read).await?.map(|(reply, _)| reply))
+        }
         BlockOp::Move { dst, from_left, to_left } => {
             // Redis' order: an empty source blocks, then the source's type,
             // then the destination's.
@@ -335,11 +363,18 @@ async fn perform<G: ActorGateway>(
 pub(crate) async fn serve<G: ActorGateway>(server: &Arc<Server<G>>, written: Vec<(usize, Bytes)>) {
     let mut pending: VecDeque<(usize, Bytes)> = written.into();
     while let Some((db, key)) = pending.pop_front() {
+        // Stream readers each read from their own position: one that finds
+        // nothing waits on, and the waiters after it are still tried.
+        let mut passed = Vec::new();
         while let Some(waiter) = server.blocking.claim(db, &key) {
             let guard = server.keyspace.write().await;
             let result = perform(server, db, &key, &waiter.op).await;
             drop(guard);
             let value = match result {
+                Ok(None) if matches!(waiter.op, BlockOp::Stream(_)) => {
+                    passed.push(waiter);
+                    continue;
+                }
                 Ok(None) => {
                     server.blocking.unclaim(&waiter);
                     break;
@@ -367,6 +402,10 @@ pub(crate) async fn serve<G: ActorGateway>(server: &Arc<Server<G>>, written: Vec
             if let Some(tx) = lock(&waiter.reply).take() {
                 let _ = tx.send(value);
             }
+        }
+        // Back at the front, in their order.
+        for waiter in passed.iter().rev() {
+            server.blocking.unclaim(waiter);
         }
     }
 }

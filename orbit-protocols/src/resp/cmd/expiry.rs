@@ -95,9 +95,17 @@ pub(crate) async fn run<G: ActorGateway>(server: Arc<Server<G>>, cancel: Cancell
             learn(&server, db, key).await;
         }
         for (_, db, key) in server.expiry.take_due(now_ms()) {
-            if expire_one(&server, db, &key).await {
+            let (gone, expired_now) = expire_one(&server, db, &key).await;
+            if gone {
                 server.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
                 server.watches.touch(db, &key);
+                if expired_now {
+                    // This turn expired it (not an earlier command, nor a DEL).
+                    super::notify::expired(&server, db, &key);
+                    if server.tracking.active() {
+                        super::tracking::invalidate(&server, &key, None);
+                    }
+                }
             } else {
                 // Its TTL moved (or was removed) since it was indexed.
                 learn(&server, db, key).await;
@@ -142,6 +150,12 @@ async fn learn<G: ActorGateway>(server: &Server<G>, db: usize, key: Bytes) {
             if let Ok(Some(state)) = server.gateway.read_actor(id).await
                 && let Some(at) = serde_json::from_slice::<Meta>(&state).ok().and_then(|m| m.expire_at)
             {
+                // Expired before it was learned: this read found it so,
+                // and the sweep's turn will find it already gone.
+                super::notify::expired(server, db, &key);
+                if server.tracking.active() {
+                    super::tracking::invalidate(server, &key, None);
+                }
                 server.expiry.schedule(at, db, key);
             }
         }
@@ -149,11 +163,17 @@ async fn learn<G: ActorGateway>(server: &Server<G>, db: usize, key: Bytes) {
     }
 }
 
-/// Runs a write turn in which the key expires itself if due; true if it did.
-async fn expire_one<G: ActorGateway>(server: &Server<G>, db: usize, key: &Bytes) -> bool {
+/// Runs a write turn in which the key expires itself if due: whether it is
+/// gone, and whether this turn expired it.
+async fn expire_one<G: ActorGateway>(server: &Server<G>, db: usize, key: &Bytes) -> (bool, bool) {
     let _shared = server.keyspace.read().await;
     let argv = [Bytes::from_static(b"exists"), key.clone()];
-    server.call_key(db, &argv, true).await == Value::Int(0)
+    let (value, token, changed) = server.call_key_visible(db, &argv, true).await;
+    let value = match server.gateway.wait_durable(token).await {
+        Ok(()) => value,
+        Err(e) => crate::resp::server::error_reply(&e),
+    };
+    (value == Value::Int(0), changed && value == Value::Int(0))
 }
 
 #[cfg(test)]

@@ -50,6 +50,65 @@ struct LatencyEvent {
     max: u64,
 }
 
+/// Durations in microseconds, in buckets of 1/8 of a power of two (a
+/// value is known within 12.5%, as Redis' histograms keep 2 significant
+/// digits), so a command's histogram is a fixed 4 KiB.
+#[derive(Debug)]
+struct Histogram {
+    buckets: Box<[u64; HISTOGRAM_BUCKETS]>,
+    count: u64,
+}
+
+const SUB_BUCKETS: u64 = 8;
+const HISTOGRAM_BUCKETS: usize = 64 * SUB_BUCKETS as usize;
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram { buckets: Box::new([0; HISTOGRAM_BUCKETS]), count: 0 }
+    }
+}
+
+impl Histogram {
+    /// The bucket of `usec`: below 8 one per microsecond, above that the
+    /// power of two and the next 3 bits.
+    fn bucket(usec: u64) -> usize {
+        if usec < SUB_BUCKETS {
+            return usec as usize;
+        }
+        let power = 63 - u64::from(usec.leading_zeros());
+        let sub = (usec >> (power - 3)) & (SUB_BUCKETS - 1);
+        ((power - 2) * SUB_BUCKETS + sub) as usize
+    }
+
+    /// The smallest value of bucket `i` (the inverse of [`Histogram::bucket`]).
+    fn lowest(i: usize) -> u64 {
+        let i = i as u64;
+        if i < SUB_BUCKETS {
+            return i;
+        }
+        let power = i / SUB_BUCKETS + 2;
+        (1 << power) | ((i % SUB_BUCKETS) << (power - 3))
+    }
+
+    fn add(&mut self, usec: u64) {
+        self.buckets[Self::bucket(usec).min(HISTOGRAM_BUCKETS - 1)] += 1;
+        self.count += 1;
+    }
+
+    /// The value under which `p` percent of the samples fall.
+    fn percentile(&self, p: f64) -> u64 {
+        let wanted = ((p / 100.0) * self.count as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= wanted {
+                return Self::lowest(i);
+            }
+        }
+        0
+    }
+}
+
 /// How a request ended, for the statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ran {
@@ -77,6 +136,8 @@ pub struct Introspect {
     slowlog: Mutex<VecDeque<SlowEntry>>,
     slow_ids: AtomicU64,
     latency: Mutex<BTreeMap<&'static str, LatencyEvent>>,
+    /// Per command, how long its calls took (INFO latencystats).
+    histograms: Mutex<BTreeMap<&'static str, Histogram>>,
     /// `slowlog-log-slower-than`, microseconds; negative: off.
     pub slower_than: AtomicI64,
     /// `slowlog-max-len`.
@@ -95,6 +156,7 @@ impl Default for Introspect {
             slowlog: Mutex::default(),
             slow_ids: AtomicU64::new(0),
             latency: Mutex::default(),
+            histograms: Mutex::default(),
             slower_than: AtomicI64::new(10_000),
             slowlog_max: AtomicU64::new(128),
             latency_threshold: AtomicU64::new(0),
@@ -126,6 +188,7 @@ impl Introspect {
             self.record_error(error);
         }
         if matches!(request.ran, Ran::Ran { .. }) {
+            lock(&self.histograms).entry(request.name).or_default().add(request.usec);
             self.maybe_slow(request);
             self.maybe_latency(request.usec);
         }
@@ -197,6 +260,20 @@ impl Introspect {
     pub fn reset(&self) {
         lock(&self.commands).clear();
         lock(&self.errors).clear();
+        lock(&self.histograms).clear();
+    }
+
+    /// INFO `# Latencystats`: per command, the given percentiles of its
+    /// calls' durations in microseconds, as Redis writes them
+    /// (`p50=1.003,p99=...`).
+    pub fn latencystats(&self, percentiles: &[f64]) -> String {
+        let mut out = String::from("# Latencystats\r\n");
+        for (name, histogram) in lock(&self.histograms).iter() {
+            let shown: Vec<String> =
+                percentiles.iter().map(|p| format!("p{p}={:.3}", histogram.percentile(*p) as f64)).collect();
+            out.push_str(&format!("latency_percentiles_usec_{name}:{}\r\n", shown.join(",")));
+        }
+        out + "\r\n"
     }
 
     /// INFO `# Commandstats`.
@@ -405,18 +482,11 @@ fn proc_stat_times() -> Option<[u64; 4]> {
 
 /// INFO `# Memory`: the process' resident memory (Orbit keeps no
 /// allocator accounting, so `used_memory` is the resident set too), from
-/// `/proc/self/status`; no eviction.
-pub fn memory_section() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = |field: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-    };
+/// `/proc/self/status`; `maxmemory` and its policy as CONFIG SET them
+/// (Orbit evicts no keys).
+pub fn memory_section(maxmemory: u64, policy: &str) -> String {
     let mut out = String::from("# Memory\r\n");
-    if let (Some(rss), Some(peak)) = (kib("VmRSS:"), kib("VmHWM:")) {
+    if let Some((rss, peak)) = process_memory() {
         out.push_str(&format!(
             "used_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\n",
             human(rss),
@@ -424,14 +494,29 @@ pub fn memory_section() -> String {
             human(peak)
         ));
     }
-    out.push_str(
-        "maxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n\r\n",
-    );
+    out.push_str(&format!(
+        "maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nmem_allocator:libc\r\n\r\n",
+        human(maxmemory)
+    ));
     out
 }
 
+/// The process' resident and peak resident bytes, from
+/// `/proc/self/status` (`None` where there is none).
+pub fn process_memory() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    };
+    Some((kib("VmRSS:")?, kib("VmHWM:")?))
+}
+
 /// Bytes as Redis' `*_human` fields write them (`1.50M`).
-fn human(bytes: u64) -> String {
+pub fn human(bytes: u64) -> String {
     let units = [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)];
     match units.iter().find(|(_, size)| bytes >= *size) {
         Some((unit, size)) => format!("{:.2}{unit}", bytes as f64 / *size as f64),
@@ -519,6 +604,30 @@ mod tests {
             (&Value::bulk("command"), &Value::Int(25), &Value::Int(25))
         );
         assert_eq!(stats.latency(&[Bytes::from_static(b"reset")]), Value::Int(1));
+    }
+
+    #[test]
+    fn latency_percentiles_come_from_each_commands_histogram() {
+        let stats = Introspect::default();
+        for usec in 1..=100 {
+            stats.record(&request("get", &[], usec, Ran::Ran { failed: false }));
+        }
+        stats.record(&request("set", &[], 5000, Ran::Ran { failed: false }));
+        let text = stats.latencystats(&[50.0, 99.0, 99.9]);
+        assert!(
+            text.contains("latency_percentiles_usec_get:p50=48.000,p99=96.000,p99.9=96.000\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("latency_percentiles_usec_set:p50=4608.000,"), "{text}");
+        for usec in [0, 7, 8, 9, 100, 5000, u64::MAX] {
+            let bucket = Histogram::bucket(usec);
+            assert!(
+                Histogram::lowest(bucket) <= usec && usec - Histogram::lowest(bucket) <= usec / 8,
+                "{usec}"
+            );
+        }
+        stats.reset();
+        assert_eq!(stats.latencystats(&[50.0]), "# Latencystats\r\n\r\n");
     }
 
     #[test]

@@ -36,6 +36,15 @@ pub(crate) async fn run<G: ActorGateway>(
         "zunionstore" | "zinterstore" | "zdiffstore" => zstore(conn, name, &argv[1..]).await,
         "zunion" | "zinter" | "zdiff" => zcombine(conn, name, &argv[1..]).await,
         "zrangestore" => zrangestore(conn, &argv[1..]).await,
+        "zintercard" => zintercard(conn, &argv[1..]).await,
+        "sort" | "sort_ro" => super::sort::run(conn, name, &argv[1..]).await,
+        "lcs" => super::lcs::run(conn, &argv[1..]).await,
+        "dump" | "restore" | "move" => super::dump::run(conn, name, &argv[1..]).await,
+        "bitop" => super::bitop::run(conn, &argv[1..]).await,
+        "pfcount" => super::hll::pfcount(conn, &argv[1..]).await,
+        "pfmerge" => super::hll::pfmerge(conn, &argv[1..]).await,
+        "pfdebug" => super::hll::pfdebug(conn, &argv[1..]).await,
+        "georadius" | "georadiusbymember" | "geosearchstore" => super::geo::run(conn, name, argv).await,
         _ => Err(Value::err(format!("ERR unknown command '{name}'"))),
     };
     drop(_guard);
@@ -89,6 +98,9 @@ pub(crate) async fn restore_in<G: ActorGateway>(
         conn.wrote(key);
     } else {
         conn.server.watches.touch(db, key);
+        if conn.server.tracking.active() {
+            super::tracking::invalidate(&conn.server, key, Some(conn.id));
+        }
     }
     Ok(())
 }
@@ -409,6 +421,40 @@ async fn set_store<G: ActorGateway>(conn: &mut Conn<G>, name: &str, args: &[Byte
 async fn sintercard<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Result<Value> {
     let (keys, limit) = sintercard_args(args)?;
     let n = set_algebra(conn, "sinter", keys).await?.len() as i64;
+    Ok(Value::Int(if limit > 0 { n.min(limit) } else { n }))
+}
+
+/// ZINTERCARD numkeys key... [LIMIT n], checked in Redis' order: numkeys,
+/// then the keys' types, then the options (LIMIT may repeat).
+async fn zintercard<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Result<Value> {
+    let numkeys = parse_i64(&args[0])?;
+    if numkeys < 1 {
+        return Err(Value::err("ERR at least 1 input key is needed for 'zintercard' command"));
+    }
+    let keys = usize::try_from(numkeys)
+        .ok()
+        .and_then(|n| args.get(1..)?.get(..n))
+        .ok_or_else(|| Value::err(errors::SYNTAX))?;
+    colocated(conn, keys)?;
+    let mut inputs: Vec<HashSet<Bytes>> = Vec::with_capacity(keys.len());
+    for key in keys {
+        inputs.push(zinput(conn, key).await?.unwrap_or_default().into_iter().map(|(m, _)| m).collect());
+    }
+    let mut limit = 0;
+    for option in args[1 + keys.len()..].chunks(2) {
+        match option {
+            [name, n] if name.eq_ignore_ascii_case(b"limit") => {
+                limit = parse_i64(n)
+                    .ok()
+                    .filter(|&n| n >= 0)
+                    .ok_or_else(|| Value::err("ERR LIMIT can't be negative"))?;
+            }
+            _ => return Err(Value::err(errors::SYNTAX)),
+        }
+    }
+    inputs.sort_by_key(HashSet::len);
+    let Some((smallest, others)) = inputs.split_first() else { return Ok(Value::Int(0)) };
+    let n = smallest.iter().filter(|m| others.iter().all(|other| other.contains(*m))).count() as i64;
     Ok(Value::Int(if limit > 0 { n.min(limit) } else { n }))
 }
 

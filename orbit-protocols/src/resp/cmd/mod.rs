@@ -2,13 +2,26 @@
 
 pub mod acl;
 pub mod admin;
+pub mod bitop;
 pub mod blocking;
 pub mod command;
+pub mod config;
+pub mod dump;
 pub mod expiry;
+pub mod geo;
+pub mod hll;
+pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod lcs;
+pub mod monitor;
+pub mod notify;
+pub mod object;
 pub mod pubsub;
 pub mod scan;
+pub mod sort;
+pub mod streams;
+pub mod tracking;
 pub mod tx;
 
 use super::connection::{Conn, Outcome};
@@ -35,6 +48,8 @@ pub(crate) async fn dispatch<G: ActorGateway>(
         Route::Blocking => blocking::run(conn, name, &argv, locked).await,
         Route::PubSub => pubsub::run(conn, name, &argv, locked),
         Route::Tx => tx::run(conn, name, &argv).await,
+        Route::Streams => streams::run(conn, name, &argv, locked).await,
+        Route::Script => super::script::eval::run(conn, name, &argv, locked).await.into(),
         Route::Server | Route::Key => admin::run(conn, name, &argv).await,
     }
 }

@@ -18,14 +18,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
-#[derive(Clone)]
-struct Handle {
+/// The sending end of a connection's message queue: pub/sub messages,
+/// MONITOR lines and client-side caching invalidations all take it.
+#[derive(Clone, Debug)]
+pub(crate) struct Handle {
     tx: mpsc::Sender<Value>,
     overflow: Arc<AtomicBool>,
 }
 
 impl Handle {
-    fn deliver(&self, message: Value) -> bool {
+    /// Queues a message; false if the queue is full (the connection is then
+    /// closed as a subscriber that does not keep up) or gone.
+    pub(crate) fn deliver(&self, message: Value) -> bool {
         match self.tx.try_send(message) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -105,6 +109,11 @@ impl Subscriber {
             Kind::Channel | Kind::Pattern => self.channels.len() + self.patterns.len(),
         };
         n as i64
+    }
+
+    /// The sending end of this connection's queue.
+    pub(crate) fn handle(&self) -> Handle {
+        self.handle.clone()
     }
 
     pub async fn next(&mut self) -> Option<Value> {

@@ -89,6 +89,7 @@ pub(crate) async fn run<G: ActorGateway>(
         "keys" => keys(conn, &argv[1]).await,
         "scan" => scan(conn, &argv[1..]).await,
         "randomkey" => randomkey(conn).await,
+        "swapdb" => super::dump::swapdb(&argv[1], &argv[2]),
         _ => flush(conn, name, &argv[1..], locked).await,
     };
     result.unwrap_or_else(|e| e)

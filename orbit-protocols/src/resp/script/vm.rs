@@ -1,0 +1,455 @@
+//! The Lua 5.1 state scripts and functions run in (one per node): Redis'
+//! environment (`redis`, `cjson`, `cmsgpack`, `bit`, `struct`; read-only
+//! globals), the compiled scripts by SHA1, and the function libraries.
+//!
+//! The state runs on a blocking thread. `redis.call` crosses back to the
+//! front door through the [`Bridge`] set for the run: the command is sent to
+//! the client's task, which runs it as EXEC runs its commands, and the Lua
+//! thread waits for the reply.
+
+use super::convert;
+use super::running::Running;
+use crate::keyspace::Value;
+use bytes::Bytes;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value as Lua_, Variadic};
+use sha1::{Digest, Sha1};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{mpsc, oneshot};
+
+/// The hook checks for SCRIPT KILL and the time limits this often.
+const HOOK_EVERY: u32 = 10_000;
+/// What the Lua state may allocate; past it an allocation fails with "not
+/// enough memory" and the script ends with that error.
+const MEMORY_LIMIT: usize = 512 << 20;
+
+/// What a running script asks of the front door.
+pub(crate) enum Ask {
+    /// Run a command (`redis.call`, `redis.pcall`).
+    Call(Vec<Bytes>),
+    /// Whether the user may run it (`redis.acl_check_cmd`).
+    AclCheck(Vec<Bytes>),
+}
+
+pub(crate) struct Request {
+    pub ask: Ask,
+    pub reply: oneshot::Sender<Value>,
+}
+
+/// The running script's line to its client's task, set for one run.
+struct Bridge {
+    tx: mpsc::Sender<Request>,
+    /// `redis.setresp(3)` was called.
+    resp3: AtomicBool,
+}
+
+impl Bridge {
+    fn ask(&self, ask: Ask) -> Value {
+        let gone = || Value::err("ERR the client running this script is gone");
+        let (reply, answer) = oneshot::channel();
+        if self.tx.blocking_send(Request { ask, reply }).is_err() {
+            return gone();
+        }
+        answer.blocking_recv().unwrap_or_else(|_| gone())
+    }
+}
+
+/// One function of a library.
+pub(crate) struct Func {
+    pub callback: Function,
+    pub flags: Vec<String>,
+    pub description: Option<String>,
+}
+
+pub(crate) struct Library {
+    pub code: String,
+    pub functions: BTreeMap<String, Func>,
+}
+
+/// What to run.
+pub(crate) enum Target<'a> {
+    /// A compiled script, by SHA1.
+    Script(&'a str),
+    /// A library's function, by name.
+    Function(&'a str),
+}
+
+pub(crate) struct Vm {
+    lua: Lua,
+    /// The real globals (KEYS and ARGV are set here for a script's run).
+    real: Table,
+    /// The read-only environment every chunk runs in.
+    env: Table,
+    run: Function,
+    /// Switches `redis` between the run-time and the load-time table.
+    use_api: Function,
+    scripts: HashMap<String, Function>,
+    pub libraries: BTreeMap<String, Library>,
+}
+
+/// The SHA1 of a script, in lower-case hex, as EVALSHA names it.
+pub(crate) fn sha1_hex(body: &[u8]) -> String {
+    hex::encode(Sha1::digest(body))
+}
+
+fn err_table(lua: &Lua, text: &str) -> mlua::Result<Lua_> {
+    let t = lua.create_table()?;
+    t.raw_set("err", text)?;
+    Ok(Lua_::Table(t))
+}
+
+/// A command's arguments from Lua: strings, or numbers as Lua prints them.
+fn argv_of(lua: &Lua, args: MultiValue) -> Result<Vec<Bytes>, &'static str> {
+    let mut argv = Vec::with_capacity(args.len());
+    for arg in args {
+        let s = match arg {
+            Lua_::String(s) => s,
+            Lua_::Integer(_) | Lua_::Number(_) => match lua.coerce_string(arg) {
+                Ok(Some(s)) => s,
+                _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+            },
+            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+        };
+        argv.push(Bytes::copy_from_slice(&s.as_bytes()));
+    }
+    Ok(argv)
+}
+
+impl Vm {
+    pub fn new(running: Arc<Running>, version: &str) -> mlua::Result<Vm> {
+        let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
+        super::libs::install(&lua)?;
+        let api = lua.create_table()?;
+        let load_api = lua.create_table()?;
+        for table in [&api, &load_api] {
+            table.raw_set("LOG_DEBUG", 0)?;
+            table.raw_set("LOG_VERBOSE", 1)?;
+            table.raw_set("LOG_NOTICE", 2)?;
+            table.raw_set("LOG_WARNING", 3)?;
+            table.raw_set("REDIS_VERSION", version)?;
+            table.raw_set("REDIS_VERSION_NUM", version_num(version))?;
+            table.raw_set("log", lua.create_function(log)?)?;
+            table.raw_set("sha1hex", lua.create_function(sha1hex)?)?;
+        }
+        api.raw_set("REPL_NONE", 0)?;
+        api.raw_set("REPL_AOF", 1)?;
+        api.raw_set("REPL_SLAVE", 2)?;
+        api.raw_set("REPL_REPLICA", 2)?;
+        api.raw_set("REPL_ALL", 3)?;
+        api.raw_set("setresp", lua.create_function(setresp)?)?;
+        api.raw_set("set_repl", lua.create_function(set_repl)?)?;
+        api.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+        api.raw_set("acl_check_cmd", lua.create_function(acl_check_cmd)?)?;
+        let dispatch = lua.create_function(|lua, args: MultiValue| {
+            if args.is_empty() {
+                return err_table(lua, "ERR Please specify at least one argument for this redis lib call");
+            }
+            let argv = match argv_of(lua, args) {
+                Ok(argv) => argv,
+                Err(text) => return err_table(lua, text),
+            };
+            let Some(bridge) = lua.app_data_ref::<Bridge>() else {
+                return err_table(lua, "ERR redis.call is only available while a script runs");
+            };
+            let reply = bridge.ask(Ask::Call(argv));
+            let resp3 = bridge.resp3.load(Ordering::Relaxed);
+            drop(bridge);
+            convert::to_lua(lua, reply, resp3)
+        })?;
+        let real = lua.globals();
+        let prelude = lua.load(include_str!("prelude.lua")).set_name("=orbit");
+        let (env, run, use_api): (Table, Function, Function) =
+            prelude.call((real.clone(), api, load_api, dispatch))?;
+        lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
+            running.tick()
+        })?;
+        lua.set_memory_limit(MEMORY_LIMIT)?;
+        Ok(Vm { lua, real, env, run, use_api, scripts: HashMap::new(), libraries: BTreeMap::new() })
+    }
+
+    /// Compiles a script's body (its shebang line already removed) under
+    /// its SHA1.
+    pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<(), Value> {
+        if self.scripts.contains_key(sha) {
+            return Ok(());
+        }
+        let chunk = self.lua.load(body).set_name("@user_script").set_environment(self.env.clone());
+        let function = chunk.into_function().map_err(|e| {
+            Value::err(one_line(&format!("ERR Error compiling script (new function): {}", message_of(&e))))
+        })?;
+        self.scripts.insert(sha.to_string(), function);
+        Ok(())
+    }
+
+    pub fn forget_scripts(&mut self) {
+        self.scripts.clear();
+        self.lua.gc_collect().ok();
+    }
+
+    /// Runs a script or function; its reply, or its error as Redis words it.
+    pub fn call(
+        &mut self,
+        target: Target<'_>,
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+        tx: mpsc::Sender<Request>,
+        resp3: bool,
+    ) -> Value {
+        self.lua.set_app_data(Bridge { tx, resp3: AtomicBool::new(false) });
+        let result = self.call_inner(&target, keys, args);
+        self.lua.remove_app_data::<Bridge>();
+        let (name, source) = match target {
+            Target::Script(sha) => (sha, "user_script"),
+            Target::Function(name) => (name, "user_function"),
+        };
+        match result {
+            Ok((true, value)) => convert::to_reply(&value, resp3),
+            Ok((false, error)) => script_error(&error, name, source),
+            Err(e) => Value::err(one_line(&format!("ERR {} script: {name}, on @{source}.", message_of(&e)))),
+        }
+    }
+
+    fn call_inner(
+        &self,
+        target: &Target<'_>,
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+    ) -> mlua::Result<(bool, Lua_)> {
+        let strings = |items: Vec<Bytes>| -> mlua::Result<Table> {
+            let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.iter().enumerate() {
+                t.raw_set(i + 1, self.lua.create_string(item)?)?;
+            }
+            Ok(t)
+        };
+        match target {
+            Target::Script(sha) => {
+                let function = self
+                    .scripts
+                    .get(*sha)
+                    .cloned()
+                    .ok_or_else(|| mlua::Error::runtime("the script is not compiled"))?;
+                self.real.raw_set("KEYS", strings(keys)?)?;
+                self.real.raw_set("ARGV", strings(args)?)?;
+                let result = self.run.call::<(bool, Lua_)>(function);
+                self.real.raw_set("KEYS", Lua_::Nil)?;
+                self.real.raw_set("ARGV", Lua_::Nil)?;
+                result
+            }
+            Target::Function(name) => {
+                let callback = self
+                    .function(name)
+                    .map(|(_, f)| f.callback.clone())
+                    .ok_or_else(|| mlua::Error::runtime("Function not found"))?;
+                self.run.call::<(bool, Lua_)>((callback, strings(keys)?, strings(args)?))
+            }
+        }
+    }
+
+    /// A function by name: its library's name and the function.
+    pub fn function(&self, name: &str) -> Option<(&str, &Func)> {
+        self.libraries.iter().find_map(|(lib, l)| l.functions.get(name).map(|f| (lib.as_str(), f)))
+    }
+
+    /// FUNCTION LOAD: runs a library's code with the load-time `redis`
+    /// and keeps the functions it registered. Returns the library's name.
+    pub fn load_library(&mut self, code: &str, replace: bool) -> Result<String, Value> {
+        let (name, body) = parse_library_header(code)?;
+        if self.libraries.contains_key(&name) && !replace {
+            return Err(Value::err(format!("ERR Library '{name}' already exists")));
+        }
+        let chunk = self.lua.load(body).set_name("@user_function").set_environment(self.env.clone());
+        let chunk = chunk.into_function().map_err(|e| {
+            Value::err(one_line(&format!("ERR Error compiling function: {}", message_of(&e))))
+        })?;
+        let lua_err = |e: mlua::Error| Value::err(one_line(&format!("ERR {}", message_of(&e))));
+        let registered: Table = self.use_api.call("load").map_err(lua_err)?;
+        let outcome = self.run.call::<(bool, Lua_)>(chunk);
+        self.use_api.call::<Table>("run").map_err(lua_err)?;
+        match outcome.map_err(lua_err)? {
+            (true, _) => {}
+            (false, error) => {
+                let text = match script_error(&error, "", "") {
+                    Value::Error(text) => text.split(" script: ").next().unwrap_or_default().to_string(),
+                    _ => String::new(),
+                };
+                return Err(Value::err(format!("ERR Error registering functions: {text}")));
+            }
+        }
+        let mut functions = BTreeMap::new();
+        for entry in registered.sequence_values::<Table>() {
+            let entry = entry.map_err(lua_err)?;
+            let fname: String = entry.raw_get("name").map_err(lua_err)?;
+            let flags: Vec<String> = entry.raw_get::<Vec<String>>("flags").unwrap_or_default();
+            let func = Func {
+                callback: entry.raw_get("callback").map_err(lua_err)?,
+                flags,
+                description: entry.raw_get("description").map_err(lua_err)?,
+            };
+            functions.insert(fname, func);
+        }
+        if functions.is_empty() {
+            return Err(Value::err("ERR No functions registered"));
+        }
+        for fname in functions.keys() {
+            if let Some((lib, _)) = self.function(fname)
+                && lib != name
+            {
+                return Err(Value::err(format!("ERR Function {fname} already exists")));
+            }
+        }
+        self.libraries.insert(name.clone(), Library { code: code.to_string(), functions });
+        Ok(name)
+    }
+}
+
+/// The `#!lua name=<lib>` line of a library, and the code with that line
+/// left empty (Lua does not skip it; line numbers stay those of the code).
+fn parse_library_header(code: &str) -> Result<(String, String), Value> {
+    let Some(header) = code.strip_prefix("#!") else {
+        return Err(Value::err("ERR Missing library metadata"));
+    };
+    let (line, _) = header.split_once('\n').unwrap_or((header, ""));
+    let mut words = line.split_whitespace();
+    let engine = words.next().unwrap_or_default();
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(Value::err(format!("ERR Engine '{engine}' not found")));
+    }
+    let mut name = None;
+    for word in words {
+        match word.strip_prefix("name=") {
+            Some(n) => name = Some(n.to_string()),
+            None => return Err(Value::err(format!("ERR Invalid metadata value given: {word}"))),
+        }
+    }
+    let Some(name) = name else { return Err(Value::err("ERR Library name was not given")) };
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(Value::err(
+            "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+        ));
+    }
+    let body = code.split_once('\n').map_or(String::new(), |(_, rest)| format!("\n{rest}"));
+    Ok((name, body))
+}
+
+/// An error raised by a script, as Redis replies it: an error reply's
+/// table keeps its text, anything else is `ERR` and its message; then the
+/// script's name and the line it was at.
+fn script_error(error: &Lua_, name: &str, source: &str) -> Value {
+    let (text, line) = match error {
+        Lua_::Table(t) => {
+            let text = t.raw_get::<String>("err").unwrap_or_else(|_| "ERR unknown error".into());
+            (text, t.raw_get::<Option<i64>>("line").ok().flatten())
+        }
+        Lua_::String(s) => {
+            let s = s.to_string_lossy();
+            let line = s
+                .strip_prefix(source)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .and_then(|rest| rest.split(':').next())
+                .and_then(|n| n.parse().ok());
+            (format!("ERR {s}"), line)
+        }
+        Lua_::Error(e) => (format!("ERR {}", message_of(e)), None),
+        other => (format!("ERR {}", other.type_name()), None),
+    };
+    let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+    Value::err(one_line(&format!("{text} script: {name}, on @{source}{at}.")))
+}
+
+/// The message of a Lua error without mlua's decoration.
+fn message_of(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::RuntimeError(m) | mlua::Error::MemoryError(m) => m.clone(),
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::CallbackError { cause, .. } => message_of(cause),
+        other => other.to_string(),
+    }
+}
+
+/// Error replies are one line.
+fn one_line(text: &str) -> String {
+    text.replace(['\r', '\n'], " ")
+}
+
+/// `7.2.4` as `0x070204`.
+fn version_num(version: &str) -> i64 {
+    version.split('.').take(3).fold(0, |acc, part| (acc << 8) | part.parse::<i64>().unwrap_or(0))
+}
+
+fn log(_: &Lua, (level, parts): (Lua_, Variadic<Lua_>)) -> mlua::Result<()> {
+    let level = match level {
+        Lua_::Integer(n) => n,
+        Lua_::Number(n) => n as i64,
+        _ => return Err(mlua::Error::runtime("First argument must be a number (log level).")),
+    };
+    if !(0..=3).contains(&level) {
+        return Err(mlua::Error::runtime("Invalid debug level."));
+    }
+    let text: Vec<String> = parts
+        .iter()
+        .map(|p| match p {
+            Lua_::String(s) => s.to_string_lossy(),
+            Lua_::Integer(n) => n.to_string(),
+            Lua_::Number(n) => n.to_string(),
+            other => other.type_name().to_string(),
+        })
+        .collect();
+    let text = text.join(" ");
+    match level {
+        0 | 1 => tracing::debug!(target: "orbit::script", "{text}"),
+        2 => tracing::info!(target: "orbit::script", "{text}"),
+        _ => tracing::warn!(target: "orbit::script", "{text}"),
+    }
+    Ok(())
+}
+
+fn sha1hex(_: &Lua, args: MultiValue) -> mlua::Result<String> {
+    match args.into_iter().collect::<Vec<_>>().as_slice() {
+        [Lua_::String(s)] => Ok(sha1_hex(&s.as_bytes())),
+        [Lua_::Integer(n)] => Ok(sha1_hex(n.to_string().as_bytes())),
+        _ => Err(mlua::Error::runtime("wrong number of arguments")),
+    }
+}
+
+fn setresp(lua: &Lua, version: Lua_) -> mlua::Result<()> {
+    let resp3 = match version {
+        Lua_::Integer(2) => false,
+        Lua_::Integer(3) => true,
+        _ => return Err(mlua::Error::runtime("RESP version must be 2 or 3.")),
+    };
+    if let Some(bridge) = lua.app_data_ref::<Bridge>() {
+        bridge.resp3.store(resp3, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Orbit writes a script's effects to its partition's log whatever the
+/// flags: only "everything" can be asked for.
+fn set_repl(_: &Lua, flags: Lua_) -> mlua::Result<()> {
+    match flags {
+        Lua_::Integer(3) => Ok(()),
+        Lua_::Integer(0..=2) => Err(mlua::Error::runtime(
+            "Orbit always persists and replicates a script's writes: redis.set_repl accepts only redis.REPL_ALL",
+        )),
+        _ => Err(mlua::Error::runtime(
+            "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+        )),
+    }
+}
+
+fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
+    if args.is_empty() {
+        return Err(mlua::Error::runtime("Please specify at least one argument for this redis lib call"));
+    }
+    let argv = argv_of(lua, args).map_err(mlua::Error::runtime)?;
+    let Some(bridge) = lua.app_data_ref::<Bridge>() else {
+        return Err(mlua::Error::runtime("redis.acl_check_cmd is only available while a script runs"));
+    };
+    match bridge.ask(Ask::AclCheck(argv)) {
+        Value::Bool(allowed) => Ok(allowed),
+        Value::Error(text) => Err(mlua::Error::runtime(text)),
+        _ => Ok(false),
+    }
+}
