@@ -401,7 +401,9 @@ async fn loaded_scripts_and_libraries_survive_a_restart() {
 
 #[tokio::test]
 async fn bad_scripts_get_errors_and_the_node_stays_healthy() {
-    let (node, addr) = start_with(Config::ephemeral()).await;
+    let mut config = Config::ephemeral();
+    config.resp.script_memory_limit = 16 << 20;
+    let (node, addr) = start_with(config).await;
     let mut con = resp2(addr).await;
     let cases: &[(&[&str], &str)] = &[
         (&["eval", "return 1", "-1"], "-ERR Number of keys can't be negative"),

@@ -76,7 +76,7 @@ pub(crate) struct Conn<G> {
     ran: bool,
     /// The current request's command name as the client spelled it (the
     /// slow log shows it so).
-    sent_name: Bytes,
+    pub(crate) sent_name: Bytes,
     /// CLIENT REPLY: which replies are written.
     pub reply_mode: ReplyMode,
     /// The buffers now, and as CLIENT LIST last showed them.
@@ -633,7 +633,7 @@ impl<G: ActorGateway> Conn<G> {
                 return Value::err(super::server::CROSSSLOT).into();
             }
             self.multi_mem += argv_bytes(&argv);
-            queue.commands.push((spec, argv));
+            queue.commands.push((spec, argv, self.sent_name.clone()));
             return Value::Simple("QUEUED".into()).into();
         }
         self.execute(spec, argv, false).await
@@ -747,7 +747,8 @@ impl<G: ActorGateway> Conn<G> {
     /// Whether a WRITE pause holds `spec`: as Redis, the commands that may
     /// write or replicate, and an EXEC with one of them queued.
     fn writes(&self, spec: &Spec) -> bool {
-        let queued = || self.multi.as_ref().is_some_and(|q| q.commands.iter().any(|(s, _)| may_replicate(s)));
+        let queued =
+            || self.multi.as_ref().is_some_and(|q| q.commands.iter().any(|(s, _, _)| may_replicate(s)));
         may_replicate(spec) || (spec.name == "exec" && queued())
     }
 }

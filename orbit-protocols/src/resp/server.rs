@@ -44,6 +44,9 @@ pub struct RespConfig {
     pub expiry_sweep_interval: Duration,
     /// Who may run DEBUG (Redis' `enable-debug-command`, fixed at start).
     pub enable_debug_command: DebugCommand,
+    /// Bytes the Lua state of scripts and functions may allocate; past it
+    /// the allocating script ends with "not enough memory".
+    pub script_memory_limit: usize,
 }
 
 /// Redis' `enable-debug-command`: `no` refuses DEBUG, `local` allows it
@@ -90,6 +93,7 @@ impl Default for RespConfig {
             pubsub_buffer: 4096,
             expiry_sweep_interval: Duration::from_millis(100),
             enable_debug_command: DebugCommand::No,
+            script_memory_limit: 512 * 1024 * 1024,
         }
     }
 }
@@ -351,6 +355,7 @@ impl<G: ActorGateway> Server<G> {
         shutdown: CancellationToken,
     ) -> Self {
         let params = super::cmd::config::Params::new(&config, &runtime);
+        let scripts = Arc::new(super::script::Scripts::new(config.script_memory_limit));
         let mut acl = BTreeMap::new();
         let default = AclUser::unrestricted("default", config.requirepass.as_deref());
         acl.insert(default.name.clone(), default);
@@ -379,7 +384,7 @@ impl<G: ActorGateway> Server<G> {
             monitors: Default::default(),
             tracking: Default::default(),
             params,
-            scripts: Arc::default(),
+            scripts,
             cursors: Mutex::new(Default::default()),
             started: Instant::now(),
             shutdown,

@@ -377,11 +377,14 @@ mod tests {
             run(&mut ks, &["xadd", "s", "*", "a"]),
             err("ERR wrong number of arguments for 'xadd' command")
         );
-        assert_eq!(run(&mut ks, &["xadd", "n", "nomkstream", "*", "a", "1"]), Value::Nil);
-        assert_eq!(run(&mut ks, &["xlen", "n"]), Value::Int(0));
+        // Each key is its own state.
+        let mut n = KeyState::default();
+        assert_eq!(run(&mut n, &["xadd", "n", "nomkstream", "*", "a", "1"]), Value::Nil);
+        assert_eq!(run(&mut n, &["xlen", "n"]), Value::Int(0));
+        let mut m = KeyState::default();
         let max = StreamId::MAX.to_string();
-        assert_eq!(run(&mut ks, &["xadd", "m", &max, "a", "1"]), bulk(&max));
-        assert_eq!(run(&mut ks, &["xadd", "m", "*", "a", "1"]), err(EXHAUSTED));
+        assert_eq!(run(&mut m, &["xadd", "m", &max, "a", "1"]), bulk(&max));
+        assert_eq!(run(&mut m, &["xadd", "m", "*", "a", "1"]), err(EXHAUSTED));
     }
 
     #[test]
@@ -410,7 +413,7 @@ mod tests {
             run(&mut ks, &["xadd", "s", "maxlen", "1", "minid", "1", "*", "f", "v"]),
             err("ERR syntax error, MAXLEN and MINID options at the same time are not compatible")
         );
-        assert_eq!(run(&mut ks, &["xtrim", "nope", "bogus"]), Value::Int(0));
+        assert_eq!(run(&mut KeyState::default(), &["xtrim", "nope", "bogus"]), Value::Int(0));
     }
 
     #[test]
@@ -434,7 +437,10 @@ mod tests {
         assert_eq!(run(&mut ks, &["xrange", "s", "-", "+", "count", "0"]), Value::NilArray);
         assert_eq!(run(&mut ks, &["xrange", "s", "+", "-"]), Value::Array(vec![]));
         assert_eq!(run(&mut ks, &["xrange", "s", "-", "+", "bogus"]), err(errors::SYNTAX));
-        assert_eq!(run(&mut ks, &["xrange", "nope", "-", "+", "count", "0"]), Value::Array(vec![]));
+        assert_eq!(
+            run(&mut KeyState::default(), &["xrange", "nope", "-", "+", "count", "0"]),
+            Value::Array(vec![])
+        );
         assert_eq!(run(&mut ks, &["xdel", "s", "1-2", "9-9"]), Value::Int(1));
         assert_eq!(run(&mut ks, &["xdel", "s", "+"]), err(id::INVALID));
         assert_eq!(

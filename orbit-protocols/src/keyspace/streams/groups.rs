@@ -665,8 +665,9 @@ mod tests {
             run(&mut ks, &["xgroup", "s", "create", "h", "0", "bogus"]),
             err("ERR unknown subcommand or wrong number of arguments for 'create'. Try XGROUP HELP.")
         );
-        assert!(run(&mut ks, &["xgroup", "n", "create", "g", "0"]).is_error());
-        assert_eq!(run(&mut ks, &["xgroup", "n", "create", "g", "$", "mkstream"]), Value::ok());
+        let mut n = KeyState::default();
+        assert!(run(&mut n, &["xgroup", "n", "create", "g", "0"]).is_error());
+        assert_eq!(run(&mut n, &["xgroup", "n", "create", "g", "$", "mkstream"]), Value::ok());
         assert_eq!(run(&mut ks, &["xgroup", "s", "createconsumer", "g", "c"]), Value::Int(1));
         assert_eq!(run(&mut ks, &["xgroup", "s", "createconsumer", "g", "c"]), Value::Int(0));
         run(&mut ks, &["orbit.xreadgroup", "s", "g", "c", "0", "0", ">"]);

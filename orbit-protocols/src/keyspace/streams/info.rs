@@ -196,7 +196,7 @@ mod tests {
             run(&mut ks, &["xinfo", "s", "consumers", "h"]),
             err("NOGROUP No such consumer group 'h' for key name 's'")
         );
-        assert_eq!(run(&mut ks, &["xinfo", "n", "stream"]), err(errors::NO_SUCH_KEY));
+        assert_eq!(run(&mut KeyState::default(), &["xinfo", "n", "stream"]), err(errors::NO_SUCH_KEY));
         let full = run(&mut ks, &["xinfo", "s", "stream", "full", "count", "1"]);
         let Value::Array(entries) = get(&full, "entries") else { panic!("entries") };
         assert_eq!(entries.len(), 1);

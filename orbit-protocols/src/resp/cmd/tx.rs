@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex};
 /// The commands queued since MULTI.
 #[derive(Default)]
 pub struct Queue {
-    pub commands: Vec<(&'static Spec, Vec<Bytes>)>,
+    /// Each command with its name as the client spelled it (MONITOR and
+    /// the slow log show it so).
+    pub commands: Vec<(&'static Spec, Vec<Bytes>, Bytes)>,
     /// A command was refused while queueing.
     pub failed: bool,
     /// The first key queued: every later key must be colocated with it.
@@ -152,7 +154,8 @@ async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
         return Value::NilArray;
     }
     let mut replies = Vec::with_capacity(queue.commands.len());
-    for (spec, argv) in queue.commands {
+    for (spec, argv, sent) in queue.commands {
+        conn.sent_name = sent;
         // Permissions may have changed since the command was queued: as
         // Redis, the command is refused in its slot.
         if let Some(refused) = super::acl::refusal(conn, spec, &argv) {

@@ -74,8 +74,9 @@ fn array(lua: &Lua, items: Vec<Value>, resp3: bool) -> mlua::Result<Lua_> {
     Ok(Lua_::Table(t))
 }
 
-/// A script's result as the reply to its client. Numbers are truncated to
-/// integers; `true` is 1 (RESP2) or true; `false` is nil (RESP2) or false;
+/// A script's result as the reply to its client, `resp3` if the script
+/// chose RESP3. Numbers are truncated to integers; `true` is 1 (RESP2) or
+/// true; `false` is nil (RESP2) or false;
 /// a table with `err`, `ok`, `double`, `map`, `set`, `big_number` or
 /// `verbatim_string` is that reply; any other table is an array up to its
 /// first nil.

@@ -138,14 +138,14 @@ pub(crate) async fn run_script<G: ActorGateway>(
     scripts.running.begin(kind, name.clone(), command);
     let _end = EndOnDrop(scripts.clone());
     let (tx, mut rx) = mpsc::channel::<Request>(1);
-    let (vm, resp3, keys) = (scripts.vm.clone(), conn.resp3, policy.keys.clone());
+    let (vm, keys) = (scripts.vm.clone(), policy.keys.clone());
     let lua = tokio::task::spawn_blocking(move || {
         let target = match kind {
             Kind::Function => Target::Function(&name),
             _ => Target::Script(&name),
         };
         match lock(&vm).as_mut() {
-            Some(vm) => vm.call(target, keys, args, tx, resp3),
+            Some(vm) => vm.call(target, keys, args, tx),
             None => Value::err("ERR the Lua interpreter is not available"),
         }
     });

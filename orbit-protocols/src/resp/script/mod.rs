@@ -52,21 +52,22 @@ pub struct Scripts {
     loaded: tokio::sync::OnceCell<()>,
     /// Libraries and functions loaded, for FUNCTION STATS.
     counts: Mutex<(usize, usize)>,
+    /// Bytes the Lua state may allocate.
+    memory_limit: usize,
 }
 
-impl Default for Scripts {
-    fn default() -> Self {
+impl Scripts {
+    pub fn new(memory_limit: usize) -> Self {
         Scripts {
             vm: Arc::default(),
             running: Arc::new(Running::new(DEFAULT_BUSY_MS)),
             bodies: Mutex::default(),
             loaded: tokio::sync::OnceCell::new(),
             counts: Mutex::default(),
+            memory_limit,
         }
     }
-}
 
-impl Scripts {
     /// Runs `f` on the Lua state (created on first use) on a blocking
     /// thread. Callers hold the keyspace lock exclusively, so the state is
     /// never contended.
@@ -75,11 +76,11 @@ impl Scripts {
         f: impl FnOnce(&mut Vm) -> R + Send + 'static,
     ) -> Result<R, Value> {
         let vm = self.vm.clone();
-        let running = self.running.clone();
+        let (running, limit) = (self.running.clone(), self.memory_limit);
         tokio::task::spawn_blocking(move || {
             let mut slot = lock(&vm);
             if slot.is_none() {
-                let created = Vm::new(running, crate::resp::cmd::admin::REDIS_VERSION)
+                let created = Vm::new(running, crate::resp::cmd::admin::REDIS_VERSION, limit)
                     .map_err(|e| Value::err(format!("ERR the Lua interpreter could not start: {e}")))?;
                 *slot = Some(created);
             }

@@ -3,7 +3,7 @@
 -- LOAD) and the Rust functions the tables are built on. It returns the
 -- read-only environment scripts and functions run in, the runner, and the
 -- switch between the two `redis` tables.
-local real, api, load_api, dispatch = ...
+local real, api, load_api, as_table = ...
 local error, pcall, rawget, rawset, setmetatable, type, tostring, tonumber, select, unpack, setfenv =
     error, pcall, rawget, rawset, setmetatable, type, tostring, tonumber, select, unpack, setfenv
 local loadstring, load = loadstring, load
@@ -69,18 +69,36 @@ for _, name in ipairs({ "print", "getfenv", "setfenv", "newproxy", "dofile", "lo
     rawset(real, name, nil)
 end
 
--- redis.call raises an error reply, redis.pcall returns it. The raised
--- table carries the line of the call (error() at level 3 names it).
-api.call = function(...)
-    local r = dispatch(...)
-    if type(r) == "table" and rawget(r, "err") ~= nil then
-        local _, where = pcall(error, "", 3)
-        r.line = tonumber(tostring(where):match(":(%d+): $"))
-        error(r, 0)
+-- An error reply raised by redis.call reaches the script's own pcall and
+-- xpcall as the table Redis raises, `{err = ...}`.
+local raw_pcall, raw_xpcall = pcall, xpcall
+local function caught(ok, ...)
+    if not ok then
+        local t = as_table((...))
+        if t ~= nil then return false, t end
     end
-    return r
+    return ok, ...
 end
-api.pcall = function(...) return dispatch(...) end
+rawset(real, "pcall", function(f, ...) return caught(raw_pcall(f, ...)) end)
+-- An error table raised by the script records the line it was raised at
+-- (error() at level 3 names the script's line), as Redis reports it.
+local raw_error = error
+rawset(real, "error", function(e, level)
+    if type(e) == "table" and rawget(e, "err") ~= nil and rawget(e, "line") == nil then
+        local _, where = raw_pcall(raw_error, "", 3)
+        rawset(e, "line", tonumber(tostring(where):match(":(%d+): $")))
+    end
+    -- Levels count from the script, one frame above this function.
+    level = level or 1
+    raw_error(e, level > 0 and level + 1 or 0)
+end)
+rawset(real, "xpcall", function(f, handler)
+    return raw_xpcall(f, function(e)
+        local t = as_table(e)
+        if t ~= nil then return handler(t) end
+        return handler(e)
+    end)
+end)
 
 -- An error reply's table: "-CODE message" keeps its code, anything else
 -- gets ERR, as Redis builds them.
@@ -101,7 +119,8 @@ api.status_reply = function(msg)
 end
 
 -- register_function: collected here, read by the loader after the
--- library's code ran.
+-- library's code ran. Its errors carry no position, and a bad function
+-- name is worded as Redis 7.0 words it (as a library name).
 local registered = {}
 local known_flags = {
     ["no-writes"] = true, ["allow-oom"] = true, ["allow-stale"] = true,
@@ -113,38 +132,38 @@ load_api.register_function = function(...)
     if n == 1 then
         local args = ...
         if type(args) ~= "table" then
-            error("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).", 2)
+            error("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).", 0)
         end
         for k, v in pairs(args) do
             if k == "function_name" then name = v
             elseif k == "callback" then callback = v
             elseif k == "flags" then flags = v
             elseif k == "description" then description = v
-            else error("unknown argument given to redis.register_function", 2) end
+            else error("unknown argument given to redis.register_function", 0) end
         end
     elseif n == 2 then
         name, callback = ...
     else
-        error("wrong number of arguments to redis.register_function", 2)
+        error("wrong number of arguments to redis.register_function", 0)
     end
-    if type(name) ~= "string" then error("function_name argument given to redis.register_function must be a string", 2) end
-    if type(callback) ~= "function" then error("callback argument given to redis.register_function must be a function", 2) end
+    if type(name) ~= "string" then error("function_name argument given to redis.register_function must be a string", 0) end
+    if type(callback) ~= "function" then error("callback argument given to redis.register_function must be a function", 0) end
     if description ~= nil and type(description) ~= "string" then
-        error("description argument given to redis.register_function must be a string", 2)
+        error("description argument given to redis.register_function must be a string", 0)
     end
     if #name == 0 or name:find("[^%w_]") then
-        error("Function names can only contain letters, numbers, or underscores(_) and must be at least one character long", 2)
+        error("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long", 0)
     end
     local list = {}
     if flags ~= nil then
-        if type(flags) ~= "table" then error("flags argument to redis.register_function must be a table representing function flags", 2) end
+        if type(flags) ~= "table" then error("flags argument to redis.register_function must be a table representing function flags", 0) end
         for _, f in ipairs(flags) do
-            if type(f) ~= "string" or not known_flags[f] then error("unknown flag given", 2) end
+            if type(f) ~= "string" or not known_flags[f] then error("unknown flag given", 0) end
             list[#list + 1] = f
         end
     end
     for _, f in ipairs(registered) do
-        if f.name == name then error("Function already exists in the library", 2) end
+        if f.name == name then error("Function already exists in the library", 0) end
     end
     registered[#registered + 1] = { name = name, callback = callback, flags = list, description = description }
 end
@@ -157,7 +176,7 @@ end
 
 -- Runs f with its arguments: ok, and the result or the error object.
 local function run(f, ...)
-    return pcall(f, ...)
+    return raw_pcall(f, ...)
 end
 
 return env, run, use

@@ -121,14 +121,15 @@ impl Running {
         }
     }
 
-    /// Called by the Lua hook every few thousand instructions.
-    pub fn tick(&self) -> mlua::Result<mlua::VmState> {
+    /// Called by the Lua hook every few thousand instructions: the error
+    /// reply that ends the script, if it is to end.
+    pub fn tick(&self) -> Result<mlua::VmState, String> {
         if self.kill.load(Ordering::Acquire) {
             let word = match self.current().map(|r| r.kind) {
                 Some(Kind::Function) => "FUNCTION",
                 _ => "SCRIPT",
             };
-            return Err(mlua::Error::runtime(format!("Script killed by user with {word} KILL...")));
+            return Err(format!("ERR Script killed by user with {word} KILL..."));
         }
         let Some((started, kind)) = lock(&self.run).as_ref().map(|r| (r.started, r.kind)) else {
             return Ok(mlua::VmState::Continue);
@@ -136,7 +137,7 @@ impl Running {
         let elapsed = started.elapsed();
         if kind == Kind::Load {
             if elapsed > LOAD_TIMEOUT {
-                return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+                return Err("ERR FUNCTION LOAD timeout".into());
             }
         } else if !self.is_busy() && elapsed.as_millis() as u64 >= self.threshold_ms.load(Ordering::Relaxed) {
             self.busy.store(true, Ordering::Release);

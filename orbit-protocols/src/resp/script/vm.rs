@@ -20,9 +20,6 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The hook checks for SCRIPT KILL and the time limits this often.
 const HOOK_EVERY: u32 = 10_000;
-/// What the Lua state may allocate; past it an allocation fails with "not
-/// enough memory" and the script ends with that error.
-const MEMORY_LIMIT: usize = 512 << 20;
 
 /// What a running script asks of the front door.
 pub(crate) enum Ask {
@@ -116,8 +113,68 @@ fn argv_of(lua: &Lua, args: MultiValue) -> Result<Vec<Bytes>, &'static str> {
     Ok(argv)
 }
 
+/// An error reply raised in a script (by `redis.call`, or when the script
+/// is killed or times out): the reply's text as it is, and the line of the
+/// script it was raised at.
+#[derive(Debug)]
+pub(crate) struct ReplyError {
+    text: String,
+    line: Option<usize>,
+}
+
+impl std::fmt::Display for ReplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for ReplyError {}
+
+fn reply_error(e: &mlua::Error) -> Option<&ReplyError> {
+    e.chain().find_map(|cause| cause.downcast_ref::<ReplyError>())
+}
+
+/// The line of the script that called the running Rust function.
+fn caller_line(lua: &Lua) -> Option<usize> {
+    lua.inspect_stack(1, |debug| {
+        let source = debug.source();
+        let ours = source.short_src.as_deref().is_some_and(|s| s == "user_script" || s == "user_function");
+        if ours { debug.current_line() } else { None }
+    })
+    .flatten()
+}
+
+/// An error raised by one of `redis`'s functions, at the script's line.
+fn raise(lua: &Lua, message: &str) -> mlua::Error {
+    mlua::Error::external(ReplyError { text: format!("ERR {message}"), line: caller_line(lua) })
+}
+
+/// Runs a command for `redis.call`/`redis.pcall`: its reply as Lua sees
+/// it, or the text of its error reply.
+fn command(lua: &Lua, args: MultiValue) -> mlua::Result<Result<Lua_, String>> {
+    if args.is_empty() {
+        return Ok(Err("ERR Please specify at least one argument for this redis lib call".into()));
+    }
+    let argv = match argv_of(lua, args) {
+        Ok(argv) => argv,
+        Err(text) => return Ok(Err(text.into())),
+    };
+    let Some(bridge) = lua.app_data_ref::<Bridge>() else {
+        return Ok(Err("ERR redis.call is only available while a script runs".into()));
+    };
+    let reply = bridge.ask(Ask::Call(argv));
+    let resp3 = bridge.resp3.load(Ordering::Relaxed);
+    drop(bridge);
+    match reply {
+        Value::Error(text) => Ok(Err(text)),
+        reply => convert::to_lua(lua, reply, resp3).map(Ok),
+    }
+}
+
 impl Vm {
-    pub fn new(running: Arc<Running>, version: &str) -> mlua::Result<Vm> {
+    /// A Lua state that may allocate `memory_limit` bytes: past it an
+    /// allocation fails and the script ends with "not enough memory".
+    pub fn new(running: Arc<Running>, version: &str, memory_limit: usize) -> mlua::Result<Vm> {
         let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
         super::libs::install(&lua)?;
         let api = lua.create_table()?;
@@ -141,30 +198,37 @@ impl Vm {
         api.raw_set("set_repl", lua.create_function(set_repl)?)?;
         api.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
         api.raw_set("acl_check_cmd", lua.create_function(acl_check_cmd)?)?;
-        let dispatch = lua.create_function(|lua, args: MultiValue| {
-            if args.is_empty() {
-                return err_table(lua, "ERR Please specify at least one argument for this redis lib call");
-            }
-            let argv = match argv_of(lua, args) {
-                Ok(argv) => argv,
-                Err(text) => return err_table(lua, text),
-            };
-            let Some(bridge) = lua.app_data_ref::<Bridge>() else {
-                return err_table(lua, "ERR redis.call is only available while a script runs");
-            };
-            let reply = bridge.ask(Ask::Call(argv));
-            let resp3 = bridge.resp3.load(Ordering::Relaxed);
-            drop(bridge);
-            convert::to_lua(lua, reply, resp3)
+        api.raw_set(
+            "call",
+            lua.create_function(|lua, args: MultiValue| match command(lua, args)? {
+                Ok(reply) => Ok(reply),
+                Err(text) => Err(mlua::Error::external(ReplyError { text, line: caller_line(lua) })),
+            })?,
+        )?;
+        api.raw_set(
+            "pcall",
+            lua.create_function(|lua, args: MultiValue| match command(lua, args)? {
+                Ok(reply) => Ok(reply),
+                Err(text) => err_table(lua, &text),
+            })?,
+        )?;
+        let as_table = lua.create_function(|lua, error: Lua_| match &error {
+            Lua_::Error(e) => match reply_error(e) {
+                Some(r) => err_table(lua, &r.text),
+                None => Ok(Lua_::Nil),
+            },
+            _ => Ok(Lua_::Nil),
         })?;
         let real = lua.globals();
         let prelude = lua.load(include_str!("prelude.lua")).set_name("=orbit");
         let (env, run, use_api): (Table, Function, Function) =
-            prelude.call((real.clone(), api, load_api, dispatch))?;
-        lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
-            running.tick()
+            prelude.call((real.clone(), api, load_api, as_table))?;
+        lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, debug| {
+            running
+                .tick()
+                .map_err(|text| mlua::Error::external(ReplyError { text, line: debug.current_line() }))
         })?;
-        lua.set_memory_limit(MEMORY_LIMIT)?;
+        lua.set_memory_limit(memory_limit)?;
         Ok(Vm { lua, real, env, run, use_api, scripts: HashMap::new(), libraries: BTreeMap::new() })
     }
 
@@ -188,17 +252,24 @@ impl Vm {
     }
 
     /// Runs a script or function; its reply, or its error as Redis words it.
+    /// The reply's shape follows the protocol the script chose.
     pub fn call(
         &mut self,
         target: Target<'_>,
         keys: Vec<Bytes>,
         args: Vec<Bytes>,
         tx: mpsc::Sender<Request>,
-        resp3: bool,
     ) -> Value {
         self.lua.set_app_data(Bridge { tx, resp3: AtomicBool::new(false) });
         let result = self.call_inner(&target, keys, args);
-        self.lua.remove_app_data::<Bridge>();
+        // Booleans become RESP3 booleans only for a script that chose RESP3
+        // (`redis.setresp(3)`), whatever its client speaks.
+        let resp3 = self.lua.remove_app_data::<Bridge>().is_some_and(|b| b.resp3.load(Ordering::Relaxed));
+        // What a failed script left behind is garbage: collected at once, so
+        // the next script starts with the memory it may use.
+        if !matches!(result, Ok((true, _))) {
+            self.lua.gc_collect().ok();
+        }
         let (name, source) = match target {
             Target::Script(sha) => (sha, "user_script"),
             Target::Function(name) => (name, "user_function"),
@@ -340,22 +411,31 @@ fn script_error(error: &Lua_, name: &str, source: &str) -> Value {
     let (text, line) = match error {
         Lua_::Table(t) => {
             let text = t.raw_get::<String>("err").unwrap_or_else(|_| "ERR unknown error".into());
-            (text, t.raw_get::<Option<i64>>("line").ok().flatten())
+            (text, t.raw_get::<Option<usize>>("line").ok().flatten())
         }
         Lua_::String(s) => {
             let s = s.to_string_lossy();
-            let line = s
-                .strip_prefix(source)
-                .and_then(|rest| rest.strip_prefix(':'))
-                .and_then(|rest| rest.split(':').next())
-                .and_then(|n| n.parse().ok());
+            let line = line_in(&s, source);
             (format!("ERR {s}"), line)
         }
-        Lua_::Error(e) => (format!("ERR {}", message_of(e)), None),
+        Lua_::Error(e) => match reply_error(e) {
+            Some(reply) => (reply.text.clone(), reply.line),
+            None => {
+                let message = message_of(e);
+                let line = line_in(&message, source);
+                (format!("ERR {message}"), line)
+            }
+        },
         other => (format!("ERR {}", other.type_name()), None),
     };
     let at = line.map(|l| format!(":{l}")).unwrap_or_default();
     Value::err(one_line(&format!("{text} script: {name}, on @{source}{at}.")))
+}
+
+/// The line of a message Lua positioned (`user_script:3: ...`).
+fn line_in(message: &str, source: &str) -> Option<usize> {
+    let rest = message.strip_prefix(source)?.strip_prefix(':')?;
+    rest.split(':').next()?.parse().ok()
 }
 
 /// The message of a Lua error without mlua's decoration.
@@ -378,14 +458,14 @@ fn version_num(version: &str) -> i64 {
     version.split('.').take(3).fold(0, |acc, part| (acc << 8) | part.parse::<i64>().unwrap_or(0))
 }
 
-fn log(_: &Lua, (level, parts): (Lua_, Variadic<Lua_>)) -> mlua::Result<()> {
+fn log(lua: &Lua, (level, parts): (Lua_, Variadic<Lua_>)) -> mlua::Result<()> {
     let level = match level {
         Lua_::Integer(n) => n,
         Lua_::Number(n) => n as i64,
-        _ => return Err(mlua::Error::runtime("First argument must be a number (log level).")),
+        _ => return Err(raise(lua, "First argument must be a number (log level).")),
     };
     if !(0..=3).contains(&level) {
-        return Err(mlua::Error::runtime("Invalid debug level."));
+        return Err(raise(lua, "Invalid debug level."));
     }
     let text: Vec<String> = parts
         .iter()
@@ -405,11 +485,11 @@ fn log(_: &Lua, (level, parts): (Lua_, Variadic<Lua_>)) -> mlua::Result<()> {
     Ok(())
 }
 
-fn sha1hex(_: &Lua, args: MultiValue) -> mlua::Result<String> {
+fn sha1hex(lua: &Lua, args: MultiValue) -> mlua::Result<String> {
     match args.into_iter().collect::<Vec<_>>().as_slice() {
         [Lua_::String(s)] => Ok(sha1_hex(&s.as_bytes())),
         [Lua_::Integer(n)] => Ok(sha1_hex(n.to_string().as_bytes())),
-        _ => Err(mlua::Error::runtime("wrong number of arguments")),
+        _ => Err(raise(lua, "wrong number of arguments")),
     }
 }
 
@@ -417,7 +497,7 @@ fn setresp(lua: &Lua, version: Lua_) -> mlua::Result<()> {
     let resp3 = match version {
         Lua_::Integer(2) => false,
         Lua_::Integer(3) => true,
-        _ => return Err(mlua::Error::runtime("RESP version must be 2 or 3.")),
+        _ => return Err(raise(lua, "RESP version must be 2 or 3.")),
     };
     if let Some(bridge) = lua.app_data_ref::<Bridge>() {
         bridge.resp3.store(resp3, Ordering::Relaxed);
@@ -441,15 +521,75 @@ fn set_repl(_: &Lua, flags: Lua_) -> mlua::Result<()> {
 
 fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
     if args.is_empty() {
-        return Err(mlua::Error::runtime("Please specify at least one argument for this redis lib call"));
+        return Err(raise(lua, "Please specify at least one argument for this redis lib call"));
     }
-    let argv = argv_of(lua, args).map_err(mlua::Error::runtime)?;
+    let argv = argv_of(lua, args).map_err(|text| raise(lua, text.trim_start_matches("ERR ")))?;
     let Some(bridge) = lua.app_data_ref::<Bridge>() else {
-        return Err(mlua::Error::runtime("redis.acl_check_cmd is only available while a script runs"));
+        return Err(raise(lua, "redis.acl_check_cmd is only available while a script runs"));
     };
-    match bridge.ask(Ask::AclCheck(argv)) {
+    let answer = bridge.ask(Ask::AclCheck(argv));
+    drop(bridge);
+    match answer {
         Value::Bool(allowed) => Ok(allowed),
-        Value::Error(text) => Err(mlua::Error::runtime(text)),
+        Value::Error(text) => Err(raise(lua, &text)),
         _ => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vm() -> Vm {
+        Vm::new(Arc::new(Running::new(60_000)), "7.2.4", 16 << 20).unwrap()
+    }
+
+    fn eval(vm: &mut Vm, body: &str) -> Value {
+        let sha = sha1_hex(body.as_bytes());
+        if let Err(e) = vm.compile(&sha, body.as_bytes()) {
+            return e;
+        }
+        // No client behind the bridge: redis.call answers that it is gone.
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        vm.call(Target::Script(&sha), Vec::new(), Vec::new(), tx)
+    }
+
+    #[test]
+    fn a_script_that_allocates_without_bound_ends_with_an_error() {
+        let mut vm = vm();
+        let hog = "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 4096) .. i end return #t";
+        let Value::Error(text) = eval(&mut vm, hog) else { panic!("an error") };
+        assert!(text.contains("not enough memory"), "{text}");
+        // The state is usable afterwards.
+        assert_eq!(eval(&mut vm, "return 1 + 1"), Value::Int(2));
+    }
+
+    #[test]
+    fn errors_name_the_script_and_the_line() {
+        let mut vm = vm();
+        let body = "local x = 1\nerror('boom')";
+        let sha = sha1_hex(body.as_bytes());
+        assert_eq!(
+            eval(&mut vm, body),
+            Value::err(format!("ERR user_script:2: boom script: {sha}, on @user_script:2."))
+        );
+        let Value::Error(text) = eval(&mut vm, "return redis.call('get', 'k')") else { panic!("an error") };
+        assert!(text.starts_with("ERR the client running this script is gone script: "), "{text}");
+        assert!(text.ends_with("on @user_script:1."), "{text}");
+    }
+
+    #[test]
+    fn globals_are_read_only_and_unknown_ones_are_errors() {
+        let mut vm = vm();
+        let Value::Error(text) = eval(&mut vm, "x = 5") else { panic!("an error") };
+        assert!(text.starts_with("ERR user_script:1: Attempt to modify a readonly table"), "{text}");
+        let Value::Error(text) = eval(&mut vm, "return string.nope()") else { panic!("an error") };
+        assert!(text.contains("attempt to call field 'nope'"), "{text}");
+        let Value::Error(text) = eval(&mut vm, "string.len = nil") else { panic!("an error") };
+        assert!(text.contains("Attempt to modify a readonly table"), "{text}");
+        assert_eq!(eval(&mut vm, "return loadstring('return _G == nil')()"), Value::Nil);
+        let Value::Error(text) = eval(&mut vm, "return loadstring('y = 1')()") else { panic!("an error") };
+        assert!(text.contains("Attempt to modify a readonly table"), "{text}");
     }
 }
