@@ -3,8 +3,7 @@
 //!
 //! | file | concept |
 //! |---|---|
-//! | `vm.rs` | the Lua state: Redis' environment, compiled scripts, libraries |
-//! | `prelude.lua` | the environment's Lua half: read-only globals, `redis.call`, `register_function` |
+//! | `vm.rs` | the Lua state: Redis' environment (its Lua half in `prelude.lua`), compiled scripts, libraries |
 //! | `convert.rs` | replies between RESP and Lua, both ways |
 //! | `running.rs` | the script running now: BUSY past the threshold, SCRIPT/FUNCTION KILL |
 //! | `eval.rs` | EVAL, EVALSHA, their `_RO` forms, SCRIPT; running a script against the keyspace |
