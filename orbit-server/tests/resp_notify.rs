@@ -60,7 +60,7 @@ async fn events_until_end(pubsub: &mut redis::aio::PubSub) -> Vec<(String, Strin
 
 async fn run_all(con: &mut MultiplexedConnection, commands: &[&[&str]]) {
     for words in commands {
-        if let Value::ServerError(e) = call(con, *words).await {
+        if let Value::ServerError(e) = call(con, words).await {
             panic!("{words:?}: {e:?}");
         }
     }
@@ -415,7 +415,7 @@ async fn cli_monitor(addr: SocketAddr) -> Vec<String> {
         &["SELECT", "0"],
     ];
     for words in commands {
-        call(&mut con, *words).await;
+        call(&mut con, words).await;
     }
     let auth = call(&mut con, &["AUTH", "secret"]).await;
     assert!(matches!(auth, Value::ServerError(_)), "no password is set: {auth:?}");

@@ -284,7 +284,7 @@ impl Field {
 
     /// The field's value from its raw bits: the low `bits` of `raw`, sign
     /// extended for a signed field.
-    fn from_raw(self, raw: u64) -> i64 {
+    fn value_of(self, raw: u64) -> i64 {
         if self.bits == 64 {
             return raw as i64;
         }
@@ -296,7 +296,7 @@ impl Field {
     fn get(self, s: &[u8]) -> i64 {
         let raw =
             (0..u64::from(self.bits)).fold(0u64, |raw, j| (raw << 1) | u64::from(bit_at(s, self.offset + j)));
-        self.from_raw(raw)
+        self.value_of(raw)
     }
 
     /// Writes the low `bits` of `value`; `buf` already reaches the field.
@@ -320,7 +320,7 @@ impl Field {
         }
         match overflow {
             // Two's complement keeps the low bits, as Redis' unsigned sums.
-            Overflow::Wrap => Some(self.from_raw(value as u64)),
+            Overflow::Wrap => Some(self.value_of(value as u64)),
             Overflow::Sat => Some((if value > max { max } else { min }) as i64),
             Overflow::Fail => None,
         }

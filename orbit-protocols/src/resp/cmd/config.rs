@@ -659,14 +659,14 @@ fn flags(text: &str, values: &[&str]) -> Result<String, String> {
     if has("default") && words.len() > 1 {
         return Err(one_of(values));
     }
-    Ok(values.iter().filter(|v| has(**v)).copied().collect::<Vec<_>>().join(" "))
+    Ok(values.iter().filter(|v| has(v)).copied().collect::<Vec<_>>().join(" "))
 }
 
 fn parse_special(special: Special, text: &str, current: &str) -> Result<String, String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     match special {
         Save => {
-            let valid = words.len() % 2 == 0
+            let valid = words.len().is_multiple_of(2)
                 && words.chunks(2).all(|pair| {
                     let seconds = integer(pair[0]);
                     let changes = integer(pair[1]);
@@ -736,7 +736,7 @@ fn parse_special(special: Special, text: &str, current: &str) -> Result<String, 
 /// `client-output-buffer-limit`: groups of `class hard soft seconds`
 /// replace those classes' limits in `current`; the result lists all three.
 fn output_buffer_limit(words: &[&str], current: &str) -> Result<String, String> {
-    if words.len() % 4 != 0 {
+    if !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut classes: Vec<(String, [String; 3])> = current

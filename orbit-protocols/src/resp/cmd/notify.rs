@@ -232,7 +232,7 @@ pub(crate) fn steps(
             let mut seen = std::collections::HashSet::new();
             argv[1..]
                 .iter()
-                .filter(|k| seen.insert(*k) && existed(*k))
+                .filter(|k| seen.insert(*k) && existed(k))
                 .map(|k| ev(GENERIC, "del", db, k))
                 .collect()
         }

@@ -219,7 +219,7 @@ async fn stats<G: ActorGateway>(server: &Server<G>) -> Result<Vec<(&'static str,
         keys += super::scan::dbsize(server, db).await?;
     }
     let (rss, peak) = super::introspect::process_memory().unwrap_or((0, 0));
-    let per_key = if keys == 0 { 0 } else { rss / keys };
+    let per_key = rss.checked_div(keys).unwrap_or(0);
     let peak_percentage = if peak == 0 { 0.0 } else { rss as f64 * 100.0 / peak as f64 };
     Ok(vec![
         ("peak.allocated", Value::Int(peak as i64)),

@@ -426,7 +426,7 @@ mod tests {
     fn numeric_ties_go_by_element_and_desc_reverses_all() {
         let item =
             |e: &str, score: f64| Item { element: Bytes::copy_from_slice(e.as_bytes()), score, weight: None };
-        let mut items = vec![item("b", 1.0), item("a", 1.0), item("c", 0.5)];
+        let mut items = [item("b", 1.0), item("a", 1.0), item("c", 0.5)];
         let sort = Sort::default();
         items.sort_by(|x, y| compare(x, y, &sort));
         let order: Vec<&[u8]> = items.iter().map(|i| i.element.as_ref()).collect();
