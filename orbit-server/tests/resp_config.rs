@@ -13,13 +13,12 @@
 mod common;
 
 use common::resp::{
-    PATIENCE, Raw, call, connect_url, resp2, resp3, run, show, start_redis, start_with, try_call,
+    PATIENCE, Peers as Pair, Raw, call, peers, resp2, resp3, run, show, start_with, try_call,
 };
-use orbit_server::{Config, Node};
+use orbit_server::Config;
 use redis::Value;
 use redis::aio::MultiplexedConnection;
 use std::collections::BTreeMap;
-use tokio::process::Child;
 
 /// The parameters Redis 7.2 added to 7.0's list.
 const ADDED_IN_7_2: &[&str] = &[
@@ -57,29 +56,6 @@ fn fields(info: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-struct Pair {
-    _redis: Child,
-    _dir: tempfile::TempDir,
-    node: Node,
-    redis: MultiplexedConnection,
-    orbit: MultiplexedConnection,
-}
-
-/// A redis-server and an Orbit node; `None` (test skipped) without
-/// redis-server outside CI.
-async fn pair(resp3: bool) -> Option<Pair> {
-    if !common::require_program("redis-server") {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (child, redis_addr) = start_redis(dir.path()).await;
-    let (node, orbit_addr) = start_with(Config::ephemeral()).await;
-    let query = if resp3 { "?protocol=resp3" } else { "" };
-    let redis = connect_url(&format!("redis://{redis_addr}/{query}")).await;
-    let orbit = connect_url(&format!("redis://{orbit_addr}/{query}")).await;
-    Some(Pair { _redis: child, _dir: dir, node, redis, orbit })
-}
-
 impl Pair {
     /// Sends `words` to both servers; their replies, rendered.
     async fn both(&mut self, words: &[&str]) -> (String, String) {
@@ -96,7 +72,7 @@ impl Pair {
 
 #[tokio::test]
 async fn config_get_lists_every_redis_parameter() {
-    let Some(mut p) = pair(false).await else { return };
+    let Some(mut p) = peers(false).await else { return };
     let redis = config_get(&mut p.redis, &["*"]).await;
     let orbit = config_get(&mut p.orbit, &["*"]).await;
     let missing: Vec<&String> = redis.keys().filter(|name| !orbit.contains_key(*name)).collect();
@@ -124,7 +100,7 @@ async fn config_get_lists_every_redis_parameter() {
 
 #[tokio::test]
 async fn config_set_of_every_parameter_to_its_value_answers_as_redis() {
-    let Some(mut p) = pair(false).await else { return };
+    let Some(mut p) = peers(false).await else { return };
     let redis = config_get(&mut p.redis, &["*"]).await;
     let orbit = config_get(&mut p.orbit, &["*"]).await;
     let mut refused = 0;
@@ -147,7 +123,7 @@ async fn config_set_of_every_parameter_to_its_value_answers_as_redis() {
 
 #[tokio::test]
 async fn bad_values_are_refused_with_redis_errors() {
-    let Some(mut p) = pair(false).await else { return };
+    let Some(mut p) = peers(false).await else { return };
     let cases: &[&[&str]] = &[
         &["daemonize", "yes"],
         &["DAEMONIZE", "yes"],
@@ -223,7 +199,7 @@ async fn bad_values_are_refused_with_redis_errors() {
 
 #[tokio::test]
 async fn values_are_reported_as_redis_normalises_them() {
-    let Some(mut p) = pair(true).await else { return };
+    let Some(mut p) = peers(true).await else { return };
     let cases: &[(&str, &str)] = &[
         ("maxmemory", "100MB"),
         ("maxmemory", "1k"),
@@ -308,7 +284,7 @@ async fn encoding(p: &mut Pair, key: &str) -> String {
 
 #[tokio::test]
 async fn object_encoding_follows_the_thresholds_as_redis() {
-    let Some(mut p) = pair(false).await else { return };
+    let Some(mut p) = peers(false).await else { return };
     let limits = [
         "hash-max-listpack-entries",
         "4",
@@ -381,7 +357,7 @@ async fn object_encoding_follows_the_thresholds_as_redis() {
 
 #[tokio::test]
 async fn memory_usage_matches_redis_for_compact_values() {
-    let Some(mut p) = pair(false).await else { return };
+    let Some(mut p) = peers(false).await else { return };
     let long_key = "k".repeat(40);
     let long_value = "a".repeat(83);
     let writes: Vec<Vec<&str>> = vec![
@@ -479,7 +455,7 @@ async fn info_answers_several_sections_with_the_fields_clients_parse() {
 
 #[tokio::test]
 async fn debug_is_refused_unless_enabled_as_in_redis() {
-    let Some(mut p) = pair(false).await else { return };
+    let Some(mut p) = peers(false).await else { return };
     let refused = p.same(&["DEBUG", "SLEEP", "0"]).await;
     assert!(refused.starts_with("-ERR DEBUG command not allowed."), "{refused}");
     p.same(&["DEBUG"]).await;

@@ -21,7 +21,7 @@
 mod common;
 
 use common::resp::{PATIENCE, connect_url, show, start_redis, start_with, try_call};
-use orbit_server::{Config, Node};
+use orbit_server::Config;
 use proptest::prelude::*;
 use proptest::strategy::Union;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
@@ -30,7 +30,6 @@ use redis::aio::MultiplexedConnection;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::Child;
 
 type Words = Vec<String>;
 /// One step: a command, or several that belong together (MULTI ... EXEC).
@@ -39,23 +38,7 @@ type Step = Vec<Words>;
 // ---------------------------------------------------------------------------
 // The two servers
 
-struct Servers {
-    _redis: Child,
-    _dir: tempfile::TempDir,
-    node: Node,
-    redis: MultiplexedConnection,
-    orbit: MultiplexedConnection,
-}
-
-async fn servers(resp3: bool) -> Servers {
-    let dir = tempfile::tempdir().unwrap();
-    let (child, redis_addr) = start_redis(dir.path()).await;
-    let (node, orbit_addr) = start_with(Config::ephemeral()).await;
-    let query = if resp3 { "?protocol=resp3" } else { "" };
-    let redis = connect_url(&format!("redis://{redis_addr}/{query}")).await;
-    let orbit = connect_url(&format!("redis://{orbit_addr}/{query}")).await;
-    Servers { _redis: child, _dir: dir, node, redis, orbit }
-}
+use common::resp::{Peers as Servers, peers_with as servers};
 
 // ---------------------------------------------------------------------------
 // Commands

@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::resp::{connect_url, resp2, run, show, start_redis, start_with};
-use orbit_server::{Config, Node};
+use common::resp::{resp2, run, show, start_with};
+use orbit_server::Config;
 use redis::Value;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
@@ -141,29 +141,10 @@ async fn create_and_dump(con: &mut MultiplexedConnection, f: &Fixture, key: &str
     }
 }
 
-struct Servers {
-    _redis: tokio::process::Child,
-    _dir: tempfile::TempDir,
-    node: Node,
-    redis: MultiplexedConnection,
-    orbit: MultiplexedConnection,
-}
-
-async fn servers(resp3: bool) -> Option<Servers> {
-    if !common::require_program("redis-server") {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (child, redis_addr) = start_redis(dir.path()).await;
-    let (node, orbit_addr) = start_with(Config::ephemeral()).await;
-    let query = if resp3 { "?protocol=resp3" } else { "" };
-    let redis = connect_url(&format!("redis://{redis_addr}/{query}")).await;
-    let orbit = connect_url(&format!("redis://{orbit_addr}/{query}")).await;
-    Some(Servers { _redis: child, _dir: dir, node, redis, orbit })
-}
+type Servers = common::resp::Peers;
 
 async fn every_value_moves_both_ways(resp3: bool) {
-    let Some(mut s) = servers(resp3).await else { return };
+    let Some(mut s) = common::resp::peers(resp3).await else { return };
     for f in fixtures() {
         let payload = create_and_dump(&mut s.redis, &f, f.name).await;
         let restored = call(&mut s.orbit, &[b"RESTORE", f.name.as_bytes(), b"0", &payload]).await;
@@ -214,7 +195,7 @@ fn sealed(body: &[u8], version: u16) -> Vec<u8> {
 
 #[tokio::test]
 async fn corrupt_payloads_are_refused_as_redis_refuses_them() {
-    let Some(mut s) = servers(false).await else { return };
+    let Some(mut s) = common::resp::peers(false).await else { return };
     let lzf = fixtures().into_iter().find(|f| f.name == "str-lzf").unwrap();
     let good = create_and_dump(&mut s.redis, &lzf, "src").await;
     assert_eq!(sealed(&good[..good.len() - 10], 10), good, "the test seals payloads as Redis does");
@@ -258,7 +239,7 @@ async fn same(s: &mut Servers, line: &[&[u8]]) -> String {
 
 #[tokio::test]
 async fn restore_options_ttl_and_errors_match_redis() {
-    let Some(mut s) = servers(false).await else { return };
+    let Some(mut s) = common::resp::peers(false).await else { return };
     let plain = fixtures().into_iter().find(|f| f.name == "str-raw").unwrap();
     let p = create_and_dump(&mut s.redis, &plain, "src").await;
     let p = p.as_slice();
@@ -297,7 +278,7 @@ async fn restore_options_ttl_and_errors_match_redis() {
 
 #[tokio::test]
 async fn move_keeps_the_value_and_ttl_and_matches_redis() {
-    let Some(mut s) = servers(false).await else { return };
+    let Some(mut s) = common::resp::peers(false).await else { return };
     let lines = [
         "SET mk v",
         "EXPIRE mk 100",

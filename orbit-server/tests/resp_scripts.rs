@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::resp::{PATIENCE, call, connect_url, resp2, resp3, show, start_redis, start_with};
+use common::resp::{PATIENCE, call, connect_url, resp2, resp3, show, start_with};
 use orbit_server::Config;
 use redis::aio::MultiplexedConnection;
 use std::time::{Duration, Instant};
@@ -83,6 +83,10 @@ const CORPUS: &[(&str, &str)] = &[
     ("return redis.call('subscribe', 'ch')", ""),
     ("return redis.call('select', 0)", ""),
     ("return redis.call('ping')", ""),
+    (
+        "redis.call('xadd', KEYS[1], '1-1', 'f', 'v') return redis.call('xread', 'streams', KEYS[1], '0')",
+        "st |",
+    ),
     ("return redis.call('echo', 12)", ""),
     ("return redis.call('set', 'num', 1.5)", ""),
     ("return redis.call('get', 'num')", ""),
@@ -99,35 +103,14 @@ fn words(script: &str, spec: &str) -> Vec<String> {
     w
 }
 
-async fn peers(
-    resp3: bool,
-) -> Option<(
-    tokio::process::Child,
-    tempfile::TempDir,
-    orbit_server::Node,
-    MultiplexedConnection,
-    MultiplexedConnection,
-)> {
-    if !common::require_program("redis-server") {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (child, redis_addr) = start_redis(dir.path()).await;
-    let (node, addr) = start_with(Config::ephemeral()).await;
-    let query = if resp3 { "?protocol=resp3" } else { "" };
-    let redis = connect_url(&format!("redis://{redis_addr}/{query}")).await;
-    let orbit = connect_url(&format!("redis://{addr}/{query}")).await;
-    Some((child, dir, node, redis, orbit))
-}
-
 #[tokio::test]
 async fn scripts_reply_as_redis_server_does() {
     for resp3 in [false, true] {
-        let Some((_child, _dir, node, mut redis, mut orbit)) = peers(resp3).await else { return };
+        let Some(mut p) = common::resp::peers(resp3).await else { return };
         let mut differ = Vec::new();
         for (script, spec) in CORPUS {
             let w = words(script, spec);
-            let (want, got) = (show(&call(&mut redis, &w).await), show(&call(&mut orbit, &w).await));
+            let (want, got) = (show(&call(&mut p.redis, &w).await), show(&call(&mut p.orbit, &w).await));
             if want != got {
                 differ.push(format!("{script}\n  redis: {want}\n  orbit: {got}"));
             }
@@ -139,7 +122,7 @@ async fn scripts_reply_as_redis_server_does() {
             CORPUS.len(),
             differ.join("\n")
         );
-        node.shutdown().await.unwrap();
+        p.node.shutdown().await.unwrap();
     }
 }
 
@@ -154,7 +137,7 @@ redis.register_function('ro_write', function() return redis.call('set', 'x', '1'
 
 #[tokio::test]
 async fn functions_reply_as_redis_server_does_and_move_between_them() {
-    let Some((_child, _dir, node, mut redis, mut orbit)) = peers(false).await else { return };
+    let Some(mut p) = common::resp::peers(false).await else { return };
     let steps: &[&[&str]] = &[
         &["function", "load", LIBRARY],
         &["function", "load", LIBRARY],
@@ -183,49 +166,49 @@ async fn functions_reply_as_redis_server_does_and_move_between_them() {
         &["fcall", "peek", "1", "counter"],
     ];
     for step in steps {
-        let (want, got) = (show(&call(&mut redis, step).await), show(&call(&mut orbit, step).await));
+        let (want, got) = (show(&call(&mut p.redis, step).await), show(&call(&mut p.orbit, step).await));
         assert_eq!(got, want, "{step:?}");
     }
     // FUNCTION DUMP of one restores into the other, both ways.
-    call(&mut redis, &["function", "load", LIBRARY]).await;
-    let redis::Value::BulkString(from_redis) = call(&mut redis, &["function", "dump"]).await else {
+    call(&mut p.redis, &["function", "load", LIBRARY]).await;
+    let redis::Value::BulkString(from_redis) = call(&mut p.redis, &["function", "dump"]).await else {
         panic!("dump")
     };
     let restored =
-        redis::cmd("function").arg("restore").arg(from_redis).query_async::<redis::Value>(&mut orbit).await;
+        redis::cmd("function").arg("restore").arg(from_redis).query_async::<redis::Value>(&mut p.orbit).await;
     assert_eq!(show(&restored.unwrap()), "+OK");
-    assert_eq!(show(&call(&mut orbit, &["fcall", "incr_by", "1", "moved", "3"]).await), "3");
-    let redis::Value::BulkString(from_orbit) = call(&mut orbit, &["function", "dump"]).await else {
+    assert_eq!(show(&call(&mut p.orbit, &["fcall", "incr_by", "1", "moved", "3"]).await), "3");
+    let redis::Value::BulkString(from_orbit) = call(&mut p.orbit, &["function", "dump"]).await else {
         panic!("dump")
     };
-    call(&mut redis, &["function", "flush"]).await;
+    call(&mut p.redis, &["function", "flush"]).await;
     let restored = redis::cmd("function")
         .arg("restore")
         .arg(from_orbit.clone())
-        .query_async::<redis::Value>(&mut redis)
+        .query_async::<redis::Value>(&mut p.redis)
         .await;
     assert_eq!(show(&restored.unwrap()), "+OK");
-    assert_eq!(show(&call(&mut redis, &["fcall", "incr_by", "1", "moved", "3"]).await), "3");
+    assert_eq!(show(&call(&mut p.redis, &["fcall", "incr_by", "1", "moved", "3"]).await), "3");
     // APPEND (the default) refuses a library that exists; REPLACE takes it.
     let again = redis::cmd("function")
         .arg("restore")
         .arg(from_orbit.clone())
-        .query_async::<redis::Value>(&mut orbit)
+        .query_async::<redis::Value>(&mut p.orbit)
         .await;
     assert!(again.is_err(), "{again:?}");
     let replace = redis::cmd("function")
         .arg("restore")
         .arg(from_orbit)
         .arg("replace")
-        .query_async::<redis::Value>(&mut orbit)
+        .query_async::<redis::Value>(&mut p.orbit)
         .await;
     assert_eq!(show(&replace.unwrap()), "+OK");
     let mut corrupt = b"\xf5garbage".to_vec();
     corrupt.extend_from_slice(&[0; 10]);
     let bad =
-        redis::cmd("function").arg("restore").arg(corrupt).query_async::<redis::Value>(&mut orbit).await;
+        redis::cmd("function").arg("restore").arg(corrupt).query_async::<redis::Value>(&mut p.orbit).await;
     assert!(bad.is_err(), "{bad:?}");
-    node.shutdown().await.unwrap();
+    p.node.shutdown().await.unwrap();
 }
 
 #[tokio::test]

@@ -209,3 +209,33 @@ pub async fn start_redis(dir: &std::path::Path) -> (tokio::process::Child, Socke
     }
     panic!("redis-server did not start on any of 5 ports");
 }
+
+/// A real redis-server and an Orbit node side by side, each with a
+/// connection in the same protocol, for differential tests.
+pub struct Peers {
+    pub redis: MultiplexedConnection,
+    pub orbit: MultiplexedConnection,
+    pub node: Node,
+    _server: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+/// [`Peers`]; `None` (the test skips with a message) when redis-server is
+/// not installed, outside CI.
+pub async fn peers(resp3: bool) -> Option<Peers> {
+    if !super::require_program("redis-server") {
+        return None;
+    }
+    Some(peers_with(resp3).await)
+}
+
+/// [`Peers`], redis-server required.
+pub async fn peers_with(resp3: bool) -> Peers {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (server, redis_addr) = start_redis(dir.path()).await;
+    let (node, orbit_addr) = start_with(Config::ephemeral()).await;
+    let query = if resp3 { "?protocol=resp3" } else { "" };
+    let redis = connect_url(&format!("redis://{redis_addr}/{query}")).await;
+    let orbit = connect_url(&format!("redis://{orbit_addr}/{query}")).await;
+    Peers { redis, orbit, node, _server: server, _dir: dir }
+}

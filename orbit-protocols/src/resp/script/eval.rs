@@ -152,7 +152,14 @@ pub(crate) async fn run_script<G: ActorGateway>(
     let db = conn.db;
     while let Some(Request { ask, reply }) = rx.recv().await {
         let answer = match ask {
-            Ask::Call(argv) => serve(conn, scripts, &policy, argv).await,
+            Ask::Call(argv, resp3) => {
+                // Replies take the shape of the script's protocol, not its
+                // client's (XREAD's is not a flattened map in RESP2).
+                let client = std::mem::replace(&mut conn.resp3, resp3);
+                let reply = serve(conn, scripts, &policy, argv).await;
+                conn.resp3 = client;
+                reply
+            }
             Ask::AclCheck(argv) => acl_check(conn, &argv),
         };
         let _ = reply.send(answer);
@@ -172,11 +179,15 @@ impl Drop for EndOnDrop {
 }
 
 /// Commands a script may not run: transactions, subscriptions, blocking
-/// commands (a script cannot wait), scripting itself, and connection
-/// commands.
-fn forbidden(spec: &Spec) -> bool {
+/// commands (a script cannot wait; XREAD and XREADGROUP without BLOCK do
+/// not), scripting itself, and connection commands.
+fn forbidden(spec: &Spec, argv: &[Bytes]) -> bool {
+    let waits = match spec.name {
+        "xread" | "xreadgroup" => argv.iter().any(|a| a.eq_ignore_ascii_case(b"block")),
+        _ => spec.flags & BLOCKING != 0,
+    };
     matches!(spec.route, Route::Tx | Route::Blocking)
-        || spec.flags & BLOCKING != 0
+        || waits
         || matches!(
             spec.name,
             "subscribe"
@@ -217,7 +228,7 @@ async fn serve<G: ActorGateway>(
     if !spec.arity_ok(argv.len()) {
         return Value::err("ERR Wrong number of args calling Redis command from script");
     }
-    if forbidden(spec) {
+    if forbidden(spec, &argv) {
         return Value::err("ERR This Redis command is not allowed from script");
     }
     if policy.read_only && spec.is_write() {

@@ -23,8 +23,9 @@ const HOOK_EVERY: u32 = 10_000;
 
 /// What a running script asks of the front door.
 pub(crate) enum Ask {
-    /// Run a command (`redis.call`, `redis.pcall`).
-    Call(Vec<Bytes>),
+    /// Run a command (`redis.call`, `redis.pcall`), its reply shaped for
+    /// RESP3 if the script chose it.
+    Call(Vec<Bytes>, bool),
     /// Whether the user may run it (`redis.acl_check_cmd`).
     AclCheck(Vec<Bytes>),
 }
@@ -162,8 +163,8 @@ fn command(lua: &Lua, args: MultiValue) -> mlua::Result<Result<Lua_, String>> {
     let Some(bridge) = lua.app_data_ref::<Bridge>() else {
         return Ok(Err("ERR redis.call is only available while a script runs".into()));
     };
-    let reply = bridge.ask(Ask::Call(argv));
     let resp3 = bridge.resp3.load(Ordering::Relaxed);
+    let reply = bridge.ask(Ask::Call(argv, resp3));
     drop(bridge);
     match reply {
         Value::Error(text) => Ok(Err(text)),
