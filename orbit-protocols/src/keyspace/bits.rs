@@ -8,6 +8,7 @@
 //! the key's TTL. The string is one entry (the empty sub-key), so each write
 //! queues one `WriteOp::Put` of the whole value.
 
+use super::strings::read;
 use super::{Arity, Data, Handler, KeyState, WriteOp, arg, parse_i64, run_checked};
 use crate::keyspace::value::{Value, errors};
 use bytes::Bytes;
@@ -36,16 +37,6 @@ pub(super) fn exec(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) -
         _ => return None,
     };
     Some(run_checked(ks, name, arity, run, args, now_ms))
-}
-
-/// The string at this key (expiring it first): `None` if there is none,
-/// WRONGTYPE if the key holds another type.
-fn read(ks: &mut KeyState, now_ms: u64) -> Result<Option<Bytes>, Value> {
-    match ks.live(now_ms) {
-        None => Ok(None),
-        Some(Data::Str(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Value::err(errors::WRONGTYPE)),
-    }
 }
 
 /// Makes `value` the key's string, keeping its TTL (bit writes change a

@@ -41,7 +41,7 @@ pub(super) fn exec(ks: &mut KeyState, name: &str, args: &[Bytes], now_ms: u64) -
 
 /// The string at this key (expiring it first): `None` if there is none,
 /// WRONGTYPE if the key holds another type.
-fn read(ks: &mut KeyState, now_ms: u64) -> Result<Option<Bytes>, Value> {
+pub(super) fn read(ks: &mut KeyState, now_ms: u64) -> Result<Option<Bytes>, Value> {
     match ks.live(now_ms) {
         None => Ok(None),
         Some(Data::Str(s)) => Ok(Some(s.clone())),
