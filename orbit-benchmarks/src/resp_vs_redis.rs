@@ -203,7 +203,9 @@ async fn custom_command(test: &str, port: u16, keyspace: u64) -> anyhow::Result<
                     pipe.clear();
                 }
             }
-            pipe.query_async::<redis::Value>(&mut con).await?;
+            if !pipe.is_empty() {
+                pipe.query_async::<redis::Value>(&mut con).await?;
+            }
             words(&["XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "xs:__rand_int__", ">"])
         }
         "evalsha" => {
@@ -234,7 +236,9 @@ pub(crate) async fn redis_benchmark_csv(
     limit: Duration,
 ) -> anyhow::Result<Vec<(String, Stats)>> {
     let mut command = tokio::process::Command::new("redis-benchmark");
-    command.args(flags).arg("--csv").stdin(Stdio::null()).kill_on_drop(true);
+    // `--csv` first: redis-benchmark takes every word after a custom
+    // command's name as part of that command.
+    command.arg("--csv").args(flags).stdin(Stdio::null()).kill_on_drop(true);
     let output = tokio::time::timeout(limit, command.output())
         .await
         .map_err(|_| anyhow!("no result within {} s (hung?), killed", limit.as_secs()))?

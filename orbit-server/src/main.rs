@@ -10,6 +10,12 @@ use orbit_server::Node;
 use std::io::IsTerminal;
 use tokio::signal::unix::{SignalKind, signal};
 
+/// mimalloc: the hot paths allocate small buffers per command (arguments,
+/// replies, storage batches), where glibc's malloc spent a tenth of the
+/// server's time (`docs/benchmarks/redis.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()

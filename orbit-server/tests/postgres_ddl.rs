@@ -223,7 +223,7 @@ async fn alter_table_adds_drops_and_renames_columns_in_every_row() {
     client.batch_execute("ALTER TABLE nk ADD COLUMN b INT DEFAULT 2").await.unwrap();
     assert_eq!(rows(&client, "SELECT a, b FROM nk ORDER BY a").await, ["1|2", "2|2"]);
     assert_eq!(count(&client, "UPDATE nk SET b = 3 WHERE a = 1").await, 1);
-    // DDL is not transactional: a table the block wrote to cannot be altered.
+    // DDL is not transactional: a block refuses it (postgres_ddl_tx.rs).
     client.batch_execute("BEGIN; INSERT INTO t (id) VALUES (4)").await.unwrap();
     assert_eq!(sqlstate(&client, "ALTER TABLE t ADD COLUMN e INT").await, "0A000");
     client.batch_execute("ROLLBACK").await.unwrap();

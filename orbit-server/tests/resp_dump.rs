@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::resp::{resp2, run, show, start_with};
+use common::resp::{resp2, run, show, start_with, wait_for_blocked};
 use orbit_server::Config;
 use redis::Value;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
@@ -320,14 +320,113 @@ async fn move_keeps_the_value_and_ttl_and_matches_redis() {
 }
 
 #[tokio::test]
-async fn swapdb_is_refused_with_an_error_naming_it() {
-    let (node, addr) = start_with(Config::ephemeral()).await;
+async fn swapdb_exchanges_two_databases_as_redis_does() {
+    let Some(mut s) = common::resp::peers(false).await else { return };
+    let lines = [
+        "SET a zero",
+        "HSET h f 0",
+        "SELECT 1",
+        "SET b one",
+        "RPUSH l x y",
+        "SET a one",
+        "SWAPDB 0 1",
+        "GET a",
+        "GET b",
+        "HGETALL h",
+        "DBSIZE",
+        "SELECT 0",
+        "GET a",
+        "LRANGE l 0 -1",
+        "EXISTS h",
+        "DBSIZE",
+        "SWAPDB 0 0",
+        "SWAPDB 1 0",
+        "GET a",
+        "SWAPDB 5 0",
+        "DBSIZE",
+        "SELECT 5",
+        "GET a",
+        "SWAPDB 0 x",
+        "SWAPDB x 0",
+        "SWAPDB 0 16",
+        "SWAPDB -1 0",
+        "SWAPDB 0",
+    ];
+    for line in lines {
+        let words: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+        same(&mut s, &words).await;
+    }
+    s.node.shutdown().await.unwrap();
+}
+
+/// As in Redis, SWAPDB fails a transaction watching a key that exists in
+/// either database, leaves one watching a key of neither alone, and serves
+/// a client blocked on a key the swap brought in.
+#[tokio::test]
+async fn swapdb_fails_watchers_and_serves_blocked_clients_as_redis_does() {
+    let Some(mut s) = common::resp::peers(false).await else { return };
+    let mut outcomes = Vec::new();
+    for (main, addr) in [(&mut s.redis, s.redis_addr), (&mut s.orbit, s.orbit_addr)] {
+        let mut watcher = resp2(addr).await;
+        let mut idle = resp2(addr).await;
+        let mut blocked = resp2(addr).await;
+        run(main, "SELECT 1").await;
+        run(main, "SET w one").await;
+        run(&mut watcher, "WATCH w").await;
+        run(&mut idle, "WATCH nowhere").await;
+        run(&mut blocked, "SELECT 2").await;
+        let pop = tokio::spawn(async move { run(&mut blocked, "BLPOP q 0").await });
+        wait_for_blocked(main, 1).await;
+        run(main, "SELECT 3").await;
+        run(main, "RPUSH q item").await;
+        let swapped = run(main, "SWAPDB 0 1").await;
+        let swapped_again = run(main, "SWAPDB 2 3").await;
+        run(&mut watcher, "MULTI").await;
+        run(&mut watcher, "GET w").await;
+        let watched = run(&mut watcher, "EXEC").await;
+        run(&mut idle, "MULTI").await;
+        run(&mut idle, "PING").await;
+        let unrelated = run(&mut idle, "EXEC").await;
+        let popped = tokio::time::timeout(common::resp::PATIENCE, pop).await.unwrap().unwrap();
+        run(main, "SELECT 2").await;
+        let left = run(main, "EXISTS q").await;
+        outcomes.push(vec![swapped, swapped_again, watched, unrelated, popped, left]);
+    }
+    assert_eq!(outcomes[1], outcomes[0], "orbit, then redis-server");
+    assert_eq!(outcomes[1][2], "nil", "the watcher's EXEC fails");
+    assert_eq!(outcomes[1][4], "[\"q\", \"item\"]", "the blocked client is served");
+    s.node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_swap_survives_a_restart_and_sql_sees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::lsm_config(dir.path());
+    config.postgres.addr = ([127, 0, 0, 1], 0).into();
+    let (node, addr) = start_with(config.clone()).await;
     let mut c = resp2(addr).await;
-    assert_eq!(
-        run(&mut c, "SWAPDB 0 1").await,
-        "-ERR SWAPDB is not supported: each database is its own actor kind"
-    );
-    assert_eq!(run(&mut c, "SWAPDB 0 16").await, "-ERR DB index is out of range");
+    run(&mut c, "SET here zero").await;
+    run(&mut c, "SELECT 4").await;
+    run(&mut c, "SET there four").await;
+    run(&mut c, "EXPIRE there 1000").await;
+    assert_eq!(run(&mut c, "SWAPDB 0 4").await, "+OK");
+    node.shutdown().await.unwrap();
+
+    let (node, addr) = start_with(config).await;
+    let mut c = resp2(addr).await;
+    assert_eq!(run(&mut c, "GET there").await, "\"four\"");
+    assert_eq!(run(&mut c, "GET here").await, "nil");
+    let ttl: i64 = run(&mut c, "TTL there").await.parse().unwrap();
+    assert!(ttl > 900, "the TTL moves with the key: {ttl}");
+    run(&mut c, "SELECT 4").await;
+    assert_eq!(run(&mut c, "GET here").await, "\"zero\"");
+    assert_eq!(run(&mut c, "KEYS *").await, "[\"here\"]");
+
+    // SQL's orbit_redis names databases by the same table.
+    let pg = node.pg_addr().expect("the node serves PostgreSQL");
+    let sql = common::sql::connect(pg).await;
+    let seen = common::sql::rows(&sql, "SELECT db, key FROM orbit_redis ORDER BY db, key").await;
+    assert_eq!(seen, ["0|there", "4|here"]);
     node.shutdown().await.unwrap();
 }
 

@@ -1,7 +1,8 @@
 //! The Redis data model, shared by the Redis front door, MCP and SQL's
-//! views: every Redis key is an actor of kind `redis` (database 0) or
-//! `redis:N` (databases 1-15), and this module is one key as an actor's state: its value, its expiry, and how both are
-//! stored. Pure logic: no I/O, no clock (the caller passes `now_ms`, Unix
+//! views: every Redis key is an actor of kind `redis` or `redis:N` (N 1-15;
+//! database N's kind until SWAPDB exchanges two, `databases.rs`), and this
+//! module is one key as an actor's state: its value, its expiry, and how
+//! both are stored. Pure logic: no I/O, no clock (the caller passes `now_ms`, Unix
 //! milliseconds), so tests drive it directly.
 //!
 //! | file | commands |
@@ -21,6 +22,7 @@
 //! | `random.rs` | the random picks of *RANDMEMBER, HRANDFIELD, SPOP and RANDOMKEY |
 //! | `glob.rs` | Redis glob patterns (KEYS, SCAN MATCH, HSCAN...) |
 //! | `value.rs` | [`Value`]: a reply, its binary form across the gateway, RESP2/RESP3 writing |
+//! | `databases.rs` | which kind holds each database (SWAPDB's table) |
 //! | `view.rs` | the keyspace through each key's actor, for MCP's tools and SQL's `orbit_redis` |
 //!
 //! Storage. The actor's record is the small [`Meta`] (type and expiry); the
@@ -47,6 +49,7 @@
 //! - An expired key is gone at the first command that sees it (lazy expiry).
 
 mod bits;
+pub mod databases;
 mod dump;
 pub(crate) mod encoding;
 mod generic;
@@ -86,7 +89,8 @@ impl ActorInterface for RedisKeyspace {
     const KIND: &'static str = "redis";
 }
 
-/// The actor kind of each of the 16 databases (`SELECT n`).
+/// The actor kinds the 16 databases (`SELECT n`) live in; which database
+/// is in which kind is [`databases::Databases`]' table (SWAPDB changes it).
 pub const DATABASE_KINDS: [&str; 16] = [
     "redis", "redis:1", "redis:2", "redis:3", "redis:4", "redis:5", "redis:6", "redis:7", "redis:8",
     "redis:9", "redis:10", "redis:11", "redis:12", "redis:13", "redis:14", "redis:15",
@@ -477,13 +481,16 @@ pub fn decode_call(args: &Bytes) -> Option<(u64, Vec<Vec<Bytes>>)> {
 /// and the value in [`Value::encode`]'s form, after a `u32 LE` count.
 pub fn encode_reply(results: &[(Value, bool)]) -> Bytes {
     use bytes::BufMut;
-    let mut out = bytes::BytesMut::new();
+    let mut out = bytes::BytesMut::with_capacity(4 + 32 * results.len());
     out.put_u32_le(results.len() as u32);
     for (value, changed) in results {
         out.put_u8(u8::from(*changed));
-        let encoded = value.encode();
-        out.put_u32_le(encoded.len() as u32);
-        out.extend_from_slice(&encoded);
+        // The length goes before the value, written in place once known.
+        let at = out.len();
+        out.put_u32_le(0);
+        value.encode_into(&mut out);
+        let len = (out.len() - at - 4) as u32;
+        out[at..at + 4].copy_from_slice(&len.to_le_bytes());
     }
     out.freeze()
 }

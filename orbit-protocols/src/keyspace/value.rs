@@ -88,7 +88,7 @@ impl Value {
         out.freeze()
     }
 
-    fn encode_into(&self, out: &mut BytesMut) {
+    pub(crate) fn encode_into(&self, out: &mut BytesMut) {
         let text = |out: &mut BytesMut, tag: u8, b: &[u8]| {
             out.put_u8(tag);
             out.put_u32_le(b.len() as u32);

@@ -4,8 +4,9 @@
 //! semantics are Redis' own. Failures are [`ViewError`]s: a gateway's
 //! keeps its [`ErrorKind`], so each front door reports it in its own terms.
 
+use crate::keyspace::Value;
+use crate::keyspace::databases::Databases;
 use crate::keyspace::{self, KeyType, Meta, glob};
-use crate::keyspace::{DATABASE_KINDS, Value};
 use bytes::Bytes;
 use orbit_shared::{ActorGateway, ActorId, ErrorKind, Invocation};
 use schemars::JsonSchema;
@@ -126,8 +127,9 @@ pub fn text(bytes: &[u8]) -> String {
     }
 }
 
-pub fn database_kind(db: u8) -> Result<&'static str, ViewError> {
-    DATABASE_KINDS.get(usize::from(db)).copied().ok_or(ViewError::NoDatabase { db })
+/// The kind holding database `db`, by the node's table.
+pub fn database_kind(dbs: &Databases, db: u8) -> Result<&'static str, ViewError> {
+    dbs.kind_of(db).ok_or(ViewError::NoDatabase { db })
 }
 
 /// A page cursor as the pages here (and MCP's `list_actors`) hand them
@@ -151,12 +153,13 @@ fn command(parts: &[&[u8]]) -> Vec<Bytes> {
 /// returns one reply per line.
 async fn call<G: ActorGateway>(
     gateway: &G,
+    dbs: &Databases,
     db: u8,
     key: &[u8],
     commands: &[Vec<Bytes>],
     write: bool,
 ) -> Result<Vec<Value>, ViewError> {
-    let id = ActorId::new(database_kind(db)?, Bytes::copy_from_slice(key));
+    let id = ActorId::new(database_kind(dbs, db)?, Bytes::copy_from_slice(key));
     let lines: Vec<&[Bytes]> = commands.iter().map(Vec::as_slice).collect();
     let args = keyspace::encode_call(keyspace::now_ms(), &lines);
     let method = if write { "write" } else { "read" };
@@ -214,15 +217,21 @@ fn bulk_text(value: &Value) -> String {
 }
 
 /// The type and TTL of `key`.
-pub async fn key_type<G: ActorGateway>(gateway: &G, db: u8, key: &str) -> Result<KeyInfo, ViewError> {
+pub async fn key_type<G: ActorGateway>(
+    gateway: &G,
+    dbs: &Databases,
+    db: u8,
+    key: &str,
+) -> Result<KeyInfo, ViewError> {
     let k = key.as_bytes();
-    let replies = call(gateway, db, k, &[command(&[b"type", k]), command(&[b"pttl", k])], false).await?;
+    let replies = call(gateway, dbs, db, k, &[command(&[b"type", k]), command(&[b"pttl", k])], false).await?;
     Ok(KeyInfo { key: key.into(), db, key_type: simple(&replies[0])?, ttl_ms: ttl(&replies[1])? })
 }
 
 /// Everything in `key`, at most `max_items` elements of a collection.
 pub async fn get<G: ActorGateway>(
     gateway: &G,
+    dbs: &Databases,
     db: u8,
     key: &[u8],
     max_items: usize,
@@ -247,7 +256,7 @@ pub async fn get<G: ActorGateway>(
         command(&[b"xrange", k, b"-", b"+", b"count", max_items.max(1).to_string().as_bytes()]),
         command(&[b"xlen", k]),
     ];
-    let mut replies = call(gateway, db, k, &commands, false).await?.into_iter();
+    let mut replies = call(gateway, dbs, db, k, &commands, false).await?.into_iter();
     let mut next = || replies.next().unwrap_or(Value::Nil);
     let key_type = simple(&next())?;
     let ttl_ms = ttl(&next())?;
@@ -317,6 +326,7 @@ pub async fn get<G: ActorGateway>(
 /// `SET key value [PX ttl_ms]`.
 pub async fn set<G: ActorGateway>(
     gateway: &G,
+    dbs: &Databases,
     db: u8,
     key: &str,
     value: &str,
@@ -331,16 +341,21 @@ pub async fn set<G: ActorGateway>(
         line.push(Bytes::from_static(b"px"));
         line.push(Bytes::from(ms.to_string()));
     }
-    let replies = call(gateway, db, k, &[line], true).await?;
+    let replies = call(gateway, dbs, db, k, &[line], true).await?;
     simple(&replies[0]).map(|_| ())
 }
 
 /// Deletes `keys`; returns how many existed.
-pub async fn delete<G: ActorGateway>(gateway: &G, db: u8, keys: &[String]) -> Result<i64, ViewError> {
+pub async fn delete<G: ActorGateway>(
+    gateway: &G,
+    dbs: &Databases,
+    db: u8,
+    keys: &[String],
+) -> Result<i64, ViewError> {
     let mut deleted = 0;
     for key in keys {
         let k = key.as_bytes();
-        let replies = call(gateway, db, k, &[command(&[b"del", k])], true).await?;
+        let replies = call(gateway, dbs, db, k, &[command(&[b"del", k])], true).await?;
         deleted += int(&replies[0])?;
     }
     Ok(deleted)
@@ -351,13 +366,14 @@ pub async fn delete<G: ActorGateway>(gateway: &G, db: u8, keys: &[String]) -> Re
 /// fewer matches than `count`, even none, with a cursor to go on).
 pub async fn scan<G: ActorGateway>(
     gateway: &G,
+    dbs: &Databases,
     db: u8,
     pattern: &str,
     cursor: Option<&str>,
     count: usize,
 ) -> Result<ScanPage, ViewError> {
     let cursor = decode_cursor(cursor)?;
-    let page = gateway.list_actors(database_kind(db)?, cursor, count).await?;
+    let page = gateway.list_actors(database_kind(dbs, db)?, cursor, count).await?;
     let now = keyspace::now_ms();
     let keys = page
         .actors

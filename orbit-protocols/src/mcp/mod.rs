@@ -200,8 +200,14 @@ impl<G: ActorGateway> OrbitMcp<G> {
                     .parse()
                     .map_err(|_| McpError::BadDatabase { db: db.to_string(), uri: uri.to_string() })?;
                 let (key, max) = (percent_decode(key)?, self.config.max_items);
-                let value =
-                    crate::keyspace::view::get(self.gateway.as_ref(), db, key.as_bytes(), max).await?;
+                let value = crate::keyspace::view::get(
+                    self.gateway.as_ref(),
+                    &self.sql.databases,
+                    db,
+                    key.as_bytes(),
+                    max,
+                )
+                .await?;
                 (value.key_type != "none").then(|| serde_json::to_value(value)).transpose()?
             } else {
                 None
@@ -464,7 +470,10 @@ async fn require_token(State(token): State<Arc<Option<String>>>, request: Reques
 /// Its SQL tools take row locks of their own: a remote node's are out of
 /// reach.
 pub async fn serve_stdio<G: ActorGateway>(gateway: Arc<G>, config: McpConfig) -> Result<(), std::io::Error> {
-    let running = OrbitMcp::new(gateway, config, crate::sql::SqlState::default())
+    let databases =
+        crate::keyspace::databases::Databases::load(gateway.as_ref()).await.map_err(std::io::Error::other)?;
+    let sql = crate::sql::SqlState::with_databases(Arc::new(databases));
+    let running = OrbitMcp::new(gateway, config, sql)
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -408,7 +408,7 @@ impl<G: ActorGateway> OrbitMcp<G> {
     )]
     async fn kv_get(&self, Parameters(args): Parameters<GetArgs>) -> Result<Json<kv::KeyValue>, McpError> {
         let max = args.max_items.unwrap_or(self.config.max_items).min(self.config.max_items);
-        let fut = kv::get(self.gateway.as_ref(), args.db, args.key.as_bytes(), max);
+        let fut = kv::get(self.gateway.as_ref(), &self.sql.databases, args.db, args.key.as_bytes(), max);
         self.bounded(async { Ok(fut.await?) }).await
     }
 
@@ -424,7 +424,8 @@ impl<G: ActorGateway> OrbitMcp<G> {
     async fn kv_set(&self, Parameters(args): Parameters<SetArgs>) -> Result<Json<Done>, McpError> {
         self.writable("kv_set")?;
         let fut = async {
-            kv::set(self.gateway.as_ref(), args.db, &args.key, &args.value, args.ttl_ms).await?;
+            kv::set(self.gateway.as_ref(), &self.sql.databases, args.db, &args.key, &args.value, args.ttl_ms)
+                .await?;
             Ok(Done { ok: true })
         };
         self.bounded(fut).await
@@ -444,8 +445,11 @@ impl<G: ActorGateway> OrbitMcp<G> {
         if args.keys.len() > self.config.max_items {
             return Err(McpError::TooManyKeys { limit: self.config.max_items });
         }
-        let fut =
-            async { Ok(Deleted { deleted: kv::delete(self.gateway.as_ref(), args.db, &args.keys).await? }) };
+        let fut = async {
+            Ok(Deleted {
+                deleted: kv::delete(self.gateway.as_ref(), &self.sql.databases, args.db, &args.keys).await?,
+            })
+        };
         self.bounded(fut).await
     }
 
@@ -455,7 +459,14 @@ impl<G: ActorGateway> OrbitMcp<G> {
     )]
     async fn kv_scan(&self, Parameters(args): Parameters<ScanArgs>) -> Result<Json<kv::ScanPage>, McpError> {
         let count = args.count.unwrap_or(100).clamp(1, self.config.max_items);
-        let fut = kv::scan(self.gateway.as_ref(), args.db, &args.pattern, args.cursor.as_deref(), count);
+        let fut = kv::scan(
+            self.gateway.as_ref(),
+            &self.sql.databases,
+            args.db,
+            &args.pattern,
+            args.cursor.as_deref(),
+            count,
+        );
         self.bounded(async { Ok(fut.await?) }).await
     }
 
@@ -464,7 +475,10 @@ impl<G: ActorGateway> OrbitMcp<G> {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn kv_type(&self, Parameters(args): Parameters<KeyArgs>) -> Result<Json<kv::KeyInfo>, McpError> {
-        self.bounded(async { Ok(kv::key_type(self.gateway.as_ref(), args.db, &args.key).await?) }).await
+        self.bounded(async {
+            Ok(kv::key_type(self.gateway.as_ref(), &self.sql.databases, args.db, &args.key).await?)
+        })
+        .await
     }
 
     #[tool(

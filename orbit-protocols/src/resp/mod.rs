@@ -14,7 +14,7 @@
 //! | `cmd/geo.rs` | GEORADIUS, GEORADIUSBYMEMBER (STORE/STOREDIST) and GEOSEARCHSTORE |
 //! | `cmd/sort.rs` | SORT and SORT_RO: BY/GET patterns, LIMIT, ALPHA, STORE |
 //! | `cmd/lcs.rs` | LCS: Redis' longest common subsequence, LEN and IDX |
-//! | `cmd/dump.rs` | DUMP/RESTORE in Redis' serialization, MOVE, SWAPDB (refused) |
+//! | `cmd/dump.rs` | DUMP/RESTORE in Redis' serialization, MOVE, SWAPDB |
 //! | `cmd/scan.rs` | commands over the whole keyspace (SCAN, KEYS, DBSIZE, FLUSHDB...) |
 //! | `cmd/expiry.rs` | active expiry: the index of keys with a TTL |
 //! | `cmd/introspect.rs` | command and error statistics, SLOWLOG, LATENCY, INFO cpu/memory, LASTSAVE, ROLE |

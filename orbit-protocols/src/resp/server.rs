@@ -119,6 +119,9 @@ pub struct RespRuntime {
     /// Cancelled by SHUTDOWN: the node watches it and runs its ordered
     /// shutdown.
     pub stop_requested: CancellationToken,
+    /// Which kind holds each database (SWAPDB changes it), shared with the
+    /// node's other front doors.
+    pub databases: Arc<crate::keyspace::databases::Databases>,
 }
 
 /// A connected client, as CLIENT LIST shows it.
@@ -458,7 +461,7 @@ impl<G: ActorGateway> Server<G> {
         commands: &[&[Bytes]],
         write: bool,
     ) -> (Vec<(Value, bool)>, DurableToken) {
-        self.call_kind_batch(crate::keyspace::DATABASE_KINDS[db % 16], commands, write).await
+        self.call_kind_batch(self.runtime.databases.kind(db), commands, write).await
     }
 
     /// One command on a key of a keyspace kind outside the 16 databases

@@ -62,14 +62,21 @@ pub(crate) fn version_text() -> String {
 /// What every SQL statement run against one node shares, whichever front
 /// door it came through (PostgreSQL connections, MCP's SQL tools): the row
 /// locks, so a write through one waits for a transaction of the other, and
-/// the decoded schemas. A node makes one and hands it to each front door.
+/// the decoded schemas, and the Redis databases' table (`orbit_redis`, MCP's
+/// key tools). A node makes one and hands it to each front door.
 #[derive(Clone, Default)]
 pub struct SqlState {
     pub(crate) locks: Arc<exec::txn::Locks>,
     pub(crate) schemas: Arc<catalog::schemas::Schemas>,
+    pub(crate) databases: Arc<crate::keyspace::databases::Databases>,
 }
 
 impl SqlState {
+    /// A state naming Redis databases by the node's table.
+    pub fn with_databases(databases: Arc<crate::keyspace::databases::Databases>) -> Self {
+        SqlState { databases, ..SqlState::default() }
+    }
+
     /// Table `name`'s schema, decoded once and read again only after a
     /// catalog change; `None` when there is no such table.
     pub(crate) async fn table<G: ActorGateway>(
@@ -82,7 +89,7 @@ impl SqlState {
 
     /// A session's engine over `gateway`, sharing these locks and schemas.
     pub(crate) fn engine<G: ActorGateway>(&self, gateway: Arc<G>) -> Engine<G> {
-        Engine::new(gateway, self.locks.clone(), self.schemas.clone())
+        Engine::new(gateway, self.locks.clone(), self.schemas.clone(), self.databases.clone())
     }
 }
 

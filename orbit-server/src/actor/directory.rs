@@ -64,16 +64,21 @@ const DEACTIVATION_CONCURRENCY: usize = 256;
 /// The resident activations, one table per partition: a partition's
 /// activations are found, and can be stopped, apart from the others'.
 pub(crate) struct Directory {
-    partitions: Vec<DashMap<ActorId, Arc<dyn AnyActivation>>>,
+    partitions: Vec<Table>,
 }
+
+/// One partition's activations by id. foldhash rather than SipHash: the
+/// lookup is on every call's path, and foldhash's per-table random seed
+/// still keeps client-chosen keys from aiming at one bucket.
+type Table = DashMap<ActorId, Arc<dyn AnyActivation>, foldhash::fast::RandomState>;
 
 impl Directory {
     pub fn new(partitions: u16) -> Self {
-        Directory { partitions: (0..partitions).map(|_| DashMap::new()).collect() }
+        Directory { partitions: (0..partitions).map(|_| DashMap::with_hasher(Default::default())).collect() }
     }
 
     /// The table of the partition that owns `id`.
-    fn table(&self, id: &ActorId) -> &DashMap<ActorId, Arc<dyn AnyActivation>> {
+    fn table(&self, id: &ActorId) -> &Table {
         let count = self.partitions.len() as u16;
         &self.partitions[usize::from(partition_of(id.slot(), count))]
     }

@@ -50,6 +50,8 @@ pub enum NodeError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("actor kind '{0}' is registered twice")]
     DuplicateKind(&'static str),
+    #[error("cannot read the Redis databases' table: {0}")]
+    Databases(String),
     #[error("cannot join the cluster: {0}")]
     Cluster(orbit_shared::Error),
 }

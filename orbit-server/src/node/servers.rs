@@ -42,6 +42,7 @@ impl Servers {
         let accept = CancellationToken::new();
         let stop_requested = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let databases = Arc::new(databases(node).await?);
         let resp_addr = match node.config().resp.enabled {
             false => None,
             true => {
@@ -52,6 +53,7 @@ impl Servers {
                     port: addr.port(),
                     durability: node.config().storage.durability.name(),
                     stop_requested: stop_requested.clone(),
+                    databases: databases.clone(),
                 };
                 let gateway = Arc::new(node.clone());
                 let serve = orbit_protocols::resp::serve(
@@ -67,7 +69,7 @@ impl Servers {
             }
         };
         // PostgreSQL connections and MCP's SQL tools share row locks and schemas.
-        let sql = orbit_protocols::sql::SqlState::default();
+        let sql = orbit_protocols::sql::SqlState::with_databases(databases);
         let pg_addr = match node.config().postgres.enabled {
             false => None,
             true => {
@@ -97,4 +99,15 @@ impl Servers {
         tasks.spawn(http::serve(http, node.clone(), sql, accept.clone()));
         Ok(Servers { grpc_addr, http_addr, resp_addr, pg_addr, accept, stop_requested, tasks, health })
     }
+}
+
+/// Which kind holds each Redis database: the stored table on a cluster of
+/// one (SWAPDB may have changed it), the fixed identity table on a node of
+/// a cluster of several or one that hosts no Redis keys.
+async fn databases(node: &NodeHandle) -> Result<orbit_protocols::keyspace::databases::Databases, NodeError> {
+    use orbit_protocols::keyspace::{SCRIPTS_KIND, databases::Databases};
+    if !node.config().cluster.seeds.is_empty() || node.kind(SCRIPTS_KIND).is_err() {
+        return Ok(Databases::fixed());
+    }
+    Databases::load(node).await.map_err(NodeError::Databases)
 }

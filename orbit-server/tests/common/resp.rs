@@ -215,6 +215,9 @@ pub async fn start_redis(dir: &std::path::Path) -> (tokio::process::Child, Socke
 pub struct Peers {
     pub redis: MultiplexedConnection,
     pub orbit: MultiplexedConnection,
+    /// Where each listens, for more connections.
+    pub redis_addr: SocketAddr,
+    pub orbit_addr: SocketAddr,
     pub node: Node,
     _server: tokio::process::Child,
     _dir: tempfile::TempDir,
@@ -237,5 +240,5 @@ pub async fn peers_with(resp3: bool) -> Peers {
     let query = if resp3 { "?protocol=resp3" } else { "" };
     let redis = connect_url(&format!("redis://{redis_addr}/{query}")).await;
     let orbit = connect_url(&format!("redis://{orbit_addr}/{query}")).await;
-    Peers { redis, orbit, node, _server: server, _dir: dir }
+    Peers { redis, orbit, redis_addr, orbit_addr, node, _server: server, _dir: dir }
 }

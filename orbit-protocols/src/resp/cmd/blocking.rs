@@ -70,6 +70,14 @@ impl Waiters {
         self.count.load(Ordering::Acquire) > 0 && lock(&self.map).contains_key(&(db, key.clone()))
     }
 
+    /// The keys of database `db` clients are blocked on.
+    pub fn keys_in(&self, db: usize) -> Vec<Bytes> {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
+        lock(&self.map).keys().filter(|(d, _)| *d == db).map(|(_, key)| key.clone()).collect()
+    }
+
     fn register(&self, waiter: &Arc<Waiter>, front: bool) {
         let mut map = lock(&self.map);
         for key in &waiter.keys {

@@ -1,7 +1,8 @@
 //! DUMP and RESTORE in Redis' own serialization (`keyspace::rdb`), so values
 //! move between Orbit and redis-server both ways; MOVE between databases
 //! (under the keyspace lock `keys::run` takes, so RESTORE's existence check
-//! and its write are one step); SWAPDB, refused (`scan::run` dispatches it).
+//! and its write are one step); SWAPDB, a write of the node's database table
+//! (`keyspace::databases`; `scan::run` dispatches it).
 
 use super::keys::{dump_in, restore_in};
 use crate::keyspace::rdb::{self, RdbError};
@@ -149,13 +150,58 @@ async fn move_key<G: ActorGateway>(conn: &mut Conn<G>, key: &Bytes, db: &[u8]) -
     Ok(Value::Int(1))
 }
 
-/// SWAPDB index1 index2: the indexes are checked as Redis does, then the
-/// command is refused. Each database is its own actor kind, so a swap
-/// would rewrite every key of both.
-pub(crate) fn swapdb(first: &[u8], second: &[u8]) -> Result<Value> {
-    database(first, "ERR invalid first DB index")?;
-    database(second, "ERR invalid second DB index")?;
-    Err(Value::err("ERR SWAPDB is not supported: each database is its own actor kind"))
+/// SWAPDB index1 index2: the two databases exchange their keys by one
+/// durable write of the node's database table (`keyspace::databases`),
+/// made under the keyspace lock held exclusively, so no command sees half
+/// a swap. Then, as in Redis, transactions watching a key that exists in
+/// either database fail and clients blocked on a key of either are asked
+/// again; tracking clients are told to drop their whole cache.
+pub(crate) async fn swapdb<G: ActorGateway>(
+    conn: &mut Conn<G>,
+    first: &[u8],
+    second: &[u8],
+    locked: bool,
+) -> Result<Value> {
+    let a = database(first, "ERR invalid first DB index")?;
+    let b = database(second, "ERR invalid second DB index")?;
+    let server = conn.server.clone();
+    let dbs = &server.runtime.databases;
+    if !dbs.swappable() {
+        return Err(Value::err("ERR SWAPDB is not allowed in cluster mode"));
+    }
+    if a == b {
+        return Ok(Value::ok());
+    }
+    let _guard = server.exclusive(locked).await;
+    let table = dbs.swapped(a, b);
+    let argv = [
+        Bytes::from_static(b"set"),
+        Bytes::from_static(crate::keyspace::databases::RECORD),
+        Bytes::copy_from_slice(&table),
+    ];
+    let (reply, token) = server.call_kind(crate::keyspace::SCRIPTS_KIND, &argv, true).await;
+    if reply.is_error() {
+        return Err(reply);
+    }
+    conn.unsynced = conn.unsynced.and(token);
+    dbs.set(table);
+    server.expiry.swap(a, b);
+    for db in [a, b] {
+        for key in server.watches.keys_in(db) {
+            let mut exists = false;
+            for either in [a, b] {
+                exists = exists || server.key_command(either, "exists", &key, &[]).await == Value::Int(1);
+            }
+            if exists {
+                server.watches.touch(db, &key);
+            }
+        }
+        conn.written.extend(server.blocking.keys_in(db).into_iter().map(|key| (db, key)));
+    }
+    if server.tracking.active() {
+        super::tracking::flushed(&server);
+    }
+    Ok(Value::ok())
 }
 
 #[cfg(test)]
@@ -192,9 +238,5 @@ mod tests {
             database(b"x", "ERR invalid first DB index"),
             Err(Value::err("ERR invalid first DB index"))
         );
-        assert_eq!(swapdb(b"0", b"x"), Err(Value::err("ERR invalid second DB index")));
-        let refused = Value::err("ERR SWAPDB is not supported: each database is its own actor kind");
-        assert_eq!(swapdb(b"0", b"1"), Err(refused));
-        assert_eq!(swapdb(b"0", b"16"), Err(Value::err("ERR DB index is out of range")));
     }
 }

@@ -42,6 +42,25 @@ impl Expiry {
         lock(&self.due).insert((at, db, key));
     }
 
+    /// Databases `a` and `b` exchanged their keys (SWAPDB): so do their
+    /// entries here.
+    pub fn swap(&self, a: usize, b: usize) {
+        let other = |db: usize| {
+            if db == a {
+                b
+            } else if db == b {
+                a
+            } else {
+                db
+            }
+        };
+        for (db, _) in lock(&self.candidates).iter_mut() {
+            *db = other(*db);
+        }
+        let mut due = lock(&self.due);
+        *due = std::mem::take(&mut *due).into_iter().map(|(at, db, key)| (at, other(db), key)).collect();
+    }
+
     fn take_due(&self, now: u64) -> Vec<(u64, usize, Bytes)> {
         let mut due = lock(&self.due);
         let later = due.split_off(&(now + 1, 0, Bytes::new()));
@@ -118,7 +137,7 @@ pub(crate) async fn run<G: ActorGateway>(server: Arc<Server<G>>, cancel: Cancell
 async fn index_database<G: ActorGateway>(server: &Server<G>, db: usize) {
     let mut cursor = None;
     loop {
-        let page = match server.gateway.list_actors(DATABASE_KINDS[db], cursor, PAGE).await {
+        let page = match server.gateway.list_actors(server.runtime.databases.kind(db), cursor, PAGE).await {
             Ok(page) => page,
             Err(e) => {
                 tracing::warn!(db, error = %e, "cannot list keys for the expiry index");
@@ -146,7 +165,7 @@ async fn learn<G: ActorGateway>(server: &Server<G>, db: usize, key: Bytes) {
     match server.call_key(db, &argv, false).await {
         Value::Int(at) if at > 0 => server.expiry.schedule(at as u64, db, key),
         Value::Int(-2) => {
-            let id = ActorId::new(DATABASE_KINDS[db], key.clone());
+            let id = ActorId::new(server.runtime.databases.kind(db), key.clone());
             if let Ok(Some(state)) = server.gateway.read_actor(id).await
                 && let Some(at) = serde_json::from_slice::<Meta>(&state).ok().and_then(|m| m.expire_at)
             {

@@ -5,7 +5,6 @@
 //! gateway's cursor is opaque bytes). The most recent [`MAX_CURSORS`]
 //! positions are kept; an older cursor gets `ERR invalid cursor`.
 
-use crate::keyspace::DATABASE_KINDS;
 use crate::keyspace::now_ms;
 use crate::keyspace::random::Rng;
 use crate::keyspace::value::{Value, errors};
@@ -61,7 +60,7 @@ pub(crate) async fn all_keys<G: ActorGateway>(
     loop {
         let page = server
             .gateway
-            .list_actors(DATABASE_KINDS[db], cursor, PAGE)
+            .list_actors(server.runtime.databases.kind(db), cursor, PAGE)
             .await
             .map_err(|e| crate::resp::server::error_reply(&e))?;
         for actor in &page.actors {
@@ -89,7 +88,7 @@ pub(crate) async fn run<G: ActorGateway>(
         "keys" => keys(conn, &argv[1]).await,
         "scan" => scan(conn, &argv[1..]).await,
         "randomkey" => randomkey(conn).await,
-        "swapdb" => super::dump::swapdb(&argv[1], &argv[2]),
+        "swapdb" => super::dump::swapdb(conn, &argv[1], &argv[2], locked).await,
         _ => flush(conn, name, &argv[1..], locked).await,
     };
     result.unwrap_or_else(|e| e)
@@ -99,7 +98,11 @@ pub(crate) async fn run<G: ActorGateway>(
 /// key, including one whose TTL ran out and that no read or sweep has
 /// deleted yet. No key is read.
 pub(crate) async fn dbsize<G: ActorGateway>(server: &Server<G>, db: usize) -> Result<u64, Value> {
-    server.gateway.count_actors(DATABASE_KINDS[db]).await.map_err(|e| crate::resp::server::error_reply(&e))
+    server
+        .gateway
+        .count_actors(server.runtime.databases.kind(db))
+        .await
+        .map_err(|e| crate::resp::server::error_reply(&e))
 }
 
 async fn keys<G: ActorGateway>(conn: &Conn<G>, pattern: &[u8]) -> Result<Value, Value> {
@@ -142,7 +145,7 @@ async fn scan<G: ActorGateway>(conn: &Conn<G>, args: &[Bytes]) -> Result<Value, 
     let page = conn
         .server
         .gateway
-        .list_actors(DATABASE_KINDS[conn.db], position, limit)
+        .list_actors(conn.server.runtime.databases.kind(conn.db), position, limit)
         .await
         .map_err(|e| crate::resp::server::error_reply(&e))?;
     let now = now_ms();
@@ -168,7 +171,7 @@ const RANDOM_TRIES: usize = 32;
 /// listing the database; an expired pick is drawn again. After
 /// [`RANDOM_TRIES`] expired picks, one of the live keys of a listing.
 async fn randomkey<G: ActorGateway>(conn: &Conn<G>) -> Result<Value, Value> {
-    let (server, kind) = (&conn.server, DATABASE_KINDS[conn.db]);
+    let (server, kind) = (&conn.server, conn.server.runtime.databases.kind(conn.db));
     let total = dbsize(server, conn.db).await?;
     let now = now_ms();
     let mut rng = Rng::new(now, total as usize);

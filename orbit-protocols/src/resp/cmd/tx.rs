@@ -60,6 +60,14 @@ impl Watches {
         }
     }
 
+    /// The keys of database `db` someone watches.
+    pub fn keys_in(&self, db: usize) -> Vec<Bytes> {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
+        lock(&self.map).keys().filter(|(d, _)| *d == db).map(|(_, key)| key.clone()).collect()
+    }
+
     fn watch(&self, client: &mut ClientWatch, db: usize, key: Bytes) {
         if client.keys.iter().any(|(d, k)| *d == db && *k == key) {
             return;

@@ -179,15 +179,15 @@ impl Drop for EndOnDrop {
 }
 
 /// Commands a script may not run: transactions, subscriptions, blocking
-/// commands (a script cannot wait; XREAD and XREADGROUP without BLOCK do
-/// not), scripting itself, and connection commands.
-fn forbidden(spec: &Spec, argv: &[Bytes]) -> bool {
-    let waits = match spec.name {
-        "xread" | "xreadgroup" => argv.iter().any(|a| a.eq_ignore_ascii_case(b"block")),
-        _ => spec.flags & BLOCKING != 0,
-    };
-    matches!(spec.route, Route::Tx | Route::Blocking)
-        || waits
+/// commands, scripting itself, and connection commands. As in Redis, a
+/// few blocking commands run: BLMPOP and BZMPOP as if their timeout had
+/// passed (a script never waits), XREAD and XREADGROUP refused only with
+/// BLOCK ([`blocks`]).
+fn forbidden(spec: &Spec) -> bool {
+    let runs = matches!(spec.name, "xread" | "xreadgroup" | "blmpop" | "bzmpop");
+    let waits = spec.flags & BLOCKING != 0 || spec.route == Route::Blocking;
+    matches!(spec.route, Route::Tx)
+        || (waits && !runs)
         || matches!(
             spec.name,
             "subscribe"
@@ -228,7 +228,7 @@ async fn serve<G: ActorGateway>(
     if !spec.arity_ok(argv.len()) {
         return Value::err("ERR Wrong number of args calling Redis command from script");
     }
-    if forbidden(spec, &argv) {
+    if forbidden(spec) {
         return Value::err("ERR This Redis command is not allowed from script");
     }
     if policy.read_only && spec.is_write() {
@@ -245,12 +245,30 @@ async fn serve<G: ActorGateway>(
     if spec.is_write() {
         scripts.running.wrote();
     }
+    if let Some(refused) = blocks(spec, &argv) {
+        return refused;
+    }
     argv[0] = Bytes::from_static(spec.name.as_bytes());
     match Box::pin(conn.execute(spec, argv, true)).await {
         Outcome::Reply(v) => v,
         Outcome::Replies(vs) => Value::Array(vs),
-        Outcome::Block(_) => Value::err("ERR This Redis command is not allowed from script"),
+        // Commands run with the lock held do not block (`blocking::run`).
+        Outcome::Block(_) => Value::err("ERR internal error: a command blocked inside a script"),
     }
+}
+
+/// XREAD and XREADGROUP with BLOCK: refused in the command's own words, as
+/// Redis' stream commands refuse it (the name as the script spelled it).
+fn blocks(spec: &Spec, argv: &[Bytes]) -> Option<Value> {
+    let block = matches!(spec.name, "xread" | "xreadgroup")
+        && argv[1..]
+            .iter()
+            .take_while(|a| !a.eq_ignore_ascii_case(b"streams"))
+            .any(|a| a.eq_ignore_ascii_case(b"block"));
+    block.then(|| {
+        let name = String::from_utf8_lossy(&argv[0]);
+        Value::err(format!("ERR {name} command is not allowed with BLOCK option from scripts"))
+    })
 }
 
 /// `redis.acl_check_cmd`: whether the script's user may run the command.

@@ -1,7 +1,8 @@
 //! DDL: CREATE TABLE, ALTER TABLE and DROP TABLE (indexes: `index.rs`).
 //! They act at once on the
 //! `sql:table` catalog actors (and, for ALTER TABLE, on every row), not in
-//! the statement's transaction.
+//! the statement's transaction; so a transaction block refuses them
+//! (`Engine::step`), and they run only in a transaction of their own.
 //!
 //! Invariant: a row may hold a field its table's catalog does not name, the
 //! value of a dropped (or renamed) column left by a DROP COLUMN that stopped
@@ -16,7 +17,6 @@ use crate::sql::catalog::entries::{self as entries, choose_name};
 use crate::sql::catalog::{self, Column, Identity, Index, Table};
 use crate::sql::error::Code;
 use crate::sql::error::{Result, SqlError, error, unsupported};
-use crate::sql::exec::txn::Txn;
 use crate::sql::parse::{constant, ident, literal, object_name, parse_expr};
 use crate::sql::types;
 use crate::sql::types::{Literal, NumericTypmod, SqlType};
@@ -210,9 +210,9 @@ impl<G: ActorGateway> Engine<G> {
     /// before it leave it, and, for ADD COLUMN ... NOT NULL without a
     /// default, against the rows) before any is carried out; then each is
     /// carried out in turn. Several actions are not atomic against a crash.
-    /// It rewrites committed rows, so a table `txn` has written to (rows it
-    /// would commit in the old shape) is refused.
-    pub(crate) async fn alter_table(&self, alter: ast::AlterTable, txn: &Txn) -> Result<Outcome> {
+    /// It rewrites committed rows, so it runs only outside a transaction
+    /// block, in a transaction of its own with nothing staged (`Engine::step`).
+    pub(crate) async fn alter_table(&self, alter: ast::AlterTable) -> Result<Outcome> {
         let name = object_name(&alter.name)?;
         let Some(mut table) = load_table(self.gateway.as_ref(), &name).await? else {
             if alter.if_exists {
@@ -220,11 +220,6 @@ impl<G: ActorGateway> Engine<G> {
             }
             return Err(error(Code::UndefinedTable, format!("relation \"{name}\" does not exist")));
         };
-        if txn.writes.get(&name).is_some_and(|rows| !rows.is_empty()) {
-            return Err(unsupported(format_args!(
-                "ALTER TABLE of \"{name}\" after writing to it in this transaction (DDL is not transactional)"
-            )));
-        }
         let actions = plan_alter(&table, &alter.operations)?;
         for action in &actions {
             if let Action::AddColumn(column, None) = action

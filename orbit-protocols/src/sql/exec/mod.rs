@@ -7,7 +7,7 @@
 //! | BEGIN / COMMIT / ROLLBACK | the connection's [`TxnState`]; COMMIT is one atomic actor group |
 //! | several statements in one query string | one implicit transaction ([`Engine::execute_batch`]) |
 //! | SET / SHOW / RESET | the connection's parameters |
-//! | CREATE / ALTER / DROP TABLE | `ddl.rs`: catalog actors and rows, at once (not transactional) |
+//! | CREATE / ALTER / DROP TABLE, CREATE / DROP INDEX | catalog actors and rows, at once; refused in a block |
 //! | INSERT | rows checked, locked and staged in the transaction; `ON CONFLICT` in `conflict.rs` |
 //! | UPDATE / DELETE | by primary key directly; otherwise rows found by DataFusion, then locked and staged |
 //! | SELECT ... WHERE pk = constant | a point read of one row actor |
@@ -114,13 +114,7 @@ impl Work {
     /// DDL: writes to storage as it goes, outside the transaction.
     fn acts_at_once(&self) -> bool {
         let Work::Statement(statement) = self else { return false };
-        matches!(
-            **statement,
-            Statement::CreateTable(_)
-                | Statement::CreateIndex(_)
-                | Statement::AlterTable(_)
-                | Statement::Drop { .. }
-        )
+        schema_change(statement).is_some()
     }
 }
 
@@ -149,9 +143,14 @@ impl<G> Drop for Engine<G> {
 }
 
 impl<G: ActorGateway> Engine<G> {
-    pub fn new(gateway: Arc<G>, locks: Arc<Locks>, schemas: Arc<Schemas>) -> Self {
+    pub fn new(
+        gateway: Arc<G>,
+        locks: Arc<Locks>,
+        schemas: Arc<Schemas>,
+        databases: Arc<crate::keyspace::databases::Databases>,
+    ) -> Self {
         Engine {
-            planner: Planner::new(gateway.clone(), schemas.clone()),
+            planner: Planner::new(gateway.clone(), schemas.clone(), databases),
             gateway,
             locks,
             id: SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -196,12 +195,12 @@ impl<G: ActorGateway> Engine<G> {
     /// Runs the statements of one query string, as PostgreSQL runs them.
     ///
     /// Outside a transaction block, several statements none of which is
-    /// BEGIN, COMMIT, ROLLBACK, COPY or DDL (CREATE, ALTER, DROP TABLE) form
-    /// one implicit transaction: their writes commit together after the
-    /// last one, and an error rolls back what the earlier ones wrote.
-    /// Otherwise each statement runs as [`Engine::execute`] runs it (DDL is
-    /// not transactional in Orbit, so a string holding some keeps today's
-    /// statement-at-a-time commits).
+    /// BEGIN, COMMIT, ROLLBACK, COPY or DDL (`schema_change`) form one
+    /// implicit transaction: their writes commit together after the last
+    /// one, and an error rolls back what the earlier ones wrote. Otherwise
+    /// each statement runs as [`Engine::execute`] runs it (DDL is not
+    /// transactional in Orbit, so a string holding some commits statement
+    /// by statement, its DDL included; inside a block DDL is refused).
     ///
     /// Returns one outcome per statement run, up to and including the first
     /// error; the statements after it do not run. When the implicit
@@ -313,7 +312,18 @@ impl<G: ActorGateway> Engine<G> {
                 Err(error(Code::ActiveSqlTransaction, "VACUUM cannot run inside a transaction block")),
                 state,
             ),
-            statement => self.in_transaction(Work::Statement(Box::new(statement)), state, cancel).await,
+            statement => match (schema_change(&statement), state) {
+                // DDL acts at once on the catalog and the committed rows,
+                // which ROLLBACK could not undo: a block refuses it and
+                // fails, as after any error. A query string's implicit
+                // transaction never holds DDL (`runs_alone`), so DDL runs
+                // only in a transaction of its own, with nothing staged.
+                (Some(name), TxnState::Block(txn)) => (
+                    Err(unsupported(format_args!("{name} inside a transaction block"))),
+                    TxnState::Failed(txn),
+                ),
+                (_, state) => self.in_transaction(Work::Statement(Box::new(statement)), state, cancel).await,
+            },
         }
     }
 
@@ -430,7 +440,7 @@ impl<G: ActorGateway> Engine<G> {
             Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
                 self.drop_tables(&names, if_exists).await
             }
-            Statement::AlterTable(alter) => self.alter_table(alter, txn).await,
+            Statement::AlterTable(alter) => self.alter_table(alter).await,
             Statement::CreateIndex(create) => self.create_index(create).await,
             Statement::Drop { object_type: ObjectType::Index, if_exists, names, .. } => {
                 self.drop_indexes(&names, if_exists).await
@@ -510,21 +520,33 @@ impl<G: ActorGateway> Engine<G> {
 /// Whether a statement keeps its query string out of an implicit
 /// transaction: it starts or ends transactions itself, waits for the client
 /// between its parts (COPY), or is DDL, which acts at once on committed
-/// rows and so must see the statements before it committed.
+/// rows and so must see the statements before it committed (and which a
+/// block, an implicit one too, would refuse).
 fn runs_alone(statement: &Statement) -> bool {
-    matches!(
-        statement,
-        Statement::StartTransaction { .. }
-            | Statement::Commit { .. }
-            | Statement::Rollback { .. }
-            | Statement::Savepoint { .. }
-            | Statement::ReleaseSavepoint { .. }
-            | Statement::Copy { .. }
-            | Statement::CreateTable(_)
-            | Statement::CreateIndex(_)
-            | Statement::AlterTable(_)
-            | Statement::Drop { .. }
-    )
+    schema_change(statement).is_some()
+        || matches!(
+            statement,
+            Statement::StartTransaction { .. }
+                | Statement::Commit { .. }
+                | Statement::Rollback { .. }
+                | Statement::Savepoint { .. }
+                | Statement::ReleaseSavepoint { .. }
+                | Statement::Copy { .. }
+        )
+}
+
+/// DDL, by its name for messages (`CREATE TABLE`, `DROP INDEX`...): a
+/// statement that changes the schema, which Orbit carries out at once on
+/// the catalog actors and the committed rows, outside any transaction.
+/// TRUNCATE is not one: it stages its deletions in the transaction.
+fn schema_change(statement: &Statement) -> Option<String> {
+    match statement {
+        Statement::CreateTable(_) => Some("CREATE TABLE".into()),
+        Statement::CreateIndex(_) => Some("CREATE INDEX".into()),
+        Statement::AlterTable(_) => Some("ALTER TABLE".into()),
+        Statement::Drop { object_type, .. } => Some(format!("DROP {object_type}")),
+        _ => None,
+    }
 }
 
 fn json_bytes(value: &Json) -> Result<Bytes> {

@@ -192,7 +192,11 @@ pub(crate) struct Planned {
 }
 
 impl<G: ActorGateway> Planner<G> {
-    pub fn new(gateway: Arc<G>, schemas: Arc<crate::sql::catalog::schemas::Schemas>) -> Self {
+    pub fn new(
+        gateway: Arc<G>,
+        schemas: Arc<crate::sql::catalog::schemas::Schemas>,
+        databases: Arc<crate::keyspace::databases::Databases>,
+    ) -> Self {
         let config =
             SessionConfig::new().with_default_catalog_and_schema("orbit", "public").with_target_partitions(1);
         let ctx = SessionContext::new_with_config(config);
@@ -202,6 +206,7 @@ impl<G: ActorGateway> Planner<G> {
         let schema = Arc::new(OrbitSchema {
             gateway,
             schemas,
+            databases,
             writes: Mutex::new(Arc::new(Writes::new())),
             keyed: std::sync::atomic::AtomicBool::new(false),
             system: system.clone(),

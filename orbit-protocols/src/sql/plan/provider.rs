@@ -219,6 +219,8 @@ impl<G: ActorGateway> TableProvider for RowsTable<G> {
 pub(super) struct OrbitSchema<G> {
     pub(super) gateway: Arc<G>,
     pub(super) schemas: Arc<crate::sql::catalog::schemas::Schemas>,
+    /// The Redis databases' table (`orbit_redis`).
+    pub(super) databases: Arc<crate::keyspace::databases::Databases>,
     /// The session's uncommitted writes, as of the statement being planned.
     pub(super) writes: Mutex<Arc<Writes>>,
     /// Whether tables without a primary key show [`ROW_KEY`] (set while
@@ -248,7 +250,7 @@ impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
         if let Some(system) = pg_catalog::SystemSchema::pg_table(&self.system, name)? {
             return Ok(Some(system));
         }
-        if let Some(view) = crate::sql::system::views::view(&self.gateway, name) {
+        if let Some(view) = crate::sql::system::views::view(&self.gateway, &self.databases, name) {
             return Ok(Some(view));
         }
         let table = (self.schemas.get(self.gateway.as_ref(), name).await)

@@ -17,6 +17,7 @@
 
 use crate::keyspace::DATABASE_KINDS;
 use crate::keyspace::Meta;
+use crate::keyspace::databases::Databases;
 use crate::sql::types::jsonb;
 use bytes::Bytes;
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
@@ -39,7 +40,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `name`'s provider, or `None` for other names.
-pub(crate) fn view<G: ActorGateway>(gateway: &Arc<G>, name: &str) -> Option<Arc<dyn TableProvider>> {
+pub(crate) fn view<G: ActorGateway>(
+    gateway: &Arc<G>,
+    databases: &Arc<Databases>,
+    name: &str,
+) -> Option<Arc<dyn TableProvider>> {
     let kind = match name {
         "orbit_actors" => View::Actors,
         "orbit_partitions" => View::Partitions,
@@ -47,7 +52,12 @@ pub(crate) fn view<G: ActorGateway>(gateway: &Arc<G>, name: &str) -> Option<Arc<
         "orbit_redis" => View::Redis,
         _ => return None,
     };
-    Some(Arc::new(ViewTable { gateway: gateway.clone(), schema: kind.schema(), kind }))
+    Some(Arc::new(ViewTable {
+        gateway: gateway.clone(),
+        databases: databases.clone(),
+        schema: kind.schema(),
+        kind,
+    }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +112,7 @@ impl View {
 
 struct ViewTable<G> {
     gateway: Arc<G>,
+    databases: Arc<Databases>,
     schema: SchemaRef,
     kind: View,
 }
@@ -247,12 +258,18 @@ impl<G: ActorGateway> ViewTable<G> {
         for db in dbs {
             let keys: Vec<Bytes> = match &key {
                 Some(k) => vec![Bytes::copy_from_slice(k.as_bytes())],
-                None => live_keys(self.gateway.as_ref(), db).await?,
+                None => live_keys(self.gateway.as_ref(), &self.databases, db).await?,
             };
             for k in keys {
-                let value = crate::keyspace::view::get(self.gateway.as_ref(), db, &k, i64::MAX as usize)
-                    .await
-                    .map_err(|e| crate::sql::error::SqlError::from(e).into_datafusion())?;
+                let value = crate::keyspace::view::get(
+                    self.gateway.as_ref(),
+                    &self.databases,
+                    db,
+                    &k,
+                    i64::MAX as usize,
+                )
+                .await
+                .map_err(|e| crate::sql::error::SqlError::from(e).into_datafusion())?;
                 if value.key_type == "none" {
                     continue;
                 }
@@ -342,8 +359,8 @@ async fn stored_kinds<G: ActorGateway>(gateway: &G, node: &NodeDescription) -> D
 }
 
 /// The keys of database `db` that are live now (read from storage).
-async fn live_keys<G: ActorGateway>(gateway: &G, db: u8) -> DfResult<Vec<Bytes>> {
-    let kind = DATABASE_KINDS[usize::from(db)];
+async fn live_keys<G: ActorGateway>(gateway: &G, dbs: &Databases, db: u8) -> DfResult<Vec<Bytes>> {
+    let kind = dbs.kind(usize::from(db));
     let now = crate::keyspace::now_ms();
     let mut keys = Vec::new();
     let mut cursor = None;
