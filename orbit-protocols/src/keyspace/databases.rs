@@ -91,16 +91,22 @@ impl Databases {
     }
 
     /// The table stored on `gateway`'s node (the identity when none was
-    /// ever written).
+    /// ever written, found without activating the record's actor).
     pub async fn load<G: ActorGateway>(gateway: &G) -> Result<Databases, String> {
         let key = Bytes::from_static(RECORD);
-        let line = [Bytes::from_static(b"get"), key.clone()];
+        let id = ActorId::new(SCRIPTS_KIND, key.clone());
+        let databases = Databases::default();
+        let stored =
+            gateway.read_actor(id.clone()).await.map_err(|e| format!("reading the database table: {e}"))?;
+        if stored.is_none() {
+            return Ok(databases);
+        }
+        let line = [Bytes::from_static(b"get"), key];
         let args = super::encode_call(super::now_ms(), &[&line]);
         let reply = gateway
-            .invoke(ActorId::new(SCRIPTS_KIND, key), Invocation::new("read", args))
+            .invoke(id, Invocation::new("read", args))
             .await
             .map_err(|e| format!("reading the database table: {e}"))?;
-        let databases = Databases::default();
         match super::decode_reply(&reply.value).and_then(|mut r| r.pop()).map(|(v, _)| v) {
             Some(Value::Nil | Value::NilArray) => {}
             Some(Value::Bulk(bytes)) => databases.set(Databases::decode(&bytes)?),
