@@ -339,7 +339,9 @@ async fn perform<G: ActorGateway>(
         }
         BlockOp::MPop { end, count } => super::keys::mpop_key(server, db, key, *end, *count).await,
         BlockOp::Stream(read) => {
-            Ok(super::streams::read_once(server, db, read).await?.map(|(reply, _)| reply))
+            let (read, token) = super::streams::read_once(server, db, read).await?;
+            server.gateway.wait_durable(token).await.map_err(|e| crate::resp::server::error_reply(&e))?;
+            Ok(read.map(|(reply, _)| reply))
         }
         BlockOp::Move { dst, from_left, to_left } => {
             // Redis' order: an empty source blocks, then the source's type,

@@ -17,7 +17,7 @@ use crate::resp::connection::{Conn, Outcome};
 use crate::resp::server::Server;
 use crate::resp::table;
 use bytes::Bytes;
-use orbit_shared::ActorGateway;
+use orbit_shared::{ActorGateway, DurableToken};
 
 type Result<T> = std::result::Result<T, Value>;
 
@@ -194,13 +194,18 @@ async fn resolve<G: ActorGateway>(conn: &Conn<G>, parsed: &Parsed) -> Result<Vec
 
 /// Reads every stream of `read` once: the reply, or `None` when no stream
 /// had anything to serve.
+///
+/// The reads' writes (a group's delivered entries) are visible when this
+/// returns; the token says when they are durable, for the caller to wait
+/// on before replying, without holding the keyspace lock meanwhile.
 pub(crate) async fn read_once<G: ActorGateway>(
     server: &Server<G>,
     db: usize,
     read: &BlockedRead,
-) -> Result<Option<(Value, Vec<Bytes>)>> {
+) -> Result<(Option<(Value, Vec<Bytes>)>, DurableToken)> {
     let mut served = Vec::new();
     let mut written = Vec::new();
+    let mut token = DurableToken::NONE;
     for (key, cursor) in &read.streams {
         let count = Bytes::from(read.count.to_string());
         let from = match cursor {
@@ -224,7 +229,12 @@ pub(crate) async fn read_once<G: ActorGateway>(
                     noack,
                     from,
                 ];
-                match call(server, db, argv, true).await? {
+                let (value, wrote, _) = server.call_key_visible(db, &argv, true).await;
+                token = token.and(wrote);
+                if value.is_error() {
+                    return Err(value);
+                }
+                match value {
                     Value::Nil => continue,
                     other => {
                         if matches!(&other, Value::Array(entries) if !entries.is_empty()) {
@@ -238,14 +248,14 @@ pub(crate) async fn read_once<G: ActorGateway>(
         served.push((Value::Bulk(key.clone()), value));
     }
     if served.is_empty() {
-        return Ok(None);
+        return Ok((None, token));
     }
     let reply = if read.resp3 {
         Value::Map(served)
     } else {
         Value::Array(served.into_iter().map(|(k, v)| Value::Array(vec![k, v])).collect())
     };
-    Ok(Some((reply, written)))
+    Ok((Some((reply, written)), token))
 }
 
 async fn xread<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &[Bytes], locked: bool) -> Outcome {
@@ -257,19 +267,33 @@ async fn xread<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &[Bytes], 
         return e.into();
     }
     let server = conn.server.clone();
-    let guard = server.exclusive(locked).await;
+    // One stream read without BLOCK is one key's business, like any
+    // single-key command; reading several at once, or registering a wait
+    // with no write slipping in after the try, takes the lock exclusively.
+    let (_shared, guard) = if parsed.block_ms.is_none() && parsed.keys.len() == 1 && !locked {
+        match server.shared().await {
+            Ok(shared) => (Some(shared), None),
+            Err(busy) => return busy.into(),
+        }
+    } else {
+        (None, server.exclusive(locked).await)
+    };
     let streams = match resolve(conn, &parsed).await {
         Ok(streams) => streams,
         Err(e) => return e.into(),
     };
     let read = BlockedRead { streams, group: parsed.group, count: parsed.count, resp3: conn.resp3 };
-    match read_once(&server, conn.db, &read).await {
+    let read_now = read_once(&server, conn.db, &read).await;
+    if let Ok((_, token)) = &read_now {
+        conn.unsynced = conn.unsynced.and(*token);
+    }
+    match read_now {
         Err(e) => return e.into(),
-        Ok(Some((reply, written))) => {
+        Ok((Some((reply, written)), _)) => {
             written.iter().for_each(|key| conn.wrote(key));
             return reply.into();
         }
-        Ok(None) => {}
+        Ok((None, _)) => {}
     }
     let Some(block_ms) = parsed.block_ms else { return Value::NilArray.into() };
     if locked {
