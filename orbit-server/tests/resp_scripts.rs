@@ -1,7 +1,9 @@
 //! Scripting over real sockets with the `redis` crate: EVAL and functions
 //! against a real `redis-server` (same script, same reply, errors included),
 //! the libraries Redis embeds, BUSY and SCRIPT KILL, ACL inside scripts,
-//! scripts and libraries surviving a restart, and bad input.
+//! scripts and libraries surviving a restart, and bad input. Tests on a
+//! multi-threaded runtime run scripts in place on the client's thread; those
+//! on a current-thread runtime run them on the blocking pool.
 
 #![allow(clippy::unwrap_used)]
 
@@ -112,7 +114,7 @@ fn words(script: &str, spec: &str) -> Vec<String> {
     w
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_reply_as_redis_server_does() {
     for resp3 in [false, true] {
         let Some(mut p) = common::resp::peers(resp3).await else { return };
@@ -144,7 +146,7 @@ redis.register_function{function_name='peek', callback=function(keys) return red
 redis.register_function('boom', function(keys, args) return redis.call('incr', 'str') end)
 redis.register_function('ro_write', function() return redis.call('set', 'x', '1') end)";
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn functions_reply_as_redis_server_does_and_move_between_them() {
     let Some(mut p) = common::resp::peers(false).await else { return };
     let steps: &[&[&str]] = &[
@@ -273,7 +275,7 @@ async fn a_script_that_fails_halfway_keeps_what_it_wrote() {
     node.shutdown().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_script_answers_busy_to_others_and_can_be_killed() {
     let (node, addr) = start_with(Config::ephemeral()).await;
     let mut admin = resp2(addr).await;
@@ -391,7 +393,7 @@ async fn loaded_scripts_and_libraries_survive_a_restart() {
     node.shutdown().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_scripts_get_errors_and_the_node_stays_healthy() {
     let mut config = Config::ephemeral();
     config.resp.script_memory_limit = 16 << 20;

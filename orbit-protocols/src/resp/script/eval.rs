@@ -4,7 +4,7 @@
 //! exclusively), checking what Redis checks first.
 
 use super::running::{KillOutcome, Kind};
-use super::vm::{Ask, Request, Target, sha1_hex};
+use super::vm::{Ask, Request, Serve, Target, sha1_hex};
 use super::{Flags, Scripts, split_keys, store};
 use crate::keyspace::Value;
 use crate::resp::connection::{Conn, Outcome};
@@ -117,8 +117,8 @@ async fn eval<G: ActorGateway>(
     Ok(run_script(conn, &scripts, Kind::Script, sha, command, args, policy).await)
 }
 
-/// Runs a compiled script or a function: the Lua thread on the blocking
-/// pool, its commands served here until it ends.
+/// Runs a compiled script or a function and serves its commands until it
+/// ends: on this thread ([`super::in_place`]) or from the blocking pool.
 pub(crate) async fn run_script<G: ActorGateway>(
     conn: &mut Conn<G>,
     scripts: &Arc<Scripts>,
@@ -137,36 +137,52 @@ pub(crate) async fn run_script<G: ActorGateway>(
     }
     scripts.running.begin(kind, name.clone(), command);
     let _end = EndOnDrop(scripts.clone());
-    let (tx, mut rx) = mpsc::channel::<Request>(1);
     let (vm, keys) = (scripts.vm.clone(), policy.keys.clone());
-    let lua = tokio::task::spawn_blocking(move || {
+    let run = move |serve: Serve<'_>| {
         let target = match kind {
             Kind::Function => Target::Function(&name),
             _ => Target::Script(&name),
         };
         match lock(&vm).as_mut() {
-            Some(vm) => vm.call(target, keys, args, tx),
+            Some(vm) => vm.call(target, keys, args, serve),
             None => Value::err("ERR the Lua interpreter is not available"),
         }
-    });
+    };
     let db = conn.db;
-    while let Some(Request { ask, reply }) = rx.recv().await {
-        let answer = match ask {
-            Ask::Call(argv, resp3) => {
-                // Replies take the shape of the script's protocol, not its
-                // client's (XREAD's is not a flattened map in RESP2).
-                let client = std::mem::replace(&mut conn.resp3, resp3);
-                let reply = serve(conn, scripts, &policy, argv).await;
-                conn.resp3 = client;
-                reply
-            }
-            Ask::AclCheck(argv) => acl_check(conn, &argv),
-        };
-        let _ = reply.send(answer);
-    }
+    let reply = if super::in_place() {
+        // The script runs here, and each command it calls runs in place:
+        // no thread crossing per command.
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| {
+            let mut answer = |ask| handle.block_on(answer(conn, scripts, &policy, ask));
+            run(Serve::Inline(&mut answer))
+        })
+    } else {
+        let (tx, mut rx) = mpsc::channel::<Request>(1);
+        let lua = tokio::task::spawn_blocking(move || run(Serve::Channel(tx)));
+        while let Some(Request { ask, reply }) = rx.recv().await {
+            let _ = reply.send(answer(conn, scripts, &policy, ask).await);
+        }
+        lua.await.unwrap_or_else(|_| Value::err("ERR the Lua interpreter failed"))
+    };
     // SELECT inside a script changes the database for the script only.
     conn.db = db;
-    lua.await.unwrap_or_else(|_| Value::err("ERR the Lua interpreter failed"))
+    reply
+}
+
+/// Answers one request of a running script.
+async fn answer<G: ActorGateway>(conn: &mut Conn<G>, scripts: &Scripts, policy: &Policy, ask: Ask) -> Value {
+    match ask {
+        Ask::Call(argv, resp3) => {
+            // Replies take the shape of the script's protocol, not its
+            // client's (XREAD's is not a flattened map in RESP2).
+            let client = std::mem::replace(&mut conn.resp3, resp3);
+            let reply = serve(conn, scripts, policy, argv).await;
+            conn.resp3 = client;
+            reply
+        }
+        Ask::AclCheck(argv) => acl_check(conn, &argv),
+    }
 }
 
 /// Clears the running script even if the client's task is dropped.

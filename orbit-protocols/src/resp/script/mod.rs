@@ -22,6 +22,13 @@
 //! finds them); the compiled copies are per node: a library deleted on one
 //! node stays callable on the others until they restart.
 
+/// Whether Lua runs on the calling task's thread (`block_in_place`, which
+/// only a multi-threaded runtime allows) rather than on the blocking pool.
+fn in_place() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
 mod convert;
 pub(crate) mod eval;
 pub(crate) mod functions;
@@ -67,16 +74,16 @@ impl Scripts {
         }
     }
 
-    /// Runs `f` on the Lua state (created on first use) on a blocking
-    /// thread. Callers hold the keyspace lock exclusively, so the state is
-    /// never contended.
+    /// Runs `f` on the Lua state (created on first use), in place or on a
+    /// blocking thread ([`in_place`]). Callers hold the keyspace lock
+    /// exclusively, so the state is never contended.
     async fn with_vm<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Vm) -> R + Send + 'static,
     ) -> Result<R, Value> {
         let vm = self.vm.clone();
         let (running, limit) = (self.running.clone(), self.memory_limit);
-        tokio::task::spawn_blocking(move || {
+        let run = move || {
             let mut slot = lock(&vm);
             if slot.is_none() {
                 let created = Vm::new(running, crate::resp::cmd::admin::REDIS_VERSION, limit)
@@ -87,9 +94,11 @@ impl Scripts {
                 Some(vm) => Ok(f(vm)),
                 None => Err(Value::err("ERR the Lua interpreter is not available")),
             }
-        })
-        .await
-        .map_err(|_| Value::err("ERR the Lua interpreter failed"))?
+        };
+        if in_place() {
+            return tokio::task::block_in_place(run);
+        }
+        tokio::task::spawn_blocking(run).await.map_err(|_| Value::err("ERR the Lua interpreter failed"))?
     }
 
     fn body(&self, sha: &str) -> Option<Bytes> {

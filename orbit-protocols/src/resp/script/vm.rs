@@ -2,20 +2,23 @@
 //! environment (`redis`, `cjson`, `cmsgpack`, `bit`, `struct`; read-only
 //! globals), the compiled scripts by SHA1, and the function libraries.
 //!
-//! The state runs on a blocking thread. `redis.call` crosses back to the
-//! front door through the [`Bridge`] set for the run: the command is sent to
-//! the client's task, which runs it as EXEC runs its commands, and the Lua
-//! thread waits for the reply.
+//! `redis.call` reaches the front door through the [`Bridge`] set for the
+//! run ([`Serve`]): on a multi-threaded runtime the script runs on its
+//! client's thread and each command is answered in place, by a callback
+//! that lives only as long as the run; otherwise the state runs on a
+//! blocking thread, the command is sent to the client's task, which runs it
+//! as EXEC runs its commands, and the Lua thread waits for the reply.
 
 use super::convert;
 use super::running::Running;
 use crate::keyspace::Value;
+use crate::resp::server::lock;
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value as Lua_, Variadic};
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// The hook checks for SCRIPT KILL and the time limits this often.
@@ -35,18 +38,43 @@ pub(crate) struct Request {
     pub reply: oneshot::Sender<Value>,
 }
 
-/// The running script's line to its client's task, set for one run.
+/// How a running script's requests reach its client.
+pub(crate) enum Serve<'a> {
+    /// The script runs on a blocking thread: requests are sent to the
+    /// client's task.
+    Channel(mpsc::Sender<Request>),
+    /// The script runs on the client's thread: requests are answered in
+    /// place.
+    Inline(&'a mut dyn FnMut(Ask) -> Value),
+}
+
+/// The registry name of the run's in-place answering callback.
+const ANSWER: &str = "orbit.answer";
+
+/// The running script's line to its client, set for one run.
 struct Bridge {
-    tx: mpsc::Sender<Request>,
+    /// `None`: answered in place, through the [`ANSWER`] callback.
+    tx: Option<mpsc::Sender<Request>>,
     /// `redis.setresp(3)` was called.
     resp3: AtomicBool,
+    /// The request handed to the [`ANSWER`] callback, then its answer.
+    asked: Mutex<Option<Ask>>,
+    answered: Mutex<Option<Value>>,
 }
 
 impl Bridge {
-    fn ask(&self, ask: Ask) -> Value {
+    fn ask(&self, lua: &Lua, ask: Ask) -> Value {
         let gone = || Value::err("ERR the client running this script is gone");
+        let Some(tx) = &self.tx else {
+            *lock(&self.asked) = Some(ask);
+            let answered = lua.named_registry_value::<Function>(ANSWER).and_then(|f| f.call::<()>(()));
+            return match answered {
+                Ok(()) => lock(&self.answered).take().unwrap_or_else(gone),
+                Err(_) => gone(),
+            };
+        };
         let (reply, answer) = oneshot::channel();
-        if self.tx.blocking_send(Request { ask, reply }).is_err() {
+        if tx.blocking_send(Request { ask, reply }).is_err() {
             return gone();
         }
         answer.blocking_recv().unwrap_or_else(|_| gone())
@@ -164,7 +192,7 @@ fn command(lua: &Lua, args: MultiValue) -> mlua::Result<Result<Lua_, String>> {
         return Ok(Err("ERR redis.call is only available while a script runs".into()));
     };
     let resp3 = bridge.resp3.load(Ordering::Relaxed);
-    let reply = bridge.ask(Ask::Call(argv, resp3));
+    let reply = bridge.ask(lua, Ask::Call(argv, resp3));
     drop(bridge);
     match reply {
         Value::Error(text) => Ok(Err(text)),
@@ -259,10 +287,34 @@ impl Vm {
         target: Target<'_>,
         keys: Vec<Bytes>,
         args: Vec<Bytes>,
-        tx: mpsc::Sender<Request>,
+        serve: Serve<'_>,
     ) -> Value {
-        self.lua.set_app_data(Bridge { tx, resp3: AtomicBool::new(false) });
-        let result = self.call_inner(&target, keys, args);
+        let (tx, answer) = match serve {
+            Serve::Channel(tx) => (Some(tx), None),
+            Serve::Inline(answer) => (None, Some(answer)),
+        };
+        let bridge =
+            Bridge { tx, resp3: AtomicBool::new(false), asked: Mutex::default(), answered: Mutex::default() };
+        self.lua.set_app_data(bridge);
+        let result = match answer {
+            None => self.call_inner(&target, keys, args),
+            Some(answer) => self.lua.scope(|scope| {
+                let callback = scope.create_function_mut(|lua, ()| {
+                    let asked = lua.app_data_ref::<Bridge>().and_then(|b| lock(&b.asked).take());
+                    if let Some(ask) = asked {
+                        let value = answer(ask);
+                        if let Some(bridge) = lua.app_data_ref::<Bridge>() {
+                            *lock(&bridge.answered) = Some(value);
+                        }
+                    }
+                    Ok(())
+                })?;
+                self.lua.set_named_registry_value(ANSWER, callback)?;
+                let result = self.call_inner(&target, keys, args);
+                self.lua.unset_named_registry_value(ANSWER)?;
+                result
+            }),
+        };
         // Booleans become RESP3 booleans only for a script that chose RESP3
         // (`redis.setresp(3)`), whatever its client speaks.
         let resp3 = self.lua.remove_app_data::<Bridge>().is_some_and(|b| b.resp3.load(Ordering::Relaxed));
@@ -528,7 +580,7 @@ fn acl_check_cmd(lua: &Lua, args: MultiValue) -> mlua::Result<bool> {
     let Some(bridge) = lua.app_data_ref::<Bridge>() else {
         return Err(raise(lua, "redis.acl_check_cmd is only available while a script runs"));
     };
-    let answer = bridge.ask(Ask::AclCheck(argv));
+    let answer = bridge.ask(lua, Ask::AclCheck(argv));
     drop(bridge);
     match answer {
         Value::Bool(allowed) => Ok(allowed),
@@ -553,7 +605,7 @@ mod tests {
         // No client behind the bridge: redis.call answers that it is gone.
         let (tx, rx) = mpsc::channel(1);
         drop(rx);
-        vm.call(Target::Script(&sha), Vec::new(), Vec::new(), tx)
+        vm.call(Target::Script(&sha), Vec::new(), Vec::new(), Serve::Channel(tx))
     }
 
     #[test]
