@@ -153,10 +153,8 @@ pub(crate) async fn run_script<G: ActorGateway>(
         // The script runs here, and each command it calls runs in place:
         // no thread crossing per command.
         let handle = tokio::runtime::Handle::current();
-        tokio::task::block_in_place(|| {
-            let mut answer = |ask| handle.block_on(answer(conn, scripts, &policy, ask));
-            run(Serve::Inline(&mut answer))
-        })
+        let mut answer = |ask| now_or_block(&handle, answer(conn, scripts, &policy, ask));
+        run(Serve::Inline(&mut answer))
     } else {
         let (tx, mut rx) = mpsc::channel::<Request>(1);
         let lua = tokio::task::spawn_blocking(move || run(Serve::Channel(tx)));
@@ -168,6 +166,20 @@ pub(crate) async fn run_script<G: ActorGateway>(
     // SELECT inside a script changes the database for the script only.
     conn.db = db;
     reply
+}
+
+/// Runs `future` to its end on this thread: polled once in place, and
+/// only if it has to wait, waited for under `block_in_place`, which hands
+/// this worker's other tasks to another thread meanwhile. Most commands
+/// a script calls finish in that first poll (an idle actor's turn runs
+/// inline), and a hand-over costs two thread wake-ups.
+fn now_or_block<F: std::future::Future>(handle: &tokio::runtime::Handle, future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => tokio::task::block_in_place(|| handle.block_on(future)),
+    }
 }
 
 /// Answers one request of a running script.

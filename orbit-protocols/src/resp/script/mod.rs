@@ -22,8 +22,11 @@
 //! finds them); the compiled copies are per node: a library deleted on one
 //! node stays callable on the others until they restart.
 
-/// Whether Lua runs on the calling task's thread (`block_in_place`, which
-/// only a multi-threaded runtime allows) rather than on the blocking pool.
+/// Whether Lua runs on the calling task's thread rather than on the
+/// blocking pool: on a multi-threaded runtime, where the other workers
+/// serve the other clients while a script runs and a command that has to
+/// wait can use `block_in_place` (which a current-thread runtime does not
+/// allow).
 fn in_place() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
@@ -96,7 +99,7 @@ impl Scripts {
             }
         };
         if in_place() {
-            return tokio::task::block_in_place(run);
+            return run();
         }
         tokio::task::spawn_blocking(run).await.map_err(|_| Value::err("ERR the Lua interpreter failed"))?
     }
