@@ -120,6 +120,9 @@ pub struct ActorsConfig {
     pub idle_check_interval: Duration,
     /// Calls that may wait for one actor's turn; more are refused.
     pub mailbox_capacity: usize,
+    /// Resident activations above which the least recently used idle ones
+    /// are evicted (state persisted first), down to 90% of it; 0: no limit.
+    pub max_activations: usize,
     /// Deadline of calls arriving through a front door.
     #[serde(with = "humantime_serde")]
     pub call_timeout: Duration,
@@ -235,6 +238,7 @@ impl Default for ActorsConfig {
             idle_timeout: Duration::from_secs(300),
             idle_check_interval: Duration::from_secs(30),
             mailbox_capacity: 1024,
+            max_activations: 0,
             call_timeout: Duration::from_secs(30),
         }
     }
@@ -416,12 +420,16 @@ mod tests {
     #[test]
     fn environment_overrides_file_and_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("orbit.toml", "[actors]\nidle_timeout = \"1m\"\nmailbox_capacity = 7\n")?;
+            jail.create_file(
+                "orbit.toml",
+                "[actors]\nidle_timeout = \"1m\"\nmailbox_capacity = 7\nmax_activations = 500\n",
+            )?;
             jail.set_env("ORBIT__ACTORS__MAILBOX_CAPACITY", "9");
             jail.set_env("ORBIT__STORAGE__BACKEND", "memory");
             let config = Config::load(Some(Path::new("orbit.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.actors.idle_timeout, Duration::from_secs(60));
             assert_eq!(config.actors.mailbox_capacity, 9);
+            assert_eq!(config.actors.max_activations, 500);
             assert_eq!(config.storage.backend, StorageKind::Memory);
             assert_eq!(config.node.partitions, 64);
             Ok(())

@@ -10,9 +10,10 @@
 //! | `router` | the call path: a call to its partition's activation; atomic groups |
 //! | [`actor`] | the [`Actor`]/[`Handler`] traits and the turn-based runtime |
 //! | [`actor_ref`] | [`LocalRef`]: typed in-process calls |
-//! | [`actors`] | built-in kinds (`counter`, Redis keys, table rows, index entries) |
+//! | [`actors`] | built-in kinds (`counter`, Redis keys, table rows, index entries, reminders) |
 //! | [`cluster`] | Raft groups per partition (openraft), internode frames, formation from seeds |
 //! | [`partition`] | slot ranges; the only way to actor data: appends, reads, listings, group commits |
+//! | `reminders` | the scheduler firing the durable reminders and jobs of the partitions served here |
 //! | [`storage`] | the backend trait, `memory`, `lsm` (fjall), group commit |
 //! | [`backup`] | online backups, restores, offline migrations between backends |
 //! | [`config`] | [`Config`]: defaults < TOML < `ORBIT__*` env < flags |
@@ -44,12 +45,13 @@ mod http;
 pub mod metrics;
 pub mod node;
 pub mod partition;
+mod reminders;
 mod router;
 mod rpc;
 pub mod storage;
 mod tls;
 
-pub use actor::{Actor, Context, Handler, MethodTable};
+pub use actor::{Actor, Context, Handler, MethodTable, Timer};
 pub use actor_ref::LocalRef;
 pub use config::Config;
 pub use node::{Node, NodeBuilder, NodeError, NodeHandle};

@@ -23,6 +23,11 @@ pub struct Metrics {
     pub active_actors: IntGauge,
     /// Calls this node forwarded to a partition's leader elsewhere.
     pub forwarded_calls: IntCounter,
+    /// Reminder and job ticks delivered by this node's scheduler.
+    pub reminders_fired: IntCounter,
+    /// Reminders and jobs this node's scheduler holds (those of the
+    /// partitions it serves).
+    pub reminders_scheduled: IntGauge,
     /// Set from the cluster's groups when metrics are rendered (by group;
     /// the metadata group is `meta`).
     pub group_leader: IntGaugeVec,
@@ -150,8 +155,15 @@ impl Metrics {
         reg(Box::new(under_replicated.clone()));
         let forwarded_calls =
             counter("orbit_forwarded_calls_total", "Calls forwarded to a partition's leader");
+        let reminders_fired =
+            counter("orbit_reminders_fired_total", "Reminder and job ticks delivered by this node");
+        let reminders_scheduled =
+            must(IntGauge::new("orbit_reminders_scheduled", "Reminders and jobs scheduled on this node"));
+        reg(Box::new(reminders_scheduled.clone()));
         Metrics {
             forwarded_calls,
+            reminders_fired,
+            reminders_scheduled,
             group_leader,
             group_term,
             group_applied,

@@ -1,5 +1,6 @@
-//! The `orbit-server` binary as a process: crash safety after `kill -9`,
-//! graceful SIGTERM, configuration output.
+//! The `orbit-server` binary as a process: crash safety after `kill -9`
+//! (acknowledged writes and reminders), graceful SIGTERM, configuration
+//! output.
 
 #![allow(clippy::unwrap_used)]
 
@@ -50,6 +51,39 @@ async fn acknowledged_writes_survive_kill_9() {
         let value = client.actor::<Counter>(format!("crash-{k}")).call(Get {}).await.unwrap();
         assert_eq!(value, 25, "crash-{k} lost acknowledged increments");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_fire_after_kill_9_and_restart() {
+    use orbit_shared::actors::reminders::{List, Remind, Reminders};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path()).await;
+    let client = server.client().await;
+    let remind = Remind {
+        kind: "counter".into(),
+        name: "tick".into(),
+        period_ms: 200,
+        due_ms: None,
+        method: "increment".into(),
+        args: serde_json::json!({"by": 1}),
+    };
+    // Registered through gRPC, as any actor call: the acknowledged reminder
+    // is durable.
+    client.actor::<Reminders>("reminded").call(remind).await.unwrap();
+    server.child.kill().await.unwrap();
+
+    let server = start(dir.path()).await;
+    let client = server.client().await;
+    let listed = client.actor::<Reminders>("reminded").call(List::default()).await.unwrap();
+    assert_eq!(listed.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["tick"]);
+    let counter = client.actor::<Counter>("reminded");
+    let start_value = counter.call(Get {}).await.unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while counter.call(Get {}).await.unwrap() < start_value + 3 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let value = counter.call(Get {}).await.unwrap();
+    assert!(value >= start_value + 3, "the reminder fired {} times after the restart", value - start_value);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

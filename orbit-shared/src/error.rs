@@ -54,6 +54,14 @@ pub enum Error {
     Timeout { after_ms: u64 },
     #[error("storage failure: {reason}")]
     Storage { reason: String },
+    /// The actor's stored state was written by code with a newer
+    /// `STATE_VERSION` than this node runs (e.g. mid rolling upgrade, or
+    /// after a rollback). Nothing is changed; a node running newer code can
+    /// serve the actor.
+    #[error(
+        "stored state of {actor} is version {stored}, newer than this code's version {current}: refusing to load it (no data was changed)"
+    )]
+    StateVersionTooNew { actor: ActorId, stored: u32, current: u32 },
     /// An error a handler returned on purpose (e.g. an overflow).
     #[error("{message}")]
     Actor { kind: ErrorKind, message: String },
@@ -81,6 +89,7 @@ impl Error {
             Error::MailboxFull { .. }
             | Error::ShuttingDown
             | Error::Storage { .. }
+            | Error::StateVersionTooNew { .. }
             | Error::Unreachable { .. }
             | Error::NotLeader { .. } => ErrorKind::Unavailable,
             Error::Timeout { .. } => ErrorKind::Timeout,

@@ -291,6 +291,7 @@ mod tests {
             Error::UnknownKind { kind: "nope".into() },
             Error::MailboxFull { actor: ActorId::new("counter", vec![0, 1]), capacity: 4 },
             Error::invalid("increment would overflow"),
+            Error::StateVersionTooNew { actor: ActorId::new("profile", "ada"), stored: 3, current: 2 },
         ];
         for error in errors {
             let response = InvokeResponse::from_result(7, Err(error.clone()));

@@ -17,7 +17,7 @@
 //!   (`Partition::serve`), and a state loaded in an earlier term is dropped
 //!   unwritten and loaded again: another leader may have changed it since.
 
-use super::{Actor, Context, Handler, MethodEntry, MethodTable, WriteOp};
+use super::{Actor, Context, Handler, MethodEntry, MethodTable, Timers, WriteOp};
 use crate::metrics::KindMetrics;
 use crate::node::NodeHandle;
 use crate::partition::Partition;
@@ -47,6 +47,7 @@ pub(crate) struct Activation<A: Actor> {
     cell: Mutex<Cell<A>>,
     waiting: AtomicUsize,
     last_turn_ms: AtomicU64,
+    timers: Timers,
 }
 
 enum Cell<A> {
@@ -58,8 +59,10 @@ enum Cell<A> {
 struct Loaded<A> {
     actor: Box<A>,
     version: u64,
-    /// Hash of the stored record (`None`: nothing stored), to skip writes
-    /// that change nothing.
+    /// Hash of the stored record's state and state version (`None`: nothing
+    /// stored), to skip writes that change nothing. An upgraded state
+    /// hashes differently from the record it came from (their state
+    /// versions differ), so its next write is never skipped.
     stored_hash: Option<u64>,
     /// The write this state depends on; replies wait for it to be durable.
     last_seq: Seq,
@@ -98,8 +101,9 @@ impl Drop for Waiting<'_> {
     }
 }
 
-fn hash_state(state: &[u8]) -> u64 {
+fn hash_record(state_version: u32, state: &[u8]) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
+    state_version.hash(&mut hasher);
     state.hash(&mut hasher);
     hasher.finish()
 }
@@ -115,6 +119,7 @@ impl<A: Actor> Activation<A> {
             cell: Mutex::new(Cell::Unloaded),
             waiting: AtomicUsize::new(0),
             last_turn_ms: AtomicU64::new(now_ms),
+            timers: Timers::new(),
         }
     }
 
@@ -124,6 +129,10 @@ impl<A: Actor> Activation<A> {
 
     pub fn last_turn_ms(&self) -> u64 {
         self.last_turn_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn timers(&self) -> &Timers {
+        &self.timers
     }
 
     /// Runs typed message `msg` in a turn taken with [`Activation::enter`]:
@@ -137,8 +146,8 @@ impl<A: Actor> Activation<A> {
     where
         A: Handler<M>,
     {
-        let reply = turn.loaded.actor.handle(msg, &Context::new(&self.id, node)).await;
-        let seq = self.finish(turn, node, !M::READ_ONLY).await?;
+        let reply = turn.loaded.actor.handle(msg, &Context::new(&self.id, node, &self.timers)).await;
+        let seq = self.finish(turn, node, !M::READ_ONLY, true).await?;
         self.partition.wait_durable(seq).await?;
         reply
     }
@@ -147,6 +156,16 @@ impl<A: Actor> Activation<A> {
     /// the turn is over and its write visible, with the write the reply
     /// depends on: the caller waits for it to be durable before answering.
     pub async fn call_json(&self, node: &NodeHandle, invocation: &Invocation) -> Called {
+        self.call_dynamic(node, invocation, true).await
+    }
+
+    /// A timer's tick: a dynamic call that counts as a call for idle
+    /// deactivation only if `keep_alive`.
+    pub async fn tick(&self, node: &NodeHandle, invocation: &Invocation, keep_alive: bool) -> Called {
+        self.call_dynamic(node, invocation, keep_alive).await
+    }
+
+    async fn call_dynamic(&self, node: &NodeHandle, invocation: &Invocation, touch: bool) -> Called {
         let Some(&MethodEntry { read_only, call }) = self.kind.methods.get(&invocation.method) else {
             return Err(TurnError::Failed(Error::UnknownMethod {
                 kind: self.id.kind.clone(),
@@ -154,9 +173,9 @@ impl<A: Actor> Activation<A> {
             }));
         };
         let mut turn = self.enter(node).await?;
-        let ctx = Context::new(&self.id, node);
+        let ctx = Context::new(&self.id, node, &self.timers);
         let reply = call(&mut turn.loaded.actor, invocation, &ctx).await;
-        let seq = self.finish(turn, node, !read_only).await?;
+        let seq = self.finish(turn, node, !read_only, touch).await?;
         Ok((reply, seq))
     }
 
@@ -191,18 +210,44 @@ impl<A: Actor> Activation<A> {
             None => (A::default(), 0, None),
             Some(bytes) => {
                 let record = Record::decode(&self.key, bytes)?;
-                let mut actor: A = serde_json::from_slice(&record.state).map_err(|e| Error::Storage {
-                    reason: format!("stored state of {} does not decode: {e}", self.id),
-                })?;
+                let mut actor = self.decode_state(&record)?;
                 if A::ENTRIES {
                     actor.load_entries(self.load_entries().await?)?;
                 }
-                (actor, record.version, Some(hash_state(&record.state)))
+                (actor, record.version, Some(hash_record(record.state_version, &record.state)))
             }
         };
-        actor.on_activate(&Context::new(&self.id, node)).await?;
+        actor.on_activate(&Context::new(&self.id, node, &self.timers)).await?;
         self.kind.metrics.activations.inc();
         Ok(Loaded { actor: Box::new(actor), version, stored_hash, last_seq, term })
+    }
+
+    /// The actor a record stores, upgraded to this code's state version
+    /// (`Actor::upgrade`) if it is older; a newer one is refused untouched.
+    fn decode_state(&self, record: &Record) -> Result<A, Error> {
+        let stored = record.state_version;
+        let corrupt = |e: serde_json::Error| Error::Storage {
+            reason: format!("stored state of {} does not decode: {e}", self.id),
+        };
+        if stored == A::STATE_VERSION {
+            return serde_json::from_slice(&record.state).map_err(corrupt);
+        }
+        if stored > A::STATE_VERSION {
+            return Err(Error::StateVersionTooNew {
+                actor: self.id.clone(),
+                stored,
+                current: A::STATE_VERSION,
+            });
+        }
+        let old: serde_json::Value = serde_json::from_slice(&record.state).map_err(corrupt)?;
+        let upgraded = A::upgrade(stored, old)?;
+        serde_json::from_value(upgraded).map_err(|e| Error::Internal {
+            reason: format!(
+                "state of {} upgraded from version {stored} to {} does not decode: {e}",
+                self.id,
+                A::STATE_VERSION
+            ),
+        })
     }
 
     /// Every entry of this actor, sub-keys without the actor prefix.
@@ -224,13 +269,22 @@ impl<A: Actor> Activation<A> {
 
     /// Persists a changed state, puts the actor back and releases the turn.
     /// Returns the write the reply must wait for.
-    async fn finish(&self, mut turn: Turn<'_, A>, node: &NodeHandle, wrote: bool) -> Result<Seq, Error> {
+    /// With `touch`, the turn counts as a call for idle deactivation.
+    async fn finish(
+        &self,
+        mut turn: Turn<'_, A>,
+        node: &NodeHandle,
+        wrote: bool,
+        touch: bool,
+    ) -> Result<Seq, Error> {
         if wrote {
             self.persist(&mut turn.loaded).await?;
         }
         let seq = turn.loaded.last_seq;
         *turn.cell = Cell::Active(turn.loaded);
-        self.last_turn_ms.store(node.now_ms(), Ordering::Relaxed);
+        if touch {
+            self.last_turn_ms.store(node.now_ms(), Ordering::Relaxed);
+        }
         Ok(seq)
     }
 
@@ -258,10 +312,14 @@ impl<A: Actor> Activation<A> {
             let state = serde_json::to_vec(&*loaded.actor).map_err(|e| Error::Internal {
                 reason: format!("state of {} does not encode: {e}", self.id),
             })?;
-            let hash = hash_state(&state);
+            let hash = hash_record(A::STATE_VERSION, &state);
             stored_hash = Some(hash);
             if loaded.stored_hash != stored_hash {
-                let record = Record { version: loaded.version + 1, state: state.into() };
+                let record = Record {
+                    version: loaded.version + 1,
+                    state_version: A::STATE_VERSION,
+                    state: state.into(),
+                };
                 ops.push(WriteOp::Put(self.key.clone(), record.encode()));
             }
             if loaded.stored_hash.is_none() {
@@ -287,7 +345,8 @@ impl<A: Actor> Activation<A> {
         Ok(Held { activation: self, turn, wrote: false, pending: None })
     }
 
-    /// Runs `on_deactivate`, persists, and retires the activation. With
+    /// Ends the timers, runs `on_deactivate`, persists, and retires the
+    /// activation. With
     /// `idle_ms`, gives up unless the actor is free and has been idle that
     /// long. Returns whether the activation was retired.
     pub async fn deactivate(&self, node: &NodeHandle, reason: &'static str, idle_ms: Option<u64>) -> bool {
@@ -299,10 +358,11 @@ impl<A: Actor> Activation<A> {
             },
         };
         let serving = self.partition.serve().await.ok();
+        self.timers.end();
         if let Cell::Active(mut loaded) = std::mem::replace(&mut *cell, Cell::Retired)
             && serving == Some(loaded.term)
         {
-            let ctx = Context::new(&self.id, node);
+            let ctx = Context::new(&self.id, node, &self.timers);
             if let Err(e) = loaded.actor.on_deactivate(&ctx).await {
                 tracing::warn!(actor = %self.id, error = %e, "on_deactivate failed");
             }
@@ -365,7 +425,8 @@ impl<A: Actor> HeldTurn for Held<'_, A> {
                 });
             };
             self.wrote |= !read_only;
-            call(&mut self.turn.loaded.actor, invocation, &Context::new(id, node)).await
+            call(&mut self.turn.loaded.actor, invocation, &Context::new(id, node, &self.activation.timers))
+                .await
         })
     }
 

@@ -1,21 +1,32 @@
 //! The activation table: which actors are resident on this node, by
-//! partition, plus idle and bulk deactivation.
+//! partition, plus idle and bulk deactivation (eviction over the cap is in
+//! `eviction.rs`).
 
-use super::Actor;
 use super::activation::{Activation, Called, HeldTurn, TurnError};
+use super::{Actor, Timers};
 use crate::node::NodeHandle;
 use crate::partition::partition_of;
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
 use futures::future::BoxFuture;
 use futures::stream::StreamExt;
 use orbit_shared::{ActorId, Invocation};
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tokio_util::sync::CancellationToken;
 
 /// An activation with its actor type erased, for dynamic calls and upkeep.
 pub(crate) trait AnyActivation: Any + Send + Sync {
     fn call_json<'a>(&'a self, node: &'a NodeHandle, invocation: &'a Invocation) -> BoxFuture<'a, Called>;
+    /// A timer's tick ([`Activation::tick`]).
+    fn tick<'a>(
+        &'a self,
+        node: &'a NodeHandle,
+        invocation: &'a Invocation,
+        keep_alive: bool,
+    ) -> BoxFuture<'a, Called>;
+    fn timers(&self) -> &Timers;
     fn deactivate<'a>(
         &'a self,
         node: &'a NodeHandle,
@@ -31,6 +42,19 @@ pub(crate) trait AnyActivation: Any + Send + Sync {
 impl<A: Actor> AnyActivation for Activation<A> {
     fn call_json<'a>(&'a self, node: &'a NodeHandle, invocation: &'a Invocation) -> BoxFuture<'a, Called> {
         Box::pin(Activation::call_json(self, node, invocation))
+    }
+
+    fn tick<'a>(
+        &'a self,
+        node: &'a NodeHandle,
+        invocation: &'a Invocation,
+        keep_alive: bool,
+    ) -> BoxFuture<'a, Called> {
+        Box::pin(Activation::tick(self, node, invocation, keep_alive))
+    }
+
+    fn timers(&self) -> &Timers {
+        Activation::timers(self)
     }
 
     fn deactivate<'a>(
@@ -65,6 +89,11 @@ const DEACTIVATION_CONCURRENCY: usize = 256;
 /// activations are found, and can be stopped, apart from the others'.
 pub(crate) struct Directory {
     partitions: Vec<Table>,
+    /// Entries in all tables: added under the table's lock when one is
+    /// inserted, taken away once one is removed, so `len` walks nothing.
+    resident: AtomicUsize,
+    /// An eviction pass is running (`eviction.rs`).
+    pub(super) evicting: AtomicBool,
 }
 
 /// One partition's activations by id. foldhash rather than SipHash: the
@@ -74,7 +103,11 @@ type Table = DashMap<ActorId, Arc<dyn AnyActivation>, foldhash::fast::RandomStat
 
 impl Directory {
     pub fn new(partitions: u16) -> Self {
-        Directory { partitions: (0..partitions).map(|_| DashMap::with_hasher(Default::default())).collect() }
+        Directory {
+            partitions: (0..partitions).map(|_| DashMap::with_hasher(Default::default())).collect(),
+            resident: AtomicUsize::new(0),
+            evicting: AtomicBool::new(false),
+        }
     }
 
     /// The table of the partition that owns `id`.
@@ -83,16 +116,24 @@ impl Directory {
         &self.partitions[usize::from(partition_of(id.slot(), count))]
     }
 
+    /// The activation registered for `id`, or a new one from `activate`,
+    /// and whether it was inserted by this call.
     pub fn get_or_activate(
         &self,
         id: &ActorId,
         activate: impl FnOnce() -> Arc<dyn AnyActivation>,
-    ) -> Arc<dyn AnyActivation> {
+    ) -> (Arc<dyn AnyActivation>, bool) {
         let table = self.table(id);
         if let Some(found) = table.get(id) {
-            return found.clone();
+            return (found.clone(), false);
         }
-        table.entry(id.clone()).or_insert_with(activate).clone()
+        match table.entry(id.clone()) {
+            Entry::Occupied(found) => (found.get().clone(), false),
+            Entry::Vacant(slot) => {
+                self.resident.fetch_add(1, Ordering::Relaxed);
+                (slot.insert(activate()).clone(), true)
+            }
+        }
     }
 
     pub fn get(&self, id: &ActorId) -> Option<Arc<dyn AnyActivation>> {
@@ -102,14 +143,17 @@ impl Directory {
     /// Removes `activation` if it is still the one registered for `id`.
     pub fn remove<A: Actor>(&self, id: &ActorId, activation: &Activation<A>) {
         let target = activation as *const Activation<A> as *const ();
-        self.table(id).remove_if(id, |_, current| Arc::as_ptr(current) as *const () == target);
+        let removed = self.table(id).remove_if(id, |_, current| Arc::as_ptr(current) as *const () == target);
+        if removed.is_some() {
+            self.resident.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.partitions.iter().map(DashMap::len).sum()
+        self.resident.load(Ordering::Relaxed)
     }
 
-    fn all(&self) -> Vec<Arc<dyn AnyActivation>> {
+    pub(super) fn all(&self) -> Vec<Arc<dyn AnyActivation>> {
         self.partitions
             .iter()
             .flat_map(|table| table.iter().map(|e| e.value().clone()).collect::<Vec<_>>())

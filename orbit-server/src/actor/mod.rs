@@ -7,6 +7,8 @@
 //! | `activation.rs` | one resident actor: its turn, loading and persisting |
 //! | `registry.rs` | the kinds a node hosts |
 //! | `directory.rs` | the activation table, idle and explicit deactivation |
+//! | `eviction.rs` | least recently used idle activations evicted over `max_activations` |
+//! | `timers.rs` | an activation's timers: methods called later, as turns |
 //!
 //! Turns: an activation runs one message at a time. A caller that finds the
 //! actor idle takes the turn and runs the handler on its own task (no hop to
@@ -16,21 +18,28 @@
 
 mod activation;
 mod directory;
+mod eviction;
 mod registry;
+mod timers;
 
 pub(crate) use activation::{Activation, TurnError};
 pub(crate) use directory::{AnyActivation, Directory, deactivate_all, reap_idle};
+pub(crate) use eviction::evict_over_cap;
 pub use registry::KindInfo;
 pub(crate) use registry::{EntryFactory, KindEntry, Registry, entry_of};
+pub use timers::Timer;
+pub(crate) use timers::Timers;
 
 use crate::node::NodeHandle;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use orbit_shared::WriteOp;
+use orbit_shared::actors::reminders::{self, ReminderInfo};
 use orbit_shared::{ActorId, ActorInterface, Error, Invocation, Message, Reply};
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
 use std::future::Future;
+use std::time::Duration;
 
 /// A virtual actor. The value itself is the actor's persistent state: it is
 /// loaded (or `Default`ed) on activation and written after every turn of a
@@ -48,6 +57,29 @@ pub trait Actor: Serialize + DeserializeOwned + Default + Send + 'static {
 
     /// Whether this kind stores entries beside its record.
     const ENTRIES: bool = false;
+
+    /// The version of this kind's state shape, stored with every record. A
+    /// kind that changes its state's shape (renames, splits or retypes a
+    /// field) raises it and upgrades older states in [`Actor::upgrade`]. A
+    /// node refuses to load a state of a higher version than its code's
+    /// ([`Error::StateVersionTooNew`]) and changes nothing.
+    const STATE_VERSION: u32 = 1;
+
+    /// Turns a stored state of version `from` (lower than
+    /// [`Actor::STATE_VERSION`]) into the JSON of the current version; it may
+    /// step through the versions in between. Runs on activation, before
+    /// `load_entries` and `on_activate` (entries are not upgraded); the
+    /// upgraded state is stored by the next turn that writes, or on
+    /// deactivation. The default upgrades nothing.
+    fn upgrade(from: u32, _state: serde_json::Value) -> Result<serde_json::Value, Error> {
+        Err(Error::Internal {
+            reason: format!(
+                "actor kind '{}' declares no upgrade of its state from version {from} to {}",
+                Self::Interface::KIND,
+                Self::STATE_VERSION
+            ),
+        })
+    }
 
     /// Declares the messages this actor answers, for dynamic invocation.
     fn methods(table: &mut MethodTable<Self>);
@@ -85,16 +117,100 @@ pub trait Handler<M: Message>: Actor {
     fn handle(&mut self, msg: M, ctx: &Context<'_>) -> impl Future<Output = Result<M::Reply, Error>> + Send;
 }
 
-/// What a handler knows about where it runs: its own id and the node, through
-/// which it can call other actors.
+/// What a handler knows about where it runs: its own id, the node, through
+/// which it can call other actors, and its activation's timers.
 pub struct Context<'a> {
     id: &'a ActorId,
     node: &'a NodeHandle,
+    timers: &'a Timers,
 }
 
 impl<'a> Context<'a> {
-    pub(crate) fn new(id: &'a ActorId, node: &'a NodeHandle) -> Self {
-        Context { id, node }
+    pub(crate) fn new(id: &'a ActorId, node: &'a NodeHandle, timers: &'a Timers) -> Self {
+        Context { id, node, timers }
+    }
+
+    /// Starts a timer on this activation (replacing a running one of the
+    /// same name): its method runs as a turn of this actor, never during
+    /// another. Timers end with the activation; see [`Timer`].
+    pub fn start_timer(&self, timer: Timer) {
+        self.timers.start(self.node, self.id, timer);
+    }
+
+    /// Stops timer `name`; whether it was running.
+    pub fn stop_timer(&self, name: &str) -> bool {
+        self.timers.stop(name)
+    }
+
+    /// The names of this activation's running timers, sorted.
+    pub fn timers(&self) -> Vec<String> {
+        self.timers.names()
+    }
+
+    /// Registers (or replaces) durable reminder `name` of this actor: `msg`
+    /// is called every `period`, the first time one period from now, also
+    /// after restarts and failover (activating the actor). Unlike a timer
+    /// it outlives the activation; see `crate::reminders` for delivery.
+    pub async fn remind<M: Message>(
+        &self,
+        name: &str,
+        period: Duration,
+        msg: &M,
+    ) -> Result<ReminderInfo, Error> {
+        if period.is_zero() {
+            return Err(Error::InvalidArguments {
+                method: M::METHOD.to_string(),
+                reason: "a reminder's period must be more than zero (a one-shot call is a job)".into(),
+            });
+        }
+        self.register(name, period.as_millis() as u64, None, msg).await
+    }
+
+    /// Registers (or replaces) durable job `name`: `msg` is called once,
+    /// after `delay`, at least once even across restarts.
+    pub async fn schedule_job<M: Message>(
+        &self,
+        name: &str,
+        delay: Duration,
+        msg: &M,
+    ) -> Result<ReminderInfo, Error> {
+        let at = self.node.wall_ms().saturating_add(delay.as_millis() as u64);
+        self.register(name, 0, Some(at), msg).await
+    }
+
+    async fn register<M: Message>(
+        &self,
+        name: &str,
+        period_ms: u64,
+        due_ms: Option<u64>,
+        msg: &M,
+    ) -> Result<ReminderInfo, Error> {
+        let args = serde_json::to_value(msg)
+            .map_err(|e| Error::Internal { reason: format!("cannot encode {}: {e}", M::METHOD) })?;
+        let remind = reminders::Remind {
+            kind: self.id.kind.clone(),
+            name: name.to_string(),
+            period_ms,
+            due_ms,
+            method: M::METHOD.to_string(),
+            args,
+        };
+        self.reminders_actor().call(remind).await
+    }
+
+    /// Removes this actor's reminder or job `name`; whether it existed.
+    pub async fn unremind(&self, name: &str) -> Result<bool, Error> {
+        let unremind = reminders::Unremind { kind: self.id.kind.clone(), name: name.to_string() };
+        self.reminders_actor().call(unremind).await
+    }
+
+    /// This actor's reminders and jobs.
+    pub async fn reminders(&self) -> Result<Vec<ReminderInfo>, Error> {
+        self.reminders_actor().call(reminders::List { kind: Some(self.id.kind.clone()) }).await
+    }
+
+    fn reminders_actor(&self) -> crate::LocalRef<crate::actors::reminders::RemindersActor> {
+        self.node.actor(self.id.key.clone())
     }
 
     pub fn id(&self) -> &ActorId {

@@ -5,6 +5,7 @@
 
 use super::{Node, NodeError, NodeHandle, NodeShared, Servers};
 use crate::actor::{self, Actor, Directory, Registry};
+use crate::actors::reminders::RemindersActor;
 use crate::config::{Config, Durability, StorageKind};
 use crate::metrics::Metrics;
 use crate::partition::PartitionMap;
@@ -61,9 +62,11 @@ impl NodeBuilder {
     }
 
     /// A node without listeners, for embedding and in-process use.
-    pub async fn build(self) -> Result<Node, NodeError> {
+    pub async fn build(mut self) -> Result<Node, NodeError> {
         self.config.validate()?;
         let metrics = Metrics::new();
+        // Every node hosts the reminders of the actors it hosts.
+        self.kinds.push((orbit_shared::actors::reminders::KIND, actor::entry_of::<RemindersActor>));
         let registry = Registry::build(&self.kinds, &metrics).map_err(NodeError::DuplicateKind)?;
         let backend = storage::open_backend(self.config.storage.backend, &self.config.node.data_dir)?;
         // The memory backend is its own cache.
@@ -88,6 +91,10 @@ impl NodeBuilder {
             store,
             metrics,
             epoch: tokio::time::Instant::now(),
+            wall_epoch_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            scheduler: Default::default(),
             closing: AtomicBool::new(false),
             ready: AtomicBool::new(false),
             switching: AtomicBool::new(false),
@@ -99,6 +106,7 @@ impl NodeBuilder {
         let upkeep = CancellationToken::new();
         let tasks = handle.shared.tasks.clone();
         tasks.spawn(actor::reap_idle(handle.clone(), upkeep.clone()));
+        tasks.spawn(crate::reminders::run(handle.clone(), upkeep.clone()));
         if let Some(dir) = handle.config().backup.dir.clone() {
             tasks.spawn(crate::backup::run_schedule(handle.clone(), dir, upkeep.clone()));
         }

@@ -146,6 +146,10 @@ pub(crate) struct NodeShared {
     store: Arc<Store>,
     metrics: Metrics,
     epoch: tokio::time::Instant,
+    /// The wall clock at `epoch`, in ms since the Unix epoch.
+    wall_epoch_ms: u64,
+    /// When the reminders of the partitions served here fire next.
+    scheduler: crate::reminders::Scheduler,
     closing: AtomicBool,
     ready: AtomicBool,
     /// A hot swap is running.
@@ -234,6 +238,17 @@ impl NodeHandle {
         self.shared.epoch.elapsed().as_millis() as u64
     }
 
+    /// The node's clock in milliseconds since the Unix epoch: the wall
+    /// clock at start plus the monotonic time since (so it follows paused
+    /// tokio time, and a wall clock stepped back does not move it back).
+    pub fn wall_ms(&self) -> u64 {
+        self.shared.wall_epoch_ms + self.now_ms()
+    }
+
+    pub(crate) fn scheduler(&self) -> &crate::reminders::Scheduler {
+        &self.shared.scheduler
+    }
+
     pub(crate) fn check_open(&self) -> Result<(), Error> {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(Error::ShuttingDown);
@@ -250,9 +265,13 @@ impl NodeHandle {
         id: &ActorId,
         kind: &Arc<dyn KindEntry>,
     ) -> Arc<dyn actor::AnyActivation> {
-        self.shared.directory.get_or_activate(id, || {
+        let (activation, inserted) = self.shared.directory.get_or_activate(id, || {
             let partition = self.shared.partitions.for_slot(id.slot()).clone();
             kind.activate(id.clone(), partition, self.now_ms())
-        })
+        });
+        if inserted {
+            actor::evict_over_cap(self);
+        }
+        activation
     }
 }

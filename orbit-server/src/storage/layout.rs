@@ -5,8 +5,14 @@
 //! partition can be scanned, copied or moved on its own. The system
 //! partition [`SYSTEM_PARTITION`] holds node metadata.
 //!
-//! Record: `format (u8 = 1) | version (u64 LE) | JSON state`. The version
-//! grows by one with every write of the actor; it is what fencing will check.
+//! Record: `format (u8 = 1) | version (u64 LE) | JSON state`, or, for a
+//! state whose version (`Actor::STATE_VERSION`) is not 1,
+//! `format (u8 = 2) | version (u64 LE) | state version (u32 LE) | JSON state`.
+//! Format 1 means state version 1, so kinds that never raise their state
+//! version store exactly the bytes they stored before format 2 existed. The
+//! version grows by one with every write of the actor; it is what fencing
+//! will check. The state version names the shape of the JSON (the
+//! `STATE_VERSION` of the code that wrote it) and does not count writes.
 //!
 //! Entries of an actor (parts of a large state, see `Actor::ENTRIES`):
 //! `actor key | '/' | sub-key`. They sort right after their record, and no
@@ -23,8 +29,14 @@ use bytes::{BufMut, Bytes, BytesMut};
 use orbit_shared::ActorId;
 
 pub const SYSTEM_PARTITION: u16 = u16::MAX;
+/// `format | version | JSON`: a state of version `IMPLIED_STATE_VERSION`.
 const FORMAT_JSON: u8 = 1;
+/// `format | version | state version | JSON`.
+const FORMAT_VERSIONED_JSON: u8 = 2;
 const HEADER_LEN: usize = 9;
+const VERSIONED_HEADER_LEN: usize = HEADER_LEN + 4;
+/// The state version of a format-1 record.
+const IMPLIED_STATE_VERSION: u32 = 1;
 
 pub fn actor_key(partition: u16, id: &ActorId) -> Bytes {
     let mut key = BytesMut::with_capacity(2 + 1 + id.kind.len() + 4 + id.key.len());
@@ -118,18 +130,27 @@ pub fn system_key(name: &str) -> Bytes {
     key.freeze()
 }
 
-/// A stored actor state and its version.
+/// A stored actor state, its version and the version of its shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
+    /// Grows by one with every write of the actor.
     pub version: u64,
+    /// The `Actor::STATE_VERSION` of the code that wrote `state`.
+    pub state_version: u32,
     pub state: Bytes,
 }
 
 impl Record {
+    /// Format 1 for state version 1, format 2 for any other.
     pub fn encode(&self) -> Bytes {
-        let mut out = BytesMut::with_capacity(HEADER_LEN + self.state.len());
-        out.put_u8(FORMAT_JSON);
+        let versioned = self.state_version != IMPLIED_STATE_VERSION;
+        let header = if versioned { VERSIONED_HEADER_LEN } else { HEADER_LEN };
+        let mut out = BytesMut::with_capacity(header + self.state.len());
+        out.put_u8(if versioned { FORMAT_VERSIONED_JSON } else { FORMAT_JSON });
         out.put_u64_le(self.version);
+        if versioned {
+            out.put_u32_le(self.state_version);
+        }
         out.put_slice(&self.state);
         out.freeze()
     }
@@ -139,15 +160,25 @@ impl Record {
             key: key.escape_ascii().to_string(),
             reason: reason.to_string(),
         };
-        if bytes.len() < HEADER_LEN {
+        let header = match bytes.first() {
+            Some(&FORMAT_JSON) => HEADER_LEN,
+            Some(&FORMAT_VERSIONED_JSON) => VERSIONED_HEADER_LEN,
+            Some(_) => return Err(corrupt("unknown record format")),
+            None => return Err(corrupt("empty record")),
+        };
+        if bytes.len() < header {
             return Err(corrupt("record shorter than its header"));
-        }
-        if bytes[0] != FORMAT_JSON {
-            return Err(corrupt("unknown record format"));
         }
         let mut version = [0u8; 8];
         version.copy_from_slice(&bytes[1..HEADER_LEN]);
-        Ok(Record { version: u64::from_le_bytes(version), state: bytes.slice(HEADER_LEN..) })
+        let state_version = if header == VERSIONED_HEADER_LEN {
+            let mut state_version = [0u8; 4];
+            state_version.copy_from_slice(&bytes[HEADER_LEN..VERSIONED_HEADER_LEN]);
+            u32::from_le_bytes(state_version)
+        } else {
+            IMPLIED_STATE_VERSION
+        };
+        Ok(Record { version: u64::from_le_bytes(version), state_version, state: bytes.slice(header..) })
     }
 }
 
@@ -193,9 +224,23 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_reject_garbage() {
-        let record = Record { version: 42, state: Bytes::from_static(b"{\"value\":1}") };
+        let record = Record { version: 42, state_version: 1, state: Bytes::from_static(b"{\"value\":1}") };
         assert_eq!(Record::decode(b"k", record.encode()).unwrap(), record);
         assert!(Record::decode(b"k", Bytes::from_static(b"\x01abc")).is_err());
         assert!(Record::decode(b"k", Bytes::from_static(b"\x09123456789")).is_err());
+        assert!(Record::decode(b"k", Bytes::new()).is_err());
+    }
+
+    #[test]
+    fn state_version_1_keeps_format_1_and_others_use_format_2() {
+        let v1 = Record { version: 7, state_version: 1, state: Bytes::from_static(b"{}") };
+        // Byte-identical to the records written before format 2 existed.
+        assert_eq!(&v1.encode()[..], b"\x01\x07\0\0\0\0\0\0\0{}");
+        let v3 = Record { version: 7, state_version: 3, state: Bytes::from_static(b"{}") };
+        assert_eq!(&v3.encode()[..], b"\x02\x07\0\0\0\0\0\0\0\x03\0\0\0{}");
+        assert_eq!(Record::decode(b"k", v3.encode()).unwrap(), v3);
+        // A format-2 record too short for its state version is corrupt, not
+        // a format-1 record.
+        assert!(Record::decode(b"k", Bytes::from_static(b"\x02\x07\0\0\0\0\0\0\0\x03")).is_err());
     }
 }
