@@ -62,6 +62,11 @@ pub enum Error {
         "stored state of {actor} is version {stored}, newer than this code's version {current}: refusing to load it (no data was changed)"
     )]
     StateVersionTooNew { actor: ActorId, stored: u32, current: u32 },
+    /// A call into an actor whose turn is already waiting, up the same
+    /// call chain, on this call (`A -> B -> A`): it would wait for a turn
+    /// that cannot end, so it is answered at once.
+    #[error("call cycle {cycle}: the call waits for a turn held by its own caller, which would deadlock")]
+    CallCycle { cycle: String },
     /// An error a handler returned on purpose (e.g. an overflow).
     #[error("{message}")]
     Actor { kind: ErrorKind, message: String },
@@ -83,9 +88,10 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::UnknownKind { .. } | Error::UnknownMethod { .. } => ErrorKind::NotFound,
-            Error::InvalidArguments { .. } | Error::InvalidActorId { .. } | Error::CrossPartition => {
-                ErrorKind::InvalidArgument
-            }
+            Error::InvalidArguments { .. }
+            | Error::InvalidActorId { .. }
+            | Error::CrossPartition
+            | Error::CallCycle { .. } => ErrorKind::InvalidArgument,
             Error::MailboxFull { .. }
             | Error::ShuttingDown
             | Error::Storage { .. }

@@ -11,6 +11,10 @@
 //!   its durability only after the turn is released, so the next turn's
 //!   write can share the same fsync. Every reply, read-only ones included,
 //!   waits until the state it observed (`last_seq`) is durable.
+//! - A call into an actor whose turn is up the caller's own call chain
+//!   (`A -> B -> A`, within this node) is refused at once with
+//!   `CallCycle`: waiting would never end. The chain is a task-local set
+//!   around each handler (turns run in their caller's task).
 //! - `Retired` is final: the activation has left the directory, and callers
 //!   that were queued on it retry with a fresh activation.
 //! - In a cluster a turn runs only while this node serves the partition
@@ -30,6 +34,34 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::{Mutex, MutexGuard};
 
+tokio::task_local! {
+    /// The actors whose turns the running code is part of, innermost
+    /// first: a turn's handler runs in its caller's task, so a call it
+    /// makes sees the chain of turns waiting on it.
+    static CHAIN: Option<Arc<Link>>;
+}
+
+/// One turn in a call chain.
+struct Link {
+    id: Arc<ActorId>,
+    caller: Option<Arc<Link>>,
+}
+
+impl Link {
+    /// The cycle a call into `id` would close, as `A -> B -> A`, if `id`
+    /// is in this chain.
+    fn cycle_to(&self, id: &ActorId) -> Option<String> {
+        let mut path = vec![&*self.id];
+        let mut link = self;
+        while *link.id != *id {
+            link = link.caller.as_deref()?;
+            path.push(&*link.id);
+        }
+        let names: Vec<String> = path.iter().rev().chain([&id]).map(|a| a.to_string()).collect();
+        Some(names.join(" -> "))
+    }
+}
+
 /// What an activation shares with every other activation of its kind.
 pub(crate) struct KindState<A> {
     pub methods: MethodTable<A>,
@@ -41,6 +73,8 @@ pub(crate) struct KindState<A> {
 
 pub(crate) struct Activation<A: Actor> {
     id: ActorId,
+    /// The id again, shared by the call chains of this actor's turns.
+    chain_id: Arc<ActorId>,
     key: Bytes,
     partition: Arc<Partition>,
     kind: Arc<KindState<A>>,
@@ -112,6 +146,7 @@ impl<A: Actor> Activation<A> {
     pub fn new(id: ActorId, partition: Arc<Partition>, kind: Arc<KindState<A>>, now_ms: u64) -> Self {
         let key = crate::storage::layout::actor_key(partition.id, &id);
         Activation {
+            chain_id: Arc::new(id.clone()),
             id,
             key,
             partition,
@@ -146,7 +181,8 @@ impl<A: Actor> Activation<A> {
     where
         A: Handler<M>,
     {
-        let reply = turn.loaded.actor.handle(msg, &Context::new(&self.id, node, &self.timers)).await;
+        let reply =
+            self.in_chain(turn.loaded.actor.handle(msg, &Context::new(&self.id, node, &self.timers))).await;
         let seq = self.finish(turn, node, !M::READ_ONLY, true).await?;
         self.partition.wait_durable(seq).await?;
         reply
@@ -174,14 +210,27 @@ impl<A: Actor> Activation<A> {
         };
         let mut turn = self.enter(node).await?;
         let ctx = Context::new(&self.id, node, &self.timers);
-        let reply = call(&mut turn.loaded.actor, invocation, &ctx).await;
+        let reply = self.in_chain(call(&mut turn.loaded.actor, invocation, &ctx)).await;
         let seq = self.finish(turn, node, !read_only, touch).await?;
         Ok((reply, seq))
     }
 
+    /// Runs a handler's future as part of this actor's turn: calls it makes
+    /// carry the call chain with this actor in it.
+    fn in_chain<F: std::future::Future>(&self, future: F) -> impl std::future::Future<Output = F::Output> {
+        let caller = CHAIN.try_with(Clone::clone).ok().flatten();
+        CHAIN.scope(Some(Arc::new(Link { id: self.chain_id.clone(), caller })), future)
+    }
+
     /// Waits for the turn (or refuses when the mailbox is full, or when this
-    /// node does not serve the actor's partition).
+    /// node does not serve the actor's partition, or at once when the
+    /// caller's own call chain holds this actor's turn).
     pub async fn enter(&self, node: &NodeHandle) -> Result<Turn<'_, A>, TurnError> {
+        if let Some(cycle) =
+            CHAIN.try_with(|caller| caller.as_ref().and_then(|c| c.cycle_to(&self.id))).ok().flatten()
+        {
+            return Err(TurnError::Failed(Error::CallCycle { cycle }));
+        }
         let capacity = node.config().actors.mailbox_capacity;
         let waiting = Waiting(&self.waiting);
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= capacity {
@@ -425,8 +474,8 @@ impl<A: Actor> HeldTurn for Held<'_, A> {
                 });
             };
             self.wrote |= !read_only;
-            call(&mut self.turn.loaded.actor, invocation, &Context::new(id, node, &self.activation.timers))
-                .await
+            let ctx = Context::new(id, node, &self.activation.timers);
+            self.activation.in_chain(call(&mut self.turn.loaded.actor, invocation, &ctx)).await
         })
     }
 
