@@ -403,4 +403,17 @@ impl<I: ActorInterface> ActorRef<I> {
         let reply = self.client.invoke(self.id.clone(), invocation).await?;
         Ok(reply.decode()?)
     }
+
+    /// [`ActorRef::call`] applied at most once per `key` on the actor: a
+    /// retry with the same key (after a lost reply, a dropped connection)
+    /// is answered with the first reply and changes nothing, within the
+    /// node's retention (`actors.idempotency_retention`).
+    pub async fn call_once<M: Message>(&self, key: impl Into<String>, msg: M) -> Result<M::Reply, ClientError>
+    where
+        I: Accepts<M>,
+    {
+        let invocation = Invocation::of(&msg)?.with_idempotency_key(key);
+        let reply = self.client.invoke(self.id.clone(), invocation).await?;
+        Ok(reply.decode()?)
+    }
 }

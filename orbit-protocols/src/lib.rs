@@ -10,6 +10,7 @@
 //! | [`mcp`] | the Model Context Protocol front door for LLM agents (streamable HTTP and stdio) |
 //! | [`keyspace`] | the Redis data model: every Redis key an actor of kind `redis`/`redis:N`, its state and commands |
 //! | [`sql`] | the SQL engine: tables' rows are actors of kind `row:<table>`, planned with DataFusion |
+//! | [`reminders`] | durable reminders of any actor as RESP, SQL and MCP offer them: periods, calls, stored state |
 //! | `listener` | the accept loop the TCP front doors share |
 //!
 //! The node (`orbit-server`) starts each front door with its `serve`
@@ -19,5 +20,6 @@ pub mod keyspace;
 mod listener;
 pub mod mcp;
 pub mod postgres;
+pub mod reminders;
 pub mod resp;
 pub mod sql;

@@ -126,6 +126,10 @@ pub struct ActorsConfig {
     /// Deadline of calls arriving through a front door.
     #[serde(with = "humantime_serde")]
     pub call_timeout: Duration,
+    /// How long an actor remembers the reply of a call made with an
+    /// idempotency key (a retry after that runs again).
+    #[serde(with = "humantime_serde")]
+    pub idempotency_retention: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -240,6 +244,7 @@ impl Default for ActorsConfig {
             mailbox_capacity: 1024,
             max_activations: 0,
             call_timeout: Duration::from_secs(30),
+            idempotency_retention: Duration::from_secs(24 * 3600),
         }
     }
 }

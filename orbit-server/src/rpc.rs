@@ -9,7 +9,7 @@ use orbit_shared::proto::{
     DescribeRequest, DescribeResponse, InvokeAtomicRequest, InvokeAtomicResponse, InvokeRequest,
     InvokeResponse, ListActorsRequest, ListActorsResponse, ReadActorRequest, ReadActorResponse,
 };
-use orbit_shared::{ActorGateway, ActorId, Invocation};
+use orbit_shared::{ActorGateway, ActorId};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -62,8 +62,8 @@ pub struct ActorRpc<G> {
 }
 
 async fn invoke_one<G: ActorGateway>(gateway: &G, request: InvokeRequest) -> InvokeResponse {
+    let invocation = request.invocation();
     let id = ActorId::new(request.kind, request.key);
-    let invocation = Invocation::new(request.method, request.args);
     let result = if request.forwarded {
         gateway.invoke_forwarded(id, invocation).await
     } else {
@@ -144,7 +144,7 @@ impl<G: ActorGateway> ActorService for ActorRpc<G> {
         let calls = request
             .calls
             .into_iter()
-            .map(|c| (ActorId::new(c.kind, c.key), Invocation::new(c.method, c.args)))
+            .map(|c| (ActorId::new(c.kind.clone(), c.key.clone()), c.invocation()))
             .collect();
         let result = if request.forwarded {
             self.gateway.invoke_atomic_forwarded(calls).await

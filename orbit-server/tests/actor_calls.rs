@@ -1,7 +1,7 @@
-//! Calls between actors: a chain of calls through several actors runs, and
+//! Calls of actors: a chain of calls through several actors runs, and
 //! a call back into an actor whose turn waits on it (`A -> B -> A`, or an
 //! actor calling itself) is answered at once with the cycle, not at the
-//! call timeout.
+//! call timeout; a call retried with its idempotency key is applied once.
 
 #![allow(clippy::unwrap_used)]
 
@@ -99,4 +99,58 @@ async fn a_call_cycle_is_reported_at_once_with_its_path() {
     // Every actor is free again.
     assert_eq!(node.actor::<Hop>("a").call(pass(&["b"])).await.unwrap(), ["a", "b"]);
     node.shutdown().await.unwrap();
+}
+
+mod idempotent {
+    use super::*;
+    use orbit_server::actors::counter::CounterActor;
+    use orbit_shared::actors::counter::{Get, Increment};
+
+    fn increment(key: &str) -> Invocation {
+        Invocation::of(&Increment { by: 5 }).unwrap().with_idempotency_key(key)
+    }
+
+    async fn value(node: &Node, key: &str) -> i64 {
+        node.actor::<CounterActor>(key.to_string()).call(Get {}).await.unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retried_call_is_applied_once_and_answered_with_the_first_reply() {
+        let mut config = Config::ephemeral();
+        config.actors.idempotency_retention = Duration::from_secs(3600);
+        let node = Node::builder(config).with_builtin_kinds().build().await.unwrap();
+        let id = ActorId::new("counter", "once");
+        let first = node.invoke(id.clone(), increment("req-1")).await.unwrap();
+        assert_eq!(first.decode::<i64>().unwrap(), 5);
+        // Between the call and its retry, another caller changes the value.
+        node.invoke(id.clone(), Invocation::of(&Increment { by: 100 }).unwrap()).await.unwrap();
+        for _ in 0..3 {
+            let again = node.invoke(id.clone(), increment("req-1")).await.unwrap();
+            assert_eq!(again.decode::<i64>().unwrap(), 5, "the retry was not answered with the first reply");
+        }
+        assert_eq!(value(&node, "once").await, 105, "a retry was applied again");
+        // Another key is another call; a read-only method ignores keys.
+        assert_eq!(node.invoke(id.clone(), increment("req-2")).await.unwrap().decode::<i64>().unwrap(), 110);
+        // The first reply outlives the activation.
+        assert!(node.deactivate(&id).await);
+        assert_eq!(node.invoke(id.clone(), increment("req-1")).await.unwrap().decode::<i64>().unwrap(), 5);
+        assert_eq!(value(&node, "once").await, 110);
+        // Past the retention the key is forgotten: the call runs again.
+        tokio::time::sleep(Duration::from_secs(3601)).await;
+        assert_eq!(node.invoke(id.clone(), increment("req-1")).await.unwrap().decode::<i64>().unwrap(), 115);
+        node.shutdown().await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_error_is_the_first_reply_too() {
+        let node = Node::builder(Config::ephemeral()).with_builtin_kinds().build().await.unwrap();
+        let id = ActorId::new("counter", "overflow");
+        let near_max = Invocation::of(&Increment { by: i64::MAX }).unwrap();
+        node.invoke(id.clone(), near_max).await.unwrap();
+        let err = node.invoke(id.clone(), increment("boom")).await.unwrap_err();
+        // The same error again, without running the call.
+        assert_eq!(node.invoke(id.clone(), increment("boom")).await.unwrap_err(), err);
+        assert_eq!(value(&node, "overflow").await, i64::MAX);
+        node.shutdown().await.unwrap();
+    }
 }

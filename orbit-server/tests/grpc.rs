@@ -215,6 +215,7 @@ async fn unary_invoke_serves_generic_grpc_clients() {
         method: method.into(),
         args: args.as_bytes().to_vec().into(),
         forwarded: false,
+        idempotency_key: String::new(),
     };
     let reply = rpc.invoke(request("increment", r#"{"by": 4}"#)).await.unwrap().into_inner();
     assert_eq!(reply.id, 42);

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 
 type Client = RunningService<RoleClient, ClientConfig>;
 
-const TOOLS: [&str; 16] = [
+const TOOLS: [&str; 19] = [
     "call_actor",
     "get_actor_state",
     "kv_delete",
@@ -35,12 +35,15 @@ const TOOLS: [&str; 16] = [
     "list_actor_kinds",
     "list_actors",
     "list_partitions",
+    "list_reminders",
     "node_metrics",
     "node_status",
+    "remind",
     "sql_describe_table",
     "sql_execute",
     "sql_list_tables",
     "sql_query",
+    "unremind",
 ];
 
 fn writable() -> Config {
@@ -119,7 +122,10 @@ async fn http_client_lists_every_tool_with_schemas() {
         assert!(!text.contains("\"format\""), "{}: {text}", t.name);
         assert!(!text.contains(":true"), "{}: {text}", t.name);
         let read_only = t.annotations.as_ref().and_then(|a| a.read_only_hint);
-        let writes = matches!(t.name.as_ref(), "kv_set" | "kv_delete" | "call_actor" | "sql_execute");
+        let writes = matches!(
+            t.name.as_ref(),
+            "kv_set" | "kv_delete" | "call_actor" | "sql_execute" | "remind" | "unremind"
+        );
         assert_eq!(read_only, Some(!writes), "{} read-only hint", t.name);
     }
     client.cancel().await.unwrap();
@@ -328,6 +334,84 @@ async fn failures_are_tool_errors_an_agent_can_act_on() {
     node.shutdown().await.unwrap();
 }
 
+fn epoch_ms() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    now.as_millis() as u64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reminder_tools_register_list_and_remove_reminders() {
+    let (node, http, resp) = start(writable()).await;
+    let client = connect(http).await;
+    let mut redis = resp2(resp).await;
+    let before = epoch_ms();
+    let tick = json!({
+        "kind": "counter", "key": "c", "name": "tick", "period": "1h", "method": "increment", "args": {"by": 1},
+    });
+    let tick = ok(&client, "remind", tick).await;
+    let job = json!({
+        "kind": "counter", "key": "c", "name": "later", "method": "reset", "once": true, "delay_ms": 600_000,
+    });
+    let job = ok(&client, "remind", job).await;
+    let after = epoch_ms();
+    let next = tick["next_fire_ms"].as_u64().unwrap();
+    let expected = json!({
+        "kind": "counter", "key": "c", "name": "tick", "period_ms": 3_600_000, "method": "increment",
+        "args": {"by": 1}, "next_fire_ms": next,
+    });
+    assert_eq!(tick, expected);
+    let due = job["next_fire_ms"].as_u64().unwrap();
+    let expected = json!({
+        "kind": "counter", "key": "c", "name": "later", "period_ms": 0, "method": "reset", "args": {},
+        "next_fire_ms": due,
+    });
+    assert_eq!(job, expected);
+    assert!(due >= before + 600_000 && due <= after + 600_000, "{job}");
+    // The same reminders through Redis, and listed by name.
+    let R::Array(through_redis) = call(&mut redis, &["ACTOR.REMINDERS", "counter", "c"]).await else {
+        panic!("ACTOR.REMINDERS answers an array")
+    };
+    assert_eq!(through_redis.len(), 2);
+    let listed = ok(&client, "list_reminders", json!({"kind": "counter", "key": "c"})).await;
+    assert_eq!(listed, json!({"reminders": [job, tick]}));
+
+    let tick = json!({"kind": "counter", "key": "c", "name": "tick"});
+    assert_eq!(ok(&client, "unremind", tick.clone()).await, json!({"removed": true}));
+    assert_eq!(ok(&client, "unremind", tick).await, json!({"removed": false}));
+    let later = json!({"kind": "counter", "key": "c", "name": "later"});
+    assert_eq!(ok(&client, "unremind", later).await, json!({"removed": true}));
+    let listed = ok(&client, "list_reminders", json!({"kind": "counter", "key": "c"})).await;
+    assert_eq!(listed, json!({"reminders": []}));
+
+    // Bad periods, kinds and methods are tool errors that say what to fix.
+    let remind = |name: &str, schedule: Value, kind: &str, method: &str| {
+        let mut args = json!({"kind": kind, "key": "c", "name": name, "method": method});
+        args.as_object_mut().unwrap().extend(schedule.as_object().unwrap().clone());
+        args
+    };
+    for (args, says) in [
+        (
+            remind("r", json!({"period": "soon"}), "counter", "increment"),
+            "invalid_argument: invalid period 'soon' (use e.g. 500ms, 1s, 5m)",
+        ),
+        (remind("r", json!({"period_ms": 0}), "counter", "increment"), "invalid_argument: period_ms must be"),
+        (remind("r", json!({}), "counter", "increment"), "invalid_argument: give period_ms or period"),
+        (remind("r", json!({"once": true}), "counter", "increment"), "invalid_argument: a job (once) needs"),
+        (remind("r", json!({"period": "1s"}), "ghost", "get"), "not_found: unknown actor kind 'ghost'"),
+        (
+            remind("r", json!({"period": "1s"}), "counter", "fly"),
+            "not_found: actor kind 'counter' has no method 'fly'",
+        ),
+    ] {
+        let text = failure(&client, "remind", args).await;
+        assert!(text.starts_with(says), "{text}");
+    }
+    let listed = ok(&client, "list_reminders", json!({"kind": "counter", "key": "c"})).await;
+    assert_eq!(listed, json!({"reminders": []}), "nothing refused was registered");
+    client.cancel().await.unwrap();
+    node.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn read_only_by_default() {
     let (node, http, resp) = start(Config::ephemeral()).await;
@@ -340,6 +424,11 @@ async fn read_only_by_default() {
         ("kv_delete", json!({"keys": ["k"]})),
         ("call_actor", json!({"kind": "counter", "key": "c", "method": "increment"})),
         ("sql_execute", json!({"sql": "CREATE TABLE t (id INT PRIMARY KEY)"})),
+        (
+            "remind",
+            json!({"kind": "counter", "key": "c", "name": "r", "period": "1s", "method": "increment"}),
+        ),
+        ("unremind", json!({"kind": "counter", "key": "c", "name": "r"})),
     ] {
         let text = failure(&client, name, args).await;
         assert!(text.contains("read-only") && text.contains("ORBIT__MCP__READ_ONLY=false"), "{name}: {text}");

@@ -1,5 +1,5 @@
 //! The actor system seen from SQL: `orbit_redis`, `orbit_actors`,
-//! `orbit_partitions`, `orbit_nodes` and `orbit_call`, over real sockets
+//! `orbit_partitions`, `orbit_nodes`, `orbit_reminders` and `orbit_call`, over real sockets
 //! (tokio-postgres, the `redis` crate, and `redis-cli` and `psql`
 //! themselves), and the jsonb type they return.
 
@@ -206,6 +206,68 @@ async fn jsonb_columns_store_canonical_documents() {
     let row =
         client.query_one("SELECT doc -> 'k' FROM docs WHERE id = $1 AND id > 0", &[&5i32]).await.unwrap();
     assert_eq!(row.get::<_, serde_json::Value>(0), serde_json::json!([1, "two"]));
+    node.shutdown().await.unwrap();
+}
+
+/// Reminders registered through Redis are rows of `orbit_reminders`.
+#[tokio::test(flavor = "multi_thread")]
+async fn orbit_reminders_lists_every_reminder_and_job() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use tokio_postgres::types::Type;
+    let (node, addr) = start().await;
+    let mut redis = common::resp::resp2(node.resp_addr().unwrap()).await;
+    let words = ["ACTOR.REMIND", "counter", "visits", "hourly", "1h", "increment", r#"{"by": 1}"#];
+    let hourly = common::resp::call(&mut redis, &words).await;
+    let redis::Value::BulkString(hourly) = hourly else {
+        panic!("ACTOR.REMIND: {}", common::resp::show(&hourly))
+    };
+    let hourly: serde_json::Value = serde_json::from_slice(&hourly).unwrap();
+    for words in [
+        ["ACTOR.JOB", "counter", "visits", "nightly", "1d", "reset"],
+        ["ACTOR.REMIND", "counter", "home", "often", "5m", "increment"],
+    ] {
+        let reply = common::resp::call(&mut redis, &words).await;
+        assert!(matches!(reply, redis::Value::BulkString(_)), "{words:?}: {}", common::resp::show(&reply));
+    }
+    let client = connect(addr).await;
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT kind, key, name, period_ms, method, args FROM orbit_reminders ORDER BY key, name"
+        )
+        .await,
+        [
+            "counter|home|often|300000|increment|{}",
+            r#"counter|visits|hourly|3600000|increment|{"by": 1}"#,
+            "counter|visits|nightly|0|reset|{}",
+        ]
+    );
+    // `key = '...'` reads that key's reminders only; args is jsonb.
+    assert_eq!(
+        rows(&client, "SELECT name, args ->> 'by' FROM orbit_reminders WHERE key = 'visits' ORDER BY name")
+            .await,
+        ["hourly|1", "nightly|NULL"]
+    );
+    assert_eq!(rows(&client, "SELECT count(*) FROM orbit_reminders WHERE key = 'nobody'").await, ["0"]);
+    // period_ms is bigint, next_fire the reminder's next_fire_ms as timestamptz.
+    let row = client
+        .query_one(
+            "SELECT period_ms, args, next_fire FROM orbit_reminders WHERE key = 'visits' AND name = 'hourly'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let types: Vec<&Type> = row.columns().iter().map(|c| c.type_()).collect();
+    assert_eq!(types, [&Type::INT8, &Type::JSONB, &Type::TIMESTAMPTZ]);
+    let next_fire_ms = hourly["next_fire_ms"].as_u64().unwrap();
+    assert_eq!(row.get::<_, SystemTime>(2), UNIX_EPOCH + Duration::from_millis(next_fire_ms));
+
+    // Removed reminders leave the view.
+    for name in ["hourly", "nightly"] {
+        let removed = common::resp::call(&mut redis, &["ACTOR.UNREMIND", "counter", "visits", name]).await;
+        assert_eq!(removed, redis::Value::Int(1), "{name}");
+    }
+    assert_eq!(rows(&client, "SELECT key, name FROM orbit_reminders").await, ["home|often"]);
     node.shutdown().await.unwrap();
 }
 

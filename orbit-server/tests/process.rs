@@ -1,6 +1,6 @@
 //! The `orbit-server` binary as a process: crash safety after `kill -9`
-//! (acknowledged writes and reminders), graceful SIGTERM, configuration
-//! output.
+//! (acknowledged writes, reminders, calls with idempotency keys), graceful
+//! SIGTERM, configuration output.
 
 #![allow(clippy::unwrap_used)]
 
@@ -84,6 +84,27 @@ async fn reminders_fire_after_kill_9_and_restart() {
     }
     let value = counter.call(Get {}).await.unwrap();
     assert!(value >= start_value + 3, "the reminder fired {} times after the restart", value - start_value);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_retried_with_its_idempotency_key_is_applied_once_across_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path()).await;
+    let client = server.client().await;
+    let counter = client.actor::<Counter>("paid");
+    assert_eq!(counter.call_once("payment-1", Increment { by: 30 }).await.unwrap(), 30);
+    // The client did not see that reply (say its connection dropped) and
+    // retries: same reply, applied once.
+    assert_eq!(counter.call_once("payment-1", Increment { by: 30 }).await.unwrap(), 30);
+    assert_eq!(counter.call(Get {}).await.unwrap(), 30);
+    server.child.kill().await.unwrap();
+
+    let server = start(dir.path()).await;
+    let client = server.client().await;
+    let counter = client.actor::<Counter>("paid");
+    assert_eq!(counter.call_once("payment-1", Increment { by: 30 }).await.unwrap(), 30);
+    assert_eq!(counter.call_once("payment-2", Increment { by: 12 }).await.unwrap(), 42);
+    assert_eq!(counter.call(Get {}).await.unwrap(), 42, "a retried payment was applied twice");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1511,6 +1511,128 @@ async fn actor_call_invokes_any_actor_with_json() {
     node.shutdown().await.unwrap();
 }
 
+/// The JSON of a bulk reply.
+fn json_of(v: &Value) -> serde_json::Value {
+    serde_json::from_str(&text(v)).unwrap_or_else(|e| panic!("not JSON: {}: {e}", show(v)))
+}
+
+fn epoch_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+#[tokio::test]
+async fn actor_reminders_are_registered_listed_and_removed() {
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    let before = epoch_ms();
+    let words = ["ACTOR.REMIND", "counter", "k", "tick", "1h", "increment", r#"{"by":1}"#];
+    let tick = json_of(&call(&mut c, &words).await);
+    let job = json_of(&call(&mut c, &["ACTOR.JOB", "counter", "k", "later", "10m", "reset"]).await);
+    let after = epoch_ms();
+    let next = tick["next_fire_ms"].as_u64().unwrap();
+    let expected = serde_json::json!({
+        "kind": "counter", "name": "tick", "period_ms": 3_600_000, "method": "increment",
+        "args": {"by": 1}, "next_fire_ms": next,
+    });
+    assert_eq!(tick, expected);
+    // One period from now by the node's clock (its wall clock at start plus
+    // the monotonic time since).
+    assert!(next + 1000 >= before + 3_600_000 && next <= after + 3_600_000 + 1000, "{tick}");
+    // A job: period 0, due the delay from now, arguments `{}` by default.
+    let due = job["next_fire_ms"].as_u64().unwrap();
+    let expected = serde_json::json!({
+        "kind": "counter", "name": "later", "period_ms": 0, "method": "reset", "args": {},
+        "next_fire_ms": due,
+    });
+    assert_eq!(job, expected);
+    assert!(due >= before + 600_000 && due <= after + 600_000, "{job}");
+
+    // Listed by name, one JSON bulk string each.
+    let Value::Array(listed) = call(&mut c, &["ACTOR.REMINDERS", "counter", "k"]).await else {
+        panic!("ACTOR.REMINDERS answers an array")
+    };
+    assert_eq!(listed.iter().map(json_of).collect::<Vec<_>>(), [job, tick]);
+    assert_eq!(run(&mut c, "ACTOR.REMINDERS counter other").await, "[]");
+    // The same name replaces the reminder.
+    let replaced = json_of(&call(&mut c, &["ACTOR.REMIND", "counter", "k", "tick", "2h", "get"]).await);
+    let Value::Array(listed) = call(&mut c, &["ACTOR.REMINDERS", "counter", "k"]).await else {
+        panic!("ACTOR.REMINDERS answers an array")
+    };
+    assert_eq!(listed.len(), 2);
+    assert_eq!(json_of(&listed[1]), replaced);
+    assert_eq!((replaced["period_ms"].as_u64(), replaced["method"].as_str()), (Some(7_200_000), Some("get")));
+
+    assert_eq!(run(&mut c, "ACTOR.UNREMIND counter k tick").await, "1");
+    assert_eq!(run(&mut c, "ACTOR.UNREMIND counter k tick").await, "0");
+    assert_eq!(run(&mut c, "ACTOR.UNREMIND counter k later").await, "1");
+    assert_eq!(run(&mut c, "ACTOR.REMINDERS counter k").await, "[]");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_reminders_answer_clear_errors() {
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    let arity = |name: &str| format!("-ERR wrong number of arguments for '{name}' command");
+    for (line, expected) in [
+        (
+            "ACTOR.REMIND counter k r soon increment",
+            "-ERR invalid period 'soon' (use e.g. 500ms, 1s, 5m)".into(),
+        ),
+        ("ACTOR.REMIND counter k r 0 increment", "-ERR invalid period '0' (use e.g. 500ms, 1s, 5m)".into()),
+        (
+            "ACTOR.JOB counter k j later increment",
+            "-ERR invalid delay 'later' (use e.g. 500ms, 1s, 5m)".into(),
+        ),
+        ("ACTOR.REMIND ghost k r 1s get", "-ERR unknown actor kind 'ghost'".into()),
+        ("ACTOR.REMIND counter k r 1s fly", "-ERR actor kind 'counter' has no method 'fly'".into()),
+        ("ACTOR.REMIND counter k r 1s", arity("actor.remind")),
+        ("ACTOR.REMIND counter k r 1s increment {} extra", arity("actor.remind")),
+        ("ACTOR.JOB counter k j 1s", arity("actor.job")),
+        ("ACTOR.REMINDERS counter", arity("actor.reminders")),
+        ("ACTOR.UNREMIND counter k", arity("actor.unremind")),
+    ] {
+        assert_eq!(run(&mut c, line).await, expected, "{line}");
+    }
+    let bad_json =
+        show(&call(&mut c, &["ACTOR.REMIND", "counter", "k", "r", "1s", "increment", "{oops"]).await);
+    assert!(bad_json.starts_with("-ERR invalid JSON arguments: "), "{bad_json}");
+    let redis = run(&mut c, "ACTOR.REMIND redis k r 1s get").await;
+    assert!(redis.starts_with("-ERR ") && redis.contains("cannot call Redis keys"), "{redis}");
+    // Nothing refused was registered.
+    assert_eq!(run(&mut c, "ACTOR.REMINDERS counter k").await, "[]");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn actor_remind_fires_until_actor_unremind() {
+    let (node, addr) = start().await;
+    let mut c = resp2(addr).await;
+    let words = ["ACTOR.REMIND", "counter", "k1", "r1", "200ms", "increment", r#"{"by":1}"#];
+    let reminder = call(&mut c, &words).await;
+    assert_eq!(json_of(&reminder)["period_ms"], 200);
+    async fn value(c: &mut MultiplexedConnection) -> i64 {
+        let got = call(c, &["ACTOR.CALL", "counter", "k1", "get"]).await;
+        text(&got).parse().unwrap_or_else(|_| panic!("get: {}", show(&got)))
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let fired = value(&mut c).await;
+        if fired >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "fired {fired} times in 5 s with a 200 ms period");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(run(&mut c, "ACTOR.UNREMIND counter k1 r1").await, "1");
+    // A tick already taken when the reminder was removed may still land.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stopped = value(&mut c).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(value(&mut c).await, stopped, "the reminder fired after ACTOR.UNREMIND");
+    node.shutdown().await.unwrap();
+}
+
 // ---------------------------------------------------------------------------
 // redis-cli
 

@@ -10,11 +10,21 @@ use serde::{Serialize, de::DeserializeOwned};
 pub struct Invocation {
     pub method: String,
     pub args: Bytes,
+    /// Set by a caller that may retry: a call of a method that is not
+    /// read-only with a key the actor already answered is not run again,
+    /// and gets the first reply (see the node's `actor` module).
+    pub idempotency_key: Option<String>,
 }
 
 impl Invocation {
     pub fn new(method: impl Into<String>, args: impl Into<Bytes>) -> Self {
-        Invocation { method: method.into(), args: args.into() }
+        Invocation { method: method.into(), args: args.into(), idempotency_key: None }
+    }
+
+    /// This call, applied at most once per `key` on its actor.
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
     }
 
     /// An invocation of a typed message.

@@ -56,6 +56,15 @@ impl From<Failure> for Error {
 }
 
 impl InvokeRequest {
+    /// The dynamic call this request carries.
+    pub fn invocation(&self) -> crate::Invocation {
+        let invocation = crate::Invocation::new(self.method.clone(), self.args.clone());
+        match self.idempotency_key.is_empty() {
+            true => invocation,
+            false => invocation.with_idempotency_key(self.idempotency_key.clone()),
+        }
+    }
+
     /// A call of `invocation` on actor `id`; `forwarded` when a cluster node
     /// sends it on to the partition's leader.
     pub fn call(id: crate::ActorId, invocation: crate::Invocation, forwarded: bool) -> Self {
@@ -66,6 +75,7 @@ impl InvokeRequest {
             method: invocation.method,
             args: invocation.args,
             forwarded,
+            idempotency_key: invocation.idempotency_key.unwrap_or_default(),
         }
     }
 }

@@ -54,6 +54,12 @@ pub enum McpError {
     BadEscape { segment: String },
     #[error("'{segment}' is not UTF-8")]
     NotUtf8 { segment: String },
+    /// A reminder's `period` or `delay` that is not a duration.
+    #[error(transparent)]
+    Duration(#[from] crate::reminders::InvalidDuration),
+    /// A `remind` call whose period, `once` and delay do not fit together.
+    #[error("{reason}")]
+    BadSchedule { reason: &'static str },
     #[error("cannot encode the result: {0}")]
     Encode(#[from] serde_json::Error),
 }
@@ -135,9 +141,11 @@ impl McpError {
             McpError::UnknownKind { .. } | McpError::UnknownMethod { .. } | McpError::NoSuchTable { .. } => {
                 ErrorKind::NotFound
             }
-            McpError::BadDatabase { .. } | McpError::BadEscape { .. } | McpError::NotUtf8 { .. } => {
-                ErrorKind::InvalidArgument
-            }
+            McpError::BadDatabase { .. }
+            | McpError::BadEscape { .. }
+            | McpError::NotUtf8 { .. }
+            | McpError::Duration(_)
+            | McpError::BadSchedule { .. } => ErrorKind::InvalidArgument,
             McpError::Encode(_) => ErrorKind::Internal,
         };
         Class::from(kind)

@@ -19,6 +19,7 @@
 //! | `cmd/expiry.rs` | active expiry: the index of keys with a TTL |
 //! | `cmd/introspect.rs` | command and error statistics, SLOWLOG, LATENCY, INFO cpu/memory, LASTSAVE, ROLE |
 //! | `cmd/admin.rs` | connection and server commands (HELLO, CLIENT, TIME, ACTOR.CALL...) |
+//! | `cmd/reminders.rs` | ACTOR.REMIND, ACTOR.JOB, ACTOR.REMINDERS, ACTOR.UNREMIND: durable reminders of any actor |
 //! | `cmd/config.rs` | CONFIG: every Redis 7.2 parameter, applied or kept |
 //! | `cmd/info.rs` | INFO: its sections, several in one call |
 //! | `cmd/object.rs` | OBJECT, MEMORY, DEBUG and SHUTDOWN |

@@ -404,6 +404,10 @@ static SPECS: &[Spec] = &[
     s("debug", -2, ADMIN | LOADING | STALE, 0, 0, 0),
     s("shutdown", -1, ADMIN | LOADING | STALE | NO_MULTI, 0, 0, 0),
     s("actor.call", -4, W, 0, 0, 0),
+    s("actor.remind", -6, W, 0, 0, 0),
+    s("actor.job", -6, W, 0, 0, 0),
+    s("actor.reminders", 3, R, 0, 0, 0),
+    s("actor.unremind", 4, W, 0, 0, 0),
 ];
 
 /// A subcommand: no keys, run by its container's route.

@@ -15,13 +15,16 @@
 //!   (`A -> B -> A`, within this node) is refused at once with
 //!   `CallCycle`: waiting would never end. The chain is a task-local set
 //!   around each handler (turns run in their caller's task).
+//! - A keyed call (an idempotency key on a method that is not read-only)
+//!   answered before gets its first reply and runs nothing; otherwise its
+//!   reply is stored with its write (`replies.rs`).
 //! - `Retired` is final: the activation has left the directory, and callers
 //!   that were queued on it retry with a fresh activation.
 //! - In a cluster a turn runs only while this node serves the partition
 //!   (`Partition::serve`), and a state loaded in an earlier term is dropped
 //!   unwritten and loaded again: another leader may have changed it since.
 
-use super::{Actor, Context, Handler, MethodEntry, MethodTable, Timers, WriteOp};
+use super::{Actor, Context, Handler, MethodEntry, MethodTable, Timers, WriteOp, replies};
 use crate::metrics::KindMetrics;
 use crate::node::NodeHandle;
 use crate::partition::Partition;
@@ -102,6 +105,11 @@ struct Loaded<A> {
     last_seq: Seq,
     /// The partition's term when this state was loaded (0 without a cluster).
     term: u64,
+    /// Writes of the turn beside the state's (a keyed call's reply, old
+    /// replies to delete), stored in the same batch.
+    extra: Vec<WriteOp>,
+    /// The stored replies of keyed calls were checked for retention.
+    replies_checked: bool,
 }
 
 pub(crate) enum TurnError {
@@ -209,10 +217,57 @@ impl<A: Actor> Activation<A> {
             }));
         };
         let mut turn = self.enter(node).await?;
+        let keyed = invocation.idempotency_key.as_deref().filter(|_| !read_only);
+        if let Some(key) = keyed
+            && let Some(first) = self.first_reply(node, &mut turn.loaded, key).await?
+        {
+            let seq = self.finish(turn, node, false, touch).await?;
+            return Ok((first, seq));
+        }
         let ctx = Context::new(&self.id, node, &self.timers);
         let reply = self.in_chain(call(&mut turn.loaded.actor, invocation, &ctx)).await;
+        if let Some(key) = keyed {
+            let record = replies::encode(node.wall_ms(), &reply);
+            turn.loaded.extra.push(WriteOp::Put(replies::key(&self.key, key), record));
+        }
         let seq = self.finish(turn, node, !read_only, touch).await?;
         Ok((reply, seq))
+    }
+
+    /// The reply this actor gave to the call with idempotency key `key`,
+    /// if it is within retention. The first keyed call of an activation
+    /// also queues the deletion of expired and surplus replies.
+    async fn first_reply(
+        &self,
+        node: &NodeHandle,
+        loaded: &mut Loaded<A>,
+        key: &str,
+    ) -> Result<Option<Result<Reply, Error>>, Error> {
+        let now = node.wall_ms();
+        let retention = node.config().actors.idempotency_retention.as_millis() as u64;
+        if !loaded.replies_checked {
+            loaded.replies_checked = true;
+            let prefix = replies::prefix(&self.key);
+            let mut stored = Vec::new();
+            let mut after: Option<Bytes> = None;
+            loop {
+                let page = self.partition.scan(prefix.clone(), after.take(), 4096).await?;
+                let full = page.len() == 4096;
+                after = page.last().map(|(k, _)| k.clone());
+                stored.extend(page.into_iter().filter_map(|(k, v)| Some((k, replies::decode(&v)?.0))));
+                if !full {
+                    break;
+                }
+            }
+            let gone = replies::to_delete(stored, now, retention);
+            loaded.extra.extend(gone.into_iter().map(WriteOp::Delete));
+        }
+        let found = self.partition.get(replies::key(&self.key, key)).await?;
+        Ok(found
+            .as_ref()
+            .and_then(replies::decode)
+            .filter(|(written, _)| now.saturating_sub(*written) <= retention)
+            .map(|(_, reply)| reply))
     }
 
     /// Runs a handler's future as part of this actor's turn: calls it makes
@@ -268,7 +323,15 @@ impl<A: Actor> Activation<A> {
         };
         actor.on_activate(&Context::new(&self.id, node, &self.timers)).await?;
         self.kind.metrics.activations.inc();
-        Ok(Loaded { actor: Box::new(actor), version, stored_hash, last_seq, term })
+        Ok(Loaded {
+            actor: Box::new(actor),
+            version,
+            stored_hash,
+            last_seq,
+            term,
+            extra: Vec::new(),
+            replies_checked: false,
+        })
     }
 
     /// The actor a record stores, upgraded to this code's state version
@@ -385,6 +448,7 @@ impl<A: Actor> Activation<A> {
                 WriteOp::Add(sub, delta) => WriteOp::Add(layout::entry_key(&self.key, &sub), delta),
             });
         }
+        ops.append(&mut loaded.extra);
         Ok((ops, stored_hash))
     }
 

@@ -9,6 +9,7 @@
 //! | `directory.rs` | the activation table, idle and explicit deactivation |
 //! | `eviction.rs` | least recently used idle activations evicted over `max_activations` |
 //! | `timers.rs` | an activation's timers: methods called later, as turns |
+//! | `replies.rs` | replies kept for calls with an idempotency key (applied once) |
 //!
 //! Turns: an activation runs one message at a time. A caller that finds the
 //! actor idle takes the turn and runs the handler on its own task (no hop to
@@ -20,6 +21,7 @@ mod activation;
 mod directory;
 mod eviction;
 mod registry;
+mod replies;
 mod timers;
 
 pub(crate) use activation::{Activation, TurnError};

@@ -135,8 +135,8 @@ const NAMED: &[(u32, &str)] = &[
     (TRANSACTION, "multi exec discard watch unwatch"),
     (SCRIPTING, "eval evalsha eval_ro evalsha_ro script fcall fcall_ro function"),
     (DANGEROUS, "keys flushdb flushall info"),
-    // ACTOR.CALL reaches any actor: key patterns do not apply to it.
-    (ADMIN | DANGEROUS, "actor.call"),
+    // The ACTOR commands reach any actor: key patterns do not apply to them.
+    (ADMIN | DANGEROUS, "actor.call actor.remind actor.job actor.reminders actor.unremind"),
 ];
 
 /// A command or subcommand as rules and checks see it.
@@ -266,6 +266,8 @@ mod tests {
         assert!(in_category("publish", "pubsub") && in_category("multi", "transaction"));
         assert!(in_category("ping", "connection") && in_category("client|id", "connection"));
         assert!(in_category("actor.call", "admin") && in_category("actor.call", "dangerous"));
+        assert!(in_category("actor.remind", "admin") && in_category("actor.unremind", "dangerous"));
+        assert!(in_category("actor.reminders", "read") && in_category("actor.job", "write"));
         assert!(in_category("slowlog|get", "admin") && !in_category("slowlog|help", "admin"));
         assert!(in_category("command|getkeys", "connection") && in_category("pubsub|numpat", "pubsub"));
     }

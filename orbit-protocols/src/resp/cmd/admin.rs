@@ -2,8 +2,9 @@
 //! RESET, CLIENT, TIME, and ACTOR.CALL (any actor, JSON in and out);
 //! COMMAND (`cmd/command.rs`), ACL (`cmd/acl.rs`), SLOWLOG and LATENCY
 //! (`cmd/introspect.rs`), INFO (`cmd/info.rs`), CONFIG (`cmd/config.rs`),
-//! OBJECT, MEMORY, DEBUG and SHUTDOWN (`cmd/object.rs`) are dispatched
-//! from here.
+//! OBJECT, MEMORY, DEBUG and SHUTDOWN (`cmd/object.rs`), and ACTOR.REMIND,
+//! ACTOR.JOB, ACTOR.REMINDERS and ACTOR.UNREMIND (`cmd/reminders.rs`) are
+//! dispatched from here.
 
 use crate::keyspace::DATABASE_KINDS;
 use crate::keyspace::parse_i64;
@@ -41,6 +42,9 @@ pub(crate) async fn run<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &
         "role" => super::introspect::role(),
         "acl" => super::acl::run(conn, &argv[1..]),
         "actor.call" => actor_call(conn, &argv[1..]).await,
+        "actor.remind" | "actor.job" | "actor.reminders" | "actor.unremind" => {
+            super::reminders::run(conn, name, &argv[1..]).await
+        }
         _ => Value::err(format!("ERR unknown command '{name}'")),
     };
     reply.into()

@@ -18,6 +18,7 @@ pub mod monitor;
 pub mod notify;
 pub mod object;
 pub mod pubsub;
+pub mod reminders;
 pub mod scan;
 pub mod sort;
 pub mod streams;

@@ -7,13 +7,15 @@
 //! | `orbit_partitions` | `partition`, `first_slot`, `last_slot`, `leader`, `replicas`, `term`, `applied`, `lag` |
 //! | `orbit_nodes` | the cluster's nodes: `node_id`, `addr`, `partitions_led`, `self` (one row on a single node) |
 //! | `orbit_redis` | every live Redis key: `db`, `key`, `type`, `ttl_ms`, `value` (jsonb) |
+//! | `orbit_reminders` | every durable reminder and job: `kind`, `key`, `name`, `period_ms`, `method`, `args` (jsonb), `next_fire` (timestamptz) |
 //! | `orbit_call(kind, key, method [, args jsonb])` | the actor's reply, as jsonb |
 //!
 //! The views read storage when a statement scans them (actors are not
 //! activated, except that `orbit_redis` reads each key's value through its
-//! actor, as Redis commands do); `kind = '...'` (`orbit_actors`) and `db =
-//! n`, `key = '...'` (`orbit_redis`) narrow the scan. `orbit_call` runs at
-//! once, outside the SQL transaction, like a sequence's `nextval`.
+//! actor, as Redis commands do); `kind = '...'` (`orbit_actors`), `db =
+//! n`, `key = '...'` (`orbit_redis`) and `key = '...'` (`orbit_reminders`)
+//! narrow the scan. `orbit_call` runs at once, outside the SQL transaction,
+//! like a sequence's `nextval`.
 
 use crate::keyspace::DATABASE_KINDS;
 use crate::keyspace::Meta;
@@ -21,7 +23,7 @@ use crate::keyspace::databases::Databases;
 use crate::sql::types::jsonb;
 use bytes::Bytes;
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::ScalarValue;
@@ -34,6 +36,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
+use orbit_shared::actors::reminders::ReminderInfo;
 use orbit_shared::{ActorGateway, ActorId, Invocation, NodeDescription};
 use serde_json::Value as Json;
 use std::sync::Arc;
@@ -50,6 +53,7 @@ pub(crate) fn view<G: ActorGateway>(
         "orbit_partitions" => View::Partitions,
         "orbit_nodes" => View::Nodes,
         "orbit_redis" => View::Redis,
+        "orbit_reminders" => View::Reminders,
         _ => return None,
     };
     Some(Arc::new(ViewTable {
@@ -66,6 +70,7 @@ enum View {
     Partitions,
     Nodes,
     Redis,
+    Reminders,
 }
 
 impl View {
@@ -105,10 +110,27 @@ impl View {
                 Field::new("ttl_ms", DataType::Int64, true),
                 jsonb::field("value", true),
             ],
+            View::Reminders => vec![
+                text("kind"),
+                text("key"),
+                text("name"),
+                long("period_ms"),
+                text("method"),
+                jsonb::field("args", false),
+                Field::new("next_fire", timestamptz(), false),
+            ],
         };
         Arc::new(Schema::new(fields))
     }
 }
+
+/// The Arrow type of a timestamptz column, as tables scan one.
+fn timestamptz() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
+}
+
+/// The zone of [`timestamptz`] values.
+const UTC: &str = "+00:00";
 
 struct ViewTable<G> {
     gateway: Arc<G>,
@@ -167,16 +189,19 @@ enum Column {
     Int(Vec<Option<i32>>),
     Long(Vec<Option<i64>>),
     Bool(Vec<bool>),
+    /// Microseconds since the Unix epoch, in UTC ([`timestamptz`]).
+    Timestamp(Vec<Option<i64>>),
 }
 
 impl Column {
     fn finish(self) -> ArrayRef {
-        use datafusion::arrow::array::{BooleanArray, Int32Array, Int64Array};
+        use datafusion::arrow::array::{BooleanArray, Int32Array, Int64Array, TimestampMicrosecondArray};
         match self {
             Column::Text(mut b) => Arc::new(b.finish()),
             Column::Int(v) => Arc::new(Int32Array::from(v)),
             Column::Long(v) => Arc::new(Int64Array::from(v)),
             Column::Bool(v) => Arc::new(BooleanArray::from(v)),
+            Column::Timestamp(v) => Arc::new(TimestampMicrosecondArray::from(v).with_timezone(UTC)),
         }
     }
 }
@@ -227,6 +252,38 @@ impl<G: ActorGateway> ViewTable<G> {
             Column::Bool(active),
             Column::Text(state_col),
         ])
+    }
+
+    /// Every stored `orbit:reminders` actor (the one of the pinned `key`
+    /// only), its reminders expanded to rows.
+    async fn reminders(&self, filters: &[DfExpr]) -> DfResult<Vec<Column>> {
+        use orbit_shared::actors::reminders::KIND;
+        let mut holders: Vec<(Bytes, Bytes)> = Vec::new();
+        if let Some(key) = pinned_text(filters, "key") {
+            let key = Bytes::from(key.into_bytes());
+            let state = self.gateway.read_actor(ActorId::new(KIND, key.clone())).await.map_err(external)?;
+            holders.extend(state.map(|state| (key, state)));
+        } else {
+            let (mut cursor, limit) = (None, orbit_shared::gateway::MAX_LIST_LIMIT);
+            loop {
+                let page = match self.gateway.list_actors(KIND, cursor, limit).await {
+                    Ok(page) => page,
+                    // A gateway that does not host reminders has none.
+                    Err(e) if e.kind() == orbit_shared::ErrorKind::NotFound => break,
+                    Err(e) => return Err(external(e)),
+                };
+                holders.extend(page.actors.into_iter().map(|a| (a.key, a.state)));
+                match page.cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        let mut expanded = Vec::with_capacity(holders.len());
+        for (key, state) in holders {
+            expanded.push((key, crate::reminders::stored(&state).map_err(external)?));
+        }
+        Ok(reminder_rows(&expanded))
     }
 
     async fn partitions(&self) -> DfResult<Vec<Column>> {
@@ -288,6 +345,35 @@ impl<G: ActorGateway> ViewTable<G> {
             Column::Text(value_col),
         ])
     }
+}
+
+/// `orbit_reminders`' columns: one row per reminder of each key's stored
+/// reminders.
+fn reminder_rows(holders: &[(Bytes, Vec<ReminderInfo>)]) -> Vec<Column> {
+    let (mut kind, mut key, mut name) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let (mut method, mut args) = (StringBuilder::new(), StringBuilder::new());
+    let (mut period, mut next_fire) = (Vec::new(), Vec::new());
+    for (holder, reminders) in holders {
+        let holder = crate::keyspace::view::text(holder);
+        for r in reminders {
+            kind.append_value(&r.kind);
+            key.append_value(&holder);
+            name.append_value(&r.name);
+            period.push(Some(i64::try_from(r.period_ms).unwrap_or(i64::MAX)));
+            method.append_value(&r.method);
+            args.append_value(jsonb::canonical(&r.args));
+            next_fire.push(Some(i64::try_from(r.next_fire_ms.saturating_mul(1000)).unwrap_or(i64::MAX)));
+        }
+    }
+    vec![
+        Column::Text(kind),
+        Column::Text(key),
+        Column::Text(name),
+        Column::Long(period),
+        Column::Text(method),
+        Column::Text(args),
+        Column::Timestamp(next_fire),
+    ]
 }
 
 /// `orbit_partitions`' columns: one row per partition, its replicas' gRPC
@@ -409,6 +495,7 @@ impl<G: ActorGateway> TableProvider for ViewTable<G> {
             View::Partitions => self.partitions().await?,
             View::Nodes => self.nodes().await?,
             View::Redis => self.redis(filters).await?,
+            View::Reminders => self.reminders(filters).await?,
         };
         let arrays: Vec<ArrayRef> = columns.into_iter().map(Column::finish).collect();
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
@@ -679,5 +766,37 @@ mod tests {
         assert_eq!(text(&partitions, "replicas", 0), format!("10.0.0.1:50051,{ADDR}"));
         assert_eq!((long(&partitions, "term", 0), long(&partitions, "applied", 0)), (3, 17));
         assert_eq!(long(&partitions, "lag", 1), 4);
+    }
+
+    #[test]
+    fn each_stored_reminder_is_a_row_of_orbit_reminders() {
+        use datafusion::arrow::array::TimestampMicrosecondArray;
+        let reminder = |kind: &str, name: &str, period_ms: u64, next_fire_ms: u64| ReminderInfo {
+            kind: kind.into(),
+            name: name.into(),
+            period_ms,
+            method: "increment".into(),
+            args: serde_json::json!({"by": 1}),
+            next_fire_ms,
+        };
+        let holders = vec![
+            (Bytes::from_static(b"k1"), vec![reminder("counter", "tick", 1000, 1_700_000_000_123)]),
+            (Bytes::from_static(b"k\xff"), vec![reminder("counter", "job", 0, 5)]),
+            (Bytes::from_static(b"k3"), Vec::new()),
+        ];
+        let rows = batch(View::Reminders, reminder_rows(&holders));
+        assert_eq!(rows.num_rows(), 2);
+        assert_eq!(
+            [text(&rows, "kind", 0), text(&rows, "key", 0), text(&rows, "name", 0)],
+            ["counter", "k1", "tick"]
+        );
+        // A key that is not UTF-8 is escaped, as in `orbit_actors`.
+        assert_eq!([text(&rows, "name", 1), text(&rows, "key", 1)], ["job", "k\\xff"]);
+        assert_eq!((long(&rows, "period_ms", 0), long(&rows, "period_ms", 1)), (1000, 0));
+        assert_eq!(text(&rows, "args", 0), r#"{"by": 1}"#);
+        let next = rows.column_by_name("next_fire").unwrap();
+        let next = next.as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
+        assert_eq!((next.value(0), next.value(1)), (1_700_000_000_123_000, 5000));
+        assert_eq!(next.timezone(), Some(UTC));
     }
 }
