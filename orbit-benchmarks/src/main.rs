@@ -1,6 +1,7 @@
 //! `orbit-bench`: load against a running node, and resource measurements.
 //!
 //! ```text
+//! orbit-bench actors --reminders 30000 --period-ms 1000 --timers 1000 --cold 10000
 //! orbit-bench grpc --addr 127.0.0.1:50051 --concurrency 64 --seconds 10
 //! orbit-bench idle-memory --server-bin target/release/orbit-server
 //! orbit-bench storage --all-backends
@@ -11,6 +12,7 @@
 //! orbit-bench cluster --kills 20 --election-timeout-ms 1000 --skip idle
 //! ```
 
+mod actors;
 mod cluster;
 mod grpc;
 mod idle_memory;
@@ -32,6 +34,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The actor runtime's rates in process: reminder ticks, timer turns, cold activations.
+    Actors(actors::Args),
     /// Concurrent counter calls over gRPC through orbit-client.
     Grpc(grpc::Args),
     /// Resident memory of an idle orbit-server process.
@@ -52,6 +56,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Actors(args) => actors::run(args).await,
         Command::Grpc(args) => grpc::run(args).await,
         Command::IdleMemory(args) => idle_memory::run(args).await,
         Command::Keyspace(args) => keyspace::run(args).await,
