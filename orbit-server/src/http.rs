@@ -92,6 +92,7 @@ async fn metrics(State(node): State<NodeHandle>) -> impl IntoResponse {
         Err(e) => tracing::warn!(error = %e, "backend stats unavailable"),
     }
     node.metrics().active_actors.set(i64::try_from(node.active_actors()).unwrap_or(i64::MAX));
+    node.metrics().set_residents(&node.directory().by_kind(), node.now_ms());
     if let Ok(Some(cluster)) = node.partitions().cluster() {
         node.metrics().set_groups(&cluster.report());
     }

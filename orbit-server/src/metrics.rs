@@ -2,8 +2,10 @@
 //! separate counts). Hot paths hold pre-resolved handles, never look up labels.
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
+use std::collections::HashMap;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -21,6 +23,10 @@ pub struct Metrics {
     backups: IntCounterVec,
     /// Set from the directory when metrics are rendered.
     pub active_actors: IntGauge,
+    /// Set from the directory when metrics are rendered, by kind
+    /// ([`Metrics::set_residents`]).
+    active_by_kind: IntGaugeVec,
+    oldest_activation: GaugeVec,
     /// Calls this node forwarded to a partition's leader elsewhere.
     pub forwarded_calls: IntCounter,
     /// Reminder and job ticks delivered by this node's scheduler.
@@ -99,6 +105,16 @@ impl Metrics {
             counter_vec("orbit_deactivations_total", "Actor deactivations by reason", &["kind", "reason"]);
         let active_actors = must(IntGauge::new("orbit_active_actors", "Resident activations"));
         reg(Box::new(active_actors.clone()));
+        let active_by_kind = must(IntGaugeVec::new(
+            Opts::new("orbit_active_actors_by_kind", "Resident activations by kind"),
+            &["kind"],
+        ));
+        reg(Box::new(active_by_kind.clone()));
+        let oldest_activation = must(GaugeVec::new(
+            Opts::new("orbit_oldest_activation_seconds", "Age of the oldest resident activation by kind"),
+            &["kind"],
+        ));
+        reg(Box::new(oldest_activation.clone()));
         let invocations = counter_vec(
             "orbit_invocations_total",
             "Actor invocations by kind and outcome",
@@ -181,6 +197,8 @@ impl Metrics {
             storage_disk_bytes,
             storage_compactions,
             active_actors,
+            active_by_kind,
+            oldest_activation,
         }
     }
 
@@ -224,6 +242,20 @@ impl Metrics {
         self.storage_disk_bytes.with_label_values(&[backend]).set(clamp(stats.disk_bytes));
         if let Some(compactions) = stats.compactions {
             self.storage_compactions.with_label_values(&[backend]).set(clamp(compactions));
+        }
+    }
+
+    /// Records the resident activations of each kind (`Directory::by_kind`)
+    /// at node time `now_ms`. The vectors are reset first, so a kind with
+    /// none left drops out.
+    pub(crate) fn set_residents(&self, kinds: &HashMap<String, crate::actor::Residents>, now_ms: u64) {
+        self.active_by_kind.reset();
+        self.oldest_activation.reset();
+        for (kind, residents) in kinds {
+            let count = i64::try_from(residents.count).unwrap_or(i64::MAX);
+            self.active_by_kind.with_label_values(&[kind.as_str()]).set(count);
+            let age_ms = now_ms.saturating_sub(residents.oldest_activated_ms);
+            self.oldest_activation.with_label_values(&[kind.as_str()]).set(age_ms as f64 / 1000.0);
         }
     }
 

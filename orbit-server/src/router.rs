@@ -14,7 +14,7 @@ use crate::node::NodeHandle;
 use crate::storage::Seq;
 use bytes::Bytes;
 use orbit_shared::{
-    ActorGateway, ActorId, ActorPage, DurableToken, Error, Invocation, NodeDescription, Reply,
+    ActivationInfo, ActorGateway, ActorId, ActorPage, DurableToken, Error, Invocation, NodeDescription, Reply,
 };
 use std::time::Duration;
 
@@ -310,6 +310,17 @@ impl ActorGateway for NodeHandle {
     /// of all its kinds together.
     fn kind_changes(&self, kind: &str) -> Option<u64> {
         self.registry().get(kind).map(|entry| entry.changes())
+    }
+
+    /// This node's activations only: in a cluster, those of the
+    /// partitions it leads (calls run on their partition's leader), not
+    /// the cluster's. A kind the node does not host is `UnknownKind`.
+    async fn activations(&self, kind: Option<&str>) -> Result<Vec<ActivationInfo>, Error> {
+        self.check_open()?;
+        if let Some(kind) = kind {
+            self.kind(kind)?;
+        }
+        Ok(self.directory().list(kind, self.now_ms()))
     }
 
     async fn describe(&self) -> Result<NodeDescription, Error> {

@@ -177,10 +177,21 @@ async fn http_serves_health_and_prometheus_metrics() {
         r#"orbit_storage_keys{backend="memory"} 4"#,
         r#"orbit_storage_disk_bytes{backend="memory"} 0"#,
         "orbit_active_actors 1",
+        r#"orbit_active_actors_by_kind{kind="counter"} 1"#,
+        r#"orbit_oldest_activation_seconds{kind="counter"}"#,
     ] {
         assert!(metrics.contains(expected), "missing {expected} in\n{metrics}");
     }
     assert_eq!(metric(&metrics, "orbit_storage_writes_total"), writes_before + 1.0);
+    // A kind with no resident actor left has no series.
+    node.handle().deactivate(&orbit_shared::ActorId::new("counter", "m")).await;
+    let (_, metrics) = http_get(http, "/metrics").await;
+    for gone in [
+        r#"orbit_active_actors_by_kind{kind="counter"}"#,
+        r#"orbit_oldest_activation_seconds{kind="counter"}"#,
+    ] {
+        assert!(!metrics.contains(gone), "{gone} still in\n{metrics}");
+    }
     assert_eq!(http_get(http, "/nowhere").await.0, 404);
     node.shutdown().await.unwrap();
 }

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 
 type Client = RunningService<RoleClient, ClientConfig>;
 
-const TOOLS: [&str; 19] = [
+const TOOLS: [&str; 20] = [
     "call_actor",
     "get_actor_state",
     "kv_delete",
@@ -34,6 +34,7 @@ const TOOLS: [&str; 19] = [
     "kv_type",
     "list_actor_kinds",
     "list_actors",
+    "list_activations",
     "list_partitions",
     "list_reminders",
     "node_metrics",
@@ -330,6 +331,36 @@ async fn failures_are_tool_errors_an_agent_can_act_on() {
 
     // The server still serves.
     assert_eq!(ok(&client, "kv_type", json!({"key": "list"})).await["type"], "list");
+    client.cancel().await.unwrap();
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_activations_shows_the_resident_actors() {
+    let (node, http, _) = start(Config::ephemeral()).await;
+    let client = connect(http).await;
+    for key in ["a", "b"] {
+        ok(&client, "call_actor", json!({"kind": "counter", "key": key, "method": "get"})).await;
+    }
+    let listed = ok(&client, "list_activations", json!({"kind": "counter"})).await;
+    assert_eq!(listed["truncated"], false);
+    let resident = listed["activations"].as_array().unwrap();
+    let keys: Vec<_> = resident.iter().map(|a| (a["kind"].clone(), a["key"].clone())).collect();
+    assert_eq!(keys, [(json!("counter"), json!("a")), (json!("counter"), json!("b"))]);
+    for a in resident {
+        assert_eq!((a["waiting"].clone(), a["timers"].clone()), (json!(0), json!([])), "{a}");
+        assert!(a["idle_ms"].as_u64().unwrap() <= a["age_ms"].as_u64().unwrap(), "{a}");
+    }
+    // Every kind when none is given; an unknown kind says so.
+    let all = ok(&client, "list_activations", json!({})).await;
+    assert!(all["activations"].as_array().unwrap().len() >= 2, "{all}");
+    let text = failure(&client, "list_activations", json!({"kind": "ghost"})).await;
+    assert!(text.starts_with("not_found: unknown actor kind 'ghost'"), "{text}");
+    // A deactivated actor is no longer listed.
+    node.handle().deactivate(&orbit_shared::ActorId::new("counter", "a")).await;
+    let listed = ok(&client, "list_activations", json!({"kind": "counter"})).await;
+    assert_eq!(listed["activations"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["activations"][0]["key"], "b");
     client.cancel().await.unwrap();
     node.shutdown().await.unwrap();
 }
@@ -720,6 +751,9 @@ async fn stdio_bridge_through_orbit_client() {
         ok(&client, "get_actor_state", json!({"kind": "counter", "key": "c"})).await["state"]["value"],
         2
     );
+    // Resident actors are the node's own business: a remote client cannot list them.
+    let text = failure(&client, "list_activations", json!({})).await;
+    assert!(text.starts_with("invalid_argument: not supported: listing resident activations"), "{text}");
     client.cancel().await.unwrap();
     node.shutdown().await.unwrap();
 }

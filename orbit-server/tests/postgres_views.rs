@@ -1,5 +1,6 @@
 //! The actor system seen from SQL: `orbit_redis`, `orbit_actors`,
-//! `orbit_partitions`, `orbit_nodes`, `orbit_reminders` and `orbit_call`, over real sockets
+//! `orbit_partitions`, `orbit_nodes`, `orbit_reminders`, `orbit_activations` and `orbit_call`, over
+//! real sockets
 //! (tokio-postgres, the `redis` crate, and `redis-cli` and `psql`
 //! themselves), and the jsonb type they return.
 
@@ -268,6 +269,53 @@ async fn orbit_reminders_lists_every_reminder_and_job() {
         assert_eq!(removed, redis::Value::Int(1), "{name}");
     }
     assert_eq!(rows(&client, "SELECT key, name FROM orbit_reminders").await, ["home|often"]);
+    node.shutdown().await.unwrap();
+}
+
+/// Actors called are resident, and rows of `orbit_activations` until they
+/// are deactivated.
+#[tokio::test(flavor = "multi_thread")]
+async fn orbit_activations_lists_the_resident_actors() {
+    use tokio_postgres::types::Type;
+    let (node, addr) = start().await;
+    let client = connect(addr).await;
+    for key in ["a", "b", "c"] {
+        let call = format!("SELECT orbit_call('counter', '{key}', 'increment', '{{\"by\": 1}}')");
+        assert_eq!(rows(&client, &call).await, ["1"]);
+    }
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT kind, key, waiting, timers FROM orbit_activations WHERE kind = 'counter' ORDER BY key"
+        )
+        .await,
+        ["counter|a|0|", "counter|b|0|", "counter|c|0|"]
+    );
+    let row = client
+        .query_one(
+            "SELECT age_ms, idle_ms, waiting FROM orbit_activations WHERE kind = 'counter' AND key = 'a'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let types: Vec<&Type> = row.columns().iter().map(|c| c.type_()).collect();
+    assert_eq!(types, [&Type::INT8, &Type::INT8, &Type::INT8]);
+    let (age, idle): (i64, i64) = (row.get(0), row.get(1));
+    assert!(0 <= idle && idle <= age, "age {age} idle {idle}");
+    // Without a kind every resident actor is listed; a kind the node does
+    // not host has none.
+    let kinds = rows(&client, "SELECT DISTINCT kind FROM orbit_activations").await;
+    assert!(kinds.contains(&"counter".to_string()), "{kinds:?}");
+    assert_eq!(
+        rows(&client, "SELECT count(*) FROM orbit_activations WHERE kind = 'nosuchkind'").await,
+        ["0"]
+    );
+    // A deactivated actor leaves the view.
+    node.handle().deactivate(&orbit_shared::ActorId::new("counter", "b")).await;
+    assert_eq!(
+        rows(&client, "SELECT key FROM orbit_activations WHERE kind = 'counter' ORDER BY key").await,
+        ["a", "c"]
+    );
     node.shutdown().await.unwrap();
 }
 

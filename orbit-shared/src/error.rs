@@ -80,6 +80,10 @@ pub enum Error {
     /// partitions of a multi-node cluster.
     #[error("the keys of an atomic operation are in different partitions")]
     CrossPartition,
+    /// An operation this gateway does not offer: `what` names it and
+    /// where it is offered instead.
+    #[error("not supported: {what}")]
+    Unsupported { what: String },
     #[error("internal error: {reason}")]
     Internal { reason: String },
 }
@@ -91,7 +95,8 @@ impl Error {
             Error::InvalidArguments { .. }
             | Error::InvalidActorId { .. }
             | Error::CrossPartition
-            | Error::CallCycle { .. } => ErrorKind::InvalidArgument,
+            | Error::CallCycle { .. }
+            | Error::Unsupported { .. } => ErrorKind::InvalidArgument,
             Error::MailboxFull { .. }
             | Error::ShuttingDown
             | Error::Storage { .. }

@@ -31,6 +31,21 @@ pub struct ActorPage {
     pub cursor: Option<Bytes>,
 }
 
+/// An actor resident on a node ([`ActorGateway::activations`]): activated
+/// and not yet deactivated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivationInfo {
+    pub id: ActorId,
+    /// Milliseconds since it was activated.
+    pub age_ms: u64,
+    /// Milliseconds since its last call (or its activation).
+    pub idle_ms: u64,
+    /// Callers waiting for its turn.
+    pub waiting: usize,
+    /// The names of its running timers, sorted.
+    pub timers: Vec<String>,
+}
+
 /// What a node hosts and how it is doing ([`ActorGateway::describe`]).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct NodeDescription {
@@ -319,6 +334,25 @@ pub trait ActorGateway: Send + Sync + 'static {
     fn kind_changes(&self, kind: &str) -> Option<u64> {
         let _ = kind;
         None
+    }
+
+    /// The actors resident on the gateway's node (of `kind` only, when
+    /// given), by id. A node lists its own activations only: in a cluster,
+    /// each node holds those of the partitions it leads, so ask each one.
+    /// This default refuses with [`Error::Unsupported`] (a remote client:
+    /// the node's own SQL and MCP front doors list them).
+    fn activations(
+        &self,
+        kind: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<ActivationInfo>, Error>> + Send {
+        let _ = kind;
+        async {
+            Err(Error::Unsupported {
+                what: "listing resident activations through this gateway (the node's own SQL and MCP \
+                       front doors list them)"
+                    .into(),
+            })
+        }
     }
 
     /// The node's kinds, partitions, storage and key metrics.

@@ -302,6 +302,7 @@ mod tests {
             Error::MailboxFull { actor: ActorId::new("counter", vec![0, 1]), capacity: 4 },
             Error::invalid("increment would overflow"),
             Error::StateVersionTooNew { actor: ActorId::new("profile", "ada"), stored: 3, current: 2 },
+            Error::Unsupported { what: "listing activations through a remote client".into() },
         ];
         for error in errors {
             let response = InvokeResponse::from_result(7, Err(error.clone()));

@@ -10,10 +10,12 @@
 //! | `mod.rs` | [`OrbitMcp`]: settings, limits, resources, prompts, the two transports |
 //! | `tools.rs` | the tools: key-value, actors, node |
 //! | `reminders.rs` | the reminder tools: `remind`, `list_reminders`, `unremind` |
+//! | `activations.rs` | `list_activations`: the actors resident on the node |
 //! | `error.rs` | [`McpError`] and its [`Class`]: how failures reach an agent |
 //!
 //! Like every front door it talks only to the [`ActorGateway`].
 
+mod activations;
 mod error;
 mod reminders;
 mod tools;
@@ -110,15 +112,16 @@ impl<G> Clone for OrbitMcp<G> {
 const INSTRUCTIONS: &str = "Orbit is a virtual-actor server: every Redis key, every SQL row, and every actor of a \
 user's kind, is a persistent actor. Start with node_status and list_actor_kinds. Redis data: kv_scan to find keys, \
 kv_get to read one, kv_type for its type and TTL. SQL: sql_list_tables, sql_describe_table, sql_query. Actors: \
-list_actors of a kind, get_actor_state, call_actor. Durable reminders (an actor's method called every period, or once \
-later): remind, list_reminders, unremind. Tools that change data (kv_set, kv_delete, sql_execute, remind, unremind, \
-call_actor of a method that is not read-only) are refused while the server is read-only (node_status tells).";
+list_actors of a kind, get_actor_state, call_actor, list_activations (the actors resident on this node). Durable \
+reminders (an actor's method called every period, or once later): remind, list_reminders, unremind. Tools that \
+change data (kv_set, kv_delete, sql_execute, remind, unremind, call_actor of a method that is not read-only) are \
+refused while the server is read-only (node_status tells).";
 
 impl<G: ActorGateway> OrbitMcp<G> {
     /// The server over `gateway`; its SQL tools run under `sql`'s row
     /// locks (the node's PostgreSQL front door's, when it runs in a node).
     pub fn new(gateway: Arc<G>, config: McpConfig, sql: crate::sql::SqlState) -> Self {
-        let mut tool_router = Self::tool_router() + Self::reminder_router();
+        let mut tool_router = Self::tool_router() + Self::reminder_router() + Self::activation_router();
         for route in tool_router.map.values_mut() {
             let tool = &mut route.attr;
             tools::portable(Arc::make_mut(&mut tool.input_schema));

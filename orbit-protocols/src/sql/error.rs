@@ -223,6 +223,7 @@ impl From<orbit_shared::Error> for SqlError {
         let code = match &e {
             orbit_shared::Error::ShuttingDown => Code::AdminShutdown,
             orbit_shared::Error::Storage { .. } => Code::IoError,
+            orbit_shared::Error::Unsupported { .. } => Code::FeatureNotSupported,
             other => Code::of_kind(other.kind()),
         };
         SqlError { code, message: e.to_string() }

@@ -84,6 +84,8 @@ pub(crate) struct Activation<A: Actor> {
     cell: Mutex<Cell<A>>,
     waiting: AtomicUsize,
     last_turn_ms: AtomicU64,
+    /// When it was activated (node ms), for introspection.
+    activated_ms: u64,
     timers: Timers,
 }
 
@@ -162,6 +164,7 @@ impl<A: Actor> Activation<A> {
             cell: Mutex::new(Cell::Unloaded),
             waiting: AtomicUsize::new(0),
             last_turn_ms: AtomicU64::new(now_ms),
+            activated_ms: now_ms,
             timers: Timers::new(),
         }
     }
@@ -172,6 +175,10 @@ impl<A: Actor> Activation<A> {
 
     pub fn last_turn_ms(&self) -> u64 {
         self.last_turn_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn activated_ms(&self) -> u64 {
+        self.activated_ms
     }
 
     pub fn timers(&self) -> &Timers {

@@ -1,6 +1,6 @@
 //! The activation table: which actors are resident on this node, by
-//! partition, plus idle and bulk deactivation (eviction over the cap is in
-//! `eviction.rs`).
+//! partition, what each is doing (for introspection and metrics), plus
+//! idle and bulk deactivation (eviction over the cap is in `eviction.rs`).
 
 use super::activation::{Activation, Called, HeldTurn, TurnError};
 use super::{Actor, Timers};
@@ -10,8 +10,9 @@ use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use futures::future::BoxFuture;
 use futures::stream::StreamExt;
-use orbit_shared::{ActorId, Invocation};
+use orbit_shared::{ActivationInfo, ActorId, Invocation};
 use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tokio_util::sync::CancellationToken;
@@ -35,6 +36,8 @@ pub(crate) trait AnyActivation: Any + Send + Sync {
     ) -> BoxFuture<'a, bool>;
     fn waiting(&self) -> usize;
     fn last_turn_ms(&self) -> u64;
+    /// When it was activated (node ms).
+    fn activated_ms(&self) -> u64;
     /// Takes the actor's turn for an atomic call group.
     fn hold<'a>(&'a self, node: &'a NodeHandle) -> BoxFuture<'a, Result<Box<dyn HeldTurn + 'a>, TurnError>>;
 }
@@ -72,6 +75,10 @@ impl<A: Actor> AnyActivation for Activation<A> {
 
     fn last_turn_ms(&self) -> u64 {
         Activation::last_turn_ms(self)
+    }
+
+    fn activated_ms(&self) -> u64 {
+        Activation::activated_ms(self)
     }
 
     fn hold<'a>(&'a self, node: &'a NodeHandle) -> BoxFuture<'a, Result<Box<dyn HeldTurn + 'a>, TurnError>> {
@@ -159,6 +166,60 @@ impl Directory {
             .flat_map(|table| table.iter().map(|e| e.value().clone()).collect::<Vec<_>>())
             .collect()
     }
+
+    /// The resident activations (of `kind` only, when given) by id, as of
+    /// node time `now_ms`. The tables are only walked under their locks;
+    /// timers are read after.
+    pub fn list(&self, kind: Option<&str>, now_ms: u64) -> Vec<ActivationInfo> {
+        let mut found: Vec<(ActorId, Arc<dyn AnyActivation>)> = Vec::new();
+        for table in &self.partitions {
+            found.extend(
+                table
+                    .iter()
+                    .filter(|e| kind.is_none_or(|k| e.key().kind == k))
+                    .map(|e| (e.key().clone(), e.value().clone())),
+            );
+        }
+        found.sort_by(|(a, _), (b, _)| a.cmp(b));
+        let info = |(id, activation): (ActorId, Arc<dyn AnyActivation>)| ActivationInfo {
+            id,
+            age_ms: now_ms.saturating_sub(activation.activated_ms()),
+            idle_ms: now_ms.saturating_sub(activation.last_turn_ms()),
+            waiting: activation.waiting(),
+            timers: activation.timers().names(),
+        };
+        found.into_iter().map(info).collect()
+    }
+
+    /// The resident activations of each kind that has any, counted without
+    /// copying ids (metrics read this at every scrape).
+    pub fn by_kind(&self) -> HashMap<String, Residents> {
+        let mut kinds: HashMap<String, Residents> = HashMap::new();
+        for table in &self.partitions {
+            for entry in table.iter() {
+                let activated_ms = entry.value().activated_ms();
+                match kinds.get_mut(entry.key().kind.as_str()) {
+                    Some(kind) => {
+                        kind.count += 1;
+                        kind.oldest_activated_ms = kind.oldest_activated_ms.min(activated_ms);
+                    }
+                    None => {
+                        let first = Residents { count: 1, oldest_activated_ms: activated_ms };
+                        kinds.insert(entry.key().kind.clone(), first);
+                    }
+                }
+            }
+        }
+        kinds
+    }
+}
+
+/// The resident activations of one kind ([`Directory::by_kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Residents {
+    pub count: usize,
+    /// When the oldest of them was activated (node ms).
+    pub oldest_activated_ms: u64,
 }
 
 /// Deactivates actors idle for `actors.idle_timeout`, checking every

@@ -25,7 +25,7 @@ mod replies;
 mod timers;
 
 pub(crate) use activation::{Activation, TurnError};
-pub(crate) use directory::{AnyActivation, Directory, deactivate_all, reap_idle};
+pub(crate) use directory::{AnyActivation, Directory, Residents, deactivate_all, reap_idle};
 pub(crate) use eviction::evict_over_cap;
 pub use registry::KindInfo;
 pub(crate) use registry::{EntryFactory, KindEntry, Registry, entry_of};

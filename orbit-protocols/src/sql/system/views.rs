@@ -8,13 +8,15 @@
 //! | `orbit_nodes` | the cluster's nodes: `node_id`, `addr`, `partitions_led`, `self` (one row on a single node) |
 //! | `orbit_redis` | every live Redis key: `db`, `key`, `type`, `ttl_ms`, `value` (jsonb) |
 //! | `orbit_reminders` | every durable reminder and job: `kind`, `key`, `name`, `period_ms`, `method`, `args` (jsonb), `next_fire` (timestamptz) |
+//! | `orbit_activations` | every actor resident on the answering node: `kind`, `key`, `age_ms`, `idle_ms`, `waiting`, `timers` |
 //! | `orbit_call(kind, key, method [, args jsonb])` | the actor's reply, as jsonb |
 //!
 //! The views read storage when a statement scans them (actors are not
 //! activated, except that `orbit_redis` reads each key's value through its
-//! actor, as Redis commands do); `kind = '...'` (`orbit_actors`), `db =
-//! n`, `key = '...'` (`orbit_redis`) and `key = '...'` (`orbit_reminders`)
-//! narrow the scan. `orbit_call` runs at once, outside the SQL transaction,
+//! actor, as Redis commands do; `orbit_activations` reads the node's
+//! activation table); `kind = '...'` (`orbit_actors`, `orbit_activations`),
+//! `db = n`, `key = '...'` (`orbit_redis`) and `key = '...'`
+//! (`orbit_reminders`) narrow the scan. `orbit_call` runs at once, outside the SQL transaction,
 //! like a sequence's `nextval`.
 
 use crate::keyspace::DATABASE_KINDS;
@@ -37,7 +39,7 @@ use datafusion::logical_expr::{
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use orbit_shared::actors::reminders::ReminderInfo;
-use orbit_shared::{ActorGateway, ActorId, Invocation, NodeDescription};
+use orbit_shared::{ActivationInfo, ActorGateway, ActorId, Invocation, NodeDescription};
 use serde_json::Value as Json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +56,7 @@ pub(crate) fn view<G: ActorGateway>(
         "orbit_nodes" => View::Nodes,
         "orbit_redis" => View::Redis,
         "orbit_reminders" => View::Reminders,
+        "orbit_activations" => View::Activations,
         _ => return None,
     };
     Some(Arc::new(ViewTable {
@@ -71,6 +74,7 @@ enum View {
     Nodes,
     Redis,
     Reminders,
+    Activations,
 }
 
 impl View {
@@ -118,6 +122,14 @@ impl View {
                 text("method"),
                 jsonb::field("args", false),
                 Field::new("next_fire", timestamptz(), false),
+            ],
+            View::Activations => vec![
+                text("kind"),
+                text("key"),
+                long("age_ms"),
+                long("idle_ms"),
+                long("waiting"),
+                text("timers"),
             ],
         };
         Arc::new(Schema::new(fields))
@@ -286,6 +298,19 @@ impl<G: ActorGateway> ViewTable<G> {
         Ok(reminder_rows(&expanded))
     }
 
+    /// The actors resident on the answering node (of the pinned `kind`
+    /// only).
+    async fn activations(&self, filters: &[DfExpr]) -> DfResult<Vec<Column>> {
+        let kind = pinned_text(filters, "kind");
+        let resident = match self.gateway.activations(kind.as_deref()).await {
+            Ok(resident) => resident,
+            // A kind named in a filter that the node does not host has none.
+            Err(e) if e.kind() == orbit_shared::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(external(e)),
+        };
+        Ok(activation_rows(&resident))
+    }
+
     async fn partitions(&self) -> DfResult<Vec<Column>> {
         let node = self.gateway.describe().await.map_err(external)?;
         Ok(partition_rows(&node))
@@ -373,6 +398,30 @@ fn reminder_rows(holders: &[(Bytes, Vec<ReminderInfo>)]) -> Vec<Column> {
         Column::Text(method),
         Column::Text(args),
         Column::Timestamp(next_fire),
+    ]
+}
+
+/// `orbit_activations`' columns: one row per resident actor, its running
+/// timers' names joined with commas.
+fn activation_rows(resident: &[ActivationInfo]) -> Vec<Column> {
+    let (mut kind, mut key, mut timers) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let (mut age, mut idle, mut waiting) = (Vec::new(), Vec::new(), Vec::new());
+    let long = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
+    for a in resident {
+        kind.append_value(&a.id.kind);
+        key.append_value(crate::keyspace::view::text(&a.id.key));
+        age.push(long(a.age_ms));
+        idle.push(long(a.idle_ms));
+        waiting.push(long(a.waiting as u64));
+        timers.append_value(a.timers.join(","));
+    }
+    vec![
+        Column::Text(kind),
+        Column::Text(key),
+        Column::Long(age),
+        Column::Long(idle),
+        Column::Long(waiting),
+        Column::Text(timers),
     ]
 }
 
@@ -496,6 +545,7 @@ impl<G: ActorGateway> TableProvider for ViewTable<G> {
             View::Nodes => self.nodes().await?,
             View::Redis => self.redis(filters).await?,
             View::Reminders => self.reminders(filters).await?,
+            View::Activations => self.activations(filters).await?,
         };
         let arrays: Vec<ArrayRef> = columns.into_iter().map(Column::finish).collect();
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
@@ -798,5 +848,35 @@ mod tests {
         let next = next.as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
         assert_eq!((next.value(0), next.value(1)), (1_700_000_000_123_000, 5000));
         assert_eq!(next.timezone(), Some(UTC));
+    }
+
+    #[test]
+    fn each_resident_actor_is_a_row_of_orbit_activations() {
+        let resident = vec![
+            ActivationInfo {
+                id: ActorId::new("counter", "home"),
+                age_ms: 1500,
+                idle_ms: 20,
+                waiting: 2,
+                timers: vec!["flush".into(), "tick".into()],
+            },
+            ActivationInfo {
+                id: ActorId::new("counter", Bytes::from_static(b"k\xff")),
+                age_ms: 7,
+                idle_ms: 7,
+                waiting: 0,
+                timers: Vec::new(),
+            },
+        ];
+        let rows = batch(View::Activations, activation_rows(&resident));
+        assert_eq!(rows.num_rows(), 2);
+        assert_eq!([text(&rows, "kind", 0), text(&rows, "key", 0)], ["counter", "home"]);
+        assert_eq!(
+            [long(&rows, "age_ms", 0), long(&rows, "idle_ms", 0), long(&rows, "waiting", 0)],
+            [1500, 20, 2]
+        );
+        assert_eq!(text(&rows, "timers", 0), "flush,tick");
+        // A key that is not UTF-8 is escaped, as in `orbit_actors`.
+        assert_eq!([text(&rows, "key", 1), text(&rows, "timers", 1)], ["k\\xff", ""]);
     }
 }
