@@ -444,3 +444,48 @@ async fn dump_and_restore_round_trip_on_orbit_alone() {
     }
     node.shutdown().await.unwrap();
 }
+
+/// Unlike redis-server 7.0.15, which leaves tracking clients' caches as
+/// they were, Orbit tells every tracking client to drop its whole cache
+/// on SWAPDB: what it cached of a swapped database is stale. A key with a
+/// TTL swapped in expires on time in its new database (its entry in the
+/// active-expiry index moves with it).
+#[tokio::test]
+async fn a_swap_flushes_tracking_caches_and_moves_expiry() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_node, addr) = start_with(Config::ephemeral()).await;
+    let mut tracked = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut read_until = async |stream: &mut tokio::net::TcpStream, end: &str| {
+        let mut seen = String::new();
+        while !seen.ends_with(end) {
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf))
+                .await
+                .expect("a reply within 5 s")
+                .unwrap();
+            assert!(n > 0, "connection closed after {seen:?}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        seen
+    };
+    tracked.write_all(b"HELLO 3\r\nPING\r\n").await.unwrap();
+    read_until(&mut tracked, "+PONG\r\n").await;
+    tracked.write_all(b"CLIENT TRACKING ON\r\nSET k v\r\nGET k\r\n").await.unwrap();
+    assert_eq!(read_until(&mut tracked, "$1\r\nv\r\n").await, "+OK\r\n+OK\r\n$1\r\nv\r\n");
+
+    let mut c = resp2(addr).await;
+    run(&mut c, "SELECT 1").await;
+    run(&mut c, "SET short v PX 300").await;
+    assert_eq!(run(&mut c, "SWAPDB 0 1").await, "+OK");
+    tracked.write_all(b"PING\r\n").await.unwrap();
+    assert_eq!(read_until(&mut tracked, "+PONG\r\n").await, ">2\r\n$10\r\ninvalidate\r\n_\r\n+PONG\r\n");
+
+    run(&mut c, "SELECT 0").await;
+    assert_eq!(run(&mut c, "DBSIZE").await, "1");
+    // Not read: the active expiry of its new database removes it.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while run(&mut c, "DBSIZE").await != "0" && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(run(&mut c, "DBSIZE").await, "0", "the swapped-in key did not expire");
+}

@@ -219,9 +219,10 @@ impl<'a> Context<'a> {
         self.id
     }
 
-    /// The node, e.g. `ctx.node().actor::<Other>(key).call(msg)`. A call back
-    /// into an actor whose turn is waiting on this one deadlocks until the
-    /// caller's timeout, as in Orleans without reentrancy.
+    /// The node, e.g. `ctx.node().actor::<Other>(key).call(msg)`. A call
+    /// back into an actor whose turn waits on this one (`A -> B -> A`) is
+    /// refused at once with `Error::CallCycle` when both run on this node
+    /// (actors are not reentrant); across nodes it waits for the timeout.
     pub fn node(&self) -> &NodeHandle {
         self.node
     }
