@@ -455,7 +455,7 @@ async fn a_swap_flushes_tracking_caches_and_moves_expiry() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (_node, addr) = start_with(Config::ephemeral()).await;
     let mut tracked = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut read_until = async |stream: &mut tokio::net::TcpStream, end: &str| {
+    let read_until = async |stream: &mut tokio::net::TcpStream, end: &str| {
         let mut seen = String::new();
         while !seen.ends_with(end) {
             let mut buf = [0u8; 4096];
