@@ -150,11 +150,15 @@ pub(crate) async fn run_script<G: ActorGateway>(
     };
     let db = conn.db;
     let reply = if super::in_place() {
-        // The script runs here, and each command it calls runs in place:
-        // no thread crossing per command.
+        // The script runs on this thread, its worker's other tasks handed
+        // to another thread meanwhile (a script may run for seconds), and
+        // each command it calls runs in place: no thread crossing per
+        // command.
         let handle = tokio::runtime::Handle::current();
-        let mut answer = |ask| now_or_block(&handle, answer(conn, scripts, &policy, ask));
-        run(Serve::Inline(&mut answer))
+        tokio::task::block_in_place(|| {
+            let mut answer = |ask| now_or_block(&handle, answer(conn, scripts, &policy, ask));
+            run(Serve::Inline(&mut answer))
+        })
     } else {
         let (tx, mut rx) = mpsc::channel::<Request>(1);
         let lua = tokio::task::spawn_blocking(move || run(Serve::Channel(tx)));
@@ -168,17 +172,16 @@ pub(crate) async fn run_script<G: ActorGateway>(
     reply
 }
 
-/// Runs `future` to its end on this thread: polled once in place, and
-/// only if it has to wait, waited for under `block_in_place`, which hands
-/// this worker's other tasks to another thread meanwhile. Most commands
-/// a script calls finish in that first poll (an idle actor's turn runs
-/// inline), and a hand-over costs two thread wake-ups.
+/// Runs `future` to its end on this thread (one outside the runtime's
+/// workers, under `block_in_place`): polled once in place, and only if it
+/// has to wait, driven by `Handle::block_on`. Most commands a script calls
+/// finish in that first poll (an idle actor's turn runs inline).
 fn now_or_block<F: std::future::Future>(handle: &tokio::runtime::Handle, future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     match future.as_mut().poll(&mut cx) {
         std::task::Poll::Ready(value) => value,
-        std::task::Poll::Pending => tokio::task::block_in_place(|| handle.block_on(future)),
+        std::task::Poll::Pending => handle.block_on(future),
     }
 }
 

@@ -23,10 +23,10 @@
 //! node stays callable on the others until they restart.
 
 /// Whether Lua runs on the calling task's thread rather than on the
-/// blocking pool: on a multi-threaded runtime, where the other workers
-/// serve the other clients while a script runs and a command that has to
-/// wait can use `block_in_place` (which a current-thread runtime does not
-/// allow).
+/// blocking pool: on a multi-threaded runtime, where `block_in_place`
+/// hands the worker's other tasks to another thread while a script runs
+/// (a current-thread runtime does not allow it). Other uses of the state
+/// (compiling, loading a library under its time limit) run in place.
 fn in_place() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
