@@ -10,7 +10,7 @@
 
 use crate::{ClientError, Connection, Settings};
 use orbit_shared::proto::{InvokeAtomicRequest, InvokeRequest};
-use orbit_shared::slot::slot_of;
+use orbit_shared::slot::actor_slot;
 use orbit_shared::{Error, NodeDescription, PartitionDescription, Reply};
 use std::collections::HashMap;
 use std::future::Future;
@@ -155,7 +155,7 @@ impl Router {
 
     /// One call, sent to the leader of its actor's partition.
     pub async fn send(self: &Arc<Self>, request: InvokeRequest) -> Result<Reply, ClientError> {
-        let slot = slot_of(&request.key);
+        let slot = actor_slot(&request.kind, &request.key);
         self.routed(slot, |node| {
             let request = request.clone();
             async move { node.send(request).await }
@@ -171,7 +171,7 @@ impl Router {
         let Some(first) = request.calls.first() else {
             return self.home.invoke_atomic(request).await;
         };
-        let slot = slot_of(&first.key);
+        let slot = actor_slot(&first.kind, &first.key);
         self.routed(slot, |node| {
             let request = request.clone();
             async move { node.invoke_atomic(request).await }

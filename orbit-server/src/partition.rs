@@ -15,7 +15,7 @@ use crate::storage::layout::{self, system_key};
 use crate::storage::{Seq, StorageError, Store};
 use bytes::Bytes;
 use orbit_shared::WriteOp;
-use orbit_shared::slot::SLOT_COUNT;
+use orbit_shared::slot::{SLOT_COUNT, SQL_SLOT};
 use orbit_shared::{ActorId, ActorPage, Error, StoredActor};
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
@@ -119,6 +119,9 @@ impl Partition {
 
 /// The system key present once the data directory keeps record counts.
 const COUNTED: &str = "counts";
+/// The system key present once the SQL data lives in the partition of
+/// [`SQL_SLOT`] (a directory of an earlier version placed it by key).
+const SQL_PLACED: &str = "sql-placed";
 
 pub struct PartitionMap {
     partitions: Vec<Arc<Partition>>,
@@ -153,8 +156,13 @@ impl PartitionMap {
             }
             None => {
                 let counted = WriteOp::Put(system_key(COUNTED), Bytes::new());
+                let placed = WriteOp::Put(system_key(SQL_PLACED), Bytes::new());
                 store
-                    .append(&[WriteOp::Put(key, Bytes::copy_from_slice(&count.to_be_bytes())), counted])
+                    .append(&[
+                        WriteOp::Put(key, Bytes::copy_from_slice(&count.to_be_bytes())),
+                        counted,
+                        placed,
+                    ])
                     .await?;
                 store.sync_now().await?;
             }
@@ -163,7 +171,67 @@ impl PartitionMap {
         if map.store.get(system_key(COUNTED)).await?.is_none() {
             map.count_records().await?;
         }
+        if map.store.get(system_key(SQL_PLACED)).await?.is_none() {
+            map.place_sql_data(clustered).await?;
+        }
         Ok(map)
+    }
+
+    /// Moves the SQL data (records and entries of the kinds
+    /// [`orbit_shared::slot::is_sql_kind`] names) of a data directory
+    /// written when it was placed by key into the partition of
+    /// [`SQL_SLOT`], with their counts, in one batch with the marker. A
+    /// cluster node's partitions are replicas whose writes go through Raft:
+    /// one holding SQL data elsewhere is refused instead.
+    async fn place_sql_data(&self, clustered: bool) -> Result<(), StorageError> {
+        const PAGE: usize = 4096;
+        let home = self.for_slot(SQL_SLOT).id;
+        let mut ops = Vec::new();
+        for partition in self.partitions.iter().filter(|p| p.id != home) {
+            let counts = self.store.scan(layout::count_prefix(partition.id), None, usize::MAX).await?;
+            for (count_key, value) in counts {
+                let kind = String::from_utf8_lossy(&count_key[layout::count_prefix(partition.id).len()..]);
+                let n = crate::storage::read_counter(&count_key, Some(&value))?;
+                if n == 0 || !orbit_shared::slot::is_sql_kind(&kind) {
+                    continue;
+                }
+                if clustered {
+                    return Err(StorageError::Corrupt {
+                        key: "sql-placed".into(),
+                        reason: format!(
+                            "partition {} holds {n} SQL records of {kind}, written by a version that placed SQL data by key; a cluster node cannot move them (export with pg_dump or COPY from the old version)",
+                            partition.id
+                        ),
+                    });
+                }
+                ops.push(WriteOp::Delete(count_key.clone()));
+                ops.push(WriteOp::Add(layout::count_key(home, &kind), n));
+                let prefix = layout::kind_prefix(partition.id, &kind);
+                let mut after = None;
+                loop {
+                    let page = self.store.scan(prefix.clone(), after.take(), PAGE).await?;
+                    for (stored, value) in &page {
+                        let mut moved = stored.to_vec();
+                        moved[..2].copy_from_slice(&home.to_be_bytes());
+                        ops.push(WriteOp::Put(Bytes::from(moved), value.clone()));
+                        ops.push(WriteOp::Delete(stored.clone()));
+                    }
+                    if page.len() < PAGE {
+                        break;
+                    }
+                    after = page.last().map(|(k, _)| k.clone());
+                }
+            }
+        }
+        if clustered {
+            return Ok(());
+        }
+        if !ops.is_empty() {
+            tracing::info!(writes = ops.len(), partition = home, "moving the SQL data into its partition");
+        }
+        ops.push(WriteOp::Put(system_key(SQL_PLACED), Bytes::new()));
+        let seq = self.store.append(&ops).await?;
+        self.store.wait_durable(seq).await
     }
 
     /// Counts every partition's records by kind, for a data directory
@@ -401,5 +469,64 @@ mod tests {
         assert_eq!(partition_of(255, 64), 0);
         assert_eq!(partition_of(256, 64), 1);
         assert_eq!(partition_of(12182, 64), 47);
+    }
+
+    fn memory_store() -> Arc<Store> {
+        Arc::new(Store::new(
+            Arc::new(MemoryBackend::default()),
+            Durability::None,
+            StorageMetrics::unregistered(),
+            0,
+        ))
+    }
+
+    /// A directory written when SQL data was placed by key: its rows,
+    /// their entries and counts move into the SQL partition on open; other
+    /// kinds stay.
+    #[tokio::test]
+    async fn sql_data_placed_by_key_moves_into_its_partition() {
+        let store = memory_store();
+        drop(PartitionMap::open(64, store.clone(), false).await.unwrap());
+        let row = ActorId::new("row:accounts", "[7]");
+        let counter = ActorId::new("counter", "visits");
+        let old = partition_of(orbit_shared::slot::slot_of(b"[7]"), 64);
+        assert_ne!(old, 0, "the test needs a key outside the SQL partition");
+        let (row_key, counter_key) =
+            (layout::actor_key(old, &row), layout::actor_key(counter.slot() / 256, &counter));
+        store
+            .append(&[
+                WriteOp::Delete(system_key(SQL_PLACED)),
+                WriteOp::Put(row_key.clone(), Bytes::from_static(b"r")),
+                WriteOp::Put(layout::entry_key(&row_key, b"e"), Bytes::from_static(b"e")),
+                WriteOp::Add(layout::count_key(old, "row:accounts"), 1),
+                WriteOp::Put(counter_key.clone(), Bytes::from_static(b"c")),
+                WriteOp::Add(layout::count_key(counter.slot() / 256, "counter"), 1),
+            ])
+            .await
+            .unwrap();
+
+        let map = PartitionMap::open(64, store.clone(), false).await.unwrap();
+        let home = map.for_slot(row.slot());
+        assert_eq!(home.id, 0);
+        assert_eq!(store.get(row_key.clone()).await.unwrap(), None);
+        assert_eq!(store.get(layout::actor_key(0, &row)).await.unwrap().as_deref(), Some(&b"r"[..]));
+        let entry = layout::entry_key(&layout::actor_key(0, &row), b"e");
+        assert_eq!(store.get(entry).await.unwrap().as_deref(), Some(&b"e"[..]));
+        assert_eq!(map.count_actors("row:accounts").await.unwrap(), 1);
+        assert_eq!(home.count("row:accounts").await.unwrap(), 1);
+        assert_eq!(store.get(counter_key).await.unwrap().as_deref(), Some(&b"c"[..]));
+        assert_eq!(map.count_actors("counter").await.unwrap(), 1);
+
+        // A cluster node refuses such a directory rather than move replicas.
+        store
+            .append(&[
+                WriteOp::Delete(system_key(SQL_PLACED)),
+                WriteOp::Put(row_key, Bytes::new()),
+                WriteOp::Add(layout::count_key(old, "row:accounts"), 1),
+            ])
+            .await
+            .unwrap();
+        let refused = PartitionMap::open(64, store, true).await.err().unwrap();
+        assert!(refused.to_string().contains("placed SQL data by key"), "{refused}");
     }
 }

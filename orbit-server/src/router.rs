@@ -20,6 +20,9 @@ use std::time::Duration;
 
 /// How long a call waits before asking again for a partition's leader.
 const LEADER_RETRY: Duration = Duration::from_millis(50);
+/// How long a PostgreSQL connection waits for the SQL data's leader to be
+/// known before it is served where it arrived.
+const TUNNEL_LEADER_WAIT: Duration = Duration::from_secs(5);
 
 impl NodeHandle {
     /// Where a call for `partition` runs: `None` here, or the gRPC address
@@ -122,18 +125,11 @@ impl NodeHandle {
         calls: Vec<(ActorId, Invocation)>,
         forwarded: bool,
     ) -> Result<Vec<Reply>, Error> {
-        for (id, _) in &calls {
-            id.validate()?;
-            self.kind(&id.kind)?;
-        }
         if self.partitions().cluster()?.is_none() {
+            self.validate_group(&calls)?;
             return self.invoke_atomic_here(&calls).await;
         }
-        let mut partitions = calls.iter().map(|(id, _)| self.partitions().for_slot(id.slot()).id);
-        let Some(partition) = partitions.next() else { return Ok(Vec::new()) };
-        if !partitions.all(|p| p == partition) {
-            return Err(Error::CrossPartition);
-        }
+        let Some(partition) = self.group_partition(&calls)? else { return Ok(Vec::new()) };
         loop {
             let outcome = match self.route(partition, forwarded) {
                 Ok(None) => self.invoke_atomic_here(&calls).await,
@@ -144,6 +140,44 @@ impl NodeHandle {
                 return outcome;
             }
         }
+    }
+
+    /// Checks every call's actor id and kind.
+    fn validate_group(&self, calls: &[(ActorId, Invocation)]) -> Result<(), Error> {
+        for (id, _) in calls {
+            id.validate()?;
+            self.kind(&id.kind)?;
+        }
+        Ok(())
+    }
+
+    /// The one partition of a group's actors in a cluster (`None` for an
+    /// empty group); [`Error::CrossPartition`] when they span several.
+    fn group_partition(&self, calls: &[(ActorId, Invocation)]) -> Result<Option<u16>, Error> {
+        self.validate_group(calls)?;
+        let mut partitions = calls.iter().map(|(id, _)| self.partitions().for_slot(id.slot()).id);
+        let Some(partition) = partitions.next() else { return Ok(None) };
+        if !partitions.all(|p| p == partition) {
+            return Err(Error::CrossPartition);
+        }
+        Ok(Some(partition))
+    }
+
+    /// [`ActorGateway::invoke_atomic_in_term`] without the time limit.
+    async fn invoke_atomic_in_term_untimed(
+        &self,
+        calls: Vec<(ActorId, Invocation)>,
+        term: u64,
+    ) -> Result<Vec<Reply>, Error> {
+        if self.partitions().cluster()?.is_none() {
+            return self.invoke_atomic_untimed(calls, false).await;
+        }
+        let Some(partition) = self.group_partition(&calls)? else { return Ok(Vec::new()) };
+        let serving = self.partitions().for_slot(calls[0].0.slot()).serve().await?;
+        if serving != term {
+            return Err(Error::NotLeader { partition, leader: None });
+        }
+        self.invoke_atomic_here(&calls).await
     }
 
     /// An atomic group on this node's activations.
@@ -260,6 +294,43 @@ impl ActorGateway for NodeHandle {
 
     async fn invoke_atomic_forwarded(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, Error> {
         self.invoke_atomic_timed(calls, true).await
+    }
+
+    async fn serving_term(&self, id: &ActorId) -> Result<u64, Error> {
+        self.partitions().for_slot(id.slot()).serve().await
+    }
+
+    /// In a cluster: the term checked, then the group run here. A node
+    /// deposed and elected again between the check and the commit is not
+    /// caught (the commit's proposal is fenced by Raft's current term only).
+    async fn invoke_atomic_in_term(
+        &self,
+        calls: Vec<(ActorId, Invocation)>,
+        term: u64,
+    ) -> Result<Vec<Reply>, Error> {
+        let limit = self.config().actors.call_timeout;
+        tokio::time::timeout(limit, self.invoke_atomic_in_term_untimed(calls, term))
+            .await
+            .unwrap_or(Err(Error::Timeout { after_ms: limit.as_millis() as u64 }))
+    }
+
+    /// In a cluster, while another node leads the SQL data's partition: a
+    /// tunnel to that node's PostgreSQL front door (waiting up to
+    /// [`TUNNEL_LEADER_WAIT`] for a leader to be known).
+    async fn postgres_tunnel(&self) -> Result<Option<tokio::io::DuplexStream>, Error> {
+        let Some(cluster) = self.partitions().cluster()? else { return Ok(None) };
+        let partition = self.partitions().for_slot(orbit_shared::slot::SQL_SLOT).id;
+        let deadline = tokio::time::Instant::now() + TUNNEL_LEADER_WAIT;
+        loop {
+            match cluster.leader(partition) {
+                Leader::Local => return Ok(None),
+                Leader::Remote { addr, .. } => return cluster.postgres_tunnel(&addr).await.map(Some),
+                Leader::Unknown if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(LEADER_RETRY).await;
+                }
+                Leader::Unknown => return Ok(None),
+            }
+        }
     }
 
     async fn invoke_visible(

@@ -26,6 +26,7 @@ pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     node: crate::NodeHandle,
     internode: Option<Arc<dyn crate::cluster::FrameHandler>>,
+    postgres: Option<std::net::SocketAddr>,
     accept: CancellationToken,
     tasks: &TaskTracker,
 ) -> HealthReporter {
@@ -36,7 +37,7 @@ pub(crate) async fn serve(
     let rpc = ActorRpc { gateway: Arc::new(node), window, accept: accept.clone(), tasks: tasks.clone() };
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let internode = internode.map(|handler| {
-        InternodeServer::new(crate::cluster::InternodeService { handler })
+        InternodeServer::new(crate::cluster::InternodeService { handler, postgres })
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX)
     });

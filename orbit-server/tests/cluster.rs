@@ -6,7 +6,8 @@
 //! node restarts, rejoins with its data and catches up. A node stopped with
 //! SIGTERM under load hands its leadership over first: a client that
 //! retries once sees no failed request. PUBLISH and SPUBLISH on one node
-//! reach subscribers connected to another.
+//! reach subscribers connected to another. `psql` and `pgbench` connected
+//! to every node at once work on the same SQL data.
 
 #![allow(clippy::unwrap_used)]
 
@@ -33,6 +34,7 @@ struct Proc {
     grpc: SocketAddr,
     http: SocketAddr,
     resp: SocketAddr,
+    pg: SocketAddr,
 }
 
 /// Reads as many bytes as `expected` from a raw RESP connection and
@@ -103,6 +105,7 @@ async fn spawn(i: u8, port: u16, dir: &Path) -> Proc {
         grpc: field("grpc"),
         http: field("http"),
         resp: field("resp"),
+        pg: field("pg"),
     }
 }
 
@@ -597,6 +600,111 @@ async fn three_nodes_serve_every_key_and_lose_nothing_when_the_busiest_leader_is
         }
         assert!(Instant::now() < caught_up, "the restarted node did not catch up on groups {behind:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for p in &mut procs {
+        let _ = p.child.start_kill();
+    }
+}
+
+/// `psql` through the PostgreSQL port `addr`: one statement, tuples only,
+/// unaligned; its output, trimmed.
+async fn psql(addr: SocketAddr, sql: &str) -> String {
+    let run = tokio::process::Command::new("psql")
+        .args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string(), "-U", "app", "-d", "orbit"])
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .unwrap_or_else(|_| panic!("psql through {addr} did not finish within 60 s: {sql}"))
+        .unwrap();
+    assert!(out.status.success(), "psql through {addr}: {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `pgbench` with `args` through the PostgreSQL port `addr`, bounded by
+/// `limit`; its report.
+async fn pgbench(addr: SocketAddr, args: &[&str], limit: Duration) -> String {
+    let run = tokio::process::Command::new("pgbench")
+        .args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string(), "-U", "app"])
+        .args(args)
+        .arg("orbit")
+        .env("PGCONNECT_TIMEOUT", "10")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(limit, run)
+        .await
+        .unwrap_or_else(|_| panic!("pgbench {args:?} through {addr} did not finish within {limit:?}"))
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "pgbench {args:?} through {addr}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Every node serves the same SQL data: a table created through one node
+/// is written through another and read through the third; `pgbench -i`
+/// loads its tables through one node, then three `pgbench` runs of the
+/// TPC-B-like script, one connected to each node, commit every transaction,
+/// and every node reads balances that add up to the history's deltas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbench_with_clients_on_every_node_keeps_balances_consistent() {
+    if !common::require_program("pgbench") || !common::require_program("psql") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (_, mut procs) = start_three(&dirs).await;
+    let pg: Vec<SocketAddr> = procs.iter().map(|p| p.pg).collect();
+
+    assert_eq!(psql(pg[1], "CREATE TABLE t (id INT PRIMARY KEY, v TEXT)").await, "CREATE TABLE");
+    assert_eq!(psql(pg[2], "INSERT INTO t VALUES (1, 'a')").await, "INSERT 0 1");
+    assert_eq!(psql(pg[0], "SELECT v FROM t WHERE id = 1").await, "a");
+    assert_eq!(psql(pg[1], "SELECT v FROM t WHERE id = 1").await, "a");
+
+    pgbench(pg[1], &["-i", "-s", "1", "-q"], Duration::from_secs(300)).await;
+    assert_eq!(psql(pg[0], "SELECT count(*) FROM pgbench_accounts").await, "100000");
+
+    // Without -n each run would truncate pgbench_history as it starts,
+    // under the other runs' feet.
+    let (clients, per_client) = (4u64, 50u64);
+    let (c, t) = (clients.to_string(), per_client.to_string());
+    let run = ["-n", "-c", c.as_str(), "-t", t.as_str()];
+    let reports =
+        futures::future::join_all(pg.iter().map(|&addr| pgbench(addr, &run, Duration::from_secs(120)))).await;
+    for (n, report) in reports.iter().enumerate() {
+        let processed = report
+            .lines()
+            .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+            .unwrap_or_else(|| panic!("no transaction count through node {}: {report}", n + 1));
+        let (done, planned) =
+            processed.trim().split_once('/').unwrap_or_else(|| panic!("not N/M: {processed}"));
+        assert_eq!(done, planned, "transactions through node {}: {report}", n + 1);
+        assert_eq!(planned, (clients * per_client).to_string(), "{report}");
+        assert!(report.contains("number of failed transactions: 0 "), "{report}");
+        for line in report.lines().filter(|l| l.starts_with("tps") || l.starts_with("latency average")) {
+            println!("pgbench through node {}: {line}", n + 1);
+        }
+    }
+
+    let sums = "SELECT (SELECT sum(abalance) FROM pgbench_accounts), \
+                (SELECT sum(tbalance) FROM pgbench_tellers), (SELECT sum(bbalance) FROM pgbench_branches), \
+                (SELECT sum(delta) FROM pgbench_history), (SELECT count(*) FROM pgbench_history)";
+    let first = psql(pg[0], sums).await;
+    let values: Vec<&str> = first.split('|').collect();
+    let [accounts, tellers, branches, deltas, history] = values[..] else {
+        panic!("five columns: {first}");
+    };
+    assert_eq!(history, (3 * clients * per_client).to_string(), "history rows: {first}");
+    assert_eq!(accounts, deltas, "{first}");
+    assert_eq!(tellers, deltas, "{first}");
+    assert_eq!(branches, deltas, "{first}");
+    for (n, &addr) in pg.iter().enumerate().skip(1) {
+        assert_eq!(psql(addr, sums).await, first, "the sums through node {}", n + 1);
     }
     for p in &mut procs {
         let _ = p.child.start_kill();

@@ -23,9 +23,11 @@ impl ActorId {
         ActorId { kind: kind.into(), key: key.into() }
     }
 
-    /// The Redis Cluster slot of this actor's key.
+    /// The slot this actor lives in: its key's Redis Cluster slot, or
+    /// [`crate::slot::SQL_SLOT`] for the SQL data's kinds
+    /// ([`crate::slot::actor_slot`]).
     pub fn slot(&self) -> u16 {
-        crate::slot::slot_of(&self.key)
+        crate::slot::actor_slot(&self.kind, &self.key)
     }
 
     /// Checks the limits every front door and the node enforce.

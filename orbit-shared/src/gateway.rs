@@ -240,6 +240,38 @@ pub trait ActorGateway: Send + Sync + 'static {
         self.invoke_atomic(calls)
     }
 
+    /// The term in which this node serves actor `id`'s partition: 0 without
+    /// a cluster; [`Error::NotLeader`] where another node leads it. Writes
+    /// that depend on state this node holds in memory for the partition
+    /// (the SQL data's row locks) pass it to
+    /// [`ActorGateway::invoke_atomic_in_term`].
+    fn serving_term(&self, id: &ActorId) -> impl Future<Output = Result<u64, Error>> + Send {
+        let _ = id;
+        async { Ok(0) }
+    }
+
+    /// [`ActorGateway::invoke_atomic`] run on this node only, and only
+    /// while it still serves the group's partition in `term` (from
+    /// [`ActorGateway::serving_term`]); else [`Error::NotLeader`], and
+    /// nothing is written. Without a cluster, `invoke_atomic`.
+    fn invoke_atomic_in_term(
+        &self,
+        calls: Vec<(ActorId, Invocation)>,
+        term: u64,
+    ) -> impl Future<Output = Result<Vec<Reply>, Error>> + Send {
+        let _ = term;
+        self.invoke_atomic(calls)
+    }
+
+    /// Where a PostgreSQL session runs: `None` here (no cluster, this node
+    /// leads the SQL data's partition, or no leader is known yet); else a
+    /// byte stream to the PostgreSQL front door of the node that leads it,
+    /// which the session's bytes are carried to, so that the SQL data's row
+    /// locks and transactions live on one node.
+    fn postgres_tunnel(&self) -> impl Future<Output = Result<Option<tokio::io::DuplexStream>, Error>> + Send {
+        async { Ok(None) }
+    }
+
     /// Whether actors with these keys can change together atomically: true
     /// on a single node; in a multi-node cluster, when they share a
     /// partition (keys are placed by slot, so hash tags co-locate them).

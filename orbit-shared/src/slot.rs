@@ -11,6 +11,26 @@ pub fn slot_of(key: &[u8]) -> u16 {
     crc16::State::<crc16::XMODEM>::calculate(hash_tag(key)) & (SLOT_COUNT - 1)
 }
 
+/// The kind prefixes of the SQL data: table rows (`row:<table>`),
+/// secondary index entries (`idx:<oid>`) and the catalog (`sql:table`).
+pub const SQL_KIND_PREFIXES: [&str; 3] = ["row:", "idx:", "sql:"];
+
+/// The slot of every actor of the SQL data: all of it lives in the
+/// partition owning this slot, so a transaction over any tables is one
+/// partition's atomic batch (in a cluster, one Raft group's entry).
+pub const SQL_SLOT: u16 = 0;
+
+/// Whether actors of `kind` are SQL data, placed at [`SQL_SLOT`].
+pub fn is_sql_kind(kind: &str) -> bool {
+    SQL_KIND_PREFIXES.iter().any(|prefix| kind.starts_with(prefix))
+}
+
+/// The slot of actor `kind`/`key`: [`SQL_SLOT`] for the SQL data's kinds,
+/// the key's slot ([`slot_of`]) for every other kind.
+pub fn actor_slot(kind: &str, key: &[u8]) -> u16 {
+    if is_sql_kind(kind) { SQL_SLOT } else { slot_of(key) }
+}
+
 /// The part of `key` that is hashed: the first non-empty `{...}` section, or
 /// the whole key.
 fn hash_tag(key: &[u8]) -> &[u8] {
@@ -56,6 +76,17 @@ mod tests {
     fn binary_keys_are_accepted() {
         let key = [0u8, 255, b'{', 0, b'}', 7];
         assert_eq!(slot_of(&key), slot_of(&[0u8]));
+    }
+
+    #[test]
+    fn sql_data_shares_one_slot_and_other_kinds_hash_their_key() {
+        for kind in ["row:accounts", "idx:16500", "sql:table"] {
+            assert_eq!(actor_slot(kind, b"foo"), SQL_SLOT);
+            assert_eq!(actor_slot(kind, b"bar"), SQL_SLOT);
+        }
+        for kind in ["redis", "counter", "rows:x", "orbit:reminders", "sqlx"] {
+            assert_eq!(actor_slot(kind, b"foo"), slot_of(b"foo"));
+        }
     }
 
     fn crc(key: &[u8]) -> u16 {

@@ -25,6 +25,8 @@
 //!   it: after the TLS negotiation, its startup message gets FATAL 53300
 //!   `sorry, too many clients already` and the connection closes. A
 //!   CancelRequest, which comes on a connection of its own, is still served.
+//! - In a cluster, a connection reaching a node that does not lead the SQL
+//!   data is carried, bytes as they come, to the node that does ([`carry`]).
 
 use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::{ClientInfo, ErrorHandler, PgWireConnectionState, PgWireServerHandlers};
@@ -156,6 +158,37 @@ async fn serve<H: PgWireServerHandlers>(
         if cancel_request {
             return Ok(());
         }
+    }
+}
+
+/// How long a carried connection stays open once shutdown has begun, for
+/// the request in flight to get its answer.
+const CARRY_GRACE: Duration = Duration::from_secs(2);
+
+/// Carries a connection's bytes both ways to the node that serves its
+/// session ([`orbit_shared::ActorGateway::postgres_tunnel`]), which does
+/// the TLS negotiation, authentication and every statement, until either
+/// side closes; on shutdown, after [`CARRY_GRACE`].
+pub(super) async fn carry(
+    mut stream: TcpStream,
+    mut tunnel: tokio::io::DuplexStream,
+    shutdown: CancellationToken,
+) {
+    let carried = tokio::io::copy_bidirectional(&mut stream, &mut tunnel);
+    tokio::pin!(carried);
+    let ended = tokio::select! {
+        ended = &mut carried => Some(ended),
+        () = shutdown.cancelled() => None,
+    };
+    let ended = match ended {
+        Some(ended) => ended,
+        None => match tokio::time::timeout(CARRY_GRACE, carried).await {
+            Ok(ended) => ended,
+            Err(_) => return,
+        },
+    };
+    if let Err(e) = ended {
+        tracing::debug!(error = %e, "carried PostgreSQL connection ended");
     }
 }
 

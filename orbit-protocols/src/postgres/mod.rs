@@ -68,9 +68,18 @@ pub async fn serve<G: ActorGateway>(
     let slots = Arc::new(tokio::sync::Semaphore::new(slots));
     let shared = Arc::new(Shared { gateway, config, connections: Arc::new(ConnectionManager::new()), sql });
     crate::listener::accept_loop("PostgreSQL", listener, shutdown.clone(), tasks, move |stream, _| {
-        let handlers = Handlers { session: session::Session::new(shared.clone()) };
-        let slot = slots.clone().try_acquire_owned().ok();
-        connection::run(stream, tls.clone(), handlers, slot, shutdown.clone())
+        let (shared, slots, tls, shutdown) = (shared.clone(), slots.clone(), tls.clone(), shutdown.clone());
+        async move {
+            // In a cluster the session runs where the SQL data is led.
+            match shared.gateway.postgres_tunnel().await {
+                Ok(Some(tunnel)) => return connection::carry(stream, tunnel, shutdown).await,
+                Ok(None) => {}
+                Err(e) => tracing::debug!(error = %e, "PostgreSQL session served here: no tunnel"),
+            }
+            let handlers = Handlers { session: session::Session::new(shared.clone()) };
+            let slot = slots.try_acquire_owned().ok();
+            connection::run(stream, tls, handlers, slot, shutdown).await
+        }
     })
     .await;
 }

@@ -38,6 +38,7 @@ pub enum Code {
     ExternalRoutineException,
     InvalidSchemaName,
     TransactionRollback,
+    SerializationFailure,
     DeadlockDetected,
     SyntaxError,
     WrongObjectType,
@@ -94,6 +95,7 @@ impl Code {
             ExternalRoutineException => "38000",
             InvalidSchemaName => "3F000",
             TransactionRollback => "40000",
+            SerializationFailure => "40001",
             DeadlockDetected => "40P01",
             SyntaxError => "42601",
             WrongObjectType => "42809",
@@ -150,7 +152,8 @@ impl Code {
             | IoError
             | LockNotAvailable
             | DeadlockDetected
-            | TransactionRollback => ErrorKind::Unavailable,
+            | TransactionRollback
+            | SerializationFailure => ErrorKind::Unavailable,
             UndefinedColumn | UndefinedFunction | UndefinedTable | UndefinedParameter | UndefinedObject
             | InvalidSchemaName => ErrorKind::NotFound,
             WrongObjectType | DatatypeMismatch => ErrorKind::WrongType,
@@ -217,11 +220,14 @@ impl From<crate::sql::types::ValueError> for SqlError {
 }
 
 /// A gateway error by its class: a full mailbox or an unavailable store is
-/// 53000, a timeout 57014, a node shutting down 57P01.
+/// 53000, a timeout 57014, a node shutting down 57P01, a node that no
+/// longer leads the SQL data 40001 (the transaction may be retried, on a new
+/// connection, where the data is led now).
 impl From<orbit_shared::Error> for SqlError {
     fn from(e: orbit_shared::Error) -> Self {
         let code = match &e {
             orbit_shared::Error::ShuttingDown => Code::AdminShutdown,
+            orbit_shared::Error::NotLeader { .. } => Code::SerializationFailure,
             orbit_shared::Error::Storage { .. } => Code::IoError,
             orbit_shared::Error::Unsupported { .. } => Code::FeatureNotSupported,
             other => Code::of_kind(other.kind()),

@@ -24,6 +24,9 @@ pub(crate) trait KindEntry: Send + Sync {
     fn metrics(&self) -> &KindMetrics;
     /// See `ActorGateway::kind_changes`.
     fn changes(&self) -> u64;
+    /// Moves [`KindEntry::changes`]: a change made elsewhere (another
+    /// node's turn, applied here) was stored.
+    fn changed(&self);
     fn activate(&self, id: ActorId, partition: Arc<Partition>, now_ms: u64) -> Arc<dyn AnyActivation>;
 }
 
@@ -43,6 +46,10 @@ impl<A: Actor> KindEntry for Kind<A> {
 
     fn changes(&self) -> u64 {
         self.state.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.state.changes.fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
     fn activate(&self, id: ActorId, partition: Arc<Partition>, now_ms: u64) -> Arc<dyn AnyActivation> {

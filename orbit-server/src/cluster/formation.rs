@@ -73,8 +73,8 @@ pub struct Formation {
     joined: Mutex<Option<oneshot::Sender<Identity>>>,
     /// Set when this node has an identity (from the store, or told).
     identity: Mutex<Option<Identity>>,
-    /// Where messages other nodes publish go (see [`Cluster::relay_published`]).
-    relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
+    /// What the cluster tells the node.
+    notify: super::Notify,
 }
 
 /// How [`Formation::run`] ended.
@@ -89,7 +89,7 @@ impl Formation {
         addr: String,
         store: Arc<Store>,
         transport: Arc<dyn Transport>,
-        relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
+        notify: super::Notify,
     ) -> Arc<Formation> {
         Arc::new(Formation {
             addr,
@@ -98,7 +98,7 @@ impl Formation {
             cluster: OnceLock::new(),
             joined: Mutex::new(None),
             identity: Mutex::new(None),
-            relayed,
+            notify,
         })
     }
 
@@ -131,7 +131,7 @@ impl Formation {
             partitions,
             self.transport.clone(),
             timings,
-            self.relayed.clone(),
+            self.notify.clone(),
         )
         .await?;
         let _ = self.cluster.set(cluster.clone());
@@ -283,6 +283,10 @@ impl Formation {
 impl FrameHandler for Formation {
     fn handle(self: Arc<Self>, frame: Bytes) -> BoxFuture<'static, Bytes> {
         Box::pin(async move { transport::answer_frame(frame, async |f| self.handle_frame(f).await).await })
+    }
+
+    fn cluster_id(&self) -> Option<String> {
+        self.identity.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|i| i.cluster_id.clone())
     }
 }
 

@@ -168,7 +168,31 @@ impl RaftLogReader<TypeConfig> for GroupLog {
         let (start, end) = bounds(&range);
         self.read(start, end).await
     }
+
+    /// What one AppendEntries carries: entries from `start` up to about
+    /// [`MAX_APPEND_BYTES`] of writes (at least one), so that each is sent
+    /// and stored within the heartbeat interval openraft allows it.
+    async fn limited_get_log_entries(&mut self, start: u64, end: u64) -> Result<Vec<Entry>, StorageError> {
+        let mut entries = self.read(start, end).await?;
+        let mut total = 0;
+        let keep = entries
+            .iter()
+            .take_while(|entry| {
+                let first = total == 0;
+                total += match &entry.payload {
+                    openraft::EntryPayload::Normal(command) => command.bytes(),
+                    _ => 64,
+                };
+                first || total <= MAX_APPEND_BYTES
+            })
+            .count();
+        entries.truncate(keep);
+        Ok(entries)
+    }
 }
+
+/// About the most bytes of writes one AppendEntries carries.
+const MAX_APPEND_BYTES: usize = 512 << 10;
 
 impl RaftLogStorage<TypeConfig> for GroupLog {
     type LogReader = GroupLog;

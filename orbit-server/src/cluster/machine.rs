@@ -15,7 +15,7 @@ use super::types::{
     TypeConfig,
 };
 use crate::storage::Store;
-use crate::storage::layout::system_key;
+use crate::storage::layout::{self, system_key};
 use bytes::{BufMut, Bytes, BytesMut};
 use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
@@ -42,6 +42,27 @@ fn applied_key(group: GroupId) -> Bytes {
     key.freeze()
 }
 
+/// The staging area of a partition (see [`Command::Stage`]), or of one
+/// staged write `id` in it: under an empty kind (no actor has one), beside
+/// the counts (`u32::MAX`) and the applied record.
+fn staging_prefix(group: GroupId, id: Option<u64>) -> Bytes {
+    let mut key = BytesMut::with_capacity(2 + 1 + 4 + 8 + 4);
+    key.put_u16(group);
+    key.put_u8(0);
+    key.put_u32(u32::MAX - 1);
+    if let Some(id) = id {
+        key.put_u64(id);
+    }
+    key.freeze()
+}
+
+/// Where part `part` of staged write `id` waits for its commit.
+fn staging_key(group: GroupId, id: u64, part: u32) -> Bytes {
+    let mut key = BytesMut::from(&staging_prefix(group, Some(id))[..]);
+    key.put_u32(part);
+    key.freeze()
+}
+
 /// The key of the metadata group's record of the cluster.
 pub(super) fn meta_key() -> Bytes {
     system_key("cluster/meta")
@@ -54,11 +75,13 @@ pub(super) fn meta_key() -> Bytes {
 pub struct Applied {
     pub log_id: watch::Sender<Option<LogId>>,
     pub meta: watch::Sender<ClusterMeta>,
+    /// Told each kind whose actors an applied entry wrote.
+    pub kinds: Arc<dyn Fn(&str) + Send + Sync>,
 }
 
 impl Applied {
-    pub fn new() -> Self {
-        Applied { log_id: watch::channel(None).0, meta: watch::channel(ClusterMeta::default()).0 }
+    pub fn new(kinds: Arc<dyn Fn(&str) + Send + Sync>) -> Self {
+        Applied { log_id: watch::channel(None).0, meta: watch::channel(ClusterMeta::default()).0, kinds }
     }
 }
 
@@ -91,17 +114,46 @@ impl Machine {
 
     /// Every pair of the group's range except the applied record.
     async fn pairs(&self) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        let (prefix, skip) = (range_prefix(self.group), applied_key(self.group));
+        let skip = applied_key(self.group);
+        let mut pairs = self.scan(range_prefix(self.group)).await?;
+        pairs.retain(|(k, _)| *k != skip);
+        Ok(pairs)
+    }
+
+    /// Every pair under `prefix`.
+    async fn scan(&self, prefix: Bytes) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
         let mut pairs = Vec::new();
         let mut after = None;
         loop {
             let page = self.store.scan(prefix.clone(), after.take(), 4096).await.map_err(storage_error)?;
             let full = page.len() == 4096;
             after = page.last().map(|(k, _)| k.clone());
-            pairs.extend(page.into_iter().filter(|(k, _)| *k != skip));
+            pairs.extend(page);
             if !full {
                 return Ok(pairs);
             }
+        }
+    }
+}
+
+impl Machine {
+    /// Writes `ops` now (emptying it), ahead of the batch's end.
+    async fn flush(&self, ops: &mut Vec<WriteOp>) -> Result<(), StorageError> {
+        if !ops.is_empty() {
+            let ops = std::mem::take(ops);
+            self.store.append(&ops).await.map_err(storage_error)?;
+            self.tell_kinds(&ops);
+        }
+        Ok(())
+    }
+
+    /// Tells the node each kind whose actors `ops`, just written, changed.
+    fn tell_kinds(&self, ops: &[WriteOp]) {
+        let mut kinds: Vec<&str> = ops.iter().filter_map(|op| layout::record_kind(op.key())).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        for kind in kinds {
+            (self.shared.kinds)(kind);
         }
     }
 }
@@ -113,7 +165,10 @@ impl RaftStateMachine<TypeConfig> for Machine {
         Ok((self.applied, self.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<()>, StorageError>
+    /// Applies a batch of entries as one store write, except that a blank
+    /// (a term's first entry) and a staged write's commit first write what
+    /// the batch holds before them, as they read the staging area.
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<bool>, StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -123,22 +178,48 @@ impl RaftStateMachine<TypeConfig> for Machine {
         let mut meta = None;
         for entry in entries {
             self.applied = Some(entry.log_id);
+            let mut applied = true;
             match entry.payload {
+                EntryPayload::Blank if self.group != META_GROUP => {
+                    self.flush(&mut ops).await?;
+                    let staged = self.scan(staging_prefix(self.group, None)).await?;
+                    ops.extend(staged.into_iter().map(|(k, _)| WriteOp::Delete(k)));
+                }
                 EntryPayload::Blank => {}
                 EntryPayload::Normal(Command::Write(writes)) => ops.extend(writes),
                 EntryPayload::Normal(Command::Meta(m)) => {
                     ops.push(WriteOp::Put(meta_key(), encode(&m)?));
                     meta = Some(m);
                 }
+                EntryPayload::Normal(Command::Stage { id, part, ops: writes }) => {
+                    ops.push(WriteOp::Put(staging_key(self.group, id, part), encode(&writes)?));
+                }
+                EntryPayload::Normal(Command::Commit { id, parts, ops: writes }) => {
+                    self.flush(&mut ops).await?;
+                    let staged = self.scan(staging_prefix(self.group, Some(id))).await?;
+                    applied = staged.len() == parts as usize;
+                    let mut keys = Vec::with_capacity(staged.len());
+                    for (key, part) in staged {
+                        if applied {
+                            ops.extend(decode::<Vec<WriteOp>>(&part)?);
+                        }
+                        keys.push(WriteOp::Delete(key));
+                    }
+                    if applied {
+                        ops.extend(writes);
+                    }
+                    ops.extend(keys);
+                }
                 EntryPayload::Membership(m) => self.membership = Membership::new(Some(entry.log_id), m),
             }
-            replies.push(());
+            replies.push(applied);
         }
         if replies.is_empty() {
             return Ok(replies);
         }
         ops.push(WriteOp::Put(applied_key(self.group), encode(&(self.applied, &self.membership))?));
         self.store.append(&ops).await.map_err(storage_error)?;
+        self.tell_kinds(&ops);
         if let Some(meta) = meta {
             self.shared.meta.send_replace(meta);
         }
@@ -178,6 +259,7 @@ impl RaftStateMachine<TypeConfig> for Machine {
         ops.push(WriteOp::Put(applied_key(self.group), encode(&(self.applied, &self.membership))?));
         let seq = self.store.append(&ops).await.map_err(storage_error)?;
         self.store.wait_durable(seq).await.map_err(storage_error)?;
+        self.tell_kinds(&ops);
         if self.group == META_GROUP
             && let Some((_, bytes)) = snapshot.pairs.iter().find(|(k, _)| *k == meta_key())
         {

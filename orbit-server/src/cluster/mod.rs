@@ -47,6 +47,40 @@ use std::time::Duration;
 use transport::{Frame, Links, Request, Response};
 use types::{Command, Peer, Raft};
 
+/// The most bytes of writes one log entry carries: a larger write is
+/// proposed in parts, so no single entry holds up replication (and the
+/// heartbeats behind it) for long.
+pub const MAX_ENTRY_BYTES: usize = 256 << 10;
+
+/// How many parts of a staged write are proposed at once.
+const STAGED_IN_FLIGHT: usize = 4;
+
+/// `ops` cut, in order, into runs of at most `limit` bytes (a single op
+/// larger than that is a run of its own); at least one run.
+fn split(ops: Vec<WriteOp>, limit: usize) -> Vec<Vec<WriteOp>> {
+    let mut runs = vec![Vec::new()];
+    let mut size = 0;
+    for op in ops {
+        let bytes = types::op_bytes(&op);
+        if size + bytes > limit && runs.last().is_some_and(|run| !run.is_empty()) {
+            runs.push(Vec::new());
+            size = 0;
+        }
+        size += bytes;
+        if let Some(run) = runs.last_mut() {
+            run.push(op);
+        }
+    }
+    runs
+}
+
+/// The first staged write id of node `node`: its id in the top 24 bits, the
+/// clock below (so a restarted node does not reuse its earlier ids).
+fn staged_ids_of(node: NodeId) -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (node << 40) | (now.as_nanos() as u64 & ((1 << 40) - 1))
+}
+
 /// How long a hand-over waits for a new leader before asking again.
 const ELECT_AGAIN: Duration = Duration::from_millis(300);
 
@@ -97,6 +131,25 @@ struct Group {
     quorum_acked_ms: Arc<AtomicU64>,
 }
 
+/// What the cluster tells the rest of its node.
+#[derive(Clone)]
+pub struct Notify {
+    /// Messages other nodes published, for this node's subscribers.
+    pub relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
+    /// Called after an entry is applied here, once per kind whose actors it
+    /// wrote (so caches of those kinds, like SQL's schemas, see changes
+    /// made through any node).
+    pub applied: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+impl Notify {
+    /// Nothing listens: for tests.
+    #[cfg(test)]
+    pub fn none() -> Self {
+        Notify { relayed: tokio::sync::broadcast::channel(16).0, applied: Arc::new(|_| {}) }
+    }
+}
+
 /// This node's share of the cluster: one Raft group per partition it
 /// replicates, and the metadata group.
 pub struct Cluster {
@@ -116,6 +169,9 @@ pub struct Cluster {
     relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
     /// gRPC channels to the other nodes' actor service, for forwarding.
     peers: transport::Channels,
+    /// The id of this node's next staged write (unique across nodes: the
+    /// node id in the high bits).
+    next_staged: AtomicU64,
 }
 
 /// The replicas of `group` among `nodes` (sorted ids): `rf` of them,
@@ -139,7 +195,7 @@ impl Cluster {
         partitions: u16,
         transport: Arc<dyn Transport>,
         timings: &Timings,
-        relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
+        notify: Notify,
     ) -> Result<Arc<Cluster>, Error> {
         let config = Arc::new(
             openraft::Config {
@@ -157,8 +213,8 @@ impl Cluster {
         );
         let epoch = tokio::time::Instant::now();
         let open = |group: GroupId| {
-            let (store, transport, config, identity) =
-                (store.clone(), transport.clone(), config.clone(), identity.clone());
+            let (store, transport, config, identity, kinds) =
+                (store.clone(), transport.clone(), config.clone(), identity.clone(), notify.applied.clone());
             async move {
                 let links = Links {
                     transport,
@@ -168,7 +224,7 @@ impl Cluster {
                 };
                 let storage = |e: types::StorageError| Error::Storage { reason: e.to_string() };
                 let log = log::GroupLog::open(store.clone(), group).await.map_err(storage)?;
-                let applied = Applied::new();
+                let applied = Applied::new(kinds);
                 let machine = Machine::open(store, group, applied.clone()).await.map_err(storage)?;
                 let raft = Raft::new(identity.node_id, config, links.clone(), log, machine)
                     .await
@@ -191,6 +247,7 @@ impl Cluster {
             groups.push(if identity.hosts(p) { Some(open(p).await?) } else { None });
         }
         let lease = timings.election.0.mul_f64(0.8);
+        let identity_node = identity.node_id;
         Ok(Arc::new(Cluster {
             epoch,
             identity,
@@ -199,8 +256,9 @@ impl Cluster {
             meta,
             lease,
             closing: AtomicBool::new(false),
-            relayed,
+            relayed: notify.relayed,
             peers: Default::default(),
+            next_staged: AtomicU64::new(staged_ids_of(identity_node)),
         }))
     }
 
@@ -330,18 +388,43 @@ impl Cluster {
     }
 
     /// Proposes `ops` (all in `group`'s partition) and returns once they are
-    /// committed on a quorum and applied here.
+    /// committed on a quorum and applied here. Writes larger than
+    /// [`MAX_ENTRY_BYTES`] go as staged parts and a commit (see
+    /// [`Command::Stage`]), still all or nothing.
     pub async fn write(&self, group: GroupId, ops: Vec<WriteOp>) -> Result<(), Error> {
         let g = self.group(group).ok_or(Error::NotLeader { partition: group, leader: None })?;
         if self.closing.load(Ordering::Acquire) {
             return Err(Error::NotLeader { partition: group, leader: None });
         }
-        match g.raft.client_write(Command::Write(ops)).await {
-            Ok(_) => Ok(()),
+        let mut parts = split(ops, MAX_ENTRY_BYTES);
+        let last = parts.pop().unwrap_or_default();
+        if parts.is_empty() {
+            return self.propose(g, Command::Write(last)).await.map(|_| ());
+        }
+        let id = self.next_staged.fetch_add(1, Ordering::Relaxed);
+        let count = parts.len() as u32;
+        // Parts land in any order; the commit is proposed once all have.
+        use futures::{StreamExt, TryStreamExt};
+        futures::stream::iter(parts.into_iter().enumerate())
+            .map(|(part, ops)| self.propose(g, Command::Stage { id, part: part as u32, ops }))
+            .buffer_unordered(STAGED_IN_FLIGHT)
+            .try_collect::<Vec<bool>>()
+            .await?;
+        match self.propose(g, Command::Commit { id, parts: count, ops: last }).await? {
+            true => Ok(()),
+            // A new term began while the parts were proposed and cleared them.
+            false => Err(Error::NotLeader { partition: group, leader: None }),
+        }
+    }
+
+    /// Proposes one entry to `g` and returns its answer once it is applied.
+    async fn propose(&self, g: &Group, command: Command) -> Result<bool, Error> {
+        match g.raft.client_write(command).await {
+            Ok(written) => Ok(written.data),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(Error::NotLeader { partition: group, leader: f.leader_node.map(|peer| peer.addr) })
+                Err(Error::NotLeader { partition: g.id, leader: f.leader_node.map(|peer| peer.addr) })
             }
-            Err(e) => Err(Error::Unreachable { reason: format!("partition {group}: {e}") }),
+            Err(e) => Err(Error::Unreachable { reason: format!("partition {}: {e}", g.id) }),
         }
     }
 
@@ -358,6 +441,15 @@ impl Cluster {
             Ok(answer) => answer.into_inner().into_result(),
             Err(status) => Err(Error::Unreachable { reason: format!("{addr}: {}", status.message()) }),
         }
+    }
+
+    /// A tunnel to the PostgreSQL front door of the node at `addr` (the SQL
+    /// data's leader), see [`transport::open_tunnel`].
+    pub async fn postgres_tunnel(&self, addr: &str) -> Result<tokio::io::DuplexStream, Error> {
+        let channel = self.peers.get(addr).map_err(|reason| Error::Unreachable { reason })?;
+        transport::open_tunnel(channel, self.cluster_id())
+            .await
+            .map_err(|status| Error::Unreachable { reason: format!("{addr}: {}", status.message()) })
     }
 
     /// [`Cluster::forward`] for an atomic group.
@@ -637,5 +729,9 @@ impl Cluster {
 impl FrameHandler for Cluster {
     fn handle(self: Arc<Self>, frame: Bytes) -> BoxFuture<'static, Bytes> {
         Box::pin(async move { transport::answer_frame(frame, async |f| self.handle_frame(f).await).await })
+    }
+
+    fn cluster_id(&self) -> Option<String> {
+        Some(self.identity.cluster_id.clone())
     }
 }

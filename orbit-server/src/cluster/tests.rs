@@ -50,7 +50,7 @@ async fn start(net: &Arc<LocalNet>, n: u64, timings: &Timings) -> Vec<Node> {
             PARTITIONS,
             net.transport(addr),
             timings,
-            tokio::sync::broadcast::channel(16).0,
+            super::Notify::none(),
         )
         .await
         .expect("open");
@@ -247,7 +247,7 @@ async fn a_restarted_node_resumes_its_groups_from_its_store() {
         PARTITIONS,
         net.transport(&addr),
         &timings,
-        tokio::sync::broadcast::channel(16).0,
+        super::Notify::none(),
     )
     .await
     .expect("reopen");
@@ -269,8 +269,7 @@ async fn seeds_form_one_cluster_and_frames_of_another_cluster_are_refused() {
     let addrs: Vec<String> = (1..=3).map(|i| format!("seed-{i}")).collect();
     let mut formations = Vec::new();
     for addr in &addrs {
-        let formation =
-            Formation::new(addr.clone(), store(), net.transport(addr), tokio::sync::broadcast::channel(16).0);
+        let formation = Formation::new(addr.clone(), store(), net.transport(addr), super::Notify::none());
         net.register(addr, formation.clone());
         formations.push(formation);
     }

@@ -7,6 +7,11 @@
 //! the node's gRPC port), or in-process for tests ([`LocalNet`], which can
 //! cut nodes off and delay messages). [`Links`] adapts a transport to
 //! openraft's network traits, one per group.
+//!
+//! Beside frames, the `PostgresTunnel` stream carries a PostgreSQL
+//! connection's bytes to the node leading the SQL data ([`open_tunnel`],
+//! answered by [`InternodeService`] with a connection to its own
+//! PostgreSQL listener; [`pump`] moves the bytes on both ends).
 
 use super::log::storage_error;
 use super::types::{GroupId, NodeId, Peer, SnapshotPairs, TypeConfig, Vote};
@@ -106,6 +111,8 @@ pub trait Transport: Send + Sync + 'static {
 /// What answers frames arriving at a node (the node's cluster).
 pub trait FrameHandler: Send + Sync + 'static {
     fn handle(self: Arc<Self>, frame: Bytes) -> BoxFuture<'static, Bytes>;
+    /// The id of the cluster this node belongs to (`None` before it has one).
+    fn cluster_id(&self) -> Option<String>;
 }
 
 pub fn encode_frame(frame: &Frame) -> Result<Bytes, String> {
@@ -312,6 +319,74 @@ impl Transport for GrpcTransport {
 /// The gRPC side that receives frames and hands them to the node's cluster.
 pub struct InternodeService {
     pub handler: Arc<dyn FrameHandler>,
+    /// Where this node's PostgreSQL front door listens, for tunnels (`None`:
+    /// it is off).
+    pub postgres: Option<std::net::SocketAddr>,
+}
+
+/// The most bytes one tunnel message carries.
+const TUNNEL_CHUNK: usize = 16 * 1024;
+/// Tunnel messages queued each way before the reader waits.
+const TUNNEL_DEPTH: usize = 16;
+
+type TunnelData = orbit_shared::proto::TunnelData;
+
+/// Moves bytes between `stream` and a tunnel until both directions end:
+/// what `stream` yields is sent as `wrap`ped messages on `out`, and what
+/// arrives on `inbound` is written to `stream` (whose writing side is shut
+/// when `inbound` ends or fails).
+pub async fn pump<S, M>(
+    stream: S,
+    out: tokio::sync::mpsc::Sender<M>,
+    wrap: fn(Bytes) -> M,
+    mut inbound: tonic::Streaming<TunnelData>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    M: Send + 'static,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut read, mut write) = tokio::io::split(stream);
+    let upstream = async move {
+        let mut buf = bytes::BytesMut::with_capacity(TUNNEL_CHUNK);
+        loop {
+            buf.reserve(TUNNEL_CHUNK);
+            match read.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if out.send(wrap(buf.split().freeze())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let downstream = async move {
+        while let Ok(Some(message)) = inbound.message().await {
+            if write.write_all(&message.data).await.is_err() {
+                break;
+            }
+        }
+        let _ = write.shutdown().await;
+    };
+    tokio::join!(upstream, downstream);
+}
+
+/// Opens a tunnel over `channel` to the PostgreSQL front door of the node
+/// there, for a connection of cluster `cluster_id`: the returned stream's
+/// bytes are that connection's.
+pub async fn open_tunnel(
+    channel: tonic::transport::Channel,
+    cluster_id: &str,
+) -> Result<tokio::io::DuplexStream, tonic::Status> {
+    let mut client = orbit_shared::proto::internode_client::InternodeClient::new(channel);
+    let (out, outbound) = tokio::sync::mpsc::channel(TUNNEL_DEPTH);
+    let hello = TunnelData { data: Bytes::new(), cluster_id: cluster_id.to_string() };
+    out.send(hello).await.map_err(|_| tonic::Status::internal("tunnel closed before it opened"))?;
+    let inbound = client.postgres_tunnel(tokio_stream::wrappers::ReceiverStream::new(outbound)).await?;
+    let (ours, theirs) = tokio::io::duplex(TUNNEL_CHUNK * 4);
+    let wrap = |data| TunnelData { data, cluster_id: String::new() };
+    tokio::spawn(pump(theirs, out, wrap, inbound.into_inner()));
+    Ok(ours)
 }
 
 #[tonic::async_trait]
@@ -322,6 +397,43 @@ impl orbit_shared::proto::internode_server::Internode for InternodeService {
     ) -> Result<tonic::Response<orbit_shared::proto::Frame>, tonic::Status> {
         let data = self.handler.clone().handle(request.into_inner().data).await;
         Ok(tonic::Response::new(orbit_shared::proto::Frame { data }))
+    }
+
+    type PostgresTunnelStream = tokio_stream::wrappers::ReceiverStream<Result<TunnelData, tonic::Status>>;
+
+    /// Connects the tunnel to this node's own PostgreSQL listener (through
+    /// loopback when it listens on every address).
+    async fn postgres_tunnel(
+        &self,
+        request: tonic::Request<tonic::Streaming<TunnelData>>,
+    ) -> Result<tonic::Response<Self::PostgresTunnelStream>, tonic::Status> {
+        let mut inbound = request.into_inner();
+        let hello =
+            inbound.message().await?.ok_or_else(|| tonic::Status::invalid_argument("empty tunnel"))?;
+        let ours = self.handler.cluster_id();
+        if ours.as_deref() != Some(hello.cluster_id.as_str()) {
+            return Err(tonic::Status::permission_denied(format!(
+                "tunnel of cluster {:?} refused by a node of cluster {:?}",
+                hello.cluster_id, ours
+            )));
+        }
+        let Some(mut addr) = self.postgres else {
+            return Err(tonic::Status::unavailable("PostgreSQL is off on this node"));
+        };
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| tonic::Status::unavailable(format!("PostgreSQL at {addr}: {e}")))?;
+        let _ = stream.set_nodelay(true);
+        let (out, outbound) = tokio::sync::mpsc::channel(TUNNEL_DEPTH);
+        let wrap = |data| Ok(TunnelData { data, cluster_id: String::new() });
+        tokio::spawn(pump(stream, out, wrap, inbound));
+        Ok(tonic::Response::new(tokio_stream::wrappers::ReceiverStream::new(outbound)))
     }
 }
 

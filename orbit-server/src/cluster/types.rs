@@ -23,12 +23,45 @@ pub type GroupId = u16;
 pub const META_GROUP: GroupId = crate::storage::layout::SYSTEM_PARTITION;
 
 /// What one log entry asks the state machine to do.
+///
+/// A write larger than one entry should carry (`MAX_ENTRY_BYTES` in
+/// `mod.rs`) is proposed as `Stage` parts followed by a `Commit`: the parts
+/// are kept in the partition's staging area and applied, with the commit's
+/// own writes, in one store batch when the commit is, so the write stays
+/// all or nothing. The first entry of every term (a blank) clears the
+/// staging area: parts of a write whose leader lost its term never apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     /// A turn's (or an atomic group's) writes, all in this group's partition.
     Write(Vec<WriteOp>),
     /// The metadata group's record of the cluster's shape.
     Meta(ClusterMeta),
+    /// Part `part` of staged write `id`, kept until its commit.
+    Stage { id: u64, part: u32, ops: Vec<WriteOp> },
+    /// The last writes of staged write `id`, applied with its `parts` parts;
+    /// if any part is missing, nothing is applied (the entry answers false).
+    Commit { id: u64, parts: u32, ops: Vec<WriteOp> },
+}
+
+/// About how many bytes `op` takes in an entry.
+pub fn op_bytes(op: &WriteOp) -> usize {
+    let value = match op {
+        WriteOp::Put(_, value) => value.len(),
+        WriteOp::Delete(_) | WriteOp::Add(..) => 8,
+    };
+    op.key().len() + value + 8
+}
+
+impl Command {
+    /// About how many bytes of writes the entry carries.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Command::Write(ops) | Command::Stage { ops, .. } | Command::Commit { ops, .. } => {
+                ops.iter().map(op_bytes).sum()
+            }
+            Command::Meta(_) => 256,
+        }
+    }
 }
 
 impl fmt::Display for Command {
@@ -36,6 +69,8 @@ impl fmt::Display for Command {
         match self {
             Command::Write(ops) => write!(f, "write({} ops)", ops.len()),
             Command::Meta(meta) => write!(f, "meta({} nodes)", meta.nodes.len()),
+            Command::Stage { id, part, ops } => write!(f, "stage({id}/{part}: {} ops)", ops.len()),
+            Command::Commit { id, parts, ops } => write!(f, "commit({id}, {parts} parts, {} ops)", ops.len()),
         }
     }
 }
@@ -72,7 +107,7 @@ pub struct SnapshotPairs {
 openraft::declare_raft_types!(
     pub TypeConfig:
         D = Command,
-        R = (),
+        R = bool,
         NodeId = NodeId,
         Node = Peer,
         Entry = openraft::Entry<TypeConfig>,

@@ -128,8 +128,14 @@ impl NodeBuilder {
             let addr = config.cluster.advertise_addr.clone().unwrap_or_else(|| config.grpc.addr.to_string());
             let transport: Arc<dyn crate::cluster::Transport> =
                 Arc::new(crate::cluster::GrpcTransport::default());
-            let relayed = node.handle.shared.relayed.clone();
-            crate::cluster::Formation::new(addr, node.handle.store().clone(), transport, relayed)
+            let shared = Arc::downgrade(&node.handle.shared);
+            let applied = Arc::new(move |kind: &str| {
+                if let Some(entry) = shared.upgrade().as_ref().and_then(|s| s.registry.get(kind)) {
+                    entry.changed();
+                }
+            });
+            let notify = crate::cluster::Notify { relayed: node.handle.shared.relayed.clone(), applied };
+            crate::cluster::Formation::new(addr, node.handle.store().clone(), transport, notify)
         });
         let internode = formation.clone().map(|f| f as Arc<dyn crate::cluster::FrameHandler>);
         let servers = Servers::start(&node.handle, pg_tls, internode).await?;

@@ -95,7 +95,7 @@ impl Servers {
                 Some(addr)
             }
         };
-        let health = rpc::serve(grpc, node.clone(), internode, accept.clone(), &tasks).await;
+        let health = rpc::serve(grpc, node.clone(), internode, pg_addr, accept.clone(), &tasks).await;
         tasks.spawn(http::serve(http, node.clone(), sql, accept.clone()));
         Ok(Servers { grpc_addr, http_addr, resp_addr, pg_addr, accept, stop_requested, tasks, health })
     }

@@ -9,9 +9,10 @@
 //! was when the schema was read: DDL from any connection, front door or
 //! `orbit_call` moves it before it replies. A gateway that cannot count
 //! (a remote client) gets the catalog record read on every call, and only
-//! a record that differs from the cached one is decoded again. The count
-//! is the node's own: once the catalog can change on another node, that
-//! node's changes must reach this count (or this cache) too.
+//! a record that differs from the cached one is decoded again. In a
+//! cluster the count also moves when a catalog change made through another
+//! node is applied on this one, so a node that leads the SQL data again
+//! after another did does not serve that node's older schemas.
 
 use crate::sql::CATALOG_KIND;
 use crate::sql::catalog::Table;

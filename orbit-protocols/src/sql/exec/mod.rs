@@ -376,6 +376,7 @@ impl<G: ActorGateway> Engine<G> {
     }
 
     /// Writes every staged row as one atomic group, then releases the locks.
+    /// The group commits only in the term the locks were taken in.
     async fn commit(&self, txn: Txn) -> Result<()> {
         let mut calls = Vec::new();
         for (table, rows) in &txn.writes {
@@ -389,9 +390,19 @@ impl<G: ActorGateway> Engine<G> {
             }
         }
         calls.extend(crate::sql::catalog::entries::commit_calls(&txn.index_writes));
-        let written = if calls.is_empty() { Ok(Vec::new()) } else { self.gateway.invoke_atomic(calls).await };
+        let written = match txn.term {
+            _ if calls.is_empty() => Ok(Vec::new()),
+            Some(term) => self.gateway.invoke_atomic_in_term(calls, term).await,
+            None => match self.gateway.serving_term(&sql_home()).await {
+                Ok(term) => self.gateway.invoke_atomic_in_term(calls, term).await,
+                Err(e) => Err(e),
+            },
+        };
         self.rollback(txn);
-        written.map(|_| ()).map_err(|e| error(Code::Internal, format!("the transaction did not commit: {e}")))
+        written.map(|_| ()).map_err(|e| match e {
+            orbit_shared::Error::NotLeader { .. } => SqlError::from(e),
+            e => error(Code::Internal, format!("the transaction did not commit: {e}")),
+        })
     }
 
     /// Releases the transaction's locks (a read-only one took none, and
@@ -406,6 +417,9 @@ impl<G: ActorGateway> Engine<G> {
         let row: RowRef = (table.to_string(), key.to_vec());
         if txn.locked.contains(&row) {
             return Ok(());
+        }
+        if txn.term.is_none() {
+            txn.term = Some(self.gateway.serving_term(&sql_home()).await?);
         }
         match self.locks.lock(self.id, &row).await {
             Ok(()) => {
@@ -557,4 +571,10 @@ pub(crate) async fn existing_table<G: ActorGateway>(gateway: &G, name: &str) -> 
     crate::sql::load_table(gateway, name)
         .await?
         .ok_or_else(|| error(Code::UndefinedTable, format!("relation \"{name}\" does not exist")))
+}
+
+/// An actor of the SQL data (the catalog's): every one lives in the same
+/// partition, so its leadership is the SQL data's.
+fn sql_home() -> ActorId {
+    ActorId::new(crate::sql::CATALOG_KIND, Bytes::new())
 }

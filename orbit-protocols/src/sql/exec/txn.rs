@@ -6,7 +6,9 @@
 //! own uncommitted write) and stages the new state in [`Txn::writes`].
 //! COMMIT hands every staged write to the gateway as one atomic group
 //! (`ActorGateway::invoke_atomic`): all land in one storage batch or none
-//! does. Readers never wait: they see committed rows plus their own
+//! does, and only in the term of the SQL data's leadership the first lock
+//! was taken in (locks are one node's memory; in a cluster every session
+//! runs on the node leading the SQL data). Readers never wait: they see committed rows plus their own
 //! transaction's writes (READ COMMITTED, as PostgreSQL's default).
 //!
 //! Invariants:
@@ -178,6 +180,11 @@ pub(crate) struct Txn {
     pub writes: BTreeMap<String, BTreeMap<Vec<u8>, Staged>>,
     /// Staged changes to secondary index entries (`crate::sql::catalog::entries`).
     pub index_writes: crate::sql::catalog::entries::IndexWrites,
+    /// The term in which this node served the SQL data when the first row
+    /// lock was taken (`ActorGateway::serving_term`; 0 without a cluster):
+    /// the locks are this node's, so the commit is refused once another
+    /// term began.
+    pub term: Option<u64>,
 }
 
 impl Txn {
