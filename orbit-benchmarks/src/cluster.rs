@@ -12,6 +12,12 @@
 //!   highest of the three);
 //! - client: closed-loop orbit-client `increment` calls on random counters,
 //!   spread over connections to every node;
+//! - pgbench: `pgbench -i` through the first node, then the TPC-B-like
+//!   script and select-only (`-S`), both with `-n`, against the node, and
+//!   against the cluster as one process per node at once with a third of
+//!   the clients each (tps summed, average latency the highest of the
+//!   three); every node carries its PostgreSQL connections to the node
+//!   leading the SQL data;
 //! - idle: CPU time of each node process over a quiet period after the load;
 //! - failover: repeatedly SIGKILL the node leading the most raft groups and
 //!   time until a write to every partition succeeds through the survivors;
@@ -22,6 +28,7 @@
 //! section that failed keeps its row (`error: ...`) and fails the command
 //! after the tables.
 
+use crate::pg_vs_postgres::{self, DATABASE, Stats as PgbenchStats, finish, parse_report};
 use crate::resp_vs_redis::{Stats, redis_benchmark_csv};
 use crate::spawn::Server;
 use anyhow::{Context, bail, ensure};
@@ -31,6 +38,7 @@ use orbit_server::partition::partition_of;
 use orbit_shared::actors::counter::{Counter, Increment};
 use orbit_shared::slot::slot_of;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -49,12 +57,18 @@ pub struct Args {
     /// redis-benchmark connections (`-c`); split evenly over the nodes of the cluster.
     #[arg(long, default_value_t = 50)]
     clients: u32,
-    /// Length of each orbit-client run.
+    /// Length of each orbit-client run and of each pgbench run (`pgbench -T`).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
     /// orbit-client callers, each with one call in flight.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// pgbench clients (`pgbench -c`); split evenly over the nodes of the cluster.
+    #[arg(long, default_value_t = 12)]
+    pgbench_clients: u32,
+    /// pgbench scale factor (`pgbench -i -s`): 100,000 accounts per unit.
+    #[arg(long, default_value_t = 1)]
+    pgbench_scale: u32,
     /// How long idle CPU is measured.
     #[arg(long, default_value_t = 10)]
     idle_seconds: u64,
@@ -92,12 +106,13 @@ impl Args {
 enum Section {
     Throughput,
     Client,
+    Pgbench,
     Idle,
     Failover,
 }
 
 /// The sections run on the single node as well as on the cluster.
-const COMPARED: [Section; 3] = [Section::Throughput, Section::Client, Section::Idle];
+const COMPARED: [Section; 4] = [Section::Throughput, Section::Client, Section::Pgbench, Section::Idle];
 
 /// The storage backend of every node.
 const STORAGE: &str = "lsm";
@@ -119,6 +134,14 @@ const KEYSPACE: &str = "100000";
 
 /// orbit-client connections to each node.
 const CONNECTIONS_PER_NODE: usize = 2;
+
+/// The pgbench runs, as (row name, flags). `-n` leaves out the vacuum that
+/// would start each run by emptying `pgbench_history` under the feet of the
+/// cluster's other processes.
+const PGBENCH_RUNS: [(&str, &[&str]); 2] = [("TPC-B", &["-n"]), ("-S", &["-S", "-n"])];
+
+/// The pgbench looked up on `PATH`.
+const PGBENCH: &str = "pgbench";
 
 /// Where the probe keys' names start (one key per partition).
 const PROBE_PREFIX: &str = "cluster-probe:";
@@ -145,7 +168,9 @@ const METRICS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Deadline of one orbit-client call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A redis-benchmark process still running after this long is killed.
+/// A redis-benchmark process still running after this long is killed, as
+/// is a pgbench run this long after its `-T`, or `pgbench -i` this long per
+/// unit of its scale.
 const BENCHMARK_LIMIT: Duration = Duration::from_secs(600);
 
 /// Quiet time between the end of the load and the idle CPU reading.
@@ -163,6 +188,9 @@ type Outcome<T> = Result<T, String>;
 /// redis-benchmark's rows: per test (`SET`, `GET`), its numbers.
 type Results = Vec<(String, Stats)>;
 
+/// Per entry of [`PGBENCH_RUNS`], its name and its numbers.
+type PgbenchRuns = Vec<(&'static str, Outcome<PgbenchStats>)>;
+
 /// Per node (its id, `-` for the single node), CPU time as % of one core.
 type IdleCpu = Vec<(String, f64)>;
 
@@ -171,13 +199,21 @@ type IdleCpu = Vec<(String, f64)>;
 struct Loads {
     throughput: Option<Outcome<Results>>,
     client: Option<Outcome<Calls>>,
+    /// An error when the tables could not be loaded; each run's own otherwise.
+    pgbench: Option<Outcome<PgbenchRuns>>,
     idle: Option<Outcome<IdleCpu>>,
 }
 
 impl Loads {
     fn failed(&self) -> bool {
+        let pgbench_failed = match &self.pgbench {
+            Some(Ok(runs)) => runs.iter().any(|(_, run)| run.is_err()),
+            Some(Err(_)) => true,
+            None => false,
+        };
         matches!(self.throughput, Some(Err(_)))
             || matches!(self.client, Some(Err(_)))
+            || pgbench_failed
             || matches!(self.idle, Some(Err(_)))
     }
 }
@@ -199,12 +235,20 @@ struct Failovers {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     ensure!(args.election_timeout_ms >= 3, "--election-timeout-ms must be at least 3");
-    let all = [Section::Throughput, Section::Client, Section::Idle, Section::Failover];
+    let all = [Section::Throughput, Section::Client, Section::Pgbench, Section::Idle, Section::Failover];
     ensure!(all.iter().any(|s| !args.skips(*s)), "every section is skipped");
     if !args.skips(Section::Throughput) {
         let version = tokio::process::Command::new("redis-benchmark").arg("--version").output().await;
         version.context("cannot run redis-benchmark (apt-get install redis-tools)")?;
     }
+    let pgbench_version = if args.skips(Section::Pgbench) {
+        None
+    } else {
+        let version = pg_vs_postgres::version(Path::new(PGBENCH)).await;
+        let needed = "pgbench is needed for the pgbench section (scripts/install-deps.sh --peers installs \
+                      it, --skip pgbench leaves the section out)";
+        Some(version.context(needed)?)
+    };
     let compared = COMPARED.iter().any(|s| !args.skips(*s));
     let one = if compared { single_node(&args).await? } else { Loads::default() };
     let (three, failovers) = three_nodes(&args).await?;
@@ -214,6 +258,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     if !args.skips(Section::Client) {
         print_client(&args, &one.client, &three.client);
+    }
+    if let Some(version) = &pgbench_version {
+        print_pgbench(&args, version, &one.pgbench, &three.pgbench);
     }
     if !args.skips(Section::Idle) {
         print_idle(&args, &one.idle, &three.idle);
@@ -273,6 +320,10 @@ async fn measure(args: &Args, label: &str, servers: &[&Server]) -> Loads {
         eprintln!("[{label}] orbit-client increments for {} s", args.seconds);
         let grpc: Vec<&str> = servers.iter().map(|s| s.grpc.as_str()).collect();
         loads.client = Some(outcome(label, client_calls(args, &grpc).await));
+    }
+    if !args.skips(Section::Pgbench) {
+        let pg: Vec<&str> = servers.iter().map(|s| s.pg.as_str()).collect();
+        loads.pgbench = Some(outcome(label, pgbench(args, label, &pg).await));
     }
     if !args.skips(Section::Idle) {
         eprintln!("[{label}] idle CPU over {} s", args.idle_seconds);
@@ -436,6 +487,78 @@ fn combine(runs: &[Results]) -> anyhow::Result<Results> {
             Ok((test.clone(), total))
         })
         .collect()
+}
+
+/// pgbench's tables loaded through the first of `pg` (`pgbench -i -q -s
+/// <--pgbench-scale>`), then each of [`PGBENCH_RUNS`] for `--seconds`
+/// against every PostgreSQL address in `pg` at once, each process with an
+/// equal share of `--pgbench-clients`. A run that fails keeps its error and
+/// the next one still runs; `label` prefixes the progress lines on stderr.
+async fn pgbench(args: &Args, label: &str, pg: &[&str]) -> anyhow::Result<PgbenchRuns> {
+    let addrs = pg.iter().map(|addr| {
+        addr.parse::<SocketAddr>().with_context(|| format!("PostgreSQL address {addr:?} of orbit-server"))
+    });
+    let addrs = addrs.collect::<anyhow::Result<Vec<_>>>()?;
+    let first = *addrs.first().context("no node to run pgbench against")?;
+    eprintln!("[{label}] pgbench -i -s {} through {first}", args.pgbench_scale);
+    let mut init = pg_vs_postgres::connect(Path::new(PGBENCH), first);
+    init.args(["-i", "-q", "-s", &args.pgbench_scale.to_string(), DATABASE]);
+    finish(init, BENCHMARK_LIMIT.saturating_mul(args.pgbench_scale.max(1)), "pgbench -i").await?;
+    let clients = share(u64::from(args.pgbench_clients), addrs.len() as u64);
+    let mut runs = Vec::new();
+    for (name, flags) in PGBENCH_RUNS {
+        eprintln!("[{label}] pgbench {name}, -c {clients} against each node for {} s", args.seconds);
+        let run =
+            outcome(&format!("{label}, pgbench {name}"), pgbench_run(args, &addrs, clients, flags).await);
+        if let Ok(stats) = &run {
+            eprintln!("[{label}] {:.0} tps, {} transactions", stats.tps, stats.processed);
+        }
+        runs.push((name, run));
+    }
+    Ok(runs)
+}
+
+/// One pgbench run of `flags` for `--seconds`: a process with `clients`
+/// clients against each of `addrs`, all at once, combined by
+/// [`combine_pgbench`].
+async fn pgbench_run(
+    args: &Args,
+    addrs: &[SocketAddr],
+    clients: u64,
+    flags: &[&str],
+) -> anyhow::Result<PgbenchStats> {
+    let limit = Duration::from_secs(args.seconds) + BENCHMARK_LIMIT;
+    let (clients, seconds) = (clients.to_string(), args.seconds.to_string());
+    let mut processes = Vec::new();
+    for addr in addrs {
+        let mut command = pg_vs_postgres::connect(Path::new(PGBENCH), *addr);
+        command.args(flags).args(["-c", &clients, "-T", &seconds, DATABASE]);
+        processes.push(tokio::spawn(finish(command, limit, "pgbench")));
+    }
+    let mut reports = Vec::new();
+    for process in processes {
+        reports.push(process.await.map_err(anyhow::Error::from).and_then(|report| report));
+    }
+    let mut runs = Vec::new();
+    for (addr, report) in addrs.iter().zip(reports) {
+        let stats = report.and_then(|text| parse_report(&text));
+        let stats = stats.with_context(|| format!("pgbench against {addr}"))?;
+        ensure!(stats.processed > 0, "pgbench against {addr} processed no transaction");
+        runs.push(stats);
+    }
+    combine_pgbench(&runs)
+}
+
+/// pgbench processes run at once as one: tps, transactions and failed
+/// transactions summed, average latency the highest.
+fn combine_pgbench(runs: &[PgbenchStats]) -> anyhow::Result<PgbenchStats> {
+    ensure!(!runs.is_empty(), "no pgbench run");
+    Ok(PgbenchStats {
+        tps: runs.iter().map(|run| run.tps).sum(),
+        latency_ms: runs.iter().map(|run| run.latency_ms).fold(0.0, f64::max),
+        processed: runs.iter().map(|run| run.processed).sum(),
+        failed: runs.iter().map(|run| run.failed).sum(),
+    })
 }
 
 /// Closed-loop orbit-client load for `--seconds`: `--concurrency` callers,
@@ -835,6 +958,55 @@ fn print_client(args: &Args, one: &Option<Outcome<Calls>>, three: &Option<Outcom
     }
 }
 
+fn print_pgbench(
+    args: &Args,
+    version: &str,
+    one: &Option<Outcome<PgbenchRuns>>,
+    three: &Option<Outcome<PgbenchRuns>>,
+) {
+    let clients = share(u64::from(args.pgbench_clients), 3);
+    println!("\n### pgbench over PostgreSQL, 1 node vs 3 nodes (RF 3)\n");
+    println!(
+        "{version}; `pgbench -i -q -s {}` through the first node, then `pgbench -n -c {} -T {}` \
+         (TPC-B) and the same with `-S` against the node; against the cluster one `-c {clients}` per \
+         node at once (tps summed, average latency the highest of the three), each node carrying \
+         its connections to the node leading the SQL data\n",
+        args.pgbench_scale, args.pgbench_clients, args.seconds
+    );
+    println!("| run | 1 node | 3 nodes RF 3 | ratio 3/1 |");
+    println!("|---|---|---|---|");
+    for (name, _) in PGBENCH_RUNS {
+        let (one, three) = (pgbench_stats(one, name), pgbench_stats(three, name));
+        let ratio = match (&one, &three) {
+            (Ok(one), Ok(three)) if one.tps > 0.0 => format!("{:.2}", three.tps / one.tps),
+            _ => "-".to_string(),
+        };
+        println!(
+            "| pgbench {name}, {} clients, tps (avg latency ms) | {} | {} | {ratio} |",
+            args.pgbench_clients,
+            pgbench_cell(&one),
+            pgbench_cell(&three)
+        );
+    }
+}
+
+/// The numbers of run `name` in a pgbench result.
+fn pgbench_stats<'a>(runs: &'a Option<Outcome<PgbenchRuns>>, name: &str) -> Result<&'a PgbenchStats, String> {
+    let runs = measured(runs)?;
+    let (_, run) = runs.iter().find(|(run, _)| *run == name).ok_or_else(|| format!("no {name} run"))?;
+    run.as_ref().map_err(Clone::clone)
+}
+
+fn pgbench_cell(stats: &Result<&PgbenchStats, String>) -> String {
+    match stats {
+        Ok(stats) if stats.failed > 0 => {
+            format!("{:.0} ({:.3}), {} failed", stats.tps, stats.latency_ms, stats.failed)
+        }
+        Ok(stats) => format!("{:.0} ({:.3})", stats.tps, stats.latency_ms),
+        Err(reason) => error_cell(reason),
+    }
+}
+
 fn print_idle(args: &Args, one: &Option<Outcome<IdleCpu>>, three: &Option<Outcome<IdleCpu>>) {
     println!("\n### Idle CPU, 1 node vs 3 nodes (RF 3)\n");
     println!(
@@ -917,6 +1089,16 @@ mod tests {
         let total = combine(&[run(100.0, 1.0), run(200.0, 3.0), run(300.0, 2.0)]).unwrap();
         assert_eq!(total, vec![("SET".to_string(), Stats { rps: 600.0, p50_ms: 0.5, p99_ms: 3.0 })]);
         assert!(combine(&[run(1.0, 1.0), Vec::new()]).is_err());
+    }
+
+    #[test]
+    fn cluster_pgbench_sums_transactions_and_keeps_the_worst_latency() {
+        let run = |tps, latency_ms, failed| PgbenchStats { tps, latency_ms, processed: 10, failed };
+        let total = combine_pgbench(&[run(100.0, 2.0, 0), run(200.0, 5.0, 1), run(300.0, 3.0, 2)]).unwrap();
+        assert_eq!(total, PgbenchStats { tps: 600.0, latency_ms: 5.0, processed: 30, failed: 3 });
+        assert!(combine_pgbench(&[]).is_err());
+        assert_eq!(pgbench_cell(&Ok(&total)), "600 (5.000), 3 failed");
+        assert_eq!(pgbench_cell(&Ok(&run(812.4, 14.7123, 0))), "812 (14.712)");
     }
 
     #[test]

@@ -49,7 +49,7 @@ enum Command {
     RespVsRedis(resp_vs_redis::Args),
     /// pgbench (select-only and TPC-B) against Orbit's PostgreSQL front door and a real PostgreSQL.
     PgVsPostgres(pg_vs_postgres::Args),
-    /// Three nodes (RF 3) vs one: RESP throughput, orbit-client calls, idle CPU, failover time.
+    /// Three nodes (RF 3) vs one: RESP throughput, orbit-client calls, pgbench, idle CPU, failover time.
     Cluster(cluster::Args),
 }
 

@@ -57,6 +57,9 @@ impl Args {
 /// Where Debian's `postgresql-<version>` packages install.
 const INSTALL_ROOT: &str = "/usr/lib/postgresql";
 
+/// The database pgbench and psql connect to.
+pub(crate) const DATABASE: &str = "postgres";
+
 /// Every PostgreSQL program this benchmark runs.
 const PROGRAMS: [&str; 5] = ["initdb", "pg_ctl", "postgres", "pgbench", "psql"];
 
@@ -81,14 +84,14 @@ const BALANCES: [(&str, &str); 4] = [
 
 /// The numbers kept from a pgbench report.
 #[derive(Clone, Debug, PartialEq)]
-struct Stats {
+pub(crate) struct Stats {
     /// Without the initial connection time.
-    tps: f64,
-    latency_ms: f64,
+    pub(crate) tps: f64,
+    pub(crate) latency_ms: f64,
     /// Committed transactions.
-    processed: u64,
+    pub(crate) processed: u64,
     /// Transactions that ended in a serialization or deadlock error.
-    failed: u64,
+    pub(crate) failed: u64,
 }
 
 /// A workload's result on one server, or why there is none.
@@ -170,7 +173,7 @@ fn bin_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// `program --version`, e.g. `pgbench (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`.
-async fn version(program: &Path) -> anyhow::Result<String> {
+pub(crate) async fn version(program: &Path) -> anyhow::Result<String> {
     let mut command = tokio::process::Command::new(program);
     command.arg("--version");
     let text = finish(command, Duration::from_secs(30), &program.display().to_string()).await?;
@@ -182,7 +185,7 @@ async fn version(program: &Path) -> anyhow::Result<String> {
 async fn bench_server(args: &Args, bin: &Path, label: &str, addr: SocketAddr) -> ServerRun {
     eprintln!("[{label}] pgbench -i -s {}", args.scale);
     let mut init = client(bin, "pgbench", addr);
-    init.args(["-i", "-q", "-s", &args.scale.to_string(), "postgres"]);
+    init.args(["-i", "-q", "-s", &args.scale.to_string(), DATABASE]);
     if let Err(e) = finish(init, args.limit(0), "pgbench -i").await {
         let reason = format!("{e:#}");
         eprintln!("[{label}] {reason}");
@@ -209,7 +212,7 @@ async fn measure(args: &Args, bin: &Path, addr: SocketAddr, flags: &[&str]) -> a
     command.args(flags).args(["-c", &args.clients.to_string(), "-j", &args.threads.to_string()]).args([
         "-T",
         &args.seconds.to_string(),
-        "postgres",
+        DATABASE,
     ]);
     let report = finish(command, args.limit(args.seconds), "pgbench").await?;
     let stats = parse_report(&report)?;
@@ -223,7 +226,7 @@ async fn check_balances(args: &Args, bin: &Path, addr: SocketAddr) -> anyhow::Re
     let mut sums = Vec::new();
     for (table, column) in BALANCES {
         let mut command = client(bin, "psql", addr);
-        command.args(["-X", "-At", "-d", "postgres", "-c", &format!("select sum({column}) from {table}")]);
+        command.args(["-X", "-At", "-d", DATABASE, "-c", &format!("select sum({column}) from {table}")]);
         let text = finish(command, args.limit(0), "psql").await?;
         sums.push((table, parse_sum(&text).with_context(|| format!("sum of {table}.{column}"))?));
     }
@@ -235,10 +238,17 @@ async fn check_balances(args: &Args, bin: &Path, addr: SocketAddr) -> anyhow::Re
     bail!("balances disagree: {}", listed.join(", "))
 }
 
-/// `program` (pgbench or psql) connecting to `addr` as `postgres`; the
-/// caller names the database.
+/// `program` (pgbench or psql) of the binaries in `bin`, connecting to
+/// `addr` as in [`connect`].
 fn client(bin: &Path, program: &str, addr: SocketAddr) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(bin.join(program));
+    connect(&bin.join(program), addr)
+}
+
+/// `program` (pgbench or psql: a path, or a name looked up on `PATH`)
+/// connecting to `addr` as `postgres`; the caller names the database
+/// ([`DATABASE`]).
+pub(crate) fn connect(program: &Path, addr: SocketAddr) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
     command.args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string(), "-U", "postgres"]);
     command
 }
@@ -246,7 +256,11 @@ fn client(bin: &Path, program: &str, addr: SocketAddr) -> tokio::process::Comman
 /// Runs `command` to its end within `limit` and returns its stdout; a
 /// non-zero exit is an error with the end of stderr, where pgbench, psql
 /// and the PostgreSQL tools name what went wrong.
-async fn finish(mut command: tokio::process::Command, limit: Duration, what: &str) -> anyhow::Result<String> {
+pub(crate) async fn finish(
+    mut command: tokio::process::Command,
+    limit: Duration,
+    what: &str,
+) -> anyhow::Result<String> {
     command.stdin(Stdio::null()).kill_on_drop(true);
     let output = tokio::time::timeout(limit, command.output())
         .await
@@ -265,7 +279,7 @@ fn last_lines(text: &str, n: usize) -> String {
 }
 
 /// The numbers of a pgbench (14 or later) run report on stdout.
-fn parse_report(text: &str) -> anyhow::Result<Stats> {
+pub(crate) fn parse_report(text: &str) -> anyhow::Result<Stats> {
     let tps = required(text, "tps = ")?;
     ensure!(
         tps.ends_with("(without initial connection time)"),

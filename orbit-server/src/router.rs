@@ -20,9 +20,9 @@ use std::time::Duration;
 
 /// How long a call waits before asking again for a partition's leader.
 const LEADER_RETRY: Duration = Duration::from_millis(50);
-/// How long a PostgreSQL connection waits for the SQL data's leader to be
-/// known before it is served where it arrived.
-const TUNNEL_LEADER_WAIT: Duration = Duration::from_secs(5);
+/// How long SQL (a PostgreSQL connection, MCP's SQL tools) waits for the
+/// SQL data's leader to be known before it is served where it arrived.
+const SQL_LEADER_WAIT: Duration = Duration::from_secs(5);
 
 impl NodeHandle {
     /// Where a call for `partition` runs: `None` here, or the gRPC address
@@ -180,6 +180,25 @@ impl NodeHandle {
         self.invoke_atomic_here(&calls).await
     }
 
+    /// The cluster and the gRPC address of the node leading the SQL data's
+    /// partition, when that is another node (waiting up to
+    /// [`SQL_LEADER_WAIT`] for a leader to be known); `None`: serve here.
+    async fn sql_leader(&self) -> Result<Option<(&std::sync::Arc<crate::cluster::Cluster>, String)>, Error> {
+        let Some(cluster) = self.partitions().cluster()? else { return Ok(None) };
+        let partition = self.partitions().for_slot(orbit_shared::slot::SQL_SLOT).id;
+        let deadline = tokio::time::Instant::now() + SQL_LEADER_WAIT;
+        loop {
+            match cluster.leader(partition) {
+                Leader::Local => return Ok(None),
+                Leader::Remote { addr, .. } => return Ok(Some((cluster, addr))),
+                Leader::Unknown if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(LEADER_RETRY).await;
+                }
+                Leader::Unknown => return Ok(None),
+            }
+        }
+    }
+
     /// An atomic group on this node's activations.
     async fn invoke_atomic_here(&self, calls: &[(ActorId, Invocation)]) -> Result<Vec<Reply>, Error> {
         let mut ids: Vec<ActorId> = calls.iter().map(|(id, _)| id.clone()).collect();
@@ -315,21 +334,20 @@ impl ActorGateway for NodeHandle {
     }
 
     /// In a cluster, while another node leads the SQL data's partition: a
-    /// tunnel to that node's PostgreSQL front door (waiting up to
-    /// [`TUNNEL_LEADER_WAIT`] for a leader to be known).
+    /// tunnel to that node's PostgreSQL front door.
     async fn postgres_tunnel(&self) -> Result<Option<tokio::io::DuplexStream>, Error> {
-        let Some(cluster) = self.partitions().cluster()? else { return Ok(None) };
-        let partition = self.partitions().for_slot(orbit_shared::slot::SQL_SLOT).id;
-        let deadline = tokio::time::Instant::now() + TUNNEL_LEADER_WAIT;
-        loop {
-            match cluster.leader(partition) {
-                Leader::Local => return Ok(None),
-                Leader::Remote { addr, .. } => return cluster.postgres_tunnel(&addr).await.map(Some),
-                Leader::Unknown if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(LEADER_RETRY).await;
-                }
-                Leader::Unknown => return Ok(None),
-            }
+        match self.sql_leader().await? {
+            Some((cluster, addr)) => cluster.postgres_tunnel(&addr).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// In a cluster, while another node leads the SQL data's partition: the
+    /// text run there.
+    async fn sql_at_leader(&self, text: &str, read_only: bool) -> Result<Option<Bytes>, Error> {
+        match self.sql_leader().await? {
+            Some((cluster, addr)) => cluster.run_sql(&addr, text, read_only).await.map(Some),
+            None => Ok(None),
         }
     }
 

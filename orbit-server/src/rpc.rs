@@ -25,8 +25,7 @@ use tonic_health::server::HealthReporter;
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     node: crate::NodeHandle,
-    internode: Option<Arc<dyn crate::cluster::FrameHandler>>,
-    postgres: Option<std::net::SocketAddr>,
+    internode: Option<crate::cluster::InternodeService>,
     accept: CancellationToken,
     tasks: &TaskTracker,
 ) -> HealthReporter {
@@ -36,8 +35,8 @@ pub(crate) async fn serve(
     let window = node.config().grpc.stream_window;
     let rpc = ActorRpc { gateway: Arc::new(node), window, accept: accept.clone(), tasks: tasks.clone() };
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let internode = internode.map(|handler| {
-        InternodeServer::new(crate::cluster::InternodeService { handler, postgres })
+    let internode = internode.map(|service| {
+        InternodeServer::new(service)
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX)
     });

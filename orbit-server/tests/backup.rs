@@ -185,13 +185,18 @@ async fn migrate_copies_a_stopped_node_to_another_backend() {
     assert!(ok, "migrate failed: {stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     // Each partition holding counters keeps a count of them; the system
-    // partition holds the partition count and the marker that counts are kept.
+    // partition holds the partition count and the markers that counts are
+    // kept and that the SQL data is in its partition.
     let counted: std::collections::BTreeSet<u16> = (0..300)
         .map(|i| {
             orbit_server::partition::partition_of(orbit_shared::slot::slot_of(format!("m{i}").as_bytes()), 64)
         })
         .collect();
-    assert_eq!(report["keys"], 300 + counted.len() + 2, "counters, their counts, partition count and marker");
+    assert_eq!(
+        report["keys"],
+        300 + counted.len() + 3,
+        "counters, their counts, partition count and markers"
+    );
     assert_eq!(report["checksum"].as_str().unwrap().len(), 64);
 
     let node = node_at(&to, StorageKind::CowBtree).await;

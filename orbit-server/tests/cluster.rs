@@ -74,6 +74,8 @@ async fn spawn(i: u8, port: u16, dir: &Path) -> Proc {
         .env("RUST_LOG", "info")
         .env("ORBIT__CLUSTER__HEARTBEAT_INTERVAL", "100ms")
         .env("ORBIT__CLUSTER__ELECTION_TIMEOUT", "500ms")
+        .env("ORBIT__MCP__READ_ONLY", "false")
+        .env("ORBIT__MCP__ALLOWED_HOSTS", r#"["127.0.0.1", "127.0.0.2", "127.0.0.3"]"#)
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -646,8 +648,25 @@ async fn pgbench(addr: SocketAddr, args: &[&str], limit: Duration) -> String {
     stdout
 }
 
+/// Calls MCP tool `tool` with `sql` through node `http`'s MCP endpoint (an
+/// rmcp client over streamable HTTP); returns its structured result.
+async fn mcp_sql(http: SocketAddr, tool: &'static str, sql: &str) -> serde_json::Value {
+    use rmcp::ServiceExt;
+    let client = rmcp::model::ClientConfig::default()
+        .serve(rmcp::transport::StreamableHttpClientTransport::from_uri(format!("http://{http}/mcp")))
+        .await
+        .expect("MCP client initializes");
+    let serde_json::Value::Object(args) = serde_json::json!({ "sql": sql }) else { unreachable!() };
+    let params = rmcp::model::CallToolRequestParams::new(tool).with_arguments(args);
+    let result = client.call_tool(params).await.expect("MCP tool call");
+    assert_ne!(result.is_error, Some(true), "{tool} {sql:?} through {http}: {:?}", result.content);
+    let _ = client.cancel().await;
+    result.structured_content.expect("structured result")
+}
+
 /// Every node serves the same SQL data: a table created through one node
-/// is written through another and read through the third; `pgbench -i`
+/// is written through another and read through the third, also with MCP's
+/// SQL tools through every node; `pgbench -i`
 /// loads its tables through one node, then three `pgbench` runs of the
 /// TPC-B-like script, one connected to each node, commit every transaction,
 /// and every node reads balances that add up to the history's deltas.
@@ -665,6 +684,18 @@ async fn pgbench_with_clients_on_every_node_keeps_balances_consistent() {
     assert_eq!(psql(pg[2], "INSERT INTO t VALUES (1, 'a')").await, "INSERT 0 1");
     assert_eq!(psql(pg[0], "SELECT v FROM t WHERE id = 1").await, "a");
     assert_eq!(psql(pg[1], "SELECT v FROM t WHERE id = 1").await, "a");
+
+    // MCP's SQL tools run where the SQL data is led too, from any node.
+    for (n, p) in procs.iter().enumerate() {
+        let insert = format!("INSERT INTO t VALUES ({}, 'mcp')", 10 + n);
+        let done = mcp_sql(p.http, "sql_execute", &insert).await;
+        assert_eq!(done["results"][0]["command"], "INSERT 0 1", "through node {}: {done}", n + 1);
+    }
+    for p in &procs {
+        let counted = mcp_sql(p.http, "sql_query", "SELECT count(*) AS n FROM t WHERE v = 'mcp'").await;
+        assert_eq!(counted["results"][0]["rows"][0][0], 3, "{counted}");
+    }
+    assert_eq!(psql(pg[2], "SELECT count(*) FROM t").await, "4");
 
     pgbench(pg[1], &["-i", "-s", "1", "-q"], Duration::from_secs(300)).await;
     assert_eq!(psql(pg[0], "SELECT count(*) FROM pgbench_accounts").await, "100000");

@@ -173,8 +173,9 @@ async fn http_serves_health_and_prometheus_metrics() {
         "orbit_storage_write_duration_seconds_count",
         "orbit_storage_fsyncs_total",
         // The counter's record and its partition's count of counters, the
-        // partition count and the marker that counts are kept.
-        r#"orbit_storage_keys{backend="memory"} 4"#,
+        // partition count and the markers that counts are kept and that the
+        // SQL data is in its partition.
+        r#"orbit_storage_keys{backend="memory"} 5"#,
         r#"orbit_storage_disk_bytes{backend="memory"} 0"#,
         "orbit_active_actors 1",
         r#"orbit_active_actors_by_kind{kind="counter"} 1"#,

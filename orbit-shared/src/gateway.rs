@@ -272,6 +272,20 @@ pub trait ActorGateway: Send + Sync + 'static {
         async { Ok(None) }
     }
 
+    /// Runs SQL text on the node that leads the SQL data's partition, for a
+    /// front door that is not PostgreSQL: `None` when that is this node
+    /// (or there is no cluster, or no leader is known), so the caller runs
+    /// it here; else that node's answer, in the encoding of the front door
+    /// that runs SQL there for other nodes (`sql::run_sql_encoded`).
+    fn sql_at_leader(
+        &self,
+        text: &str,
+        read_only: bool,
+    ) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send {
+        let _ = (text, read_only);
+        async { Ok(None) }
+    }
+
     /// Whether actors with these keys can change together atomically: true
     /// on a single node; in a multi-node cluster, when they share a
     /// partition (keys are placed by slot, so hash tags co-locate them).

@@ -67,6 +67,65 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, for reading a SQLSTATE back.
+    const ALL: [Code; 50] = [
+        Code::ConnectionFailure,
+        Code::ProtocolViolation,
+        Code::FeatureNotSupported,
+        Code::CardinalityViolation,
+        Code::StringDataRightTruncation,
+        Code::NumericValueOutOfRange,
+        Code::InvalidDatetimeFormat,
+        Code::DatetimeFieldOverflow,
+        Code::DivisionByZero,
+        Code::InvalidParameterValue,
+        Code::CharacterNotInRepertoire,
+        Code::InvalidTextRepresentation,
+        Code::InvalidBinaryRepresentation,
+        Code::BadCopyFileFormat,
+        Code::NotNullViolation,
+        Code::UniqueViolation,
+        Code::ActiveSqlTransaction,
+        Code::ReadOnlySqlTransaction,
+        Code::InFailedSqlTransaction,
+        Code::InvalidAuthorization,
+        Code::DependentObjectsStillExist,
+        Code::ExternalRoutineException,
+        Code::InvalidSchemaName,
+        Code::TransactionRollback,
+        Code::SerializationFailure,
+        Code::DeadlockDetected,
+        Code::SyntaxError,
+        Code::WrongObjectType,
+        Code::UndefinedColumn,
+        Code::UndefinedFunction,
+        Code::UndefinedTable,
+        Code::UndefinedParameter,
+        Code::UndefinedObject,
+        Code::DuplicateColumn,
+        Code::DuplicateTable,
+        Code::AmbiguousColumn,
+        Code::DatatypeMismatch,
+        Code::InvalidColumnReference,
+        Code::InvalidTableDefinition,
+        Code::InvalidObjectDefinition,
+        Code::GeneratedAlways,
+        Code::InsufficientResources,
+        Code::TooManyConnections,
+        Code::ProgramLimitExceeded,
+        Code::CantChangeRuntimeParam,
+        Code::LockNotAvailable,
+        Code::QueryCanceled,
+        Code::AdminShutdown,
+        Code::IoError,
+        Code::Internal,
+    ];
+
+    /// The code whose five characters are `sqlstate`.
+    pub fn from_sqlstate(sqlstate: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|code| code.as_str() == sqlstate)
+    }
+
     /// The five characters on the wire.
     pub fn as_str(self) -> &'static str {
         use Code::*;
@@ -321,6 +380,17 @@ fn from_datafusion(e: DataFusionError) -> SqlError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_sqlstate_reads_back_as_its_code() {
+        for code in Code::ALL {
+            assert_eq!(Code::from_sqlstate(code.as_str()), Some(code));
+        }
+        assert_eq!(Code::from_sqlstate("40001"), Some(Code::SerializationFailure));
+        assert_eq!(Code::from_sqlstate("99999"), None);
+        let deposed = orbit_shared::Error::NotLeader { partition: 0, leader: None };
+        assert_eq!(SqlError::from(deposed).code, Code::SerializationFailure);
+    }
 
     #[test]
     fn gateway_errors_map_to_their_class() {

@@ -94,7 +94,7 @@ impl SqlState {
 }
 
 /// One statement's result for callers other than PostgreSQL clients.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SqlOutcome {
     /// The command tag (`SELECT`, `INSERT 0 2`, `CREATE TABLE`...).
     pub command: String,
@@ -104,10 +104,53 @@ pub struct SqlOutcome {
     pub rows: Vec<Vec<serde_json::Value>>,
 }
 
+/// [`run_sql`]'s answer as it travels between nodes.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum Encoded {
+    Ran(Vec<SqlOutcome>),
+    Failed { sqlstate: String, message: String },
+}
+
+/// [`run_sql`] here, for another node's front door, its answer encoded
+/// (what [`ActorGateway::sql_at_leader`] returns there).
+pub async fn run_sql_encoded<G: ActorGateway>(
+    gateway: Arc<G>,
+    state: &SqlState,
+    text: &str,
+    read_only: bool,
+) -> bytes::Bytes {
+    let encoded = match run_sql_here(gateway, state, text, read_only).await {
+        Ok(outcomes) => Encoded::Ran(outcomes),
+        Err(e) => Encoded::Failed { sqlstate: e.code.as_str().to_string(), message: e.message },
+    };
+    serde_json::to_vec(&encoded).map(Into::into).unwrap_or_default()
+}
+
 /// Runs SQL text through the same engine a PostgreSQL connection has (for
 /// MCP), under `state`'s row locks: rows as JSON, commands as their tags.
-/// With `read_only`, only queries run. Stops at the first error.
+/// With `read_only`, only queries run. Stops at the first error. In a
+/// cluster it runs on the node leading the SQL data, like every
+/// PostgreSQL session.
 pub async fn run_sql<G: ActorGateway>(
+    gateway: Arc<G>,
+    state: &SqlState,
+    text: &str,
+    read_only: bool,
+) -> Result<Vec<SqlOutcome>, SqlError> {
+    let Some(answer) = gateway.sql_at_leader(text, read_only).await? else {
+        return run_sql_here(gateway, state, text, read_only).await;
+    };
+    match serde_json::from_slice(&answer) {
+        Ok(Encoded::Ran(outcomes)) => Ok(outcomes),
+        Ok(Encoded::Failed { sqlstate, message }) => {
+            Err(SqlError::new(Code::from_sqlstate(&sqlstate).unwrap_or(Code::Internal), message))
+        }
+        Err(e) => Err(SqlError::new(Code::Internal, format!("the SQL data's leader answered badly: {e}"))),
+    }
+}
+
+/// [`run_sql`] on this node.
+async fn run_sql_here<G: ActorGateway>(
     gateway: Arc<G>,
     state: &SqlState,
     text: &str,

@@ -45,7 +45,7 @@ fn applied_key(group: GroupId) -> Bytes {
 /// The staging area of a partition (see [`Command::Stage`]), or of one
 /// staged write `id` in it: under an empty kind (no actor has one), beside
 /// the counts (`u32::MAX`) and the applied record.
-fn staging_prefix(group: GroupId, id: Option<u64>) -> Bytes {
+pub(super) fn staging_prefix(group: GroupId, id: Option<u64>) -> Bytes {
     let mut key = BytesMut::with_capacity(2 + 1 + 4 + 8 + 4);
     key.put_u16(group);
     key.put_u8(0);

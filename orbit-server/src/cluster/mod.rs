@@ -28,7 +28,7 @@ mod types;
 mod tests;
 
 pub use formation::{Formation, Identity};
-pub use transport::{FrameHandler, GrpcTransport, InternodeService, LocalNet, Transport};
+pub use transport::{FrameHandler, GrpcTransport, InternodeService, LocalNet, SqlRunner, Transport};
 pub use types::{ClusterMeta, GroupId, META_GROUP, NodeId};
 
 use crate::storage::Store;
@@ -450,6 +450,23 @@ impl Cluster {
         transport::open_tunnel(channel, self.cluster_id())
             .await
             .map_err(|status| Error::Unreachable { reason: format!("{addr}: {}", status.message()) })
+    }
+
+    /// Runs SQL text on the node at `addr` (the SQL data's leader) for this
+    /// node's front door; returns its encoded answer.
+    pub async fn run_sql(&self, addr: &str, text: &str, read_only: bool) -> Result<Bytes, Error> {
+        let channel = self.peers.get(addr).map_err(|reason| Error::Unreachable { reason })?;
+        let request = orbit_shared::proto::SqlRequest {
+            cluster_id: self.cluster_id().to_string(),
+            text: text.to_string(),
+            read_only,
+        };
+        let mut client = orbit_shared::proto::internode_client::InternodeClient::new(channel)
+            .max_decoding_message_size(usize::MAX);
+        match client.sql(request).await {
+            Ok(answer) => Ok(answer.into_inner().outcome),
+            Err(status) => Err(Error::Unreachable { reason: format!("{addr}: {}", status.message()) }),
+        }
     }
 
     /// [`Cluster::forward`] for an atomic group.

@@ -1,7 +1,7 @@
 //! In-process clusters over [`LocalNet`]: replication, a leader cut off and
 //! replaced (its writes refused), writes through lost and delayed messages,
 //! a follower far behind caught up by snapshot, a restart, and formation
-//! from seeds.
+//! from seeds, a large write staged in parts.
 
 use super::*;
 use crate::config::Durability;
@@ -143,6 +143,53 @@ async fn writes_replicate_and_a_cut_off_leader_is_replaced_and_refused() {
     for node in &nodes {
         node.cluster.shutdown().await;
     }
+}
+
+/// What the staging area of partition `p` holds on `node`.
+async fn staged(node: &Node, p: GroupId) -> usize {
+    node.store.scan(machine::staging_prefix(p, None), None, 1000).await.expect("scan").len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_write_is_staged_and_applies_whole_or_not_at_all() {
+    let net = Arc::new(LocalNet::default());
+    let nodes = start(&net, 3, &fast(10_000, 1_000)).await;
+    let p = 2;
+    let leader = leader_of(&nodes, p, &[]).await;
+    let big = "x".repeat(1000);
+    let ops: Vec<WriteOp> =
+        (0..1000).map(|i| WriteOp::Put(key(p, &format!("k{i}")), Bytes::from(big.clone()))).collect();
+    assert!(split(ops.clone(), MAX_ENTRY_BYTES).len() > 2, "the write must need several parts");
+    nodes[leader].cluster.write(p, ops).await.expect("a staged write");
+    for node in &nodes {
+        eventually(node, p, "k0", Some(&big)).await;
+        eventually(node, p, "k999", Some(&big)).await;
+    }
+    assert_eq!(staged(&nodes[leader], p).await, 0, "the commit clears its parts");
+
+    // A part staged by a leader whose term then ends is cleared by the next
+    // term's first entry, and its commit applies nothing.
+    let g = nodes[leader].cluster.group(p).expect("group");
+    let part = Command::Stage { id: 7, part: 0, ops: put(p, "s", "staged") };
+    assert!(nodes[leader].cluster.propose(g, part).await.expect("stage"));
+    assert_eq!(value(&nodes[leader], p, "s").await, None, "a staged part is not applied");
+    for node in &nodes {
+        let mut waited = 0;
+        while staged(node, p).await != 1 {
+            assert!(waited < 100, "{}: the part never arrived", node.addr);
+            waited += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    net.isolate(&nodes[leader].addr);
+    let second = leader_of(&nodes, p, &[leader]).await;
+    let g = nodes[second].cluster.group(p).expect("group");
+    let commit = Command::Commit { id: 7, parts: 1, ops: put(p, "t", "committed") };
+    assert!(!nodes[second].cluster.propose(g, commit).await.expect("commit"), "a commit missing a part");
+    assert_eq!(value(&nodes[second], p, "s").await, None);
+    assert_eq!(value(&nodes[second], p, "t").await, None);
+    assert_eq!(staged(&nodes[second], p).await, 0);
+    net.heal();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

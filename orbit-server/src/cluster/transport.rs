@@ -322,6 +322,25 @@ pub struct InternodeService {
     /// Where this node's PostgreSQL front door listens, for tunnels (`None`:
     /// it is off).
     pub postgres: Option<std::net::SocketAddr>,
+    /// Runs SQL text here for another node's front door.
+    pub sql: SqlRunner,
+}
+
+/// Runs SQL text on this node for another node's front door (see
+/// `ActorGateway::sql_at_leader`) and returns the encoded outcome.
+pub type SqlRunner = Arc<dyn Fn(String, bool) -> BoxFuture<'static, Bytes> + Send + Sync>;
+
+impl InternodeService {
+    /// Refuses what another cluster sends.
+    fn check_cluster(&self, theirs: &str) -> Result<(), tonic::Status> {
+        let ours = self.handler.cluster_id();
+        if ours.as_deref() == Some(theirs) {
+            return Ok(());
+        }
+        Err(tonic::Status::permission_denied(format!(
+            "a message of cluster {theirs:?} refused by a node of cluster {ours:?}"
+        )))
+    }
 }
 
 /// The most bytes one tunnel message carries.
@@ -399,6 +418,16 @@ impl orbit_shared::proto::internode_server::Internode for InternodeService {
         Ok(tonic::Response::new(orbit_shared::proto::Frame { data }))
     }
 
+    async fn sql(
+        &self,
+        request: tonic::Request<orbit_shared::proto::SqlRequest>,
+    ) -> Result<tonic::Response<orbit_shared::proto::SqlResponse>, tonic::Status> {
+        let request = request.into_inner();
+        self.check_cluster(&request.cluster_id)?;
+        let outcome = (self.sql)(request.text, request.read_only).await;
+        Ok(tonic::Response::new(orbit_shared::proto::SqlResponse { outcome }))
+    }
+
     type PostgresTunnelStream = tokio_stream::wrappers::ReceiverStream<Result<TunnelData, tonic::Status>>;
 
     /// Connects the tunnel to this node's own PostgreSQL listener (through
@@ -410,13 +439,7 @@ impl orbit_shared::proto::internode_server::Internode for InternodeService {
         let mut inbound = request.into_inner();
         let hello =
             inbound.message().await?.ok_or_else(|| tonic::Status::invalid_argument("empty tunnel"))?;
-        let ours = self.handler.cluster_id();
-        if ours.as_deref() != Some(hello.cluster_id.as_str()) {
-            return Err(tonic::Status::permission_denied(format!(
-                "tunnel of cluster {:?} refused by a node of cluster {:?}",
-                hello.cluster_id, ours
-            )));
-        }
+        self.check_cluster(&hello.cluster_id)?;
         let Some(mut addr) = self.postgres else {
             return Err(tonic::Status::unavailable("PostgreSQL is off on this node"));
         };

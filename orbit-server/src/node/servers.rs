@@ -95,7 +95,17 @@ impl Servers {
                 Some(addr)
             }
         };
-        let health = rpc::serve(grpc, node.clone(), internode, pg_addr, accept.clone(), &tasks).await;
+        let internode = internode.map(|handler| {
+            let (node, sql) = (node.clone(), sql.clone());
+            let sql: crate::cluster::SqlRunner = Arc::new(move |text, read_only| {
+                let (node, sql) = (node.clone(), sql.clone());
+                Box::pin(async move {
+                    orbit_protocols::sql::run_sql_encoded(Arc::new(node), &sql, &text, read_only).await
+                })
+            });
+            crate::cluster::InternodeService { handler, postgres: pg_addr, sql }
+        });
+        let health = rpc::serve(grpc, node.clone(), internode, accept.clone(), &tasks).await;
         tasks.spawn(http::serve(http, node.clone(), sql, accept.clone()));
         Ok(Servers { grpc_addr, http_addr, resp_addr, pg_addr, accept, stop_requested, tasks, health })
     }
