@@ -290,6 +290,10 @@ impl ActorGateway for NodeHandle {
         self.config().cluster.enabled().then(|| NodeHandle::relayed(self).subscribe())
     }
 
+    fn applied(&self) -> Option<tokio::sync::broadcast::Receiver<orbit_shared::AppliedWrite>> {
+        self.config().cluster.enabled().then(|| NodeHandle::applied(self).subscribe())
+    }
+
     fn colocated(&self, keys: &[&Bytes]) -> bool {
         if !matches!(self.partitions().cluster(), Ok(Some(_))) {
             return true;

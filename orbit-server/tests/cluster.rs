@@ -741,3 +741,50 @@ async fn pgbench_with_clients_on_every_node_keeps_balances_consistent() {
         let _ = p.child.start_kill();
     }
 }
+
+/// What the Redis front door keeps per key follows writes made through
+/// other nodes once its node applies them: a client blocked in BLPOP on one
+/// node is served by an RPUSH through another, long before its timeout,
+/// and a WATCH on one node makes EXEC fail after a SET through another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_pops_and_watches_see_writes_made_through_other_nodes() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (_, mut procs) = start_three(&dirs).await;
+    let mut writer = redis(procs[0].resp).await;
+
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(60)));
+    let client = redis::Client::open(format!("redis://{}/", procs[2].resp)).unwrap();
+    let mut waiter = client.get_multiplexed_async_connection_with_config(&config).await.unwrap();
+    let blocked = tokio::spawn(async move {
+        redis::cmd("BLPOP").arg("jobs").arg(30).query_async::<Option<(String, String)>>(&mut waiter).await
+    });
+    // Give the BLPOP time to block on node 3 before the push.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if blocked.is_finished() {
+        panic!("BLPOP returned before anything was pushed: {:?}", blocked.await);
+    }
+    let pushed: i64 = redis::cmd("RPUSH").arg("jobs").arg("j1").query_async(&mut writer).await.unwrap();
+    assert_eq!(pushed, 1);
+    let popped = tokio::time::timeout(Duration::from_secs(10), blocked)
+        .await
+        .expect("the blocked client is served well before its 30 s timeout")
+        .unwrap()
+        .unwrap();
+    assert_eq!(popped, Some(("jobs".to_string(), "j1".to_string())));
+
+    let mut watcher = redis(procs[1].resp).await;
+    let () = redis::cmd("WATCH").arg("w").query_async(&mut watcher).await.unwrap();
+    let () = redis::cmd("SET").arg("w").arg("theirs").query_async(&mut writer).await.unwrap();
+    // Node 2 applies the SET shortly after node 1 has its answer.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let exec: Option<((),)> =
+        redis::pipe().atomic().set("w", "mine").query_async(&mut watcher).await.unwrap();
+    assert_eq!(exec, None, "EXEC ran although a watched key was written through another node");
+    let value: String =
+        redis::cmd("GET").arg("w").query_async(&mut redis(procs[2].resp).await).await.unwrap();
+    assert_eq!(value, "theirs");
+    for p in &mut procs {
+        let _ = p.child.start_kill();
+    }
+}

@@ -153,6 +153,14 @@ pub struct Published {
     pub sharded: bool,
 }
 
+/// An actor's record written by an entry of the cluster's log that this
+/// node applied (its own turns' writes and, as a replica, other nodes').
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedWrite {
+    pub kind: String,
+    pub key: Bytes,
+}
+
 /// What a reply shown early depends on: [`ActorGateway::wait_durable`] on it
 /// returns once those writes are durable. Opaque to front doors, which only
 /// combine the tokens of the replies they hold back ([`DurableToken::and`]);
@@ -304,6 +312,15 @@ pub trait ActorGateway: Send + Sync + 'static {
     /// Messages other nodes relayed here, for this node's subscribers;
     /// `None` without a cluster.
     fn relayed(&self) -> Option<tokio::sync::broadcast::Receiver<Published>> {
+        None
+    }
+
+    /// The actors whose records this node applies from its cluster's log,
+    /// as they are applied (in a cluster of three, every write of the
+    /// cluster reaches every node); `None` without a cluster. Front doors
+    /// keep per-key state on it (WATCH, blocked clients, client-side
+    /// caching) for writes made through other nodes.
+    fn applied(&self) -> Option<tokio::sync::broadcast::Receiver<AppliedWrite>> {
         None
     }
 

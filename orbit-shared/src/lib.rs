@@ -32,8 +32,8 @@ pub mod write;
 pub use actor_id::ActorId;
 pub use error::{Error, ErrorKind};
 pub use gateway::{
-    ActivationInfo, ActorGateway, ActorPage, ClusterNodeDescription, DurableToken, KindDescription,
-    MethodDescription, NodeDescription, PartitionDescription, Published, StoredActor,
+    ActivationInfo, ActorGateway, ActorPage, AppliedWrite, ClusterNodeDescription, DurableToken,
+    KindDescription, MethodDescription, NodeDescription, PartitionDescription, Published, StoredActor,
 };
 pub use invocation::{Invocation, Reply};
 pub use message::{Accepts, ActorInterface, Message};

@@ -71,8 +71,69 @@ pub async fn serve<G: ActorGateway>(
     if let Some(relayed) = server.gateway.relayed() {
         tasks.spawn(cmd::pubsub::deliver_relayed(server.clone(), relayed, shutdown.clone()));
     }
+    if let Some(applied) = server.gateway.applied() {
+        tasks.spawn(follow_applied(server.clone(), applied, shutdown.clone()));
+    }
     crate::listener::accept_loop("RESP", listener, shutdown, tasks, |stream, peer| {
         connection::run(server.clone(), stream, peer)
     })
     .await;
+}
+
+/// In a cluster, treats each key of a database that this node applies from
+/// the log as written here: a client WATCHing it will see EXEC fail, clients
+/// tracking it get an invalidation, and clients blocked on it are served.
+/// So writes made through other nodes reach this node's clients once this
+/// node applies them (a replica applies shortly after the leader
+/// acknowledged the write). When the stream falls behind, every watched
+/// and waited-on key counts as written.
+async fn follow_applied<G: ActorGateway>(
+    server: Arc<server::Server<G>>,
+    mut applied: tokio::sync::broadcast::Receiver<orbit_shared::AppliedWrite>,
+    shutdown: CancellationToken,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => return,
+            next = applied.recv() => next,
+        };
+        let written: Vec<(usize, bytes::Bytes)> = match next {
+            Ok(write) => {
+                let databases = &server.runtime.databases;
+                match (0..crate::keyspace::DATABASE_KINDS.len()).find(|&db| databases.kind(db) == write.kind)
+                {
+                    Some(db) => vec![(db, write.key)],
+                    None => continue,
+                }
+            }
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "applied writes missed: every watched and waited-on key counts as written"
+                );
+                (0..crate::keyspace::DATABASE_KINDS.len())
+                    .flat_map(|db| {
+                        let mut keys = server.watches.keys_in(db);
+                        keys.extend(server.blocking.keys_in(db));
+                        keys.into_iter().map(move |key| (db, key))
+                    })
+                    .collect()
+            }
+            Err(RecvError::Closed) => return,
+        };
+        let mut blocked = Vec::new();
+        for (db, key) in written {
+            server.watches.touch(db, &key);
+            if server.tracking.active() {
+                cmd::tracking::invalidate(&server, &key, None);
+            }
+            if server.blocking.has_waiters(db, &key) {
+                blocked.push((db, key));
+            }
+        }
+        if !blocked.is_empty() {
+            cmd::blocking::serve(&server, blocked).await;
+        }
+    }
 }

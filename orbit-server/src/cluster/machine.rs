@@ -75,13 +75,13 @@ pub(super) fn meta_key() -> Bytes {
 pub struct Applied {
     pub log_id: watch::Sender<Option<LogId>>,
     pub meta: watch::Sender<ClusterMeta>,
-    /// Told each kind whose actors an applied entry wrote.
-    pub kinds: Arc<dyn Fn(&str) + Send + Sync>,
+    /// Told the kind and key of each actor record an applied entry wrote.
+    pub written: super::Written,
 }
 
 impl Applied {
-    pub fn new(kinds: Arc<dyn Fn(&str) + Send + Sync>) -> Self {
-        Applied { log_id: watch::channel(None).0, meta: watch::channel(ClusterMeta::default()).0, kinds }
+    pub fn new(written: super::Written) -> Self {
+        Applied { log_id: watch::channel(None).0, meta: watch::channel(ClusterMeta::default()).0, written }
     }
 }
 
@@ -147,13 +147,14 @@ impl Machine {
         Ok(())
     }
 
-    /// Tells the node each kind whose actors `ops`, just written, changed.
+    /// Tells the node each actor record `ops`, just written, changed.
     fn tell_kinds(&self, ops: &[WriteOp]) {
-        let mut kinds: Vec<&str> = ops.iter().filter_map(|op| layout::record_kind(op.key())).collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        for kind in kinds {
-            (self.shared.kinds)(kind);
+        for op in ops {
+            if let (Some(kind), Some(key)) =
+                (layout::record_kind(op.key()), layout::record_actor_key(op.key()))
+            {
+                (self.shared.written)(kind, key);
+            }
         }
     }
 }

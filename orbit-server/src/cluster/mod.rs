@@ -136,17 +136,20 @@ struct Group {
 pub struct Notify {
     /// Messages other nodes published, for this node's subscribers.
     pub relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
-    /// Called after an entry is applied here, once per kind whose actors it
-    /// wrote (so caches of those kinds, like SQL's schemas, see changes
-    /// made through any node).
-    pub applied: Arc<dyn Fn(&str) + Send + Sync>,
+    /// Called after an entry is applied here with the kind and key of each
+    /// actor record it wrote (so caches and front-door state, like SQL's
+    /// schemas and Redis' WATCH, see changes made through any node).
+    pub applied: Written,
 }
+
+/// See [`Notify::applied`].
+pub type Written = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
 
 impl Notify {
     /// Nothing listens: for tests.
     #[cfg(test)]
     pub fn none() -> Self {
-        Notify { relayed: tokio::sync::broadcast::channel(16).0, applied: Arc::new(|_| {}) }
+        Notify { relayed: tokio::sync::broadcast::channel(16).0, applied: Arc::new(|_, _| {}) }
     }
 }
 

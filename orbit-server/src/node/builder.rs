@@ -101,6 +101,7 @@ impl NodeBuilder {
             tasks: TaskTracker::new(),
             grpc_addr: std::sync::OnceLock::new(),
             relayed: tokio::sync::broadcast::channel(4096).0,
+            applied: tokio::sync::broadcast::channel(4096).0,
         });
         let handle = NodeHandle { shared };
         let upkeep = CancellationToken::new();
@@ -129,9 +130,16 @@ impl NodeBuilder {
             let transport: Arc<dyn crate::cluster::Transport> =
                 Arc::new(crate::cluster::GrpcTransport::default());
             let shared = Arc::downgrade(&node.handle.shared);
-            let applied = Arc::new(move |kind: &str| {
+            let written = node.handle.shared.applied.clone();
+            let applied = Arc::new(move |kind: &str, key: &[u8]| {
                 if let Some(entry) = shared.upgrade().as_ref().and_then(|s| s.registry.get(kind)) {
                     entry.changed();
+                }
+                if written.receiver_count() > 0 && orbit_protocols::keyspace::DATABASE_KINDS.contains(&kind) {
+                    let _ = written.send(orbit_shared::AppliedWrite {
+                        kind: kind.to_string(),
+                        key: bytes::Bytes::copy_from_slice(key),
+                    });
                 }
             });
             let notify = crate::cluster::Notify { relayed: node.handle.shared.relayed.clone(), applied };

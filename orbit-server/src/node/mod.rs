@@ -161,6 +161,8 @@ pub(crate) struct NodeShared {
     /// Messages published on other nodes of the cluster, for this node's
     /// subscribers.
     relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
+    /// The Redis keys this node applies from its cluster's log.
+    applied: tokio::sync::broadcast::Sender<orbit_shared::AppliedWrite>,
 }
 
 /// A cheap, cloneable handle to a node: call actors, inspect state.
@@ -218,6 +220,11 @@ impl NodeHandle {
 
     pub(crate) fn store(&self) -> &Arc<Store> {
         &self.shared.store
+    }
+
+    /// Where the Redis keys this node applies from its cluster's log go.
+    pub(crate) fn applied(&self) -> &tokio::sync::broadcast::Sender<orbit_shared::AppliedWrite> {
+        &self.shared.applied
     }
 
     /// Where messages relayed from other nodes of the cluster arrive.
