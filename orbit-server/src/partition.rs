@@ -55,10 +55,19 @@ impl Partition {
     /// returns once the batch is committed on a quorum of the partition's
     /// replicas and applied here (the returned position is already durable).
     pub async fn append(&self, ops: &[WriteOp]) -> Result<Seq, Error> {
+        self.append_fenced(ops, None).await
+    }
+
+    /// [`Partition::append`]; in a cluster, with `term`, applied only if
+    /// committed in that term ([`Cluster::write_in_term`]).
+    pub async fn append_fenced(&self, ops: &[WriteOp], term: Option<u64>) -> Result<Seq, Error> {
         match self.replication.cluster()? {
             None => Ok(self.store.append(ops).await?),
             Some(cluster) => {
-                cluster.write(self.id, ops.to_vec()).await?;
+                match term {
+                    Some(term) => cluster.write_in_term(self.id, ops.to_vec(), term).await?,
+                    None => cluster.write(self.id, ops.to_vec()).await?,
+                }
                 Ok(0)
             }
         }
@@ -320,7 +329,9 @@ impl PartitionMap {
     /// Commits the writes of an atomic group as one batch: all or none.
     /// Without a cluster its actors may live in several partitions; in a
     /// cluster they must share one ([`Error::CrossPartition`]).
-    pub async fn commit_group(&self, ops: &[WriteOp]) -> Result<Seq, Error> {
+    /// With `term`, in a cluster the batch applies only if committed in that
+    /// term of the partition's group.
+    pub async fn commit_group(&self, ops: &[WriteOp], term: Option<u64>) -> Result<Seq, Error> {
         if self.replication.cluster()?.is_none() {
             return Ok(self.store.append(ops).await?);
         }
@@ -328,7 +339,7 @@ impl PartitionMap {
         let first = partitions.next().flatten();
         match first {
             Some(p) if partitions.all(|q| q == Some(p)) => match self.partitions.get(usize::from(p)) {
-                Some(partition) => partition.append(ops).await,
+                Some(partition) => partition.append_fenced(ops, term).await,
                 None => {
                     Err(Error::Internal { reason: format!("a write to partition {p}, which does not exist") })
                 }

@@ -127,12 +127,12 @@ impl NodeHandle {
     ) -> Result<Vec<Reply>, Error> {
         if self.partitions().cluster()?.is_none() {
             self.validate_group(&calls)?;
-            return self.invoke_atomic_here(&calls).await;
+            return self.invoke_atomic_here(&calls, None).await;
         }
         let Some(partition) = self.group_partition(&calls)? else { return Ok(Vec::new()) };
         loop {
             let outcome = match self.route(partition, forwarded) {
-                Ok(None) => self.invoke_atomic_here(&calls).await,
+                Ok(None) => self.invoke_atomic_here(&calls, None).await,
                 Ok(Some(addr)) => self.cluster_for_forwarding()?.forward_atomic(&addr, &calls).await,
                 Err(e) => Err(e),
             };
@@ -177,7 +177,7 @@ impl NodeHandle {
         if serving != term {
             return Err(Error::NotLeader { partition, leader: None });
         }
-        self.invoke_atomic_here(&calls).await
+        self.invoke_atomic_here(&calls, Some(term)).await
     }
 
     /// The cluster and the gRPC address of the node leading the SQL data's
@@ -200,7 +200,13 @@ impl NodeHandle {
     }
 
     /// An atomic group on this node's activations.
-    async fn invoke_atomic_here(&self, calls: &[(ActorId, Invocation)]) -> Result<Vec<Reply>, Error> {
+    /// `term`: in a cluster, the writes apply only if committed in that term
+    /// of the partition's group.
+    async fn invoke_atomic_here(
+        &self,
+        calls: &[(ActorId, Invocation)],
+        term: Option<u64>,
+    ) -> Result<Vec<Reply>, Error> {
         let mut ids: Vec<ActorId> = calls.iter().map(|(id, _)| id.clone()).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -238,7 +244,8 @@ impl NodeHandle {
             for turn in &mut held {
                 ops.extend(turn.writes()?);
             }
-            let seq = if ops.is_empty() { None } else { Some(self.partitions().commit_group(&ops).await?) };
+            let seq =
+                if ops.is_empty() { None } else { Some(self.partitions().commit_group(&ops, term).await?) };
             let mut depends_on = seq.unwrap_or_default();
             for turn in held {
                 depends_on = depends_on.max(turn.commit(self, seq));
@@ -323,9 +330,9 @@ impl ActorGateway for NodeHandle {
         self.partitions().for_slot(id.slot()).serve().await
     }
 
-    /// In a cluster: the term checked, then the group run here. A node
-    /// deposed and elected again between the check and the commit is not
-    /// caught (the commit's proposal is fenced by Raft's current term only).
+    /// In a cluster: the term checked, then the group run here, its entry
+    /// applied only if committed in that term (a node deposed and elected
+    /// again before it proposed is refused too).
     async fn invoke_atomic_in_term(
         &self,
         calls: Vec<(ActorId, Invocation)>,

@@ -41,7 +41,13 @@ pub(crate) async fn serve(
             .max_encoding_message_size(usize::MAX)
     });
     tasks.spawn(async move {
+        // Keep-alives end the streams of a peer that vanished without closing
+        // them (a carried PostgreSQL connection, and the session and row
+        // locks behind it, would otherwise stay open).
         let served = Server::builder()
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(5)))
+            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
+            .tcp_keepalive(Some(std::time::Duration::from_secs(30)))
             .add_service(health_service)
             .add_service(ActorServiceServer::new(rpc))
             .add_optional_service(internode)

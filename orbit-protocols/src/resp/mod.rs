@@ -86,7 +86,11 @@ pub async fn serve<G: ActorGateway>(
 /// So writes made through other nodes reach this node's clients once this
 /// node applies them (a replica applies shortly after the leader
 /// acknowledged the write). When the stream falls behind, every watched
-/// and waited-on key counts as written.
+/// and waited-on key counts as written and tracking clients are told to
+/// flush their caches. A node applies its own clients' writes too, possibly
+/// after such a client went on to WATCH the key: its EXEC then fails
+/// although nothing changed after the WATCH (a retry succeeds), the safe
+/// side of missing a write.
 async fn follow_applied<G: ActorGateway>(
     server: Arc<server::Server<G>>,
     mut applied: tokio::sync::broadcast::Receiver<orbit_shared::AppliedWrite>,
@@ -112,6 +116,9 @@ async fn follow_applied<G: ActorGateway>(
                     missed,
                     "applied writes missed: every watched and waited-on key counts as written"
                 );
+                if server.tracking.active() {
+                    cmd::tracking::flushed(&server);
+                }
                 (0..crate::keyspace::DATABASE_KINDS.len())
                     .flat_map(|db| {
                         let mut keys = server.watches.keys_in(db);

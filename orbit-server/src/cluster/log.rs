@@ -172,21 +172,31 @@ impl RaftLogReader<TypeConfig> for GroupLog {
     /// What one AppendEntries carries: entries from `start` up to about
     /// [`MAX_APPEND_BYTES`] of writes (at least one), so that each is sent
     /// and stored within the heartbeat interval openraft allows it.
+    /// Entries are read a few at a time, so a follower far behind does not
+    /// cost a read of every entry it lacks per message.
     async fn limited_get_log_entries(&mut self, start: u64, end: u64) -> Result<Vec<Entry>, StorageError> {
-        let mut entries = self.read(start, end).await?;
+        const READ_AHEAD: u64 = 16;
+        let mut entries = Vec::new();
         let mut total = 0;
-        let keep = entries
-            .iter()
-            .take_while(|entry| {
-                let first = total == 0;
-                total += match &entry.payload {
+        let mut next = start;
+        while next < end {
+            let batch = self.read(next, end.min(next + READ_AHEAD)).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for entry in batch {
+                let bytes = match &entry.payload {
                     openraft::EntryPayload::Normal(command) => command.bytes(),
                     _ => 64,
                 };
-                first || total <= MAX_APPEND_BYTES
-            })
-            .count();
-        entries.truncate(keep);
+                if !entries.is_empty() && total + bytes > MAX_APPEND_BYTES {
+                    return Ok(entries);
+                }
+                total += bytes;
+                next = entry.log_id.index + 1;
+                entries.push(entry);
+            }
+        }
         Ok(entries)
     }
 }

@@ -3,11 +3,13 @@
 //!
 //! Applying a batch of entries is one store write that also records the
 //! applied log id and membership, inside the group's key range (so a
-//! snapshot carries it). It does not wait for an fsync: the Raft log is the
-//! durability point, and after a crash the entries past the durable applied
-//! id are applied again. Every write is an absolute put or delete, so
-//! applying an entry twice, or a snapshot taken while entries were being
-//! applied, leaves the same state as applying each once.
+//! snapshot carries it); a blank or a staged write's commit, which read the
+//! staging area, first write the entries before them with their own applied
+//! record. So every store write holds exactly the effects of the entries up
+//! to the applied id it records. It does not wait for an fsync: the Raft log
+//! is the durability point, and after a crash the entries past the durable
+//! applied id are applied again. A snapshot is one consistent view of the
+//! range, and its log id is the applied record in that view.
 
 use super::log::{decode, encode, storage_error};
 use super::types::{
@@ -112,12 +114,18 @@ impl Machine {
         Ok(Machine { store, group, applied, membership, current: Arc::default(), shared })
     }
 
-    /// Every pair of the group's range except the applied record.
-    async fn pairs(&self) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+    /// Every pair of the group's range except the applied record, from one
+    /// consistent view, and the applied log id and membership that view
+    /// records.
+    async fn pairs(&self) -> Result<(Vec<(Bytes, Bytes)>, Option<LogId>, Membership), StorageError> {
         let skip = applied_key(self.group);
-        let mut pairs = self.scan(range_prefix(self.group)).await?;
+        let mut pairs = self.store.scan_all(range_prefix(self.group)).await.map_err(storage_error)?;
+        let (applied, membership) = match pairs.iter().find(|(k, _)| *k == skip) {
+            Some((_, bytes)) => decode(bytes)?,
+            None => (None, Membership::default()),
+        };
         pairs.retain(|(k, _)| *k != skip);
-        Ok(pairs)
+        Ok((pairs, applied, membership))
     }
 
     /// Every pair under `prefix`.
@@ -137,10 +145,12 @@ impl Machine {
 }
 
 impl Machine {
-    /// Writes `ops` now (emptying it), ahead of the batch's end.
-    async fn flush(&self, ops: &mut Vec<WriteOp>) -> Result<(), StorageError> {
+    /// Writes `ops` now (emptying it), ahead of the batch's end, with the
+    /// applied record of `done`, the last entry whose effects they hold.
+    async fn flush(&self, ops: &mut Vec<WriteOp>, done: Option<LogId>) -> Result<(), StorageError> {
         if !ops.is_empty() {
-            let ops = std::mem::take(ops);
+            let mut ops = std::mem::take(ops);
+            ops.push(WriteOp::Put(applied_key(self.group), encode(&(done, &self.membership))?));
             self.store.append(&ops).await.map_err(storage_error)?;
             self.tell_kinds(&ops);
         }
@@ -178,16 +188,23 @@ impl RaftStateMachine<TypeConfig> for Machine {
         let mut replies = Vec::new();
         let mut meta = None;
         for entry in entries {
+            let done = self.applied;
             self.applied = Some(entry.log_id);
             let mut applied = true;
             match entry.payload {
                 EntryPayload::Blank if self.group != META_GROUP => {
-                    self.flush(&mut ops).await?;
+                    self.flush(&mut ops, done).await?;
                     let staged = self.scan(staging_prefix(self.group, None)).await?;
                     ops.extend(staged.into_iter().map(|(k, _)| WriteOp::Delete(k)));
                 }
                 EntryPayload::Blank => {}
                 EntryPayload::Normal(Command::Write(writes)) => ops.extend(writes),
+                EntryPayload::Normal(Command::WriteInTerm { term, ops: writes }) => {
+                    applied = entry.log_id.leader_id.term == term;
+                    if applied {
+                        ops.extend(writes);
+                    }
+                }
                 EntryPayload::Normal(Command::Meta(m)) => {
                     ops.push(WriteOp::Put(meta_key(), encode(&m)?));
                     meta = Some(m);
@@ -195,10 +212,11 @@ impl RaftStateMachine<TypeConfig> for Machine {
                 EntryPayload::Normal(Command::Stage { id, part, ops: writes }) => {
                     ops.push(WriteOp::Put(staging_key(self.group, id, part), encode(&writes)?));
                 }
-                EntryPayload::Normal(Command::Commit { id, parts, ops: writes }) => {
-                    self.flush(&mut ops).await?;
+                EntryPayload::Normal(Command::Commit { id, parts, term, ops: writes }) => {
+                    self.flush(&mut ops, done).await?;
                     let staged = self.scan(staging_prefix(self.group, Some(id))).await?;
-                    applied = staged.len() == parts as usize;
+                    applied = staged.len() == parts as usize
+                        && term.is_none_or(|term| term == entry.log_id.leader_id.term);
                     let mut keys = Vec::with_capacity(staged.len());
                     for (key, part) in staged {
                         if applied {
@@ -253,7 +271,7 @@ impl RaftStateMachine<TypeConfig> for Machine {
         snapshot: Box<SnapshotPairs>,
     ) -> Result<(), StorageError> {
         let mut ops: Vec<WriteOp> =
-            self.pairs().await?.into_iter().map(|(k, _)| WriteOp::Delete(k)).collect();
+            self.pairs().await?.0.into_iter().map(|(k, _)| WriteOp::Delete(k)).collect();
         ops.extend(snapshot.pairs.iter().map(|(k, v)| WriteOp::Put(k.clone(), v.clone())));
         self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
@@ -286,11 +304,11 @@ impl RaftSnapshotBuilder<TypeConfig> for Builder {
     /// the builder was made; see the module comment for why later writes in
     /// the scan are harmless.
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let pairs = SnapshotPairs { pairs: self.machine.pairs().await? };
-        let last = self.machine.applied;
+        let (pairs, last, membership) = self.machine.pairs().await?;
+        let pairs = SnapshotPairs { pairs };
         let meta = SnapshotMeta {
             last_log_id: last,
-            last_membership: self.machine.membership.clone(),
+            last_membership: membership,
             snapshot_id: format!("{}-{}", self.machine.group, last.map_or(0, |l| l.index)),
         };
         *self.machine.current.lock().unwrap_or_else(|e| e.into_inner()) =

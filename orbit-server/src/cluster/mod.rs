@@ -391,10 +391,22 @@ impl Cluster {
     }
 
     /// Proposes `ops` (all in `group`'s partition) and returns once they are
-    /// committed on a quorum and applied here. Writes larger than
+    /// committed on a quorum and applied here (whatever the term it commits
+    /// in; see [`Cluster::write_in_term`]). Writes larger than
     /// [`MAX_ENTRY_BYTES`] go as staged parts and a commit (see
     /// [`Command::Stage`]), still all or nothing.
     pub async fn write(&self, group: GroupId, ops: Vec<WriteOp>) -> Result<(), Error> {
+        self.write_fenced(group, ops, None).await
+    }
+
+    /// [`Cluster::write`] applied only if proposed in `term`: writes decided
+    /// on what this node held as that term's leader (its SQL row locks).
+    /// Refused with [`Error::NotLeader`], nothing applied, in another term.
+    pub async fn write_in_term(&self, group: GroupId, ops: Vec<WriteOp>, term: u64) -> Result<(), Error> {
+        self.write_fenced(group, ops, Some(term)).await
+    }
+
+    async fn write_fenced(&self, group: GroupId, ops: Vec<WriteOp>, term: Option<u64>) -> Result<(), Error> {
         let g = self.group(group).ok_or(Error::NotLeader { partition: group, leader: None })?;
         if self.closing.load(Ordering::Acquire) {
             return Err(Error::NotLeader { partition: group, leader: None });
@@ -402,7 +414,14 @@ impl Cluster {
         let mut parts = split(ops, MAX_ENTRY_BYTES);
         let last = parts.pop().unwrap_or_default();
         if parts.is_empty() {
-            return self.propose(g, Command::Write(last)).await.map(|_| ());
+            let command = match term {
+                Some(term) => Command::WriteInTerm { term, ops: last },
+                None => Command::Write(last),
+            };
+            return match self.propose(g, command).await? {
+                true => Ok(()),
+                false => Err(Error::NotLeader { partition: group, leader: None }),
+            };
         }
         let id = self.next_staged.fetch_add(1, Ordering::Relaxed);
         let count = parts.len() as u32;
@@ -413,9 +432,10 @@ impl Cluster {
             .buffer_unordered(STAGED_IN_FLIGHT)
             .try_collect::<Vec<bool>>()
             .await?;
-        match self.propose(g, Command::Commit { id, parts: count, ops: last }).await? {
+        match self.propose(g, Command::Commit { id, parts: count, term, ops: last }).await? {
             true => Ok(()),
-            // A new term began while the parts were proposed and cleared them.
+            // A new term began while the parts were proposed and cleared
+            // them, or the commit's term is not the one asked for.
             false => Err(Error::NotLeader { partition: group, leader: None }),
         }
     }

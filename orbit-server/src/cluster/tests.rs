@@ -151,7 +151,7 @@ async fn staged(node: &Node, p: GroupId) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_large_write_is_staged_and_applies_whole_or_not_at_all() {
+async fn a_large_write_is_staged_and_applies_whole_or_not_at_all_and_fenced_writes_only_in_their_term() {
     let net = Arc::new(LocalNet::default());
     let nodes = start(&net, 3, &fast(10_000, 1_000)).await;
     let p = 2;
@@ -181,14 +181,25 @@ async fn a_large_write_is_staged_and_applies_whole_or_not_at_all() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    let first_term = nodes[leader].cluster.serve(p).await.expect("the leader serves");
     net.isolate(&nodes[leader].addr);
     let second = leader_of(&nodes, p, &[leader]).await;
     let g = nodes[second].cluster.group(p).expect("group");
-    let commit = Command::Commit { id: 7, parts: 1, ops: put(p, "t", "committed") };
+    let commit = Command::Commit { id: 7, parts: 1, term: None, ops: put(p, "t", "committed") };
     assert!(!nodes[second].cluster.propose(g, commit).await.expect("commit"), "a commit missing a part");
     assert_eq!(value(&nodes[second], p, "s").await, None);
     assert_eq!(value(&nodes[second], p, "t").await, None);
     assert_eq!(staged(&nodes[second], p).await, 0);
+
+    // Writes fenced by a term apply only in it: the first leader's term
+    // is over, the second's is not.
+    let late = nodes[second].cluster.write_in_term(p, put(p, "u", "late"), first_term).await;
+    assert!(matches!(late, Err(Error::NotLeader { .. })), "a write fenced by an ended term: {late:?}");
+    assert_eq!(value(&nodes[second], p, "u").await, None);
+    let second_term = nodes[second].cluster.serve(p).await.expect("the new leader serves");
+    assert!(second_term > first_term);
+    nodes[second].cluster.write_in_term(p, put(p, "u", "now"), second_term).await.expect("in its term");
+    assert_eq!(value(&nodes[second], p, "u").await.as_deref(), Some("now"));
     net.heal();
 }
 

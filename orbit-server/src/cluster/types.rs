@@ -34,13 +34,18 @@ pub const META_GROUP: GroupId = crate::storage::layout::SYSTEM_PARTITION;
 pub enum Command {
     /// A turn's (or an atomic group's) writes, all in this group's partition.
     Write(Vec<WriteOp>),
+    /// Writes that apply only if the entry was proposed in `term` (their
+    /// proposer decided them on state it held as that term's leader); in
+    /// any other term nothing is applied and the entry answers false.
+    WriteInTerm { term: u64, ops: Vec<WriteOp> },
     /// The metadata group's record of the cluster's shape.
     Meta(ClusterMeta),
     /// Part `part` of staged write `id`, kept until its commit.
     Stage { id: u64, part: u32, ops: Vec<WriteOp> },
     /// The last writes of staged write `id`, applied with its `parts` parts;
-    /// if any part is missing, nothing is applied (the entry answers false).
-    Commit { id: u64, parts: u32, ops: Vec<WriteOp> },
+    /// if any part is missing, or the entry's term is not `term` (when
+    /// given), nothing is applied (the entry answers false).
+    Commit { id: u64, parts: u32, term: Option<u64>, ops: Vec<WriteOp> },
 }
 
 /// About how many bytes `op` takes in an entry.
@@ -56,9 +61,10 @@ impl Command {
     /// About how many bytes of writes the entry carries.
     pub fn bytes(&self) -> usize {
         match self {
-            Command::Write(ops) | Command::Stage { ops, .. } | Command::Commit { ops, .. } => {
-                ops.iter().map(op_bytes).sum()
-            }
+            Command::Write(ops)
+            | Command::WriteInTerm { ops, .. }
+            | Command::Stage { ops, .. }
+            | Command::Commit { ops, .. } => ops.iter().map(op_bytes).sum(),
             Command::Meta(_) => 256,
         }
     }
@@ -68,9 +74,12 @@ impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Command::Write(ops) => write!(f, "write({} ops)", ops.len()),
+            Command::WriteInTerm { term, ops } => write!(f, "write(term {term}: {} ops)", ops.len()),
             Command::Meta(meta) => write!(f, "meta({} nodes)", meta.nodes.len()),
             Command::Stage { id, part, ops } => write!(f, "stage({id}/{part}: {} ops)", ops.len()),
-            Command::Commit { id, parts, ops } => write!(f, "commit({id}, {parts} parts, {} ops)", ops.len()),
+            Command::Commit { id, parts, ops, .. } => {
+                write!(f, "commit({id}, {parts} parts, {} ops)", ops.len())
+            }
         }
     }
 }

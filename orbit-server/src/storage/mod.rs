@@ -324,6 +324,32 @@ impl Store {
         Ok(pairs)
     }
 
+    /// Every pair whose key starts with `prefix`, read from one consistent
+    /// view (no write lands between two of its pages).
+    pub async fn scan_all(&self, prefix: Bytes) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        const PAGE: usize = 4096;
+        let pairs = self
+            .blocking(move |b| {
+                let mut pairs = Vec::new();
+                b.with_snapshot(&mut |view| {
+                    let mut after: Option<Bytes> = None;
+                    loop {
+                        let page = view.scan(&prefix, after.as_deref(), PAGE)?;
+                        let full = page.len() == PAGE;
+                        after = page.last().map(|(k, _)| k.clone());
+                        pairs.extend(page);
+                        if !full {
+                            return Ok(());
+                        }
+                    }
+                })?;
+                Ok(pairs)
+            })
+            .await?;
+        self.metrics.scanned.inc_by(pairs.len() as u64);
+        Ok(pairs)
+    }
+
     /// Applies `ops` atomically, in commit order (concurrent appends share
     /// one engine write), and returns their sequence number. The write is
     /// visible on return and durable after [`Store::wait_durable`]. The
