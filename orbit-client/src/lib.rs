@@ -33,14 +33,12 @@
 //!
 //! | module | contents |
 //! |---|---|
-//! | `mux` | many calls over one `InvokeStream` |
 //! | `routes` | the partition map and the connections to other nodes |
 
-mod mux;
 mod routes;
 
 use bytes::Bytes;
-use mux::{Call, Mux};
+use orbit_shared::CallStream;
 use orbit_shared::proto::actor_service_client::ActorServiceClient;
 use orbit_shared::proto::{
     DescribeRequest, InvokeAtomicRequest, InvokeRequest, ListActorsRequest, ReadActorRequest,
@@ -51,7 +49,7 @@ use orbit_shared::{
 };
 use routes::Router;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
@@ -148,8 +146,7 @@ pub struct Client {
 /// One node's HTTP/2 connection and its multiplexed call stream.
 struct Connection {
     rpc: ActorServiceClient<Channel>,
-    mux: Mutex<Mux>,
-    window: usize,
+    calls: CallStream,
 }
 
 impl Connection {
@@ -166,52 +163,18 @@ impl Connection {
             .await
             .map_err(|e| ClientError::Connect { addr: addr.to_string(), reason: source_chain(&e) })?;
         let rpc = ActorServiceClient::new(channel);
-        let mux = Mux::open(rpc.clone(), settings.window).await?;
-        Ok(Connection { rpc, mux: Mutex::new(mux), window: settings.window })
+        let calls = CallStream::open(rpc.clone(), settings.window).await?;
+        Ok(Connection { rpc, calls })
     }
 
-    fn mux(&self) -> Mux {
-        self.mux.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// The current stream, or a new one if it broke.
-    async fn open_mux(&self) -> Result<Mux, ClientError> {
-        let current = self.mux();
-        if !current.is_closed() {
-            return Ok(current);
-        }
-        let fresh = Mux::open(self.rpc.clone(), self.window).await?;
-        *self.mux.lock().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
-        Ok(fresh)
+    /// The call stream, opened again if it broke.
+    async fn open_stream(&self) -> Result<(), ClientError> {
+        Ok(self.calls.stream().await?)
     }
 
     /// One call over the stream.
     async fn send(&self, request: InvokeRequest) -> Result<Reply, ClientError> {
-        let mut mux = self.open_mux().await?;
-        let permit = mux
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?;
-        let (reply, replied) = tokio::sync::oneshot::channel();
-        let mut call = Call { request, reply, permit };
-        // A stream that broke since the last call hands the call back unsent:
-        // it is safe to send it once on a fresh stream.
-        if let Err(unsent) = mux.send(call).await {
-            mux = self.open_mux().await?;
-            call = unsent;
-            call.permit =
-                mux.permits.clone().acquire_owned().await.map_err(|_| {
-                    ClientError::Transport(tonic::Status::unavailable("the call stream closed"))
-                })?;
-            mux.send(call)
-                .await
-                .map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?;
-        }
-        replied
-            .await
-            .map_err(|_| ClientError::Transport(tonic::Status::unavailable("the call stream closed")))?
+        Ok(self.calls.call(request).await?.into_result()?)
     }
 
     async fn invoke_atomic(&self, request: InvokeAtomicRequest) -> Result<Vec<Reply>, ClientError> {

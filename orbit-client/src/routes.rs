@@ -236,7 +236,7 @@ impl Router {
         let node = cell
             .get_or_try_init(|| async { Connection::open(addr, &self.settings).await.map(Arc::new) })
             .await?;
-        node.open_mux().await?;
+        node.open_stream().await?;
         Ok(node.clone())
     }
 

@@ -7,6 +7,7 @@
 //! | [`invocation`] | [`Invocation`] and [`Reply`]: a method call as JSON and its answer |
 //! | [`message`] | typed actor interfaces: [`ActorInterface`], [`Message`], [`Accepts`] |
 //! | [`actors`] | the interfaces of the built-in actor kinds (`counter`) |
+//! | [`call_stream`] | [`CallStream`]: many calls to one node over one `InvokeStream` |
 //! | [`error`] | [`Error`] and its wire-level [`ErrorKind`] |
 //! | [`gateway`] | [`ActorGateway`], the one seam every front door calls |
 //! | [`proto`] | the generated gRPC types and their conversions |
@@ -21,6 +22,7 @@
 
 pub mod actor_id;
 pub mod actors;
+pub mod call_stream;
 pub mod error;
 pub mod gateway;
 pub mod invocation;
@@ -30,6 +32,7 @@ pub mod slot;
 pub mod write;
 
 pub use actor_id::ActorId;
+pub use call_stream::CallStream;
 pub use error::{Error, ErrorKind};
 pub use gateway::{
     ActivationInfo, ActorGateway, ActorPage, AppliedWrite, ClusterNodeDescription, DurableToken,

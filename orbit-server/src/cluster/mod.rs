@@ -155,6 +155,10 @@ impl Notify {
 
 /// This node's share of the cluster: one Raft group per partition it
 /// replicates, and the metadata group.
+/// Forwarded calls one node may have outstanding at another (the default
+/// `grpc.stream_window`).
+const FORWARD_WINDOW: usize = 1024;
+
 pub struct Cluster {
     identity: Identity,
     addr: String,
@@ -172,6 +176,8 @@ pub struct Cluster {
     relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
     /// gRPC channels to the other nodes' actor service, for forwarding.
     peers: transport::Channels,
+    /// The call streams calls are forwarded on, one per node.
+    calls: std::sync::Mutex<std::collections::HashMap<String, Arc<orbit_shared::CallStream>>>,
     /// The id of this node's next staged write (unique across nodes: the
     /// node id in the high bits).
     next_staged: AtomicU64,
@@ -261,6 +267,7 @@ impl Cluster {
             closing: AtomicBool::new(false),
             relayed: notify.relayed,
             peers: Default::default(),
+            calls: Default::default(),
             next_staged: AtomicU64::new(staged_ids_of(identity_node)),
         }))
     }
@@ -457,13 +464,24 @@ impl Cluster {
     }
 
     /// Runs a call on the node at `addr` (its partition's leader), which
-    /// serves it or refuses it without forwarding it further.
+    /// serves it or refuses it without forwarding it further. Calls to one
+    /// node share one `InvokeStream`.
     pub async fn forward(&self, addr: &str, id: &ActorId, invocation: &Invocation) -> Result<Reply, Error> {
         let request = InvokeRequest::call(id.clone(), invocation.clone(), true);
-        match self.actor_client(addr)?.invoke(request).await {
-            Ok(answer) => answer.into_inner().into_result(),
+        match self.calls_to(addr)?.call(request).await {
+            Ok(answer) => answer.into_result(),
             Err(status) => Err(Error::Unreachable { reason: format!("{addr}: {}", status.message()) }),
         }
+    }
+
+    fn calls_to(&self, addr: &str) -> Result<Arc<orbit_shared::CallStream>, Error> {
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(stream) = calls.get(addr) {
+            return Ok(stream.clone());
+        }
+        let stream = Arc::new(orbit_shared::CallStream::new(self.actor_client(addr)?, FORWARD_WINDOW));
+        calls.insert(addr.to_string(), stream.clone());
+        Ok(stream)
     }
 
     /// A tunnel to the PostgreSQL front door of the node at `addr` (the SQL

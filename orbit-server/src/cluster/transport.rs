@@ -17,6 +17,7 @@ use super::log::storage_error;
 use super::types::{GroupId, NodeId, Peer, SnapshotPairs, TypeConfig, Vote};
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use openraft::error::{
     Fatal, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, ReplicationClosed,
     StreamingError, Unreachable,
@@ -32,6 +33,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 /// A message to one group on one node.
 #[derive(Debug, Serialize, Deserialize)]
@@ -291,28 +293,173 @@ impl Channels {
     }
 }
 
-/// Frames between processes, over the `orbit.v1.Internode` gRPC service.
+/// Frames between processes, over the `orbit.v1.Internode` gRPC service:
+/// on one `RaftStream` per peer, where the frames queued at the moment go
+/// as one message and their answers come back tagged (see [`PeerStream`]);
+/// a frame larger than [`STREAMED_FRAME_MAX`] (a snapshot) goes as a `Raft`
+/// call of its own, so it holds up no other group's messages.
 #[derive(Default)]
 pub struct GrpcTransport {
     channels: Channels,
+    streams: Mutex<HashMap<String, PeerStream>>,
 }
 
-impl Transport for GrpcTransport {
-    fn call(&self, addr: &str, frame: Bytes, timeout: Duration) -> BoxFuture<'static, Result<Bytes, String>> {
+/// Frames larger than this go as calls of their own.
+const STREAMED_FRAME_MAX: usize = 1 << 20;
+/// A stream message gathers frames (or answers) until it holds this many bytes.
+const BATCH_BYTES: usize = 1 << 20;
+/// Messages handed to a peer's stream and not yet taken by HTTP/2; while
+/// they wait, frames gather into the next message.
+const STREAM_DEPTH: usize = 2;
+
+type Answer = Result<Bytes, String>;
+
+/// A frame waiting for a peer's stream, and where its answer goes.
+struct Outgoing {
+    data: Bytes,
+    answer: oneshot::Sender<Answer>,
+}
+
+/// The queue of one peer's stream; [`run_stream`] sends what it holds.
+#[derive(Clone)]
+struct PeerStream {
+    queue: mpsc::UnboundedSender<Outgoing>,
+}
+
+impl GrpcTransport {
+    /// The queue of the stream to `addr`, started when there is none (or
+    /// the last one's task has ended).
+    fn stream_to(&self, addr: &str) -> Result<PeerStream, String> {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(stream) = streams.get(addr).filter(|s| !s.queue.is_closed()) {
+            return Ok(stream.clone());
+        }
+        let channel = self.channels.get(addr)?;
+        let (queue, frames) = mpsc::unbounded_channel();
+        tokio::spawn(run_stream(addr.to_string(), channel, frames));
+        let stream = PeerStream { queue };
+        streams.insert(addr.to_string(), stream.clone());
+        Ok(stream)
+    }
+
+    /// One frame as a `Raft` call of its own.
+    fn call_alone(&self, addr: &str, frame: Bytes, timeout: Duration) -> BoxFuture<'static, Answer> {
         let channel = self.channels.get(addr);
         let addr = addr.to_string();
         Box::pin(async move {
-            let mut client = orbit_shared::proto::internode_client::InternodeClient::new(channel?)
-                .max_decoding_message_size(usize::MAX)
-                .max_encoding_message_size(usize::MAX);
             let mut request = tonic::Request::new(orbit_shared::proto::Frame { data: frame });
             request.set_timeout(timeout);
-            match tokio::time::timeout(timeout, client.raft(request)).await {
+            match tokio::time::timeout(timeout, internode_client(channel?).raft(request)).await {
                 Ok(Ok(answer)) => Ok(answer.into_inner().data),
                 Ok(Err(status)) => Err(format!("{addr}: {}", status.message())),
                 Err(_) => Err(format!("{addr}: no answer within {timeout:?}")),
             }
         })
+    }
+}
+
+fn internode_client(
+    channel: tonic::transport::Channel,
+) -> orbit_shared::proto::internode_client::InternodeClient<tonic::transport::Channel> {
+    orbit_shared::proto::internode_client::InternodeClient::new(channel)
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX)
+}
+
+impl Transport for GrpcTransport {
+    fn call(&self, addr: &str, frame: Bytes, timeout: Duration) -> BoxFuture<'static, Answer> {
+        if frame.len() > STREAMED_FRAME_MAX {
+            return self.call_alone(addr, frame, timeout);
+        }
+        let (answer, answered) = oneshot::channel();
+        let queued = self.stream_to(addr).and_then(|stream| {
+            let outgoing = Outgoing { data: frame, answer };
+            stream.queue.send(outgoing).map_err(|_| format!("{addr}: the stream closed"))
+        });
+        let addr = addr.to_string();
+        Box::pin(async move {
+            queued?;
+            match tokio::time::timeout(timeout, answered).await {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(_)) => Err(format!("{addr}: the stream ended")),
+                Err(_) => Err(format!("{addr}: no answer within {timeout:?}")),
+            }
+        })
+    }
+}
+
+/// Takes frames from the queue until every handle of it is gone, a few at a
+/// time, and sends each gathering as one message on a stream to `addr`,
+/// opened when the first frame arrives and again after it breaks (the
+/// frames then waiting for answers get an error: their callers retry as
+/// openraft does any lost message).
+async fn run_stream(addr: String, channel: tonic::transport::Channel, mut frames: mpsc::UnboundedReceiver<Outgoing>) {
+    use orbit_shared::proto::{FrameBatch, TaggedFrame};
+    let mut next_id = 0u64;
+    while let Some(first) = frames.recv().await {
+        let (out, outbound) = mpsc::channel::<FrameBatch>(STREAM_DEPTH);
+        let opened = internode_client(channel.clone())
+            .raft_stream(tokio_stream::wrappers::ReceiverStream::new(outbound))
+            .await;
+        let mut answers = match opened {
+            Ok(answers) => answers.into_inner(),
+            Err(status) => {
+                let reason = format!("{addr}: {}", status.message());
+                let _ = first.answer.send(Err(reason.clone()));
+                while let Ok(waiting) = frames.try_recv() {
+                    let _ = waiting.answer.send(Err(reason.clone()));
+                }
+                continue;
+            }
+        };
+        let mut pending: HashMap<u64, oneshot::Sender<Answer>> = HashMap::new();
+        let mut waiting = Some(first);
+        let reason = loop {
+            tokio::select! {
+                biased;
+                answer = answers.message() => match answer {
+                    Ok(Some(batch)) => {
+                        for frame in batch.frames {
+                            if let Some(answer) = pending.remove(&frame.id) {
+                                let _ = answer.send(Ok(frame.data));
+                            }
+                        }
+                    }
+                    Ok(None) => break format!("{addr}: the peer ended the stream"),
+                    Err(status) => break format!("{addr}: {}", status.message()),
+                },
+                slot = out.reserve(), if waiting.is_some() => {
+                    let Ok(slot) = slot else { break format!("{addr}: the stream closed") };
+                    let mut batch = Vec::new();
+                    let mut bytes = 0;
+                    let mut next = waiting.take();
+                    while let Some(Outgoing { data, answer }) = next {
+                        next_id += 1;
+                        bytes += data.len();
+                        pending.insert(next_id, answer);
+                        batch.push(TaggedFrame { id: next_id, data });
+                        next = if bytes < BATCH_BYTES { frames.try_recv().ok() } else { None };
+                    }
+                    slot.send(FrameBatch { frames: batch });
+                    // Callers that gave up leave their entries behind until
+                    // an answer comes; drop them now and then.
+                    if pending.len() > 1024 {
+                        pending.retain(|_, answer| !answer.is_closed());
+                    }
+                }
+                next = frames.recv(), if waiting.is_none() => match next {
+                    Some(outgoing) => waiting = Some(outgoing),
+                    None => return,
+                },
+            }
+        };
+        tracing::debug!(%reason, "internode stream broke");
+        for (_, answer) in pending.drain() {
+            let _ = answer.send(Err(reason.clone()));
+        }
+        if let Some(outgoing) = waiting {
+            let _ = outgoing.answer.send(Err(reason));
+        }
     }
 }
 
@@ -324,6 +471,9 @@ pub struct InternodeService {
     pub postgres: Option<std::net::SocketAddr>,
     /// Runs SQL text here for another node's front door.
     pub sql: SqlRunner,
+    /// Cancelled when the node stops serving: its `RaftStream`s then end
+    /// (the server waits for open streams before it stops).
+    pub closing: tokio_util::sync::CancellationToken,
 }
 
 /// Runs SQL text on this node for another node's front door (see
@@ -416,6 +566,50 @@ impl orbit_shared::proto::internode_server::Internode for InternodeService {
     ) -> Result<tonic::Response<orbit_shared::proto::Frame>, tonic::Status> {
         let data = self.handler.clone().handle(request.into_inner().data).await;
         Ok(tonic::Response::new(orbit_shared::proto::Frame { data }))
+    }
+
+    type RaftStreamStream = BoxStream<'static, Result<orbit_shared::proto::FrameBatch, tonic::Status>>;
+
+    /// Answers each frame of the stream as it comes (every one at once), and
+    /// sends the answers ready at the moment as one message.
+    async fn raft_stream(
+        &self,
+        request: tonic::Request<tonic::Streaming<orbit_shared::proto::FrameBatch>>,
+    ) -> Result<tonic::Response<Self::RaftStreamStream>, tonic::Status> {
+        use orbit_shared::proto::{FrameBatch, TaggedFrame};
+        let mut inbound = request.into_inner();
+        let (handler, closing) = (self.handler.clone(), self.closing.clone());
+        let (answers, ready) = mpsc::unbounded_channel::<TaggedFrame>();
+        tokio::spawn(async move {
+            loop {
+                let batch = tokio::select! {
+                    _ = closing.cancelled() => break,
+                    batch = inbound.message() => batch,
+                };
+                let Ok(Some(batch)) = batch else { break };
+                for TaggedFrame { id, data } in batch.frames {
+                    let (handler, answers) = (handler.clone(), answers.clone());
+                    tokio::spawn(async move {
+                        let data = handler.handle(data).await;
+                        let _ = answers.send(TaggedFrame { id, data });
+                    });
+                }
+            }
+        });
+        // Ends once the reader above has stopped and every frame it took is
+        // answered.
+        let answers = futures::stream::unfold(ready, |mut ready| async move {
+            let first = ready.recv().await?;
+            let mut bytes = first.data.len();
+            let mut frames = vec![first];
+            while bytes < BATCH_BYTES {
+                let Ok(frame) = ready.try_recv() else { break };
+                bytes += frame.data.len();
+                frames.push(frame);
+            }
+            Some((Ok(FrameBatch { frames }), ready))
+        });
+        Ok(tonic::Response::new(Box::pin(answers)))
     }
 
     async fn sql(
@@ -551,5 +745,110 @@ impl Transport for LocalTransport {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_util::sync::CancellationToken;
+
+    /// Answers a frame with its bytes reversed, after a wait the frame's
+    /// first byte sets (so answers come back out of order).
+    struct Reverser;
+
+    impl FrameHandler for Reverser {
+        fn handle(self: Arc<Self>, frame: Bytes) -> BoxFuture<'static, Bytes> {
+            Box::pin(async move {
+                let wait = frame.first().copied().unwrap_or(0) % 8;
+                tokio::time::sleep(Duration::from_millis(u64::from(wait))).await;
+                frame.iter().rev().copied().collect::<Vec<u8>>().into()
+            })
+        }
+
+        fn cluster_id(&self) -> Option<String> {
+            Some("test".to_string())
+        }
+    }
+
+    /// Serves `Internode` with [`Reverser`] on `listener` until `stop`.
+    fn serve(listener: tokio::net::TcpListener, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let service = InternodeService {
+            handler: Arc::new(Reverser),
+            postgres: None,
+            sql: Arc::new(|_, _| Box::pin(async { Bytes::new() })),
+            closing: stop.clone(),
+        };
+        let server = orbit_shared::proto::internode_server::InternodeServer::new(service)
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX);
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(server)
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listener),
+                    stop.cancelled_owned(),
+                )
+                .await
+                .unwrap();
+        })
+    }
+
+    fn frame(i: u32, len: usize) -> Bytes {
+        let mut bytes = i.to_be_bytes().repeat(len / 4 + 1);
+        bytes.truncate(len);
+        bytes.into()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn frames_on_a_peer_stream_get_their_own_answers_and_the_stream_reopens_when_the_peer_returns() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stop = CancellationToken::new();
+        let server = serve(listener, stop.clone());
+        let transport = GrpcTransport::default();
+        let timeout = Duration::from_secs(5);
+
+        // Many frames at once, small ones on the stream and two larger than
+        // a stream carries, all answered, each with its own answer.
+        let sizes = |i: u32| match i {
+            7 | 300 => STREAMED_FRAME_MAX + 5,
+            _ => 4 + (i as usize * 37) % 3000,
+        };
+        let calls: Vec<_> = (0..400u32).map(|i| transport.call(&addr, frame(i, sizes(i)), timeout)).collect();
+        let answers = futures::future::join_all(calls).await;
+        for (i, answer) in answers.into_iter().enumerate() {
+            let sent = frame(i as u32, sizes(i as u32));
+            let expected: Vec<u8> = sent.iter().rev().copied().collect();
+            assert_eq!(answer.unwrap().as_ref(), &expected[..], "frame {i} got another's answer");
+        }
+
+        // The peer stops: calls fail, promptly, instead of waiting out their
+        // timeout.
+        stop.cancel();
+        server.await.unwrap();
+        let started = std::time::Instant::now();
+        let failed = transport.call(&addr, frame(1, 16), Duration::from_secs(30)).await;
+        assert!(failed.is_err(), "a stopped peer answered");
+        assert!(started.elapsed() < Duration::from_secs(10), "a call to a stopped peer hung");
+
+        // It comes back on the same address: the stream is opened again.
+        let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
+        let stop = CancellationToken::new();
+        let server = serve(listener, stop.clone());
+        let mut answered = None;
+        for _ in 0..50 {
+            match transport.call(&addr, frame(9, 8), timeout).await {
+                Ok(answer) => {
+                    answered = Some(answer);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let expected: Vec<u8> = frame(9, 8).iter().rev().copied().collect();
+        assert_eq!(answered.expect("no answer after the peer restarted").as_ref(), &expected[..]);
+        stop.cancel();
+        server.await.unwrap();
     }
 }

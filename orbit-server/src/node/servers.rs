@@ -103,7 +103,7 @@ impl Servers {
                     orbit_protocols::sql::run_sql_encoded(Arc::new(node), &sql, &text, read_only).await
                 })
             });
-            crate::cluster::InternodeService { handler, postgres: pg_addr, sql }
+            crate::cluster::InternodeService { handler, postgres: pg_addr, sql, closing: accept.clone() }
         });
         let health = rpc::serve(grpc, node.clone(), internode, accept.clone(), &tasks).await;
         tasks.spawn(http::serve(http, node.clone(), sql, accept.clone()));
