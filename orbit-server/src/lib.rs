@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`node`] | [`Node`], its builder, its listeners, [`NodeHandle`], hot swap, the ordered shutdown |
 //! | `router` | the call path: a call to its partition's activation; atomic groups |
+//! | `session` | atomic sessions: an atomic group whose calls arrive one at a time (Redis MULTI/EXEC) |
 //! | [`actor`] | the [`Actor`]/[`Handler`] traits and the turn-based runtime |
 //! | [`actor_ref`] | [`LocalRef`]: typed in-process calls |
 //! | [`actors`] | built-in kinds (`counter`, Redis keys, table rows, index entries, reminders) |
@@ -48,6 +49,7 @@ pub mod partition;
 mod reminders;
 mod router;
 mod rpc;
+mod session;
 pub mod storage;
 mod tls;
 

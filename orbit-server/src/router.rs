@@ -13,13 +13,15 @@ use crate::cluster::Leader;
 use crate::node::NodeHandle;
 use crate::storage::Seq;
 use bytes::Bytes;
+use orbit_shared::gateway::{call_in_session, current_session};
 use orbit_shared::{
     ActivationInfo, ActorGateway, ActorId, ActorPage, DurableToken, Error, Invocation, NodeDescription, Reply,
+    SessionCall,
 };
 use std::time::Duration;
 
 /// How long a call waits before asking again for a partition's leader.
-const LEADER_RETRY: Duration = Duration::from_millis(50);
+pub(crate) const LEADER_RETRY: Duration = Duration::from_millis(50);
 /// How long SQL (a PostgreSQL connection, MCP's SQL tools) waits for the
 /// SQL data's leader to be known before it is served where it arrived.
 const SQL_LEADER_WAIT: Duration = Duration::from_secs(5);
@@ -28,7 +30,7 @@ impl NodeHandle {
     /// Where a call for `partition` runs: `None` here, or the gRPC address
     /// of its leader. A forwarded call is refused rather than forwarded
     /// again; so is any call while no leader is known.
-    fn route(&self, partition: u16, forwarded: bool) -> Result<Option<String>, Error> {
+    pub(crate) fn route(&self, partition: u16, forwarded: bool) -> Result<Option<String>, Error> {
         match self.partitions().cluster()?.map(|c| c.leader(partition)) {
             None | Some(Leader::Local) => Ok(None),
             Some(Leader::Remote { addr, .. }) if !forwarded => {
@@ -55,7 +57,7 @@ impl NodeHandle {
         Ok(true)
     }
 
-    fn cluster_for_forwarding(&self) -> Result<&std::sync::Arc<crate::cluster::Cluster>, Error> {
+    pub(crate) fn cluster_for_forwarding(&self) -> Result<&std::sync::Arc<crate::cluster::Cluster>, Error> {
         self.partitions().cluster()?.ok_or(Error::Internal { reason: "forwarding without a cluster".into() })
     }
 
@@ -280,8 +282,12 @@ impl NodeHandle {
 }
 
 impl ActorGateway for NodeHandle {
-    /// Dynamic invocation with the node's `actors.call_timeout`.
+    /// Dynamic invocation with the node's `actors.call_timeout`; inside a
+    /// session ([`orbit_shared::gateway::in_session`]), a call of the session.
     async fn invoke(&self, id: ActorId, invocation: Invocation) -> Result<Reply, Error> {
+        if let Some(session) = current_session() {
+            return call_in_session(&session, id, invocation).await;
+        }
         let (reply, seq) = self.invoke_timed(id, invocation, false).await?;
         self.partitions().wait_durable(seq).await?;
         Ok(reply)
@@ -317,9 +323,28 @@ impl ActorGateway for NodeHandle {
         Ok(reply)
     }
 
-    /// An atomic group with the node's `actors.call_timeout`.
+    /// An atomic group with the node's `actors.call_timeout`; inside a
+    /// session, its calls are the session's.
     async fn invoke_atomic(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, Error> {
+        if let Some(session) = current_session() {
+            let mut replies = Vec::with_capacity(calls.len());
+            for (id, invocation) in calls {
+                replies.push(call_in_session(&session, id, invocation).await?);
+            }
+            return Ok(replies);
+        }
         self.invoke_atomic_timed(calls, false).await
+    }
+
+    async fn invoke_session(&self, calls: tokio::sync::mpsc::Receiver<SessionCall>) -> Result<(), Error> {
+        self.run_session(calls, false).await
+    }
+
+    async fn invoke_session_forwarded(
+        &self,
+        calls: tokio::sync::mpsc::Receiver<SessionCall>,
+    ) -> Result<(), Error> {
+        self.run_session(calls, true).await
     }
 
     async fn invoke_atomic_forwarded(&self, calls: Vec<(ActorId, Invocation)>) -> Result<Vec<Reply>, Error> {
@@ -367,6 +392,10 @@ impl ActorGateway for NodeHandle {
         id: ActorId,
         invocation: Invocation,
     ) -> Result<(Reply, DurableToken), Error> {
+        if let Some(session) = current_session() {
+            // Durable when the session ends.
+            return Ok((call_in_session(&session, id, invocation).await?, DurableToken::NONE));
+        }
         let (reply, seq) = self.invoke_timed(id, invocation, false).await?;
         Ok((reply, DurableToken::at(seq)))
     }

@@ -123,6 +123,71 @@ impl<G: ActorGateway> ActorService for ActorRpc<G> {
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
+    type SessionStream = ReceiverStream<Result<InvokeResponse, Status>>;
+
+    /// Feeds the stream's calls to an atomic session; commits on the request
+    /// with id 0, and drops everything when the stream ends or breaks
+    /// before it.
+    async fn session(
+        &self,
+        request: Request<Streaming<InvokeRequest>>,
+    ) -> Result<Response<Self::SessionStream>, Status> {
+        let mut requests = request.into_inner();
+        let (replies, rx) = mpsc::channel(2);
+        let gateway = self.gateway.clone();
+        self.tasks.spawn(async move {
+            let Ok(Some(first)) = requests.message().await else { return };
+            let forwarded = first.forwarded;
+            let (calls, calls_rx) = mpsc::channel(1);
+            let session = async {
+                match forwarded {
+                    true => gateway.invoke_session_forwarded(calls_rx).await,
+                    false => gateway.invoke_session(calls_rx).await,
+                }
+            };
+            // Whether the client asked to commit; `calls` is dropped when
+            // this ends, which ends the session's calls.
+            let feed = async {
+                let calls = calls;
+                let mut next = first;
+                loop {
+                    if next.id == 0 {
+                        return true;
+                    }
+                    let id = next.id;
+                    let actor = ActorId::new(std::mem::take(&mut next.kind), std::mem::take(&mut next.key));
+                    let (reply, replied) = tokio::sync::oneshot::channel();
+                    let call = orbit_shared::SessionCall { id: actor, invocation: next.invocation(), reply };
+                    if calls.send(call).await.is_err() {
+                        return false;
+                    }
+                    let Ok(result) = replied.await else { return false };
+                    if replies.send(Ok(InvokeResponse::from_result(id, result))).await.is_err() {
+                        return false;
+                    }
+                    next = match requests.message().await {
+                        Ok(Some(request)) => request,
+                        _ => return false,
+                    };
+                }
+            };
+            tokio::pin!(session);
+            let commit = tokio::select! {
+                commit = feed => commit,
+                // The session ends only once its calls have; it did not
+                // wait for them: a failed routing.
+                _ = &mut session => false,
+            };
+            if !commit {
+                // Dropping the session drops its held turns: nothing is written.
+                return;
+            }
+            let outcome = session.await.map(|()| orbit_shared::Reply { value: bytes::Bytes::new() });
+            let _ = replies.send(Ok(InvokeResponse::from_result(0, outcome))).await;
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
     async fn list_actors(
         &self,
         request: Request<ListActorsRequest>,

@@ -25,6 +25,12 @@ use tokio::process::{Child, Command};
 const WRITERS: usize = 8;
 
 async fn start(data_dir: &Path, storage: &str, durability: &str) -> (Child, Client) {
+    let (child, client, _) = start_with_resp(data_dir, storage, durability).await;
+    (child, client)
+}
+
+/// [`start`], also returning the RESP address.
+async fn start_with_resp(data_dir: &Path, storage: &str, durability: &str) -> (Child, Client, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_orbit-server"))
         .args(["--data-dir", data_dir.to_str().unwrap(), "--storage", storage, "--durability", durability])
         .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--resp-addr", "127.0.0.1:0"])
@@ -42,10 +48,12 @@ async fn start(data_dir: &Path, storage: &str, durability: &str) -> (Child, Clie
         }
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let start = ready.find("grpc=").unwrap() + 5;
-    let addr = ready[start..].split_whitespace().next().unwrap().to_string();
-    let client = Client::builder(addr).timeout(Duration::from_secs(10)).connect().await.unwrap();
-    (child, client)
+    let field = |name: &str| {
+        let start = ready.find(name).unwrap() + name.len();
+        ready[start..].split_whitespace().next().unwrap().to_string()
+    };
+    let client = Client::builder(field("grpc=")).timeout(Duration::from_secs(10)).connect().await.unwrap();
+    (child, client, field("resp="))
 }
 
 /// A small deterministic generator, so a failing cycle can be replayed from
@@ -150,4 +158,93 @@ async fn long_crash_run_every_durable_backend() {
         crash_cycles(backend, "always", cycles).await;
         println!("crash run: {backend} survived {cycles} kill -9 cycles in {:?}", started.elapsed());
     }
+}
+
+/// Keys one transaction (or one MSET) writes together.
+const TOGETHER: usize = 20;
+
+/// The keys writer `w` writes together: one hash tag, so one partition.
+fn together(w: usize, what: &str) -> Vec<String> {
+    (0..TOGETHER).map(|k| format!("{{{what}{w}}}:{k}")).collect()
+}
+
+/// Writers each run `MULTI`, `INCR` on their 20 keys, `EXEC` (and others
+/// `MSET` of their 20 keys to one value) in a loop while the process is
+/// killed at a random moment: after a restart, each writer's keys all hold
+/// the same value, at least the last acknowledged one. A transaction whose
+/// commands were each their own write would be cut in the middle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_and_mset_land_whole_or_not_at_all_across_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seed = 0xA5A5_1234_5678_9ABCu64;
+    let writers = WRITERS / 2;
+    let mut acked = vec![(0i64, 0i64); writers];
+    for cycle in 0..5 {
+        let (mut child, _client, resp) = start_with_resp(dir.path(), "lsm", "always").await;
+        let redis = redis::Client::open(format!("redis://{resp}")).unwrap();
+        let mut con = redis.get_multiplexed_async_connection().await.unwrap();
+        for (w, (exec_acked, mset_acked)) in acked.iter_mut().enumerate() {
+            for (what, acked) in [("x", exec_acked), ("m", mset_acked)] {
+                let values: Vec<Option<i64>> =
+                    redis::cmd("MGET").arg(together(w, what)).query_async(&mut con).await.unwrap();
+                let first = values[0].unwrap_or(0);
+                assert!(
+                    values.iter().all(|v| v.unwrap_or(0) == first),
+                    "cycle {cycle} seed {seed:#x}: the keys {what}{w} were written in part: {values:?}"
+                );
+                assert!(
+                    first == *acked || first == *acked + 1,
+                    "cycle {cycle} seed {seed:#x}: {what}{w} = {first}, acknowledged {acked}"
+                );
+                *acked = first;
+            }
+        }
+        let last: Vec<_> =
+            acked.iter().map(|&(x, m)| (Arc::new(AtomicI64::new(x)), Arc::new(AtomicI64::new(m)))).collect();
+        let mut tasks = Vec::new();
+        for (w, (exec_last, mset_last)) in last.iter().cloned().enumerate() {
+            let mut con = redis.get_multiplexed_async_connection().await.unwrap();
+            tasks.push(tokio::spawn(async move {
+                let keys = together(w, "x");
+                loop {
+                    let mut pipe = redis::pipe();
+                    pipe.atomic();
+                    for key in &keys {
+                        pipe.cmd("INCR").arg(key);
+                    }
+                    match pipe.query_async::<Vec<i64>>(&mut con).await {
+                        Ok(values) => exec_last.store(values[0], Ordering::SeqCst),
+                        Err(_) => break,
+                    }
+                }
+            }));
+            let mut con = redis.get_multiplexed_async_connection().await.unwrap();
+            tasks.push(tokio::spawn(async move {
+                let keys = together(w, "m");
+                let mut value = mset_last.load(Ordering::SeqCst);
+                loop {
+                    value += 1;
+                    let mut mset = redis::cmd("MSET");
+                    for key in &keys {
+                        mset.arg(key).arg(value);
+                    }
+                    match mset.query_async::<()>(&mut con).await {
+                        Ok(()) => mset_last.store(value, Ordering::SeqCst),
+                        Err(_) => break,
+                    }
+                }
+            }));
+        }
+        let delay = 100 + next(&mut seed) % 400;
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        for (acked, (exec_last, mset_last)) in acked.iter_mut().zip(&last) {
+            *acked = (exec_last.load(Ordering::SeqCst), mset_last.load(Ordering::SeqCst));
+        }
+    }
+    assert!(acked.iter().all(|&(x, m)| x > 0 && m > 0), "a writer never got a write acknowledged: {acked:?}");
 }

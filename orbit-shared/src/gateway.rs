@@ -10,6 +10,41 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 
+/// One call of an atomic session ([`ActorGateway::invoke_session`]) and
+/// where its reply goes.
+pub struct SessionCall {
+    pub id: ActorId,
+    pub invocation: Invocation,
+    pub reply: tokio::sync::oneshot::Sender<Result<Reply, Error>>,
+}
+
+/// The calls of an atomic session, in the order they are made.
+pub type SessionCalls = tokio::sync::mpsc::Sender<SessionCall>;
+
+tokio::task_local! {
+    static SESSION: SessionCalls;
+}
+
+/// Runs `work` with every call it makes through a gateway (`invoke`,
+/// `invoke_visible`, `invoke_atomic`) sent to the session `calls` feeds,
+/// in this task only (work it spawns calls as usual).
+pub async fn in_session<F: Future>(calls: SessionCalls, work: F) -> F::Output {
+    SESSION.scope(calls, work).await
+}
+
+/// The session of the current task, if it runs inside [`in_session`].
+pub fn current_session() -> Option<SessionCalls> {
+    SESSION.try_with(Clone::clone).ok()
+}
+
+/// Makes a call in `session` and waits for its reply.
+pub async fn call_in_session(session: &SessionCalls, id: ActorId, invocation: Invocation) -> Result<Reply, Error> {
+    let (reply, replied) = tokio::sync::oneshot::channel();
+    let ended = || Error::Internal { reason: "the atomic session ended before the call was answered".to_string() };
+    session.send(SessionCall { id, invocation, reply }).await.map_err(|_| ended())?;
+    replied.await.map_err(|_| ended())?
+}
+
 /// The most actors one [`ActorGateway::list_actors`] call returns.
 pub const MAX_LIST_LIMIT: usize = 10_000;
 
@@ -227,6 +262,33 @@ pub trait ActorGateway: Send + Sync + 'static {
         calls: Vec<(ActorId, Invocation)>,
     ) -> impl Future<Output = Result<Vec<Reply>, Error>> + Send;
 
+    /// Runs the calls arriving on `calls` as one atomic group whose members
+    /// are known only as they come: each call's actor turn is taken when
+    /// the actor is first called and held to the end, each call is answered
+    /// at once (later calls see earlier ones' effects), and when `calls`
+    /// closes every write is appended as one storage batch (in a cluster,
+    /// one Raft entry, so all the actors must share a partition), durable
+    /// before this returns. If a call fails, nothing is written, later calls
+    /// get the same error, and so does the session. Other calls to the
+    /// held actors wait until the session ends; a call must not call
+    /// another actor of its own session. A gateway without sessions refuses
+    /// every call.
+    fn invoke_session(
+        &self,
+        calls: tokio::sync::mpsc::Receiver<SessionCall>,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        refuse_session(calls)
+    }
+
+    /// [`ActorGateway::invoke_session`] for a session another cluster node
+    /// forwarded here (see [`ActorGateway::invoke_forwarded`]).
+    fn invoke_session_forwarded(
+        &self,
+        calls: tokio::sync::mpsc::Receiver<SessionCall>,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        self.invoke_session(calls)
+    }
+
     /// A call another cluster node forwarded here because this node leads
     /// the actor's partition: served here or refused with
     /// [`Error::NotLeader`], never forwarded again. A gateway that does not
@@ -420,4 +482,13 @@ pub trait ActorGateway: Send + Sync + 'static {
 
     /// The node's kinds, partitions, storage and key metrics.
     fn describe(&self) -> impl Future<Output = Result<NodeDescription, Error>> + Send;
+}
+
+/// Answers every call of a session with [`Error::Unsupported`].
+async fn refuse_session(mut calls: tokio::sync::mpsc::Receiver<SessionCall>) -> Result<(), Error> {
+    let refused = || Error::Unsupported { what: "atomic sessions".to_string() };
+    while let Some(call) = calls.recv().await {
+        let _ = call.reply.send(Err(refused()));
+    }
+    Err(refused())
 }

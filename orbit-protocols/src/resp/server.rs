@@ -411,6 +411,20 @@ impl<G: ActorGateway> Server<G> {
         if locked { None } else { Some(self.keyspace.write().await) }
     }
 
+    /// Runs `work` as one atomic session of the gateway (every actor it
+    /// calls held to the end, all its writes one batch, durable before this
+    /// returns), or as part of the session it already runs in. `Err`: the
+    /// session did not commit, and nothing `work` did was written.
+    pub async fn atomically<T>(&self, work: impl Future<Output = T>) -> Result<T, Error> {
+        if orbit_shared::gateway::current_session().is_some() {
+            return Ok(work.await);
+        }
+        let (calls, session) = tokio::sync::mpsc::channel(1);
+        let (committed, done) =
+            tokio::join!(self.gateway.invoke_session(session), orbit_shared::gateway::in_session(calls, work));
+        committed.map(|()| done)
+    }
+
     pub fn next_client_id(&self) -> u64 {
         self.next_client.fetch_add(1, Ordering::Relaxed)
     }

@@ -21,6 +21,19 @@ pub(crate) async fn run<G: ActorGateway>(
 ) -> Value {
     let server = conn.server.clone();
     let _guard = server.exclusive(locked).await;
+    let write = super::super::table::lookup(name).is_some_and(|spec| spec.is_write());
+    if write {
+        // A write over several keys lands whole or not at all, also across
+        // a crash.
+        return match server.atomically(Box::pin(run_keys(conn, name, argv))).await {
+            Ok(reply) => reply,
+            Err(e) => Value::err(format!("ERR {name} not committed, nothing was written: {e}")),
+        };
+    }
+    run_keys(conn, name, argv).await
+}
+
+async fn run_keys<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &[Bytes]) -> Value {
     let result = match name {
         "mget" => mget(conn, &argv[1..]).await,
         "mset" | "msetnx" => mset(conn, name, &argv[1..]).await,
@@ -47,7 +60,6 @@ pub(crate) async fn run<G: ActorGateway>(
         "georadius" | "georadiusbymember" | "geosearchstore" => super::geo::run(conn, name, argv).await,
         _ => Err(Value::err(format!("ERR unknown command '{name}'"))),
     };
-    drop(_guard);
     result.unwrap_or_else(|e| e)
 }
 

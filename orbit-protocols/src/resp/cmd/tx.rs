@@ -161,23 +161,32 @@ async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
         conn.server.watches.unwatch(&mut conn.watch);
         return Value::NilArray;
     }
-    let mut replies = Vec::with_capacity(queue.commands.len());
-    for (spec, argv, sent) in queue.commands {
-        conn.sent_name = sent;
-        // Permissions may have changed since the command was queued: as
-        // Redis, the command is refused in its slot.
-        if let Some(refused) = super::acl::refusal(conn, spec, &argv) {
-            replies.push(refused);
-            continue;
+    // One atomic session: the commands' writes land in one batch (in a
+    // cluster, one Raft entry) or not at all, also across a crash.
+    let run = async {
+        let mut replies = Vec::with_capacity(queue.commands.len());
+        for (spec, argv, sent) in queue.commands {
+            conn.sent_name = sent;
+            // Permissions may have changed since the command was queued: as
+            // Redis, the command is refused in its slot.
+            if let Some(refused) = super::acl::refusal(conn, spec, &argv) {
+                replies.push(refused);
+                continue;
+            }
+            let outcome = Box::pin(conn.execute(spec, argv, true)).await;
+            replies.push(match outcome {
+                Outcome::Reply(v) => v,
+                Outcome::Replies(vs) => Value::Array(vs),
+                Outcome::Block(_) => Value::NilArray,
+            });
         }
-        let outcome = Box::pin(conn.execute(spec, argv, true)).await;
-        replies.push(match outcome {
-            Outcome::Reply(v) => v,
-            Outcome::Replies(vs) => Value::Array(vs),
-            Outcome::Block(_) => Value::NilArray,
-        });
-    }
+        replies
+    };
+    let done = server.atomically(run).await;
     drop(guard);
     conn.server.watches.unwatch(&mut conn.watch);
-    Value::Array(replies)
+    match done {
+        Ok(replies) => Value::Array(replies),
+        Err(e) => Value::err(format!("EXECABORT Transaction not committed, nothing was written: {e}")),
+    }
 }
