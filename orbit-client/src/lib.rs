@@ -328,6 +328,16 @@ impl ActorGateway for Client {
         Client::read_actor(self, id).await.map_err(ClientError::into_shared)
     }
 
+    /// On the connected node, which runs it or sends it to its partition's
+    /// leader.
+    async fn invoke_session(
+        &self,
+        mut calls: tokio::sync::mpsc::Receiver<orbit_shared::SessionCall>,
+    ) -> Result<(), orbit_shared::Error> {
+        let Some(first) = calls.recv().await else { return Ok(()) };
+        orbit_shared::call_stream::session_over(self.home.rpc.clone(), false, first, calls).await
+    }
+
     async fn describe(&self) -> Result<NodeDescription, orbit_shared::Error> {
         Client::describe(self).await.map_err(ClientError::into_shared)
     }

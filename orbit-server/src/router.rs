@@ -15,8 +15,8 @@ use crate::storage::Seq;
 use bytes::Bytes;
 use orbit_shared::gateway::{call_in_session, current_session};
 use orbit_shared::{
-    ActivationInfo, ActorGateway, ActorId, ActorPage, DurableToken, Error, Invocation, NodeDescription, Reply,
-    SessionCall,
+    ActivationInfo, ActorGateway, ActorId, ActorPage, DurableToken, Error, Invocation, NodeDescription,
+    Reply, SessionCall,
 };
 use std::time::Duration;
 

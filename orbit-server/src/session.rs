@@ -15,6 +15,7 @@
 use crate::actor::TurnError;
 use crate::node::NodeHandle;
 use crate::storage::Seq;
+use orbit_shared::gateway::fail_session;
 use orbit_shared::{ActorId, Error, Invocation, Reply, SessionCall, WriteOp};
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
@@ -141,7 +142,7 @@ impl NodeHandle {
             if let Err(e) = outcome {
                 drop(held);
                 let _ = reply.send(Err(e.clone()));
-                return fail_rest(calls, e).await;
+                return fail_session(calls, e).await;
             }
             let _ = reply.send(outcome);
             next = calls.recv().await;
@@ -149,7 +150,12 @@ impl NodeHandle {
         self.commit_session(held).await
     }
 
-    async fn session_call(&self, held: &mut Held, id: &ActorId, invocation: Invocation) -> Result<Reply, Error> {
+    async fn session_call(
+        &self,
+        held: &mut Held,
+        id: &ActorId,
+        invocation: Invocation,
+    ) -> Result<Reply, Error> {
         let slot = match held.by_id.get(id) {
             Some(&slot) => slot,
             None => {
@@ -181,14 +187,11 @@ impl NodeHandle {
 }
 
 /// Refuses `first` and every later call with `error`.
-pub(crate) async fn fail_all(calls: mpsc::Receiver<SessionCall>, first: SessionCall, error: Error) -> Result<(), Error> {
+pub(crate) async fn fail_all(
+    calls: mpsc::Receiver<SessionCall>,
+    first: SessionCall,
+    error: Error,
+) -> Result<(), Error> {
     let _ = first.reply.send(Err(error.clone()));
-    fail_rest(calls, error).await
-}
-
-pub(crate) async fn fail_rest(mut calls: mpsc::Receiver<SessionCall>, error: Error) -> Result<(), Error> {
-    while let Some(call) = calls.recv().await {
-        let _ = call.reply.send(Err(error.clone()));
-    }
-    Err(error)
+    fail_session(calls, error).await
 }

@@ -205,6 +205,46 @@ async fn record_registers(
     history
 }
 
+/// The ten keys transaction writer `task` increments together (one hash
+/// tag: one partition).
+fn tx_keys(task: usize) -> Vec<String> {
+    (0..10).map(|k| format!("{{tx{task}}}:{k}")).collect()
+}
+
+/// `MULTI`, `INCR` on [`tx_keys`], `EXEC` through the node at `addr` until
+/// `recording` ends (at most 80); the highest value a transaction was
+/// acknowledged with.
+async fn record_transactions(
+    addr: SocketAddr,
+    task: usize,
+    recording: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> i64 {
+    let mut con = redis(addr).await;
+    let keys = tx_keys(task);
+    let mut acked = 0;
+    for _ in 0..80 {
+        if !recording.load(std::sync::atomic::Ordering::Acquire) {
+            break;
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for key in &keys {
+            pipe.cmd("INCR").arg(key);
+        }
+        let reply =
+            tokio::time::timeout(Duration::from_secs(2), pipe.query_async::<Vec<i64>>(&mut con)).await;
+        if let Ok(Ok(values)) = reply {
+            assert!(
+                values.iter().all(|v| *v == values[0]),
+                "one transaction saw its keys differ: {values:?}"
+            );
+            acked = acked.max(values[0]);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    acked
+}
+
 /// Increments and reads of three counters through orbit-client connected
 /// to `addr`, like [`record_registers`].
 async fn record_counters(
@@ -455,6 +495,26 @@ async fn three_nodes_serve_every_key_and_lose_nothing_when_the_busiest_leader_is
         .unwrap();
     acked.insert("{t}a".into(), "1".into());
     acked.insert("{t}b".into(), "2".into());
+    // A transaction through every node (the ones that do not lead its
+    // partition send it there as one session): later commands see earlier
+    // ones, and its writes land together.
+    for (n, con) in cons.iter_mut().enumerate() {
+        let (count, seen, other): (i64, String, i64) = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg("{x}a")
+            .cmd("GET")
+            .arg("{x}a")
+            .cmd("INCR")
+            .arg("{x}b")
+            .query_async(con)
+            .await
+            .unwrap();
+        let n = n as i64 + 1;
+        assert_eq!((count, seen.as_str(), other), (n, n.to_string().as_str(), n), "EXEC through node {n}");
+    }
+    acked.insert("{x}a".into(), "3".into());
+    acked.insert("{x}b".into(), "3".into());
 
     // Every node reports the cluster in INFO.
     for con in cons.iter_mut() {
@@ -502,6 +562,11 @@ async fn three_nodes_serve_every_key_and_lose_nothing_when_the_busiest_leader_is
         .collect();
     let counters: Vec<_> =
         procs.iter().map(|p| tokio::spawn(record_counters(p.grpc.to_string(), recording.clone()))).collect();
+    let transactions: Vec<_> = procs
+        .iter()
+        .enumerate()
+        .map(|(n, p)| tokio::spawn(record_transactions(p.resp, n, recording.clone())))
+        .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
     procs[victim].child.start_kill().unwrap();
     procs[victim].child.wait().await.unwrap();
@@ -537,6 +602,21 @@ async fn three_nodes_serve_every_key_and_lose_nothing_when_the_busiest_leader_is
     tokio::time::sleep(Duration::from_secs(1)).await;
     recording.store(false, std::sync::atomic::Ordering::Release);
     check_histories(registers, counters).await;
+    // Every transaction landed whole or not at all: each writer's keys hold
+    // one value, at least the last one acknowledged.
+    for (task, writer) in transactions.into_iter().enumerate() {
+        let acked = writer.await.unwrap();
+        for &s in &survivors {
+            let values: Vec<Option<i64>> =
+                redis::cmd("MGET").arg(tx_keys(task)).query_async(&mut cons[s]).await.unwrap();
+            let first = values[0].unwrap_or(0);
+            assert!(
+                values.iter().all(|v| v.unwrap_or(0) == first) && first >= acked,
+                "transactions of writer {task} through node {}: {values:?}, acknowledged {acked}",
+                procs[s].node_id
+            );
+        }
+    }
     eprintln!(
         "node {victim_id} (leader of {victim_groups} of {} groups) killed: every partition served again after {:.2} s",
         groups,

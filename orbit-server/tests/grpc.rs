@@ -274,3 +274,80 @@ async fn atomic_groups_over_grpc() {
     assert_eq!(client.actor::<Counter>("g1").call(Get {}).await.unwrap(), 2);
     node.shutdown().await.unwrap();
 }
+
+/// One call of a session through `calls`: its reply.
+async fn session_call(
+    calls: &tokio::sync::mpsc::Sender<orbit_shared::SessionCall>,
+    key: &str,
+    args: &str,
+) -> Result<orbit_shared::Reply, Error> {
+    use orbit_shared::{ActorId, Invocation};
+    let id = ActorId::new("counter", key.to_string());
+    orbit_shared::gateway::call_in_session(calls, id, Invocation::new("increment", args.to_string())).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atomic_sessions_over_grpc_commit_together_hold_their_actors_and_roll_back_on_failure() {
+    use orbit_shared::ActorGateway;
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(lsm_config(dir.path())).await;
+    let client = client(&node).await;
+
+    // Calls answered one at a time; a later call sees an earlier one.
+    let (calls, session) = tokio::sync::mpsc::channel(1);
+    let running = tokio::spawn({
+        let client = client.clone();
+        async move { client.invoke_session(session).await }
+    });
+    assert_eq!(session_call(&calls, "s1", "{\"by\":2}").await.unwrap().decode::<i64>().unwrap(), 2);
+    assert_eq!(session_call(&calls, "s2", "{\"by\":3}").await.unwrap().decode::<i64>().unwrap(), 3);
+    assert_eq!(session_call(&calls, "s1", "{\"by\":1}").await.unwrap().decode::<i64>().unwrap(), 3);
+    // Held: another caller waits for the session to end.
+    let other = tokio::spawn({
+        let client = client.clone();
+        async move { client.actor::<Counter>("s1").call(Get {}).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!other.is_finished(), "a call went through an actor the session holds");
+    drop(calls);
+    running.await.unwrap().expect("the session commits");
+    assert_eq!(other.await.unwrap().unwrap(), 3, "the waiting call sees the session's writes");
+    assert_eq!(client.actor::<Counter>("s2").call(Get {}).await.unwrap(), 3);
+
+    // A failed call fails the session: nothing it did is written, and the
+    // calls after it get the same error.
+    let (calls, session) = tokio::sync::mpsc::channel(1);
+    let running = tokio::spawn({
+        let client = client.clone();
+        async move { client.invoke_session(session).await }
+    });
+    assert_eq!(session_call(&calls, "s1", "{\"by\":10}").await.unwrap().decode::<i64>().unwrap(), 13);
+    let bad = session_call(&calls, "s2", "{\"by\":[]}").await.unwrap_err();
+    assert_eq!(bad.kind(), ErrorKind::InvalidArgument, "{bad}");
+    let after = session_call(&calls, "s2", "{\"by\":1}").await.unwrap_err();
+    assert_eq!(after, bad);
+    drop(calls);
+    assert_eq!(running.await.unwrap().unwrap_err(), bad);
+    assert_eq!(client.actor::<Counter>("s1").call(Get {}).await.unwrap(), 3, "a failed session wrote");
+    assert_eq!(client.actor::<Counter>("s2").call(Get {}).await.unwrap(), 3);
+
+    // A session whose caller goes away before it ends writes nothing.
+    let (calls, session) = tokio::sync::mpsc::channel(1);
+    let running = tokio::spawn({
+        let client = client.clone();
+        async move { client.invoke_session(session).await }
+    });
+    session_call(&calls, "s1", "{\"by\":100}").await.unwrap();
+    running.abort();
+    let _ = running.await;
+    drop(calls);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let value = loop {
+        let value = client.actor::<Counter>("s1").call(Get {}).await;
+        if value.is_ok() || tokio::time::Instant::now() > deadline {
+            break value;
+        }
+    };
+    assert_eq!(value.unwrap(), 3, "an abandoned session wrote");
+    node.shutdown().await.unwrap();
+}

@@ -7,7 +7,12 @@
 //! a permit until its reply arrives, even if its caller gave up), so the
 //! node, which reads up to `grpc.stream_window` calls at a time, can always
 //! take the next request and the two sides never wait on each other.
+//!
+//! [`session_over`] is the calling side of an atomic session's stream
+//! (`ActorService.Session`).
 
+use crate::Error;
+use crate::gateway::{SessionCall, fail_session};
 use crate::proto::actor_service_client::ActorServiceClient;
 use crate::proto::{InvokeRequest, InvokeResponse};
 use std::collections::HashMap;
@@ -134,5 +139,67 @@ async fn run(
     let reason = broken.unwrap_or_else(|| "the client was dropped".to_string());
     for (_, (reply, _)) in pending.drain() {
         let _ = reply.send(Err(Status::unavailable(reason.clone())));
+    }
+}
+
+/// Runs an atomic session on the node behind `rpc` over one
+/// `ActorService.Session` stream: `first` and every later call of `calls`
+/// are sent one at a time and answered from there; when `calls` closes,
+/// the commit is asked for and its outcome returned. A stream that breaks
+/// before the commit was asked for writes nothing there; after, the
+/// outcome is unknown and the error says so. `forwarded`: sent by a
+/// cluster node to its partition's leader (served there, never forwarded
+/// again).
+pub async fn session_over(
+    mut rpc: ActorServiceClient<Channel>,
+    forwarded: bool,
+    first: SessionCall,
+    mut calls: mpsc::Receiver<SessionCall>,
+) -> Result<(), Error> {
+    let unreachable = |reason: &str| Error::Unreachable { reason: reason.to_string() };
+    let (requests, outbound) = mpsc::channel(2);
+    let mut replies = match rpc.session(ReceiverStream::new(outbound)).await {
+        Ok(replies) => replies.into_inner(),
+        Err(status) => {
+            let e = unreachable(status.message());
+            let _ = first.reply.send(Err(e.clone()));
+            return fail_session(calls, e).await;
+        }
+    };
+    let (mut next, mut id) = (Some(first), 0u64);
+    while let Some(SessionCall { id: actor, invocation, reply }) = next {
+        id += 1;
+        let mut request = InvokeRequest::call(actor, invocation, forwarded);
+        request.id = id;
+        let answer = match requests.send(request).await {
+            Ok(()) => replies.message().await,
+            Err(_) => Ok(None),
+        };
+        let result = match answer {
+            Ok(Some(response)) if response.id == id => response.into_result(),
+            Ok(Some(response)) => {
+                let answered = response.id;
+                Err(response.into_result().err().unwrap_or_else(|| Error::Internal {
+                    reason: format!("session answer {answered} for call {id}"),
+                }))
+            }
+            Ok(None) => Err(unreachable("the session stream ended")),
+            Err(status) => Err(unreachable(status.message())),
+        };
+        if let Err(e) = &result {
+            let _ = reply.send(Err(e.clone()));
+            return fail_session(calls, e.clone()).await;
+        }
+        let _ = reply.send(result);
+        next = calls.recv().await;
+    }
+    if requests.send(InvokeRequest { id: 0, ..Default::default() }).await.is_err() {
+        return Err(unreachable("the session stream ended before its commit"));
+    }
+    match replies.message().await {
+        Ok(Some(response)) if response.id == 0 => response.into_result().map(drop),
+        _ => Err(unreachable(
+            "the session stream broke after its commit was asked for: whether it committed is unknown",
+        )),
     }
 }

@@ -38,9 +38,14 @@ pub fn current_session() -> Option<SessionCalls> {
 }
 
 /// Makes a call in `session` and waits for its reply.
-pub async fn call_in_session(session: &SessionCalls, id: ActorId, invocation: Invocation) -> Result<Reply, Error> {
+pub async fn call_in_session(
+    session: &SessionCalls,
+    id: ActorId,
+    invocation: Invocation,
+) -> Result<Reply, Error> {
     let (reply, replied) = tokio::sync::oneshot::channel();
-    let ended = || Error::Internal { reason: "the atomic session ended before the call was answered".to_string() };
+    let ended =
+        || Error::Internal { reason: "the atomic session ended before the call was answered".to_string() };
     session.send(SessionCall { id, invocation, reply }).await.map_err(|_| ended())?;
     replied.await.map_err(|_| ended())?
 }
@@ -485,10 +490,18 @@ pub trait ActorGateway: Send + Sync + 'static {
 }
 
 /// Answers every call of a session with [`Error::Unsupported`].
-async fn refuse_session(mut calls: tokio::sync::mpsc::Receiver<SessionCall>) -> Result<(), Error> {
-    let refused = || Error::Unsupported { what: "atomic sessions".to_string() };
+async fn refuse_session(calls: tokio::sync::mpsc::Receiver<SessionCall>) -> Result<(), Error> {
+    fail_session(calls, Error::Unsupported { what: "atomic sessions".to_string() }).await
+}
+
+/// Answers every call still to come in a session with `error`, and ends the
+/// session with it.
+pub async fn fail_session(
+    mut calls: tokio::sync::mpsc::Receiver<SessionCall>,
+    error: Error,
+) -> Result<(), Error> {
     while let Some(call) = calls.recv().await {
-        let _ = call.reply.send(Err(refused()));
+        let _ = call.reply.send(Err(error.clone()));
     }
-    Err(refused())
+    Err(error)
 }

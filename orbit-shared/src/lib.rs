@@ -36,7 +36,8 @@ pub use call_stream::CallStream;
 pub use error::{Error, ErrorKind};
 pub use gateway::{
     ActivationInfo, ActorGateway, ActorPage, AppliedWrite, ClusterNodeDescription, DurableToken,
-    KindDescription, MethodDescription, NodeDescription, PartitionDescription, Published, SessionCall, StoredActor,
+    KindDescription, MethodDescription, NodeDescription, PartitionDescription, Published, SessionCall,
+    StoredActor,
 };
 pub use invocation::{Invocation, Reply};
 pub use message::{Accepts, ActorInterface, Message};

@@ -420,8 +420,10 @@ impl<G: ActorGateway> Server<G> {
             return Ok(work.await);
         }
         let (calls, session) = tokio::sync::mpsc::channel(1);
-        let (committed, done) =
-            tokio::join!(self.gateway.invoke_session(session), orbit_shared::gateway::in_session(calls, work));
+        let (committed, done) = tokio::join!(
+            self.gateway.invoke_session(session),
+            orbit_shared::gateway::in_session(calls, work)
+        );
         committed.map(|()| done)
     }
 

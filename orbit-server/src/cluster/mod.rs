@@ -511,68 +511,21 @@ impl Cluster {
     }
 
     /// Runs an atomic session on the node at `addr` (its partition's
-    /// leader), over one `ActorService.Session` stream: `first` and every
-    /// later call of `calls` are sent there one at a time and answered from
-    /// there; when `calls` closes, the commit is asked for and its outcome
-    /// returned. A stream that breaks before the commit was asked for
-    /// writes nothing; after, the outcome is unknown and said so.
+    /// leader), see [`orbit_shared::call_stream::session_over`].
     pub async fn forward_session(
         &self,
         addr: &str,
         first: orbit_shared::SessionCall,
         calls: tokio::sync::mpsc::Receiver<orbit_shared::SessionCall>,
     ) -> Result<(), Error> {
-        let unreachable = |reason: String| Error::Unreachable { reason: format!("{addr}: {reason}") };
-        let (requests, outbound) = tokio::sync::mpsc::channel(2);
-        let opened = match self.actor_client(addr) {
-            Ok(mut client) => client
-                .session(tokio_stream::wrappers::ReceiverStream::new(outbound))
-                .await
-                .map_err(|status| unreachable(status.message().to_string())),
-            Err(e) => Err(e),
-        };
-        let mut replies = match opened {
-            Ok(replies) => replies.into_inner(),
+        let rpc = match self.actor_client(addr) {
+            Ok(rpc) => rpc,
             Err(e) => return crate::session::fail_all(calls, first, e).await,
         };
-        let (mut calls, mut next, mut id) = (calls, Some(first), 0u64);
-        while let Some(orbit_shared::SessionCall { id: actor, invocation, reply }) = next {
-            id += 1;
-            let mut request = InvokeRequest::call(actor, invocation, true);
-            request.id = id;
-            let answer = match requests.send(request).await {
-                Ok(()) => replies.message().await,
-                Err(_) => Ok(None),
-            };
-            let result = match answer {
-                Ok(Some(response)) if response.id == id => response.into_result(),
-                Ok(Some(response)) => {
-                    let answered = response.id;
-                    Err(response.into_result().err().unwrap_or_else(|| Error::Internal {
-                        reason: format!("session answer {answered} for call {id}"),
-                    }))
-                }
-                Ok(None) => Err(unreachable("the session stream ended".to_string())),
-                Err(status) => Err(unreachable(status.message().to_string())),
-            };
-            if let Err(e) = &result {
-                let _ = reply.send(Err(e.clone()));
-                return crate::session::fail_rest(calls, e.clone()).await;
-            }
-            let _ = reply.send(result);
-            next = calls.recv().await;
-        }
-        let commit = InvokeRequest { id: 0, ..Default::default() };
-        if requests.send(commit).await.is_err() {
-            return Err(unreachable("the session stream ended before its commit".to_string()));
-        }
-        match replies.message().await {
-            Ok(Some(response)) if response.id == 0 => response.into_result().map(drop),
-            _ => Err(unreachable(
-                "the session stream broke after its commit was asked for: whether it committed is unknown"
-                    .to_string(),
-            )),
-        }
+        orbit_shared::call_stream::session_over(rpc, true, first, calls).await.map_err(|e| match e {
+            Error::Unreachable { reason } => Error::Unreachable { reason: format!("{addr}: {reason}") },
+            other => other,
+        })
     }
 
     /// [`Cluster::forward`] for an atomic group.

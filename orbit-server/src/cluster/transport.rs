@@ -393,7 +393,11 @@ impl Transport for GrpcTransport {
 /// opened when the first frame arrives and again after it breaks (the
 /// frames then waiting for answers get an error: their callers retry as
 /// openraft does any lost message).
-async fn run_stream(addr: String, channel: tonic::transport::Channel, mut frames: mpsc::UnboundedReceiver<Outgoing>) {
+async fn run_stream(
+    addr: String,
+    channel: tonic::transport::Channel,
+    mut frames: mpsc::UnboundedReceiver<Outgoing>,
+) {
     use orbit_shared::proto::{FrameBatch, TaggedFrame};
     let mut next_id = 0u64;
     while let Some(first) = frames.recv().await {

@@ -187,6 +187,6 @@ async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
     conn.server.watches.unwatch(&mut conn.watch);
     match done {
         Ok(replies) => Value::Array(replies),
-        Err(e) => Value::err(format!("EXECABORT Transaction not committed, nothing was written: {e}")),
+        Err(e) => Value::err(format!("EXECABORT Transaction failed: {e}")),
     }
 }
