@@ -426,3 +426,42 @@ async fn bad_scripts_get_errors_and_the_node_stays_healthy() {
     assert_eq!(show(&call(&mut con, &["ping"]).await), "+PONG");
     node.shutdown().await.unwrap();
 }
+
+/// A script queued in MULTI runs inside EXEC beside other commands, and a
+/// script's own multi-key write is one session (driven from under the
+/// script's blocking region): neither waits on itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_inside_exec_and_multi_key_writes_inside_scripts_complete() {
+    let (node, addr) = start_with(Config::ephemeral()).await;
+    let mut con = connect_url(&format!("redis://{addr}/")).await;
+    let (set, got, after): (String, String, i64) = tokio::time::timeout(
+        PATIENCE,
+        redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg("{s}k")
+            .arg("1")
+            .cmd("EVAL")
+            .arg("return redis.call('GET', KEYS[1])")
+            .arg(1)
+            .arg("{s}k")
+            .cmd("INCR")
+            .arg("{s}k")
+            .query_async(&mut con),
+    )
+    .await
+    .expect("EXEC with a script answers")
+    .unwrap();
+    assert_eq!((set.as_str(), got.as_str(), after), ("OK", "1", 2));
+    let script = "redis.call('MSET', KEYS[1], ARGV[1], KEYS[2], ARGV[1]) \
+                  return redis.call('MGET', KEYS[1], KEYS[2])";
+    let both: Vec<String> = tokio::time::timeout(
+        PATIENCE,
+        redis::cmd("EVAL").arg(script).arg(2).arg("{s}a").arg("{s}b").arg("v").query_async(&mut con),
+    )
+    .await
+    .expect("a script's MSET answers")
+    .unwrap();
+    assert_eq!(both, ["v", "v"]);
+    node.shutdown().await.unwrap();
+}

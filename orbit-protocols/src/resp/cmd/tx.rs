@@ -10,7 +10,7 @@
 use crate::keyspace::value::Value;
 use crate::resp::connection::{Conn, Outcome};
 use crate::resp::server::lock;
-use crate::resp::table::Spec;
+use crate::resp::table::{Route, Spec};
 use bytes::Bytes;
 use orbit_shared::ActorGateway;
 use std::collections::HashMap;
@@ -161,6 +161,11 @@ async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
         conn.server.watches.unwatch(&mut conn.watch);
         return Value::NilArray;
     }
+    // A script drives its commands from under `block_in_place`, where the
+    // session, polled beside the commands on this task, would not be: a
+    // transaction with a script queued runs its commands as before, each
+    // its own write.
+    let scripted = queue.commands.iter().any(|(spec, _, _)| matches!(spec.route, Route::Script));
     // One atomic session: the commands' writes land in one batch (in a
     // cluster, one Raft entry) or not at all, also across a crash.
     let run = async {
@@ -182,7 +187,7 @@ async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
         }
         replies
     };
-    let done = server.atomically(run).await;
+    let done = if scripted { Ok(run.await) } else { server.atomically(run).await };
     drop(guard);
     conn.server.watches.unwatch(&mut conn.watch);
     match done {
