@@ -128,6 +128,16 @@ impl NodeHandle {
                 Err(e) => return fail_all(calls, first, e).await,
             }
         }
+        // The term the session is served in: its writes apply only if
+        // committed in it (a leader deposed and elected again meanwhile
+        // may have missed another leader's writes).
+        let term = match clustered {
+            true => match self.partitions().for_slot(first.id.slot()).serve().await {
+                Ok(term) => Some(term),
+                Err(e) => return fail_all(calls, first, e).await,
+            },
+            false => None,
+        };
         let mut held = Held::default();
         let mut next = Some(first);
         while let Some(SessionCall { id, invocation, reply }) = next {
@@ -147,7 +157,7 @@ impl NodeHandle {
             let _ = reply.send(outcome);
             next = calls.recv().await;
         }
-        self.commit_session(held).await
+        self.commit_session(held, term).await
     }
 
     async fn session_call(
@@ -169,14 +179,15 @@ impl NodeHandle {
         held.turns[slot].ask(|reply| TurnOp::Call(invocation, reply)).await?
     }
 
-    /// Appends every held turn's writes as one batch, then puts the actors
-    /// back; durable before it returns.
-    async fn commit_session(&self, held: Held) -> Result<(), Error> {
+    /// Appends every held turn's writes as one batch (in a cluster, applied
+    /// only if committed in `term`), then puts the actors back; durable
+    /// before it returns.
+    async fn commit_session(&self, held: Held, term: Option<u64>) -> Result<(), Error> {
         let mut ops = Vec::new();
         for turn in &held.turns {
             ops.extend(turn.ask(TurnOp::Writes).await??);
         }
-        let seq = if ops.is_empty() { None } else { Some(self.partitions().commit_group(&ops, None).await?) };
+        let seq = if ops.is_empty() { None } else { Some(self.partitions().commit_group(&ops, term).await?) };
         let mut depends_on = seq.unwrap_or_default();
         for turn in &held.turns {
             depends_on = depends_on.max(turn.ask(|reply| TurnOp::Commit(seq, reply)).await?);

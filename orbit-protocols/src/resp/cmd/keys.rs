@@ -27,7 +27,7 @@ pub(crate) async fn run<G: ActorGateway>(
         // a crash.
         return match server.atomically(Box::pin(run_keys(conn, name, argv))).await {
             Ok(reply) => reply,
-            Err(e) => Value::err(format!("ERR {name} failed: {e}")),
+            Err(e) => crate::resp::server::error_reply(&e),
         };
     }
     run_keys(conn, name, argv).await

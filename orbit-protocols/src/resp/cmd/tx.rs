@@ -162,10 +162,14 @@ async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
         return Value::NilArray;
     }
     // A script drives its commands from under `block_in_place`, where the
-    // session, polled beside the commands on this task, would not be: a
-    // transaction with a script queued runs its commands as before, each
-    // its own write.
-    let scripted = queue.commands.iter().any(|(spec, _, _)| matches!(spec.route, Route::Script));
+    // session, polled beside the commands on this task, would not be; a
+    // keyspace-wide write (FLUSHALL, SWAPDB) spans every partition and
+    // changes the node's memory. A transaction with either queued runs its
+    // commands as before, each its own write.
+    let apart = |spec: &Spec| {
+        matches!(spec.route, Route::Script) || (matches!(spec.route, Route::Keyspace) && spec.is_write())
+    };
+    let scripted = queue.commands.iter().any(|(spec, _, _)| apart(spec));
     // One atomic session: the commands' writes land in one batch (in a
     // cluster, one Raft entry) or not at all, also across a crash.
     let run = async {
@@ -192,6 +196,6 @@ async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
     conn.server.watches.unwatch(&mut conn.watch);
     match done {
         Ok(replies) => Value::Array(replies),
-        Err(e) => Value::err(format!("EXECABORT Transaction failed: {e}")),
+        Err(e) => crate::resp::server::error_reply(&e),
     }
 }
