@@ -16,7 +16,7 @@ use bytes::Bytes;
 use orbit_shared::gateway::{call_in_session, current_session};
 use orbit_shared::{
     ActivationInfo, ActorGateway, ActorId, ActorPage, DurableToken, Error, Invocation, NodeDescription,
-    Reply, SessionCall,
+    Reply, SessionSteps,
 };
 use std::time::Duration;
 
@@ -336,14 +336,11 @@ impl ActorGateway for NodeHandle {
         self.invoke_atomic_timed(calls, false).await
     }
 
-    async fn invoke_session(&self, calls: tokio::sync::mpsc::Receiver<SessionCall>) -> Result<(), Error> {
+    async fn invoke_session(&self, calls: SessionSteps) -> Result<(), Error> {
         self.run_session(calls, false).await
     }
 
-    async fn invoke_session_forwarded(
-        &self,
-        calls: tokio::sync::mpsc::Receiver<SessionCall>,
-    ) -> Result<(), Error> {
+    async fn invoke_session_forwarded(&self, calls: SessionSteps) -> Result<(), Error> {
         self.run_session(calls, true).await
     }
 

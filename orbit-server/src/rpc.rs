@@ -9,7 +9,7 @@ use orbit_shared::proto::{
     DescribeRequest, DescribeResponse, InvokeAtomicRequest, InvokeAtomicResponse, InvokeRequest,
     InvokeResponse, ListActorsRequest, ListActorsResponse, ReadActorRequest, ReadActorResponse,
 };
-use orbit_shared::{ActorGateway, ActorId};
+use orbit_shared::{ActorGateway, ActorId, SessionStep};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -145,20 +145,21 @@ impl<G: ActorGateway> ActorService for ActorRpc<G> {
                     false => gateway.invoke_session(calls_rx).await,
                 }
             };
-            // Whether the client asked to commit; `calls` is dropped when
-            // this ends, which ends the session's calls.
+            // Whether the client asked to commit (and the session was told);
+            // `calls` is dropped when this ends: a session told nothing
+            // more writes nothing.
             let feed = async {
                 let calls = calls;
                 let mut next = first;
                 loop {
                     if next.id == 0 {
-                        return true;
+                        return calls.send(SessionStep::Commit).await.is_ok();
                     }
                     let id = next.id;
                     let actor = ActorId::new(std::mem::take(&mut next.kind), std::mem::take(&mut next.key));
                     let (reply, replied) = tokio::sync::oneshot::channel();
                     let call = orbit_shared::SessionCall { id: actor, invocation: next.invocation(), reply };
-                    if calls.send(call).await.is_err() {
+                    if calls.send(SessionStep::Call(call)).await.is_err() {
                         return false;
                     }
                     let Ok(result) = replied.await else { return false };

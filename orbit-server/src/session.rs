@@ -15,8 +15,8 @@
 use crate::actor::TurnError;
 use crate::node::NodeHandle;
 use crate::storage::Seq;
-use orbit_shared::gateway::fail_session;
-use orbit_shared::{ActorId, Error, Invocation, Reply, SessionCall, WriteOp};
+use orbit_shared::gateway::{fail_session, next_call};
+use orbit_shared::{ActorId, Error, Invocation, Reply, SessionCall, SessionSteps, WriteOp};
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
@@ -100,12 +100,8 @@ impl NodeHandle {
     /// [`orbit_shared::ActorGateway::invoke_session`]; `forwarded`: another
     /// node sent the session here as its partition's leader (run here or
     /// refused, never forwarded again).
-    pub(crate) async fn run_session(
-        &self,
-        mut calls: mpsc::Receiver<SessionCall>,
-        forwarded: bool,
-    ) -> Result<(), Error> {
-        let Some(first) = calls.recv().await else { return Ok(()) };
+    pub(crate) async fn run_session(&self, mut calls: SessionSteps, forwarded: bool) -> Result<(), Error> {
+        let Some(first) = next_call(&mut calls).await? else { return Ok(()) };
         if let Err(e) = first.id.validate().and_then(|()| self.kind(&first.id.kind).map(drop)) {
             return fail_all(calls, first, e).await;
         }
@@ -155,7 +151,9 @@ impl NodeHandle {
                 return fail_session(calls, e).await;
             }
             let _ = reply.send(outcome);
-            next = calls.recv().await;
+            // Steps ending without the commit drop the held turns: nothing
+            // is written.
+            next = next_call(&mut calls).await?;
         }
         self.commit_session(held, term).await
     }
@@ -198,11 +196,7 @@ impl NodeHandle {
 }
 
 /// Refuses `first` and every later call with `error`.
-pub(crate) async fn fail_all(
-    calls: mpsc::Receiver<SessionCall>,
-    first: SessionCall,
-    error: Error,
-) -> Result<(), Error> {
+pub(crate) async fn fail_all(calls: SessionSteps, first: SessionCall, error: Error) -> Result<(), Error> {
     let _ = first.reply.send(Err(error.clone()));
     fail_session(calls, error).await
 }

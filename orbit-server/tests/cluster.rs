@@ -868,3 +868,76 @@ async fn blocked_pops_and_watches_see_writes_made_through_other_nodes() {
         let _ = p.child.start_kill();
     }
 }
+
+/// Active expiry is the partition leader's: keys given a TTL through one
+/// node expire on their own (nobody reads them) after that node is killed,
+/// the leaders' sweeps delete them from every replica, and subscribers on
+/// another node get each key's `expired` event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_given_a_ttl_through_a_killed_node_expire_on_their_partitions_leaders() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (_, mut procs) = start_three(&dirs).await;
+    let keys: Vec<String> = key_per_partition("ttl").into_values().collect();
+    let mut survivors = [redis(procs[0].resp).await, redis(procs[1].resp).await];
+    for con in survivors.iter_mut() {
+        let () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("notify-keyspace-events")
+            .arg("Ex")
+            .query_async(con)
+            .await
+            .unwrap();
+    }
+    let client = redis::Client::open(format!("redis://{}/", procs[1].resp)).unwrap();
+    let mut sub = client.get_async_pubsub().await.unwrap();
+    sub.subscribe("__keyevent@0__:expired").await.unwrap();
+    let mut events = sub.on_message();
+
+    // Every key is set through node 3, which dies before the keys are due.
+    let mut setter = redis(procs[2].resp).await;
+    for key in &keys {
+        let () =
+            redis::cmd("SET").arg(key).arg("v").arg("PX").arg(4000).query_async(&mut setter).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n: u64 = redis::cmd("DBSIZE").query_async(&mut survivors[0]).await.unwrap();
+        if n == keys.len() as u64 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node 1 applied {n} of {} keys", keys.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    procs[2].child.start_kill().unwrap();
+    procs[2].child.wait().await.unwrap();
+
+    // DBSIZE counts stored keys, expired or not: it reaches 0 only once
+    // the keys are deleted.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for con in survivors.iter_mut() {
+        loop {
+            let n: u64 = redis::cmd("DBSIZE").query_async(con).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{n} keys still stored 30 s after their TTL was set");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let mut expired = std::collections::BTreeSet::new();
+    while expired.len() < keys.len() {
+        let event = tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut events)).await;
+        let key: String =
+            event.expect("an expired event for every key").expect("a message").get_payload().unwrap();
+        expired.insert(key);
+    }
+    assert_eq!(
+        expired,
+        keys.iter().cloned().collect(),
+        "an expired event per key, on a survivor's subscribers"
+    );
+    for p in &mut procs {
+        let _ = p.child.start_kill();
+    }
+}

@@ -168,8 +168,12 @@ fn together(w: usize, what: &str) -> Vec<String> {
     (0..TOGETHER).map(|k| format!("{{{what}{w}}}:{k}")).collect()
 }
 
-/// Writers each run `MULTI`, `INCR` on their 20 keys, `EXEC` (and others
-/// `MSET` of their 20 keys to one value) in a loop while the process is
+/// INCRs each of its KEYS; the last value.
+const INCR_EACH: &str = "local v for i = 1, #KEYS do v = redis.call('INCR', KEYS[i]) end return v";
+
+/// Writers each run `MULTI`, `INCR` on 10 of their 20 keys, `EVAL` of a
+/// script INCRing the other 10, `EXEC` (and others `MSET` of their 20 keys
+/// to one value) in a loop while the process is
 /// killed at a random moment: after a restart, each writer's keys all hold
 /// the same value, at least the last acknowledged one. A transaction whose
 /// commands were each their own write would be cut in the middle.
@@ -206,12 +210,15 @@ async fn exec_and_mset_land_whole_or_not_at_all_across_kill_9() {
             let mut con = redis.get_multiplexed_async_connection().await.unwrap();
             tasks.push(tokio::spawn(async move {
                 let keys = together(w, "x");
+                let (incr, scripted) = keys.split_at(keys.len() / 2);
                 loop {
                     let mut pipe = redis::pipe();
                     pipe.atomic();
-                    for key in &keys {
+                    for key in incr {
                         pipe.cmd("INCR").arg(key);
                     }
+                    // A script inside the transaction joins it.
+                    pipe.cmd("EVAL").arg(INCR_EACH).arg(scripted.len()).arg(scripted);
                     match pipe.query_async::<Vec<i64>>(&mut con).await {
                         Ok(values) => exec_last.store(values[0], Ordering::SeqCst),
                         Err(_) => break,

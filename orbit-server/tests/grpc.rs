@@ -277,7 +277,7 @@ async fn atomic_groups_over_grpc() {
 
 /// One call of a session through `calls`: its reply.
 async fn session_call(
-    calls: &tokio::sync::mpsc::Sender<orbit_shared::SessionCall>,
+    calls: &orbit_shared::gateway::SessionCalls,
     key: &str,
     args: &str,
 ) -> Result<orbit_shared::Reply, Error> {
@@ -309,7 +309,7 @@ async fn atomic_sessions_over_grpc_commit_together_hold_their_actors_and_roll_ba
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!other.is_finished(), "a call went through an actor the session holds");
-    drop(calls);
+    calls.send(orbit_shared::SessionStep::Commit).await.unwrap();
     running.await.unwrap().expect("the session commits");
     assert_eq!(other.await.unwrap().unwrap(), 3, "the waiting call sees the session's writes");
     assert_eq!(client.actor::<Counter>("s2").call(Get {}).await.unwrap(), 3);
@@ -331,7 +331,24 @@ async fn atomic_sessions_over_grpc_commit_together_hold_their_actors_and_roll_ba
     assert_eq!(client.actor::<Counter>("s1").call(Get {}).await.unwrap(), 3, "a failed session wrote");
     assert_eq!(client.actor::<Counter>("s2").call(Get {}).await.unwrap(), 3);
 
-    // A session whose caller goes away before it ends writes nothing.
+    // A session whose calls end without the commit writes nothing, and
+    // says so.
+    let (calls, session) = tokio::sync::mpsc::channel(1);
+    let running = tokio::spawn({
+        let client = client.clone();
+        async move { client.invoke_session(session).await }
+    });
+    session_call(&calls, "s1", "{\"by\":100}").await.unwrap();
+    drop(calls);
+    let abandoned = running.await.unwrap().unwrap_err();
+    assert!(abandoned.to_string().contains("without its commit"), "{abandoned}");
+    assert_eq!(
+        client.actor::<Counter>("s1").call(Get {}).await.unwrap(),
+        3,
+        "a session without its commit wrote"
+    );
+
+    // So does a session whose caller goes away before it ends.
     let (calls, session) = tokio::sync::mpsc::channel(1);
     let running = tokio::spawn({
         let client = client.clone();
@@ -347,6 +364,7 @@ async fn atomic_sessions_over_grpc_commit_together_hold_their_actors_and_roll_ba
         if value.is_ok() || tokio::time::Instant::now() > deadline {
             break value;
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(value.unwrap(), 3, "an abandoned session wrote");
     node.shutdown().await.unwrap();

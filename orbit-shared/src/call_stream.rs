@@ -12,7 +12,7 @@
 //! (`ActorService.Session`).
 
 use crate::Error;
-use crate::gateway::{SessionCall, fail_session};
+use crate::gateway::{SessionCall, SessionSteps, fail_session, next_call};
 use crate::proto::actor_service_client::ActorServiceClient;
 use crate::proto::{InvokeRequest, InvokeResponse};
 use std::collections::HashMap;
@@ -144,17 +144,17 @@ async fn run(
 
 /// Runs an atomic session on the node behind `rpc` over one
 /// `ActorService.Session` stream: `first` and every later call of `calls`
-/// are sent one at a time and answered from there; when `calls` closes,
-/// the commit is asked for and its outcome returned. A stream that breaks
-/// before the commit was asked for writes nothing there; after, the
-/// outcome is unknown and the error says so. `forwarded`: sent by a
+/// are sent one at a time and answered from there; then the commit is
+/// asked for and its outcome returned. A stream that breaks (or `calls`
+/// that end) before the commit was asked for writes nothing there; after,
+/// the outcome is unknown and the error says so. `forwarded`: sent by a
 /// cluster node to its partition's leader (served there, never forwarded
 /// again).
 pub async fn session_over(
     mut rpc: ActorServiceClient<Channel>,
     forwarded: bool,
     first: SessionCall,
-    mut calls: mpsc::Receiver<SessionCall>,
+    mut calls: SessionSteps,
 ) -> Result<(), Error> {
     let unreachable = |reason: &str| Error::Unreachable { reason: reason.to_string() };
     let (requests, outbound) = mpsc::channel(2);
@@ -191,7 +191,9 @@ pub async fn session_over(
             return fail_session(calls, e.clone()).await;
         }
         let _ = reply.send(result);
-        next = calls.recv().await;
+        // Steps ending without the commit drop the stream: nothing is
+        // written there.
+        next = next_call(&mut calls).await?;
     }
     if requests.send(InvokeRequest { id: 0, ..Default::default() }).await.is_err() {
         return Err(unreachable("the session stream ended before its commit"));

@@ -18,8 +18,35 @@ pub struct SessionCall {
     pub reply: tokio::sync::oneshot::Sender<Result<Reply, Error>>,
 }
 
-/// The calls of an atomic session, in the order they are made.
-pub type SessionCalls = tokio::sync::mpsc::Sender<SessionCall>;
+/// What an atomic session is sent, in order: its calls, then its commit.
+pub enum SessionStep {
+    Call(SessionCall),
+    /// Write what the calls did. A session whose steps end without it
+    /// writes nothing.
+    Commit,
+}
+
+/// The caller's side of an atomic session.
+pub type SessionCalls = tokio::sync::mpsc::Sender<SessionStep>;
+
+/// The session's side: [`ActorGateway::invoke_session`] reads it.
+pub type SessionSteps = tokio::sync::mpsc::Receiver<SessionStep>;
+
+/// The next step of a session: `Ok(Some(call))`, `Ok(None)` when the
+/// commit is asked for, or the error of a session whose steps ended
+/// without it.
+pub async fn next_call(steps: &mut SessionSteps) -> Result<Option<SessionCall>, Error> {
+    match steps.recv().await {
+        Some(SessionStep::Call(call)) => Ok(Some(call)),
+        Some(SessionStep::Commit) => Ok(None),
+        None => Err(abandoned()),
+    }
+}
+
+/// A session whose caller went away before it asked for the commit.
+pub fn abandoned() -> Error {
+    Error::Internal { reason: "the atomic session ended without its commit: nothing was written".to_string() }
+}
 
 tokio::task_local! {
     static SESSION: SessionCalls;
@@ -46,7 +73,7 @@ pub async fn call_in_session(
     let (reply, replied) = tokio::sync::oneshot::channel();
     let ended =
         || Error::Internal { reason: "the atomic session ended before the call was answered".to_string() };
-    session.send(SessionCall { id, invocation, reply }).await.map_err(|_| ended())?;
+    session.send(SessionStep::Call(SessionCall { id, invocation, reply })).await.map_err(|_| ended())?;
     replied.await.map_err(|_| ended())?
 }
 
@@ -199,6 +226,8 @@ pub struct Published {
 pub struct AppliedWrite {
     pub kind: String,
     pub key: Bytes,
+    /// The actor's state as written; `None`: its record was deleted.
+    pub state: Option<Bytes>,
 }
 
 /// What a reply shown early depends on: [`ActorGateway::wait_durable`] on it
@@ -270,18 +299,16 @@ pub trait ActorGateway: Send + Sync + 'static {
     /// Runs the calls arriving on `calls` as one atomic group whose members
     /// are known only as they come: each call's actor turn is taken when
     /// the actor is first called and held to the end, each call is answered
-    /// at once (later calls see earlier ones' effects), and when `calls`
-    /// closes every write is appended as one storage batch (in a cluster,
+    /// at once (later calls see earlier ones' effects), and on
+    /// [`SessionStep::Commit`] every write is appended as one storage batch (in a cluster,
     /// one Raft entry, so all the actors must share a partition), durable
     /// before this returns. If a call fails, nothing is written, later calls
-    /// get the same error, and so does the session. Other calls to the
-    /// held actors wait until the session ends; a call must not call
-    /// another actor of its own session. A gateway without sessions refuses
-    /// every call.
-    fn invoke_session(
-        &self,
-        calls: tokio::sync::mpsc::Receiver<SessionCall>,
-    ) -> impl Future<Output = Result<(), Error>> + Send {
+    /// get the same error, and so does the session; if `calls` ends before
+    /// the commit, nothing is written either. Other calls to the held
+    /// actors wait until the session ends; a call must not call another
+    /// actor of its own session. A gateway without sessions refuses every
+    /// call.
+    fn invoke_session(&self, calls: SessionSteps) -> impl Future<Output = Result<(), Error>> + Send {
         refuse_session(calls)
     }
 
@@ -289,7 +316,7 @@ pub trait ActorGateway: Send + Sync + 'static {
     /// forwarded here (see [`ActorGateway::invoke_forwarded`]).
     fn invoke_session_forwarded(
         &self,
-        calls: tokio::sync::mpsc::Receiver<SessionCall>,
+        calls: SessionSteps,
     ) -> impl Future<Output = Result<(), Error>> + Send {
         self.invoke_session(calls)
     }
@@ -490,18 +517,20 @@ pub trait ActorGateway: Send + Sync + 'static {
 }
 
 /// Answers every call of a session with [`Error::Unsupported`].
-async fn refuse_session(calls: tokio::sync::mpsc::Receiver<SessionCall>) -> Result<(), Error> {
+async fn refuse_session(calls: SessionSteps) -> Result<(), Error> {
     fail_session(calls, Error::Unsupported { what: "atomic sessions".to_string() }).await
 }
 
 /// Answers every call still to come in a session with `error`, and ends the
 /// session with it.
-pub async fn fail_session(
-    mut calls: tokio::sync::mpsc::Receiver<SessionCall>,
-    error: Error,
-) -> Result<(), Error> {
-    while let Some(call) = calls.recv().await {
-        let _ = call.reply.send(Err(error.clone()));
+pub async fn fail_session(mut calls: SessionSteps, error: Error) -> Result<(), Error> {
+    while let Some(step) = calls.recv().await {
+        match step {
+            SessionStep::Call(call) => {
+                let _ = call.reply.send(Err(error.clone()));
+            }
+            SessionStep::Commit => break,
+        }
     }
     Err(error)
 }

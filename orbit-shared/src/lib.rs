@@ -37,7 +37,7 @@ pub use error::{Error, ErrorKind};
 pub use gateway::{
     ActivationInfo, ActorGateway, ActorPage, AppliedWrite, ClusterNodeDescription, DurableToken,
     KindDescription, MethodDescription, NodeDescription, PartitionDescription, Published, SessionCall,
-    StoredActor,
+    SessionStep, SessionSteps, StoredActor,
 };
 pub use invocation::{Invocation, Reply};
 pub use message::{Accepts, ActorInterface, Message};

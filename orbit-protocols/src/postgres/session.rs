@@ -11,7 +11,7 @@ use crate::sql::error::Code;
 use crate::sql::error::{SqlError, error};
 use crate::sql::exec::Cancel;
 use crate::sql::exec::{Engine, Outcome};
-use crate::sql::parse::{ident, object_name, placeholder};
+use crate::sql::parse::{ident, literal_expr, object_name, placeholder};
 use crate::sql::types;
 use crate::sql::types::{Literal, SqlType};
 use async_trait::async_trait;
@@ -730,20 +730,4 @@ fn parameter<S: Clone>(portal: &Portal<S>, index: usize, pg_type: &Type) -> PgWi
 fn raw_parameter<S>(portal: &Portal<S>, index: usize) -> PgWireResult<Option<(&[u8], bool)>> {
     let value = portal.parameters.get(index).ok_or(PgWireError::ParameterIndexOutOfBound(index))?;
     Ok(value.as_deref().map(|bytes| (bytes, portal.parameter_format.is_binary(index))))
-}
-
-/// The literal's expression, to put in place of a placeholder.
-fn literal_expr(literal: Literal) -> Expr {
-    match literal {
-        Literal::Null => Expr::value(Value::Null),
-        Literal::Bool(b) => Expr::value(Value::Boolean(b)),
-        Literal::Number(n) => match n.strip_prefix('-') {
-            Some(abs) => Expr::UnaryOp {
-                op: ast::UnaryOperator::Minus,
-                expr: Box::new(Expr::value(Value::Number(abs.to_string(), false))),
-            },
-            None => Expr::value(Value::Number(n, false)),
-        },
-        Literal::String(s) => Expr::value(Value::SingleQuotedString(s)),
-    }
 }

@@ -81,14 +81,15 @@ pub async fn serve<G: ActorGateway>(
 }
 
 /// In a cluster, treats each key of a database that this node applies from
-/// the log as written here: a client WATCHing it will see EXEC fail, clients
+/// the log as written here (and indexes its deadline for active expiry): a client WATCHing it will see EXEC fail, clients
 /// tracking it get an invalidation, and clients blocked on it are served.
 /// So writes made through other nodes reach this node's clients once this
 /// node applies them (a replica applies shortly after the leader
 /// acknowledged the write). When the stream falls behind, every watched
-/// and waited-on key counts as written and tracking clients are told to
-/// flush their caches. A node applies its own clients' writes too, possibly
-/// after such a client went on to WATCH the key: its EXEC then fails
+/// and waited-on key counts as written, tracking clients are told to
+/// flush their caches and the expiry index is built again. A node applies
+/// its own clients' writes too, possibly after such a client went on to
+/// WATCH the key: its EXEC then fails
 /// although nothing changed after the WATCH (a retry succeeds), the safe
 /// side of missing a write.
 async fn follow_applied<G: ActorGateway>(
@@ -107,7 +108,10 @@ async fn follow_applied<G: ActorGateway>(
                 let databases = &server.runtime.databases;
                 match (0..crate::keyspace::DATABASE_KINDS.len()).find(|&db| databases.kind(db) == write.kind)
                 {
-                    Some(db) => vec![(db, write.key)],
+                    Some(db) => {
+                        server.expiry.applied(db, write.key.clone(), write.state.as_deref());
+                        vec![(db, write.key)]
+                    }
                     None => continue,
                 }
             }
@@ -119,6 +123,7 @@ async fn follow_applied<G: ActorGateway>(
                 if server.tracking.active() {
                     cmd::tracking::flushed(&server);
                 }
+                server.expiry.missed_applied();
                 (0..crate::keyspace::DATABASE_KINDS.len())
                     .flat_map(|db| {
                         let mut keys = server.watches.keys_in(db);

@@ -414,17 +414,30 @@ impl<G: ActorGateway> Server<G> {
     /// Runs `work` as one atomic session of the gateway (every actor it
     /// calls held to the end, all its writes one batch, durable before this
     /// returns), or as part of the session it already runs in. `Err`: the
-    /// session did not commit, and nothing `work` did was written.
-    pub async fn atomically<T>(&self, work: impl Future<Output = T>) -> Result<T, Error> {
+    /// session did not commit, and nothing `work` did was written; dropped
+    /// before it returns, nothing is written either.
+    ///
+    /// The session runs in a task of its own, so `work` may block its
+    /// thread (a script does, under `block_in_place`) while its calls are
+    /// served.
+    pub async fn atomically<T>(self: &Arc<Self>, work: impl Future<Output = T>) -> Result<T, Error> {
         if orbit_shared::gateway::current_session().is_some() {
             return Ok(work.await);
         }
-        let (calls, session) = tokio::sync::mpsc::channel(1);
-        let (committed, done) = tokio::join!(
-            self.gateway.invoke_session(session),
-            orbit_shared::gateway::in_session(calls, work)
-        );
-        committed.map(|()| done)
+        let (calls, steps) = tokio::sync::mpsc::channel(1);
+        let server = self.clone();
+        let mut session =
+            AbortOnDrop(tokio::spawn(async move { server.gateway.invoke_session(steps).await }));
+        let done = orbit_shared::gateway::in_session(calls.clone(), work).await;
+        // A session that already failed has stopped reading: its error is
+        // in its outcome.
+        let _ = calls.send(orbit_shared::SessionStep::Commit).await;
+        drop(calls);
+        let outcome = match (&mut session.0).await {
+            Ok(outcome) => outcome,
+            Err(e) => Err(Error::Internal { reason: format!("the atomic session's task failed: {e}") }),
+        };
+        outcome.map(|()| done)
     }
 
     pub fn next_client_id(&self) -> u64 {
@@ -560,6 +573,16 @@ fn pairs_reply(name: &[u8], reply: Value) -> Value {
             )
         }
         other => other,
+    }
+}
+
+/// A task aborted when its handle is dropped: a session whose caller went
+/// away stops, and what it holds is dropped without being written.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -24,6 +24,7 @@ pub enum Code {
     DatetimeFieldOverflow,
     DivisionByZero,
     InvalidParameterValue,
+    InvalidRowCountInLimitClause,
     CharacterNotInRepertoire,
     InvalidTextRepresentation,
     InvalidBinaryRepresentation,
@@ -68,7 +69,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for reading a SQLSTATE back.
-    const ALL: [Code; 50] = [
+    const ALL: [Code; 51] = [
         Code::ConnectionFailure,
         Code::ProtocolViolation,
         Code::FeatureNotSupported,
@@ -79,6 +80,7 @@ impl Code {
         Code::DatetimeFieldOverflow,
         Code::DivisionByZero,
         Code::InvalidParameterValue,
+        Code::InvalidRowCountInLimitClause,
         Code::CharacterNotInRepertoire,
         Code::InvalidTextRepresentation,
         Code::InvalidBinaryRepresentation,
@@ -140,6 +142,7 @@ impl Code {
             DatetimeFieldOverflow => "22008",
             DivisionByZero => "22012",
             InvalidParameterValue => "22023",
+            InvalidRowCountInLimitClause => "2201W",
             CharacterNotInRepertoire => "22021",
             InvalidTextRepresentation => "22P02",
             InvalidBinaryRepresentation => "22P03",

@@ -223,3 +223,21 @@ pub(crate) fn placeholder(expr: &Expr) -> Option<usize> {
 pub(crate) fn first_words(sql: &str) -> String {
     sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
+
+/// The literal's expression (in place of a placeholder, or of a value read
+/// back from a row).
+pub(crate) fn literal_expr(literal: Literal) -> Expr {
+    use sqlparser::ast::Value;
+    match literal {
+        Literal::Null => Expr::value(Value::Null),
+        Literal::Bool(b) => Expr::value(Value::Boolean(b)),
+        Literal::Number(n) => match n.strip_prefix('-') {
+            Some(abs) => Expr::UnaryOp {
+                op: ast::UnaryOperator::Minus,
+                expr: Box::new(Expr::value(Value::Number(abs.to_string(), false))),
+            },
+            None => Expr::value(Value::Number(n, false)),
+        },
+        Literal::String(s) => Expr::value(Value::SingleQuotedString(s)),
+    }
+}

@@ -157,13 +157,20 @@ impl Machine {
         Ok(())
     }
 
-    /// Tells the node each actor record `ops`, just written, changed.
+    /// Tells the node each actor record `ops`, just written, changed, and
+    /// how.
     fn tell_kinds(&self, ops: &[WriteOp]) {
         for op in ops {
             if let (Some(kind), Some(key)) =
                 (layout::record_kind(op.key()), layout::record_actor_key(op.key()))
             {
-                (self.shared.written)(kind, key);
+                let state = match op {
+                    WriteOp::Put(stored, value) => {
+                        layout::Record::decode(stored, value.clone()).ok().map(|r| r.state)
+                    }
+                    _ => None,
+                };
+                (self.shared.written)(kind, key, state);
             }
         }
     }

@@ -136,20 +136,21 @@ struct Group {
 pub struct Notify {
     /// Messages other nodes published, for this node's subscribers.
     pub relayed: tokio::sync::broadcast::Sender<orbit_shared::Published>,
-    /// Called after an entry is applied here with the kind and key of each
-    /// actor record it wrote (so caches and front-door state, like SQL's
-    /// schemas and Redis' WATCH, see changes made through any node).
+    /// Called after an entry is applied here with the kind, key and new
+    /// state (`None`: deleted) of each actor record it wrote (so caches and
+    /// front-door state, like SQL's schemas, Redis' WATCH and expiry index,
+    /// see changes made through any node).
     pub applied: Written,
 }
 
 /// See [`Notify::applied`].
-pub type Written = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
+pub type Written = Arc<dyn Fn(&str, &[u8], Option<bytes::Bytes>) + Send + Sync>;
 
 impl Notify {
     /// Nothing listens: for tests.
     #[cfg(test)]
     pub fn none() -> Self {
-        Notify { relayed: tokio::sync::broadcast::channel(16).0, applied: Arc::new(|_, _| {}) }
+        Notify { relayed: tokio::sync::broadcast::channel(16).0, applied: Arc::new(|_, _, _| {}) }
     }
 }
 
@@ -516,7 +517,7 @@ impl Cluster {
         &self,
         addr: &str,
         first: orbit_shared::SessionCall,
-        calls: tokio::sync::mpsc::Receiver<orbit_shared::SessionCall>,
+        calls: orbit_shared::SessionSteps,
     ) -> Result<(), Error> {
         let rpc = match self.actor_client(addr) {
             Ok(rpc) => rpc,

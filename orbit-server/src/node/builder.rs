@@ -131,7 +131,7 @@ impl NodeBuilder {
                 Arc::new(crate::cluster::GrpcTransport::default());
             let shared = Arc::downgrade(&node.handle.shared);
             let written = node.handle.shared.applied.clone();
-            let applied = Arc::new(move |kind: &str, key: &[u8]| {
+            let applied = Arc::new(move |kind: &str, key: &[u8], state: Option<bytes::Bytes>| {
                 if let Some(entry) = shared.upgrade().as_ref().and_then(|s| s.registry.get(kind)) {
                     entry.changed();
                 }
@@ -139,6 +139,7 @@ impl NodeBuilder {
                     let _ = written.send(orbit_shared::AppliedWrite {
                         kind: kind.to_string(),
                         key: bytes::Bytes::copy_from_slice(key),
+                        state,
                     });
                 }
             });

@@ -504,3 +504,57 @@ SELECT id FROM typed_arrays WHERE v = '{xyz}';
 SELECT v, n FROM typed_arrays WHERE id = 2;
 UPDATE typed_arrays SET c = '{abc}' WHERE id = 2;
 DROP TABLE typed_arrays;
+
+-- INSERT ... SELECT and VALUES computed by expressions: the rows come from
+-- a query (seeing the transaction's own writes), are coerced to the target
+-- columns and checked as VALUES rows are.
+CREATE TABLE ins_src (id INT PRIMARY KEY, kind TEXT, n INT);
+CREATE TABLE ins_dst (id INT PRIMARY KEY, kind TEXT NOT NULL, n BIGINT DEFAULT 7, note TEXT);
+INSERT INTO ins_src SELECT g, 'k' || (g % 3), g * 10 FROM generate_series(1, 100) g;
+SELECT count(*), sum(n), min(kind), max(kind) FROM ins_src;
+INSERT INTO ins_dst (id, kind, n) SELECT id, kind, n FROM ins_src WHERE id <= 5;
+INSERT INTO ins_dst (id, kind) SELECT id + 100, upper(kind) FROM ins_src WHERE id > 97 ORDER BY id;
+INSERT INTO ins_dst SELECT id + 200, kind FROM ins_src WHERE id = 1;
+INSERT INTO ins_dst (kind, id) SELECT 'sum', sum(n) FROM ins_src;
+INSERT INTO ins_dst SELECT id, kind FROM ins_src WHERE id = 1;
+INSERT INTO ins_dst (id, kind) SELECT id + 300, NULL FROM ins_src WHERE id = 1;
+INSERT INTO ins_dst (id, kind) SELECT id, kind, n FROM ins_src;
+INSERT INTO ins_dst (id, kind, n) SELECT id, kind FROM ins_src;
+INSERT INTO ins_dst (id, kind) SELECT id + 500, kind FROM ins_src WHERE false;
+INSERT INTO ins_dst (id, kind) VALUES (600, lower('ABC')), (601, 'a' || 'b');
+INSERT INTO ins_dst (id, kind, n) VALUES (602, 'sum', 2 + 3 * 4) RETURNING id, kind, n, note;
+INSERT INTO ins_dst (id, kind) SELECT id + 700, kind FROM ins_src WHERE id <= 2 ON CONFLICT DO NOTHING;
+INSERT INTO ins_dst (id, kind) SELECT id + 700, 'again' FROM ins_src WHERE id <= 3 ON CONFLICT (id) DO UPDATE SET kind = excluded.kind RETURNING id, kind;
+INSERT INTO ins_dst (id, kind) WITH big AS (SELECT id, kind FROM ins_src WHERE n > 990) SELECT id + 800, kind FROM big;
+SELECT * FROM ins_dst ORDER BY id;
+BEGIN;
+INSERT INTO ins_src VALUES (1000, 'tx', 1);
+INSERT INTO ins_dst (id, kind, n) SELECT id, kind, n FROM ins_src WHERE id = 1000;
+SELECT id, kind, n FROM ins_dst WHERE id = 1000;
+ROLLBACK;
+SELECT count(*) FROM ins_dst WHERE id = 1000;
+DROP TABLE ins_src;
+DROP TABLE ins_dst;
+
+-- SELECT ... FOR UPDATE / FOR SHARE on one connection: the same rows as
+-- without the clause; what PostgreSQL refuses, refused alike.
+CREATE TABLE lockq (id INT PRIMARY KEY, state TEXT, prio INT);
+INSERT INTO lockq SELECT g, 'queued', g % 4 FROM generate_series(1, 10) g;
+SELECT id, state FROM lockq WHERE state = 'queued' ORDER BY id LIMIT 2 FOR UPDATE;
+SELECT id FROM lockq WHERE prio = 1 ORDER BY id FOR UPDATE SKIP LOCKED;
+SELECT id, prio FROM lockq ORDER BY prio DESC, id LIMIT 3 OFFSET 1 FOR SHARE;
+SELECT id FROM lockq WHERE id = 3 FOR UPDATE NOWAIT;
+SELECT * FROM lockq WHERE id = 4 FOR UPDATE;
+SELECT j.id FROM lockq j WHERE j.prio = 0 ORDER BY 1 FOR UPDATE OF j;
+SELECT id FROM lockq WHERE id > 100 FOR UPDATE;
+SELECT count(*) FROM lockq FOR UPDATE;
+SELECT DISTINCT prio FROM lockq FOR UPDATE;
+SELECT prio FROM lockq GROUP BY prio FOR UPDATE;
+SELECT id FROM lockq FOR UPDATE OF nope;
+BEGIN;
+SELECT id FROM lockq WHERE state = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED;
+UPDATE lockq SET state = 'done' WHERE id = 1;
+SELECT id FROM lockq WHERE state = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED;
+COMMIT;
+SELECT id, state FROM lockq WHERE id <= 2 ORDER BY id;
+DROP TABLE lockq;

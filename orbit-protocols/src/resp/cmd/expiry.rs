@@ -7,6 +7,15 @@
 //! expiry time) and, after a restart, from one paced pass over every
 //! database. A due key gets a write turn in which it expires itself; a key
 //! whose TTL moved since is asked again.
+//!
+//! Cluster: every node indexes the deadlines in the records it applies from
+//! the log (as a replica, it applies the keys' writes made through any
+//! node), and a node sweeps only the keys whose partition it leads. A due
+//! key led elsewhere is looked up in this node's copy: kept for another
+//! look while its record is still due (its leader deletes it, or this node
+//! becomes its leader), rescheduled if its deadline moved, dropped once it
+//! is gone. So a TTL set through a node that then dies still expires, and a
+//! new leader expires what its predecessor had not.
 
 use crate::keyspace::DATABASE_KINDS;
 use crate::keyspace::Meta;
@@ -19,11 +28,15 @@ use orbit_shared::{ActorGateway, ActorId};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
 
 /// Keys listed per page by the start-up pass.
 const PAGE: usize = 1000;
+
+/// How long a due key led by another node waits before this node looks at
+/// its copy again.
+const LED_ELSEWHERE_RECHECK_MS: u64 = 1000;
 
 #[derive(Default)]
 pub struct Expiry {
@@ -31,6 +44,8 @@ pub struct Expiry {
     candidates: Mutex<Vec<(usize, Bytes)>>,
     /// (deadline in Unix ms, database, key).
     due: Mutex<BTreeSet<(u64, usize, Bytes)>>,
+    /// Applied records were missed: every database is indexed again.
+    reindex: AtomicBool,
 }
 
 impl Expiry {
@@ -40,6 +55,21 @@ impl Expiry {
 
     fn schedule(&self, at: u64, db: usize, key: Bytes) {
         lock(&self.due).insert((at, db, key));
+    }
+
+    /// The state of `key` applied from the cluster's log (`None`: deleted):
+    /// its deadline, if it has one, is indexed.
+    pub fn applied(&self, db: usize, key: Bytes, state: Option<&[u8]>) {
+        if let Some(at) = state.and_then(|r| serde_json::from_slice::<Meta>(r).ok()).and_then(|m| m.expire_at)
+        {
+            self.schedule(at, db, key);
+        }
+    }
+
+    /// Some applied records were not seen (the stream of them fell
+    /// behind): the sweep indexes every database again.
+    pub fn missed_applied(&self) {
+        self.reindex.store(true, Ordering::Release);
     }
 
     /// Databases `a` and `b` exchanged their keys (SWAPDB): so do their
@@ -109,11 +139,22 @@ pub(crate) async fn run<G: ActorGateway>(server: Arc<Server<G>>, cancel: Cancell
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while cancel.run_until_cancelled(ticks.tick()).await.is_some() {
+        if server.expiry.reindex.swap(false, Ordering::AcqRel) {
+            for db in 0..DATABASE_KINDS.len() {
+                index_database(&server, db).await;
+            }
+        }
         let candidates = std::mem::take(&mut *lock(&server.expiry.candidates));
         for (db, key) in candidates {
             learn(&server, db, key).await;
         }
-        for (_, db, key) in server.expiry.take_due(now_ms()) {
+        let now = now_ms();
+        for (_, db, key) in server.expiry.take_due(now) {
+            let id = ActorId::new(server.runtime.databases.kind(db), key.clone());
+            if server.gateway.serving_term(&id).await.is_err() {
+                led_elsewhere(&server, db, key, id, now).await;
+                continue;
+            }
             let (gone, expired_now) = expire_one(&server, db, &key).await;
             if gone {
                 server.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
@@ -130,6 +171,25 @@ pub(crate) async fn run<G: ActorGateway>(server: Arc<Server<G>>, cancel: Cancell
                 learn(&server, db, key).await;
             }
         }
+    }
+}
+
+/// A due key whose partition another node leads: looked at again later
+/// while this node's copy of its record is still due, at its new deadline
+/// if that moved, and forgotten once the record is gone.
+async fn led_elsewhere<G: ActorGateway>(server: &Server<G>, db: usize, key: Bytes, id: ActorId, now: u64) {
+    let record = match server.gateway.read_actor(id).await {
+        Ok(record) => record,
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read a due key's record");
+            server.expiry.schedule(now + LED_ELSEWHERE_RECHECK_MS, db, key);
+            return;
+        }
+    };
+    match record.and_then(|r| serde_json::from_slice::<Meta>(&r).ok()).and_then(|m| m.expire_at) {
+        Some(at) if at > now => server.expiry.schedule(at, db, key),
+        Some(_) => server.expiry.schedule(now + LED_ELSEWHERE_RECHECK_MS, db, key),
+        None => {}
     }
 }
 

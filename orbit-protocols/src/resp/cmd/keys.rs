@@ -6,6 +6,7 @@ use crate::keyspace::value::{Value, errors};
 use crate::keyspace::{Data, Dumped, KeyType, Set, ZSet, parse_f64, parse_i64};
 use crate::resp::connection::Conn;
 use crate::resp::server::Server;
+use crate::resp::table::Spec;
 use bytes::Bytes;
 use orbit_shared::ActorGateway;
 use std::cmp::Ordering;
@@ -15,14 +16,14 @@ type Result<T> = std::result::Result<T, Value>;
 
 pub(crate) async fn run<G: ActorGateway>(
     conn: &mut Conn<G>,
-    name: &str,
+    spec: &'static Spec,
     argv: &[Bytes],
     locked: bool,
 ) -> Value {
     let server = conn.server.clone();
     let _guard = server.exclusive(locked).await;
-    let write = super::super::table::lookup(name).is_some_and(|spec| spec.is_write());
-    if write {
+    let name = spec.name;
+    if spec.is_write() && !one_key_only(name, argv) {
         // A write over several keys lands whole or not at all, also across
         // a crash.
         return match server.atomically(Box::pin(run_keys(conn, name, argv))).await {
@@ -31,6 +32,13 @@ pub(crate) async fn run<G: ActorGateway>(
         };
     }
     run_keys(conn, name, argv).await
+}
+
+/// Whether the command is one turn of one key, atomic without a session.
+/// (`MOVE key db` names one key but writes two; RESTORE without REPLACE
+/// checks the key in one turn and writes it in another.)
+fn one_key_only(name: &str, argv: &[Bytes]) -> bool {
+    matches!(name, "del" | "unlink") && argv.len() == 2
 }
 
 async fn run_keys<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &[Bytes]) -> Value {

@@ -44,7 +44,7 @@ pub(crate) async fn dispatch<G: ActorGateway>(
         }
     }
     match spec.route {
-        Route::Keys => keys::run(conn, name, &argv, locked).await.into(),
+        Route::Keys => keys::run(conn, spec, &argv, locked).await.into(),
         Route::Keyspace => scan::run(conn, name, &argv, locked).await.into(),
         Route::Blocking => blocking::run(conn, name, &argv, locked).await,
         Route::PubSub => pubsub::run(conn, name, &argv, locked),

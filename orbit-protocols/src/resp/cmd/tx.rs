@@ -161,15 +161,11 @@ async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
         conn.server.watches.unwatch(&mut conn.watch);
         return Value::NilArray;
     }
-    // A script drives its commands from under `block_in_place`, where the
-    // session, polled beside the commands on this task, would not be; a
-    // keyspace-wide write (FLUSHALL, SWAPDB) spans every partition and
-    // changes the node's memory. A transaction with either queued runs its
-    // commands as before, each its own write.
-    let apart = |spec: &Spec| {
-        matches!(spec.route, Route::Script) || (matches!(spec.route, Route::Keyspace) && spec.is_write())
-    };
-    let scripted = queue.commands.iter().any(|(spec, _, _)| apart(spec));
+    // A keyspace-wide write (FLUSHALL, SWAPDB) spans every partition and
+    // changes the node's memory: a transaction with one queued runs its
+    // commands isolated (under the exclusive lock), each its own write.
+    let keyspace_wide =
+        queue.commands.iter().any(|(spec, _, _)| matches!(spec.route, Route::Keyspace) && spec.is_write());
     // One atomic session: the commands' writes land in one batch (in a
     // cluster, one Raft entry) or not at all, also across a crash.
     let run = async {
@@ -191,7 +187,7 @@ async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
         }
         replies
     };
-    let done = if scripted { Ok(run.await) } else { server.atomically(run).await };
+    let done = if keyspace_wide { Ok(run.await) } else { server.atomically(run).await };
     drop(guard);
     conn.server.watches.unwatch(&mut conn.watch);
     match done {

@@ -14,33 +14,48 @@ impl<G: ActorGateway> Engine<G> {
         let table = self.table(&name).await?;
         let on_conflict = conflict::on_conflict(&insert, &table)?;
         let targets = insert_targets(&table, &insert.columns)?;
-        let rows = match insert.source.as_deref().map(|q| q.body.as_ref()) {
-            Some(SetExpr::Values(values)) => &values.rows,
-            _ => return Err(unsupported("INSERT without VALUES")),
+        let Some(source) = insert.source.as_deref() else {
+            return Err(unsupported("INSERT without VALUES or a query"));
+        };
+        let rows = match source.body.as_ref() {
+            SetExpr::Values(values) if source.with.is_none() && constants_or_default(&values.rows) => {
+                &values.rows
+            }
+            // A query, or VALUES computing something: DataFusion computes
+            // the rows, seeing this transaction's writes.
+            _ => {
+                let planned = self.plan(Statement::Query(Box::new(source.clone())), txn).await?;
+                check_width(planned.columns.len(), targets.len(), &insert.columns)?;
+                let rows = self.planner.run(&planned, Arc::new(txn.writes.clone())).await?.rows;
+                let prepared = rows
+                    .into_iter()
+                    .map(|row| {
+                        let mut values: Vec<Option<Json>> = vec![None; table.columns.len()];
+                        for (value, &index) in row.iter().zip(&targets) {
+                            let column = &table.columns[index];
+                            if column.identity == Some(Identity::Always) {
+                                return Err(generated_always(column));
+                            }
+                            values[index] = Some(column.coerce(&json_literal(value))?);
+                        }
+                        Ok(values)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let staged = self.stage_inserts(&table, prepared, &on_conflict, txn).await?;
+                return self.finish_dml(&table, "INSERT 0", staged, insert.returning.as_deref());
+            }
         };
         // Check every row before staging any.
         let mut prepared = Vec::with_capacity(rows.len());
         for exprs in rows {
-            if exprs.len() > targets.len() {
-                return Err(error(Code::SyntaxError, "INSERT has more expressions than target columns"));
-            }
-            // Without a column list, the values fill the first columns and
-            // the rest take their defaults, as in PostgreSQL.
-            if exprs.len() < targets.len() && !insert.columns.is_empty() {
-                return Err(error(Code::SyntaxError, "INSERT has more target columns than expressions"));
-            }
+            check_width(exprs.len(), targets.len(), &insert.columns)?;
             let mut values: Vec<Option<Json>> = vec![None; table.columns.len()];
             for (expr, &index) in exprs.iter().zip(&targets) {
                 let column = &table.columns[index];
                 values[index] = match expr {
                     // DEFAULT: filled below like an omitted column.
                     expr if is_default(expr) => None,
-                    _ if column.identity == Some(Identity::Always) => {
-                        return Err(error(
-                            Code::GeneratedAlways,
-                            format!("cannot insert a non-DEFAULT value into column \"{}\"", column.name),
-                        ));
-                    }
+                    _ if column.identity == Some(Identity::Always) => return Err(generated_always(column)),
                     expr => Some(column.coerce(&constant(expr)?)?),
                 };
             }
@@ -432,6 +447,30 @@ pub(super) fn set_targets(table: &Table, assignments: &[Assignment]) -> Result<V
 }
 
 /// Whether an expression is the keyword DEFAULT (a column's default).
+/// Whether every expression of VALUES is a constant or DEFAULT (so the
+/// rows need no evaluation).
+fn constants_or_default(rows: &[impl std::ops::Deref<Target = Vec<Expr>>]) -> bool {
+    rows.iter().flat_map(|row| row.iter()).all(|e| is_default(e) || constant(e).is_ok())
+}
+
+/// An INSERT row of `width` values for `targets` columns (`columns` as
+/// listed, empty without a list): too many values are an error; too few
+/// leave the remaining columns to their defaults only without a list, as
+/// in PostgreSQL.
+fn check_width(width: usize, targets: usize, columns: &[ObjectName]) -> Result<()> {
+    if width > targets {
+        return Err(error(Code::SyntaxError, "INSERT has more expressions than target columns"));
+    }
+    if width < targets && !columns.is_empty() {
+        return Err(error(Code::SyntaxError, "INSERT has more target columns than expressions"));
+    }
+    Ok(())
+}
+
+fn generated_always(column: &Column) -> SqlError {
+    error(Code::GeneratedAlways, format!("cannot insert a non-DEFAULT value into column \"{}\"", column.name))
+}
+
 pub(super) fn is_default(expr: &Expr) -> bool {
     matches!(expr, Expr::Identifier(id) if id.quote_style.is_none() && ident(id) == "default")
 }

@@ -11,6 +11,7 @@
 //! | INSERT | rows checked, locked and staged in the transaction; `ON CONFLICT` in `conflict.rs` |
 //! | UPDATE / DELETE | by primary key directly; otherwise rows found by DataFusion, then locked and staged |
 //! | SELECT ... WHERE pk = constant | a point read of one row actor |
+//! | SELECT ... FOR UPDATE / FOR SHARE | `locking.rs`: the rows found, locked, then read again |
 //! | EXPLAIN | `explain.rs`: the point read, or DataFusion's logical plan |
 //! | any other query | DataFusion ([`crate::sql::plan`]) |
 //!
@@ -30,6 +31,7 @@
 //! | `ddl.rs` | CREATE / ALTER / DROP TABLE |
 //! | `index.rs` | CREATE / DROP INDEX, unique checks |
 //! | `conflict.rs` | INSERT ... ON CONFLICT |
+//! | `locking.rs` | SELECT ... FOR UPDATE / FOR SHARE [NOWAIT \| SKIP LOCKED] |
 //! | `explain.rs` | EXPLAIN |
 //! | `expr.rs` | the expressions Orbit evaluates itself (fast paths, ON CONFLICT DO UPDATE) |
 //! | `copy.rs` | COPY: its text and CSV data formats, rows in and out |
@@ -43,6 +45,7 @@ pub(crate) mod dml;
 mod explain;
 pub(crate) mod expr;
 mod index;
+mod locking;
 pub(crate) mod params;
 pub(crate) mod point;
 mod sequences;
@@ -477,6 +480,7 @@ impl<G: ActorGateway> Engine<G> {
             Statement::Update(update) => self.update(update, txn).await,
             Statement::Truncate(truncate) => self.truncate(truncate, txn).await,
             Statement::Delete(delete) => self.delete(delete, txn).await,
+            Statement::Query(query) if !query.locks.is_empty() => self.locking_query(*query, txn).await,
             Statement::Query(query) => self.query(*query, txn).await,
             explain @ Statement::Explain { .. } => self.explain(explain, txn).await,
             Statement::Copy { source, to, target, options, legacy_options, values } => {

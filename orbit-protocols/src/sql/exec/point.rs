@@ -71,7 +71,11 @@ impl<G: ActorGateway> Engine<G> {
     /// A point query (SELECT columns FROM table WHERE primary key =
     /// constant or parameter); `None` for any other query.
     pub async fn point_query(&self, query: &ast::Query) -> Result<Option<PointQuery>> {
-        if query.with.is_some() || query.order_by.is_some() || query.limit_clause.is_some() {
+        if query.with.is_some()
+            || query.order_by.is_some()
+            || query.limit_clause.is_some()
+            || !query.locks.is_empty()
+        {
             return Ok(None);
         }
         let SetExpr::Select(select) = query.body.as_ref() else { return Ok(None) };

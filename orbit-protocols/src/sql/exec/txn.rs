@@ -110,6 +110,19 @@ impl Locks {
         }
     }
 
+    /// Takes `row` for `session` if no other session holds it: whether it
+    /// did (it does if `session` already holds it).
+    pub fn try_lock(&self, session: u64, row: &RowRef) -> bool {
+        let mut table = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match table.held.get(row) {
+            None => {
+                table.held.insert(row.clone(), Held { holder: session, queue: VecDeque::new() });
+                true
+            }
+            Some(held) => held.holder == session,
+        }
+    }
+
     /// Releases every row `session` holds, each to its first waiter.
     pub fn release(&self, session: u64, rows: impl IntoIterator<Item = RowRef>) {
         let mut table = self.inner.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,7 +1,8 @@
 //! PostgreSQL spellings DataFusion does not plan, rewritten in the AST
 //! into ones it does (decision 0007): operator and qualifier spellings,
 //! casts to `regclass` and friends, array literals, `ARRAY(SELECT ...)`,
-//! FROM-less lateral subqueries, correlated scalar subqueries over the
+//! FROM-less lateral subqueries, a one-column table function's column
+//! named after its alias, correlated scalar subqueries over the
 //! catalogs, and subquery expressions over always-empty catalogs. Each is
 //! an equivalence, or relies on a catalog key (never on user tables).
 
@@ -39,6 +40,21 @@ struct Laterals;
 
 impl ast::VisitorMut for Laterals {
     type Break = ();
+
+    /// `FROM generate_series(1, 3) g`: PostgreSQL names a one-column
+    /// function's column after the alias (`g`), DataFusion `value`.
+    fn pre_visit_table_factor(&mut self, factor: &mut ast::TableFactor) -> ControlFlow<()> {
+        if let ast::TableFactor::Table { name, args: Some(_), alias: Some(alias), .. } = factor
+            && alias.columns.is_empty()
+            && name.0.last().is_some_and(|f| {
+                let f = f.to_string().to_lowercase();
+                f == "generate_series" || f == "unnest"
+            })
+        {
+            alias.columns.push(ast::TableAliasColumnDef { name: alias.name.clone(), data_type: None });
+        }
+        ControlFlow::Continue(())
+    }
 
     fn pre_visit_query(&mut self, query: &mut ast::Query) -> ControlFlow<()> {
         let mut bodies = vec![query.body.as_mut()];
