@@ -11,11 +11,13 @@
 //! | [`keyspace`] | the Redis data model: every Redis key an actor of kind `redis`/`redis:N`, its state and commands |
 //! | [`sql`] | the SQL engine: tables' rows are actors of kind `row:<table>`, planned with DataFusion |
 //! | [`reminders`] | durable reminders of any actor as RESP, SQL and MCP offer them: periods, calls, stored state |
+//! | [`bus`] | pub/sub between the front doors: Redis PUBLISH to PostgreSQL LISTEN, NOTIFY to Redis subscribers |
 //! | `listener` | the accept loop the TCP front doors share |
 //!
 //! The node (`orbit-server`) starts each front door with its `serve`
 //! function, hosts the actor kinds they need, and stops them on shutdown.
 
+pub mod bus;
 pub mod keyspace;
 mod listener;
 pub mod mcp;

@@ -826,6 +826,7 @@ async fn pgbench_with_clients_on_every_node_keeps_balances_consistent() {
 /// other nodes once its node applies them: a client blocked in BLPOP on one
 /// node is served by an RPUSH through another, long before its timeout,
 /// and a WATCH on one node makes EXEC fail after a SET through another.
+/// PostgreSQL LISTEN and NOTIFY meet Redis pub/sub across nodes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocked_pops_and_watches_see_writes_made_through_other_nodes() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -864,6 +865,34 @@ async fn blocked_pops_and_watches_see_writes_made_through_other_nodes() {
     let value: String =
         redis::cmd("GET").arg("w").query_async(&mut redis(procs[2].resp).await).await.unwrap();
     assert_eq!(value, "theirs");
+
+    // A PostgreSQL session LISTENing through node 3 hears a Redis PUBLISH
+    // on node 1, and a NOTIFY through node 2 reaches a Redis subscriber on
+    // node 1.
+    let (pg, mut heard) = common::sql::listener(procs[2].pg).await;
+    pg.batch_execute("LISTEN news").await.unwrap();
+    let client = redis::Client::open(format!("redis://{}/", procs[0].resp)).unwrap();
+    let mut sub = client.get_async_pubsub().await.unwrap();
+    sub.subscribe("news").await.unwrap();
+    let mut messages = sub.on_message();
+    let _: i64 = redis::cmd("PUBLISH").arg("news").arg("from redis").query_async(&mut writer).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+        .await
+        .expect("LISTEN hears PUBLISH")
+        .unwrap();
+    assert_eq!((n.channel(), n.payload()), ("news", "from redis"));
+    let got = tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut messages)).await;
+    assert_eq!(got.unwrap().unwrap().get_payload::<String>().unwrap(), "from redis");
+    let notifier = common::sql::connect(procs[1].pg).await;
+    notifier.batch_execute("NOTIFY news, 'from sql'").await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), futures::StreamExt::next(&mut messages)).await;
+    let got: String = got.expect("the subscriber hears NOTIFY").unwrap().get_payload().unwrap();
+    assert_eq!(got, "from sql");
+    let n = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+        .await
+        .expect("LISTEN hears NOTIFY")
+        .unwrap();
+    assert_eq!((n.channel(), n.payload()), ("news", "from sql"));
     for p in &mut procs {
         let _ = p.child.start_kill();
     }

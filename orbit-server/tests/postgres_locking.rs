@@ -102,6 +102,8 @@ async fn nowait_fails_skip_locked_passes_by_and_for_update_waits_for_the_holder(
     assert_eq!(sqlstate(&other, "SELECT * FROM acct ORDER BY id FOR SHARE NOWAIT").await, "55P03");
     assert_eq!(rows(&other, "SELECT id FROM acct ORDER BY id FOR UPDATE SKIP LOCKED").await, ["2", "3"]);
     assert_eq!(rows(&other, "SELECT id FROM acct ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED").await, ["2"]);
+    // A locking clause below the top would be dropped by the planner: refused.
+    assert_eq!(sqlstate(&other, "SELECT * FROM (SELECT id FROM acct FOR UPDATE) s").await, "0A000");
     // A plain read never waits.
     assert_eq!(rows(&other, "SELECT balance FROM acct WHERE id = 1").await, ["100"]);
 

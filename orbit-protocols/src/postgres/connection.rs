@@ -21,6 +21,8 @@
 //!   57P01 `terminating connection due to administrator command` (what
 //!   PostgreSQL's fast shutdown sends) and closes; an open transaction
 //!   block is rolled back, as when any client goes away.
+//! - Between requests, notifications for the session's LISTENs (none while
+//!   its transaction block is open) are sent as NotificationResponses.
 //! - A connection over `max_connections` is answered as PostgreSQL answers
 //!   it: after the TLS negotiation, its startup message gets FATAL 53300
 //!   `sorry, too many clients already` and the connection closes. A
@@ -28,12 +30,15 @@
 //! - In a cluster, a connection reaching a node that does not lead the SQL
 //!   data is carried, bytes as they come, to the node that does ([`carry`]).
 
+use crate::sql::exec::notify::Mailbox;
 use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::{ClientInfo, ErrorHandler, PgWireConnectionState, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, SEVERITY_FATAL};
+use pgwire::messages::response::NotificationResponse;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::TlsAcceptor;
 use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
@@ -48,6 +53,8 @@ enum Next {
     Message(PgWireFrontendMessage),
     /// Shutdown has begun and no request is open.
     Shutdown,
+    /// Notifications wait and no request is open.
+    Notifications,
     /// The client hung up, sent what is not a message, or did not finish
     /// its startup in time.
     End,
@@ -60,10 +67,11 @@ pub(super) async fn run<H: PgWireServerHandlers>(
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
     handlers: H,
+    mailbox: Arc<Mailbox>,
     slot: Option<OwnedSemaphorePermit>,
     shutdown: CancellationToken,
 ) {
-    if let Err(e) = serve(stream, tls, handlers, slot.is_some(), &shutdown).await {
+    if let Err(e) = serve(stream, tls, handlers, &mailbox, slot.is_some(), &shutdown).await {
         tracing::debug!(error = %e, "PostgreSQL connection ended");
     }
     drop(slot);
@@ -73,6 +81,7 @@ async fn serve<H: PgWireServerHandlers>(
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
     handlers: H,
+    mailbox: &Mailbox,
     admitted: bool,
     shutdown: &CancellationToken,
 ) -> std::io::Result<()> {
@@ -106,20 +115,34 @@ async fn serve<H: PgWireServerHandlers>(
                 state,
                 PgWireConnectionState::CopyInProgress(_) | PgWireConnectionState::AwaitingSync
             );
+        if !starting {
+            mailbox.set_pid(socket.pid_and_secret_key().0);
+        }
         let next = tokio::select! {
             biased;
             () = shutdown.cancelled(), if !open => Next::Shutdown,
             () = &mut startup_timeout, if starting => Next::End,
+            // The client first: a stream of notifications never keeps
+            // its requests (an UNLISTEN) waiting.
             message = socket.next() => match message {
                 Some(Ok(message)) => Next::Message(message),
                 _ => Next::End,
             },
+            () = mailbox.ready(), if !open && !starting => Next::Notifications,
         };
         let message = match next {
             Next::End | Next::Message(PgWireFrontendMessage::Terminate(_)) => return Ok(()),
             Next::Shutdown => {
                 let message = "terminating connection due to administrator command";
                 return fatal(&mut socket, "57P01", message).await;
+            }
+            Next::Notifications => {
+                for n in mailbox.take() {
+                    let response = NotificationResponse::new(n.pid, n.channel, n.payload);
+                    socket.feed(PgWireBackendMessage::NotificationResponse(response)).await?;
+                }
+                socket.flush().await?;
+                continue;
             }
             Next::Message(PgWireFrontendMessage::Startup(_)) if !admitted => {
                 return fatal(&mut socket, "53300", "sorry, too many clients already").await;

@@ -23,6 +23,7 @@ mod session;
 
 pub use config::{PgAuth, PgConfig, PostgresUser};
 
+use crate::sql::exec::notify::{Mailbox, Notification};
 use crate::sql::{SERVER_VERSION, SqlState};
 use async_trait::async_trait;
 use futures::Sink;
@@ -67,6 +68,8 @@ pub async fn serve<G: ActorGateway>(
     let slots = config.max_connections.min(tokio::sync::Semaphore::MAX_PERMITS);
     let slots = Arc::new(tokio::sync::Semaphore::new(slots));
     let shared = Arc::new(Shared { gateway, config, connections: Arc::new(ConnectionManager::new()), sql });
+    let inbound = shared.sql.channels.bus().inbound(crate::bus::Door::Postgres, shared.gateway.relayed());
+    tasks.spawn(deliver_published(shared.sql.channels.clone(), inbound, shutdown.clone()));
     crate::listener::accept_loop("PostgreSQL", listener, shutdown.clone(), tasks, move |stream, _| {
         let (shared, slots, tls, shutdown) = (shared.clone(), slots.clone(), tls.clone(), shutdown.clone());
         async move {
@@ -76,12 +79,40 @@ pub async fn serve<G: ActorGateway>(
                 Ok(None) => {}
                 Err(e) => tracing::debug!(error = %e, "PostgreSQL session served here: no tunnel"),
             }
-            let handlers = Handlers { session: session::Session::new(shared.clone()) };
+            let mailbox = Arc::new(Mailbox::default());
+            let handlers = Handlers { session: session::Session::new(shared.clone(), mailbox.clone()) };
             let slot = slots.try_acquire_owned().ok();
-            connection::run(stream, tls, handlers, slot, shutdown).await
+            connection::run(stream, tls, handlers, mailbox, slot, shutdown).await
         }
     })
     .await;
+}
+
+/// Hands what Redis clients PUBLISH (here, and on the cluster's other
+/// nodes) to the sessions LISTENing on the channel, until shutdown.
+async fn deliver_published(
+    channels: Arc<crate::sql::exec::notify::Channels>,
+    mut inbound: crate::bus::Inbound,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => return,
+            next = inbound.next() => next,
+        };
+        match next {
+            Some(Ok(published)) if !published.sharded => channels.deliver(&Notification {
+                pid: 0,
+                channel: String::from_utf8_lossy(&published.channel).into_owned(),
+                payload: String::from_utf8_lossy(&published.message).into_owned(),
+            }),
+            Some(Ok(_)) => {}
+            Some(Err(missed)) => {
+                tracing::warn!(missed, "published messages not delivered to LISTEN: too slow")
+            }
+            None => return,
+        }
+    }
 }
 
 /// The acceptor of `config`, offering PostgreSQL's ALPN name: clients that

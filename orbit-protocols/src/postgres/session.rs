@@ -55,8 +55,8 @@ pub(crate) struct Session<G> {
 }
 
 impl<G: ActorGateway> Session<G> {
-    pub fn new(shared: Arc<Shared<G>>) -> Arc<Self> {
-        let engine = shared.sql.engine(shared.gateway.clone());
+    pub fn new(shared: Arc<Shared<G>>, mailbox: Arc<crate::sql::exec::notify::Mailbox>) -> Arc<Self> {
+        let engine = shared.sql.engine(shared.gateway.clone()).with_mailbox(mailbox);
         Arc::new_cyclic(|me| Session {
             shared,
             engine,
@@ -287,6 +287,14 @@ impl<G: ActorGateway> Session<G> {
                 let table = self.engine.table(&object_name(name)?).await?;
                 self.infer(&table, Vec::new(), delete.selection.clone(), &mut params).await?;
                 columns = returning_columns(&table, delete.returning.as_deref())?;
+            }
+            Statement::Query(query) if crate::sql::exec::notify::pg_notify_calls(query).is_some() => {
+                for args in crate::sql::exec::notify::pg_notify_calls(query).into_iter().flatten() {
+                    for n in args.iter().filter_map(placeholder) {
+                        note_param(&mut params, n, SqlType::Text)?;
+                    }
+                    columns.push(("pg_notify".to_string(), SqlType::Text));
+                }
             }
             Statement::Query(query) => match self.engine.point_query(query).await? {
                 Some(query) => {

@@ -68,9 +68,8 @@ pub async fn serve<G: ActorGateway>(
 ) {
     let server = Arc::new(server::Server::new(gateway, config, runtime, shutdown.clone()));
     tasks.spawn(cmd::expiry::run(server.clone(), shutdown.clone()));
-    if let Some(relayed) = server.gateway.relayed() {
-        tasks.spawn(cmd::pubsub::deliver_relayed(server.clone(), relayed, shutdown.clone()));
-    }
+    let inbound = server.runtime.bus.inbound(crate::bus::Door::Redis, server.gateway.relayed());
+    tasks.spawn(cmd::pubsub::deliver_inbound(server.clone(), inbound, shutdown.clone()));
     if let Some(applied) = server.gateway.applied() {
         tasks.spawn(follow_applied(server.clone(), applied, shutdown.clone()));
     }

@@ -122,6 +122,8 @@ pub struct RespRuntime {
     /// Which kind holds each database (SWAPDB changes it), shared with the
     /// node's other front doors.
     pub databases: Arc<crate::keyspace::databases::Databases>,
+    /// Pub/sub with the node's other front doors (PostgreSQL LISTEN/NOTIFY).
+    pub bus: crate::bus::Bus,
 }
 
 /// A connected client, as CLIENT LIST shows it.
@@ -415,7 +417,7 @@ impl<G: ActorGateway> Server<G> {
     /// calls held to the end, all its writes one batch, durable before this
     /// returns), or as part of the session it already runs in. `Err`: the
     /// session did not commit, and nothing `work` did was written; dropped
-    /// before it returns, nothing is written either.
+    /// while `work` runs, nothing is written either.
     ///
     /// The session runs in a task of its own, so `work` may block its
     /// thread (a script does, under `block_in_place`) while its calls are
@@ -426,14 +428,16 @@ impl<G: ActorGateway> Server<G> {
         }
         let (calls, steps) = tokio::sync::mpsc::channel(1);
         let server = self.clone();
-        let mut session =
-            AbortOnDrop(tokio::spawn(async move { server.gateway.invoke_session(steps).await }));
+        // Not aborted if this future is dropped: before the commit, the
+        // session sees its calls end and writes nothing; after, it commits
+        // whole.
+        let session = tokio::spawn(async move { server.gateway.invoke_session(steps).await });
         let done = orbit_shared::gateway::in_session(calls.clone(), work).await;
         // A session that already failed has stopped reading: its error is
         // in its outcome.
         let _ = calls.send(orbit_shared::SessionStep::Commit).await;
         drop(calls);
-        let outcome = match (&mut session.0).await {
+        let outcome = match session.await {
             Ok(outcome) => outcome,
             Err(e) => Err(Error::Internal { reason: format!("the atomic session's task failed: {e}") }),
         };
@@ -573,16 +577,6 @@ fn pairs_reply(name: &[u8], reply: Value) -> Value {
             )
         }
         other => other,
-    }
-}
-
-/// A task aborted when its handle is dropped: a session whose caller went
-/// away stops, and what it holds is dropped without being written.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -69,12 +69,21 @@ pub struct SqlState {
     pub(crate) locks: Arc<exec::txn::Locks>,
     pub(crate) schemas: Arc<catalog::schemas::Schemas>,
     pub(crate) databases: Arc<crate::keyspace::databases::Databases>,
+    /// LISTEN/NOTIFY channels, bridged to the Redis front door.
+    pub(crate) channels: Arc<exec::notify::Channels>,
 }
 
 impl SqlState {
     /// A state naming Redis databases by the node's table.
     pub fn with_databases(databases: Arc<crate::keyspace::databases::Databases>) -> Self {
         SqlState { databases, ..SqlState::default() }
+    }
+
+    /// This state with NOTIFY and LISTEN bridged to the node's other front
+    /// doors over `bus`.
+    pub fn with_bus(mut self, bus: crate::bus::Bus) -> Self {
+        self.channels = Arc::new(exec::notify::Channels::with_bus(bus));
+        self
     }
 
     /// Table `name`'s schema, decoded once and read again only after a
@@ -89,7 +98,13 @@ impl SqlState {
 
     /// A session's engine over `gateway`, sharing these locks and schemas.
     pub(crate) fn engine<G: ActorGateway>(&self, gateway: Arc<G>) -> Engine<G> {
-        Engine::new(gateway, self.locks.clone(), self.schemas.clone(), self.databases.clone())
+        Engine::new(
+            gateway,
+            self.locks.clone(),
+            self.schemas.clone(),
+            self.databases.clone(),
+            self.channels.clone(),
+        )
     }
 }
 

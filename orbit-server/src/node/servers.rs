@@ -43,6 +43,8 @@ impl Servers {
         let stop_requested = CancellationToken::new();
         let tasks = TaskTracker::new();
         let databases = Arc::new(databases(node).await?);
+        // Redis PUBLISH reaches PostgreSQL LISTEN, NOTIFY reaches Redis subscribers.
+        let bus = orbit_protocols::bus::Bus::default();
         let resp_addr = match node.config().resp.enabled {
             false => None,
             true => {
@@ -54,6 +56,7 @@ impl Servers {
                     durability: node.config().storage.durability.name(),
                     stop_requested: stop_requested.clone(),
                     databases: databases.clone(),
+                    bus: bus.clone(),
                 };
                 let gateway = Arc::new(node.clone());
                 let serve = orbit_protocols::resp::serve(
@@ -69,7 +72,7 @@ impl Servers {
             }
         };
         // PostgreSQL connections and MCP's SQL tools share row locks and schemas.
-        let sql = orbit_protocols::sql::SqlState::with_databases(databases);
+        let sql = orbit_protocols::sql::SqlState::with_databases(databases).with_bus(bus);
         let pg_addr = match node.config().postgres.enabled {
             false => None,
             true => {

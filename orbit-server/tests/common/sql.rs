@@ -22,6 +22,25 @@ pub async fn connect(addr: SocketAddr) -> tokio_postgres::Client {
     client
 }
 
+/// A connection whose notifications arrive on the receiver.
+pub async fn listener(
+    addr: SocketAddr,
+) -> (tokio_postgres::Client, tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>) {
+    let mut config = tokio_postgres::Config::new();
+    config.host(addr.ip().to_string()).port(addr.port()).user("app").dbname("orbit");
+    let (client, mut connection) = config.connect(NoTls).await.unwrap();
+    let (sender, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = futures::StreamExt::next(&mut messages).await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = message {
+                let _ = sender.send(n);
+            }
+        }
+    });
+    (client, received)
+}
+
 /// The rows of a simple query, as text ("NULL" for NULL), one string per row.
 pub async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
     let messages = client.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));

@@ -551,6 +551,9 @@ SELECT count(*) FROM lockq FOR UPDATE;
 SELECT DISTINCT prio FROM lockq FOR UPDATE;
 SELECT prio FROM lockq GROUP BY prio FOR UPDATE;
 SELECT id FROM lockq FOR UPDATE OF nope;
+SELECT id, row_number() OVER (ORDER BY id) FROM lockq FOR UPDATE;
+SELECT id FROM lockq ORDER BY id LIMIT 0 FOR UPDATE;
+SELECT id, (SELECT count(*) FROM lockq) FROM lockq WHERE id = 2 FOR UPDATE;
 BEGIN;
 SELECT id FROM lockq WHERE state = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED;
 UPDATE lockq SET state = 'done' WHERE id = 1;
@@ -558,3 +561,18 @@ SELECT id FROM lockq WHERE state = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP 
 COMMIT;
 SELECT id, state FROM lockq WHERE id <= 2 ORDER BY id;
 DROP TABLE lockq;
+
+-- LISTEN / NOTIFY on one connection: the command tags, pg_notify's void
+-- result, and the errors.
+LISTEN corpus_ch;
+NOTIFY corpus_ch, 'hello';
+NOTIFY corpus_ch;
+SELECT pg_notify('corpus_ch', 'hi');
+SELECT pg_notify('', 'x');
+UNLISTEN corpus_ch;
+UNLISTEN *;
+BEGIN;
+LISTEN corpus_tx;
+NOTIFY corpus_tx, 'in tx';
+COMMIT;
+UNLISTEN corpus_tx;

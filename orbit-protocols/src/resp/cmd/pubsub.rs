@@ -237,29 +237,30 @@ impl Broker {
     }
 }
 
-/// Delivers messages published on other nodes of the cluster to this
-/// node's subscribers, until shutdown.
-pub(crate) async fn deliver_relayed<G: ActorGateway>(
+/// Delivers messages published elsewhere (PostgreSQL NOTIFY on this node,
+/// PUBLISH and NOTIFY on the cluster's other nodes) to this node's
+/// subscribers, until shutdown.
+pub(crate) async fn deliver_inbound<G: ActorGateway>(
     server: std::sync::Arc<crate::resp::server::Server<G>>,
-    mut relayed: tokio::sync::broadcast::Receiver<orbit_shared::Published>,
+    mut inbound: crate::bus::Inbound,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     loop {
         let next = tokio::select! {
             _ = shutdown.cancelled() => return,
-            next = relayed.recv() => next,
+            next = inbound.next() => next,
         };
         match next {
-            Ok(p) if p.sharded => {
+            Some(Ok(p)) if p.sharded => {
                 server.pubsub.spublish(&p.channel, &p.message);
             }
-            Ok(p) => {
+            Some(Ok(p)) => {
                 server.pubsub.publish(&p.channel, &p.message);
             }
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "relayed PUBLISH messages dropped: subscribers too slow");
+            Some(Err(missed)) => {
+                tracing::warn!(missed, "PUBLISH messages from elsewhere dropped: subscribers too slow");
             }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            None => return,
         }
     }
 }
@@ -295,11 +296,15 @@ pub(crate) fn run<G: ActorGateway>(conn: &mut Conn<G>, name: &str, argv: &[Bytes
     Outcome::Replies(replies)
 }
 
-/// PUBLISH, SPUBLISH: delivers here and relays to the cluster's other
-/// nodes; as Redis Cluster, the reply counts this node's receivers.
+/// PUBLISH, SPUBLISH: delivers here (PUBLISH also to PostgreSQL sessions
+/// LISTENing on the channel) and relays to the cluster's other nodes; as
+/// Redis Cluster, the reply counts this node's Redis receivers.
 fn publish<G: ActorGateway>(conn: &Conn<G>, sharded: bool, channel: &Bytes, message: &Bytes) -> Value {
     let broker = &conn.server.pubsub;
     let received = if sharded { broker.spublish(channel, message) } else { broker.publish(channel, message) };
+    if !sharded {
+        conn.server.runtime.bus.publish(crate::bus::Door::Redis, channel.clone(), message.clone());
+    }
     let published = orbit_shared::Published { channel: channel.clone(), message: message.clone(), sharded };
     conn.server.gateway.relay_published(published);
     Value::Int(received)

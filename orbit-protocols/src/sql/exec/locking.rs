@@ -17,6 +17,17 @@ use crate::sql::parse::literal_expr;
 use dml::{json_literal, key_expr, key_from};
 use sqlparser::ast::{LimitClause, NonBlock, Offset};
 
+impl Rows {
+    /// The rows without the key column a locking query added last.
+    fn without_key(mut self) -> Rows {
+        self.columns.pop();
+        for row in &mut self.rows {
+            row.pop();
+        }
+        self
+    }
+}
+
 /// A query's LIMIT and OFFSET, as numbers.
 struct Window {
     limit: Option<usize>,
@@ -37,6 +48,12 @@ impl<G: ActorGateway> Engine<G> {
             .push(SelectItem::ExprWithAlias { expr: key_expr(&table), alias: ast::Ident::new(LOCKED_KEY) });
         let candidates = self.keyed_rows(query.clone(), txn).await?;
         let need = window.limit.map(|limit| window.offset + limit);
+        if need == Some(0) {
+            return Ok(Outcome::Rows(
+                self.over_rows(&query, &table, &[], txn).await?.without_key(),
+                "SELECT".into(),
+            ));
+        }
         let mut candidates = candidates.into_iter().map(|row| row.last().cloned().unwrap_or(Json::Null));
         let mut locked: Vec<Json> = Vec::new();
         loop {
@@ -70,17 +87,9 @@ impl<G: ActorGateway> Engine<G> {
             let mut rows = self.over_rows(&query, &table, &locked, txn).await?;
             let enough = need.is_none_or(|n| rows.rows.len() >= n);
             if enough || exhausted {
-                // The key column is this statement's, not the client's.
-                rows.columns.pop();
-                let rows_out =
-                    rows.rows.into_iter().skip(window.offset).take(window.limit.unwrap_or(usize::MAX));
-                rows.rows = rows_out
-                    .map(|mut row| {
-                        row.pop();
-                        row
-                    })
-                    .collect();
-                return Ok(Outcome::Rows(rows, "SELECT".into()));
+                let limit = window.limit.unwrap_or(usize::MAX);
+                rows.rows = rows.rows.into_iter().skip(window.offset).take(limit).collect();
+                return Ok(Outcome::Rows(rows.without_key(), "SELECT".into()));
             }
         }
     }
@@ -100,7 +109,10 @@ impl<G: ActorGateway> Engine<G> {
         if select.having.is_some() {
             return Err(error(Code::FeatureNotSupported, "FOR UPDATE is not allowed with HAVING clause"));
         }
-        if select.projection.iter().any(aggregates) {
+        if select.projection.iter().any(|item| calls(item, true)) {
+            return Err(error(Code::FeatureNotSupported, "FOR UPDATE is not allowed with window functions"));
+        }
+        if select.projection.iter().any(|item| calls(item, false)) {
             return Err(error(
                 Code::FeatureNotSupported,
                 "FOR UPDATE is not allowed with aggregate functions",
@@ -228,8 +240,9 @@ fn window(clause: Option<LimitClause>) -> Result<Window> {
     }
 }
 
-/// Whether a select item calls an aggregate function.
-fn aggregates(item: &SelectItem) -> bool {
+/// Whether a select item calls a window function (`window`), or an
+/// aggregate outside any subquery.
+fn calls(item: &SelectItem, window: bool) -> bool {
     const AGGREGATES: &[&str] = &[
         "count",
         "sum",
@@ -252,15 +265,65 @@ fn aggregates(item: &SelectItem) -> bool {
         SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => expr,
         _ => return false,
     };
-    let mut found = false;
-    let _ = ast::visit_expressions(expr, |e| {
-        if let Expr::Function(f) = e
-            && f.over.is_none()
-            && AGGREGATES.contains(&f.name.to_string().to_lowercase().as_str())
-        {
-            found = true;
+    struct Finder {
+        window: bool,
+        /// Inside a subquery (whose aggregates are its own business).
+        depth: usize,
+        found: bool,
+    }
+    impl ast::Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &ast::Query) -> std::ops::ControlFlow<()> {
+            self.depth += 1;
+            std::ops::ControlFlow::Continue(())
         }
-        std::ops::ControlFlow::<()>::Continue(())
-    });
-    found
+        fn post_visit_query(&mut self, _: &ast::Query) -> std::ops::ControlFlow<()> {
+            self.depth -= 1;
+            std::ops::ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, e: &Expr) -> std::ops::ControlFlow<()> {
+            if let Expr::Function(f) = e
+                && self.depth == 0
+            {
+                self.found |= match self.window {
+                    true => f.over.is_some(),
+                    false => {
+                        f.over.is_none() && AGGREGATES.contains(&f.name.to_string().to_lowercase().as_str())
+                    }
+                };
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut finder = Finder { window, depth: 0, found: false };
+    let _ = ast::Visit::visit(expr, &mut finder);
+    finder.found
+}
+
+/// Whether a query below the statement's top (a subquery, a CTE, INSERT's
+/// source) has a locking clause: DataFusion would drop it, so it is
+/// refused rather than ignored.
+pub(super) fn nested_locks(statement: &Statement) -> bool {
+    struct Finder {
+        depth: usize,
+        top_select: bool,
+        found: bool,
+    }
+    impl ast::Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &ast::Query) -> std::ops::ControlFlow<()> {
+            self.depth += 1;
+            if !query.locks.is_empty() && !(self.top_select && self.depth == 1) {
+                self.found = true;
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _: &ast::Query) -> std::ops::ControlFlow<()> {
+            self.depth -= 1;
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut finder = Finder { depth: 0, top_select: matches!(statement, Statement::Query(_)), found: false };
+    let _ = ast::Visit::visit(statement, &mut finder);
+    finder.found
 }

@@ -11,6 +11,7 @@
 //! | INSERT | rows checked, locked and staged in the transaction; `ON CONFLICT` in `conflict.rs` |
 //! | UPDATE / DELETE | by primary key directly; otherwise rows found by DataFusion, then locked and staged |
 //! | SELECT ... WHERE pk = constant | a point read of one row actor |
+//! | LISTEN / UNLISTEN / NOTIFY, `SELECT pg_notify(...)` | `notify.rs`: recorded in the transaction, applied and delivered at commit |
 //! | SELECT ... FOR UPDATE / FOR SHARE | `locking.rs`: the rows found, locked, then read again |
 //! | EXPLAIN | `explain.rs`: the point read, or DataFusion's logical plan |
 //! | any other query | DataFusion ([`crate::sql::plan`]) |
@@ -31,6 +32,7 @@
 //! | `ddl.rs` | CREATE / ALTER / DROP TABLE |
 //! | `index.rs` | CREATE / DROP INDEX, unique checks |
 //! | `conflict.rs` | INSERT ... ON CONFLICT |
+//! | `notify.rs` | LISTEN, UNLISTEN, NOTIFY, `pg_notify`: channels, sessions' mailboxes, the bridge to Redis |
 //! | `locking.rs` | SELECT ... FOR UPDATE / FOR SHARE [NOWAIT \| SKIP LOCKED] |
 //! | `explain.rs` | EXPLAIN |
 //! | `expr.rs` | the expressions Orbit evaluates itself (fast paths, ON CONFLICT DO UPDATE) |
@@ -46,6 +48,7 @@ mod explain;
 pub(crate) mod expr;
 mod index;
 mod locking;
+pub(crate) mod notify;
 pub(crate) mod params;
 pub(crate) mod point;
 mod sequences;
@@ -133,6 +136,11 @@ pub(crate) struct Engine<G> {
     planner: Planner<G>,
     /// Decoded schemas, shared by the front door's connections.
     schemas: Arc<Schemas>,
+    /// LISTEN/NOTIFY channels, shared by the node's SQL sessions.
+    channels: Arc<notify::Channels>,
+    /// Where this session's notifications wait for its connection; `None`
+    /// for SQL run without a connection (MCP), which cannot LISTEN.
+    mailbox: Option<Arc<notify::Mailbox>>,
 }
 
 impl<G> Drop for Engine<G> {
@@ -142,6 +150,7 @@ impl<G> Drop for Engine<G> {
         if let TxnState::Block(txn) | TxnState::Failed(txn) = state {
             self.locks.release(self.id, txn.locked);
         }
+        self.stop_listening();
     }
 }
 
@@ -151,6 +160,7 @@ impl<G: ActorGateway> Engine<G> {
         locks: Arc<Locks>,
         schemas: Arc<Schemas>,
         databases: Arc<crate::keyspace::databases::Databases>,
+        channels: Arc<notify::Channels>,
     ) -> Self {
         Engine {
             planner: Planner::new(gateway.clone(), schemas.clone(), databases),
@@ -160,7 +170,16 @@ impl<G: ActorGateway> Engine<G> {
             state: Mutex::new(TxnState::Autocommit),
             params: Mutex::new(Parameters::default()),
             schemas,
+            channels,
+            mailbox: None,
         }
+    }
+
+    /// This engine serving a connection that receives notifications in
+    /// `mailbox`.
+    pub fn with_mailbox(mut self, mailbox: Arc<notify::Mailbox>) -> Self {
+        self.mailbox = Some(mailbox);
+        self
     }
 
     /// Table `name`'s schema, for a statement that does not change it.
@@ -267,6 +286,7 @@ impl<G: ActorGateway> Engine<G> {
     async fn perform(&self, work: Work, cancel: &mut Cancel) -> Result<Outcome> {
         let state = std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()));
         let (outcome, state) = self.step(work, state, cancel).await;
+        self.note_block(&state);
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
         outcome
     }
@@ -380,7 +400,8 @@ impl<G: ActorGateway> Engine<G> {
 
     /// Writes every staged row as one atomic group, then releases the locks.
     /// The group commits only in the term the locks were taken in.
-    async fn commit(&self, txn: Txn) -> Result<()> {
+    async fn commit(&self, mut txn: Txn) -> Result<()> {
+        let channels = std::mem::take(&mut txn.channels);
         let mut calls = Vec::new();
         for (table, rows) in &txn.writes {
             for (key, staged) in rows {
@@ -402,6 +423,9 @@ impl<G: ActorGateway> Engine<G> {
             },
         };
         self.rollback(txn);
+        if written.is_ok() && !channels.is_empty() {
+            self.committed_channels(channels);
+        }
         written.map(|_| ()).map_err(|e| match e {
             orbit_shared::Error::NotLeader { .. } => SqlError::from(e),
             e => error(Code::Internal, format!("the transaction did not commit: {e}")),
@@ -446,6 +470,9 @@ impl<G: ActorGateway> Engine<G> {
 
     async fn run(&self, work: Work, txn: &mut Txn) -> Result<Outcome> {
         let statement = match work {
+            Work::Statement(statement) if locking::nested_locks(&statement) => {
+                return Err(unsupported("FOR UPDATE/SHARE in a subquery, a CTE or INSERT's query"));
+            }
             Work::Statement(statement) => *statement,
             Work::CopyIn(pending, data) => return self.copy_rows(pending, &data, txn).await,
             Work::Point(point, key) => {
@@ -481,7 +508,13 @@ impl<G: ActorGateway> Engine<G> {
             Statement::Truncate(truncate) => self.truncate(truncate, txn).await,
             Statement::Delete(delete) => self.delete(delete, txn).await,
             Statement::Query(query) if !query.locks.is_empty() => self.locking_query(*query, txn).await,
-            Statement::Query(query) => self.query(*query, txn).await,
+            Statement::Query(query) => match self.pg_notify(&query, txn)? {
+                Some(outcome) => Ok(outcome),
+                None => self.query(*query, txn).await,
+            },
+            channel @ (Statement::LISTEN { .. } | Statement::UNLISTEN { .. } | Statement::NOTIFY { .. }) => {
+                self.channel_statement(channel, txn)
+            }
             explain @ Statement::Explain { .. } => self.explain(explain, txn).await,
             Statement::Copy { source, to, target, options, legacy_options, values } => {
                 if !values.is_empty() {

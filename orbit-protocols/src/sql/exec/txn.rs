@@ -198,6 +198,8 @@ pub(crate) struct Txn {
     /// the locks are this node's, so the commit is refused once another
     /// term began.
     pub term: Option<u64>,
+    /// LISTEN, UNLISTEN and NOTIFY, applied at commit.
+    pub channels: super::notify::Pending,
 }
 
 impl Txn {
