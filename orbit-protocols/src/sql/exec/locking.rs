@@ -313,9 +313,8 @@ pub(super) fn nested_locks(statement: &Statement) -> bool {
         type Break = ();
         fn pre_visit_query(&mut self, query: &ast::Query) -> std::ops::ControlFlow<()> {
             self.depth += 1;
-            if !query.locks.is_empty() && !(self.top_select && self.depth == 1) {
-                self.found = true;
-            }
+            let the_top_select = self.top_select && self.depth == 1;
+            self.found |= !query.locks.is_empty() && !the_top_select;
             std::ops::ControlFlow::Continue(())
         }
         fn post_visit_query(&mut self, _: &ast::Query) -> std::ops::ControlFlow<()> {
