@@ -172,23 +172,24 @@ fn together(w: usize, what: &str) -> Vec<String> {
 const INCR_EACH: &str = "local v for i = 1, #KEYS do v = redis.call('INCR', KEYS[i]) end return v";
 
 /// Writers each run `MULTI`, `INCR` on 10 of their 20 keys, `EVAL` of a
-/// script INCRing the other 10, `EXEC` (and others `MSET` of their 20 keys
-/// to one value) in a loop while the process is
-/// killed at a random moment: after a restart, each writer's keys all hold
-/// the same value, at least the last acknowledged one. A transaction whose
-/// commands were each their own write would be cut in the middle.
+/// script INCRing the other 10, `EXEC` (others `MSET` of their 20 keys to
+/// one value, others `EVAL` of that script over their 20 keys) in a loop
+/// while the process is killed at a random moment: after a restart, each
+/// writer's keys all hold the same value, at least the last acknowledged
+/// one. A transaction or script whose commands were each their own write
+/// would be cut in the middle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exec_and_mset_land_whole_or_not_at_all_across_kill_9() {
+async fn exec_mset_and_scripts_land_whole_or_not_at_all_across_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let mut seed = 0xA5A5_1234_5678_9ABCu64;
     let writers = WRITERS / 2;
-    let mut acked = vec![(0i64, 0i64); writers];
+    let mut acked = vec![(0i64, 0i64, 0i64); writers];
     for cycle in 0..5 {
         let (mut child, _client, resp) = start_with_resp(dir.path(), "lsm", "always").await;
         let redis = redis::Client::open(format!("redis://{resp}")).unwrap();
         let mut con = redis.get_multiplexed_async_connection().await.unwrap();
-        for (w, (exec_acked, mset_acked)) in acked.iter_mut().enumerate() {
-            for (what, acked) in [("x", exec_acked), ("m", mset_acked)] {
+        for (w, (exec_acked, mset_acked, script_acked)) in acked.iter_mut().enumerate() {
+            for (what, acked) in [("x", exec_acked), ("m", mset_acked), ("s", script_acked)] {
                 let values: Vec<Option<i64>> =
                     redis::cmd("MGET").arg(together(w, what)).query_async(&mut con).await.unwrap();
                 let first = values[0].unwrap_or(0);
@@ -203,10 +204,27 @@ async fn exec_and_mset_land_whole_or_not_at_all_across_kill_9() {
                 *acked = first;
             }
         }
-        let last: Vec<_> =
-            acked.iter().map(|&(x, m)| (Arc::new(AtomicI64::new(x)), Arc::new(AtomicI64::new(m)))).collect();
+        let last: Vec<_> = acked
+            .iter()
+            .map(|&(x, m, s)| {
+                (Arc::new(AtomicI64::new(x)), Arc::new(AtomicI64::new(m)), Arc::new(AtomicI64::new(s)))
+            })
+            .collect();
         let mut tasks = Vec::new();
-        for (w, (exec_last, mset_last)) in last.iter().cloned().enumerate() {
+        for (w, (exec_last, mset_last, script_last)) in last.iter().cloned().enumerate() {
+            // A script on its own is one batch too.
+            let mut con = redis.get_multiplexed_async_connection().await.unwrap();
+            tasks.push(tokio::spawn(async move {
+                let keys = together(w, "s");
+                loop {
+                    let mut eval = redis::cmd("EVAL");
+                    eval.arg(INCR_EACH).arg(keys.len()).arg(&keys);
+                    match eval.query_async(&mut con).await {
+                        Ok(value) => script_last.store(value, Ordering::SeqCst),
+                        Err(_) => break,
+                    }
+                }
+            }));
             let mut con = redis.get_multiplexed_async_connection().await.unwrap();
             tasks.push(tokio::spawn(async move {
                 let keys = together(w, "x");
@@ -249,9 +267,13 @@ async fn exec_and_mset_land_whole_or_not_at_all_across_kill_9() {
         for task in tasks {
             task.await.unwrap();
         }
-        for (acked, (exec_last, mset_last)) in acked.iter_mut().zip(&last) {
-            *acked = (exec_last.load(Ordering::SeqCst), mset_last.load(Ordering::SeqCst));
+        for (acked, (exec_last, mset_last, script_last)) in acked.iter_mut().zip(&last) {
+            let load = |v: &AtomicI64| v.load(Ordering::SeqCst);
+            *acked = (load(exec_last), load(mset_last), load(script_last));
         }
     }
-    assert!(acked.iter().all(|&(x, m)| x > 0 && m > 0), "a writer never got a write acknowledged: {acked:?}");
+    assert!(
+        acked.iter().all(|&(x, m, s)| x > 0 && m > 0 && s > 0),
+        "a writer never got a write acknowledged: {acked:?}"
+    );
 }

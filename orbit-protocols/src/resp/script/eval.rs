@@ -149,23 +149,36 @@ pub(crate) async fn run_script<G: ActorGateway>(
         }
     };
     let db = conn.db;
-    let reply = if super::in_place() {
-        // The script runs on this thread, its worker's other tasks handed
-        // to another thread meanwhile (a script may run for seconds), and
-        // each command it calls runs in place: no thread crossing per
-        // command.
-        let handle = tokio::runtime::Handle::current();
-        tokio::task::block_in_place(|| {
-            let mut answer = |ask| now_or_block(&handle, answer(conn, scripts, &policy, ask));
-            run(Serve::Inline(&mut answer))
-        })
-    } else {
-        let (tx, mut rx) = mpsc::channel::<Request>(1);
-        let lua = tokio::task::spawn_blocking(move || run(Serve::Channel(tx)));
-        while let Some(Request { ask, reply }) = rx.recv().await {
-            let _ = reply.send(answer(conn, scripts, &policy, ask).await);
+    let server = conn.server.clone();
+    // A script that may write runs as one atomic session, as EXEC does:
+    // its writes land together or not at all, also across a crash. (One
+    // allowed to cross slots may call keys of several partitions, which a
+    // session cannot hold; a failed script keeps what it wrote, as in
+    // Redis: its error is a reply, not a failed session.)
+    let in_session = !policy.read_only && !policy.allow_cross_slot;
+    let script = async {
+        if super::in_place() {
+            // The script runs on this thread, its worker's other tasks handed
+            // to another thread meanwhile (a script may run for seconds), and
+            // each command it calls runs in place (in a session, the turns
+            // are the session task's): no thread crossing per command.
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::block_in_place(|| {
+                let mut answer = |ask| now_or_block(&handle, answer(conn, scripts, &policy, ask));
+                run(Serve::Inline(&mut answer))
+            })
+        } else {
+            let (tx, mut rx) = mpsc::channel::<Request>(1);
+            let lua = tokio::task::spawn_blocking(move || run(Serve::Channel(tx)));
+            while let Some(Request { ask, reply }) = rx.recv().await {
+                let _ = reply.send(answer(conn, scripts, &policy, ask).await);
+            }
+            lua.await.unwrap_or_else(|_| Value::err("ERR the Lua interpreter failed"))
         }
-        lua.await.unwrap_or_else(|_| Value::err("ERR the Lua interpreter failed"))
+    };
+    let reply = match in_session {
+        true => server.atomically(script).await.unwrap_or_else(|e| crate::resp::server::error_reply(&e)),
+        false => script.await,
     };
     // SELECT inside a script changes the database for the script only.
     conn.db = db;
