@@ -330,8 +330,13 @@ impl ActorGateway for Client {
 
     /// On the connected node, which runs it or sends it to its partition's
     /// leader.
-    async fn invoke_session(&self, mut calls: orbit_shared::SessionSteps) -> Result<(), orbit_shared::Error> {
-        let Some(first) = orbit_shared::gateway::next_call(&mut calls).await? else { return Ok(()) };
+    async fn invoke_session(
+        &self,
+        mut calls: orbit_shared::SessionSteps,
+    ) -> Result<orbit_shared::DurableToken, orbit_shared::Error> {
+        let Some(first) = orbit_shared::gateway::next_call(&mut calls).await? else {
+            return Ok(orbit_shared::DurableToken::NONE);
+        };
         orbit_shared::call_stream::session_over(self.home.rpc.clone(), false, first, calls).await
     }
 

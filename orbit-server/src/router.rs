@@ -336,11 +336,11 @@ impl ActorGateway for NodeHandle {
         self.invoke_atomic_timed(calls, false).await
     }
 
-    async fn invoke_session(&self, calls: SessionSteps) -> Result<(), Error> {
+    async fn invoke_session(&self, calls: SessionSteps) -> Result<DurableToken, Error> {
         self.run_session(calls, false).await
     }
 
-    async fn invoke_session_forwarded(&self, calls: SessionSteps) -> Result<(), Error> {
+    async fn invoke_session_forwarded(&self, calls: SessionSteps) -> Result<DurableToken, Error> {
         self.run_session(calls, true).await
     }
 

@@ -183,7 +183,14 @@ impl<G: ActorGateway> ActorService for ActorRpc<G> {
                 // Dropping the session drops its held turns: nothing is written.
                 return;
             }
-            let outcome = session.await.map(|()| orbit_shared::Reply { value: bytes::Bytes::new() });
+            // Answered once durable: the caller has no token of this node's.
+            let outcome = match session.await {
+                Ok(token) => gateway
+                    .wait_durable(token)
+                    .await
+                    .map(|()| orbit_shared::Reply { value: bytes::Bytes::new() }),
+                Err(e) => Err(e),
+            };
             let _ = replies.send(Ok(InvokeResponse::from_result(0, outcome))).await;
         });
         Ok(Response::new(ReceiverStream::new(rx)))

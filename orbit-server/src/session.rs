@@ -16,7 +16,7 @@ use crate::actor::TurnError;
 use crate::node::NodeHandle;
 use crate::storage::Seq;
 use orbit_shared::gateway::{fail_session, next_call};
-use orbit_shared::{ActorId, Error, Invocation, Reply, SessionCall, SessionSteps, WriteOp};
+use orbit_shared::{ActorId, DurableToken, Error, Invocation, Reply, SessionCall, SessionSteps, WriteOp};
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
@@ -100,8 +100,12 @@ impl NodeHandle {
     /// [`orbit_shared::ActorGateway::invoke_session`]; `forwarded`: another
     /// node sent the session here as its partition's leader (run here or
     /// refused, never forwarded again).
-    pub(crate) async fn run_session(&self, mut calls: SessionSteps, forwarded: bool) -> Result<(), Error> {
-        let Some(first) = next_call(&mut calls).await? else { return Ok(()) };
+    pub(crate) async fn run_session(
+        &self,
+        mut calls: SessionSteps,
+        forwarded: bool,
+    ) -> Result<DurableToken, Error> {
+        let Some(first) = next_call(&mut calls).await? else { return Ok(DurableToken::NONE) };
         if let Err(e) = first.id.validate().and_then(|()| self.kind(&first.id.kind).map(drop)) {
             return fail_all(calls, first, e).await;
         }
@@ -179,8 +183,8 @@ impl NodeHandle {
 
     /// Appends every held turn's writes as one batch (in a cluster, applied
     /// only if committed in `term`), then puts the actors back; durable
-    /// before it returns.
-    async fn commit_session(&self, held: Held, term: Option<u64>) -> Result<(), Error> {
+    /// once the token it returns is.
+    async fn commit_session(&self, held: Held, term: Option<u64>) -> Result<DurableToken, Error> {
         let mut ops = Vec::new();
         for turn in &held.turns {
             ops.extend(turn.ask(TurnOp::Writes).await??);
@@ -190,13 +194,12 @@ impl NodeHandle {
         for turn in &held.turns {
             depends_on = depends_on.max(turn.ask(|reply| TurnOp::Commit(seq, reply)).await?);
         }
-        self.partitions().wait_durable(depends_on).await?;
-        Ok(())
+        Ok(DurableToken::at(depends_on))
     }
 }
 
 /// Refuses `first` and every later call with `error`.
-pub(crate) async fn fail_all(calls: SessionSteps, first: SessionCall, error: Error) -> Result<(), Error> {
+pub(crate) async fn fail_all<T>(calls: SessionSteps, first: SessionCall, error: Error) -> Result<T, Error> {
     let _ = first.reply.send(Err(error.clone()));
     fail_session(calls, error).await
 }

@@ -12,7 +12,7 @@
 //! (`ActorService.Session`).
 
 use crate::Error;
-use crate::gateway::{SessionCall, SessionSteps, fail_session, next_call};
+use crate::gateway::{DurableToken, SessionCall, SessionSteps, fail_session, next_call};
 use crate::proto::actor_service_client::ActorServiceClient;
 use crate::proto::{InvokeRequest, InvokeResponse};
 use std::collections::HashMap;
@@ -155,7 +155,7 @@ pub async fn session_over(
     forwarded: bool,
     first: SessionCall,
     mut calls: SessionSteps,
-) -> Result<(), Error> {
+) -> Result<DurableToken, Error> {
     let unreachable = |reason: &str| Error::Unreachable { reason: reason.to_string() };
     let (requests, outbound) = mpsc::channel(2);
     let mut replies = match rpc.session(ReceiverStream::new(outbound)).await {
@@ -199,7 +199,8 @@ pub async fn session_over(
         return Err(unreachable("the session stream ended before its commit"));
     }
     match replies.message().await {
-        Ok(Some(response)) if response.id == 0 => response.into_result().map(drop),
+        // The node answers the commit once it is durable there.
+        Ok(Some(response)) if response.id == 0 => response.into_result().map(|_| DurableToken::NONE),
         _ => Err(unreachable(
             "the session stream broke after its commit was asked for: whether it committed is unknown",
         )),

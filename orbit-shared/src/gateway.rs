@@ -301,14 +301,19 @@ pub trait ActorGateway: Send + Sync + 'static {
     /// the actor is first called and held to the end, each call is answered
     /// at once (later calls see earlier ones' effects), and on
     /// [`SessionStep::Commit`] every write is appended as one storage batch (in a cluster,
-    /// one Raft entry, so all the actors must share a partition), durable
-    /// before this returns. If a call fails, nothing is written, later calls
+    /// one Raft entry, so all the actors must share a partition), visible
+    /// when this returns and durable once the token it returns is
+    /// ([`ActorGateway::wait_durable`]: a caller holding a lock waits after
+    /// releasing it, so commits share fsyncs). If a call fails, nothing is written, later calls
     /// get the same error, and so does the session; if `calls` ends before
     /// the commit, nothing is written either. Other calls to the held
     /// actors wait until the session ends; a call must not call another
     /// actor of its own session. A gateway without sessions refuses every
     /// call.
-    fn invoke_session(&self, calls: SessionSteps) -> impl Future<Output = Result<(), Error>> + Send {
+    fn invoke_session(
+        &self,
+        calls: SessionSteps,
+    ) -> impl Future<Output = Result<DurableToken, Error>> + Send {
         refuse_session(calls)
     }
 
@@ -317,7 +322,7 @@ pub trait ActorGateway: Send + Sync + 'static {
     fn invoke_session_forwarded(
         &self,
         calls: SessionSteps,
-    ) -> impl Future<Output = Result<(), Error>> + Send {
+    ) -> impl Future<Output = Result<DurableToken, Error>> + Send {
         self.invoke_session(calls)
     }
 
@@ -517,13 +522,13 @@ pub trait ActorGateway: Send + Sync + 'static {
 }
 
 /// Answers every call of a session with [`Error::Unsupported`].
-async fn refuse_session(calls: SessionSteps) -> Result<(), Error> {
+async fn refuse_session(calls: SessionSteps) -> Result<DurableToken, Error> {
     fail_session(calls, Error::Unsupported { what: "atomic sessions".to_string() }).await
 }
 
 /// Answers every call still to come in a session with `error`, and ends the
 /// session with it.
-pub async fn fail_session(mut calls: SessionSteps, error: Error) -> Result<(), Error> {
+pub async fn fail_session<T>(mut calls: SessionSteps, error: Error) -> Result<T, Error> {
     while let Some(step) = calls.recv().await {
         match step {
             SessionStep::Call(call) => {

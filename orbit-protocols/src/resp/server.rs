@@ -414,17 +414,22 @@ impl<G: ActorGateway> Server<G> {
     }
 
     /// Runs `work` as one atomic session of the gateway (every actor it
-    /// calls held to the end, all its writes one batch, durable before this
-    /// returns), or as part of the session it already runs in. `Err`: the
-    /// session did not commit, and nothing `work` did was written; dropped
-    /// while `work` runs, nothing is written either.
+    /// calls held to the end, all its writes one batch, visible when this
+    /// returns and durable once the token is: wait for it with
+    /// [`Server::after_durable`] after releasing the keyspace lock), or as
+    /// part of the session it already runs in. `Err`: the session did not
+    /// commit, and nothing `work` did was written; dropped while `work`
+    /// runs, nothing is written either.
     ///
     /// The session runs in a task of its own, so `work` may block its
     /// thread (a script does, under `block_in_place`) while its calls are
     /// served.
-    pub async fn atomically<T>(self: &Arc<Self>, work: impl Future<Output = T>) -> Result<T, Error> {
+    pub async fn atomically<T>(
+        self: &Arc<Self>,
+        work: impl Future<Output = T>,
+    ) -> Result<(T, DurableToken), Error> {
         if orbit_shared::gateway::current_session().is_some() {
-            return Ok(work.await);
+            return Ok((work.await, DurableToken::NONE));
         }
         let (calls, steps) = tokio::sync::mpsc::channel(1);
         let server = self.clone();
@@ -441,7 +446,16 @@ impl<G: ActorGateway> Server<G> {
             Ok(outcome) => outcome,
             Err(e) => Err(Error::Internal { reason: format!("the atomic session's task failed: {e}") }),
         };
-        outcome.map(|()| done)
+        outcome.map(|token| (done, token))
+    }
+
+    /// `reply` once everything up to `token` is durable; the error instead
+    /// if storage failed.
+    pub async fn after_durable(&self, token: DurableToken, reply: Value) -> Value {
+        match self.gateway.wait_durable(token).await {
+            Ok(()) => reply,
+            Err(e) => error_reply(&e),
+        }
     }
 
     pub fn next_client_id(&self) -> u64 {

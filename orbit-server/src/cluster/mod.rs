@@ -518,7 +518,7 @@ impl Cluster {
         addr: &str,
         first: orbit_shared::SessionCall,
         calls: orbit_shared::SessionSteps,
-    ) -> Result<(), Error> {
+    ) -> Result<orbit_shared::DurableToken, Error> {
         let rpc = match self.actor_client(addr) {
             Ok(rpc) => rpc,
             Err(e) => return crate::session::fail_all(calls, first, e).await,

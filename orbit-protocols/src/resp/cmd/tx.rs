@@ -187,11 +187,15 @@ async fn exec<G: ActorGateway>(conn: &mut Conn<G>) -> Value {
         }
         replies
     };
-    let done = if keyspace_wide { Ok(run.await) } else { server.atomically(run).await };
+    let done = match keyspace_wide {
+        true => Ok((run.await, orbit_shared::DurableToken::NONE)),
+        false => server.atomically(run).await,
+    };
     drop(guard);
     conn.server.watches.unwatch(&mut conn.watch);
+    // Durable outside the lock, so transactions share fsyncs.
     match done {
-        Ok(replies) => Value::Array(replies),
+        Ok((replies, token)) => server.after_durable(token, Value::Array(replies)).await,
         Err(e) => crate::resp::server::error_reply(&e),
     }
 }

@@ -11,7 +11,7 @@ use crate::resp::connection::{Conn, Outcome};
 use crate::resp::server::{CROSSSLOT, lock};
 use crate::resp::table::{self, BLOCKING, Route, Spec};
 use bytes::Bytes;
-use orbit_shared::ActorGateway;
+use orbit_shared::{ActorGateway, DurableToken};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -32,7 +32,18 @@ pub(crate) async fn run<G: ActorGateway>(
         "script" => script(conn, argv, locked).await,
         "fcall" | "fcall_ro" => super::functions::fcall(conn, name, argv, locked).await,
         "function" => super::functions::function(conn, argv, locked).await,
-        _ => eval(conn, name, argv, locked).await.unwrap_or_else(|e| e),
+        _ => {
+            let server = conn.server.clone();
+            let ran = {
+                let _guard = server.exclusive(locked).await;
+                eval(conn, name, argv).await
+            };
+            // Durable outside the lock, so scripts share fsyncs.
+            match ran {
+                Ok((reply, token)) => server.after_durable(token, reply).await,
+                Err(e) => e,
+            }
+        }
     }
 }
 
@@ -82,15 +93,15 @@ pub(crate) fn shebang(body: &[u8]) -> Result<(Flags, Vec<u8>), Value> {
     Ok((flags, compiled))
 }
 
+/// EVAL and friends, the keyspace lock held: the reply, durable once the
+/// token is.
 async fn eval<G: ActorGateway>(
     conn: &mut Conn<G>,
     name: &str,
     argv: &[Bytes],
-    locked: bool,
-) -> Result<Value, Value> {
+) -> Result<(Value, DurableToken), Value> {
     let (keys, args) = split_keys(&argv[2..])?;
     let server = conn.server.clone();
-    let _guard = server.exclusive(locked).await;
     ensure_loaded(conn).await?;
     let scripts = server.scripts.clone();
     let (sha, body) = if name.starts_with("evalsha") {
@@ -127,10 +138,10 @@ pub(crate) async fn run_script<G: ActorGateway>(
     command: Vec<String>,
     args: Vec<Bytes>,
     policy: Policy,
-) -> Value {
+) -> (Value, DurableToken) {
     let declared: Vec<&Bytes> = policy.keys.iter().collect();
     if declared.len() > 1 && !policy.allow_cross_slot && !conn.server.gateway.colocated(&declared) {
-        return Value::err(CROSSSLOT);
+        return (Value::err(CROSSSLOT), DurableToken::NONE);
     }
     if let Some(threshold) = conn.server.params.get("busy-reply-threshold").and_then(|v| v.parse().ok()) {
         scripts.running.threshold_ms.store(threshold, std::sync::atomic::Ordering::Relaxed);
@@ -176,13 +187,16 @@ pub(crate) async fn run_script<G: ActorGateway>(
             lua.await.unwrap_or_else(|_| Value::err("ERR the Lua interpreter failed"))
         }
     };
-    let reply = match in_session {
-        true => server.atomically(script).await.unwrap_or_else(|e| crate::resp::server::error_reply(&e)),
-        false => script.await,
+    let (reply, token) = match in_session {
+        true => match server.atomically(script).await {
+            Ok(done) => done,
+            Err(e) => (crate::resp::server::error_reply(&e), DurableToken::NONE),
+        },
+        false => (script.await, DurableToken::NONE),
     };
     // SELECT inside a script changes the database for the script only.
     conn.db = db;
-    reply
+    (reply, token)
 }
 
 /// Runs `future` to its end on this thread (one outside the runtime's

@@ -19,15 +19,22 @@ pub(crate) async fn fcall<G: ActorGateway>(
     locked: bool,
 ) -> Value {
     let server = conn.server.clone();
-    let _guard = server.exclusive(locked).await;
-    fcall_locked(conn, name, argv).await.unwrap_or_else(|e| e)
+    let ran = {
+        let _guard = server.exclusive(locked).await;
+        fcall_locked(conn, name, argv).await
+    };
+    // Durable outside the lock, so calls share fsyncs.
+    match ran {
+        Ok((reply, token)) => server.after_durable(token, reply).await,
+        Err(e) => e,
+    }
 }
 
 async fn fcall_locked<G: ActorGateway>(
     conn: &mut Conn<G>,
     name: &str,
     argv: &[Bytes],
-) -> Result<Value, Value> {
+) -> Result<(Value, orbit_shared::DurableToken), Value> {
     let (keys, args) = split_keys(&argv[2..])?;
     ensure_loaded(conn).await?;
     let scripts = conn.server.scripts.clone();
