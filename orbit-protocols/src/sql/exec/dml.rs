@@ -447,10 +447,13 @@ pub(super) fn set_targets(table: &Table, assignments: &[Assignment]) -> Result<V
 }
 
 /// Whether an expression is the keyword DEFAULT (a column's default).
-/// Whether every expression of VALUES is a constant or DEFAULT (so the
-/// rows need no evaluation).
+/// Whether every expression of VALUES is a constant, DEFAULT or an array
+/// literal (so the rows need no evaluation, and an array literal Orbit
+/// refuses, of several dimensions, is refused as such).
 fn constants_or_default(rows: &[impl std::ops::Deref<Target = Vec<Expr>>]) -> bool {
-    rows.iter().flat_map(|row| row.iter()).all(|e| is_default(e) || constant(e).is_ok())
+    rows.iter()
+        .flat_map(|row| row.iter())
+        .all(|e| is_default(e) || matches!(e, Expr::Array(_)) || constant(e).is_ok())
 }
 
 /// An INSERT row of `width` values for `targets` columns (`columns` as
