@@ -1,9 +1,11 @@
 //! [`LocalRef`]: a typed reference to an actor hosted by this node. Calls go
-//! straight to the activation with the message value: no serialization.
+//! straight to the activation with the message value: no serialization,
+//! except for reentrant methods, which take the dynamic path where calls of
+//! a chain can enter a turn.
 
-use crate::actor::{Activation, Actor, Handler, TurnError};
+use crate::actor::{Activation, Actor, Handler, TurnError, Workers};
 use crate::node::NodeHandle;
-use orbit_shared::{ActorId, Error, Message};
+use orbit_shared::{ActorId, Error, Invocation, Message};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -36,9 +38,27 @@ impl<A: Actor> LocalRef<A> {
             loop {
                 node.check_open()?;
                 let activation: Arc<dyn std::any::Any + Send + Sync> = node.activation(&self.id, kind);
+                let activation = match activation.downcast::<Workers<A>>() {
+                    Ok(workers) => match workers.lend(node).await {
+                        Err(TurnError::Retired) => continue,
+                        Err(TurnError::Failed(e)) => return Err(e),
+                        Ok(lent) => return workers.run(lent, node, msg).await,
+                    },
+                    Err(activation) => activation,
+                };
                 let activation = activation.downcast::<Activation<A>>().map_err(|_| Error::Internal {
                     reason: format!("kind '{}' is registered with another actor type", self.id.kind),
                 })?;
+                if activation.is_reentrant(M::METHOD) {
+                    match activation.call_json(node, &Invocation::of(&msg)?).await {
+                        Err(TurnError::Retired) => continue,
+                        Err(TurnError::Failed(e)) => return Err(e),
+                        Ok((reply, seq)) => {
+                            node.partitions().wait_durable(seq).await?;
+                            return reply?.decode();
+                        }
+                    }
+                }
                 match activation.enter(node).await {
                     Err(TurnError::Retired) => continue,
                     Err(TurnError::Failed(e)) => return Err(e),

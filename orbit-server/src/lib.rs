@@ -53,7 +53,7 @@ mod session;
 pub mod storage;
 mod tls;
 
-pub use actor::{Actor, Context, Handler, MethodTable, Timer};
+pub use actor::{Actor, Context, Handler, MethodTable, Reentrant, Shared, Timer};
 pub use actor_ref::LocalRef;
 pub use config::Config;
 pub use node::{Node, NodeBuilder, NodeError, NodeHandle};

@@ -71,6 +71,9 @@ impl NodeHandle {
     ) -> Result<(Reply, Seq), Error> {
         id.validate()?;
         let kind = self.kind(&id.kind)?;
+        if kind.stateless() {
+            return self.invoke_here(&id, kind, &invocation).await;
+        }
         let partition = self.partitions().for_slot(id.slot()).id;
         loop {
             let outcome = match self.route(partition, forwarded) {

@@ -1,7 +1,9 @@
 //! Calls of actors: a chain of calls through several actors runs, and
 //! a call back into an actor whose turn waits on it (`A -> B -> A`, or an
 //! actor calling itself) is answered at once with the cycle, not at the
-//! call timeout; a call retried with its idempotency key is applied once.
+//! call timeout, unless both are reentrant methods, when it runs inside the
+//! waiting turn; a call retried with its idempotency key is applied once;
+//! a stateless worker kind runs calls of one key in parallel.
 
 #![allow(clippy::unwrap_used)]
 
@@ -151,6 +153,360 @@ mod idempotent {
         // The same error again, without running the call.
         assert_eq!(node.invoke(id.clone(), increment("boom")).await.unwrap_err(), err);
         assert_eq!(value(&node, "overflow").await, i64::MAX);
+        node.shutdown().await.unwrap();
+    }
+}
+
+mod reentrant {
+    use super::*;
+    use orbit_server::{Reentrant, Shared};
+
+    /// Counts its visits; `bounce` and `look` are reentrant, `pass` is not.
+    #[derive(Default, Serialize, Deserialize)]
+    struct Echo {
+        visits: u32,
+    }
+
+    struct EchoApi;
+    impl ActorInterface for EchoApi {
+        const KIND: &'static str = "echo";
+    }
+
+    /// Visits the actors of `path` in order, each step by the method its
+    /// suffix names: `a` bounce (reentrant), `a?` look (reentrant,
+    /// read-only: it does not count the visit), `a!` pass (not reentrant).
+    #[derive(Serialize, Deserialize)]
+    struct Bounce {
+        path: Vec<String>,
+    }
+    impl Message for Bounce {
+        const METHOD: &'static str = "bounce";
+        const READ_ONLY: bool = false;
+        type Reply = Vec<String>;
+    }
+    impl Accepts<Bounce> for EchoApi {}
+
+    #[derive(Serialize, Deserialize)]
+    struct Look {
+        path: Vec<String>,
+    }
+    impl Message for Look {
+        const METHOD: &'static str = "look";
+        const READ_ONLY: bool = true;
+        type Reply = Vec<String>;
+    }
+    impl Accepts<Look> for EchoApi {}
+
+    #[derive(Serialize, Deserialize)]
+    struct Visits;
+    impl Message for Visits {
+        const METHOD: &'static str = "visits";
+        const READ_ONLY: bool = true;
+        type Reply = u32;
+    }
+    impl Accepts<Visits> for EchoApi {}
+    impl Accepts<Pass> for EchoApi {}
+
+    impl Actor for Echo {
+        type Interface = EchoApi;
+        fn methods(table: &mut MethodTable<Self>) {
+            table.add_reentrant::<Bounce>().add_reentrant::<Look>().add::<Pass>().add::<Visits>();
+        }
+    }
+
+    /// The rest of the path after this actor, as the replies of each step.
+    async fn go_on(mut path: Vec<String>, ctx: &Context<'_>) -> Result<Vec<String>, Error> {
+        let me = String::from_utf8_lossy(&ctx.id().key).into_owned();
+        if path.is_empty() {
+            return Ok(vec![me]);
+        }
+        let next = path.remove(0);
+        let (key, invocation) = if let Some(key) = next.strip_suffix('!') {
+            (key.to_string(), Invocation::of(&Pass { path })?)
+        } else if let Some(key) = next.strip_suffix('?') {
+            (key.to_string(), Invocation::of(&Look { path })?)
+        } else {
+            (next, Invocation::of(&Bounce { path })?)
+        };
+        let reply = ctx.node().invoke(ActorId::new("echo", key), invocation).await?;
+        let mut visited: Vec<String> = reply.decode()?;
+        visited.insert(0, me);
+        Ok(visited)
+    }
+
+    impl Reentrant<Bounce> for Echo {
+        async fn handle(state: &Shared<Self>, msg: Bounce, ctx: &Context<'_>) -> Result<Vec<String>, Error> {
+            state.with(|s| s.visits += 1);
+            go_on(msg.path, ctx).await
+        }
+    }
+
+    impl Reentrant<Look> for Echo {
+        async fn handle(_state: &Shared<Self>, msg: Look, ctx: &Context<'_>) -> Result<Vec<String>, Error> {
+            go_on(msg.path, ctx).await
+        }
+    }
+
+    impl Handler<Pass> for Echo {
+        async fn handle(&mut self, msg: Pass, ctx: &Context<'_>) -> Result<Vec<String>, Error> {
+            self.visits += 1;
+            go_on(msg.path, ctx).await
+        }
+    }
+
+    impl Handler<Visits> for Echo {
+        async fn handle(&mut self, _: Visits, _: &Context<'_>) -> Result<u32, Error> {
+            Ok(self.visits)
+        }
+    }
+
+    async fn node() -> Node {
+        let mut config = Config::ephemeral();
+        config.actors.call_timeout = Duration::from_secs(30);
+        Node::builder(config).register::<Echo>().build().await.expect("node starts")
+    }
+
+    fn path(keys: &[&str]) -> Vec<String> {
+        keys.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The visits `key` has stored: read from a fresh activation.
+    async fn stored_visits(node: &Node, key: &str) -> u32 {
+        node.deactivate(&ActorId::new("echo", key.to_string())).await;
+        node.actor::<Echo>(key.to_string()).call(Visits).await.unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_back_along_the_chain_runs_inside_the_waiting_reentrant_turn() {
+        let node = node().await;
+        let started = tokio::time::Instant::now();
+        // A -> B -> A, A -> A and A -> B -> A -> B all complete, at once.
+        let visited = node.actor::<Echo>("a").call(Bounce { path: path(&["b", "a"]) }).await.unwrap();
+        assert_eq!(visited, ["a", "b", "a"]);
+        let visited = node.actor::<Echo>("a").call(Bounce { path: path(&["a"]) }).await.unwrap();
+        assert_eq!(visited, ["a", "a"]);
+        let visited = node.actor::<Echo>("a").call(Bounce { path: path(&["b", "a", "b"]) }).await.unwrap();
+        assert_eq!(visited, ["a", "b", "a", "b"]);
+        assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+        // Every visit counted once, in the stored state: the inner calls'
+        // changes were not lost when the outer turn stored its own.
+        assert_eq!(stored_visits(&node, "a").await, 6);
+        assert_eq!(stored_visits(&node, "b").await, 3);
+        // Dynamic calls from outside take the same path.
+        let reply = node
+            .invoke(ActorId::new("echo", "c"), Invocation::of(&Bounce { path: path(&["d", "c"]) }).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(reply.decode::<Vec<String>>().unwrap(), ["c", "d", "c"]);
+        assert_eq!(stored_visits(&node, "c").await, 2);
+        node.shutdown().await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_entering_a_read_only_turn_is_stored() {
+        let node = node().await;
+        // `look` changes nothing itself; the `bounce` that enters it does.
+        let visited = node.actor::<Echo>("r").call(Look { path: path(&["s", "r"]) }).await.unwrap();
+        assert_eq!(visited, ["r", "s", "r"]);
+        assert_eq!(stored_visits(&node, "r").await, 1);
+        node.shutdown().await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cycle_through_a_method_that_is_not_reentrant_is_still_refused_at_once() {
+        let node = node().await;
+        for (first, rest, cycle) in [
+            // The call back is of a method that is not reentrant.
+            ("a", &["b", "a!"][..], "echo/a -> echo/b -> echo/a"),
+            // The waiting turn runs a method that is not reentrant.
+            ("a!", &["b", "a"][..], "echo/a -> echo/b -> echo/a"),
+            ("x", &["y!", "x!"][..], "echo/x -> echo/y -> echo/x"),
+        ] {
+            let started = tokio::time::Instant::now();
+            let id = ActorId::new("echo", first.trim_end_matches('!'));
+            let invocation = if first.ends_with('!') {
+                Invocation::of(&Pass { path: path(rest) }).unwrap()
+            } else {
+                Invocation::of(&Bounce { path: path(rest) }).unwrap()
+            };
+            let err = node.invoke(id, invocation).await.unwrap_err();
+            assert!(started.elapsed() < Duration::from_secs(1), "found after {:?}", started.elapsed());
+            assert!(matches!(&err, Error::CallCycle { cycle: c } if c == cycle), "{first} {rest:?}: {err:?}");
+        }
+        node.shutdown().await.unwrap();
+    }
+
+    /// Waits in its turn until told to go on.
+    #[derive(Default, Serialize, Deserialize)]
+    struct Gate;
+    struct GateApi;
+    impl ActorInterface for GateApi {
+        const KIND: &'static str = "gate";
+    }
+    #[derive(Serialize, Deserialize)]
+    struct Wait;
+    impl Message for Wait {
+        const METHOD: &'static str = "wait";
+        const READ_ONLY: bool = true;
+        type Reply = ();
+    }
+    impl Accepts<Wait> for GateApi {}
+    impl Actor for Gate {
+        type Interface = GateApi;
+        fn methods(table: &mut MethodTable<Self>) {
+            table.add::<Wait>();
+        }
+    }
+    impl Handler<Wait> for Gate {
+        async fn handle(&mut self, _: Wait, _: &Context<'_>) -> Result<(), Error> {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(())
+        }
+    }
+
+    /// Calls the gate, then counts.
+    #[derive(Serialize, Deserialize)]
+    struct Through;
+    impl Message for Through {
+        const METHOD: &'static str = "through";
+        const READ_ONLY: bool = false;
+        type Reply = u32;
+    }
+    impl Accepts<Through> for EchoApi {}
+
+    #[derive(Default, Serialize, Deserialize)]
+    struct Door {
+        visits: u32,
+    }
+    struct DoorApi;
+    impl ActorInterface for DoorApi {
+        const KIND: &'static str = "door";
+    }
+    impl Accepts<Through> for DoorApi {}
+    impl Accepts<Bounce> for DoorApi {}
+    impl Actor for Door {
+        type Interface = DoorApi;
+        fn methods(table: &mut MethodTable<Self>) {
+            table.add_reentrant::<Through>().add_reentrant::<Bounce>();
+        }
+    }
+    impl Reentrant<Through> for Door {
+        async fn handle(state: &Shared<Self>, _: Through, ctx: &Context<'_>) -> Result<u32, Error> {
+            ctx.node().actor::<Gate>("g").call(Wait).await?;
+            Ok(state.with(|s| {
+                s.visits += 1;
+                s.visits
+            }))
+        }
+    }
+    impl Reentrant<Bounce> for Door {
+        async fn handle(state: &Shared<Self>, _: Bounce, _: &Context<'_>) -> Result<Vec<String>, Error> {
+            Ok(vec![state.with(|s| s.visits).to_string()])
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_outside_the_chain_waits_for_the_reentrant_turn() {
+        let node =
+            Node::builder(Config::ephemeral()).register::<Door>().register::<Gate>().build().await.unwrap();
+        let door = node.actor::<Door>("d");
+        let started = tokio::time::Instant::now();
+        let (first, second) = tokio::join!(door.call(Through), async {
+            // Starts while the first turn waits at the gate: it must not
+            // enter that turn, even though its method is reentrant.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let seen = door.call(Bounce { path: Vec::new() }).await.unwrap();
+            (seen, started.elapsed())
+        });
+        assert_eq!(first.unwrap(), 1);
+        let (seen, at) = second;
+        assert_eq!(seen, ["1"], "the outside call ran inside the unfinished turn");
+        assert!(at >= Duration::from_secs(5), "answered after {at:?}, before the turn ended");
+        node.shutdown().await.unwrap();
+    }
+}
+
+mod workers {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static RUNNING: AtomicUsize = AtomicUsize::new(0);
+    static MOST: AtomicUsize = AtomicUsize::new(0);
+
+    /// A stateless worker kind: at most 4 activations of a key at once.
+    #[derive(Default, Serialize, Deserialize)]
+    struct Crunch {
+        /// Calls this activation served (memory only).
+        served: u32,
+    }
+    struct CrunchApi;
+    impl ActorInterface for CrunchApi {
+        const KIND: &'static str = "crunch";
+    }
+    /// Works for `ms` (simulated), then answers how many calls its
+    /// activation served.
+    #[derive(Serialize, Deserialize)]
+    struct Work {
+        ms: u64,
+    }
+    impl Message for Work {
+        const METHOD: &'static str = "work";
+        const READ_ONLY: bool = false;
+        type Reply = u32;
+    }
+    impl Accepts<Work> for CrunchApi {}
+    impl Actor for Crunch {
+        type Interface = CrunchApi;
+        const STATELESS_WORKERS: usize = 4;
+        fn methods(table: &mut MethodTable<Self>) {
+            table.add::<Work>();
+        }
+    }
+    impl Handler<Work> for Crunch {
+        async fn handle(&mut self, msg: Work, _: &Context<'_>) -> Result<u32, Error> {
+            let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+            MOST.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(msg.ms)).await;
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
+            self.served += 1;
+            Ok(self.served)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_of_one_key_run_in_parallel_up_to_the_kinds_workers_and_store_nothing() {
+        let node = Node::builder(Config::ephemeral()).register::<Crunch>().build().await.unwrap();
+        let started = tokio::time::Instant::now();
+        // 12 calls of one key, half typed, half dynamic: 4 at a time, so
+        // three rounds of 1 s.
+        let calls = (0..12).map(|i| {
+            let node = node.handle().clone();
+            async move {
+                if i % 2 == 0 {
+                    node.actor::<Crunch>("k").call(Work { ms: 1000 }).await
+                } else {
+                    let invocation = Invocation::of(&Work { ms: 1000 }).unwrap();
+                    node.invoke(ActorId::new("crunch", "k"), invocation).await?.decode()
+                }
+            }
+        });
+        let served: Vec<u32> = futures::future::try_join_all(calls).await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(MOST.load(Ordering::SeqCst), 4, "not 4 calls at once");
+        assert!(took >= Duration::from_secs(3) && took < Duration::from_secs(4), "took {took:?}");
+        // Four activations served three calls each.
+        let mut served = served;
+        served.sort();
+        assert_eq!(served, [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
+        // Nothing was stored, and the kind takes no part in atomic groups.
+        let page = node.list_actors("crunch", None, 10).await.unwrap();
+        assert!(page.actors.is_empty(), "{:?}", page.actors);
+        let group = vec![(ActorId::new("crunch", "k"), Invocation::of(&Work { ms: 1 }).unwrap())];
+        let err = node.invoke_atomic(group).await.unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+        // Deactivated, its memory is gone.
+        assert!(node.deactivate(&ActorId::new("crunch", "k")).await);
+        assert_eq!(node.actor::<Crunch>("k").call(Work { ms: 1 }).await.unwrap(), 1);
         node.shutdown().await.unwrap();
     }
 }

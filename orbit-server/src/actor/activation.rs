@@ -14,7 +14,10 @@
 //! - A call into an actor whose turn is up the caller's own call chain
 //!   (`A -> B -> A`, within this node) is refused at once with
 //!   `CallCycle`: waiting would never end. The chain is a task-local set
-//!   around each handler (turns run in their caller's task).
+//!   around each handler (turns run in their caller's task). The one
+//!   exception: when that turn runs a reentrant method and the call is of
+//!   one, the call runs inside the turn, over its shared state
+//!   (`reentrant.rs`); the turn stores what it changed when it ends.
 //! - A keyed call (an idempotency key on a method that is not read-only)
 //!   answered before gets its first reply and runs nothing; otherwise its
 //!   reply is stored with its write (`replies.rs`).
@@ -24,7 +27,9 @@
 //!   (`Partition::serve`), and a state loaded in an earlier term is dropped
 //!   unwritten and loaded again: another leader may have changed it since.
 
-use super::{Actor, Context, Handler, MethodEntry, MethodTable, Timers, WriteOp, replies};
+use super::{
+    Actor, Context, Handler, MethodEntry, MethodTable, Shared, SharedCall, Timers, WriteOp, replies,
+};
 use crate::metrics::KindMetrics;
 use crate::node::NodeHandle;
 use crate::partition::Partition;
@@ -51,6 +56,17 @@ struct Link {
 }
 
 impl Link {
+    fn contains(&self, id: &ActorId) -> bool {
+        let mut link = Some(self);
+        while let Some(l) = link {
+            if *l.id == *id {
+                return true;
+            }
+            link = l.caller.as_deref();
+        }
+        false
+    }
+
     /// The cycle a call into `id` would close, as `A -> B -> A`, if `id`
     /// is in this chain.
     fn cycle_to(&self, id: &ActorId) -> Option<String> {
@@ -87,6 +103,18 @@ pub(crate) struct Activation<A: Actor> {
     /// When it was activated (node ms), for introspection.
     activated_ms: u64,
     timers: Timers,
+    /// The state of the turn in progress while it runs a reentrant method:
+    /// calls of its chain enter it there.
+    reentrant: std::sync::Mutex<Option<Arc<Shared<A>>>>,
+}
+
+/// Shows a reentrant turn's state to its chain until dropped.
+struct Exposed<'a, A>(&'a std::sync::Mutex<Option<Arc<Shared<A>>>>);
+
+impl<A> Drop for Exposed<'_, A> {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
 }
 
 enum Cell<A> {
@@ -166,6 +194,7 @@ impl<A: Actor> Activation<A> {
             last_turn_ms: AtomicU64::new(now_ms),
             activated_ms: now_ms,
             timers: Timers::new(),
+            reentrant: std::sync::Mutex::new(None),
         }
     }
 
@@ -217,14 +246,26 @@ impl<A: Actor> Activation<A> {
     }
 
     async fn call_dynamic(&self, node: &NodeHandle, invocation: &Invocation, touch: bool) -> Called {
-        let Some(&MethodEntry { read_only, call }) = self.kind.methods.get(&invocation.method) else {
+        let Some(&MethodEntry { read_only, call, reentrant }) = self.kind.methods.get(&invocation.method)
+        else {
             return Err(TurnError::Failed(Error::UnknownMethod {
                 kind: self.id.kind.clone(),
                 method: invocation.method.clone(),
             }));
         };
-        let mut turn = self.enter(node).await?;
         let keyed = invocation.idempotency_key.as_deref().filter(|_| !read_only);
+        if let Some(shared_call) = reentrant
+            && keyed.is_none()
+            && let Some(shared) = self.turn_of_chain()
+        {
+            if !read_only {
+                shared.entered_by_writer();
+            }
+            let ctx = Context::new(&self.id, node, &self.timers);
+            let reply = self.in_chain(shared_call(&shared, invocation, &ctx)).await;
+            return Ok((reply, self.partition.last_appended()));
+        }
+        let mut turn = self.enter(node).await?;
         if let Some(key) = keyed
             && let Some(first) = self.first_reply(node, &mut turn.loaded, key).await?
         {
@@ -232,13 +273,59 @@ impl<A: Actor> Activation<A> {
             return Ok((first, seq));
         }
         let ctx = Context::new(&self.id, node, &self.timers);
-        let reply = self.in_chain(call(&mut turn.loaded.actor, invocation, &ctx)).await;
+        let (reply, wrote) = match reentrant {
+            None => (self.in_chain(call(&mut turn.loaded.actor, invocation, &ctx)).await, !read_only),
+            Some(shared_call) => {
+                let (reply, entered_by_writer) =
+                    self.reentrant_turn(&mut turn.loaded, shared_call, invocation, &ctx).await;
+                (reply, !read_only || entered_by_writer)
+            }
+        };
         if let Some(key) = keyed {
             let record = replies::encode(node.wall_ms(), &reply);
             turn.loaded.extra.push(WriteOp::Put(replies::key(&self.key, key), record));
         }
-        let seq = self.finish(turn, node, !read_only, touch).await?;
+        let seq = self.finish(turn, node, wrote, touch).await?;
         Ok((reply, seq))
+    }
+
+    /// Runs a reentrant method over the state, shown to the calls of its
+    /// chain while it runs. Returns the reply and whether a call that may
+    /// write entered the turn.
+    async fn reentrant_turn(
+        &self,
+        loaded: &mut Loaded<A>,
+        call: SharedCall<A>,
+        invocation: &Invocation,
+        ctx: &Context<'_>,
+    ) -> (Result<Reply, Error>, bool) {
+        let shared = Arc::new(Shared::new(std::mem::take(&mut *loaded.actor)));
+        let exposed = Exposed(&self.reentrant);
+        *exposed.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(shared.clone());
+        let reply = self.in_chain(call(&shared, invocation, ctx)).await;
+        drop(exposed);
+        let entered_by_writer = shared.wrote();
+        *loaded.actor = match Arc::try_unwrap(shared) {
+            Ok(shared) => shared.into_inner(),
+            Err(shared) => shared.take(),
+        };
+        (reply, entered_by_writer)
+    }
+
+    /// The shared state of this actor's turn in progress, if the caller's
+    /// own call chain holds that turn and it runs a reentrant method.
+    fn turn_of_chain(&self) -> Option<Arc<Shared<A>>> {
+        let in_chain = CHAIN.try_with(|c| c.as_ref().is_some_and(|l| l.contains(&self.id))).unwrap_or(false);
+        if !in_chain {
+            return None;
+        }
+        self.reentrant.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Whether `method` is reentrant: typed calls of it go through
+    /// [`Activation::call_json`], where calls of the chain can enter.
+    pub fn is_reentrant(&self, method: &str) -> bool {
+        self.kind.methods.get(method).is_some_and(|m| m.reentrant.is_some())
     }
 
     /// The reply this actor gave to the call with idempotency key `key`,
@@ -537,7 +624,8 @@ impl<A: Actor> HeldTurn for Held<'_, A> {
     ) -> futures::future::BoxFuture<'b, Result<Reply, Error>> {
         Box::pin(async move {
             let id = &self.activation.id;
-            let Some(&MethodEntry { read_only, call }) = self.activation.kind.methods.get(&invocation.method)
+            let Some(&MethodEntry { read_only, call, .. }) =
+                self.activation.kind.methods.get(&invocation.method)
             else {
                 return Err(Error::UnknownMethod {
                     kind: id.kind.clone(),

@@ -3,6 +3,7 @@
 //! idle and bulk deactivation (eviction over the cap is in `eviction.rs`).
 
 use super::activation::{Activation, Called, HeldTurn, TurnError};
+use super::workers::Workers;
 use super::{Actor, Timers};
 use crate::node::NodeHandle;
 use crate::partition::partition_of;
@@ -89,6 +90,50 @@ impl<A: Actor> AnyActivation for Activation<A> {
     }
 }
 
+impl<A: Actor> AnyActivation for Workers<A> {
+    fn call_json<'a>(&'a self, node: &'a NodeHandle, invocation: &'a Invocation) -> BoxFuture<'a, Called> {
+        Box::pin(self.call_dynamic(node, invocation, true))
+    }
+
+    fn tick<'a>(
+        &'a self,
+        node: &'a NodeHandle,
+        invocation: &'a Invocation,
+        keep_alive: bool,
+    ) -> BoxFuture<'a, Called> {
+        Box::pin(self.call_dynamic(node, invocation, keep_alive))
+    }
+
+    fn timers(&self) -> &Timers {
+        Workers::timers(self)
+    }
+
+    fn deactivate<'a>(
+        &'a self,
+        node: &'a NodeHandle,
+        reason: &'static str,
+        idle_ms: Option<u64>,
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(Workers::deactivate(self, node, reason, idle_ms))
+    }
+
+    fn waiting(&self) -> usize {
+        Workers::waiting(self)
+    }
+
+    fn last_turn_ms(&self) -> u64 {
+        Workers::last_turn_ms(self)
+    }
+
+    fn activated_ms(&self) -> u64 {
+        Workers::activated_ms(self)
+    }
+
+    fn hold<'a>(&'a self, _node: &'a NodeHandle) -> BoxFuture<'a, Result<Box<dyn HeldTurn + 'a>, TurnError>> {
+        Box::pin(async move { Err(self.refuse_group()) })
+    }
+}
+
 /// How many deactivations run at once during shutdown.
 const DEACTIVATION_CONCURRENCY: usize = 256;
 
@@ -148,8 +193,10 @@ impl Directory {
     }
 
     /// Removes `activation` if it is still the one registered for `id`.
-    pub fn remove<A: Actor>(&self, id: &ActorId, activation: &Activation<A>) {
-        let target = activation as *const Activation<A> as *const ();
+    /// Removes `activation` (an `Activation` or `Workers`) if it is still
+    /// the one listed for `id`.
+    pub fn remove<T>(&self, id: &ActorId, activation: &T) {
+        let target = activation as *const T as *const ();
         let removed = self.table(id).remove_if(id, |_, current| Arc::as_ptr(current) as *const () == target);
         if removed.is_some() {
             self.resident.fetch_sub(1, Ordering::Relaxed);

@@ -10,6 +10,8 @@
 //! | `eviction.rs` | least recently used idle activations evicted over `max_activations` |
 //! | `timers.rs` | an activation's timers: methods called later, as turns |
 //! | `replies.rs` | replies kept for calls with an idempotency key (applied once) |
+//! | `reentrant.rs` | reentrant methods: calls of a turn's own call chain run inside it |
+//! | `workers.rs` | stateless worker kinds: many activations of one key, nothing stored |
 //!
 //! Turns: an activation runs one message at a time. A caller that finds the
 //! actor idle takes the turn and runs the handler on its own task (no hop to
@@ -20,17 +22,21 @@
 mod activation;
 mod directory;
 mod eviction;
+mod reentrant;
 mod registry;
 mod replies;
 mod timers;
+mod workers;
 
 pub(crate) use activation::{Activation, TurnError};
 pub(crate) use directory::{AnyActivation, Directory, Residents, deactivate_all, reap_idle};
 pub(crate) use eviction::evict_over_cap;
+pub use reentrant::{Reentrant, Shared};
 pub use registry::KindInfo;
 pub(crate) use registry::{EntryFactory, KindEntry, Registry, entry_of};
 pub use timers::Timer;
 pub(crate) use timers::Timers;
+pub(crate) use workers::Workers;
 
 use crate::node::NodeHandle;
 use bytes::Bytes;
@@ -66,6 +72,13 @@ pub trait Actor: Serialize + DeserializeOwned + Default + Send + 'static {
     /// node refuses to load a state of a higher version than its code's
     /// ([`Error::StateVersionTooNew`]) and changes nothing.
     const STATE_VERSION: u32 = 1;
+
+    /// Above zero, a stateless worker kind: up to this many activations of
+    /// one key run calls in parallel on each node, on whichever node a call
+    /// reaches; nothing is loaded or stored, and a call that changes the
+    /// value changes only that activation's memory. Zero (the default): one
+    /// activation per key, in its partition, with persistent state.
+    const STATELESS_WORKERS: usize = 0;
 
     /// Turns a stored state of version `from` (lower than
     /// [`Actor::STATE_VERSION`]) into the JSON of the current version; it may
@@ -234,9 +247,16 @@ impl<'a> Context<'a> {
 pub type DynamicCall<A> =
     for<'a> fn(&'a mut A, &'a Invocation, &'a Context<'a>) -> BoxFuture<'a, Result<Reply, Error>>;
 
+/// A reentrant method called with an [`Invocation`]'s JSON over the state
+/// its turn shares with the calls of its chain.
+pub(crate) type SharedCall<A> =
+    for<'a> fn(&'a Shared<A>, &'a Invocation, &'a Context<'a>) -> BoxFuture<'a, Result<Reply, Error>>;
+
 pub(crate) struct MethodEntry<A> {
     pub read_only: bool,
     pub call: DynamicCall<A>,
+    /// Set for reentrant methods ([`MethodTable::add_reentrant`]).
+    pub reentrant: Option<SharedCall<A>>,
 }
 
 /// The messages an actor kind answers by name.
@@ -269,7 +289,25 @@ impl<A: Actor> MethodTable<A> {
     /// Makes `call` callable as `method`, with the invocation's bytes as
     /// they come (no JSON decoding).
     pub fn add_dynamic(&mut self, method: &'static str, read_only: bool, call: DynamicCall<A>) -> &mut Self {
-        self.entries.insert(method, MethodEntry { read_only, call });
+        self.entries.insert(method, MethodEntry { read_only, call, reentrant: None });
+        self
+    }
+
+    /// Makes `M` callable by name like [`MethodTable::add`], and
+    /// reentrant: a call of `M` that comes back to the actor along the
+    /// call chain of a turn of a reentrant method (`A -> B -> A`) runs
+    /// inside that turn (see [`Reentrant`]). Other callers wait for the
+    /// turn as for any method.
+    pub fn add_reentrant<M: Message>(&mut self) -> &mut Self
+    where
+        A: Reentrant<M>,
+    {
+        let entry = MethodEntry {
+            read_only: M::READ_ONLY,
+            call: call_json::<A, M>,
+            reentrant: Some(call_shared::<A, M>),
+        };
+        self.entries.insert(M::METHOD, entry);
         self
     }
 
@@ -283,6 +321,18 @@ impl<A: Actor> MethodTable<A> {
         infos.sort_by_key(|m| m.name);
         infos
     }
+}
+
+fn call_shared<'a, A: Reentrant<M>, M: Message>(
+    state: &'a Shared<A>,
+    invocation: &'a Invocation,
+    ctx: &'a Context<'a>,
+) -> BoxFuture<'a, Result<Reply, Error>> {
+    Box::pin(async move {
+        let msg: M = invocation.decode_args()?;
+        let reply = <A as Reentrant<M>>::handle(state, msg, ctx).await?;
+        Reply::encode(&reply)
+    })
 }
 
 fn call_json<'a, A: Handler<M>, M: Message>(

@@ -3,6 +3,7 @@
 
 use super::activation::{Activation, KindState};
 use super::directory::AnyActivation;
+use super::workers::Workers;
 use super::{Actor, MethodInfo, MethodTable};
 use crate::metrics::{KindMetrics, Metrics};
 use crate::partition::Partition;
@@ -28,6 +29,9 @@ pub(crate) trait KindEntry: Send + Sync {
     /// node's turn, applied here) was stored.
     fn changed(&self);
     fn activate(&self, id: ActorId, partition: Arc<Partition>, now_ms: u64) -> Arc<dyn AnyActivation>;
+    /// A stateless worker kind ([`Actor::STATELESS_WORKERS`]): its calls
+    /// run where they arrive.
+    fn stateless(&self) -> bool;
 }
 
 struct Kind<A: Actor> {
@@ -53,7 +57,14 @@ impl<A: Actor> KindEntry for Kind<A> {
     }
 
     fn activate(&self, id: ActorId, partition: Arc<Partition>, now_ms: u64) -> Arc<dyn AnyActivation> {
+        if A::STATELESS_WORKERS > 0 {
+            return Arc::new(Workers::new(id, self.state.clone(), now_ms));
+        }
         Arc::new(Activation::new(id, partition, self.state.clone(), now_ms))
+    }
+
+    fn stateless(&self) -> bool {
+        A::STATELESS_WORKERS > 0
     }
 }
 

@@ -1,0 +1,200 @@
+//! Stateless worker kinds ([`Actor::STATELESS_WORKERS`] above zero): many
+//! activations of one key run calls in parallel, for work that needs no
+//! state (CPU-bound computation, fan-out to other actors).
+//!
+//! Invariants:
+//! - A key has at most `STATELESS_WORKERS` activations per node, each
+//!   running one call at a time; further callers wait in FIFO order (a
+//!   semaphore), at most `mailbox_capacity` of them.
+//! - Nothing is loaded or stored: an activation starts from `Default`
+//!   (then `on_activate`) and whatever a method changes stays in that
+//!   activation's memory until it is deactivated. Read-only or not, no call
+//!   writes.
+//! - A call runs on the node it reaches, whichever node leads the key's
+//!   partition: there is no single activation to route to.
+//! - Workers do not join the caller's call chain: a worker may call its
+//!   own key (another activation takes the call), and a call back into a
+//!   stateful actor up the chain is still found as a cycle.
+//! - They take no part in atomic groups and sessions.
+
+use super::activation::{Called, KindState, TurnError};
+use super::{Actor, Context, Handler, MethodEntry, Timers};
+use crate::node::NodeHandle;
+use orbit_shared::{ActorId, Error, Invocation, Message};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+pub(crate) struct Workers<A: Actor> {
+    id: ActorId,
+    kind: Arc<KindState<A>>,
+    /// Activations free for the next call.
+    idle: Mutex<Vec<Box<A>>>,
+    /// One permit per activation that may run a call.
+    permits: Semaphore,
+    waiting: AtomicUsize,
+    retired: AtomicBool,
+    last_turn_ms: AtomicU64,
+    activated_ms: u64,
+    timers: Timers,
+}
+
+/// An activation taken for one call; back to the idle ones when dropped
+/// after a call that ended (a cancelled call's activation is dropped, as
+/// its state may be half changed).
+pub(crate) struct Lent<'a, A: Actor> {
+    workers: &'a Workers<A>,
+    actor: Option<Box<A>>,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl<A: Actor> Lent<'_, A> {
+    fn give_back(mut self) {
+        if let Some(actor) = self.actor.take() {
+            self.workers.idle.lock().unwrap_or_else(PoisonError::into_inner).push(actor);
+        }
+    }
+}
+
+impl<A: Actor> Workers<A> {
+    pub fn new(id: ActorId, kind: Arc<KindState<A>>, now_ms: u64) -> Self {
+        Workers {
+            id,
+            kind,
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(A::STATELESS_WORKERS),
+            waiting: AtomicUsize::new(0),
+            retired: AtomicBool::new(false),
+            last_turn_ms: AtomicU64::new(now_ms),
+            activated_ms: now_ms,
+            timers: Timers::new(),
+        }
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    pub fn last_turn_ms(&self) -> u64 {
+        self.last_turn_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn activated_ms(&self) -> u64 {
+        self.activated_ms
+    }
+
+    pub fn timers(&self) -> &Timers {
+        &self.timers
+    }
+
+    /// Waits for a free activation (or refuses when the mailbox is full);
+    /// starts one if none is idle.
+    pub async fn lend(&self, node: &NodeHandle) -> Result<Lent<'_, A>, TurnError> {
+        let capacity = node.config().actors.mailbox_capacity;
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= capacity {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            self.kind.metrics.mailbox_rejections.inc();
+            return Err(TurnError::Failed(Error::MailboxFull { actor: self.id.clone(), capacity }));
+        }
+        let permit = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let Ok(permit) = permit else { return Err(TurnError::Retired) };
+        if self.retired.load(Ordering::Acquire) {
+            return Err(TurnError::Retired);
+        }
+        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let actor = match idle {
+            Some(actor) => actor,
+            None => {
+                let mut actor = Box::<A>::default();
+                actor.on_activate(&Context::new(&self.id, node, &self.timers)).await?;
+                self.kind.metrics.activations.inc();
+                actor
+            }
+        };
+        Ok(Lent { workers: self, actor: Some(actor), _permit: permit })
+    }
+
+    /// Runs typed message `msg` on an activation taken with
+    /// [`Workers::lend`].
+    pub async fn run<M: Message>(
+        &self,
+        mut lent: Lent<'_, A>,
+        node: &NodeHandle,
+        msg: M,
+    ) -> Result<M::Reply, Error>
+    where
+        A: Handler<M>,
+    {
+        let ctx = Context::new(&self.id, node, &self.timers);
+        let actor = lent.actor.as_mut().expect("a lent activation holds its actor until given back");
+        let reply = actor.handle(msg, &ctx).await;
+        lent.give_back();
+        self.last_turn_ms.store(node.now_ms(), Ordering::Relaxed);
+        reply
+    }
+
+    /// Calls a method by name on a free activation. Nothing is written, so
+    /// the reply depends on no write of this call (`Seq` 0).
+    pub async fn call_dynamic(&self, node: &NodeHandle, invocation: &Invocation, touch: bool) -> Called {
+        let Some(&MethodEntry { call, .. }) = self.kind.methods.get(&invocation.method) else {
+            return Err(TurnError::Failed(Error::UnknownMethod {
+                kind: self.id.kind.clone(),
+                method: invocation.method.clone(),
+            }));
+        };
+        let mut lent = self.lend(node).await?;
+        let ctx = Context::new(&self.id, node, &self.timers);
+        let actor = lent.actor.as_mut().expect("a lent activation holds its actor until given back");
+        let reply = call(actor, invocation, &ctx).await;
+        lent.give_back();
+        if touch {
+            self.last_turn_ms.store(node.now_ms(), Ordering::Relaxed);
+        }
+        Ok((reply, 0))
+    }
+
+    /// Ends the timers and every activation of the key (`on_deactivate`
+    /// runs on each idle one; nothing is stored). With `idle_ms`, gives up
+    /// unless no call runs or waits and none ran for that long.
+    pub async fn deactivate(&self, node: &NodeHandle, reason: &'static str, idle_ms: Option<u64>) -> bool {
+        let all = A::STATELESS_WORKERS as u32;
+        let permits = match idle_ms {
+            None => self.permits.acquire_many(all).await.ok(),
+            Some(idle_ms) => {
+                if self.waiting() > 0 || node.now_ms() < self.last_turn_ms() + idle_ms {
+                    return false;
+                }
+                match self.permits.try_acquire_many(all) {
+                    Ok(permits) => Some(permits),
+                    Err(_) => return false,
+                }
+            }
+        };
+        if !self.retired.swap(true, Ordering::AcqRel) {
+            self.timers.end();
+            let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
+            let ctx = Context::new(&self.id, node, &self.timers);
+            for mut actor in idle {
+                if let Err(e) = actor.on_deactivate(&ctx).await {
+                    tracing::warn!(actor = %self.id, error = %e, "on_deactivate failed");
+                }
+                self.kind.metrics.deactivated(reason);
+            }
+            // Callers waiting for a permit retry on a fresh activation.
+            self.permits.close();
+        }
+        drop(permits);
+        node.directory().remove(&self.id, self);
+        true
+    }
+
+    pub fn refuse_group(&self) -> TurnError {
+        TurnError::Failed(Error::Unsupported {
+            what: format!(
+                "atomic groups and sessions over stateless worker kind '{}' (it keeps no state to commit)",
+                self.id.kind
+            ),
+        })
+    }
+}
