@@ -69,9 +69,10 @@ pub struct ActorRpc<G> {
 
 async fn invoke_one<G: ActorGateway>(gateway: &G, request: InvokeRequest) -> InvokeResponse {
     let invocation = request.invocation();
+    let chain = request.chain();
     let id = ActorId::new(request.kind, request.key);
     let result = if request.forwarded {
-        gateway.invoke_forwarded(id, invocation).await
+        crate::actor::in_call_chain(chain, gateway.invoke_forwarded(id, invocation)).await
     } else {
         gateway.invoke(id, invocation).await
     };

@@ -76,7 +76,19 @@ impl InvokeRequest {
             args: invocation.args,
             forwarded,
             idempotency_key: invocation.idempotency_key.unwrap_or_default(),
+            call_chain: Vec::new(),
         }
+    }
+
+    /// This call as made inside the turns of `chain` (outermost first).
+    pub fn in_chain(mut self, chain: Vec<crate::ActorId>) -> Self {
+        self.call_chain = chain.into_iter().map(|id| ChainLink { kind: id.kind, key: id.key }).collect();
+        self
+    }
+
+    /// The actors whose turns wait on this call, outermost first.
+    pub fn chain(&self) -> Vec<crate::ActorId> {
+        self.call_chain.iter().map(|l| crate::ActorId::new(l.kind.clone(), l.key.clone())).collect()
     }
 }
 

@@ -12,9 +12,10 @@
 //!   write can share the same fsync. Every reply, read-only ones included,
 //!   waits until the state it observed (`last_seq`) is durable.
 //! - A call into an actor whose turn is up the caller's own call chain
-//!   (`A -> B -> A`, within this node) is refused at once with
-//!   `CallCycle`: waiting would never end. The chain is a task-local set
-//!   around each handler (turns run in their caller's task). The one
+//!   (`A -> B -> A`) is refused at once with `CallCycle`: waiting would
+//!   never end. The chain is a task-local set around each handler (turns
+//!   run in their caller's task), and a forwarded call carries it to the
+//!   node it is forwarded to (`in_call_chain`). The one
 //!   exception: when that turn runs a reentrant method and the call is of
 //!   one, the call runs inside the turn, over its shared state
 //!   (`reentrant.rs`); the turn stores what it changed when it ends.
@@ -79,6 +80,32 @@ impl Link {
         let names: Vec<String> = path.iter().rev().chain([&id]).map(|a| a.to_string()).collect();
         Some(names.join(" -> "))
     }
+}
+
+/// The actors whose turns the running code is part of, outermost first
+/// (empty outside any turn): a call forwarded to another node carries it.
+pub(crate) fn call_chain() -> Vec<ActorId> {
+    let mut chain = Vec::new();
+    let _ = CHAIN.try_with(|link| {
+        let mut link = link.as_deref();
+        while let Some(l) = link {
+            chain.push((*l.id).clone());
+            link = l.caller.as_deref();
+        }
+    });
+    chain.reverse();
+    chain
+}
+
+/// Runs `future` as a call made inside the turns of `chain` (outermost
+/// first; a forwarded call's chain from another node), so that a call back
+/// into one of them is found as a cycle or enters its reentrant turn.
+pub(crate) fn in_call_chain<F: std::future::Future>(
+    chain: Vec<ActorId>,
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
+    let link = chain.into_iter().fold(None, |caller, id| Some(Arc::new(Link { id: Arc::new(id), caller })));
+    CHAIN.scope(link, future)
 }
 
 /// What an activation shares with every other activation of its kind.

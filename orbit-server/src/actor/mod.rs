@@ -28,7 +28,7 @@ mod replies;
 mod timers;
 mod workers;
 
-pub(crate) use activation::{Activation, TurnError};
+pub(crate) use activation::{Activation, TurnError, call_chain, in_call_chain};
 pub(crate) use directory::{AnyActivation, Directory, Residents, deactivate_all, reap_idle};
 pub(crate) use eviction::evict_over_cap;
 pub use reentrant::{Reentrant, Shared};

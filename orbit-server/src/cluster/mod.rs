@@ -468,7 +468,8 @@ impl Cluster {
     /// serves it or refuses it without forwarding it further. Calls to one
     /// node share one `InvokeStream`.
     pub async fn forward(&self, addr: &str, id: &ActorId, invocation: &Invocation) -> Result<Reply, Error> {
-        let request = InvokeRequest::call(id.clone(), invocation.clone(), true);
+        let request =
+            InvokeRequest::call(id.clone(), invocation.clone(), true).in_chain(crate::actor::call_chain());
         match self.calls_to(addr)?.call(request).await {
             Ok(answer) => answer.into_result(),
             Err(status) => Err(Error::Unreachable { reason: format!("{addr}: {}", status.message()) }),
