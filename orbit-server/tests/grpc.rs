@@ -228,6 +228,7 @@ async fn unary_invoke_serves_generic_grpc_clients() {
         args: args.as_bytes().to_vec().into(),
         forwarded: false,
         idempotency_key: String::new(),
+        call_chain: Vec::new(),
     };
     let reply = rpc.invoke(request("increment", r#"{"by": 4}"#)).await.unwrap().into_inner();
     assert_eq!(reply.id, 42);
