@@ -1,7 +1,8 @@
 //! [`LocalRef`]: a typed reference to an actor hosted by this node. Calls go
 //! straight to the activation with the message value: no serialization,
-//! except for reentrant methods, which take the dynamic path where calls of
-//! a chain can enter a turn.
+//! except for reentrant and interleaving methods, which take the dynamic
+//! path (where calls of a chain can enter a turn, and interleaving calls
+//! need not wait for one).
 
 use crate::actor::{Activation, Actor, Handler, TurnError, Workers};
 use crate::node::NodeHandle;
@@ -49,7 +50,7 @@ impl<A: Actor> LocalRef<A> {
                 let activation = activation.downcast::<Activation<A>>().map_err(|_| Error::Internal {
                     reason: format!("kind '{}' is registered with another actor type", self.id.kind),
                 })?;
-                if activation.is_reentrant(M::METHOD) {
+                if activation.takes_dynamic_path(M::METHOD) {
                     match activation.call_json(node, &Invocation::of(&msg)?).await {
                         Err(TurnError::Retired) => continue,
                         Err(TurnError::Failed(e)) => return Err(e),

@@ -15,6 +15,7 @@ pub struct Metrics {
     invocations: IntCounterVec,
     invocation_seconds: HistogramVec,
     mailbox_rejections: IntCounterVec,
+    interleaved: IntCounterVec,
     pub storage: StorageMetrics,
     /// Set from the backend's stats when metrics are rendered.
     pub storage_keys: IntGaugeVec,
@@ -64,6 +65,9 @@ pub struct KindMetrics {
     pub invocations_ok: IntCounter,
     pub invocation_seconds: Histogram,
     pub mailbox_rejections: IntCounter,
+    /// Calls of interleaving methods run over the stored state while
+    /// another turn held the actor.
+    pub interleaved: IntCounter,
     deactivations: IntCounterVec,
     invocations: IntCounterVec,
     kind: &'static str,
@@ -131,6 +135,11 @@ impl Metrics {
             "Calls refused because an actor's mailbox was full",
             &["kind"],
         );
+        let interleaved = counter_vec(
+            "orbit_interleaved_calls_total",
+            "Calls of interleaving methods run over the stored state while another turn held the actor",
+            &["kind"],
+        );
         let storage = StorageMetrics {
             reads: counter("orbit_storage_reads_total", "Point reads"),
             scanned: counter("orbit_storage_scanned_pairs_total", "Key-value pairs returned by scans"),
@@ -191,6 +200,7 @@ impl Metrics {
             invocations,
             invocation_seconds,
             mailbox_rejections,
+            interleaved,
             storage,
             backups,
             storage_keys,
@@ -208,6 +218,7 @@ impl Metrics {
             invocations_ok: self.invocations.with_label_values(&[kind, "ok"]),
             invocation_seconds: self.invocation_seconds.with_label_values(&[kind]),
             mailbox_rejections: self.mailbox_rejections.with_label_values(&[kind]),
+            interleaved: self.interleaved.with_label_values(&[kind]),
             deactivations: self.deactivations.clone(),
             invocations: self.invocations.clone(),
             kind,

@@ -510,3 +510,97 @@ mod workers {
         node.shutdown().await.unwrap();
     }
 }
+
+mod interleaving {
+    use super::*;
+
+    /// A value set by slow turns and read by an interleaving method.
+    #[derive(Default, Serialize, Deserialize)]
+    struct Board {
+        value: u32,
+    }
+    struct BoardApi;
+    impl ActorInterface for BoardApi {
+        const KIND: &'static str = "board";
+    }
+    /// Sets the value, then holds the turn for `hold_ms`.
+    #[derive(Serialize, Deserialize)]
+    struct Set {
+        value: u32,
+        hold_ms: u64,
+    }
+    impl Message for Set {
+        const METHOD: &'static str = "set";
+        const READ_ONLY: bool = false;
+        type Reply = ();
+    }
+    impl Accepts<Set> for BoardApi {}
+    /// Interleaving.
+    #[derive(Serialize, Deserialize)]
+    struct Read;
+    impl Message for Read {
+        const METHOD: &'static str = "read";
+        const READ_ONLY: bool = true;
+        type Reply = u32;
+    }
+    impl Accepts<Read> for BoardApi {}
+    /// Read-only, not interleaving.
+    #[derive(Serialize, Deserialize)]
+    struct Peek;
+    impl Message for Peek {
+        const METHOD: &'static str = "peek";
+        const READ_ONLY: bool = true;
+        type Reply = u32;
+    }
+    impl Accepts<Peek> for BoardApi {}
+    impl Actor for Board {
+        type Interface = BoardApi;
+        fn methods(table: &mut MethodTable<Self>) {
+            table.add::<Set>().add_interleaving::<Read>().add::<Peek>();
+        }
+    }
+    impl Handler<Set> for Board {
+        async fn handle(&mut self, msg: Set, _: &Context<'_>) -> Result<(), Error> {
+            self.value = msg.value;
+            tokio::time::sleep(Duration::from_millis(msg.hold_ms)).await;
+            Ok(())
+        }
+    }
+    impl Handler<Read> for Board {
+        async fn handle(&mut self, _: Read, _: &Context<'_>) -> Result<u32, Error> {
+            Ok(self.value)
+        }
+    }
+    impl Handler<Peek> for Board {
+        async fn handle(&mut self, _: Peek, _: &Context<'_>) -> Result<u32, Error> {
+            Ok(self.value)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_interleaving_read_does_not_wait_for_a_turn_and_sees_the_last_finished_one() {
+        let node = Node::builder(Config::ephemeral()).register::<Board>().build().await.unwrap();
+        let board = node.actor::<Board>("b");
+        board.call(Set { value: 1, hold_ms: 0 }).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let (_, during) = tokio::join!(board.call(Set { value: 2, hold_ms: 5000 }), async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let typed = board.call(Read).await.unwrap();
+            let dynamic =
+                node.invoke(ActorId::new("board", "b"), Invocation::of(&Read).unwrap()).await.unwrap();
+            let read_at = started.elapsed();
+            // A read-only method that is not interleaving waits for the turn.
+            let peeked = board.call(Peek).await.unwrap();
+            (typed, dynamic.decode::<u32>().unwrap(), read_at, peeked, started.elapsed())
+        });
+        let (typed, dynamic, read_at, peeked, peeked_at) = during;
+        assert_eq!((typed, dynamic), (1, 1), "the interleaving read did not see the last finished turn");
+        assert!(read_at < Duration::from_secs(2), "the interleaving read waited: {read_at:?}");
+        assert_eq!(peeked, 2);
+        assert!(peeked_at >= Duration::from_secs(5), "the ordinary read did not wait: {peeked_at:?}");
+        // With the actor free, an interleaving read takes the turn: it sees
+        // the state as the turn left it.
+        assert_eq!(board.call(Read).await.unwrap(), 2);
+        node.shutdown().await.unwrap();
+    }
+}

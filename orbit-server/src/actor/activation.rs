@@ -273,7 +273,8 @@ impl<A: Actor> Activation<A> {
     }
 
     async fn call_dynamic(&self, node: &NodeHandle, invocation: &Invocation, touch: bool) -> Called {
-        let Some(&MethodEntry { read_only, call, reentrant }) = self.kind.methods.get(&invocation.method)
+        let Some(&MethodEntry { read_only, call, reentrant, interleaving }) =
+            self.kind.methods.get(&invocation.method)
         else {
             return Err(TurnError::Failed(Error::UnknownMethod {
                 kind: self.id.kind.clone(),
@@ -291,6 +292,9 @@ impl<A: Actor> Activation<A> {
             let ctx = Context::new(&self.id, node, &self.timers);
             let reply = self.in_chain(shared_call(&shared, invocation, &ctx)).await;
             return Ok((reply, self.partition.last_appended()));
+        }
+        if interleaving && self.cell.try_lock().is_err() {
+            return self.interleave(node, call, invocation).await;
         }
         let mut turn = self.enter(node).await?;
         if let Some(key) = keyed
@@ -349,10 +353,11 @@ impl<A: Actor> Activation<A> {
         self.reentrant.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    /// Whether `method` is reentrant: typed calls of it go through
-    /// [`Activation::call_json`], where calls of the chain can enter.
-    pub fn is_reentrant(&self, method: &str) -> bool {
-        self.kind.methods.get(method).is_some_and(|m| m.reentrant.is_some())
+    /// Whether `method` is reentrant or interleaving: typed calls of it go
+    /// through [`Activation::call_json`], where calls of the chain can enter
+    /// a turn and interleaving calls need not wait for one.
+    pub fn takes_dynamic_path(&self, method: &str) -> bool {
+        self.kind.methods.get(method).is_some_and(|m| m.reentrant.is_some() || m.interleaving)
     }
 
     /// The reply this actor gave to the call with idempotency key `key`,
@@ -431,17 +436,7 @@ impl<A: Actor> Activation<A> {
         // Whatever is in storage may not be durable yet (a cancelled turn's
         // write): depend on everything appended so far.
         let last_seq = self.partition.last_appended();
-        let (mut actor, version, stored_hash) = match self.partition.get(self.key.clone()).await? {
-            None => (A::default(), 0, None),
-            Some(bytes) => {
-                let record = Record::decode(&self.key, bytes)?;
-                let mut actor = self.decode_state(&record)?;
-                if A::ENTRIES {
-                    actor.load_entries(self.load_entries().await?)?;
-                }
-                (actor, record.version, Some(hash_record(record.state_version, &record.state)))
-            }
-        };
+        let (mut actor, version, stored_hash) = self.stored().await?;
         actor.on_activate(&Context::new(&self.id, node, &self.timers)).await?;
         self.kind.metrics.activations.inc();
         Ok(Loaded {
@@ -453,6 +448,40 @@ impl<A: Actor> Activation<A> {
             extra: Vec::new(),
             replies_checked: false,
         })
+    }
+
+    /// The actor as stored (`Default` if nothing is), its record's version
+    /// and hash.
+    async fn stored(&self) -> Result<(A, u64, Option<u64>), Error> {
+        Ok(match self.partition.get(self.key.clone()).await? {
+            None => (A::default(), 0, None),
+            Some(bytes) => {
+                let record = Record::decode(&self.key, bytes)?;
+                let mut actor = self.decode_state(&record)?;
+                if A::ENTRIES {
+                    actor.load_entries(self.load_entries().await?)?;
+                }
+                (actor, record.version, Some(hash_record(record.state_version, &record.state)))
+            }
+        })
+    }
+
+    /// Runs an interleaving method while another turn holds the actor: over
+    /// a copy of the stored state (what the last finished turn wrote), with
+    /// no `on_activate`, changing nothing.
+    async fn interleave(
+        &self,
+        node: &NodeHandle,
+        call: super::DynamicCall<A>,
+        invocation: &Invocation,
+    ) -> Called {
+        self.partition.serve().await?;
+        let last_seq = self.partition.last_appended();
+        let (mut actor, _, _) = self.stored().await?;
+        let ctx = Context::new(&self.id, node, &self.timers);
+        let reply = self.in_chain(call(&mut actor, invocation, &ctx)).await;
+        self.kind.metrics.interleaved.inc();
+        Ok((reply, last_seq))
     }
 
     /// The actor a record stores, upgraded to this code's state version

@@ -257,6 +257,9 @@ pub(crate) struct MethodEntry<A> {
     pub call: DynamicCall<A>,
     /// Set for reentrant methods ([`MethodTable::add_reentrant`]).
     pub reentrant: Option<SharedCall<A>>,
+    /// A read-only method that runs over the stored state while another
+    /// turn holds the actor ([`MethodTable::add_interleaving`]).
+    pub interleaving: bool,
 }
 
 /// The messages an actor kind answers by name.
@@ -289,7 +292,7 @@ impl<A: Actor> MethodTable<A> {
     /// Makes `call` callable as `method`, with the invocation's bytes as
     /// they come (no JSON decoding).
     pub fn add_dynamic(&mut self, method: &'static str, read_only: bool, call: DynamicCall<A>) -> &mut Self {
-        self.entries.insert(method, MethodEntry { read_only, call, reentrant: None });
+        self.entries.insert(method, MethodEntry { read_only, call, reentrant: None, interleaving: false });
         self
     }
 
@@ -306,7 +309,26 @@ impl<A: Actor> MethodTable<A> {
             read_only: M::READ_ONLY,
             call: call_json::<A, M>,
             reentrant: Some(call_shared::<A, M>),
+            interleaving: false,
         };
+        self.entries.insert(M::METHOD, entry);
+        self
+    }
+
+    /// Makes read-only `M` callable by name like [`MethodTable::add`], and
+    /// interleaving: a call that finds another turn holding the actor does
+    /// not wait for it, but runs at once over a copy of the stored state
+    /// (what the last finished turn wrote; `on_activate` does not run on the
+    /// copy, so fields serde skips are at their default). A call that finds
+    /// the actor free takes the turn as usual. `M` must be read-only: a
+    /// method that is not does not compile here.
+    pub fn add_interleaving<M: Message>(&mut self) -> &mut Self
+    where
+        A: Handler<M>,
+    {
+        const { assert!(M::READ_ONLY, "an interleaving method must be read-only") };
+        let entry =
+            MethodEntry { read_only: true, call: call_json::<A, M>, reentrant: None, interleaving: true };
         self.entries.insert(M::METHOD, entry);
         self
     }
