@@ -51,7 +51,9 @@ impl<A: Actor> LocalRef<A> {
                     reason: format!("kind '{}' is registered with another actor type", self.id.kind),
                 })?;
                 if activation.takes_dynamic_path(M::METHOD) {
-                    match activation.call_json(node, &Invocation::of(&msg)?).await {
+                    // Boxed: typed calls nest inside handlers, and this
+                    // future is large.
+                    match Box::pin(activation.call_json(node, &Invocation::of(&msg)?)).await {
                         Err(TurnError::Retired) => continue,
                         Err(TurnError::Failed(e)) => return Err(e),
                         Ok((reply, seq)) => {
