@@ -270,10 +270,12 @@ mod reentrant {
         keys.iter().map(|s| s.to_string()).collect()
     }
 
-    /// The visits `key` has stored: read from a fresh activation.
+    /// The visits `key` has stored, read from its record (deactivating
+    /// would store what is in memory first).
     async fn stored_visits(node: &Node, key: &str) -> u32 {
-        node.deactivate(&ActorId::new("echo", key.to_string())).await;
-        node.actor::<Echo>(key.to_string()).call(Visits).await.unwrap()
+        let state = node.read_actor(ActorId::new("echo", key.to_string())).await.unwrap();
+        let state: serde_json::Value = serde_json::from_slice(&state.expect("a stored record")).unwrap();
+        state["visits"].as_u64().unwrap() as u32
     }
 
     #[tokio::test(start_paused = true)]
@@ -471,6 +473,74 @@ mod workers {
             self.served += 1;
             Ok(self.served)
         }
+    }
+
+    /// One worker per key; `again` calls its own key once more.
+    #[derive(Default, Serialize, Deserialize)]
+    struct Solo;
+    struct SoloApi;
+    impl ActorInterface for SoloApi {
+        const KIND: &'static str = "solo";
+    }
+    #[derive(Serialize, Deserialize)]
+    struct Again {
+        again: bool,
+        hold_ms: u64,
+    }
+    impl Message for Again {
+        const METHOD: &'static str = "again";
+        const READ_ONLY: bool = true;
+        type Reply = u32;
+    }
+    impl Accepts<Again> for SoloApi {}
+    impl Actor for Solo {
+        type Interface = SoloApi;
+        const STATELESS_WORKERS: usize = 1;
+        fn methods(table: &mut MethodTable<Self>) {
+            table.add::<Again>();
+        }
+    }
+    impl Handler<Again> for Solo {
+        async fn handle(&mut self, msg: Again, ctx: &Context<'_>) -> Result<u32, Error> {
+            tokio::time::sleep(Duration::from_millis(msg.hold_ms)).await;
+            if !msg.again {
+                return Ok(1);
+            }
+            let inner = Invocation::of(&Again { again: false, hold_ms: 0 })?;
+            let reply = ctx.node().invoke(ActorId::new("solo", ctx.id().key.clone()), inner).await?;
+            Ok(1 + reply.decode::<u32>()?)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_worker_calling_its_own_busy_key_is_refused_at_once_and_waiters_that_give_up_are_not_counted() {
+        let mut config = Config::ephemeral();
+        config.actors.mailbox_capacity = 2;
+        config.actors.call_timeout = Duration::from_secs(30);
+        let node = Node::builder(config).register::<Solo>().build().await.unwrap();
+        // The only worker of the key calls the key: waiting would be
+        // waiting for itself.
+        let started = tokio::time::Instant::now();
+        let err = node.actor::<Solo>("s").call(Again { again: true, hold_ms: 0 }).await.unwrap_err();
+        assert!(matches!(&err, Error::CallCycle { cycle } if cycle.contains("solo/s -> solo/s")), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(1), "found after {:?}", started.elapsed());
+
+        // Callers that give up while waiting leave the mailbox: with room
+        // for 2 waiters, 6 callers that time out one after another, then
+        // a caller that waits its turn.
+        let busy = tokio::spawn({
+            let node = node.handle().clone();
+            async move { node.actor::<Solo>("u").call(Again { again: false, hold_ms: 10_000 }).await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        for _ in 0..6 {
+            let solo = node.actor::<Solo>("u");
+            let call = solo.call(Again { again: false, hold_ms: 0 });
+            assert!(tokio::time::timeout(Duration::from_millis(100), call).await.is_err(), "did not wait");
+        }
+        assert_eq!(node.actor::<Solo>("u").call(Again { again: false, hold_ms: 0 }).await.unwrap(), 1);
+        assert_eq!(busy.await.unwrap().unwrap(), 1);
+        node.shutdown().await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

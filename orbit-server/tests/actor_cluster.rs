@@ -220,6 +220,12 @@ async fn call_chains_across_nodes_enter_reentrant_turns_and_find_cycles_at_once(
         // Well before the 30 s call timeout a deadlock would have waited for.
         assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     }
+    // Stored on `a`'s leader: per node, the outer turn and the call back
+    // of the chain that completed, and the outer turn of the refused one
+    // (a turn keeps what it changed before its error).
+    let state = nodes[0].handle().read_actor(ActorId::new("hop", a.clone())).await.unwrap().unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&state).unwrap();
+    assert_eq!(state["visits"], 9, "{state}");
     for node in nodes {
         node.shutdown().await.unwrap();
     }

@@ -80,15 +80,17 @@ impl InvokeRequest {
         }
     }
 
-    /// This call as made inside the turns of `chain` (outermost first).
-    pub fn in_chain(mut self, chain: Vec<crate::ActorId>) -> Self {
-        self.call_chain = chain.into_iter().map(|id| ChainLink { kind: id.kind, key: id.key }).collect();
+    /// This call as made inside the turns of `chain` (actor and turn
+    /// number, outermost first).
+    pub fn in_chain(mut self, chain: Vec<(crate::ActorId, u64)>) -> Self {
+        self.call_chain =
+            chain.into_iter().map(|(id, turn)| ChainLink { kind: id.kind, key: id.key, turn }).collect();
         self
     }
 
-    /// The actors whose turns wait on this call, outermost first.
-    pub fn chain(&self) -> Vec<crate::ActorId> {
-        self.call_chain.iter().map(|l| crate::ActorId::new(l.kind.clone(), l.key.clone())).collect()
+    /// The turns waiting on this call, outermost first.
+    pub fn chain(&self) -> Vec<(crate::ActorId, u64)> {
+        self.call_chain.iter().map(|l| (crate::ActorId::new(l.kind.clone(), l.key.clone()), l.turn)).collect()
     }
 }
 

@@ -29,7 +29,7 @@
 //!   unwritten and loaded again: another leader may have changed it since.
 
 use super::{
-    Actor, Context, Handler, MethodEntry, MethodTable, Shared, SharedCall, Timers, WriteOp, replies,
+    Actor, Context, Handler, MethodEntry, MethodTable, Shared, SharedCall, Timers, WriteOp, chain, replies,
 };
 use crate::metrics::KindMetrics;
 use crate::node::NodeHandle;
@@ -42,71 +42,6 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::{Mutex, MutexGuard};
-
-tokio::task_local! {
-    /// The actors whose turns the running code is part of, innermost
-    /// first: a turn's handler runs in its caller's task, so a call it
-    /// makes sees the chain of turns waiting on it.
-    static CHAIN: Option<Arc<Link>>;
-}
-
-/// One turn in a call chain.
-struct Link {
-    id: Arc<ActorId>,
-    caller: Option<Arc<Link>>,
-}
-
-impl Link {
-    fn contains(&self, id: &ActorId) -> bool {
-        let mut link = Some(self);
-        while let Some(l) = link {
-            if *l.id == *id {
-                return true;
-            }
-            link = l.caller.as_deref();
-        }
-        false
-    }
-
-    /// The cycle a call into `id` would close, as `A -> B -> A`, if `id`
-    /// is in this chain.
-    fn cycle_to(&self, id: &ActorId) -> Option<String> {
-        let mut path = vec![&*self.id];
-        let mut link = self;
-        while *link.id != *id {
-            link = link.caller.as_deref()?;
-            path.push(&*link.id);
-        }
-        let names: Vec<String> = path.iter().rev().chain([&id]).map(|a| a.to_string()).collect();
-        Some(names.join(" -> "))
-    }
-}
-
-/// The actors whose turns the running code is part of, outermost first
-/// (empty outside any turn): a call forwarded to another node carries it.
-pub(crate) fn call_chain() -> Vec<ActorId> {
-    let mut chain = Vec::new();
-    let _ = CHAIN.try_with(|link| {
-        let mut link = link.as_deref();
-        while let Some(l) = link {
-            chain.push((*l.id).clone());
-            link = l.caller.as_deref();
-        }
-    });
-    chain.reverse();
-    chain
-}
-
-/// Runs `future` as a call made inside the turns of `chain` (outermost
-/// first; a forwarded call's chain from another node), so that a call back
-/// into one of them is found as a cycle or enters its reentrant turn.
-pub(crate) fn in_call_chain<F: std::future::Future>(
-    chain: Vec<ActorId>,
-    future: F,
-) -> impl std::future::Future<Output = F::Output> {
-    let link = chain.into_iter().fold(None, |caller, id| Some(Arc::new(Link { id: Arc::new(id), caller })));
-    CHAIN.scope(link, future)
-}
 
 /// What an activation shares with every other activation of its kind.
 pub(crate) struct KindState<A> {
@@ -130,13 +65,13 @@ pub(crate) struct Activation<A: Actor> {
     /// When it was activated (node ms), for introspection.
     activated_ms: u64,
     timers: Timers,
-    /// The state of the turn in progress while it runs a reentrant method:
-    /// calls of its chain enter it there.
-    reentrant: std::sync::Mutex<Option<Arc<Shared<A>>>>,
+    /// The turn in progress (its number and state) while it runs a
+    /// reentrant method: calls of its chain enter it there.
+    reentrant: std::sync::Mutex<Option<(u64, Arc<Shared<A>>)>>,
 }
 
 /// Shows a reentrant turn's state to its chain until dropped.
-struct Exposed<'a, A>(&'a std::sync::Mutex<Option<Arc<Shared<A>>>>);
+struct Exposed<'a, A>(&'a std::sync::Mutex<Option<(u64, Arc<Shared<A>>)>>);
 
 impl<A> Drop for Exposed<'_, A> {
     fn drop(&mut self) {
@@ -284,16 +219,19 @@ impl<A: Actor> Activation<A> {
         let keyed = invocation.idempotency_key.as_deref().filter(|_| !read_only);
         if let Some(shared_call) = reentrant
             && keyed.is_none()
-            && let Some(shared) = self.turn_of_chain()
+            && let Some((turn, shared)) = self.turn_of_chain()
         {
             if !read_only {
                 shared.entered_by_writer();
             }
             let ctx = Context::new(&self.id, node, &self.timers);
-            let reply = self.in_chain(shared_call(&shared, invocation, &ctx)).await;
+            let reply =
+                chain::scope(self.chain_id.clone(), turn, shared_call(&shared, invocation, &ctx)).await;
             return Ok((reply, self.partition.last_appended()));
         }
-        if interleaving && self.cell.try_lock().is_err() {
+        // A call from the actor's own chain never interleaves: it would not
+        // see what the waiting turn changed; it is refused as a cycle.
+        if interleaving && !chain::contains(&self.id) && self.cell.try_lock().is_err() {
             return self.interleave(node, call, invocation).await;
         }
         let mut turn = self.enter(node).await?;
@@ -331,9 +269,10 @@ impl<A: Actor> Activation<A> {
         ctx: &Context<'_>,
     ) -> (Result<Reply, Error>, bool) {
         let shared = Arc::new(Shared::new(std::mem::take(&mut *loaded.actor)));
+        let turn = chain::new_turn();
         let exposed = Exposed(&self.reentrant);
-        *exposed.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(shared.clone());
-        let reply = self.in_chain(call(&shared, invocation, ctx)).await;
+        *exposed.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((turn, shared.clone()));
+        let reply = chain::scope(self.chain_id.clone(), turn, call(&shared, invocation, ctx)).await;
         drop(exposed);
         let entered_by_writer = shared.wrote();
         *loaded.actor = match Arc::try_unwrap(shared) {
@@ -343,14 +282,12 @@ impl<A: Actor> Activation<A> {
         (reply, entered_by_writer)
     }
 
-    /// The shared state of this actor's turn in progress, if the caller's
-    /// own call chain holds that turn and it runs a reentrant method.
-    fn turn_of_chain(&self) -> Option<Arc<Shared<A>>> {
-        let in_chain = CHAIN.try_with(|c| c.as_ref().is_some_and(|l| l.contains(&self.id))).unwrap_or(false);
-        if !in_chain {
-            return None;
-        }
-        self.reentrant.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    /// The number and shared state of this actor's turn in progress, if it
+    /// runs a reentrant method and the caller's own call chain holds that
+    /// very turn (not an earlier one that ended while its chain went on).
+    fn turn_of_chain(&self) -> Option<(u64, Arc<Shared<A>>)> {
+        let exposed = self.reentrant.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        exposed.filter(|(turn, _)| chain::holds(&self.id, *turn))
     }
 
     /// Whether `method` is reentrant or interleaving: typed calls of it go
@@ -399,17 +336,14 @@ impl<A: Actor> Activation<A> {
     /// Runs a handler's future as part of this actor's turn: calls it makes
     /// carry the call chain with this actor in it.
     fn in_chain<F: std::future::Future>(&self, future: F) -> impl std::future::Future<Output = F::Output> {
-        let caller = CHAIN.try_with(Clone::clone).ok().flatten();
-        CHAIN.scope(Some(Arc::new(Link { id: self.chain_id.clone(), caller })), future)
+        chain::scope(self.chain_id.clone(), chain::new_turn(), future)
     }
 
     /// Waits for the turn (or refuses when the mailbox is full, or when this
     /// node does not serve the actor's partition, or at once when the
     /// caller's own call chain holds this actor's turn).
     pub async fn enter(&self, node: &NodeHandle) -> Result<Turn<'_, A>, TurnError> {
-        if let Some(cycle) =
-            CHAIN.try_with(|caller| caller.as_ref().and_then(|c| c.cycle_to(&self.id))).ok().flatten()
-        {
+        if let Some(cycle) = chain::cycle_to(&self.id) {
             return Err(TurnError::Failed(Error::CallCycle { cycle }));
         }
         let capacity = node.config().actors.mailbox_capacity;

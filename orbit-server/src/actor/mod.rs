@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `mod.rs` | the traits, [`Context`] and the [`MethodTable`] for dynamic calls |
 //! | `activation.rs` | one resident actor: its turn, loading and persisting |
+//! | `chain.rs` | call chains: the turns running code is part of (cycles, reentrancy) |
 //! | `registry.rs` | the kinds a node hosts |
 //! | `directory.rs` | the activation table, idle and explicit deactivation |
 //! | `eviction.rs` | least recently used idle activations evicted over `max_activations` |
@@ -20,6 +21,7 @@
 //! `MailboxFull`.
 
 mod activation;
+mod chain;
 mod directory;
 mod eviction;
 mod reentrant;
@@ -28,7 +30,8 @@ mod replies;
 mod timers;
 mod workers;
 
-pub(crate) use activation::{Activation, TurnError, call_chain, in_call_chain};
+pub(crate) use activation::{Activation, TurnError};
+pub(crate) use chain::{call_chain, in_call_chain};
 pub(crate) use directory::{AnyActivation, Directory, Residents, deactivate_all, reap_idle};
 pub(crate) use eviction::evict_over_cap;
 pub use reentrant::{Reentrant, Shared};

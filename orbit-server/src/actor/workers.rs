@@ -12,27 +12,36 @@
 //!   writes.
 //! - A call runs on the node it reaches, whichever node leads the key's
 //!   partition: there is no single activation to route to.
-//! - Workers do not join the caller's call chain: a worker may call its
-//!   own key (another activation takes the call), and a call back into a
-//!   stateful actor up the chain is still found as a cycle.
+//! - A worker's call runs in the call chain like a turn. A call into its
+//!   own key from that chain (directly or through other actors) takes a
+//!   free activation or is refused at once as a cycle: waiting for one
+//!   could be waiting for itself.
+//! - Deactivation retires the key's workers and leaves the directory at
+//!   once (a new call starts fresh ones), then waits for the running calls
+//!   before `on_deactivate` runs on each.
 //! - They take no part in atomic groups and sessions.
 
 use super::activation::{Called, KindState, TurnError};
-use super::{Actor, Context, Handler, MethodEntry, Timers};
+use super::{Actor, Context, Handler, MethodEntry, Timers, chain};
 use crate::node::NodeHandle;
 use orbit_shared::{ActorId, Error, Invocation, Message};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{Notify, Semaphore, SemaphorePermit, TryAcquireError};
 
 pub(crate) struct Workers<A: Actor> {
     id: ActorId,
+    /// The id again, shared by the call chains of the workers' calls.
+    chain_id: Arc<ActorId>,
     kind: Arc<KindState<A>>,
     /// Activations free for the next call.
     idle: Mutex<Vec<Box<A>>>,
     /// One permit per activation that may run a call.
     permits: Semaphore,
     waiting: AtomicUsize,
+    /// Calls holding an activation; `returned` is signalled as each ends.
+    running: AtomicUsize,
+    returned: Notify,
     retired: AtomicBool,
     last_turn_ms: AtomicU64,
     activated_ms: u64,
@@ -45,7 +54,7 @@ pub(crate) struct Workers<A: Actor> {
 pub(crate) struct Lent<'a, A: Actor> {
     workers: &'a Workers<A>,
     actor: Option<Box<A>>,
-    _permit: SemaphorePermit<'a>,
+    permit: Option<SemaphorePermit<'a>>,
 }
 
 impl<A: Actor> Lent<'_, A> {
@@ -56,14 +65,34 @@ impl<A: Actor> Lent<'_, A> {
     }
 }
 
+impl<A: Actor> Drop for Lent<'_, A> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        self.workers.running.fetch_sub(1, Ordering::AcqRel);
+        self.workers.returned.notify_waiters();
+    }
+}
+
+/// Counts a caller as waiting until it gets an activation or gives up.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl<A: Actor> Workers<A> {
     pub fn new(id: ActorId, kind: Arc<KindState<A>>, now_ms: u64) -> Self {
         Workers {
+            chain_id: Arc::new(id.clone()),
             id,
             kind,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(A::STATELESS_WORKERS),
             waiting: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+            returned: Notify::new(),
             retired: AtomicBool::new(false),
             last_turn_ms: AtomicU64::new(now_ms),
             activated_ms: now_ms,
@@ -87,18 +116,31 @@ impl<A: Actor> Workers<A> {
         &self.timers
     }
 
-    /// Waits for a free activation (or refuses when the mailbox is full);
+    /// Waits for a free activation (or refuses when the mailbox is full, or
+    /// at once when the caller's own chain holds this key and none is free);
     /// starts one if none is idle.
     pub async fn lend(&self, node: &NodeHandle) -> Result<Lent<'_, A>, TurnError> {
         let capacity = node.config().actors.mailbox_capacity;
+        let waiting = Waiting(&self.waiting);
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= capacity {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
             self.kind.metrics.mailbox_rejections.inc();
             return Err(TurnError::Failed(Error::MailboxFull { actor: self.id.clone(), capacity }));
         }
-        let permit = self.permits.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        let Ok(permit) = permit else { return Err(TurnError::Retired) };
+        let permit = match chain::cycle_to(&self.id) {
+            None => self.permits.acquire().await.map_err(|_| TurnError::Retired)?,
+            Some(cycle) => match self.permits.try_acquire() {
+                Ok(permit) => permit,
+                Err(TryAcquireError::Closed) => return Err(TurnError::Retired),
+                Err(TryAcquireError::NoPermits) => {
+                    return Err(TurnError::Failed(Error::CallCycle {
+                        cycle: format!("{cycle} (every stateless worker of the key is busy)"),
+                    }));
+                }
+            },
+        };
+        drop(waiting);
+        self.running.fetch_add(1, Ordering::AcqRel);
+        let mut lent = Lent { workers: self, actor: None, permit: Some(permit) };
         if self.retired.load(Ordering::Acquire) {
             return Err(TurnError::Retired);
         }
@@ -112,7 +154,8 @@ impl<A: Actor> Workers<A> {
                 actor
             }
         };
-        Ok(Lent { workers: self, actor: Some(actor), _permit: permit })
+        lent.actor = Some(actor);
+        Ok(lent)
     }
 
     /// Runs typed message `msg` on an activation taken with
@@ -128,7 +171,7 @@ impl<A: Actor> Workers<A> {
     {
         let ctx = Context::new(&self.id, node, &self.timers);
         let actor = lent.actor.as_mut().expect("a lent activation holds its actor until given back");
-        let reply = actor.handle(msg, &ctx).await;
+        let reply = chain::scope(self.chain_id.clone(), chain::new_turn(), actor.handle(msg, &ctx)).await;
         lent.give_back();
         self.last_turn_ms.store(node.now_ms(), Ordering::Relaxed);
         reply
@@ -146,7 +189,8 @@ impl<A: Actor> Workers<A> {
         let mut lent = self.lend(node).await?;
         let ctx = Context::new(&self.id, node, &self.timers);
         let actor = lent.actor.as_mut().expect("a lent activation holds its actor until given back");
-        let reply = call(actor, invocation, &ctx).await;
+        let reply =
+            chain::scope(self.chain_id.clone(), chain::new_turn(), call(actor, invocation, &ctx)).await;
         lent.give_back();
         if touch {
             self.last_turn_ms.store(node.now_ms(), Ordering::Relaxed);
@@ -155,38 +199,45 @@ impl<A: Actor> Workers<A> {
     }
 
     /// Ends the timers and every activation of the key (`on_deactivate`
-    /// runs on each idle one; nothing is stored). With `idle_ms`, gives up
-    /// unless no call runs or waits and none ran for that long.
+    /// runs on each once the running calls end; nothing is stored). With
+    /// `idle_ms`, gives up unless no call runs or waits and none ran for
+    /// that long.
     pub async fn deactivate(&self, node: &NodeHandle, reason: &'static str, idle_ms: Option<u64>) -> bool {
-        let all = A::STATELESS_WORKERS as u32;
-        let permits = match idle_ms {
-            None => self.permits.acquire_many(all).await.ok(),
-            Some(idle_ms) => {
-                if self.waiting() > 0 || node.now_ms() < self.last_turn_ms() + idle_ms {
-                    return false;
-                }
-                match self.permits.try_acquire_many(all) {
-                    Ok(permits) => Some(permits),
-                    Err(_) => return false,
-                }
+        if let Some(idle_ms) = idle_ms {
+            if self.waiting() > 0 || node.now_ms() < self.last_turn_ms() + idle_ms {
+                return false;
             }
-        };
-        if !self.retired.swap(true, Ordering::AcqRel) {
-            self.timers.end();
-            let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
-            let ctx = Context::new(&self.id, node, &self.timers);
-            for mut actor in idle {
-                if let Err(e) = actor.on_deactivate(&ctx).await {
-                    tracing::warn!(actor = %self.id, error = %e, "on_deactivate failed");
-                }
-                self.kind.metrics.deactivated(reason);
-            }
-            // Callers waiting for a permit retry on a fresh activation.
-            self.permits.close();
+            // Held while retiring, so no call starts meanwhile.
+            let Ok(_all) = self.permits.try_acquire_many(A::STATELESS_WORKERS as u32) else { return false };
+            self.retire(node);
+        } else {
+            self.retire(node);
         }
-        drop(permits);
-        node.directory().remove(&self.id, self);
+        loop {
+            let returned = self.returned.notified();
+            if self.running.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            returned.await;
+        }
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
+        let ctx = Context::new(&self.id, node, &self.timers);
+        for mut actor in idle {
+            if let Err(e) = actor.on_deactivate(&ctx).await {
+                tracing::warn!(actor = %self.id, error = %e, "on_deactivate failed");
+            }
+            self.kind.metrics.deactivated(reason);
+        }
         true
+    }
+
+    /// Takes the key's workers out of service: callers waiting for one
+    /// retry on fresh ones, which a new call finds in the directory.
+    fn retire(&self, node: &NodeHandle) {
+        self.retired.store(true, Ordering::Release);
+        self.timers.end();
+        self.permits.close();
+        node.directory().remove(&self.id, self);
     }
 
     pub fn refuse_group(&self) -> TurnError {
