@@ -67,11 +67,14 @@ pub(crate) struct Activation<A: Actor> {
     timers: Timers,
     /// The turn in progress (its number and state) while it runs a
     /// reentrant method: calls of its chain enter it there.
-    reentrant: std::sync::Mutex<Option<(u64, Arc<Shared<A>>)>>,
+    reentrant: ExposedTurn<A>,
 }
 
+/// A reentrant turn's number and state, while it runs.
+type ExposedTurn<A> = std::sync::Mutex<Option<(u64, Arc<Shared<A>>)>>;
+
 /// Shows a reentrant turn's state to its chain until dropped.
-struct Exposed<'a, A>(&'a std::sync::Mutex<Option<(u64, Arc<Shared<A>>)>>);
+struct Exposed<'a, A>(&'a ExposedTurn<A>);
 
 impl<A> Drop for Exposed<'_, A> {
     fn drop(&mut self) {
