@@ -333,6 +333,41 @@ async fn a_busy_script_answers_busy_to_others_and_can_be_killed() {
 }
 
 /// Sends GET until the node answers BUSY (a script is past the threshold).
+/// One runtime worker: a script runs on it in place, so it must hand the
+/// worker's other tasks (the other clients' connections) to another thread
+/// once it runs long, or no one else is served until it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_long_script_on_the_only_worker_leaves_the_other_clients_served() {
+    // Starved, the runtime could not even run a timeout: a thread of its
+    // own ends the process instead of letting the test hang.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watched = done.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(120));
+        if !watched.load(std::sync::atomic::Ordering::Acquire) {
+            eprintln!("a long script starved the only worker: no client was served for 120 s");
+            std::process::abort();
+        }
+    });
+    let (node, addr) = start_with(Config::ephemeral()).await;
+    let mut admin = resp2(addr).await;
+    assert_eq!(show(&call(&mut admin, &["config", "set", "busy-reply-threshold", "100"]).await), "+OK");
+    let mut runner = resp2(addr).await;
+    let spin =
+        tokio::spawn(async move { show(&call(&mut runner, &["eval", "while true do end", "0"]).await) });
+    wait_busy(&mut admin).await;
+    assert_eq!(show(&call(&mut admin, &["script", "kill"]).await), "+OK");
+    let killed = tokio::time::timeout(PATIENCE, spin).await.unwrap().unwrap();
+    assert!(killed.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{killed}");
+    // Short scripts and their commands still run, on the worker again.
+    for i in 0..50 {
+        let reply = show(&call(&mut admin, &["eval", "return redis.call('incr', KEYS[1])", "1", "n"]).await);
+        assert_eq!(reply, (i + 1).to_string());
+    }
+    node.shutdown().await.unwrap();
+    done.store(true, std::sync::atomic::Ordering::Release);
+}
+
 async fn wait_busy(con: &mut MultiplexedConnection) -> String {
     let deadline = Instant::now() + PATIENCE;
     loop {

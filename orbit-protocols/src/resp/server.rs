@@ -451,6 +451,24 @@ impl<G: ActorGateway> Server<G> {
 
     /// `reply` once everything up to `token` is durable; the error instead
     /// if storage failed.
+    /// Runs `work` with the keyspace lock held exclusively (unless the
+    /// caller holds it: `locked`), then waits outside the lock until what it
+    /// wrote is durable, so that commands run this way share fsyncs.
+    pub async fn exclusively(
+        &self,
+        locked: bool,
+        work: impl std::future::Future<Output = Result<(Value, DurableToken), Value>>,
+    ) -> Value {
+        let ran = {
+            let _guard = self.exclusive(locked).await;
+            work.await
+        };
+        match ran {
+            Ok((reply, token)) => self.after_durable(token, reply).await,
+            Err(e) => e,
+        }
+    }
+
     pub async fn after_durable(&self, token: DurableToken, reply: Value) -> Value {
         match self.gateway.wait_durable(token).await {
             Ok(()) => reply,

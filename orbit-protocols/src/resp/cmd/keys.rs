@@ -21,18 +21,17 @@ pub(crate) async fn run<G: ActorGateway>(
     locked: bool,
 ) -> Value {
     let server = conn.server.clone();
-    let guard = server.exclusive(locked).await;
     let name = spec.name;
     if spec.is_write() && !one_key_only(name, argv) {
         // A write over several keys lands whole or not at all, also across
         // a crash; its durability is waited for outside the lock.
-        let done = server.atomically(Box::pin(run_keys(conn, name, argv))).await;
-        drop(guard);
-        return match done {
-            Ok((reply, token)) => server.after_durable(token, reply).await,
-            Err(e) => crate::resp::server::error_reply(&e),
+        let session = async {
+            let done = server.atomically(Box::pin(run_keys(conn, name, argv))).await;
+            done.map_err(|e| crate::resp::server::error_reply(&e))
         };
+        return server.exclusively(locked, session).await;
     }
+    let _guard = server.exclusive(locked).await;
     run_keys(conn, name, argv).await
 }
 

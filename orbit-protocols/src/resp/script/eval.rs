@@ -34,15 +34,7 @@ pub(crate) async fn run<G: ActorGateway>(
         "function" => super::functions::function(conn, argv, locked).await,
         _ => {
             let server = conn.server.clone();
-            let ran = {
-                let _guard = server.exclusive(locked).await;
-                eval(conn, name, argv).await
-            };
-            // Durable outside the lock, so scripts share fsyncs.
-            match ran {
-                Ok((reply, token)) => server.after_durable(token, reply).await,
-                Err(e) => e,
-            }
+            server.exclusively(locked, eval(conn, name, argv)).await
         }
     }
 }
@@ -169,15 +161,14 @@ pub(crate) async fn run_script<G: ActorGateway>(
     let in_session = !policy.read_only && !policy.allow_cross_slot;
     let script = async {
         if super::in_place() {
-            // The script runs on this thread, its worker's other tasks handed
-            // to another thread meanwhile (a script may run for seconds), and
-            // each command it calls runs in place (in a session, the turns
-            // are the session task's): no thread crossing per command.
+            // The script runs on this worker thread, and each command it
+            // calls runs in place: no thread crossing per command. A script
+            // that runs long or a command that has to wait hands the
+            // worker's other tasks to another thread (`block_in_place`).
             let handle = tokio::runtime::Handle::current();
-            tokio::task::block_in_place(|| {
-                let mut answer = |ask| now_or_block(&handle, answer(conn, scripts, &policy, ask));
-                run(Serve::Inline(&mut answer))
-            })
+            let _on_worker = super::OnWorker::enter();
+            let mut answer = |ask| now_or_block(&handle, answer(conn, scripts, &policy, ask));
+            run(Serve::Inline(&mut answer))
         } else {
             let (tx, mut rx) = mpsc::channel::<Request>(1);
             let lua = tokio::task::spawn_blocking(move || run(Serve::Channel(tx)));
@@ -199,16 +190,16 @@ pub(crate) async fn run_script<G: ActorGateway>(
     (reply, token)
 }
 
-/// Runs `future` to its end on this thread (one outside the runtime's
-/// workers, under `block_in_place`): polled once in place, and only if it
-/// has to wait, driven by `Handle::block_on`. Most commands a script calls
-/// finish in that first poll (an idle actor's turn runs inline).
+/// Runs `future` to its end on this thread: polled once in place, and only
+/// if it has to wait, driven by `Handle::block_on` under `block_in_place`.
+/// Most commands a script calls outside a session finish in that first
+/// poll (an idle actor's turn runs inline).
 fn now_or_block<F: std::future::Future>(handle: &tokio::runtime::Handle, future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     match future.as_mut().poll(&mut cx) {
         std::task::Poll::Ready(value) => value,
-        std::task::Poll::Pending => handle.block_on(future),
+        std::task::Poll::Pending => tokio::task::block_in_place(|| handle.block_on(future)),
     }
 }
 

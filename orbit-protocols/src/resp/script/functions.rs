@@ -19,15 +19,7 @@ pub(crate) async fn fcall<G: ActorGateway>(
     locked: bool,
 ) -> Value {
     let server = conn.server.clone();
-    let ran = {
-        let _guard = server.exclusive(locked).await;
-        fcall_locked(conn, name, argv).await
-    };
-    // Durable outside the lock, so calls share fsyncs.
-    match ran {
-        Ok((reply, token)) => server.after_durable(token, reply).await,
-        Err(e) => e,
-    }
+    server.exclusively(locked, fcall_locked(conn, name, argv)).await
 }
 
 async fn fcall_locked<G: ActorGateway>(

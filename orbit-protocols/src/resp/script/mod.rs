@@ -23,13 +23,49 @@
 //! node stays callable on the others until they restart.
 
 /// Whether Lua runs on the calling task's thread rather than on the
-/// blocking pool: on a multi-threaded runtime, where `block_in_place`
-/// hands the worker's other tasks to another thread while a script runs
-/// (a current-thread runtime does not allow it). Other uses of the state
-/// (compiling, loading a library under its time limit) run in place.
+/// blocking pool: on a multi-threaded runtime, where `block_in_place` can
+/// hand the worker's other tasks to another thread when a script runs long
+/// or a command it calls has to wait (a current-thread runtime does not
+/// allow it). Other uses of the state (compiling, loading a library under
+/// its time limit) run in place.
 fn in_place() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// How long a script runs on a runtime worker before the worker's other
+/// tasks are handed to another thread.
+const HAND_OFF_AFTER: std::time::Duration = std::time::Duration::from_millis(1);
+
+thread_local! {
+    /// A script runs on this thread, a runtime worker, in place.
+    static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as running a script in place until dropped.
+struct OnWorker;
+
+impl OnWorker {
+    fn enter() -> Self {
+        ON_WORKER.with(|w| w.set(true));
+        OnWorker
+    }
+}
+
+impl Drop for OnWorker {
+    fn drop(&mut self) {
+        ON_WORKER.with(|w| w.set(false));
+    }
+}
+
+/// From the Lua hook, once a script has run [`HAND_OFF_AFTER`] in place:
+/// hands the worker's queued tasks to another thread (`block_in_place`), so
+/// a long script does not hold them up. Tried at every hook until another
+/// thread has taken the worker; a no-op after that and off a worker.
+fn hand_off_worker(elapsed: std::time::Duration) {
+    if elapsed >= HAND_OFF_AFTER && ON_WORKER.with(|w| w.get()) {
+        tokio::task::block_in_place(std::thread::yield_now);
+    }
 }
 
 mod convert;

@@ -135,6 +135,7 @@ impl Running {
             return Ok(mlua::VmState::Continue);
         };
         let elapsed = started.elapsed();
+        super::hand_off_worker(elapsed);
         if kind == Kind::Load {
             if elapsed > LOAD_TIMEOUT {
                 return Err("ERR FUNCTION LOAD timeout".into());
