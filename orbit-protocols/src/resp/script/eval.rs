@@ -20,6 +20,8 @@ pub(crate) struct Policy {
     pub read_only: bool,
     pub keys: Vec<Bytes>,
     pub allow_cross_slot: bool,
+    /// The script runs at most one command ([`at_most_one_command`]).
+    pub one_command: bool,
 }
 
 pub(crate) async fn run<G: ActorGateway>(
@@ -105,6 +107,7 @@ async fn eval<G: ActorGateway>(
         (sha1_hex(&argv[1]), argv[1].clone())
     };
     let (flags, compiled) = shebang(&body)?;
+    let one_command = at_most_one_command(&compiled);
     if name.ends_with("_ro") && flags.declared && !flags.no_writes {
         return Err(Value::err("ERR Can not execute a script with write flag using *_ro command."));
     }
@@ -115,6 +118,7 @@ async fn eval<G: ActorGateway>(
         read_only: name.ends_with("_ro") || flags.no_writes,
         keys,
         allow_cross_slot: flags.allow_cross_slot,
+        one_command,
     };
     let command = argv.iter().take(3).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
     Ok(run_script(conn, &scripts, Kind::Script, sha, command, args, policy).await)
@@ -156,9 +160,10 @@ pub(crate) async fn run_script<G: ActorGateway>(
     // A script that may write runs as one atomic session, as EXEC does:
     // its writes land together or not at all, also across a crash. (One
     // allowed to cross slots may call keys of several partitions, which a
-    // session cannot hold; a failed script keeps what it wrote, as in
-    // Redis: its error is a reply, not a failed session.)
-    let in_session = !policy.read_only && !policy.allow_cross_slot;
+    // session cannot hold; one that runs at most one command is atomic as
+    // that command is; a failed script keeps what it wrote, as in Redis:
+    // its error is a reply, not a failed session.)
+    let in_session = !policy.read_only && !policy.allow_cross_slot && !policy.one_command;
     let script = async {
         if super::in_place() {
             // The script runs on this worker thread, and each command it
@@ -188,6 +193,59 @@ pub(crate) async fn run_script<G: ActorGateway>(
     // SELECT inside a script changes the database for the script only.
     conn.db = db;
     (reply, token)
+}
+
+/// Whether a script's body can run at most one command, judged from its
+/// words alone (strings and comments included, which only ever makes the
+/// answer "no"): `redis` appears once, as `redis.call(` or
+/// `redis.pcall(`, and no word could repeat that call or reach `redis`
+/// another way (loops, `goto`, functions, dynamic code, the globals table).
+/// Such a script needs no session: its one command is atomic by itself.
+pub(crate) fn at_most_one_command(body: &[u8]) -> bool {
+    const REPEATS_OR_REACHES: [&[u8]; 17] = [
+        b"for",
+        b"while",
+        b"repeat",
+        b"goto",
+        b"function",
+        b"load",
+        b"loadstring",
+        b"loadfile",
+        b"dofile",
+        b"require",
+        b"package",
+        b"_G",
+        b"getfenv",
+        b"setfenv",
+        b"rawget",
+        b"setmetatable",
+        b"coroutine",
+    ];
+    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut calls = 0;
+    let mut i = 0;
+    while i < body.len() {
+        if !word_byte(body[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < body.len() && word_byte(body[i]) {
+            i += 1;
+        }
+        let word = &body[start..i];
+        if REPEATS_OR_REACHES.contains(&word) {
+            return false;
+        }
+        if word == b"redis" {
+            let rest = &body[i..];
+            if !(rest.starts_with(b".call(") || rest.starts_with(b".pcall(")) {
+                return false;
+            }
+            calls += 1;
+        }
+    }
+    calls <= 1
 }
 
 /// Runs `future` to its end on this thread: polled once in place, and only
@@ -414,4 +472,38 @@ fn help() -> Value {
         "    Print this help.",
     ];
     Value::Array(lines.iter().map(|l| Value::Simple((*l).into())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_most_one_command;
+
+    #[test]
+    fn only_a_script_that_cannot_run_a_second_command_is_judged_to_run_one() {
+        for one in [
+            "return redis.call('incr', KEYS[1])",
+            "local v = redis.pcall('get', KEYS[1]) if v then return v end return 0",
+            "return 1",
+            "\nreturn cjson.encode({a = ARGV[1]})",
+        ] {
+            assert!(at_most_one_command(one.as_bytes()), "{one}");
+        }
+        for more in [
+            "redis.call('set', KEYS[1], 1) return redis.call('incr', KEYS[1])",
+            "for i = 1, 3 do redis.call('incr', KEYS[1]) end",
+            "while true do redis.call('incr', KEYS[1]) end",
+            "local c = redis.call c('incr', KEYS[1]) c('incr', KEYS[1])",
+            "local r = redis return r.call('incr', KEYS[1])",
+            "local function f() return redis.call('incr', KEYS[1]) end f() return f()",
+            "return pcall(redis.call, 'incr', KEYS[1])",
+            "return _G['re' .. 'dis'].call('incr', KEYS[1])",
+            "return getfenv()['redis'].call('incr', KEYS[1])",
+            "return loadstring('return 1')()",
+            "::top:: redis.call('incr', KEYS[1]) goto top",
+            "redis.setresp(3) return redis.call('get', KEYS[1])",
+            "return redis . call('incr', KEYS[1])",
+        ] {
+            assert!(!at_most_one_command(more.as_bytes()), "{more}");
+        }
+    }
 }

@@ -44,6 +44,8 @@ async fn fcall_locked<G: ActorGateway>(
         read_only: no_writes,
         keys,
         allow_cross_slot: flags.iter().any(|f| f == "allow-cross-slot-keys"),
+        // A function's body is its library's: not judged, always a session.
+        one_command: false,
     };
     let command = argv.iter().take(3).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
     Ok(run_script(conn, &scripts, Kind::Function, function, command, args, policy).await)
