@@ -10,82 +10,14 @@
 
 mod common;
 
-use orbit_server::{Actor, Config, Context, Handler, MethodTable, Node, Reentrant, Shared};
+use common::echo::{Bounce, Echo};
+use orbit_server::{Actor, Config, Context, Handler, MethodTable, Node};
 use orbit_shared::actors::counter::Get as CounterGet;
 use orbit_shared::actors::reminders::Remind;
 use orbit_shared::{Accepts, ActorGateway, ActorId, ActorInterface, Error, Invocation, Message};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// Counts visits; `bounce` is reentrant, `pass` is not.
-#[derive(Default, Serialize, Deserialize)]
-struct Hop {
-    visits: u32,
-}
-struct HopApi;
-impl ActorInterface for HopApi {
-    const KIND: &'static str = "hop";
-}
-
-/// Visits the actors of `path` in order: `k` by `bounce`, `k!` by `pass`.
-#[derive(Serialize, Deserialize)]
-struct Bounce {
-    path: Vec<String>,
-}
-impl Message for Bounce {
-    const METHOD: &'static str = "bounce";
-    const READ_ONLY: bool = false;
-    type Reply = Vec<String>;
-}
-impl Accepts<Bounce> for HopApi {}
-
-#[derive(Serialize, Deserialize)]
-struct Pass {
-    path: Vec<String>,
-}
-impl Message for Pass {
-    const METHOD: &'static str = "pass";
-    const READ_ONLY: bool = false;
-    type Reply = Vec<String>;
-}
-impl Accepts<Pass> for HopApi {}
-
-impl Actor for Hop {
-    type Interface = HopApi;
-    fn methods(table: &mut MethodTable<Self>) {
-        table.add_reentrant::<Bounce>().add::<Pass>();
-    }
-}
-
-async fn go_on(mut path: Vec<String>, ctx: &Context<'_>) -> Result<Vec<String>, Error> {
-    let me = String::from_utf8_lossy(&ctx.id().key).into_owned();
-    if path.is_empty() {
-        return Ok(vec![me]);
-    }
-    let next = path.remove(0);
-    let (key, invocation) = match next.strip_suffix('!') {
-        Some(key) => (key.to_string(), Invocation::of(&Pass { path })?),
-        None => (next, Invocation::of(&Bounce { path })?),
-    };
-    let mut visited: Vec<String> = ctx.node().invoke(ActorId::new("hop", key), invocation).await?.decode()?;
-    visited.insert(0, me);
-    Ok(visited)
-}
-
-impl Reentrant<Bounce> for Hop {
-    async fn handle(state: &Shared<Self>, msg: Bounce, ctx: &Context<'_>) -> Result<Vec<String>, Error> {
-        state.with(|s| s.visits += 1);
-        go_on(msg.path, ctx).await
-    }
-}
-
-impl Handler<Pass> for Hop {
-    async fn handle(&mut self, msg: Pass, ctx: &Context<'_>) -> Result<Vec<String>, Error> {
-        self.visits += 1;
-        go_on(msg.path, ctx).await
-    }
-}
 
 /// A stateless worker kind answering which node ran it.
 #[derive(Default, Serialize, Deserialize)]
@@ -146,7 +78,7 @@ async fn start_three(dirs: &[tempfile::TempDir]) -> Vec<Node> {
     let port = shared_port();
     let starts = (1..=3u8).map(|i| {
         let config = config(i, port, dirs[i as usize - 1].path());
-        Node::builder(config).with_builtin_kinds().register::<Hop>().register::<Where>().start()
+        Node::builder(config).with_builtin_kinds().register::<Echo>().register::<Where>().start()
     });
     let nodes = tokio::time::timeout(Duration::from_secs(60), futures::future::try_join_all(starts))
         .await
@@ -199,23 +131,23 @@ async fn call_chains_across_nodes_enter_reentrant_turns_and_find_cycles_at_once(
     let partitions = leaders(&nodes[0]).await;
     // `a` is led by node 1, `b` by another node: every step of a chain
     // between them is a forwarded call.
-    let a = key_led(&partitions, "hop", &grpc(&nodes[0]), false);
-    let b = key_led(&partitions, "hop", &grpc(&nodes[0]), true);
+    let a = key_led(&partitions, "echo", &grpc(&nodes[0]), false);
+    let b = key_led(&partitions, "echo", &grpc(&nodes[0]), true);
     let path = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
     for node in &nodes {
         let started = Instant::now();
         let reply = node
             .handle()
             .invoke(
-                ActorId::new("hop", a.clone()),
+                ActorId::new("echo", a.clone()),
                 Invocation::of(&Bounce { path: path(&[&b, &a]) }).unwrap(),
             )
             .await
             .unwrap();
         assert_eq!(reply.decode::<Vec<String>>().unwrap(), [a.clone(), b.clone(), a.clone()]);
         let bad = Invocation::of(&Bounce { path: path(&[&b, &format!("{a}!")]) }).unwrap();
-        let err = node.handle().invoke(ActorId::new("hop", a.clone()), bad).await.unwrap_err();
-        let cycle = format!("hop/{a} -> hop/{b} -> hop/{a}");
+        let err = node.handle().invoke(ActorId::new("echo", a.clone()), bad).await.unwrap_err();
+        let cycle = format!("echo/{a} -> echo/{b} -> echo/{a}");
         assert!(matches!(&err, Error::CallCycle { cycle: c } if *c == cycle), "{err:?}");
         // Well before the 30 s call timeout a deadlock would have waited for.
         assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
@@ -223,7 +155,7 @@ async fn call_chains_across_nodes_enter_reentrant_turns_and_find_cycles_at_once(
     // Stored on `a`'s leader: per node, the outer turn and the call back
     // of the chain that completed, and the outer turn of the refused one
     // (a turn keeps what it changed before its error).
-    let state = nodes[0].handle().read_actor(ActorId::new("hop", a.clone())).await.unwrap().unwrap();
+    let state = nodes[0].handle().read_actor(ActorId::new("echo", a.clone())).await.unwrap().unwrap();
     let state: serde_json::Value = serde_json::from_slice(&state).unwrap();
     assert_eq!(state["visits"], 9, "{state}");
     for node in nodes {

@@ -130,12 +130,29 @@ pub(crate) struct Turn<'a, A> {
 }
 
 /// Counts a caller as waiting until it gets the turn or gives up.
-struct Waiting<'a>(&'a AtomicUsize);
+pub(super) struct Waiting<'a>(&'a AtomicUsize);
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Counts a caller among the `waiting` callers of actor `id`, or refuses it
+/// when `actors.mailbox_capacity` of them already wait.
+pub(super) fn join_mailbox<'a>(
+    waiting: &'a AtomicUsize,
+    node: &NodeHandle,
+    id: &ActorId,
+    metrics: &KindMetrics,
+) -> Result<Waiting<'a>, TurnError> {
+    let capacity = node.config().actors.mailbox_capacity;
+    let joined = Waiting(waiting);
+    if waiting.fetch_add(1, Ordering::AcqRel) >= capacity {
+        metrics.mailbox_rejections.inc();
+        return Err(TurnError::Failed(Error::MailboxFull { actor: id.clone(), capacity }));
+    }
+    Ok(joined)
 }
 
 fn hash_record(state_version: u32, state: &[u8]) -> u64 {
@@ -349,12 +366,7 @@ impl<A: Actor> Activation<A> {
         if let Some(cycle) = chain::cycle_to(&self.id) {
             return Err(TurnError::Failed(Error::CallCycle { cycle }));
         }
-        let capacity = node.config().actors.mailbox_capacity;
-        let waiting = Waiting(&self.waiting);
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= capacity {
-            self.kind.metrics.mailbox_rejections.inc();
-            return Err(TurnError::Failed(Error::MailboxFull { actor: self.id.clone(), capacity }));
-        }
+        let waiting = join_mailbox(&self.waiting, node, &self.id, &self.kind.metrics)?;
         let mut cell = self.cell.lock().await;
         drop(waiting);
         let term = self.partition.serve().await?;

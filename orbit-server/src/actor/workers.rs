@@ -21,7 +21,7 @@
 //!   before `on_deactivate` runs on each.
 //! - They take no part in atomic groups and sessions.
 
-use super::activation::{Called, KindState, TurnError};
+use super::activation::{Called, KindState, TurnError, join_mailbox};
 use super::{Actor, Context, Handler, MethodEntry, Timers, chain};
 use crate::node::NodeHandle;
 use orbit_shared::{ActorId, Error, Invocation, Message};
@@ -73,15 +73,6 @@ impl<A: Actor> Drop for Lent<'_, A> {
     }
 }
 
-/// Counts a caller as waiting until it gets an activation or gives up.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 impl<A: Actor> Workers<A> {
     pub fn new(id: ActorId, kind: Arc<KindState<A>>, now_ms: u64) -> Self {
         Workers {
@@ -120,12 +111,7 @@ impl<A: Actor> Workers<A> {
     /// at once when the caller's own chain holds this key and none is free);
     /// starts one if none is idle.
     pub async fn lend(&self, node: &NodeHandle) -> Result<Lent<'_, A>, TurnError> {
-        let capacity = node.config().actors.mailbox_capacity;
-        let waiting = Waiting(&self.waiting);
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= capacity {
-            self.kind.metrics.mailbox_rejections.inc();
-            return Err(TurnError::Failed(Error::MailboxFull { actor: self.id.clone(), capacity }));
-        }
+        let waiting = join_mailbox(&self.waiting, node, &self.id, &self.kind.metrics)?;
         let permit = match chain::cycle_to(&self.id) {
             None => self.permits.acquire().await.map_err(|_| TurnError::Retired)?,
             Some(cycle) => match self.permits.try_acquire() {

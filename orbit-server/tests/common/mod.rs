@@ -1,6 +1,7 @@
 //! Test actors and helpers shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod echo;
 pub mod pg;
 pub mod resp;
 pub mod sql;
