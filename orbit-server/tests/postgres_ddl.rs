@@ -223,10 +223,14 @@ async fn alter_table_adds_drops_and_renames_columns_in_every_row() {
     client.batch_execute("ALTER TABLE nk ADD COLUMN b INT DEFAULT 2").await.unwrap();
     assert_eq!(rows(&client, "SELECT a, b FROM nk ORDER BY a").await, ["1|2", "2|2"]);
     assert_eq!(count(&client, "UPDATE nk SET b = 3 WHERE a = 1").await, 1);
-    // DDL is not transactional: a block refuses it (postgres_ddl_tx.rs).
+    // In a block, ALTER TABLE rewrites the block's own rows too, and goes
+    // with its ROLLBACK (more in postgres_ddl_tx.rs).
     client.batch_execute("BEGIN; INSERT INTO t (id) VALUES (4)").await.unwrap();
-    assert_eq!(sqlstate(&client, "ALTER TABLE t ADD COLUMN e INT").await, "0A000");
+    client.batch_execute("ALTER TABLE t ADD COLUMN e INT DEFAULT 6").await.unwrap();
+    assert_eq!(rows(&client, "SELECT id, e FROM t WHERE id >= 3 ORDER BY id").await, ["3|6", "4|6"]);
     client.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(sqlstate(&client, "SELECT e FROM t").await, "42703");
+    assert_eq!(rows(&client, "SELECT count(*) FROM t WHERE id = 4").await, ["0"]);
     assert_eq!(sqlstate(&client, "ALTER TABLE missing ADD COLUMN e INT").await, "42P01");
     client.batch_execute("ALTER TABLE IF EXISTS missing ADD COLUMN e INT").await.unwrap();
     node.shutdown().await.unwrap();

@@ -1,10 +1,11 @@
-//! DDL and transaction blocks through the PostgreSQL front door, with
-//! `tokio-postgres` over real sockets. DDL acts at once, outside any
-//! transaction, so a block refuses it (`0A000`, naming the statement) and
-//! fails as after any other error (`25P02` until ROLLBACK), after which the
-//! schema and the rows are as they were. Outside a block DDL applies at
-//! once, in a query string of several statements and through the extended
-//! protocol too, and what it did survives a restart.
+//! Transactional DDL through the PostgreSQL front door, with
+//! `tokio-postgres` over real sockets: CREATE / ALTER / DROP TABLE and
+//! CREATE / DROP INDEX inside a block commit or roll back with it, the
+//! block's later statements see what its DDL did while other sessions see
+//! nothing of it until COMMIT, a write of another session to a table whose
+//! DDL is in progress waits for it (or fails with 40001 when it wrote under
+//! the old definition), and what committed survives a restart while what
+//! rolled back leaves no trace.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,6 +14,7 @@ mod common;
 use common::sql::{connect, rows, sqlstate, start};
 use orbit_server::{Config, Node};
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio_postgres::Client;
 
 /// A node on `config` with its built-in kinds, and its PostgreSQL address.
@@ -22,177 +24,251 @@ async fn start_with(config: Config) -> (Node, SocketAddr) {
     (node, addr)
 }
 
-/// The SQLSTATE and message of a simple query that must fail.
-async fn refusal(client: &Client, sql: &str) -> (String, String) {
-    let error = client.simple_query(sql).await.expect_err(sql);
-    let db = error.as_db_error().unwrap_or_else(|| panic!("{sql}: {error}"));
-    (db.code().code().to_string(), db.message().to_string())
-}
-
 /// The rows `pg_class` lists (tables and indexes) named `name`, counted.
 async fn relations(client: &Client, name: &str) -> Vec<String> {
     rows(client, &format!("SELECT count(*) FROM pg_catalog.pg_class WHERE relname = '{name}'")).await
 }
 
-/// Runs `ddl` inside a block: it is refused with `0A000` naming `name`,
-/// the block then answers `25P02` (DDL included) until ROLLBACK, and the
-/// connection is idle after it.
-async fn refused_in_a_block(client: &Client, ddl: &str, name: &str) {
+/// The table `keep` (two rows, an index on `v`) as every case starts it.
+const KEEP: &str = "DROP TABLE IF EXISTS keep, keep2;
+     CREATE TABLE keep (id INT PRIMARY KEY, v TEXT);
+     INSERT INTO keep VALUES (1, 'a'), (2, 'b');
+     CREATE INDEX keep_v_idx ON keep (v);";
+
+/// Asserts `keep` is as [`KEEP`] left it, seen from `client`.
+async fn keep_unchanged(client: &Client, case: &str) {
+    assert_eq!(rows(client, "SELECT * FROM keep ORDER BY id").await, ["1|a", "2|b"], "{case}");
+    assert_eq!(relations(client, "keep").await, ["1"], "{case}");
+    assert_eq!(relations(client, "keep_v_idx").await, ["1"], "{case}");
+    assert_eq!(relations(client, "keep_new").await, ["0"], "{case}");
+    assert_eq!(relations(client, "keep2").await, ["0"], "{case}");
+    assert_eq!(sqlstate(client, "SELECT extra FROM keep").await, "42703", "{case}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rolled_back_create_table_leaves_no_table() {
+    let (node, addr) = start().await;
+    let client = connect(addr).await;
+    client.batch_execute("BEGIN; CREATE TABLE tx1 (a int); ROLLBACK;").await.unwrap();
+    assert_eq!(sqlstate(&client, "SELECT * FROM tx1").await, "42P01");
+    assert_eq!(relations(&client, "tx1").await, ["0"]);
+
+    // Statement by statement, with rows and a query inside the block.
     client.batch_execute("BEGIN").await.unwrap();
-    let (code, message) = refusal(client, ddl).await;
-    assert_eq!(code, "0A000", "{ddl}: {message}");
-    assert!(message.starts_with(&format!("{name} inside a transaction block")), "{ddl}: {message}");
-    assert_eq!(sqlstate(client, "SELECT 1").await, "25P02", "{ddl}");
-    assert_eq!(sqlstate(client, ddl).await, "25P02", "{ddl} in the failed block");
-    client.batch_execute("ROLLBACK").await.unwrap();
-    assert_eq!(rows(client, "SELECT 1").await, ["1"], "{ddl}: the connection is idle again");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn create_table_in_a_block_is_refused_and_leaves_no_table() {
-    let (node, addr) = start().await;
-    let client = connect(addr).await;
-    refused_in_a_block(&client, "CREATE TABLE tx1 (a int)", "CREATE TABLE").await;
-    assert_eq!(sqlstate(&client, "SELECT * FROM tx1").await, "42P01");
-    assert_eq!(relations(&client, "tx1").await, ["0"]);
-
-    // All in one query string: the refusal stops it before its ROLLBACK,
-    // as PostgreSQL stops at an error, and leaves the block failed.
-    let (code, _) = refusal(&client, "BEGIN; CREATE TABLE tx1 (a int); ROLLBACK;").await;
-    assert_eq!(code, "0A000");
-    assert_eq!(sqlstate(&client, "SELECT 1").await, "25P02");
+    client.batch_execute("CREATE TABLE tx1 (a int PRIMARY KEY, b text)").await.unwrap();
+    client.batch_execute("INSERT INTO tx1 VALUES (1, 'x'), (2, 'y')").await.unwrap();
+    assert_eq!(rows(&client, "SELECT b FROM tx1 WHERE a = 2").await, ["y"]);
+    assert_eq!(rows(&client, "SELECT count(*) FROM tx1").await, ["2"]);
+    assert_eq!(relations(&client, "tx1").await, ["1"], "the block's catalog shows its table");
     client.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(sqlstate(&client, "SELECT * FROM tx1").await, "42P01");
     assert_eq!(relations(&client, "tx1").await, ["0"]);
 
-    // The block's earlier writes go with it; its COMMIT rolls back.
-    client.batch_execute("CREATE TABLE kept (id INT PRIMARY KEY)").await.unwrap();
-    client.batch_execute("BEGIN; INSERT INTO kept VALUES (1)").await.unwrap();
-    assert_eq!(refusal(&client, "CREATE TABLE tx1 (a int)").await.0, "0A000");
-    client.batch_execute("COMMIT").await.unwrap();
-    assert_eq!(rows(&client, "SELECT count(*) FROM kept").await, ["0"]);
-    assert_eq!(relations(&client, "tx1").await, ["0"]);
+    // The name is free again, and a table of it starts empty.
+    client.batch_execute("CREATE TABLE tx1 (a int)").await.unwrap();
+    assert_eq!(rows(&client, "SELECT count(*) FROM tx1").await, ["0"]);
     node.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_ddl_statement_in_a_block_is_refused_and_changes_nothing() {
-    let (node, addr) = start().await;
-    let client = connect(addr).await;
-    client
-        .batch_execute(
-            "CREATE TABLE keep (id INT PRIMARY KEY, v TEXT);
-             INSERT INTO keep VALUES (1, 'a'), (2, 'b');
-             CREATE INDEX keep_v_idx ON keep (v);",
-        )
-        .await
-        .unwrap();
-    let cases = [
-        ("DROP TABLE keep", "DROP TABLE"),
-        ("DROP TABLE IF EXISTS keep, missing", "DROP TABLE"),
-        ("CREATE INDEX keep_new ON keep (v)", "CREATE INDEX"),
-        ("CREATE UNIQUE INDEX keep_new ON keep (id, v)", "CREATE INDEX"),
-        ("DROP INDEX keep_v_idx", "DROP INDEX"),
-        ("ALTER TABLE keep ADD COLUMN extra INT DEFAULT 5", "ALTER TABLE"),
-        ("ALTER TABLE keep DROP COLUMN v", "ALTER TABLE"),
-        ("ALTER TABLE keep RENAME COLUMN v TO w", "ALTER TABLE"),
-        ("CREATE TABLE keep2 (id INT)", "CREATE TABLE"),
-    ];
-    for (ddl, name) in cases {
-        refused_in_a_block(&client, ddl, name).await;
-        // The same columns and rows, the same relations.
-        assert_eq!(rows(&client, "SELECT * FROM keep ORDER BY id").await, ["1|a", "2|b"], "{ddl}");
-        assert_eq!(relations(&client, "keep").await, ["1"], "{ddl}");
-        assert_eq!(relations(&client, "keep_v_idx").await, ["1"], "{ddl}");
-        assert_eq!(relations(&client, "keep_new").await, ["0"], "{ddl}");
-        assert_eq!(relations(&client, "keep2").await, ["0"], "{ddl}");
-    }
-    assert_eq!(sqlstate(&client, "SELECT extra FROM keep").await, "42703");
-
-    // TRUNCATE is no DDL here: it deletes inside the transaction.
-    client.batch_execute("BEGIN; TRUNCATE keep").await.unwrap();
-    assert_eq!(rows(&client, "SELECT count(*) FROM keep").await, ["0"]);
-    client.batch_execute("ROLLBACK").await.unwrap();
-    assert_eq!(rows(&client, "SELECT count(*) FROM keep").await, ["2"]);
-    node.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn ddl_through_the_extended_protocol_is_refused_in_a_block_only() {
-    let (node, addr) = start().await;
-    let mut client = connect(addr).await;
-    let tx = client.transaction().await.unwrap();
-    let error = tx.execute("CREATE TABLE tx2 (a INT)", &[]).await.unwrap_err();
-    let db = error.as_db_error().unwrap_or_else(|| panic!("{error}"));
-    assert_eq!(db.code().code(), "0A000", "{}", db.message());
-    assert!(db.message().starts_with("CREATE TABLE inside a transaction block"), "{}", db.message());
-    let aborted = tx.execute("SELECT 1", &[]).await.unwrap_err();
-    assert_eq!(aborted.code().map(|c| c.code()), Some("25P02"), "{aborted}");
-    tx.rollback().await.unwrap();
-    assert_eq!(relations(&client, "tx2").await, ["0"]);
-
-    // Outside a block, the same statement applies at once.
-    client.execute("CREATE TABLE tx2 (a INT)", &[]).await.unwrap();
-    assert_eq!(client.execute("INSERT INTO tx2 VALUES ($1)", &[&7i32]).await.unwrap(), 1);
-    assert_eq!(rows(&client, "SELECT a FROM tx2").await, ["7"]);
-    node.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn ddl_outside_a_block_applies_at_once() {
+async fn every_ddl_statement_rolls_back_and_commits_with_its_block() {
     let (node, addr) = start().await;
     let client = connect(addr).await;
     let other = connect(addr).await;
-    client.batch_execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)").await.unwrap();
-    client.batch_execute("INSERT INTO t VALUES (1, 'a')").await.unwrap();
-    client.batch_execute("ALTER TABLE t ADD COLUMN n INT DEFAULT 5").await.unwrap();
-    client.batch_execute("CREATE INDEX t_v ON t (v)").await.unwrap();
-    // Another connection sees each at once.
-    assert_eq!(rows(&other, "SELECT id, v, n FROM t").await, ["1|a|5"]);
-    assert_eq!(relations(&other, "t_v").await, ["1"]);
-    client.batch_execute("DROP INDEX t_v").await.unwrap();
-    assert_eq!(relations(&other, "t_v").await, ["0"]);
-    client.batch_execute("DROP TABLE t").await.unwrap();
-    assert_eq!(sqlstate(&other, "SELECT * FROM t").await, "42P01");
+    // Each case: the DDL, then a query the block sees its effect in, and
+    // that query's rows there.
+    let cases: [(&str, &str, &[&str]); 9] = [
+        ("DROP TABLE keep", "SELECT count(*) FROM pg_catalog.pg_class WHERE relname = 'keep'", &["0"]),
+        (
+            "DROP TABLE IF EXISTS keep, missing",
+            "SELECT count(*) FROM pg_catalog.pg_class WHERE relname = 'keep'",
+            &["0"],
+        ),
+        (
+            "CREATE INDEX keep_new ON keep (v)",
+            "SELECT count(*) FROM pg_catalog.pg_class WHERE relname = 'keep_new'",
+            &["1"],
+        ),
+        (
+            "CREATE UNIQUE INDEX keep_new ON keep (id, v)",
+            "SELECT id FROM keep WHERE id = 2 AND v = 'b'",
+            &["2"],
+        ),
+        (
+            "DROP INDEX keep_v_idx",
+            "SELECT count(*) FROM pg_catalog.pg_class WHERE relname = 'keep_v_idx'",
+            &["0"],
+        ),
+        (
+            "ALTER TABLE keep ADD COLUMN extra INT DEFAULT 5",
+            "SELECT id, extra FROM keep ORDER BY id",
+            &["1|5", "2|5"],
+        ),
+        ("ALTER TABLE keep DROP COLUMN v", "SELECT * FROM keep ORDER BY id", &["1", "2"]),
+        ("ALTER TABLE keep RENAME COLUMN v TO w", "SELECT w FROM keep ORDER BY id", &["a", "b"]),
+        ("CREATE TABLE keep2 (id INT)", "SELECT count(*) FROM keep2", &["0"]),
+    ];
+    for (ddl, seen, expected) in cases {
+        client.batch_execute(KEEP).await.unwrap();
+        client.batch_execute("BEGIN").await.unwrap();
+        client.batch_execute(ddl).await.unwrap_or_else(|e| panic!("{ddl}: {e}"));
+        assert_eq!(rows(&client, seen).await, expected, "{ddl}: inside the block");
+        keep_unchanged(&other, &format!("{ddl}: another session, before COMMIT")).await;
+        client.batch_execute("ROLLBACK").await.unwrap();
+        keep_unchanged(&client, &format!("{ddl}: after ROLLBACK")).await;
 
-    // A query string holding DDL runs statement by statement, each DDL
-    // applied before the statements after it run.
-    client.batch_execute("CREATE TABLE multi_a (x INT); CREATE TABLE multi_b (x INT)").await.unwrap();
-    let both = "SELECT count(*) FROM pg_catalog.pg_class WHERE relname IN ('multi_a', 'multi_b')";
-    assert_eq!(rows(&other, both).await, ["2"]);
-    let filled = "CREATE TABLE multi_c (x INT); INSERT INTO multi_c VALUES (1), (2); \
-                  SELECT count(*) FROM multi_c";
-    assert_eq!(rows(&client, filled).await, ["2"]);
-    assert_eq!(rows(&other, "SELECT count(*) FROM multi_c").await, ["2"]);
+        client.batch_execute("BEGIN").await.unwrap();
+        client.batch_execute(ddl).await.unwrap();
+        client.batch_execute("COMMIT").await.unwrap();
+        assert_eq!(rows(&other, seen).await, expected, "{ddl}: another session, after COMMIT");
+    }
 
-    // In one string, DDL before BEGIN applies and DDL after it is refused.
-    let split = "CREATE TABLE before_begin (x INT); BEGIN; CREATE TABLE after_begin (x INT)";
-    let (code, _) = refusal(&client, split).await;
-    assert_eq!(code, "0A000");
-    client.batch_execute("ROLLBACK").await.unwrap();
-    assert_eq!(relations(&other, "before_begin").await, ["1"]);
-    assert_eq!(relations(&other, "after_begin").await, ["0"]);
-
-    // Once the block ends, DDL applies again.
-    let after = "BEGIN; INSERT INTO multi_c VALUES (3); COMMIT; CREATE TABLE after_commit (x INT)";
-    client.batch_execute(after).await.unwrap();
-    assert_eq!(relations(&other, "after_commit").await, ["1"]);
-    assert_eq!(rows(&other, "SELECT count(*) FROM multi_c").await, ["3"]);
+    // A failed block's DDL goes with it, and so does its COMMIT.
+    client.batch_execute(KEEP).await.unwrap();
+    client.batch_execute("BEGIN; ALTER TABLE keep ADD COLUMN extra INT").await.unwrap();
+    assert_eq!(sqlstate(&client, "INSERT INTO keep VALUES (1, 'dup')").await, "23505");
+    assert_eq!(sqlstate(&client, "CREATE TABLE keep2 (a INT)").await, "25P02");
+    client.batch_execute("COMMIT").await.unwrap();
+    keep_unchanged(&client, "a failed block's COMMIT").await;
     node.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn committed_ddl_and_its_rows_survive_a_restart() {
+async fn a_migration_in_one_block_builds_on_its_own_ddl() {
+    let (node, addr) = start().await;
+    let client = connect(addr).await;
+    let other = connect(addr).await;
+    let migration = "BEGIN;
+         CREATE TABLE version (num TEXT PRIMARY KEY);
+         INSERT INTO version VALUES ('one');
+         CREATE TABLE item (id INT PRIMARY KEY, name TEXT);
+         INSERT INTO item VALUES (1, 'a'), (2, 'b'), (3, 'c');
+         ALTER TABLE item ADD COLUMN qty INT NOT NULL DEFAULT 1;
+         CREATE UNIQUE INDEX item_name ON item (name);
+         UPDATE item SET qty = 7 WHERE name = 'b';
+         UPDATE version SET num = 'two' WHERE num = 'one';";
+    // The unique index built inside the block holds for the block's
+    // writes; the error fails the block, and ROLLBACK leaves nothing.
+    client.batch_execute(migration).await.unwrap();
+    assert_eq!(sqlstate(&client, "INSERT INTO item VALUES (4, 'a')").await, "23505");
+    client.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(relations(&other, "item").await, ["0"]);
+    assert_eq!(relations(&other, "version").await, ["0"]);
+    client.batch_execute(migration).await.unwrap();
+    assert_eq!(
+        rows(&client, "SELECT id, name, qty FROM item ORDER BY id").await,
+        ["1|a|1", "2|b|7", "3|c|1"]
+    );
+    assert_eq!(relations(&other, "item").await, ["0"], "nothing shows before COMMIT");
+    assert_eq!(sqlstate(&other, "SELECT * FROM version").await, "42P01");
+    client.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(rows(&other, "SELECT num FROM version").await, ["two"]);
+    assert_eq!(rows(&other, "SELECT id, qty FROM item WHERE name = 'b'").await, ["2|7"]);
+    let plan = rows(&other, "EXPLAIN SELECT id FROM item WHERE name = 'c'").await.join("\n");
+    assert!(plan.contains("by index item_name"), "{plan}");
+    assert_eq!(rows(&other, "SELECT id FROM item WHERE name = 'c'").await, ["3"]);
+    assert_eq!(sqlstate(&other, "INSERT INTO item VALUES (4, 'a')").await, "23505");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ddl_through_the_extended_protocol_is_transactional() {
+    let (node, addr) = start().await;
+    let mut client = connect(addr).await;
+    let tx = client.transaction().await.unwrap();
+    tx.execute("CREATE TABLE tx2 (a INT PRIMARY KEY, b TEXT)", &[]).await.unwrap();
+    assert_eq!(tx.execute("INSERT INTO tx2 VALUES ($1, $2)", &[&7i32, &"x"]).await.unwrap(), 1);
+    let statement = tx.prepare("SELECT b FROM tx2 WHERE a = $1").await.unwrap();
+    let row = tx.query_one(&statement, &[&7i32]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "x");
+    tx.rollback().await.unwrap();
+    assert_eq!(relations(&client, "tx2").await, ["0"]);
+
+    let tx = client.transaction().await.unwrap();
+    tx.execute("CREATE TABLE tx2 (a INT PRIMARY KEY, b TEXT)", &[]).await.unwrap();
+    tx.execute("INSERT INTO tx2 VALUES ($1, $2)", &[&8i32, &"y"]).await.unwrap();
+    tx.execute("ALTER TABLE tx2 ADD COLUMN c INT DEFAULT 3", &[]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(rows(&client, "SELECT a, b, c FROM tx2").await, ["8|y|3"]);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_sessions_write_waits_for_ddl_in_progress() {
+    let (node, addr) = start().await;
+    let ddl = connect(addr).await;
+    let writer = connect(addr).await;
+    ddl.batch_execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a')")
+        .await
+        .unwrap();
+
+    // An INSERT while ALTER TABLE's block is open waits for it, then
+    // writes under the new definition (the new column's default).
+    ddl.batch_execute("BEGIN; ALTER TABLE t ADD COLUMN n INT DEFAULT 5").await.unwrap();
+    let insert = tokio::spawn(async move {
+        writer.batch_execute("INSERT INTO t (id, v) VALUES (2, 'b')").await.map(|()| writer)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!insert.is_finished(), "the INSERT waits for the DDL's transaction");
+    ddl.batch_execute("COMMIT").await.unwrap();
+    let writer = insert.await.unwrap().unwrap();
+    assert_eq!(rows(&ddl, "SELECT id, v, n FROM t ORDER BY id").await, ["1|a|5", "2|b|5"]);
+
+    // An index built while another session's INSERT waits holds that row
+    // once both commit.
+    ddl.batch_execute("BEGIN; CREATE INDEX t_v ON t (v)").await.unwrap();
+    let insert = tokio::spawn(async move {
+        writer.batch_execute("INSERT INTO t (id, v) VALUES (3, 'c')").await.map(|()| writer)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!insert.is_finished(), "the INSERT waits for CREATE INDEX's transaction");
+    ddl.batch_execute("COMMIT").await.unwrap();
+    let writer = insert.await.unwrap().unwrap();
+    let plan = rows(&ddl, "EXPLAIN SELECT id FROM t WHERE v = 'c'").await.join("\n");
+    assert!(plan.contains("by index t_v"), "{plan}");
+    assert_eq!(rows(&ddl, "SELECT id FROM t WHERE v = 'c'").await, ["3"]);
+
+    // A transaction that wrote under the old definition cannot commit
+    // beside the new one.
+    writer.batch_execute("BEGIN; INSERT INTO t (id, v) VALUES (4, 'd')").await.unwrap();
+    ddl.batch_execute("ALTER TABLE t DROP COLUMN v").await.unwrap();
+    assert_eq!(sqlstate(&writer, "COMMIT").await, "40001");
+    assert_eq!(rows(&ddl, "SELECT id FROM t ORDER BY id").await, ["1", "2", "3"]);
+    // ... and a DROP TABLE leaves no rows of a late writer behind.
+    writer.batch_execute("BEGIN; INSERT INTO t (id) VALUES (5)").await.unwrap();
+    ddl.batch_execute("DROP TABLE t").await.unwrap();
+    assert_eq!(sqlstate(&writer, "COMMIT").await, "40001");
+    ddl.batch_execute("CREATE TABLE t (id INT PRIMARY KEY)").await.unwrap();
+    assert_eq!(rows(&ddl, "SELECT count(*) FROM t").await, ["0"]);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn committed_ddl_survives_a_restart_and_rolled_back_ddl_leaves_no_trace() {
     let dir = tempfile::tempdir().unwrap();
     let (node, addr) = start_with(common::lsm_config(dir.path())).await;
     let client = connect(addr).await;
-    client.batch_execute("CREATE TABLE kept (id INT PRIMARY KEY, v TEXT)").await.unwrap();
-    client.batch_execute("BEGIN; INSERT INTO kept VALUES (1, 'a'), (2, 'b'); COMMIT").await.unwrap();
-    client.batch_execute("ALTER TABLE kept ADD COLUMN n INT DEFAULT 7").await.unwrap();
-    client.batch_execute("CREATE UNIQUE INDEX kept_v ON kept (v)").await.unwrap();
-    // Refused in a block: nothing of it reaches storage.
-    refused_in_a_block(&client, "CREATE TABLE gone (x INT)", "CREATE TABLE").await;
-    refused_in_a_block(&client, "DROP TABLE kept", "DROP TABLE").await;
+    client
+        .batch_execute(
+            "BEGIN;
+             CREATE TABLE kept (id INT PRIMARY KEY, v TEXT);
+             INSERT INTO kept VALUES (1, 'a'), (2, 'b');
+             ALTER TABLE kept ADD COLUMN n INT DEFAULT 7;
+             CREATE UNIQUE INDEX kept_v ON kept (v);
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    client
+        .batch_execute(
+            "BEGIN;
+             CREATE TABLE gone (x INT);
+             INSERT INTO gone VALUES (1);
+             DROP TABLE kept;
+             ROLLBACK;",
+        )
+        .await
+        .unwrap();
     drop(client);
     node.shutdown().await.unwrap();
 

@@ -229,7 +229,7 @@ impl<G: ActorGateway> Session<G> {
                 let TableObject::TableName(name) = &insert.table else {
                     return Err(crate::sql::error::unsupported(format_args!("INSERT INTO {}", insert.table)));
                 };
-                let table = self.engine.table(&object_name(name)?).await?;
+                let table = self.engine.current_table(&object_name(name)?).await?;
                 let targets = crate::sql::exec::dml::insert_targets(&table, &insert.columns)?;
                 if let Some(SetExpr::Values(values)) = insert.source.as_ref().map(|s| s.body.as_ref()) {
                     for row in &values.rows {
@@ -263,7 +263,7 @@ impl<G: ActorGateway> Session<G> {
                     ast::TableFactor::Table { name, .. } => object_name(name)?,
                     other => return Err(crate::sql::error::unsupported(format_args!("UPDATE {other}"))),
                 };
-                let table = self.engine.table(&name).await?;
+                let table = self.engine.current_table(&name).await?;
                 let mut projection = Vec::new();
                 for assignment in &update.assignments {
                     if let (ast::AssignmentTarget::ColumnName(column), Some(n)) =
@@ -284,7 +284,7 @@ impl<G: ActorGateway> Session<G> {
                 let Some(ast::TableFactor::Table { name, .. }) = from.first().map(|f| &f.relation) else {
                     return Err(crate::sql::error::unsupported("this DELETE"));
                 };
-                let table = self.engine.table(&object_name(name)?).await?;
+                let table = self.engine.current_table(&object_name(name)?).await?;
                 self.infer(&table, Vec::new(), delete.selection.clone(), &mut params).await?;
                 columns = returning_columns(&table, delete.returning.as_deref())?;
             }

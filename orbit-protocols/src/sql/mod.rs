@@ -229,19 +229,6 @@ pub async fn tables<G: ActorGateway>(gateway: &G) -> Result<Vec<catalog::Table>,
     Ok(tables)
 }
 
-/// The schema of table `name`, from its `sql:table` catalog actor (read
-/// without activating it).
-pub(crate) async fn load_table<G: ActorGateway>(
-    gateway: &G,
-    name: &str,
-) -> Result<Option<catalog::Table>, orbit_shared::Error> {
-    let id = orbit_shared::ActorId::new(CATALOG_KIND, bytes::Bytes::copy_from_slice(name.as_bytes()));
-    match gateway.read_actor(id).await? {
-        None => Ok(None),
-        Some(record) => decode_table(name, &record).map(Some),
-    }
-}
-
 /// A `sql:table` catalog record as the schema of table `name`.
 pub(crate) fn decode_table(name: &str, record: &[u8]) -> Result<catalog::Table, orbit_shared::Error> {
     serde_json::from_slice(record).map_err(|e| orbit_shared::Error::Storage {

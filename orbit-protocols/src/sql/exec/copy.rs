@@ -256,7 +256,7 @@ impl<G: orbit_shared::ActorGateway> Engine<G> {
         data: &[u8],
         txn: &mut Txn,
     ) -> Result<Outcome> {
-        let table = self.table(&pending.table).await?;
+        let table = self.target(txn, &pending.table).await?;
         let rows = pending.format.parse(data)?;
         let mut prepared = Vec::with_capacity(rows.len());
         for (line, fields) in rows.into_iter().enumerate() {
@@ -293,7 +293,7 @@ impl<G: orbit_shared::ActorGateway> Engine<G> {
         let query = match source {
             CopySource::Query(query) => *query,
             CopySource::Table { table_name, columns } => {
-                let table = self.table(&object_name(&table_name)?).await?;
+                let table = self.table(&txn.writes, &object_name(&table_name)?).await?;
                 let projection: Vec<Expr> = if columns.is_empty() {
                     table
                         .columns

@@ -1,26 +1,28 @@
 //! DDL: CREATE TABLE, ALTER TABLE and DROP TABLE (indexes: `index.rs`).
-//! They act at once on the
-//! `sql:table` catalog actors (and, for ALTER TABLE, on every row), not in
-//! the statement's transaction; so a transaction block refuses them
-//! (`Engine::step`), and they run only in a transaction of their own.
+//! Like any write, DDL stages its work in the statement's transaction: the
+//! new schema (`Txn::stage_table`), the rows it rewrites or deletes and the
+//! index entries it builds, all committed in the transaction's one atomic
+//! group, or dropped with it on ROLLBACK. Statements after it in the
+//! transaction see the staged schema. A table's DDL first closes the
+//! table's gate (`txn::Gates`), so no commit writes its rows until the
+//! transaction ends.
 //!
-//! Invariant: a row may hold a field its table's catalog does not name, the
-//! value of a dropped (or renamed) column left by a DROP COLUMN that stopped
-//! part-way or raced a writer that read the old schema. Readers ignore such
+//! Invariant: a row may hold a field its table's catalog does not name (a
+//! value a writer of an older release left behind). Readers ignore such
 //! fields, and a column of that name comes back only through ADD COLUMN or
-//! RENAME COLUMN, which first rewrite the field in every row, so a stale
-//! value never shows.
+//! RENAME COLUMN, which rewrite the field in every row, so a stale value
+//! never shows.
 
 use super::index::index_columns;
-use super::{Engine, Outcome, json_bytes};
-use crate::sql::catalog::entries::{self as entries, choose_name};
+use super::{Engine, Outcome};
+use crate::sql::catalog::entries::choose_name;
 use crate::sql::catalog::{self, Column, Identity, Index, Table};
 use crate::sql::error::Code;
 use crate::sql::error::{Result, SqlError, error, unsupported};
+use crate::sql::exec::txn::Txn;
 use crate::sql::parse::{constant, ident, literal, object_name, parse_expr};
 use crate::sql::types;
 use crate::sql::types::{Literal, NumericTypmod, SqlType};
-use crate::sql::{CATALOG_KIND, load_table};
 use bytes::Bytes;
 use orbit_shared::{ActorGateway, ActorId, Invocation};
 use serde_json::{Map, Value as Json};
@@ -101,11 +103,8 @@ impl Action {
     }
 }
 
-/// A row's rewrite: its key and new state; `None` leaves the row as it is.
-type Rewrite = Option<(Vec<u8>, Map<String, Json>)>;
-
 impl<G: ActorGateway> Engine<G> {
-    pub(crate) async fn create_table(&self, create: ast::CreateTable) -> Result<Outcome> {
+    pub(crate) async fn create_table(&self, create: ast::CreateTable, txn: &mut Txn) -> Result<Outcome> {
         let name = object_name(&create.name)?;
         let mut columns: Vec<Column> = Vec::new();
         let mut primary_key = None;
@@ -153,13 +152,20 @@ impl<G: ActorGateway> Engine<G> {
             }
         }
         check_table_options(&create)?;
+        self.close_gate(txn, &name).await?;
+        let mut taken = self.relation_names(&txn.writes).await?;
+        if taken.contains(&name) {
+            if create.if_not_exists {
+                return Ok(Outcome::Done("CREATE TABLE".into()));
+            }
+            return Err(error(Code::DuplicateTable, format!("relation \"{name}\" already exists")));
+        }
         let oid = self.next_oid().await?;
         let mut indexes = Vec::with_capacity(uniques.len() + 1);
         if let Some(columns) = composite {
             indexes.push(composite_key(&name, columns, self.next_oid().await?));
         }
         if !uniques.is_empty() {
-            let mut taken = self.relation_names().await?;
             if primary_key.is_some() || !indexes.is_empty() {
                 taken.insert(format!("{name}_pkey"));
             }
@@ -186,12 +192,7 @@ impl<G: ActorGateway> Engine<G> {
                 });
             }
         }
-        let table = Table { name: name.clone(), columns, primary_key, oid, indexes };
-        let args = json_bytes(&serde_json::json!({ "row": table }))?;
-        let reply = self.gateway.invoke(catalog_id(&name), Invocation::new("insert", args)).await?;
-        if reply.value.as_ref() != b"true" && !create.if_not_exists {
-            return Err(error(Code::DuplicateTable, format!("relation \"{name}\" already exists")));
-        }
+        txn.stage_table(Table { name, columns, primary_key, oid, indexes });
         Ok(Outcome::Done("CREATE TABLE".into()))
     }
 
@@ -209,37 +210,36 @@ impl<G: ActorGateway> Engine<G> {
     /// ALTER TABLE: every action is checked (against the table as the ones
     /// before it leave it, and, for ADD COLUMN ... NOT NULL without a
     /// default, against the rows) before any is carried out; then each is
-    /// carried out in turn. Several actions are not atomic against a crash.
-    /// It rewrites committed rows, so it runs only outside a transaction
-    /// block, in a transaction of its own with nothing staged (`Engine::step`).
-    pub(crate) async fn alter_table(&self, alter: ast::AlterTable) -> Result<Outcome> {
+    /// staged in turn, over the rows as the ones before it left them.
+    pub(crate) async fn alter_table(&self, alter: ast::AlterTable, txn: &mut Txn) -> Result<Outcome> {
         let name = object_name(&alter.name)?;
-        let Some(mut table) = load_table(self.gateway.as_ref(), &name).await? else {
+        self.close_gate(txn, &name).await?;
+        let Some(table) = self.schema(&txn.writes, &name).await? else {
             if alter.if_exists {
                 return Ok(Outcome::Done("ALTER TABLE".into()));
             }
             return Err(error(Code::UndefinedTable, format!("relation \"{name}\" does not exist")));
         };
+        let mut table = Table::clone(&table);
         let actions = plan_alter(&table, &alter.operations)?;
         for action in &actions {
             if let Action::AddColumn(column, None) = action
                 && column.not_null
-                && !self.is_empty(&table).await?
+                && !self.rows_seen(txn, &table).await?.is_empty()
             {
                 return Err(null_values(column, &table));
             }
         }
         for action in actions {
-            self.alter(&mut table, action).await?;
+            self.alter(txn, &mut table, action).await?;
         }
+        txn.stage_table(table);
         Ok(Outcome::Done("ALTER TABLE".into()))
     }
 
-    /// Carries out one checked action on the rows and the catalog, in the
-    /// order that keeps every row readable if it stops part-way: rows that
-    /// must hold something new get it before the catalog shows it, values
-    /// the catalog no longer shows go after.
-    async fn alter(&self, table: &mut Table, action: Action) -> Result<()> {
+    /// Stages one checked action's changes to the rows and index entries,
+    /// and makes it in `table`.
+    async fn alter(&self, txn: &mut Txn, table: &mut Table, action: Action) -> Result<()> {
         match action {
             Action::AddUnique(name, columns) => {
                 let index = Index {
@@ -250,96 +250,82 @@ impl<G: ActorGateway> Engine<G> {
                     primary: false,
                     oid: self.next_oid().await?,
                 };
-                self.add_index(table.clone(), index.clone()).await?;
+                self.build_index(txn, table, &index).await?;
                 table.indexes.push(index);
-                return Ok(());
             }
             // Every row must have the columns (23502); the index build
-            // checks they are unique (23505) and takes the key away again
-            // if not, and with it the columns' NOT NULL.
+            // checks they are unique (23505).
             Action::AddCompositeKey(key) => {
-                let rows = crate::sql::plan::read_all(self.gateway.as_ref(), table).await?;
+                let rows = self.rows_seen(txn, table).await?;
                 for &i in &key {
                     let column = &table.columns[i];
                     if rows.values().any(|row| row.get(&column.name).is_none_or(Json::is_null)) {
                         return Err(null_values(column, table));
                     }
                 }
-                let mut keyed = table.clone();
                 for &i in &key {
-                    keyed.columns[i].not_null = true;
+                    table.columns[i].not_null = true;
                 }
                 let columns = key.iter().map(|&i| table.columns[i].name.clone()).collect();
                 let index = composite_key(&table.name, columns, self.next_oid().await?);
-                if let Err(e) = self.add_index(keyed.clone(), index.clone()).await {
-                    self.save_table(table).await?;
-                    return Err(e);
-                }
-                keyed.indexes.push(index);
-                *table = keyed;
-                return Ok(());
+                self.build_index(txn, table, &index).await?;
+                table.indexes.push(index);
             }
             Action::DropUnique(name) => {
-                let dropped: Vec<Index> = table.indexes.iter().filter(|i| i.name == name).cloned().collect();
+                txn.cleared.extend(table.indexes.iter().filter(|i| i.name == name).cloned());
                 table.indexes.retain(|i| i.name != name);
-                self.save_table(table).await?;
-                for index in &dropped {
-                    entries::clear(self.gateway.as_ref(), index).await?;
+            }
+            // The rows move to the actors of their keys, so every index is
+            // built again (under a new OID: the old entries name old keys).
+            Action::AddPrimaryKey(index) => {
+                self.rekey_rows(txn, table, index).await?;
+                action.apply_to(table);
+                for old in std::mem::take(&mut table.indexes) {
+                    let index = Index { oid: self.next_oid().await?, ..old.clone() };
+                    self.build_index(txn, table, &index).await?;
+                    table.indexes.push(index);
+                    txn.cleared.push(old);
                 }
-                return Ok(());
             }
-            _ => {}
+            Action::AddColumn(ref column, ref fill) => {
+                let name = column.name.clone();
+                self.rewrite_rows(txn, table, |row| with_field(row, &name, fill.as_ref())).await?;
+                action.apply_to(table);
+            }
+            Action::RenameColumn { ref from, ref to } => {
+                self.rewrite_rows(txn, table, |row| {
+                    let mut moved = row.clone();
+                    match row.get(from) {
+                        Some(value) => moved.insert(to.clone(), value.clone()),
+                        None => moved.remove(to),
+                    };
+                    moved.remove(from);
+                    (moved != *row).then_some(moved)
+                })
+                .await?;
+                action.apply_to(table);
+            }
+            Action::DropColumn(ref name) => {
+                let name = name.clone();
+                self.rewrite_rows(txn, table, |row| with_field(row, &name, None)).await?;
+                let before = table.indexes.clone();
+                action.apply_to(table);
+                // PostgreSQL drops the indexes on a dropped column.
+                txn.cleared.extend(before.into_iter().filter(|i| table.index(&i.name).is_none()));
+            }
         }
-        let before = table.indexes.clone();
-        match &action {
-            // A crash part-way leaves rows under either key, all readable;
-            // running the statement again finishes the move.
-            Action::AddPrimaryKey(index) => self.rekey_rows(table, *index).await?,
-            Action::AddColumn(column, fill) => {
-                let name = column.name.as_str();
-                self.rewrite_rows(table, |key, row| Ok(keep_key(key, with_field(row, name, fill.as_ref()))))
-                    .await?;
-            }
-            Action::RenameColumn { from, to } => {
-                self.rewrite_rows(table, |key, row| Ok(keep_key(key, with_field(row, to, row.get(from)))))
-                    .await?;
-            }
-            Action::DropColumn(_)
-            | Action::AddUnique(..)
-            | Action::AddCompositeKey(_)
-            | Action::DropUnique(_) => {}
-        }
-        action.apply_to(table);
-        self.save_table(table).await?;
-        // Indexes the action took away (a dropped column's).
-        for index in before.iter().filter(|i| table.index(&i.name).is_none()) {
-            entries::clear(self.gateway.as_ref(), index).await?;
-        }
-        match &action {
-            Action::DropColumn(name) | Action::RenameColumn { from: name, .. } => {
-                self.rewrite_rows(table, |key, row| Ok(keep_key(key, with_field(row, name, None)))).await
-            }
-            // The rows moved to new keys: the entries name the old ones.
-            Action::AddPrimaryKey(_) => {
-                for index in &table.indexes {
-                    entries::clear(self.gateway.as_ref(), index).await?;
-                    self.build_index(table, index).await?;
-                }
-                Ok(())
-            }
-            Action::AddColumn(..)
-            | Action::AddUnique(..)
-            | Action::AddCompositeKey(_)
-            | Action::DropUnique(_) => Ok(()),
-        }
+        Ok(())
     }
 
     /// ADD PRIMARY KEY's rows: every row is checked (NOT NULL, unique), then
-    /// moved to the actor of its key.
-    async fn rekey_rows(&self, table: &Table, index: usize) -> Result<()> {
+    /// staged at the key of its new primary key, and deleted from the old
+    /// one.
+    async fn rekey_rows(&self, txn: &mut Txn, table: &Table, index: usize) -> Result<()> {
         let column = &table.columns[index];
+        let rows = self.rows_seen(txn, table).await?;
         let mut seen = HashSet::new();
-        self.rewrite_rows(table, |key, row| {
+        let mut moves = Vec::new();
+        for (key, row) in rows {
             let Some(new_key) = row.get(&column.name).and_then(types::key_of) else {
                 return Err(null_values(column, table));
             };
@@ -355,93 +341,68 @@ impl<G: ActorGateway> Engine<G> {
                     ),
                 ));
             }
-            Ok((new_key != key).then(|| (new_key, row.clone())))
-        })
-        .await
+            if new_key != key {
+                moves.push((key, new_key, row));
+            }
+        }
+        // All deletions first: a row may move to a key another row leaves.
+        for (key, _, _) in &moves {
+            txn.stage(&table.name, key.clone(), None);
+        }
+        for (_, new_key, row) in moves {
+            txn.stage(&table.name, new_key, Some(row));
+        }
+        Ok(())
     }
 
-    /// Rewrites every committed row of `table` with `change`, which sees
-    /// each row's key and state. Every change is computed before any is
-    /// written, so an error writes nothing; then the rows are written in
-    /// atomic groups of 500, a row that changes key deleted from its old key
-    /// in the same group. Writes to the table while this runs are not
-    /// locked out.
+    /// Stages every row of `table` (as the transaction sees it) that
+    /// `change` gives a new state, at the same key. Index entries do not
+    /// move: no change here alters an indexed value.
     async fn rewrite_rows(
         &self,
+        txn: &mut Txn,
         table: &Table,
-        mut change: impl FnMut(&[u8], &Map<String, Json>) -> Result<Rewrite>,
+        mut change: impl FnMut(&Map<String, Json>) -> Option<Map<String, Json>>,
     ) -> Result<()> {
-        let rows = crate::sql::plan::read_all(self.gateway.as_ref(), table).await?;
-        let mut rewrites = Vec::new();
-        for (key, row) in &rows {
-            if let Some((new_key, new_row)) = change(key.as_slice(), row)? {
-                rewrites.push((key, new_key, new_row));
+        for (key, row) in self.rows_seen(txn, table).await? {
+            if let Some(row) = change(&row) {
+                txn.stage(&table.name, key, Some(row));
             }
-        }
-        let kind = table.row_kind();
-        for chunk in rewrites.chunks(500) {
-            let mut calls = Vec::with_capacity(chunk.len() * 2);
-            for (key, new_key, row) in chunk {
-                if *key != new_key {
-                    let id = ActorId::new(kind.clone(), Bytes::copy_from_slice(key.as_slice()));
-                    calls.push((id, Invocation::new("delete", Bytes::new())));
-                }
-                let args = json_bytes(&serde_json::json!({ "row": row }))?;
-                let id = ActorId::new(kind.clone(), Bytes::copy_from_slice(new_key));
-                calls.push((id, Invocation::new("put", args)));
-            }
-            self.gateway.invoke_atomic(calls).await?;
         }
         Ok(())
     }
 
-    /// Whether `table` has no stored rows.
-    async fn is_empty(&self, table: &Table) -> Result<bool> {
-        Ok(self.gateway.list_actors(&table.row_kind(), None, 1).await?.actors.is_empty())
-    }
-
-    /// Writes `table` to its catalog actor.
-    pub(crate) async fn save_table(&self, table: &Table) -> Result<()> {
-        let args = json_bytes(&serde_json::json!({ "row": table }))?;
-        self.gateway.invoke(catalog_id(&table.name), Invocation::new("put", args)).await?;
-        Ok(())
-    }
-
-    pub(crate) async fn drop_tables(&self, names: &[ObjectName], if_exists: bool) -> Result<Outcome> {
+    /// DROP TABLE: each table's rows (committed and staged) are deleted,
+    /// its schema dropped and its indexes' entries cleared, with the
+    /// transaction.
+    pub(crate) async fn drop_tables(
+        &self,
+        names: &[ObjectName],
+        if_exists: bool,
+        txn: &mut Txn,
+    ) -> Result<Outcome> {
         let mut tables = Vec::new();
         for name in names {
             let name = object_name(name)?;
-            match load_table(self.gateway.as_ref(), &name).await? {
+            self.close_gate(txn, &name).await?;
+            match self.schema(&txn.writes, &name).await? {
                 Some(table) => tables.push(table),
                 None if if_exists => {}
                 None => return Err(error(Code::UndefinedTable, format!("table \"{name}\" does not exist"))),
             }
         }
         for table in tables {
-            // Rows first, so a crash part-way leaves a table that can be dropped again.
-            let kind = table.row_kind();
-            loop {
-                let page = self.gateway.list_actors(&kind, None, 1000).await?;
-                if page.actors.is_empty() {
-                    break;
-                }
-                let calls = page
-                    .actors
-                    .into_iter()
-                    .map(|a| (ActorId::new(kind.clone(), a.key), Invocation::new("delete", Bytes::new())));
-                self.gateway.invoke_atomic(calls.collect()).await?;
+            let mut keys: Vec<Vec<u8>> =
+                crate::sql::plan::read_all(self.gateway.as_ref(), &table).await?.into_keys().collect();
+            keys.extend(txn.writes.rows.get(&table.name).into_iter().flat_map(|rows| rows.keys().cloned()));
+            for key in keys {
+                txn.stage(&table.name, key, None);
             }
-            for index in &table.indexes {
-                entries::clear(self.gateway.as_ref(), index).await?;
-            }
-            self.gateway.invoke(catalog_id(&table.name), Invocation::new("delete", Bytes::new())).await?;
+            txn.cleared.extend(table.indexes.iter().cloned());
+            txn.writes.tables.insert(table.name.clone(), None);
         }
         Ok(Outcome::Done("DROP TABLE".into()))
     }
-}
-
-fn catalog_id(table: &str) -> ActorId {
-    ActorId::new(CATALOG_KIND, Bytes::copy_from_slice(table.as_bytes()))
 }
 
 fn several_keys(table: &str) -> SqlError {
@@ -456,11 +417,6 @@ fn null_values(column: &Column, table: &Table) -> SqlError {
         Code::NotNullViolation,
         format!("column \"{}\" of relation \"{}\" contains null values", column.name, table.name),
     )
-}
-
-/// A rewrite that keeps the row's key.
-fn keep_key(key: &[u8], row: Option<Map<String, Json>>) -> Rewrite {
-    row.map(|row| (key.to_vec(), row))
 }
 
 /// `row` with field `name` set to `value` (removed for `None`); `None`

@@ -11,7 +11,7 @@ impl<G: ActorGateway> Engine<G> {
             TableObject::TableName(name) => object_name(name)?,
             other => return Err(unsupported(format_args!("INSERT INTO {other}"))),
         };
-        let table = self.table(&name).await?;
+        let table = self.target(txn, &name).await?;
         let on_conflict = conflict::on_conflict(&insert, &table)?;
         let targets = insert_targets(&table, &insert.columns)?;
         let Some(source) = insert.source.as_deref() else {
@@ -176,7 +176,7 @@ impl<G: ActorGateway> Engine<G> {
         if update.from.is_some() {
             return Err(unsupported("UPDATE ... FROM"));
         }
-        let table = self.table(&dml_table(&update.table)?).await?;
+        let table = self.target(txn, &dml_table(&update.table)?).await?;
         let sets = set_targets(&table, &update.assignments)?;
         // Fast path: one row by primary key, expressions Orbit evaluates.
         if let Some(value) = pk_equals(&table, update.selection.as_ref())
@@ -226,7 +226,8 @@ impl<G: ActorGateway> Engine<G> {
         let mut tables = Vec::with_capacity(truncate.table_names.len());
         for target in &truncate.table_names {
             let name = object_name(&target.name)?;
-            match crate::sql::load_table(self.gateway.as_ref(), &name).await? {
+            self.enter(txn, &name).await?;
+            match self.schema(&txn.writes, &name).await? {
                 Some(table) => tables.push(table),
                 None if truncate.if_exists => {}
                 None => {
@@ -235,14 +236,7 @@ impl<G: ActorGateway> Engine<G> {
             }
         }
         for table in tables {
-            let mut rows = crate::sql::plan::read_all(self.gateway.as_ref(), &table).await?;
-            for (key, staged) in txn.writes.get(&table.name).into_iter().flatten() {
-                match staged {
-                    Some(row) => rows.insert(key.clone(), row.clone()),
-                    None => rows.remove(key),
-                };
-            }
-            for (key, row) in rows {
+            for (key, row) in self.rows_seen(txn, &table).await? {
                 self.lock(txn, &table.name, &key).await?;
                 self.stage_row(txn, &table, key, Some(&row), None).await?;
             }
@@ -293,7 +287,7 @@ impl<G: ActorGateway> Engine<G> {
             return Err(unsupported("DELETE ... USING"));
         }
         let [from] = tables.as_slice() else { return Err(unsupported("DELETE from several tables")) };
-        let table = self.table(&dml_table(from)?).await?;
+        let table = self.target(txn, &dml_table(from)?).await?;
         let keys: Vec<Vec<u8>> = match pk_equals(&table, delete.selection.as_ref()).map(|v| literal(&v)) {
             Some(Ok(literal)) => pk_key(&table, &literal)?.into_iter().collect(),
             _ => {

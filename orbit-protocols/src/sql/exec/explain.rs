@@ -21,7 +21,7 @@ impl<G: ActorGateway> Engine<G> {
     /// Runs an EXPLAIN statement, seeing `txn`'s writes.
     pub(crate) async fn explain(&self, explain: Statement, txn: &Txn) -> Result<Outcome> {
         let (query, verbose) = request(explain)?;
-        let lines = match self.point_query(&query).await? {
+        let lines = match self.point_query_seeing(&query, &txn.writes).await? {
             Some(point) => vec![point_read(&point.table, &point.key)],
             None => {
                 let planned = self.plan(Statement::Query(Box::new(query)), txn).await?;

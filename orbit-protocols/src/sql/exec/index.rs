@@ -1,8 +1,9 @@
 //! Secondary indexes in statements: every row a transaction writes keeps
 //! its table's index entries in step (and a unique index's key is locked
 //! and checked first); CREATE INDEX, UNIQUE constraints and DROP INDEX
-//! change the catalog and build or clear entries at once, like the rest of
-//! the DDL. `crate::sql::catalog::entries` has the entries' layout.
+//! stage the schema and the entries built in the transaction, like the rest
+//! of the DDL (a dropped index's entries are cleared after the commit).
+//! `crate::sql::catalog::entries` has the entries' layout.
 
 use super::{Engine, Outcome};
 use crate::sql::catalog::entries::{self as entries, entry_key, row_name};
@@ -11,6 +12,7 @@ use crate::sql::error::Code;
 use crate::sql::error::{Result, SqlError, error, unsupported};
 use crate::sql::exec::txn::{Staged, Txn};
 use crate::sql::parse::{ident, object_name};
+use crate::sql::plan::Writes;
 use crate::sql::types;
 use orbit_shared::ActorGateway;
 use serde_json::{Map, Value as Json};
@@ -65,6 +67,9 @@ impl<G: ActorGateway> Engine<G> {
                     txn.stage_entry(&kind, &after, name.clone(), true);
                 }
             }
+        }
+        if !txn.used.contains_key(&table.name) {
+            txn.used.insert(table.name.clone(), table.clone());
         }
         txn.stage(&table.name, key, new);
         Ok(())
@@ -132,7 +137,7 @@ impl<G: ActorGateway> Engine<G> {
 
     /// CREATE [UNIQUE] INDEX [IF NOT EXISTS] [name] ON table [USING btree]
     /// (column, ...).
-    pub(crate) async fn create_index(&self, create: ast::CreateIndex) -> Result<Outcome> {
+    pub(crate) async fn create_index(&self, create: ast::CreateIndex, txn: &mut Txn) -> Result<Outcome> {
         if create.predicate.is_some() {
             return Err(unsupported("partial indexes (CREATE INDEX ... WHERE)"));
         }
@@ -149,10 +154,12 @@ impl<G: ActorGateway> Engine<G> {
             None | Some(ast::IndexType::BTree) => {}
             Some(other) => return Err(unsupported(format_args!("the index method {other}"))),
         }
-        let table = super::existing_table(self.gateway.as_ref(), &object_name(&create.table_name)?).await?;
+        let table_name = object_name(&create.table_name)?;
+        self.close_gate(txn, &table_name).await?;
+        let table = self.table(&txn.writes, &table_name).await?;
         let columns = index_columns(&table, &create.columns)?;
         let name = create.name.as_ref().map(object_name).transpose()?;
-        let taken = self.relation_names().await?;
+        let taken = self.relation_names(&txn.writes).await?;
         if let Some(name) = &name
             && taken.contains(name)
         {
@@ -170,29 +177,18 @@ impl<G: ActorGateway> Engine<G> {
             primary: false,
             oid: self.next_oid().await?,
         };
-        self.add_index(table, index).await?;
+        self.build_index(txn, &table, &index).await?;
+        let mut table = Table::clone(&table);
+        table.indexes.push(index);
+        txn.stage_table(table);
         Ok(Outcome::Done("CREATE INDEX".into()))
     }
 
-    /// Adds `index` to `table`: the catalog first (so writers keep the
-    /// entries from then on), then the entries of the rows committed. A
-    /// unique index that two rows' keys break is taken away again (23505).
-    pub(crate) async fn add_index(&self, mut table: Table, index: Index) -> Result<()> {
-        table.indexes.push(index.clone());
-        self.save_table(&table).await?;
-        if let Err(e) = self.build_index(&table, &index).await {
-            table.indexes.retain(|i| i.name != index.name);
-            self.save_table(&table).await?;
-            entries::clear(self.gateway.as_ref(), &index).await?;
-            return Err(e);
-        }
-        Ok(())
-    }
-
-    /// Writes `index`'s entries for every committed row of `table`, in
-    /// atomic groups of 500 entries.
-    pub(crate) async fn build_index(&self, table: &Table, index: &Index) -> Result<()> {
-        let rows = crate::sql::plan::read_all(self.gateway.as_ref(), table).await?;
+    /// Stages `index`'s entries for every row of `table` as the
+    /// transaction sees it; two rows with one key of a unique index are a
+    /// 23505.
+    pub(crate) async fn build_index(&self, txn: &mut Txn, table: &Table, index: &Index) -> Result<()> {
+        let rows = self.rows_seen(txn, table).await?;
         let mut keyed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (key, row) in &rows {
             let Some(entry) = entry_key(index, row) else { continue };
@@ -209,25 +205,25 @@ impl<G: ActorGateway> Engine<G> {
                 ));
             }
         }
-        let mut writes = entries::IndexWrites::new();
         let kind = index.entry_kind();
         for (entry, names) in keyed {
-            writes.insert((kind.clone(), entry), names.into_iter().map(|n| (n, true)).collect());
-            if writes.len() == 500 {
-                self.gateway.invoke_atomic(entries::commit_calls(&std::mem::take(&mut writes))).await?;
+            for name in names {
+                txn.stage_entry(&kind, &entry, name, true);
             }
-        }
-        if !writes.is_empty() {
-            self.gateway.invoke_atomic(entries::commit_calls(&writes)).await?;
         }
         Ok(())
     }
 
     /// DROP INDEX [IF EXISTS] name, ...: the catalog first, then the
     /// entries. A UNIQUE constraint's index goes with its constraint only.
-    pub(crate) async fn drop_indexes(&self, names: &[ObjectName], if_exists: bool) -> Result<Outcome> {
+    pub(crate) async fn drop_indexes(
+        &self,
+        names: &[ObjectName],
+        if_exists: bool,
+        txn: &mut Txn,
+    ) -> Result<Outcome> {
         let mut found = Vec::new();
-        let tables = crate::sql::tables(self.gateway.as_ref()).await?;
+        let tables = self.tables_seen(&txn.writes).await?;
         for name in names {
             let name = object_name(name)?;
             if let Some(table) = tables.iter().find(|t| t.index(&name).is_some()) {
@@ -241,25 +237,31 @@ impl<G: ActorGateway> Engine<G> {
             }
         }
         for (table_name, name) in found {
-            let Some(mut table) = crate::sql::load_table(self.gateway.as_ref(), &table_name).await? else {
-                continue;
-            };
+            self.close_gate(txn, &table_name).await?;
+            let Some(table) = self.schema(&txn.writes, &table_name).await? else { continue };
             let Some(index) = table.index(&name).cloned() else { continue };
             if index.constraint {
                 return Err(needed_by_constraint(&name, &name, &table.name));
             }
+            let mut table = Table::clone(&table);
             table.indexes.retain(|i| i.name != name);
-            self.save_table(&table).await?;
-            entries::clear(self.gateway.as_ref(), &index).await?;
+            txn.stage_table(table);
+            txn.cleared.push(index);
         }
         Ok(Outcome::Done("DROP INDEX".into()))
     }
 
-    /// Every relation name taken: tables, their primary key indexes and
-    /// their secondary indexes (PostgreSQL keeps them in one namespace).
-    pub(crate) async fn relation_names(&self) -> Result<BTreeSet<String>> {
+    /// Every table's schema as a transaction that wrote `writes` sees it.
+    pub(crate) async fn tables_seen(&self, writes: &Writes) -> Result<Vec<Table>> {
+        Ok(writes.over(crate::sql::tables(self.gateway.as_ref()).await?))
+    }
+
+    /// Every relation name taken, as a transaction that wrote `writes`
+    /// sees them: tables, their primary key indexes and their secondary
+    /// indexes (PostgreSQL keeps them in one namespace).
+    pub(crate) async fn relation_names(&self, writes: &Writes) -> Result<BTreeSet<String>> {
         let mut names = BTreeSet::new();
-        for table in crate::sql::tables(self.gateway.as_ref()).await? {
+        for table in self.tables_seen(writes).await? {
             if table.pk().is_some() {
                 names.insert(format!("{}_pkey", table.name));
             }

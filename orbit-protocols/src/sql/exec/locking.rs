@@ -36,7 +36,7 @@ struct Window {
 
 impl<G: ActorGateway> Engine<G> {
     pub(super) async fn locking_query(&self, mut query: ast::Query, txn: &mut Txn) -> Result<Outcome> {
-        let (table, seen_as) = self.locked_table(&query).await?;
+        let (table, seen_as) = self.locked_table(&query, txn).await?;
         let nonblock = lock_mode(&query, &seen_as)?;
         let window = window(query.limit_clause.take())?;
         query.locks.clear();
@@ -96,7 +96,7 @@ impl<G: ActorGateway> Engine<G> {
 
     /// The one table a locking query reads, and the name the query gives
     /// it (its alias, if it has one); anything else is refused.
-    async fn locked_table(&self, query: &ast::Query) -> Result<(Arc<Table>, String)> {
+    async fn locked_table(&self, query: &ast::Query, txn: &Txn) -> Result<(Arc<Table>, String)> {
         let SetExpr::Select(select) = query.body.as_ref() else {
             return Err(unsupported("FOR UPDATE/SHARE on a query that is not a plain SELECT"));
         };
@@ -127,7 +127,7 @@ impl<G: ActorGateway> Engine<G> {
         let TableFactor::Table { name, args: None, alias, .. } = &from.relation else {
             return Err(unsupported("FOR UPDATE/SHARE of something other than a table"));
         };
-        let table = self.table(&object_name(name)?).await?;
+        let table = self.target(txn, &object_name(name)?).await?;
         let seen_as = match alias {
             Some(alias) => ident(&alias.name),
             None => table.name.clone(),

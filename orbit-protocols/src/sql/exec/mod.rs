@@ -7,7 +7,7 @@
 //! | BEGIN / COMMIT / ROLLBACK | the connection's [`TxnState`]; COMMIT is one atomic actor group |
 //! | several statements in one query string | one implicit transaction ([`Engine::execute_batch`]) |
 //! | SET / SHOW / RESET | the connection's parameters |
-//! | CREATE / ALTER / DROP TABLE, CREATE / DROP INDEX | catalog actors and rows, at once; refused in a block |
+//! | CREATE / ALTER / DROP TABLE, CREATE / DROP INDEX | schemas, rows and index entries staged in the transaction, like any write |
 //! | INSERT | rows checked, locked and staged in the transaction; `ON CONFLICT` in `conflict.rs` |
 //! | UPDATE / DELETE | by primary key directly; otherwise rows found by DataFusion, then locked and staged |
 //! | SELECT ... WHERE pk = constant | a point read of one row actor |
@@ -116,14 +116,6 @@ enum Work {
     Point(Arc<PointQuery>, Literal),
 }
 
-impl Work {
-    /// DDL: writes to storage as it goes, outside the transaction.
-    fn acts_at_once(&self) -> bool {
-        let Work::Statement(statement) = self else { return false };
-        schema_change(statement).is_some()
-    }
-}
-
 /// Session ids for row locks.
 static SESSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -182,14 +174,18 @@ impl<G: ActorGateway> Engine<G> {
         self
     }
 
-    /// Table `name`'s schema, for a statement that does not change it.
-    async fn schema(&self, name: &str) -> Result<Option<Arc<Table>>> {
-        Ok(self.schemas.get(self.gateway.as_ref(), name).await?)
+    /// Table `name`'s schema as a transaction that wrote `writes` sees it:
+    /// as its DDL left it, or as committed.
+    async fn schema(&self, writes: &Writes, name: &str) -> Result<Option<Arc<Table>>> {
+        match writes.table(name) {
+            Some(staged) => Ok(staged),
+            None => Ok(self.schemas.get(self.gateway.as_ref(), name).await?),
+        }
     }
 
     /// Like [`Engine::schema`]; no such table is 42P01.
-    pub(crate) async fn table(&self, name: &str) -> Result<Arc<Table>> {
-        self.schema(name)
+    pub(crate) async fn table(&self, writes: &Writes, name: &str) -> Result<Arc<Table>> {
+        self.schema(writes, name)
             .await?
             .ok_or_else(|| error(Code::UndefinedTable, format!("relation \"{name}\" does not exist")))
     }
@@ -217,12 +213,10 @@ impl<G: ActorGateway> Engine<G> {
     /// Runs the statements of one query string, as PostgreSQL runs them.
     ///
     /// Outside a transaction block, several statements none of which is
-    /// BEGIN, COMMIT, ROLLBACK, COPY or DDL (`schema_change`) form one
-    /// implicit transaction: their writes commit together after the last
-    /// one, and an error rolls back what the earlier ones wrote. Otherwise
-    /// each statement runs as [`Engine::execute`] runs it (DDL is not
-    /// transactional in Orbit, so a string holding some commits statement
-    /// by statement, its DDL included; inside a block DDL is refused).
+    /// BEGIN, COMMIT, ROLLBACK or COPY form one implicit transaction (DDL
+    /// included): their writes commit together after the last one, and an
+    /// error rolls back what the earlier ones wrote. Otherwise each
+    /// statement runs as [`Engine::execute`] runs it.
     ///
     /// Returns one outcome per statement run, up to and including the first
     /// error; the statements after it do not run. When the implicit
@@ -291,11 +285,48 @@ impl<G: ActorGateway> Engine<G> {
         outcome
     }
 
+    /// The schemas the current transaction's DDL staged (and no rows), for
+    /// a statement being prepared to see.
+    fn staged_schemas(&self) -> Writes {
+        match &*self.state.lock().unwrap_or_else(|e| e.into_inner()) {
+            TxnState::Block(txn) | TxnState::Failed(txn) => {
+                Writes { rows: Default::default(), tables: txn.writes.tables.clone() }
+            }
+            TxnState::Autocommit => Writes::default(),
+        }
+    }
+
+    /// Table `name`'s schema for a statement of `txn` that writes its
+    /// rows, once no other transaction's DDL holds it ([`Engine::enter`]);
+    /// no such table is 42P01.
+    async fn target(&self, txn: &Txn, name: &str) -> Result<Arc<Table>> {
+        self.enter(txn, name).await?;
+        self.table(&txn.writes, name).await
+    }
+
+    /// Waits while another transaction's DDL holds table `name`'s gate
+    /// closed, so that a transaction's first write to a table reads the
+    /// schema that DDL leaves. A transaction that already wrote the table
+    /// keeps the schema it wrote under (its commit checks it).
+    async fn enter(&self, txn: &Txn, name: &str) -> Result<()> {
+        if txn.closed.contains_key(name) || txn.used.contains_key(name) {
+            return Ok(());
+        }
+        drop(self.locks.gates.pass(name).await.map_err(|_| relation_busy(name))?);
+        Ok(())
+    }
+
+    /// Table `name`'s schema as the current transaction sees it, between
+    /// statements (a statement being prepared); no such table is 42P01.
+    pub(crate) async fn current_table(&self, name: &str) -> Result<Arc<Table>> {
+        self.table(&self.staged_schemas(), name).await
+    }
+
     /// The current transaction's writes, for a query to see.
     fn writes(&self) -> Arc<Writes> {
         match &*self.state.lock().unwrap_or_else(|e| e.into_inner()) {
             TxnState::Block(txn) => Arc::new(txn.writes.clone()),
-            _ => Arc::new(Writes::new()),
+            _ => Arc::new(Writes::default()),
         }
     }
 
@@ -335,18 +366,7 @@ impl<G: ActorGateway> Engine<G> {
                 Err(error(Code::ActiveSqlTransaction, "VACUUM cannot run inside a transaction block")),
                 state,
             ),
-            statement => match (schema_change(&statement), state) {
-                // DDL acts at once on the catalog and the committed rows,
-                // which ROLLBACK could not undo: a block refuses it and
-                // fails, as after any error. A query string's implicit
-                // transaction never holds DDL (`runs_alone`), so DDL runs
-                // only in a transaction of its own, with nothing staged.
-                (Some(name), TxnState::Block(txn)) => (
-                    Err(unsupported(format_args!("{name} inside a transaction block"))),
-                    TxnState::Failed(txn),
-                ),
-                (_, state) => self.in_transaction(Work::Statement(Box::new(statement)), state, cancel).await,
-            },
+            statement => self.in_transaction(Work::Statement(Box::new(statement)), state, cancel).await,
         }
     }
 
@@ -385,12 +405,9 @@ impl<G: ActorGateway> Engine<G> {
     /// row lock, a read, DataFusion, `pg_sleep`); until then it only
     /// staged rows in `txn` and took locks it recorded there, so the
     /// caller's rollback or failed block undoes all of it. Effects outside
-    /// the transaction stay, as after any error: sequence values drawn and
-    /// `orbit_call`s made. DDL writes as it goes, so it is not cancelled.
+    /// the transaction stay, as after any error: sequence values and OIDs
+    /// drawn, and `orbit_call`s made.
     async fn run_unless_cancelled(&self, work: Work, txn: &mut Txn, cancel: &mut Cancel) -> Result<Outcome> {
-        if work.acts_at_once() {
-            return self.run(work, txn).await;
-        }
         tokio::select! {
             biased;
             () = cancel.requested() => Err(cancelled()),
@@ -398,12 +415,42 @@ impl<G: ActorGateway> Engine<G> {
         }
     }
 
-    /// Writes every staged row as one atomic group, then releases the locks.
-    /// The group commits only in the term the locks were taken in.
+    /// Writes every staged schema, row and index entry as one atomic
+    /// group, then releases the locks and gates. The group commits only in
+    /// the term the locks were taken in, and only if every table it writes
+    /// rows of still has the schema they were staged under (40001). Then
+    /// the entries of indexes the transaction took away are cleared.
     async fn commit(&self, mut txn: Txn) -> Result<()> {
         let channels = std::mem::take(&mut txn.channels);
+        let cleared = std::mem::take(&mut txn.cleared);
+        let written = self.write(&txn).await;
+        self.rollback(txn);
+        if written.is_ok() && !channels.is_empty() {
+            self.committed_channels(channels);
+        }
+        if written.is_ok() {
+            for index in &cleared {
+                if let Err(e) = crate::sql::catalog::entries::clear(self.gateway.as_ref(), index).await {
+                    tracing::warn!(index = %index.name, error = %e, "the entries of a dropped index stay behind");
+                }
+            }
+        }
+        written
+    }
+
+    /// [`Engine::commit`]'s group, written while passing the gates of the
+    /// tables it writes rows of.
+    async fn write(&self, txn: &Txn) -> Result<()> {
         let mut calls = Vec::new();
-        for (table, rows) in &txn.writes {
+        for (name, table) in &txn.writes.tables {
+            let id = ActorId::new(crate::sql::CATALOG_KIND, Bytes::copy_from_slice(name.as_bytes()));
+            let invocation = match table {
+                Some(table) => Invocation::new("put", json_bytes(&serde_json::json!({ "row": table }))?),
+                None => Invocation::new("delete", Bytes::new()),
+            };
+            calls.push((id, invocation));
+        }
+        for (table, rows) in &txn.writes.rows {
             for (key, staged) in rows {
                 let id = ActorId::new(format!("row:{table}"), Bytes::copy_from_slice(key));
                 let invocation = match staged {
@@ -414,22 +461,57 @@ impl<G: ActorGateway> Engine<G> {
             }
         }
         calls.extend(crate::sql::catalog::entries::commit_calls(&txn.index_writes));
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let mut passes = Vec::new();
+        for name in txn.used.keys().filter(|name| !txn.closed.contains_key(*name)) {
+            passes.push(self.locks.gates.pass(name).await.map_err(|_| relation_busy(name))?);
+            self.check_used(txn, name).await?;
+        }
         let written = match txn.term {
-            _ if calls.is_empty() => Ok(Vec::new()),
             Some(term) => self.gateway.invoke_atomic_in_term(calls, term).await,
             None => match self.gateway.serving_term(&sql_home()).await {
                 Ok(term) => self.gateway.invoke_atomic_in_term(calls, term).await,
                 Err(e) => Err(e),
             },
         };
-        self.rollback(txn);
-        if written.is_ok() && !channels.is_empty() {
-            self.committed_channels(channels);
-        }
+        drop(passes);
         written.map(|_| ()).map_err(|e| match e {
             orbit_shared::Error::NotLeader { .. } => SqlError::from(e),
             e => error(Code::Internal, format!("the transaction did not commit: {e}")),
         })
+    }
+
+    /// Closes table `name`'s gate for this transaction's DDL, which holds
+    /// it until the transaction ends. Rows the transaction staged under an
+    /// older schema of the table fail it (40001).
+    async fn close_gate(&self, txn: &mut Txn, name: &str) -> Result<()> {
+        if txn.closed.contains_key(name) {
+            return Ok(());
+        }
+        if txn.term.is_none() {
+            txn.term = Some(self.gateway.serving_term(&sql_home()).await?);
+        }
+        let closed = self.locks.gates.close(name).await.map_err(|_| relation_busy(name))?;
+        txn.closed.insert(name.to_string(), closed);
+        self.check_used(txn, name).await
+    }
+
+    /// 40001 when the transaction staged rows of `name` under a schema
+    /// other than the one committed now.
+    async fn check_used(&self, txn: &Txn, name: &str) -> Result<()> {
+        let Some(used) = txn.used.get(name) else { return Ok(()) };
+        let now = self.schemas.get(self.gateway.as_ref(), name).await?;
+        if now.as_deref() != Some(used) {
+            return Err(error(
+                Code::SerializationFailure,
+                format!(
+                    "could not serialize access: the definition of table \"{name}\" changed while the transaction wrote to it"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Releases the transaction's locks (a read-only one took none, and
@@ -460,6 +542,22 @@ impl<G: ActorGateway> Engine<G> {
         }
     }
 
+    /// Every row of `table` as this transaction sees it, by key.
+    async fn rows_seen(
+        &self,
+        txn: &Txn,
+        table: &Table,
+    ) -> Result<std::collections::BTreeMap<Vec<u8>, Map<String, Json>>> {
+        let mut rows = crate::sql::plan::read_all(self.gateway.as_ref(), table).await?;
+        for (key, staged) in txn.writes.rows.get(&table.name).into_iter().flatten() {
+            match staged {
+                Some(row) => rows.insert(key.clone(), row.clone()),
+                None => rows.remove(key),
+            };
+        }
+        Ok(rows)
+    }
+
     /// A row as this transaction sees it.
     async fn current(&self, txn: &Txn, table: &Table, key: &[u8]) -> Result<Option<Map<String, Json>>> {
         match txn.staged(&table.name, key) {
@@ -480,26 +578,26 @@ impl<G: ActorGateway> Engine<G> {
             }
         };
         match statement {
-            Statement::CreateTable(create) => self.create_table(create).await,
+            Statement::CreateTable(create) => self.create_table(create, txn).await,
             Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
-                self.drop_tables(&names, if_exists).await
+                self.drop_tables(&names, if_exists, txn).await
             }
-            Statement::AlterTable(alter) => self.alter_table(alter).await,
-            Statement::CreateIndex(create) => self.create_index(create).await,
+            Statement::AlterTable(alter) => self.alter_table(alter, txn).await,
+            Statement::CreateIndex(create) => self.create_index(create, txn).await,
             Statement::Drop { object_type: ObjectType::Index, if_exists, names, .. } => {
-                self.drop_indexes(&names, if_exists).await
+                self.drop_indexes(&names, if_exists, txn).await
             }
             // Rows are actors: no dead row versions to reclaim and no
             // planner statistics to gather. The tables must exist.
             Statement::Vacuum(ast::VacuumStatement { table_name, .. }) => {
                 if let Some(name) = table_name {
-                    self.table(&object_name(&name)?).await?;
+                    self.table(&txn.writes, &object_name(&name)?).await?;
                 }
                 Ok(Outcome::Done("VACUUM".into()))
             }
             Statement::Analyze(ast::Analyze { table_name, .. }) => {
                 if let Some(name) = table_name {
-                    self.table(&object_name(&name)?).await?;
+                    self.table(&txn.writes, &object_name(&name)?).await?;
                 }
                 Ok(Outcome::Done("ANALYZE".into()))
             }
@@ -527,7 +625,7 @@ impl<G: ActorGateway> Engine<G> {
                         let CopySource::Table { table_name, columns } = source else {
                             return Err(error(Code::SyntaxError, "COPY FROM needs a table"));
                         };
-                        let table = self.table(&object_name(&table_name)?).await?;
+                        let table = self.table(&txn.writes, &object_name(&table_name)?).await?;
                         let names: Vec<ObjectName> =
                             columns.into_iter().map(|c| ObjectName::from(vec![c])).collect();
                         let targets = insert_targets(&table, &names)?;
@@ -546,7 +644,7 @@ impl<G: ActorGateway> Engine<G> {
     // --- queries -------------------------------------------------------
 
     async fn query(&self, query: ast::Query, txn: &Txn) -> Result<Outcome> {
-        if let Some(point) = self.point_query(&query).await? {
+        if let Some(point) = self.point_query_seeing(&query, &txn.writes).await? {
             let rows = self.point_rows(&point.table, &literal(&point.key)?, txn).await?;
             return Ok(point.outcome(rows));
         }
@@ -569,45 +667,27 @@ impl<G: ActorGateway> Engine<G> {
 }
 
 /// Whether a statement keeps its query string out of an implicit
-/// transaction: it starts or ends transactions itself, waits for the client
-/// between its parts (COPY), or is DDL, which acts at once on committed
-/// rows and so must see the statements before it committed (and which a
-/// block, an implicit one too, would refuse).
+/// transaction: it starts or ends transactions itself, or waits for the
+/// client between its parts (COPY).
 fn runs_alone(statement: &Statement) -> bool {
-    schema_change(statement).is_some()
-        || matches!(
-            statement,
-            Statement::StartTransaction { .. }
-                | Statement::Commit { .. }
-                | Statement::Rollback { .. }
-                | Statement::Savepoint { .. }
-                | Statement::ReleaseSavepoint { .. }
-                | Statement::Copy { .. }
-        )
+    matches!(
+        statement,
+        Statement::StartTransaction { .. }
+            | Statement::Commit { .. }
+            | Statement::Rollback { .. }
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
+            | Statement::Copy { .. }
+    )
 }
 
-/// DDL, by its name for messages (`CREATE TABLE`, `DROP INDEX`...): a
-/// statement that changes the schema, which Orbit carries out at once on
-/// the catalog actors and the committed rows, outside any transaction.
-/// TRUNCATE is not one: it stages its deletions in the transaction.
-fn schema_change(statement: &Statement) -> Option<String> {
-    match statement {
-        Statement::CreateTable(_) => Some("CREATE TABLE".into()),
-        Statement::CreateIndex(_) => Some("CREATE INDEX".into()),
-        Statement::AlterTable(_) => Some("ALTER TABLE".into()),
-        Statement::Drop { object_type, .. } => Some(format!("DROP {object_type}")),
-        _ => None,
-    }
+/// A gate or lock waited for too long.
+fn relation_busy(name: &str) -> SqlError {
+    error(Code::LockNotAvailable, format!("could not obtain lock on relation \"{name}\""))
 }
 
 fn json_bytes(value: &Json) -> Result<Bytes> {
     serde_json::to_vec(value).map(Bytes::from).map_err(|e| error(Code::Internal, e.to_string()))
-}
-
-pub(crate) async fn existing_table<G: ActorGateway>(gateway: &G, name: &str) -> Result<Table> {
-    crate::sql::load_table(gateway, name)
-        .await?
-        .ok_or_else(|| error(Code::UndefinedTable, format!("relation \"{name}\" does not exist")))
 }
 
 /// An actor of the SQL data (the catalog's): every one lives in the same

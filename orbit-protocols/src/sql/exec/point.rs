@@ -49,7 +49,7 @@ impl<G: ActorGateway> Engine<G> {
         key: Literal,
         cancel: &mut Cancel,
     ) -> Option<Result<Outcome>> {
-        match self.schema(&point.table.name).await {
+        match self.schema(&self.staged_schemas(), &point.table.name).await {
             Ok(Some(table)) if Arc::ptr_eq(&table, &point.table) || *table == *point.table => {}
             _ => return None,
         }
@@ -69,8 +69,18 @@ impl<G: ActorGateway> Engine<G> {
     }
 
     /// A point query (SELECT columns FROM table WHERE primary key =
-    /// constant or parameter); `None` for any other query.
+    /// constant or parameter), as the session's transaction sees the
+    /// table; `None` for any other query.
     pub async fn point_query(&self, query: &ast::Query) -> Result<Option<PointQuery>> {
+        self.point_query_seeing(query, &self.staged_schemas()).await
+    }
+
+    /// [`Engine::point_query`] in a transaction that wrote `writes`.
+    pub(super) async fn point_query_seeing(
+        &self,
+        query: &ast::Query,
+        writes: &Writes,
+    ) -> Result<Option<PointQuery>> {
         if query.with.is_some()
             || query.order_by.is_some()
             || query.limit_clause.is_some()
@@ -93,7 +103,7 @@ impl<G: ActorGateway> Engine<G> {
             return Ok(None);
         };
         let Ok(name) = object_name(name) else { return Ok(None) };
-        let Some(table) = self.schema(&name).await? else { return Ok(None) };
+        let Some(table) = self.schema(writes, &name).await? else { return Ok(None) };
         let Some(key) = pk_equals(&table, select.selection.as_ref()) else { return Ok(None) };
         if literal(&key).is_err() && placeholder(&key).is_none() {
             return Ok(None);

@@ -24,7 +24,7 @@
 //!   it) removes its edge and its place in the queue.
 
 use serde_json::{Map, Value as Json};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -39,6 +39,43 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub(crate) struct Locks {
     inner: Mutex<LockTable>,
+    /// Tables' gates, for DDL.
+    pub gates: Gates,
+}
+
+/// A gate per table name. A transaction whose DDL changes a table (or
+/// creates one of that name) closes the table's gate and holds it until it
+/// ends; a commit writing rows of the table passes through the gate while
+/// it writes them (shared with other commits). So DDL reads rows no commit
+/// is changing, and rows staged under a schema that DDL replaced meanwhile
+/// are found at commit (`Engine::commit` compares the schemas) instead of
+/// landing beside the new one. Queries never wait at a gate.
+#[derive(Debug, Default)]
+pub(crate) struct Gates {
+    gates: Mutex<HashMap<String, std::sync::Arc<tokio::sync::RwLock<()>>>>,
+}
+
+/// A closed gate, open again when dropped.
+pub(crate) type Closed = tokio::sync::OwnedRwLockWriteGuard<()>;
+/// A commit's pass through a gate.
+pub(crate) type Pass = tokio::sync::OwnedRwLockReadGuard<()>;
+
+impl Gates {
+    fn gate(&self, table: &str) -> std::sync::Arc<tokio::sync::RwLock<()>> {
+        let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        gates.entry(table.to_string()).or_default().clone()
+    }
+
+    /// Closes `table`'s gate once commits passing through it are done
+    /// (waiting at most as long as for a row lock).
+    pub async fn close(&self, table: &str) -> Result<Closed, LockError> {
+        tokio::time::timeout(LOCK_WAIT, self.gate(table).write_owned()).await.map_err(|_| LockError::Timeout)
+    }
+
+    /// Passes `table`'s gate, waiting while DDL holds it closed.
+    pub async fn pass(&self, table: &str) -> Result<Pass, LockError> {
+        tokio::time::timeout(LOCK_WAIT, self.gate(table).read_owned()).await.map_err(|_| LockError::Timeout)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -189,10 +226,14 @@ pub(crate) type Staged = Option<Map<String, Json>>;
 pub(crate) struct Txn {
     /// Rows locked, in the order taken.
     pub locked: Vec<RowRef>,
-    /// Staged writes by table, then key.
-    pub writes: BTreeMap<String, BTreeMap<Vec<u8>, Staged>>,
+    /// Staged rows by table, then key, and staged schemas.
+    pub writes: crate::sql::plan::Writes,
     /// Staged changes to secondary index entries (`crate::sql::catalog::entries`).
     pub index_writes: crate::sql::catalog::entries::IndexWrites,
+    /// Indexes the transaction's DDL took away: their entries are cleared
+    /// once it commits (no schema names them from then on, and index OIDs
+    /// are never used again, so until then they are only garbage).
+    pub cleared: Vec<crate::sql::catalog::Index>,
     /// The term in which this node served the SQL data when the first row
     /// lock was taken (`ActorGateway::serving_term`; 0 without a cluster):
     /// the locks are this node's, so the commit is refused once another
@@ -200,15 +241,26 @@ pub(crate) struct Txn {
     pub term: Option<u64>,
     /// LISTEN, UNLISTEN and NOTIFY, applied at commit.
     pub channels: super::notify::Pending,
+    /// The gates of the tables this transaction's DDL changes, closed
+    /// until it ends.
+    pub closed: std::collections::BTreeMap<String, Closed>,
+    /// The schema each table had when the transaction first staged one of
+    /// its rows.
+    pub used: std::collections::BTreeMap<String, crate::sql::catalog::Table>,
 }
 
 impl Txn {
     pub fn staged(&self, table: &str, key: &[u8]) -> Option<&Staged> {
-        self.writes.get(table)?.get(key)
+        self.writes.rows.get(table)?.get(key)
     }
 
     pub fn stage(&mut self, table: &str, key: Vec<u8>, row: Staged) {
-        self.writes.entry(table.to_string()).or_default().insert(key, row);
+        self.writes.rows.entry(table.to_string()).or_default().insert(key, row);
+    }
+
+    /// Stages `table` as the schema of its name (created or altered).
+    pub fn stage_table(&mut self, table: crate::sql::catalog::Table) {
+        self.writes.tables.insert(table.name.clone(), Some(std::sync::Arc::new(table)));
     }
 
     /// Stages row `row` entering (`present`) or leaving entry `key` of the

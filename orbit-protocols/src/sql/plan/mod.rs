@@ -59,8 +59,38 @@ use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-/// Uncommitted writes of a session, by table then key.
-pub(crate) type Writes = BTreeMap<String, BTreeMap<Vec<u8>, Staged>>;
+/// A session's uncommitted writes: rows by table then key, and the
+/// schemas its DDL changed.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Writes {
+    pub rows: BTreeMap<String, BTreeMap<Vec<u8>, Staged>>,
+    /// Tables created, altered (`Some`) or dropped (`None`) by the
+    /// transaction, by name.
+    pub tables: BTreeMap<String, Option<Arc<Table>>>,
+}
+
+impl Writes {
+    /// Table `name` as the transaction changed it: `Some(None)` when it
+    /// dropped it, `None` when it did not touch it.
+    pub fn table(&self, name: &str) -> Option<Option<Arc<Table>>> {
+        self.tables.get(name).cloned()
+    }
+
+    /// The committed `tables` as the transaction sees them, by name.
+    pub fn over(&self, committed: Vec<Table>) -> Vec<Table> {
+        if self.tables.is_empty() {
+            return committed;
+        }
+        let mut seen: BTreeMap<String, Table> = committed.into_iter().map(|t| (t.name.clone(), t)).collect();
+        for (name, staged) in &self.tables {
+            match staged {
+                Some(table) => seen.insert(name.clone(), Table::clone(table)),
+                None => seen.remove(name),
+            };
+        }
+        seen.into_values().collect()
+    }
+}
 
 /// The column a table without a primary key shows its hidden row keys
 /// in, for UPDATE and DELETE to find rows ([`Planner::plan_keyed`]).
@@ -207,7 +237,7 @@ impl<G: ActorGateway> Planner<G> {
             gateway,
             schemas,
             databases,
-            writes: Mutex::new(Arc::new(Writes::new())),
+            writes: Mutex::new(Arc::new(Writes::default())),
             keyed: std::sync::atomic::AtomicBool::new(false),
             system: system.clone(),
         });
@@ -242,15 +272,16 @@ impl<G: ActorGateway> Planner<G> {
         mut statement: sqlparser::ast::Statement,
         writes: Arc<Writes>,
     ) -> DfResult<Planned> {
-        *self.schema.writes.lock().unwrap_or_else(|e| e.into_inner()) = writes;
         if pg_catalog::reads_catalog(&statement) {
             let tables = crate::sql::tables(self.schema.gateway.as_ref())
                 .await
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let tables = writes.over(tables);
             let snapshot =
                 pg_catalog::Snapshot { tables, owner: "postgres".into(), database: "postgres".into() };
             *self.system.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
         }
+        *self.schema.writes.lock().unwrap_or_else(|e| e.into_inner()) = writes;
         crate::sql::plan::rewrite::rewrite(&mut statement);
         let names = output_names(&mut statement);
         crate::sql::types::jsonb::rewrite(&mut statement);

@@ -253,13 +253,14 @@ impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
         if let Some(view) = crate::sql::system::views::view(&self.gateway, &self.databases, name) {
             return Ok(Some(view));
         }
-        let table = (self.schemas.get(self.gateway.as_ref(), name).await)
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let Some(table) = table else { return Ok(None) };
-        let staged = {
-            let writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
-            writes.get(&table.name).cloned().unwrap_or_default()
+        let writes = self.writes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let table = match writes.table(name) {
+            Some(staged) => staged,
+            None => (self.schemas.get(self.gateway.as_ref(), name).await)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?,
         };
+        let Some(table) = table else { return Ok(None) };
+        let staged = writes.rows.get(&table.name).cloned().unwrap_or_default();
         let schema = table_schema(&table, self.keyed.load(std::sync::atomic::Ordering::Relaxed));
         Ok(Some(Arc::new(RowsTable { gateway: self.gateway.clone(), table, schema, staged })))
     }
