@@ -167,9 +167,8 @@ mod tests {
         let mut table = Table {
             name: "t".into(),
             columns: Vec::new(),
-            primary_key: None,
-            oid: 0,
             indexes: vec![index(&["a"], false), index(&["a", "b"], true)],
+            ..Table::named("t")
         };
         table.indexes[1].name = "ab".into();
         let (chosen, key) = pinned(&table, &row(json!({"a": 1, "b": 2}))).unwrap();

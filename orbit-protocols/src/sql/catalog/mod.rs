@@ -146,6 +146,66 @@ pub struct Table {
     /// primary key's index is implicit).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub indexes: Vec<Index>,
+    /// FOREIGN KEY constraints: each names a table this one's rows refer to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_keys: Vec<ForeignKey>,
+    /// The tables whose foreign keys refer to this one (this one too, for
+    /// a key referring to its own table), each once: the ones a write that
+    /// changes or removes a referenced row must check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referenced_by: Vec<String>,
+}
+
+/// A FOREIGN KEY constraint: the row's values in `columns`, when none is
+/// NULL, must be those of a row of `table` in `references` (its primary
+/// key's columns or a unique index's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub table: String,
+    pub references: Vec<String>,
+    pub on_delete: RefAction,
+    pub on_update: RefAction,
+    /// Its OID in `pg_constraint`.
+    pub oid: u32,
+}
+
+/// What a change to a referenced row does to the rows referring to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefAction {
+    /// Refused while rows refer to it (PostgreSQL checks at the end of the
+    /// statement; Orbit row by row, as RESTRICT).
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl RefAction {
+    /// The SQL words (`ON DELETE <words>`).
+    pub fn words(self) -> &'static str {
+        match self {
+            RefAction::NoAction => "NO ACTION",
+            RefAction::Restrict => "RESTRICT",
+            RefAction::Cascade => "CASCADE",
+            RefAction::SetNull => "SET NULL",
+            RefAction::SetDefault => "SET DEFAULT",
+        }
+    }
+
+    /// `pg_constraint.confupdtype` / `confdeltype`.
+    pub fn code(self) -> &'static str {
+        match self {
+            RefAction::NoAction => "a",
+            RefAction::Restrict => "r",
+            RefAction::Cascade => "c",
+            RefAction::SetNull => "n",
+            RefAction::SetDefault => "d",
+        }
+    }
 }
 
 /// A secondary index of a table. Its entries are actors of kind
@@ -198,7 +258,15 @@ pub const FIRST_USER_OID: u32 = 16384;
 impl Table {
     /// A table of that name with no columns, key or indexes.
     pub fn named(name: &str) -> Self {
-        Table { name: name.to_string(), columns: Vec::new(), primary_key: None, oid: 0, indexes: Vec::new() }
+        Table {
+            name: name.to_string(),
+            columns: Vec::new(),
+            primary_key: None,
+            oid: 0,
+            indexes: Vec::new(),
+            foreign_keys: Vec::new(),
+            referenced_by: Vec::new(),
+        }
     }
 
     pub fn column(&self, name: &str) -> Option<(usize, &Column)> {

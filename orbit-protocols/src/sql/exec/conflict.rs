@@ -204,13 +204,7 @@ mod tests {
 
     fn table(primary_key: Option<usize>) -> Table {
         let column = |name: &str| Column::new(name, SqlType::Int4);
-        Table {
-            name: "t".into(),
-            columns: vec![column("id"), column("n")],
-            primary_key,
-            oid: 0,
-            indexes: Vec::new(),
-        }
+        Table { name: "t".into(), columns: vec![column("id"), column("n")], primary_key, ..Table::named("t") }
     }
 
     fn conflict(sql: &str, table: &Table) -> Result<OnConflict> {

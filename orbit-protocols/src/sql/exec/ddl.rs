@@ -14,6 +14,7 @@
 //! never shows.
 
 use super::index::index_columns;
+use super::references::Declared;
 use super::{Engine, Outcome};
 use crate::sql::catalog::entries::choose_name;
 use crate::sql::catalog::{self, Column, Identity, Index, Table};
@@ -51,6 +52,10 @@ enum Action {
     AddUnique(String, Vec<String>),
     /// DROP CONSTRAINT of a UNIQUE constraint, by name.
     DropUnique(String),
+    /// ADD [CONSTRAINT name] FOREIGN KEY.
+    AddForeignKey(Declared),
+    /// DROP CONSTRAINT of a FOREIGN KEY, by name.
+    DropForeignKey(String),
 }
 
 impl Action {
@@ -64,8 +69,10 @@ impl Action {
                     table.columns.remove(index);
                     table.primary_key = table.primary_key.map(|pk| if pk > index { pk - 1 } else { pk });
                 }
-                // PostgreSQL drops the indexes on a dropped column.
+                // PostgreSQL drops the indexes and foreign keys on a
+                // dropped column.
                 table.indexes.retain(|i| !i.columns.contains(name));
+                table.foreign_keys.retain(|k| !k.columns.contains(name));
             }
             Action::RenameColumn { from, to } => {
                 if let Some(column) = table.columns.iter_mut().find(|c| c.name == *from) {
@@ -74,6 +81,13 @@ impl Action {
                 for column in table.indexes.iter_mut().flat_map(|i| i.columns.iter_mut()) {
                     if column == from {
                         *column = to.clone();
+                    }
+                }
+                let own = table.name.clone();
+                for key in &mut table.foreign_keys {
+                    rename_in(&mut key.columns, from, to);
+                    if key.table == own {
+                        rename_in(&mut key.references, from, to);
                     }
                 }
             }
@@ -99,6 +113,9 @@ impl Action {
                 oid: 0,
             }),
             Action::DropUnique(name) => table.indexes.retain(|i| i.name != *name),
+            // Checked against the tables when carried out.
+            Action::AddForeignKey(_) => {}
+            Action::DropForeignKey(name) => table.foreign_keys.retain(|k| k.name != *name),
         }
     }
 }
@@ -112,6 +129,7 @@ impl<G: ActorGateway> Engine<G> {
         let mut composite: Option<Vec<String>> = None;
         // UNIQUE constraints: their names (if given) and columns.
         let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
+        let mut references = Vec::new();
         for def in &create.columns {
             let column_name = ident(&def.name);
             if columns.iter().any(|c| c.name == column_name) {
@@ -126,6 +144,11 @@ impl<G: ActorGateway> Engine<G> {
             }
             if let Some(constraint) = unique {
                 uniques.push((constraint, vec![column.name.clone()]));
+            }
+            for option in &def.options {
+                if let ColumnOption::ForeignKey(fk) = &option.option {
+                    references.push(Declared::from_ast(fk, option.name.as_ref(), Some(&column.name))?);
+                }
             }
             columns.push(column);
         }
@@ -148,6 +171,7 @@ impl<G: ActorGateway> Engine<G> {
                     let schema = Table { columns: columns.clone(), ..Table::named(&name) };
                     uniques.push((unique_constraint(unique)?, index_columns(&schema, &unique.columns)?));
                 }
+                TableConstraint::ForeignKey(fk) => references.push(Declared::from_ast(fk, None, None)?),
                 other => return Err(unsupported(format_args!("the table constraint \"{other}\""))),
             }
         }
@@ -192,7 +216,11 @@ impl<G: ActorGateway> Engine<G> {
                 });
             }
         }
-        txn.stage_table(Table { name, columns, primary_key, oid, indexes });
+        let mut table = Table { columns, primary_key, oid, indexes, ..Table::named(&name) };
+        for declared in references {
+            self.add_foreign_key(txn, &mut table, declared).await?;
+        }
+        txn.stage_table(table);
         Ok(Outcome::Done("CREATE TABLE".into()))
     }
 
@@ -275,6 +303,20 @@ impl<G: ActorGateway> Engine<G> {
                 txn.cleared.extend(table.indexes.iter().filter(|i| i.name == name).cloned());
                 table.indexes.retain(|i| i.name != name);
             }
+            Action::AddForeignKey(declared) => {
+                self.add_foreign_key(txn, table, declared).await?;
+                if let Some(name) = table.foreign_keys.last().map(|k| k.name.clone()) {
+                    self.validate_foreign_key(txn, table, &name).await?;
+                }
+            }
+            Action::DropForeignKey(ref name) => {
+                let dropped: Vec<_> =
+                    table.foreign_keys.iter().filter(|k| k.name == *name).cloned().collect();
+                action.apply_to(table);
+                for key in dropped {
+                    self.unlink(txn, table, &key.table).await?;
+                }
+            }
             // The rows move to the actors of their keys, so every index is
             // built again (under a new OID: the old entries name old keys).
             Action::AddPrimaryKey(index) => {
@@ -293,6 +335,7 @@ impl<G: ActorGateway> Engine<G> {
                 action.apply_to(table);
             }
             Action::RenameColumn { ref from, ref to } => {
+                self.rename_referenced(txn, table, from, to).await?;
                 self.rewrite_rows(txn, table, |row| {
                     let mut moved = row.clone();
                     match row.get(from) {
@@ -307,11 +350,17 @@ impl<G: ActorGateway> Engine<G> {
             }
             Action::DropColumn(ref name) => {
                 let name = name.clone();
+                self.refuse_if_referenced(txn, table, &name).await?;
+                let dropped: Vec<_> =
+                    table.foreign_keys.iter().filter(|k| k.columns.contains(&name)).cloned().collect();
                 self.rewrite_rows(txn, table, |row| with_field(row, &name, None)).await?;
                 let before = table.indexes.clone();
                 action.apply_to(table);
                 // PostgreSQL drops the indexes on a dropped column.
                 txn.cleared.extend(before.into_iter().filter(|i| table.index(&i.name).is_none()));
+                for key in dropped {
+                    self.unlink(txn, table, &key.table).await?;
+                }
             }
         }
         Ok(())
@@ -372,6 +421,83 @@ impl<G: ActorGateway> Engine<G> {
         Ok(())
     }
 
+    /// Takes `table` out of `parent`'s `referenced_by` once none of its
+    /// foreign keys refers to `parent` any more.
+    async fn unlink(&self, txn: &mut Txn, table: &mut Table, parent: &str) -> Result<()> {
+        if table.foreign_keys.iter().any(|k| k.table == parent) {
+            return Ok(());
+        }
+        if parent == table.name {
+            let own = table.name.clone();
+            table.referenced_by.retain(|t| *t != own);
+            return Ok(());
+        }
+        self.close_gate(txn, parent).await?;
+        if let Some(parent) = self.schema(&txn.writes, parent).await? {
+            let mut parent = Table::clone(&parent);
+            parent.referenced_by.retain(|t| *t != table.name);
+            txn.stage_table(parent);
+        }
+        Ok(())
+    }
+
+    /// The foreign keys of other tables that refer to `table`, with their
+    /// tables' names.
+    async fn referring_keys(
+        &self,
+        txn: &Txn,
+        table: &Table,
+    ) -> Result<Vec<(String, crate::sql::catalog::ForeignKey)>> {
+        let mut keys = Vec::new();
+        for child in table.referenced_by.iter().filter(|c| **c != table.name) {
+            if let Some(schema) = self.schema(&txn.writes, child).await? {
+                keys.extend(
+                    schema
+                        .foreign_keys
+                        .iter()
+                        .filter(|k| k.table == table.name)
+                        .map(|k| (child.clone(), k.clone())),
+                );
+            }
+        }
+        Ok(keys)
+    }
+
+    /// 2BP01 when another table's foreign key refers to `column` of `table`.
+    async fn refuse_if_referenced(&self, txn: &Txn, table: &Table, column: &str) -> Result<()> {
+        let own = table
+            .foreign_keys
+            .iter()
+            .filter(|k| k.table == table.name)
+            .map(|k| (table.name.clone(), k.clone()));
+        let keys: Vec<_> = self.referring_keys(txn, table).await?.into_iter().chain(own).collect();
+        if let Some((child, key)) = keys.into_iter().find(|(_, k)| k.references.iter().any(|c| c == column)) {
+            return Err(error(
+                Code::DependentObjectsStillExist,
+                format!(
+                    "cannot drop column {column} of table {} because other objects depend on it (constraint {} on table {child})",
+                    table.name, key.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// RENAME COLUMN of a column other tables' foreign keys refer to:
+    /// their keys follow the new name.
+    async fn rename_referenced(&self, txn: &mut Txn, table: &Table, from: &str, to: &str) -> Result<()> {
+        for child in table.referenced_by.iter().filter(|c| **c != table.name) {
+            self.close_gate(txn, child).await?;
+            let Some(schema) = self.schema(&txn.writes, child).await? else { continue };
+            let mut schema = Table::clone(&schema);
+            for key in schema.foreign_keys.iter_mut().filter(|k| k.table == table.name) {
+                rename_in(&mut key.references, from, to);
+            }
+            txn.stage_table(schema);
+        }
+        Ok(())
+    }
+
     /// DROP TABLE: each table's rows (committed and staged) are deleted,
     /// its schema dropped and its indexes' entries cleared, with the
     /// transaction.
@@ -379,6 +505,7 @@ impl<G: ActorGateway> Engine<G> {
         &self,
         names: &[ObjectName],
         if_exists: bool,
+        cascade: bool,
         txn: &mut Txn,
     ) -> Result<Outcome> {
         let mut tables = Vec::new();
@@ -389,6 +516,43 @@ impl<G: ActorGateway> Engine<G> {
                 Some(table) => tables.push(table),
                 None if if_exists => {}
                 None => return Err(error(Code::UndefinedTable, format!("table \"{name}\" does not exist"))),
+            }
+        }
+        let dropped: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
+        for table in &tables {
+            // Keys of other tables referring to it: refused, or dropped
+            // with CASCADE.
+            for (child, key) in self.referring_keys(txn, table).await? {
+                if dropped.contains(&child) {
+                    continue;
+                }
+                if !cascade {
+                    return Err(error(
+                        Code::DependentObjectsStillExist,
+                        format!(
+                            "cannot drop table {} because other objects depend on it (constraint {} on table {child} depends on table {})",
+                            table.name, key.name, table.name
+                        ),
+                    ));
+                }
+                self.close_gate(txn, &child).await?;
+                if let Some(schema) = self.schema(&txn.writes, &child).await? {
+                    let mut schema = Table::clone(&schema);
+                    schema.foreign_keys.retain(|k| k.table != table.name);
+                    txn.stage_table(schema);
+                }
+            }
+            // Tables it refers to forget it.
+            for parent in table.foreign_keys.iter().map(|k| k.table.clone()) {
+                if dropped.contains(&parent) {
+                    continue;
+                }
+                self.close_gate(txn, &parent).await?;
+                if let Some(schema) = self.schema(&txn.writes, &parent).await? {
+                    let mut schema = Table::clone(&schema);
+                    schema.referenced_by.retain(|t| *t != table.name);
+                    txn.stage_table(schema);
+                }
             }
         }
         for table in tables {
@@ -402,6 +566,13 @@ impl<G: ActorGateway> Engine<G> {
             txn.writes.tables.insert(table.name.clone(), None);
         }
         Ok(Outcome::Done("DROP TABLE".into()))
+    }
+}
+
+/// Renames `from` to `to` in a list of column names.
+fn rename_in(columns: &mut [String], from: &str, to: &str) {
+    for column in columns.iter_mut().filter(|c| *c == from) {
+        *column = to.to_string();
     }
 }
 
@@ -463,6 +634,8 @@ fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool, Option
                 set_default(&mut column, expr)?;
                 defaulted = true;
             }
+            // Declared by CREATE TABLE once the table's columns are known.
+            ColumnOption::ForeignKey(_) => {}
             ColumnOption::Generated { generated_as, sequence_options, generation_expr: None, .. } => {
                 if column.identity.is_some() {
                     return Err(column_clash("multiple identity specifications", &column.name, table));
@@ -574,12 +747,18 @@ fn plan_alter(table: &Table, operations: &[AlterTableOperation]) -> Result<Vec<A
                 };
                 Some(Action::AddUnique(name, columns))
             }
+            AlterTableOperation::AddConstraint { constraint: TableConstraint::ForeignKey(fk), .. } => {
+                Some(Action::AddForeignKey(Declared::from_ast(fk, None, None)?))
+            }
             AlterTableOperation::DropConstraint { if_exists, name, .. } => {
                 let name = ident(name);
                 match schema.index(&name) {
                     // A key of several columns is only its index: it drops
                     // like a UNIQUE constraint (its columns stay NOT NULL).
                     Some(index) if index.constraint => Some(Action::DropUnique(name)),
+                    _ if schema.foreign_keys.iter().any(|k| k.name == name) => {
+                        Some(Action::DropForeignKey(name))
+                    }
                     _ if schema.has_primary_key() && name == format!("{}_pkey", schema.name) => {
                         return Err(unsupported("DROP CONSTRAINT of a primary key"));
                     }
@@ -853,7 +1032,7 @@ mod tests {
 
     fn table() -> Table {
         let columns = create("CREATE TABLE t (id INT, n SERIAL, s TEXT)").unwrap();
-        Table { name: "t".into(), columns, primary_key: Some(0), oid: 0, indexes: Vec::new() }
+        Table { columns, primary_key: Some(0), ..Table::named("t") }
     }
 
     fn alter(sql: &str) -> Result<Vec<Action>> {

@@ -235,10 +235,36 @@ impl<G: ActorGateway> Engine<G> {
                 }
             }
         }
+        // Every table referring to one truncated must be truncated too
+        // (CASCADE adds them), so no key is checked.
+        let cascade = matches!(truncate.cascade, Some(ast::CascadeOption::Cascade));
+        let mut i = 0;
+        while i < tables.len() {
+            for child in tables[i].referenced_by.clone() {
+                if tables.iter().any(|t| t.name == child) {
+                    continue;
+                }
+                if !cascade {
+                    // PostgreSQL's refusal, with its SQLSTATE.
+                    return Err(error(
+                        Code::FeatureNotSupported,
+                        format!(
+                            "cannot truncate a table referenced in a foreign key constraint (table \"{child}\" references \"{}\"; truncate it too, or use TRUNCATE ... CASCADE)",
+                            tables[i].name
+                        ),
+                    ));
+                }
+                self.enter(txn, &child).await?;
+                if let Some(table) = self.schema(&txn.writes, &child).await? {
+                    tables.push(table);
+                }
+            }
+            i += 1;
+        }
         for table in tables {
             for (key, row) in self.rows_seen(txn, &table).await? {
                 self.lock(txn, &table.name, &key).await?;
-                self.stage_row(txn, &table, key, Some(&row), None).await?;
+                self.stage_checked(txn, &table, key, Some(&row), None, false).await?;
             }
         }
         Ok(Outcome::Done("TRUNCATE TABLE".into()))
@@ -254,7 +280,9 @@ impl<G: ActorGateway> Engine<G> {
         mut row: Map<String, Json>,
         computed: Vec<(usize, Literal)>,
     ) -> Result<Map<String, Json>> {
-        let old = (!table.indexes.is_empty()).then(|| row.clone());
+        let keeps =
+            !table.indexes.is_empty() || !table.foreign_keys.is_empty() || !table.referenced_by.is_empty();
+        let old = keeps.then(|| row.clone());
         for (index, literal) in computed {
             let column = &table.columns[index];
             let value = column.coerce(&literal)?;
@@ -271,8 +299,12 @@ impl<G: ActorGateway> Engine<G> {
             if self.current(txn, table, &new_key).await?.is_some() {
                 return Err(duplicate(table, &row));
             }
-            self.stage_row(txn, table, key, old.as_ref(), None).await?;
-            self.stage_row(txn, table, new_key, None, Some(row.clone())).await?;
+            // A row moving to another key is one update to the rows
+            // referring to it (ON UPDATE), not a delete and an insert.
+            self.stage_checked(txn, table, key.clone(), old.as_ref(), None, false).await?;
+            self.stage_checked(txn, table, new_key, None, Some(row.clone()), false).await?;
+            let moved = Some(row.clone());
+            self.enforce(txn, table, &key, old.as_ref(), &moved).await?;
         } else {
             self.stage_row(txn, table, new_key, old.as_ref(), Some(row.clone())).await?;
         }

@@ -360,8 +360,7 @@ mod tests {
                 column("b", SqlType::Bytea),
             ],
             primary_key: Some(0),
-            oid: 0,
-            indexes: Vec::new(),
+            ..Table::named("t")
         }
     }
 

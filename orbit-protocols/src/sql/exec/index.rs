@@ -37,6 +37,20 @@ impl<G: ActorGateway> Engine<G> {
         old: Option<&Map<String, Json>>,
         new: Staged,
     ) -> Result<()> {
+        self.stage_checked(txn, table, key, old, new, true).await
+    }
+
+    /// [`Engine::stage_row`], checking foreign keys (`references`) or not
+    /// (TRUNCATE of every table that refers to the rows).
+    pub(crate) async fn stage_checked(
+        &self,
+        txn: &mut Txn,
+        table: &Table,
+        key: Vec<u8>,
+        old: Option<&Map<String, Json>>,
+        new: Staged,
+        references: bool,
+    ) -> Result<()> {
         let mut changes = Vec::new();
         for index in &table.indexes {
             let before = old.and_then(|row| entry_key(index, row));
@@ -71,6 +85,12 @@ impl<G: ActorGateway> Engine<G> {
         if !txn.used.contains_key(&table.name) {
             txn.used.insert(table.name.clone(), table.clone());
         }
+        // Checked once the row and its entries are staged, so a key
+        // referring to the row itself, or a cascade looking it up, finds it.
+        if references && (!table.foreign_keys.is_empty() || !table.referenced_by.is_empty()) {
+            txn.stage(&table.name, key.clone(), new.clone());
+            return self.enforce(txn, table, &key, old, &new).await;
+        }
         txn.stage(&table.name, key, new);
         Ok(())
     }
@@ -80,7 +100,7 @@ impl<G: ActorGateway> Engine<G> {
     /// to the end of the transaction, so no one else gives a row that key
     /// meanwhile. Every row the entry names is read to see that it still
     /// carries the key.
-    async fn holder(
+    pub(super) async fn holder(
         &self,
         txn: &mut Txn,
         table: &Table,

@@ -32,6 +32,7 @@
 //! | `ddl.rs` | CREATE / ALTER / DROP TABLE |
 //! | `index.rs` | CREATE / DROP INDEX, unique checks |
 //! | `conflict.rs` | INSERT ... ON CONFLICT |
+//! | `references.rs` | FOREIGN KEY constraints: declared, checked on every staged row, and their actions |
 //! | `notify.rs` | LISTEN, UNLISTEN, NOTIFY, `pg_notify`: channels, sessions' mailboxes, the bridge to Redis |
 //! | `locking.rs` | SELECT ... FOR UPDATE / FOR SHARE [NOWAIT \| SKIP LOCKED] |
 //! | `explain.rs` | EXPLAIN |
@@ -51,6 +52,7 @@ mod locking;
 pub(crate) mod notify;
 pub(crate) mod params;
 pub(crate) mod point;
+mod references;
 mod sequences;
 pub(crate) mod txn;
 
@@ -579,8 +581,8 @@ impl<G: ActorGateway> Engine<G> {
         };
         match statement {
             Statement::CreateTable(create) => self.create_table(create, txn).await,
-            Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
-                self.drop_tables(&names, if_exists, txn).await
+            Statement::Drop { object_type: ObjectType::Table, if_exists, names, cascade, .. } => {
+                self.drop_tables(&names, if_exists, cascade, txn).await
             }
             Statement::AlterTable(alter) => self.alter_table(alter, txn).await,
             Statement::CreateIndex(create) => self.create_index(create, txn).await,

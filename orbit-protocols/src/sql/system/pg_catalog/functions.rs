@@ -149,9 +149,9 @@ pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, 
             some(),
             T,
             Box::new(|s, v| {
-                text(int_arg(v, 0).and_then(|oid| {
-                    let (t, ix) = s.constraint_by_oid(oid)?;
-                    Some(ix.constraint_definition(t))
+                text(int_arg(v, 0).and_then(|oid| match s.constraint_by_oid(oid) {
+                    Some((t, ix)) => Some(ix.constraint_definition(t)),
+                    None => s.foreign_key_by_oid(oid).map(|(_, key)| super::foreign_key_definition(key)),
                 }))
             }),
         ),

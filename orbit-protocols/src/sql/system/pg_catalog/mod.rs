@@ -76,6 +76,27 @@ impl Snapshot {
         })
     }
 
+    /// The FOREIGN KEY constraint with this OID in `pg_constraint`, and
+    /// its table.
+    fn foreign_key_by_oid(&self, oid: i64) -> Option<(&Table, &crate::sql::catalog::ForeignKey)> {
+        self.tables
+            .iter()
+            .find_map(|t| t.foreign_keys.iter().find(|k| i64::from(k.oid) == oid).map(|k| (t, k)))
+    }
+
+    /// The OID of the index a foreign key's referenced columns are found
+    /// by (`pg_constraint.conindid`): the referenced table's primary key's
+    /// or unique index's.
+    fn referenced_index(&self, key: &crate::sql::catalog::ForeignKey) -> Option<(i64, Vec<usize>)> {
+        let parent = self.tables.iter().find(|t| t.name == key.table)?;
+        let columns =
+            key.references.iter().map(|c| parent.column(c).map(|(i, _)| i)).collect::<Option<Vec<_>>>()?;
+        let index = table_indexes(parent).into_iter().find(|ix| {
+            ix.unique && ix.columns.len() == columns.len() && columns.iter().all(|c| ix.columns.contains(c))
+        })?;
+        Some((index.oid, columns))
+    }
+
     fn relation_name(&self, oid: i64) -> Option<String> {
         if let Some(t) = self.table_by_oid(oid) {
             return Some(t.name.clone());
@@ -271,10 +292,30 @@ impl IndexInfo {
     }
 
     /// `pg_get_constraintdef` of its constraint.
-    fn constraint_definition(&self, table: &Table) -> String {
+    pub(super) fn constraint_definition(&self, table: &Table) -> String {
         let kind = if self.primary { "PRIMARY KEY" } else { "UNIQUE" };
         format!("{kind} ({})", self.column_list(table))
     }
+}
+
+/// `pg_get_constraintdef` of a FOREIGN KEY, as PostgreSQL prints it (its
+/// actions other than NO ACTION, ON UPDATE first).
+pub(super) fn foreign_key_definition(key: &crate::sql::catalog::ForeignKey) -> String {
+    let list = |columns: &[String]| columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
+    let mut text = format!(
+        "FOREIGN KEY ({}) REFERENCES {}({})",
+        list(&key.columns),
+        quote_ident(&key.table),
+        list(&key.references)
+    );
+    use crate::sql::catalog::RefAction;
+    if key.on_update != RefAction::NoAction {
+        text.push_str(&format!(" ON UPDATE {}", key.on_update.words()));
+    }
+    if key.on_delete != RefAction::NoAction {
+        text.push_str(&format!(" ON DELETE {}", key.on_delete.words()));
+    }
+    text
 }
 
 /// A table's indexes, as every catalog shows them: the primary key's first
@@ -598,7 +639,7 @@ mod tests {
         let mut amount = column("amount", SqlType::Numeric, false);
         amount.numeric = Some(crate::sql::types::NumericTypmod { precision: 10, scale: 2 });
         let columns = vec![amount, column("n", SqlType::Numeric, false), column("i", SqlType::Int4, false)];
-        let table = Table { name: "t".into(), columns, primary_key: None, oid: 16400, indexes: Vec::new() };
+        let table = Table { columns, oid: 16400, ..Table::named("t") };
         let packed = typmod(&table, 0);
         assert_eq!(packed, ((10 << 16) | 2) + 4);
         assert_eq!(format_type(1700, Some(packed)).as_deref(), Some("numeric(10,2)"));
@@ -615,7 +656,6 @@ mod tests {
         let mut balance = column("abalance", SqlType::Int4, false);
         balance.default = Some(serde_json::json!(0));
         Table {
-            name: "pgbench_accounts".into(),
             columns: vec![
                 column("aid", SqlType::Int4, true),
                 column("bid", SqlType::Int4, false),
@@ -624,7 +664,7 @@ mod tests {
             ],
             primary_key: Some(0),
             oid: 16390,
-            indexes: Vec::new(),
+            ..Table::named("pgbench_accounts")
         }
     }
 

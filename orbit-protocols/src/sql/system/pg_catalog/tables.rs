@@ -308,9 +308,47 @@ pub(super) fn pg_constraint(s: &Snapshot) -> Builder {
         ("coninhcount", I4),
         ("connoinherit", B),
         ("conkey", T),
+        ("confkey", T),
+        ("confupdtype", T),
+        ("confdeltype", T),
+        ("confmatchtype", T),
     ]);
     for t in &s.tables {
         let oid = i64::from(t.oid());
+        for key in &t.foreign_keys {
+            let Some((index, referenced)) = s.referenced_index(key) else { continue };
+            let Some(parent) = s.tables.iter().find(|p| p.name == key.table) else { continue };
+            let attnums = |table: &Table, columns: &[String]| {
+                let numbers: Vec<String> = columns
+                    .iter()
+                    .filter_map(|c| table.column(c).map(|(i, _)| (i + 1).to_string()))
+                    .collect();
+                format!("{{{}}}", numbers.join(","))
+            };
+            let confkey: Vec<String> = referenced.iter().map(|i| (i + 1).to_string()).collect();
+            b.row(vec![
+                i8v(i64::from(key.oid)),
+                tv(&key.name),
+                i8v(PUBLIC_NS),
+                tv("f"),
+                bv(false),
+                bv(false),
+                bv(true),
+                i8v(oid),
+                i8v(0),
+                i8v(index),
+                i8v(0),
+                i8v(i64::from(parent.oid())),
+                bv(true),
+                i4v(0),
+                bv(true),
+                tv(&attnums(t, &key.columns)),
+                tv(&format!("{{{}}}", confkey.join(","))),
+                tv(key.on_update.code()),
+                tv(key.on_delete.code()),
+                tv("s"),
+            ]);
+        }
         for ix in table_indexes(t) {
             let Some(constraint) = ix.constraint else { continue };
             b.row(vec![
@@ -330,6 +368,10 @@ pub(super) fn pg_constraint(s: &Snapshot) -> Builder {
                 i4v(0),
                 bv(true),
                 tv(&ix.conkey()),
+                null(&T),
+                tv(" "),
+                tv(" "),
+                tv(" "),
             ]);
         }
     }
