@@ -362,10 +362,15 @@ fn returning_columns(table: &catalog::Table, items: Option<&[SelectItem]>) -> Re
             SelectItem::ExprWithAlias { expr, alias } => (expr, Some(ident(alias))),
             other => return Err(crate::sql::error::unsupported(format_args!("RETURNING {other}"))),
         };
-        let Expr::Identifier(id) = expr else {
-            return Err(crate::sql::error::unsupported(
-                "RETURNING expressions other than columns in a prepared statement",
-            ));
+        let id = match expr {
+            Expr::Identifier(id) => id,
+            // `table.column` (or `alias.column`)
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => &parts[1],
+            _ => {
+                return Err(crate::sql::error::unsupported(
+                    "RETURNING expressions other than columns in a prepared statement",
+                ));
+            }
         };
         let column_name = ident(id);
         let (_, column) = table.column(&column_name).ok_or_else(|| {

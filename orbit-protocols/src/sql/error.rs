@@ -33,6 +33,8 @@ pub enum Code {
     UniqueViolation,
     ForeignKeyViolation,
     ActiveSqlTransaction,
+    NoActiveSqlTransaction,
+    InvalidSavepoint,
     ReadOnlySqlTransaction,
     InFailedSqlTransaction,
     InvalidAuthorization,
@@ -72,7 +74,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for reading a SQLSTATE back.
-    const ALL: [Code; 54] = [
+    const ALL: [Code; 56] = [
         Code::ConnectionFailure,
         Code::ProtocolViolation,
         Code::FeatureNotSupported,
@@ -92,6 +94,8 @@ impl Code {
         Code::UniqueViolation,
         Code::ForeignKeyViolation,
         Code::ActiveSqlTransaction,
+        Code::NoActiveSqlTransaction,
+        Code::InvalidSavepoint,
         Code::ReadOnlySqlTransaction,
         Code::InFailedSqlTransaction,
         Code::InvalidAuthorization,
@@ -157,6 +161,8 @@ impl Code {
             UniqueViolation => "23505",
             ForeignKeyViolation => "23503",
             ActiveSqlTransaction => "25001",
+            NoActiveSqlTransaction => "25P01",
+            InvalidSavepoint => "3B001",
             ReadOnlySqlTransaction => "25006",
             InFailedSqlTransaction => "25P02",
             InvalidAuthorization => "28000",

@@ -353,6 +353,35 @@ impl<G: ActorGateway> Engine<G> {
                 }
                 TxnState::Autocommit => (Ok(Outcome::End("COMMIT")), TxnState::Autocommit),
             },
+            Statement::Savepoint { name } => match state {
+                TxnState::Block(mut txn) => {
+                    txn.savepoint(ident(&name));
+                    (Ok(Outcome::Done("SAVEPOINT".into())), TxnState::Block(txn))
+                }
+                TxnState::Failed(txn) => (Err(aborted()), TxnState::Failed(txn)),
+                TxnState::Autocommit => (Err(outside_block("SAVEPOINT")), TxnState::Autocommit),
+            },
+            Statement::Rollback { chain: false, savepoint: Some(name) } => match state {
+                TxnState::Block(mut txn) | TxnState::Failed(mut txn) => {
+                    if txn.roll_back_to(&ident(&name)) {
+                        (Ok(Outcome::Done("ROLLBACK".into())), TxnState::Block(txn))
+                    } else {
+                        (Err(no_savepoint(&name)), TxnState::Failed(txn))
+                    }
+                }
+                TxnState::Autocommit => (Err(outside_block("ROLLBACK TO SAVEPOINT")), TxnState::Autocommit),
+            },
+            Statement::ReleaseSavepoint { name } => match state {
+                TxnState::Block(mut txn) => {
+                    if txn.release(&ident(&name)) {
+                        (Ok(Outcome::Done("RELEASE".into())), TxnState::Block(txn))
+                    } else {
+                        (Err(no_savepoint(&name)), TxnState::Failed(txn))
+                    }
+                }
+                TxnState::Failed(txn) => (Err(aborted()), TxnState::Failed(txn)),
+                TxnState::Autocommit => (Err(outside_block("RELEASE SAVEPOINT")), TxnState::Autocommit),
+            },
             Statement::Rollback { chain: false, savepoint: None } => {
                 if let TxnState::Block(txn) | TxnState::Failed(txn) = state {
                     self.rollback(txn);
@@ -681,6 +710,16 @@ fn runs_alone(statement: &Statement) -> bool {
             | Statement::ReleaseSavepoint { .. }
             | Statement::Copy { .. }
     )
+}
+
+/// A savepoint statement outside a transaction block (25P01).
+fn outside_block(what: &str) -> SqlError {
+    error(Code::NoActiveSqlTransaction, format!("{what} can only be used in transaction blocks"))
+}
+
+/// ROLLBACK TO or RELEASE of a savepoint the block does not have (3B001).
+fn no_savepoint(name: &ast::Ident) -> SqlError {
+    error(Code::InvalidSavepoint, format!("savepoint \"{}\" does not exist", ident(name)))
 }
 
 /// A gate or lock waited for too long.

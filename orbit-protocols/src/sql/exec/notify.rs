@@ -170,7 +170,7 @@ impl Channels {
 }
 
 /// What a transaction asked of the channels, applied when it commits.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Pending {
     /// NOTIFYs in order, without repeats.
     notifies: Vec<(String, String)>,

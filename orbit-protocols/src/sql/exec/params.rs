@@ -119,7 +119,11 @@ impl Parameters {
                     let columns = vec![("name".into(), SqlType::Text), ("setting".into(), SqlType::Text)];
                     return Ok(Outcome::Rows(Rows { columns, rows }, "SHOW".into()));
                 }
-                let name = if name == "time zone" { "timezone".to_string() } else { name };
+                let name = match name.as_str() {
+                    "time zone" => "timezone".to_string(),
+                    "transaction isolation level" => "transaction_isolation".to_string(),
+                    _ => name,
+                };
                 let Some(&(name, default, _)) = lookup(&name) else {
                     return Err(error(
                         Code::UndefinedObject,

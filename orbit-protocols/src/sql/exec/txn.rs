@@ -247,9 +247,58 @@ pub(crate) struct Txn {
     /// The schema each table had when the transaction first staged one of
     /// its rows.
     pub used: std::collections::BTreeMap<String, crate::sql::catalog::Table>,
+    /// SAVEPOINTs, oldest first: each name with what was staged then.
+    pub savepoints: Vec<(String, Staging)>,
+}
+
+/// What a transaction had staged at a SAVEPOINT, put back by ROLLBACK TO.
+/// Locks and closed gates are not part of it: they stay held until the
+/// transaction ends (PostgreSQL releases those taken after the savepoint).
+#[derive(Debug, Clone)]
+pub(crate) struct Staging {
+    writes: crate::sql::plan::Writes,
+    index_writes: crate::sql::catalog::entries::IndexWrites,
+    cleared: Vec<crate::sql::catalog::Index>,
+    channels: super::notify::Pending,
+    used: std::collections::BTreeMap<String, crate::sql::catalog::Table>,
 }
 
 impl Txn {
+    /// SAVEPOINT `name`.
+    pub fn savepoint(&mut self, name: String) {
+        let staging = Staging {
+            writes: self.writes.clone(),
+            index_writes: self.index_writes.clone(),
+            cleared: self.cleared.clone(),
+            channels: self.channels.clone(),
+            used: self.used.clone(),
+        };
+        self.savepoints.push((name, staging));
+    }
+
+    /// ROLLBACK TO SAVEPOINT `name`: what was staged after it is dropped,
+    /// and the savepoint stays (later ones go). False when there is no
+    /// such savepoint.
+    pub fn roll_back_to(&mut self, name: &str) -> bool {
+        let Some(at) = self.savepoints.iter().rposition(|(n, _)| n == name) else { return false };
+        self.savepoints.truncate(at + 1);
+        let staging = self.savepoints[at].1.clone();
+        self.writes = staging.writes;
+        self.index_writes = staging.index_writes;
+        self.cleared = staging.cleared;
+        self.channels = staging.channels;
+        self.used = staging.used;
+        true
+    }
+
+    /// RELEASE SAVEPOINT `name`: it and the later ones go, what they
+    /// staged stays. False when there is no such savepoint.
+    pub fn release(&mut self, name: &str) -> bool {
+        let Some(at) = self.savepoints.iter().rposition(|(n, _)| n == name) else { return false };
+        self.savepoints.truncate(at);
+        true
+    }
+
     pub fn staged(&self, table: &str, key: &[u8]) -> Option<&Staged> {
         self.writes.rows.get(table)?.get(key)
     }
