@@ -3,8 +3,9 @@
 #   --rocksdb   libclang for the `rocksdb` cargo feature (bindgen)
 #   --peers     redis-server, redis-tools (redis-cli, redis-benchmark) and postgresql:
 #               the real servers the differential tests and benchmarks compare against
-#   --clients   Node.js and the client libraries the tests run unmodified (clients/*/,
-#               installed from their lock files with npm ci)
+#   --clients   Node.js and the client libraries the tests run unmodified (clients/*/:
+#               npm packages from their lock files with npm ci, Python packages from
+#               requirements.txt into the folder's .venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=()
@@ -31,6 +32,12 @@ if [ "$clients" = 1 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
     fi
     for dir in clients/*/; do
+        # Python clients: a virtualenv per folder, installed once per requirements file.
+        if [ -f "$dir/requirements.txt" ] && ! cmp -s "$dir/requirements.txt" "$dir/.venv/.orbit-requirements" 2>/dev/null; then
+            python3 -m venv "$dir/.venv"
+            "$dir/.venv/bin/pip" install -q --disable-pip-version-check -r "$dir/requirements.txt"
+            cp "$dir/requirements.txt" "$dir/.venv/.orbit-requirements"
+        fi
         # Installed once per lock file: the copy in node_modules says which.
         if [ -f "$dir/package-lock.json" ] && ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.orbit-lock" 2>/dev/null; then
             (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts && cp package-lock.json node_modules/.orbit-lock)
