@@ -126,7 +126,7 @@ pub(crate) struct Engine<G> {
     locks: Arc<Locks>,
     id: u64,
     state: Mutex<TxnState>,
-    params: Mutex<Parameters>,
+    params: Arc<Mutex<Parameters>>,
     planner: Planner<G>,
     /// Decoded schemas, shared by the front door's connections.
     schemas: Arc<Schemas>,
@@ -156,13 +156,18 @@ impl<G: ActorGateway> Engine<G> {
         databases: Arc<crate::keyspace::databases::Databases>,
         channels: Arc<notify::Channels>,
     ) -> Self {
+        let params = Arc::new(Mutex::new(Parameters::default()));
+        let setting: crate::sql::system::pg_catalog::functions::Setting = {
+            let params = params.clone();
+            Arc::new(move |name: &str| params.lock().unwrap_or_else(|e| e.into_inner()).current(name))
+        };
         Engine {
-            planner: Planner::new(gateway.clone(), schemas.clone(), databases),
+            planner: Planner::new(gateway.clone(), schemas.clone(), databases, setting),
             gateway,
             locks,
             id: SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             state: Mutex::new(TxnState::Autocommit),
-            params: Mutex::new(Parameters::default()),
+            params,
             schemas,
             channels,
             mailbox: None,

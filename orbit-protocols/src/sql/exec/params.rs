@@ -17,6 +17,7 @@ const PARAMETERS: &[(&str, &str, bool)] = &[
     ("client_encoding", "UTF8", true),
     ("client_min_messages", "notice", true),
     ("datestyle", "ISO, MDY", true),
+    ("default_table_access_method", "heap", true),
     ("default_transaction_isolation", "read committed", true),
     ("extra_float_digits", "1", true),
     ("integer_datetimes", "on", false),
@@ -38,6 +39,16 @@ const PARAMETERS: &[(&str, &str, bool)] = &[
 #[derive(Debug, Default)]
 pub(crate) struct Parameters {
     values: BTreeMap<String, String>,
+}
+
+impl Parameters {
+    /// Setting `name`'s value now (`current_setting`); `None` for a name
+    /// PostgreSQL would not know.
+    pub fn current(&self, name: &str) -> Option<String> {
+        let name = name.to_lowercase();
+        let &(name, default, _) = PARAMETERS.iter().find(|(n, _, _)| *n == name)?;
+        Some(self.values.get(name).cloned().unwrap_or_else(|| default.to_string()))
+    }
 }
 
 impl Parameters {

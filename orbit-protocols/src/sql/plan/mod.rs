@@ -226,6 +226,7 @@ impl<G: ActorGateway> Planner<G> {
         gateway: Arc<G>,
         schemas: Arc<crate::sql::catalog::schemas::Schemas>,
         databases: Arc<crate::keyspace::databases::Databases>,
+        setting: pg_catalog::functions::Setting,
     ) -> Self {
         let config =
             SessionConfig::new().with_default_catalog_and_schema("orbit", "public").with_target_partitions(1);
@@ -251,7 +252,7 @@ impl<G: ActorGateway> Planner<G> {
             Arc::new(pg_catalog::SystemSchema::information_schema(system.clone())),
         );
         ctx.register_catalog("orbit", Arc::new(catalog));
-        pg_catalog::functions::register_functions(&ctx, &system, &crate::sql::version_text());
+        pg_catalog::functions::register_functions(&ctx, &system, &crate::sql::version_text(), setting);
         crate::sql::types::jsonb::register_functions(&ctx);
         crate::sql::types::uuid::register_functions(&ctx);
         crate::sql::types::bytea::register_functions(&ctx);

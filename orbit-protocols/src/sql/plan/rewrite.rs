@@ -245,6 +245,27 @@ fn rewrite_expr(expr: &mut Expr) {
             if f.name.0.len() == 2 && f.name.0[0].to_string().eq_ignore_ascii_case("pg_catalog") {
                 f.name.0.remove(0);
             }
+            // generate_subscripts(a, 1) as the positions 1..n of a, unnested
+            // (beside `unnest(a)` in one select list, they pair up).
+            if f.name.to_string().eq_ignore_ascii_case("generate_subscripts")
+                && let ast::FunctionArguments::List(list) = &f.args
+                && let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(array)), _] =
+                    list.args.as_slice()
+            {
+                let length = function(
+                    "array_length",
+                    vec![array.clone(), Expr::value(ast::Value::Number("1".into(), false))],
+                );
+                let end = Expr::BinaryOp {
+                    left: Box::new(length),
+                    op: BinaryOperator::Plus,
+                    right: Box::new(Expr::value(ast::Value::Number("1".into(), false))),
+                };
+                let positions =
+                    function("range", vec![Expr::value(ast::Value::Number("1".into(), false)), end]);
+                *expr = function("unnest", vec![positions]);
+                return;
+            }
             // ARRAY(SELECT x ...) as (SELECT array_agg(x) ...).
             if f.name.to_string().eq_ignore_ascii_case("array")
                 && let ast::FunctionArguments::Subquery(query) = &mut f.args
@@ -260,7 +281,7 @@ fn rewrite_expr(expr: &mut Expr) {
             }
         }
         Expr::Subquery(query) if reads_catalog(query.as_ref()) => {
-            if let Some(lifted) = keyed_subquery(query) {
+            if let Some(lifted) = outer_valued_subquery(query).or_else(|| keyed_subquery(query)) {
                 *expr = lifted;
             }
         }
@@ -270,9 +291,11 @@ fn rewrite_expr(expr: &mut Expr) {
                     name.0.last().map(|p| p.to_string().to_lowercase().trim_matches('"').to_string())
                 }
                 SqlDataType::Text => Some("text".to_string()),
+                SqlDataType::Regclass => Some("regclass".to_string()),
                 _ => None,
             };
-            let literal = matches!(inner.as_ref(), Expr::Value(v) if matches!(v.value, ast::Value::SingleQuotedString(_)));
+            // A name: quoted, or a parameter (drivers bind names as text).
+            let literal = matches!(inner.as_ref(), Expr::Value(v) if matches!(v.value, ast::Value::SingleQuotedString(_) | ast::Value::Placeholder(_)));
             let value = std::mem::replace(inner.as_mut(), Expr::value(ast::Value::Null));
             let replacement = match type_name.as_deref() {
                 Some("regclass") if literal => function("to_regclass", vec![value]),
@@ -301,6 +324,82 @@ fn rewrite_expr(expr: &mut Expr) {
         }
         _ => {}
     }
+}
+
+/// A keyed subquery (see [`keyed_subquery`]) whose value also reads the
+/// outer row (`SELECT f(outer.a, inner.b) FROM inner WHERE ...`), which
+/// DataFusion cannot decorrelate: each inner column becomes a keyed
+/// subquery of its own, the value is computed outside them, and it is
+/// NULL when no inner row matches (a keyed subquery of the constant 1).
+/// `None` when the value reads no outer column, or names a column
+/// without its table.
+fn outer_valued_subquery(query: &ast::Query) -> Option<Expr> {
+    let ast::SetExpr::Select(select) = query.body.as_ref() else { return None };
+    let [ast::SelectItem::UnnamedExpr(item) | ast::SelectItem::ExprWithAlias { expr: item, .. }] =
+        select.projection.as_slice()
+    else {
+        return None;
+    };
+    if is_aggregate(item) {
+        return None;
+    }
+    let mut tables = Vec::new();
+    for from in &select.from {
+        for relation in std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation)) {
+            let ast::TableFactor::Table { name, alias, .. } = relation else { return None };
+            tables.push(match alias {
+                Some(a) => a.name.value.to_lowercase(),
+                None => name.0.last()?.to_string().to_lowercase(),
+            });
+        }
+    }
+    let mut inner_columns: Vec<Expr> = Vec::new();
+    let mut reads_outer = false;
+    let mut bare = false;
+    let _ = ast::visit_expressions(item, |e: &Expr| {
+        match e {
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                if tables.contains(&parts[parts.len() - 2].value.to_lowercase()) {
+                    if !inner_columns.contains(e) {
+                        inner_columns.push(e.clone());
+                    }
+                } else {
+                    reads_outer = true;
+                }
+            }
+            Expr::Identifier(_) => bare = true,
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if !reads_outer || bare {
+        return None;
+    }
+    // The query with another value, as a keyed subquery.
+    let with_value = |value: Expr| -> Option<Expr> {
+        let mut sub = query.clone();
+        let ast::SetExpr::Select(select) = sub.body.as_mut() else { return None };
+        select.projection = vec![ast::SelectItem::UnnamedExpr(value)];
+        keyed_subquery(&mut sub)
+    };
+    let mut value = item.clone();
+    for column in inner_columns {
+        let lifted = with_value(column.clone())?;
+        let _ = ast::visit_expressions_mut(&mut value, |e: &mut Expr| {
+            if *e == column {
+                *e = lifted.clone();
+            }
+            ControlFlow::<()>::Continue(())
+        });
+    }
+    let exists = with_value(Expr::value(ast::Value::Number("1".into(), false)))?;
+    Some(Expr::Case {
+        case_token: ast::helpers::attached_token::AttachedToken::empty(),
+        end_token: ast::helpers::attached_token::AttachedToken::empty(),
+        operand: None,
+        conditions: vec![ast::CaseWhen { condition: Expr::IsNotNull(Box::new(exists)), result: value }],
+        else_result: None,
+    })
 }
 
 /// A correlated scalar subquery over the catalogs, whose keys make it one
@@ -415,10 +514,11 @@ fn keyed_subquery(query: &mut ast::Query) -> Option<Expr> {
 fn qualifiers(expr: &Expr) -> Vec<String> {
     let mut found = Vec::new();
     let _ = ast::visit_expressions(expr, |e: &Expr| {
+        // `t.column`, or `schema.t.column`: the table.
         if let Expr::CompoundIdentifier(parts) = e
-            && parts.len() == 2
+            && parts.len() >= 2
         {
-            let q = parts[0].value.to_lowercase();
+            let q = parts[parts.len() - 2].value.to_lowercase();
             if !found.contains(&q) {
                 found.push(q);
             }

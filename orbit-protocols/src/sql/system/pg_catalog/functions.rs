@@ -99,8 +99,54 @@ fn text(value: Option<String>) -> ScalarValue {
     ScalarValue::Utf8(value)
 }
 
-/// Registers PostgreSQL's catalog functions on `ctx`.
-pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, version: &str) {
+/// A session's setting by name (`current_setting`).
+pub(crate) type Setting = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// A scalar as a JSON value (`json_build_object`).
+fn json_of(value: &ScalarValue) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match value {
+        v if v.is_null() => Json::Null,
+        ScalarValue::Boolean(Some(b)) => Json::Bool(*b),
+        ScalarValue::Int16(Some(n)) => Json::from(*n),
+        ScalarValue::Int32(Some(n)) => Json::from(*n),
+        ScalarValue::Int64(Some(n)) => Json::from(*n),
+        ScalarValue::Float64(Some(n)) => Json::from(*n),
+        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => {
+            Json::String(s.clone())
+        }
+        v => Json::String(v.to_string()),
+    }
+}
+
+/// PostgreSQL's name of a value's type (`pg_typeof`).
+fn type_name_of(value: &ScalarValue) -> &'static str {
+    match value.data_type() {
+        DataType::Boolean => "boolean",
+        DataType::Int16 => "smallint",
+        DataType::Int32 => "integer",
+        DataType::Int64 => "bigint",
+        DataType::Float32 => "real",
+        DataType::Float64 => "double precision",
+        DataType::Decimal128(..) => "numeric",
+        DataType::Date32 => "date",
+        DataType::Timestamp(_, None) => "timestamp without time zone",
+        DataType::Timestamp(_, Some(_)) => "timestamp with time zone",
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "bytea",
+        DataType::Null => "unknown",
+        DataType::List(_) => "anyarray",
+        _ => "text",
+    }
+}
+
+/// Registers PostgreSQL's catalog functions on `ctx`; `setting` answers
+/// `current_setting`.
+pub(crate) fn register_functions(
+    ctx: &SessionContext,
+    snapshot: &SnapshotCell,
+    version: &str,
+    setting: Setting,
+) {
     let any = |n: usize| Signature::any(n, Volatility::Stable);
     let some = || Signature::variadic_any(Volatility::Stable);
     let version = version.to_string();
@@ -125,6 +171,50 @@ pub(crate) fn register_functions(ctx: &SessionContext, snapshot: &SnapshotCell, 
             Box::new(|s, v| ScalarValue::Boolean(int_arg(v, 0).map(|oid| s.relation_name(oid).is_some()))),
         ),
         ("pg_type_is_visible", any(1), B, Box::new(|_, v| ScalarValue::Boolean(int_arg(v, 0).map(|_| true)))),
+        // One collation, visible.
+        (
+            "pg_collation_is_visible",
+            any(1),
+            B,
+            Box::new(|_, v| ScalarValue::Boolean(int_arg(v, 0).map(|_| true))),
+        ),
+        ("pg_typeof", any(1), T, Box::new(|_, v| text(v.first().map(|v| type_name_of(v).to_string())))),
+        (
+            "json_build_object",
+            some(),
+            T,
+            Box::new(|_, v| {
+                let mut object = serde_json::Map::new();
+                for pair in v.chunks(2) {
+                    let key = match &pair[0] {
+                        k if k.is_null() => continue,
+                        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => s.clone(),
+                        k => k.to_string(),
+                    };
+                    object.insert(key, pair.get(1).map_or(serde_json::Value::Null, json_of));
+                }
+                text(Some(serde_json::Value::Object(object).to_string()))
+            }),
+        ),
+        (
+            "pg_get_serial_sequence",
+            any(2),
+            T,
+            Box::new(|s, v| {
+                text(text_arg(v, 0).zip(text_arg(v, 1)).and_then(|(table, column)| {
+                    let table = table.strip_prefix("public.").unwrap_or(&table).trim_matches('"').to_string();
+                    let t = s.tables.iter().find(|t| t.name == table)?;
+                    let (_, c) = t.column(&column)?;
+                    c.serial.then(|| format!("public.{}", quote_ident(&t.sequence_key(&c.name))))
+                }))
+            }),
+        ),
+        (
+            "current_setting",
+            some(),
+            T,
+            Box::new(move |_, v| text(text_arg(v, 0).and_then(|name| setting(&name)))),
+        ),
         (
             "format_type",
             any(2),

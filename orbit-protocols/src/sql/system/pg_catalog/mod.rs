@@ -108,6 +108,11 @@ impl Snapshot {
     }
 
     fn relation_oid(&self, name: &str) -> Option<i64> {
+        if let Some(&(oid, _)) =
+            SYSTEM_RELATIONS.iter().find(|(_, n)| *n == name.strip_prefix("pg_catalog.").unwrap_or(name))
+        {
+            return Some(oid);
+        }
         let name = name.strip_prefix("public.").unwrap_or(name).trim_matches('"');
         if let Some(t) = self.tables.iter().find(|t| t.name == name) {
             return Some(i64::from(t.oid()));
@@ -216,6 +221,28 @@ fn format_type(oid: i64, typmod: Option<i64>) -> Option<String> {
     Some(name.to_string())
 }
 
+/// System catalogs by OID, as `regclass` names them (`pg_description.classoid`,
+/// `pg_depend.classid`).
+const SYSTEM_RELATIONS: &[(i64, &str)] = &[
+    (1247, "pg_type"),
+    (1249, "pg_attribute"),
+    (1255, "pg_proc"),
+    (1259, "pg_class"),
+    (2224, "pg_sequence"),
+    (2601, "pg_am"),
+    (2604, "pg_attrdef"),
+    (2606, "pg_constraint"),
+    (2608, "pg_depend"),
+    (2609, "pg_description"),
+    (2610, "pg_index"),
+    (2611, "pg_inherits"),
+    (2615, "pg_namespace"),
+    (2616, "pg_opclass"),
+];
+
+/// `pg_class`'s OID, the class of every relation in `pg_depend`.
+const PG_CLASS_OID: i64 = 1259;
+
 /// The sequences behind a table's serial columns: OID and name.
 fn sequences(table: &Table) -> Vec<(i64, String)> {
     let oid = i64::from(table.oid());
@@ -250,9 +277,11 @@ impl IndexInfo {
         self.columns.iter().map(|c| (c + 1).to_string()).collect()
     }
 
-    /// `pg_index.indkey`: the attnums as `int2vector` text.
-    fn indkey(&self) -> String {
-        self.attnums().join(" ")
+    /// `pg_index.indkey`: the attnums, as an array.
+    fn indkey(&self) -> ScalarValue {
+        let numbers: Vec<ScalarValue> =
+            self.columns.iter().map(|c| ScalarValue::Int16(Some(*c as i16 + 1))).collect();
+        ScalarValue::List(ScalarValue::new_list_nullable(&numbers, &I2))
     }
 
     /// `pg_constraint.conkey`: the attnums as array text.
@@ -519,18 +548,22 @@ const PG_TABLES: &[SystemTable] = &[
     SystemTable { name: "pg_collation", empty: false, build: tables::pg_collation },
     SystemTable { name: "pg_constraint", empty: false, build: tables::pg_constraint },
     SystemTable { name: "pg_database", empty: false, build: tables::pg_database },
+    SystemTable { name: "pg_depend", empty: false, build: tables::pg_depend },
     SystemTable { name: "pg_description", empty: true, build: tables::pg_description },
     SystemTable { name: "pg_index", empty: false, build: tables::pg_index },
     SystemTable { name: "pg_inherits", empty: true, build: tables::pg_inherits },
     SystemTable { name: "pg_namespace", empty: false, build: tables::pg_namespace },
+    SystemTable { name: "pg_opclass", empty: true, build: tables::pg_opclass },
     SystemTable { name: "pg_partitioned_table", empty: true, build: tables::pg_partitioned_table },
     SystemTable { name: "pg_policy", empty: true, build: tables::pg_policy },
     SystemTable { name: "pg_publication", empty: true, build: tables::pg_publication },
     SystemTable { name: "pg_publication_namespace", empty: true, build: tables::pg_publication_namespace },
     SystemTable { name: "pg_publication_rel", empty: true, build: tables::pg_publication_rel },
     SystemTable { name: "pg_roles", empty: false, build: tables::pg_roles },
+    SystemTable { name: "pg_sequence", empty: false, build: tables::pg_sequence },
     SystemTable { name: "pg_statistic_ext", empty: true, build: tables::pg_statistic_ext },
     SystemTable { name: "pg_tables", empty: false, build: tables::pg_tables },
+    SystemTable { name: "pg_tablespace", empty: false, build: tables::pg_tablespace },
     SystemTable { name: "pg_type", empty: false, build: tables::pg_type },
     SystemTable { name: "pg_user", empty: false, build: tables::pg_user },
 ];
@@ -702,7 +735,7 @@ mod tests {
         let _ = catalog
             .register_schema("information_schema", Arc::new(SystemSchema::information_schema(cell.clone())));
         ctx.register_catalog("orbit", Arc::new(catalog));
-        functions::register_functions(&ctx, &cell, "PostgreSQL 16.6 (Orbit test)");
+        functions::register_functions(&ctx, &cell, "PostgreSQL 16.6 (Orbit test)", Arc::new(|_| None));
         ctx
     }
 
@@ -842,9 +875,9 @@ mod tests {
             .await
             .unwrap(),
             vec![
-                vec!["16391", "16390", "1", "1", "true", "true", "1"],
-                vec!["16500", "16390", "1", "1", "true", "false", "2"],
-                vec!["16502", "16390", "2", "2", "false", "false", "2 3"],
+                vec!["16391", "16390", "1", "1", "true", "true", "[1]"],
+                vec!["16500", "16390", "1", "1", "true", "false", "[2]"],
+                vec!["16502", "16390", "2", "2", "false", "false", "[2, 3]"],
             ]
         );
         // Only the UNIQUE constraint's index has a constraint (OID its index's + 1).

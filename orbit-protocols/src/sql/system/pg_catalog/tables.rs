@@ -258,7 +258,10 @@ pub(super) fn pg_index(s: &Snapshot) -> Builder {
         ("indisready", B),
         ("indislive", B),
         ("indisreplident", B),
-        ("indkey", T),
+        ("indkey", int2_array()),
+        ("indclass", int8_array()),
+        ("indoption", T),
+        ("indnullsnotdistinct", B),
         ("indexprs", T),
         ("indpred", T),
     ]);
@@ -281,11 +284,118 @@ pub(super) fn pg_index(s: &Snapshot) -> Builder {
                 bv(true),
                 bv(true),
                 bv(false),
-                tv(&ix.indkey()),
+                ix.indkey(),
+                list_of(&vec![ScalarValue::Int64(Some(0)); ix.columns.len()], &I8),
+                // int2vector text: clients split it (all ascending).
+                tv(&vec!["0"; ix.columns.len()].join(" ")),
+                bv(false),
                 null(&T),
                 null(&T),
             ]);
         }
+    }
+    b
+}
+
+fn int2_array() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(I2, true)))
+}
+
+fn int8_array() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(I8, true)))
+}
+
+fn list_of(values: &[ScalarValue], element: &DataType) -> ScalarValue {
+    ScalarValue::List(ScalarValue::new_list_nullable(values, element))
+}
+
+/// The sequences of serial columns: one row each, as `SERIAL`'s (from 1,
+/// by 1, up to the type's maximum, no cycle).
+pub(super) fn pg_sequence(s: &Snapshot) -> Builder {
+    let mut b = Builder::new(&[
+        ("seqrelid", I8),
+        ("seqtypid", I8),
+        ("seqstart", I8),
+        ("seqincrement", I8),
+        ("seqmax", I8),
+        ("seqmin", I8),
+        ("seqcache", I8),
+        ("seqcycle", B),
+    ]);
+    for t in &s.tables {
+        let oid = i64::from(t.oid());
+        for (i, c) in t.columns.iter().enumerate().filter(|(_, c)| c.serial) {
+            let (type_oid, max) = match c.sql_type {
+                SqlType::Int2 => (21, i64::from(i16::MAX)),
+                SqlType::Int4 => (23, i64::from(i32::MAX)),
+                _ => (20, i64::MAX),
+            };
+            let row = vec![
+                i8v(oid * 1000 + 500 + i as i64),
+                i8v(type_oid),
+                i8v(1),
+                i8v(1),
+                i8v(max),
+                i8v(1),
+                i8v(1),
+                bv(false),
+            ];
+            b.row(row);
+        }
+    }
+    b
+}
+
+/// Dependencies PostgreSQL records that clients read: each serial
+/// column's sequence belongs to its column (`a`; `i` for identity).
+pub(super) fn pg_depend(s: &Snapshot) -> Builder {
+    let mut b = Builder::new(&[
+        ("classid", I8),
+        ("objid", I8),
+        ("objsubid", I4),
+        ("refclassid", I8),
+        ("refobjid", I8),
+        ("refobjsubid", I4),
+        ("deptype", T),
+    ]);
+    for t in &s.tables {
+        let oid = i64::from(t.oid());
+        for (i, c) in t.columns.iter().enumerate().filter(|(_, c)| c.serial) {
+            let kind = if c.identity.is_some() { "i" } else { "a" };
+            b.row(vec![
+                i8v(PG_CLASS_OID),
+                i8v(oid * 1000 + 500 + i as i64),
+                i4v(0),
+                i8v(PG_CLASS_OID),
+                i8v(oid),
+                i4v(i as i64 + 1),
+                tv(kind),
+            ]);
+        }
+    }
+    b
+}
+
+/// Operator classes: none but the defaults, which clients never list.
+pub(super) fn pg_opclass(_s: &Snapshot) -> Builder {
+    Builder::new(&[
+        ("oid", I8),
+        ("opcmethod", I8),
+        ("opcname", T),
+        ("opcnamespace", I8),
+        ("opcowner", I8),
+        ("opcfamily", I8),
+        ("opcintype", I8),
+        ("opcdefault", B),
+        ("opckeytype", I8),
+    ])
+}
+
+pub(super) fn pg_tablespace(_s: &Snapshot) -> Builder {
+    let mut b =
+        Builder::new(&[("oid", I8), ("spcname", T), ("spcowner", I8), ("spcacl", T), ("spcoptions", T)]);
+    for (oid, name) in [(1663, "pg_default"), (1664, "pg_global")] {
+        b.row(vec![i8v(oid), tv(name), i8v(OWNER), null(&T), null(&T)]);
     }
     b
 }
