@@ -5,7 +5,7 @@
 //! nothing of it until COMMIT, a write of another session to a table whose
 //! DDL is in progress waits for it (or fails with 40001 when it wrote under
 //! the old definition), and what committed survives a restart while what
-//! rolled back leaves no trace.
+//! rolled back leaves no trace (also across `kill -9` of the binary).
 
 #![allow(clippy::unwrap_used)]
 
@@ -280,4 +280,44 @@ async fn committed_ddl_survives_a_restart_and_rolled_back_ddl_leaves_no_trace() 
     assert_eq!(relations(&client, "gone").await, ["0"]);
     assert_eq!(sqlstate(&client, "SELECT * FROM gone").await, "42P01");
     node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_ddl_survives_kill_9_and_an_open_block_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = common::spawn_node(dir.path()).await;
+    let client = connect(server.pg).await;
+    client
+        .batch_execute(
+            "BEGIN;
+             CREATE TABLE kept (id INT PRIMARY KEY, v TEXT);
+             INSERT INTO kept VALUES (1, 'a'), (2, 'b');
+             CREATE UNIQUE INDEX kept_v ON kept (v);
+             CREATE TABLE kid (id INT PRIMARY KEY, k INT REFERENCES kept (id));
+             INSERT INTO kid VALUES (10, 1);
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    // A block still open when the process dies: its DDL never committed.
+    client
+        .batch_execute(
+            "BEGIN;
+             CREATE TABLE gone (x INT);
+             INSERT INTO gone VALUES (1);
+             ALTER TABLE kept ADD COLUMN extra INT DEFAULT 1;
+             DROP TABLE kid;",
+        )
+        .await
+        .unwrap();
+    server.child.kill().await.unwrap(); // SIGKILL: no shutdown code runs.
+
+    let server = common::spawn_node(dir.path()).await;
+    let client = connect(server.pg).await;
+    assert_eq!(rows(&client, "SELECT id, v FROM kept ORDER BY id").await, ["1|a", "2|b"]);
+    assert_eq!(sqlstate(&client, "SELECT extra FROM kept").await, "42703");
+    assert_eq!(sqlstate(&client, "INSERT INTO kept VALUES (3, 'a')").await, "23505");
+    assert_eq!(rows(&client, "SELECT k FROM kid").await, ["1"]);
+    assert_eq!(sqlstate(&client, "DELETE FROM kept WHERE id = 1").await, "23503");
+    assert_eq!(relations(&client, "gone").await, ["0"]);
 }
