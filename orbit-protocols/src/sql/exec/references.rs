@@ -264,10 +264,9 @@ impl<G: ActorGateway> Engine<G> {
                                     ),
                                 ));
                             }
-                            RefAction::Cascade => match &after {
-                                None => None,
-                                Some(after) => Some(with_values(&row, &fk.columns, after.as_deref())),
-                            },
+                            RefAction::Cascade => {
+                                after.as_ref().map(|after| with_values(&row, &fk.columns, after.as_deref()))
+                            }
                             RefAction::SetNull => Some(with_values(&row, &fk.columns, None)),
                             RefAction::SetDefault => Some(with_defaults(&row, &child, &fk.columns)),
                         };
