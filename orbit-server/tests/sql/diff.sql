@@ -710,3 +710,25 @@ SELECT * FROM sp_ddl;
 SELECT id, v FROM sp ORDER BY id;
 SHOW TRANSACTION ISOLATION LEVEL;
 DROP TABLE sp, sp_ddl;
+-- An index made inside a block serves the block's own queries and updates.
+CREATE TABLE ix_tx (id INT PRIMARY KEY, c INT);
+INSERT INTO ix_tx VALUES (1, 5), (2, 6);
+BEGIN;
+CREATE INDEX ix_tx_c ON ix_tx (c);
+SELECT id FROM ix_tx WHERE c = 5;
+UPDATE ix_tx SET c = 7 WHERE c = 6;
+SELECT id, c FROM ix_tx ORDER BY id;
+COMMIT;
+SELECT id FROM ix_tx WHERE c = 7;
+DROP TABLE ix_tx;
+-- Foreign keys: incompatible key types; the unique index a key needs.
+CREATE TABLE fk_t (id INT PRIMARY KEY, code TEXT);
+CREATE TABLE fk_u (k TEXT REFERENCES fk_t (id));
+CREATE UNIQUE INDEX fk_t_code ON fk_t (code);
+CREATE TABLE fk_w (c TEXT REFERENCES fk_t (code));
+INSERT INTO fk_t VALUES (1, 'one');
+INSERT INTO fk_w VALUES ('one');
+INSERT INTO fk_w VALUES ('two');
+DROP INDEX fk_t_code;
+UPDATE fk_t SET code = 'uno' WHERE id = 1;
+DROP TABLE fk_w, fk_t;

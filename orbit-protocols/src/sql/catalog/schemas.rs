@@ -1,8 +1,9 @@
 //! Table schemas decoded once and shared by a front door's connections.
 //!
-//! A schema is the state of its `sql:table` catalog actor. Statements that
-//! only read a schema (queries, INSERT, UPDATE, DELETE, COPY) take it from
-//! here; DDL reads the catalog actor itself, changes it and writes it back.
+//! A schema is the state of its `sql:table` catalog actor, as committed.
+//! Statements take it from here unless their transaction staged one of its
+//! own (`crate::sql::plan::Writes::tables`); DDL stages the changed schema
+//! in its transaction, whose commit writes the catalog actor.
 //!
 //! A cached schema is used without touching storage while the gateway's
 //! count of catalog changes ([`ActorGateway::kind_changes`]) stays where it

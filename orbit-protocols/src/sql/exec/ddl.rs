@@ -300,6 +300,9 @@ impl<G: ActorGateway> Engine<G> {
                 table.indexes.push(index);
             }
             Action::DropUnique(name) => {
+                for index in table.indexes.iter().filter(|i| i.name == name) {
+                    self.refuse_if_key_needs(txn, table, index).await?;
+                }
                 txn.cleared.extend(table.indexes.iter().filter(|i| i.name == name).cloned());
                 table.indexes.retain(|i| i.name != name);
             }
@@ -461,6 +464,35 @@ impl<G: ActorGateway> Engine<G> {
             }
         }
         Ok(keys)
+    }
+
+    /// 2BP01 when a foreign key finds its referenced rows through `index`
+    /// of `table` (its columns are the key's referenced columns).
+    pub(super) async fn refuse_if_key_needs(&self, txn: &Txn, table: &Table, index: &Index) -> Result<()> {
+        let own = table
+            .foreign_keys
+            .iter()
+            .filter(|k| k.table == table.name)
+            .map(|k| (table.name.clone(), k.clone()));
+        let keys: Vec<_> = self.referring_keys(txn, table).await?.into_iter().chain(own).collect();
+        let by_key = |key: &crate::sql::catalog::ForeignKey| {
+            table.pk().is_some_and(|pk| key.references == [pk.name.clone()])
+        };
+        let needs = |key: &crate::sql::catalog::ForeignKey| {
+            !by_key(key)
+                && key.references.len() == index.columns.len()
+                && key.references.iter().all(|c| index.columns.contains(c))
+        };
+        if let Some((child, key)) = keys.into_iter().find(|(_, k)| needs(k)) {
+            return Err(error(
+                Code::DependentObjectsStillExist,
+                format!(
+                    "cannot drop index {} because constraint {} on table {child} requires it",
+                    index.name, key.name
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// 2BP01 when another table's foreign key refers to `column` of `table`.
@@ -807,6 +839,11 @@ fn add_column(table: &Table, def: &ast::ColumnDef, if_not_exists: bool) -> Resul
     }
     if unique.is_some() {
         return Err(unsupported("ADD COLUMN ... UNIQUE (add the column, then ADD UNIQUE)"));
+    }
+    if def.options.iter().any(|o| matches!(o.option, ColumnOption::ForeignKey(_))) {
+        return Err(unsupported(
+            "ADD COLUMN ... REFERENCES (add the column, then ADD CONSTRAINT ... FOREIGN KEY)",
+        ));
     }
     if column.serial {
         return Err(unsupported("ADD COLUMN of a serial or identity column"));

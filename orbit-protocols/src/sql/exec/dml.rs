@@ -226,7 +226,9 @@ impl<G: ActorGateway> Engine<G> {
         let mut tables = Vec::with_capacity(truncate.table_names.len());
         for target in &truncate.table_names {
             let name = object_name(&target.name)?;
-            self.enter(txn, &name).await?;
+            // As PostgreSQL's ACCESS EXCLUSIVE lock: no commit writes the
+            // table until this transaction ends, so the rows read are all.
+            self.close_gate(txn, &name).await?;
             match self.schema(&txn.writes, &name).await? {
                 Some(table) => tables.push(table),
                 None if truncate.if_exists => {}
@@ -254,7 +256,7 @@ impl<G: ActorGateway> Engine<G> {
                         ),
                     ));
                 }
-                self.enter(txn, &child).await?;
+                self.close_gate(txn, &child).await?;
                 if let Some(table) = self.schema(&txn.writes, &child).await? {
                     tables.push(table);
                 }

@@ -234,8 +234,9 @@ impl<G: ActorGateway> Engine<G> {
         Ok(())
     }
 
-    /// DROP INDEX [IF EXISTS] name, ...: the catalog first, then the
-    /// entries. A UNIQUE constraint's index goes with its constraint only.
+    /// DROP INDEX [IF EXISTS] name, ...: the schema staged without it, its
+    /// entries cleared after the commit. A UNIQUE constraint's index goes
+    /// with its constraint only.
     pub(crate) async fn drop_indexes(
         &self,
         names: &[ObjectName],
@@ -263,6 +264,7 @@ impl<G: ActorGateway> Engine<G> {
             if index.constraint {
                 return Err(needed_by_constraint(&name, &name, &table.name));
             }
+            self.refuse_if_key_needs(txn, &table, &index).await?;
             let mut table = Table::clone(&table);
             table.indexes.retain(|i| i.name != name);
             txn.stage_table(table);

@@ -314,7 +314,8 @@ impl<G: ActorGateway> Engine<G> {
     /// Waits while another transaction's DDL holds table `name`'s gate
     /// closed, so that a transaction's first write to a table reads the
     /// schema that DDL leaves. A transaction that already wrote the table
-    /// keeps the schema it wrote under (its commit checks it).
+    /// does not wait: its commit checks that the schema its first rows were
+    /// staged under is still the committed one.
     async fn enter(&self, txn: &Txn, name: &str) -> Result<()> {
         if txn.closed.contains_key(name) || txn.used.contains_key(name) {
             return Ok(());
@@ -530,8 +531,11 @@ impl<G: ActorGateway> Engine<G> {
             txn.term = Some(self.gateway.serving_term(&sql_home()).await?);
         }
         let closed = self.locks.gates.close(name).await.map_err(|_| relation_busy(name))?;
+        // Checked before the gate counts as the transaction's: a commit
+        // checks no table whose gate it holds.
+        self.check_used(txn, name).await?;
         txn.closed.insert(name.to_string(), closed);
-        self.check_used(txn, name).await
+        Ok(())
     }
 
     /// 40001 when the transaction staged rows of `name` under a schema

@@ -6,11 +6,11 @@
 //!
 //! Every row a transaction stages passes [`Engine::enforce`] first:
 //! - a row whose key values are set and changed must find a row of the
-//!   referenced table holding them (as the transaction sees it); that row's
-//!   lock (or its unique index entry's) is taken and held to the end of the
-//!   transaction, so no one removes it meanwhile (PostgreSQL takes a
-//!   weaker, shared lock; here two writers referring to one row wait for
-//!   each other);
+//!   referenced table holding them (as the transaction sees it); that
+//!   row's lock is taken (and, for a key on a unique index, the entry's)
+//!   and held to the end of the transaction, so no one removes or changes
+//!   it meanwhile (PostgreSQL takes a weaker, shared lock; here two
+//!   writers referring to one row wait for each other);
 //! - a referenced row deleted, or its referenced values changed, acts on
 //!   the rows referring to it: NO ACTION and RESTRICT refuse (23503, row by
 //!   row, where PostgreSQL checks NO ACTION at the end of the statement),
@@ -156,6 +156,21 @@ impl<G: ActorGateway> Engine<G> {
                 "number of referencing and referenced columns for foreign key disagree",
             ));
         }
+        for (column, referenced) in declared.columns.iter().zip(&references) {
+            let (Some((_, a)), Some((_, b))) = (child.column(column), parent.column(referenced)) else {
+                continue;
+            };
+            if !comparable(a.sql_type, b.sql_type) {
+                return Err(error(
+                    Code::DatatypeMismatch,
+                    format!(
+                        "foreign key constraint cannot be implemented: key columns \"{column}\" and \"{referenced}\" are of incompatible types: {} and {}",
+                        a.type_name(),
+                        b.type_name()
+                    ),
+                ));
+            }
+        }
         let unique = parent.pk().is_some_and(|pk| references == [pk.name.clone()])
             || parent.indexes.iter().any(|i| i.unique && same_set(&i.columns, &references));
         if !unique {
@@ -253,7 +268,14 @@ impl<G: ActorGateway> Engine<G> {
                         continue;
                     }
                     let action = if new.is_none() { fk.on_delete } else { fk.on_update };
-                    for (child_key, row) in referring {
+                    for (child_key, _) in referring {
+                        // Locked, then read again: a writer holding the row
+                        // may have moved it to another referenced row.
+                        self.lock(txn, &child.name, &child_key).await?;
+                        let Some(row) = self.current(txn, &child, &child_key).await? else { continue };
+                        if values(&row, &fk.columns).as_ref() != Some(&before) {
+                            continue;
+                        }
                         let changed = match action {
                             RefAction::NoAction | RefAction::Restrict => {
                                 return Err(error(
@@ -286,7 +308,6 @@ impl<G: ActorGateway> Engine<G> {
                                 }
                             }
                         }
-                        self.lock(txn, &child.name, &child_key).await?;
                         self.stage_row(txn, &child, child_key, Some(&row), changed).await?;
                     }
                 }
@@ -334,23 +355,24 @@ impl<G: ActorGateway> Engine<G> {
                 };
                 let pinned: Map<String, Json> =
                     fk.references.iter().cloned().zip(values.iter().cloned()).collect();
-                match entry_key(index, &pinned) {
-                    // No row other than one no key can name.
-                    Some(entry) => self.holder(txn, &parent, index, &entry, b"\xff").await?.is_some(),
+                let Some(entry) = entry_key(index, &pinned) else {
+                    return Err(violation(child, fk));
+                };
+                // No row other than one no key can name.
+                match self.holder(txn, &parent, index, &entry, b"\xff").await? {
+                    // Locked like a row found by its key, then read again:
+                    // a writer of that row held its lock until it ended.
+                    Some(row_key) => {
+                        self.lock(txn, &parent.name, &row_key).await?;
+                        self.current(txn, &parent, &row_key)
+                            .await?
+                            .is_some_and(|row| entry_key(index, &row).as_deref() == Some(entry.as_str()))
+                    }
                     None => false,
                 }
             }
         };
-        if found {
-            return Ok(());
-        }
-        Err(error(
-            Code::ForeignKeyViolation,
-            format!(
-                "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
-                child.name, fk.name
-            ),
-        ))
+        if found { Ok(()) } else { Err(violation(child, fk)) }
     }
 
     /// The rows of `child` whose key `fk` holds `values`, as the
@@ -398,6 +420,26 @@ impl<G: ActorGateway> Engine<G> {
         }
         Ok(found)
     }
+}
+
+/// A referring row whose referenced row is missing (23503).
+fn violation(child: &Table, fk: &ForeignKey) -> crate::sql::error::SqlError {
+    error(
+        Code::ForeignKeyViolation,
+        format!(
+            "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+            child.name, fk.name
+        ),
+    )
+}
+
+/// Whether a key column of type `a` may refer to one of type `b`: the same
+/// type, or both integers, or both text (their stored forms compare).
+fn comparable(a: crate::sql::types::SqlType, b: crate::sql::types::SqlType) -> bool {
+    use crate::sql::types::SqlType::{Char, Int2, Int4, Int8, Text, Varchar};
+    a == b
+        || (matches!(a, Int2 | Int4 | Int8) && matches!(b, Int2 | Int4 | Int8))
+        || (matches!(a, Text | Varchar | Char) && matches!(b, Text | Varchar | Char))
 }
 
 /// A row's values in `columns`; `None` when one is NULL (the key does not

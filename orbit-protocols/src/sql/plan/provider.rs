@@ -48,6 +48,10 @@ pub(super) struct RowsTable<G> {
     schema: SchemaRef,
     /// The session's uncommitted writes to this table.
     staged: BTreeMap<Vec<u8>, Staged>,
+    /// Whether the session's transaction changed the table's schema: its
+    /// indexes may hold entries staged in the transaction only, which this
+    /// provider does not see, so it reads no index.
+    schema_staged: bool,
 }
 
 impl<G> std::fmt::Debug for RowsTable<G> {
@@ -113,8 +117,8 @@ impl<G: ActorGateway> RowsTable<G> {
             pins.insert(column.name.clone(), value);
         }
         match crate::sql::catalog::entries::pinned(&self.table, &pins) {
-            Some((index, key)) => Access::Index(index.name.clone(), key),
-            None => Access::Scan,
+            Some((index, key)) if !self.schema_staged => Access::Index(index.name.clone(), key),
+            _ => Access::Scan,
         }
     }
 
@@ -254,6 +258,7 @@ impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
             return Ok(Some(view));
         }
         let writes = self.writes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let schema_staged = writes.table(name).is_some();
         let table = match writes.table(name) {
             Some(staged) => staged,
             None => (self.schemas.get(self.gateway.as_ref(), name).await)
@@ -262,7 +267,7 @@ impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
         let Some(table) = table else { return Ok(None) };
         let staged = writes.rows.get(&table.name).cloned().unwrap_or_default();
         let schema = table_schema(&table, self.keyed.load(std::sync::atomic::Ordering::Relaxed));
-        Ok(Some(Arc::new(RowsTable { gateway: self.gateway.clone(), table, schema, staged })))
+        Ok(Some(Arc::new(RowsTable { gateway: self.gateway.clone(), table, schema, staged, schema_staged })))
     }
 
     /// Only DataFusion's own DDL asks, and Orbit runs its DDL itself.
