@@ -444,6 +444,21 @@ impl<G: ActorGateway> Engine<G> {
         Ok(())
     }
 
+    /// Every foreign key that refers to `table` (its own included), with
+    /// its table's name.
+    async fn keys_on(
+        &self,
+        txn: &Txn,
+        table: &Table,
+    ) -> Result<Vec<(String, crate::sql::catalog::ForeignKey)>> {
+        let own = table
+            .foreign_keys
+            .iter()
+            .filter(|k| k.table == table.name)
+            .map(|k| (table.name.clone(), k.clone()));
+        Ok(self.referring_keys(txn, table).await?.into_iter().chain(own).collect())
+    }
+
     /// The foreign keys of other tables that refer to `table`, with their
     /// tables' names.
     async fn referring_keys(
@@ -469,12 +484,7 @@ impl<G: ActorGateway> Engine<G> {
     /// 2BP01 when a foreign key finds its referenced rows through `index`
     /// of `table` (its columns are the key's referenced columns).
     pub(super) async fn refuse_if_key_needs(&self, txn: &Txn, table: &Table, index: &Index) -> Result<()> {
-        let own = table
-            .foreign_keys
-            .iter()
-            .filter(|k| k.table == table.name)
-            .map(|k| (table.name.clone(), k.clone()));
-        let keys: Vec<_> = self.referring_keys(txn, table).await?.into_iter().chain(own).collect();
+        let keys = self.keys_on(txn, table).await?;
         let by_key = |key: &crate::sql::catalog::ForeignKey| {
             table.pk().is_some_and(|pk| key.references == [pk.name.clone()])
         };
@@ -497,12 +507,7 @@ impl<G: ActorGateway> Engine<G> {
 
     /// 2BP01 when another table's foreign key refers to `column` of `table`.
     async fn refuse_if_referenced(&self, txn: &Txn, table: &Table, column: &str) -> Result<()> {
-        let own = table
-            .foreign_keys
-            .iter()
-            .filter(|k| k.table == table.name)
-            .map(|k| (table.name.clone(), k.clone()));
-        let keys: Vec<_> = self.referring_keys(txn, table).await?.into_iter().chain(own).collect();
+        let keys = self.keys_on(txn, table).await?;
         if let Some((child, key)) = keys.into_iter().find(|(_, k)| k.references.iter().any(|c| c == column)) {
             return Err(error(
                 Code::DependentObjectsStillExist,

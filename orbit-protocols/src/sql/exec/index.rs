@@ -108,19 +108,8 @@ impl<G: ActorGateway> Engine<G> {
         entry: &str,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>> {
-        let kind = index.entry_kind();
-        self.lock(txn, &kind, entry.as_bytes()).await?;
-        let mut rows = entries::committed(self.gateway.as_ref(), index, entry).await?;
-        if let Some(staged) = txn.index_writes.get(&(kind, entry.to_string())) {
-            for (row, present) in staged {
-                if *present {
-                    rows.insert(row.clone());
-                } else {
-                    rows.remove(row);
-                }
-            }
-        }
-        for row in rows {
+        self.lock(txn, &index.entry_kind(), entry.as_bytes()).await?;
+        for row in self.entry_rows(txn, index, entry).await? {
             let other = row.into_bytes();
             if other == key {
                 continue;
@@ -132,6 +121,22 @@ impl<G: ActorGateway> Engine<G> {
             }
         }
         Ok(None)
+    }
+
+    /// The stored keys of the rows entry `entry` of `index` names, as the
+    /// transaction sees it: committed, with its staged changes.
+    pub(super) async fn entry_rows(&self, txn: &Txn, index: &Index, entry: &str) -> Result<BTreeSet<String>> {
+        let mut rows = entries::committed(self.gateway.as_ref(), index, entry).await?;
+        if let Some(staged) = txn.index_writes.get(&(index.entry_kind(), entry.to_string())) {
+            for (row, present) in staged {
+                if *present {
+                    rows.insert(row.clone());
+                } else {
+                    rows.remove(row);
+                }
+            }
+        }
+        Ok(rows)
     }
 
     /// The row holding `row`'s key in one of `arbiters` (unique indexes

@@ -91,7 +91,7 @@ fn action(action: Option<ast::ReferentialAction>) -> RefAction {
 
 /// A boxed future borrowing the engine: staging rows may stage more rows
 /// (CASCADE), so the recursion goes through a box.
-pub(super) type Staging<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+pub(super) type BoxedStaging<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
 impl<G: ActorGateway> Engine<G> {
     /// Checks `declared` as a key of `child` (the table as being made) and
@@ -236,7 +236,7 @@ impl<G: ActorGateway> Engine<G> {
         key: &'a [u8],
         old: Option<&'a Map<String, Json>>,
         new: &'a Staged,
-    ) -> Staging<'a> {
+    ) -> BoxedStaging<'a> {
         Box::pin(async move {
             if let Some(row) = new {
                 for fk in &table.foreign_keys {
@@ -393,18 +393,7 @@ impl<G: ActorGateway> Engine<G> {
             |row: &Map<String, Json>| fk.columns.iter().zip(values).all(|(c, v)| row.get(c) == Some(v));
         let mut found = Vec::new();
         if let Some((index, entry)) = entries::pinned(child, &pinned) {
-            let kind = index.entry_kind();
-            let mut names = entries::committed(self.gateway.as_ref(), index, &entry).await?;
-            if let Some(staged) = txn.index_writes.get(&(kind, entry.clone())) {
-                for (name, present) in staged {
-                    if *present {
-                        names.insert(name.clone());
-                    } else {
-                        names.remove(name);
-                    }
-                }
-            }
-            for name in names {
+            for name in self.entry_rows(txn, index, &entry).await? {
                 let row_key = name.into_bytes();
                 if let Some(row) = self.current(txn, child, &row_key).await?
                     && holds(&row)

@@ -248,14 +248,14 @@ pub(crate) struct Txn {
     /// its rows.
     pub used: std::collections::BTreeMap<String, crate::sql::catalog::Table>,
     /// SAVEPOINTs, oldest first: each name with what was staged then.
-    pub savepoints: Vec<(String, Staging)>,
+    pub savepoints: Vec<(String, Saved)>,
 }
 
 /// What a transaction had staged at a SAVEPOINT, put back by ROLLBACK TO.
 /// Locks and closed gates are not part of it: they stay held until the
 /// transaction ends (PostgreSQL releases those taken after the savepoint).
 #[derive(Debug, Clone)]
-pub(crate) struct Staging {
+pub(crate) struct Saved {
     writes: crate::sql::plan::Writes,
     index_writes: crate::sql::catalog::entries::IndexWrites,
     cleared: Vec<crate::sql::catalog::Index>,
@@ -266,7 +266,7 @@ pub(crate) struct Staging {
 impl Txn {
     /// SAVEPOINT `name`.
     pub fn savepoint(&mut self, name: String) {
-        let staging = Staging {
+        let staging = Saved {
             writes: self.writes.clone(),
             index_writes: self.index_writes.clone(),
             cleared: self.cleared.clone(),
