@@ -32,6 +32,7 @@ pub enum Code {
     NotNullViolation,
     UniqueViolation,
     ForeignKeyViolation,
+    CheckViolation,
     ActiveSqlTransaction,
     NoActiveSqlTransaction,
     InvalidSavepoint,
@@ -74,7 +75,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for reading a SQLSTATE back.
-    const ALL: [Code; 56] = [
+    const ALL: [Code; 57] = [
         Code::ConnectionFailure,
         Code::ProtocolViolation,
         Code::FeatureNotSupported,
@@ -93,6 +94,7 @@ impl Code {
         Code::NotNullViolation,
         Code::UniqueViolation,
         Code::ForeignKeyViolation,
+        Code::CheckViolation,
         Code::ActiveSqlTransaction,
         Code::NoActiveSqlTransaction,
         Code::InvalidSavepoint,
@@ -160,6 +162,7 @@ impl Code {
             NotNullViolation => "23502",
             UniqueViolation => "23505",
             ForeignKeyViolation => "23503",
+            CheckViolation => "23514",
             ActiveSqlTransaction => "25001",
             NoActiveSqlTransaction => "25P01",
             InvalidSavepoint => "3B001",

@@ -116,7 +116,7 @@ pub(crate) fn pinned<'a>(table: &'a Table, pinned: &Map<String, Json>) -> Option
 /// `<table>_<col>[_<col>...]_<suffix>`, cut to 63 bytes, numbered from 1
 /// when `taken` already has it.
 pub(crate) fn choose_name(table: &str, columns: &[String], suffix: &str, taken: &BTreeSet<String>) -> String {
-    let stem = format!("{table}_{}", columns.join("_"));
+    let stem = if columns.is_empty() { table.to_string() } else { format!("{table}_{}", columns.join("_")) };
     let fit = |extra: &str| {
         let mut stem = stem.clone();
         while stem.len() + 1 + suffix.len() + extra.len() > 63 {

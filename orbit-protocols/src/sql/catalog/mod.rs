@@ -38,6 +38,10 @@ pub struct Column {
     /// `None` for `numeric` without them (and every other type).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub numeric: Option<NumericTypmod>,
+    /// `GENERATED ALWAYS AS (expr) STORED`: the expression, as SQL text,
+    /// computed from the row's other columns at each insert and update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +66,7 @@ impl Column {
             default_expr: None,
             identity: None,
             numeric: None,
+            generated: None,
         }
     }
 
@@ -154,6 +159,20 @@ pub struct Table {
     /// changes or removes a referenced row must check.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub referenced_by: Vec<String>,
+    /// CHECK constraints, in name order (the order PostgreSQL checks them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
+}
+
+/// A CHECK constraint: a row for which `expr` is false is refused (NULL
+/// passes, as in PostgreSQL).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    /// The boolean expression, as SQL text over the table's columns.
+    pub expr: String,
+    /// Its OID in `pg_constraint`.
+    pub oid: u32,
 }
 
 /// A FOREIGN KEY constraint: the row's values in `columns`, when none is
@@ -266,6 +285,7 @@ impl Table {
             indexes: Vec::new(),
             foreign_keys: Vec::new(),
             referenced_by: Vec::new(),
+            checks: Vec::new(),
         }
     }
 

@@ -248,6 +248,26 @@ use crate::sql::types::{self, Literal};
 use serde_json::Value as Json;
 use sqlparser::ast::{self, CopySource, Expr, Statement};
 
+/// The columns COPY FROM fills, in order: those listed, or without a list
+/// every column but the generated ones; a generated column listed is a
+/// 42P10, as in PostgreSQL.
+pub(super) fn copy_targets(
+    table: &crate::sql::catalog::Table,
+    names: &[ast::ObjectName],
+) -> Result<Vec<usize>> {
+    if names.is_empty() {
+        return Ok((0..table.columns.len()).filter(|&i| table.columns[i].generated.is_none()).collect());
+    }
+    let targets = super::insert_targets(table, names)?;
+    if let Some(&i) = targets.iter().find(|&&i| table.columns[i].generated.is_some()) {
+        return Err(error(
+            Code::InvalidColumnReference,
+            format!("column \"{}\" is a generated column", table.columns[i].name),
+        ));
+    }
+    Ok(targets)
+}
+
 impl<G: orbit_shared::ActorGateway> Engine<G> {
     /// COPY FROM STDIN's rows, inserted as INSERT inserts.
     pub(super) async fn copy_rows(
@@ -295,9 +315,11 @@ impl<G: orbit_shared::ActorGateway> Engine<G> {
             CopySource::Table { table_name, columns } => {
                 let table = self.table(&txn.writes, &object_name(&table_name)?).await?;
                 let projection: Vec<Expr> = if columns.is_empty() {
+                    // As in PostgreSQL, generated columns only when named.
                     table
                         .columns
                         .iter()
+                        .filter(|c| c.generated.is_none())
                         .map(|c| Expr::Identifier(ast::Ident::with_quote('"', c.name.clone())))
                         .collect()
                 } else {

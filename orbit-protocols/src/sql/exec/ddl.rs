@@ -13,11 +13,12 @@
 //! RENAME COLUMN, which rewrite the field in every row, so a stale value
 //! never shows.
 
+use super::checks;
 use super::index::index_columns;
 use super::references::Declared;
 use super::{Engine, Outcome};
 use crate::sql::catalog::entries::choose_name;
-use crate::sql::catalog::{self, Column, Identity, Index, Table};
+use crate::sql::catalog::{self, Check, Column, Identity, Index, Table};
 use crate::sql::error::Code;
 use crate::sql::error::{Result, SqlError, error, unsupported};
 use crate::sql::exec::txn::Txn;
@@ -56,6 +57,10 @@ enum Action {
     AddForeignKey(Declared),
     /// DROP CONSTRAINT of a FOREIGN KEY, by name.
     DropForeignKey(String),
+    /// ADD [CONSTRAINT name] CHECK (its OID given when carried out).
+    AddCheck(Check),
+    /// DROP CONSTRAINT of a CHECK, by name.
+    DropCheck(String),
 }
 
 impl Action {
@@ -64,6 +69,10 @@ impl Action {
         match self {
             Action::AddColumn(column, _) => table.columns.push(column.clone()),
             Action::DropColumn(name) => {
+                // As in PostgreSQL, the checks reading a dropped column go.
+                table
+                    .checks
+                    .retain(|c| !parse_expr(&c.expr).is_ok_and(|e| checks::columns_read(&e).contains(name)));
                 let index = table.column(name).map(|(i, _)| i);
                 if let Some(index) = index {
                     table.columns.remove(index);
@@ -77,6 +86,16 @@ impl Action {
             Action::RenameColumn { from, to } => {
                 if let Some(column) = table.columns.iter_mut().find(|c| c.name == *from) {
                     column.name = to.clone();
+                }
+                for column in &mut table.columns {
+                    if let Some(sql) = &column.generated {
+                        column.generated =
+                            Some(checks::rename_read(sql, from, to).unwrap_or_else(|_| sql.clone()));
+                    }
+                }
+                for check in &mut table.checks {
+                    check.expr =
+                        checks::rename_read(&check.expr, from, to).unwrap_or_else(|_| check.expr.clone());
                 }
                 for column in table.indexes.iter_mut().flat_map(|i| i.columns.iter_mut()) {
                     if column == from {
@@ -116,6 +135,8 @@ impl Action {
             // Checked against the tables when carried out.
             Action::AddForeignKey(_) => {}
             Action::DropForeignKey(name) => table.foreign_keys.retain(|k| k.name != *name),
+            Action::AddCheck(check) => checks::add_check(table, check.clone()),
+            Action::DropCheck(name) => table.checks.retain(|c| c.name != *name),
         }
     }
 }
@@ -130,6 +151,7 @@ impl<G: ActorGateway> Engine<G> {
         // UNIQUE constraints: their names (if given) and columns.
         let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
         let mut references = Vec::new();
+        let mut checks = Vec::new();
         for def in &create.columns {
             let column_name = ident(&def.name);
             if columns.iter().any(|c| c.name == column_name) {
@@ -138,7 +160,9 @@ impl<G: ActorGateway> Engine<G> {
                     format!("column \"{column_name}\" specified more than once"),
                 ));
             }
-            let (column, is_key, unique) = column_def(def, &name)?;
+            let ColumnDecl { column, primary_key: is_key, unique, checks: declared } =
+                column_def(def, &name)?;
+            checks.extend(declared);
             if is_key && primary_key.replace(columns.len()).is_some() {
                 return Err(several_keys(&name));
             }
@@ -172,6 +196,7 @@ impl<G: ActorGateway> Engine<G> {
                     uniques.push((unique_constraint(unique)?, index_columns(&schema, &unique.columns)?));
                 }
                 TableConstraint::ForeignKey(fk) => references.push(Declared::from_ast(fk, None, None)?),
+                TableConstraint::Check(check) => checks.push((check.name.clone(), (*check.expr).clone())),
                 other => return Err(unsupported(format_args!("the table constraint \"{other}\""))),
             }
         }
@@ -217,6 +242,16 @@ impl<G: ActorGateway> Engine<G> {
             }
         }
         let mut table = Table { columns, primary_key, oid, indexes, ..Table::named(&name) };
+        for column in &table.columns {
+            checks::check_generation(&table, column)?;
+        }
+        for (name, expr) in checks {
+            let check =
+                checks::declare_check(&table, name.as_ref(), &expr, &checks::constraint_names(&table))?;
+            let check = Check { oid: self.next_oid().await?, ..check };
+            checks::add_check(&mut table, check);
+        }
+        self.try_expressions(&table).await?;
         for declared in references {
             self.add_foreign_key(txn, &mut table, declared).await?;
         }
@@ -253,6 +288,7 @@ impl<G: ActorGateway> Engine<G> {
         for action in &actions {
             if let Action::AddColumn(column, None) = action
                 && column.not_null
+                && !computed_per_row(column)
                 && !self.rows_seen(txn, &table).await?.is_empty()
             {
                 return Err(null_values(column, &table));
@@ -261,6 +297,7 @@ impl<G: ActorGateway> Engine<G> {
         for action in actions {
             self.alter(txn, &mut table, action).await?;
         }
+        self.try_expressions(&table).await?;
         txn.stage_table(table);
         Ok(Outcome::Done("ALTER TABLE".into()))
     }
@@ -334,9 +371,39 @@ impl<G: ActorGateway> Engine<G> {
             }
             Action::AddColumn(ref column, ref fill) => {
                 let name = column.name.clone();
+                if computed_per_row(column) {
+                    action.apply_to(table);
+                    let (keys, mut rows): (Vec<_>, Vec<_>) =
+                        self.rows_seen(txn, table).await?.into_iter().unzip();
+                    if column.generated.is_some() {
+                        self.generate(table, &mut rows).await?;
+                    } else {
+                        for (row, value) in
+                            rows.iter_mut().zip(self.default_values(column, keys.len()).await?)
+                        {
+                            if value.is_null() {
+                                if column.not_null {
+                                    return Err(null_values(column, table));
+                                }
+                                continue;
+                            }
+                            row.insert(name.clone(), value);
+                        }
+                    }
+                    for (key, row) in keys.into_iter().zip(rows) {
+                        txn.stage(&table.name, key, Some(row));
+                    }
+                    return Ok(());
+                }
                 self.rewrite_rows(txn, table, |row| with_field(row, &name, fill.as_ref())).await?;
                 action.apply_to(table);
             }
+            Action::AddCheck(check) => {
+                let check = Check { oid: self.next_oid().await?, ..check };
+                self.validate_check(txn, table, &check).await?;
+                checks::add_check(table, check);
+            }
+            Action::DropCheck(_) => action.apply_to(table),
             Action::RenameColumn { ref from, ref to } => {
                 self.rename_referenced(txn, table, from, to).await?;
                 self.rewrite_rows(txn, table, |row| {
@@ -641,15 +708,26 @@ fn with_field(row: &Map<String, Json>, name: &str, value: Option<&Json>) -> Opti
     Some(row)
 }
 
-/// A column from its definition in `table`, whether it is declared
-/// PRIMARY KEY, and whether UNIQUE (with the constraint's name, if given).
-fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool, Option<Option<String>>)> {
+/// A column as its definition declares it, with the constraints declared
+/// on it.
+struct ColumnDecl {
+    column: Column,
+    primary_key: bool,
+    /// UNIQUE, with the constraint's name if given.
+    unique: Option<Option<String>>,
+    /// CHECK constraints: their names if given, and expressions.
+    checks: Vec<(Option<ast::Ident>, Expr)>,
+}
+
+/// A column from its definition in `table`.
+fn column_def(def: &ast::ColumnDef, table: &str) -> Result<ColumnDecl> {
     let (sql_type, serial, length) = sql_type(&def.data_type)?;
     let numeric = numeric_typmod(&def.data_type)?;
     let mut column =
         Column { not_null: serial, serial, length, numeric, ..Column::new(ident(&def.name), sql_type) };
     let (mut primary_key, mut defaulted, mut null) = (false, serial, false);
     let mut unique = None;
+    let mut checks = Vec::new();
     for option in &def.options {
         match &option.option {
             ColumnOption::Unique(constraint) => {
@@ -671,6 +749,20 @@ fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool, Option
                 set_default(&mut column, expr)?;
                 defaulted = true;
             }
+            ColumnOption::Check(check) => {
+                checks.push((option.name.clone().or_else(|| check.name.clone()), (*check.expr).clone()))
+            }
+            ColumnOption::Generated {
+                generated_as: GeneratedAs::Always | GeneratedAs::ExpStored,
+                generation_expr: Some(expr),
+                generation_expr_mode,
+                ..
+            } => {
+                if *generation_expr_mode != Some(ast::GeneratedExpressionMode::Stored) {
+                    return Err(unsupported("virtual generated columns (declare them STORED)"));
+                }
+                column.generated = Some(expr.to_string());
+            }
             // Declared by CREATE TABLE once the table's columns are known.
             ColumnOption::ForeignKey(_) => {}
             ColumnOption::Generated { generated_as, sequence_options, generation_expr: None, .. } => {
@@ -680,6 +772,22 @@ fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool, Option
                 column.identity = Some(identity(*generated_as, sequence_options.as_deref())?);
             }
             other => return Err(unsupported(format_args!("the column option \"{other}\""))),
+        }
+    }
+    if column.generated.is_some() {
+        if defaulted {
+            return Err(column_clash(
+                "both default and generation expression specified",
+                &column.name,
+                table,
+            ));
+        }
+        if column.identity.is_some() {
+            return Err(column_clash(
+                "both identity and generation expression specified",
+                &column.name,
+                table,
+            ));
         }
     }
     if column.identity.is_some() {
@@ -694,19 +802,28 @@ fn column_def(def: &ast::ColumnDef, table: &str) -> Result<(Column, bool, Option
     if primary_key && column.sql_type.element().is_some() {
         return Err(unsupported("a primary key of an array column"));
     }
-    Ok((column, primary_key, unique))
+    Ok(ColumnDecl { column, primary_key, unique, checks })
 }
 
-/// DEFAULT: a constant, or an expression of constants and the current time
-/// (`now()`), checked now and computed at each insert.
+/// DEFAULT: a constant, or an expression reading no column, computed at
+/// each insert (`Engine::try_expressions` computes it once when the table
+/// is created or altered).
 fn set_default(column: &mut Column, expr: &Expr) -> Result<()> {
     match literal(expr) {
         Ok(value) => {
             let value = column.coerce(&value)?;
             column.default = (!value.is_null()).then_some(value);
         }
-        Err(e) => {
-            column.coerce(&constant(expr).map_err(|_| e)?)?;
+        Err(_) => {
+            if !checks::columns_read(expr).is_empty() {
+                return Err(error(
+                    Code::FeatureNotSupported,
+                    "cannot use column reference in DEFAULT expression",
+                ));
+            }
+            if let Ok(value) = constant(expr) {
+                column.coerce(&value)?;
+            }
             column.default_expr = Some(expr.to_string());
         }
     }
@@ -787,6 +904,15 @@ fn plan_alter(table: &Table, operations: &[AlterTableOperation]) -> Result<Vec<A
             AlterTableOperation::AddConstraint { constraint: TableConstraint::ForeignKey(fk), .. } => {
                 Some(Action::AddForeignKey(Declared::from_ast(fk, None, None)?))
             }
+            AlterTableOperation::AddConstraint { constraint: TableConstraint::Check(check), .. } => {
+                let taken = checks::constraint_names(&schema);
+                Some(Action::AddCheck(checks::declare_check(
+                    &schema,
+                    check.name.as_ref(),
+                    &check.expr,
+                    &taken,
+                )?))
+            }
             AlterTableOperation::DropConstraint { if_exists, name, .. } => {
                 let name = ident(name);
                 match schema.index(&name) {
@@ -796,6 +922,7 @@ fn plan_alter(table: &Table, operations: &[AlterTableOperation]) -> Result<Vec<A
                     _ if schema.foreign_keys.iter().any(|k| k.name == name) => {
                         Some(Action::DropForeignKey(name))
                     }
+                    _ if schema.checks.iter().any(|c| c.name == name) => Some(Action::DropCheck(name)),
                     _ if schema.has_primary_key() && name == format!("{}_pkey", schema.name) => {
                         return Err(unsupported("DROP CONSTRAINT of a primary key"));
                     }
@@ -810,7 +937,20 @@ fn plan_alter(table: &Table, operations: &[AlterTableOperation]) -> Result<Vec<A
             }
             AlterTableOperation::AddColumn {
                 if_not_exists, column_def: def, column_position: None, ..
-            } => add_column(&schema, def, *if_not_exists)?,
+            } => {
+                let Some((add, declared)) = add_column(&schema, def, *if_not_exists)? else { continue };
+                add.apply_to(&mut schema);
+                actions.push(add);
+                // The column's checks hold for the rows it is added to.
+                for (name, expr) in declared {
+                    let taken = checks::constraint_names(&schema);
+                    let check =
+                        Action::AddCheck(checks::declare_check(&schema, name.as_ref(), &expr, &taken)?);
+                    check.apply_to(&mut schema);
+                    actions.push(check);
+                }
+                continue;
+            }
             AlterTableOperation::DropColumn { column_names, if_exists, .. } => {
                 drop_column(&schema, column_names, *if_exists)?
             }
@@ -833,12 +973,17 @@ fn plan_alter(table: &Table, operations: &[AlterTableOperation]) -> Result<Vec<A
     Ok(actions)
 }
 
-fn add_column(table: &Table, def: &ast::ColumnDef, if_not_exists: bool) -> Result<Option<Action>> {
+/// ADD COLUMN, and the checks declared on the column.
+fn add_column(
+    table: &Table,
+    def: &ast::ColumnDef,
+    if_not_exists: bool,
+) -> Result<Option<(Action, Vec<(Option<ast::Ident>, Expr)>)>> {
     let name = ident(&def.name);
     if table.column(&name).is_some() {
         return if if_not_exists { Ok(None) } else { Err(column_exists(table, &name)) };
     }
-    let (column, is_key, unique) = column_def(def, &table.name)?;
+    let ColumnDecl { column, primary_key: is_key, unique, checks: declared } = column_def(def, &table.name)?;
     if is_key {
         return Err(unsupported("ADD COLUMN ... PRIMARY KEY (add the column, then ADD PRIMARY KEY)"));
     }
@@ -853,18 +998,33 @@ fn add_column(table: &Table, def: &ast::ColumnDef, if_not_exists: bool) -> Resul
     if column.serial {
         return Err(unsupported("ADD COLUMN of a serial or identity column"));
     }
-    // The default is computed once for the rows there are (now() is the
-    // statement's time, as in PostgreSQL); a volatile one would need a
-    // value per row.
-    if column.default_expr.as_deref().is_some_and(|sql| sql.to_lowercase().contains("gen_random_uuid")) {
-        return Err(unsupported("ADD COLUMN ... DEFAULT gen_random_uuid() (a value for each existing row)"));
+    checks::check_generation(
+        &Table { columns: [table.columns.clone(), vec![column.clone()]].concat(), ..table.clone() },
+        &column,
+    )?;
+    if computed_per_row(&column) {
+        return Ok(Some((Action::AddColumn(column, None), declared)));
     }
+    // A constant default (now() is the statement's time, as in PostgreSQL)
+    // is computed once for the rows there are.
     let fill = match &column.default_expr {
         Some(sql) => column.coerce(&constant(&parse_expr(sql)?)?)?,
         None => column.default.clone().unwrap_or(Json::Null),
     };
     let fill = (!fill.is_null()).then_some(fill);
-    Ok(Some(Action::AddColumn(column, fill)))
+    Ok(Some((Action::AddColumn(column, fill), declared)))
+}
+
+/// Whether a column added to a table takes a value computed for each row
+/// there is: generated, or with a DEFAULT that is not a constant
+/// (`random()`, `gen_random_uuid()`, an expression only DataFusion
+/// evaluates).
+fn computed_per_row(column: &Column) -> bool {
+    column.generated.is_some()
+        || column
+            .default_expr
+            .as_deref()
+            .is_some_and(|sql| parse_expr(sql).is_ok_and(|e| constant(&e).is_err() || checks::volatile(&e)))
 }
 
 fn drop_column(table: &Table, names: &[ast::Ident], if_exists: bool) -> Result<Option<Action>> {
@@ -881,6 +1041,21 @@ fn drop_column(table: &Table, names: &[ast::Ident], if_exists: bool) -> Result<O
         return Err(unsupported(format_args!(
             "DROP COLUMN of the primary key \"{name}\" (rows are stored under their key)"
         )));
+    }
+    let reads = |c: &&Column| {
+        c.generated
+            .as_deref()
+            .and_then(|sql| parse_expr(sql).ok())
+            .is_some_and(|e| checks::columns_read(&e).contains(&name))
+    };
+    if let Some(dependent) = table.columns.iter().find(reads) {
+        return Err(error(
+            Code::DependentObjectsStillExist,
+            format!(
+                "cannot drop column {name} of table {} because other objects depend on it (column {} of table {} depends on column {name})",
+                table.name, dependent.name, table.name
+            ),
+        ));
     }
     Ok(Some(Action::DropColumn(name)))
 }
@@ -1069,7 +1244,7 @@ mod tests {
 
     fn create(sql: &str) -> Result<Vec<Column>> {
         let Some(ast::Statement::CreateTable(create)) = parse(sql).unwrap().pop() else { panic!("{sql}") };
-        create.columns.iter().map(|def| column_def(def, "t").map(|(c, _, _)| c)).collect()
+        create.columns.iter().map(|def| column_def(def, "t").map(|d| d.column)).collect()
     }
 
     fn table() -> Table {
@@ -1120,10 +1295,9 @@ mod tests {
         let columns = create("CREATE TABLE t (id UUID PRIMARY KEY DEFAULT gen_random_uuid())").unwrap();
         assert_eq!(columns[0].sql_type, SqlType::Uuid);
         assert_eq!(columns[0].default_expr.as_deref(), Some("gen_random_uuid()"));
-        assert_eq!(
-            code(alter("ALTER TABLE t ADD COLUMN u UUID DEFAULT gen_random_uuid()")),
-            Code::FeatureNotSupported
-        );
+        // Added to a table with rows, a volatile default is computed per row.
+        let added = alter("ALTER TABLE t ADD COLUMN u UUID DEFAULT gen_random_uuid()").unwrap();
+        assert!(matches!(&added[..], [Action::AddColumn(c, None)] if computed_per_row(c)));
         assert_eq!(code(create("CREATE TABLE t (id UUID DEFAULT 'nope')")), Code::InvalidTextRepresentation);
     }
 

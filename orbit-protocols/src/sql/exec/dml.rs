@@ -12,6 +12,7 @@ impl<G: ActorGateway> Engine<G> {
             other => return Err(unsupported(format_args!("INSERT INTO {other}"))),
         };
         let table = self.target(txn, &name).await?;
+        let scope = insert.table_alias.as_ref().map_or_else(|| table.name.clone(), |a| ident(&a.alias));
         let on_conflict = conflict::on_conflict(&insert, &table)?;
         let targets = insert_targets(&table, &insert.columns)?;
         let Some(source) = insert.source.as_deref() else {
@@ -33,7 +34,7 @@ impl<G: ActorGateway> Engine<G> {
                         let mut values: Vec<Option<Json>> = vec![None; table.columns.len()];
                         for (value, &index) in row.iter().zip(&targets) {
                             let column = &table.columns[index];
-                            if column.identity == Some(Identity::Always) {
+                            if always_generated(column) {
                                 return Err(generated_always(column));
                             }
                             values[index] = Some(column.coerce(&json_literal(value))?);
@@ -42,7 +43,7 @@ impl<G: ActorGateway> Engine<G> {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let staged = self.stage_inserts(&table, prepared, &on_conflict, txn).await?;
-                return self.finish_dml(&table, "INSERT 0", staged, insert.returning.as_deref());
+                return self.finish_dml(&table, &scope, "INSERT 0", staged, insert.returning.as_deref());
             }
         };
         // Check every row before staging any.
@@ -55,14 +56,14 @@ impl<G: ActorGateway> Engine<G> {
                 values[index] = match expr {
                     // DEFAULT: filled below like an omitted column.
                     expr if is_default(expr) => None,
-                    _ if column.identity == Some(Identity::Always) => return Err(generated_always(column)),
+                    _ if always_generated(column) => return Err(generated_always(column)),
                     expr => Some(column.coerce(&constant(expr)?)?),
                 };
             }
             prepared.push(values);
         }
         let staged = self.stage_inserts(&table, prepared, &on_conflict, txn).await?;
-        self.finish_dml(&table, "INSERT 0", staged, insert.returning.as_deref())
+        self.finish_dml(&table, &scope, "INSERT 0", staged, insert.returning.as_deref())
     }
 
     /// Completes rows, then locks and stages each. A row whose key exists
@@ -76,6 +77,7 @@ impl<G: ActorGateway> Engine<G> {
         txn: &mut Txn,
     ) -> Result<Vec<Map<String, Json>>> {
         let rows = self.complete_rows(table, prepared).await?;
+        self.check_rows(table, &rows).await?;
         let keys: Vec<Vec<u8>> = if table.primary_key.is_none() {
             // Rows of a table without a primary key get new hidden keys,
             // which nothing else can hold.
@@ -150,14 +152,28 @@ impl<G: ActorGateway> Engine<G> {
         prepared: Vec<Vec<Option<Json>>>,
     ) -> Result<Vec<Map<String, Json>>> {
         let mut rows = Vec::with_capacity(prepared.len());
+        // The rows (by position) each column's DEFAULT is computed for
+        // below: an expression Orbit does not evaluate, or a volatile one.
+        let mut computed: Vec<Vec<usize>> = vec![Vec::new(); table.columns.len()];
         for values in prepared {
             let mut row = Map::new();
-            for (column, value) in table.columns.iter().zip(values) {
+            for (i, (column, value)) in table.columns.iter().zip(values).enumerate() {
                 let value = match value {
                     Some(v) => v,
+                    // Set by `generate` below.
+                    None if column.generated.is_some() => continue,
                     None if column.serial => self.next_serial(table, column).await?,
                     None => match &column.default_expr {
-                        Some(sql) => column.coerce(&constant(&parse_expr(sql)?)?)?,
+                        Some(sql) => {
+                            let expr = parse_expr(sql)?;
+                            match constant(&expr) {
+                                Ok(literal) if !checks::volatile(&expr) => column.coerce(&literal)?,
+                                _ => {
+                                    computed[i].push(rows.len());
+                                    continue;
+                                }
+                            }
+                        }
                         None => column.default.clone().unwrap_or(Json::Null),
                     },
                 };
@@ -169,52 +185,88 @@ impl<G: ActorGateway> Engine<G> {
             }
             rows.push(row);
         }
+        for (column, positions) in table.columns.iter().zip(computed) {
+            if positions.is_empty() {
+                continue;
+            }
+            for (position, value) in positions.iter().zip(self.default_values(column, positions.len()).await?)
+            {
+                if value.is_null() {
+                    check_not_null(table, column)?;
+                } else {
+                    rows[*position].insert(column.name.clone(), value);
+                }
+            }
+        }
+        self.generate(table, &mut rows).await?;
         Ok(rows)
     }
 
     pub(super) async fn update(&self, update: ast::Update, txn: &mut Txn) -> Result<Outcome> {
-        if update.from.is_some() {
-            return Err(unsupported("UPDATE ... FROM"));
-        }
-        let table = self.target(txn, &dml_table(&update.table)?).await?;
+        let (name, alias) = dml_table(&update.table)?;
+        let table = self.target(txn, &name).await?;
+        let scope = alias.as_ref().map_or_else(|| table.name.clone(), ident);
+        let from = match update.from {
+            None => Vec::new(),
+            Some(ast::UpdateTableFromKind::AfterSet(from)) => from,
+            Some(ast::UpdateTableFromKind::BeforeSet(_)) => {
+                return Err(error(
+                    Code::SyntaxError,
+                    "syntax error at or near \"FROM\" (FROM goes after SET)",
+                ));
+            }
+        };
+        let returning = update.returning.as_deref();
         let sets = set_targets(&table, &update.assignments)?;
+        if from.iter().all(|f| !names_table(f, &table.name)) {
+            refuse_hidden_name(&table, alias.as_ref(), sets.iter().map(|(_, e)| e).chain(&update.selection))?;
+        }
         // Fast path: one row by primary key, expressions Orbit evaluates.
         if let Some(value) = pk_equals(&table, update.selection.as_ref())
+            && from.is_empty()
             && let Ok(literal) = literal(&value)
         {
             let Some(key) = pk_key(&table, &literal)? else {
-                return self.finish_dml(&table, "UPDATE", Vec::new(), update.returning.as_deref());
+                return self.finish_dml(&table, &scope, "UPDATE", Vec::new(), returning);
             };
             self.lock(txn, &table.name, &key).await?;
             let Some(row) = self.current(txn, &table, &key).await? else {
-                return self.finish_dml(&table, "UPDATE", Vec::new(), update.returning.as_deref());
+                return self.finish_dml(&table, &scope, "UPDATE", Vec::new(), returning);
             };
             let mut computed = Vec::with_capacity(sets.len());
+            let row_scope = expr::Scope { table: &table, name: &scope, row: &row, excluded: None };
             for (index, expr) in &sets {
-                match expr::eval(expr, &table, &row) {
+                match expr::eval_in(expr, &row_scope) {
                     Some(v) => computed.push((*index, v?.literal())),
                     None => break,
                 }
             }
             if computed.len() == sets.len() {
                 let updated = self.apply_update(txn, &table, key, row, computed).await?;
-                return self.finish_dml(&table, "UPDATE", vec![updated], update.returning.as_deref());
+                return self.finish_dml(&table, &scope, "UPDATE", vec![updated], returning);
             }
         }
-        // General path: DataFusion finds the rows and computes the values;
-        // the rows are locked first and the values computed again, so they
-        // come from rows no one else can change.
-        let mut projection = vec![key_expr(&table)];
+        // General path: DataFusion finds the rows (joined with FROM's) and
+        // computes the values; the rows are locked first and the values
+        // computed again, so they come from rows no one else can change.
+        // A row FROM matches several times is updated once, as in
+        // PostgreSQL (with one of the matches).
+        let mut projection = vec![key_expr_in(&table, &scope)];
         projection.extend(sets.iter().map(|(_, e)| e.clone()));
-        let rows = self.locked_matches(&table, projection, update.selection.clone(), txn).await?;
+        let statement = joined_statement(&table, alias, from, projection, update.selection);
+        let rows = self.locked_matches(&table, statement, txn).await?;
         let mut updated = Vec::with_capacity(rows.len());
+        let mut seen = HashSet::new();
         for values in rows {
             let key = key_from(&table, &values[0])?;
+            if !seen.insert(key.clone()) {
+                continue;
+            }
             let Some(row) = self.current(txn, &table, &key).await? else { continue };
             let computed = sets.iter().zip(&values[1..]).map(|((i, _), v)| (*i, json_literal(v))).collect();
             updated.push(self.apply_update(txn, &table, key, row, computed).await?);
         }
-        self.finish_dml(&table, "UPDATE", updated, update.returning.as_deref())
+        self.finish_dml(&table, &scope, "UPDATE", updated, returning)
     }
 
     /// TRUNCATE: every row of every table named is deleted in the
@@ -295,6 +347,8 @@ impl<G: ActorGateway> Engine<G> {
                 row.insert(column.name.clone(), value);
             }
         }
+        self.generate(table, std::slice::from_mut(&mut row)).await?;
+        self.check_rows(table, std::slice::from_ref(&row)).await?;
         let new_key = if table.primary_key.is_some() { row_key(table, &row)? } else { key.clone() };
         if new_key != key {
             self.lock(txn, &table.name, &new_key).await?;
@@ -317,17 +371,24 @@ impl<G: ActorGateway> Engine<G> {
         let tables = match &delete.from {
             FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
         };
-        if delete.using.is_some() || !delete.tables.is_empty() {
-            return Err(unsupported("DELETE ... USING"));
+        if !delete.tables.is_empty() {
+            return Err(unsupported("DELETE from several tables"));
         }
         let [from] = tables.as_slice() else { return Err(unsupported("DELETE from several tables")) };
-        let table = self.target(txn, &dml_table(from)?).await?;
-        let keys: Vec<Vec<u8>> = match pk_equals(&table, delete.selection.as_ref()).map(|v| literal(&v)) {
+        let (name, alias) = dml_table(from)?;
+        let table = self.target(txn, &name).await?;
+        let scope = alias.as_ref().map_or_else(|| table.name.clone(), ident);
+        let using = delete.using.unwrap_or_default();
+        if using.iter().all(|f| !names_table(f, &table.name)) {
+            refuse_hidden_name(&table, alias.as_ref(), &delete.selection)?;
+        }
+        let pinned = pk_equals(&table, delete.selection.as_ref()).filter(|_| using.is_empty());
+        let keys: Vec<Vec<u8>> = match pinned.map(|v| literal(&v)) {
             Some(Ok(literal)) => pk_key(&table, &literal)?.into_iter().collect(),
             _ => {
-                let rows = self
-                    .locked_matches(&table, vec![key_expr(&table)], delete.selection.clone(), txn)
-                    .await?;
+                let projection = vec![key_expr_in(&table, &scope)];
+                let statement = joined_statement(&table, alias, using, projection, delete.selection);
+                let rows = self.locked_matches(&table, statement, txn).await?;
                 rows.iter().map(|r| key_from(&table, &r[0])).collect::<Result<_>>()?
             }
         };
@@ -339,23 +400,23 @@ impl<G: ActorGateway> Engine<G> {
                 deleted.push(row);
             }
         }
-        self.finish_dml(&table, "DELETE", deleted, delete.returning.as_deref())
+        self.finish_dml(&table, &scope, "DELETE", deleted, delete.returning.as_deref())
     }
 
-    /// The rows matching `selection` (`projection` starts with the primary
-    /// key), locked: DataFusion finds them, their locks are taken, and the
-    /// query runs again until it matches no row it has not locked, so the
-    /// values come from rows no one else can change.
+    /// The rows `statement` (a query whose first column is the key of a
+    /// row of `table`) returns, their rows locked: DataFusion finds them,
+    /// their locks are taken, and the query runs again until it matches no
+    /// row it has not locked, so the values come from rows no one else can
+    /// change.
     pub(super) async fn locked_matches(
         &self,
         table: &Table,
-        projection: Vec<Expr>,
-        selection: Option<Expr>,
+        statement: Statement,
         txn: &mut Txn,
     ) -> Result<Vec<Vec<Json>>> {
         let mut locked = std::collections::BTreeSet::new();
         loop {
-            let rows = self.shadow_select(table, projection.clone(), selection.clone(), txn).await?;
+            let rows = self.shadow_select(statement.clone(), txn).await?;
             let mut fresh = false;
             for row in &rows {
                 let key = key_from(table, &row[0])?;
@@ -370,25 +431,21 @@ impl<G: ActorGateway> Engine<G> {
         }
     }
 
-    /// `SELECT projection FROM table WHERE selection` through DataFusion,
-    /// seeing this transaction's writes.
-    pub(super) async fn shadow_select(
-        &self,
-        table: &Table,
-        projection: Vec<Expr>,
-        selection: Option<Expr>,
-        txn: &Txn,
-    ) -> Result<Vec<Vec<Json>>> {
-        let statement = shadow_statement(table, projection, selection);
+    /// A query DML runs to find its rows, through DataFusion, seeing this
+    /// transaction's writes (tables without a primary key show their
+    /// hidden keys).
+    pub(super) async fn shadow_select(&self, statement: Statement, txn: &Txn) -> Result<Vec<Vec<Json>>> {
         let writes = Arc::new(txn.writes.clone());
         let planned = self.planner.plan_keyed(statement, writes).await?;
         Ok(self.planner.run(&planned, Arc::new(txn.writes.clone())).await?.rows)
     }
 
     /// A DML statement's outcome: its tag and count, or its RETURNING rows.
+    /// `scope` is what the statement calls the table (its name or alias).
     pub(super) fn finish_dml(
         &self,
         table: &Table,
+        scope: &str,
         tag: &str,
         rows: Vec<Map<String, Json>>,
         returning: Option<&[SelectItem]>,
@@ -410,11 +467,12 @@ impl<G: ActorGateway> Engine<G> {
             }
         }
         let mut columns = Vec::with_capacity(output.len());
+        let row_scope = |row| expr::Scope { table, name: scope, row, excluded: None };
         let first = rows.first().cloned().unwrap_or_default();
         for (name, index, expr) in &output {
             let sql_type = match (index, expr) {
                 (Some(i), _) => table.columns[*i].sql_type,
-                (None, Some(expr)) => match expr::eval(expr, table, &first) {
+                (None, Some(expr)) => match expr::eval_in(expr, &row_scope(&first)) {
                     Some(Ok(v)) => val_type(&v, expr, table),
                     Some(Err(e)) => return Err(e),
                     None => return Err(unsupported(format_args!("RETURNING {expr}"))),
@@ -429,7 +487,7 @@ impl<G: ActorGateway> Engine<G> {
             for ((_, index, expr), (_, sql_type)) in output.iter().zip(&columns) {
                 values.push(match (index, expr) {
                     (Some(i), _) => row.get(&table.columns[*i].name).cloned().unwrap_or(Json::Null),
-                    (None, Some(expr)) => match expr::eval(expr, table, row) {
+                    (None, Some(expr)) => match expr::eval_in(expr, &row_scope(row)) {
                         Some(v) => types::coerce(*sql_type, &v?.literal())?,
                         None => return Err(unsupported(format_args!("RETURNING {expr}"))),
                     },
@@ -463,11 +521,15 @@ pub(super) fn set_targets(table: &Table, assignments: &[Assignment]) -> Result<V
                 format!("multiple assignments to same column \"{column}\""),
             ));
         }
-        if found.identity == Some(Identity::Always) && !is_default(value) {
+        if always_generated(found) && !is_default(value) {
             return Err(error(
                 Code::GeneratedAlways,
                 format!("column \"{column}\" can only be updated to DEFAULT"),
             ));
+        }
+        // A generated column is computed again whatever the SET.
+        if found.generated.is_some() {
+            continue;
         }
         sets.push((index, value.clone()));
     }
@@ -496,6 +558,12 @@ fn check_width(width: usize, targets: usize, columns: &[ObjectName]) -> Result<(
         return Err(error(Code::SyntaxError, "INSERT has more target columns than expressions"));
     }
     Ok(())
+}
+
+/// Whether a column takes no value but its own: an identity column
+/// `GENERATED ALWAYS`, or a generated column.
+fn always_generated(column: &Column) -> bool {
+    column.identity == Some(Identity::Always) || column.generated.is_some()
 }
 
 fn generated_always(column: &Column) -> SqlError {
@@ -612,8 +680,26 @@ pub(super) fn key_expr(table: &Table) -> Expr {
     Expr::Identifier(ast::Ident::with_quote('"', name))
 }
 
+/// [`key_expr`] qualified by what the query calls the table (`scope`).
+pub(super) fn key_expr_in(table: &Table, scope: &str) -> Expr {
+    let name = table.pk().map_or(crate::sql::plan::ROW_KEY, |pk| pk.name.as_str());
+    Expr::CompoundIdentifier(vec![ast::Ident::with_quote('"', scope), ast::Ident::with_quote('"', name)])
+}
+
 /// `SELECT projection FROM "table" WHERE selection`.
 pub(crate) fn shadow_statement(table: &Table, projection: Vec<Expr>, selection: Option<Expr>) -> Statement {
+    joined_statement(table, None, Vec::new(), projection, selection)
+}
+
+/// `SELECT projection FROM "table" [AS alias] [, from...] WHERE selection`:
+/// the rows of an UPDATE ... FROM or a DELETE ... USING.
+pub(crate) fn joined_statement(
+    table: &Table,
+    alias: Option<ast::Ident>,
+    from: Vec<TableWithJoins>,
+    projection: Vec<Expr>,
+    selection: Option<Expr>,
+) -> Statement {
     let sql = format!("SELECT 1 FROM \"{}\"", table.name.replace('"', "\"\""));
     let mut statement = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql)
         .ok()
@@ -624,18 +710,74 @@ pub(crate) fn shadow_statement(table: &Table, projection: Vec<Expr>, selection: 
     {
         select.projection = projection.into_iter().map(SelectItem::UnnamedExpr).collect();
         select.selection = selection;
+        if let Some(TableFactor::Table { alias: slot, .. }) = select.from.first_mut().map(|f| &mut f.relation)
+        {
+            *slot = alias.map(table_alias);
+        }
+        select.from.extend(from);
     }
     statement
 }
 
-/// The table an UPDATE or DELETE names (no alias, no joins).
-pub(super) fn dml_table(from: &TableWithJoins) -> Result<String> {
+/// 42P01 when a statement that calls its table by an alias names it by
+/// its table name in `exprs` (PostgreSQL's rule: the alias hides the name).
+pub(super) fn refuse_hidden_name<'a>(
+    table: &Table,
+    alias: Option<&ast::Ident>,
+    exprs: impl IntoIterator<Item = &'a Expr>,
+) -> Result<()> {
+    if alias.is_none_or(|a| ident(a) == table.name) {
+        return Ok(());
+    }
+    let mut hidden = false;
+    for expr in exprs {
+        let _ = ast::visit_expressions(expr, |e| {
+            if let Expr::CompoundIdentifier(parts) = e
+                && parts.len() == 2
+                && ident(&parts[0]) == table.name
+            {
+                hidden = true;
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+    }
+    if hidden {
+        return Err(error(
+            Code::UndefinedTable,
+            format!("invalid reference to FROM-clause entry for table \"{}\"", table.name),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a FROM item reads table `name` under that name.
+fn names_table(from: &TableWithJoins, name: &str) -> bool {
+    std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation)).any(|r| match r {
+        TableFactor::Table { name: n, alias, .. } => match alias {
+            Some(a) => ident(&a.name) == name,
+            None => object_name(n).is_ok_and(|n| n == name),
+        },
+        _ => false,
+    })
+}
+
+/// `AS name`.
+pub(super) fn table_alias(name: ast::Ident) -> ast::TableAlias {
+    ast::TableAlias { explicit: true, at: None, name, columns: Vec::new() }
+}
+
+/// The table an UPDATE or DELETE writes, and its alias if given.
+pub(super) fn dml_table(from: &TableWithJoins) -> Result<(String, Option<ast::Ident>)> {
     if !from.joins.is_empty() {
-        return Err(unsupported("joins in UPDATE or DELETE"));
+        return Err(unsupported("joins in UPDATE or DELETE (name the other tables in FROM or USING)"));
     }
     match &from.relation {
-        TableFactor::Table { name, alias: None, .. } => object_name(name),
-        TableFactor::Table { alias: Some(_), .. } => Err(unsupported("a table alias in UPDATE or DELETE")),
+        TableFactor::Table { name, alias, .. } => {
+            if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
+                return Err(unsupported("column aliases in UPDATE or DELETE"));
+            }
+            Ok((object_name(name)?, alias.as_ref().map(|a| a.name.clone())))
+        }
         other => Err(unsupported(format_args!("\"{other}\" in UPDATE or DELETE"))),
     }
 }
@@ -643,6 +785,7 @@ pub(super) fn dml_table(from: &TableWithJoins) -> Result<String> {
 pub(super) fn output_name(expr: &Expr) -> String {
     match expr {
         Expr::Identifier(id) => ident(id),
+        Expr::CompoundIdentifier(parts) if !parts.is_empty() => parts.last().map(ident).unwrap_or_default(),
         _ => "?column?".into(),
     }
 }

@@ -32,6 +32,7 @@
 //! | `ddl.rs` | CREATE / ALTER / DROP TABLE |
 //! | `index.rs` | CREATE / DROP INDEX, unique checks |
 //! | `conflict.rs` | INSERT ... ON CONFLICT |
+//! | `checks.rs` | CHECK constraints, generated columns and DEFAULT expressions: computed on rows |
 //! | `references.rs` | FOREIGN KEY constraints: declared, checked on every staged row, and their actions |
 //! | `notify.rs` | LISTEN, UNLISTEN, NOTIFY, `pg_notify`: channels, sessions' mailboxes, the bridge to Redis |
 //! | `locking.rs` | SELECT ... FOR UPDATE / FOR SHARE [NOWAIT \| SKIP LOCKED] |
@@ -41,6 +42,7 @@
 //! | `params.rs` | session parameters: SET, SHOW, RESET |
 
 mod cancel;
+pub(crate) mod checks;
 mod conflict;
 pub(crate) mod copy;
 mod ddl;
@@ -668,7 +670,7 @@ impl<G: ActorGateway> Engine<G> {
                         let table = self.table(&txn.writes, &object_name(&table_name)?).await?;
                         let names: Vec<ObjectName> =
                             columns.into_iter().map(|c| ObjectName::from(vec![c])).collect();
-                        let targets = insert_targets(&table, &names)?;
+                        let targets = copy::copy_targets(&table, &names)?;
                         Ok(Outcome::CopyIn(PendingCopy { table: table.name.clone(), targets, format }))
                     }
                     (_, target) => Err(unsupported(format_args!(

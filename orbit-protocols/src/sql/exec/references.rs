@@ -292,6 +292,11 @@ impl<G: ActorGateway> Engine<G> {
                             RefAction::SetNull => Some(with_values(&row, &fk.columns, None)),
                             RefAction::SetDefault => Some(with_defaults(&row, &child, &fk.columns)),
                         };
+                        let mut changed = changed;
+                        if let Some(changed) = &mut changed {
+                            self.generate(&child, std::slice::from_mut(changed)).await?;
+                            self.check_rows(&child, std::slice::from_ref(changed)).await?;
+                        }
                         if let Some(changed) = &changed {
                             for column in &fk.columns {
                                 if let Some((_, c)) = child.column(column)

@@ -130,9 +130,20 @@ pub(crate) fn output_names(statement: &mut sqlparser::ast::Statement) -> Option<
         }
         let first = names.is_none();
         let mut these = Vec::with_capacity(select.projection.len());
+        // Columns selected so far: a column selected again is aliased too
+        // (`SELECT g, g`), as DataFusion would refuse the second.
+        let mut columns = std::collections::HashSet::new();
         for (i, item) in select.projection.iter_mut().enumerate() {
             if let SelectItem::UnnamedExpr(expr) = item {
-                match pg_column_name(expr) {
+                let column = match &*expr {
+                    sqlparser::ast::Expr::Identifier(id) => Some(crate::sql::parse::ident(id)),
+                    sqlparser::ast::Expr::CompoundIdentifier(parts) => {
+                        parts.last().map(crate::sql::parse::ident)
+                    }
+                    _ => None,
+                };
+                let repeated = column.filter(|_| !columns.insert(expr.to_string()));
+                match repeated.or_else(|| pg_column_name(expr)) {
                     None => these.push(None),
                     Some(name) => {
                         let expr =

@@ -241,7 +241,10 @@ pub(crate) fn register_functions(
             Box::new(|s, v| {
                 text(int_arg(v, 0).and_then(|oid| match s.constraint_by_oid(oid) {
                     Some((t, ix)) => Some(ix.constraint_definition(t)),
-                    None => s.foreign_key_by_oid(oid).map(|(_, key)| super::foreign_key_definition(key)),
+                    None => match s.foreign_key_by_oid(oid) {
+                        Some((_, key)) => Some(super::foreign_key_definition(key)),
+                        None => s.check_by_oid(oid).map(|(_, check)| format!("CHECK ({})", check.expr)),
+                    },
                 }))
             }),
         ),

@@ -84,6 +84,11 @@ impl Snapshot {
             .find_map(|t| t.foreign_keys.iter().find(|k| i64::from(k.oid) == oid).map(|k| (t, k)))
     }
 
+    /// The CHECK constraint with this OID in `pg_constraint`, and its table.
+    fn check_by_oid(&self, oid: i64) -> Option<(&Table, &crate::sql::catalog::Check)> {
+        self.tables.iter().find_map(|t| t.checks.iter().find(|c| i64::from(c.oid) == oid).map(|c| (t, c)))
+    }
+
     /// The OID of the index a foreign key's referenced columns are found
     /// by (`pg_constraint.conindid`): the referenced table's primary key's
     /// or unique index's.
@@ -444,7 +449,7 @@ fn default_text(table: &Table, column: usize) -> Option<String> {
     if c.serial {
         return Some(format!("nextval('{}'::regclass)", table.sequence_key(&c.name)));
     }
-    if let Some(sql) = &c.default_expr {
+    if let Some(sql) = c.default_expr.as_ref().or(c.generated.as_ref()) {
         return Some(sql.clone());
     }
     let value = c.default.as_ref()?;

@@ -129,8 +129,10 @@ pub(super) fn pg_attribute(s: &Snapshot) -> Builder {
             let type_oid = i64::from(c.sql_type.oid());
             let len = TYPES.iter().find(|x| x.0 == type_oid).map_or(-1, |x| x.2);
             // An identity column's numbers are not a default (no pg_attrdef row).
-            let has_default =
-                (c.serial && c.identity.is_none()) || c.default.is_some() || c.default_expr.is_some();
+            let has_default = (c.serial && c.identity.is_none())
+                || c.default.is_some()
+                || c.default_expr.is_some()
+                || c.generated.is_some();
             let identity = match c.identity {
                 Some(crate::sql::catalog::Identity::Always) => "a",
                 Some(crate::sql::catalog::Identity::ByDefault) => "d",
@@ -152,7 +154,7 @@ pub(super) fn pg_attribute(s: &Snapshot) -> Builder {
                     bv(c.not_null),
                     bv(has_default && relid == oid),
                     tv(if relid == oid { identity } else { "" }),
-                    tv(""),
+                    tv(if relid == oid && c.generated.is_some() { "s" } else { "" }),
                     bv(false),
                     bv(true),
                     i4v(0),
@@ -457,6 +459,35 @@ pub(super) fn pg_constraint(s: &Snapshot) -> Builder {
                 tv(key.on_update.code()),
                 tv(key.on_delete.code()),
                 tv("s"),
+            ]);
+        }
+        for check in &t.checks {
+            let read = crate::sql::parse::parse_expr(&check.expr)
+                .map(|e| crate::sql::exec::checks::columns_read(&e))
+                .unwrap_or_default();
+            let numbers: Vec<String> =
+                read.iter().filter_map(|c| t.column(c).map(|(i, _)| (i + 1).to_string())).collect();
+            b.row(vec![
+                i8v(i64::from(check.oid)),
+                tv(&check.name),
+                i8v(PUBLIC_NS),
+                tv("c"),
+                bv(false),
+                bv(false),
+                bv(true),
+                i8v(oid),
+                i8v(0),
+                i8v(0),
+                i8v(0),
+                i8v(0),
+                bv(true),
+                i4v(0),
+                bv(false),
+                tv(&format!("{{{}}}", numbers.join(","))),
+                null(&T),
+                tv(" "),
+                tv(" "),
+                tv(" "),
             ]);
         }
         for ix in table_indexes(t) {
