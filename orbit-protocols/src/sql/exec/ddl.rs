@@ -61,6 +61,15 @@ enum Action {
     AddCheck(Check),
     /// DROP CONSTRAINT of a CHECK, by name.
     DropCheck(String),
+    /// ALTER COLUMN c SET NOT NULL (every row checked) or DROP NOT NULL.
+    SetNotNull(String, bool),
+    /// ALTER COLUMN c SET DEFAULT / DROP DEFAULT: the column as its new
+    /// default leaves it.
+    SetDefault(Column),
+    /// ALTER COLUMN c TYPE: the column with its new type, and the USING
+    /// expression converting each row's value (else its value converts
+    /// as an assignment would).
+    SetType(Column, Option<Expr>),
 }
 
 impl Action {
@@ -137,6 +146,16 @@ impl Action {
             Action::DropForeignKey(name) => table.foreign_keys.retain(|k| k.name != *name),
             Action::AddCheck(check) => checks::add_check(table, check.clone()),
             Action::DropCheck(name) => table.checks.retain(|c| c.name != *name),
+            Action::SetNotNull(name, not_null) => {
+                if let Some(column) = table.columns.iter_mut().find(|c| c.name == *name) {
+                    column.not_null = *not_null;
+                }
+            }
+            Action::SetDefault(changed) | Action::SetType(changed, _) => {
+                if let Some(column) = table.columns.iter_mut().find(|c| c.name == changed.name) {
+                    *column = changed.clone();
+                }
+            }
         }
     }
 }
@@ -403,7 +422,23 @@ impl<G: ActorGateway> Engine<G> {
                 self.validate_check(txn, table, &check).await?;
                 checks::add_check(table, check);
             }
-            Action::DropCheck(_) => action.apply_to(table),
+            Action::DropCheck(_) | Action::SetDefault(_) => action.apply_to(table),
+            Action::SetNotNull(ref name, not_null) => {
+                if let Some((_, column)) = table.column(name)
+                    && not_null
+                    && self
+                        .rows_seen(txn, table)
+                        .await?
+                        .values()
+                        .any(|row| row.get(name).is_none_or(Json::is_null))
+                {
+                    return Err(null_values(column, table));
+                }
+                action.apply_to(table);
+            }
+            Action::SetType(ref column, ref using) => {
+                self.change_type(txn, table, column, using.as_ref()).await?
+            }
             Action::RenameColumn { ref from, ref to } => {
                 self.rename_referenced(txn, table, from, to).await?;
                 self.rewrite_rows(txn, table, |row| {
@@ -432,6 +467,71 @@ impl<G: ActorGateway> Engine<G> {
                     self.unlink(txn, table, &key.table).await?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// ALTER COLUMN ... TYPE: every row's value converted (by `using`, or
+    /// as an assignment converts it) and checked as the new type's; the
+    /// generated columns computed again and the checks checked; the
+    /// indexes on the column built again (under new OIDs: their entries'
+    /// keys are the values' stored forms).
+    async fn change_type(
+        &self,
+        txn: &mut Txn,
+        table: &mut Table,
+        column: &Column,
+        using: Option<&Expr>,
+    ) -> Result<()> {
+        let (keys, old): (Vec<_>, Vec<_>) = self.rows_seen(txn, table).await?.into_iter().unzip();
+        let Some((_, before)) = table.column(&column.name) else { return Ok(()) };
+        let before = before.clone();
+        let converted: Vec<Literal> = match using {
+            Some(expr) => self
+                .compute(table, std::slice::from_ref(expr), &old)
+                .await?
+                .into_iter()
+                .map(|mut v| v.pop().unwrap_or(Literal::Null))
+                .collect(),
+            None => old
+                .iter()
+                .map(|row| match row.get(&column.name) {
+                    None | Some(Json::Null) => Literal::Null,
+                    Some(value) => {
+                        let text = types::text_of(before.sql_type, value).unwrap_or_default();
+                        if is_number(before.sql_type) { Literal::Number(text) } else { Literal::String(text) }
+                    }
+                })
+                .collect(),
+        };
+        let mut rows = old.clone();
+        for (row, value) in rows.iter_mut().zip(converted) {
+            let value = column.coerce(&value)?;
+            if value.is_null() {
+                if column.not_null {
+                    return Err(null_values(column, table));
+                }
+                row.remove(&column.name);
+            } else {
+                row.insert(column.name.clone(), value);
+            }
+        }
+        Action::SetType(column.clone(), None).apply_to(table);
+        self.generate(table, &mut rows).await?;
+        self.check_rows(table, &rows).await?;
+        for ((key, row), before) in keys.into_iter().zip(rows).zip(&old) {
+            if row != *before {
+                txn.stage(&table.name, key, Some(row));
+            }
+        }
+        let (on_column, others): (Vec<Index>, Vec<Index>) =
+            std::mem::take(&mut table.indexes).into_iter().partition(|i| i.columns.contains(&column.name));
+        table.indexes = others;
+        for old in on_column {
+            let index = Index { oid: self.next_oid().await?, ..old.clone() };
+            self.build_index(txn, table, &index).await?;
+            table.indexes.push(index);
+            txn.cleared.push(old);
         }
         Ok(())
     }
@@ -954,6 +1054,9 @@ fn plan_alter(table: &Table, operations: &[AlterTableOperation]) -> Result<Vec<A
             AlterTableOperation::DropColumn { column_names, if_exists, .. } => {
                 drop_column(&schema, column_names, *if_exists)?
             }
+            AlterTableOperation::AlterColumn { column_name, op } => {
+                Some(alter_column(&schema, ident(column_name), op)?)
+            }
             AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
                 if !alone {
                     return Err(error(
@@ -1074,6 +1177,111 @@ fn rename_column(table: &Table, from: String, to: String) -> Result<Action> {
         )));
     }
     Ok(Action::RenameColumn { from, to })
+}
+
+/// ALTER COLUMN's action on `table`'s column `name`.
+fn alter_column(table: &Table, name: String, op: &ast::AlterColumnOperation) -> Result<Action> {
+    use ast::AlterColumnOperation as Op;
+    let Some((index, found)) = table.column(&name) else {
+        let message = format!("column \"{name}\" of relation \"{}\" does not exist", table.name);
+        return Err(error(Code::UndefinedColumn, message));
+    };
+    let definition = |what: &str| error(Code::InvalidTableDefinition, format!("column \"{name}\" {what}"));
+    let identity = || {
+        error(
+            Code::InvalidTableDefinition,
+            format!("column \"{name}\" of relation \"{}\" is an identity column", table.name),
+        )
+    };
+    let in_key = table.primary_key == Some(index)
+        || table.indexes.iter().any(|i| i.primary && i.columns.contains(&name));
+    match op {
+        Op::SetNotNull => Ok(Action::SetNotNull(name, true)),
+        Op::DropNotNull if in_key => Err(definition("is in a primary key")),
+        Op::DropNotNull if found.identity.is_some() => Err(identity()),
+        Op::DropNotNull => Ok(Action::SetNotNull(name, false)),
+        Op::SetDefault { .. } | Op::DropDefault if found.identity.is_some() => Err(identity()),
+        Op::SetDefault { .. } | Op::DropDefault if found.generated.is_some() => Err(error(
+            Code::SyntaxError,
+            format!("column \"{name}\" of relation \"{}\" is a generated column", table.name),
+        )),
+        Op::SetDefault { value } => {
+            let mut column = Column { default: None, default_expr: None, serial: false, ..found.clone() };
+            set_default(&mut column, value)?;
+            Ok(Action::SetDefault(column))
+        }
+        Op::DropDefault => Ok(Action::SetDefault(Column {
+            default: None,
+            default_expr: None,
+            serial: false,
+            ..found.clone()
+        })),
+        Op::SetDataType { data_type, using, .. } => {
+            let (sql_type, serial, length) = sql_type(data_type)?;
+            if serial {
+                return Err(error(Code::UndefinedObject, format!("type \"{data_type}\" does not exist")));
+            }
+            if in_key {
+                return Err(unsupported(
+                    "ALTER COLUMN ... TYPE of a primary key column (rows are stored under their key)",
+                ));
+            }
+            if found.serial || found.identity.is_some() {
+                return Err(unsupported("ALTER COLUMN ... TYPE of a serial or identity column"));
+            }
+            let reads = |c: &&Column| {
+                c.generated
+                    .as_deref()
+                    .and_then(|sql| parse_expr(sql).ok())
+                    .is_some_and(|e| checks::columns_read(&e).contains(&name))
+            };
+            if table.columns.iter().any(|c| reads(&c)) || found.generated.is_some() {
+                return Err(unsupported("ALTER COLUMN ... TYPE of a generated column or a column one reads"));
+            }
+            // The referenced columns of another table's key are its primary
+            // key's or a unique index's.
+            let referring = table.foreign_keys.iter().any(|k| k.columns.contains(&name))
+                || (!table.referenced_by.is_empty()
+                    && table.indexes.iter().any(|i| i.unique && i.columns.contains(&name)));
+            if referring {
+                return Err(unsupported("ALTER COLUMN ... TYPE of a column in a foreign key"));
+            }
+            let column = Column { sql_type, length, numeric: numeric_typmod(data_type)?, ..found.clone() };
+            if using.is_none() && !assignable(found.sql_type, sql_type) {
+                return Err(error(
+                    Code::DatatypeMismatch,
+                    format!("column \"{name}\" cannot be cast automatically to type {}", column.type_name()),
+                ));
+            }
+            if let Some(using) = using {
+                for read in checks::columns_read(using) {
+                    if table.column(&read).is_none() {
+                        return Err(error(
+                            Code::UndefinedColumn,
+                            format!("column \"{read}\" does not exist"),
+                        ));
+                    }
+                }
+            }
+            Ok(Action::SetType(column, using.clone()))
+        }
+        Op::AddGenerated { .. } => Err(unsupported("ALTER COLUMN ... ADD GENERATED AS IDENTITY")),
+    }
+}
+
+/// Whether a number type (its values convert to others as numbers).
+fn is_number(t: SqlType) -> bool {
+    matches!(
+        t,
+        SqlType::Int2 | SqlType::Int4 | SqlType::Int8 | SqlType::Float4 | SqlType::Float8 | SqlType::Numeric
+    )
+}
+
+/// Whether a value of type `from` converts to `to` without USING, as
+/// PostgreSQL's assignment casts do: numbers to numbers, anything to text,
+/// text types to each other, a type to itself.
+fn assignable(from: SqlType, to: SqlType) -> bool {
+    from == to || (is_number(from) && is_number(to)) || (to.is_text() && from.element().is_none())
 }
 
 fn column_exists(table: &Table, name: &str) -> SqlError {
