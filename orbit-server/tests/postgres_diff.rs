@@ -150,6 +150,9 @@ async fn psql_describes_tables_as_postgresql_does() {
         "CREATE TABLE arrs (id INT PRIMARY KEY, tags TEXT[], n INTEGER[] NOT NULL, f FLOAT8[], b BOOLEAN[], \
          d DATE[], at TIMESTAMPTZ[], u UUID[], j JSONB[], bin BYTEA[], m NUMERIC(8,3)[], v VARCHAR(5)[], \
          c CHAR(2)[])",
+        "CREATE TABLE orders (id INT PRIMARY KEY, qty INT CHECK (qty >= 0), price INT, \
+         total INT GENERATED ALWAYS AS (qty * price) STORED, CONSTRAINT orders_price CHECK (price > 0))",
+        "CREATE VIEW cheap AS SELECT id, name FROM items WHERE price < 10",
     ];
     for port in [postgres.port, orbit] {
         for statement in schema {
@@ -165,6 +168,9 @@ async fn psql_describes_tables_as_postgresql_does() {
         "\\d users",
         "\\d stock",
         "\\d arrs",
+        "\\d orders",
+        "\\d cheap",
+        "\\dv",
         "\\di",
         "\\dn",
     ] {

@@ -162,6 +162,18 @@ pub struct Table {
     /// CHECK constraints, in name order (the order PostgreSQL checks them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
+    /// A view: a stored query, read in place of the relation's name. Its
+    /// columns are the query's; it has no rows, keys or indexes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<View>,
+}
+
+/// A view's query, and the relations it reads (which cannot be dropped
+/// while it stands, but with CASCADE).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct View {
+    pub query: String,
+    pub reads: Vec<String>,
 }
 
 /// A CHECK constraint: a row for which `expr` is false is refused (NULL
@@ -286,6 +298,7 @@ impl Table {
             foreign_keys: Vec::new(),
             referenced_by: Vec::new(),
             checks: Vec::new(),
+            view: None,
         }
     }
 

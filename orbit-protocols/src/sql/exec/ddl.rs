@@ -302,8 +302,17 @@ impl<G: ActorGateway> Engine<G> {
             }
             return Err(error(Code::UndefinedTable, format!("relation \"{name}\" does not exist")));
         };
+        if table.view.is_some() {
+            return Err(super::views::is_a_view(&name, "ALTER TABLE"));
+        }
         let mut table = Table::clone(&table);
         let actions = plan_alter(&table, &alter.operations)?;
+        if actions
+            .iter()
+            .any(|a| matches!(a, Action::DropColumn(_) | Action::RenameColumn { .. } | Action::SetType(..)))
+        {
+            self.refuse_if_viewed(txn, &name).await?;
+        }
         for action in &actions {
             if let Action::AddColumn(column, None) = action
                 && column.not_null
@@ -717,12 +726,21 @@ impl<G: ActorGateway> Engine<G> {
             let name = object_name(name)?;
             self.close_gate(txn, &name).await?;
             match self.schema(&txn.writes, &name).await? {
+                Some(table) if table.view.is_some() => {
+                    return Err(error(Code::WrongObjectType, format!("\"{name}\" is not a table")));
+                }
                 Some(table) => tables.push(table),
                 None if if_exists => {}
                 None => return Err(error(Code::UndefinedTable, format!("table \"{name}\" does not exist"))),
             }
         }
         let dropped: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
+        // The views reading them: refused, or dropped with CASCADE.
+        for view in self.with_dependent_views(txn, dropped.clone(), cascade, "table").await? {
+            if !dropped.contains(&view) {
+                txn.writes.tables.insert(view, None);
+            }
+        }
         for table in &tables {
             // Keys of other tables referring to it: refused, or dropped
             // with CASCADE.

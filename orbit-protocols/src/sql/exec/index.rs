@@ -182,6 +182,9 @@ impl<G: ActorGateway> Engine<G> {
         let table_name = object_name(&create.table_name)?;
         self.close_gate(txn, &table_name).await?;
         let table = self.table(&txn.writes, &table_name).await?;
+        if table.view.is_some() {
+            return Err(super::views::is_a_view(&table_name, "CREATE INDEX"));
+        }
         let columns = index_columns(&table, &create.columns)?;
         let name = create.name.as_ref().map(object_name).transpose()?;
         let taken = self.relation_names(&txn.writes).await?;

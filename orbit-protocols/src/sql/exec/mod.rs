@@ -33,6 +33,7 @@
 //! | `index.rs` | CREATE / DROP INDEX, unique checks |
 //! | `conflict.rs` | INSERT ... ON CONFLICT |
 //! | `checks.rs` | CHECK constraints, generated columns and DEFAULT expressions: computed on rows |
+//! | `views.rs` | CREATE / DROP VIEW, and the views reading a relation |
 //! | `references.rs` | FOREIGN KEY constraints: declared, checked on every staged row, and their actions |
 //! | `notify.rs` | LISTEN, UNLISTEN, NOTIFY, `pg_notify`: channels, sessions' mailboxes, the bridge to Redis |
 //! | `locking.rs` | SELECT ... FOR UPDATE / FOR SHARE [NOWAIT \| SKIP LOCKED] |
@@ -57,6 +58,7 @@ pub(crate) mod point;
 mod references;
 mod sequences;
 pub(crate) mod txn;
+mod views;
 
 pub(crate) use cancel::Cancel;
 use dml::{insert_targets, pk_equals, pk_key};
@@ -310,7 +312,13 @@ impl<G: ActorGateway> Engine<G> {
     /// no such table is 42P01.
     async fn target(&self, txn: &Txn, name: &str) -> Result<Arc<Table>> {
         self.enter(txn, name).await?;
-        self.table(&txn.writes, name).await
+        let table = self.table(&txn.writes, name).await?;
+        if table.view.is_some() {
+            return Err(unsupported(format_args!(
+                "writes to the view \"{name}\" (views are read-only in Orbit)"
+            )));
+        }
+        Ok(table)
     }
 
     /// Waits while another transaction's DDL holds table `name`'s gate
@@ -625,6 +633,10 @@ impl<G: ActorGateway> Engine<G> {
                 self.drop_tables(&names, if_exists, cascade, txn).await
             }
             Statement::AlterTable(alter) => self.alter_table(alter, txn).await,
+            Statement::CreateView(create) => self.create_view(create, txn).await,
+            Statement::Drop { object_type: ObjectType::View, if_exists, names, cascade, .. } => {
+                self.drop_views(&names, if_exists, cascade, txn).await
+            }
             Statement::CreateIndex(create) => self.create_index(create, txn).await,
             Statement::Drop { object_type: ObjectType::Index, if_exists, names, .. } => {
                 self.drop_indexes(&names, if_exists, txn).await
@@ -668,6 +680,9 @@ impl<G: ActorGateway> Engine<G> {
                             return Err(error(Code::SyntaxError, "COPY FROM needs a table"));
                         };
                         let table = self.table(&txn.writes, &object_name(&table_name)?).await?;
+                        if table.view.is_some() {
+                            return Err(views::is_a_view(&table.name, "COPY FROM"));
+                        }
                         let names: Vec<ObjectName> =
                             columns.into_iter().map(|c| ObjectName::from(vec![c])).collect();
                         let targets = copy::copy_targets(&table, &names)?;

@@ -13,12 +13,14 @@
 //! | `rewrite.rs` | PostgreSQL's SQL spellings rewritten into what DataFusion plans |
 //! | `literals.rs` | quoted literals compared with uuid and bytea columns, read as the column's type |
 //! | `pg_sleep.rs` | `pg_sleep(seconds)`, waiting on the runtime's timer |
+//! | `views.rs` | views read in place: their queries expanded as subqueries before planning |
 
 mod arrow;
 pub(crate) mod literals;
 pub(crate) mod pg_sleep;
 mod provider;
 pub(crate) mod rewrite;
+mod views;
 
 pub(crate) use arrow::field_sql_type;
 use arrow::{json_values, table_schema, to_batch};
@@ -284,6 +286,7 @@ impl<G: ActorGateway> Planner<G> {
         mut statement: sqlparser::ast::Statement,
         writes: Arc<Writes>,
     ) -> DfResult<Planned> {
+        self.expand_views(&mut statement, &writes).await?;
         if pg_catalog::reads_catalog(&statement) {
             let tables = crate::sql::tables(self.schema.gateway.as_ref())
                 .await

@@ -224,6 +224,17 @@ pub(crate) fn register_functions(
         // Expressions are stored as their SQL text.
         ("pg_get_expr", some(), T, Box::new(|_, v| text(text_arg(v, 0)))),
         (
+            "pg_get_viewdef",
+            some(),
+            T,
+            Box::new(|s, v| {
+                text(int_arg(v, 0).and_then(|oid| {
+                    let view = s.table_by_oid(oid)?.view.as_ref()?;
+                    Some(super::tables::view_definition(&view.query))
+                }))
+            }),
+        ),
+        (
             "pg_get_indexdef",
             some(),
             T,

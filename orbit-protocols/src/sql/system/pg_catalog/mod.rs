@@ -571,6 +571,7 @@ const PG_TABLES: &[SystemTable] = &[
     SystemTable { name: "pg_tablespace", empty: false, build: tables::pg_tablespace },
     SystemTable { name: "pg_type", empty: false, build: tables::pg_type },
     SystemTable { name: "pg_user", empty: false, build: tables::pg_user },
+    SystemTable { name: "pg_views", empty: false, build: tables::pg_views },
 ];
 
 /// The tables of `information_schema`.
@@ -578,6 +579,7 @@ const INFORMATION_TABLES: &[SystemTable] = &[
     SystemTable { name: "columns", empty: false, build: tables::columns },
     SystemTable { name: "schemata", empty: false, build: tables::schemata },
     SystemTable { name: "tables", empty: false, build: tables::tables },
+    SystemTable { name: "views", empty: false, build: tables::views },
 ];
 
 /// Whether `name` is a table of `pg_catalog`.

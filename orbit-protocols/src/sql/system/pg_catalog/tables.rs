@@ -53,6 +53,7 @@ pub(super) fn pg_class(s: &Snapshot) -> Builder {
         let indexes = table_indexes(t);
         let has_index = !indexes.is_empty();
         let relation = |oid: i64, name: &str, am: i64, kind: &str, natts: usize, has_index: bool| {
+            let checks = if kind == "r" { t.checks.len() } else { 0 };
             vec![
                 i8v(oid),
                 tv(name),
@@ -72,7 +73,7 @@ pub(super) fn pg_class(s: &Snapshot) -> Builder {
                 tv("p"),
                 tv(kind),
                 i2v(natts as i64),
-                i2v(0),
+                i2v(checks as i64),
                 bv(false),
                 bv(false),
                 bv(false),
@@ -86,6 +87,10 @@ pub(super) fn pg_class(s: &Snapshot) -> Builder {
                 null(&T),
             ]
         };
+        if t.view.is_some() {
+            b.row(relation(oid, &t.name, 0, "v", t.columns.len(), false));
+            continue;
+        }
         b.row(relation(oid, &t.name, HEAP_AM, "r", t.columns.len(), has_index));
         for ix in &indexes {
             b.row(relation(ix.oid, &ix.name, BTREE_AM, "i", ix.columns.len(), false));
@@ -612,7 +617,7 @@ pub(super) fn pg_tables(s: &Snapshot) -> Builder {
         ("hastriggers", B),
         ("rowsecurity", B),
     ]);
-    for t in &s.tables {
+    for t in s.tables.iter().filter(|t| t.view.is_none()) {
         b.row(vec![
             tv("public"),
             tv(&t.name),
@@ -623,6 +628,32 @@ pub(super) fn pg_tables(s: &Snapshot) -> Builder {
             bv(false),
             bv(false),
         ]);
+    }
+    b
+}
+
+pub(super) fn pg_views(s: &Snapshot) -> Builder {
+    let mut b = Builder::new(&[("schemaname", T), ("viewname", T), ("viewowner", T), ("definition", T)]);
+    for t in &s.tables {
+        if let Some(view) = &t.view {
+            b.row(vec![tv("public"), tv(&t.name), tv(&s.owner), tv(&view_definition(&view.query))]);
+        }
+    }
+    b
+}
+
+/// A view's query as `pg_get_viewdef` and `pg_views` show it.
+pub(super) fn view_definition(query: &str) -> String {
+    format!(" {query};")
+}
+
+pub(super) fn views(s: &Snapshot) -> Builder {
+    let mut b =
+        Builder::new(&[("table_catalog", T), ("table_schema", T), ("table_name", T), ("view_definition", T)]);
+    for t in &s.tables {
+        if let Some(view) = &t.view {
+            b.row(vec![tv(&s.database), tv("public"), tv(&t.name), tv(&view_definition(&view.query))]);
+        }
     }
     b
 }
@@ -698,7 +729,8 @@ pub(super) fn tables(s: &Snapshot) -> Builder {
     let mut b =
         Builder::new(&[("table_catalog", T), ("table_schema", T), ("table_name", T), ("table_type", T)]);
     for t in &s.tables {
-        b.row(vec![tv(&s.database), tv("public"), tv(&t.name), tv("BASE TABLE")]);
+        let kind = if t.view.is_some() { "VIEW" } else { "BASE TABLE" };
+        b.row(vec![tv(&s.database), tv("public"), tv(&t.name), tv(kind)]);
     }
     b
 }
