@@ -295,6 +295,9 @@ async fn committed_ddl_survives_kill_9_and_an_open_block_leaves_nothing() {
              CREATE UNIQUE INDEX kept_v ON kept (v);
              CREATE TABLE kid (id INT PRIMARY KEY, k INT REFERENCES kept (id));
              INSERT INTO kid VALUES (10, 1);
+             ALTER TABLE kid ADD CONSTRAINT kid_k_small CHECK (k < 100);
+             ALTER TABLE kid ADD COLUMN k2 INT GENERATED ALWAYS AS (k * 2) STORED;
+             CREATE VIEW kid_view AS SELECT id, k2 FROM kid;
              COMMIT;",
         )
         .await
@@ -306,7 +309,8 @@ async fn committed_ddl_survives_kill_9_and_an_open_block_leaves_nothing() {
              CREATE TABLE gone (x INT);
              INSERT INTO gone VALUES (1);
              ALTER TABLE kept ADD COLUMN extra INT DEFAULT 1;
-             DROP TABLE kid;",
+             CREATE VIEW gone_view AS SELECT x FROM gone;
+             DROP TABLE kid CASCADE;",
         )
         .await
         .unwrap();
@@ -318,6 +322,9 @@ async fn committed_ddl_survives_kill_9_and_an_open_block_leaves_nothing() {
     assert_eq!(sqlstate(&client, "SELECT extra FROM kept").await, "42703");
     assert_eq!(sqlstate(&client, "INSERT INTO kept VALUES (3, 'a')").await, "23505");
     assert_eq!(rows(&client, "SELECT k FROM kid").await, ["1"]);
+    assert_eq!(rows(&client, "SELECT id, k2 FROM kid_view").await, ["10|2"]);
+    assert_eq!(sqlstate(&client, "INSERT INTO kid VALUES (11, 100)").await, "23514");
+    assert_eq!(relations(&client, "gone_view").await, ["0"]);
     assert_eq!(sqlstate(&client, "DELETE FROM kept WHERE id = 1").await, "23503");
     assert_eq!(relations(&client, "gone").await, ["0"]);
 }

@@ -353,3 +353,34 @@ async fn psql_reads_what_redis_cli_wrote() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "car:7|saab|1999");
     node.shutdown().await.unwrap();
 }
+
+/// A SQL view over an actor view reads the keyspace as it is at each
+/// query; views take no writes and no table-only DDL.
+#[tokio::test(flavor = "multi_thread")]
+async fn sql_views_over_the_actor_views() {
+    let (node, addr) = start().await;
+    let mut redis = common::resp::resp2(node.resp_addr().unwrap()).await;
+    common::resp::call(&mut redis, &["SET", "a", "1"]).await;
+    let client = connect(addr).await;
+    client
+        .batch_execute(
+            "CREATE VIEW strings AS SELECT key, value ->> 0 AS v FROM orbit_redis WHERE type = 'string'",
+        )
+        .await
+        .unwrap();
+    common::resp::call(&mut redis, &["SET", "b", "2"]).await;
+    common::resp::call(&mut redis, &["HSET", "h", "f", "v"]).await;
+    assert_eq!(rows(&client, "SELECT key FROM strings ORDER BY key").await, ["a", "b"]);
+    assert_eq!(
+        rows(&client, "SELECT count(*) FROM pg_catalog.pg_views WHERE viewname = 'strings'").await,
+        ["1"]
+    );
+    assert_eq!(sqlstate(&client, "INSERT INTO strings VALUES ('c', '3')").await, "0A000");
+    assert_eq!(sqlstate(&client, "DELETE FROM strings").await, "0A000");
+    assert_eq!(sqlstate(&client, "TRUNCATE strings").await, "42809");
+    assert_eq!(sqlstate(&client, "ALTER TABLE strings ADD COLUMN x INT").await, "42809");
+    assert_eq!(sqlstate(&client, "CREATE INDEX ON strings (key)").await, "42809");
+    client.batch_execute("DROP VIEW strings").await.unwrap();
+    assert_eq!(sqlstate(&client, "SELECT * FROM strings").await, "42P01");
+    node.shutdown().await.unwrap();
+}
