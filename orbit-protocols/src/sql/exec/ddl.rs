@@ -69,7 +69,7 @@ enum Action {
     /// ALTER COLUMN c TYPE: the column with its new type, and the USING
     /// expression converting each row's value (else its value converts
     /// as an assignment would).
-    SetType(Column, Option<Expr>),
+    SetType(Column, Option<Box<Expr>>),
 }
 
 impl Action {
@@ -446,7 +446,7 @@ impl<G: ActorGateway> Engine<G> {
                 action.apply_to(table);
             }
             Action::SetType(ref column, ref using) => {
-                self.change_type(txn, table, column, using.as_ref()).await?
+                self.change_type(txn, table, column, using.as_deref()).await?
             }
             Action::RenameColumn { ref from, ref to } => {
                 self.rename_referenced(txn, table, from, to).await?;
@@ -834,8 +834,11 @@ struct ColumnDecl {
     /// UNIQUE, with the constraint's name if given.
     unique: Option<Option<String>>,
     /// CHECK constraints: their names if given, and expressions.
-    checks: Vec<(Option<ast::Ident>, Expr)>,
+    checks: DeclaredChecks,
 }
+
+/// CHECK constraints as declared: their names if given, and expressions.
+type DeclaredChecks = Vec<(Option<ast::Ident>, Expr)>;
 
 /// A column from its definition in `table`.
 fn column_def(def: &ast::ColumnDef, table: &str) -> Result<ColumnDecl> {
@@ -1099,7 +1102,7 @@ fn add_column(
     table: &Table,
     def: &ast::ColumnDef,
     if_not_exists: bool,
-) -> Result<Option<(Action, Vec<(Option<ast::Ident>, Expr)>)>> {
+) -> Result<Option<(Action, DeclaredChecks)>> {
     let name = ident(&def.name);
     if table.column(&name).is_some() {
         return if if_not_exists { Ok(None) } else { Err(column_exists(table, &name)) };
@@ -1281,7 +1284,7 @@ fn alter_column(table: &Table, name: String, op: &ast::AlterColumnOperation) -> 
                     }
                 }
             }
-            Ok(Action::SetType(column, using.clone()))
+            Ok(Action::SetType(column, using.clone().map(Box::new)))
         }
         Op::AddGenerated { .. } => Err(unsupported("ALTER COLUMN ... ADD GENERATED AS IDENTITY")),
     }
@@ -1564,7 +1567,31 @@ mod tests {
             code(alter("ALTER TABLE t ADD COLUMN x INT, ADD PRIMARY KEY (x)")),
             Code::FeatureNotSupported
         );
-        assert_eq!(code(alter("ALTER TABLE t ALTER COLUMN s SET NOT NULL")), Code::FeatureNotSupported);
+        assert_eq!(code(alter("ALTER TABLE t ALTER COLUMN s SET DATA TYPE SERIAL")), Code::UndefinedObject);
+    }
+
+    #[test]
+    fn alter_column_actions_are_checked_against_the_column() {
+        let set = alter("ALTER TABLE t ALTER COLUMN s SET NOT NULL, ALTER s DROP NOT NULL").unwrap();
+        assert_eq!(set, vec![Action::SetNotNull("s".into(), true), Action::SetNotNull("s".into(), false)]);
+        assert_eq!(code(alter("ALTER TABLE t ALTER COLUMN id DROP NOT NULL")), Code::InvalidTableDefinition);
+        assert_eq!(code(alter("ALTER TABLE t ALTER COLUMN nope SET NOT NULL")), Code::UndefinedColumn);
+        let defaulted = alter("ALTER TABLE t ALTER COLUMN s SET DEFAULT 'x'").unwrap();
+        assert!(
+            matches!(&defaulted[..], [Action::SetDefault(c)] if c.default == Some(Json::String("x".into())))
+        );
+        // The serial column's sequence default gives way to the new one.
+        let dropped = alter("ALTER TABLE t ALTER COLUMN n DROP DEFAULT").unwrap();
+        assert!(matches!(&dropped[..], [Action::SetDefault(c)] if !c.serial && c.default.is_none()));
+        assert_eq!(code(alter("ALTER TABLE t ALTER COLUMN s SET DEFAULT id")), Code::FeatureNotSupported);
+        let typed = alter("ALTER TABLE t ALTER COLUMN s TYPE INT USING s::int").unwrap();
+        assert!(matches!(&typed[..], [Action::SetType(c, Some(_))] if c.sql_type == SqlType::Int4));
+        assert_eq!(code(alter("ALTER TABLE t ALTER COLUMN s TYPE INT")), Code::DatatypeMismatch);
+        assert_eq!(code(alter("ALTER TABLE t ALTER COLUMN id TYPE BIGINT")), Code::FeatureNotSupported);
+        assert_eq!(
+            code(alter("ALTER TABLE t ALTER COLUMN s TYPE INT USING nope::int")),
+            Code::UndefinedColumn
+        );
     }
 
     #[test]
