@@ -65,7 +65,7 @@ async fn unsupported_statements_say_so() {
     for sql in [
         "CREATE INDEX t_a ON t USING gin (a)",
         "ALTER TABLE t RENAME TO u",
-        "CREATE VIEW v AS SELECT 1",
+        "CREATE MATERIALIZED VIEW v AS SELECT 1",
         "VACUUM t, ok",
         "CREATE TABLE w (id INT) WITH (autovacuum_enabled = false)",
         "CREATE TEMPORARY TABLE tmp (id INT)",

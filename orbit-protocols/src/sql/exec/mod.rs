@@ -458,7 +458,9 @@ impl<G: ActorGateway> Engine<G> {
         tokio::select! {
             biased;
             () = cancel.requested() => Err(cancelled()),
-            outcome = self.run(work, txn) => outcome,
+            // Boxed: a statement's future (DDL, DML with its checks, the
+            // planner) is large, and the front doors' own futures hold it.
+            outcome = Box::pin(self.run(work, txn)) => outcome,
         }
     }
 
