@@ -380,6 +380,12 @@ async fn sql_views_over_the_actor_views() {
     assert_eq!(sqlstate(&client, "TRUNCATE strings").await, "42809");
     assert_eq!(sqlstate(&client, "ALTER TABLE strings ADD COLUMN x INT").await, "42809");
     assert_eq!(sqlstate(&client, "CREATE INDEX ON strings (key)").await, "42809");
+    // A view's name called as a table function is an error, not a view.
+    let called = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        client.simple_query("SELECT * FROM strings()"),
+    );
+    assert!(called.await.expect("SELECT * FROM strings() answers").is_err());
     client.batch_execute("DROP VIEW strings").await.unwrap();
     assert_eq!(sqlstate(&client, "SELECT * FROM strings").await, "42P01");
     node.shutdown().await.unwrap();

@@ -934,3 +934,13 @@ ALTER TABLE vw_t DROP COLUMN score;
 DROP TABLE vw_t CASCADE;
 SELECT * FROM vw_count;
 SELECT count(*) FROM pg_catalog.pg_views WHERE viewname LIKE 'vw_%';
+-- ALTER COLUMN on identity columns; a constant default converts with its column, or the change is refused.
+CREATE TABLE idt (id INT GENERATED ALWAYS AS IDENTITY, s TEXT DEFAULT 'abc', n INT DEFAULT 5);
+ALTER TABLE idt ALTER COLUMN id DROP NOT NULL;
+ALTER TABLE idt ALTER COLUMN id SET DEFAULT 1;
+ALTER TABLE idt ALTER COLUMN id DROP DEFAULT;
+ALTER TABLE idt ALTER COLUMN s TYPE INT USING length(s);
+ALTER TABLE idt ALTER COLUMN n TYPE BIGINT;
+INSERT INTO idt (s) VALUES ('x');
+SELECT s, n FROM idt;
+DROP TABLE idt;

@@ -187,13 +187,26 @@ impl<G: ActorGateway> Engine<G> {
                 self.default_values(column, 1).await?;
             }
             if let Some(sql) = &column.generated {
-                let value = self.compute(table, &[parse_expr(sql)?], &row).await?;
-                column.coerce(value[0].first().unwrap_or(&Literal::Null))?;
+                // A data error on NULLs (`coalesce(s, '')::int`) says
+                // nothing of the rows to come: only a planning error counts.
+                let computed = self.compute(table, &[parse_expr(sql)?], &row).await;
+                match computed
+                    .and_then(|value| Ok(column.coerce(value[0].first().unwrap_or(&Literal::Null))?))
+                {
+                    Err(e) if e.code.as_str().starts_with("22") => {}
+                    other => {
+                        other?;
+                    }
+                }
             }
         }
         for check in &table.checks {
             let expr = parse_expr(&check.expr)?;
-            let computed = self.datafusion_compute(table, std::slice::from_ref(&expr), &row, &[0]).await?;
+            let computed = match self.datafusion_compute(table, std::slice::from_ref(&expr), &row, &[0]).await
+            {
+                Err(e) if e.code.as_str().starts_with("22") => continue,
+                computed => computed?,
+            };
             let typed = computed.columns.get(1).is_none_or(|(_, t)| *t == SqlType::Bool);
             if !typed && !matches!(&expr, Expr::Value(v) if v.value == ast::Value::Null) {
                 return Err(error(

@@ -1210,7 +1210,7 @@ fn alter_column(table: &Table, name: String, op: &ast::AlterColumnOperation) -> 
     let definition = |what: &str| error(Code::InvalidTableDefinition, format!("column \"{name}\" {what}"));
     let identity = || {
         error(
-            Code::InvalidTableDefinition,
+            Code::SyntaxError,
             format!("column \"{name}\" of relation \"{}\" is an identity column", table.name),
         )
     };
@@ -1267,7 +1267,27 @@ fn alter_column(table: &Table, name: String, op: &ast::AlterColumnOperation) -> 
             if referring {
                 return Err(unsupported("ALTER COLUMN ... TYPE of a column in a foreign key"));
             }
-            let column = Column { sql_type, length, numeric: numeric_typmod(data_type)?, ..found.clone() };
+            let mut column =
+                Column { sql_type, length, numeric: numeric_typmod(data_type)?, ..found.clone() };
+            // A constant default converts to the new type, as PostgreSQL's
+            // assignment cast would, or the change is refused.
+            if let Some(default) = &found.default {
+                let text = types::text_of(found.sql_type, default).unwrap_or_default();
+                let literal =
+                    if is_number(found.sql_type) { Literal::Number(text) } else { Literal::String(text) };
+                match column.coerce(&literal) {
+                    Ok(value) if assignable(found.sql_type, sql_type) => column.default = Some(value),
+                    _ => {
+                        return Err(error(
+                            Code::DatatypeMismatch,
+                            format!(
+                                "default for column \"{name}\" cannot be cast automatically to type {}",
+                                column.type_name()
+                            ),
+                        ));
+                    }
+                }
+            }
             if using.is_none() && !assignable(found.sql_type, sql_type) {
                 return Err(error(
                     Code::DatatypeMismatch,

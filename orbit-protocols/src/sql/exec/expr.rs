@@ -118,6 +118,14 @@ pub(crate) fn eval_in(expr: &Expr, scope: &Scope) -> Option<Result<Val, SqlError
                 Ok(v) => v,
                 Err(e) => return Some(Err(e)),
             };
+            // As PostgreSQL: a side that decides AND or OR spares the other
+            // (`b = 0 OR a / b > 1` divides only when b is not 0).
+            match (op, &l) {
+                (BinaryOperator::And, Val::Bool(false)) | (BinaryOperator::Or, Val::Bool(true)) => {
+                    return Some(Ok(l));
+                }
+                _ => {}
+            }
             let r = match eval_in(right, scope)? {
                 Ok(v) => v,
                 Err(e) => return Some(Err(e)),

@@ -43,6 +43,11 @@ impl<G: ActorGateway> Planner<G> {
             }
             let mut expand = Expand { views: &views, expanded };
             let _ = statement.visit(&mut expand);
+            // A view's name used otherwise (`FROM v()`, a table function)
+            // is not expanded: with nothing expanded, planning goes on.
+            if expand.expanded == expanded {
+                return Ok(());
+            }
             expanded = expand.expanded;
         }
         Err(crate::sql::error::SqlError::new(
