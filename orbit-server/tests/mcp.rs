@@ -233,7 +233,14 @@ async fn actor_and_node_tools() {
         .iter()
         .map(|m| (m["name"].as_str().unwrap().to_string(), m["read_only"].as_bool().unwrap()))
         .collect();
-    let expected = [("get", true), ("increment", false), ("reset", false)];
+    let expected = [
+        ("get", true),
+        ("increment", false),
+        ("next", false),
+        ("read", true),
+        ("reset", false),
+        ("set", false),
+    ];
     assert_eq!(methods, expected.into_iter().map(|(n, r)| (n.to_string(), r)).collect());
     assert!(kinds["kinds"].as_array().unwrap().iter().any(|k| k["kind"] == "redis:15"));
 

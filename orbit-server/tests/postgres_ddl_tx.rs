@@ -298,10 +298,13 @@ async fn committed_ddl_survives_kill_9_and_an_open_block_leaves_nothing() {
              ALTER TABLE kid ADD CONSTRAINT kid_k_small CHECK (k < 100);
              ALTER TABLE kid ADD COLUMN k2 INT GENERATED ALWAYS AS (k * 2) STORED;
              CREATE VIEW kid_view AS SELECT id, k2 FROM kid;
+             CREATE SEQUENCE kept_seq START 100 INCREMENT 10;
              COMMIT;",
         )
         .await
         .unwrap();
+    // Values drawn outside any block, each acknowledged before the kill.
+    assert_eq!(rows(&client, "SELECT nextval('kept_seq'), nextval('kept_seq')").await, ["100|110"]);
     // A block still open when the process dies: its DDL never committed.
     client
         .batch_execute(
@@ -310,6 +313,8 @@ async fn committed_ddl_survives_kill_9_and_an_open_block_leaves_nothing() {
              INSERT INTO gone VALUES (1);
              ALTER TABLE kept ADD COLUMN extra INT DEFAULT 1;
              CREATE VIEW gone_view AS SELECT x FROM gone;
+             CREATE SEQUENCE gone_seq;
+             ALTER SEQUENCE kept_seq INCREMENT 1;
              DROP TABLE kid CASCADE;",
         )
         .await
@@ -327,4 +332,8 @@ async fn committed_ddl_survives_kill_9_and_an_open_block_leaves_nothing() {
     assert_eq!(relations(&client, "gone_view").await, ["0"]);
     assert_eq!(sqlstate(&client, "DELETE FROM kept WHERE id = 1").await, "23503");
     assert_eq!(relations(&client, "gone").await, ["0"]);
+    assert_eq!(relations(&client, "gone_seq").await, ["0"]);
+    // The sequence keeps its rules and its last value: nothing drawn is
+    // handed out again.
+    assert_eq!(rows(&client, "SELECT nextval('kept_seq')").await, ["120"]);
 }

@@ -153,6 +153,8 @@ async fn psql_describes_tables_as_postgresql_does() {
         "CREATE TABLE orders (id INT PRIMARY KEY, qty INT CHECK (qty >= 0), price INT, \
          total INT GENERATED ALWAYS AS (qty * price) STORED, CONSTRAINT orders_price CHECK (price > 0))",
         "CREATE VIEW cheap AS SELECT id, name FROM items WHERE price < 10",
+        "CREATE SEQUENCE counter_seq START 5 INCREMENT 2 MAXVALUE 99 CYCLE",
+        "CREATE SEQUENCE owned_seq AS integer OWNED BY items.qty",
     ];
     for port in [postgres.port, orbit] {
         for statement in schema {
@@ -171,6 +173,10 @@ async fn psql_describes_tables_as_postgresql_does() {
         "\\d orders",
         "\\d cheap",
         "\\dv",
+        "\\ds",
+        "\\d counter_seq",
+        "\\d owned_seq",
+        "\\d items_id_seq",
         "\\di",
         "\\dn",
     ] {

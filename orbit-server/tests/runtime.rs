@@ -9,7 +9,7 @@ use common::{Nap, Napper, Relay, lsm_config};
 use orbit_server::actors::counter::CounterActor;
 use orbit_server::config::Durability;
 use orbit_server::{Config, Node};
-use orbit_shared::actors::counter::{Get, Increment, Reset};
+use orbit_shared::actors::counter::{CounterState, Get, Increment, Next, Read, Reset, Set};
 use orbit_shared::{ActorGateway, ActorId, Error, ErrorKind, Invocation};
 use std::time::Duration;
 
@@ -224,12 +224,48 @@ async fn two_nodes_run_in_one_process_without_sharing_state() {
     b.shutdown().await.unwrap();
 }
 
+/// A counter as a SQL sequence: its start first, steps within its bounds,
+/// wraps with `cycle`, and is set with or without the value handed out; a
+/// counter only ever incremented goes on from its value.
+#[tokio::test]
+async fn a_counter_steps_as_a_sequence() {
+    let node = node(Config::ephemeral()).await;
+    let seq = node.actor::<CounterActor>("seq");
+    let step = |cycle| Next { increment: 5, min: 1, max: 20, start: 10, cycle };
+    assert_eq!(seq.call(Read {}).await.unwrap(), CounterState { value: None, called: false });
+    assert_eq!(seq.call(step(false)).await.unwrap(), Some(10));
+    assert_eq!(seq.call(step(false)).await.unwrap(), Some(15));
+    assert_eq!(seq.call(step(false)).await.unwrap(), Some(20));
+    assert_eq!(seq.call(step(false)).await.unwrap(), None, "past the maximum without cycle");
+    assert_eq!(seq.call(Read {}).await.unwrap(), CounterState { value: Some(20), called: true });
+    assert_eq!(seq.call(step(true)).await.unwrap(), Some(1), "wraps to the minimum");
+    seq.call(Set { value: 7, called: false }).await.unwrap();
+    assert_eq!(seq.call(step(false)).await.unwrap(), Some(7), "a value set uncalled comes next");
+    seq.call(Set { value: 7, called: true }).await.unwrap();
+    assert_eq!(seq.call(step(false)).await.unwrap(), Some(12));
+    assert!(seq.call(Next { increment: 0, ..step(false) }).await.is_err());
+
+    let old = node.actor::<CounterActor>("serial");
+    old.call(Increment { by: 3 }).await.unwrap();
+    let serial = Next { increment: 1, min: 1, max: i64::from(i32::MAX), start: 1, cycle: false };
+    assert_eq!(old.call(serial).await.unwrap(), Some(4));
+    node.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn kinds_list_their_methods() {
     let node = node(Config::ephemeral()).await;
     let counter = node.kinds().into_iter().find(|k| k.kind == "counter").unwrap();
     let names: Vec<_> = counter.methods.iter().map(|m| (m.name, m.read_only)).collect();
-    assert_eq!(names, vec![("get", true), ("increment", false), ("reset", false)]);
+    let expected = [
+        ("get", true),
+        ("increment", false),
+        ("next", false),
+        ("read", true),
+        ("reset", false),
+        ("set", false),
+    ];
+    assert_eq!(names, expected);
     node.shutdown().await.unwrap();
 }
 

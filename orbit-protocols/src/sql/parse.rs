@@ -150,6 +150,20 @@ pub(crate) fn parse(sql: &str) -> Result<Vec<Statement>> {
             boost: false,
         })]);
     }
+    if let Some(statement) = sequence_statement(trimmed)? {
+        return Ok(vec![statement]);
+    }
+    // Several statements, one a sequence's: each is read on its own.
+    if trimmed.contains(';') && trimmed.to_ascii_lowercase().contains("sequence") {
+        let parts = split_statements(trimmed);
+        if parts.len() > 1 {
+            let mut statements = Vec::with_capacity(parts.len());
+            for part in parts {
+                statements.extend(parse(part)?);
+            }
+            return Ok(statements);
+        }
+    }
     let copy_options;
     let sql = match copy_boolean_options(trimmed) {
         Some(rewritten) => {
@@ -160,6 +174,220 @@ pub(crate) fn parse(sql: &str) -> Result<Vec<Statement>> {
     };
     sqlparser::parser::Parser::parse_sql(&dialect, sql)
         .map_err(|e| error(Code::SyntaxError, format!("syntax error: {e}")))
+}
+
+/// `sql` cut at each semicolon that ends a statement (not one in a quoted
+/// string, identifier or comment); empty statements are left out. Text
+/// the tokenizer cannot read is one part, for the parser to refuse.
+fn split_statements(sql: &str) -> Vec<&str> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else { return vec![sql] };
+    // Byte offsets of each line's start, to turn (line, column) into one.
+    let mut lines = vec![0];
+    lines.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
+    let offset = |line: u64, column: u64| -> Option<usize> {
+        let start = *lines.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        let skip = usize::try_from(column).ok()?.checked_sub(1)?;
+        Some(start + sql[start..].char_indices().nth(skip).map_or(sql.len() - start, |(i, _)| i))
+    };
+    let mut parts = Vec::new();
+    let mut from = 0;
+    for token in tokens.iter().filter(|t| t.token == Token::SemiColon) {
+        let Some(at) = offset(token.span.start.line, token.span.start.column) else { return vec![sql] };
+        parts.push(&sql[from..at]);
+        from = at + 1;
+    }
+    parts.push(&sql[from..]);
+    parts.retain(|p| !p.trim().is_empty());
+    parts
+}
+
+/// The mark of an `ALTER SEQUENCE` statement: sqlparser has none, so one
+/// is read here as an `ALTER TABLE` of the sequence whose `ON CLUSTER`
+/// (a ClickHouse clause PostgreSQL never parses) is this mark, with its
+/// options as `SET TBLPROPERTIES` (`increment`, `minvalue`, `maxvalue`,
+/// `start`, `restart`, `cache`, `cycle`, `as`, `owned_by`; NULL for `NO
+/// MINVALUE`, `NO MAXVALUE`, `OWNED BY NONE` and a bare `RESTART`) or
+/// `RENAME TO`. [`sequence_alteration`] reads it back.
+pub(crate) const ALTER_SEQUENCE: &str = "\0alter sequence";
+
+/// `CREATE [TEMP] SEQUENCE` and `ALTER SEQUENCE` alone in `sql`, read with
+/// their options in any order (sqlparser takes CREATE's in one order only,
+/// and pg_dump writes START before INCREMENT); `None` for other text.
+fn sequence_statement(sql: &str) -> Result<Option<Statement>> {
+    use sqlparser::keywords::Keyword;
+    use sqlparser::tokenizer::Token;
+    let words: Vec<String> = sql.split_whitespace().take(3).map(str::to_ascii_lowercase).collect();
+    let create = match words.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["create", "sequence", ..] | ["create", "temp" | "temporary", "sequence"] => true,
+        ["alter", "sequence", ..] => false,
+        _ => return Ok(None),
+    };
+    if sql.contains(';') {
+        return Ok(None);
+    }
+    let syntax = |e: sqlparser::parser::ParserError| error(Code::SyntaxError, format!("syntax error: {e}"));
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let mut p = sqlparser::parser::Parser::new(&dialect).try_with_sql(sql).map_err(syntax)?;
+    let (temporary, if_exists) = if create {
+        p.expect_keyword(Keyword::CREATE).map_err(syntax)?;
+        let temporary = p.parse_one_of_keywords(&[Keyword::TEMP, Keyword::TEMPORARY]).is_some();
+        p.expect_keyword(Keyword::SEQUENCE).map_err(syntax)?;
+        (temporary, p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]))
+    } else {
+        p.expect_keywords(&[Keyword::ALTER, Keyword::SEQUENCE]).map_err(syntax)?;
+        (false, p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]))
+    };
+    let name = p.parse_object_name(false).map_err(syntax)?;
+    let mut options: Vec<(&'static str, Expr)> = Vec::new();
+    let null = || Expr::value(Value::Null);
+    let mut data_type = None;
+    let mut owned_by = None;
+    let mut rename = None;
+    loop {
+        let seen = options.len();
+        if p.consume_token(&Token::EOF) {
+            break;
+        } else if p.parse_keyword(Keyword::AS) {
+            let parsed = p.parse_data_type().map_err(syntax)?;
+            options.push(("as", Expr::value(Value::SingleQuotedString(parsed.to_string()))));
+            data_type = Some(parsed);
+        } else if p.parse_keyword(Keyword::INCREMENT) {
+            let _ = p.parse_keyword(Keyword::BY);
+            options.push(("increment", p.parse_number().map_err(syntax)?));
+        } else if p.parse_keyword(Keyword::MINVALUE) {
+            options.push(("minvalue", p.parse_number().map_err(syntax)?));
+        } else if p.parse_keyword(Keyword::MAXVALUE) {
+            options.push(("maxvalue", p.parse_number().map_err(syntax)?));
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::MINVALUE]) {
+            options.push(("minvalue", null()));
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::MAXVALUE]) {
+            options.push(("maxvalue", null()));
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::CYCLE]) {
+            options.push(("cycle", Expr::value(Value::Boolean(false))));
+        } else if p.parse_keyword(Keyword::CYCLE) {
+            options.push(("cycle", Expr::value(Value::Boolean(true))));
+        } else if p.parse_keyword(Keyword::START) {
+            let _ = p.parse_keyword(Keyword::WITH);
+            options.push(("start", p.parse_number().map_err(syntax)?));
+        } else if !create && p.parse_keyword(Keyword::RESTART) {
+            let with = p.parse_keyword(Keyword::WITH);
+            let value = if with || !matches!(p.peek_token().token, Token::EOF | Token::Word(_)) {
+                p.parse_number().map_err(syntax)?
+            } else {
+                null()
+            };
+            options.push(("restart", value));
+        } else if p.parse_keyword(Keyword::CACHE) {
+            options.push(("cache", p.parse_number().map_err(syntax)?));
+        } else if p.parse_keywords(&[Keyword::OWNED, Keyword::BY]) {
+            let target = if p.parse_keyword(Keyword::NONE) {
+                null()
+            } else {
+                let target = p.parse_object_name(false).map_err(syntax)?;
+                Expr::CompoundIdentifier(
+                    target.0.iter().filter_map(|part| part.as_ident().cloned()).collect(),
+                )
+            };
+            owned_by = Some(target.clone());
+            options.push(("owned_by", target));
+        } else if !create
+            && seen == 0
+            && rename.is_none()
+            && p.parse_keywords(&[Keyword::RENAME, Keyword::TO])
+        {
+            rename = Some(p.parse_object_name(false).map_err(syntax)?);
+            p.expect_token(&Token::EOF).map_err(syntax)?;
+            break;
+        } else {
+            let found = p.peek_token();
+            return Err(error(Code::SyntaxError, format!("syntax error at or near \"{found}\"")));
+        }
+    }
+    if create {
+        let sequence_options = options
+            .iter()
+            .filter_map(|(key, value)| {
+                Some(match *key {
+                    "increment" => ast::SequenceOptions::IncrementBy(value.clone(), true),
+                    "minvalue" => {
+                        ast::SequenceOptions::MinValue(Some(value.clone()).filter(|v| *v != null()))
+                    }
+                    "maxvalue" => {
+                        ast::SequenceOptions::MaxValue(Some(value.clone()).filter(|v| *v != null()))
+                    }
+                    "start" => ast::SequenceOptions::StartWith(value.clone(), true),
+                    "cache" => ast::SequenceOptions::Cache(value.clone()),
+                    "cycle" => ast::SequenceOptions::Cycle(*value == Expr::value(Value::Boolean(false))),
+                    _ => return None,
+                })
+            })
+            .collect();
+        let owned_by = owned_by.map(|target| match target {
+            Expr::CompoundIdentifier(parts) => ObjectName::from(parts),
+            _ => ObjectName::from(vec![ast::Ident::new("NONE")]),
+        });
+        return Ok(Some(Statement::CreateSequence {
+            temporary,
+            if_not_exists: if_exists,
+            name,
+            data_type,
+            sequence_options,
+            owned_by,
+        }));
+    }
+    let operation = match rename {
+        Some(to) => ast::AlterTableOperation::RenameTable { table_name: ast::RenameTableNameKind::To(to) },
+        None => ast::AlterTableOperation::SetTblProperties {
+            table_properties: options
+                .into_iter()
+                .map(|(key, value)| ast::SqlOption::KeyValue { key: ast::Ident::new(key), value })
+                .collect(),
+        },
+    };
+    Ok(Some(Statement::AlterTable(ast::AlterTable {
+        name,
+        if_exists,
+        only: false,
+        operations: vec![operation],
+        location: None,
+        on_cluster: Some(ast::Ident::new(ALTER_SEQUENCE)),
+        table_type: None,
+        end_token: ast::helpers::attached_token::AttachedToken::empty(),
+    })))
+}
+
+/// The options of an `ALTER SEQUENCE` read by [`sequence_statement`]
+/// (`None` for any other statement): its `SET TBLPROPERTIES` pairs, or
+/// the new name of `RENAME TO`.
+pub(crate) fn sequence_alteration(alter: &ast::AlterTable) -> Option<SequenceAlteration<'_>> {
+    if alter.on_cluster.as_ref().is_none_or(|mark| mark.value != ALTER_SEQUENCE) {
+        return None;
+    }
+    match alter.operations.as_slice() {
+        [ast::AlterTableOperation::RenameTable { table_name: ast::RenameTableNameKind::To(to) }] => {
+            Some(SequenceAlteration::Rename(to))
+        }
+        [ast::AlterTableOperation::SetTblProperties { table_properties }] => {
+            Some(SequenceAlteration::Options(
+                table_properties
+                    .iter()
+                    .filter_map(|o| match o {
+                        ast::SqlOption::KeyValue { key, value } => Some((key.value.as_str(), value)),
+                        _ => None,
+                    })
+                    .collect(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// What an `ALTER SEQUENCE` does.
+pub(crate) enum SequenceAlteration<'a> {
+    Rename(&'a ObjectName),
+    Options(Vec<(&'a str, &'a Expr)>),
 }
 
 /// COPY's boolean options written `on`/`off` (`WITH (freeze on)`, as
@@ -239,5 +467,27 @@ pub(crate) fn literal_expr(literal: Literal) -> Expr {
             None => Expr::value(Value::Number(n, false)),
         },
         Literal::String(s) => Expr::value(Value::SingleQuotedString(s)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_statements_read_alone_and_among_others() {
+        let statements = parse(
+            "CREATE TABLE t (a text DEFAULT 'x;y'); CREATE SEQUENCE s START 5 INCREMENT 2;\n\
+             ALTER SEQUENCE s RESTART WITH 7; -- a comment; with a semicolon\nSELECT ';'",
+        )
+        .unwrap();
+        assert_eq!(statements.len(), 4);
+        let Statement::CreateSequence { sequence_options, .. } = &statements[1] else { panic!() };
+        assert_eq!(sequence_options.len(), 2);
+        let Statement::AlterTable(alter) = &statements[2] else { panic!() };
+        assert!(sequence_alteration(alter).is_some());
+        assert!(parse("ALTER SEQUENCE s RESTART WITH").is_err());
+        assert!(parse("CREATE SEQUENCE s RESTART 1").is_err());
+        assert!(parse("ALTER SEQUENCE s RENAME TO t INCREMENT 2").is_err());
     }
 }

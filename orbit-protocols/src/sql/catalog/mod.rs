@@ -166,6 +166,46 @@ pub struct Table {
     /// columns are the query's; it has no rows, keys or indexes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<View>,
+    /// A sequence (`CREATE SEQUENCE`): its rules; its value lives in a
+    /// `counter` actor ([`Table::sequence_counter`]). It has no columns,
+    /// rows, keys or indexes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<Sequence>,
+}
+
+/// A sequence's rules, as `CREATE SEQUENCE` sets them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sequence {
+    /// `smallint`, `integer` or `bigint`: bounds the defaults.
+    #[serde(rename = "type")]
+    pub sql_type: SqlType,
+    pub start: i64,
+    pub increment: i64,
+    pub min: i64,
+    pub max: i64,
+    pub cache: i64,
+    pub cycle: bool,
+    /// `OWNED BY table.column`: dropped with that column or table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<(String, String)>,
+}
+
+impl Sequence {
+    /// The range of values of a sequence of `sql_type`.
+    pub fn type_range(sql_type: SqlType) -> (i64, i64) {
+        match sql_type {
+            SqlType::Int2 => (i64::from(i16::MIN), i64::from(i16::MAX)),
+            SqlType::Int4 => (i64::from(i32::MIN), i64::from(i32::MAX)),
+            _ => (i64::MIN, i64::MAX),
+        }
+    }
+
+    /// The sequence behind a SERIAL or identity column of `sql_type`:
+    /// from 1, by 1, up to the type's maximum, no cycle.
+    pub fn serial(sql_type: SqlType) -> Sequence {
+        let (_, max) = Sequence::type_range(sql_type);
+        Sequence { sql_type, start: 1, increment: 1, min: 1, max, cache: 1, cycle: false, owned_by: None }
+    }
 }
 
 /// A view's query, and the relations it reads (which cannot be dropped
@@ -299,7 +339,29 @@ impl Table {
             referenced_by: Vec::new(),
             checks: Vec::new(),
             view: None,
+            sequence: None,
         }
+    }
+
+    /// Whether the relation holds rows (a table, not a view or sequence).
+    pub fn has_rows(&self) -> bool {
+        self.view.is_none() && self.sequence.is_none()
+    }
+
+    /// What the relation is, as PostgreSQL's messages name it.
+    pub fn kind_name(&self) -> &'static str {
+        match (&self.view, &self.sequence) {
+            (Some(_), _) => "view",
+            (_, Some(_)) => "sequence",
+            _ => "table",
+        }
+    }
+
+    /// The actor key of the counter holding a `CREATE SEQUENCE`
+    /// sequence's value: by OID, so a sequence dropped and made again
+    /// starts afresh while a renamed one keeps its value.
+    pub fn sequence_counter(&self) -> String {
+        format!("\0seq:{}", self.oid())
     }
 
     pub fn column(&self, name: &str) -> Option<(usize, &Column)> {

@@ -183,8 +183,14 @@ impl<G: ActorGateway> Engine<G> {
     pub(super) async fn try_expressions(&self, table: &Table) -> Result<()> {
         let row = [Map::new()];
         for column in &table.columns {
-            if column.default_expr.is_some() {
-                self.default_values(column, 1).await?;
+            if let Some(sql) = &column.default_expr {
+                if draws_from_a_sequence(sql) {
+                    // Planned, not run: running it would draw a value.
+                    let query = crate::sql::parse::parse(&format!("SELECT {sql}"))?.remove(0);
+                    self.planner.plan(query, Arc::default()).await?;
+                } else {
+                    self.default_values(column, 1).await?;
+                }
             }
             if let Some(sql) = &column.generated {
                 // A data error on NULLs (`coalesce(s, '')::int`) says
@@ -217,6 +223,13 @@ impl<G: ActorGateway> Engine<G> {
         }
         Ok(())
     }
+}
+
+/// Whether an expression's text calls a function that changes a
+/// sequence (`nextval`, `setval`).
+fn draws_from_a_sequence(sql: &str) -> bool {
+    let sql = sql.to_ascii_lowercase();
+    sql.contains("nextval(") || sql.contains("setval(")
 }
 
 /// Whether a CHECK's value lets the row in: true or NULL does; a value

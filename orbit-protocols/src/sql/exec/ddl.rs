@@ -302,8 +302,8 @@ impl<G: ActorGateway> Engine<G> {
             }
             return Err(error(Code::UndefinedTable, format!("relation \"{name}\" does not exist")));
         };
-        if table.view.is_some() {
-            return Err(super::views::is_a_view(&name, "ALTER TABLE"));
+        if !table.has_rows() {
+            return Err(super::views::rowless(&table, "ALTER TABLE"));
         }
         let mut table = Table::clone(&table);
         let actions = plan_alter(&table, &alter.operations)?;
@@ -465,6 +465,7 @@ impl<G: ActorGateway> Engine<G> {
             Action::DropColumn(ref name) => {
                 let name = name.clone();
                 self.refuse_if_referenced(txn, table, &name).await?;
+                self.drop_owned_sequences(txn, &table.name, Some(&name)).await?;
                 let dropped: Vec<_> =
                     table.foreign_keys.iter().filter(|k| k.columns.contains(&name)).cloned().collect();
                 self.rewrite_rows(txn, table, |row| with_field(row, &name, None)).await?;
@@ -726,7 +727,7 @@ impl<G: ActorGateway> Engine<G> {
             let name = object_name(name)?;
             self.close_gate(txn, &name).await?;
             match self.schema(&txn.writes, &name).await? {
-                Some(table) if table.view.is_some() => {
+                Some(table) if !table.has_rows() => {
                     return Err(error(Code::WrongObjectType, format!("\"{name}\" is not a table")));
                 }
                 Some(table) => tables.push(table),
@@ -776,6 +777,9 @@ impl<G: ActorGateway> Engine<G> {
                     txn.stage_table(schema);
                 }
             }
+        }
+        for table in &dropped {
+            self.drop_owned_sequences(txn, table, None).await?;
         }
         for table in tables {
             let mut keys: Vec<Vec<u8>> =

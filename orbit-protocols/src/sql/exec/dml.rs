@@ -282,8 +282,8 @@ impl<G: ActorGateway> Engine<G> {
             // table until this transaction ends, so the rows read are all.
             self.close_gate(txn, &name).await?;
             match self.schema(&txn.writes, &name).await? {
-                Some(table) if table.view.is_some() => {
-                    return Err(super::views::is_a_view(&name, "TRUNCATE"));
+                Some(table) if !table.has_rows() => {
+                    return Err(super::views::rowless(&table, "TRUNCATE"));
                 }
                 Some(table) => tables.push(table),
                 None if truncate.if_exists => {}

@@ -182,8 +182,8 @@ impl<G: ActorGateway> Engine<G> {
         let table_name = object_name(&create.table_name)?;
         self.close_gate(txn, &table_name).await?;
         let table = self.table(&txn.writes, &table_name).await?;
-        if table.view.is_some() {
-            return Err(super::views::is_a_view(&table_name, "CREATE INDEX"));
+        if !table.has_rows() {
+            return Err(super::views::rowless(&table, "CREATE INDEX"));
         }
         let columns = index_columns(&table, &create.columns)?;
         let name = create.name.as_ref().map(object_name).transpose()?;
@@ -296,6 +296,7 @@ impl<G: ActorGateway> Engine<G> {
                 names.insert(format!("{}_pkey", table.name));
             }
             names.extend(table.indexes.iter().map(|i| i.name.clone()));
+            names.extend(table.columns.iter().filter(|c| c.serial).map(|c| table.sequence_key(&c.name)));
             names.insert(table.name);
         }
         Ok(names)

@@ -318,6 +318,9 @@ impl<G: ActorGateway> Engine<G> {
                 "writes to the view \"{name}\" (views are read-only in Orbit)"
             )));
         }
+        if table.sequence.is_some() {
+            return Err(error(Code::WrongObjectType, format!("cannot change sequence \"{name}\"")));
+        }
         Ok(table)
     }
 
@@ -634,7 +637,33 @@ impl<G: ActorGateway> Engine<G> {
             Statement::Drop { object_type: ObjectType::Table, if_exists, names, cascade, .. } => {
                 self.drop_tables(&names, if_exists, cascade, txn).await
             }
-            Statement::AlterTable(alter) => self.alter_table(alter, txn).await,
+            Statement::AlterTable(alter) => match self.alter_sequence(&alter, txn).await? {
+                Some(outcome) => Ok(outcome),
+                None => self.alter_table(alter, txn).await,
+            },
+            Statement::CreateSequence {
+                temporary,
+                if_not_exists,
+                name,
+                data_type,
+                sequence_options,
+                owned_by,
+            } => {
+                let (data_type, owned_by) = (data_type.as_ref(), owned_by.as_ref());
+                self.create_sequence(
+                    temporary,
+                    if_not_exists,
+                    &name,
+                    data_type,
+                    &sequence_options,
+                    owned_by,
+                    txn,
+                )
+                .await
+            }
+            Statement::Drop { object_type: ObjectType::Sequence, if_exists, names, cascade, .. } => {
+                self.drop_sequences(&names, if_exists, cascade, txn).await
+            }
             Statement::CreateView(create) => self.create_view(create, txn).await,
             Statement::Drop { object_type: ObjectType::View, if_exists, names, cascade, .. } => {
                 self.drop_views(&names, if_exists, cascade, txn).await
@@ -682,8 +711,8 @@ impl<G: ActorGateway> Engine<G> {
                             return Err(error(Code::SyntaxError, "COPY FROM needs a table"));
                         };
                         let table = self.table(&txn.writes, &object_name(&table_name)?).await?;
-                        if table.view.is_some() {
-                            return Err(views::is_a_view(&table.name, "COPY FROM"));
+                        if !table.has_rows() {
+                            return Err(views::rowless(&table, "COPY FROM"));
                         }
                         let names: Vec<ObjectName> =
                             columns.into_iter().map(|c| ObjectName::from(vec![c])).collect();

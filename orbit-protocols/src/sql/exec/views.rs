@@ -205,9 +205,13 @@ fn not_a_view(name: &str) -> SqlError {
     error(Code::WrongObjectType, format!("\"{name}\" is not a view"))
 }
 
-/// `"name" is a view`: a statement for tables naming a view.
-pub(super) fn is_a_view(name: &str, statement: &str) -> SqlError {
-    error(Code::WrongObjectType, format!("\"{name}\" is a view (not supported by {statement})"))
+/// `"name" is a view` (or a sequence): a statement for tables naming a
+/// relation without rows.
+pub(super) fn rowless(table: &Table, statement: &str) -> SqlError {
+    error(
+        Code::WrongObjectType,
+        format!("\"{}\" is a {} (not supported by {statement})", table.name, table.kind_name()),
+    )
 }
 
 /// CREATE OR REPLACE VIEW keeps the old view's columns, in order, with

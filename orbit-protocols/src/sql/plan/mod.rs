@@ -14,12 +14,14 @@
 //! | `literals.rs` | quoted literals compared with uuid and bytea columns, read as the column's type |
 //! | `pg_sleep.rs` | `pg_sleep(seconds)`, waiting on the runtime's timer |
 //! | `views.rs` | views read in place: their queries expanded as subqueries before planning |
+//! | `sequences.rs` | `nextval`/`currval`/`setval`/`lastval`, and a sequence read as a relation |
 
 mod arrow;
 pub(crate) mod literals;
 pub(crate) mod pg_sleep;
 mod provider;
 pub(crate) mod rewrite;
+pub(crate) mod sequences;
 mod views;
 
 pub(crate) use arrow::field_sql_type;
@@ -254,7 +256,9 @@ impl<G: ActorGateway> Planner<G> {
             writes: Mutex::new(Arc::new(Writes::default())),
             keyed: std::sync::atomic::AtomicBool::new(false),
             system: system.clone(),
+            drawn: sequences::DrawnCell::default(),
         });
+        sequences::register_functions(&ctx, &schema, &read_only);
         let catalog = MemoryCatalogProvider::new();
         // A fresh catalog provider accepts its schemas.
         let _ = catalog.register_schema("public", schema.clone());
@@ -274,6 +278,11 @@ impl<G: ActorGateway> Planner<G> {
         Planner { ctx, schema, system, read_only }
     }
 
+    /// The sequence values this session drew.
+    pub fn drawn(&self) -> &sequences::DrawnCell {
+        &self.schema.drawn
+    }
+
     /// Lets queries call only actor methods declared read-only (MCP's
     /// read-only SQL).
     pub fn set_read_only(&self, read_only: bool) {
@@ -287,6 +296,7 @@ impl<G: ActorGateway> Planner<G> {
         writes: Arc<Writes>,
     ) -> DfResult<Planned> {
         self.expand_views(&mut statement, &writes).await?;
+        sequences::unwrap_regclass(&mut statement);
         if pg_catalog::reads_catalog(&statement) {
             let tables = crate::sql::tables(self.schema.gateway.as_ref())
                 .await
@@ -299,6 +309,7 @@ impl<G: ActorGateway> Planner<G> {
         *self.schema.writes.lock().unwrap_or_else(|e| e.into_inner()) = writes;
         crate::sql::plan::rewrite::rewrite(&mut statement);
         let names = output_names(&mut statement);
+        sequences::number_calls(&mut statement);
         crate::sql::types::jsonb::rewrite(&mut statement);
         crate::sql::types::uuid::rewrite(&mut statement);
         crate::sql::types::bytea::rewrite(&mut statement);

@@ -2,7 +2,9 @@
 //! row actors (a point read, an index entry's rows, or a scan) plus the
 //! session's uncommitted writes, and the schema that resolves names to them.
 
+use super::sequences::SequenceTable;
 use super::*;
+use crate::sql::error::SqlError;
 
 /// Reads one stored row (no activation).
 pub(crate) async fn read_row<G: ActorGateway>(
@@ -233,6 +235,8 @@ pub(super) struct OrbitSchema<G> {
     /// The system catalogs' snapshot (`pg_class` and friends resolve
     /// unqualified, as `pg_catalog` is first on PostgreSQL's search path).
     pub(super) system: pg_catalog::SnapshotCell,
+    /// The sequence values this session drew (`currval`, `lastval`).
+    pub(super) drawn: super::sequences::DrawnCell,
 }
 
 impl<G> std::fmt::Debug for OrbitSchema<G> {
@@ -264,7 +268,22 @@ impl<G: ActorGateway> SchemaProvider for OrbitSchema<G> {
             None => (self.schemas.get(self.gateway.as_ref(), name).await)
                 .map_err(|e| DataFusionError::External(Box::new(e)))?,
         };
-        let Some(table) = table else { return Ok(None) };
+        let Some(table) = table else {
+            // The sequence behind a SERIAL column has no catalog entry of
+            // its own; every such name ends so.
+            if name.ends_with("_seq") {
+                let found =
+                    super::sequences::resolve(self.gateway.as_ref(), &self.schemas, &writes, name).await;
+                if let Ok(sequence) = found {
+                    return Ok(Some(Arc::new(SequenceTable { gateway: self.gateway.clone(), sequence })));
+                }
+            }
+            return Ok(None);
+        };
+        if table.sequence.is_some() {
+            let sequence = super::sequences::of_relation(&table).map_err(SqlError::into_datafusion)?;
+            return Ok(Some(Arc::new(SequenceTable { gateway: self.gateway.clone(), sequence })));
+        }
         let staged = writes.rows.get(&table.name).cloned().unwrap_or_default();
         let schema = table_schema(&table, self.keyed.load(std::sync::atomic::Ordering::Relaxed));
         Ok(Some(Arc::new(RowsTable { gateway: self.gateway.clone(), table, schema, staged, schema_staged })))

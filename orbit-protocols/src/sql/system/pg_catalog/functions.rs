@@ -196,6 +196,7 @@ pub(crate) fn register_functions(
                 text(Some(serde_json::Value::Object(object).to_string()))
             }),
         ),
+        ("quote_ident", any(1), T, Box::new(|_, v| text(text_arg(v, 0).map(|name| quote_ident(&name))))),
         (
             "pg_get_serial_sequence",
             any(2),

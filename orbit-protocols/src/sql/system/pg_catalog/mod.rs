@@ -660,8 +660,35 @@ pub(crate) fn reads_catalog<V: ast::Visit>(node: &V) -> bool {
         }
         ControlFlow::<()>::Continue(())
     });
+    // Functions answering from the catalog, and names cast to `regclass`.
+    let _ = ast::visit_expressions(node, |expr: &ast::Expr| {
+        let reads = match expr {
+            ast::Expr::Function(function) => {
+                let name = function.name.to_string().to_lowercase();
+                CATALOG_FUNCTIONS.contains(&name.strip_prefix("pg_catalog.").unwrap_or(&name))
+            }
+            ast::Expr::Cast { data_type, .. } => {
+                matches!(data_type, ast::DataType::Regclass)
+                    || matches!(data_type, ast::DataType::Custom(n, _) if n.to_string().eq_ignore_ascii_case("regclass"))
+            }
+            _ => false,
+        };
+        found |= reads;
+        ControlFlow::<()>::Continue(())
+    });
     found
 }
+
+/// The functions that read the catalog's snapshot for their answer.
+const CATALOG_FUNCTIONS: [&str; 7] = [
+    "pg_get_serial_sequence",
+    "pg_get_viewdef",
+    "pg_get_indexdef",
+    "pg_get_constraintdef",
+    "to_regclass",
+    "pg_relation_name",
+    "pg_table_is_visible",
+];
 
 #[cfg(test)]
 mod tests {

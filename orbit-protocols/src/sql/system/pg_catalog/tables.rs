@@ -91,6 +91,10 @@ pub(super) fn pg_class(s: &Snapshot) -> Builder {
             b.row(relation(oid, &t.name, 0, "v", t.columns.len(), false));
             continue;
         }
+        if t.sequence.is_some() {
+            b.row(relation(oid, &t.name, 0, "S", 3, false));
+            continue;
+        }
         b.row(relation(oid, &t.name, HEAP_AM, "r", t.columns.len(), has_index));
         for ix in &indexes {
             b.row(relation(ix.oid, &ix.name, BTREE_AM, "i", ix.columns.len(), false));
@@ -316,8 +320,9 @@ fn list_of(values: &[ScalarValue], element: &DataType) -> ScalarValue {
     ScalarValue::List(ScalarValue::new_list_nullable(values, element))
 }
 
-/// The sequences of serial columns: one row each, as `SERIAL`'s (from 1,
-/// by 1, up to the type's maximum, no cycle).
+/// The sequences: `CREATE SEQUENCE`'s with their rules, and serial
+/// columns' as `SERIAL`'s (from 1, by 1, up to the type's maximum, no
+/// cycle).
 pub(super) fn pg_sequence(s: &Snapshot) -> Builder {
     let mut b = Builder::new(&[
         ("seqrelid", I8),
@@ -329,8 +334,25 @@ pub(super) fn pg_sequence(s: &Snapshot) -> Builder {
         ("seqcache", I8),
         ("seqcycle", B),
     ]);
+    let type_oid = |sql_type: SqlType| match sql_type {
+        SqlType::Int2 => 21,
+        SqlType::Int4 => 23,
+        _ => 20,
+    };
     for t in &s.tables {
         let oid = i64::from(t.oid());
+        if let Some(rules) = &t.sequence {
+            b.row(vec![
+                i8v(oid),
+                i8v(type_oid(rules.sql_type)),
+                i8v(rules.start),
+                i8v(rules.increment),
+                i8v(rules.max),
+                i8v(rules.min),
+                i8v(rules.cache),
+                bv(rules.cycle),
+            ]);
+        }
         for (i, c) in t.columns.iter().enumerate().filter(|(_, c)| c.serial) {
             let (type_oid, max) = match c.sql_type {
                 SqlType::Int2 => (21, i64::from(i16::MAX)),
@@ -367,6 +389,21 @@ pub(super) fn pg_depend(s: &Snapshot) -> Builder {
     ]);
     for t in &s.tables {
         let oid = i64::from(t.oid());
+        // A sequence OWNED BY a column.
+        if let Some((table, column)) = t.sequence.as_ref().and_then(|r| r.owned_by.as_ref())
+            && let Some(owner) = s.tables.iter().find(|o| o.name == *table)
+            && let Some((attnum, _)) = owner.column(column)
+        {
+            b.row(vec![
+                i8v(PG_CLASS_OID),
+                i8v(oid),
+                i4v(0),
+                i8v(PG_CLASS_OID),
+                i8v(i64::from(owner.oid())),
+                i4v(attnum as i64 + 1),
+                tv("a"),
+            ]);
+        }
         for (i, c) in t.columns.iter().enumerate().filter(|(_, c)| c.serial) {
             let kind = if c.identity.is_some() { "i" } else { "a" };
             b.row(vec![
@@ -617,7 +654,7 @@ pub(super) fn pg_tables(s: &Snapshot) -> Builder {
         ("hastriggers", B),
         ("rowsecurity", B),
     ]);
-    for t in s.tables.iter().filter(|t| t.view.is_none()) {
+    for t in s.tables.iter().filter(|t| t.has_rows()) {
         b.row(vec![
             tv("public"),
             tv(&t.name),
@@ -728,7 +765,7 @@ pub(super) fn schemata(s: &Snapshot) -> Builder {
 pub(super) fn tables(s: &Snapshot) -> Builder {
     let mut b =
         Builder::new(&[("table_catalog", T), ("table_schema", T), ("table_name", T), ("table_type", T)]);
-    for t in &s.tables {
+    for t in s.tables.iter().filter(|t| t.sequence.is_none()) {
         let kind = if t.view.is_some() { "VIEW" } else { "BASE TABLE" };
         b.row(vec![tv(&s.database), tv("public"), tv(&t.name), tv(kind)]);
     }
