@@ -299,6 +299,9 @@ async fn committed_ddl_survives_kill_9_and_an_open_block_leaves_nothing() {
              ALTER TABLE kid ADD COLUMN k2 INT GENERATED ALWAYS AS (k * 2) STORED;
              CREATE VIEW kid_view AS SELECT id, k2 FROM kid;
              CREATE SEQUENCE kept_seq START 100 INCREMENT 10;
+             CREATE TABLE moving (id SERIAL PRIMARY KEY, v TEXT UNIQUE);
+             INSERT INTO moving (v) VALUES ('x');
+             ALTER TABLE moving RENAME TO moved;
              COMMIT;",
         )
         .await
@@ -315,6 +318,7 @@ async fn committed_ddl_survives_kill_9_and_an_open_block_leaves_nothing() {
              CREATE VIEW gone_view AS SELECT x FROM gone;
              CREATE SEQUENCE gone_seq;
              ALTER SEQUENCE kept_seq INCREMENT 1;
+             ALTER TABLE moved RENAME TO moved_gone;
              DROP TABLE kid CASCADE;",
         )
         .await
@@ -333,6 +337,11 @@ async fn committed_ddl_survives_kill_9_and_an_open_block_leaves_nothing() {
     assert_eq!(sqlstate(&client, "DELETE FROM kept WHERE id = 1").await, "23503");
     assert_eq!(relations(&client, "gone").await, ["0"]);
     assert_eq!(relations(&client, "gone_seq").await, ["0"]);
+    assert_eq!(relations(&client, "moved_gone").await, ["0"]);
+    assert_eq!(relations(&client, "moving").await, ["0"]);
+    assert_eq!(rows(&client, "SELECT id, v FROM moved").await, ["1|x"]);
+    assert_eq!(rows(&client, "INSERT INTO moved (v) VALUES ('y') RETURNING id").await, ["2"]);
+    assert_eq!(sqlstate(&client, "INSERT INTO moved (v) VALUES ('x')").await, "23505");
     // The sequence keeps its rules and its last value: nothing drawn is
     // handed out again.
     assert_eq!(rows(&client, "SELECT nextval('kept_seq')").await, ["120"]);

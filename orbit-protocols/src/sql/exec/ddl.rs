@@ -305,6 +305,15 @@ impl<G: ActorGateway> Engine<G> {
         if !table.has_rows() {
             return Err(super::views::rowless(&table, "ALTER TABLE"));
         }
+        match alter.operations.as_slice() {
+            [AlterTableOperation::RenameTable { table_name: ast::RenameTableNameKind::To(to) }] => {
+                return self.rename_table(&table, to, txn).await;
+            }
+            operations if operations.iter().any(|o| matches!(o, AlterTableOperation::RenameTable { .. })) => {
+                return Err(error(Code::SyntaxError, "RENAME TO cannot be combined with other actions"));
+            }
+            _ => {}
+        }
         let mut table = Table::clone(&table);
         let actions = plan_alter(&table, &alter.operations)?;
         if actions

@@ -26,7 +26,8 @@
 //! | `mod.rs` | [`Engine`]: a session's statements, stepped through its transaction state |
 //! | `dml.rs` | INSERT, UPDATE, DELETE, TRUNCATE; targets and keys read out of statements |
 //! | `point.rs` | point queries by primary key, prepared or not |
-//! | `sequences.rs` | hidden row numbers and SERIAL/identity values |
+//! | `rename.rs` | `ALTER TABLE ... RENAME TO`: the rows moved to the new name |
+//! | `sequences.rs` | hidden row numbers, SERIAL/identity values, `CREATE`/`ALTER`/`DROP SEQUENCE` |
 //! | `txn.rs` | row locks and a transaction's uncommitted writes |
 //! | `cancel.rs` | a statement's cancel signal |
 //! | `ddl.rs` | CREATE / ALTER / DROP TABLE |
@@ -56,6 +57,7 @@ pub(crate) mod notify;
 pub(crate) mod params;
 pub(crate) mod point;
 mod references;
+mod rename;
 mod sequences;
 pub(crate) mod txn;
 mod views;
