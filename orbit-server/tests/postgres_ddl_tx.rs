@@ -302,6 +302,7 @@ async fn committed_ddl_survives_kill_9_and_an_open_block_leaves_nothing() {
              CREATE TABLE moving (id SERIAL PRIMARY KEY, v TEXT UNIQUE);
              INSERT INTO moving (v) VALUES ('x');
              ALTER TABLE moving RENAME TO moved;
+             COMMENT ON COLUMN moved.v IS 'the value';
              COMMIT;",
         )
         .await
@@ -340,6 +341,7 @@ async fn committed_ddl_survives_kill_9_and_an_open_block_leaves_nothing() {
     assert_eq!(relations(&client, "moved_gone").await, ["0"]);
     assert_eq!(relations(&client, "moving").await, ["0"]);
     assert_eq!(rows(&client, "SELECT id, v FROM moved").await, ["1|x"]);
+    assert_eq!(rows(&client, "SELECT col_description('moved'::regclass, 2)").await, ["the value"]);
     assert_eq!(rows(&client, "INSERT INTO moved (v) VALUES ('y') RETURNING id").await, ["2"]);
     assert_eq!(sqlstate(&client, "INSERT INTO moved (v) VALUES ('x')").await, "23505");
     // The sequence keeps its rules and its last value: nothing drawn is

@@ -155,6 +155,8 @@ async fn psql_describes_tables_as_postgresql_does() {
         "CREATE VIEW cheap AS SELECT id, name FROM items WHERE price < 10",
         "CREATE SEQUENCE counter_seq START 5 INCREMENT 2 MAXVALUE 99 CYCLE",
         "CREATE SEQUENCE owned_seq AS integer OWNED BY items.qty",
+        "COMMENT ON TABLE items IS 'what is in stock'",
+        "COMMENT ON COLUMN items.qty IS 'how many'",
     ];
     for port in [postgres.port, orbit] {
         for statement in schema {

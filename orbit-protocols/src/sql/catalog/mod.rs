@@ -42,6 +42,9 @@ pub struct Column {
     /// computed from the row's other columns at each insert and update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated: Option<String>,
+    /// `COMMENT ON COLUMN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +70,7 @@ impl Column {
             identity: None,
             numeric: None,
             generated: None,
+            comment: None,
         }
     }
 
@@ -171,6 +175,9 @@ pub struct Table {
     /// rows, keys or indexes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence: Option<Sequence>,
+    /// `COMMENT ON TABLE` (or VIEW, SEQUENCE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// A sequence's rules, as `CREATE SEQUENCE` sets them.
@@ -340,6 +347,7 @@ impl Table {
             checks: Vec::new(),
             view: None,
             sequence: None,
+            comment: None,
         }
     }
 

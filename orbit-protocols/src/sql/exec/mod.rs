@@ -26,6 +26,7 @@
 //! | `mod.rs` | [`Engine`]: a session's statements, stepped through its transaction state |
 //! | `dml.rs` | INSERT, UPDATE, DELETE, TRUNCATE; targets and keys read out of statements |
 //! | `point.rs` | point queries by primary key, prepared or not |
+//! | `comments.rs` | `COMMENT ON` tables, views, sequences and columns |
 //! | `rename.rs` | `ALTER TABLE ... RENAME TO`: the rows moved to the new name |
 //! | `sequences.rs` | hidden row numbers, SERIAL/identity values, `CREATE`/`ALTER`/`DROP SEQUENCE` |
 //! | `txn.rs` | row locks and a transaction's uncommitted writes |
@@ -45,6 +46,7 @@
 
 mod cancel;
 pub(crate) mod checks;
+mod comments;
 mod conflict;
 pub(crate) mod copy;
 mod ddl;
@@ -671,6 +673,9 @@ impl<G: ActorGateway> Engine<G> {
                 self.drop_views(&names, if_exists, cascade, txn).await
             }
             Statement::CreateIndex(create) => self.create_index(create, txn).await,
+            Statement::Comment { object_type, object_name, comment, if_exists: false } => {
+                self.comment(object_type, &object_name, comment, txn).await
+            }
             Statement::Drop { object_type: ObjectType::Index, if_exists, names, .. } => {
                 self.drop_indexes(&names, if_exists, txn).await
             }

@@ -314,8 +314,23 @@ pub(crate) fn register_functions(
             Box::new(|_, v| ScalarValue::Boolean(int_arg(v, 0).map(|_| false))),
         ),
         ("pg_get_statisticsobjdef_columns", any(1), T, Box::new(|_, _| text(None))),
-        ("obj_description", some(), T, Box::new(|_, _| text(None))),
-        ("col_description", any(2), T, Box::new(|_, _| text(None))),
+        (
+            "obj_description",
+            some(),
+            T,
+            Box::new(|s, v| text(int_arg(v, 0).and_then(|oid| s.table_by_oid(oid)?.comment.clone()))),
+        ),
+        (
+            "col_description",
+            any(2),
+            T,
+            Box::new(|s, v| {
+                text(int_arg(v, 0).zip(int_arg(v, 1)).and_then(|(oid, attnum)| {
+                    let column = usize::try_from(attnum).ok()?.checked_sub(1)?;
+                    s.table_by_oid(oid)?.columns.get(column)?.comment.clone()
+                }))
+            }),
+        ),
         ("shobj_description", any(2), T, Box::new(|_, _| text(None))),
         // Orbit's arrays have one dimension and start at 1, so both are
         // the length; NULL for an empty array (it has no dimensions).

@@ -554,7 +554,7 @@ const PG_TABLES: &[SystemTable] = &[
     SystemTable { name: "pg_constraint", empty: false, build: tables::pg_constraint },
     SystemTable { name: "pg_database", empty: false, build: tables::pg_database },
     SystemTable { name: "pg_depend", empty: false, build: tables::pg_depend },
-    SystemTable { name: "pg_description", empty: true, build: tables::pg_description },
+    SystemTable { name: "pg_description", empty: false, build: tables::pg_description },
     SystemTable { name: "pg_index", empty: false, build: tables::pg_index },
     SystemTable { name: "pg_inherits", empty: true, build: tables::pg_inherits },
     SystemTable { name: "pg_namespace", empty: false, build: tables::pg_namespace },

@@ -699,8 +699,21 @@ pub(super) fn pg_auth_members(_s: &Snapshot) -> Builder {
     Builder::new(&[("oid", I8), ("roleid", I8), ("member", I8), ("grantor", I8), ("admin_option", B)])
 }
 
-pub(super) fn pg_description(_s: &Snapshot) -> Builder {
-    Builder::new(&[("objoid", I8), ("classoid", I8), ("objsubid", I4), ("description", T)])
+/// `COMMENT ON`'s texts: a relation's (`objsubid` 0) and its columns'.
+pub(super) fn pg_description(s: &Snapshot) -> Builder {
+    let mut b = Builder::new(&[("objoid", I8), ("classoid", I8), ("objsubid", I4), ("description", T)]);
+    for t in &s.tables {
+        let oid = i64::from(t.oid());
+        if let Some(comment) = &t.comment {
+            b.row(vec![i8v(oid), i8v(PG_CLASS_OID), i4v(0), tv(comment)]);
+        }
+        for (i, c) in t.columns.iter().enumerate() {
+            if let Some(comment) = &c.comment {
+                b.row(vec![i8v(oid), i8v(PG_CLASS_OID), i4v(i as i64 + 1), tv(comment)]);
+            }
+        }
+    }
+    b
 }
 
 pub(super) fn pg_inherits(_s: &Snapshot) -> Builder {
