@@ -181,6 +181,8 @@ async fn psql_describes_tables_as_postgresql_does() {
         "\\d items_id_seq",
         "\\di",
         "\\dn",
+        "\\df",
+        "\\dT",
     ] {
         let expected = psql(postgres.port, command).await;
         let actual = psql(orbit, command).await;

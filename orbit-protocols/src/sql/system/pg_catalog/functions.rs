@@ -170,6 +170,10 @@ pub(crate) fn register_functions(
             B,
             Box::new(|s, v| ScalarValue::Boolean(int_arg(v, 0).map(|oid| s.relation_name(oid).is_some()))),
         ),
+        // No function is in `pg_proc` (see there): none has a signature.
+        ("pg_function_is_visible", any(1), B, Box::new(|_, _| ScalarValue::Boolean(None))),
+        ("pg_get_function_result", any(1), T, Box::new(|_, _| text(None))),
+        ("pg_get_function_arguments", any(1), T, Box::new(|_, _| text(None))),
         ("pg_type_is_visible", any(1), B, Box::new(|_, v| ScalarValue::Boolean(int_arg(v, 0).map(|_| true)))),
         // One collation, visible.
         (

@@ -557,6 +557,7 @@ const PG_TABLES: &[SystemTable] = &[
     SystemTable { name: "pg_description", empty: false, build: tables::pg_description },
     SystemTable { name: "pg_index", empty: false, build: tables::pg_index },
     SystemTable { name: "pg_inherits", empty: true, build: tables::pg_inherits },
+    SystemTable { name: "pg_proc", empty: true, build: tables::pg_proc },
     SystemTable { name: "pg_namespace", empty: false, build: tables::pg_namespace },
     SystemTable { name: "pg_opclass", empty: true, build: tables::pg_opclass },
     SystemTable { name: "pg_partitioned_table", empty: true, build: tables::pg_partitioned_table },

@@ -716,6 +716,26 @@ pub(super) fn pg_description(s: &Snapshot) -> Builder {
     b
 }
 
+/// Functions: none a user made (Orbit has no `CREATE FUNCTION`), so psql's
+/// `\df` lists none, as PostgreSQL does for a database without any.
+pub(super) fn pg_proc(_s: &Snapshot) -> Builder {
+    Builder::new(&[
+        ("oid", I8),
+        ("proname", T),
+        ("pronamespace", I8),
+        ("proowner", I8),
+        ("prolang", I8),
+        ("prokind", T),
+        ("prosecdef", B),
+        ("proretset", B),
+        ("provolatile", T),
+        ("pronargs", I2),
+        ("prorettype", I8),
+        ("proargtypes", T),
+        ("prosrc", T),
+    ])
+}
+
 pub(super) fn pg_inherits(_s: &Snapshot) -> Builder {
     Builder::new(&[("inhrelid", I8), ("inhparent", I8), ("inhseqno", I4), ("inhdetachpending", B)])
 }
