@@ -228,6 +228,20 @@ async fn another_sessions_write_waits_for_ddl_in_progress() {
     assert!(plan.contains("by index t_v"), "{plan}");
     assert_eq!(rows(&ddl, "SELECT id FROM t WHERE v = 'c'").await, ["3"]);
 
+    // A view being made holds the table it reads: a DROP of that table
+    // waits for it, then finds the view (2BP01).
+    ddl.batch_execute("BEGIN; CREATE VIEW t_view AS SELECT id FROM t").await.unwrap();
+    let drop = tokio::spawn(async move {
+        let state = sqlstate(&writer, "DROP TABLE t").await;
+        (writer, state)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!drop.is_finished(), "the DROP waits for CREATE VIEW's transaction");
+    ddl.batch_execute("COMMIT").await.unwrap();
+    let (writer, state) = drop.await.unwrap();
+    assert_eq!(state, "2BP01");
+    ddl.batch_execute("DROP VIEW t_view").await.unwrap();
+
     // A transaction that wrote under the old definition cannot commit
     // beside the new one.
     writer.batch_execute("BEGIN; INSERT INTO t (id, v) VALUES (4, 'd')").await.unwrap();

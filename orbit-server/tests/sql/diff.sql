@@ -1098,3 +1098,15 @@ SELECT col_description('cm_t'::regclass, 2);
 DROP VIEW cm_v;
 DROP TABLE cm_t;
 DROP SEQUENCE cm_s;
+-- A view's `*` stands for the columns its tables had when it was made.
+CREATE TABLE vs_t (a INT, b TEXT);
+INSERT INTO vs_t VALUES (1, 'x');
+CREATE VIEW vs_all AS SELECT * FROM vs_t;
+CREATE VIEW vs_q AS SELECT t.*, 1 AS one FROM vs_t t WHERE t.a > 0;
+CREATE VIEW vs_join AS SELECT * FROM vs_t JOIN vs_all ON vs_t.a = vs_all.a;
+ALTER TABLE vs_t ADD COLUMN c INT DEFAULT 7;
+SELECT * FROM vs_all;
+SELECT * FROM vs_q;
+SELECT * FROM vs_join;
+SELECT a, b, c FROM vs_t;
+DROP TABLE vs_t CASCADE;

@@ -38,6 +38,10 @@ impl<G: ActorGateway> Engine<G> {
             }
             None => {}
         }
+        // The columns a `*` stands for are fixed now, as PostgreSQL fixes
+        // them: a column added to a table later is not the view's.
+        let mut create = create;
+        self.expand_wildcards(&mut create.query, txn).await?;
         let planned = self.plan(Statement::Query(create.query.clone()), txn).await?;
         if create.columns.len() > planned.columns.len() {
             return Err(error(Code::SyntaxError, "CREATE VIEW specifies more column names than columns"));
@@ -75,6 +79,13 @@ impl<G: ActorGateway> Engine<G> {
             None => self.next_oid().await?,
         };
         let view = View { query: create.query.to_string(), reads: relations_read(&create.query) };
+        // The relations it reads stay as they are until the view commits:
+        // no other transaction drops or alters them meanwhile.
+        for read in &view.reads {
+            if *read != name && self.schema(&txn.writes, read).await?.is_some() {
+                self.close_gate(txn, read).await?;
+            }
+        }
         txn.stage_table(Table { columns, oid, view: Some(view), ..Table::named(&name) });
         Ok(Outcome::Done("CREATE VIEW".into()))
     }
@@ -101,6 +112,73 @@ impl<G: ActorGateway> Engine<G> {
             txn.writes.tables.insert(name, None);
         }
         Ok(Outcome::Done("DROP VIEW".into()))
+    }
+
+    /// `*` and `t.*` in a plain SELECT over tables and views, replaced by
+    /// the columns they stand for now. Left as written where that cannot
+    /// be told from the catalog (a FROM item that is a subquery or a
+    /// function, joins with USING or NATURAL, which merge columns).
+    async fn expand_wildcards(&self, query: &mut ast::Query, txn: &Txn) -> Result<()> {
+        let SetExpr::Select(select) = query.body.as_mut() else { return Ok(()) };
+        let has_wildcard = select
+            .projection
+            .iter()
+            .any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
+        if !has_wildcard {
+            return Ok(());
+        }
+        let mut tables: Vec<(String, Vec<String>)> = Vec::new();
+        for from in &select.from {
+            let text = from.to_string().to_uppercase();
+            if text.contains("NATURAL ") || text.contains(" USING") {
+                return Ok(());
+            }
+            for factor in std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation)) {
+                let TableFactor::Table { name, alias, args: None, .. } = factor else { return Ok(()) };
+                let Ok(relation) = object_name(name) else { return Ok(()) };
+                let Some(table) = self.schema(&txn.writes, &relation).await? else { return Ok(()) };
+                if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
+                    return Ok(());
+                }
+                let called = alias.as_ref().map_or(relation, |a| ident(&a.name));
+                tables.push((called, table.columns.iter().map(|c| c.name.clone()).collect()));
+            }
+        }
+        let plain =
+            |options: &ast::WildcardAdditionalOptions| *options == ast::WildcardAdditionalOptions::default();
+        let column = |called: &str, name: &str| {
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(vec![
+                ast::Ident::with_quote('"', called),
+                ast::Ident::with_quote('"', name),
+            ]))
+        };
+        let mut items = Vec::with_capacity(select.projection.len());
+        for item in &select.projection {
+            match item {
+                SelectItem::Wildcard(options) if plain(options) => {
+                    for (called, columns) in &tables {
+                        items.extend(columns.iter().map(|c| column(called, c)));
+                    }
+                }
+                SelectItem::QualifiedWildcard(
+                    ast::SelectItemQualifiedWildcardKind::ObjectName(name),
+                    options,
+                ) if plain(options) => {
+                    let Some(qualifier) = name.0.last().and_then(|p| p.as_ident()).map(ident) else {
+                        return Ok(());
+                    };
+                    let Some((called, columns)) = tables.iter().find(|(called, _)| *called == qualifier)
+                    else {
+                        return Ok(());
+                    };
+                    items.extend(columns.iter().map(|c| column(called, c)));
+                }
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => return Ok(()),
+                other => items.push(other.clone()),
+            }
+        }
+        select.projection = items;
+        Ok(())
     }
 
     /// For each item a plain SELECT projects, the table column it is when
