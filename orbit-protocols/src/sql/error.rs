@@ -37,6 +37,7 @@ pub enum Code {
     ActiveSqlTransaction,
     NoActiveSqlTransaction,
     InvalidSavepoint,
+    UndefinedPreparedStatement,
     ReadOnlySqlTransaction,
     InFailedSqlTransaction,
     InvalidAuthorization,
@@ -57,6 +58,7 @@ pub enum Code {
     DuplicateColumn,
     DuplicateTable,
     DuplicateObject,
+    DuplicatePreparedStatement,
     AmbiguousColumn,
     DatatypeMismatch,
     InvalidColumnReference,
@@ -78,7 +80,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for reading a SQLSTATE back.
-    const ALL: [Code; 60] = [
+    const ALL: [Code; 62] = [
         Code::ConnectionFailure,
         Code::ProtocolViolation,
         Code::FeatureNotSupported,
@@ -102,6 +104,7 @@ impl Code {
         Code::ActiveSqlTransaction,
         Code::NoActiveSqlTransaction,
         Code::InvalidSavepoint,
+        Code::UndefinedPreparedStatement,
         Code::ReadOnlySqlTransaction,
         Code::InFailedSqlTransaction,
         Code::InvalidAuthorization,
@@ -122,6 +125,7 @@ impl Code {
         Code::DuplicateColumn,
         Code::DuplicateTable,
         Code::DuplicateObject,
+        Code::DuplicatePreparedStatement,
         Code::AmbiguousColumn,
         Code::DatatypeMismatch,
         Code::InvalidColumnReference,
@@ -173,6 +177,7 @@ impl Code {
             ActiveSqlTransaction => "25001",
             NoActiveSqlTransaction => "25P01",
             InvalidSavepoint => "3B001",
+            UndefinedPreparedStatement => "26000",
             ReadOnlySqlTransaction => "25006",
             InFailedSqlTransaction => "25P02",
             InvalidAuthorization => "28000",
@@ -193,6 +198,7 @@ impl Code {
             DuplicateColumn => "42701",
             DuplicateTable => "42P07",
             DuplicateObject => "42710",
+            DuplicatePreparedStatement => "42P05",
             AmbiguousColumn => "42702",
             DatatypeMismatch => "42804",
             InvalidColumnReference => "42P10",

@@ -27,6 +27,7 @@
 //! | `dml.rs` | INSERT, UPDATE, DELETE, TRUNCATE; targets and keys read out of statements |
 //! | `point.rs` | point queries by primary key, prepared or not |
 //! | `comments.rs` | `COMMENT ON` tables, views, sequences and columns |
+//! | `prepared.rs` | SQL-level `PREPARE`, `EXECUTE` and `DEALLOCATE` |
 //! | `rename.rs` | `ALTER TABLE ... RENAME TO`: the rows moved to the new name |
 //! | `sequences.rs` | hidden row numbers, SERIAL/identity values, `CREATE`/`ALTER`/`DROP SEQUENCE` |
 //! | `txn.rs` | row locks and a transaction's uncommitted writes |
@@ -58,6 +59,7 @@ mod locking;
 pub(crate) mod notify;
 pub(crate) mod params;
 pub(crate) mod point;
+mod prepared;
 mod references;
 mod rename;
 mod sequences;
@@ -140,6 +142,8 @@ pub(crate) struct Engine<G> {
     schemas: Arc<Schemas>,
     /// LISTEN/NOTIFY channels, shared by the node's SQL sessions.
     channels: Arc<notify::Channels>,
+    /// `PREPARE`d statements.
+    prepared: Mutex<prepared::Prepared>,
     /// Where this session's notifications wait for its connection; `None`
     /// for SQL run without a connection (MCP), which cannot LISTEN.
     mailbox: Option<Arc<notify::Mailbox>>,
@@ -178,6 +182,7 @@ impl<G: ActorGateway> Engine<G> {
             params,
             schemas,
             channels,
+            prepared: Mutex::default(),
             mailbox: None,
         }
     }
@@ -360,7 +365,38 @@ impl<G: ActorGateway> Engine<G> {
             Work::Statement(statement) => *statement,
             other => return self.in_transaction(other, state, cancel).await,
         };
+        // An error here fails the block, as any statement's does.
+        let failed = |e: SqlError, state: TxnState| match state {
+            TxnState::Block(txn) => (Err(e), TxnState::Failed(txn)),
+            TxnState::Failed(txn) => (Err(aborted()), TxnState::Failed(txn)),
+            TxnState::Autocommit => (Err(e), TxnState::Autocommit),
+        };
+        let statement = match statement {
+            Statement::Execute { name: Some(name), parameters, immediate: false, into, using, .. }
+                if into.is_empty() && using.is_empty() =>
+            {
+                let bound = self.prepared.lock().unwrap_or_else(|e| e.into_inner()).bind(&name, &parameters);
+                match bound {
+                    Ok(statement) => statement,
+                    Err(e) => return failed(e, state),
+                }
+            }
+            other => other,
+        };
         match statement {
+            Statement::Prepare { name, data_types, statement } if !matches!(state, TxnState::Failed(_)) => {
+                let mut prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+                match prepared.prepare(&name, data_types, *statement) {
+                    Ok(outcome) => (Ok(outcome), state),
+                    Err(e) => failed(e, state),
+                }
+            }
+            Statement::Deallocate { name, .. } if !matches!(state, TxnState::Failed(_)) => {
+                match self.prepared.lock().unwrap_or_else(|e| e.into_inner()).deallocate(&name) {
+                    Ok(outcome) => (Ok(outcome), state),
+                    Err(e) => failed(e, state),
+                }
+            }
             Statement::StartTransaction { .. } => match state {
                 TxnState::Autocommit => (Ok(Outcome::Begin), TxnState::Block(Txn::default())),
                 // PostgreSQL warns and stays in the block.
