@@ -64,7 +64,9 @@ async fn unsupported_statements_say_so() {
     client.simple_query("CREATE TABLE t (id INT PRIMARY KEY, a INT)").await.unwrap();
     for sql in [
         "CREATE INDEX t_a ON t USING gin (a)",
-        "ALTER TABLE t RENAME TO u",
+        "CREATE TEMPORARY SEQUENCE ts",
+        "COMMENT ON INDEX t_a IS 'x'",
+        "MERGE INTO t USING t AS s ON t.id = s.id WHEN MATCHED THEN DELETE",
         "CREATE MATERIALIZED VIEW v AS SELECT 1",
         "VACUUM t, ok",
         "CREATE TABLE w (id INT) WITH (autovacuum_enabled = false)",
