@@ -195,6 +195,20 @@ pub struct Sequence {
     /// `OWNED BY table.column`: dropped with that column or table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<(String, String)>,
+    /// Which counter holds the value: 0 at first; each `ALTER SEQUENCE
+    /// ... RESTART` takes a number no other restart took (an OID), so a
+    /// restart commits or rolls back with its transaction and a restart
+    /// rolled back leaves nothing a later one would find.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub generation: u32,
+    /// The value the sequence gives first after its last restart (its
+    /// start before any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarted_at: Option<i64>,
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Sequence {
@@ -211,7 +225,23 @@ impl Sequence {
     /// from 1, by 1, up to the type's maximum, no cycle.
     pub fn serial(sql_type: SqlType) -> Sequence {
         let (_, max) = Sequence::type_range(sql_type);
-        Sequence { sql_type, start: 1, increment: 1, min: 1, max, cache: 1, cycle: false, owned_by: None }
+        Sequence {
+            sql_type,
+            start: 1,
+            increment: 1,
+            min: 1,
+            max,
+            cache: 1,
+            cycle: false,
+            owned_by: None,
+            generation: 0,
+            restarted_at: None,
+        }
+    }
+
+    /// The first value its counter gives.
+    pub fn first(&self) -> i64 {
+        self.restarted_at.unwrap_or(self.start)
     }
 }
 
@@ -369,7 +399,10 @@ impl Table {
     /// sequence's value: by OID, so a sequence dropped and made again
     /// starts afresh while a renamed one keeps its value.
     pub fn sequence_counter(&self) -> String {
-        format!("\0seq:{}", self.oid())
+        match self.sequence.as_ref().map_or(0, |s| s.generation) {
+            0 => format!("\0seq:{}", self.oid()),
+            n => format!("\0seq:{}:{n}", self.oid()),
+        }
     }
 
     pub fn column(&self, name: &str) -> Option<(usize, &Column)> {

@@ -228,6 +228,17 @@ impl<G: ActorGateway> Engine<G> {
             }
             return Err(error(Code::DuplicateTable, format!("relation \"{name}\" already exists")));
         }
+        // A SERIAL column's sequence is named after it; PostgreSQL would
+        // number the name past one taken, which Orbit's counters cannot.
+        let named = Table::named(&name);
+        for column in columns.iter().filter(|c| c.serial) {
+            let sequence = named.sequence_key(&column.name);
+            if taken.contains(&sequence) {
+                return Err(unsupported(format_args!(
+                    "a SERIAL or identity column whose sequence name \"{sequence}\" another relation has"
+                )));
+            }
+        }
         let oid = self.next_oid().await?;
         let mut indexes = Vec::with_capacity(uniques.len() + 1);
         if let Some(columns) = composite {

@@ -418,8 +418,11 @@ impl<G: ActorGateway> Engine<G> {
         txn: &mut Txn,
     ) -> Result<Vec<Vec<Json>>> {
         let mut locked = std::collections::BTreeSet::new();
+        // A statement drawing from a sequence finds and locks its rows
+        // without drawing, then runs once more to draw once per row.
+        let probe = crate::sql::plan::sequences::without_draws(&statement);
         loop {
-            let rows = self.shadow_select(statement.clone(), txn).await?;
+            let rows = self.shadow_select(probe.clone().unwrap_or_else(|| statement.clone()), txn).await?;
             let mut fresh = false;
             for row in &rows {
                 let key = key_from(table, &row[0])?;
@@ -428,9 +431,20 @@ impl<G: ActorGateway> Engine<G> {
                     fresh = true;
                 }
             }
-            if !fresh {
+            if fresh {
+                continue;
+            }
+            if probe.is_none() {
                 return Ok(rows);
             }
+            let rows = self.shadow_select(statement, txn).await?;
+            for row in &rows {
+                let key = key_from(table, &row[0])?;
+                if locked.insert(key.clone()) {
+                    self.lock(txn, &table.name, &key).await?;
+                }
+            }
+            return Ok(rows);
         }
     }
 

@@ -373,9 +373,18 @@ impl<G: ActorGateway> Engine<G> {
         };
         let statement = match statement {
             Statement::Execute { name: Some(name), parameters, immediate: false, into, using, .. }
-                if into.is_empty() && using.is_empty() =>
+                if into.is_empty() && using.is_empty() && !matches!(state, TxnState::Failed(_)) =>
             {
-                let bound = self.prepared.lock().unwrap_or_else(|e| e.into_inner()).bind(&name, &parameters);
+                let writes = match &state {
+                    TxnState::Block(txn) => Arc::new(txn.writes.clone()),
+                    _ => Arc::default(),
+                };
+                let bound = match self.execute_values(&parameters, writes).await {
+                    Ok(values) => {
+                        self.prepared.lock().unwrap_or_else(|e| e.into_inner()).bind(&name, &values)
+                    }
+                    Err(e) => Err(e),
+                };
                 match bound {
                     Ok(statement) => statement,
                     Err(e) => return failed(e, state),
@@ -662,6 +671,9 @@ impl<G: ActorGateway> Engine<G> {
     }
 
     async fn run(&self, work: Work, txn: &mut Txn) -> Result<Outcome> {
+        // Sequence functions find the transaction's own sequences, also
+        // where a statement plans over writes of its own (a DEFAULT).
+        self.planner.set_transaction_tables(&txn.writes.tables);
         let statement = match work {
             Work::Statement(statement) if locking::nested_locks(&statement) => {
                 return Err(unsupported("FOR UPDATE/SHARE in a subquery, a CTE or INSERT's query"));

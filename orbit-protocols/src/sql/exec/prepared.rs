@@ -55,8 +55,9 @@ impl Prepared {
         }
     }
 
-    /// The statement `name` names with `values` in place of its `$n`.
-    pub fn bind(&self, name: &ObjectName, values: &[Expr]) -> Result<Statement> {
+    /// The statement `name` names with `values` (constants) in place of
+    /// its `$n`.
+    pub fn bind(&self, name: &ObjectName, values: &[Literal]) -> Result<Statement> {
         let name = object_name(name)?;
         let Some((statement, types)) = self.statements.get(&name) else { return Err(undefined(&name)) };
         let mut statement = statement.clone();
@@ -78,7 +79,7 @@ impl Prepared {
         }
         let _ = ast::visit_expressions_mut(&mut statement, |expr| {
             if let Some(n) = placeholder(expr) {
-                let value = values[n - 1].clone();
+                let value = crate::sql::parse::literal_expr(values[n - 1].clone());
                 *expr = match types.get(n - 1) {
                     Some(data_type) => Expr::Cast {
                         kind: ast::CastKind::Cast,
@@ -93,6 +94,22 @@ impl Prepared {
             std::ops::ControlFlow::<()>::Continue(())
         });
         Ok(statement)
+    }
+}
+
+impl<G: ActorGateway> Engine<G> {
+    /// EXECUTE's values, each computed once (as PostgreSQL computes a
+    /// parameter), over the transaction's writes.
+    pub(super) async fn execute_values(&self, values: &[Expr], writes: Arc<Writes>) -> Result<Vec<Literal>> {
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = values.iter().map(ToString::to_string).collect();
+        let query = crate::sql::parse::parse(&format!("SELECT {}", list.join(", ")))?.remove(0);
+        let planned = self.planner.plan(query, writes.clone()).await?;
+        let rows = self.planner.run(&planned, writes).await?;
+        let row = rows.rows.into_iter().next().unwrap_or_default();
+        Ok(row.iter().map(dml::json_literal).collect())
     }
 }
 

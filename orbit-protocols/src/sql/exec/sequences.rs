@@ -7,7 +7,7 @@
 use super::*;
 use crate::sql::catalog::Sequence;
 use crate::sql::parse::{SequenceAlteration, sequence_alteration};
-use crate::sql::plan::sequences::{self as seq, SequenceRef};
+use crate::sql::plan::sequences as seq;
 
 impl<G: ActorGateway> Engine<G> {
     /// `count` new row numbers for a table without a primary key.
@@ -127,11 +127,12 @@ impl<G: ActorGateway> Engine<G> {
                     true => self.owner(txn, &changes).await?,
                     false => sequence.rules.owned_by.clone(),
                 };
-                // The value moves at once, as PostgreSQL's RESTART does
-                // (it is not rolled back with the transaction).
+                // A restart is a fresh counter, named in the rules staged
+                // here: it commits or rolls back with them, as in
+                // PostgreSQL.
                 if let Some(value) = restart {
-                    let restarted = SequenceRef { rules: rules.clone(), ..sequence };
-                    seq::set_value(self.gateway.as_ref(), &restarted, value, false).await?;
+                    rules.generation = self.next_oid().await?;
+                    rules.restarted_at = Some(value);
                 }
                 txn.stage_table(Table { sequence: Some(rules), ..Table::clone(&table) });
             }
@@ -189,7 +190,8 @@ impl<G: ActorGateway> Engine<G> {
             }
             txn.stage_table(table);
         }
-        for name in dropped {
+        // The views reading them: refused, or dropped with CASCADE.
+        for name in self.with_dependent_views(txn, dropped, cascade, "sequence").await? {
             txn.writes.tables.insert(name, None);
         }
         Ok(Outcome::Done("DROP SEQUENCE".into()))
@@ -244,7 +246,7 @@ impl<G: ActorGateway> Engine<G> {
 
 /// Whether a default expression's text draws from sequence `name`.
 fn draws_from(expr: &str, name: &str) -> bool {
-    let expr = expr.to_lowercase();
+    let (expr, name) = (expr.to_lowercase(), name.to_lowercase());
     [format!("nextval('{name}'"), format!("nextval('public.{name}'")]
         .iter()
         .any(|call| expr.contains(call.as_str()))
@@ -430,7 +432,11 @@ fn rules(sql_type: SqlType, old: Option<&Sequence>, changes: &[Change]) -> Resul
     }
     let cycle = cycle.or(old.map(|o| o.cycle)).unwrap_or(false);
     let owned_by = old.and_then(|o| o.owned_by.clone());
-    Ok((Sequence { sql_type, start, increment, min, max, cache, cycle, owned_by }, restart))
+    let (generation, restarted_at) = old.map_or((0, None), |o| (o.generation, o.restarted_at));
+    Ok((
+        Sequence { sql_type, start, increment, min, max, cache, cycle, owned_by, generation, restarted_at },
+        restart,
+    ))
 }
 
 #[cfg(test)]

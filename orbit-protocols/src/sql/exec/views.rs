@@ -119,6 +119,10 @@ impl<G: ActorGateway> Engine<G> {
     /// be told from the catalog (a FROM item that is a subquery or a
     /// function, joins with USING or NATURAL, which merge columns).
     async fn expand_wildcards(&self, query: &mut ast::Query, txn: &Txn) -> Result<()> {
+        // A CTE's name would hide a table's.
+        if query.with.is_some() {
+            return Ok(());
+        }
         let SetExpr::Select(select) = query.body.as_mut() else { return Ok(()) };
         let has_wildcard = select
             .projection

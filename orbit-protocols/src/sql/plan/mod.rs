@@ -257,6 +257,7 @@ impl<G: ActorGateway> Planner<G> {
             keyed: std::sync::atomic::AtomicBool::new(false),
             system: system.clone(),
             drawn: sequences::DrawnCell::default(),
+            transaction_tables: Mutex::default(),
         });
         sequences::register_functions(&ctx, &schema, &read_only);
         let catalog = MemoryCatalogProvider::new();
@@ -276,6 +277,15 @@ impl<G: ActorGateway> Planner<G> {
         crate::sql::types::numeric::register_functions(&ctx);
         crate::sql::plan::pg_sleep::register_function(&ctx);
         Planner { ctx, schema, system, read_only }
+    }
+
+    /// The relations the session's transaction created, changed or
+    /// dropped, as the statement about to run starts.
+    pub fn set_transaction_tables(&self, tables: &BTreeMap<String, Option<Arc<Table>>>) {
+        let mut current = self.schema.transaction_tables.lock().unwrap_or_else(|e| e.into_inner());
+        if !(current.is_empty() && tables.is_empty()) {
+            *current = Arc::new(tables.clone());
+        }
     }
 
     /// The sequence values this session drew.

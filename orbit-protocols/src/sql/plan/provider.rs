@@ -237,6 +237,10 @@ pub(super) struct OrbitSchema<G> {
     pub(super) system: pg_catalog::SnapshotCell,
     /// The sequence values this session drew (`currval`, `lastval`).
     pub(super) drawn: super::sequences::DrawnCell,
+    /// The relations the session's transaction changed, as its current
+    /// statement began (where sequence functions look after the
+    /// statement's own writes).
+    pub(super) transaction_tables: Mutex<Arc<BTreeMap<String, Option<Arc<Table>>>>>,
 }
 
 impl<G> std::fmt::Debug for OrbitSchema<G> {

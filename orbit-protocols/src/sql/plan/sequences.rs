@@ -53,6 +53,7 @@ pub(crate) struct Drawn {
 pub(crate) type DrawnCell = Arc<Mutex<Drawn>>;
 
 impl Drawn {
+    /// A value drawn: the sequence's `currval`, and `lastval`.
     pub fn record(&mut self, sequence: &SequenceRef, value: i64) {
         self.by_key.insert(sequence.key.clone(), value);
         self.last = Some(value);
@@ -142,7 +143,7 @@ pub(crate) async fn next_value<G: ActorGateway>(
     durable: bool,
 ) -> Result<i64> {
     let r = &sequence.rules;
-    let next = Next { increment: r.increment, min: r.min, max: r.max, start: r.start, cycle: r.cycle };
+    let next = Next { increment: r.increment, min: r.min, max: r.max, start: r.first(), cycle: r.cycle };
     match call(gateway, sequence, &next, durable).await? {
         Some(value) => Ok(value),
         None => {
@@ -181,7 +182,7 @@ pub(crate) async fn state<G: ActorGateway>(gateway: &G, sequence: &SequenceRef) 
     let CounterState { value, called } = call(gateway, sequence, &Read {}, false).await?;
     Ok(match value {
         Some(value) => (value, called),
-        None => (sequence.rules.start, false),
+        None => (sequence.rules.first(), false),
     })
 }
 
@@ -255,6 +256,7 @@ impl<G: ActorGateway> AsyncScalarUDFImpl for SequenceFn<G> {
     async fn invoke_async_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let rows = args.number_rows;
         let arrays: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<DfResult<_>>()?;
+        let relations = self.relations();
         let mut out = Int64Builder::with_capacity(rows);
         for row in 0..rows {
             // The first argument is the call's number ([`number_calls`]).
@@ -263,7 +265,7 @@ impl<G: ActorGateway> AsyncScalarUDFImpl for SequenceFn<G> {
                 .skip(1)
                 .map(|a| ScalarValue::try_from_array(a, row))
                 .collect::<DfResult<_>>()?;
-            match self.one(&values).await.map_err(SqlError::into_datafusion)? {
+            match self.one(&values, &relations).await.map_err(SqlError::into_datafusion)? {
                 Some(value) => out.append_value(value),
                 None => out.append_null(),
             }
@@ -273,8 +275,22 @@ impl<G: ActorGateway> AsyncScalarUDFImpl for SequenceFn<G> {
 }
 
 impl<G: ActorGateway> SequenceFn<G> {
+    /// The relations the statement's writes and its transaction changed
+    /// (a statement's own come first), without their rows.
+    fn relations(&self) -> Writes {
+        let mut relations = Writes {
+            tables: self.schema.writes.lock().unwrap_or_else(|e| e.into_inner()).tables.clone(),
+            ..Writes::default()
+        };
+        let transaction = self.schema.transaction_tables.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (name, table) in transaction.iter() {
+            relations.tables.entry(name.clone()).or_insert_with(|| table.clone());
+        }
+        relations
+    }
+
     /// The function over one row's arguments (NULL in, NULL out).
-    async fn one(&self, args: &[ScalarValue]) -> Result<Option<i64>> {
+    async fn one(&self, args: &[ScalarValue], relations: &Writes) -> Result<Option<i64>> {
         let schema = &self.schema;
         let arity = match self.which {
             Which::Lastval => 0..=0,
@@ -311,9 +327,8 @@ impl<G: ActorGateway> SequenceFn<G> {
                 ));
             }
         };
-        let writes = schema.writes.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let gateway = schema.gateway.as_ref();
-        let sequence = resolve(gateway, &schema.schemas, &writes, name).await?;
+        let sequence = resolve(gateway, &schema.schemas, relations, name).await?;
         if self.which != Which::Currval && self.read_only.load(Ordering::Relaxed) {
             return Err(error(
                 Code::ReadOnlySqlTransaction,
@@ -347,6 +362,8 @@ impl<G: ActorGateway> SequenceFn<G> {
                     }
                 };
                 set_value(gateway, &sequence, value, called).await?;
+                // As PostgreSQL: a value set as handed out is the
+                // session's `currval` and `lastval`.
                 if !called {
                     return Ok(Some(value));
                 }
@@ -460,6 +477,26 @@ pub(crate) fn unwrap_regclass(statement: &mut sqlparser::ast::Statement) {
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
+}
+
+/// `statement` with each `nextval` and `setval` call as NULL, when it has
+/// any: what a statement run again to find its rows runs, so that only its
+/// last run draws.
+pub(crate) fn without_draws(statement: &sqlparser::ast::Statement) -> Option<sqlparser::ast::Statement> {
+    use sqlparser::ast::{Expr, Value};
+    let mut probe = statement.clone();
+    let mut found = false;
+    let _ = sqlparser::ast::visit_expressions_mut(&mut probe, |expr| {
+        if let Expr::Function(function) = expr
+            && let Some(name) = function.name.0.last().and_then(|p| p.as_ident())
+            && ["nextval", "setval"].contains(&name.value.to_lowercase().as_str())
+        {
+            *expr = Expr::value(Value::Null);
+            found = true;
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    found.then_some(probe)
 }
 
 /// Numbers each call of a sequence function in `statement` with a first
