@@ -62,7 +62,9 @@ async fn unsupported_statements_say_so() {
     let (node, addr) = start(Config::ephemeral()).await;
     let client = connect(addr, "anyone", None).await.unwrap();
     client.simple_query("CREATE TABLE t (id INT PRIMARY KEY, a INT)").await.unwrap();
+    client.simple_query("CREATE SEQUENCE s2_id_seq").await.unwrap();
     for sql in [
+        "CREATE TABLE s2 (id SERIAL PRIMARY KEY)",
         "CREATE INDEX t_a ON t USING gin (a)",
         "CREATE TEMPORARY SEQUENCE ts",
         "COMMENT ON INDEX t_a IS 'x'",
